@@ -1,0 +1,157 @@
+//! Discord's error format, `{code, message, errors}`, the only thing a
+//! failed request ever answers with. Internal failures are logged here and
+//! never leak their details.
+
+use std::borrow::Cow;
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{json, Map, Value};
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: u32,
+    pub message: Cow<'static, str>,
+    pub errors: Option<Value>,
+    /// Seconds, for 429s.
+    pub retry_after: Option<f64>,
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+macro_rules! errors {
+    ($($fn:ident => $status:ident, $code:expr, $msg:expr;)*) => {
+        impl ApiError {
+            $(pub fn $fn() -> Self { Self::new(StatusCode::$status, $code, $msg) })*
+        }
+    };
+}
+
+errors! {
+    unknown_application => NOT_FOUND, 10002, "Unknown Application";
+    unknown_channel => NOT_FOUND, 10003, "Unknown Channel";
+    unknown_guild => NOT_FOUND, 10004, "Unknown Guild";
+    unknown_invite => NOT_FOUND, 10006, "Unknown Invite";
+    unknown_member => NOT_FOUND, 10007, "Unknown Member";
+    unknown_message => NOT_FOUND, 10008, "Unknown Message";
+    unknown_user => NOT_FOUND, 10013, "Unknown User";
+    unknown_emoji => BAD_REQUEST, 10014, "Unknown Emoji";
+    bots_forbidden => FORBIDDEN, 20001, "Bots cannot use this endpoint";
+    max_reactions => BAD_REQUEST, 30010, "Maximum number of reactions reached (20)";
+    max_pins => BAD_REQUEST, 30003, "Maximum number of pins reached (50)";
+    unauthorized => UNAUTHORIZED, 40001, "401: Unauthorized";
+    too_large => PAYLOAD_TOO_LARGE, 40005, "Request entity too large";
+    missing_access => FORBIDDEN, 50001, "Missing Access";
+    not_author => FORBIDDEN, 50005, "Cannot edit a message authored by another user";
+    empty_message => BAD_REQUEST, 50006, "Cannot send an empty message";
+    cannot_dm => BAD_REQUEST, 50007, "Cannot send messages to this user";
+    non_text_channel => BAD_REQUEST, 50008, "Cannot send messages in a non-text channel";
+    missing_permissions => FORBIDDEN, 50013, "Missing Permissions";
+    bulk_delete_count => BAD_REQUEST, 50016, "Provided too few or too many messages to delete. Must provide at least 2 and fewer than 100 messages to delete.";
+    wrong_channel_type => BAD_REQUEST, 50024, "Cannot execute action on this channel type";
+    bulk_delete_too_old => BAD_REQUEST, 50034, "A message provided was too old to bulk delete";
+    invalid_guild => BAD_REQUEST, 50055, "Invalid Guild";
+    invalid_json => BAD_REQUEST, 50109, "The request body contains invalid JSON.";
+    not_found => NOT_FOUND, 0, "404: Not Found";
+    method_not_allowed => METHOD_NOT_ALLOWED, 0, "405: Method Not Allowed";
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: u32, message: impl Into<Cow<'static, str>>) -> Self {
+        Self { status, code, message: message.into(), errors: None, retry_after: None }
+    }
+
+    /// Logs the cause and answers a bare 500.
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %cause, "internal error");
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, 0, "500: Internal Server Error")
+    }
+
+    /// One field error, as `FormErrors` would make it.
+    pub fn field(path: &str, code: &str, message: impl Into<String>) -> Self {
+        let mut e = FormErrors::default();
+        e.add(path, code, message);
+        e.into_error()
+    }
+
+    pub fn slowmode(retry_after: f64) -> Self {
+        Self {
+            retry_after: Some(retry_after),
+            ..Self::new(StatusCode::TOO_MANY_REQUESTS, 20016, "This action cannot be performed due to slowmode rate limit.")
+        }
+    }
+}
+
+impl From<store::StoreError> for ApiError {
+    fn from(e: store::StoreError) -> Self {
+        Self::internal(e)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut body = json!({ "message": self.message, "code": self.code });
+        if let Some(errors) = self.errors {
+            body["errors"] = errors;
+        }
+        if let Some(retry) = self.retry_after {
+            body["retry_after"] = json!(retry);
+            body["global"] = json!(false);
+        }
+        let mut res = (self.status, body.to_string()).into_response();
+        let h = res.headers_mut();
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        if let Some(retry) = self.retry_after {
+            // discord.py treats a 429 without `Via` as a Cloudflare ban.
+            h.insert(header::VIA, HeaderValue::from_static("1.1 fussioncord"));
+            if let Ok(v) = HeaderValue::from_str(&(retry.ceil() as u64).to_string()) {
+                h.insert(header::RETRY_AFTER, v);
+            }
+            h.insert("x-ratelimit-scope", HeaderValue::from_static("user"));
+        }
+        res
+    }
+}
+
+/// Collects field errors into Discord's nested `errors` object:
+/// `{"content": {"_errors": [{"code": …, "message": …}]}}`, where a path
+/// `a.0.b` nests as `{"a": {"0": {"b": {"_errors": …}}}}`.
+#[derive(Debug, Default)]
+pub struct FormErrors {
+    root: Map<String, Value>,
+}
+
+impl FormErrors {
+    pub fn add(&mut self, path: &str, code: &str, message: impl Into<String>) {
+        let mut node = &mut self.root;
+        for part in path.split('.').filter(|p| !p.is_empty()) {
+            node = node
+                .entry(part.to_owned())
+                .or_insert_with(|| Value::Object(Map::new()))
+                .as_object_mut()
+                .expect("error tree nodes are objects");
+        }
+        let list = node.entry("_errors").or_insert_with(|| Value::Array(Vec::new()));
+        if let Value::Array(list) = list {
+            list.push(json!({ "code": code, "message": message.into() }));
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.root.is_empty()
+    }
+
+    pub fn into_error(self) -> ApiError {
+        ApiError { errors: Some(Value::Object(self.root)), ..ApiError::new(StatusCode::BAD_REQUEST, 50035, "Invalid Form Body") }
+    }
+
+    /// `Ok(())` when nothing was added.
+    pub fn finish(self) -> ApiResult<()> {
+        if self.is_empty() {
+            Ok(())
+        } else {
+            Err(self.into_error())
+        }
+    }
+}

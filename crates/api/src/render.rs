@@ -1,0 +1,343 @@
+//! Storage rows to wire JSON. Loads what a payload needs in batches.
+
+use std::collections::HashMap;
+
+use model::application::Application;
+use model::channel::{Channel, ChannelType};
+use model::guild::{Guild, Member, Role, RoleColors, UserGuild};
+use model::invite::{Invite, InviteChannel, InviteGuild, InviteMetadata};
+use model::message::{Message, MessageReference, Reaction, ReactionCountDetails, ReactionEmoji};
+use model::user::{CurrentUser, User};
+use model::{Id, Timestamp};
+use store::{
+    ApplicationRow, ChannelRow, GuildRow, InviteRow, MemberRow, MessageRow, RoleRow, UserId, UserRow,
+};
+
+use crate::error::ApiResult;
+use crate::ApiState;
+
+pub fn user(u: &UserRow) -> User {
+    User {
+        id: u.id,
+        username: u.username.clone(),
+        discriminator: "0".into(),
+        global_name: u.global_name.clone(),
+        avatar: u.avatar.clone(),
+        bot: u.bot,
+        system: false,
+        public_flags: u.flags,
+        flags: u.flags,
+        banner: None,
+        accent_color: None,
+        avatar_decoration_data: None,
+        primary_guild: None,
+    }
+}
+
+pub fn current_user(u: &UserRow) -> CurrentUser {
+    CurrentUser {
+        user: user(u),
+        mfa_enabled: false,
+        locale: u.locale.clone(),
+        verified: true,
+        email: u.email.clone(),
+        premium_type: 0,
+    }
+}
+
+pub fn role(r: &RoleRow) -> Role {
+    let color = r.color as u32;
+    Role {
+        id: r.id,
+        name: r.name.clone(),
+        description: None,
+        permissions: r.permissions.to_string(),
+        position: r.position as i32,
+        color,
+        colors: RoleColors { primary_color: color, secondary_color: None, tertiary_color: None },
+        hoist: r.hoist,
+        managed: r.managed,
+        mentionable: r.mentionable,
+        icon: None,
+        unicode_emoji: None,
+        flags: 0,
+    }
+}
+
+pub fn guild(g: &GuildRow, roles: &[RoleRow]) -> Guild {
+    Guild {
+        id: g.id,
+        name: g.name.clone(),
+        icon: g.icon.clone(),
+        description: g.description.clone(),
+        home_header: None,
+        splash: None,
+        discovery_splash: None,
+        features: Vec::new(),
+        banner: None,
+        owner_id: g.owner_id,
+        application_id: None,
+        region: "deprecated".into(),
+        afk_channel_id: g.afk_channel_id,
+        afk_timeout: g.afk_timeout as u32,
+        system_channel_id: g.system_channel_id,
+        system_channel_flags: 0,
+        widget_enabled: false,
+        widget_channel_id: None,
+        verification_level: g.verification_level as u8,
+        roles: roles.iter().map(role).collect(),
+        default_message_notifications: g.default_message_notifications as u8,
+        mfa_level: 0,
+        explicit_content_filter: g.explicit_content_filter as u8,
+        max_presences: None,
+        max_members: 500_000,
+        max_stage_video_channel_users: 0,
+        max_video_channel_users: 25,
+        vanity_url_code: None,
+        premium_tier: 0,
+        premium_subscription_count: 0,
+        preferred_locale: g.preferred_locale.clone(),
+        rules_channel_id: None,
+        safety_alerts_channel_id: None,
+        public_updates_channel_id: None,
+        premium_progress_bar_enabled: false,
+        nsfw: false,
+        nsfw_level: 0,
+        emojis: Vec::new(),
+        stickers: Vec::new(),
+        incidents_data: None,
+        approximate_member_count: None,
+        approximate_presence_count: None,
+    }
+}
+
+pub fn user_guild(g: &GuildRow, viewer: UserId, permissions: u64, member_count: Option<u64>) -> UserGuild {
+    UserGuild {
+        id: g.id,
+        name: g.name.clone(),
+        icon: g.icon.clone(),
+        banner: None,
+        owner: g.owner_id == viewer,
+        permissions: permissions.to_string(),
+        features: Vec::new(),
+        approximate_member_count: member_count,
+    }
+}
+
+pub fn channel(c: &ChannelRow, recipients: Option<Vec<User>>) -> Channel {
+    let kind = ChannelType::from_code(c.kind);
+    let in_guild = c.guild_id.is_some();
+    let textual = kind.is_textual();
+    let voice = kind == ChannelType::GuildVoice;
+    Channel {
+        id: c.id,
+        kind,
+        flags: 0,
+        guild_id: c.guild_id,
+        name: c.name.clone(),
+        position: in_guild.then_some(c.position as i32),
+        permission_overwrites: in_guild.then(Vec::new),
+        parent_id: in_guild.then_some(c.parent_id),
+        topic: (in_guild && kind == ChannelType::GuildText).then(|| c.topic.clone()),
+        nsfw: in_guild.then_some(c.nsfw),
+        rate_limit_per_user: (in_guild && textual).then_some(c.rate_limit_per_user as u32),
+        bitrate: voice.then_some(c.bitrate as u32),
+        user_limit: voice.then_some(c.user_limit as u32),
+        rtc_region: voice.then_some(None),
+        last_message_id: textual.then_some(c.last_message_id),
+        last_pin_timestamp: textual.then(|| c.last_pin_at.map(Timestamp::from_unix_ms)),
+        recipients,
+    }
+}
+
+pub fn member(m: &MemberRow, u: Option<&UserRow>) -> Member {
+    Member {
+        user: u.map(user),
+        nick: m.nick.clone(),
+        avatar: None,
+        banner: None,
+        roles: m.roles.clone(),
+        joined_at: Timestamp::from_unix_ms(m.joined_at),
+        premium_since: None,
+        deaf: m.deaf,
+        mute: m.mute,
+        flags: 0,
+        pending: false,
+        communication_disabled_until: m.communication_disabled_until.map(Timestamp::from_unix_ms),
+    }
+}
+
+pub fn application(a: &ApplicationRow, bot: &UserRow, owner: &UserRow) -> Application {
+    Application {
+        id: a.id.cast(),
+        name: a.name.clone(),
+        icon: None,
+        description: a.description.clone(),
+        kind: None,
+        bot: user(bot),
+        owner: user(owner),
+        team: None,
+        bot_public: a.bot_public,
+        bot_require_code_grant: false,
+        verify_key: a.verify_key.clone(),
+        flags: a.flags,
+        flags_new: a.flags.to_string(),
+        redirect_uris: Vec::new(),
+        rpc_origins: Vec::new(),
+        interactions_endpoint_url: None,
+        role_connections_verification_url: None,
+        approximate_guild_count: 0,
+        approximate_user_install_count: 0,
+        approximate_user_authorization_count: 0,
+        explicit_content_filter: 0,
+        eligible_oauth2_scopes: vec!["bot".into(), "applications.commands".into()],
+        summary: String::new(),
+        tags: Vec::new(),
+    }
+}
+
+pub fn invite(
+    i: &InviteRow,
+    g: &GuildRow,
+    c: &ChannelRow,
+    inviter: Option<&UserRow>,
+    with_metadata: bool,
+    member_count: Option<u64>,
+) -> Invite {
+    Invite {
+        kind: 0,
+        code: i.code.clone(),
+        guild: InviteGuild {
+            id: g.id,
+            name: g.name.clone(),
+            splash: None,
+            banner: None,
+            description: g.description.clone(),
+            icon: g.icon.clone(),
+            features: Vec::new(),
+            verification_level: g.verification_level as u8,
+            vanity_url_code: None,
+            nsfw_level: 0,
+            nsfw: false,
+            premium_subscription_count: 0,
+        },
+        guild_id: g.id,
+        channel: InviteChannel { id: c.id, kind: ChannelType::from_code(c.kind), name: c.name.clone() },
+        inviter: inviter.map(user),
+        expires_at: i.expires_at().map(Timestamp::from_unix_ms),
+        metadata: with_metadata.then(|| InviteMetadata {
+            uses: i.uses as u32,
+            max_uses: i.max_uses as u32,
+            max_age: i.max_age as u32,
+            temporary: i.temporary,
+            created_at: Timestamp::from_unix_ms(i.created_at),
+        }),
+        approximate_member_count: member_count,
+    }
+}
+
+/// Splits a stored reaction key into Discord's emoji object: a Unicode
+/// emoji is its own name; a custom one is stored as `name:id`.
+pub fn reaction_emoji(key: &str) -> ReactionEmoji {
+    match key.rsplit_once(':') {
+        Some((name, id)) => ReactionEmoji { id: id.parse::<Id<_>>().ok(), name: Some(name.to_owned()) },
+        None => ReactionEmoji { id: None, name: Some(key.to_owned()) },
+    }
+}
+
+/// Renders messages of one channel as `viewer` sees them, loading authors,
+/// mentioned users, reactions and replied-to messages in one query each.
+pub async fn messages(state: &ApiState, viewer: UserId, rows: &[MessageRow]) -> ApiResult<Vec<Message>> {
+    let Some(first) = rows.first() else {
+        return Ok(Vec::new());
+    };
+    let channel = first.channel_id;
+    let ref_ids: Vec<_> = rows.iter().filter_map(|m| m.ref_message_id).collect();
+    let referenced = state.store.messages_by_id(channel, &ref_ids).await?;
+    let mut user_ids: Vec<UserId> = rows
+        .iter()
+        .chain(referenced.iter())
+        .flat_map(|m| std::iter::once(m.author_id).chain(m.mentions.iter().copied()))
+        .collect();
+    user_ids.sort();
+    user_ids.dedup();
+    let users: HashMap<UserId, User> =
+        state.store.users(&user_ids).await?.iter().map(|u| (u.id, user(u))).collect();
+    let ids: Vec<_> = rows.iter().map(|m| m.id).collect();
+    let mut reactions: HashMap<_, Vec<Reaction>> = HashMap::new();
+    for r in state.store.reaction_counts(channel, &ids, viewer).await? {
+        reactions.entry(r.message_id).or_default().push(Reaction {
+            emoji: reaction_emoji(&r.emoji),
+            count: r.count,
+            count_details: ReactionCountDetails { burst: 0, normal: r.count },
+            burst_colors: Vec::new(),
+            me: r.me,
+            me_burst: false,
+        });
+    }
+    let referenced: HashMap<_, Message> =
+        referenced.iter().map(|m| (m.id, message(m, &users, Vec::new(), None))).collect();
+    Ok(rows
+        .iter()
+        .map(|m| {
+            let reply = m.ref_message_id.map(|id| referenced.get(&id).cloned().map(Box::new));
+            message(m, &users, reactions.remove(&m.id).unwrap_or_default(), reply)
+        })
+        .collect())
+}
+
+fn message(
+    m: &MessageRow,
+    users: &HashMap<UserId, User>,
+    reactions: Vec<Reaction>,
+    referenced: Option<Option<Box<Message>>>,
+) -> Message {
+    let author = users.get(&m.author_id).cloned().unwrap_or_else(|| deleted_user(m.author_id));
+    Message {
+        id: m.id,
+        channel_id: m.channel_id,
+        guild_id: None,
+        author,
+        content: m.content.clone(),
+        timestamp: Timestamp::from_unix_ms(m.id.timestamp_ms() as i64),
+        edited_timestamp: m.edited_at.map(Timestamp::from_unix_ms),
+        tts: m.tts,
+        mention_everyone: m.mention_everyone,
+        mentions: m.mentions.iter().filter_map(|id| users.get(id).cloned()).collect(),
+        mention_roles: m.mention_roles.clone(),
+        attachments: Vec::new(),
+        embeds: Vec::new(),
+        components: Vec::new(),
+        reactions,
+        nonce: m.nonce.as_deref().and_then(|n| serde_json::from_str(n).ok()),
+        pinned: m.pinned_at.is_some(),
+        kind: m.kind,
+        flags: m.flags as u32,
+        message_reference: m.ref_message_id.map(|id| MessageReference {
+            kind: 0,
+            message_id: id,
+            channel_id: m.channel_id,
+            guild_id: None,
+        }),
+        referenced_message: referenced,
+    }
+}
+
+/// Stands in for an author whose account no longer exists.
+fn deleted_user(id: UserId) -> User {
+    User {
+        id,
+        username: "deleted_user".into(),
+        discriminator: "0".into(),
+        global_name: Some("Deleted User".into()),
+        avatar: None,
+        bot: false,
+        system: false,
+        public_flags: 0,
+        flags: 0,
+        banner: None,
+        accent_color: None,
+        avatar_decoration_data: None,
+        primary_guild: None,
+    }
+}

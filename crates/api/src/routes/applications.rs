@@ -1,0 +1,140 @@
+//! Applications, bot tokens, and adding bots to guilds.
+
+use axum::extract::{Path, State};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use model::application::{Application, CreatedApplication};
+use model::{permissions, Timestamp};
+use store::{ApplicationRow, GuildId, UserId, UserRow};
+
+use crate::error::{ApiError, ApiResult, FormErrors};
+use crate::extract::{path_id, Authed, Body, Query};
+use crate::{access, render, service, ApiState};
+
+#[derive(Deserialize)]
+pub struct Create {
+    name: String,
+    #[serde(default)]
+    description: String,
+}
+
+async fn render_app(state: &ApiState, app: &ApplicationRow) -> ApiResult<Application> {
+    let bot = state.store.user(app.id).await?.ok_or_else(ApiError::unknown_application)?;
+    let owner = state.store.user(app.owner_id).await?.ok_or_else(ApiError::unknown_application)?;
+    Ok(render::application(app, &bot, &owner))
+}
+
+pub async fn create(
+    State(state): State<ApiState>,
+    Authed(user): Authed,
+    Body(body): Body<Create>,
+) -> ApiResult<Json<CreatedApplication>> {
+    if user.bot {
+        return Err(ApiError::bots_forbidden());
+    }
+    let mut errors = FormErrors::default();
+    let name = body.name.trim();
+    if !(2..=32).contains(&name.chars().count()) {
+        errors.add("name", "BASE_TYPE_BAD_LENGTH", "Must be between 2 and 32 in length.");
+    }
+    if body.description.chars().count() > 400 {
+        errors.add("description", "BASE_TYPE_MAX_LENGTH", "Must be 400 or fewer in length.");
+    }
+    errors.finish()?;
+    let created =
+        service::create_application(state.store.as_ref(), &state.ids, Some(user.id), name, &body.description).await?;
+    let application = render_app(&state, &created.application).await?;
+    Ok(Json(CreatedApplication { application, token: created.token }))
+}
+
+/// The application whose bot is calling (`/applications/@me` and
+/// `/oauth2/applications/@me`).
+pub async fn me(State(state): State<ApiState>, Authed(user): Authed) -> ApiResult<Json<Application>> {
+    let app = state.store.application(user.id).await?.ok_or_else(ApiError::unknown_application)?;
+    Ok(Json(render_app(&state, &app).await?))
+}
+
+async fn owned_app(state: &ApiState, user: &UserRow, raw: &str) -> ApiResult<ApplicationRow> {
+    let id: UserId = path_id("application_id", raw)?;
+    let app = state.store.application(id).await?.ok_or_else(ApiError::unknown_application)?;
+    if app.owner_id != user.id {
+        return Err(ApiError::missing_access());
+    }
+    Ok(app)
+}
+
+pub async fn reset_token(
+    State(state): State<ApiState>,
+    Authed(user): Authed,
+    Path(raw): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let app = owned_app(&state, &user, &raw).await?;
+    let token = auth::new_token(app.id.get());
+    state.store.replace_bot_token(app.id, &token.hash, Timestamp::now().unix_ms()).await?;
+    Ok(Json(json!({ "token": token.token })))
+}
+
+#[derive(Deserialize)]
+pub struct AuthorizeQuery {
+    client_id: Option<UserId>,
+    scope: Option<String>,
+    permissions: Option<String>,
+    guild_id: Option<GuildId>,
+}
+
+#[derive(Deserialize, Default)]
+pub struct AuthorizeBody {
+    guild_id: Option<GuildId>,
+    permissions: Option<String>,
+    #[serde(default = "yes")]
+    authorize: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Adds an application's bot to a guild, as Discord's consent screen does.
+/// Parameters come in the query string (as in an authorisation URL) or the
+/// body (as Discord's client sends them).
+pub async fn authorize(
+    State(state): State<ApiState>,
+    Authed(user): Authed,
+    Query(q): Query<AuthorizeQuery>,
+    Body(body): Body<AuthorizeBody>,
+) -> ApiResult<Json<Value>> {
+    if user.bot {
+        return Err(ApiError::bots_forbidden());
+    }
+    let mut errors = FormErrors::default();
+    let Some(client_id) = q.client_id else {
+        return Err(ApiError::field("client_id", "BASE_TYPE_REQUIRED", "This field is required"));
+    };
+    let scopes: Vec<&str> = q.scope.as_deref().unwrap_or("").split([' ', '+']).filter(|s| !s.is_empty()).collect();
+    if !scopes.contains(&"bot") {
+        errors.add("scope", "SCOPE_INVALID", "Only the bot scope can add an application to a guild.");
+    }
+    let guild_id = body.guild_id.or(q.guild_id);
+    if guild_id.is_none() {
+        errors.add("guild_id", "BASE_TYPE_REQUIRED", "This field is required");
+    }
+    if let Some(p) = body.permissions.as_ref().or(q.permissions.as_ref()) {
+        if p.parse::<u64>().map_or(true, |bits| bits & !permissions::ALL != 0) {
+            errors.add("permissions", "NUMBER_TYPE_COERCE", format!("Value \"{p}\" is not a valid permission set."));
+        }
+    }
+    errors.finish()?;
+    let guild_id = guild_id.expect("checked above");
+    let app = state.store.application(client_id).await?.ok_or_else(ApiError::unknown_application)?;
+    if !app.bot_public && app.owner_id != user.id {
+        return Err(ApiError::missing_access());
+    }
+    let guild = access::guild(&state, &user, guild_id).await?;
+    guild.require(permissions::MANAGE_GUILD)?;
+    if body.authorize {
+        service::add_member(state.store.as_ref(), guild_id, app.id).await?;
+    }
+    Ok(Json(json!({ "location": format!("/oauth2/authorized?guild_id={guild_id}") })))
+}

@@ -1,0 +1,92 @@
+//! Channels by id: read, edit, delete, typing.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+
+use model::channel::{Channel, ChannelType};
+use model::permissions;
+use store::{ChannelId, ChannelPatch, UserRow};
+
+use crate::access::ChannelAccess;
+use crate::error::{ApiError, ApiResult, FormErrors};
+use crate::extract::{path_id, Authed, Body};
+use crate::routes::guilds::ChannelFields;
+use crate::{access, render, ApiState};
+
+pub async fn open(state: &ApiState, user: &UserRow, raw: &str) -> ApiResult<ChannelAccess> {
+    let id: ChannelId = path_id("channel_id", raw)?;
+    access::channel(state, user, id).await
+}
+
+/// A channel as its viewer sees it: a DM lists the other recipient.
+pub async fn render_for(state: &ApiState, access: &ChannelAccess, viewer: &UserRow) -> ApiResult<Channel> {
+    if access.channel.guild_id.is_some() {
+        return Ok(render::channel(&access.channel, None));
+    }
+    let peer = access::dm_peer(state, access.channel.id, viewer.id).await?;
+    let users = match peer {
+        Some(peer) => state.store.users(&[peer]).await?,
+        None => Vec::new(),
+    };
+    Ok(render::channel(&access.channel, Some(users.iter().map(render::user).collect())))
+}
+
+pub async fn get(State(state): State<ApiState>, Authed(user): Authed, Path(raw): Path<String>) -> ApiResult<Json<Channel>> {
+    let access = open(&state, &user, &raw).await?;
+    Ok(Json(render_for(&state, &access, &user).await?))
+}
+
+pub async fn update(
+    State(state): State<ApiState>,
+    Authed(user): Authed,
+    Path(raw): Path<String>,
+    Body(body): Body<ChannelFields>,
+) -> ApiResult<Json<Channel>> {
+    let access = open(&state, &user, &raw).await?;
+    let Some(guild) = &access.guild else {
+        return Err(ApiError::wrong_channel_type());
+    };
+    access.require(permissions::MANAGE_CHANNELS)?;
+    let kind = ChannelType::from_code(access.channel.kind);
+    let mut errors = FormErrors::default();
+    if body.kind.is_some_and(|k| k != kind.code()) {
+        errors.add("type", "CHANNEL_TYPE_CHANGE_UNSUPPORTED", "The type of a channel cannot be changed.");
+    }
+    let siblings = state.store.guild_channels(guild.guild.id).await?;
+    body.check(&mut errors, kind, Some(access.channel.id), &siblings);
+    errors.finish()?;
+    let patch = ChannelPatch {
+        name: body.name.map(|n| n.trim().to_owned()),
+        position: body.position,
+        parent_id: body.parent_id,
+        topic: body.topic.filter(|_| kind == ChannelType::GuildText),
+        nsfw: body.nsfw,
+        rate_limit_per_user: body.rate_limit_per_user,
+        bitrate: body.bitrate,
+        user_limit: body.user_limit,
+    };
+    let updated = state.store.update_channel(access.channel.id, &patch).await?;
+    Ok(Json(render::channel(&updated, None)))
+}
+
+/// Deletes a guild channel; for a DM, only closes it for the caller (the
+/// history stays, as on Discord).
+pub async fn delete(State(state): State<ApiState>, Authed(user): Authed, Path(raw): Path<String>) -> ApiResult<Json<Channel>> {
+    let access = open(&state, &user, &raw).await?;
+    let rendered = render_for(&state, &access, &user).await?;
+    if access.guild.is_some() {
+        access.require(permissions::MANAGE_CHANNELS)?;
+        state.store.delete_channel(access.channel.id).await?;
+    }
+    Ok(Json(rendered))
+}
+
+pub async fn typing(State(state): State<ApiState>, Authed(user): Authed, Path(raw): Path<String>) -> ApiResult<StatusCode> {
+    let access = open(&state, &user, &raw).await?;
+    if !ChannelType::from_code(access.channel.kind).is_textual() {
+        return Err(ApiError::non_text_channel());
+    }
+    access.require(permissions::SEND_MESSAGES)?;
+    Ok(StatusCode::NO_CONTENT)
+}

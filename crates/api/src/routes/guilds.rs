@@ -1,0 +1,376 @@
+//! Guilds, their channels and members.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde::Deserialize;
+
+use model::channel::{Channel, ChannelType};
+use model::guild::{Guild, Member};
+use model::{permissions, Timestamp};
+use store::{ChannelId, ChannelRow, GuildId, GuildPatch, GuildRow, MemberRow, NewGuild, RoleRow, UserId};
+
+use crate::error::{ApiError, ApiResult, FormErrors};
+use crate::extract::{path_id, Authed, Body, Query};
+use crate::routes::users::nullable;
+use crate::{access, render, ApiState};
+
+const AFK_TIMEOUTS: [i64; 5] = [60, 300, 900, 1800, 3600];
+
+fn check_guild_name(errors: &mut FormErrors, name: &str) -> String {
+    let name = name.trim();
+    if !(2..=100).contains(&name.chars().count()) {
+        errors.add("name", "BASE_TYPE_BAD_LENGTH", "Must be between 2 and 100 in length.");
+    }
+    name.to_owned()
+}
+
+#[derive(Deserialize)]
+pub struct CreateGuild {
+    name: String,
+    #[serde(default)]
+    description: Option<String>,
+}
+
+pub async fn create(
+    State(state): State<ApiState>,
+    Authed(user): Authed,
+    Body(body): Body<CreateGuild>,
+) -> ApiResult<(StatusCode, Json<Guild>)> {
+    if user.bot {
+        return Err(ApiError::bots_forbidden());
+    }
+    let mut errors = FormErrors::default();
+    let name = check_guild_name(&mut errors, &body.name);
+    if body.description.as_ref().is_some_and(|d| d.chars().count() > 120) {
+        errors.add("description", "BASE_TYPE_MAX_LENGTH", "Must be 120 or fewer in length.");
+    }
+    errors.finish()?;
+    let now = Timestamp::now().unix_ms();
+    let id: GuildId = state.ids.next();
+    let text: ChannelId = state.ids.next();
+    let voice: ChannelId = state.ids.next();
+    let channel = |channel_id, kind: ChannelType, name: &str| ChannelRow {
+        id: channel_id,
+        kind: kind.code(),
+        guild_id: Some(id),
+        name: Some(name.to_owned()),
+        position: 0,
+        parent_id: None,
+        topic: None,
+        nsfw: false,
+        rate_limit_per_user: 0,
+        bitrate: 64_000,
+        user_limit: 0,
+        last_message_id: None,
+        last_pin_at: None,
+    };
+    let new = NewGuild {
+        guild: GuildRow {
+            id,
+            name,
+            icon: None,
+            description: body.description,
+            owner_id: user.id,
+            afk_channel_id: None,
+            afk_timeout: 300,
+            system_channel_id: Some(text),
+            verification_level: 0,
+            default_message_notifications: 0,
+            explicit_content_filter: 0,
+            preferred_locale: "en-US".into(),
+            created_at: now,
+        },
+        everyone: RoleRow {
+            // Discord's convention: the @everyone role has the guild's id.
+            id: id.cast(),
+            guild_id: id,
+            name: "@everyone".into(),
+            permissions: permissions::DEFAULT_EVERYONE,
+            position: 0,
+            color: 0,
+            hoist: false,
+            mentionable: false,
+            managed: false,
+        },
+        channels: vec![channel(text, ChannelType::GuildText, "general"), channel(voice, ChannelType::GuildVoice, "General")],
+        owner: MemberRow {
+            guild_id: id,
+            user_id: user.id,
+            nick: None,
+            roles: Vec::new(),
+            joined_at: now,
+            deaf: false,
+            mute: false,
+            communication_disabled_until: None,
+        },
+    };
+    state.store.create_guild(&new).await?;
+    Ok((StatusCode::CREATED, Json(render::guild(&new.guild, &[new.everyone]))))
+}
+
+#[derive(Deserialize)]
+pub struct GetQuery {
+    #[serde(default)]
+    with_counts: bool,
+}
+
+pub async fn get(
+    State(state): State<ApiState>,
+    Authed(user): Authed,
+    Path(raw): Path<String>,
+    Query(q): Query<GetQuery>,
+) -> ApiResult<Json<Guild>> {
+    let access = access::guild(&state, &user, path_id("guild_id", &raw)?).await?;
+    let roles = state.store.roles(access.guild.id).await?;
+    let mut guild = render::guild(&access.guild, &roles);
+    if q.with_counts {
+        guild.approximate_member_count = Some(state.store.member_count(access.guild.id).await?);
+        guild.approximate_presence_count = Some(0);
+    }
+    Ok(Json(guild))
+}
+
+#[derive(Deserialize)]
+pub struct UpdateGuild {
+    name: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    description: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    icon: Option<Option<String>>,
+    owner_id: Option<UserId>,
+    #[serde(default, deserialize_with = "nullable")]
+    afk_channel_id: Option<Option<ChannelId>>,
+    afk_timeout: Option<i64>,
+    #[serde(default, deserialize_with = "nullable")]
+    system_channel_id: Option<Option<ChannelId>>,
+    verification_level: Option<i64>,
+    default_message_notifications: Option<i64>,
+    explicit_content_filter: Option<i64>,
+    preferred_locale: Option<String>,
+}
+
+pub async fn update(
+    State(state): State<ApiState>,
+    Authed(user): Authed,
+    Path(raw): Path<String>,
+    Body(body): Body<UpdateGuild>,
+) -> ApiResult<Json<Guild>> {
+    let access = access::guild(&state, &user, path_id("guild_id", &raw)?).await?;
+    access.require(permissions::MANAGE_GUILD)?;
+    let guild_id = access.guild.id;
+    let mut errors = FormErrors::default();
+    let name = body.name.as_deref().map(|n| check_guild_name(&mut errors, n));
+    if body.description.as_ref().is_some_and(|d| d.as_ref().is_some_and(|d| d.chars().count() > 120)) {
+        errors.add("description", "BASE_TYPE_MAX_LENGTH", "Must be 120 or fewer in length.");
+    }
+    if let Some(Some(_)) = body.icon {
+        errors.add("icon", "ICON_UNSUPPORTED", "Only null (remove the icon) is accepted for now.");
+    }
+    if let Some(t) = body.afk_timeout {
+        if !AFK_TIMEOUTS.contains(&t) {
+            errors.add("afk_timeout", "BASE_TYPE_CHOICES", "Value must be one of {60, 300, 900, 1800, 3600}.");
+        }
+    }
+    for (field, value, max) in [
+        ("verification_level", body.verification_level, 4),
+        ("default_message_notifications", body.default_message_notifications, 1),
+        ("explicit_content_filter", body.explicit_content_filter, 2),
+    ] {
+        if value.is_some_and(|v| !(0..=max).contains(&v)) {
+            errors.add(field, "BASE_TYPE_CHOICES", format!("Value must be between 0 and {max}."));
+        }
+    }
+    if body.preferred_locale.as_ref().is_some_and(|l| l.is_empty() || l.len() > 10) {
+        errors.add("preferred_locale", "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 10 in length.");
+    }
+    let channels = state.store.guild_channels(guild_id).await?;
+    for (field, value, kind) in [
+        ("afk_channel_id", body.afk_channel_id, ChannelType::GuildVoice),
+        ("system_channel_id", body.system_channel_id, ChannelType::GuildText),
+    ] {
+        if let Some(Some(id)) = value {
+            if !channels.iter().any(|c| c.id == id && c.kind == kind.code()) {
+                errors.add(field, "CHANNEL_INVALID", "Not a channel of this guild of the right type.");
+            }
+        }
+    }
+    if let Some(owner) = body.owner_id {
+        if !access.is_owner() {
+            return Err(ApiError::missing_permissions());
+        }
+        if state.store.member(guild_id, owner).await?.is_none() {
+            errors.add("owner_id", "GUILD_OWNER_INVALID", "The new owner must be a member of the guild.");
+        }
+    }
+    errors.finish()?;
+    let patch = GuildPatch {
+        name,
+        description: body.description,
+        icon: body.icon.map(|_| None),
+        owner_id: body.owner_id,
+        afk_channel_id: body.afk_channel_id,
+        afk_timeout: body.afk_timeout,
+        system_channel_id: body.system_channel_id,
+        verification_level: body.verification_level,
+        default_message_notifications: body.default_message_notifications,
+        explicit_content_filter: body.explicit_content_filter,
+        preferred_locale: body.preferred_locale,
+    };
+    let updated = state.store.update_guild(guild_id, &patch).await?;
+    let roles = state.store.roles(guild_id).await?;
+    Ok(Json(render::guild(&updated, &roles)))
+}
+
+pub async fn delete(State(state): State<ApiState>, Authed(user): Authed, Path(raw): Path<String>) -> ApiResult<StatusCode> {
+    let access = access::guild(&state, &user, path_id("guild_id", &raw)?).await?;
+    if !access.is_owner() {
+        return Err(ApiError::missing_permissions());
+    }
+    state.store.delete_guild(access.guild.id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn channels(State(state): State<ApiState>, Authed(user): Authed, Path(raw): Path<String>) -> ApiResult<Json<Vec<Channel>>> {
+    let access = access::guild(&state, &user, path_id("guild_id", &raw)?).await?;
+    let channels = state.store.guild_channels(access.guild.id).await?;
+    Ok(Json(channels.iter().map(|c| render::channel(c, None)).collect()))
+}
+
+/// Fields shared by channel create and update.
+#[derive(Deserialize)]
+pub struct ChannelFields {
+    pub name: Option<String>,
+    #[serde(rename = "type")]
+    pub kind: Option<u8>,
+    pub position: Option<i64>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub parent_id: Option<Option<ChannelId>>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub topic: Option<Option<String>>,
+    pub nsfw: Option<bool>,
+    pub rate_limit_per_user: Option<i64>,
+    pub bitrate: Option<i64>,
+    pub user_limit: Option<i64>,
+}
+
+impl ChannelFields {
+    /// Validates values against Discord's limits for a channel of `kind`
+    /// in a guild whose channels are `siblings`.
+    pub fn check(&self, errors: &mut FormErrors, kind: ChannelType, id: Option<ChannelId>, siblings: &[ChannelRow]) {
+        if let Some(name) = &self.name {
+            if !(1..=100).contains(&name.trim().chars().count()) {
+                errors.add("name", "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length.");
+            }
+        }
+        if let Some(Some(topic)) = &self.topic {
+            if topic.chars().count() > 1024 {
+                errors.add("topic", "BASE_TYPE_MAX_LENGTH", "Must be 1024 or fewer in length.");
+            }
+        }
+        if self.rate_limit_per_user.is_some_and(|r| !(0..=21_600).contains(&r)) {
+            errors.add("rate_limit_per_user", "NUMBER_TYPE_MAX", "Must be between 0 and 21600.");
+        }
+        if self.bitrate.is_some_and(|b| !(8_000..=96_000).contains(&b)) {
+            errors.add("bitrate", "NUMBER_TYPE_MAX", "Must be between 8000 and 96000.");
+        }
+        if self.user_limit.is_some_and(|u| !(0..=99).contains(&u)) {
+            errors.add("user_limit", "NUMBER_TYPE_MAX", "Must be between 0 and 99.");
+        }
+        if self.position.is_some_and(|p| !(0..=i64::from(i32::MAX)).contains(&p)) {
+            errors.add("position", "NUMBER_TYPE_MAX", "Must be between 0 and 2147483647.");
+        }
+        if let Some(Some(parent)) = self.parent_id {
+            let ok = kind != ChannelType::GuildCategory
+                && Some(parent) != id
+                && siblings.iter().any(|c| c.id == parent && c.kind == ChannelType::GuildCategory.code());
+            if !ok {
+                errors.add("parent_id", "CHANNEL_PARENT_INVALID", "Not a category of this guild.");
+            }
+        }
+    }
+}
+
+pub async fn create_channel(
+    State(state): State<ApiState>,
+    Authed(user): Authed,
+    Path(raw): Path<String>,
+    Body(body): Body<ChannelFields>,
+) -> ApiResult<(StatusCode, Json<Channel>)> {
+    let access = access::guild(&state, &user, path_id("guild_id", &raw)?).await?;
+    access.require(permissions::MANAGE_CHANNELS)?;
+    let mut errors = FormErrors::default();
+    let kind = ChannelType::from_code(body.kind.unwrap_or(0));
+    if !matches!(kind, ChannelType::GuildText | ChannelType::GuildVoice | ChannelType::GuildCategory) {
+        errors.add("type", "BASE_TYPE_CHOICES", "Value must be one of {0, 2, 4}.");
+    }
+    if body.name.is_none() {
+        errors.add("name", "BASE_TYPE_REQUIRED", "This field is required");
+    }
+    let siblings = state.store.guild_channels(access.guild.id).await?;
+    if siblings.len() >= 500 {
+        return Err(ApiError::new(StatusCode::BAD_REQUEST, 30013, "Maximum number of guild channels reached (500)"));
+    }
+    body.check(&mut errors, kind, None, &siblings);
+    errors.finish()?;
+    let position = body.position.unwrap_or_else(|| {
+        siblings.iter().filter(|c| c.kind == kind.code()).map(|c| c.position + 1).max().unwrap_or(0)
+    });
+    let row = ChannelRow {
+        id: state.ids.next(),
+        kind: kind.code(),
+        guild_id: Some(access.guild.id),
+        name: body.name.map(|n| n.trim().to_owned()),
+        position,
+        parent_id: body.parent_id.flatten(),
+        topic: body.topic.flatten().filter(|_| kind == ChannelType::GuildText),
+        nsfw: body.nsfw.unwrap_or(false),
+        rate_limit_per_user: body.rate_limit_per_user.unwrap_or(0),
+        bitrate: body.bitrate.unwrap_or(64_000),
+        user_limit: body.user_limit.unwrap_or(0),
+        last_message_id: None,
+        last_pin_at: None,
+    };
+    state.store.create_channel(&row).await?;
+    Ok((StatusCode::CREATED, Json(render::channel(&row, None))))
+}
+
+#[derive(Deserialize)]
+pub struct MembersQuery {
+    limit: Option<u32>,
+    after: Option<UserId>,
+}
+
+pub async fn members(
+    State(state): State<ApiState>,
+    Authed(user): Authed,
+    Path(raw): Path<String>,
+    Query(q): Query<MembersQuery>,
+) -> ApiResult<Json<Vec<Member>>> {
+    let access = access::guild(&state, &user, path_id("guild_id", &raw)?).await?;
+    let limit = q.limit.unwrap_or(1);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::field("limit", "NUMBER_TYPE_MAX", "Must be between 1 and 1000."));
+    }
+    let members = state.store.members(access.guild.id, q.after, limit).await?;
+    let ids: Vec<UserId> = members.iter().map(|m| m.user_id).collect();
+    let users = state.store.users(&ids).await?;
+    Ok(Json(
+        members
+            .iter()
+            .filter_map(|m| users.iter().find(|u| u.id == m.user_id).map(|u| render::member(m, Some(u))))
+            .collect(),
+    ))
+}
+
+pub async fn member(
+    State(state): State<ApiState>,
+    Authed(user): Authed,
+    Path((guild, member)): Path<(String, String)>,
+) -> ApiResult<Json<Member>> {
+    let access = access::guild(&state, &user, path_id("guild_id", &guild)?).await?;
+    let member_id: UserId = path_id("user_id", &member)?;
+    let row = state.store.member(access.guild.id, member_id).await?.ok_or_else(ApiError::unknown_member)?;
+    let u = state.store.user(member_id).await?.ok_or_else(ApiError::unknown_member)?;
+    Ok(Json(render::member(&row, Some(&u))))
+}

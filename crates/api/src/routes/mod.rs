@@ -1,0 +1,70 @@
+//! One module per resource; this file is the map of every route.
+
+mod applications;
+mod auth;
+mod channels;
+mod guilds;
+mod invites;
+mod messages;
+mod users;
+
+use axum::routing::{delete, get, post, put};
+use axum::Router;
+
+use crate::ApiState;
+
+pub fn router() -> Router<ApiState> {
+    Router::new()
+        // accounts
+        .route("/auth/register", post(auth::register))
+        .route("/auth/login", post(auth::login))
+        .route("/auth/logout", post(auth::logout))
+        // users
+        .route("/users/@me", get(users::me).patch(users::update_me))
+        .route("/users/@me/guilds", get(users::my_guilds))
+        .route("/users/@me/guilds/{guild_id}", delete(users::leave_guild))
+        .route("/users/@me/channels", post(users::open_dm))
+        .route("/users/{user_id}", get(users::user))
+        // applications and bots
+        .route("/applications", post(applications::create))
+        .route("/applications/@me", get(applications::me))
+        .route("/applications/{application_id}/bot/reset", post(applications::reset_token))
+        .route("/oauth2/applications/@me", get(applications::me))
+        .route("/oauth2/authorize", post(applications::authorize))
+        // guilds
+        .route("/guilds", post(guilds::create))
+        .route("/guilds/{guild_id}", get(guilds::get).patch(guilds::update).delete(guilds::delete))
+        .route("/guilds/{guild_id}/channels", get(guilds::channels).post(guilds::create_channel))
+        .route("/guilds/{guild_id}/members", get(guilds::members))
+        .route("/guilds/{guild_id}/members/{user_id}", get(guilds::member))
+        .route("/guilds/{guild_id}/invites", get(invites::guild_invites))
+        // channels
+        .route("/channels/{channel_id}", get(channels::get).patch(channels::update).delete(channels::delete))
+        .route("/channels/{channel_id}/typing", post(channels::typing))
+        .route("/channels/{channel_id}/invites", get(invites::channel_invites).post(invites::create))
+        // invites
+        .route("/invites/{code}", get(invites::get).post(invites::join).delete(invites::delete))
+        // messages
+        .route("/channels/{channel_id}/messages", get(messages::list).post(messages::create))
+        .route("/channels/{channel_id}/messages/bulk-delete", post(messages::bulk_delete))
+        .route("/channels/{channel_id}/messages/pins", get(messages::pins_paged))
+        .route(
+            "/channels/{channel_id}/messages/pins/{message_id}",
+            put(messages::pin).delete(messages::unpin),
+        )
+        .route(
+            "/channels/{channel_id}/messages/{message_id}",
+            get(messages::get).patch(messages::update).delete(messages::delete),
+        )
+        .route("/channels/{channel_id}/messages/{message_id}/reactions", delete(messages::clear_reactions))
+        .route(
+            "/channels/{channel_id}/messages/{message_id}/reactions/{emoji}",
+            get(messages::reactors).delete(messages::clear_emoji),
+        )
+        .route(
+            "/channels/{channel_id}/messages/{message_id}/reactions/{emoji}/{user}",
+            put(messages::react).delete(messages::unreact),
+        )
+        .route("/channels/{channel_id}/pins", get(messages::pins))
+        .route("/channels/{channel_id}/pins/{message_id}", put(messages::pin).delete(messages::unpin))
+}

@@ -1,0 +1,149 @@
+//! The current user, other users, their guilds and DMs.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde::Deserialize;
+
+use model::channel::Channel;
+use model::guild::UserGuild;
+use model::user::{CurrentUser, User};
+use model::Id;
+use store::{StoreError, UserId, UserPatch};
+
+use crate::error::{ApiError, ApiResult, FormErrors};
+use crate::extract::{path_id, Authed, Body, Query};
+use crate::routes::auth::{check_display_name, check_username};
+use crate::{access, render, ApiState};
+
+pub async fn me(Authed(user): Authed) -> Json<CurrentUser> {
+    Json(render::current_user(&user))
+}
+
+/// `Some(None)` for an explicit `null`, `None` when the field is absent.
+pub(crate) fn nullable<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+#[derive(Deserialize)]
+pub struct UpdateMe {
+    username: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    global_name: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    avatar: Option<Option<String>>,
+    locale: Option<String>,
+}
+
+pub async fn update_me(
+    State(state): State<ApiState>,
+    Authed(user): Authed,
+    Body(body): Body<UpdateMe>,
+) -> ApiResult<Json<CurrentUser>> {
+    let mut errors = FormErrors::default();
+    let username = body.username.as_deref().map(|u| check_username(&mut errors, "username", u));
+    let global_name = body.global_name.map(|n| n.and_then(|n| check_display_name(&mut errors, "global_name", &n)));
+    if let Some(Some(_)) = body.avatar {
+        errors.add("avatar", "AVATAR_UNSUPPORTED", "Only null (remove the avatar) is accepted for now.");
+    }
+    if let Some(locale) = &body.locale {
+        if locale.is_empty() || locale.len() > 10 {
+            errors.add("locale", "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 10 in length.");
+        }
+    }
+    errors.finish()?;
+    let patch = UserPatch { username, global_name, avatar: body.avatar.map(|_| None), locale: body.locale };
+    match state.store.update_user(user.id, &patch).await {
+        Ok(updated) => Ok(Json(render::current_user(&updated))),
+        Err(StoreError::Conflict(_)) => Err(ApiError::field(
+            "username",
+            "USERNAME_ALREADY_TAKEN",
+            "Username is unavailable. Try adding numbers, letters, underscores _ , or periods.",
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn user(State(state): State<ApiState>, Authed(_): Authed, Path(raw): Path<String>) -> ApiResult<Json<User>> {
+    let id: UserId = path_id("user_id", &raw)?;
+    let found = state.store.user(id).await?.ok_or_else(ApiError::unknown_user)?;
+    Ok(Json(render::user(&found)))
+}
+
+#[derive(Deserialize)]
+pub struct GuildsQuery {
+    before: Option<Id<model::id::GuildMarker>>,
+    after: Option<Id<model::id::GuildMarker>>,
+    limit: Option<u32>,
+    #[serde(default)]
+    with_counts: bool,
+}
+
+pub async fn my_guilds(
+    State(state): State<ApiState>,
+    Authed(user): Authed,
+    Query(q): Query<GuildsQuery>,
+) -> ApiResult<Json<Vec<UserGuild>>> {
+    let limit = q.limit.unwrap_or(200);
+    if !(1..=200).contains(&limit) {
+        return Err(ApiError::field("limit", "NUMBER_TYPE_MAX", "Must be between 1 and 200."));
+    }
+    let mut out = Vec::new();
+    let guilds = state.store.guilds_of(user.id).await?;
+    let mut selected: Vec<_> = guilds
+        .iter()
+        .filter(|g| q.after.is_none_or(|a| g.id > a) && q.before.is_none_or(|b| g.id < b))
+        .collect();
+    // `before` pages backwards: the newest `limit` below it.
+    if q.before.is_some() && q.after.is_none() {
+        let skip = selected.len().saturating_sub(limit as usize);
+        selected.drain(..skip);
+    }
+    for g in selected.into_iter().take(limit as usize) {
+        let access = access::guild(&state, &user, g.id).await?;
+        let count = if q.with_counts { Some(state.store.member_count(g.id).await?) } else { None };
+        out.push(render::user_guild(g, user.id, access.permissions, count));
+    }
+    Ok(Json(out))
+}
+
+pub async fn leave_guild(
+    State(state): State<ApiState>,
+    Authed(user): Authed,
+    Path(raw): Path<String>,
+) -> ApiResult<StatusCode> {
+    let guild = access::guild(&state, &user, path_id("guild_id", &raw)?).await.map_err(|e| {
+        if e.code == 50001 { ApiError::unknown_guild() } else { e }
+    })?;
+    if guild.is_owner() {
+        return Err(ApiError::invalid_guild());
+    }
+    state.store.remove_member(guild.guild.id, user.id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+pub struct OpenDm {
+    recipient_id: UserId,
+}
+
+pub async fn open_dm(
+    State(state): State<ApiState>,
+    Authed(user): Authed,
+    Body(body): Body<OpenDm>,
+) -> ApiResult<Json<Channel>> {
+    if body.recipient_id == user.id {
+        return Err(ApiError::cannot_dm());
+    }
+    let peer = state.store.user(body.recipient_id).await?.ok_or_else(ApiError::unknown_user)?;
+    let channel = match state.store.open_dm(user.id, peer.id, state.ids.next()).await {
+        // Lost a race with the same pair's first DM: the other one won.
+        Err(StoreError::Conflict(_)) => state.store.open_dm(user.id, peer.id, state.ids.next()).await?,
+        other => other?,
+    };
+    Ok(Json(render::channel(&channel, Some(vec![render::user(&peer)]))))
+}

@@ -1,0 +1,139 @@
+//! `fussioncord`: the server and its command line. Only wiring lives here.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use model::Id;
+use server::Config;
+
+/// A Discord-compatible chat server you run yourself.
+#[derive(Parser)]
+#[command(name = "fussioncord", version, about)]
+struct Cli {
+    /// Configuration file (default: ./fussioncord.toml if it exists).
+    /// Environment variables FUSSIONCORD__SECTION__KEY override it.
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server: HTTP API on one port, data in the data directory.
+    Serve {
+        /// Address to listen on [default: 127.0.0.1:8080, or `listen` in the config].
+        #[arg(long, value_name = "ADDR:PORT")]
+        listen: Option<SocketAddr>,
+        /// Directory of the embedded database [default: ./data, or `data_dir` in the config].
+        #[arg(long, value_name = "DIR")]
+        data_dir: Option<PathBuf>,
+    },
+    /// Manage bots without a web client.
+    #[command(subcommand)]
+    Bot(BotCommand),
+}
+
+#[derive(Subcommand)]
+enum BotCommand {
+    /// Create an application with its bot user; prints the id and token.
+    Create {
+        /// The bot's display name.
+        #[arg(long)]
+        name: String,
+        /// User id of the application's owner [default: the bot itself].
+        #[arg(long, value_name = "USER_ID")]
+        owner: Option<u64>,
+        /// Directory of the embedded database [default: as for serve].
+        #[arg(long, value_name = "DIR")]
+        data_dir: Option<PathBuf>,
+    },
+    /// Add a bot (by application or bot user id) to a guild.
+    Add {
+        #[arg(long, value_name = "ID")]
+        bot: u64,
+        #[arg(long, value_name = "ID")]
+        guild: u64,
+        /// Directory of the embedded database [default: as for serve].
+        #[arg(long, value_name = "DIR")]
+        data_dir: Option<PathBuf>,
+    },
+}
+
+fn id<M>(n: u64, what: &str) -> anyhow::Result<Id<M>> {
+    Id::new_checked(n).with_context(|| format!("{what} must be a non-zero id"))
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let mut config = Config::load(cli.config.as_deref())?;
+    match cli.command {
+        Command::Serve { listen, data_dir } => {
+            if let Some(listen) = listen {
+                config.listen = listen;
+            }
+            if let Some(dir) = data_dir {
+                config.data_dir = dir;
+            }
+            let running = server::start(config).await?;
+            println!("FussionCord listening on http://{}", running.addr);
+            running.until(server::shutdown_signal()).await
+        }
+        Command::Bot(cmd) => {
+            let data_dir = match &cmd {
+                BotCommand::Create { data_dir, .. } | BotCommand::Add { data_dir, .. } => data_dir.clone(),
+            };
+            if let Some(dir) = data_dir {
+                config.data_dir = dir;
+            }
+            let store = server::open_store(&config).await?;
+            let result = bot(&store, &config, cmd).await;
+            store.close().await;
+            result
+        }
+    }
+}
+
+async fn bot(store: &store::SqlStore, config: &Config, cmd: BotCommand) -> anyhow::Result<()> {
+    use store::{GuildStore, UserStore};
+    match cmd {
+        BotCommand::Create { name, owner, .. } => {
+            let name = name.trim();
+            anyhow::ensure!((2..=32).contains(&name.chars().count()), "--name must be 2 to 32 characters");
+            let owner = match owner {
+                Some(o) => {
+                    let owner = id(o, "--owner")?;
+                    store.user(owner).await?.with_context(|| format!("no user {o}"))?;
+                    Some(owner)
+                }
+                None => None,
+            };
+            let ids = server::id_generator(config);
+            let created = api::service::create_application(store, &ids, owner, name, "").await?;
+            println!("application_id: {}", created.application.id);
+            println!("token: {}", created.token);
+        }
+        BotCommand::Add { bot, guild, .. } => {
+            let bot_id = id(bot, "--bot")?;
+            let guild_id = id(guild, "--guild")?;
+            let user = store.user(bot_id).await?.with_context(|| format!("no bot {bot}"))?;
+            anyhow::ensure!(user.bot, "user {bot} is not a bot");
+            store.guild(guild_id).await?.with_context(|| format!("no guild {guild}"))?;
+            if api::service::add_member(store, guild_id, bot_id).await? {
+                println!("added {} to guild {guild}", user.username);
+            } else {
+                println!("{} is already in guild {guild}", user.username);
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,81 @@
+//! Messages, replies and reactions.
+
+use serde::{Deserialize, Serialize};
+
+use crate::id::{ChannelMarker, GuildMarker, Id, MessageMarker, RoleMarker};
+use crate::timestamp::Timestamp;
+use crate::user::User;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageReference {
+    /// 0 default (reply), 1 forward.
+    #[serde(rename = "type")]
+    pub kind: u8,
+    pub message_id: Id<MessageMarker>,
+    pub channel_id: Id<ChannelMarker>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guild_id: Option<Id<GuildMarker>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReactionEmoji {
+    /// Custom emoji id; `None` for Unicode emoji.
+    pub id: Option<Id<crate::id::GenericMarker>>,
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReactionCountDetails {
+    pub burst: u32,
+    pub normal: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reaction {
+    pub emoji: ReactionEmoji,
+    pub count: u32,
+    pub count_details: ReactionCountDetails,
+    pub burst_colors: Vec<String>,
+    pub me: bool,
+    pub me_burst: bool,
+}
+
+/// A message. `referenced_message` is boxed: a reply carries the message it
+/// answers (one level deep, as Discord does).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    pub id: Id<MessageMarker>,
+    pub channel_id: Id<ChannelMarker>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guild_id: Option<Id<GuildMarker>>,
+    pub author: User,
+    pub content: String,
+    pub timestamp: Timestamp,
+    pub edited_timestamp: Option<Timestamp>,
+    pub tts: bool,
+    pub mention_everyone: bool,
+    pub mentions: Vec<User>,
+    pub mention_roles: Vec<Id<RoleMarker>>,
+    pub attachments: Vec<serde_json::Value>,
+    pub embeds: Vec<serde_json::Value>,
+    pub components: Vec<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reactions: Vec<Reaction>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nonce: Option<serde_json::Value>,
+    pub pinned: bool,
+    #[serde(rename = "type")]
+    pub kind: u8,
+    pub flags: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_reference: Option<MessageReference>,
+    /// Present (possibly `null` when deleted) on replies only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub referenced_message: Option<Option<Box<Message>>>,
+}
+
+/// Message types FussionCord creates.
+pub mod kind {
+    pub const DEFAULT: u8 = 0;
+    pub const REPLY: u8 = 19;
+}

@@ -1,0 +1,36 @@
+//! Users as other people see them, and as they see themselves.
+
+use serde::{Deserialize, Serialize};
+
+use crate::id::{Id, UserMarker};
+
+/// A user as anyone may see them (Discord's `UserResponse`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    pub id: Id<UserMarker>,
+    pub username: String,
+    /// Always `"0"`: usernames are unique, as on Discord since 2023.
+    pub discriminator: String,
+    pub global_name: Option<String>,
+    pub avatar: Option<String>,
+    pub bot: bool,
+    pub system: bool,
+    pub public_flags: u64,
+    pub flags: u64,
+    pub banner: Option<String>,
+    pub accent_color: Option<u32>,
+    pub avatar_decoration_data: Option<serde_json::Value>,
+    pub primary_guild: Option<serde_json::Value>,
+}
+
+/// The authenticated user's own view (`UserPIIResponse`): adds private fields.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CurrentUser {
+    #[serde(flatten)]
+    pub user: User,
+    pub mfa_enabled: bool,
+    pub locale: String,
+    pub verified: bool,
+    pub email: Option<String>,
+    pub premium_type: u8,
+}

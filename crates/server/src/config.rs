@@ -1,0 +1,85 @@
+//! Settings, layered: built-in defaults, then `fussioncord.toml` (or the
+//! file given with `--config`), then `FUSSIONCORD__*` environment
+//! variables (`FUSSIONCORD__DATABASE__URL` sets `database.url`).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Address the HTTP API listens on.
+    pub listen: SocketAddr,
+    /// Where the embedded SQLite database lives.
+    pub data_dir: PathBuf,
+    pub database: DatabaseConfig,
+    pub snowflake: SnowflakeConfig,
+    pub http: HttpConfig,
+    pub auth: AuthConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// `postgres://…` to use PostgreSQL; unset for embedded SQLite.
+    pub url: Option<String>,
+    pub max_connections: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SnowflakeConfig {
+    /// Worker and process bits of every id this node mints (0–31 each);
+    /// give each node of a cluster its own pair.
+    pub worker: u8,
+    pub process: u8,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpConfig {
+    pub max_body_bytes: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    /// argon2id memory cost in KiB and number of passes.
+    pub argon2_memory_kib: u32,
+    pub argon2_iterations: u32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("./data"),
+            database: DatabaseConfig { url: None, max_connections: 16 },
+            snowflake: SnowflakeConfig { worker: 0, process: 0 },
+            http: HttpConfig { max_body_bytes: 1024 * 1024 },
+            auth: AuthConfig { argon2_memory_kib: 19 * 1024, argon2_iterations: 2 },
+        }
+    }
+}
+
+impl Config {
+    /// Loads the layers. `file` must exist when given; without it,
+    /// `./fussioncord.toml` is read if present.
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        match file {
+            Some(path) => {
+                anyhow::ensure!(path.exists(), "configuration file {} does not exist", path.display());
+                figment = figment.merge(Toml::file(path));
+            }
+            None => figment = figment.merge(Toml::file("fussioncord.toml")),
+        }
+        let config: Config = figment.merge(Env::prefixed("FUSSIONCORD__").split("__")).extract()?;
+        anyhow::ensure!(config.snowflake.worker < 32 && config.snowflake.process < 32, "snowflake.worker and snowflake.process must be below 32");
+        Ok(config)
+    }
+}

@@ -1,0 +1,118 @@
+//! Start-up: layered configuration, opening the store, serving the API, and
+//! shutting down gracefully. Everything here is wiring; the behaviour lives
+//! in the domain crates.
+
+mod config;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use model::snowflake::SnowflakeGenerator;
+use store::SqlStore;
+
+pub use config::{Config, DatabaseConfig};
+
+/// Opens the store the configuration names: PostgreSQL when
+/// `database.url` is set, otherwise SQLite in the data directory.
+pub async fn open_store(config: &Config) -> anyhow::Result<SqlStore> {
+    match &config.database.url {
+        Some(url) if url.starts_with("postgres") => SqlStore::open_postgres(url, config.database.max_connections)
+            .await
+            .context("connecting to PostgreSQL"),
+        Some(url) => anyhow::bail!("unsupported database.url {url:?}: use postgres://… or leave it unset for SQLite"),
+        None => {
+            std::fs::create_dir_all(&config.data_dir)
+                .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
+            let path = config.data_dir.join("fussioncord.db");
+            SqlStore::open_sqlite(&path).await.with_context(|| format!("opening {}", path.display()))
+        }
+    }
+}
+
+pub fn id_generator(config: &Config) -> SnowflakeGenerator {
+    SnowflakeGenerator::new(config.snowflake.worker, config.snowflake.process)
+}
+
+/// A server that is listening.
+pub struct Running {
+    pub addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<anyhow::Result<()>>,
+}
+
+impl Running {
+    /// Stops accepting, lets in-flight requests finish, closes the store.
+    pub async fn shutdown(mut self) -> anyhow::Result<()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        self.task.await.context("server task panicked")?
+    }
+
+    /// Runs until `signal` completes, then shuts down gracefully.
+    pub async fn until(self, signal: impl Future<Output = ()>) -> anyhow::Result<()> {
+        signal.await;
+        self.shutdown().await
+    }
+}
+
+/// Binds, opens the store, and serves in a background task.
+pub async fn start(config: Config) -> anyhow::Result<Running> {
+    let store = open_store(&config).await?;
+    let listener = TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
+    let addr = listener.local_addr()?;
+    let passwords = auth::PasswordHasherConfig::new(auth::HashCost {
+        memory_kib: config.auth.argon2_memory_kib,
+        iterations: config.auth.argon2_iterations,
+    })?;
+    let state = api::ApiState {
+        store: Arc::new(store.clone()),
+        ids: Arc::new(id_generator(&config)),
+        passwords: Arc::new(passwords),
+        config: Arc::new(api::ApiConfig { max_body_bytes: config.http.max_body_bytes }),
+    };
+    let app = api::router(state);
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = stopped.await;
+            })
+            .await
+            .context("serving HTTP")?;
+        store.close().await;
+        tracing::info!("stopped");
+        Ok(())
+    });
+    tracing::info!(%addr, "listening");
+    Ok(Running { addr, stop: Some(stop), task })
+}
+
+/// Completes on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutdown signal received; finishing in-flight requests");
+}

@@ -1,0 +1,223 @@
+//! Guild channels and DM channels.
+
+use async_trait::async_trait;
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+use crate::sql::SqlStore;
+use crate::{from_db, opt_from_db, to_db, ChannelId, GuildId, MessageId, Result, StoreError, UserId};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChannelRow {
+    pub id: ChannelId,
+    /// Discord's channel type code.
+    pub kind: u8,
+    pub guild_id: Option<GuildId>,
+    pub name: Option<String>,
+    pub position: i64,
+    pub parent_id: Option<ChannelId>,
+    pub topic: Option<String>,
+    pub nsfw: bool,
+    pub rate_limit_per_user: i64,
+    pub bitrate: i64,
+    pub user_limit: i64,
+    pub last_message_id: Option<MessageId>,
+    pub last_pin_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ChannelPatch {
+    pub name: Option<String>,
+    pub position: Option<i64>,
+    pub parent_id: Option<Option<ChannelId>>,
+    pub topic: Option<Option<String>>,
+    pub nsfw: Option<bool>,
+    pub rate_limit_per_user: Option<i64>,
+    pub bitrate: Option<i64>,
+    pub user_limit: Option<i64>,
+}
+
+#[async_trait]
+pub trait ChannelStore: Send + Sync {
+    async fn create_channel(&self, channel: &ChannelRow) -> Result<()>;
+    async fn channel(&self, id: ChannelId) -> Result<Option<ChannelRow>>;
+    /// A guild's channels by position, then id.
+    async fn guild_channels(&self, guild: GuildId) -> Result<Vec<ChannelRow>>;
+    async fn update_channel(&self, id: ChannelId, patch: &ChannelPatch) -> Result<ChannelRow>;
+    /// Deletes the channel with its messages and invites; children of a
+    /// deleted category lose their parent.
+    async fn delete_channel(&self, id: ChannelId) -> Result<bool>;
+    /// The one DM channel between `a` and `b`, created with `new_id` if
+    /// there is none yet. Safe against two concurrent first calls.
+    async fn open_dm(&self, a: UserId, b: UserId, new_id: ChannelId) -> Result<ChannelRow>;
+    async fn dm_recipients(&self, channel: ChannelId) -> Result<Vec<UserId>>;
+}
+
+pub(crate) const CHANNEL_COLUMNS: &str = "id, kind, guild_id, name, position, parent_id, topic, nsfw, \
+    rate_limit_per_user, bitrate, user_limit, last_message_id, last_pin_at";
+
+pub(crate) fn channel_row(r: &AnyRow) -> Result<ChannelRow> {
+    Ok(ChannelRow {
+        id: from_db(r.try_get("id")?)?,
+        kind: u8::try_from(r.try_get::<i64, _>("kind")?).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        guild_id: opt_from_db(r.try_get("guild_id")?)?,
+        name: r.try_get("name")?,
+        position: r.try_get("position")?,
+        parent_id: opt_from_db(r.try_get("parent_id")?)?,
+        topic: r.try_get("topic")?,
+        nsfw: r.try_get::<i64, _>("nsfw")? != 0,
+        rate_limit_per_user: r.try_get("rate_limit_per_user")?,
+        bitrate: r.try_get("bitrate")?,
+        user_limit: r.try_get("user_limit")?,
+        last_message_id: opt_from_db(r.try_get("last_message_id")?)?,
+        last_pin_at: r.try_get("last_pin_at")?,
+    })
+}
+
+pub(crate) async fn insert_channel<'c, E>(e: E, c: &ChannelRow) -> Result<()>
+where
+    E: sqlx::Executor<'c, Database = sqlx::Any>,
+{
+    sqlx::query(&format!(
+        "INSERT INTO channels ({CHANNEL_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+    ))
+    .bind(to_db(c.id))
+    .bind(i64::from(c.kind))
+    .bind(c.guild_id.map(to_db))
+    .bind(&c.name)
+    .bind(c.position)
+    .bind(c.parent_id.map(to_db))
+    .bind(&c.topic)
+    .bind(i64::from(c.nsfw))
+    .bind(c.rate_limit_per_user)
+    .bind(c.bitrate)
+    .bind(c.user_limit)
+    .bind(c.last_message_id.map(to_db))
+    .bind(c.last_pin_at)
+    .execute(e)
+    .await?;
+    Ok(())
+}
+
+#[async_trait]
+impl ChannelStore for SqlStore {
+    async fn create_channel(&self, channel: &ChannelRow) -> Result<()> {
+        insert_channel(&self.writer, channel).await
+    }
+
+    async fn channel(&self, id: ChannelId) -> Result<Option<ChannelRow>> {
+        let row = sqlx::query(&format!("SELECT {CHANNEL_COLUMNS} FROM channels WHERE id = $1"))
+            .bind(to_db(id))
+            .fetch_optional(&self.reader)
+            .await?;
+        row.as_ref().map(channel_row).transpose()
+    }
+
+    async fn guild_channels(&self, guild: GuildId) -> Result<Vec<ChannelRow>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {CHANNEL_COLUMNS} FROM channels WHERE guild_id = $1 ORDER BY position, id"
+        ))
+        .bind(to_db(guild))
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter().map(channel_row).collect()
+    }
+
+    async fn update_channel(&self, id: ChannelId, p: &ChannelPatch) -> Result<ChannelRow> {
+        let row = sqlx::query(&format!(
+            "UPDATE channels SET
+                name = COALESCE($2, name),
+                position = COALESCE($3, position),
+                parent_id = CASE WHEN $4 = 1 THEN $5 ELSE parent_id END,
+                topic = CASE WHEN $6 = 1 THEN $7 ELSE topic END,
+                nsfw = COALESCE($8, nsfw),
+                rate_limit_per_user = COALESCE($9, rate_limit_per_user),
+                bitrate = COALESCE($10, bitrate),
+                user_limit = COALESCE($11, user_limit)
+             WHERE id = $1 RETURNING {CHANNEL_COLUMNS}"
+        ))
+        .bind(to_db(id))
+        .bind(&p.name)
+        .bind(p.position)
+        .bind(i64::from(p.parent_id.is_some()))
+        .bind(p.parent_id.flatten().map(to_db))
+        .bind(i64::from(p.topic.is_some()))
+        .bind(p.topic.clone().flatten())
+        .bind(p.nsfw.map(i64::from))
+        .bind(p.rate_limit_per_user)
+        .bind(p.bitrate)
+        .bind(p.user_limit)
+        .fetch_optional(&self.writer)
+        .await?;
+        row.as_ref().map(channel_row).transpose()?.ok_or(StoreError::NotFound)
+    }
+
+    async fn delete_channel(&self, id: ChannelId) -> Result<bool> {
+        let mut tx = self.writer.begin().await?;
+        sqlx::query("UPDATE channels SET parent_id = NULL WHERE parent_id = $1")
+            .bind(to_db(id))
+            .execute(&mut *tx)
+            .await?;
+        let done = sqlx::query("DELETE FROM channels WHERE id = $1").bind(to_db(id)).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn open_dm(&self, a: UserId, b: UserId, new_id: ChannelId) -> Result<ChannelRow> {
+        let (low, high) = if a <= b { (a, b) } else { (b, a) };
+        let mut tx = self.writer.begin().await?;
+        let existing: Option<i64> = sqlx::query("SELECT channel_id FROM dm_channels WHERE user_low = $1 AND user_high = $2")
+            .bind(to_db(low))
+            .bind(to_db(high))
+            .fetch_optional(&mut *tx)
+            .await?
+            .map(|r| r.try_get("channel_id"))
+            .transpose()?;
+        let id = match existing {
+            Some(id) => from_db(id)?,
+            None => {
+                let row = ChannelRow {
+                    id: new_id,
+                    kind: 1,
+                    guild_id: None,
+                    name: None,
+                    position: 0,
+                    parent_id: None,
+                    topic: None,
+                    nsfw: false,
+                    rate_limit_per_user: 0,
+                    bitrate: 0,
+                    user_limit: 0,
+                    last_message_id: None,
+                    last_pin_at: None,
+                };
+                insert_channel(&mut *tx, &row).await?;
+                sqlx::query("INSERT INTO dm_channels (user_low, user_high, channel_id) VALUES ($1, $2, $3)")
+                    .bind(to_db(low))
+                    .bind(to_db(high))
+                    .bind(to_db(new_id))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(crate::sql::conflict("dm channel"))?;
+                new_id
+            }
+        };
+        let row = sqlx::query(&format!("SELECT {CHANNEL_COLUMNS} FROM channels WHERE id = $1"))
+            .bind(to_db(id))
+            .fetch_one(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        channel_row(&row)
+    }
+
+    async fn dm_recipients(&self, channel: ChannelId) -> Result<Vec<UserId>> {
+        let row = sqlx::query("SELECT user_low, user_high FROM dm_channels WHERE channel_id = $1")
+            .bind(to_db(channel))
+            .fetch_optional(&self.reader)
+            .await?;
+        match row {
+            Some(r) => Ok(vec![from_db(r.try_get("user_low")?)?, from_db(r.try_get("user_high")?)?]),
+            None => Ok(Vec::new()),
+        }
+    }
+}

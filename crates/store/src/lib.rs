@@ -1,0 +1,67 @@
+//! Storage: one trait per domain, and the SQL backend that implements them
+//! all for SQLite (embedded, the default) and PostgreSQL.
+//!
+//! Rows here are storage types. They are not the wire JSON: the API maps
+//! them onto `model` types at its boundary.
+
+mod applications;
+mod channels;
+mod guilds;
+mod invites;
+mod messages;
+mod sql;
+mod users;
+
+use model::id::{ChannelMarker, GuildMarker, Id, MessageMarker, RoleMarker, UserMarker};
+
+pub use applications::{ApplicationRow, ApplicationStore};
+pub use channels::{ChannelPatch, ChannelRow, ChannelStore};
+pub use guilds::{GuildPatch, GuildRow, GuildStore, MemberRow, NewGuild, RoleRow};
+pub use invites::{InviteRow, InviteStore, JoinOutcome};
+pub use messages::{HistoryQuery, MessageRow, MessageStore, NewMessage, ReactionCount};
+pub use sql::{Backend, SqlStore};
+pub use users::{NewUser, UserPatch, UserRow, UserStore};
+
+/// Everything the server stores, as one object the API can hold.
+pub trait Store: UserStore + ApplicationStore + GuildStore + ChannelStore + MessageStore + InviteStore {}
+impl<T> Store for T where T: UserStore + ApplicationStore + GuildStore + ChannelStore + MessageStore + InviteStore {}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A uniqueness rule was broken; the string names what was taken.
+    #[error("already exists: {0}")]
+    Conflict(&'static str),
+    #[error("not found")]
+    NotFound,
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+    #[error(transparent)]
+    Backend(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Typed ids to and from the signed 64-bit integers SQL stores.
+pub(crate) fn to_db<M>(id: Id<M>) -> i64 {
+    id.get() as i64
+}
+
+pub(crate) fn from_db<M>(n: i64) -> Result<Id<M>> {
+    u64::try_from(n)
+        .ok()
+        .and_then(Id::new_checked)
+        .ok_or_else(|| StoreError::Corrupt(format!("invalid id {n}")))
+}
+
+pub(crate) fn opt_from_db<M>(n: Option<i64>) -> Result<Option<Id<M>>> {
+    n.map(from_db).transpose()
+}
+
+// Re-exported so callers name ids without depending on the model paths.
+pub type UserId = Id<UserMarker>;
+pub type GuildId = Id<GuildMarker>;
+pub type ChannelId = Id<ChannelMarker>;
+pub type MessageId = Id<MessageMarker>;
+pub type RoleId = Id<RoleMarker>;

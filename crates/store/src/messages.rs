@@ -1,0 +1,415 @@
+//! Messages, reactions and pins, keyed by (channel_id, message_id).
+
+use async_trait::async_trait;
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+use crate::sql::SqlStore;
+use crate::users::placeholders;
+use crate::{from_db, opt_from_db, to_db, ChannelId, MessageId, Result, RoleId, StoreError, UserId};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageRow {
+    pub channel_id: ChannelId,
+    pub id: MessageId,
+    pub author_id: UserId,
+    pub content: String,
+    pub kind: u8,
+    pub flags: u64,
+    pub tts: bool,
+    pub mention_everyone: bool,
+    pub mentions: Vec<UserId>,
+    pub mention_roles: Vec<RoleId>,
+    pub nonce: Option<String>,
+    pub edited_at: Option<i64>,
+    pub pinned_at: Option<i64>,
+    /// The message this one replies to, in the same channel.
+    pub ref_message_id: Option<MessageId>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    pub row: MessageRow,
+    /// With a nonce: a second create with the same nonce by the same author
+    /// since `nonce_since` returns the first message instead.
+    pub enforce_nonce: bool,
+    pub nonce_since: MessageId,
+}
+
+/// Which page of history to read; every page comes newest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HistoryQuery {
+    Latest,
+    Before(MessageId),
+    After(MessageId),
+    Around(MessageId),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReactionCount {
+    pub message_id: MessageId,
+    pub emoji: String,
+    pub count: u32,
+    /// Whether the asking user is among those who reacted.
+    pub me: bool,
+}
+
+#[async_trait]
+pub trait MessageStore: Send + Sync {
+    /// Stores the message and moves the channel's `last_message_id`.
+    /// Returns `(row, true)` when created, `(existing, false)` for a
+    /// retry with an enforced nonce.
+    async fn create_message(&self, new: &NewMessage) -> Result<(MessageRow, bool)>;
+    async fn message(&self, channel: ChannelId, id: MessageId) -> Result<Option<MessageRow>>;
+    async fn messages_by_id(&self, channel: ChannelId, ids: &[MessageId]) -> Result<Vec<MessageRow>>;
+    async fn history(&self, channel: ChannelId, query: HistoryQuery, limit: u32) -> Result<Vec<MessageRow>>;
+    async fn edit_message(&self, row: &MessageRow) -> Result<()>;
+    async fn delete_message(&self, channel: ChannelId, id: MessageId) -> Result<bool>;
+    /// Deletes those of `ids` that exist; returns the ids deleted.
+    async fn delete_messages(&self, channel: ChannelId, ids: &[MessageId]) -> Result<Vec<MessageId>>;
+    /// The author's newest message in the channel with an id above `since`.
+    async fn latest_by_author(&self, channel: ChannelId, author: UserId, since: MessageId) -> Result<Option<MessageId>>;
+
+    /// `false` if the user had already reacted with that emoji.
+    async fn add_reaction(&self, channel: ChannelId, message: MessageId, emoji: &str, user: UserId, now: i64) -> Result<bool>;
+    async fn remove_reaction(&self, channel: ChannelId, message: MessageId, emoji: &str, user: UserId) -> Result<bool>;
+    /// Removes every reaction, or every reaction with one emoji.
+    async fn clear_reactions(&self, channel: ChannelId, message: MessageId, emoji: Option<&str>) -> Result<u64>;
+    /// Reaction counts for messages of one channel, in order of first use.
+    async fn reaction_counts(&self, channel: ChannelId, messages: &[MessageId], viewer: UserId) -> Result<Vec<ReactionCount>>;
+    /// Users who reacted with `emoji`, by user id, after `after`.
+    async fn reactors(&self, channel: ChannelId, message: MessageId, emoji: &str, after: Option<UserId>, limit: u32) -> Result<Vec<UserId>>;
+
+    /// Pins (`Some(time)`) or unpins (`None`); `false` if nothing changed.
+    async fn set_pinned(&self, channel: ChannelId, message: MessageId, pinned_at: Option<i64>) -> Result<bool>;
+    /// Pinned messages, most recently pinned first.
+    async fn pins(&self, channel: ChannelId) -> Result<Vec<MessageRow>>;
+}
+
+const COLUMNS: &str = "channel_id, id, author_id, content, kind, flags, tts, mention_everyone, mentions, \
+    mention_roles, nonce, edited_at, pinned_at, ref_message_id";
+
+fn ids_to_json<M>(ids: &[model::Id<M>]) -> String {
+    serde_json::to_string(&ids.iter().map(|id| id.get()).collect::<Vec<_>>()).unwrap_or_else(|_| "[]".into())
+}
+
+fn ids_from_json<M>(s: &str) -> Result<Vec<model::Id<M>>> {
+    let raw: Vec<u64> = serde_json::from_str(s).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    raw.into_iter()
+        .map(|n| model::Id::new_checked(n).ok_or_else(|| StoreError::Corrupt("zero id".into())))
+        .collect()
+}
+
+fn message_row(r: &AnyRow) -> Result<MessageRow> {
+    Ok(MessageRow {
+        channel_id: from_db(r.try_get("channel_id")?)?,
+        id: from_db(r.try_get("id")?)?,
+        author_id: from_db(r.try_get("author_id")?)?,
+        content: r.try_get("content")?,
+        kind: r.try_get::<i64, _>("kind")? as u8,
+        flags: r.try_get::<i64, _>("flags")? as u64,
+        tts: r.try_get::<i64, _>("tts")? != 0,
+        mention_everyone: r.try_get::<i64, _>("mention_everyone")? != 0,
+        mentions: ids_from_json(&r.try_get::<String, _>("mentions")?)?,
+        mention_roles: ids_from_json(&r.try_get::<String, _>("mention_roles")?)?,
+        nonce: r.try_get("nonce")?,
+        edited_at: r.try_get("edited_at")?,
+        pinned_at: r.try_get("pinned_at")?,
+        ref_message_id: opt_from_db(r.try_get("ref_message_id")?)?,
+    })
+}
+
+#[async_trait]
+impl MessageStore for SqlStore {
+    async fn create_message(&self, new: &NewMessage) -> Result<(MessageRow, bool)> {
+        let m = &new.row;
+        let mut tx = self.writer.begin().await?;
+        if let (true, Some(nonce)) = (new.enforce_nonce, &m.nonce) {
+            let earlier = sqlx::query(&format!(
+                "SELECT {} FROM message_nonces n JOIN messages m ON m.channel_id = n.channel_id AND m.id = n.message_id
+                 WHERE n.channel_id = $1 AND n.author_id = $2 AND n.nonce = $3 AND n.message_id > $4",
+                COLUMNS.split(", ").map(|c| format!("m.{c}")).collect::<Vec<_>>().join(", ")
+            ))
+            .bind(to_db(m.channel_id))
+            .bind(to_db(m.author_id))
+            .bind(nonce)
+            .bind(to_db(new.nonce_since))
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some(earlier) = earlier {
+                return Ok((message_row(&earlier)?, false));
+            }
+            sqlx::query(
+                "INSERT INTO message_nonces (channel_id, author_id, nonce, message_id) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (channel_id, author_id, nonce) DO UPDATE SET message_id = excluded.message_id",
+            )
+            .bind(to_db(m.channel_id))
+            .bind(to_db(m.author_id))
+            .bind(nonce)
+            .bind(to_db(m.id))
+            .execute(&mut *tx)
+            .await?;
+        }
+        sqlx::query(&format!(
+            "INSERT INTO messages ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+        ))
+        .bind(to_db(m.channel_id))
+        .bind(to_db(m.id))
+        .bind(to_db(m.author_id))
+        .bind(&m.content)
+        .bind(i64::from(m.kind))
+        .bind(m.flags as i64)
+        .bind(i64::from(m.tts))
+        .bind(i64::from(m.mention_everyone))
+        .bind(ids_to_json(&m.mentions))
+        .bind(ids_to_json(&m.mention_roles))
+        .bind(&m.nonce)
+        .bind(m.edited_at)
+        .bind(m.pinned_at)
+        .bind(m.ref_message_id.map(to_db))
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE channels SET last_message_id = $2 WHERE id = $1")
+            .bind(to_db(m.channel_id))
+            .bind(to_db(m.id))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok((m.clone(), true))
+    }
+
+    async fn message(&self, channel: ChannelId, id: MessageId) -> Result<Option<MessageRow>> {
+        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM messages WHERE channel_id = $1 AND id = $2"))
+            .bind(to_db(channel))
+            .bind(to_db(id))
+            .fetch_optional(&self.reader)
+            .await?;
+        row.as_ref().map(message_row).transpose()
+    }
+
+    async fn messages_by_id(&self, channel: ChannelId, ids: &[MessageId]) -> Result<Vec<MessageRow>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT {COLUMNS} FROM messages WHERE channel_id = $1 AND id IN ({})",
+            placeholders(2, ids.len())
+        );
+        let mut q = sqlx::query(&sql).bind(to_db(channel));
+        for id in ids {
+            q = q.bind(to_db(*id));
+        }
+        q.fetch_all(&self.reader).await?.iter().map(message_row).collect()
+    }
+
+    async fn history(&self, channel: ChannelId, query: HistoryQuery, limit: u32) -> Result<Vec<MessageRow>> {
+        let page = |cond: &'static str, order: &'static str, pivot: i64, limit: u32| {
+            let sql = format!(
+                "SELECT {COLUMNS} FROM messages WHERE channel_id = $1 AND {cond} ORDER BY id {order} LIMIT $3"
+            );
+            async move {
+                let rows = sqlx::query(&sql)
+                    .bind(to_db(channel))
+                    .bind(pivot)
+                    .bind(i64::from(limit))
+                    .fetch_all(&self.reader)
+                    .await?;
+                rows.iter().map(message_row).collect::<Result<Vec<_>>>()
+            }
+        };
+        match query {
+            HistoryQuery::Latest => page("id < $2", "DESC", i64::MAX, limit).await,
+            HistoryQuery::Before(id) => page("id < $2", "DESC", to_db(id), limit).await,
+            HistoryQuery::After(id) => {
+                let mut rows = page("id > $2", "ASC", to_db(id), limit).await?;
+                rows.reverse();
+                Ok(rows)
+            }
+            HistoryQuery::Around(id) => {
+                let mut rows = page("id >= $2", "ASC", to_db(id), limit.div_ceil(2)).await?;
+                rows.reverse();
+                rows.extend(page("id < $2", "DESC", to_db(id), limit / 2).await?);
+                Ok(rows)
+            }
+        }
+    }
+
+    async fn edit_message(&self, m: &MessageRow) -> Result<()> {
+        let done = sqlx::query(
+            "UPDATE messages SET content = $3, mentions = $4, mention_roles = $5, mention_everyone = $6,
+                edited_at = $7, flags = $8 WHERE channel_id = $1 AND id = $2",
+        )
+        .bind(to_db(m.channel_id))
+        .bind(to_db(m.id))
+        .bind(&m.content)
+        .bind(ids_to_json(&m.mentions))
+        .bind(ids_to_json(&m.mention_roles))
+        .bind(i64::from(m.mention_everyone))
+        .bind(m.edited_at)
+        .bind(m.flags as i64)
+        .execute(&self.writer)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn delete_message(&self, channel: ChannelId, id: MessageId) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM messages WHERE channel_id = $1 AND id = $2")
+            .bind(to_db(channel))
+            .bind(to_db(id))
+            .execute(&self.writer)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn delete_messages(&self, channel: ChannelId, ids: &[MessageId]) -> Result<Vec<MessageId>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "DELETE FROM messages WHERE channel_id = $1 AND id IN ({}) RETURNING id",
+            placeholders(2, ids.len())
+        );
+        let mut q = sqlx::query(&sql).bind(to_db(channel));
+        for id in ids {
+            q = q.bind(to_db(*id));
+        }
+        let rows = q.fetch_all(&self.writer).await?;
+        let mut deleted = rows.iter().map(|r| from_db(r.try_get("id")?)).collect::<Result<Vec<MessageId>>>()?;
+        deleted.sort();
+        Ok(deleted)
+    }
+
+    async fn latest_by_author(&self, channel: ChannelId, author: UserId, since: MessageId) -> Result<Option<MessageId>> {
+        let row = sqlx::query(
+            "SELECT MAX(id) AS id FROM messages WHERE channel_id = $1 AND id > $2 AND author_id = $3",
+        )
+        .bind(to_db(channel))
+        .bind(to_db(since))
+        .bind(to_db(author))
+        .fetch_one(&self.reader)
+        .await?;
+        opt_from_db(row.try_get("id")?)
+    }
+
+    async fn add_reaction(&self, channel: ChannelId, message: MessageId, emoji: &str, user: UserId, now: i64) -> Result<bool> {
+        let done = sqlx::query(
+            "INSERT INTO reactions (channel_id, message_id, emoji, user_id, created_at)
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+        )
+        .bind(to_db(channel))
+        .bind(to_db(message))
+        .bind(emoji)
+        .bind(to_db(user))
+        .bind(now)
+        .execute(&self.writer)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn remove_reaction(&self, channel: ChannelId, message: MessageId, emoji: &str, user: UserId) -> Result<bool> {
+        let done = sqlx::query(
+            "DELETE FROM reactions WHERE channel_id = $1 AND message_id = $2 AND emoji = $3 AND user_id = $4",
+        )
+        .bind(to_db(channel))
+        .bind(to_db(message))
+        .bind(emoji)
+        .bind(to_db(user))
+        .execute(&self.writer)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn clear_reactions(&self, channel: ChannelId, message: MessageId, emoji: Option<&str>) -> Result<u64> {
+        let done = sqlx::query(
+            "DELETE FROM reactions WHERE channel_id = $1 AND message_id = $2 AND ($3 IS NULL OR emoji = $3)",
+        )
+        .bind(to_db(channel))
+        .bind(to_db(message))
+        .bind(emoji)
+        .execute(&self.writer)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn reaction_counts(&self, channel: ChannelId, messages: &[MessageId], viewer: UserId) -> Result<Vec<ReactionCount>> {
+        if messages.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT message_id, emoji, COUNT(*) AS n, MAX(CASE WHEN user_id = $2 THEN 1 ELSE 0 END) AS me,
+                    MIN(created_at) AS first
+             FROM reactions WHERE channel_id = $1 AND message_id IN ({})
+             GROUP BY message_id, emoji ORDER BY message_id, first, emoji",
+            placeholders(3, messages.len())
+        );
+        let mut q = sqlx::query(&sql).bind(to_db(channel)).bind(to_db(viewer));
+        for id in messages {
+            q = q.bind(to_db(*id));
+        }
+        q.fetch_all(&self.reader)
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(ReactionCount {
+                    message_id: from_db(r.try_get("message_id")?)?,
+                    emoji: r.try_get("emoji")?,
+                    count: r.try_get::<i64, _>("n")? as u32,
+                    me: r.try_get::<i64, _>("me")? != 0,
+                })
+            })
+            .collect()
+    }
+
+    async fn reactors(&self, channel: ChannelId, message: MessageId, emoji: &str, after: Option<UserId>, limit: u32) -> Result<Vec<UserId>> {
+        let rows = sqlx::query(
+            "SELECT user_id FROM reactions WHERE channel_id = $1 AND message_id = $2 AND emoji = $3 AND user_id > $4
+             ORDER BY user_id LIMIT $5",
+        )
+        .bind(to_db(channel))
+        .bind(to_db(message))
+        .bind(emoji)
+        .bind(after.map_or(0, to_db))
+        .bind(i64::from(limit))
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter().map(|r| from_db(r.try_get("user_id")?)).collect()
+    }
+
+    async fn set_pinned(&self, channel: ChannelId, message: MessageId, pinned_at: Option<i64>) -> Result<bool> {
+        let mut tx = self.writer.begin().await?;
+        let done = sqlx::query(
+            "UPDATE messages SET pinned_at = $3 WHERE channel_id = $1 AND id = $2
+               AND ((pinned_at IS NULL) <> ($3 IS NULL))",
+        )
+        .bind(to_db(channel))
+        .bind(to_db(message))
+        .bind(pinned_at)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() > 0 {
+            sqlx::query(
+                "UPDATE channels SET last_pin_at =
+                    (SELECT MAX(pinned_at) FROM messages WHERE channel_id = $1 AND pinned_at IS NOT NULL)
+                 WHERE id = $1",
+            )
+            .bind(to_db(channel))
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn pins(&self, channel: ChannelId) -> Result<Vec<MessageRow>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM messages WHERE channel_id = $1 AND pinned_at IS NOT NULL ORDER BY pinned_at DESC, id DESC"
+        ))
+        .bind(to_db(channel))
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter().map(message_row).collect()
+    }
+}
