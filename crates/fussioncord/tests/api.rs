@@ -1,0 +1,11 @@
+//! Integration tests of the HTTP API: real servers on loopback, a real HTTP
+//! client, real databases. `TEST_STORE=sqlite|postgres` picks the backend.
+
+mod common;
+
+#[path = "api/cli.rs"]
+mod cli;
+#[path = "api/flow.rs"]
+mod flow;
+#[path = "api/persistence.rs"]
+mod persistence;

@@ -1,0 +1,182 @@
+#![allow(dead_code)] // each test binary uses part of the harness
+//! The test harness: a server started in-process on port 0 with a fresh
+//! database (a temporary SQLite file, or a new PostgreSQL database), and an
+//! HTTP client that checks every answer is Discord-shaped JSON.
+
+use std::path::PathBuf;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use sqlx::Connection;
+
+pub struct TestApp {
+    pub client: reqwest::Client,
+    pub base: String,
+    pub config: server::Config,
+    running: Option<server::Running>,
+    _dir: tempfile::TempDir,
+}
+
+#[derive(Debug, Clone)]
+pub struct TestUser {
+    pub id: String,
+    pub token: String,
+    pub username: String,
+}
+
+pub fn backend() -> String {
+    std::env::var("TEST_STORE").unwrap_or_else(|_| "sqlite".into())
+}
+
+/// A fresh database URL for PostgreSQL tests, or `None` for SQLite.
+async fn fresh_database() -> Option<String> {
+    match backend().as_str() {
+        "sqlite" => None,
+        "postgres" => {
+            let admin = std::env::var("TEST_DATABASE_URL")
+                .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+            let name = format!("fc_test_{:016x}", rand::random::<u64>());
+            let mut conn = sqlx::PgConnection::connect(&admin).await.expect("connect to PostgreSQL (is it running?)");
+            sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.expect("create test database");
+            let (prefix, _) = admin.rsplit_once('/').expect("database URL has a path");
+            Some(format!("{prefix}/{name}"))
+        }
+        other => panic!("TEST_STORE must be sqlite or postgres, not {other:?}"),
+    }
+}
+
+pub fn test_config(dir: PathBuf, database_url: Option<String>) -> server::Config {
+    let mut config = server::Config::default();
+    config.listen = "127.0.0.1:0".parse().unwrap();
+    config.data_dir = dir;
+    config.database.url = database_url;
+    config.database.max_connections = 5;
+    // Hashing cost is not what these tests are about.
+    config.auth.argon2_memory_kib = 1024;
+    config.auth.argon2_iterations = 1;
+    config
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let config = test_config(dir.path().join("data"), fresh_database().await);
+        Self::with_config(config, dir).await
+    }
+
+    pub async fn with_config(config: server::Config, dir: tempfile::TempDir) -> Self {
+        let running = server::start(config.clone()).await.expect("server starts");
+        let base = format!("http://{}/api/v10", running.addr);
+        Self { client: reqwest::Client::new(), base, config, running: Some(running), _dir: dir }
+    }
+
+    pub fn addr(&self) -> std::net::SocketAddr {
+        self.running.as_ref().expect("running").addr
+    }
+
+    /// Graceful shutdown, then a new server on the same data.
+    pub async fn restart(&mut self) {
+        self.running.take().expect("running").shutdown().await.expect("clean shutdown");
+        let running = server::start(self.config.clone()).await.expect("server restarts");
+        self.base = format!("http://{}/api/v10", running.addr);
+        self.running = Some(running);
+    }
+
+    /// Sends a request and returns the status and JSON body (`Null` for an
+    /// empty body). Every body must be JSON with exactly
+    /// `Content-Type: application/json`, and every error Discord-shaped.
+    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> (StatusCode, Value) {
+        let bytes = body.map(|b| b.to_string().into_bytes());
+        self.raw(method, path, token, bytes).await
+    }
+
+    pub async fn raw(&self, method: Method, path: &str, token: Option<&str>, body: Option<Vec<u8>>) -> (StatusCode, Value) {
+        let url = if path.starts_with("http") { path.to_owned() } else { format!("{}{}", self.base, path) };
+        let mut req = self.client.request(method, url);
+        if let Some(t) = token {
+            req = req.header("Authorization", t);
+        }
+        if let Some(b) = body {
+            req = req.header("Content-Type", "application/json").body(b);
+        }
+        let res = req.send().await.expect("request sent");
+        let status = res.status();
+        let ctype = res.headers().get("content-type").map(|v| v.to_str().unwrap().to_owned());
+        let text = res.text().await.unwrap();
+        if text.is_empty() {
+            assert!(status == StatusCode::NO_CONTENT || status.is_success(), "empty body with {status}");
+            return (status, Value::Null);
+        }
+        assert_eq!(ctype.as_deref(), Some("application/json"), "content type of {status} {text}");
+        let value: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"));
+        if !status.is_success() {
+            assert!(value["code"].is_u64(), "error without numeric code: {value}");
+            assert!(value["message"].is_string(), "error without message: {value}");
+        }
+        (status, value)
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
+        self.call(Method::GET, path, Some(token), None).await
+    }
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::POST, path, Some(token), Some(body)).await
+    }
+    pub async fn patch(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::PATCH, path, Some(token), Some(body)).await
+    }
+    pub async fn put(&self, path: &str, token: &str) -> (StatusCode, Value) {
+        self.call(Method::PUT, path, Some(token), None).await
+    }
+    pub async fn delete(&self, path: &str, token: &str) -> (StatusCode, Value) {
+        self.call(Method::DELETE, path, Some(token), None).await
+    }
+
+    /// Registers `username` and returns its id and token.
+    pub async fn register(&self, username: &str) -> TestUser {
+        let (status, body) = self
+            .call(
+                Method::POST,
+                "/auth/register",
+                None,
+                Some(json!({ "username": username, "email": format!("{username}@example.com"), "password": "correct horse battery" })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "register {username}: {body}");
+        TestUser {
+            id: body["user_id"].as_str().unwrap().to_owned(),
+            token: body["token"].as_str().unwrap().to_owned(),
+            username: username.to_owned(),
+        }
+    }
+
+    /// Creates a guild owned by `owner`; returns (guild, its text channel id).
+    pub async fn guild(&self, owner: &TestUser, name: &str) -> (Value, String) {
+        let (status, guild) = self.post("/guilds", &owner.token, json!({ "name": name })).await;
+        assert_eq!(status, StatusCode::CREATED, "{guild}");
+        let channel = guild["system_channel_id"].as_str().unwrap().to_owned();
+        (guild, channel)
+    }
+
+    /// Makes `member` join the guild through a fresh invite.
+    pub async fn join(&self, owner: &TestUser, channel: &str, member: &TestUser) {
+        let (status, invite) = self.post(&format!("/channels/{channel}/invites"), &owner.token, json!({})).await;
+        assert_eq!(status, StatusCode::OK, "{invite}");
+        let code = invite["code"].as_str().unwrap();
+        let (status, body) = self.post(&format!("/invites/{code}"), &member.token, json!({})).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+
+    pub async fn send(&self, user: &TestUser, channel: &str, content: &str) -> Value {
+        let (status, msg) = self.post(&format!("/channels/{channel}/messages"), &user.token, json!({ "content": content })).await;
+        assert_eq!(status, StatusCode::OK, "{msg}");
+        msg
+    }
+}
+
+/// Asserts a Discord error: status and code.
+#[track_caller]
+pub fn assert_error(result: &(StatusCode, Value), status: u16, code: u64) {
+    assert_eq!(result.0.as_u16(), status, "status of {}", result.1);
+    assert_eq!(result.1["code"], json!(code), "code of {}", result.1);
+}
