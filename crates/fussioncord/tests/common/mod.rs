@@ -29,7 +29,7 @@ pub fn backend() -> String {
 }
 
 /// A fresh database URL for PostgreSQL tests, or `None` for SQLite.
-async fn fresh_database() -> Option<String> {
+pub async fn fresh_database() -> Option<String> {
     match backend().as_str() {
         "sqlite" => None,
         "postgres" => {
@@ -68,6 +68,17 @@ impl TestApp {
         let running = server::start(config.clone()).await.expect("server starts");
         let base = format!("http://{}/api/v10", running.addr);
         Self { client: reqwest::Client::new(), base, config, running: Some(running), _dir: dir }
+    }
+
+    /// A client for a server that runs elsewhere (e.g. the binary).
+    pub fn attach(addr: &str) -> Self {
+        Self {
+            client: reqwest::Client::new(),
+            base: format!("http://{addr}/api/v10"),
+            config: server::Config::default(),
+            running: None,
+            _dir: tempfile::tempdir().unwrap(),
+        }
     }
 
     pub fn addr(&self) -> std::net::SocketAddr {
