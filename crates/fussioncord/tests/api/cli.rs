@@ -127,3 +127,27 @@ async fn bot_commands_and_graceful_sigterm() {
     assert_eq!(msg["content"], "hello from the shell");
     terminate(child);
 }
+
+/// The README's curl walkthrough, run as written against a fresh server.
+#[tokio::test]
+async fn readme_walkthrough_works_as_written() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
+    let block = readme
+        .split("<!-- walkthrough:start -->")
+        .nth(1)
+        .and_then(|rest| rest.split("<!-- walkthrough:end -->").next())
+        .expect("README has a walkthrough block");
+    let script: String = block.lines().filter(|l| !l.starts_with("```")).map(|l| format!("{l}\n")).collect();
+    let app = TestApp::spawn().await;
+    let out = tokio::process::Command::new("bash")
+        .args(["-euo", "pipefail", "-c", &script])
+        .env("API", &app.base)
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "walkthrough failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    for expected in ["\"Rustaceans\"", "\"alice\"", "hello, world", "\"👍\"", "psst"] {
+        assert!(stdout.contains(expected), "walkthrough output lacks {expected}:\n{stdout}");
+    }
+}

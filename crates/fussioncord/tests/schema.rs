@@ -1,0 +1,632 @@
+//! Our HTTP responses against Discord's own description of its API: the
+//! official OpenAPI document (discord-api-spec, OpenAPI 3.1, whose schemas are
+//! JSON Schema 2020-12). Libraries are written against that document, so a
+//! payload it rejects is one some library will choke on.
+//!
+//! One realistic scenario (two people, a guild with text, voice and category
+//! channels, invites, messages with a reply, mentions, reactions and pins, a
+//! DM, an application with a bot) calls every route we mount. Each answer of
+//! a route Discord documents is checked against that operation's success
+//! response; errors against its error response. The spec is found through
+//! `DISCORD_OPENAPI`, else in `../shared/discord-api-spec/openapi.json` next
+//! to the workspace; without it the test fails rather than skips.
+//! `TEST_STORE=sqlite|postgres` picks the backend, as for the other tests.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+
+use jsonschema::{BasicOutput, Draft, Validator};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+use common::{TestApp, TestUser};
+
+/// Every route the server mounts (method, path as `routes/mod.rs` spells
+/// it) and the Discord operations (`operationId`s) it implements. One route
+/// may implement two operations where the spec splits `@me` from a user id.
+/// An empty list marks a user-only route, which Discord's bot-API spec does
+/// not describe.
+const ROUTES: &[(&str, &str, &[&str])] = &[
+    ("POST", "/auth/register", &[]),
+    ("POST", "/auth/login", &[]),
+    ("POST", "/auth/logout", &[]),
+    ("GET", "/users/@me", &["get_my_user"]),
+    ("PATCH", "/users/@me", &["update_my_user"]),
+    ("GET", "/users/@me/guilds", &["list_my_guilds"]),
+    ("DELETE", "/users/@me/guilds/{guild_id}", &["leave_guild"]),
+    ("POST", "/users/@me/channels", &["create_dm"]),
+    ("GET", "/users/{user_id}", &["get_user"]),
+    ("POST", "/applications", &[]),
+    ("GET", "/applications/@me", &["get_my_application"]),
+    ("POST", "/applications/{application_id}/bot/reset", &[]),
+    ("GET", "/oauth2/applications/@me", &["get_my_oauth2_application"]),
+    ("POST", "/oauth2/authorize", &[]),
+    ("POST", "/guilds", &[]),
+    ("GET", "/guilds/{guild_id}", &["get_guild"]),
+    ("PATCH", "/guilds/{guild_id}", &["update_guild"]),
+    // Bots cannot own guilds, so the bot spec has no guild deletion.
+    ("DELETE", "/guilds/{guild_id}", &[]),
+    ("GET", "/guilds/{guild_id}/channels", &["list_guild_channels"]),
+    ("POST", "/guilds/{guild_id}/channels", &["create_guild_channel"]),
+    ("GET", "/guilds/{guild_id}/members", &["list_guild_members"]),
+    ("GET", "/guilds/{guild_id}/members/{user_id}", &["get_guild_member"]),
+    ("GET", "/guilds/{guild_id}/invites", &["list_guild_invites"]),
+    ("GET", "/channels/{channel_id}", &["get_channel"]),
+    ("PATCH", "/channels/{channel_id}", &["update_channel"]),
+    ("DELETE", "/channels/{channel_id}", &["delete_channel"]),
+    ("POST", "/channels/{channel_id}/typing", &["trigger_typing_indicator"]),
+    ("GET", "/channels/{channel_id}/invites", &["list_channel_invites"]),
+    ("POST", "/channels/{channel_id}/invites", &["create_channel_invite"]),
+    ("GET", "/invites/{code}", &["invite_resolve"]),
+    ("POST", "/invites/{code}", &[]),
+    ("DELETE", "/invites/{code}", &["invite_revoke"]),
+    ("GET", "/channels/{channel_id}/messages", &["list_messages"]),
+    ("POST", "/channels/{channel_id}/messages", &["create_message"]),
+    ("POST", "/channels/{channel_id}/messages/bulk-delete", &["bulk_delete_messages"]),
+    ("GET", "/channels/{channel_id}/messages/pins", &["list_pins"]),
+    ("PUT", "/channels/{channel_id}/messages/pins/{message_id}", &["create_pin"]),
+    ("DELETE", "/channels/{channel_id}/messages/pins/{message_id}", &["delete_pin"]),
+    ("GET", "/channels/{channel_id}/messages/{message_id}", &["get_message"]),
+    ("PATCH", "/channels/{channel_id}/messages/{message_id}", &["update_message"]),
+    ("DELETE", "/channels/{channel_id}/messages/{message_id}", &["delete_message"]),
+    ("DELETE", "/channels/{channel_id}/messages/{message_id}/reactions", &["delete_all_message_reactions"]),
+    ("GET", "/channels/{channel_id}/messages/{message_id}/reactions/{emoji}", &["list_message_reactions_by_emoji"]),
+    (
+        "DELETE",
+        "/channels/{channel_id}/messages/{message_id}/reactions/{emoji}",
+        &["delete_all_message_reactions_by_emoji"],
+    ),
+    ("PUT", "/channels/{channel_id}/messages/{message_id}/reactions/{emoji}/{user}", &["add_my_message_reaction"]),
+    (
+        "DELETE",
+        "/channels/{channel_id}/messages/{message_id}/reactions/{emoji}/{user}",
+        &["delete_my_message_reaction", "delete_user_message_reaction"],
+    ),
+    ("GET", "/channels/{channel_id}/pins", &["deprecated_list_pins"]),
+    ("PUT", "/channels/{channel_id}/pins/{message_id}", &["deprecated_create_pin"]),
+    ("DELETE", "/channels/{channel_id}/pins/{message_id}", &["deprecated_delete_pin"]),
+];
+
+/// How many of the operations above answer with a JSON body (checked
+/// against a schema) and how many with an empty 204 (checked to be a status
+/// the spec documents). The scenario must reach every one of them.
+const EXPECTED_JSON_OPERATIONS: usize = 28;
+const EXPECTED_EMPTY_OPERATIONS: usize = 13;
+
+/// The one place where our payloads may knowingly depart from the spec:
+/// (component schema, property, why). Each entry makes the property optional
+/// and unconstrained in that schema, and the test says so by name whenever it
+/// matters; an entry that no payload needs fails the test, so the list cannot
+/// go stale.
+const ALLOWED_DEVIATIONS: &[(&str, &str, &str)] = &[];
+
+fn spec_location() -> PathBuf {
+    match std::env::var_os("DISCORD_OPENAPI") {
+        Some(path) => PathBuf::from(path),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/discord-api-spec/openapi.json"),
+    }
+}
+
+fn load_spec() -> Value {
+    let path = spec_location();
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "Discord's OpenAPI document is required at {} (set DISCORD_OPENAPI to use another copy): {e}",
+            path.display()
+        )
+    });
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
+}
+
+struct Operation {
+    method: String,
+    path: String,
+    responses: Value,
+}
+
+fn operations(spec: &Value) -> BTreeMap<String, Operation> {
+    let mut out = BTreeMap::new();
+    for (path, item) in spec["paths"].as_object().expect("spec has paths") {
+        for (method, op) in item.as_object().expect("path item is an object") {
+            if let Some(id) = op.get("operationId").and_then(Value::as_str) {
+                out.insert(
+                    id.to_owned(),
+                    Operation { method: method.to_uppercase(), path: path.clone(), responses: op["responses"].clone() },
+                );
+            }
+        }
+    }
+    out
+}
+
+/// Whether our route template serves the spec's: parameters may be named
+/// differently, and a parameter of ours may stand where the spec has a
+/// literal `@me` (we serve `@me` and ids on one route).
+fn template_matches(ours: &str, spec: &str) -> bool {
+    let param = |s: &str| s.starts_with('{') && s.ends_with('}');
+    let (a, b): (Vec<_>, Vec<_>) = (ours.split('/').collect(), spec.split('/').collect());
+    a.len() == b.len() && a.iter().zip(&b).all(|(x, y)| x == y || (param(x) && (param(y) || *y == "@me")))
+}
+
+/// The routes `crates/api/src/routes/mod.rs` mounts. Reading the router's
+/// source is the only way to enumerate it; it makes a new route fail here
+/// until it is classified in `ROUTES` (and so checked against the spec).
+fn mounted_routes() -> BTreeSet<(String, String)> {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../api/src/routes/mod.rs");
+    let source = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("read {}: {e}", file.display()));
+    let code: String = source.lines().map(|l| l.split("//").next().unwrap_or("")).collect::<Vec<_>>().join("\n");
+    let mut out = BTreeSet::new();
+    for call in code.split(".route(").skip(1) {
+        let mut parts = call.splitn(3, '"');
+        let (_, path, handlers) = (parts.next(), parts.next().expect("route path"), parts.next().expect("handlers"));
+        for method in ["get", "post", "put", "patch", "delete"] {
+            let needle = format!("{method}(");
+            let mounted = handlers.match_indices(&needle).any(|(at, _)| {
+                at == 0 || !handlers[..at].ends_with(|c: char| c.is_alphanumeric() || c == '_' || c == ':')
+            });
+            if mounted {
+                out.insert((method.to_uppercase(), path.to_owned()));
+            }
+        }
+    }
+    assert!(out.len() > 10, "could not read the routes from {}", file.display());
+    out
+}
+
+struct Compiled {
+    /// With the allow-list applied: what passes or fails.
+    relaxed: Validator,
+    /// Without it, only to tell which allow-list entries are needed.
+    strict: Option<Validator>,
+}
+
+/// Validates responses and remembers what it covered; collects every
+/// mismatch so one run reports them all.
+struct Checker {
+    spec: Value,
+    ops: BTreeMap<String, Operation>,
+    components: Value,
+    validators: HashMap<String, Compiled>,
+    json_ops: BTreeSet<String>,
+    empty_ops: BTreeSet<String>,
+    errors_checked: usize,
+    shapes_checked: usize,
+    allowances_used: BTreeSet<usize>,
+    failures: Vec<String>,
+}
+
+impl Checker {
+    fn new(spec: Value) -> Self {
+        let ops = operations(&spec);
+        let mut components = spec["components"].clone();
+        for (schema, field, _) in ALLOWED_DEVIATIONS {
+            let node = components["schemas"]
+                .get_mut(*schema)
+                .unwrap_or_else(|| panic!("allow-list names unknown schema {schema}"));
+            let property = node
+                .get_mut("properties")
+                .and_then(|p| p.get_mut(*field))
+                .unwrap_or_else(|| panic!("allow-list names unknown property {schema}.{field}"));
+            *property = Value::Bool(true);
+            if let Some(required) = node.get_mut("required").and_then(Value::as_array_mut) {
+                required.retain(|r| r != field);
+            }
+        }
+        Self {
+            spec,
+            ops,
+            components,
+            validators: HashMap::new(),
+            json_ops: BTreeSet::new(),
+            empty_ops: BTreeSet::new(),
+            errors_checked: 0,
+            shapes_checked: 0,
+            allowances_used: BTreeSet::new(),
+            failures: Vec::new(),
+        }
+    }
+
+    fn op(&self, id: &str) -> &Operation {
+        self.ops.get(id).unwrap_or_else(|| panic!("the spec has no operation {id}"))
+    }
+
+    /// Follows a `$ref` to `#/components/responses/...`.
+    fn resolve<'a>(&'a self, response: &'a Value) -> &'a Value {
+        match response.get("$ref").and_then(Value::as_str) {
+            Some(r) => self.spec.pointer(r.trim_start_matches('#')).unwrap_or_else(|| panic!("dangling $ref {r}")),
+            None => response,
+        }
+    }
+
+    fn response(&self, op: &str, status: StatusCode) -> Option<&Value> {
+        let responses = &self.op(op).responses;
+        let range = format!("{}XX", status.as_u16() / 100);
+        responses.get(status.as_str()).or_else(|| responses.get(&range)).map(|r| self.resolve(r))
+    }
+
+    /// A success of `op`: its status must be one Discord documents for the
+    /// operation, and a body must match that response's schema.
+    fn ok(&mut self, op: &str, (status, body): (StatusCode, Value)) -> Value {
+        assert!(status.is_success(), "{op} failed: {status} {body}");
+        let response = self
+            .op(op)
+            .responses
+            .get(status.as_str())
+            .map(|r| self.resolve(r).clone())
+            .unwrap_or_else(|| panic!("{op} answered {status}, a status Discord does not document for it: {body}"));
+        match response.pointer("/content/application~1json/schema") {
+            None => {
+                assert!(body.is_null(), "{op} {status}: Discord sends no body, we sent {body}");
+                self.empty_ops.insert(op.to_owned());
+            }
+            Some(schema) => {
+                assert!(!body.is_null(), "{op} {status}: Discord sends a body, we sent none");
+                self.validate(&format!("{op} {status}"), schema, &body);
+                self.json_ops.insert(op.to_owned());
+            }
+        }
+        body
+    }
+
+    /// An error from `op`: the expected status and code, and a body matching
+    /// both the error response the operation documents and `ErrorResponse`.
+    #[track_caller]
+    fn err(&mut self, op: &str, result: (StatusCode, Value), status: u16, code: u64) -> Value {
+        common::assert_error(&result, status, code);
+        let (status, body) = result;
+        let schema = self
+            .response(op, status)
+            .and_then(|r| r.pointer("/content/application~1json/schema"))
+            .unwrap_or_else(|| panic!("{op} documents no JSON body for {status}"))
+            .clone();
+        self.validate(&format!("{op} {status} (error)"), &schema, &body);
+        self.validate(&format!("{op} {status} as ErrorResponse"), &json!({"$ref": "#/components/schemas/ErrorResponse"}), &body);
+        self.errors_checked += 1;
+        body
+    }
+
+    /// A user-only route's answer against the Discord object it returns.
+    fn shape(&mut self, what: &str, schema: &str, body: &Value) {
+        self.validate(&format!("{what} as {schema}"), &json!({ "$ref": format!("#/components/schemas/{schema}") }), body);
+        self.shapes_checked += 1;
+    }
+
+    fn compile(components: &Value, schema: &Value) -> Validator {
+        // The schema becomes the root of a document that also carries the
+        // spec's components, so `#/components/schemas/...` resolves in it.
+        let mut root = schema.as_object().expect("response schemas are objects").clone();
+        root.insert("components".into(), components.clone());
+        jsonschema::options()
+            .with_draft(Draft::Draft202012)
+            // Check the formats JSON Schema defines (date-time, uri); the
+            // spec's own (snowflake, int32, ...) are annotations.
+            .should_validate_formats(true)
+            .should_ignore_unknown_formats(true)
+            .build(&Value::Object(root))
+            .unwrap_or_else(|e| panic!("schema does not compile: {e}"))
+    }
+
+    fn validate(&mut self, label: &str, schema: &Value, body: &Value) {
+        let key = schema.to_string();
+        if !self.validators.contains_key(&key) {
+            let relaxed = Self::compile(&self.components, schema);
+            let strict = (!ALLOWED_DEVIATIONS.is_empty()).then(|| Self::compile(&self.spec["components"], schema));
+            self.validators.insert(key.clone(), Compiled { relaxed, strict });
+        }
+        let compiled = &self.validators[&key];
+        if !compiled.relaxed.is_valid(body) {
+            self.failures.push(describe(label, &compiled.relaxed, body));
+            return;
+        }
+        let Some(strict) = &compiled.strict else { return };
+        if let BasicOutput::Invalid(units) = strict.apply(body).basic() {
+            for (i, (schema, field, reason)) in ALLOWED_DEVIATIONS.iter().enumerate() {
+                let property = format!("/components/schemas/{schema}/properties/{field}/");
+                let required = format!("/components/schemas/{schema}/required");
+                let needed = units.iter().any(|u| {
+                    let at = u.absolute_keyword_location().map(|l| l.as_str().to_owned()).unwrap_or_default();
+                    at.contains(&property)
+                        || (at.ends_with(&required) && u.error_description().to_string().contains(&format!("\"{field}\"")))
+                });
+                if needed && self.allowances_used.insert(i) {
+                    eprintln!("allow-listed: {label}: {schema}.{field} ({reason})");
+                }
+            }
+        }
+    }
+
+    fn finish(self) {
+        let stale: Vec<_> = ALLOWED_DEVIATIONS
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !self.allowances_used.contains(i))
+            .map(|(_, (schema, field, _))| format!("{schema}.{field}"))
+            .collect();
+        let mut failures = self.failures;
+        if !stale.is_empty() {
+            failures.push(format!("allow-list entries no payload needs any more: {stale:?}"));
+        }
+        assert!(failures.is_empty(), "{} response(s) do not match Discord's spec:\n\n{}", failures.len(), failures.join("\n\n"));
+
+        // Every Discord operation we implement was reached, so none can drop
+        // out of the scenario (or the router) unnoticed.
+        let implemented: BTreeSet<String> = ROUTES.iter().flat_map(|r| r.2.iter().map(|s| s.to_string())).collect();
+        let reached: BTreeSet<String> = self.json_ops.union(&self.empty_ops).cloned().collect();
+        let missed: Vec<_> = implemented.difference(&reached).collect();
+        assert!(missed.is_empty(), "operations the scenario never checked: {missed:?}");
+        let both: Vec<_> = self.json_ops.intersection(&self.empty_ops).collect();
+        assert!(both.is_empty(), "operations answered both with and without a body: {both:?}");
+        assert_eq!(self.json_ops.len(), EXPECTED_JSON_OPERATIONS, "operations validated against a schema: {:?}", self.json_ops);
+        assert_eq!(self.empty_ops.len(), EXPECTED_EMPTY_OPERATIONS, "operations answered 204: {:?}", self.empty_ops);
+        eprintln!(
+            "validated {} operations against their schemas, {} empty answers, {} error bodies, {} user-only bodies",
+            self.json_ops.len(),
+            self.empty_ops.len(),
+            self.errors_checked,
+            self.shapes_checked
+        );
+    }
+}
+
+/// A readable account of why `body` fails: the validator's errors, then the
+/// leaf errors with the spec location each comes from (for a `oneOf`, every
+/// branch's, so the branch meant can be read off).
+fn describe(label: &str, validator: &Validator, body: &Value) -> String {
+    let clip = |s: String| if s.len() > 300 { format!("{}…", &s[..s.floor_char_boundary(300)]) } else { s };
+    let mut lines = vec![format!("{label}: does not match")];
+    for e in validator.iter_errors(body) {
+        lines.push(clip(format!("  at '{}': {e}", e.instance_path)));
+    }
+    if let BasicOutput::Invalid(units) = validator.apply(body).basic() {
+        lines.push("  leaf errors:".into());
+        for u in units.iter().take(40) {
+            let at = u.absolute_keyword_location().map(|l| l.as_str().to_owned()).unwrap_or_default();
+            let at = at.split_once('#').map_or(at.clone(), |(_, fragment)| fragment.to_owned());
+            lines.push(clip(format!("    at '{}': {} [{at}]", u.instance_location(), u.error_description())));
+        }
+    }
+    lines.push(clip(format!("  body: {body}")));
+    lines.join("\n")
+}
+
+/// Percent-encodes a path segment (emoji in reaction routes).
+fn encode(segment: &str) -> String {
+    segment
+        .bytes()
+        .map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") })
+        .collect()
+}
+
+fn id(v: &Value) -> String {
+    v["id"].as_str().unwrap_or_else(|| panic!("no id in {v}")).to_owned()
+}
+
+#[test]
+fn every_route_is_classified_and_the_spec_lists_the_bot_routes() {
+    let spec = load_spec();
+    let ops = operations(&spec);
+
+    let table: BTreeSet<(String, String)> = ROUTES.iter().map(|(m, p, _)| (m.to_string(), p.to_string())).collect();
+    assert_eq!(table.len(), ROUTES.len(), "ROUTES lists a route twice");
+    let mounted = mounted_routes();
+    let unlisted: Vec<_> = mounted.difference(&table).collect();
+    let gone: Vec<_> = table.difference(&mounted).collect();
+    assert!(unlisted.is_empty(), "routes mounted but not in ROUTES (classify them): {unlisted:?}");
+    assert!(gone.is_empty(), "routes in ROUTES the server no longer mounts: {gone:?}");
+
+    for (method, ours, implements) in ROUTES {
+        for op_id in *implements {
+            let op = ops.get(*op_id).unwrap_or_else(|| panic!("{method} {ours}: the spec has no operation {op_id}"));
+            assert_eq!(&op.method, method, "{op_id} is {} {} in the spec", op.method, op.path);
+            assert!(template_matches(ours, &op.path), "{method} {ours} does not serve {op_id} at {}", op.path);
+        }
+        if implements.is_empty() {
+            // User-only: if Discord ever documents it, it must be checked.
+            let listed: Vec<_> = ops.iter().filter(|(_, o)| &o.method == method && template_matches(ours, &o.path)).collect();
+            assert!(listed.is_empty(), "{method} {ours} is in the spec as {:?}: list it in ROUTES", listed[0].0);
+        }
+    }
+    let user_only: BTreeSet<_> = ROUTES.iter().filter(|r| r.2.is_empty()).map(|r| (r.0, r.1)).collect();
+    assert_eq!(
+        user_only,
+        BTreeSet::from([
+            ("POST", "/auth/register"),
+            ("POST", "/auth/login"),
+            ("POST", "/auth/logout"),
+            ("POST", "/applications"),
+            ("POST", "/applications/{application_id}/bot/reset"),
+            ("POST", "/oauth2/authorize"),
+            ("POST", "/guilds"),
+            ("DELETE", "/guilds/{guild_id}"),
+            ("POST", "/invites/{code}"),
+        ]),
+        "the user-only routes"
+    );
+}
+
+#[tokio::test]
+async fn responses_match_discords_openapi_spec() {
+    let mut c = Checker::new(load_spec());
+    let app = TestApp::spawn().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+
+    // --- users
+    c.ok("get_my_user", app.get("/users/@me", &alice.token).await);
+    c.ok("update_my_user", app.patch("/users/@me", &alice.token, json!({"global_name": "Alice", "locale": "en-GB"})).await);
+    c.ok("get_user", app.get(&format!("/users/{}", bob.id), &alice.token).await);
+    c.err("get_my_user", app.get("/users/@me", "not-a-token").await, 401, 40001);
+    c.err("get_user", app.get("/users/1", &alice.token).await, 404, 10013);
+
+    // --- a guild with a category, a voice channel and a text channel in it
+    let (guild, general) = app.guild(&alice, "Schema Club").await;
+    c.shape("POST /guilds", "GuildResponse", &guild);
+    let gid = id(&guild);
+    c.ok("get_guild", app.get(&format!("/guilds/{gid}?with_counts=true"), &alice.token).await);
+    c.ok("get_guild", app.get(&format!("/guilds/{gid}"), &alice.token).await);
+    let guild_patch = json!({"description": "Testing payloads", "afk_timeout": 900, "preferred_locale": "fr"});
+    c.ok("update_guild", app.patch(&format!("/guilds/{gid}"), &alice.token, guild_patch).await);
+
+    let channels = format!("/guilds/{gid}/channels");
+    let category = c.ok("create_guild_channel", app.post(&channels, &alice.token, json!({"name": "Rooms", "type": 4})).await);
+    let category = id(&category);
+    let voice_body = json!({"name": "Lounge", "type": 2, "parent_id": category, "bitrate": 32000, "user_limit": 5});
+    let voice = id(&c.ok("create_guild_channel", app.post(&channels, &alice.token, voice_body).await));
+    let text_body = json!({"name": "chat", "type": 0, "parent_id": category, "topic": "Anything", "nsfw": false});
+    let chat = id(&c.ok("create_guild_channel", app.post(&channels, &alice.token, text_body).await));
+    c.ok("list_guild_channels", app.get(&channels, &alice.token).await);
+    for channel in [&general, &category, &voice, &chat] {
+        c.ok("get_channel", app.get(&format!("/channels/{channel}"), &alice.token).await);
+    }
+    let chat_patch = json!({"name": "chatter", "topic": "Everything", "rate_limit_per_user": 0});
+    c.ok("update_channel", app.patch(&format!("/channels/{chat}"), &alice.token, chat_patch).await);
+    c.ok("update_channel", app.patch(&format!("/channels/{voice}"), &alice.token, json!({"user_limit": 10})).await);
+    c.err("get_channel", app.get("/channels/1", &alice.token).await, 404, 10003);
+    // A path id that is not a snowflake: Invalid Form Body naming the parameter.
+    let bad_id = c.err("get_channel", app.get("/channels/abc", &alice.token).await, 400, 50035);
+    assert!(bad_id["errors"]["channel_id"]["_errors"].is_array(), "{bad_id}");
+    // Several bad fields at once, one of them nested.
+    let bad_channel = json!({"name": "", "type": 2, "bitrate": 1, "parent_id": voice});
+    let bad = c.err("create_guild_channel", app.post(&channels, &alice.token, bad_channel).await, 400, 50035);
+    assert!(bad["errors"]["bitrate"]["_errors"].is_array(), "{bad}");
+
+    // --- invites, and Bob joining
+    let invites = format!("/channels/{general}/invites");
+    let invite = c.ok("create_channel_invite", app.post(&invites, &alice.token, json!({"max_age": 3600, "max_uses": 5})).await);
+    let code = invite["code"].as_str().unwrap().to_owned();
+    c.ok("invite_resolve", app.call(Method::GET, &format!("/invites/{code}?with_counts=true"), None, None).await);
+    c.ok("invite_resolve", app.call(Method::GET, &format!("/invites/{code}"), None, None).await);
+    let (status, joined) = app.post(&format!("/invites/{code}"), &bob.token, json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{joined}");
+    c.shape("POST /invites/{code}", "GuildInviteResponse", &joined);
+    c.err("invite_resolve", app.call(Method::GET, "/invites/nope", None, None).await, 404, 10006);
+    let spare = c.ok("create_channel_invite", app.post(&invites, &alice.token, json!({"max_age": 0, "unique": true})).await);
+    c.ok("list_channel_invites", app.get(&invites, &alice.token).await);
+    c.ok("list_guild_invites", app.get(&format!("/guilds/{gid}/invites"), &alice.token).await);
+    c.ok("invite_revoke", app.delete(&format!("/invites/{}", spare["code"].as_str().unwrap()), &alice.token).await);
+    c.err("list_guild_invites", app.get(&format!("/guilds/{gid}/invites"), &bob.token).await, 403, 50013);
+
+    c.ok("list_guild_members", app.get(&format!("/guilds/{gid}/members?limit=10"), &alice.token).await);
+    c.ok("get_guild_member", app.get(&format!("/guilds/{gid}/members/{}", bob.id), &alice.token).await);
+    c.err("get_guild_member", app.get(&format!("/guilds/{gid}/members/1"), &alice.token).await, 404, 10007);
+    c.ok("list_my_guilds", app.get("/users/@me/guilds?with_counts=true", &bob.token).await);
+    c.ok("list_my_guilds", app.get("/users/@me/guilds", &alice.token).await);
+
+    // --- messages: a mention, a reply that mentions back, an edit
+    let messages = format!("/channels/{chat}/messages");
+    let hello = json!({"content": format!("hello <@{}>", bob.id), "nonce": "n-1", "tts": false});
+    let first = id(&c.ok("create_message", app.post(&messages, &alice.token, hello).await));
+    let reply_body = json!({"content": format!("hi <@{}>", alice.id), "message_reference": {"message_id": first}});
+    let reply = c.ok("create_message", app.post(&messages, &bob.token, reply_body).await);
+    assert_eq!(reply["type"], 19, "{reply}");
+    assert!(reply["referenced_message"].is_object(), "{reply}");
+    let reply = id(&reply);
+    c.ok("create_message", app.post(&messages, &bob.token, json!({"content": "numbered", "nonce": 1234567})).await);
+    c.ok("get_message", app.get(&format!("{messages}/{reply}"), &alice.token).await);
+    let edit = json!({"content": format!("hello again <@{}>", bob.id)});
+    c.ok("update_message", app.patch(&format!("{messages}/{first}"), &alice.token, edit).await);
+    c.err("get_message", app.get(&format!("{messages}/1"), &alice.token).await, 404, 10008);
+    let too_long = json!({"content": "x".repeat(2001), "allowed_mentions": {"parse": ["nobody"]}});
+    let invalid = c.err("create_message", app.post(&messages, &alice.token, too_long).await, 400, 50035);
+    assert!(invalid["errors"]["allowed_mentions"]["parse"]["0"]["_errors"].is_array(), "{invalid}");
+    c.err("update_message", app.patch(&format!("{messages}/{first}"), &bob.token, json!({"content": "mine"})).await, 403, 50005);
+    c.err("create_message", app.post(&format!("/channels/{category}/messages"), &alice.token, json!({"content": "x"})).await, 400, 50008);
+
+    // --- reactions
+    let (thumbs, party) = (encode("👍"), encode("🎉"));
+    let reactions = format!("{messages}/{first}/reactions");
+    c.ok("add_my_message_reaction", app.put(&format!("{reactions}/{thumbs}/@me"), &alice.token).await);
+    c.ok("add_my_message_reaction", app.put(&format!("{reactions}/{thumbs}/@me"), &bob.token).await);
+    c.ok("add_my_message_reaction", app.put(&format!("{reactions}/{party}/@me"), &bob.token).await);
+    c.ok("list_message_reactions_by_emoji", app.get(&format!("{reactions}/{thumbs}"), &alice.token).await);
+    let with_reactions = c.ok("get_message", app.get(&format!("{messages}/{first}"), &bob.token).await);
+    assert_eq!(with_reactions["reactions"].as_array().map(Vec::len), Some(2), "{with_reactions}");
+    c.err("add_my_message_reaction", app.put(&format!("{reactions}/notanemoji/@me"), &alice.token).await, 400, 10014);
+
+    // --- pins, by both the current and the deprecated routes
+    c.ok("create_pin", app.put(&format!("/channels/{chat}/messages/pins/{first}"), &alice.token).await);
+    c.ok("deprecated_create_pin", app.put(&format!("/channels/{chat}/pins/{reply}"), &alice.token).await);
+    let pins = c.ok("list_pins", app.get(&format!("/channels/{chat}/messages/pins"), &bob.token).await);
+    assert_eq!(pins["items"].as_array().map(Vec::len), Some(2), "{pins}");
+    c.ok("deprecated_list_pins", app.get(&format!("/channels/{chat}/pins"), &bob.token).await);
+    c.err("list_pins", app.get(&format!("/channels/{chat}/messages/pins?before=yesterday"), &bob.token).await, 400, 50035);
+    // The history now has reactions, a reply, pins and an edit in it.
+    let history = c.ok("list_messages", app.get(&format!("{messages}?limit=50"), &bob.token).await);
+    assert_eq!(history.as_array().map(Vec::len), Some(3), "{history}");
+    c.ok("list_messages", app.get(&format!("{messages}?after={first}&limit=1"), &bob.token).await);
+    c.ok("delete_pin", app.delete(&format!("/channels/{chat}/messages/pins/{first}"), &alice.token).await);
+    c.ok("deprecated_delete_pin", app.delete(&format!("/channels/{chat}/pins/{reply}"), &alice.token).await);
+
+    c.ok("delete_my_message_reaction", app.delete(&format!("{reactions}/{party}/@me"), &bob.token).await);
+    c.ok("delete_user_message_reaction", app.delete(&format!("{reactions}/{thumbs}/{}", bob.id), &alice.token).await);
+    c.ok("delete_all_message_reactions_by_emoji", app.delete(&format!("{reactions}/{thumbs}"), &alice.token).await);
+    c.ok("add_my_message_reaction", app.put(&format!("{reactions}/{party}/@me"), &bob.token).await);
+    c.ok("delete_all_message_reactions", app.delete(&reactions, &alice.token).await);
+    c.err("delete_all_message_reactions", app.delete(&reactions, &bob.token).await, 403, 50013);
+
+    c.ok("trigger_typing_indicator", app.call(Method::POST, &format!("/channels/{chat}/typing"), Some(&bob.token), None).await);
+
+    // --- deleting messages, one and several
+    let doomed: Vec<String> = [
+        app.send(&alice, &chat, "one").await,
+        app.send(&alice, &chat, "two").await,
+    ]
+    .iter()
+    .map(id)
+    .collect();
+    c.ok("bulk_delete_messages", app.post(&format!("{messages}/bulk-delete"), &alice.token, json!({"messages": doomed})).await);
+    c.err("bulk_delete_messages", app.post(&format!("{messages}/bulk-delete"), &alice.token, json!({"messages": [reply]})).await, 400, 50016);
+    c.ok("delete_message", app.delete(&format!("{messages}/{reply}"), &alice.token).await);
+
+    // --- slowmode: a plain member's second message is rate limited (429).
+    let slow = format!("/channels/{general}");
+    c.ok("update_channel", app.patch(&slow, &alice.token, json!({"rate_limit_per_user": 60})).await);
+    app.send(&bob, &general, "first").await;
+    c.err("create_message", app.post(&format!("{slow}/messages"), &bob.token, json!({"content": "again"})).await, 429, 20016);
+
+    // --- a DM, then closing it
+    let dm = c.ok("create_dm", app.post("/users/@me/channels", &alice.token, json!({"recipient_id": bob.id})).await);
+    let dm = id(&dm);
+    c.ok("create_message", app.post(&format!("/channels/{dm}/messages"), &alice.token, json!({"content": "psst"})).await);
+    c.ok("create_message", app.post(&format!("/channels/{dm}/messages"), &bob.token, json!({"content": format!("<@{}> yes?", alice.id)})).await);
+    c.ok("list_messages", app.get(&format!("/channels/{dm}/messages"), &bob.token).await);
+    c.ok("get_channel", app.get(&format!("/channels/{dm}"), &bob.token).await);
+    c.err("create_dm", app.post("/users/@me/channels", &alice.token, json!({"recipient_id": alice.id})).await, 400, 50007);
+    c.err("create_dm", app.post("/users/@me/channels", &alice.token, json!({})).await, 400, 50035);
+    c.ok("delete_channel", app.delete(&format!("/channels/{dm}"), &alice.token).await);
+
+    // --- an application and its bot
+    let (status, created) = app.post("/applications", &alice.token, json!({"name": "Schema Bot", "description": "Checks"})).await;
+    assert_eq!(status, StatusCode::OK, "{created}");
+    c.shape("POST /applications", "PrivateApplicationResponse", &created);
+    let app_id = id(&created);
+    let (status, reset) = app.post(&format!("/applications/{app_id}/bot/reset"), &alice.token, json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{reset}");
+    let bot_token = format!("Bot {}", reset["token"].as_str().expect("a new token"));
+    c.ok("get_my_oauth2_application", app.get("/oauth2/applications/@me", &bot_token).await);
+    c.ok("get_my_application", app.get("/applications/@me", &bot_token).await);
+    c.err("get_my_oauth2_application", app.get("/oauth2/applications/@me", &alice.token).await, 404, 10002);
+    let add = format!("/oauth2/authorize?client_id={app_id}&scope=bot&permissions=2048&guild_id={gid}");
+    let (status, body) = app.post(&add, &alice.token, json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    c.ok("get_my_user", app.get("/users/@me", &bot_token).await);
+    c.ok("list_my_guilds", app.get("/users/@me/guilds", &bot_token).await);
+    let bot = TestUser { id: app_id.clone(), token: bot_token.clone(), username: "schema_bot".into() };
+    let beep = c.ok("create_message", app.post(&messages, &bot.token, json!({"content": "beep"})).await);
+    assert_eq!(beep["author"]["bot"], true, "{beep}");
+    c.ok("get_guild_member", app.get(&format!("/guilds/{gid}/members/{app_id}"), &bot.token).await);
+    c.err("get_guild", app.get("/guilds/1", &bot.token).await, 404, 10004);
+
+    // --- tearing down: a channel, Bob leaving, the guild
+    c.ok("delete_channel", app.delete(&format!("/channels/{voice}"), &alice.token).await);
+    c.err("delete_channel", app.delete(&format!("/channels/{chat}"), &bob.token).await, 403, 50013);
+    c.ok("leave_guild", app.delete(&format!("/users/@me/guilds/{gid}"), &bob.token).await);
+    c.err("leave_guild", app.delete(&format!("/users/@me/guilds/{gid}"), &alice.token).await, 400, 50055);
+    let (status, body) = app.delete(&format!("/guilds/{gid}"), &alice.token).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    c.err("get_guild", app.get(&format!("/guilds/{gid}"), &alice.token).await, 404, 10004);
+
+    c.finish();
+}

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The test command: every test, first on embedded SQLite, then on PostgreSQL.
+# Needs PostgreSQL on 127.0.0.1:5432 (TEST_DATABASE_URL overrides); starts the
+# local cluster if it is installed but stopped.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/fussioncord/target}"
+export TEST_DATABASE_URL="${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
+
+if ! pg_isready -q -d "$TEST_DATABASE_URL" 2>/dev/null && command -v pg_ctlcluster >/dev/null; then
+  echo "== starting the local PostgreSQL cluster"
+  pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start || true
+fi
+
+# Each PostgreSQL test makes its own database fc_test_*; drop old ones.
+drop_test_databases() {
+  psql -q -d "$TEST_DATABASE_URL" -At -c "SELECT datname FROM pg_database WHERE datname LIKE 'fc\_test\_%'" 2>/dev/null |
+    while read -r db; do psql -q -d "$TEST_DATABASE_URL" -c "DROP DATABASE IF EXISTS \"$db\"" >/dev/null; done
+}
+
+echo "== build"
+cargo build --workspace --all-targets --locked
+
+echo "== tests on SQLite"
+TEST_STORE=sqlite cargo test --workspace --locked
+
+echo "== tests on PostgreSQL"
+drop_test_databases
+TEST_STORE=postgres cargo test --locked -p fussioncord --test '*'
+drop_test_databases
