@@ -53,9 +53,8 @@ fn type_error(path: &str, message: &str) -> ApiError {
     let message = message.split(" at line ").next().unwrap_or(message);
     let code = if message.starts_with("missing field") {
         "BASE_TYPE_REQUIRED"
-    } else if message.contains("snowflake") {
-        "NUMBER_TYPE_COERCE"
-    } else if message.contains("integer") || message.contains("number") || message.contains("u64") || message.contains("i64") {
+    } else if message.contains("snowflake")
+        || message.contains("integer") || message.contains("number") || message.contains("u64") || message.contains("i64") {
         "NUMBER_TYPE_COERCE"
     } else if message.contains("boolean") {
         "BOOLEAN_TYPE_COERCE"

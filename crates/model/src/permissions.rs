@@ -54,7 +54,7 @@ pub const PIN_MESSAGES: u64 = 1 << 51;
 pub const BYPASS_SLOWMODE: u64 = 1 << 52;
 
 /// Every bit Discord defines.
-pub const ALL: u64 = (1 << 47) - 1 | SEND_POLLS | USE_EXTERNAL_APPS | PIN_MESSAGES | BYPASS_SLOWMODE;
+pub const ALL: u64 = ((1 << 47) - 1) | SEND_POLLS | USE_EXTERNAL_APPS | PIN_MESSAGES | BYPASS_SLOWMODE;
 
 /// What @everyone may do in a new guild: talk, read, react, invite, join voice.
 pub const DEFAULT_EVERYONE: u64 = CREATE_INSTANT_INVITE

@@ -45,7 +45,8 @@ pub trait ChannelStore: Send + Sync {
     async fn guild_channels(&self, guild: GuildId) -> Result<Vec<ChannelRow>>;
     async fn update_channel(&self, id: ChannelId, patch: &ChannelPatch) -> Result<ChannelRow>;
     /// Deletes the channel with its messages and invites; children of a
-    /// deleted category lose their parent.
+    /// deleted category lose their parent, and a guild whose system or AFK
+    /// channel it was loses that setting.
     async fn delete_channel(&self, id: ChannelId) -> Result<bool>;
     /// The one DM channel between `a` and `b`, created with `new_id` if
     /// there is none yet. Safe against two concurrent first calls.
@@ -158,6 +159,12 @@ impl ChannelStore for SqlStore {
             .bind(to_db(id))
             .execute(&mut *tx)
             .await?;
+        for column in ["system_channel_id", "afk_channel_id"] {
+            sqlx::query(&format!("UPDATE guilds SET {column} = NULL WHERE {column} = $1"))
+                .bind(to_db(id))
+                .execute(&mut *tx)
+                .await?;
+        }
         let done = sqlx::query("DELETE FROM channels WHERE id = $1").bind(to_db(id)).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(done.rows_affected() > 0)

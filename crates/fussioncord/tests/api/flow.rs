@@ -147,6 +147,10 @@ async fn guild_lifecycle() {
     let cat_id = cat["id"].as_str().unwrap();
     let (status, _) = app.delete(&format!("/channels/{cat_id}"), &owner.token).await;
     assert_eq!(status, StatusCode::OK);
+    // Deleting the system channel clears the guild's setting.
+    assert_eq!(app.delete(&format!("/channels/{general}"), &owner.token).await.0, StatusCode::OK);
+    let (_, g) = app.get(&format!("/guilds/{gid}"), &owner.token).await;
+    assert_eq!(g["system_channel_id"], Value::Null);
     let (_, orphan) = app.get(&format!("/channels/{child_id}"), &member.token).await;
     assert_eq!(orphan["parent_id"], Value::Null, "children of a deleted category lose their parent");
     assert_error(&app.get(&format!("/channels/{cat_id}"), &owner.token).await, 404, 10003);
@@ -204,6 +208,15 @@ async fn invites_expire_and_run_out() {
     assert_eq!(app.delete(&format!("/invites/{code2}"), &owner.token).await.0, StatusCode::OK);
     assert_error(&app.post(&format!("/invites/{code2}"), &b.token, json!({})).await, 404, 10006);
     assert_error(&app.post(&format!("/channels/{general}/invites"), &owner.token, json!({"max_age": 999999999})).await, 400, 50035);
+
+    // An invite past its max_age is gone.
+    let (_, short) = app.post(&format!("/channels/{general}/invites"), &owner.token, json!({"max_age": 1, "unique": true})).await;
+    let short = short["code"].as_str().unwrap();
+    assert_eq!(app.call(Method::GET, &format!("/invites/{short}"), None, None).await.0, StatusCode::OK);
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert_error(&app.post(&format!("/invites/{short}"), &b.token, json!({})).await, 404, 10006);
+    let (_, listed) = app.get(&format!("/guilds/{gid}/invites"), &owner.token).await;
+    assert!(listed.as_array().unwrap().iter().all(|i| i["code"] != json!(short)), "{listed}");
 }
 
 #[tokio::test]
