@@ -9,6 +9,7 @@ pub mod channel;
 pub mod guild;
 pub mod id;
 pub mod invite;
+pub mod locale;
 pub mod message;
 pub mod permissions;
 pub mod snowflake;

@@ -181,8 +181,8 @@ pub async fn update(
             errors.add(field, "BASE_TYPE_CHOICES", format!("Value must be between 0 and {max}."));
         }
     }
-    if body.preferred_locale.as_ref().is_some_and(|l| l.is_empty() || l.len() > 10) {
-        errors.add("preferred_locale", "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 10 in length.");
+    if body.preferred_locale.as_deref().is_some_and(|l| !model::locale::is_known(l)) {
+        errors.add("preferred_locale", "BASE_TYPE_CHOICES", "Value must be one of Discord's locales (e.g. en-US, fr, pt-BR).");
     }
     let channels = state.store.guild_channels(guild_id).await?;
     for (field, value, kind) in [

@@ -204,9 +204,9 @@ pub async fn create(
     let nonce = match &body.nonce {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) if s.chars().count() <= 25 => Some(Value::String(s.clone())),
-        Some(Value::Number(n)) if n.is_i64() || n.is_u64() => Some(Value::Number(n.clone())),
+        Some(Value::Number(n)) if n.is_i64() => Some(Value::Number(n.clone())),
         Some(_) => {
-            errors.add("nonce", "BASE_TYPE_BAD_TYPE", "Must be an integer or a string of 25 or fewer characters.");
+            errors.add("nonce", "BASE_TYPE_BAD_TYPE", "Must be a 64-bit signed integer or a string of 25 or fewer characters.");
             None
         }
     };

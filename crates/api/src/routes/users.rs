@@ -50,10 +50,8 @@ pub async fn update_me(
     if let Some(Some(_)) = body.avatar {
         errors.add("avatar", "AVATAR_UNSUPPORTED", "Only null (remove the avatar) is accepted for now.");
     }
-    if let Some(locale) = &body.locale {
-        if locale.is_empty() || locale.len() > 10 {
-            errors.add("locale", "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 10 in length.");
-        }
+    if body.locale.as_deref().is_some_and(|l| !model::locale::is_known(l)) {
+        errors.add("locale", "BASE_TYPE_CHOICES", "Value must be one of Discord's locales (e.g. en-US, fr, pt-BR).");
     }
     errors.finish()?;
     let patch = UserPatch { username, global_name, avatar: body.avatar.map(|_| None), locale: body.locale };

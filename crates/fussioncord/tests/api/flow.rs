@@ -66,6 +66,10 @@ async fn profile_update_and_lookup() {
     assert_eq!(me["global_name"], "Alice A.");
     assert_eq!(me["username"], "alice2");
     assert_error(&app.patch("/users/@me", &alice.token, json!({"username": "bob"})).await, 400, 50035);
+    // Only Discord's locales.
+    assert_error(&app.patch("/users/@me", &alice.token, json!({"locale": "xx"})).await, 400, 50035);
+    let (_, me) = app.patch("/users/@me", &alice.token, json!({"locale": "pt-BR"})).await;
+    assert_eq!(me["locale"], "pt-BR");
     let (_, me) = app.patch("/users/@me", &alice.token, json!({"global_name": null})).await;
     assert_eq!(me["global_name"], Value::Null);
     assert_eq!(me["username"], "alice2");
@@ -121,6 +125,7 @@ async fn guild_lifecycle() {
     assert_eq!(updated["name"], "Crabs");
     assert_eq!(updated["description"], "🦀");
     assert_error(&app.patch(&format!("/guilds/{gid}"), &owner.token, json!({"afk_timeout": 7})).await, 400, 50035);
+    assert_error(&app.patch(&format!("/guilds/{gid}"), &owner.token, json!({"preferred_locale": "klingon"})).await, 400, 50035);
 
     // Channels: create a category and a child, edit, delete.
     let (status, cat) = app.post(&format!("/guilds/{gid}/channels"), &owner.token, json!({"name": "Text", "type": 4})).await;
@@ -389,6 +394,12 @@ async fn replies_mentions_and_nonces() {
     let (_, n2) = app.post(&format!("/channels/{ch}/messages"), &bob.token, json!({"content": "twice", "nonce": 7})).await;
     assert_ne!(n1["id"], n2["id"]);
     assert_eq!(n1["nonce"], 7);
+    // Nonces are signed 64-bit integers or short strings.
+    for bad in [json!(18446744073709551615u64), json!("x".repeat(26)), json!(1.5), json!([1])] {
+        let res = app.post(&format!("/channels/{ch}/messages"), &bob.token, json!({"content": "n", "nonce": bad})).await;
+        assert_error(&res, 400, 50035);
+        assert!(res.1["errors"]["nonce"].is_object(), "{}", res.1);
+    }
 }
 
 #[tokio::test]
