@@ -7,6 +7,7 @@ use model::permissions::{self, ADMINISTRATOR};
 use store::{ChannelId, ChannelRow, GuildId, GuildRow, MemberRow, UserId, UserRow};
 
 use crate::error::{ApiError, ApiResult};
+use crate::publish::Place;
 use crate::ApiState;
 
 /// A user's standing in a guild they belong to.
@@ -35,6 +36,8 @@ pub struct ChannelAccess {
     pub channel: ChannelRow,
     /// `None` in DMs.
     pub guild: Option<GuildAccess>,
+    /// Both recipients of a DM; empty for guild channels.
+    pub recipients: Vec<UserId>,
     pub permissions: u64,
 }
 
@@ -53,6 +56,19 @@ impl ChannelAccess {
 
     pub fn has(&self, perms: u64) -> bool {
         self.permissions & perms == perms
+    }
+
+    /// Where this channel's events go.
+    pub fn place(&self) -> Place {
+        match self.channel.guild_id {
+            Some(guild) => Place::Guild { guild, channel: self.channel.id },
+            None => Place::Dm { channel: self.channel.id, recipients: self.recipients.clone() },
+        }
+    }
+
+    /// The caller's member object, in guild channels.
+    pub fn member(&self) -> Option<model::guild::Member> {
+        self.guild.as_ref().map(|g| crate::render::member(&g.member, None))
     }
 }
 
@@ -82,14 +98,14 @@ pub async fn channel(state: &ApiState, user: &UserRow, id: ChannelId) -> ApiResu
         Some(guild_id) => {
             let guild = guild(state, user, guild_id).await?;
             let permissions = permissions_in(&guild, &channel);
-            ChannelAccess { channel, permissions, guild: Some(guild) }
+            ChannelAccess { channel, permissions, guild: Some(guild), recipients: Vec::new() }
         }
         None => {
             let recipients = state.store.dm_recipients(id).await?;
             if !recipients.contains(&user.id) {
                 return Err(ApiError::missing_access());
             }
-            ChannelAccess { channel, guild: None, permissions: permissions::DM }
+            ChannelAccess { channel, guild: None, recipients, permissions: permissions::DM }
         }
     };
     if !access.has(permissions::VIEW_CHANNEL) {

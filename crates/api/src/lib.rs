@@ -4,7 +4,8 @@
 mod access;
 mod error;
 mod extract;
-mod render;
+mod publish;
+pub mod render;
 mod routes;
 pub mod service;
 
@@ -26,11 +27,16 @@ pub use error::{ApiError, ApiResult, FormErrors};
 pub struct ApiConfig {
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
+    /// The gateway's URL as clients should dial it (`ws://host:port`);
+    /// `None` derives it from the request's `Host` header.
+    pub gateway_url: Option<String>,
+    /// Guilds with more members than this arrive without their member list.
+    pub large_threshold: u64,
 }
 
 impl Default for ApiConfig {
     fn default() -> Self {
-        Self { max_body_bytes: 1024 * 1024 }
+        Self { max_body_bytes: 1024 * 1024, gateway_url: None, large_threshold: 250 }
     }
 }
 
@@ -41,6 +47,8 @@ pub struct ApiState {
     pub ids: Arc<SnowflakeGenerator>,
     pub passwords: Arc<auth::PasswordHasherConfig>,
     pub config: Arc<ApiConfig>,
+    /// Where every change is announced for the gateway.
+    pub bus: Arc<dyn events::EventBus>,
 }
 
 /// The whole HTTP API, mounted under `/api/v10` (and `/api`, which

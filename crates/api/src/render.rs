@@ -298,6 +298,7 @@ fn message(
         channel_id: m.channel_id,
         guild_id: None,
         author,
+        member: None,
         content: m.content.clone(),
         timestamp: Timestamp::from_unix_ms(m.id.timestamp_ms() as i64),
         edited_timestamp: m.edited_at.map(Timestamp::from_unix_ms),
@@ -340,4 +341,43 @@ fn deleted_user(id: UserId) -> User {
         avatar_decoration_data: None,
         primary_guild: None,
     }
+}
+
+/// A guild with its current state, as GUILD_CREATE carries it. Members are
+/// listed up to `large_threshold`; beyond that only `viewer`'s own member is
+/// (clients then ask for members with REQUEST_GUILD_MEMBERS). Presences are
+/// the gateway's to fill in.
+pub async fn guild_snapshot(
+    store: &dyn store::Store,
+    guild: &GuildRow,
+    viewer: UserId,
+    large_threshold: u64,
+) -> Result<model::gateway::GuildCreate, store::StoreError> {
+    let roles = store.roles(guild.id).await?;
+    let channels = store.guild_channels(guild.id).await?;
+    let member_count = store.member_count(guild.id).await?;
+    let large = member_count > large_threshold;
+    let rows = if large {
+        store.member(guild.id, viewer).await?.into_iter().collect()
+    } else {
+        store.members(guild.id, None, large_threshold.min(u64::from(u32::MAX)) as u32).await?
+    };
+    let ids: Vec<UserId> = rows.iter().map(|m| m.user_id).collect();
+    let users: HashMap<UserId, UserRow> = store.users(&ids).await?.into_iter().map(|u| (u.id, u)).collect();
+    let joined_at = rows.iter().find(|m| m.user_id == viewer).map_or(guild.created_at, |m| m.joined_at);
+    Ok(model::gateway::GuildCreate {
+        guild: self::guild(guild, &roles),
+        joined_at: Timestamp::from_unix_ms(joined_at),
+        large,
+        unavailable: false,
+        member_count,
+        voice_states: Vec::new(),
+        members: rows.iter().filter_map(|m| users.get(&m.user_id).map(|u| member(m, Some(u)))).collect(),
+        channels: channels.iter().map(|c| channel(c, None)).collect(),
+        threads: Vec::new(),
+        presences: Vec::new(),
+        stage_instances: Vec::new(),
+        guild_scheduled_events: Vec::new(),
+        soundboard_sounds: Vec::new(),
+    })
 }

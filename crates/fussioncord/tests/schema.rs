@@ -32,6 +32,8 @@ const ROUTES: &[(&str, &str, &[&str])] = &[
     ("POST", "/auth/register", &[]),
     ("POST", "/auth/login", &[]),
     ("POST", "/auth/logout", &[]),
+    ("GET", "/gateway", &["get_gateway"]),
+    ("GET", "/gateway/bot", &["get_bot_gateway"]),
     ("GET", "/users/@me", &["get_my_user"]),
     ("PATCH", "/users/@me", &["update_my_user"]),
     ("GET", "/users/@me/guilds", &["list_my_guilds"]),
@@ -92,7 +94,7 @@ const ROUTES: &[(&str, &str, &[&str])] = &[
 /// How many of the operations above answer with a JSON body (checked
 /// against a schema) and how many with an empty 204 (checked to be a status
 /// the spec documents). The scenario must reach every one of them.
-const EXPECTED_JSON_OPERATIONS: usize = 28;
+const EXPECTED_JSON_OPERATIONS: usize = 30;
 const EXPECTED_EMPTY_OPERATIONS: usize = 13;
 
 /// The one place where our payloads knowingly depart from the spec:
@@ -686,6 +688,8 @@ async fn responses_match_discords_openapi_spec() {
     let (status, body) = app.post(&add, &alice.token, json!({})).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     c.ok("get_my_user", app.get("/users/@me", &bot_token).await);
+    c.ok("get_gateway", app.call(reqwest::Method::GET, "/gateway", None, None).await);
+    c.ok("get_bot_gateway", app.get("/gateway/bot", &bot_token).await);
     c.ok("list_my_guilds", app.get("/users/@me/guilds", &bot_token).await);
     let bot = TestUser { id: app_id.clone(), token: bot_token.clone(), username: "schema_bot".into() };
     let beep = c.ok("create_message", app.post(&messages, &bot.token, json!({"content": "beep"})).await);

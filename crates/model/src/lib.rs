@@ -6,6 +6,7 @@
 
 pub mod application;
 pub mod channel;
+pub mod gateway;
 pub mod guild;
 pub mod id;
 pub mod invite;

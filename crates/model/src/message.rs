@@ -49,6 +49,9 @@ pub struct Message {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guild_id: Option<Id<GuildMarker>>,
     pub author: User,
+    /// The author's guild member, on gateway events in guilds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub member: Option<crate::guild::Member>,
     pub content: String,
     pub timestamp: Timestamp,
     pub edited_timestamp: Option<Timestamp>,

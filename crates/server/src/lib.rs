@@ -75,7 +75,8 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         store: Arc::new(store.clone()),
         ids: Arc::new(id_generator(&config)),
         passwords: Arc::new(passwords),
-        config: Arc::new(api::ApiConfig { max_body_bytes: config.http.max_body_bytes }),
+        config: Arc::new(api::ApiConfig { max_body_bytes: config.http.max_body_bytes, ..Default::default() }),
+        bus: Arc::new(events::LocalBus::new()),
     };
     let app = api::router(state);
     let (stop, stopped) = oneshot::channel::<()>();

@@ -133,8 +133,10 @@ pub async fn authorize(
     }
     let guild = access::guild(&state, &user, guild_id).await?;
     guild.require(permissions::MANAGE_GUILD)?;
-    if body.authorize {
-        service::add_member(state.store.as_ref(), guild_id, app.id).await?;
+    if body.authorize && service::add_member(state.store.as_ref(), guild_id, app.id).await? {
+        if let Some(bot) = state.store.user(app.id).await? {
+            crate::routes::invites::announce_join(&state, guild_id, &bot).await?;
+        }
     }
     Ok(Json(json!({ "location": format!("/oauth2/authorized?guild_id={guild_id}") })))
 }

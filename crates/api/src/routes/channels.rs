@@ -66,8 +66,9 @@ pub async fn update(
         bitrate: body.bitrate,
         user_limit: body.user_limit,
     };
-    let updated = state.store.update_channel(access.channel.id, &patch).await?;
-    Ok(Json(render::channel(&updated, None)))
+    let updated = render::channel(&state.store.update_channel(access.channel.id, &patch).await?, None);
+    state.channel_event("CHANNEL_UPDATE", &updated);
+    Ok(Json(updated))
 }
 
 /// Deletes a guild channel; for a DM, only closes it for the caller (the
@@ -77,7 +78,9 @@ pub async fn delete(State(state): State<ApiState>, Authed(user): Authed, Path(ra
     let rendered = render_for(&state, &access, &user).await?;
     if access.guild.is_some() {
         access.require(permissions::MANAGE_CHANNELS)?;
-        state.store.delete_channel(access.channel.id).await?;
+        if state.store.delete_channel(access.channel.id).await? {
+            state.channel_event("CHANNEL_DELETE", &rendered);
+        }
     }
     Ok(Json(rendered))
 }
@@ -88,5 +91,6 @@ pub async fn typing(State(state): State<ApiState>, Authed(user): Authed, Path(ra
         return Err(ApiError::non_text_channel());
     }
     access.require(permissions::SEND_MESSAGES)?;
+    state.typing(&access.place(), user.id, access.member());
     Ok(StatusCode::NO_CONTENT)
 }

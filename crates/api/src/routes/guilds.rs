@@ -106,6 +106,8 @@ pub async fn create(
         },
     };
     state.store.create_guild(&new).await?;
+    let snapshot = render::guild_snapshot(state.store.as_ref(), &new.guild, user.id, state.config.large_threshold).await?;
+    state.member_joined(id, &render::member(&new.owner, Some(&user)), &snapshot);
     Ok((StatusCode::CREATED, Json(render::guild(&new.guild, &[new.everyone]))))
 }
 
@@ -219,7 +221,9 @@ pub async fn update(
     };
     let updated = state.store.update_guild(guild_id, &patch).await?;
     let roles = state.store.roles(guild_id).await?;
-    Ok(Json(render::guild(&updated, &roles)))
+    let guild = render::guild(&updated, &roles);
+    state.guild_updated(&guild);
+    Ok(Json(guild))
 }
 
 pub async fn delete(State(state): State<ApiState>, Authed(user): Authed, Path(raw): Path<String>) -> ApiResult<StatusCode> {
@@ -227,7 +231,9 @@ pub async fn delete(State(state): State<ApiState>, Authed(user): Authed, Path(ra
     if !access.is_owner() {
         return Err(ApiError::missing_permissions());
     }
-    state.store.delete_guild(access.guild.id).await?;
+    if state.store.delete_guild(access.guild.id).await? {
+        state.guild_deleted(access.guild.id);
+    }
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -332,7 +338,9 @@ pub async fn create_channel(
         last_pin_at: None,
     };
     state.store.create_channel(&row).await?;
-    Ok((StatusCode::CREATED, Json(render::channel(&row, None))))
+    let channel = render::channel(&row, None);
+    state.channel_event("CHANNEL_CREATE", &channel);
+    Ok((StatusCode::CREATED, Json(channel)))
 }
 
 #[derive(Deserialize)]

@@ -84,7 +84,11 @@ pub async fn create(
             created_at: now,
         };
         match state.store.create_invite(&row).await {
-            Ok(()) => return Ok(Json(render_invite(&state, &row, true, false).await?)),
+            Ok(()) => {
+                let invite = render_invite(&state, &row, true, false).await?;
+                state.invite_created(&invite);
+                return Ok(Json(invite));
+            }
             Err(StoreError::Conflict(_)) => continue,
             Err(e) => return Err(e.into()),
         }
@@ -152,9 +156,22 @@ pub async fn join(State(state): State<ApiState>, Authed(user): Authed, Path(code
     }
     live(&state, &code).await?;
     match state.store.join_by_invite(&code, user.id, Timestamp::now().unix_ms()).await? {
-        JoinOutcome::Joined(i) | JoinOutcome::AlreadyMember(i) => Ok(Json(render_invite(&state, &i, false, false).await?)),
+        JoinOutcome::Joined(i) => {
+            announce_join(&state, i.guild_id, &user).await?;
+            Ok(Json(render_invite(&state, &i, false, false).await?))
+        }
+        JoinOutcome::AlreadyMember(i) => Ok(Json(render_invite(&state, &i, false, false).await?)),
         JoinOutcome::Invalid => Err(ApiError::unknown_invite()),
     }
+}
+
+/// GUILD_CREATE for the newcomer's sessions, GUILD_MEMBER_ADD for the rest.
+pub async fn announce_join(state: &ApiState, guild: store::GuildId, user: &store::UserRow) -> ApiResult<()> {
+    let Some(row) = state.store.guild(guild).await? else { return Ok(()) };
+    let Some(member) = state.store.member(guild, user.id).await? else { return Ok(()) };
+    let snapshot = render::guild_snapshot(state.store.as_ref(), &row, user.id, state.config.large_threshold).await?;
+    state.member_joined(guild, &render::member(&member, Some(user)), &snapshot);
+    Ok(())
 }
 
 pub async fn delete(State(state): State<ApiState>, Authed(user): Authed, Path(code): Path<String>) -> ApiResult<Json<Invite>> {
@@ -165,6 +182,8 @@ pub async fn delete(State(state): State<ApiState>, Authed(user): Authed, Path(co
         return Err(ApiError::missing_permissions());
     }
     let rendered = render_invite(&state, &invite, true, false).await?;
-    state.store.delete_invite(&code).await?;
+    if state.store.delete_invite(&code).await? {
+        state.invite_deleted(invite.guild_id, invite.channel_id, &code);
+    }
     Ok(Json(rendered))
 }

@@ -266,8 +266,12 @@ pub async fn create(
         enforce_nonce: body.enforce_nonce,
         nonce_since: SnowflakeGenerator::lower_bound((now as u64).saturating_sub(NONCE_WINDOW_MS)),
     };
-    let (stored, _created) = state.store.create_message(&new).await?;
-    Ok(Json(render_one(&state, user.id, stored).await?))
+    let (stored, created) = state.store.create_message(&new).await?;
+    let message = render_one(&state, user.id, stored).await?;
+    if created {
+        state.message_created(&access.place(), message.clone(), access.member());
+    }
+    Ok(Json(message))
 }
 
 /// Refuses a message sent sooner than the channel's slowmode allows, unless
@@ -381,7 +385,9 @@ pub async fn update(
     }
     row.edited_at = Some(Timestamp::now().unix_ms());
     state.store.edit_message(&row).await?;
-    Ok(Json(render_one(&state, user.id, row).await?))
+    let message = render_one(&state, user.id, row).await?;
+    state.message_updated(&access.place(), message.clone(), access.member());
+    Ok(Json(message))
 }
 
 pub async fn delete(
@@ -394,7 +400,9 @@ pub async fn delete(
     if row.author_id != user.id && !(access.guild.is_some() && access.has(permissions::MANAGE_MESSAGES)) {
         return Err(ApiError::missing_permissions());
     }
-    state.store.delete_message(access.channel.id, row.id).await?;
+    if state.store.delete_message(access.channel.id, row.id).await? {
+        state.message_deleted(&access.place(), row.id);
+    }
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -425,7 +433,10 @@ pub async fn bulk_delete(
     if body.messages.iter().any(|id| id.timestamp_ms() < oldest_allowed) {
         return Err(ApiError::bulk_delete_too_old());
     }
-    state.store.delete_messages(access.channel.id, &body.messages).await?;
+    let deleted = state.store.delete_messages(access.channel.id, &body.messages).await?;
+    if !deleted.is_empty() {
+        state.messages_bulk_deleted(&access.place(), &deleted);
+    }
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -479,7 +490,20 @@ pub async fn react(
             return Err(ApiError::max_reactions());
         }
     }
-    state.store.add_reaction(access.channel.id, row.id, &key, user.id, Timestamp::now().unix_ms()).await?;
+    if state.store.add_reaction(access.channel.id, row.id, &key, user.id, Timestamp::now().unix_ms()).await? {
+        let data = json!({
+            "user_id": user.id,
+            "channel_id": access.channel.id,
+            "message_id": row.id,
+            "message_author_id": row.author_id,
+            "emoji": render::reaction_emoji(&key),
+            "member": access.member(),
+            "burst": false,
+            "burst_colors": [],
+            "type": 0,
+        });
+        state.reaction_event("MESSAGE_REACTION_ADD", &access.place(), data);
+    }
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -500,7 +524,17 @@ pub async fn unreact(
             id
         }
     };
-    state.store.remove_reaction(access.channel.id, row.id, &key, target).await?;
+    if state.store.remove_reaction(access.channel.id, row.id, &key, target).await? {
+        let data = json!({
+            "user_id": target,
+            "channel_id": access.channel.id,
+            "message_id": row.id,
+            "emoji": render::reaction_emoji(&key),
+            "burst": false,
+            "type": 0,
+        });
+        state.reaction_event("MESSAGE_REACTION_REMOVE", &access.place(), data);
+    }
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -539,7 +573,10 @@ pub async fn clear_emoji(
     access.require(permissions::MANAGE_MESSAGES)?;
     let row = find(&state, &access, &message).await?;
     let key = emoji_key(&emoji)?;
-    state.store.clear_reactions(access.channel.id, row.id, Some(&key)).await?;
+    if state.store.clear_reactions(access.channel.id, row.id, Some(&key)).await? > 0 {
+        let data = json!({ "channel_id": access.channel.id, "message_id": row.id, "emoji": render::reaction_emoji(&key) });
+        state.reaction_event("MESSAGE_REACTION_REMOVE_EMOJI", &access.place(), data);
+    }
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -551,7 +588,10 @@ pub async fn clear_reactions(
     let access = text_channel(&state, &user, &channel).await?;
     access.require(permissions::MANAGE_MESSAGES)?;
     let row = find(&state, &access, &message).await?;
-    state.store.clear_reactions(access.channel.id, row.id, None).await?;
+    if state.store.clear_reactions(access.channel.id, row.id, None).await? > 0 {
+        let data = json!({ "channel_id": access.channel.id, "message_id": row.id });
+        state.reaction_event("MESSAGE_REACTION_REMOVE_ALL", &access.place(), data);
+    }
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -576,7 +616,9 @@ pub async fn pin(
     if row.pinned_at.is_none() && state.store.pins(access.channel.id).await?.len() >= MAX_PINS {
         return Err(ApiError::max_pins());
     }
-    state.store.set_pinned(access.channel.id, row.id, Some(Timestamp::now().unix_ms())).await?;
+    if state.store.set_pinned(access.channel.id, row.id, Some(Timestamp::now().unix_ms())).await? {
+        announce_pins(&state, &access).await?;
+    }
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -588,8 +630,16 @@ pub async fn unpin(
     let access = text_channel(&state, &user, &channel).await?;
     may_pin(&access)?;
     let row = find(&state, &access, &message).await?;
-    state.store.set_pinned(access.channel.id, row.id, None).await?;
+    if state.store.set_pinned(access.channel.id, row.id, None).await? {
+        announce_pins(&state, &access).await?;
+    }
     Ok(StatusCode::NO_CONTENT)
+}
+
+async fn announce_pins(state: &ApiState, access: &ChannelAccess) -> ApiResult<()> {
+    let last_pin = state.store.channel(access.channel.id).await?.and_then(|c| c.last_pin_at);
+    state.pins_updated(&access.place(), last_pin);
+    Ok(())
 }
 
 pub async fn pins(State(state): State<ApiState>, Authed(user): Authed, Path(raw): Path<String>) -> ApiResult<Json<Vec<Message>>> {

@@ -3,6 +3,7 @@
 mod applications;
 mod auth;
 mod channels;
+mod gateway;
 mod guilds;
 mod invites;
 mod messages;
@@ -19,6 +20,9 @@ pub fn router() -> Router<ApiState> {
         .route("/auth/register", post(auth::register))
         .route("/auth/login", post(auth::login))
         .route("/auth/logout", post(auth::logout))
+        // gateway
+        .route("/gateway", get(gateway::gateway))
+        .route("/gateway/bot", get(gateway::gateway_bot))
         // users
         .route("/users/@me", get(users::me).patch(users::update_me))
         .route("/users/@me/guilds", get(users::my_guilds))

@@ -56,7 +56,16 @@ pub async fn update_me(
     errors.finish()?;
     let patch = UserPatch { username, global_name, avatar: body.avatar.map(|_| None), locale: body.locale };
     match state.store.update_user(user.id, &patch).await {
-        Ok(updated) => Ok(Json(render::current_user(&updated))),
+        Ok(updated) => {
+            let current = render::current_user(&updated);
+            state.user_updated(&current);
+            for guild in state.store.guilds_of(user.id).await? {
+                if let Some(member) = state.store.member(guild.id, user.id).await? {
+                    state.member_updated(guild.id, &render::member(&member, Some(&updated)));
+                }
+            }
+            Ok(Json(current))
+        }
         Err(StoreError::Conflict(_)) => Err(ApiError::field(
             "username",
             "USERNAME_ALREADY_TAKEN",
@@ -120,7 +129,9 @@ pub async fn leave_guild(
     if guild.is_owner() {
         return Err(ApiError::invalid_guild());
     }
-    state.store.remove_member(guild.guild.id, user.id).await?;
+    if state.store.remove_member(guild.guild.id, user.id).await? {
+        state.member_left(guild.guild.id, &render::user(&user));
+    }
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -143,5 +154,7 @@ pub async fn open_dm(
         Err(StoreError::Conflict(_)) => state.store.open_dm(user.id, peer.id, state.ids.next()).await?,
         other => other?,
     };
-    Ok(Json(render::channel(&channel, Some(vec![render::user(&peer)]))))
+    let channel = render::channel(&channel, Some(vec![render::user(&peer)]));
+    state.dm_opened(user.id, &channel);
+    Ok(Json(channel))
 }

@@ -96,12 +96,24 @@ impl TestApp {
     /// Sends a request and returns the status and JSON body (`Null` for an
     /// empty body). Every body must be JSON with exactly
     /// `Content-Type: application/json`, and every error Discord-shaped.
-    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> (StatusCode, Value) {
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
         let bytes = body.map(|b| b.to_string().into_bytes());
         self.raw(method, path, token, bytes).await
     }
 
-    pub async fn raw(&self, method: Method, path: &str, token: Option<&str>, body: Option<Vec<u8>>) -> (StatusCode, Value) {
+    pub async fn raw(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Vec<u8>>,
+    ) -> (StatusCode, Value) {
         let url = if path.starts_with("http") { path.to_owned() } else { format!("{}{}", self.base, path) };
         let mut req = self.client.request(method, url);
         if let Some(t) = token {
@@ -179,7 +191,8 @@ impl TestApp {
     }
 
     pub async fn send(&self, user: &TestUser, channel: &str, content: &str) -> Value {
-        let (status, msg) = self.post(&format!("/channels/{channel}/messages"), &user.token, json!({ "content": content })).await;
+        let (status, msg) =
+            self.post(&format!("/channels/{channel}/messages"), &user.token, json!({ "content": content })).await;
         assert_eq!(status, StatusCode::OK, "{msg}");
         msg
     }

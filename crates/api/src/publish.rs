@@ -1,0 +1,229 @@
+//! Turning what a route changed into gateway events. Each payload is
+//! serialised here, once; the gateway only routes the bytes.
+
+use bytes::Bytes;
+use serde::Serialize;
+use serde_json::json;
+
+use events::{intents, Audience, ContentGate, Event, Membership};
+use model::channel::Channel;
+use model::gateway::GuildCreate;
+use model::guild::{Guild, Member};
+use model::invite::Invite;
+use model::message::Message;
+use model::user::CurrentUser;
+use model::Timestamp;
+use store::{ChannelId, GuildId, MessageId, UserId};
+
+use crate::ApiState;
+
+fn bytes<T: Serialize>(value: &T) -> Bytes {
+    Bytes::from(serde_json::to_vec(value).expect("wire types always serialise"))
+}
+
+/// Where a channel's events go: its guild's members, or its DM recipients.
+#[derive(Debug, Clone)]
+pub enum Place {
+    Guild { guild: GuildId, channel: ChannelId },
+    Dm { channel: ChannelId, recipients: Vec<UserId> },
+}
+
+impl Place {
+    fn audience(&self) -> Audience {
+        match self {
+            Place::Guild { guild, channel } => Audience::GuildChannel { guild: *guild, channel: *channel },
+            Place::Dm { recipients, .. } => Audience::Users(recipients.clone()),
+        }
+    }
+
+    fn channel(&self) -> ChannelId {
+        match self {
+            Place::Guild { channel, .. } | Place::Dm { channel, .. } => *channel,
+        }
+    }
+
+    fn guild(&self) -> Option<GuildId> {
+        match self {
+            Place::Guild { guild, .. } => Some(*guild),
+            Place::Dm { .. } => None,
+        }
+    }
+
+    /// The guild intent in a guild, the direct-message one in a DM.
+    fn intent(&self, guild: u64, dm: u64) -> u64 {
+        match self {
+            Place::Guild { .. } => guild,
+            Place::Dm { .. } => dm,
+        }
+    }
+}
+
+impl ApiState {
+    fn emit(&self, event: Event) {
+        self.bus.publish(event);
+    }
+
+    pub(crate) fn message_created(&self, place: &Place, mut message: Message, member: Option<Member>) {
+        self.message_event("MESSAGE_CREATE", place, &mut message, member);
+    }
+
+    pub(crate) fn message_updated(&self, place: &Place, mut message: Message, member: Option<Member>) {
+        self.message_event("MESSAGE_UPDATE", place, &mut message, member);
+    }
+
+    fn message_event(&self, name: &'static str, place: &Place, message: &mut Message, member: Option<Member>) {
+        message.guild_id = place.guild();
+        message.member = member;
+        let data = bytes(&*message);
+        let mut event = Event::new(name, data, place.audience(), place.intent(intents::GUILD_MESSAGES, intents::DIRECT_MESSAGES));
+        if place.guild().is_some() {
+            let mut redacted = message.clone();
+            redacted.content.clear();
+            redacted.embeds.clear();
+            redacted.attachments.clear();
+            redacted.components.clear();
+            event = event.with_content_gate(ContentGate {
+                redacted: bytes(&redacted),
+                author: message.author.id,
+                mentioned: message.mentions.iter().map(|u| u.id).collect(),
+            });
+        }
+        self.emit(event);
+    }
+
+    pub(crate) fn message_deleted(&self, place: &Place, id: MessageId) {
+        let intent = place.intent(intents::GUILD_MESSAGES, intents::DIRECT_MESSAGES);
+        let data = json!({ "id": id, "channel_id": place.channel(), "guild_id": place.guild() });
+        self.emit(Event::new("MESSAGE_DELETE", bytes(&without_nulls(data)), place.audience(), intent));
+    }
+
+    pub(crate) fn messages_bulk_deleted(&self, place: &Place, ids: &[MessageId]) {
+        let intent = place.intent(intents::GUILD_MESSAGES, intents::DIRECT_MESSAGES);
+        let data = json!({ "ids": ids, "channel_id": place.channel(), "guild_id": place.guild() });
+        self.emit(Event::new("MESSAGE_DELETE_BULK", bytes(&without_nulls(data)), place.audience(), intent));
+    }
+
+    /// `MESSAGE_REACTION_ADD` / `_REMOVE` / `_REMOVE_EMOJI` / `_REMOVE_ALL`.
+    pub(crate) fn reaction_event(&self, name: &'static str, place: &Place, data: serde_json::Value) {
+        let intent = place.intent(intents::GUILD_MESSAGE_REACTIONS, intents::DIRECT_MESSAGE_REACTIONS);
+        let mut data = data;
+        data["guild_id"] = json!(place.guild());
+        self.emit(Event::new(name, bytes(&without_nulls(data)), place.audience(), intent));
+    }
+
+    pub(crate) fn pins_updated(&self, place: &Place, last_pin: Option<i64>) {
+        let intent = place.intent(intents::GUILDS, intents::DIRECT_MESSAGES);
+        let data = json!({
+            "guild_id": place.guild(),
+            "channel_id": place.channel(),
+            "last_pin_timestamp": last_pin.map(Timestamp::from_unix_ms),
+        });
+        let mut data = without_nulls(data);
+        data["last_pin_timestamp"] = json!(last_pin.map(Timestamp::from_unix_ms));
+        self.emit(Event::new("CHANNEL_PINS_UPDATE", bytes(&data), place.audience(), intent));
+    }
+
+    pub(crate) fn typing(&self, place: &Place, user: UserId, member: Option<Member>) {
+        let intent = place.intent(intents::GUILD_MESSAGE_TYPING, intents::DIRECT_MESSAGE_TYPING);
+        let data = json!({
+            "channel_id": place.channel(),
+            "guild_id": place.guild(),
+            "user_id": user,
+            "timestamp": Timestamp::now().unix_ms() / 1000,
+            "member": member,
+        });
+        self.emit(Event::new("TYPING_START", bytes(&without_nulls(data)), place.audience(), intent));
+    }
+
+    pub(crate) fn channel_event(&self, name: &'static str, channel: &Channel) {
+        match channel.guild_id {
+            Some(guild) => self.emit(Event::new(name, bytes(channel), Audience::Guild(guild), intents::GUILDS)),
+            None => {
+                let recipients = channel.recipients.iter().flatten().map(|u| u.id).collect();
+                self.emit(Event::new(name, bytes(channel), Audience::Users(recipients), intents::DIRECT_MESSAGES));
+            }
+        }
+    }
+
+    /// A DM channel shown to one of its recipients.
+    pub(crate) fn dm_opened(&self, user: UserId, channel: &Channel) {
+        self.emit(Event::new("CHANNEL_CREATE", bytes(channel), Audience::Users(vec![user]), intents::DIRECT_MESSAGES));
+    }
+
+    pub(crate) fn guild_updated(&self, guild: &Guild) {
+        self.emit(Event::new("GUILD_UPDATE", bytes(guild), Audience::Guild(guild.id), intents::GUILDS));
+    }
+
+    pub(crate) fn guild_deleted(&self, guild: GuildId) {
+        let data = bytes(&json!({ "id": guild }));
+        self.emit(
+            Event::new("GUILD_DELETE", data, Audience::Guild(guild), intents::GUILDS).with_membership(Membership::GuildDeleted(guild)),
+        );
+    }
+
+    /// A user joined: the guild's members hear of the new member, and the
+    /// user's own sessions receive the whole guild.
+    pub(crate) fn member_joined(&self, guild: GuildId, member: &Member, snapshot: &GuildCreate) {
+        let user = member.user.as_ref().map(|u| u.id).expect("joined members carry their user");
+        let mut add = serde_json::to_value(member).expect("member serialises");
+        add["guild_id"] = json!(guild);
+        self.emit(
+            Event::new("GUILD_CREATE", bytes(snapshot), Audience::Users(vec![user]), intents::GUILDS)
+                .with_membership(Membership::Joined { user, guild }),
+        );
+        self.emit(Event::new("GUILD_MEMBER_ADD", bytes(&add), Audience::Guild(guild), intents::GUILD_MEMBERS));
+    }
+
+    /// A user left (or was removed): the others hear of it, and the user's
+    /// sessions lose the guild.
+    pub(crate) fn member_left(&self, guild: GuildId, user: &model::user::User) {
+        let data = bytes(&json!({ "guild_id": guild, "user": user }));
+        self.emit(Event::new("GUILD_MEMBER_REMOVE", data, Audience::Guild(guild), intents::GUILD_MEMBERS));
+        self.emit(
+            Event::new("GUILD_DELETE", bytes(&json!({ "id": guild })), Audience::Users(vec![user.id]), intents::GUILDS)
+                .with_membership(Membership::Left { user: user.id, guild }),
+        );
+    }
+
+    pub(crate) fn member_updated(&self, guild: GuildId, member: &Member) {
+        let mut data = serde_json::to_value(member).expect("member serialises");
+        data["guild_id"] = json!(guild);
+        self.emit(Event::new("GUILD_MEMBER_UPDATE", bytes(&data), Audience::Guild(guild), intents::GUILD_MEMBERS));
+    }
+
+    pub(crate) fn invite_created(&self, invite: &Invite) {
+        let meta = invite.metadata.as_ref();
+        let data = json!({
+            "type": 0,
+            "code": invite.code,
+            "guild_id": invite.guild_id,
+            "channel_id": invite.channel.id,
+            "inviter": invite.inviter,
+            "created_at": meta.map(|m| m.created_at),
+            "max_age": meta.map_or(0, |m| m.max_age),
+            "max_uses": meta.map_or(0, |m| m.max_uses),
+            "temporary": meta.is_some_and(|m| m.temporary),
+            "uses": meta.map_or(0, |m| m.uses),
+            "expires_at": invite.expires_at,
+        });
+        self.emit(Event::new("INVITE_CREATE", bytes(&data), Audience::GuildChannel { guild: invite.guild_id, channel: invite.channel.id }, intents::GUILD_INVITES));
+    }
+
+    pub(crate) fn invite_deleted(&self, guild: GuildId, channel: ChannelId, code: &str) {
+        let data = bytes(&json!({ "guild_id": guild, "channel_id": channel, "code": code }));
+        self.emit(Event::new("INVITE_DELETE", data, Audience::GuildChannel { guild, channel }, intents::GUILD_INVITES));
+    }
+
+    pub(crate) fn user_updated(&self, user: &CurrentUser) {
+        self.emit(Event::new("USER_UPDATE", bytes(user), Audience::Users(vec![user.user.id]), 0));
+    }
+}
+
+/// Drops top-level `null`s: optional ids such as `guild_id` are absent in
+/// DMs rather than null, as on Discord.
+fn without_nulls(mut v: serde_json::Value) -> serde_json::Value {
+    if let Some(map) = v.as_object_mut() {
+        map.retain(|_, value| !value.is_null());
+    }
+    v
+}

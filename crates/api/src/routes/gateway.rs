@@ -1,0 +1,37 @@
+//! Where the gateway is: `GET /gateway` and `GET /gateway/bot`.
+
+use axum::extract::State;
+use axum::http::{header, HeaderMap};
+use axum::Json;
+use serde_json::{json, Value};
+
+use crate::error::ApiResult;
+use crate::extract::Authed;
+use crate::ApiState;
+
+/// The configured URL, or `ws://` plus the host the client used to reach
+/// us, so it works whatever address and port the server listens on.
+fn url(state: &ApiState, headers: &HeaderMap) -> String {
+    if let Some(url) = &state.config.gateway_url {
+        return url.clone();
+    }
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).filter(|h| valid_host(h)).unwrap_or("127.0.0.1");
+    format!("ws://{host}")
+}
+
+/// A host header is echoed into a URL: only `name[:port]` characters.
+fn valid_host(h: &str) -> bool {
+    !h.is_empty() && h.len() <= 255 && h.bytes().all(|b| b.is_ascii_alphanumeric() || b"-.:[]_".contains(&b))
+}
+
+pub async fn gateway(State(state): State<ApiState>, headers: HeaderMap) -> Json<Value> {
+    Json(json!({ "url": url(&state, &headers) }))
+}
+
+pub async fn gateway_bot(State(state): State<ApiState>, Authed(_): Authed, headers: HeaderMap) -> ApiResult<Json<Value>> {
+    Ok(Json(json!({
+        "url": url(&state, &headers),
+        "shards": 1,
+        "session_start_limit": { "total": 1000, "remaining": 1000, "reset_after": 0, "max_concurrency": 1 },
+    })))
+}

@@ -1,0 +1,209 @@
+//! Events: every change the API makes, published once with its payload
+//! already serialised, and routed by the gateway to the sessions that
+//! should see it. The `EventBus` trait is the seam between one process
+//! (`LocalBus`) and a cluster (a message broker behind the same trait).
+
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use model::id::{ChannelMarker, GuildMarker, UserMarker};
+use model::Id;
+use tokio::sync::mpsc;
+
+pub type UserId = Id<UserMarker>;
+pub type GuildId = Id<GuildMarker>;
+pub type ChannelId = Id<ChannelMarker>;
+
+/// Who an event is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Audience {
+    /// Every member of a guild.
+    Guild(GuildId),
+    /// Members of a guild who can see one of its channels.
+    GuildChannel { guild: GuildId, channel: ChannelId },
+    /// These users, in all their sessions (DM recipients, a user's own
+    /// sessions).
+    Users(Vec<UserId>),
+}
+
+/// A change to who belongs where, applied by the gateway before the event
+/// itself is delivered (so a new member receives the guild's GUILD_CREATE)
+/// or after it (so a leaving member still receives GUILD_DELETE).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Membership {
+    Joined { user: UserId, guild: GuildId },
+    Left { user: UserId, guild: GuildId },
+    GuildDeleted(GuildId),
+}
+
+/// Who may see a message's content without the MESSAGE_CONTENT intent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContentGate {
+    /// The payload with content, embeds, attachments and components emptied.
+    pub redacted: Bytes,
+    pub author: UserId,
+    pub mentioned: Vec<UserId>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Event {
+    /// The dispatch name, e.g. `MESSAGE_CREATE`.
+    pub name: &'static str,
+    /// The serialised `d` of the dispatch, shared by every receiver.
+    pub data: Bytes,
+    pub audience: Audience,
+    /// Intent bits a bot session needs (any one of them) to receive this;
+    /// 0 for events every session receives.
+    pub intents: u64,
+    pub content_gate: Option<ContentGate>,
+    pub membership: Option<Membership>,
+}
+
+impl Event {
+    pub fn new(name: &'static str, data: Bytes, audience: Audience, intents: u64) -> Self {
+        Self { name, data, audience, intents, content_gate: None, membership: None }
+    }
+
+    pub fn with_membership(mut self, m: Membership) -> Self {
+        self.membership = Some(m);
+        self
+    }
+
+    pub fn with_content_gate(mut self, gate: ContentGate) -> Self {
+        self.content_gate = Some(gate);
+        self
+    }
+
+    /// The guild the event belongs to, for sharding.
+    pub fn guild(&self) -> Option<GuildId> {
+        match &self.audience {
+            Audience::Guild(g) | Audience::GuildChannel { guild: g, .. } => Some(*g),
+            Audience::Users(_) => match self.membership {
+                Some(Membership::Joined { guild, .. } | Membership::Left { guild, .. }) => Some(guild),
+                Some(Membership::GuildDeleted(g)) => Some(g),
+                None => None,
+            },
+        }
+    }
+}
+
+/// Gateway intents as Discord defines them.
+pub mod intents {
+    pub const GUILDS: u64 = 1 << 0;
+    pub const GUILD_MEMBERS: u64 = 1 << 1;
+    pub const GUILD_MODERATION: u64 = 1 << 2;
+    pub const GUILD_EXPRESSIONS: u64 = 1 << 3;
+    pub const GUILD_INTEGRATIONS: u64 = 1 << 4;
+    pub const GUILD_WEBHOOKS: u64 = 1 << 5;
+    pub const GUILD_INVITES: u64 = 1 << 6;
+    pub const GUILD_VOICE_STATES: u64 = 1 << 7;
+    pub const GUILD_PRESENCES: u64 = 1 << 8;
+    pub const GUILD_MESSAGES: u64 = 1 << 9;
+    pub const GUILD_MESSAGE_REACTIONS: u64 = 1 << 10;
+    pub const GUILD_MESSAGE_TYPING: u64 = 1 << 11;
+    pub const DIRECT_MESSAGES: u64 = 1 << 12;
+    pub const DIRECT_MESSAGE_REACTIONS: u64 = 1 << 13;
+    pub const DIRECT_MESSAGE_TYPING: u64 = 1 << 14;
+    pub const MESSAGE_CONTENT: u64 = 1 << 15;
+    pub const GUILD_SCHEDULED_EVENTS: u64 = 1 << 16;
+    pub const AUTO_MODERATION_CONFIGURATION: u64 = 1 << 20;
+    pub const AUTO_MODERATION_EXECUTION: u64 = 1 << 21;
+    pub const GUILD_MESSAGE_POLLS: u64 = 1 << 24;
+    pub const DIRECT_MESSAGE_POLLS: u64 = 1 << 25;
+
+    /// Every intent Discord defines.
+    pub const ALL: u64 = GUILDS
+        | GUILD_MEMBERS
+        | GUILD_MODERATION
+        | GUILD_EXPRESSIONS
+        | GUILD_INTEGRATIONS
+        | GUILD_WEBHOOKS
+        | GUILD_INVITES
+        | GUILD_VOICE_STATES
+        | GUILD_PRESENCES
+        | GUILD_MESSAGES
+        | GUILD_MESSAGE_REACTIONS
+        | GUILD_MESSAGE_TYPING
+        | DIRECT_MESSAGES
+        | DIRECT_MESSAGE_REACTIONS
+        | DIRECT_MESSAGE_TYPING
+        | MESSAGE_CONTENT
+        | GUILD_SCHEDULED_EVENTS
+        | AUTO_MODERATION_CONFIGURATION
+        | AUTO_MODERATION_EXECUTION
+        | GUILD_MESSAGE_POLLS
+        | DIRECT_MESSAGE_POLLS;
+
+    /// Intents a bot may only use when its application allows them.
+    pub const PRIVILEGED: u64 = GUILD_MEMBERS | GUILD_PRESENCES | MESSAGE_CONTENT;
+}
+
+/// Carries events from where changes happen to where sessions live.
+pub trait EventBus: Send + Sync {
+    /// Never blocks: publishing happens on the request path.
+    fn publish(&self, event: Event);
+    /// A stream of every event published from now on.
+    fn subscribe(&self) -> Subscription;
+}
+
+/// Events for one subscriber, in publish order.
+pub struct Subscription {
+    rx: mpsc::UnboundedReceiver<Arc<Event>>,
+}
+
+impl Subscription {
+    pub async fn recv(&mut self) -> Option<Arc<Event>> {
+        self.rx.recv().await
+    }
+}
+
+/// The in-process bus. Subscribers get an unbounded queue: the one
+/// subscriber per process (the gateway) only hands events to per-connection
+/// bounded queues and never waits, so its queue stays short.
+#[derive(Default)]
+pub struct LocalBus {
+    subscribers: Mutex<Vec<mpsc::UnboundedSender<Arc<Event>>>>,
+}
+
+impl LocalBus {
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl EventBus for LocalBus {
+    fn publish(&self, event: Event) {
+        let event = Arc::new(event);
+        let mut subs = self.subscribers.lock().unwrap_or_else(|e| e.into_inner());
+        subs.retain(|tx| tx.send(event.clone()).is_ok());
+    }
+
+    fn subscribe(&self) -> Subscription {
+        let (tx, rx) = mpsc::unbounded_channel();
+        self.subscribers.lock().unwrap_or_else(|e| e.into_inner()).push(tx);
+        Subscription { rx }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn subscribers_receive_events_in_order() {
+        let bus = LocalBus::new();
+        let mut a = bus.subscribe();
+        let mut b = bus.subscribe();
+        for name in ["ONE", "TWO"] {
+            bus.publish(Event::new(name, Bytes::from_static(b"{}"), Audience::Users(vec![]), 0));
+        }
+        for sub in [&mut a, &mut b] {
+            assert_eq!(sub.recv().await.unwrap().name, "ONE");
+            assert_eq!(sub.recv().await.unwrap().name, "TWO");
+        }
+        drop(a);
+        bus.publish(Event::new("THREE", Bytes::from_static(b"{}"), Audience::Users(vec![]), 0));
+        assert_eq!(b.recv().await.unwrap().name, "THREE");
+        assert_eq!(bus.subscribers.lock().unwrap().len(), 1, "a dropped subscriber is forgotten");
+    }
+}
