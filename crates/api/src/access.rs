@@ -85,7 +85,11 @@ pub async fn guild(state: &ApiState, user: &UserRow, id: GuildId) -> ApiResult<G
             .iter()
             .filter(|r| r.id.get() == id.get() || member.roles.contains(&r.id))
             .fold(0, |acc, r| acc | r.permissions);
-        if base & ADMINISTRATOR != 0 { permissions::ALL } else { base }
+        if base & ADMINISTRATOR != 0 {
+            permissions::ALL
+        } else {
+            base
+        }
     };
     Ok(GuildAccess { guild, member, permissions })
 }

@@ -78,7 +78,11 @@ impl ApiError {
     pub fn slowmode(retry_after: f64) -> Self {
         Self {
             retry_after: Some(retry_after),
-            ..Self::new(StatusCode::TOO_MANY_REQUESTS, 20016, "This action cannot be performed due to slowmode rate limit.")
+            ..Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                20016,
+                "This action cannot be performed due to slowmode rate limit.",
+            )
         }
     }
 }
@@ -143,7 +147,10 @@ impl FormErrors {
     }
 
     pub fn into_error(self) -> ApiError {
-        ApiError { errors: Some(Value::Object(self.root)), ..ApiError::new(StatusCode::BAD_REQUEST, 50035, "Invalid Form Body") }
+        ApiError {
+            errors: Some(Value::Object(self.root)),
+            ..ApiError::new(StatusCode::BAD_REQUEST, 50035, "Invalid Form Body")
+        }
     }
 
     /// `Ok(())` when nothing was added.

@@ -1,11 +1,13 @@
 //! Extractors that turn every kind of bad input into Discord's errors:
-//! JSON bodies, query strings, path ids and the `Authorization` header.
+//! JSON bodies, query strings, path parameters and the `Authorization`
+//! header. No request reaches a handler with input it has not checked.
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::{FromRequest, FromRequestParts, RawPathParams, Request};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use serde::de::DeserializeOwned;
+use serde_json::Value;
 
 use crate::error::{ApiError, FormErrors};
 use crate::ApiState;
@@ -32,43 +34,77 @@ impl<T: DeserializeOwned> FromRequest<ApiState> for Body<T> {
     }
 }
 
+/// One JSON object, nothing after it, checked field by field.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let de = &mut serde_json::Deserializer::from_slice(bytes);
-    match serde_path_to_error::deserialize(de) {
-        Ok(v) => Ok(v),
-        Err(e) => {
-            let inner = e.inner();
-            if inner.is_syntax() || inner.is_eof() || inner.is_io() {
-                return Err(ApiError::invalid_json());
-            }
-            let path = e.path().to_string();
-            let path = if path == "." { String::new() } else { path };
-            Err(type_error(&path, &inner.to_string()))
-        }
+    // Parsing to a value first checks the syntax of the whole body
+    // (trailing data included) before any field is looked at, and refuses
+    // arrays, which serde would otherwise read into a struct by position.
+    let mut value: Value = serde_json::from_slice(bytes).map_err(|_| ApiError::invalid_json())?;
+    if !value.is_object() {
+        return Err(ApiError::field("", "DICT_TYPE_CONVERT", "Only dictionaries may be used in a DictType"));
+    }
+    replace_nul(&mut value);
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = dotted(e.path());
+        let message = e.inner().to_string();
+        type_error(&path, &message)
+    })
+}
+
+/// NUL cannot be stored by PostgreSQL; it becomes U+FFFD everywhere so both
+/// backends store the same text.
+fn replace_nul(v: &mut Value) {
+    match v {
+        Value::String(s) if s.contains('\0') => *s = s.replace('\0', "\u{fffd}"),
+        Value::Array(items) => items.iter_mut().for_each(replace_nul),
+        Value::Object(map) => map.values_mut().for_each(replace_nul),
+        _ => {}
     }
 }
 
-/// Maps a serde message onto Discord's field error codes.
+/// `messages.0.id`, the way Discord nests field errors.
+fn dotted(path: &serde_path_to_error::Path) -> String {
+    use serde_path_to_error::Segment;
+    path.iter()
+        .filter_map(|s| match s {
+            Segment::Seq { index } => Some(index.to_string()),
+            Segment::Map { key } => Some(key.clone()),
+            Segment::Enum { variant } => Some(variant.clone()),
+            Segment::Unknown => None,
+        })
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+/// Maps a serde error onto Discord's field error codes. Only what serde
+/// *expected* is looked at: the rest quotes the value the client sent.
 fn type_error(path: &str, message: &str) -> ApiError {
     let message = message.split(" at line ").next().unwrap_or(message);
-    let code = if message.starts_with("missing field") {
-        "BASE_TYPE_REQUIRED"
-    } else if message.contains("snowflake")
-        || message.contains("integer") || message.contains("number") || message.contains("u64") || message.contains("i64") {
-        "NUMBER_TYPE_COERCE"
-    } else if message.contains("boolean") {
-        "BOOLEAN_TYPE_COERCE"
-    } else if message.contains("string") {
-        "BASE_TYPE_STRING"
-    } else {
-        "BASE_TYPE_BAD_TYPE"
-    };
     if let Some(field) = message.strip_prefix("missing field `").and_then(|m| m.strip_suffix('`')) {
         let full = if path.is_empty() { field.to_owned() } else { format!("{path}.{field}") };
-        return ApiError::field(&full, code, "This field is required");
+        return ApiError::field(&full, "BASE_TYPE_REQUIRED", "This field is required");
     }
+    let expected = message.rsplit_once("expected ").map_or(message, |(_, e)| e);
+    let (code, text) = if message.contains("snowflake") {
+        ("NUMBER_TYPE_COERCE", "Value is not snowflake.")
+    } else if expected.contains("bool") || message.contains("`true` or `false`") {
+        ("BOOLEAN_TYPE_COERCE", "Must be either true or false.")
+    } else if ["integer", "number", "i64", "u64", "i32", "u32", "u16", "u8", "f64", "digit"]
+        .iter()
+        .any(|t| expected.contains(t))
+    {
+        ("NUMBER_TYPE_COERCE", "Value is not a valid number in range.")
+    } else if expected.contains("string") || expected.contains("char") {
+        ("BASE_TYPE_STRING", "Must be a string.")
+    } else if expected.contains("sequence") {
+        ("LIST_TYPE_CONVERT", "Only iterables may be used in a ListType")
+    } else if expected.contains("struct") || expected.contains("map") {
+        ("DICT_TYPE_CONVERT", "Only dictionaries may be used in a DictType")
+    } else {
+        ("BASE_TYPE_BAD_TYPE", "Invalid value.")
+    };
     let mut errors = FormErrors::default();
-    errors.add(path, code, message.to_owned());
+    errors.add(path, code, text);
     errors.into_error()
 }
 
@@ -81,23 +117,71 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
         let query = parts.uri.query().unwrap_or("");
         let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
-        serde_path_to_error::deserialize(de)
-            .map(Query)
-            .map_err(|e| type_error(&e.path().to_string(), &e.inner().to_string()))
+        serde_path_to_error::deserialize(de).map(Query).map_err(|e| {
+            let message = e.inner().to_string();
+            // serde_urlencoded reports a bad number as the parse error of
+            // the number itself ("invalid digit found in string").
+            let message = if message.contains("digit")
+                || message.contains("empty string")
+                || message.contains("too large")
+                || message.contains("too small")
+            {
+                "expected integer".to_owned()
+            } else {
+                message
+            };
+            type_error(&dotted(e.path()), &message)
+        })
+    }
+}
+
+/// Path parameters as strings, percent-decoded leniently: bytes that are
+/// not UTF-8 (and NUL) become U+FFFD, so each handler's own validation
+/// answers with the right Discord error (`50035` for an id, `10006` for an
+/// invite code, `10014` for an emoji) instead of the router answering in
+/// plain text.
+pub struct Path<T>(pub T);
+
+pub trait FromParams: Sized {
+    fn from_params(params: Vec<String>) -> Option<Self>;
+}
+
+impl FromParams for String {
+    fn from_params(params: Vec<String>) -> Option<Self> {
+        params.into_iter().next()
+    }
+}
+
+macro_rules! tuple_params {
+    ($($name:ident),+) => {
+        impl FromParams for ($($name,)+) {
+            fn from_params(params: Vec<String>) -> Option<Self> {
+                let mut it = params.into_iter();
+                Some(($({ let _: Option<$name> = None; it.next()? },)+))
+            }
+        }
+    };
+}
+tuple_params!(String, String);
+tuple_params!(String, String, String);
+tuple_params!(String, String, String, String);
+
+impl<T: FromParams, S: Send + Sync> FromRequestParts<S> for Path<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let raw = RawPathParams::from_request_parts(parts, state).await.map_err(|_| ApiError::not_found())?;
+        let params = raw
+            .iter()
+            .map(|(_, v)| percent_encoding::percent_decode_str(v).decode_utf8_lossy().replace('\0', "\u{fffd}"))
+            .collect();
+        T::from_params(params).map(Path).ok_or_else(ApiError::not_found)
     }
 }
 
 /// Parses an id from a path segment, naming the parameter in the error.
 pub fn path_id<M>(name: &str, raw: &str) -> Result<Id<M>, ApiError> {
-    raw.parse()
-        .map_err(|_| ApiError::field(name, "NUMBER_TYPE_COERCE", format!("Value \"{}\" is not snowflake.", truncate(raw))))
-}
-
-fn truncate(s: &str) -> &str {
-    match s.char_indices().nth(32) {
-        Some((i, _)) => &s[..i],
-        None => s,
-    }
+    raw.parse().map_err(|_| ApiError::field(name, "NUMBER_TYPE_COERCE", "Value is not snowflake."))
 }
 
 /// The user behind the `Authorization` header: `Bot <token>` for bots, the
@@ -114,11 +198,7 @@ impl FromRequestParts<ApiState> for Authed {
             .and_then(|v| v.to_str().ok())
             .ok_or_else(ApiError::unauthorized)?;
         let token = bearer(raw).ok_or_else(ApiError::unauthorized)?;
-        let user = state
-            .store
-            .user_by_token(&auth::hash_token(token))
-            .await?
-            .ok_or_else(ApiError::unauthorized)?;
+        let user = state.store.user_by_token(&auth::hash_token(token)).await?.ok_or_else(ApiError::unauthorized)?;
         // A bot token must be presented as a bot token, and a user's without
         // the prefix, as Discord insists.
         if user.bot != raw.starts_with("Bot ") {

@@ -75,7 +75,8 @@ impl ApiState {
         message.guild_id = place.guild();
         message.member = member;
         let data = bytes(&*message);
-        let mut event = Event::new(name, data, place.audience(), place.intent(intents::GUILD_MESSAGES, intents::DIRECT_MESSAGES));
+        let mut event =
+            Event::new(name, data, place.audience(), place.intent(intents::GUILD_MESSAGES, intents::DIRECT_MESSAGES));
         if place.guild().is_some() {
             let mut redacted = message.clone();
             redacted.content.clear();
@@ -157,7 +158,8 @@ impl ApiState {
     pub(crate) fn guild_deleted(&self, guild: GuildId) {
         let data = bytes(&json!({ "id": guild }));
         self.emit(
-            Event::new("GUILD_DELETE", data, Audience::Guild(guild), intents::GUILDS).with_membership(Membership::GuildDeleted(guild)),
+            Event::new("GUILD_DELETE", data, Audience::Guild(guild), intents::GUILDS)
+                .with_membership(Membership::GuildDeleted(guild)),
         );
     }
 
@@ -206,7 +208,12 @@ impl ApiState {
             "uses": meta.map_or(0, |m| m.uses),
             "expires_at": invite.expires_at,
         });
-        self.emit(Event::new("INVITE_CREATE", bytes(&data), Audience::GuildChannel { guild: invite.guild_id, channel: invite.channel.id }, intents::GUILD_INVITES));
+        self.emit(Event::new(
+            "INVITE_CREATE",
+            bytes(&data),
+            Audience::GuildChannel { guild: invite.guild_id, channel: invite.channel.id },
+            intents::GUILD_INVITES,
+        ));
     }
 
     pub(crate) fn invite_deleted(&self, guild: GuildId, channel: ChannelId, code: &str) {

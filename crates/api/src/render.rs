@@ -9,9 +9,7 @@ use model::invite::{Invite, InviteChannel, InviteGuild, InviteMetadata};
 use model::message::{Message, MessageReference, Reaction, ReactionCountDetails, ReactionEmoji};
 use model::user::{CurrentUser, User};
 use model::{Id, Timestamp};
-use store::{
-    ApplicationRow, ChannelRow, GuildRow, InviteRow, MemberRow, MessageRow, RoleRow, UserId, UserRow,
-};
+use store::{ApplicationRow, ChannelRow, GuildRow, InviteRow, MemberRow, MessageRow, RoleRow, UserId, UserRow};
 
 use crate::error::ApiResult;
 use crate::ApiState;
@@ -261,8 +259,7 @@ pub async fn messages(state: &ApiState, viewer: UserId, rows: &[MessageRow]) -> 
         .collect();
     user_ids.sort();
     user_ids.dedup();
-    let users: HashMap<UserId, User> =
-        state.store.users(&user_ids).await?.iter().map(|u| (u.id, user(u))).collect();
+    let users: HashMap<UserId, User> = state.store.users(&user_ids).await?.iter().map(|u| (u.id, user(u))).collect();
     let ids: Vec<_> = rows.iter().map(|m| m.id).collect();
     let mut reactions: HashMap<_, Vec<Reaction>> = HashMap::new();
     for r in state.store.reaction_counts(channel, &ids, viewer).await? {

@@ -43,7 +43,8 @@ pub struct PasswordHasherConfig {
 
 impl PasswordHasherConfig {
     pub fn new(cost: HashCost) -> Result<Self, AuthError> {
-        let params = Params::new(cost.memory_kib, cost.iterations, 1, None).map_err(|e| AuthError::Hash(e.to_string()))?;
+        let params =
+            Params::new(cost.memory_kib, cost.iterations, 1, None).map_err(|e| AuthError::Hash(e.to_string()))?;
         let mut this = Self { argon: Argon2::new(Algorithm::Argon2id, Version::V0x13, params), dummy: String::new() };
         this.dummy = this.hash(&random_hex(16))?;
         Ok(this)
@@ -81,11 +82,7 @@ pub struct NewToken {
 pub fn new_token(user_id: u64) -> NewToken {
     let mut secret = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut secret);
-    let token = format!(
-        "{}.{}",
-        URL_SAFE_NO_PAD.encode(user_id.to_string()),
-        URL_SAFE_NO_PAD.encode(secret)
-    );
+    let token = format!("{}.{}", URL_SAFE_NO_PAD.encode(user_id.to_string()), URL_SAFE_NO_PAD.encode(secret));
     let hash = hash_token(&token);
     NewToken { token, hash }
 }

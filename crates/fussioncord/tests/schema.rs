@@ -312,14 +312,22 @@ impl Checker {
             .unwrap_or_else(|| panic!("{op} documents no JSON body for {status}"))
             .clone();
         self.validate(&format!("{op} {status} (error)"), &schema, &body);
-        self.validate(&format!("{op} {status} as ErrorResponse"), &json!({"$ref": "#/components/schemas/ErrorResponse"}), &body);
+        self.validate(
+            &format!("{op} {status} as ErrorResponse"),
+            &json!({"$ref": "#/components/schemas/ErrorResponse"}),
+            &body,
+        );
         self.errors_checked += 1;
         body
     }
 
     /// A user-only route's answer against the Discord object it returns.
     fn shape(&mut self, what: &str, schema: &str, body: &Value) {
-        self.validate(&format!("{what} as {schema}"), &json!({ "$ref": format!("#/components/schemas/{schema}") }), body);
+        self.validate(
+            &format!("{what} as {schema}"),
+            &json!({ "$ref": format!("#/components/schemas/{schema}") }),
+            body,
+        );
         self.shapes_checked += 1;
     }
 
@@ -369,7 +377,12 @@ impl Checker {
         if !stale.is_empty() {
             failures.push(format!("allow-list entries no payload needs any more: {stale:?}"));
         }
-        assert!(failures.is_empty(), "{} response(s) do not match Discord's spec:\n\n{}", failures.len(), failures.join("\n\n"));
+        assert!(
+            failures.is_empty(),
+            "{} response(s) do not match Discord's spec:\n\n{}",
+            failures.len(),
+            failures.join("\n\n")
+        );
 
         // Every Discord operation we implement was reached, so none can drop
         // out of the scenario (or the router) unnoticed.
@@ -379,7 +392,12 @@ impl Checker {
         assert!(missed.is_empty(), "operations the scenario never checked: {missed:?}");
         let both: Vec<_> = self.json_ops.intersection(&self.empty_ops).collect();
         assert!(both.is_empty(), "operations answered both with and without a body: {both:?}");
-        assert_eq!(self.json_ops.len(), EXPECTED_JSON_OPERATIONS, "operations validated against a schema: {:?}", self.json_ops);
+        assert_eq!(
+            self.json_ops.len(),
+            EXPECTED_JSON_OPERATIONS,
+            "operations validated against a schema: {:?}",
+            self.json_ops
+        );
         assert_eq!(self.empty_ops.len(), EXPECTED_EMPTY_OPERATIONS, "operations answered 204: {:?}", self.empty_ops);
         eprintln!(
             "validated {} operations against their schemas, {} empty answers, {} error bodies, {} user-only bodies",
@@ -448,7 +466,8 @@ fn every_route_is_classified_and_the_spec_lists_the_bot_routes() {
         }
         if implements.is_empty() {
             // User-only: if Discord ever documents it, it must be checked.
-            let listed: Vec<_> = ops.iter().filter(|(_, o)| &o.method == method && template_matches(ours, &o.path)).collect();
+            let listed: Vec<_> =
+                ops.iter().filter(|(_, o)| &o.method == method && template_matches(ours, &o.path)).collect();
             assert!(listed.is_empty(), "{method} {ours} is in the spec as {:?}: list it in ROUTES", listed[0].0);
         }
     }
@@ -527,7 +546,10 @@ async fn responses_match_discords_openapi_spec() {
 
     // --- users
     c.ok("get_my_user", app.get("/users/@me", &alice.token).await);
-    c.ok("update_my_user", app.patch("/users/@me", &alice.token, json!({"global_name": "Alice", "locale": "en-GB"})).await);
+    c.ok(
+        "update_my_user",
+        app.patch("/users/@me", &alice.token, json!({"global_name": "Alice", "locale": "en-GB"})).await,
+    );
     c.ok("get_user", app.get(&format!("/users/{}", bob.id), &alice.token).await);
     c.err("get_my_user", app.get("/users/@me", "not-a-token").await, 401, 40001);
     c.err("get_user", app.get("/users/1", &alice.token).await, 404, 10013);
@@ -542,7 +564,8 @@ async fn responses_match_discords_openapi_spec() {
     c.ok("update_guild", app.patch(&format!("/guilds/{gid}"), &alice.token, guild_patch).await);
 
     let channels = format!("/guilds/{gid}/channels");
-    let category = c.ok("create_guild_channel", app.post(&channels, &alice.token, json!({"name": "Rooms", "type": 4})).await);
+    let category =
+        c.ok("create_guild_channel", app.post(&channels, &alice.token, json!({"name": "Rooms", "type": 4})).await);
     let category = id(&category);
     let voice_body = json!({"name": "Lounge", "type": 2, "parent_id": category, "bitrate": 32000, "user_limit": 5});
     let voice = id(&c.ok("create_guild_channel", app.post(&channels, &alice.token, voice_body).await));
@@ -566,7 +589,8 @@ async fn responses_match_discords_openapi_spec() {
 
     // --- invites, and Bob joining
     let invites = format!("/channels/{general}/invites");
-    let invite = c.ok("create_channel_invite", app.post(&invites, &alice.token, json!({"max_age": 3600, "max_uses": 5})).await);
+    let invite =
+        c.ok("create_channel_invite", app.post(&invites, &alice.token, json!({"max_age": 3600, "max_uses": 5})).await);
     let code = invite["code"].as_str().unwrap().to_owned();
     c.ok("invite_resolve", app.call(Method::GET, &format!("/invites/{code}?with_counts=true"), None, None).await);
     c.ok("invite_resolve", app.call(Method::GET, &format!("/invites/{code}"), None, None).await);
@@ -574,7 +598,8 @@ async fn responses_match_discords_openapi_spec() {
     assert_eq!(status, StatusCode::OK, "{joined}");
     c.shape("POST /invites/{code}", "GuildInviteResponse", &joined);
     c.err("invite_resolve", app.call(Method::GET, "/invites/nope", None, None).await, 404, 10006);
-    let spare = c.ok("create_channel_invite", app.post(&invites, &alice.token, json!({"max_age": 0, "unique": true})).await);
+    let spare =
+        c.ok("create_channel_invite", app.post(&invites, &alice.token, json!({"max_age": 0, "unique": true})).await);
     c.ok("list_channel_invites", app.get(&invites, &alice.token).await);
     c.ok("list_guild_invites", app.get(&format!("/guilds/{gid}/invites"), &alice.token).await);
     c.ok("invite_revoke", app.delete(&format!("/invites/{}", spare["code"].as_str().unwrap()), &alice.token).await);
@@ -603,8 +628,18 @@ async fn responses_match_discords_openapi_spec() {
     let too_long = json!({"content": "x".repeat(2001), "allowed_mentions": {"parse": ["nobody"]}});
     let invalid = c.err("create_message", app.post(&messages, &alice.token, too_long).await, 400, 50035);
     assert!(invalid["errors"]["allowed_mentions"]["parse"]["0"]["_errors"].is_array(), "{invalid}");
-    c.err("update_message", app.patch(&format!("{messages}/{first}"), &bob.token, json!({"content": "mine"})).await, 403, 50005);
-    c.err("create_message", app.post(&format!("/channels/{category}/messages"), &alice.token, json!({"content": "x"})).await, 400, 50008);
+    c.err(
+        "update_message",
+        app.patch(&format!("{messages}/{first}"), &bob.token, json!({"content": "mine"})).await,
+        403,
+        50005,
+    );
+    c.err(
+        "create_message",
+        app.post(&format!("/channels/{category}/messages"), &alice.token, json!({"content": "x"})).await,
+        400,
+        50008,
+    );
 
     // --- reactions
     let (thumbs, party) = (encode("👍"), encode("🎉"));
@@ -623,7 +658,12 @@ async fn responses_match_discords_openapi_spec() {
     let pins = c.ok("list_pins", app.get(&format!("/channels/{chat}/messages/pins"), &bob.token).await);
     assert_eq!(pins["items"].as_array().map(Vec::len), Some(2), "{pins}");
     c.ok("deprecated_list_pins", app.get(&format!("/channels/{chat}/pins"), &bob.token).await);
-    c.err("list_pins", app.get(&format!("/channels/{chat}/messages/pins?before=yesterday"), &bob.token).await, 400, 50035);
+    c.err(
+        "list_pins",
+        app.get(&format!("/channels/{chat}/messages/pins?before=yesterday"), &bob.token).await,
+        400,
+        50035,
+    );
     // The history now has reactions, a reply, pins and an edit in it.
     let history = c.ok("list_messages", app.get(&format!("{messages}?limit=50"), &bob.token).await);
     assert_eq!(history.as_array().map(Vec::len), Some(3), "{history}");
@@ -638,18 +678,24 @@ async fn responses_match_discords_openapi_spec() {
     c.ok("delete_all_message_reactions", app.delete(&reactions, &alice.token).await);
     c.err("delete_all_message_reactions", app.delete(&reactions, &bob.token).await, 403, 50013);
 
-    c.ok("trigger_typing_indicator", app.call(Method::POST, &format!("/channels/{chat}/typing"), Some(&bob.token), None).await);
+    c.ok(
+        "trigger_typing_indicator",
+        app.call(Method::POST, &format!("/channels/{chat}/typing"), Some(&bob.token), None).await,
+    );
 
     // --- deleting messages, one and several
-    let doomed: Vec<String> = [
-        app.send(&alice, &chat, "one").await,
-        app.send(&alice, &chat, "two").await,
-    ]
-    .iter()
-    .map(id)
-    .collect();
-    c.ok("bulk_delete_messages", app.post(&format!("{messages}/bulk-delete"), &alice.token, json!({"messages": doomed})).await);
-    c.err("bulk_delete_messages", app.post(&format!("{messages}/bulk-delete"), &alice.token, json!({"messages": [reply]})).await, 400, 50016);
+    let doomed: Vec<String> =
+        [app.send(&alice, &chat, "one").await, app.send(&alice, &chat, "two").await].iter().map(id).collect();
+    c.ok(
+        "bulk_delete_messages",
+        app.post(&format!("{messages}/bulk-delete"), &alice.token, json!({"messages": doomed})).await,
+    );
+    c.err(
+        "bulk_delete_messages",
+        app.post(&format!("{messages}/bulk-delete"), &alice.token, json!({"messages": [reply]})).await,
+        400,
+        50016,
+    );
     // A reply whose original is gone has `referenced_message: null`.
     c.ok("delete_message", app.delete(&format!("{messages}/{first}"), &alice.token).await);
     let orphan = c.ok("get_message", app.get(&format!("{messages}/{reply}"), &bob.token).await);
@@ -660,21 +706,39 @@ async fn responses_match_discords_openapi_spec() {
     let slow = format!("/channels/{general}");
     c.ok("update_channel", app.patch(&slow, &alice.token, json!({"rate_limit_per_user": 60})).await);
     app.send(&bob, &general, "first").await;
-    c.err("create_message", app.post(&format!("{slow}/messages"), &bob.token, json!({"content": "again"})).await, 429, 20016);
+    c.err(
+        "create_message",
+        app.post(&format!("{slow}/messages"), &bob.token, json!({"content": "again"})).await,
+        429,
+        20016,
+    );
 
     // --- a DM, then closing it
     let dm = c.ok("create_dm", app.post("/users/@me/channels", &alice.token, json!({"recipient_id": bob.id})).await);
     let dm = id(&dm);
-    c.ok("create_message", app.post(&format!("/channels/{dm}/messages"), &alice.token, json!({"content": "psst"})).await);
-    c.ok("create_message", app.post(&format!("/channels/{dm}/messages"), &bob.token, json!({"content": format!("<@{}> yes?", alice.id)})).await);
+    c.ok(
+        "create_message",
+        app.post(&format!("/channels/{dm}/messages"), &alice.token, json!({"content": "psst"})).await,
+    );
+    c.ok(
+        "create_message",
+        app.post(&format!("/channels/{dm}/messages"), &bob.token, json!({"content": format!("<@{}> yes?", alice.id)}))
+            .await,
+    );
     c.ok("list_messages", app.get(&format!("/channels/{dm}/messages"), &bob.token).await);
     c.ok("get_channel", app.get(&format!("/channels/{dm}"), &bob.token).await);
-    c.err("create_dm", app.post("/users/@me/channels", &alice.token, json!({"recipient_id": alice.id})).await, 400, 50007);
+    c.err(
+        "create_dm",
+        app.post("/users/@me/channels", &alice.token, json!({"recipient_id": alice.id})).await,
+        400,
+        50007,
+    );
     c.err("create_dm", app.post("/users/@me/channels", &alice.token, json!({})).await, 400, 50035);
     c.ok("delete_channel", app.delete(&format!("/channels/{dm}"), &alice.token).await);
 
     // --- an application and its bot
-    let (status, created) = app.post("/applications", &alice.token, json!({"name": "Schema Bot", "description": "Checks"})).await;
+    let (status, created) =
+        app.post("/applications", &alice.token, json!({"name": "Schema Bot", "description": "Checks"})).await;
     assert_eq!(status, StatusCode::OK, "{created}");
     c.shape("POST /applications", "PrivateApplicationResponse", &created);
     let app_id = id(&created);
@@ -708,4 +772,3 @@ async fn responses_match_discords_openapi_spec() {
 
     c.finish();
 }
-

@@ -20,15 +20,7 @@ macro_rules! markers {
         pub struct $name;
     )*};
 }
-markers!(
-    UserMarker,
-    GuildMarker,
-    ChannelMarker,
-    MessageMarker,
-    RoleMarker,
-    ApplicationMarker,
-    GenericMarker,
-);
+markers!(UserMarker, GuildMarker, ChannelMarker, MessageMarker, RoleMarker, ApplicationMarker, GenericMarker,);
 
 /// A snowflake id of one kind of entity, serialised as a decimal string.
 pub struct Id<M> {
@@ -154,10 +146,7 @@ impl<'de, M> Deserialize<'de> for Id<M> {
                 Id::new_checked(v).ok_or_else(|| E::custom(ParseIdError))
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
-                u64::try_from(v)
-                    .ok()
-                    .and_then(Id::new_checked)
-                    .ok_or_else(|| E::custom(ParseIdError))
+                u64::try_from(v).ok().and_then(Id::new_checked).ok_or_else(|| E::custom(ParseIdError))
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
                 v.parse().map_err(E::custom)

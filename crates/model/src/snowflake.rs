@@ -17,11 +17,7 @@ pub struct SnowflakeGenerator {
 impl SnowflakeGenerator {
     /// `worker` and `process` are masked to their 5 bits each.
     pub fn new(worker: u8, process: u8) -> Self {
-        Self {
-            worker: u64::from(worker & 0x1f),
-            process: u64::from(process & 0x1f),
-            state: Mutex::new((0, 0)),
-        }
+        Self { worker: u64::from(worker & 0x1f), process: u64::from(process & 0x1f), state: Mutex::new((0, 0)) }
     }
 
     /// A fresh id, strictly greater than every id this generator made before,

@@ -29,7 +29,13 @@ impl Timestamp {
     /// fraction). Returns `None` for anything else.
     pub fn parse(s: &str) -> Option<Self> {
         let b = s.as_bytes();
-        if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') || b[13] != b':' || b[16] != b':' {
+        if b.len() < 20
+            || b[4] != b'-'
+            || b[7] != b'-'
+            || !matches!(b[10], b'T' | b't' | b' ')
+            || b[13] != b':'
+            || b[16] != b':'
+        {
             return None;
         }
         let num = |r: std::ops::Range<usize>| -> Option<i64> {
@@ -65,7 +71,11 @@ impl Timestamp {
                 let oh = num(i + 1..i + 3)?;
                 let om = num(i + 4..i + 6)?;
                 let total = oh * 60 + om;
-                if *sign == b'-' { -total } else { total }
+                if *sign == b'-' {
+                    -total
+                } else {
+                    total
+                }
             }
             _ => return None,
         };
@@ -117,13 +127,7 @@ impl fmt::Display for Timestamp {
         let millis = self.0.rem_euclid(1000);
         let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
         let rem = secs.rem_euclid(86_400);
-        write!(
-            f,
-            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{millis:03}000+00:00",
-            rem / 3600,
-            rem % 3600 / 60,
-            rem % 60
-        )
+        write!(f, "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{millis:03}000+00:00", rem / 3600, rem % 3600 / 60, rem % 60)
     }
 }
 

@@ -16,15 +16,15 @@ use tokio::task::JoinHandle;
 use model::snowflake::SnowflakeGenerator;
 use store::SqlStore;
 
-pub use config::{Config, DatabaseConfig};
+pub use config::{Config, DatabaseConfig, GatewaySettings};
 
 /// Opens the store the configuration names: PostgreSQL when
 /// `database.url` is set, otherwise SQLite in the data directory.
 pub async fn open_store(config: &Config) -> anyhow::Result<SqlStore> {
     match &config.database.url {
-        Some(url) if url.starts_with("postgres") => SqlStore::open_postgres(url, config.database.max_connections)
-            .await
-            .context("connecting to PostgreSQL"),
+        Some(url) if url.starts_with("postgres") => {
+            SqlStore::open_postgres(url, config.database.max_connections).await.context("connecting to PostgreSQL")
+        }
         Some(url) => anyhow::bail!("unsupported database.url {url:?}: use postgres://… or leave it unset for SQLite"),
         None => {
             std::fs::create_dir_all(&config.data_dir)
@@ -71,22 +71,48 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         memory_kib: config.auth.argon2_memory_kib,
         iterations: config.auth.argon2_iterations,
     })?;
+    let shared: Arc<dyn store::Store> = Arc::new(store.clone());
+    let bus: Arc<dyn events::EventBus> = Arc::new(events::LocalBus::new());
+    let gw = &config.gateway;
+    let hub = gateway::Hub::new(
+        gateway::GatewayConfig {
+            heartbeat_interval_ms: gw.heartbeat_interval_ms,
+            resume_window_ms: gw.resume_window_ms,
+            resume_buffer: gw.resume_buffer,
+            max_queue: gw.max_queue,
+            send_timeout_ms: gw.send_timeout_ms,
+            large_threshold: gw.large_threshold,
+            public_url: gw.public_url.clone(),
+        },
+        shared.clone(),
+        bus.clone(),
+    );
+    hub.spawn();
     let state = api::ApiState {
-        store: Arc::new(store.clone()),
+        store: shared,
         ids: Arc::new(id_generator(&config)),
         passwords: Arc::new(passwords),
-        config: Arc::new(api::ApiConfig { max_body_bytes: config.http.max_body_bytes, ..Default::default() }),
-        bus: Arc::new(events::LocalBus::new()),
+        config: Arc::new(api::ApiConfig {
+            max_body_bytes: config.http.max_body_bytes,
+            gateway_url: gw.public_url.clone(),
+            large_threshold: gw.large_threshold,
+        }),
+        bus,
     };
-    let app = api::router(state);
+    let app = api::router(state).merge(gateway::router(hub.clone()));
+    let grace = std::time::Duration::from_millis(gw.shutdown_grace_ms);
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
+        // Stop accepting and finish in-flight requests first, then ask
+        // gateway clients to reconnect (op 7) so they resume elsewhere or
+        // once we are back, then close the store.
         axum::serve(listener, app)
             .with_graceful_shutdown(async {
                 let _ = stopped.await;
             })
             .await
             .context("serving HTTP")?;
+        hub.shutdown(grace).await;
         store.close().await;
         tracing::info!("stopped");
         Ok(())

@@ -115,12 +115,11 @@ impl ChannelStore for SqlStore {
     }
 
     async fn guild_channels(&self, guild: GuildId) -> Result<Vec<ChannelRow>> {
-        let rows = sqlx::query(&format!(
-            "SELECT {CHANNEL_COLUMNS} FROM channels WHERE guild_id = $1 ORDER BY position, id"
-        ))
-        .bind(to_db(guild))
-        .fetch_all(&self.reader)
-        .await?;
+        let rows =
+            sqlx::query(&format!("SELECT {CHANNEL_COLUMNS} FROM channels WHERE guild_id = $1 ORDER BY position, id"))
+                .bind(to_db(guild))
+                .fetch_all(&self.reader)
+                .await?;
         rows.iter().map(channel_row).collect()
     }
 
@@ -173,13 +172,14 @@ impl ChannelStore for SqlStore {
     async fn open_dm(&self, a: UserId, b: UserId, new_id: ChannelId) -> Result<ChannelRow> {
         let (low, high) = if a <= b { (a, b) } else { (b, a) };
         let mut tx = self.writer.begin().await?;
-        let existing: Option<i64> = sqlx::query("SELECT channel_id FROM dm_channels WHERE user_low = $1 AND user_high = $2")
-            .bind(to_db(low))
-            .bind(to_db(high))
-            .fetch_optional(&mut *tx)
-            .await?
-            .map(|r| r.try_get("channel_id"))
-            .transpose()?;
+        let existing: Option<i64> =
+            sqlx::query("SELECT channel_id FROM dm_channels WHERE user_low = $1 AND user_high = $2")
+                .bind(to_db(low))
+                .bind(to_db(high))
+                .fetch_optional(&mut *tx)
+                .await?
+                .map(|r| r.try_get("channel_id"))
+                .transpose()?;
         let id = match existing {
             Some(id) => from_db(id)?,
             None => {

@@ -129,7 +129,8 @@ fn role_row(r: &AnyRow) -> Result<RoleRow> {
     })
 }
 
-const MEMBER_COLUMNS: &str = "m.guild_id, m.user_id, m.nick, m.joined_at, m.deaf, m.mute, m.communication_disabled_until";
+const MEMBER_COLUMNS: &str =
+    "m.guild_id, m.user_id, m.nick, m.joined_at, m.deaf, m.mute, m.communication_disabled_until";
 
 fn member_row(r: &AnyRow) -> Result<MemberRow> {
     Ok(MemberRow {
@@ -308,11 +309,12 @@ impl GuildStore for SqlStore {
     }
 
     async fn member(&self, guild: GuildId, user: UserId) -> Result<Option<MemberRow>> {
-        let row = sqlx::query(&format!("SELECT {MEMBER_COLUMNS} FROM members m WHERE m.guild_id = $1 AND m.user_id = $2"))
-            .bind(to_db(guild))
-            .bind(to_db(user))
-            .fetch_optional(&self.reader)
-            .await?;
+        let row =
+            sqlx::query(&format!("SELECT {MEMBER_COLUMNS} FROM members m WHERE m.guild_id = $1 AND m.user_id = $2"))
+                .bind(to_db(guild))
+                .bind(to_db(user))
+                .fetch_optional(&self.reader)
+                .await?;
         let Some(member) = row.as_ref().map(member_row).transpose()? else {
             return Ok(None);
         };

@@ -133,13 +133,12 @@ impl InviteStore for SqlStore {
         let mut tx = self.writer.begin().await?;
         // Taking a use first locks the row (PostgreSQL) so concurrent joins
         // cannot both pass the max_uses check.
-        let taken = sqlx::query(&format!(
-            "UPDATE invites SET uses = uses + 1 WHERE code = $1 AND {LIVE} RETURNING {COLUMNS}"
-        ))
-        .bind(code)
-        .bind(now)
-        .fetch_optional(&mut *tx)
-        .await?;
+        let taken =
+            sqlx::query(&format!("UPDATE invites SET uses = uses + 1 WHERE code = $1 AND {LIVE} RETURNING {COLUMNS}"))
+                .bind(code)
+                .bind(now)
+                .fetch_optional(&mut *tx)
+                .await?;
         let Some(invite) = taken.as_ref().map(invite_row).transpose()? else {
             return Ok(JoinOutcome::Invalid);
         };

@@ -49,10 +49,7 @@ pub(crate) fn to_db<M>(id: Id<M>) -> i64 {
 }
 
 pub(crate) fn from_db<M>(n: i64) -> Result<Id<M>> {
-    u64::try_from(n)
-        .ok()
-        .and_then(Id::new_checked)
-        .ok_or_else(|| StoreError::Corrupt(format!("invalid id {n}")))
+    u64::try_from(n).ok().and_then(Id::new_checked).ok_or_else(|| StoreError::Corrupt(format!("invalid id {n}")))
 }
 
 pub(crate) fn opt_from_db<M>(n: Option<i64>) -> Result<Option<Id<M>>> {

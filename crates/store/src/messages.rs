@@ -68,17 +68,37 @@ pub trait MessageStore: Send + Sync {
     /// Deletes those of `ids` that exist; returns the ids deleted.
     async fn delete_messages(&self, channel: ChannelId, ids: &[MessageId]) -> Result<Vec<MessageId>>;
     /// The author's newest message in the channel with an id above `since`.
-    async fn latest_by_author(&self, channel: ChannelId, author: UserId, since: MessageId) -> Result<Option<MessageId>>;
+    async fn latest_by_author(&self, channel: ChannelId, author: UserId, since: MessageId)
+        -> Result<Option<MessageId>>;
 
     /// `false` if the user had already reacted with that emoji.
-    async fn add_reaction(&self, channel: ChannelId, message: MessageId, emoji: &str, user: UserId, now: i64) -> Result<bool>;
+    async fn add_reaction(
+        &self,
+        channel: ChannelId,
+        message: MessageId,
+        emoji: &str,
+        user: UserId,
+        now: i64,
+    ) -> Result<bool>;
     async fn remove_reaction(&self, channel: ChannelId, message: MessageId, emoji: &str, user: UserId) -> Result<bool>;
     /// Removes every reaction, or every reaction with one emoji.
     async fn clear_reactions(&self, channel: ChannelId, message: MessageId, emoji: Option<&str>) -> Result<u64>;
     /// Reaction counts for messages of one channel, in order of first use.
-    async fn reaction_counts(&self, channel: ChannelId, messages: &[MessageId], viewer: UserId) -> Result<Vec<ReactionCount>>;
+    async fn reaction_counts(
+        &self,
+        channel: ChannelId,
+        messages: &[MessageId],
+        viewer: UserId,
+    ) -> Result<Vec<ReactionCount>>;
     /// Users who reacted with `emoji`, by user id, after `after`.
-    async fn reactors(&self, channel: ChannelId, message: MessageId, emoji: &str, after: Option<UserId>, limit: u32) -> Result<Vec<UserId>>;
+    async fn reactors(
+        &self,
+        channel: ChannelId,
+        message: MessageId,
+        emoji: &str,
+        after: Option<UserId>,
+        limit: u32,
+    ) -> Result<Vec<UserId>>;
 
     /// Pins (`Some(time)`) or unpins (`None`); `false` if nothing changed.
     async fn set_pinned(&self, channel: ChannelId, message: MessageId, pinned_at: Option<i64>) -> Result<bool>;
@@ -95,9 +115,7 @@ fn ids_to_json<M>(ids: &[model::Id<M>]) -> String {
 
 fn ids_from_json<M>(s: &str) -> Result<Vec<model::Id<M>>> {
     let raw: Vec<u64> = serde_json::from_str(s).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    raw.into_iter()
-        .map(|n| model::Id::new_checked(n).ok_or_else(|| StoreError::Corrupt("zero id".into())))
-        .collect()
+    raw.into_iter().map(|n| model::Id::new_checked(n).ok_or_else(|| StoreError::Corrupt("zero id".into()))).collect()
 }
 
 fn message_row(r: &AnyRow) -> Result<MessageRow> {
@@ -191,10 +209,8 @@ impl MessageStore for SqlStore {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let sql = format!(
-            "SELECT {COLUMNS} FROM messages WHERE channel_id = $1 AND id IN ({})",
-            placeholders(2, ids.len())
-        );
+        let sql =
+            format!("SELECT {COLUMNS} FROM messages WHERE channel_id = $1 AND id IN ({})", placeholders(2, ids.len()));
         let mut q = sqlx::query(&sql).bind(to_db(channel));
         for id in ids {
             q = q.bind(to_db(*id));
@@ -204,9 +220,8 @@ impl MessageStore for SqlStore {
 
     async fn history(&self, channel: ChannelId, query: HistoryQuery, limit: u32) -> Result<Vec<MessageRow>> {
         let page = |cond: &'static str, order: &'static str, pivot: i64, limit: u32| {
-            let sql = format!(
-                "SELECT {COLUMNS} FROM messages WHERE channel_id = $1 AND {cond} ORDER BY id {order} LIMIT $3"
-            );
+            let sql =
+                format!("SELECT {COLUMNS} FROM messages WHERE channel_id = $1 AND {cond} ORDER BY id {order} LIMIT $3");
             async move {
                 let rows = sqlx::query(&sql)
                     .bind(to_db(channel))
@@ -282,19 +297,30 @@ impl MessageStore for SqlStore {
         Ok(deleted)
     }
 
-    async fn latest_by_author(&self, channel: ChannelId, author: UserId, since: MessageId) -> Result<Option<MessageId>> {
-        let row = sqlx::query(
-            "SELECT MAX(id) AS id FROM messages WHERE channel_id = $1 AND id > $2 AND author_id = $3",
-        )
-        .bind(to_db(channel))
-        .bind(to_db(since))
-        .bind(to_db(author))
-        .fetch_one(&self.reader)
-        .await?;
+    async fn latest_by_author(
+        &self,
+        channel: ChannelId,
+        author: UserId,
+        since: MessageId,
+    ) -> Result<Option<MessageId>> {
+        let row =
+            sqlx::query("SELECT MAX(id) AS id FROM messages WHERE channel_id = $1 AND id > $2 AND author_id = $3")
+                .bind(to_db(channel))
+                .bind(to_db(since))
+                .bind(to_db(author))
+                .fetch_one(&self.reader)
+                .await?;
         opt_from_db(row.try_get("id")?)
     }
 
-    async fn add_reaction(&self, channel: ChannelId, message: MessageId, emoji: &str, user: UserId, now: i64) -> Result<bool> {
+    async fn add_reaction(
+        &self,
+        channel: ChannelId,
+        message: MessageId,
+        emoji: &str,
+        user: UserId,
+        now: i64,
+    ) -> Result<bool> {
         let done = sqlx::query(
             "INSERT INTO reactions (channel_id, message_id, emoji, user_id, created_at)
              VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
@@ -334,7 +360,12 @@ impl MessageStore for SqlStore {
         Ok(done.rows_affected())
     }
 
-    async fn reaction_counts(&self, channel: ChannelId, messages: &[MessageId], viewer: UserId) -> Result<Vec<ReactionCount>> {
+    async fn reaction_counts(
+        &self,
+        channel: ChannelId,
+        messages: &[MessageId],
+        viewer: UserId,
+    ) -> Result<Vec<ReactionCount>> {
         if messages.is_empty() {
             return Ok(Vec::new());
         }
@@ -363,7 +394,14 @@ impl MessageStore for SqlStore {
             .collect()
     }
 
-    async fn reactors(&self, channel: ChannelId, message: MessageId, emoji: &str, after: Option<UserId>, limit: u32) -> Result<Vec<UserId>> {
+    async fn reactors(
+        &self,
+        channel: ChannelId,
+        message: MessageId,
+        emoji: &str,
+        after: Option<UserId>,
+        limit: u32,
+    ) -> Result<Vec<UserId>> {
         let rows = sqlx::query(
             "SELECT user_id FROM reactions WHERE channel_id = $1 AND message_id = $2 AND emoji = $3 AND user_id > $4
              ORDER BY user_id LIMIT $5",

@@ -197,10 +197,8 @@ impl UserStore for SqlStore {
     }
 
     async fn delete_token(&self, token_hash: &str) -> Result<bool> {
-        let done = sqlx::query("DELETE FROM tokens WHERE token_hash = $1")
-            .bind(token_hash)
-            .execute(&self.writer)
-            .await?;
+        let done =
+            sqlx::query("DELETE FROM tokens WHERE token_hash = $1").bind(token_hash).execute(&self.writer).await?;
         Ok(done.rows_affected() > 0)
     }
 }

@@ -1,6 +1,6 @@
 //! Applications, bot tokens, and adding bots to guilds.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -10,7 +10,7 @@ use model::{permissions, Timestamp};
 use store::{ApplicationRow, GuildId, UserId, UserRow};
 
 use crate::error::{ApiError, ApiResult, FormErrors};
-use crate::extract::{path_id, Authed, Body, Query};
+use crate::extract::{path_id, Authed, Body, Path, Query};
 use crate::{access, render, service, ApiState};
 
 #[derive(Deserialize)]

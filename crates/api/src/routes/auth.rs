@@ -57,7 +57,9 @@ pub async fn register(State(state): State<ApiState>, Body(body): Body<Register>)
     let username = check_username(&mut errors, "username", &body.username);
     let email = body.email.trim().to_lowercase();
     let valid_email = email.len() <= 254
-        && email.split_once('@').is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.'))
+        && email.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.')
+        })
         && !email.chars().any(char::is_whitespace);
     if !valid_email {
         errors.add("email", "EMAIL_TYPE_INVALID_EMAIL", "Not a well formed email address.");
@@ -81,14 +83,26 @@ pub async fn register(State(state): State<ApiState>, Body(body): Body<Register>)
     };
     let id: UserId = state.ids.next();
     let now = Timestamp::now().unix_ms();
-    let user = NewUser { id, username, email: Some(email), password_hash: Some(password_hash), global_name, bot: false, created_at: now };
+    let user = NewUser {
+        id,
+        username,
+        email: Some(email),
+        password_hash: Some(password_hash),
+        global_name,
+        bot: false,
+        created_at: now,
+    };
     match state.store.create_user(&user).await {
         Ok(()) => {}
         Err(StoreError::Conflict("email")) => {
             return Err(ApiError::field("email", "EMAIL_ALREADY_REGISTERED", "Email is already registered."))
         }
         Err(StoreError::Conflict(_)) => {
-            return Err(ApiError::field("username", "USERNAME_ALREADY_TAKEN", "Username is unavailable. Try adding numbers, letters, underscores _ , or periods."))
+            return Err(ApiError::field(
+                "username",
+                "USERNAME_ALREADY_TAKEN",
+                "Username is unavailable. Try adding numbers, letters, underscores _ , or periods.",
+            ))
         }
         Err(e) => return Err(e.into()),
     }

@@ -1,6 +1,6 @@
 //! Channels by id: read, edit, delete, typing.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 
@@ -10,7 +10,7 @@ use store::{ChannelId, ChannelPatch, UserRow};
 
 use crate::access::ChannelAccess;
 use crate::error::{ApiError, ApiResult, FormErrors};
-use crate::extract::{path_id, Authed, Body};
+use crate::extract::{path_id, Authed, Body, Path};
 use crate::routes::guilds::ChannelFields;
 use crate::{access, render, ApiState};
 
@@ -32,7 +32,11 @@ pub async fn render_for(state: &ApiState, access: &ChannelAccess, viewer: &UserR
     Ok(render::channel(&access.channel, Some(users.iter().map(render::user).collect())))
 }
 
-pub async fn get(State(state): State<ApiState>, Authed(user): Authed, Path(raw): Path<String>) -> ApiResult<Json<Channel>> {
+pub async fn get(
+    State(state): State<ApiState>,
+    Authed(user): Authed,
+    Path(raw): Path<String>,
+) -> ApiResult<Json<Channel>> {
     let access = open(&state, &user, &raw).await?;
     Ok(Json(render_for(&state, &access, &user).await?))
 }
@@ -73,7 +77,11 @@ pub async fn update(
 
 /// Deletes a guild channel; for a DM, only closes it for the caller (the
 /// history stays, as on Discord).
-pub async fn delete(State(state): State<ApiState>, Authed(user): Authed, Path(raw): Path<String>) -> ApiResult<Json<Channel>> {
+pub async fn delete(
+    State(state): State<ApiState>,
+    Authed(user): Authed,
+    Path(raw): Path<String>,
+) -> ApiResult<Json<Channel>> {
     let access = open(&state, &user, &raw).await?;
     let rendered = render_for(&state, &access, &user).await?;
     if access.guild.is_some() {
@@ -85,7 +93,11 @@ pub async fn delete(State(state): State<ApiState>, Authed(user): Authed, Path(ra
     Ok(Json(rendered))
 }
 
-pub async fn typing(State(state): State<ApiState>, Authed(user): Authed, Path(raw): Path<String>) -> ApiResult<StatusCode> {
+pub async fn typing(
+    State(state): State<ApiState>,
+    Authed(user): Authed,
+    Path(raw): Path<String>,
+) -> ApiResult<StatusCode> {
     let access = open(&state, &user, &raw).await?;
     if !ChannelType::from_code(access.channel.kind).is_textual() {
         return Err(ApiError::non_text_channel());

@@ -28,7 +28,11 @@ pub async fn gateway(State(state): State<ApiState>, headers: HeaderMap) -> Json<
     Json(json!({ "url": url(&state, &headers) }))
 }
 
-pub async fn gateway_bot(State(state): State<ApiState>, Authed(_): Authed, headers: HeaderMap) -> ApiResult<Json<Value>> {
+pub async fn gateway_bot(
+    State(state): State<ApiState>,
+    Authed(_): Authed,
+    headers: HeaderMap,
+) -> ApiResult<Json<Value>> {
     Ok(Json(json!({
         "url": url(&state, &headers),
         "shards": 1,

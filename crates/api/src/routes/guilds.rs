@@ -1,6 +1,6 @@
 //! Guilds, their channels and members.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
@@ -11,7 +11,7 @@ use model::{permissions, Timestamp};
 use store::{ChannelId, ChannelRow, GuildId, GuildPatch, GuildRow, MemberRow, NewGuild, RoleRow, UserId};
 
 use crate::error::{ApiError, ApiResult, FormErrors};
-use crate::extract::{path_id, Authed, Body, Query};
+use crate::extract::{path_id, Authed, Body, Path, Query};
 use crate::routes::users::nullable;
 use crate::{access, render, ApiState};
 
@@ -93,7 +93,10 @@ pub async fn create(
             mentionable: false,
             managed: false,
         },
-        channels: vec![channel(text, ChannelType::GuildText, "general"), channel(voice, ChannelType::GuildVoice, "General")],
+        channels: vec![
+            channel(text, ChannelType::GuildText, "general"),
+            channel(voice, ChannelType::GuildVoice, "General"),
+        ],
         owner: MemberRow {
             guild_id: id,
             user_id: user.id,
@@ -106,7 +109,8 @@ pub async fn create(
         },
     };
     state.store.create_guild(&new).await?;
-    let snapshot = render::guild_snapshot(state.store.as_ref(), &new.guild, user.id, state.config.large_threshold).await?;
+    let snapshot =
+        render::guild_snapshot(state.store.as_ref(), &new.guild, user.id, state.config.large_threshold).await?;
     state.member_joined(id, &render::member(&new.owner, Some(&user)), &snapshot);
     Ok((StatusCode::CREATED, Json(render::guild(&new.guild, &[new.everyone]))))
 }
@@ -184,7 +188,11 @@ pub async fn update(
         }
     }
     if body.preferred_locale.as_deref().is_some_and(|l| !model::locale::is_known(l)) {
-        errors.add("preferred_locale", "BASE_TYPE_CHOICES", "Value must be one of Discord's locales (e.g. en-US, fr, pt-BR).");
+        errors.add(
+            "preferred_locale",
+            "BASE_TYPE_CHOICES",
+            "Value must be one of Discord's locales (e.g. en-US, fr, pt-BR).",
+        );
     }
     let channels = state.store.guild_channels(guild_id).await?;
     for (field, value, kind) in [
@@ -226,7 +234,11 @@ pub async fn update(
     Ok(Json(guild))
 }
 
-pub async fn delete(State(state): State<ApiState>, Authed(user): Authed, Path(raw): Path<String>) -> ApiResult<StatusCode> {
+pub async fn delete(
+    State(state): State<ApiState>,
+    Authed(user): Authed,
+    Path(raw): Path<String>,
+) -> ApiResult<StatusCode> {
     let access = access::guild(&state, &user, path_id("guild_id", &raw)?).await?;
     if !access.is_owner() {
         return Err(ApiError::missing_permissions());
@@ -237,7 +249,11 @@ pub async fn delete(State(state): State<ApiState>, Authed(user): Authed, Path(ra
     Ok(StatusCode::NO_CONTENT)
 }
 
-pub async fn channels(State(state): State<ApiState>, Authed(user): Authed, Path(raw): Path<String>) -> ApiResult<Json<Vec<Channel>>> {
+pub async fn channels(
+    State(state): State<ApiState>,
+    Authed(user): Authed,
+    Path(raw): Path<String>,
+) -> ApiResult<Json<Vec<Channel>>> {
     let access = access::guild(&state, &user, path_id("guild_id", &raw)?).await?;
     let channels = state.store.guild_channels(access.guild.id).await?;
     Ok(Json(channels.iter().map(|c| render::channel(c, None)).collect()))

@@ -1,6 +1,6 @@
 //! Invites: create, list, look up, join, revoke.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::Json;
 use rand::distributions::Alphanumeric;
 use rand::Rng;
@@ -12,7 +12,7 @@ use model::{permissions, Timestamp};
 use store::{InviteRow, JoinOutcome, StoreError};
 
 use crate::error::{ApiError, ApiResult, FormErrors};
-use crate::extract::{path_id, Authed, Body, Query};
+use crate::extract::{path_id, Authed, Body, Path, Query};
 use crate::routes::channels::open;
 use crate::{access, render, ApiState};
 
@@ -64,7 +64,10 @@ pub async fn create(
     let now = Timestamp::now().unix_ms();
     if !body.unique {
         let similar = state.store.channel_invites(access.channel.id, now).await?.into_iter().find(|i| {
-            i.inviter_id == Some(user.id) && i.max_age == max_age && i.max_uses == max_uses && i.temporary == body.temporary
+            i.inviter_id == Some(user.id)
+                && i.max_age == max_age
+                && i.max_uses == max_uses
+                && i.temporary == body.temporary
         });
         if let Some(i) = similar {
             return Ok(Json(render_invite(&state, &i, true, false).await?));
@@ -129,7 +132,7 @@ pub async fn guild_invites(
 
 /// A live invite by code; expired and used-up ones do not exist.
 async fn live(state: &ApiState, code: &str) -> ApiResult<InviteRow> {
-    if code.is_empty() || code.len() > 32 {
+    if code.is_empty() || code.len() > 32 || !code.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
         return Err(ApiError::unknown_invite());
     }
     match state.store.invite(code).await? {
@@ -145,12 +148,20 @@ pub struct GetInvite {
 }
 
 /// Anyone may look an invite up (that is what it is for); no token needed.
-pub async fn get(State(state): State<ApiState>, Path(code): Path<String>, Query(q): Query<GetInvite>) -> ApiResult<Json<Invite>> {
+pub async fn get(
+    State(state): State<ApiState>,
+    Path(code): Path<String>,
+    Query(q): Query<GetInvite>,
+) -> ApiResult<Json<Invite>> {
     let invite = live(&state, &code).await?;
     Ok(Json(render_invite(&state, &invite, false, q.with_counts).await?))
 }
 
-pub async fn join(State(state): State<ApiState>, Authed(user): Authed, Path(code): Path<String>) -> ApiResult<Json<Invite>> {
+pub async fn join(
+    State(state): State<ApiState>,
+    Authed(user): Authed,
+    Path(code): Path<String>,
+) -> ApiResult<Json<Invite>> {
     if user.bot {
         return Err(ApiError::bots_forbidden());
     }
@@ -174,7 +185,11 @@ pub async fn announce_join(state: &ApiState, guild: store::GuildId, user: &store
     Ok(())
 }
 
-pub async fn delete(State(state): State<ApiState>, Authed(user): Authed, Path(code): Path<String>) -> ApiResult<Json<Invite>> {
+pub async fn delete(
+    State(state): State<ApiState>,
+    Authed(user): Authed,
+    Path(code): Path<String>,
+) -> ApiResult<Json<Invite>> {
     let invite = live(&state, &code).await?;
     let channel = access::channel(&state, &user, invite.channel_id).await?;
     let guild = channel.guild.as_ref().ok_or_else(ApiError::unknown_invite)?;

@@ -2,7 +2,7 @@
 
 use std::collections::HashSet;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
@@ -17,7 +17,7 @@ use store::{ChannelId, HistoryQuery, MessageId, MessageRow, NewMessage, RoleId, 
 
 use crate::access::ChannelAccess;
 use crate::error::{ApiError, ApiResult, FormErrors};
-use crate::extract::{path_id, Authed, Body, Query};
+use crate::extract::{path_id, Authed, Body, Path, Query};
 use crate::routes::channels::open;
 use crate::{render, ApiState};
 
@@ -63,15 +63,27 @@ impl AllowedMentions {
     fn check(&self, errors: &mut FormErrors) {
         for (i, p) in self.parse.iter().flatten().enumerate() {
             if !matches!(p.as_str(), "users" | "roles" | "everyone") {
-                errors.add(&format!("allowed_mentions.parse.{i}"), "BASE_TYPE_CHOICES", "Value must be one of ('roles', 'users', 'everyone').");
+                errors.add(
+                    &format!("allowed_mentions.parse.{i}"),
+                    "BASE_TYPE_CHOICES",
+                    "Value must be one of ('roles', 'users', 'everyone').",
+                );
             }
         }
         let parses = |what: &str| self.parse.iter().flatten().any(|p| p == what);
         if parses("users") && !self.users.is_empty() {
-            errors.add("allowed_mentions", "MESSAGE_ALLOWED_MENTIONS_PARSE_EXCLUSIVE", "parse:[\"users\"] and users: [ids] are mutually exclusive.");
+            errors.add(
+                "allowed_mentions",
+                "MESSAGE_ALLOWED_MENTIONS_PARSE_EXCLUSIVE",
+                "parse:[\"users\"] and users: [ids] are mutually exclusive.",
+            );
         }
         if parses("roles") && !self.roles.is_empty() {
-            errors.add("allowed_mentions", "MESSAGE_ALLOWED_MENTIONS_PARSE_EXCLUSIVE", "parse:[\"roles\"] and roles: [ids] are mutually exclusive.");
+            errors.add(
+                "allowed_mentions",
+                "MESSAGE_ALLOWED_MENTIONS_PARSE_EXCLUSIVE",
+                "parse:[\"roles\"] and roles: [ids] are mutually exclusive.",
+            );
         }
         if self.users.len() > 100 || self.roles.len() > 100 {
             errors.add("allowed_mentions", "BASE_TYPE_MAX_LENGTH", "Must be 100 or fewer in length.");
@@ -123,10 +135,8 @@ async fn resolve_mentions(
 ) -> ApiResult<(Vec<UserId>, Vec<RoleId>, bool)> {
     let (users, roles, everyone) = parse_mentions(content);
     let parses = |what: &str| allowed.is_none_or(|a| a.parse.iter().flatten().any(|p| p == what));
-    let mut users: Vec<UserId> = users
-        .into_iter()
-        .filter(|u| parses("users") || allowed.is_some_and(|a| a.users.contains(u)))
-        .collect();
+    let mut users: Vec<UserId> =
+        users.into_iter().filter(|u| parses("users") || allowed.is_some_and(|a| a.users.contains(u))).collect();
     if let Some(replied) = replied {
         if allowed.is_none_or(|a| a.replied_user) && !users.contains(&replied) {
             users.push(replied);
@@ -206,7 +216,11 @@ pub async fn create(
         Some(Value::String(s)) if s.chars().count() <= 25 => Some(Value::String(s.clone())),
         Some(Value::Number(n)) if n.is_i64() => Some(Value::Number(n.clone())),
         Some(_) => {
-            errors.add("nonce", "BASE_TYPE_BAD_TYPE", "Must be a 64-bit signed integer or a string of 25 or fewer characters.");
+            errors.add(
+                "nonce",
+                "BASE_TYPE_BAD_TYPE",
+                "Must be a 64-bit signed integer or a string of 25 or fewer characters.",
+            );
             None
         }
     };
@@ -222,7 +236,11 @@ pub async fn create(
         if r.kind != 0 {
             errors.add("message_reference.type", "BASE_TYPE_CHOICES", "Only replies (type 0) are supported.");
         } else if r.channel_id.is_some_and(|c| c != access.channel.id) {
-            errors.add("message_reference.channel_id", "REPLIES_CANNOT_REFERENCE_OTHER_CHANNEL", "Cannot reply to a message in another channel.");
+            errors.add(
+                "message_reference.channel_id",
+                "REPLIES_CANNOT_REFERENCE_OTHER_CHANNEL",
+                "Cannot reply to a message in another channel.",
+            );
         } else if let Some(id) = r.message_id {
             match state.store.message(access.channel.id, id).await? {
                 Some(m) => reply_to = Some(m),
@@ -319,7 +337,11 @@ pub async fn list(
         (None, Some(id), None) => HistoryQuery::After(id),
         (None, None, Some(id)) => HistoryQuery::Around(id),
         _ => {
-            return Err(ApiError::field("around", "MESSAGE_LIST_QUERY_EXCLUSIVE", "Only one of before, after and around may be given."))
+            return Err(ApiError::field(
+                "around",
+                "MESSAGE_LIST_QUERY_EXCLUSIVE",
+                "Only one of before, after and around may be given.",
+            ))
         }
     };
     if !access.has(permissions::READ_MESSAGE_HISTORY) {
@@ -441,18 +463,16 @@ pub async fn bulk_delete(
 }
 
 /// The stored key of an emoji path segment: a Unicode emoji as itself.
-/// Custom emoji (`name:id`) do not exist yet, so they are unknown.
+/// Custom emoji (`name:id`) do not exist yet, so they are unknown; so is
+/// anything that is not an emoji in Unicode's list.
 fn emoji_key(raw: &str) -> ApiResult<String> {
-    let chars: Vec<char> = raw.chars().collect();
-    let keycap = chars.len() >= 2 && matches!(chars[0], '0'..='9' | '#' | '*') && chars[1..].iter().all(|c| matches!(c, '\u{fe0f}' | '\u{20e3}'));
-    let pictographic = !chars.is_empty()
-        && !chars[0].is_ascii()
-        && !chars[0].is_alphanumeric()
-        && chars.iter().all(|c| !c.is_ascii() && !c.is_control() && !c.is_whitespace());
-    if chars.len() <= 16 && (keycap || pictographic) {
-        Ok(raw.to_owned())
-    } else {
-        Err(ApiError::unknown_emoji())
+    match emojis::get(raw) {
+        Some(emoji) => Ok(emoji.as_str().to_owned()),
+        // Clients may send an emoji without its variation selector, or with
+        // one the list does not carry.
+        None => {
+            emojis::get(&raw.replace('\u{fe0f}', "")).map(|e| e.as_str().to_owned()).ok_or_else(ApiError::unknown_emoji)
+        }
     }
 }
 
@@ -574,7 +594,8 @@ pub async fn clear_emoji(
     let row = find(&state, &access, &message).await?;
     let key = emoji_key(&emoji)?;
     if state.store.clear_reactions(access.channel.id, row.id, Some(&key)).await? > 0 {
-        let data = json!({ "channel_id": access.channel.id, "message_id": row.id, "emoji": render::reaction_emoji(&key) });
+        let data =
+            json!({ "channel_id": access.channel.id, "message_id": row.id, "emoji": render::reaction_emoji(&key) });
         state.reaction_event("MESSAGE_REACTION_REMOVE_EMOJI", &access.place(), data);
     }
     Ok(StatusCode::NO_CONTENT)
@@ -642,7 +663,11 @@ async fn announce_pins(state: &ApiState, access: &ChannelAccess) -> ApiResult<()
     Ok(())
 }
 
-pub async fn pins(State(state): State<ApiState>, Authed(user): Authed, Path(raw): Path<String>) -> ApiResult<Json<Vec<Message>>> {
+pub async fn pins(
+    State(state): State<ApiState>,
+    Authed(user): Authed,
+    Path(raw): Path<String>,
+) -> ApiResult<Json<Vec<Message>>> {
     let access = text_channel(&state, &user, &raw).await?;
     if !access.has(permissions::READ_MESSAGE_HISTORY) {
         return Ok(Json(Vec::new()));
@@ -671,7 +696,10 @@ pub async fn pins_paged(
         return Err(ApiError::field("limit", "NUMBER_TYPE_MAX", "Must be between 1 and 50."));
     }
     let before = match &q.before {
-        Some(b) => Some(Timestamp::parse(b).ok_or_else(|| ApiError::field("before", "DATE_TIME_TYPE_PARSE", "Could not parse timestamp."))?),
+        Some(b) => Some(
+            Timestamp::parse(b)
+                .ok_or_else(|| ApiError::field("before", "DATE_TIME_TYPE_PARSE", "Could not parse timestamp."))?,
+        ),
         None => None,
     };
     if !access.has(permissions::READ_MESSAGE_HISTORY) {

@@ -52,10 +52,7 @@ pub fn router() -> Router<ApiState> {
         .route("/channels/{channel_id}/messages", get(messages::list).post(messages::create))
         .route("/channels/{channel_id}/messages/bulk-delete", post(messages::bulk_delete))
         .route("/channels/{channel_id}/messages/pins", get(messages::pins_paged))
-        .route(
-            "/channels/{channel_id}/messages/pins/{message_id}",
-            put(messages::pin).delete(messages::unpin),
-        )
+        .route("/channels/{channel_id}/messages/pins/{message_id}", put(messages::pin).delete(messages::unpin))
         .route(
             "/channels/{channel_id}/messages/{message_id}",
             get(messages::get).patch(messages::update).delete(messages::delete),

@@ -1,6 +1,6 @@
 //! The current user, other users, their guilds and DMs.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
@@ -12,7 +12,7 @@ use model::Id;
 use store::{StoreError, UserId, UserPatch};
 
 use crate::error::{ApiError, ApiResult, FormErrors};
-use crate::extract::{path_id, Authed, Body, Query};
+use crate::extract::{path_id, Authed, Body, Path, Query};
 use crate::routes::auth::{check_display_name, check_username};
 use crate::{access, render, ApiState};
 
@@ -101,10 +101,8 @@ pub async fn my_guilds(
     }
     let mut out = Vec::new();
     let guilds = state.store.guilds_of(user.id).await?;
-    let mut selected: Vec<_> = guilds
-        .iter()
-        .filter(|g| q.after.is_none_or(|a| g.id > a) && q.before.is_none_or(|b| g.id < b))
-        .collect();
+    let mut selected: Vec<_> =
+        guilds.iter().filter(|g| q.after.is_none_or(|a| g.id > a) && q.before.is_none_or(|b| g.id < b)).collect();
     // `before` pages backwards: the newest `limit` below it.
     if q.before.is_some() && q.after.is_none() {
         let skip = selected.len().saturating_sub(limit as usize);
@@ -124,7 +122,11 @@ pub async fn leave_guild(
     Path(raw): Path<String>,
 ) -> ApiResult<StatusCode> {
     let guild = access::guild(&state, &user, path_id("guild_id", &raw)?).await.map_err(|e| {
-        if e.code == 50001 { ApiError::unknown_guild() } else { e }
+        if e.code == 50001 {
+            ApiError::unknown_guild()
+        } else {
+            e
+        }
     })?;
     if guild.is_owner() {
         return Err(ApiError::invalid_guild());

@@ -103,7 +103,8 @@ async fn bot_commands_and_graceful_sigterm() {
     // A bot made from the command line before the server runs.
     let out = run(command(&database_url).args(["bot", "create", "--name", "CLI Bot", "--data-dir"]).arg(&data));
     let bot_id = field(&out, "application_id").to_owned();
-    let bot = TestUser { id: bot_id.clone(), token: format!("Bot {}", field(&out, "token")), username: "cli_bot".into() };
+    let bot =
+        TestUser { id: bot_id.clone(), token: format!("Bot {}", field(&out, "token")), username: "cli_bot".into() };
 
     let (child, addr) = serve(&database_url, &data);
     let app = TestApp::attach(&addr);
@@ -112,7 +113,8 @@ async fn bot_commands_and_graceful_sigterm() {
     let gid = guild["id"].as_str().unwrap().to_owned();
 
     // Added from the command line while the server runs.
-    let out = run(command(&database_url).args(["bot", "add", "--bot", &bot_id, "--guild", &gid, "--data-dir"]).arg(&data));
+    let out =
+        run(command(&database_url).args(["bot", "add", "--bot", &bot_id, "--guild", &gid, "--data-dir"]).arg(&data));
     assert!(out.contains("added"), "{out}");
     let (status, guilds) = app.get("/users/@me/guilds", &bot.token).await;
     assert_eq!(status, StatusCode::OK);
@@ -122,7 +124,8 @@ async fn bot_commands_and_graceful_sigterm() {
     terminate(child);
     let (child, addr) = serve(&database_url, &data);
     let app = TestApp::attach(&addr);
-    let (status, msg) = app.get(&format!("/channels/{ch}/messages/{}", posted["id"].as_str().unwrap()), &owner.token).await;
+    let (status, msg) =
+        app.get(&format!("/channels/{ch}/messages/{}", posted["id"].as_str().unwrap()), &owner.token).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(msg["content"], "hello from the shell");
     terminate(child);

@@ -21,25 +21,40 @@ async fn register_login_logout() {
 
     // Login by username or email; upper case folds.
     for login in ["alice", "ALICE@example.com"] {
-        let (status, body) =
-            app.call(Method::POST, "/auth/login", None, Some(json!({"login": login, "password": "correct horse battery"}))).await;
+        let (status, body) = app
+            .call(Method::POST, "/auth/login", None, Some(json!({"login": login, "password": "correct horse battery"})))
+            .await;
         assert_eq!(status, StatusCode::OK, "{body}");
         assert_eq!(body["user_id"], json!(alice.id));
     }
     // A wrong password and an unknown account answer the same.
-    let wrong = app.call(Method::POST, "/auth/login", None, Some(json!({"login": "alice", "password": "nope nope nope"}))).await;
-    let nobody = app.call(Method::POST, "/auth/login", None, Some(json!({"login": "nobody", "password": "nope nope nope"}))).await;
+    let wrong = app
+        .call(Method::POST, "/auth/login", None, Some(json!({"login": "alice", "password": "nope nope nope"})))
+        .await;
+    let nobody = app
+        .call(Method::POST, "/auth/login", None, Some(json!({"login": "nobody", "password": "nope nope nope"})))
+        .await;
     assert_error(&wrong, 400, 50035);
     assert_eq!(wrong.1, nobody.1);
 
     // Taken names and bad fields.
     let taken = app
-        .call(Method::POST, "/auth/register", None, Some(json!({"username": "Alice", "email": "other@example.com", "password": "long enough pw"})))
+        .call(
+            Method::POST,
+            "/auth/register",
+            None,
+            Some(json!({"username": "Alice", "email": "other@example.com", "password": "long enough pw"})),
+        )
         .await;
     assert_error(&taken, 400, 50035);
     assert_eq!(taken.1["errors"]["username"]["_errors"][0]["code"], "USERNAME_ALREADY_TAKEN");
     let bad = app
-        .call(Method::POST, "/auth/register", None, Some(json!({"username": "x", "email": "nope", "password": "short"})))
+        .call(
+            Method::POST,
+            "/auth/register",
+            None,
+            Some(json!({"username": "x", "email": "nope", "password": "short"})),
+        )
         .await;
     assert_error(&bad, 400, 50035);
     for field in ["username", "email", "password"] {
@@ -47,8 +62,9 @@ async fn register_login_logout() {
     }
 
     // Logout revokes exactly the token used.
-    let (_, second) =
-        app.call(Method::POST, "/auth/login", None, Some(json!({"login": "alice", "password": "correct horse battery"}))).await;
+    let (_, second) = app
+        .call(Method::POST, "/auth/login", None, Some(json!({"login": "alice", "password": "correct horse battery"})))
+        .await;
     let second = second["token"].as_str().unwrap().to_owned();
     let (status, _) = app.post("/auth/logout", &alice.token, json!({})).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
@@ -61,7 +77,8 @@ async fn profile_update_and_lookup() {
     let app = TestApp::spawn().await;
     let alice = app.register("alice").await;
     let bob = app.register("bob").await;
-    let (status, me) = app.patch("/users/@me", &alice.token, json!({"global_name": "Alice A.", "username": "alice2"})).await;
+    let (status, me) =
+        app.patch("/users/@me", &alice.token, json!({"global_name": "Alice A.", "username": "alice2"})).await;
     assert_eq!(status, StatusCode::OK, "{me}");
     assert_eq!(me["global_name"], "Alice A.");
     assert_eq!(me["username"], "alice2");
@@ -95,8 +112,12 @@ async fn guild_lifecycle() {
     assert_eq!(guild["roles"][0]["name"], "@everyone");
 
     let (_, channels) = app.get(&format!("/guilds/{gid}/channels"), &owner.token).await;
-    let summary: Vec<(u64, &str)> =
-        channels.as_array().unwrap().iter().map(|c| (c["type"].as_u64().unwrap(), c["name"].as_str().unwrap())).collect();
+    let summary: Vec<(u64, &str)> = channels
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["type"].as_u64().unwrap(), c["name"].as_str().unwrap()))
+        .collect();
     assert!(summary.contains(&(0, "general")) && summary.contains(&(2, "General")), "{summary:?}");
     assert!(channels.as_array().unwrap().iter().any(|c| c["id"] == json!(general)));
 
@@ -120,32 +141,51 @@ async fn guild_lifecycle() {
 
     // Only the owner manages (members lack MANAGE_GUILD at this stage).
     assert_error(&app.patch(&format!("/guilds/{gid}"), &member.token, json!({"name": "Mine"})).await, 403, 50013);
-    let (status, updated) = app.patch(&format!("/guilds/{gid}"), &owner.token, json!({"name": "Crabs", "description": "🦀"})).await;
+    let (status, updated) =
+        app.patch(&format!("/guilds/{gid}"), &owner.token, json!({"name": "Crabs", "description": "🦀"})).await;
     assert_eq!(status, StatusCode::OK, "{updated}");
     assert_eq!(updated["name"], "Crabs");
     assert_eq!(updated["description"], "🦀");
     assert_error(&app.patch(&format!("/guilds/{gid}"), &owner.token, json!({"afk_timeout": 7})).await, 400, 50035);
-    assert_error(&app.patch(&format!("/guilds/{gid}"), &owner.token, json!({"preferred_locale": "klingon"})).await, 400, 50035);
+    assert_error(
+        &app.patch(&format!("/guilds/{gid}"), &owner.token, json!({"preferred_locale": "klingon"})).await,
+        400,
+        50035,
+    );
 
     // Channels: create a category and a child, edit, delete.
-    let (status, cat) = app.post(&format!("/guilds/{gid}/channels"), &owner.token, json!({"name": "Text", "type": 4})).await;
+    let (status, cat) =
+        app.post(&format!("/guilds/{gid}/channels"), &owner.token, json!({"name": "Text", "type": 4})).await;
     assert_eq!(status, StatusCode::CREATED, "{cat}");
     let (status, child) = app
-        .post(&format!("/guilds/{gid}/channels"), &owner.token, json!({"name": "rules", "parent_id": cat["id"], "topic": "be nice", "rate_limit_per_user": 5}))
+        .post(
+            &format!("/guilds/{gid}/channels"),
+            &owner.token,
+            json!({"name": "rules", "parent_id": cat["id"], "topic": "be nice", "rate_limit_per_user": 5}),
+        )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{child}");
     assert_eq!(child["parent_id"], cat["id"]);
     assert_eq!(child["topic"], "be nice");
     assert_eq!(child["rate_limit_per_user"], 5);
-    assert_error(&app.post(&format!("/guilds/{gid}/channels"), &member.token, json!({"name": "mine"})).await, 403, 50013);
-    assert_error(&app.post(&format!("/guilds/{gid}/channels"), &owner.token, json!({"name": "x", "type": 9})).await, 400, 50035);
+    assert_error(
+        &app.post(&format!("/guilds/{gid}/channels"), &member.token, json!({"name": "mine"})).await,
+        403,
+        50013,
+    );
+    assert_error(
+        &app.post(&format!("/guilds/{gid}/channels"), &owner.token, json!({"name": "x", "type": 9})).await,
+        400,
+        50035,
+    );
     assert_error(
         &app.post(&format!("/guilds/{gid}/channels"), &owner.token, json!({"name": "x", "parent_id": general})).await,
         400,
         50035,
     );
     let child_id = child["id"].as_str().unwrap();
-    let (status, edited) = app.patch(&format!("/channels/{child_id}"), &owner.token, json!({"topic": null, "name": "faq"})).await;
+    let (status, edited) =
+        app.patch(&format!("/channels/{child_id}"), &owner.token, json!({"topic": null, "name": "faq"})).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(edited["name"], "faq");
     assert_eq!(edited["topic"], Value::Null);
@@ -212,10 +252,15 @@ async fn invites_expire_and_run_out() {
     assert_error(&app.delete(&format!("/invites/{code2}"), &a.token).await, 403, 50013);
     assert_eq!(app.delete(&format!("/invites/{code2}"), &owner.token).await.0, StatusCode::OK);
     assert_error(&app.post(&format!("/invites/{code2}"), &b.token, json!({})).await, 404, 10006);
-    assert_error(&app.post(&format!("/channels/{general}/invites"), &owner.token, json!({"max_age": 999999999})).await, 400, 50035);
+    assert_error(
+        &app.post(&format!("/channels/{general}/invites"), &owner.token, json!({"max_age": 999999999})).await,
+        400,
+        50035,
+    );
 
     // An invite past its max_age is gone.
-    let (_, short) = app.post(&format!("/channels/{general}/invites"), &owner.token, json!({"max_age": 1, "unique": true})).await;
+    let (_, short) =
+        app.post(&format!("/channels/{general}/invites"), &owner.token, json!({"max_age": 1, "unique": true})).await;
     let short = short["code"].as_str().unwrap();
     assert_eq!(app.call(Method::GET, &format!("/invites/{short}"), None, None).await.0, StatusCode::OK);
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
@@ -229,7 +274,8 @@ async fn an_invite_with_max_uses_is_never_overused() {
     let app = TestApp::spawn().await;
     let owner = app.register("owner").await;
     let (_, general) = app.guild(&owner, "Club").await;
-    let (_, invite) = app.post(&format!("/channels/{general}/invites"), &owner.token, json!({"max_uses": 3, "unique": true})).await;
+    let (_, invite) =
+        app.post(&format!("/channels/{general}/invites"), &owner.token, json!({"max_uses": 3, "unique": true})).await;
     let code = invite["code"].as_str().unwrap().to_owned();
     let mut users = Vec::new();
     for i in 0..8 {
@@ -276,8 +322,13 @@ async fn messages_history_edit_delete() {
 
     // Only the author edits.
     let first = &sent[0];
-    assert_error(&app.patch(&format!("/channels/{ch}/messages/{first}"), &bob.token, json!({"content": "hijack"})).await, 403, 50005);
-    let (status, edited) = app.patch(&format!("/channels/{ch}/messages/{first}"), &alice.token, json!({"content": "edited"})).await;
+    assert_error(
+        &app.patch(&format!("/channels/{ch}/messages/{first}"), &bob.token, json!({"content": "hijack"})).await,
+        403,
+        50005,
+    );
+    let (status, edited) =
+        app.patch(&format!("/channels/{ch}/messages/{first}"), &alice.token, json!({"content": "edited"})).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(edited["content"], "edited");
     assert!(edited["edited_timestamp"].is_string());
@@ -288,19 +339,34 @@ async fn messages_history_edit_delete() {
     // Authors delete their own; others need MANAGE_MESSAGES (the owner has it).
     assert_error(&app.delete(&format!("/channels/{ch}/messages/{first}"), &bob.token).await, 403, 50013);
     assert_eq!(app.delete(&format!("/channels/{ch}/messages/{}", sent[1]), &bob.token).await.0, StatusCode::NO_CONTENT);
-    assert_eq!(app.delete(&format!("/channels/{ch}/messages/{}", sent[3]), &alice.token).await.0, StatusCode::NO_CONTENT);
+    assert_eq!(
+        app.delete(&format!("/channels/{ch}/messages/{}", sent[3]), &alice.token).await.0,
+        StatusCode::NO_CONTENT
+    );
     assert_error(&app.get(&format!("/channels/{ch}/messages/{}", sent[3]), &alice.token).await, 404, 10008);
 
     // Bulk delete: 2–100 ids, owner only, unknown ids ignored.
     let bulk = json!({"messages": [sent[4], sent[5], sent[6], "1573797996577947648"]});
-    assert_error(&app.post(&format!("/channels/{ch}/messages/bulk-delete"), &bob.token, bulk.clone()).await, 403, 50013);
-    assert_error(&app.post(&format!("/channels/{ch}/messages/bulk-delete"), &alice.token, json!({"messages": [sent[4]]})).await, 400, 50016);
     assert_error(
-        &app.post(&format!("/channels/{ch}/messages/bulk-delete"), &alice.token, json!({"messages": ["1", sent[4]]})).await,
+        &app.post(&format!("/channels/{ch}/messages/bulk-delete"), &bob.token, bulk.clone()).await,
+        403,
+        50013,
+    );
+    assert_error(
+        &app.post(&format!("/channels/{ch}/messages/bulk-delete"), &alice.token, json!({"messages": [sent[4]]})).await,
+        400,
+        50016,
+    );
+    assert_error(
+        &app.post(&format!("/channels/{ch}/messages/bulk-delete"), &alice.token, json!({"messages": ["1", sent[4]]}))
+            .await,
         400,
         50034,
     );
-    assert_eq!(app.post(&format!("/channels/{ch}/messages/bulk-delete"), &alice.token, bulk).await.0, StatusCode::NO_CONTENT);
+    assert_eq!(
+        app.post(&format!("/channels/{ch}/messages/bulk-delete"), &alice.token, bulk).await.0,
+        StatusCode::NO_CONTENT
+    );
     let (_, page) = app.get(&format!("/channels/{ch}/messages?limit=100"), &bob.token).await;
     assert_eq!(page.as_array().unwrap().len(), 25);
 
@@ -311,7 +377,10 @@ async fn messages_history_edit_delete() {
     assert_error(&res, 400, 50035);
     assert_eq!(res.1["errors"]["content"]["_errors"][0]["code"], "BASE_TYPE_MAX_LENGTH");
     let exactly: String = "é".repeat(2000);
-    assert_eq!(app.post(&format!("/channels/{ch}/messages"), &bob.token, json!({"content": exactly})).await.0, StatusCode::OK);
+    assert_eq!(
+        app.post(&format!("/channels/{ch}/messages"), &bob.token, json!({"content": exactly})).await.0,
+        StatusCode::OK
+    );
     // Voice channels carry text chat; a category does not.
     assert_eq!(app.post(&format!("/channels/{ch}/typing"), &bob.token, json!({})).await.0, StatusCode::NO_CONTENT);
 }
@@ -335,23 +404,40 @@ async fn replies_mentions_and_nonces() {
 
     // allowed_mentions filters what pings.
     let (_, quiet) = app
-        .post(&format!("/channels/{ch}/messages"), &alice.token, json!({"content": format!("<@{}> @everyone", bob.id), "allowed_mentions": {"parse": []}}))
+        .post(
+            &format!("/channels/{ch}/messages"),
+            &alice.token,
+            json!({"content": format!("<@{}> @everyone", bob.id), "allowed_mentions": {"parse": []}}),
+        )
         .await;
     assert_eq!(quiet["mentions"], json!([]));
     assert_eq!(quiet["mention_everyone"], false);
     let (_, only) = app
-        .post(&format!("/channels/{ch}/messages"), &alice.token, json!({"content": format!("<@{}>", bob.id), "allowed_mentions": {"users": [bob.id]}}))
+        .post(
+            &format!("/channels/{ch}/messages"),
+            &alice.token,
+            json!({"content": format!("<@{}>", bob.id), "allowed_mentions": {"users": [bob.id]}}),
+        )
         .await;
     assert_eq!(only["mentions"][0]["id"], json!(bob.id));
     assert_error(
-        &app.post(&format!("/channels/{ch}/messages"), &alice.token, json!({"content": "x", "allowed_mentions": {"parse": ["users"], "users": [bob.id]}})).await,
+        &app.post(
+            &format!("/channels/{ch}/messages"),
+            &alice.token,
+            json!({"content": "x", "allowed_mentions": {"parse": ["users"], "users": [bob.id]}}),
+        )
+        .await,
         400,
         50035,
     );
 
     // A reply carries the message it answers and pings its author.
     let (status, reply) = app
-        .post(&format!("/channels/{ch}/messages"), &bob.token, json!({"content": "yes?", "message_reference": {"message_id": msg["id"]}}))
+        .post(
+            &format!("/channels/{ch}/messages"),
+            &bob.token,
+            json!({"content": "yes?", "message_reference": {"message_id": msg["id"]}}),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{reply}");
     assert_eq!(reply["type"], 19);
@@ -368,7 +454,11 @@ async fn replies_mentions_and_nonces() {
         .await;
     assert_eq!(quiet_reply["mentions"], json!([]));
     let res = app
-        .post(&format!("/channels/{ch}/messages"), &bob.token, json!({"content": "?", "message_reference": {"message_id": "1573797996577947648"}}))
+        .post(
+            &format!("/channels/{ch}/messages"),
+            &bob.token,
+            json!({"content": "?", "message_reference": {"message_id": "1573797996577947648"}}),
+        )
         .await;
     assert_error(&res, 400, 50035);
     let (status, loose) = app
@@ -390,13 +480,16 @@ async fn replies_mentions_and_nonces() {
     let (_, page) = app.get(&format!("/channels/{ch}/messages?limit=100"), &bob.token).await;
     assert_eq!(page.as_array().unwrap().iter().filter(|m| m["content"] == "once").count(), 1);
     // Without enforce_nonce, the nonce is only echoed.
-    let (_, n1) = app.post(&format!("/channels/{ch}/messages"), &bob.token, json!({"content": "twice", "nonce": 7})).await;
-    let (_, n2) = app.post(&format!("/channels/{ch}/messages"), &bob.token, json!({"content": "twice", "nonce": 7})).await;
+    let (_, n1) =
+        app.post(&format!("/channels/{ch}/messages"), &bob.token, json!({"content": "twice", "nonce": 7})).await;
+    let (_, n2) =
+        app.post(&format!("/channels/{ch}/messages"), &bob.token, json!({"content": "twice", "nonce": 7})).await;
     assert_ne!(n1["id"], n2["id"]);
     assert_eq!(n1["nonce"], 7);
     // Nonces are signed 64-bit integers or short strings.
     for bad in [json!(18446744073709551615u64), json!("x".repeat(26)), json!(1.5), json!([1])] {
-        let res = app.post(&format!("/channels/{ch}/messages"), &bob.token, json!({"content": "n", "nonce": bad})).await;
+        let res =
+            app.post(&format!("/channels/{ch}/messages"), &bob.token, json!({"content": "n", "nonce": bad})).await;
         assert_error(&res, 400, 50035);
         assert!(res.1["errors"]["nonce"].is_object(), "{}", res.1);
     }
@@ -431,7 +524,9 @@ async fn reactions_and_pins() {
     let mid = msg["id"].as_str().unwrap();
     let base = format!("/channels/{ch}/messages/{mid}/reactions");
 
-    for (user, emoji) in [(&alice, "%F0%9F%91%8D"), (&bob, "%F0%9F%91%8D"), (&bob, "%F0%9F%A6%80"), (&bob, "1%EF%B8%8F%E2%83%A3")] {
+    for (user, emoji) in
+        [(&alice, "%F0%9F%91%8D"), (&bob, "%F0%9F%91%8D"), (&bob, "%F0%9F%A6%80"), (&bob, "1%EF%B8%8F%E2%83%A3")]
+    {
         let (status, body) = app.put(&format!("{base}/{emoji}/@me"), &user.token).await;
         assert_eq!(status, StatusCode::NO_CONTENT, "{emoji}: {body}");
     }
@@ -508,13 +603,20 @@ async fn direct_messages() {
     assert_eq!(ids(&history), vec![reply["id"].as_str().unwrap().to_owned(), hello["id"].as_str().unwrap().to_owned()]);
     // Reactions and pins work in DMs, for both.
     let mid = hello["id"].as_str().unwrap();
-    assert_eq!(app.put(&format!("/channels/{dmid}/messages/{mid}/reactions/%E2%9D%A4%EF%B8%8F/@me"), &bob.token).await.0, StatusCode::NO_CONTENT);
+    assert_eq!(
+        app.put(&format!("/channels/{dmid}/messages/{mid}/reactions/%E2%9D%A4%EF%B8%8F/@me"), &bob.token).await.0,
+        StatusCode::NO_CONTENT
+    );
     assert_eq!(app.put(&format!("/channels/{dmid}/pins/{mid}"), &bob.token).await.0, StatusCode::NO_CONTENT);
     let (_, pins) = app.get(&format!("/channels/{dmid}/pins"), &alice.token).await;
     assert_eq!(pins[0]["reactions"][0]["count"], 1);
     // Nobody else reads or writes.
     assert_error(&app.get(&format!("/channels/{dmid}/messages"), &eve.token).await, 403, 50001);
-    assert_error(&app.post(&format!("/channels/{dmid}/messages"), &eve.token, json!({"content": "hi"})).await, 403, 50001);
+    assert_error(
+        &app.post(&format!("/channels/{dmid}/messages"), &eve.token, json!({"content": "hi"})).await,
+        403,
+        50001,
+    );
     // DMs cannot be edited like guild channels, and deleting only closes.
     assert_error(&app.patch(&format!("/channels/{dmid}"), &alice.token, json!({"name": "x"})).await, 400, 50024);
     assert_eq!(app.delete(&format!("/channels/{dmid}"), &alice.token).await.0, StatusCode::OK);
@@ -556,14 +658,29 @@ async fn applications_and_bots() {
     app.join(&owner, &ch, &other).await;
     let add = format!("/oauth2/authorize?client_id={app_id}&scope=bot&permissions=2048&guild_id={gid}");
     assert_error(&app.post(&add, &other.token, json!({})).await, 403, 50013);
-    assert_error(&app.post(&format!("/oauth2/authorize?client_id={app_id}&scope=identify&guild_id={gid}"), &owner.token, json!({})).await, 400, 50035);
+    assert_error(
+        &app.post(
+            &format!("/oauth2/authorize?client_id={app_id}&scope=identify&guild_id={gid}"),
+            &owner.token,
+            json!({}),
+        )
+        .await,
+        400,
+        50035,
+    );
     let (status, body) = app.post(&add, &owner.token, json!({})).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let (_, guilds) = app.get("/users/@me/guilds", &bot_token).await;
     assert_eq!(guilds[0]["id"], json!(gid));
 
     // The bot posts; a user reads it.
-    let posted = app.send(&crate::common::TestUser { id: app_id.clone(), token: bot_token.clone(), username: "helper_bot".into() }, &ch, "beep").await;
+    let posted = app
+        .send(
+            &crate::common::TestUser { id: app_id.clone(), token: bot_token.clone(), username: "helper_bot".into() },
+            &ch,
+            "beep",
+        )
+        .await;
     assert_eq!(posted["author"]["bot"], true);
 
     // Resetting the token revokes the old one; only the owner may.

@@ -54,7 +54,12 @@ async fn writes_in_flight_at_shutdown_are_kept() {
                 let client = reqwest::Client::new();
                 let mut acknowledged = Vec::new();
                 for i in 0..200 {
-                    let res = client.post(&url).header("Authorization", &token).json(&json!({"content": format!("w{w}-{i}")})).send().await;
+                    let res = client
+                        .post(&url)
+                        .header("Authorization", &token)
+                        .json(&json!({"content": format!("w{w}-{i}")}))
+                        .send()
+                        .await;
                     match res {
                         Ok(r) if r.status() == StatusCode::OK => {
                             let body: serde_json::Value = r.json().await.unwrap();

@@ -1,0 +1,523 @@
+//! One WebSocket connection: HELLO, IDENTIFY or RESUME, heartbeats, the
+//! client's requests, and writing dispatches from the session's queue.
+
+use std::collections::{HashSet, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use bytes::Bytes;
+use serde::de::DeserializeOwned;
+use serde_json::{json, Value};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use events::intents;
+use model::gateway::{GuildMembersChunk, Ready, ReadyApplication, UnavailableGuild};
+use store::{GuildId, UserRow};
+
+use crate::compress::{Compressor, Transport};
+use crate::hub::{presence_payload, Hub, UserPresence};
+use crate::protocol::{close, op, Identify, Incoming, PresenceUpdate, RequestGuildMembers, Resume};
+use crate::session::{Frame, ResumeError, Session};
+
+/// Client events allowed per window, and the window.
+const RATE_LIMIT: usize = 120;
+const RATE_WINDOW: Duration = Duration::from_secs(60);
+/// Largest payload a client may send.
+const MAX_PAYLOAD: usize = 4096;
+/// Application flags that allow the privileged intents (the full flag or
+/// its "limited" variant for unverified apps).
+const FLAG_PRESENCE: u64 = (1 << 12) | (1 << 13);
+const FLAG_GUILD_MEMBERS: u64 = (1 << 14) | (1 << 15);
+const FLAG_MESSAGE_CONTENT: u64 = (1 << 18) | (1 << 19);
+
+/// What the connection URL asked for.
+#[derive(Debug, Clone)]
+pub struct ConnParams {
+    /// READY's `resume_gateway_url`.
+    pub public_url: String,
+    pub transport: Transport,
+    pub version_ok: bool,
+    pub encoding_ok: bool,
+}
+
+/// How a handler wants the connection to go on.
+enum Flow {
+    Continue,
+    Close(u16, &'static str),
+    /// The peer is gone or too slow to write to: drop without a close frame.
+    Drop,
+}
+
+struct Conn {
+    hub: Arc<Hub>,
+    ws: WebSocket,
+    compressor: Compressor,
+    transport: Transport,
+    public_url: String,
+    session: Option<Arc<Session>>,
+    /// Frames the session queues for us; `None` before identify/resume.
+    queue: Option<mpsc::Receiver<Frame>>,
+    /// Our end's handle of that queue, to detach on exit.
+    queue_tx: Option<mpsc::Sender<Frame>>,
+    last_beat: Instant,
+    requested_beat: bool,
+    recent: VecDeque<Instant>,
+}
+
+pub async fn run(hub: Arc<Hub>, ws: WebSocket, params: ConnParams) {
+    hub.connection_opened();
+    let compressor = Compressor::for_transport(params.transport).unwrap_or(Compressor::None);
+    let mut conn = Conn {
+        hub: hub.clone(),
+        ws,
+        compressor,
+        transport: params.transport,
+        public_url: params.public_url.clone(),
+        session: None,
+        queue: None,
+        queue_tx: None,
+        last_beat: Instant::now(),
+        requested_beat: false,
+        recent: VecDeque::new(),
+    };
+    let flow = if !params.version_ok {
+        Flow::Close(close::INVALID_API_VERSION, "Invalid API version")
+    } else if !params.encoding_ok {
+        Flow::Close(close::DECODE_ERROR, "Only encoding=json is supported")
+    } else {
+        conn.serve().await
+    };
+    if let Flow::Close(code, reason) = flow {
+        let _ = tokio::time::timeout(
+            Duration::from_secs(1),
+            conn.ws.send(Message::Close(Some(CloseFrame { code, reason: Utf8Bytes::from(reason) }))),
+        )
+        .await;
+    }
+    if let (Some(session), Some(tx)) = (&conn.session, &conn.queue_tx) {
+        session.detach(tx);
+    }
+    hub.connection_closed();
+}
+
+async fn next_frame(queue: &mut Option<mpsc::Receiver<Frame>>) -> Option<Frame> {
+    match queue {
+        Some(q) => q.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+impl Conn {
+    fn heartbeat(&self) -> Duration {
+        Duration::from_millis(self.hub.config.heartbeat_interval_ms)
+    }
+
+    async fn serve(&mut self) -> Flow {
+        let hello = json!({ "op": op::HELLO, "d": { "heartbeat_interval": self.hub.config.heartbeat_interval_ms } });
+        if let f @ (Flow::Close(..) | Flow::Drop) = self.send_json(&hello).await {
+            return f;
+        }
+        let mut closing = self.hub.closing.subscribe();
+        if *closing.borrow_and_update() {
+            return self.reconnect().await;
+        }
+        loop {
+            let beat = self.heartbeat();
+            // Ask for a beat once the interval has passed; give up on the
+            // client at one and a half intervals.
+            let request_at = self.last_beat + beat + beat / 10;
+            let deadline = self.last_beat + beat + beat / 2;
+            let flow = tokio::select! {
+                biased;
+                changed = closing.changed() => {
+                    if changed.is_err() || *closing.borrow() { return self.reconnect().await }
+                    Flow::Continue
+                }
+                frame = next_frame(&mut self.queue) => match frame {
+                    Some(frame) => self.send_frame(frame).await,
+                    // The session cut us loose: we were too slow, or a
+                    // resume elsewhere took the session over.
+                    None => Flow::Close(close::UNKNOWN_ERROR, "Session moved or connection too slow; resume"),
+                },
+                msg = self.ws.recv() => match msg {
+                    Some(Ok(Message::Text(text))) => self.receive(text.as_bytes()).await,
+                    Some(Ok(Message::Binary(_))) => Flow::Close(close::DECODE_ERROR, "Binary payloads are not supported"),
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => Flow::Continue,
+                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => Flow::Drop,
+                },
+                _ = tokio::time::sleep_until(request_at), if !self.requested_beat => {
+                    self.requested_beat = true;
+                    self.send_json(&json!({ "op": op::HEARTBEAT, "d": null })).await
+                }
+                _ = tokio::time::sleep_until(deadline) => Flow::Close(close::SESSION_TIMED_OUT, "Heartbeat timed out"),
+            };
+            match flow {
+                Flow::Continue => {}
+                other => return other,
+            }
+        }
+    }
+
+    /// Op 7, then a short wait for the client to hang up by itself.
+    async fn reconnect(&mut self) -> Flow {
+        if let f @ (Flow::Close(..) | Flow::Drop) = self.send_json(&json!({ "op": op::RECONNECT, "d": null })).await {
+            return f;
+        }
+        let wait = async {
+            loop {
+                match self.ws.recv().await {
+                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
+                    _ => {}
+                }
+            }
+        };
+        match tokio::time::timeout(Duration::from_secs(2), wait).await {
+            Ok(()) => Flow::Drop,
+            Err(_) => Flow::Close(close::UNKNOWN_ERROR, "Server restarting; reconnect and resume"),
+        }
+    }
+
+    async fn send_json(&mut self, value: &Value) -> Flow {
+        let bytes = Bytes::from(serde_json::to_vec(value).expect("JSON values serialise"));
+        self.send_frame(bytes).await
+    }
+
+    async fn send_frame(&mut self, frame: Frame) -> Flow {
+        let message = match self.compressor.compress(&frame) {
+            Ok(None) => match Utf8Bytes::try_from(frame) {
+                Ok(text) => Message::Text(text),
+                Err(_) => return Flow::Drop,
+            },
+            Ok(Some(compressed)) => Message::Binary(Bytes::from(compressed)),
+            Err(_) => return Flow::Drop,
+        };
+        let timeout = Duration::from_millis(self.hub.config.send_timeout_ms);
+        match tokio::time::timeout(timeout, self.ws.send(message)).await {
+            Ok(Ok(())) => Flow::Continue,
+            _ => Flow::Drop,
+        }
+    }
+
+    /// Counts a client event against the rate limit.
+    fn over_rate_limit(&mut self) -> bool {
+        let now = Instant::now();
+        while self.recent.front().is_some_and(|t| now.duration_since(*t) >= RATE_WINDOW) {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(now);
+        self.recent.len() > RATE_LIMIT
+    }
+
+    async fn receive(&mut self, text: &[u8]) -> Flow {
+        if text.len() > MAX_PAYLOAD {
+            return Flow::Close(close::DECODE_ERROR, "Payload too large");
+        }
+        if self.over_rate_limit() {
+            return Flow::Close(close::RATE_LIMITED, "You are being rate limited.");
+        }
+        let Ok(msg) = serde_json::from_slice::<Incoming>(text) else {
+            return Flow::Close(close::DECODE_ERROR, "Error while decoding payload.");
+        };
+        match msg.op {
+            op::HEARTBEAT => {
+                self.last_beat = Instant::now();
+                self.requested_beat = false;
+                self.send_json(&json!({ "op": op::HEARTBEAT_ACK, "d": null })).await
+            }
+            op::IDENTIFY => match parse::<Identify>(msg.d) {
+                Some(identify) => self.identify(identify).await,
+                None => Flow::Close(close::DECODE_ERROR, "Invalid IDENTIFY payload."),
+            },
+            op::RESUME => match parse::<Resume>(msg.d) {
+                Some(resume) => self.resume(resume).await,
+                None => Flow::Close(close::DECODE_ERROR, "Invalid RESUME payload."),
+            },
+            op::PRESENCE_UPDATE | op::REQUEST_GUILD_MEMBERS | op::VOICE_STATE_UPDATE if self.session.is_none() => {
+                Flow::Close(close::NOT_AUTHENTICATED, "Not authenticated.")
+            }
+            op::PRESENCE_UPDATE => match parse::<PresenceUpdate>(msg.d) {
+                Some(p) => self.presence(p),
+                None => Flow::Close(close::DECODE_ERROR, "Invalid PRESENCE_UPDATE payload."),
+            },
+            op::REQUEST_GUILD_MEMBERS => match parse::<RequestGuildMembers>(msg.d) {
+                Some(r) => self.request_members(r).await,
+                None => Flow::Close(close::DECODE_ERROR, "Invalid REQUEST_GUILD_MEMBERS payload."),
+            },
+            // Voice comes with the voice service; until then it is a no-op.
+            op::VOICE_STATE_UPDATE => Flow::Continue,
+            _ => Flow::Close(close::UNKNOWN_OPCODE, "Unknown opcode."),
+        }
+    }
+
+    /// The user a token belongs to. Takes the hub rather than `&self`: a
+    /// `&Conn` held across an await would make the future not `Send`.
+    async fn authenticate(hub: &Hub, token: &str) -> Option<UserRow> {
+        let token = token.strip_prefix("Bot ").unwrap_or(token);
+        if token.is_empty() || token.len() > 256 {
+            return None;
+        }
+        hub.store.user_by_token(&auth::hash_token(token)).await.ok().flatten()
+    }
+
+    async fn identify(&mut self, identify: Identify) -> Flow {
+        if self.session.is_some() {
+            return Flow::Close(close::ALREADY_AUTHENTICATED, "You sent more than one identify payload.");
+        }
+        let Some(user) = Self::authenticate(&self.hub.clone(), &identify.token).await else {
+            return Flow::Close(close::AUTHENTICATION_FAILED, "Authentication failed.");
+        };
+        let intents = match identify.intents {
+            Some(bits) if bits & !intents::ALL != 0 => {
+                return Flow::Close(close::INVALID_INTENTS, "Invalid intent(s).")
+            }
+            Some(bits) => bits,
+            None if user.bot => return Flow::Close(close::INVALID_INTENTS, "Bots must send intents."),
+            // People's clients send no intents and receive everything.
+            None => intents::ALL,
+        };
+        if user.bot && intents & intents::PRIVILEGED != 0 {
+            let flags = match self.hub.store.application(user.id).await {
+                Ok(app) => app.map_or(0, |a| a.flags),
+                Err(_) => return Flow::Drop,
+            };
+            let allowed = [
+                (intents::GUILD_PRESENCES, FLAG_PRESENCE),
+                (intents::GUILD_MEMBERS, FLAG_GUILD_MEMBERS),
+                (intents::MESSAGE_CONTENT, FLAG_MESSAGE_CONTENT),
+            ]
+            .iter()
+            .all(|(intent, flag)| intents & intent == 0 || flags & flag != 0);
+            if !allowed {
+                return Flow::Close(close::DISALLOWED_INTENTS, "Disallowed intent(s).");
+            }
+        }
+        let shard = match identify.shard {
+            None => (0, 1),
+            Some([id, n]) if n >= 1 && id < n && n <= 4096 => (id, n),
+            Some(_) => return Flow::Close(close::INVALID_SHARD, "Invalid shard."),
+        };
+        if identify.compress && self.transport == Transport::Plain {
+            self.compressor = Compressor::PerMessage;
+        }
+        let guild_rows = match self.hub.store.guilds_of(user.id).await {
+            Ok(g) => g,
+            Err(_) => return Flow::Drop,
+        };
+        let all_guilds: HashSet<GuildId> = guild_rows.iter().map(|g| g.id).collect();
+        let session_id = auth::random_hex(16);
+        let session = Arc::new(Session::new(
+            session_id.clone(),
+            user.id,
+            user.bot,
+            intents,
+            shard,
+            all_guilds,
+            self.hub.config.resume_buffer,
+        ));
+        let probe = |g: GuildId| session.on_shard(Some(g));
+        let mine: Vec<_> = guild_rows.iter().filter(|g| probe(g.id)).collect();
+
+        // READY and the GUILD_CREATEs are the session's first dispatches,
+        // queued before it is registered so nothing can come between them.
+        let ready = Ready {
+            v: 10,
+            user: api::render::current_user(&user),
+            guilds: mine.iter().map(|g| UnavailableGuild { id: g.id, unavailable: true }).collect(),
+            session_id: session_id.clone(),
+            resume_gateway_url: self.public_url.clone(),
+            shard: identify.shard.map(|_| [shard.0, shard.1]),
+            application: user.bot.then(|| ReadyApplication { id: user.id.cast(), flags: 0 }),
+            private_channels: Vec::new(),
+            relationships: Vec::new(),
+            presences: Vec::new(),
+            guild_join_requests: Vec::new(),
+            user_settings: json!({}),
+            session_type: "normal".into(),
+        };
+        let threshold = identify.large_threshold.unwrap_or(self.hub.config.large_threshold).clamp(50, 250);
+        session.dispatch("READY", &serde_json::to_vec(&ready).expect("READY serialises"));
+        if intents & intents::GUILDS != 0 {
+            for g in &mine {
+                let mut snapshot =
+                    match api::render::guild_snapshot(self.hub.store.as_ref(), g, user.id, threshold).await {
+                        Ok(s) => s,
+                        Err(_) => return Flow::Drop,
+                    };
+                if intents & intents::GUILD_PRESENCES != 0 {
+                    snapshot.presences = self.hub.guild_presences(g.id);
+                }
+                session.dispatch("GUILD_CREATE", &serde_json::to_vec(&snapshot).expect("GUILD_CREATE serialises"));
+            }
+        }
+        let presence = identify
+            .presence
+            .as_ref()
+            .and_then(user_presence)
+            .unwrap_or(UserPresence { status: "online".into(), activities: Vec::new() });
+        self.attach(session.clone(), None).await;
+        self.hub.register(session.clone());
+        self.hub.set_presence(user.id, presence, &session.guilds());
+        Flow::Continue
+    }
+
+    /// Connects this socket to a session's queue, sending `replay` first.
+    async fn attach(&mut self, session: Arc<Session>, resume_from: Option<Option<u64>>) -> Flow {
+        let (tx, rx) = mpsc::channel(self.hub.config.max_queue);
+        let replay = match resume_from {
+            None => session.resume(Some(0), tx.clone()).unwrap_or_default(),
+            Some(seq) => match session.resume(seq, tx.clone()) {
+                Ok(frames) => frames,
+                Err(ResumeError::TooOld) => return self.invalid_session().await,
+                Err(ResumeError::Future) => return Flow::Close(close::INVALID_SEQ, "Invalid sequence."),
+            },
+        };
+        self.session = Some(session);
+        self.queue = Some(rx);
+        self.queue_tx = Some(tx);
+        for frame in replay {
+            if let f @ (Flow::Close(..) | Flow::Drop) = self.send_frame(frame).await {
+                return f;
+            }
+        }
+        Flow::Continue
+    }
+
+    async fn invalid_session(&mut self) -> Flow {
+        self.send_json(&json!({ "op": op::INVALID_SESSION, "d": false })).await
+    }
+
+    async fn resume(&mut self, resume: Resume) -> Flow {
+        if self.session.is_some() {
+            return Flow::Close(close::ALREADY_AUTHENTICATED, "Already authenticated.");
+        }
+        let Some(user) = Self::authenticate(&self.hub.clone(), &resume.token).await else {
+            return Flow::Close(close::AUTHENTICATION_FAILED, "Authentication failed.");
+        };
+        let Some(session) = self.hub.session(&resume.session_id).filter(|s| s.user == user.id) else {
+            return self.invalid_session().await;
+        };
+        match self.attach(session.clone(), Some(resume.seq)).await {
+            Flow::Continue if self.session.is_some() => {
+                session.dispatch("RESUMED", b"{}");
+                Flow::Continue
+            }
+            other => other,
+        }
+    }
+
+    fn presence(&mut self, update: PresenceUpdate) -> Flow {
+        let Some(presence) = user_presence(&update) else {
+            return Flow::Close(close::DECODE_ERROR, "Invalid status.");
+        };
+        let session = self.session.clone().expect("checked before");
+        self.hub.set_presence(session.user, presence, &session.guilds());
+        Flow::Continue
+    }
+
+    async fn request_members(&mut self, req: RequestGuildMembers) -> Flow {
+        let session = self.session.clone().expect("checked before");
+        if !session.has_guild(req.guild_id) {
+            return Flow::Continue;
+        }
+        let listing_all = req.user_ids.is_none() && req.query.as_deref().unwrap_or("").is_empty();
+        if session.bot && listing_all && session.intents & intents::GUILD_MEMBERS == 0 {
+            return Flow::Close(close::DISALLOWED_INTENTS, "Listing every member needs the GUILD_MEMBERS intent.");
+        }
+        if req.presences && session.bot && session.intents & intents::GUILD_PRESENCES == 0 {
+            return Flow::Close(close::DISALLOWED_INTENTS, "Presences need the GUILD_PRESENCES intent.");
+        }
+        let store = self.hub.store.clone();
+        let mut rows = Vec::new();
+        let mut not_found = Vec::new();
+        let result: Result<(), store::StoreError> = async {
+            if let Some(ids) = req.user_ids {
+                for id in ids.into_vec().into_iter().take(100) {
+                    match store.member(req.guild_id, id).await? {
+                        Some(m) => rows.push(m),
+                        None => not_found.push(id),
+                    }
+                }
+            } else {
+                let query = req.query.unwrap_or_default().to_lowercase();
+                let limit = match req.limit.unwrap_or(0) {
+                    0 if query.is_empty() => usize::MAX,
+                    0 => 100,
+                    n => n.min(100) as usize,
+                };
+                let mut after = None;
+                loop {
+                    let page = store.members(req.guild_id, after, 1000).await?;
+                    let Some(last) = page.last() else { break };
+                    after = Some(last.user_id);
+                    let users = store.users(&page.iter().map(|m| m.user_id).collect::<Vec<_>>()).await?;
+                    for m in page {
+                        let matches = query.is_empty()
+                            || m.nick.as_deref().is_some_and(|n| n.to_lowercase().starts_with(&query))
+                            || users.iter().any(|u| {
+                                u.id == m.user_id
+                                    && (u.username.starts_with(&query)
+                                        || u.global_name
+                                            .as_deref()
+                                            .is_some_and(|g| g.to_lowercase().starts_with(&query)))
+                            });
+                        if matches && rows.len() < limit {
+                            rows.push(m);
+                        }
+                    }
+                    if rows.len() >= limit {
+                        break;
+                    }
+                }
+            }
+            Ok(())
+        }
+        .await;
+        if result.is_err() {
+            return Flow::Drop;
+        }
+        let users = match store.users(&rows.iter().map(|m| m.user_id).collect::<Vec<_>>()).await {
+            Ok(u) => u,
+            Err(_) => return Flow::Drop,
+        };
+        let members: Vec<_> = rows
+            .iter()
+            .filter_map(|m| users.iter().find(|u| u.id == m.user_id).map(|u| api::render::member(m, Some(u))))
+            .collect();
+        let chunks: Vec<_> =
+            if members.is_empty() { vec![Vec::new()] } else { members.chunks(1000).map(<[_]>::to_vec).collect() };
+        let count = chunks.len() as u32;
+        for (i, chunk) in chunks.into_iter().enumerate() {
+            let presences = req.presences.then(|| {
+                chunk
+                    .iter()
+                    .filter_map(|m| m.user.as_ref())
+                    .filter_map(|u| self.hub.presence_of(u.id).map(|p| presence_payload(u.id, Some(req.guild_id), &p)))
+                    .collect()
+            });
+            let payload = GuildMembersChunk {
+                guild_id: req.guild_id,
+                members: chunk,
+                chunk_index: i as u32,
+                chunk_count: count,
+                not_found: if i == 0 { std::mem::take(&mut not_found) } else { Vec::new() },
+                presences,
+                nonce: req.nonce.clone(),
+            };
+            session.dispatch("GUILD_MEMBERS_CHUNK", &serde_json::to_vec(&payload).expect("chunk serialises"));
+        }
+        Flow::Continue
+    }
+}
+
+fn parse<T: DeserializeOwned>(d: Value) -> Option<T> {
+    serde_json::from_value(d).ok()
+}
+
+fn user_presence(update: &PresenceUpdate) -> Option<UserPresence> {
+    matches!(update.status.as_str(), "online" | "idle" | "dnd" | "invisible" | "offline").then(|| UserPresence {
+        status: if update.status == "offline" { "invisible".into() } else { update.status.clone() },
+        activities: update.activities.clone().unwrap_or_default(),
+    })
+}

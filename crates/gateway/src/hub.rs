@@ -1,0 +1,313 @@
+//! The hub: every session of this node, indexed by user and by guild, the
+//! presences of their users, and the dispatcher that routes each event from
+//! the bus to the sessions that should see it.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use serde_json::json;
+use tokio::sync::{watch, Notify};
+
+use events::{intents, Audience, Event, EventBus, Membership};
+use model::gateway::{Presence, PresenceUser};
+use store::{GuildId, Store, UserId};
+
+use crate::session::Session;
+use crate::GatewayConfig;
+
+#[derive(Default)]
+struct Registry {
+    sessions: HashMap<String, Arc<Session>>,
+    by_user: HashMap<UserId, HashMap<String, Arc<Session>>>,
+    by_guild: HashMap<GuildId, HashMap<String, Arc<Session>>>,
+    /// What each user last set, as others see it; absent means offline.
+    presences: HashMap<UserId, UserPresence>,
+}
+
+#[derive(Debug, Clone)]
+pub struct UserPresence {
+    pub status: String,
+    pub activities: Vec<serde_json::Value>,
+}
+
+impl UserPresence {
+    /// What others see: invisible users look offline.
+    fn visible_status(&self) -> &str {
+        if self.status == "invisible" {
+            "offline"
+        } else {
+            &self.status
+        }
+    }
+}
+
+pub struct Hub {
+    pub(crate) config: GatewayConfig,
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) bus: Arc<dyn EventBus>,
+    registry: Mutex<Registry>,
+    /// Flips to `true` when the server shuts down: connections send op 7.
+    pub(crate) closing: watch::Sender<bool>,
+    open_connections: Mutex<usize>,
+    all_closed: Notify,
+}
+
+impl Hub {
+    pub fn new(config: GatewayConfig, store: Arc<dyn Store>, bus: Arc<dyn EventBus>) -> Arc<Self> {
+        let (closing, _) = watch::channel(false);
+        Arc::new(Self {
+            config,
+            store,
+            bus,
+            registry: Mutex::new(Registry::default()),
+            closing,
+            open_connections: Mutex::new(0),
+            all_closed: Notify::new(),
+        })
+    }
+
+    fn registry(&self) -> std::sync::MutexGuard<'_, Registry> {
+        self.registry.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Starts the dispatcher and the reaper of expired sessions.
+    pub fn spawn(self: &Arc<Self>) {
+        let mut sub = self.bus.subscribe();
+        let hub = self.clone();
+        tokio::spawn(async move {
+            while let Some(event) = sub.recv().await {
+                hub.route(&event);
+            }
+        });
+        let hub = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(250));
+            loop {
+                tick.tick().await;
+                let Some(hub) = hub.upgrade() else { break };
+                hub.reap();
+            }
+        });
+    }
+
+    /// Delivers one event. Runs on the dispatcher task; never awaits.
+    pub(crate) fn route(&self, event: &Event) {
+        if let Some(Membership::Joined { user, guild }) = event.membership {
+            self.join(user, guild);
+        }
+        let guild = event.guild();
+        for session in self.targets(&event.audience) {
+            if session.wants(event) && session.on_shard(guild) {
+                session.dispatch(event.name, session.payload(event));
+            }
+        }
+        match event.membership {
+            Some(Membership::Left { user, guild }) => self.leave(user, guild),
+            Some(Membership::GuildDeleted(guild)) => self.drop_guild(guild),
+            _ => {}
+        }
+    }
+
+    fn targets(&self, audience: &Audience) -> Vec<Arc<Session>> {
+        let reg = self.registry();
+        match audience {
+            // Channel visibility is decided per channel once permission
+            // overwrites exist; until then every member sees every channel.
+            Audience::Guild(g) | Audience::GuildChannel { guild: g, .. } => {
+                reg.by_guild.get(g).map(|m| m.values().cloned().collect()).unwrap_or_default()
+            }
+            Audience::Users(users) => {
+                let mut out: Vec<Arc<Session>> = Vec::new();
+                for u in users {
+                    if let Some(m) = reg.by_user.get(u) {
+                        for s in m.values() {
+                            if !out.iter().any(|o| o.id == s.id) {
+                                out.push(s.clone());
+                            }
+                        }
+                    }
+                }
+                out
+            }
+        }
+    }
+
+    fn join(&self, user: UserId, guild: GuildId) {
+        let mut reg = self.registry();
+        let sessions: Vec<_> = reg.by_user.get(&user).map(|m| m.values().cloned().collect()).unwrap_or_default();
+        for s in sessions {
+            s.join(guild);
+            reg.by_guild.entry(guild).or_default().insert(s.id.clone(), s);
+        }
+    }
+
+    fn leave(&self, user: UserId, guild: GuildId) {
+        let mut reg = self.registry();
+        if let Some(members) = reg.by_guild.get_mut(&guild) {
+            members.retain(|_, s| {
+                if s.user == user {
+                    s.leave(guild);
+                    false
+                } else {
+                    true
+                }
+            });
+            if members.is_empty() {
+                reg.by_guild.remove(&guild);
+            }
+        }
+    }
+
+    fn drop_guild(&self, guild: GuildId) {
+        let mut reg = self.registry();
+        if let Some(members) = reg.by_guild.remove(&guild) {
+            for s in members.values() {
+                s.leave(guild);
+            }
+        }
+    }
+
+    /// Registers an identified session. Returns `true` if it is the user's
+    /// first, so they just came online.
+    pub(crate) fn register(&self, session: Arc<Session>) -> bool {
+        let mut reg = self.registry();
+        let first = reg.by_user.get(&session.user).is_none_or(|m| m.is_empty());
+        for g in session.guilds() {
+            reg.by_guild.entry(g).or_default().insert(session.id.clone(), session.clone());
+        }
+        reg.by_user.entry(session.user).or_default().insert(session.id.clone(), session.clone());
+        reg.sessions.insert(session.id.clone(), session);
+        first
+    }
+
+    pub(crate) fn session(&self, id: &str) -> Option<Arc<Session>> {
+        self.registry().sessions.get(id).cloned()
+    }
+
+    fn remove(&self, session: &Session) -> bool {
+        let mut reg = self.registry();
+        reg.sessions.remove(&session.id);
+        for g in session.guilds() {
+            if let Some(m) = reg.by_guild.get_mut(&g) {
+                m.remove(&session.id);
+                if m.is_empty() {
+                    reg.by_guild.remove(&g);
+                }
+            }
+        }
+        let last = match reg.by_user.get_mut(&session.user) {
+            Some(m) => {
+                m.remove(&session.id);
+                m.is_empty()
+            }
+            None => true,
+        };
+        if last {
+            reg.by_user.remove(&session.user);
+            reg.presences.remove(&session.user);
+        }
+        last
+    }
+
+    /// Forgets sessions detached for longer than the resume window; users
+    /// left with no session go offline.
+    fn reap(&self) {
+        let window = Duration::from_millis(self.config.resume_window_ms);
+        let expired: Vec<Arc<Session>> = self
+            .registry()
+            .sessions
+            .values()
+            .filter(|s| s.detached_since().is_some_and(|t| t.elapsed() >= window))
+            .cloned()
+            .collect();
+        for s in expired {
+            if self.remove(&s) {
+                self.announce_presence(
+                    s.user,
+                    &UserPresence { status: "offline".into(), activities: Vec::new() },
+                    &s.guilds(),
+                );
+            }
+        }
+    }
+
+    pub(crate) fn presence_of(&self, user: UserId) -> Option<UserPresence> {
+        self.registry().presences.get(&user).cloned()
+    }
+
+    /// Sets a user's presence and tells everyone who shares a guild.
+    pub(crate) fn set_presence(&self, user: UserId, presence: UserPresence, guilds: &[GuildId]) {
+        let changed = {
+            let mut reg = self.registry();
+            let old = reg.presences.insert(user, presence.clone());
+            old.is_none_or(|o| o.visible_status() != presence.visible_status() || o.activities != presence.activities)
+        };
+        if changed {
+            self.announce_presence(user, &presence, guilds);
+        }
+    }
+
+    fn announce_presence(&self, user: UserId, presence: &UserPresence, guilds: &[GuildId]) {
+        for guild in guilds {
+            let p = presence_payload(user, Some(*guild), presence);
+            let data = Bytes::from(serde_json::to_vec(&p).expect("presence serialises"));
+            self.bus.publish(Event::new("PRESENCE_UPDATE", data, Audience::Guild(*guild), intents::GUILD_PRESENCES));
+        }
+    }
+
+    /// Presences of a guild's online members, for GUILD_CREATE.
+    pub(crate) fn guild_presences(&self, guild: GuildId) -> Vec<Presence> {
+        let reg = self.registry();
+        let Some(sessions) = reg.by_guild.get(&guild) else { return Vec::new() };
+        let mut users: Vec<UserId> = sessions.values().map(|s| s.user).collect();
+        users.sort();
+        users.dedup();
+        users
+            .into_iter()
+            .filter_map(|u| reg.presences.get(&u).map(|p| (u, p)))
+            .filter(|(_, p)| p.visible_status() != "offline")
+            .map(|(u, p)| presence_payload(u, Some(guild), p))
+            .collect()
+    }
+
+    pub(crate) fn connection_opened(&self) {
+        *self.open_connections.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+    }
+
+    pub(crate) fn connection_closed(&self) {
+        let mut n = self.open_connections.lock().unwrap_or_else(|e| e.into_inner());
+        *n -= 1;
+        if *n == 0 {
+            self.all_closed.notify_waiters();
+        }
+    }
+
+    /// Asks every connection to reconnect (op 7) and waits, at most
+    /// `grace`, for them to go.
+    pub async fn shutdown(&self, grace: Duration) {
+        let _ = self.closing.send(true);
+        let wait = async {
+            loop {
+                let notified = self.all_closed.notified();
+                if *self.open_connections.lock().unwrap_or_else(|e| e.into_inner()) == 0 {
+                    return;
+                }
+                notified.await;
+            }
+        };
+        let _ = tokio::time::timeout(grace, wait).await;
+    }
+}
+
+pub(crate) fn presence_payload(user: UserId, guild: Option<GuildId>, p: &UserPresence) -> Presence {
+    let status = p.visible_status().to_owned();
+    Presence {
+        user: PresenceUser { id: user },
+        guild_id: guild,
+        client_status: if status == "offline" { json!({}) } else { json!({ "web": status }) },
+        status,
+        activities: p.activities.clone(),
+    }
+}

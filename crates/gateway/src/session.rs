@@ -1,0 +1,197 @@
+//! A gateway session: who it is, what it receives, and the frames it has
+//! been sent, kept so that a resume can replay them. Its state sits behind
+//! a std mutex that is never held across an await.
+
+use std::collections::{HashSet, VecDeque};
+use std::sync::Mutex;
+use std::time::Instant;
+
+use bytes::{BufMut, Bytes, BytesMut};
+use tokio::sync::mpsc;
+
+use events::{intents, Event};
+use store::{GuildId, UserId};
+
+/// A frame on its way to a connection, already serialised.
+pub type Frame = Bytes;
+
+pub struct Session {
+    pub id: String,
+    pub user: UserId,
+    pub bot: bool,
+    pub intents: u64,
+    /// `(shard_id, num_shards)`.
+    pub shard: (u64, u64),
+    inner: Mutex<Inner>,
+}
+
+struct Inner {
+    seq: u64,
+    /// Frames sent, oldest first, for resuming.
+    buffer: VecDeque<(u64, Frame)>,
+    buffer_limit: usize,
+    /// The attached connection's dispatch queue.
+    sink: Option<mpsc::Sender<Frame>>,
+    /// When the last connection went away; `None` while attached.
+    detached_at: Option<Instant>,
+    guilds: HashSet<GuildId>,
+}
+
+/// Why a resume cannot go on.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ResumeError {
+    /// The buffer no longer reaches back to the client's sequence.
+    TooOld,
+    /// The client claims a sequence the server never sent.
+    Future,
+}
+
+pub fn dispatch_frame(name: &str, seq: u64, data: &[u8]) -> Frame {
+    // The frame around `d` is assembled by hand so `d`, serialised once
+    // per event, is copied rather than re-serialised for every session.
+    let mut buf = BytesMut::with_capacity(data.len() + name.len() + 40);
+    buf.put_slice(b"{\"op\":0,\"s\":");
+    buf.put_slice(seq.to_string().as_bytes());
+    buf.put_slice(b",\"t\":\"");
+    buf.put_slice(name.as_bytes());
+    buf.put_slice(b"\",\"d\":");
+    buf.put_slice(data);
+    buf.put_u8(b'}');
+    buf.freeze()
+}
+
+impl Session {
+    pub fn new(
+        id: String,
+        user: UserId,
+        bot: bool,
+        intents: u64,
+        shard: (u64, u64),
+        guilds: HashSet<GuildId>,
+        buffer_limit: usize,
+    ) -> Self {
+        Self {
+            id,
+            user,
+            bot,
+            intents,
+            shard,
+            inner: Mutex::new(Inner {
+                seq: 0,
+                buffer: VecDeque::new(),
+                buffer_limit: buffer_limit.max(1),
+                sink: None,
+                detached_at: Some(Instant::now()),
+                guilds,
+            }),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn guilds(&self) -> Vec<GuildId> {
+        self.lock().guilds.iter().copied().collect()
+    }
+
+    pub fn join(&self, guild: GuildId) {
+        self.lock().guilds.insert(guild);
+    }
+
+    pub fn leave(&self, guild: GuildId) {
+        self.lock().guilds.remove(&guild);
+    }
+
+    pub fn has_guild(&self, guild: GuildId) -> bool {
+        self.lock().guilds.contains(&guild)
+    }
+
+    /// Whether this session's shard carries events of `guild` (or, for
+    /// `None`, events outside guilds, which go to shard 0).
+    pub fn on_shard(&self, guild: Option<GuildId>) -> bool {
+        let (id, n) = self.shard;
+        match guild {
+            Some(g) => (g.get() >> 22) % n == id,
+            None => id == 0,
+        }
+    }
+
+    /// Whether the session's intents admit the event. People's sessions
+    /// that sent no intents get everything (their intents are ALL).
+    pub fn wants(&self, event: &Event) -> bool {
+        event.intents == 0 || self.intents & event.intents != 0
+    }
+
+    /// Chooses the payload this session gets: without MESSAGE_CONTENT, a
+    /// bot sees content only in its own messages, DMs and mentions.
+    pub fn payload<'e>(&self, event: &'e Event) -> &'e Bytes {
+        match &event.content_gate {
+            Some(gate)
+                if self.bot
+                    && self.intents & intents::MESSAGE_CONTENT == 0
+                    && event.guild().is_some()
+                    && gate.author != self.user
+                    && !gate.mentioned.contains(&self.user) =>
+            {
+                &gate.redacted
+            }
+            _ => &event.data,
+        }
+    }
+
+    /// Sends a dispatch. Returns `false` when the attached connection's
+    /// queue was full and it was cut loose (the session stays resumable).
+    pub fn dispatch(&self, name: &str, data: &[u8]) -> bool {
+        let mut inner = self.lock();
+        inner.seq += 1;
+        let seq = inner.seq;
+        let frame = dispatch_frame(name, seq, data);
+        inner.buffer.push_back((seq, frame.clone()));
+        while inner.buffer.len() > inner.buffer_limit {
+            inner.buffer.pop_front();
+        }
+        if let Some(sink) = &inner.sink {
+            if sink.try_send(frame).is_err() {
+                // Full (too slow) or closed (already gone): detach. The
+                // connection notices its queue closed and ends.
+                inner.sink = None;
+                inner.detached_at = Some(Instant::now());
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Attaches a resuming connection: returns the frames after `seq`, to be
+    /// sent before anything from the queue. Replacing a still-attached
+    /// connection detaches it.
+    pub fn resume(&self, seq: Option<u64>, sink: mpsc::Sender<Frame>) -> Result<Vec<Frame>, ResumeError> {
+        let mut inner = self.lock();
+        let seq = seq.unwrap_or(0);
+        if seq > inner.seq {
+            return Err(ResumeError::Future);
+        }
+        let oldest = inner.buffer.front().map_or(inner.seq + 1, |(s, _)| *s);
+        if seq + 1 < oldest {
+            return Err(ResumeError::TooOld);
+        }
+        let replay = inner.buffer.iter().filter(|(s, _)| *s > seq).map(|(_, f)| f.clone()).collect();
+        inner.sink = Some(sink);
+        inner.detached_at = None;
+        Ok(replay)
+    }
+
+    /// Detaches `sink`'s connection if it is still the attached one.
+    pub fn detach(&self, sink: &mpsc::Sender<Frame>) {
+        let mut inner = self.lock();
+        if inner.sink.as_ref().is_some_and(|s| s.same_channel(sink)) {
+            inner.sink = None;
+            inner.detached_at = Some(Instant::now());
+        }
+    }
+
+    pub fn detached_since(&self) -> Option<Instant> {
+        self.lock().detached_at
+    }
+}
