@@ -179,12 +179,14 @@ impl ApiState {
     /// A user left (or was removed): the others hear of it, and the user's
     /// sessions lose the guild.
     pub(crate) fn member_left(&self, guild: GuildId, user: &model::user::User) {
-        let data = bytes(&json!({ "guild_id": guild, "user": user }));
-        self.emit(Event::new("GUILD_MEMBER_REMOVE", data, Audience::Guild(guild), intents::GUILD_MEMBERS));
+        // The leaver's sessions lose the guild first, so they are not among
+        // those who hear that the member left.
         self.emit(
             Event::new("GUILD_DELETE", bytes(&json!({ "id": guild })), Audience::Users(vec![user.id]), intents::GUILDS)
                 .with_membership(Membership::Left { user: user.id, guild }),
         );
+        let data = bytes(&json!({ "guild_id": guild, "user": user }));
+        self.emit(Event::new("GUILD_MEMBER_REMOVE", data, Audience::Guild(guild), intents::GUILD_MEMBERS));
     }
 
     pub(crate) fn member_updated(&self, guild: GuildId, member: &Member) {

@@ -5,6 +5,10 @@ use store::{ApplicationRow, GuildId, MemberRow, NewUser, Store, StoreError, User
 
 use model::snowflake::SnowflakeGenerator;
 
+/// Application flags that let a bot use the privileged intents (the
+/// "limited" variants, which an application may set on itself).
+pub const PRIVILEGED_INTENT_FLAGS: u64 = (1 << 13) | (1 << 15) | (1 << 19);
+
 /// A new application with its bot user and the bot's first token.
 pub struct NewApplication {
     pub application: ApplicationRow,

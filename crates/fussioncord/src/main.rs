@@ -46,6 +46,10 @@ enum BotCommand {
         /// User id of the application's owner [default: the bot itself].
         #[arg(long, value_name = "USER_ID")]
         owner: Option<u64>,
+        /// Allow the privileged gateway intents (presences, guild members,
+        /// message content).
+        #[arg(long)]
+        privileged_intents: bool,
         /// Directory of the embedded database [default: as for serve].
         #[arg(long, value_name = "DIR")]
         data_dir: Option<PathBuf>,
@@ -106,7 +110,7 @@ async fn main() -> anyhow::Result<()> {
 async fn bot(store: &store::SqlStore, config: &Config, cmd: BotCommand) -> anyhow::Result<()> {
     use store::{GuildStore, UserStore};
     match cmd {
-        BotCommand::Create { name, owner, .. } => {
+        BotCommand::Create { name, owner, privileged_intents, .. } => {
             let name = name.trim();
             anyhow::ensure!((2..=32).contains(&name.chars().count()), "--name must be 2 to 32 characters");
             let owner = match owner {
@@ -119,6 +123,12 @@ async fn bot(store: &store::SqlStore, config: &Config, cmd: BotCommand) -> anyho
             };
             let ids = server::id_generator(config);
             let created = api::service::create_application(store, &ids, owner, name, "").await?;
+            if privileged_intents {
+                use store::ApplicationStore;
+                store
+                    .update_application(created.application.id, None, Some(api::service::PRIVILEGED_INTENT_FLAGS))
+                    .await?;
+            }
             println!("application_id: {}", created.application.id);
             println!("token: {}", created.token);
         }

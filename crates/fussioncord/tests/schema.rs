@@ -42,6 +42,8 @@ const ROUTES: &[(&str, &str, &[&str])] = &[
     ("GET", "/users/{user_id}", &["get_user"]),
     ("POST", "/applications", &[]),
     ("GET", "/applications/@me", &["get_my_application"]),
+    ("PATCH", "/applications/@me", &["update_my_application"]),
+    ("PATCH", "/applications/{application_id}", &["update_application"]),
     ("POST", "/applications/{application_id}/bot/reset", &[]),
     ("GET", "/oauth2/applications/@me", &["get_my_oauth2_application"]),
     ("POST", "/oauth2/authorize", &[]),
@@ -94,7 +96,7 @@ const ROUTES: &[(&str, &str, &[&str])] = &[
 /// How many of the operations above answer with a JSON body (checked
 /// against a schema) and how many with an empty 204 (checked to be a status
 /// the spec documents). The scenario must reach every one of them.
-const EXPECTED_JSON_OPERATIONS: usize = 30;
+const EXPECTED_JSON_OPERATIONS: usize = 32;
 const EXPECTED_EMPTY_OPERATIONS: usize = 13;
 
 /// The one place where our payloads knowingly depart from the spec:
@@ -747,6 +749,11 @@ async fn responses_match_discords_openapi_spec() {
     let bot_token = format!("Bot {}", reset["token"].as_str().expect("a new token"));
     c.ok("get_my_oauth2_application", app.get("/oauth2/applications/@me", &bot_token).await);
     c.ok("get_my_application", app.get("/applications/@me", &bot_token).await);
+    c.ok("update_my_application", app.patch("/applications/@me", &bot_token, json!({"flags": 1 << 19})).await);
+    c.ok(
+        "update_application",
+        app.patch(&format!("/applications/{app_id}"), &alice.token, json!({"description": "Checks things"})).await,
+    );
     c.err("get_my_oauth2_application", app.get("/oauth2/applications/@me", &alice.token).await, 404, 10002);
     let add = format!("/oauth2/authorize?client_id={app_id}&scope=bot&permissions=2048&guild_id={gid}");
     let (status, body) = app.post(&add, &alice.token, json!({})).await;

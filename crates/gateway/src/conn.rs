@@ -337,6 +337,13 @@ impl Conn {
             session_type: "normal".into(),
         };
         let threshold = identify.large_threshold.unwrap_or(self.hub.config.large_threshold).clamp(50, 250);
+        // Online first, so the user's own presence is in the guild snapshots.
+        let presence = identify
+            .presence
+            .as_ref()
+            .and_then(user_presence)
+            .unwrap_or(UserPresence { status: "online".into(), activities: Vec::new() });
+        self.hub.set_presence(user.id, presence, &session.guilds());
         session.dispatch("READY", &serde_json::to_vec(&ready).expect("READY serialises"));
         if intents & intents::GUILDS != 0 {
             for g in &mine {
@@ -346,19 +353,16 @@ impl Conn {
                         Err(_) => return Flow::Drop,
                     };
                 if intents & intents::GUILD_PRESENCES != 0 {
-                    snapshot.presences = self.hub.guild_presences(g.id);
+                    let members = snapshot.members.iter().filter_map(|m| m.user.as_ref().map(|u| u.id));
+                    snapshot.presences = self.hub.guild_presences(g.id, members);
                 }
                 session.dispatch("GUILD_CREATE", &serde_json::to_vec(&snapshot).expect("GUILD_CREATE serialises"));
             }
         }
-        let presence = identify
-            .presence
-            .as_ref()
-            .and_then(user_presence)
-            .unwrap_or(UserPresence { status: "online".into(), activities: Vec::new() });
-        self.attach(session.clone(), None).await;
+        if let f @ (Flow::Close(..) | Flow::Drop) = self.attach(session.clone(), None).await {
+            return f;
+        }
         self.hub.register(session.clone());
-        self.hub.set_presence(user.id, presence, &session.guilds());
         Flow::Continue
     }
 

@@ -257,15 +257,10 @@ impl Hub {
         }
     }
 
-    /// Presences of a guild's online members, for GUILD_CREATE.
-    pub(crate) fn guild_presences(&self, guild: GuildId) -> Vec<Presence> {
+    /// Presences of those of `members` who are online, for GUILD_CREATE.
+    pub(crate) fn guild_presences(&self, guild: GuildId, members: impl Iterator<Item = UserId>) -> Vec<Presence> {
         let reg = self.registry();
-        let Some(sessions) = reg.by_guild.get(&guild) else { return Vec::new() };
-        let mut users: Vec<UserId> = sessions.values().map(|s| s.user).collect();
-        users.sort();
-        users.dedup();
-        users
-            .into_iter()
+        members
             .filter_map(|u| reg.presences.get(&u).map(|p| (u, p)))
             .filter(|(_, p)| p.visible_status() != "offline")
             .map(|(u, p)| presence_payload(u, Some(guild), p))

@@ -26,6 +26,13 @@ pub trait ApplicationStore: Send + Sync {
     /// one transaction.
     async fn create_application(&self, app: &ApplicationRow, bot: &NewUser, token_hash: &str) -> Result<()>;
     async fn application(&self, id: UserId) -> Result<Option<ApplicationRow>>;
+    /// Changes the description and flags; `None` leaves one as it is.
+    async fn update_application(
+        &self,
+        id: UserId,
+        description: Option<&str>,
+        flags: Option<u64>,
+    ) -> Result<ApplicationRow>;
     /// Revokes every token of the bot and stores the new one, atomically.
     async fn replace_bot_token(&self, bot: UserId, token_hash: &str, now: i64) -> Result<()>;
 }
@@ -78,6 +85,24 @@ impl ApplicationStore for SqlStore {
         .fetch_optional(&self.reader)
         .await?;
         row.as_ref().map(app_row).transpose()
+    }
+
+    async fn update_application(
+        &self,
+        id: UserId,
+        description: Option<&str>,
+        flags: Option<u64>,
+    ) -> Result<ApplicationRow> {
+        let row = sqlx::query(
+            "UPDATE applications SET description = COALESCE($2, description), flags = COALESCE($3, flags)
+             WHERE id = $1 RETURNING id, name, description, owner_id, bot_public, flags, verify_key",
+        )
+        .bind(to_db(id))
+        .bind(description)
+        .bind(flags.map(|f| f as i64))
+        .fetch_optional(&self.writer)
+        .await?;
+        row.as_ref().map(app_row).transpose()?.ok_or(crate::StoreError::NotFound)
     }
 
     async fn replace_bot_token(&self, bot: UserId, token_hash: &str, now: i64) -> Result<()> {

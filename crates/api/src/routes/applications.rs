@@ -65,6 +65,53 @@ async fn owned_app(state: &ApiState, user: &UserRow, raw: &str) -> ApiResult<App
     Ok(app)
 }
 
+#[derive(Deserialize)]
+pub struct Update {
+    description: Option<String>,
+    flags: Option<u64>,
+}
+
+/// Flags an application may set on itself: the "limited" privileged
+/// intents (presences, guild members, message content), as on Discord.
+const EDITABLE_FLAGS: u64 = service::PRIVILEGED_INTENT_FLAGS;
+
+async fn apply_update(state: &ApiState, app: &ApplicationRow, body: Update) -> ApiResult<Json<Application>> {
+    let mut errors = FormErrors::default();
+    if body.description.as_ref().is_some_and(|d| d.chars().count() > 400) {
+        errors.add("description", "BASE_TYPE_MAX_LENGTH", "Must be 400 or fewer in length.");
+    }
+    if let Some(flags) = body.flags {
+        // Flags outside the editable set must stay as they are.
+        if (flags ^ app.flags) & !EDITABLE_FLAGS != 0 {
+            errors.add("flags", "APPLICATION_FLAGS_INVALID", "Only the limited gateway intent flags can be changed.");
+        }
+    }
+    errors.finish()?;
+    let updated = state.store.update_application(app.id, body.description.as_deref(), body.flags).await?;
+    Ok(Json(render_app(state, &updated).await?))
+}
+
+/// `PATCH /applications/@me`: a bot edits its own application.
+pub async fn update_me(
+    State(state): State<ApiState>,
+    Authed(user): Authed,
+    Body(body): Body<Update>,
+) -> ApiResult<Json<Application>> {
+    let app = state.store.application(user.id).await?.ok_or_else(ApiError::unknown_application)?;
+    apply_update(&state, &app, body).await
+}
+
+/// `PATCH /applications/{id}`: the owner edits it.
+pub async fn update(
+    State(state): State<ApiState>,
+    Authed(user): Authed,
+    Path(raw): Path<String>,
+    Body(body): Body<Update>,
+) -> ApiResult<Json<Application>> {
+    let app = owned_app(&state, &user, &raw).await?;
+    apply_update(&state, &app, body).await
+}
+
 pub async fn reset_token(
     State(state): State<ApiState>,
     Authed(user): Authed,

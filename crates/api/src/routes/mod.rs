@@ -31,7 +31,8 @@ pub fn router() -> Router<ApiState> {
         .route("/users/{user_id}", get(users::user))
         // applications and bots
         .route("/applications", post(applications::create))
-        .route("/applications/@me", get(applications::me))
+        .route("/applications/@me", get(applications::me).patch(applications::update_me))
+        .route("/applications/{application_id}", axum::routing::patch(applications::update))
         .route("/applications/{application_id}/bot/reset", post(applications::reset_token))
         .route("/oauth2/applications/@me", get(applications::me))
         .route("/oauth2/authorize", post(applications::authorize))

@@ -3,6 +3,8 @@
 //! database (a temporary SQLite file, or a new PostgreSQL database), and an
 //! HTTP client that checks every answer is Discord-shaped JSON.
 
+pub mod ws;
+
 use std::path::PathBuf;
 
 use reqwest::{Method, StatusCode};
@@ -59,9 +61,49 @@ pub fn test_config(dir: PathBuf, database_url: Option<String>) -> server::Config
 
 impl TestApp {
     pub async fn spawn() -> Self {
+        Self::spawn_with(|_| {}).await
+    }
+
+    /// A server whose default test configuration `tune` adjusts first.
+    pub async fn spawn_with(tune: impl FnOnce(&mut server::Config)) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let config = test_config(dir.path().join("data"), fresh_database().await);
+        let mut config = test_config(dir.path().join("data"), fresh_database().await);
+        tune(&mut config);
         Self::with_config(config, dir).await
+    }
+
+    /// `host:port` of the gateway (the same port as the API).
+    pub fn gateway_addr(&self) -> String {
+        self.base.trim_start_matches("http://").trim_end_matches("/api/v10").to_owned()
+    }
+
+    pub async fn gateway(&self, extra: &str) -> ws::Gateway {
+        ws::Gateway::connect(&self.gateway_addr(), extra).await
+    }
+
+    /// Creates a bot; with `privileged`, it may use every intent.
+    pub async fn bot(&self, owner: &TestUser, name: &str, privileged: bool) -> TestUser {
+        let (status, created) = self.post("/applications", &owner.token, json!({ "name": name })).await;
+        assert_eq!(status, StatusCode::OK, "{created}");
+        let bot = TestUser {
+            id: created["id"].as_str().unwrap().to_owned(),
+            token: format!("Bot {}", created["token"].as_str().unwrap()),
+            username: created["bot"]["username"].as_str().unwrap().to_owned(),
+        };
+        if privileged {
+            let (status, body) = self
+                .patch("/applications/@me", &bot.token, json!({ "flags": (1 << 13) | (1 << 15) | (1 << 19) }))
+                .await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+        }
+        bot
+    }
+
+    /// Adds a bot to a guild the way its owner would.
+    pub async fn add_bot(&self, owner: &TestUser, bot: &TestUser, guild: &str) {
+        let path = format!("/oauth2/authorize?client_id={}&scope=bot&permissions=0&guild_id={guild}", bot.id);
+        let (status, body) = self.post(&path, &owner.token, json!({})).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
     }
 
     pub async fn with_config(config: server::Config, dir: tempfile::TempDir) -> Self {
@@ -85,9 +127,11 @@ impl TestApp {
         self.running.as_ref().expect("running").addr
     }
 
-    /// Graceful shutdown, then a new server on the same data.
+    /// Graceful shutdown, then a new server on the same data and port.
     pub async fn restart(&mut self) {
-        self.running.take().expect("running").shutdown().await.expect("clean shutdown");
+        let running = self.running.take().expect("running");
+        self.config.listen = running.addr;
+        running.shutdown().await.expect("clean shutdown");
         let running = server::start(self.config.clone()).await.expect("server restarts");
         self.base = format!("http://{}/api/v10", running.addr);
         self.running = Some(running);
