@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # The test command: every test, first on embedded SQLite, then on PostgreSQL.
+# Installs the pinned bot libraries the tests drive (scripts/bot-libs.sh).
 # Needs PostgreSQL on 127.0.0.1:5432 (TEST_DATABASE_URL overrides); starts the
 # local cluster if it is installed but stopped.
 set -euo pipefail
@@ -18,6 +19,9 @@ drop_test_databases() {
   psql -q -d "$TEST_DATABASE_URL" -At -c "SELECT datname FROM pg_database WHERE datname LIKE 'fc\_test\_%'" 2>/dev/null |
     while read -r db; do psql -q -d "$TEST_DATABASE_URL" -c "DROP DATABASE IF EXISTS \"$db\"" >/dev/null; done
 }
+
+echo "== bot libraries (pinned discord.py and discord.js)"
+bash scripts/bot-libs.sh
 
 echo "== build"
 cargo build --workspace --all-targets --locked

@@ -628,3 +628,106 @@ async fn members_can_be_requested_in_chunks() {
     assert_eq!(chunk["d"]["not_found"], json!(["42"]));
     assert!(chunk["d"]["presences"].is_array());
 }
+
+/// The server's resident memory, in KiB.
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .unwrap()
+        .trim()
+        .trim_end_matches(" kB")
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn clients_that_stop_reading_are_cut_loose_and_memory_stays_bounded() {
+    use std::io::{BufRead, BufReader};
+    // The server runs as its own process so its memory can be read.
+    let database_url = common::fresh_database().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_fussioncord"));
+    cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .env("FUSSIONCORD__AUTH__ARGON2_MEMORY_KIB", "1024")
+        .env("FUSSIONCORD__AUTH__ARGON2_ITERATIONS", "1")
+        .env("FUSSIONCORD__GATEWAY__MAX_QUEUE", "32")
+        .env("FUSSIONCORD__GATEWAY__RESUME_BUFFER", "64")
+        .env("FUSSIONCORD__GATEWAY__SEND_TIMEOUT_MS", "2000")
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::piped());
+    if let Some(url) = &database_url {
+        cmd.env("FUSSIONCORD__DATABASE__URL", url);
+    }
+    /// Stops the server however the test ends.
+    struct Server(std::process::Child);
+    impl Drop for Server {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut child = Server(cmd.spawn().unwrap());
+    let mut banner = String::new();
+    BufReader::new(child.0.stdout.as_mut().unwrap()).read_line(&mut banner).unwrap();
+    let addr = banner.trim().rsplit("http://").next().unwrap().to_owned();
+    let pid = child.0.id();
+    let app = TestApp::attach(&addr);
+
+    let (alice, bob, _gid, ch) = two_members(&app).await;
+    // Fifty of Bob's sessions that identify and then never read again.
+    let mut stalled = Vec::new();
+    for _ in 0..50 {
+        let mut gw = app.gateway("").await;
+        gw.identify(&bob.token, ALL_INTENTS).await;
+        stalled.push(gw);
+    }
+    let mut reader = app.gateway("").await;
+    reader.identify(&alice.token, ALL_INTENTS).await;
+    drain(&mut reader, Duration::from_millis(300)).await;
+    let before = rss_kib(pid);
+
+    // 2,000 messages of 2,000 four-byte characters: 16 MB of events for
+    // each session, more than loopback socket buffers hold, and 800 MB in
+    // all if queues grew without bound.
+    let text = "🦀".repeat(2000);
+    let reading = tokio::spawn(async move {
+        let mut got = 0;
+        while got < 2000 {
+            if reader.dispatch("MESSAGE_CREATE").await["d"]["content"].as_str().map(str::len) == Some(8000) {
+                got += 1;
+            }
+        }
+        got
+    });
+    for _ in 0..2000 {
+        app.send(&alice, &ch, &text).await;
+    }
+    let growth_kib = rss_kib(pid).saturating_sub(before);
+    eprintln!("server memory grew by {growth_kib} KiB while 50 clients stalled");
+    assert_eq!(
+        tokio::time::timeout(Duration::from_secs(60), reading).await.unwrap().unwrap(),
+        2000,
+        "the reader got everything"
+    );
+    assert!(growth_kib < 100 * 1024, "server memory grew by {growth_kib} KiB with stalled clients");
+
+    // Each stalled client finds its connection closed (4000: resume) after
+    // what the socket buffers held, not the whole stream.
+    for mut gw in stalled.drain(..3) {
+        let mut received = 0;
+        let code = loop {
+            match gw.next_within(Duration::from_secs(10)).await {
+                Some(Received::Payload(p)) if p["t"] == "MESSAGE_CREATE" => received += 1,
+                Some(Received::Payload(_)) => {}
+                Some(Received::Closed(code)) => break code,
+                None => panic!("a stalled client was never cut loose"),
+            }
+        };
+        assert!(received < 2000, "a stalled client was sent all {received} messages");
+        assert!(code.is_none() || code == Some(4000), "resumable close, got {code:?}");
+    }
+}

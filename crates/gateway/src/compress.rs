@@ -31,35 +31,47 @@ impl Compressor {
         })
     }
 
-    /// `None` means: send as a text frame.
-    pub fn compress(&mut self, text: &[u8]) -> std::io::Result<Option<Vec<u8>>> {
+    /// Compresses one message given in parts (so a shared payload need not
+    /// be copied next to its header first). `None` means: send the parts,
+    /// joined, as a text frame.
+    pub fn compress(&mut self, parts: &[&[u8]]) -> std::io::Result<Option<Vec<u8>>> {
+        let len: usize = parts.iter().map(|p| p.len()).sum();
         match self {
             Self::None => Ok(None),
             Self::ZlibStream(z) => {
-                let mut out = Vec::with_capacity(text.len() / 2 + 64);
-                let start_in = z.total_in();
-                loop {
-                    let consumed = (z.total_in() - start_in) as usize;
-                    if out.capacity() - out.len() < 64 {
-                        out.reserve(out.capacity().max(256));
-                    }
-                    z.compress_vec(&text[consumed..], &mut out, FlushCompress::Sync).map_err(std::io::Error::other)?;
-                    // Done when all input is in and the flush marker is out.
-                    if (z.total_in() - start_in) as usize == text.len() && out.len() < out.capacity() {
-                        break;
+                let mut out = Vec::with_capacity(len / 2 + 64);
+                for (i, part) in parts.iter().enumerate() {
+                    // Only the last part is flushed, so the message ends with
+                    // exactly one sync marker.
+                    let flush = if i + 1 == parts.len() { FlushCompress::Sync } else { FlushCompress::None };
+                    let start_in = z.total_in();
+                    loop {
+                        let consumed = (z.total_in() - start_in) as usize;
+                        if out.capacity() - out.len() < 64 {
+                            out.reserve(out.capacity().max(256));
+                        }
+                        z.compress_vec(&part[consumed..], &mut out, flush).map_err(std::io::Error::other)?;
+                        // Done when the part is in and, for the flush, the
+                        // marker is out (room was left over).
+                        if (z.total_in() - start_in) as usize == part.len() && out.len() < out.capacity() {
+                            break;
+                        }
                     }
                 }
                 Ok(Some(out))
             }
             Self::ZstdStream(enc) => {
-                enc.write_all(text)?;
+                for part in parts {
+                    enc.write_all(part)?;
+                }
                 enc.flush()?;
                 Ok(Some(std::mem::take(enc.get_mut())))
             }
             Self::PerMessage => {
-                let mut enc =
-                    flate2::write::ZlibEncoder::new(Vec::with_capacity(text.len() / 2 + 32), Compression::default());
-                enc.write_all(text)?;
+                let mut enc = flate2::write::ZlibEncoder::new(Vec::with_capacity(len / 2 + 32), Compression::default());
+                for part in parts {
+                    enc.write_all(part)?;
+                }
                 Ok(Some(enc.finish()?))
             }
         }
@@ -76,7 +88,7 @@ mod tests {
         let mut c = Compressor::for_transport(Transport::ZlibStream).unwrap();
         let mut d = flate2::Decompress::new(true);
         for msg in [&b"{\"op\":10}"[..], &[b'x'; 100_000][..], b"{\"op\":11}"] {
-            let out = c.compress(msg).unwrap().unwrap();
+            let out = c.compress(&[&msg[..3], &msg[3..]]).unwrap().unwrap();
             assert!(out.ends_with(&[0, 0, 0xff, 0xff]));
             let mut plain = Vec::with_capacity(msg.len() + 16);
             d.decompress_vec(&out, &mut plain, flate2::FlushDecompress::Sync).unwrap();
@@ -89,14 +101,14 @@ mod tests {
         let mut c = Compressor::for_transport(Transport::ZstdStream).unwrap();
         let mut all = Vec::new();
         for msg in [&b"hello"[..], b"world"] {
-            all.extend(c.compress(msg).unwrap().unwrap());
+            all.extend(c.compress(&[msg]).unwrap().unwrap());
         }
         let mut out = Vec::new();
         zstd::stream::read::Decoder::new(&all[..]).unwrap().read_to_end(&mut out).ok();
         assert_eq!(out, b"helloworld");
 
         let mut p = Compressor::PerMessage;
-        let z = p.compress(b"{\"op\":0}").unwrap().unwrap();
+        let z = p.compress(&[b"{\"op\"", b":0}"]).unwrap().unwrap();
         let mut plain = String::new();
         flate2::read::ZlibDecoder::new(&z[..]).read_to_string(&mut plain).unwrap();
         assert_eq!(plain, "{\"op\":0}");

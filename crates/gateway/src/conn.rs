@@ -180,13 +180,18 @@ impl Conn {
     }
 
     async fn send_json(&mut self, value: &Value) -> Flow {
-        let bytes = Bytes::from(serde_json::to_vec(value).expect("JSON values serialise"));
-        self.send_frame(bytes).await
+        let bytes = serde_json::to_vec(value).expect("JSON values serialise");
+        self.send_parts(&[&bytes]).await
     }
 
     async fn send_frame(&mut self, frame: Frame) -> Flow {
-        let message = match self.compressor.compress(&frame) {
-            Ok(None) => match Utf8Bytes::try_from(frame) {
+        let [head, data, tail] = frame.parts();
+        self.send_parts(&[&head, &data, &tail]).await
+    }
+
+    async fn send_parts(&mut self, parts: &[&[u8]]) -> Flow {
+        let message = match self.compressor.compress(parts) {
+            Ok(None) => match Utf8Bytes::try_from(parts.concat()) {
                 Ok(text) => Message::Text(text),
                 Err(_) => return Flow::Drop,
             },
@@ -344,7 +349,7 @@ impl Conn {
             .and_then(user_presence)
             .unwrap_or(UserPresence { status: "online".into(), activities: Vec::new() });
         self.hub.set_presence(user.id, presence, &session.guilds());
-        session.dispatch("READY", &serde_json::to_vec(&ready).expect("READY serialises"));
+        session.dispatch("READY", Bytes::from(serde_json::to_vec(&ready).expect("READY serialises")));
         if intents & intents::GUILDS != 0 {
             for g in &mine {
                 let mut snapshot =
@@ -356,7 +361,10 @@ impl Conn {
                     let members = snapshot.members.iter().filter_map(|m| m.user.as_ref().map(|u| u.id));
                     snapshot.presences = self.hub.guild_presences(g.id, members);
                 }
-                session.dispatch("GUILD_CREATE", &serde_json::to_vec(&snapshot).expect("GUILD_CREATE serialises"));
+                session.dispatch(
+                    "GUILD_CREATE",
+                    Bytes::from(serde_json::to_vec(&snapshot).expect("GUILD_CREATE serialises")),
+                );
             }
         }
         if let f @ (Flow::Close(..) | Flow::Drop) = self.attach(session.clone(), None).await {
@@ -404,7 +412,7 @@ impl Conn {
         };
         match self.attach(session.clone(), Some(resume.seq)).await {
             Flow::Continue if self.session.is_some() => {
-                session.dispatch("RESUMED", b"{}");
+                session.dispatch("RESUMED", Bytes::from_static(b"{}"));
                 Flow::Continue
             }
             other => other,
@@ -509,7 +517,8 @@ impl Conn {
                 presences,
                 nonce: req.nonce.clone(),
             };
-            session.dispatch("GUILD_MEMBERS_CHUNK", &serde_json::to_vec(&payload).expect("chunk serialises"));
+            session
+                .dispatch("GUILD_MEMBERS_CHUNK", Bytes::from(serde_json::to_vec(&payload).expect("chunk serialises")));
         }
         Flow::Continue
     }

@@ -6,14 +6,30 @@ use std::collections::{HashSet, VecDeque};
 use std::sync::Mutex;
 use std::time::Instant;
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 use tokio::sync::mpsc;
 
 use events::{intents, Event};
 use store::{GuildId, UserId};
 
-/// A frame on its way to a connection, already serialised.
-pub type Frame = Bytes;
+/// A dispatch on its way to a connection. `data` is the event's payload,
+/// serialised once and shared (reference-counted) by every session that
+/// receives it; only the few bytes around it differ per session, and they
+/// are written when the frame goes out.
+#[derive(Debug, Clone)]
+pub struct Frame {
+    pub seq: u64,
+    pub name: &'static str,
+    pub data: Bytes,
+}
+
+impl Frame {
+    /// The three parts of `{"op":0,"s":…,"t":"…","d":…}`.
+    pub fn parts(&self) -> [Bytes; 3] {
+        let head = format!("{{\"op\":0,\"s\":{},\"t\":\"{}\",\"d\":", self.seq, self.name);
+        [Bytes::from(head), self.data.clone(), Bytes::from_static(b"}")]
+    }
+}
 
 pub struct Session {
     pub id: String,
@@ -28,7 +44,7 @@ pub struct Session {
 struct Inner {
     seq: u64,
     /// Frames sent, oldest first, for resuming.
-    buffer: VecDeque<(u64, Frame)>,
+    buffer: VecDeque<Frame>,
     buffer_limit: usize,
     /// The attached connection's dispatch queue.
     sink: Option<mpsc::Sender<Frame>>,
@@ -44,20 +60,6 @@ pub enum ResumeError {
     TooOld,
     /// The client claims a sequence the server never sent.
     Future,
-}
-
-pub fn dispatch_frame(name: &str, seq: u64, data: &[u8]) -> Frame {
-    // The frame around `d` is assembled by hand so `d`, serialised once
-    // per event, is copied rather than re-serialised for every session.
-    let mut buf = BytesMut::with_capacity(data.len() + name.len() + 40);
-    buf.put_slice(b"{\"op\":0,\"s\":");
-    buf.put_slice(seq.to_string().as_bytes());
-    buf.put_slice(b",\"t\":\"");
-    buf.put_slice(name.as_bytes());
-    buf.put_slice(b"\",\"d\":");
-    buf.put_slice(data);
-    buf.put_u8(b'}');
-    buf.freeze()
 }
 
 impl Session {
@@ -125,7 +127,7 @@ impl Session {
 
     /// Chooses the payload this session gets: without MESSAGE_CONTENT, a
     /// bot sees content only in its own messages, DMs and mentions.
-    pub fn payload<'e>(&self, event: &'e Event) -> &'e Bytes {
+    pub fn payload(&self, event: &Event) -> Bytes {
         match &event.content_gate {
             Some(gate)
                 if self.bot
@@ -134,20 +136,19 @@ impl Session {
                     && gate.author != self.user
                     && !gate.mentioned.contains(&self.user) =>
             {
-                &gate.redacted
+                gate.redacted.clone()
             }
-            _ => &event.data,
+            _ => event.data.clone(),
         }
     }
 
     /// Sends a dispatch. Returns `false` when the attached connection's
     /// queue was full and it was cut loose (the session stays resumable).
-    pub fn dispatch(&self, name: &str, data: &[u8]) -> bool {
+    pub fn dispatch(&self, name: &'static str, data: Bytes) -> bool {
         let mut inner = self.lock();
         inner.seq += 1;
-        let seq = inner.seq;
-        let frame = dispatch_frame(name, seq, data);
-        inner.buffer.push_back((seq, frame.clone()));
+        let frame = Frame { seq: inner.seq, name, data };
+        inner.buffer.push_back(frame.clone());
         while inner.buffer.len() > inner.buffer_limit {
             inner.buffer.pop_front();
         }
@@ -172,11 +173,11 @@ impl Session {
         if seq > inner.seq {
             return Err(ResumeError::Future);
         }
-        let oldest = inner.buffer.front().map_or(inner.seq + 1, |(s, _)| *s);
+        let oldest = inner.buffer.front().map_or(inner.seq + 1, |f| f.seq);
         if seq + 1 < oldest {
             return Err(ResumeError::TooOld);
         }
-        let replay = inner.buffer.iter().filter(|(s, _)| *s > seq).map(|(_, f)| f.clone()).collect();
+        let replay = inner.buffer.iter().filter(|f| f.seq > seq).cloned().collect();
         inner.sink = Some(sink);
         inner.detached_at = None;
         Ok(replay)

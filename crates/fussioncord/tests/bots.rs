@@ -1,0 +1,15 @@
+//! Real bot libraries from the package registries, unmodified, against a
+//! server the test starts: each bot logs in, receives a message a person
+//! posted over REST, and replies; the person's own gateway connection
+//! receives the reply. `scripts/bot-libs.sh` installs the pinned libraries.
+
+mod common;
+
+#[path = "bots/discord_js.rs"]
+mod discord_js;
+#[path = "bots/discord_py.rs"]
+mod discord_py;
+#[path = "bots/scenario.rs"]
+mod scenario;
+#[path = "bots/twilight.rs"]
+mod twilight;

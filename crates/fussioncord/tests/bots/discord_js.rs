@@ -1,0 +1,128 @@
+//! discord.js 14 from npm (pinned in `js/package-lock.json`), unmodified:
+//! `js/bot.mjs` runs under node and answers "ping" in the scene's channel.
+
+use std::path::Path;
+use std::process::{ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, BufReader, Lines};
+use tokio::process::{Child, ChildStdout, Command};
+
+use crate::scenario::Scene;
+
+const BOT_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/bots/js");
+
+#[tokio::test]
+async fn discord_js_bot_answers_a_person() {
+    let mut scene = Scene::new().await;
+    let mut bot = JsBot::start(&scene);
+
+    let ready = bot.line(|l| l.starts_with("READY "), Duration::from_secs(60)).await;
+    assert_eq!(ready.trim_start_matches("READY "), scene.bot.id, "discord.js logged in as someone else");
+
+    scene.post("ping").await;
+    scene.expect_bot_message("pong from discord.js").await;
+    bot.line(|l| l == "REPLIED", Duration::from_secs(10)).await;
+
+    let status = bot.terminate().await;
+    if !status.success() {
+        bot.fail(format!("the bot did not exit cleanly on SIGTERM ({status})"));
+    }
+}
+
+/// `node bot.mjs`, with its stdout read line by line and its stderr (the
+/// discord.js debug log) kept for failure messages.
+struct JsBot {
+    child: Child,
+    stdout: Lines<BufReader<ChildStdout>>,
+    stderr: Arc<Mutex<String>>,
+    stderr_done: Option<tokio::task::JoinHandle<()>>,
+    /// A panic message already carries the stderr.
+    reported: bool,
+}
+
+impl JsBot {
+    fn start(scene: &Scene) -> Self {
+        assert!(
+            Path::new(BOT_DIR).join("node_modules/discord.js").is_dir(),
+            "discord.js is not installed in {BOT_DIR}: run scripts/bot-libs.sh first"
+        );
+        let mut child = Command::new("node")
+            .arg("bot.mjs")
+            .current_dir(BOT_DIR)
+            .env("FC_API", format!("{}/api", scene.http_base()))
+            .env("FC_TOKEN", scene.bot_token())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run node (is Node.js installed?): {e}"));
+        let stdout = BufReader::new(child.stdout.take().unwrap()).lines();
+        // Drained continuously: the debug log would otherwise fill the pipe
+        // and stall the bot.
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let mut err_lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let sink = stderr.clone();
+        let stderr_done = tokio::spawn(async move {
+            while let Ok(Some(line)) = err_lines.next_line().await {
+                let mut log = sink.lock().unwrap();
+                log.push_str(&line);
+                log.push('\n');
+            }
+        });
+        Self { child, stdout, stderr, stderr_done: Some(stderr_done), reported: false }
+    }
+
+    fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    fn fail(&mut self, what: String) -> ! {
+        self.reported = true;
+        panic!("{what}; the bot's stderr:\n{}", self.stderr());
+    }
+
+    /// Reads stdout until a line `wanted` accepts; panics with the bot's
+    /// stderr if it exits or stays silent past `timeout`.
+    async fn line(&mut self, wanted: impl Fn(&str) -> bool, timeout: Duration) -> String {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            match tokio::time::timeout_at(deadline, self.stdout.next_line()).await {
+                Ok(Ok(Some(line))) if wanted(&line) => return line,
+                Ok(Ok(Some(_))) => continue,
+                Ok(Ok(None)) | Ok(Err(_)) => {
+                    let status = self.child.wait().await.expect("wait for node");
+                    // Its stderr ends with it: take all of it.
+                    if let Some(done) = self.stderr_done.take() {
+                        let _ = tokio::time::timeout(Duration::from_secs(5), done).await;
+                    }
+                    self.fail(format!("the discord.js bot exited ({status})"));
+                }
+                Err(_) => self.fail(format!("the discord.js bot said nothing expected within {timeout:?}")),
+            }
+        }
+    }
+
+    /// SIGTERM, then its exit status.
+    async fn terminate(&mut self) -> ExitStatus {
+        let pid = self.child.id().expect("the bot is still running");
+        let sent = Command::new("kill").args(["-TERM", &pid.to_string()]).status().await.expect("run kill");
+        assert!(sent.success(), "kill -TERM {pid} failed");
+        match tokio::time::timeout(Duration::from_secs(10), self.child.wait()).await {
+            Ok(status) => status.expect("wait for node"),
+            Err(_) => self.fail("the bot ignored SIGTERM for 10 s".into()),
+        }
+    }
+}
+
+impl Drop for JsBot {
+    /// A failure elsewhere (e.g. the reply never arrives) still shows what
+    /// discord.js saw.
+    fn drop(&mut self) {
+        if std::thread::panicking() && !self.reported {
+            eprintln!("--- discord.js bot stderr ---\n{}--- end ---", self.stderr());
+        }
+    }
+}

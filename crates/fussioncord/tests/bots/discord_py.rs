@@ -1,0 +1,92 @@
+//! discord.py 2.6 (PyPI), unmodified.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, BufReader, Lines};
+use tokio::process::{Child, ChildStdout, Command};
+
+use super::scenario::Scene;
+
+fn python() -> String {
+    let path = std::env::var("FUSSIONCORD_PYTHON").unwrap_or_else(|_| {
+        let home = std::env::var("HOME").unwrap_or_default();
+        format!("{home}/.cache/fussioncord/venv/bin/python")
+    });
+    assert!(std::path::Path::new(&path).exists(), "no Python with discord.py at {path}: run scripts/bot-libs.sh");
+    path
+}
+
+struct Bot {
+    child: Child,
+    lines: Lines<BufReader<ChildStdout>>,
+}
+
+impl Bot {
+    fn start(scene: &Scene) -> Self {
+        let mut child = Command::new(python())
+            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/bots/py/bot.py"))
+            .env("FC_HTTP", scene.http_base())
+            .env("FC_TOKEN", scene.bot_token())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("python runs");
+        let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        Self { child, lines }
+    }
+
+    /// Waits for a line starting with `prefix`.
+    async fn says(&mut self, prefix: &str) -> String {
+        let wait = async {
+            loop {
+                match self.lines.next_line().await.unwrap() {
+                    Some(line) if line.starts_with(prefix) => return line,
+                    Some(_) => continue,
+                    None => panic!("the bot exited before saying {prefix}: {:?}", self.child.try_wait()),
+                }
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(60), wait)
+            .await
+            .unwrap_or_else(|_| panic!("the bot never said {prefix}"))
+    }
+}
+
+#[tokio::test]
+async fn a_discord_py_bot_receives_and_replies() {
+    let mut scene = Scene::new().await;
+    let mut bot = Bot::start(&scene);
+    let ready = bot.says("READY").await;
+    assert_eq!(ready, format!("READY {} 1", scene.bot.id), "the bot sees itself and its one guild");
+    scene.post("ping").await;
+    bot.says("REPLIED").await;
+    let reply = scene.expect_bot_message("pong from discord.py").await;
+    assert_eq!(reply["d"]["channel_id"], serde_json::json!(scene.channel));
+}
+
+#[tokio::test]
+async fn a_discord_py_bot_reconnects_by_itself_when_the_server_restarts() {
+    let mut scene = Scene::new().await;
+    let mut bot = Bot::start(&scene);
+    bot.says("READY").await;
+    // A graceful restart: op 7 first, then the server goes and comes back
+    // on the same port. The bot must find its way back without help.
+    scene.app.restart().await;
+    bot.says("CONNECTED").await;
+    // The watcher was cut by the restart too: a fresh one.
+    scene.watcher = scene.app.gateway("").await;
+    scene.watcher.identify(&scene.person.token, crate::common::ws::ALL_INTENTS).await;
+    // The bot may still be identifying; ping until it answers.
+    let mut answered = false;
+    for _ in 0..20 {
+        scene.post("ping").await;
+        if tokio::time::timeout(Duration::from_secs(3), bot.says("REPLIED")).await.is_ok() {
+            answered = true;
+            break;
+        }
+    }
+    assert!(answered, "the bot answers after the restart");
+    scene.expect_bot_message("pong from discord.py").await;
+}
