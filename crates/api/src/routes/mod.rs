@@ -9,7 +9,7 @@ mod invites;
 mod messages;
 mod users;
 
-use axum::routing::{delete, get, post, put};
+use axum::routing::{delete, get, patch, post, put};
 use axum::Router;
 
 use crate::ApiState;
@@ -32,7 +32,7 @@ pub fn router() -> Router<ApiState> {
         // applications and bots
         .route("/applications", post(applications::create))
         .route("/applications/@me", get(applications::me).patch(applications::update_me))
-        .route("/applications/{application_id}", axum::routing::patch(applications::update))
+        .route("/applications/{application_id}", patch(applications::update))
         .route("/applications/{application_id}/bot/reset", post(applications::reset_token))
         .route("/oauth2/applications/@me", get(applications::me))
         .route("/oauth2/authorize", post(applications::authorize))
