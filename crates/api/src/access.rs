@@ -1,10 +1,11 @@
-//! Who may do what: the one place the API asks. Today it computes a
-//! member's guild-level permissions from the owner flag, @everyone and
-//! their roles; channel overwrites and the full algorithm replace the body
-//! of `permissions_in` without touching any route.
+//! Who may do what: the one place the API asks. Permissions are Discord's,
+//! computed by the `permissions` crate from the guild's roles, the
+//! member's roles and timeout, and the channel's overwrites.
 
-use model::permissions::{self, ADMINISTRATOR};
-use store::{ChannelId, ChannelRow, GuildId, GuildRow, MemberRow, UserId, UserRow};
+use model::permissions::{self as bits};
+use model::Timestamp;
+use permissions::{Guild, Member, Overwrite, OverwriteTarget, Role};
+use store::{ChannelId, ChannelRow, GuildId, GuildRow, MemberRow, OverwriteRow, RoleRow, UserId, UserRow};
 
 use crate::error::{ApiError, ApiResult};
 use crate::publish::Place;
@@ -14,7 +15,29 @@ use crate::ApiState;
 pub struct GuildAccess {
     pub guild: GuildRow,
     pub member: MemberRow,
+    pub roles: Vec<RoleRow>,
+    /// Guild-level permissions (no channel overwrites).
     pub permissions: u64,
+}
+
+fn roles_of(rows: &[RoleRow]) -> Vec<Role> {
+    rows.iter().map(|r| Role { id: r.id, permissions: r.permissions, position: r.position }).collect()
+}
+
+pub fn timed_out(member: &MemberRow) -> bool {
+    member.communication_disabled_until.is_some_and(|t| t > Timestamp::now().unix_ms())
+}
+
+pub fn overwrites_of(rows: &[OverwriteRow]) -> Vec<Overwrite> {
+    rows.iter()
+        .filter_map(|o| {
+            let target = match o.kind {
+                0 => OverwriteTarget::Role(model::Id::new_checked(o.target_id)?),
+                _ => OverwriteTarget::Member(model::Id::new_checked(o.target_id)?),
+            };
+            Some(Overwrite { target, allow: o.allow, deny: o.deny })
+        })
+        .collect()
 }
 
 impl GuildAccess {
@@ -29,6 +52,60 @@ impl GuildAccess {
             Err(ApiError::missing_permissions())
         }
     }
+
+    fn with<T>(&self, member: &MemberRow, f: impl FnOnce(&Guild, &Member) -> T) -> T {
+        let roles = roles_of(&self.roles);
+        let guild = Guild { id: self.guild.id, owner_id: self.guild.owner_id, roles: &roles };
+        let m = Member { user_id: member.user_id, roles: &member.roles, timed_out: timed_out(member) };
+        f(&guild, &m)
+    }
+
+    /// This member's permissions in a channel with these overwrites.
+    pub fn in_channel(&self, overwrites: &[OverwriteRow]) -> u64 {
+        self.permissions_of(&self.member, overwrites)
+    }
+
+    /// Anyone's permissions in a channel of this guild.
+    pub fn permissions_of(&self, member: &MemberRow, overwrites: &[OverwriteRow]) -> u64 {
+        let overwrites = overwrites_of(overwrites);
+        self.with(member, |g, m| permissions::channel_permissions(g, m, &overwrites))
+    }
+
+    /// The caller's highest role position (the owner's is the highest).
+    pub fn rank(&self) -> i64 {
+        self.with(&self.member, permissions::highest_position)
+    }
+
+    pub fn rank_of(&self, member: &MemberRow) -> i64 {
+        self.with(member, permissions::highest_position)
+    }
+
+    /// Refuses to act on a member at or above the caller's own rank.
+    pub fn require_above(&self, target: &MemberRow) -> ApiResult<()> {
+        if self.is_owner() || (target.user_id != self.guild.owner_id && self.rank() > self.rank_of(target)) {
+            Ok(())
+        } else {
+            Err(ApiError::missing_permissions())
+        }
+    }
+
+    /// Refuses to manage a role at or above the caller's own rank.
+    pub fn require_role_below(&self, role: &RoleRow) -> ApiResult<()> {
+        if self.is_owner() || role.position < self.rank() {
+            Ok(())
+        } else {
+            Err(ApiError::missing_permissions())
+        }
+    }
+
+    /// Refuses to grant permissions the caller does not have.
+    pub fn require_grantable(&self, perms: u64) -> ApiResult<()> {
+        if self.is_owner() || self.permissions & bits::ADMINISTRATOR != 0 || perms & !self.permissions == 0 {
+            Ok(())
+        } else {
+            Err(ApiError::missing_permissions())
+        }
+    }
 }
 
 /// A user's standing in a channel: guild channel or DM.
@@ -36,6 +113,7 @@ pub struct ChannelAccess {
     pub channel: ChannelRow,
     /// `None` in DMs.
     pub guild: Option<GuildAccess>,
+    pub overwrites: Vec<OverwriteRow>,
     /// Both recipients of a DM; empty for guild channels.
     pub recipients: Vec<UserId>,
     pub permissions: u64,
@@ -58,12 +136,16 @@ impl ChannelAccess {
         self.permissions & perms == perms
     }
 
-    /// Where this channel's events go.
-    pub fn place(&self) -> Place {
-        match self.channel.guild_id {
-            Some(guild) => Place::Guild { guild, channel: self.channel.id },
-            None => Place::Dm { channel: self.channel.id, recipients: self.recipients.clone() },
-        }
+    /// Where this channel's events go: its viewers, or its DM recipients.
+    pub async fn place(&self, state: &ApiState) -> ApiResult<Place> {
+        Ok(match (&self.guild, self.channel.guild_id) {
+            (Some(guild), Some(guild_id)) => Place::Guild {
+                guild: guild_id,
+                channel: self.channel.id,
+                viewers: viewers(state, guild, &self.overwrites).await?,
+            },
+            _ => Place::Dm { channel: self.channel.id, recipients: self.recipients.clone() },
+        })
     }
 
     /// The caller's member object, in guild channels.
@@ -77,21 +159,10 @@ impl ChannelAccess {
 pub async fn guild(state: &ApiState, user: &UserRow, id: GuildId) -> ApiResult<GuildAccess> {
     let guild = state.store.guild(id).await?.ok_or_else(ApiError::unknown_guild)?;
     let member = state.store.member(id, user.id).await?.ok_or_else(ApiError::missing_access)?;
-    let permissions = if guild.owner_id == user.id {
-        permissions::ALL
-    } else {
-        let roles = state.store.roles(id).await?;
-        let base = roles
-            .iter()
-            .filter(|r| r.id.get() == id.get() || member.roles.contains(&r.id))
-            .fold(0, |acc, r| acc | r.permissions);
-        if base & ADMINISTRATOR != 0 {
-            permissions::ALL
-        } else {
-            base
-        }
-    };
-    Ok(GuildAccess { guild, member, permissions })
+    let roles = state.store.roles(id).await?;
+    let mut access = GuildAccess { guild, member, roles, permissions: 0 };
+    access.permissions = access.with(&access.member, permissions::guild_permissions);
+    Ok(access)
 }
 
 /// The channel, if `user` can see it: 10003 when it does not exist, 50001
@@ -101,30 +172,59 @@ pub async fn channel(state: &ApiState, user: &UserRow, id: ChannelId) -> ApiResu
     let access = match channel.guild_id {
         Some(guild_id) => {
             let guild = guild(state, user, guild_id).await?;
-            let permissions = permissions_in(&guild, &channel);
-            ChannelAccess { channel, permissions, guild: Some(guild), recipients: Vec::new() }
+            let overwrites = state.store.overwrites(id).await?;
+            let permissions = guild.in_channel(&overwrites);
+            ChannelAccess { channel, permissions, guild: Some(guild), overwrites, recipients: Vec::new() }
         }
         None => {
             let recipients = state.store.dm_recipients(id).await?;
             if !recipients.contains(&user.id) {
                 return Err(ApiError::missing_access());
             }
-            ChannelAccess { channel, guild: None, recipients, permissions: permissions::DM }
+            ChannelAccess { channel, guild: None, overwrites: Vec::new(), recipients, permissions: bits::DM }
         }
     };
-    if !access.has(permissions::VIEW_CHANNEL) {
+    if !access.has(bits::VIEW_CHANNEL) {
         return Err(ApiError::missing_access());
     }
     Ok(access)
-}
-
-/// A member's permissions in one of the guild's channels.
-fn permissions_in(guild: &GuildAccess, _channel: &ChannelRow) -> u64 {
-    guild.permissions
 }
 
 /// The other recipient of a DM channel.
 pub async fn dm_peer(state: &ApiState, channel: ChannelId, me: UserId) -> ApiResult<Option<UserId>> {
     let recipients = state.store.dm_recipients(channel).await?;
     Ok(recipients.into_iter().find(|u| *u != me))
+}
+
+/// The members of a guild who may view a channel, or `None` when every
+/// member may (the common case, answered without reading the members).
+pub async fn viewers(
+    state: &ApiState,
+    guild: &GuildAccess,
+    overwrites: &[OverwriteRow],
+) -> ApiResult<Option<Vec<UserId>>> {
+    let everyone = guild.roles.iter().find(|r| r.id.get() == guild.guild.id.get()).map_or(0, |r| r.permissions);
+    let hides = overwrites.iter().any(|o| o.deny & bits::VIEW_CHANNEL != 0);
+    if everyone & bits::VIEW_CHANNEL != 0 && !hides {
+        return Ok(None);
+    }
+    Ok(Some(members_with(state, guild, overwrites, bits::VIEW_CHANNEL).await?))
+}
+
+/// Every member of the guild holding `perms` in a channel with `overwrites`.
+pub async fn members_with(
+    state: &ApiState,
+    guild: &GuildAccess,
+    overwrites: &[OverwriteRow],
+    perms: u64,
+) -> ApiResult<Vec<UserId>> {
+    let mut out = Vec::new();
+    let mut after = None;
+    loop {
+        let page = state.store.members(guild.guild.id, after, 1000).await?;
+        let Some(last) = page.last() else { break };
+        after = Some(last.user_id);
+        out.extend(page.iter().filter(|m| guild.permissions_of(m, overwrites) & perms == perms).map(|m| m.user_id));
+    }
+    Ok(out)
 }

@@ -38,6 +38,10 @@ errors! {
     unknown_user => NOT_FOUND, 10013, "Unknown User";
     unknown_emoji => BAD_REQUEST, 10014, "Unknown Emoji";
     bots_forbidden => FORBIDDEN, 20001, "Bots cannot use this endpoint";
+    banned => FORBIDDEN, 40007, "The user is banned from this guild.";
+    unknown_role => NOT_FOUND, 10011, "Unknown Role";
+    unknown_overwrite => NOT_FOUND, 10009, "Unknown Overwrite";
+    unknown_ban => NOT_FOUND, 10026, "Unknown Ban";
     max_reactions => BAD_REQUEST, 30010, "Maximum number of reactions reached (20)";
     max_pins => BAD_REQUEST, 30003, "Maximum number of pins reached (50)";
     unauthorized => UNAUTHORIZED, 40001, "401: Unauthorized";

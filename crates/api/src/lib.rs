@@ -2,6 +2,7 @@
 //! mapping from storage rows to wire JSON.
 
 mod access;
+pub mod audit;
 mod error;
 mod extract;
 mod publish;

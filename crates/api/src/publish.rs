@@ -24,14 +24,27 @@ fn bytes<T: Serialize>(value: &T) -> Bytes {
 /// Where a channel's events go: its guild's members, or its DM recipients.
 #[derive(Debug, Clone)]
 pub enum Place {
-    Guild { guild: GuildId, channel: ChannelId },
-    Dm { channel: ChannelId, recipients: Vec<UserId> },
+    /// `viewers` lists who may see the channel when not every member may.
+    Guild {
+        guild: GuildId,
+        channel: ChannelId,
+        viewers: Option<Vec<UserId>>,
+    },
+    Dm {
+        channel: ChannelId,
+        recipients: Vec<UserId>,
+    },
 }
 
 impl Place {
     fn audience(&self) -> Audience {
         match self {
-            Place::Guild { guild, channel } => Audience::GuildChannel { guild: *guild, channel: *channel },
+            Place::Guild { guild, channel, viewers: None } => {
+                Audience::GuildChannel { guild: *guild, channel: *channel }
+            }
+            Place::Guild { guild, viewers: Some(users), .. } => {
+                Audience::GuildUsers { guild: *guild, users: users.clone() }
+            }
             Place::Dm { recipients, .. } => Audience::Users(recipients.clone()),
         }
     }
@@ -136,9 +149,17 @@ impl ApiState {
         self.emit(Event::new("TYPING_START", bytes(&without_nulls(data)), place.audience(), intent));
     }
 
-    pub(crate) fn channel_event(&self, name: &'static str, channel: &Channel) {
+    /// CHANNEL_CREATE/UPDATE/DELETE, to those who may see the channel
+    /// (`viewers`, when not everyone may).
+    pub(crate) fn channel_event(&self, name: &'static str, channel: &Channel, viewers: Option<Vec<UserId>>) {
         match channel.guild_id {
-            Some(guild) => self.emit(Event::new(name, bytes(channel), Audience::Guild(guild), intents::GUILDS)),
+            Some(guild) => {
+                let audience = match viewers {
+                    Some(users) => Audience::GuildUsers { guild, users },
+                    None => Audience::Guild(guild),
+                };
+                self.emit(Event::new(name, bytes(channel), audience, intents::GUILDS))
+            }
             None => {
                 let recipients = channel.recipients.iter().flatten().map(|u| u.id).collect();
                 self.emit(Event::new(name, bytes(channel), Audience::Users(recipients), intents::DIRECT_MESSAGES));

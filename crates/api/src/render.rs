@@ -3,13 +3,15 @@
 use std::collections::HashMap;
 
 use model::application::Application;
-use model::channel::{Channel, ChannelType};
+use model::channel::{Channel, ChannelType, PermissionOverwrite};
 use model::guild::{Guild, Member, Role, RoleColors, UserGuild};
 use model::invite::{Invite, InviteChannel, InviteGuild, InviteMetadata};
 use model::message::{Message, MessageReference, Reaction, ReactionCountDetails, ReactionEmoji};
 use model::user::{CurrentUser, User};
 use model::{Id, Timestamp};
-use store::{ApplicationRow, ChannelRow, GuildRow, InviteRow, MemberRow, MessageRow, RoleRow, UserId, UserRow};
+use store::{
+    ApplicationRow, ChannelRow, GuildRow, InviteRow, MemberRow, MessageRow, OverwriteRow, RoleRow, UserId, UserRow,
+};
 
 use crate::error::ApiResult;
 use crate::ApiState;
@@ -122,7 +124,7 @@ pub fn user_guild(g: &GuildRow, viewer: UserId, permissions: u64, member_count: 
     }
 }
 
-pub fn channel(c: &ChannelRow, recipients: Option<Vec<User>>) -> Channel {
+pub fn channel(c: &ChannelRow, overwrites: &[OverwriteRow], recipients: Option<Vec<User>>) -> Channel {
     let kind = ChannelType::from_code(c.kind);
     let in_guild = c.guild_id.is_some();
     let textual = kind.is_textual();
@@ -134,7 +136,19 @@ pub fn channel(c: &ChannelRow, recipients: Option<Vec<User>>) -> Channel {
         guild_id: c.guild_id,
         name: c.name.clone(),
         position: in_guild.then_some(c.position as i32),
-        permission_overwrites: in_guild.then(Vec::new),
+        permission_overwrites: in_guild.then(|| {
+            overwrites
+                .iter()
+                .filter_map(|o| {
+                    Some(PermissionOverwrite {
+                        id: model::Id::new_checked(o.target_id)?,
+                        kind: o.kind,
+                        allow: o.allow.to_string(),
+                        deny: o.deny.to_string(),
+                    })
+                })
+                .collect()
+        }),
         parent_id: in_guild.then_some(c.parent_id),
         topic: (in_guild && kind == ChannelType::GuildText).then(|| c.topic.clone()),
         nsfw: in_guild.then_some(c.nsfw),
@@ -352,6 +366,7 @@ pub async fn guild_snapshot(
 ) -> Result<model::gateway::GuildCreate, store::StoreError> {
     let roles = store.roles(guild.id).await?;
     let channels = store.guild_channels(guild.id).await?;
+    let overwrites = store.guild_overwrites(guild.id).await?;
     let member_count = store.member_count(guild.id).await?;
     let large = member_count > large_threshold;
     let rows = if large {
@@ -370,7 +385,14 @@ pub async fn guild_snapshot(
         member_count,
         voice_states: Vec::new(),
         members: rows.iter().filter_map(|m| users.get(&m.user_id).map(|u| member(m, Some(u)))).collect(),
-        channels: channels.iter().map(|c| channel(c, None)).collect(),
+        channels: channels
+            .iter()
+            .map(|c| {
+                let own: Vec<OverwriteRow> =
+                    overwrites.iter().filter(|(id, _)| *id == c.id).map(|(_, o)| o.clone()).collect();
+                channel(c, &own, None)
+            })
+            .collect(),
         threads: Vec::new(),
         presences: Vec::new(),
         stage_instances: Vec::new(),

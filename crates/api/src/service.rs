@@ -79,7 +79,12 @@ pub async fn create_application(
 }
 
 /// Adds a user (typically a bot) to a guild; `false` if already a member.
-pub async fn add_member(store: &dyn Store, guild: GuildId, user: UserId) -> Result<bool, StoreError> {
+pub async fn add_member(
+    store: &dyn Store,
+    guild: GuildId,
+    user: UserId,
+    audit: Option<&store::AuditEntry>,
+) -> Result<bool, StoreError> {
     let member = MemberRow {
         guild_id: guild,
         user_id: user,
@@ -90,5 +95,5 @@ pub async fn add_member(store: &dyn Store, guild: GuildId, user: UserId) -> Resu
         mute: false,
         communication_disabled_until: None,
     };
-    store.add_member(&member).await
+    store.add_member(&member, audit).await
 }

@@ -24,6 +24,9 @@ pub enum Audience {
     /// These users, in all their sessions (DM recipients, a user's own
     /// sessions).
     Users(Vec<UserId>),
+    /// These members of a guild only: those who may see a channel that is
+    /// hidden from some, or who hold a permission.
+    GuildUsers { guild: GuildId, users: Vec<UserId> },
 }
 
 /// A change to who belongs where, applied by the gateway before the event
@@ -77,7 +80,9 @@ impl Event {
     /// The guild the event belongs to, for sharding.
     pub fn guild(&self) -> Option<GuildId> {
         match &self.audience {
-            Audience::Guild(g) | Audience::GuildChannel { guild: g, .. } => Some(*g),
+            Audience::Guild(g) | Audience::GuildChannel { guild: g, .. } | Audience::GuildUsers { guild: g, .. } => {
+                Some(*g)
+            }
             Audience::Users(_) => match self.membership {
                 Some(Membership::Joined { guild, .. } | Membership::Left { guild, .. }) => Some(guild),
                 Some(Membership::GuildDeleted(g)) => Some(g),

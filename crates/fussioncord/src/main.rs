@@ -138,7 +138,7 @@ async fn bot(store: &store::SqlStore, config: &Config, cmd: BotCommand) -> anyho
             let user = store.user(bot_id).await?.with_context(|| format!("no bot {bot}"))?;
             anyhow::ensure!(user.bot, "user {bot} is not a bot");
             store.guild(guild_id).await?.with_context(|| format!("no guild {guild}"))?;
-            if api::service::add_member(store, guild_id, bot_id).await? {
+            if api::service::add_member(store, guild_id, bot_id, None).await? {
                 println!("added {} to guild {guild}", user.username);
             } else {
                 println!("{} is already in guild {guild}", user.username);

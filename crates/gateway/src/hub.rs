@@ -118,6 +118,11 @@ impl Hub {
             Audience::Guild(g) | Audience::GuildChannel { guild: g, .. } => {
                 reg.by_guild.get(g).map(|m| m.values().cloned().collect()).unwrap_or_default()
             }
+            Audience::GuildUsers { guild, users } => reg
+                .by_guild
+                .get(guild)
+                .map(|m| m.values().filter(|s| users.contains(&s.user)).cloned().collect())
+                .unwrap_or_default(),
             Audience::Users(users) => {
                 let mut out: Vec<Arc<Session>> = Vec::new();
                 for u in users {

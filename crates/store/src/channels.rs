@@ -4,6 +4,7 @@ use async_trait::async_trait;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
+use crate::audit::{record, AuditEntry};
 use crate::sql::SqlStore;
 use crate::{from_db, opt_from_db, to_db, ChannelId, GuildId, MessageId, Result, StoreError, UserId};
 
@@ -25,6 +26,15 @@ pub struct ChannelRow {
     pub last_pin_at: Option<i64>,
 }
 
+/// A permission overwrite on a channel, for a role (`kind` 0) or a member (1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OverwriteRow {
+    pub target_id: u64,
+    pub kind: u8,
+    pub allow: u64,
+    pub deny: u64,
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct ChannelPatch {
     pub name: Option<String>,
@@ -37,17 +47,69 @@ pub struct ChannelPatch {
     pub user_limit: Option<i64>,
 }
 
+impl ChannelPatch {
+    /// The row as it will be once this patch is stored.
+    pub fn apply(&self, row: &mut ChannelRow) {
+        if let Some(v) = &self.name {
+            row.name = Some(v.clone());
+        }
+        if let Some(v) = self.position {
+            row.position = v;
+        }
+        if let Some(v) = self.parent_id {
+            row.parent_id = v;
+        }
+        if let Some(v) = &self.topic {
+            row.topic = v.clone();
+        }
+        if let Some(v) = self.nsfw {
+            row.nsfw = v;
+        }
+        if let Some(v) = self.rate_limit_per_user {
+            row.rate_limit_per_user = v;
+        }
+        if let Some(v) = self.bitrate {
+            row.bitrate = v;
+        }
+        if let Some(v) = self.user_limit {
+            row.user_limit = v;
+        }
+    }
+}
+
 #[async_trait]
 pub trait ChannelStore: Send + Sync {
-    async fn create_channel(&self, channel: &ChannelRow) -> Result<()>;
+    /// Creates the channel with its overwrites.
+    async fn create_channel(
+        &self,
+        channel: &ChannelRow,
+        overwrites: &[OverwriteRow],
+        audit: Option<&AuditEntry>,
+    ) -> Result<()>;
     async fn channel(&self, id: ChannelId) -> Result<Option<ChannelRow>>;
     /// A guild's channels by position, then id.
     async fn guild_channels(&self, guild: GuildId) -> Result<Vec<ChannelRow>>;
-    async fn update_channel(&self, id: ChannelId, patch: &ChannelPatch) -> Result<ChannelRow>;
+    async fn update_channel(
+        &self,
+        id: ChannelId,
+        patch: &ChannelPatch,
+        audit: Option<&AuditEntry>,
+    ) -> Result<ChannelRow>;
     /// Deletes the channel with its messages and invites; children of a
     /// deleted category lose their parent, and a guild whose system or AFK
     /// channel it was loses that setting.
-    async fn delete_channel(&self, id: ChannelId) -> Result<bool>;
+    async fn delete_channel(&self, id: ChannelId, audit: Option<&AuditEntry>) -> Result<bool>;
+    async fn overwrites(&self, channel: ChannelId) -> Result<Vec<OverwriteRow>>;
+    /// Every overwrite of every channel of a guild.
+    async fn guild_overwrites(&self, guild: GuildId) -> Result<Vec<(ChannelId, OverwriteRow)>>;
+    /// Creates or replaces; `true` if it was new.
+    async fn put_overwrite(
+        &self,
+        channel: ChannelId,
+        overwrite: &OverwriteRow,
+        audit: Option<&AuditEntry>,
+    ) -> Result<bool>;
+    async fn delete_overwrite(&self, channel: ChannelId, target: u64, audit: Option<&AuditEntry>) -> Result<bool>;
     /// The one DM channel between `a` and `b`, created with `new_id` if
     /// there is none yet. Safe against two concurrent first calls.
     async fn open_dm(&self, a: UserId, b: UserId, new_id: ChannelId) -> Result<ChannelRow>;
@@ -100,10 +162,48 @@ where
     Ok(())
 }
 
+fn overwrite_row(r: &AnyRow) -> Result<OverwriteRow> {
+    Ok(OverwriteRow {
+        target_id: r.try_get::<i64, _>("target_id")? as u64,
+        kind: r.try_get::<i64, _>("kind")? as u8,
+        allow: r.try_get::<i64, _>("allow")? as u64,
+        deny: r.try_get::<i64, _>("deny")? as u64,
+    })
+}
+
+async fn insert_overwrite<'c, E>(e: E, channel: ChannelId, o: &OverwriteRow) -> Result<()>
+where
+    E: sqlx::Executor<'c, Database = sqlx::Any>,
+{
+    sqlx::query(
+        "INSERT INTO channel_overwrites (channel_id, target_id, kind, allow, deny) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(to_db(channel))
+    .bind(o.target_id as i64)
+    .bind(i64::from(o.kind))
+    .bind(o.allow as i64)
+    .bind(o.deny as i64)
+    .execute(e)
+    .await?;
+    Ok(())
+}
+
 #[async_trait]
 impl ChannelStore for SqlStore {
-    async fn create_channel(&self, channel: &ChannelRow) -> Result<()> {
-        insert_channel(&self.writer, channel).await
+    async fn create_channel(
+        &self,
+        channel: &ChannelRow,
+        overwrites: &[OverwriteRow],
+        audit: Option<&AuditEntry>,
+    ) -> Result<()> {
+        let mut tx = self.writer.begin().await?;
+        insert_channel(&mut *tx, channel).await?;
+        for o in overwrites {
+            insert_overwrite(&mut *tx, channel.id, o).await?;
+        }
+        record(&mut *tx, audit).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn channel(&self, id: ChannelId) -> Result<Option<ChannelRow>> {
@@ -123,7 +223,8 @@ impl ChannelStore for SqlStore {
         rows.iter().map(channel_row).collect()
     }
 
-    async fn update_channel(&self, id: ChannelId, p: &ChannelPatch) -> Result<ChannelRow> {
+    async fn update_channel(&self, id: ChannelId, p: &ChannelPatch, audit: Option<&AuditEntry>) -> Result<ChannelRow> {
+        let mut tx = self.writer.begin().await?;
         let row = sqlx::query(&format!(
             "UPDATE channels SET
                 name = COALESCE($2, name),
@@ -147,12 +248,15 @@ impl ChannelStore for SqlStore {
         .bind(p.rate_limit_per_user)
         .bind(p.bitrate)
         .bind(p.user_limit)
-        .fetch_optional(&self.writer)
+        .fetch_optional(&mut *tx)
         .await?;
-        row.as_ref().map(channel_row).transpose()?.ok_or(StoreError::NotFound)
+        let row = row.as_ref().map(channel_row).transpose()?.ok_or(StoreError::NotFound)?;
+        record(&mut *tx, audit).await?;
+        tx.commit().await?;
+        Ok(row)
     }
 
-    async fn delete_channel(&self, id: ChannelId) -> Result<bool> {
+    async fn delete_channel(&self, id: ChannelId, audit: Option<&AuditEntry>) -> Result<bool> {
         let mut tx = self.writer.begin().await?;
         sqlx::query("UPDATE channels SET parent_id = NULL WHERE parent_id = $1")
             .bind(to_db(id))
@@ -165,6 +269,59 @@ impl ChannelStore for SqlStore {
                 .await?;
         }
         let done = sqlx::query("DELETE FROM channels WHERE id = $1").bind(to_db(id)).execute(&mut *tx).await?;
+        if done.rows_affected() > 0 {
+            record(&mut *tx, audit).await?;
+        }
+        tx.commit().await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn overwrites(&self, channel: ChannelId) -> Result<Vec<OverwriteRow>> {
+        let rows = sqlx::query(
+            "SELECT target_id, kind, allow, deny FROM channel_overwrites WHERE channel_id = $1 ORDER BY target_id",
+        )
+        .bind(to_db(channel))
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter().map(overwrite_row).collect()
+    }
+
+    async fn guild_overwrites(&self, guild: GuildId) -> Result<Vec<(ChannelId, OverwriteRow)>> {
+        let rows = sqlx::query(
+            "SELECT o.channel_id, o.target_id, o.kind, o.allow, o.deny FROM channel_overwrites o
+             JOIN channels c ON c.id = o.channel_id WHERE c.guild_id = $1 ORDER BY o.channel_id, o.target_id",
+        )
+        .bind(to_db(guild))
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter().map(|r| Ok((from_db(r.try_get("channel_id")?)?, overwrite_row(r)?))).collect()
+    }
+
+    async fn put_overwrite(&self, channel: ChannelId, o: &OverwriteRow, audit: Option<&AuditEntry>) -> Result<bool> {
+        let mut tx = self.writer.begin().await?;
+        let existed = sqlx::query("DELETE FROM channel_overwrites WHERE channel_id = $1 AND target_id = $2")
+            .bind(to_db(channel))
+            .bind(o.target_id as i64)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+            > 0;
+        insert_overwrite(&mut *tx, channel, o).await?;
+        record(&mut *tx, audit).await?;
+        tx.commit().await?;
+        Ok(!existed)
+    }
+
+    async fn delete_overwrite(&self, channel: ChannelId, target: u64, audit: Option<&AuditEntry>) -> Result<bool> {
+        let mut tx = self.writer.begin().await?;
+        let done = sqlx::query("DELETE FROM channel_overwrites WHERE channel_id = $1 AND target_id = $2")
+            .bind(to_db(channel))
+            .bind(target as i64)
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() > 0 {
+            record(&mut *tx, audit).await?;
+        }
         tx.commit().await?;
         Ok(done.rows_affected() > 0)
     }

@@ -4,6 +4,7 @@ use async_trait::async_trait;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
+use crate::audit::{record, AuditEntry};
 use crate::channels::{insert_channel, ChannelRow};
 use crate::sql::SqlStore;
 use crate::{from_db, opt_from_db, to_db, ChannelId, GuildId, Result, RoleId, StoreError, UserId};
@@ -74,11 +75,50 @@ pub struct GuildPatch {
     pub preferred_locale: Option<String>,
 }
 
+impl GuildPatch {
+    /// The row as it will be once this patch is stored.
+    pub fn apply(&self, g: &mut GuildRow) {
+        if let Some(v) = &self.name {
+            g.name = v.clone();
+        }
+        if let Some(v) = &self.description {
+            g.description = v.clone();
+        }
+        if let Some(v) = &self.icon {
+            g.icon = v.clone();
+        }
+        if let Some(v) = self.owner_id {
+            g.owner_id = v;
+        }
+        if let Some(v) = self.afk_channel_id {
+            g.afk_channel_id = v;
+        }
+        if let Some(v) = self.afk_timeout {
+            g.afk_timeout = v;
+        }
+        if let Some(v) = self.system_channel_id {
+            g.system_channel_id = v;
+        }
+        if let Some(v) = self.verification_level {
+            g.verification_level = v;
+        }
+        if let Some(v) = self.default_message_notifications {
+            g.default_message_notifications = v;
+        }
+        if let Some(v) = self.explicit_content_filter {
+            g.explicit_content_filter = v;
+        }
+        if let Some(v) = &self.preferred_locale {
+            g.preferred_locale = v.clone();
+        }
+    }
+}
+
 #[async_trait]
 pub trait GuildStore: Send + Sync {
     async fn create_guild(&self, new: &NewGuild) -> Result<()>;
     async fn guild(&self, id: GuildId) -> Result<Option<GuildRow>>;
-    async fn update_guild(&self, id: GuildId, patch: &GuildPatch) -> Result<GuildRow>;
+    async fn update_guild(&self, id: GuildId, patch: &GuildPatch, audit: Option<&AuditEntry>) -> Result<GuildRow>;
     /// Deletes the guild and, by cascade, everything in it.
     async fn delete_guild(&self, id: GuildId) -> Result<bool>;
     /// The guilds `user` is a member of, oldest first.
@@ -89,7 +129,7 @@ pub trait GuildStore: Send + Sync {
     async fn members(&self, guild: GuildId, after: Option<UserId>, limit: u32) -> Result<Vec<MemberRow>>;
     async fn member_count(&self, guild: GuildId) -> Result<u64>;
     /// Adds a member; `false` if they already were one.
-    async fn add_member(&self, member: &MemberRow) -> Result<bool>;
+    async fn add_member(&self, member: &MemberRow, audit: Option<&AuditEntry>) -> Result<bool>;
     /// `false` if they were not a member.
     async fn remove_member(&self, guild: GuildId, user: UserId) -> Result<bool>;
 }
@@ -115,7 +155,7 @@ fn guild_row(r: &AnyRow) -> Result<GuildRow> {
     })
 }
 
-fn role_row(r: &AnyRow) -> Result<RoleRow> {
+pub(crate) fn role_row(r: &AnyRow) -> Result<RoleRow> {
     Ok(RoleRow {
         id: from_db(r.try_get("id")?)?,
         guild_id: from_db(r.try_get("guild_id")?)?,
@@ -128,6 +168,8 @@ fn role_row(r: &AnyRow) -> Result<RoleRow> {
         managed: r.try_get::<i64, _>("managed")? != 0,
     })
 }
+
+pub(crate) const ROLE_COLUMNS: &str = "id, guild_id, name, permissions, position, color, hoist, mentionable, managed";
 
 const MEMBER_COLUMNS: &str =
     "m.guild_id, m.user_id, m.nick, m.joined_at, m.deaf, m.mute, m.communication_disabled_until";
@@ -212,22 +254,7 @@ impl GuildStore for SqlStore {
         .bind(g.created_at)
         .execute(&mut *tx)
         .await?;
-        let r = &new.everyone;
-        sqlx::query(
-            "INSERT INTO roles (id, guild_id, name, permissions, position, color, hoist, mentionable, managed)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(to_db(r.id))
-        .bind(to_db(r.guild_id))
-        .bind(&r.name)
-        .bind(r.permissions as i64)
-        .bind(r.position)
-        .bind(r.color)
-        .bind(i64::from(r.hoist))
-        .bind(i64::from(r.mentionable))
-        .bind(i64::from(r.managed))
-        .execute(&mut *tx)
-        .await?;
+        crate::roles::insert_role(&mut *tx, &new.everyone).await?;
         for c in &new.channels {
             insert_channel(&mut *tx, c).await?;
         }
@@ -244,7 +271,8 @@ impl GuildStore for SqlStore {
         row.as_ref().map(guild_row).transpose()
     }
 
-    async fn update_guild(&self, id: GuildId, p: &GuildPatch) -> Result<GuildRow> {
+    async fn update_guild(&self, id: GuildId, p: &GuildPatch, audit: Option<&AuditEntry>) -> Result<GuildRow> {
+        let mut tx = self.writer.begin().await?;
         let row = sqlx::query(&format!(
             "UPDATE guilds SET
                 name = COALESCE($2, name),
@@ -276,9 +304,12 @@ impl GuildStore for SqlStore {
         .bind(p.default_message_notifications)
         .bind(p.explicit_content_filter)
         .bind(&p.preferred_locale)
-        .fetch_optional(&self.writer)
+        .fetch_optional(&mut *tx)
         .await?;
-        row.as_ref().map(guild_row).transpose()?.ok_or(StoreError::NotFound)
+        let row = row.as_ref().map(guild_row).transpose()?.ok_or(StoreError::NotFound)?;
+        record(&mut *tx, audit).await?;
+        tx.commit().await?;
+        Ok(row)
     }
 
     async fn delete_guild(&self, id: GuildId) -> Result<bool> {
@@ -298,13 +329,10 @@ impl GuildStore for SqlStore {
     }
 
     async fn roles(&self, guild: GuildId) -> Result<Vec<RoleRow>> {
-        let rows = sqlx::query(
-            "SELECT id, guild_id, name, permissions, position, color, hoist, mentionable, managed
-             FROM roles WHERE guild_id = $1 ORDER BY position, id",
-        )
-        .bind(to_db(guild))
-        .fetch_all(&self.reader)
-        .await?;
+        let rows = sqlx::query(&format!("SELECT {ROLE_COLUMNS} FROM roles WHERE guild_id = $1 ORDER BY position, id"))
+            .bind(to_db(guild))
+            .fetch_all(&self.reader)
+            .await?;
         rows.iter().map(role_row).collect()
     }
 
@@ -343,8 +371,14 @@ impl GuildStore for SqlStore {
         Ok(n as u64)
     }
 
-    async fn add_member(&self, member: &MemberRow) -> Result<bool> {
-        insert_member(&self.writer, member).await
+    async fn add_member(&self, member: &MemberRow, audit: Option<&AuditEntry>) -> Result<bool> {
+        let mut tx = self.writer.begin().await?;
+        let added = insert_member(&mut *tx, member).await?;
+        if added {
+            record(&mut *tx, audit).await?;
+        }
+        tx.commit().await?;
+        Ok(added)
     }
 
     async fn remove_member(&self, guild: GuildId, user: UserId) -> Result<bool> {

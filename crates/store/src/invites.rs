@@ -4,6 +4,7 @@ use async_trait::async_trait;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
+use crate::audit::{record, AuditEntry};
 use crate::guilds::{insert_member, MemberRow};
 use crate::sql::SqlStore;
 use crate::{from_db, opt_from_db, to_db, ChannelId, GuildId, Result, UserId};
@@ -40,18 +41,20 @@ pub enum JoinOutcome {
     AlreadyMember(InviteRow),
     /// Unknown, expired or used up.
     Invalid,
+    /// The user is banned from the invite's guild.
+    Banned,
 }
 
 #[async_trait]
 pub trait InviteStore: Send + Sync {
     /// Fails with `Conflict("invite")` if the code is taken.
-    async fn create_invite(&self, invite: &InviteRow) -> Result<()>;
+    async fn create_invite(&self, invite: &InviteRow, audit: Option<&AuditEntry>) -> Result<()>;
     /// Any invite with this code, live or not.
     async fn invite(&self, code: &str) -> Result<Option<InviteRow>>;
     /// Live invites of a channel, or of a guild, at `now`.
     async fn channel_invites(&self, channel: ChannelId, now: i64) -> Result<Vec<InviteRow>>;
     async fn guild_invites(&self, guild: GuildId, now: i64) -> Result<Vec<InviteRow>>;
-    async fn delete_invite(&self, code: &str) -> Result<bool>;
+    async fn delete_invite(&self, code: &str, audit: Option<&AuditEntry>) -> Result<bool>;
     /// Checks the invite and adds the member in one transaction, so an
     /// invite with `max_uses` is never used more often than that.
     async fn join_by_invite(&self, code: &str, user: UserId, now: i64) -> Result<JoinOutcome>;
@@ -77,7 +80,8 @@ const LIVE: &str = "(max_age = 0 OR created_at + max_age * 1000 > $2) AND (max_u
 
 #[async_trait]
 impl InviteStore for SqlStore {
-    async fn create_invite(&self, i: &InviteRow) -> Result<()> {
+    async fn create_invite(&self, i: &InviteRow, audit: Option<&AuditEntry>) -> Result<()> {
+        let mut tx = self.writer.begin().await?;
         sqlx::query(&format!("INSERT INTO invites ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"))
             .bind(&i.code)
             .bind(to_db(i.guild_id))
@@ -88,9 +92,11 @@ impl InviteStore for SqlStore {
             .bind(i.uses)
             .bind(i64::from(i.temporary))
             .bind(i.created_at)
-            .execute(&self.writer)
+            .execute(&mut *tx)
             .await
             .map_err(crate::sql::conflict("invite"))?;
+        record(&mut *tx, audit).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -124,8 +130,13 @@ impl InviteStore for SqlStore {
         rows.iter().map(invite_row).collect()
     }
 
-    async fn delete_invite(&self, code: &str) -> Result<bool> {
-        let done = sqlx::query("DELETE FROM invites WHERE code = $1").bind(code).execute(&self.writer).await?;
+    async fn delete_invite(&self, code: &str, audit: Option<&AuditEntry>) -> Result<bool> {
+        let mut tx = self.writer.begin().await?;
+        let done = sqlx::query("DELETE FROM invites WHERE code = $1").bind(code).execute(&mut *tx).await?;
+        if done.rows_affected() > 0 {
+            record(&mut *tx, audit).await?;
+        }
+        tx.commit().await?;
         Ok(done.rows_affected() > 0)
     }
 
@@ -142,6 +153,14 @@ impl InviteStore for SqlStore {
         let Some(invite) = taken.as_ref().map(invite_row).transpose()? else {
             return Ok(JoinOutcome::Invalid);
         };
+        let banned = sqlx::query("SELECT 1 AS b FROM bans WHERE guild_id = $1 AND user_id = $2")
+            .bind(to_db(invite.guild_id))
+            .bind(to_db(user))
+            .fetch_optional(&mut *tx)
+            .await?;
+        if banned.is_some() {
+            return Ok(JoinOutcome::Banned);
+        }
         let member = MemberRow {
             guild_id: invite.guild_id,
             user_id: user,

@@ -5,26 +5,54 @@
 //! them onto `model` types at its boundary.
 
 mod applications;
+mod audit;
 mod channels;
 mod guilds;
 mod invites;
+mod members;
 mod messages;
+mod roles;
 mod sql;
 mod users;
 
 use model::id::{ChannelMarker, GuildMarker, Id, MessageMarker, RoleMarker, UserMarker};
 
 pub use applications::{ApplicationRow, ApplicationStore};
-pub use channels::{ChannelPatch, ChannelRow, ChannelStore};
+pub use audit::{AuditEntry, AuditQuery, AuditStore};
+pub use channels::{ChannelPatch, ChannelRow, ChannelStore, OverwriteRow};
 pub use guilds::{GuildPatch, GuildRow, GuildStore, MemberRow, NewGuild, RoleRow};
 pub use invites::{InviteRow, InviteStore, JoinOutcome};
+pub use members::{BanRow, MemberPatch, MemberStore};
 pub use messages::{HistoryQuery, MessageRow, MessageStore, NewMessage, ReactionCount};
+pub use roles::{RolePatch, RoleStore};
 pub use sql::{Backend, SqlStore};
 pub use users::{NewUser, UserPatch, UserRow, UserStore};
 
 /// Everything the server stores, as one object the API can hold.
-pub trait Store: UserStore + ApplicationStore + GuildStore + ChannelStore + MessageStore + InviteStore {}
-impl<T> Store for T where T: UserStore + ApplicationStore + GuildStore + ChannelStore + MessageStore + InviteStore {}
+pub trait Store:
+    UserStore
+    + ApplicationStore
+    + GuildStore
+    + RoleStore
+    + MemberStore
+    + ChannelStore
+    + MessageStore
+    + InviteStore
+    + AuditStore
+{
+}
+impl<T> Store for T where
+    T: UserStore
+        + ApplicationStore
+        + GuildStore
+        + RoleStore
+        + MemberStore
+        + ChannelStore
+        + MessageStore
+        + InviteStore
+        + AuditStore
+{
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

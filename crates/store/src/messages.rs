@@ -4,6 +4,7 @@ use async_trait::async_trait;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
+use crate::audit::{record, AuditEntry};
 use crate::sql::SqlStore;
 use crate::users::placeholders;
 use crate::{from_db, opt_from_db, to_db, ChannelId, MessageId, Result, RoleId, StoreError, UserId};
@@ -64,9 +65,15 @@ pub trait MessageStore: Send + Sync {
     async fn messages_by_id(&self, channel: ChannelId, ids: &[MessageId]) -> Result<Vec<MessageRow>>;
     async fn history(&self, channel: ChannelId, query: HistoryQuery, limit: u32) -> Result<Vec<MessageRow>>;
     async fn edit_message(&self, row: &MessageRow) -> Result<()>;
-    async fn delete_message(&self, channel: ChannelId, id: MessageId) -> Result<bool>;
+    /// `audit` when a moderator deletes someone else's message.
+    async fn delete_message(&self, channel: ChannelId, id: MessageId, audit: Option<&AuditEntry>) -> Result<bool>;
     /// Deletes those of `ids` that exist; returns the ids deleted.
-    async fn delete_messages(&self, channel: ChannelId, ids: &[MessageId]) -> Result<Vec<MessageId>>;
+    async fn delete_messages(
+        &self,
+        channel: ChannelId,
+        ids: &[MessageId],
+        audit: Option<&AuditEntry>,
+    ) -> Result<Vec<MessageId>>;
     /// The author's newest message in the channel with an id above `since`.
     async fn latest_by_author(&self, channel: ChannelId, author: UserId, since: MessageId)
         -> Result<Option<MessageId>>;
@@ -101,7 +108,13 @@ pub trait MessageStore: Send + Sync {
     ) -> Result<Vec<UserId>>;
 
     /// Pins (`Some(time)`) or unpins (`None`); `false` if nothing changed.
-    async fn set_pinned(&self, channel: ChannelId, message: MessageId, pinned_at: Option<i64>) -> Result<bool>;
+    async fn set_pinned(
+        &self,
+        channel: ChannelId,
+        message: MessageId,
+        pinned_at: Option<i64>,
+        audit: Option<&AuditEntry>,
+    ) -> Result<bool>;
     /// Pinned messages, most recently pinned first.
     async fn pins(&self, channel: ChannelId) -> Result<Vec<MessageRow>>;
 }
@@ -270,16 +283,26 @@ impl MessageStore for SqlStore {
         Ok(())
     }
 
-    async fn delete_message(&self, channel: ChannelId, id: MessageId) -> Result<bool> {
+    async fn delete_message(&self, channel: ChannelId, id: MessageId, audit: Option<&AuditEntry>) -> Result<bool> {
+        let mut tx = self.writer.begin().await?;
         let done = sqlx::query("DELETE FROM messages WHERE channel_id = $1 AND id = $2")
             .bind(to_db(channel))
             .bind(to_db(id))
-            .execute(&self.writer)
+            .execute(&mut *tx)
             .await?;
+        if done.rows_affected() > 0 {
+            record(&mut *tx, audit).await?;
+        }
+        tx.commit().await?;
         Ok(done.rows_affected() > 0)
     }
 
-    async fn delete_messages(&self, channel: ChannelId, ids: &[MessageId]) -> Result<Vec<MessageId>> {
+    async fn delete_messages(
+        &self,
+        channel: ChannelId,
+        ids: &[MessageId],
+        audit: Option<&AuditEntry>,
+    ) -> Result<Vec<MessageId>> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -291,7 +314,12 @@ impl MessageStore for SqlStore {
         for id in ids {
             q = q.bind(to_db(*id));
         }
-        let rows = q.fetch_all(&self.writer).await?;
+        let mut tx = self.writer.begin().await?;
+        let rows = q.fetch_all(&mut *tx).await?;
+        if !rows.is_empty() {
+            record(&mut *tx, audit).await?;
+        }
+        tx.commit().await?;
         let mut deleted = rows.iter().map(|r| from_db(r.try_get("id")?)).collect::<Result<Vec<MessageId>>>()?;
         deleted.sort();
         Ok(deleted)
@@ -416,7 +444,13 @@ impl MessageStore for SqlStore {
         rows.iter().map(|r| from_db(r.try_get("user_id")?)).collect()
     }
 
-    async fn set_pinned(&self, channel: ChannelId, message: MessageId, pinned_at: Option<i64>) -> Result<bool> {
+    async fn set_pinned(
+        &self,
+        channel: ChannelId,
+        message: MessageId,
+        pinned_at: Option<i64>,
+        audit: Option<&AuditEntry>,
+    ) -> Result<bool> {
         let mut tx = self.writer.begin().await?;
         let done = sqlx::query(
             "UPDATE messages SET pinned_at = $3 WHERE channel_id = $1 AND id = $2
@@ -436,6 +470,7 @@ impl MessageStore for SqlStore {
             .bind(to_db(channel))
             .execute(&mut *tx)
             .await?;
+            record(&mut *tx, audit).await?;
         }
         tx.commit().await?;
         Ok(done.rows_affected() > 0)

@@ -9,6 +9,7 @@ use model::application::{Application, CreatedApplication};
 use model::{permissions, Timestamp};
 use store::{ApplicationRow, GuildId, UserId, UserRow};
 
+use crate::audit::Reason;
 use crate::error::{ApiError, ApiResult, FormErrors};
 use crate::extract::{path_id, Authed, Body, Path, Query};
 use crate::{access, render, service, ApiState};
@@ -150,6 +151,7 @@ pub async fn authorize(
     State(state): State<ApiState>,
     Authed(user): Authed,
     Query(q): Query<AuthorizeQuery>,
+    reason: Reason,
     Body(body): Body<AuthorizeBody>,
 ) -> ApiResult<Json<Value>> {
     if user.bot {
@@ -180,7 +182,16 @@ pub async fn authorize(
     }
     let guild = access::guild(&state, &user, guild_id).await?;
     guild.require(permissions::MANAGE_GUILD)?;
-    if body.authorize && service::add_member(state.store.as_ref(), guild_id, app.id).await? {
+    let entry = state.audit_entry(
+        guild_id,
+        user.id,
+        crate::audit::action::BOT_ADD,
+        Some(app.id.get()),
+        Vec::new(),
+        None,
+        &reason,
+    );
+    if body.authorize && service::add_member(state.store.as_ref(), guild_id, app.id, Some(&entry)).await? {
         if let Some(bot) = state.store.user(app.id).await? {
             crate::routes::invites::announce_join(&state, guild_id, &bot).await?;
         }

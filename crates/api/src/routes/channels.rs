@@ -8,7 +8,10 @@ use model::channel::{Channel, ChannelType};
 use model::permissions;
 use store::{ChannelId, ChannelPatch, UserRow};
 
+use serde_json::json;
+
 use crate::access::ChannelAccess;
+use crate::audit::{self, action, Reason};
 use crate::error::{ApiError, ApiResult, FormErrors};
 use crate::extract::{path_id, Authed, Body, Path};
 use crate::routes::guilds::ChannelFields;
@@ -22,14 +25,14 @@ pub async fn open(state: &ApiState, user: &UserRow, raw: &str) -> ApiResult<Chan
 /// A channel as its viewer sees it: a DM lists the other recipient.
 pub async fn render_for(state: &ApiState, access: &ChannelAccess, viewer: &UserRow) -> ApiResult<Channel> {
     if access.channel.guild_id.is_some() {
-        return Ok(render::channel(&access.channel, None));
+        return Ok(render::channel(&access.channel, &access.overwrites, None));
     }
     let peer = access::dm_peer(state, access.channel.id, viewer.id).await?;
     let users = match peer {
         Some(peer) => state.store.users(&[peer]).await?,
         None => Vec::new(),
     };
-    Ok(render::channel(&access.channel, Some(users.iter().map(render::user).collect())))
+    Ok(render::channel(&access.channel, &[], Some(users.iter().map(render::user).collect())))
 }
 
 pub async fn get(
@@ -45,6 +48,7 @@ pub async fn update(
     State(state): State<ApiState>,
     Authed(user): Authed,
     Path(raw): Path<String>,
+    reason: Reason,
     Body(body): Body<ChannelFields>,
 ) -> ApiResult<Json<Channel>> {
     let access = open(&state, &user, &raw).await?;
@@ -70,8 +74,29 @@ pub async fn update(
         bitrate: body.bitrate,
         user_limit: body.user_limit,
     };
-    let updated = render::channel(&state.store.update_channel(access.channel.id, &patch).await?, None);
-    state.channel_event("CHANNEL_UPDATE", &updated);
+    let before = render::channel(&access.channel, &access.overwrites, None);
+    let mut after_row = access.channel.clone();
+    patch.apply(&mut after_row);
+    let after = render::channel(&after_row, &access.overwrites, None);
+    let entry = state.audit_entry(
+        guild.guild.id,
+        user.id,
+        action::CHANNEL_UPDATE,
+        Some(access.channel.id.get()),
+        audit::diff(
+            &serde_json::to_value(&before).unwrap_or_default(),
+            &serde_json::to_value(&after).unwrap_or_default(),
+        ),
+        None,
+        &reason,
+    );
+    let updated = render::channel(
+        &state.store.update_channel(access.channel.id, &patch, Some(&entry)).await?,
+        &access.overwrites,
+        None,
+    );
+    let viewers = access::viewers(&state, guild, &access.overwrites).await?;
+    state.channel_event("CHANNEL_UPDATE", &updated, viewers);
     Ok(Json(updated))
 }
 
@@ -81,13 +106,25 @@ pub async fn delete(
     State(state): State<ApiState>,
     Authed(user): Authed,
     Path(raw): Path<String>,
+    reason: Reason,
 ) -> ApiResult<Json<Channel>> {
     let access = open(&state, &user, &raw).await?;
     let rendered = render_for(&state, &access, &user).await?;
     if access.guild.is_some() {
         access.require(permissions::MANAGE_CHANNELS)?;
-        if state.store.delete_channel(access.channel.id).await? {
-            state.channel_event("CHANNEL_DELETE", &rendered);
+        let guild = access.guild.as_ref().expect("a guild channel");
+        let entry = state.audit_entry(
+            guild.guild.id,
+            user.id,
+            action::CHANNEL_DELETE,
+            Some(access.channel.id.get()),
+            audit::diff(&serde_json::to_value(&rendered).unwrap_or_default(), &json!({})),
+            None,
+            &reason,
+        );
+        let viewers = access::viewers(&state, guild, &access.overwrites).await?;
+        if state.store.delete_channel(access.channel.id, Some(&entry)).await? {
+            state.channel_event("CHANNEL_DELETE", &rendered, viewers);
         }
     }
     Ok(Json(rendered))
@@ -103,6 +140,6 @@ pub async fn typing(
         return Err(ApiError::non_text_channel());
     }
     access.require(permissions::SEND_MESSAGES)?;
-    state.typing(&access.place(), user.id, access.member());
+    state.typing(&access.place(&state).await?, user.id, access.member());
     Ok(StatusCode::NO_CONTENT)
 }

@@ -10,6 +10,8 @@ use model::guild::{Guild, Member};
 use model::{permissions, Timestamp};
 use store::{ChannelId, ChannelRow, GuildId, GuildPatch, GuildRow, MemberRow, NewGuild, RoleRow, UserId};
 
+use crate::access::GuildAccess;
+use crate::audit::{self, action, Reason};
 use crate::error::{ApiError, ApiResult, FormErrors};
 use crate::extract::{path_id, Authed, Body, Path, Query};
 use crate::routes::users::nullable;
@@ -160,6 +162,7 @@ pub async fn update(
     State(state): State<ApiState>,
     Authed(user): Authed,
     Path(raw): Path<String>,
+    reason: Reason,
     Body(body): Body<UpdateGuild>,
 ) -> ApiResult<Json<Guild>> {
     let access = access::guild(&state, &user, path_id("guild_id", &raw)?).await?;
@@ -227,9 +230,16 @@ pub async fn update(
         explicit_content_filter: body.explicit_content_filter,
         preferred_locale: body.preferred_locale,
     };
-    let updated = state.store.update_guild(guild_id, &patch).await?;
-    let roles = state.store.roles(guild_id).await?;
-    let guild = render::guild(&updated, &roles);
+    let mut after = access.guild.clone();
+    patch.apply(&mut after);
+    let changes = audit::diff(
+        &serde_json::to_value(render::guild(&access.guild, &access.roles)).unwrap_or_default(),
+        &serde_json::to_value(render::guild(&after, &access.roles)).unwrap_or_default(),
+    );
+    let entry =
+        state.audit_entry(guild_id, user.id, action::GUILD_UPDATE, Some(guild_id.get()), changes, None, &reason);
+    let updated = state.store.update_guild(guild_id, &patch, Some(&entry)).await?;
+    let guild = render::guild(&updated, &access.roles);
     state.guild_updated(&guild);
     Ok(Json(guild))
 }
@@ -256,7 +266,15 @@ pub async fn channels(
 ) -> ApiResult<Json<Vec<Channel>>> {
     let access = access::guild(&state, &user, path_id("guild_id", &raw)?).await?;
     let channels = state.store.guild_channels(access.guild.id).await?;
-    Ok(Json(channels.iter().map(|c| render::channel(c, None)).collect()))
+    let overwrites = state.store.guild_overwrites(access.guild.id).await?;
+    // Only the channels the caller can see.
+    let visible = channels
+        .iter()
+        .map(|c| (c, overwrites.iter().filter(|(id, _)| *id == c.id).map(|(_, o)| o.clone()).collect::<Vec<_>>()))
+        .filter(|(_, own)| access.in_channel(own) & permissions::VIEW_CHANNEL != 0)
+        .map(|(c, own)| render::channel(c, &own, None))
+        .collect();
+    Ok(Json(visible))
 }
 
 /// Fields shared by channel create and update.
@@ -274,9 +292,74 @@ pub struct ChannelFields {
     pub rate_limit_per_user: Option<i64>,
     pub bitrate: Option<i64>,
     pub user_limit: Option<i64>,
+    pub permission_overwrites: Option<Vec<OverwriteIn>>,
+}
+
+/// An overwrite as clients send it: `allow`/`deny` as decimal strings (or
+/// numbers), `type` 0 for a role, 1 for a member.
+#[derive(Deserialize)]
+pub struct OverwriteIn {
+    pub id: model::Id<model::id::GenericMarker>,
+    #[serde(rename = "type")]
+    pub kind: u8,
+    #[serde(default)]
+    pub allow: Option<serde_json::Value>,
+    #[serde(default)]
+    pub deny: Option<serde_json::Value>,
+}
+
+/// A permission set from a decimal string or a number.
+pub fn permission_bits(v: &Option<serde_json::Value>) -> Option<u64> {
+    let bits = match v {
+        None | Some(serde_json::Value::Null) => Some(0),
+        Some(serde_json::Value::String(s)) => s.parse().ok(),
+        Some(serde_json::Value::Number(n)) => n.as_u64(),
+        Some(_) => None,
+    }?;
+    (bits & !permissions::ALL == 0).then_some(bits)
+}
+
+impl OverwriteIn {
+    pub fn check(&self, errors: &mut FormErrors, path: &str, access: &GuildAccess) -> Option<store::OverwriteRow> {
+        let (allow, deny) = (permission_bits(&self.allow), permission_bits(&self.deny));
+        let target_ok = match self.kind {
+            0 => access.roles.iter().any(|r| r.id.get() == self.id.get()),
+            1 => true,
+            _ => {
+                errors.add(&format!("{path}.type"), "BASE_TYPE_CHOICES", "Value must be one of {0, 1}.");
+                return None;
+            }
+        };
+        if !target_ok {
+            errors.add(&format!("{path}.id"), "UNKNOWN_ROLE", "Unknown role.");
+        }
+        if allow.is_none() {
+            errors.add(&format!("{path}.allow"), "NUMBER_TYPE_COERCE", "Not a valid permission set.");
+        }
+        if deny.is_none() {
+            errors.add(&format!("{path}.deny"), "NUMBER_TYPE_COERCE", "Not a valid permission set.");
+        }
+        Some(store::OverwriteRow { target_id: self.id.get(), kind: self.kind, allow: allow?, deny: deny? })
+            .filter(|_| target_ok)
+    }
 }
 
 impl ChannelFields {
+    /// The overwrites sent, checked; `None` when none were sent.
+    pub fn overwrites(&self, errors: &mut FormErrors, access: &GuildAccess) -> Option<Vec<store::OverwriteRow>> {
+        let list = self.permission_overwrites.as_ref()?;
+        if list.len() > 100 {
+            errors.add("permission_overwrites", "BASE_TYPE_MAX_LENGTH", "Must be 100 or fewer in length.");
+            return Some(Vec::new());
+        }
+        Some(
+            list.iter()
+                .enumerate()
+                .filter_map(|(i, o)| o.check(errors, &format!("permission_overwrites.{i}"), access))
+                .collect(),
+        )
+    }
+
     /// Validates values against Discord's limits for a channel of `kind`
     /// in a guild whose channels are `siblings`.
     pub fn check(&self, errors: &mut FormErrors, kind: ChannelType, id: Option<ChannelId>, siblings: &[ChannelRow]) {
@@ -317,6 +400,7 @@ pub async fn create_channel(
     State(state): State<ApiState>,
     Authed(user): Authed,
     Path(raw): Path<String>,
+    reason: Reason,
     Body(body): Body<ChannelFields>,
 ) -> ApiResult<(StatusCode, Json<Channel>)> {
     let access = access::guild(&state, &user, path_id("guild_id", &raw)?).await?;
@@ -334,7 +418,13 @@ pub async fn create_channel(
         return Err(ApiError::new(StatusCode::BAD_REQUEST, 30013, "Maximum number of guild channels reached (500)"));
     }
     body.check(&mut errors, kind, None, &siblings);
+    let overwrites = body.overwrites(&mut errors, &access);
     errors.finish()?;
+    if let Some(list) = &overwrites {
+        for o in list {
+            access.require_grantable(o.allow | o.deny)?;
+        }
+    }
     let position = body.position.unwrap_or_else(|| {
         siblings.iter().filter(|c| c.kind == kind.code()).map(|c| c.position + 1).max().unwrap_or(0)
     });
@@ -353,9 +443,28 @@ pub async fn create_channel(
         last_message_id: None,
         last_pin_at: None,
     };
-    state.store.create_channel(&row).await?;
-    let channel = render::channel(&row, None);
-    state.channel_event("CHANNEL_CREATE", &channel);
+    // A channel made in a category starts with the category's overwrites
+    // unless it brings its own.
+    let overwrites = match overwrites {
+        Some(list) => list,
+        None => match row.parent_id {
+            Some(parent) => state.store.overwrites(parent).await?,
+            None => Vec::new(),
+        },
+    };
+    let channel = render::channel(&row, &overwrites, None);
+    let entry = state.audit_entry(
+        access.guild.id,
+        user.id,
+        action::CHANNEL_CREATE,
+        Some(row.id.get()),
+        audit::diff(&serde_json::json!({}), &serde_json::to_value(&channel).unwrap_or_default()),
+        None,
+        &reason,
+    );
+    state.store.create_channel(&row, &overwrites, Some(&entry)).await?;
+    let viewers = crate::access::viewers(&state, &access, &overwrites).await?;
+    state.channel_event("CHANNEL_CREATE", &channel, viewers);
     Ok((StatusCode::CREATED, Json(channel)))
 }
 

@@ -11,6 +11,9 @@ use model::invite::Invite;
 use model::{permissions, Timestamp};
 use store::{InviteRow, JoinOutcome, StoreError};
 
+use serde_json::json;
+
+use crate::audit::{self, action, Reason};
 use crate::error::{ApiError, ApiResult, FormErrors};
 use crate::extract::{path_id, Authed, Body, Path, Query};
 use crate::routes::channels::open;
@@ -41,6 +44,7 @@ pub async fn create(
     State(state): State<ApiState>,
     Authed(user): Authed,
     Path(raw): Path<String>,
+    reason: Reason,
     Body(body): Body<CreateInvite>,
 ) -> ApiResult<Json<Invite>> {
     let access = open(&state, &user, &raw).await?;
@@ -86,7 +90,16 @@ pub async fn create(
             temporary: body.temporary,
             created_at: now,
         };
-        match state.store.create_invite(&row).await {
+        let entry = state.audit_entry(
+            guild,
+            user.id,
+            action::INVITE_CREATE,
+            None,
+            audit::diff(&json!({}), &json!({"code": row.code, "channel_id": row.channel_id, "max_age": row.max_age, "max_uses": row.max_uses, "temporary": row.temporary})),
+            None,
+            &reason,
+        );
+        match state.store.create_invite(&row, Some(&entry)).await {
             Ok(()) => {
                 let invite = render_invite(&state, &row, true, false).await?;
                 state.invite_created(&invite);
@@ -173,6 +186,7 @@ pub async fn join(
         }
         JoinOutcome::AlreadyMember(i) => Ok(Json(render_invite(&state, &i, false, false).await?)),
         JoinOutcome::Invalid => Err(ApiError::unknown_invite()),
+        JoinOutcome::Banned => Err(ApiError::banned()),
     }
 }
 
@@ -189,6 +203,7 @@ pub async fn delete(
     State(state): State<ApiState>,
     Authed(user): Authed,
     Path(code): Path<String>,
+    reason: Reason,
 ) -> ApiResult<Json<Invite>> {
     let invite = live(&state, &code).await?;
     let channel = access::channel(&state, &user, invite.channel_id).await?;
@@ -197,7 +212,16 @@ pub async fn delete(
         return Err(ApiError::missing_permissions());
     }
     let rendered = render_invite(&state, &invite, true, false).await?;
-    if state.store.delete_invite(&code).await? {
+    let entry = state.audit_entry(
+        invite.guild_id,
+        user.id,
+        action::INVITE_DELETE,
+        None,
+        audit::diff(&json!({"code": invite.code, "channel_id": invite.channel_id, "max_age": invite.max_age, "max_uses": invite.max_uses}), &json!({})),
+        None,
+        &reason,
+    );
+    if state.store.delete_invite(&code, Some(&entry)).await? {
         state.invite_deleted(invite.guild_id, invite.channel_id, &code);
     }
     Ok(Json(rendered))

@@ -16,6 +16,7 @@ use model::{permissions, Timestamp};
 use store::{ChannelId, HistoryQuery, MessageId, MessageRow, NewMessage, RoleId, UserId, UserRow};
 
 use crate::access::ChannelAccess;
+use crate::audit::{action, Reason};
 use crate::error::{ApiError, ApiResult, FormErrors};
 use crate::extract::{path_id, Authed, Body, Path, Query};
 use crate::routes::channels::open;
@@ -287,7 +288,7 @@ pub async fn create(
     let (stored, created) = state.store.create_message(&new).await?;
     let message = render_one(&state, user.id, stored).await?;
     if created {
-        state.message_created(&access.place(), message.clone(), access.member());
+        state.message_created(&access.place(&state).await?, message.clone(), access.member());
     }
     Ok(Json(message))
 }
@@ -408,7 +409,7 @@ pub async fn update(
     row.edited_at = Some(Timestamp::now().unix_ms());
     state.store.edit_message(&row).await?;
     let message = render_one(&state, user.id, row).await?;
-    state.message_updated(&access.place(), message.clone(), access.member());
+    state.message_updated(&access.place(&state).await?, message.clone(), access.member());
     Ok(Json(message))
 }
 
@@ -416,14 +417,28 @@ pub async fn delete(
     State(state): State<ApiState>,
     Authed(user): Authed,
     Path((channel, message)): Path<(String, String)>,
+    reason: Reason,
 ) -> ApiResult<StatusCode> {
     let access = text_channel(&state, &user, &channel).await?;
     let row = find(&state, &access, &message).await?;
     if row.author_id != user.id && !(access.guild.is_some() && access.has(permissions::MANAGE_MESSAGES)) {
         return Err(ApiError::missing_permissions());
     }
-    if state.store.delete_message(access.channel.id, row.id).await? {
-        state.message_deleted(&access.place(), row.id);
+    // A moderator deleting someone else's message is an audited action.
+    let entry = match (&access.guild, row.author_id != user.id) {
+        (Some(guild), true) => Some(state.audit_entry(
+            guild.guild.id,
+            user.id,
+            action::MESSAGE_DELETE,
+            Some(row.author_id.get()),
+            Vec::new(),
+            Some(json!({"channel_id": access.channel.id, "count": "1"})),
+            &reason,
+        )),
+        _ => None,
+    };
+    if state.store.delete_message(access.channel.id, row.id, entry.as_ref()).await? {
+        state.message_deleted(&access.place(&state).await?, row.id);
     }
     Ok(StatusCode::NO_CONTENT)
 }
@@ -437,6 +452,7 @@ pub async fn bulk_delete(
     State(state): State<ApiState>,
     Authed(user): Authed,
     Path(raw): Path<String>,
+    reason: Reason,
     Body(body): Body<BulkDelete>,
 ) -> ApiResult<StatusCode> {
     let access = text_channel(&state, &user, &raw).await?;
@@ -455,9 +471,19 @@ pub async fn bulk_delete(
     if body.messages.iter().any(|id| id.timestamp_ms() < oldest_allowed) {
         return Err(ApiError::bulk_delete_too_old());
     }
-    let deleted = state.store.delete_messages(access.channel.id, &body.messages).await?;
+    let guild = access.guild.as_ref().expect("checked above");
+    let entry = state.audit_entry(
+        guild.guild.id,
+        user.id,
+        action::MESSAGE_BULK_DELETE,
+        Some(access.channel.id.get()),
+        Vec::new(),
+        Some(json!({"count": body.messages.len().to_string()})),
+        &reason,
+    );
+    let deleted = state.store.delete_messages(access.channel.id, &body.messages, Some(&entry)).await?;
     if !deleted.is_empty() {
-        state.messages_bulk_deleted(&access.place(), &deleted);
+        state.messages_bulk_deleted(&access.place(&state).await?, &deleted);
     }
     Ok(StatusCode::NO_CONTENT)
 }
@@ -522,7 +548,7 @@ pub async fn react(
             "burst_colors": [],
             "type": 0,
         });
-        state.reaction_event("MESSAGE_REACTION_ADD", &access.place(), data);
+        state.reaction_event("MESSAGE_REACTION_ADD", &access.place(&state).await?, data);
     }
     Ok(StatusCode::NO_CONTENT)
 }
@@ -553,7 +579,7 @@ pub async fn unreact(
             "burst": false,
             "type": 0,
         });
-        state.reaction_event("MESSAGE_REACTION_REMOVE", &access.place(), data);
+        state.reaction_event("MESSAGE_REACTION_REMOVE", &access.place(&state).await?, data);
     }
     Ok(StatusCode::NO_CONTENT)
 }
@@ -596,7 +622,7 @@ pub async fn clear_emoji(
     if state.store.clear_reactions(access.channel.id, row.id, Some(&key)).await? > 0 {
         let data =
             json!({ "channel_id": access.channel.id, "message_id": row.id, "emoji": render::reaction_emoji(&key) });
-        state.reaction_event("MESSAGE_REACTION_REMOVE_EMOJI", &access.place(), data);
+        state.reaction_event("MESSAGE_REACTION_REMOVE_EMOJI", &access.place(&state).await?, data);
     }
     Ok(StatusCode::NO_CONTENT)
 }
@@ -611,7 +637,7 @@ pub async fn clear_reactions(
     let row = find(&state, &access, &message).await?;
     if state.store.clear_reactions(access.channel.id, row.id, None).await? > 0 {
         let data = json!({ "channel_id": access.channel.id, "message_id": row.id });
-        state.reaction_event("MESSAGE_REACTION_REMOVE_ALL", &access.place(), data);
+        state.reaction_event("MESSAGE_REACTION_REMOVE_ALL", &access.place(&state).await?, data);
     }
     Ok(StatusCode::NO_CONTENT)
 }
@@ -630,6 +656,7 @@ pub async fn pin(
     State(state): State<ApiState>,
     Authed(user): Authed,
     Path((channel, message)): Path<(String, String)>,
+    reason: Reason,
 ) -> ApiResult<StatusCode> {
     let access = text_channel(&state, &user, &channel).await?;
     may_pin(&access)?;
@@ -637,7 +664,8 @@ pub async fn pin(
     if row.pinned_at.is_none() && state.store.pins(access.channel.id).await?.len() >= MAX_PINS {
         return Err(ApiError::max_pins());
     }
-    if state.store.set_pinned(access.channel.id, row.id, Some(Timestamp::now().unix_ms())).await? {
+    let entry = pin_entry(&state, &access, &row, &user, action::MESSAGE_PIN, &reason);
+    if state.store.set_pinned(access.channel.id, row.id, Some(Timestamp::now().unix_ms()), entry.as_ref()).await? {
         announce_pins(&state, &access).await?;
     }
     Ok(StatusCode::NO_CONTENT)
@@ -647,19 +675,43 @@ pub async fn unpin(
     State(state): State<ApiState>,
     Authed(user): Authed,
     Path((channel, message)): Path<(String, String)>,
+    reason: Reason,
 ) -> ApiResult<StatusCode> {
     let access = text_channel(&state, &user, &channel).await?;
     may_pin(&access)?;
     let row = find(&state, &access, &message).await?;
-    if state.store.set_pinned(access.channel.id, row.id, None).await? {
+    let entry = pin_entry(&state, &access, &row, &user, action::MESSAGE_UNPIN, &reason);
+    if state.store.set_pinned(access.channel.id, row.id, None, entry.as_ref()).await? {
         announce_pins(&state, &access).await?;
     }
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Pins in guild channels are audited; in DMs there is no audit log.
+fn pin_entry(
+    state: &ApiState,
+    access: &ChannelAccess,
+    row: &MessageRow,
+    user: &UserRow,
+    action: u16,
+    reason: &Reason,
+) -> Option<store::AuditEntry> {
+    access.guild.as_ref().map(|g| {
+        state.audit_entry(
+            g.guild.id,
+            user.id,
+            action,
+            Some(row.author_id.get()),
+            Vec::new(),
+            Some(json!({"channel_id": access.channel.id, "message_id": row.id})),
+            reason,
+        )
+    })
+}
+
 async fn announce_pins(state: &ApiState, access: &ChannelAccess) -> ApiResult<()> {
     let last_pin = state.store.channel(access.channel.id).await?.and_then(|c| c.last_pin_at);
-    state.pins_updated(&access.place(), last_pin);
+    state.pins_updated(&access.place(&state).await?, last_pin);
     Ok(())
 }
 

@@ -156,7 +156,7 @@ pub async fn open_dm(
         Err(StoreError::Conflict(_)) => state.store.open_dm(user.id, peer.id, state.ids.next()).await?,
         other => other?,
     };
-    let channel = render::channel(&channel, Some(vec![render::user(&peer)]));
+    let channel = render::channel(&channel, &[], Some(vec![render::user(&peer)]));
     state.dm_opened(user.id, &channel);
     Ok(Json(channel))
 }

@@ -1,0 +1,103 @@
+//! Audit log entries: built next to the change they record and handed to
+//! the store, which writes both in one transaction.
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use serde_json::{json, Map, Value};
+
+use store::{AuditEntry, GuildId, UserId};
+
+use crate::error::ApiError;
+use crate::ApiState;
+
+/// Discord's action types.
+pub mod action {
+    pub const GUILD_UPDATE: u16 = 1;
+    pub const CHANNEL_CREATE: u16 = 10;
+    pub const CHANNEL_UPDATE: u16 = 11;
+    pub const CHANNEL_DELETE: u16 = 12;
+    pub const CHANNEL_OVERWRITE_CREATE: u16 = 13;
+    pub const CHANNEL_OVERWRITE_UPDATE: u16 = 14;
+    pub const CHANNEL_OVERWRITE_DELETE: u16 = 15;
+    pub const MEMBER_KICK: u16 = 20;
+    pub const MEMBER_BAN_ADD: u16 = 22;
+    pub const MEMBER_BAN_REMOVE: u16 = 23;
+    pub const MEMBER_UPDATE: u16 = 24;
+    pub const MEMBER_ROLE_UPDATE: u16 = 25;
+    pub const BOT_ADD: u16 = 28;
+    pub const ROLE_CREATE: u16 = 30;
+    pub const ROLE_UPDATE: u16 = 31;
+    pub const ROLE_DELETE: u16 = 32;
+    pub const INVITE_CREATE: u16 = 40;
+    pub const INVITE_DELETE: u16 = 42;
+    pub const MESSAGE_DELETE: u16 = 72;
+    pub const MESSAGE_BULK_DELETE: u16 = 73;
+    pub const MESSAGE_PIN: u16 = 74;
+    pub const MESSAGE_UNPIN: u16 = 75;
+}
+
+/// The reason a moderator gave in `X-Audit-Log-Reason` (URL-encoded, as
+/// Discord's clients send it; at most 512 characters kept).
+#[derive(Debug, Clone, Default)]
+pub struct Reason(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Reason {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let reason = parts.headers.get("x-audit-log-reason").map(|v| {
+            let decoded = percent_encoding::percent_decode(v.as_bytes()).decode_utf8_lossy().replace('\0', "\u{fffd}");
+            decoded.chars().take(512).collect::<String>()
+        });
+        Ok(Reason(reason.filter(|r| !r.trim().is_empty())))
+    }
+}
+
+/// The top-level fields that differ between two renderings of an object,
+/// as Discord's `changes`: `[{key, old_value, new_value}]`.
+pub fn diff(before: &Value, after: &Value) -> Vec<Value> {
+    let empty = Map::new();
+    let (b, a) = (before.as_object().unwrap_or(&empty), after.as_object().unwrap_or(&empty));
+    let mut keys: Vec<&String> = b.keys().chain(a.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    keys.into_iter()
+        .filter(|k| b.get(*k) != a.get(*k))
+        .map(|k| {
+            let mut change = json!({ "key": k });
+            if let Some(old) = b.get(k).filter(|v| !v.is_null()) {
+                change["old_value"] = old.clone();
+            }
+            if let Some(new) = a.get(k).filter(|v| !v.is_null()) {
+                change["new_value"] = new.clone();
+            }
+            change
+        })
+        .collect()
+}
+
+impl ApiState {
+    /// An entry with a fresh id, ready to be written with its change.
+    pub(crate) fn audit_entry(
+        &self,
+        guild: GuildId,
+        actor: UserId,
+        action: u16,
+        target: Option<u64>,
+        changes: Vec<Value>,
+        options: Option<Value>,
+        reason: &Reason,
+    ) -> AuditEntry {
+        let id: store::MessageId = self.ids.next();
+        AuditEntry {
+            id: id.get(),
+            guild_id: guild,
+            user_id: Some(actor),
+            target_id: target,
+            action_type: action,
+            changes: (!changes.is_empty()).then(|| Value::Array(changes).to_string()),
+            options: options.map(|o| o.to_string()),
+            reason: reason.0.clone(),
+        }
+    }
+}
