@@ -244,6 +244,52 @@ impl ApiState {
         self.emit(Event::new("INVITE_DELETE", data, Audience::GuildChannel { guild, channel }, intents::GUILD_INVITES));
     }
 
+    pub(crate) fn role_event(&self, name: &'static str, guild: GuildId, role: serde_json::Value) {
+        let data = json!({ "guild_id": guild, "role": role });
+        self.emit(Event::new(name, bytes(&data), Audience::Guild(guild), intents::GUILDS));
+    }
+
+    pub(crate) fn role_deleted(&self, guild: GuildId, role: store::RoleId) {
+        let data = json!({ "guild_id": guild, "role_id": role });
+        self.emit(Event::new("GUILD_ROLE_DELETE", bytes(&data), Audience::Guild(guild), intents::GUILDS));
+    }
+
+    pub(crate) fn ban_event(&self, name: &'static str, guild: GuildId, user: &model::user::User) {
+        let data = json!({ "guild_id": guild, "user": user });
+        self.emit(Event::new(name, bytes(&data), Audience::Guild(guild), intents::GUILD_MODERATION));
+    }
+
+    /// A channel as some members see it: those who can see it get `name`,
+    /// those who just lost sight of it CHANNEL_DELETE, those who just gained
+    /// it CHANNEL_CREATE.
+    pub(crate) fn channel_visibility(
+        &self,
+        channel: &Channel,
+        name: &'static str,
+        kept: Vec<UserId>,
+        lost: Vec<UserId>,
+        gained: Vec<UserId>,
+    ) {
+        let guild = channel.guild_id.expect("guild channel");
+        for (event, users) in [(name, kept), ("CHANNEL_DELETE", lost), ("CHANNEL_CREATE", gained)] {
+            if !users.is_empty() {
+                self.emit(Event::new(event, bytes(channel), Audience::GuildUsers { guild, users }, intents::GUILDS));
+            }
+        }
+    }
+
+    /// GUILD_AUDIT_LOG_ENTRY_CREATE, for those allowed to read the log.
+    pub(crate) fn audit_logged(&self, guild: GuildId, readers: Vec<UserId>, entry: serde_json::Value) {
+        let mut data = entry;
+        data["guild_id"] = json!(guild);
+        self.emit(Event::new(
+            "GUILD_AUDIT_LOG_ENTRY_CREATE",
+            bytes(&data),
+            Audience::GuildUsers { guild, users: readers },
+            intents::GUILD_MODERATION,
+        ));
+    }
+
     pub(crate) fn user_updated(&self, user: &CurrentUser) {
         self.emit(Event::new("USER_UPDATE", bytes(user), Audience::Users(vec![user.user.id]), 0));
     }

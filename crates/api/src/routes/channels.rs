@@ -143,3 +143,128 @@ pub async fn typing(
     state.typing(&access.place(&state).await?, user.id, access.member());
     Ok(StatusCode::NO_CONTENT)
 }
+
+#[derive(serde::Deserialize)]
+pub struct OverwriteBody {
+    #[serde(rename = "type")]
+    kind: u8,
+    #[serde(default)]
+    allow: Option<serde_json::Value>,
+    #[serde(default)]
+    deny: Option<serde_json::Value>,
+}
+
+/// Announces a changed set of overwrites: CHANNEL_UPDATE to those who still
+/// see the channel, CHANNEL_DELETE to those who lost it, CHANNEL_CREATE to
+/// those who gained it.
+async fn announce_overwrites(
+    state: &ApiState,
+    guild: &access::GuildAccess,
+    channel: &store::ChannelRow,
+    before: &[store::OverwriteRow],
+    after: &[store::OverwriteRow],
+) -> ApiResult<()> {
+    let saw = access::members_with(state, guild, before, permissions::VIEW_CHANNEL).await?;
+    let sees = access::members_with(state, guild, after, permissions::VIEW_CHANNEL).await?;
+    let kept = sees.iter().filter(|u| saw.contains(u)).copied().collect();
+    let lost = saw.iter().filter(|u| !sees.contains(u)).copied().collect();
+    let gained = sees.iter().filter(|u| !saw.contains(u)).copied().collect();
+    state.channel_visibility(&render::channel(channel, after, None), "CHANNEL_UPDATE", kept, lost, gained);
+    Ok(())
+}
+
+/// `PUT /channels/{id}/permissions/{overwrite_id}`.
+pub async fn put_overwrite(
+    State(state): State<ApiState>,
+    Authed(user): Authed,
+    Path((c, o)): Path<(String, String)>,
+    reason: Reason,
+    Body(body): Body<OverwriteBody>,
+) -> ApiResult<StatusCode> {
+    let access = open(&state, &user, &c).await?;
+    let target: model::Id<model::id::GenericMarker> = path_id("overwrite_id", &o)?;
+    let Some(guild) = &access.guild else { return Err(ApiError::wrong_channel_type()) };
+    access.require(permissions::MANAGE_ROLES)?;
+    let mut errors = FormErrors::default();
+    let (allow, deny) =
+        (crate::routes::guilds::permission_bits(&body.allow), crate::routes::guilds::permission_bits(&body.deny));
+    if allow.is_none() {
+        errors.add("allow", "NUMBER_TYPE_COERCE", "Not a valid permission set.");
+    }
+    if deny.is_none() {
+        errors.add("deny", "NUMBER_TYPE_COERCE", "Not a valid permission set.");
+    }
+    match body.kind {
+        0 if !guild.roles.iter().any(|r| r.id.get() == target.get()) => {
+            errors.add("id", "UNKNOWN_ROLE", "Unknown role.");
+        }
+        0 | 1 => {}
+        _ => errors.add("type", "BASE_TYPE_CHOICES", "Value must be one of {0, 1}."),
+    }
+    errors.finish()?;
+    let row = store::OverwriteRow {
+        target_id: target.get(),
+        kind: body.kind,
+        allow: allow.unwrap_or(0),
+        deny: deny.unwrap_or(0),
+    };
+    guild.require_grantable(row.allow | row.deny)?;
+    let existing = access.overwrites.iter().find(|x| x.target_id == row.target_id);
+    let (kind, before_value) = match existing {
+        Some(x) => {
+            (action::CHANNEL_OVERWRITE_UPDATE, json!({"allow": x.allow.to_string(), "deny": x.deny.to_string()}))
+        }
+        None => (action::CHANNEL_OVERWRITE_CREATE, json!({})),
+    };
+    let after_value =
+        json!({"id": target, "type": row.kind, "allow": row.allow.to_string(), "deny": row.deny.to_string()});
+    let options = json!({"id": target, "type": row.kind.to_string()});
+    let entry = state.audit_entry(
+        guild.guild.id,
+        user.id,
+        kind,
+        Some(access.channel.id.get()),
+        audit::diff(&before_value, &after_value),
+        Some(options),
+        &reason,
+    );
+    state.store.put_overwrite(access.channel.id, &row, Some(&entry)).await?;
+    let mut after: Vec<_> = access.overwrites.iter().filter(|x| x.target_id != row.target_id).cloned().collect();
+    after.push(row);
+    announce_overwrites(&state, guild, &access.channel, &access.overwrites, &after).await?;
+    crate::routes::roles::announce_audit(&state, guild, &entry).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `DELETE /channels/{id}/permissions/{overwrite_id}`.
+pub async fn delete_overwrite(
+    State(state): State<ApiState>,
+    Authed(user): Authed,
+    Path((c, o)): Path<(String, String)>,
+    reason: Reason,
+) -> ApiResult<StatusCode> {
+    let access = open(&state, &user, &c).await?;
+    let target: model::Id<model::id::GenericMarker> = path_id("overwrite_id", &o)?;
+    let Some(guild) = &access.guild else { return Err(ApiError::wrong_channel_type()) };
+    access.require(permissions::MANAGE_ROLES)?;
+    let Some(existing) = access.overwrites.iter().find(|x| x.target_id == target.get()) else {
+        return Err(ApiError::unknown_overwrite());
+    };
+    let options = json!({"id": target, "type": existing.kind.to_string()});
+    let before = json!({"id": target, "type": existing.kind, "allow": existing.allow.to_string(), "deny": existing.deny.to_string()});
+    let entry = state.audit_entry(
+        guild.guild.id,
+        user.id,
+        action::CHANNEL_OVERWRITE_DELETE,
+        Some(access.channel.id.get()),
+        audit::diff(&before, &json!({})),
+        Some(options),
+        &reason,
+    );
+    if state.store.delete_overwrite(access.channel.id, target.get(), Some(&entry)).await? {
+        let after: Vec<_> = access.overwrites.iter().filter(|x| x.target_id != target.get()).cloned().collect();
+        announce_overwrites(&state, guild, &access.channel, &access.overwrites, &after).await?;
+        crate::routes::roles::announce_audit(&state, guild, &entry).await?;
+    }
+    Ok(StatusCode::NO_CONTENT)
+}

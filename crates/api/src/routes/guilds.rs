@@ -507,3 +507,74 @@ pub async fn member(
     let u = state.store.user(member_id).await?.ok_or_else(ApiError::unknown_member)?;
     Ok(Json(render::member(&row, Some(&u))))
 }
+
+#[derive(Deserialize)]
+pub struct ChannelPosition {
+    id: ChannelId,
+    position: Option<i64>,
+    #[serde(default, deserialize_with = "nullable")]
+    parent_id: Option<Option<ChannelId>>,
+}
+
+/// `PATCH /guilds/{id}/channels`: moves channels, all or none.
+pub async fn reorder_channels(
+    State(state): State<ApiState>,
+    Authed(user): Authed,
+    Path(raw): Path<String>,
+    reason: Reason,
+    Body(body): Body<Vec<ChannelPosition>>,
+) -> ApiResult<StatusCode> {
+    let access = access::guild(&state, &user, path_id("guild_id", &raw)?).await?;
+    access.require(permissions::MANAGE_CHANNELS)?;
+    let channels = state.store.guild_channels(access.guild.id).await?;
+    let mut errors = FormErrors::default();
+    for (i, p) in body.iter().enumerate() {
+        let Some(c) = channels.iter().find(|c| c.id == p.id) else {
+            errors.add(&format!("{i}.id"), "CHANNEL_INVALID", "Not a channel of this guild.");
+            continue;
+        };
+        let fields = ChannelFields {
+            name: None,
+            kind: None,
+            position: p.position,
+            parent_id: p.parent_id,
+            topic: None,
+            nsfw: None,
+            rate_limit_per_user: None,
+            bitrate: None,
+            user_limit: None,
+            permission_overwrites: None,
+        };
+        let mut local = FormErrors::default();
+        fields.check(&mut local, ChannelType::from_code(c.kind), Some(c.id), &channels);
+        if !local.is_empty() {
+            errors.add(&format!("{i}"), "CHANNEL_POSITION_INVALID", "Invalid position or parent.");
+        }
+    }
+    errors.finish()?;
+    let overwrites = state.store.guild_overwrites(access.guild.id).await?;
+    for p in body {
+        let patch = store::ChannelPatch { position: p.position, parent_id: p.parent_id, ..Default::default() };
+        let before = channels.iter().find(|c| c.id == p.id).cloned().expect("checked above");
+        let mut after = before.clone();
+        patch.apply(&mut after);
+        let own: Vec<_> = overwrites.iter().filter(|(id, _)| *id == p.id).map(|(_, o)| o.clone()).collect();
+        let changes = audit::diff(
+            &serde_json::to_value(render::channel(&before, &own, None)).unwrap_or_default(),
+            &serde_json::to_value(render::channel(&after, &own, None)).unwrap_or_default(),
+        );
+        let entry = state.audit_entry(
+            access.guild.id,
+            user.id,
+            action::CHANNEL_UPDATE,
+            Some(p.id.get()),
+            changes,
+            None,
+            &reason,
+        );
+        let updated = state.store.update_channel(p.id, &patch, Some(&entry)).await?;
+        let viewers = access::viewers(&state, &access, &own).await?;
+        state.channel_event("CHANNEL_UPDATE", &render::channel(&updated, &own, None), viewers);
+    }
+    Ok(StatusCode::NO_CONTENT)
+}

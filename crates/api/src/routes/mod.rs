@@ -1,12 +1,15 @@
 //! One module per resource; this file is the map of every route.
 
 mod applications;
+mod audit_log;
 mod auth;
 mod channels;
 mod gateway;
 mod guilds;
 mod invites;
+mod members;
 mod messages;
+mod roles;
 mod users;
 
 use axum::routing::{delete, get, patch, post, put};
@@ -39,13 +42,29 @@ pub fn router() -> Router<ApiState> {
         // guilds
         .route("/guilds", post(guilds::create))
         .route("/guilds/{guild_id}", get(guilds::get).patch(guilds::update).delete(guilds::delete))
-        .route("/guilds/{guild_id}/channels", get(guilds::channels).post(guilds::create_channel))
+        .route(
+            "/guilds/{guild_id}/channels",
+            get(guilds::channels).post(guilds::create_channel).patch(guilds::reorder_channels),
+        )
         .route("/guilds/{guild_id}/members", get(guilds::members))
-        .route("/guilds/{guild_id}/members/{user_id}", get(guilds::member))
+        .route("/guilds/{guild_id}/members/search", get(members::search))
+        .route("/guilds/{guild_id}/members/@me", patch(members::update_me))
+        .route("/guilds/{guild_id}/members/{user_id}", get(guilds::member).patch(members::update).delete(members::kick))
+        .route("/guilds/{guild_id}/members/{user_id}/roles/{role_id}", put(roles::give).delete(roles::take))
+        .route("/guilds/{guild_id}/roles", get(roles::list).post(roles::create).patch(roles::reorder))
+        .route("/guilds/{guild_id}/roles/{role_id}", get(roles::get).patch(roles::update).delete(roles::delete))
+        .route("/guilds/{guild_id}/bans", get(members::bans))
+        .route("/guilds/{guild_id}/bans/{user_id}", get(members::ban).put(members::put_ban).delete(members::remove_ban))
+        .route("/guilds/{guild_id}/bulk-ban", post(members::bulk_ban))
+        .route("/guilds/{guild_id}/audit-logs", get(audit_log::list))
         .route("/guilds/{guild_id}/invites", get(invites::guild_invites))
         // channels
         .route("/channels/{channel_id}", get(channels::get).patch(channels::update).delete(channels::delete))
         .route("/channels/{channel_id}/typing", post(channels::typing))
+        .route(
+            "/channels/{channel_id}/permissions/{overwrite_id}",
+            put(channels::put_overwrite).delete(channels::delete_overwrite),
+        )
         .route("/channels/{channel_id}/invites", get(invites::channel_invites).post(invites::create))
         // invites
         .route("/invites/{code}", get(invites::get).post(invites::join).delete(invites::delete))

@@ -1,0 +1,84 @@
+//! `GET /guilds/{id}/audit-logs`.
+
+use axum::extract::State;
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use model::permissions;
+use store::{AuditEntry, AuditQuery, UserId};
+
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{path_id, Authed, Path, Query};
+use crate::{access, render, ApiState};
+
+/// An entry as Discord shows it.
+pub fn render_entry(e: &AuditEntry) -> Value {
+    let mut v = json!({
+        "id": e.id.to_string(),
+        "user_id": e.user_id,
+        "target_id": e.target_id.map(|t| t.to_string()),
+        "action_type": e.action_type,
+    });
+    if let Some(changes) = e.changes.as_deref().and_then(|c| serde_json::from_str::<Value>(c).ok()) {
+        v["changes"] = changes;
+    }
+    if let Some(options) = e.options.as_deref().and_then(|o| serde_json::from_str::<Value>(o).ok()) {
+        v["options"] = options;
+    }
+    if let Some(reason) = &e.reason {
+        v["reason"] = json!(reason);
+    }
+    v
+}
+
+#[derive(Deserialize)]
+pub struct LogQuery {
+    user_id: Option<UserId>,
+    action_type: Option<u16>,
+    before: Option<model::Id<model::id::GenericMarker>>,
+    after: Option<model::Id<model::id::GenericMarker>>,
+    limit: Option<u32>,
+}
+
+pub async fn list(
+    State(state): State<ApiState>,
+    Authed(user): Authed,
+    Path(g): Path<String>,
+    Query(q): Query<LogQuery>,
+) -> ApiResult<Json<Value>> {
+    let guild = access::guild(&state, &user, path_id("guild_id", &g)?).await?;
+    guild.require(permissions::VIEW_AUDIT_LOG)?;
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=100).contains(&limit) {
+        return Err(ApiError::field("limit", "NUMBER_TYPE_MAX", "Must be between 1 and 100."));
+    }
+    let entries = state
+        .store
+        .audit_log(
+            guild.guild.id,
+            AuditQuery {
+                user_id: q.user_id,
+                action_type: q.action_type,
+                before: q.before.map(|b| b.get()),
+                after: q.after.map(|a| a.get()),
+                limit,
+            },
+        )
+        .await?;
+    let mut user_ids: Vec<UserId> = entries.iter().filter_map(|e| e.user_id).collect();
+    user_ids.extend(entries.iter().filter_map(|e| e.target_id.and_then(model::Id::new_checked)));
+    user_ids.sort();
+    user_ids.dedup();
+    let users = state.store.users(&user_ids).await?;
+    Ok(Json(json!({
+        "audit_log_entries": entries.iter().map(render_entry).collect::<Vec<_>>(),
+        "users": users.iter().map(render::user).collect::<Vec<_>>(),
+        "integrations": [],
+        "webhooks": [],
+        "guild_scheduled_events": [],
+        "threads": [],
+        "application_commands": [],
+        "auto_moderation_rules": [],
+    })))
+}

@@ -1,0 +1,311 @@
+//! Roles: list, create, edit, reorder, delete, give and take.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use serde::Deserialize;
+use serde_json::json;
+
+use model::guild::Role;
+use model::permissions;
+use store::{RolePatch, RoleRow, UserId};
+
+use crate::access::GuildAccess;
+use crate::audit::{self, action, Reason};
+use crate::error::{ApiError, ApiResult, FormErrors};
+use crate::extract::{path_id, Authed, Body, Path};
+use crate::routes::guilds::permission_bits;
+use crate::routes::users::nullable;
+use crate::{access, render, ApiState};
+
+const MAX_ROLES: usize = 250;
+
+pub async fn list(
+    State(state): State<ApiState>,
+    Authed(user): Authed,
+    Path(raw): Path<String>,
+) -> ApiResult<Json<Vec<Role>>> {
+    let guild = access::guild(&state, &user, path_id("guild_id", &raw)?).await?;
+    Ok(Json(guild.roles.iter().map(render::role).collect()))
+}
+
+fn find<'a>(guild: &'a GuildAccess, raw: &str) -> ApiResult<&'a RoleRow> {
+    let id: store::RoleId = path_id("role_id", raw)?;
+    guild.roles.iter().find(|r| r.id == id).ok_or_else(ApiError::unknown_role)
+}
+
+pub async fn get(
+    State(state): State<ApiState>,
+    Authed(user): Authed,
+    Path((g, r)): Path<(String, String)>,
+) -> ApiResult<Json<Role>> {
+    let guild = access::guild(&state, &user, path_id("guild_id", &g)?).await?;
+    Ok(Json(render::role(find(&guild, &r)?)))
+}
+
+#[derive(Deserialize)]
+pub struct RoleFields {
+    name: Option<String>,
+    #[serde(default)]
+    permissions: Option<serde_json::Value>,
+    color: Option<i64>,
+    hoist: Option<bool>,
+    mentionable: Option<bool>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[allow(dead_code)] // accepted for compatibility; role icons come later
+    icon: Option<Option<String>>,
+}
+
+impl RoleFields {
+    fn check(&self, errors: &mut FormErrors) -> Option<u64> {
+        if self.name.as_ref().is_some_and(|n| !(1..=100).contains(&n.trim().chars().count())) {
+            errors.add("name", "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length.");
+        }
+        if self.color.is_some_and(|c| !(0..=0xff_ffff).contains(&c)) {
+            errors.add("color", "NUMBER_TYPE_MAX", "Must be between 0 and 16777215.");
+        }
+        match &self.permissions {
+            None => None,
+            p => {
+                let bits = permission_bits(p);
+                if bits.is_none() {
+                    errors.add("permissions", "NUMBER_TYPE_COERCE", "Not a valid permission set.");
+                }
+                bits
+            }
+        }
+    }
+}
+
+/// After a role change, tell those who may read the audit log.
+pub async fn announce_audit(state: &ApiState, guild: &GuildAccess, entry: &store::AuditEntry) -> ApiResult<()> {
+    let readers = access::members_with(state, guild, &[], permissions::VIEW_AUDIT_LOG).await?;
+    state.audit_logged(guild.guild.id, readers, crate::routes::audit_log::render_entry(entry));
+    Ok(())
+}
+
+pub async fn create(
+    State(state): State<ApiState>,
+    Authed(user): Authed,
+    Path(raw): Path<String>,
+    reason: Reason,
+    Body(body): Body<RoleFields>,
+) -> ApiResult<Json<Role>> {
+    let guild = access::guild(&state, &user, path_id("guild_id", &raw)?).await?;
+    guild.require(permissions::MANAGE_ROLES)?;
+    let mut errors = FormErrors::default();
+    let perms = body.check(&mut errors);
+    errors.finish()?;
+    let perms = perms.unwrap_or(0);
+    guild.require_grantable(perms)?;
+    if guild.roles.len() >= MAX_ROLES {
+        return Err(ApiError::new(StatusCode::BAD_REQUEST, 30005, "Maximum number of guild roles reached (250)"));
+    }
+    let row = RoleRow {
+        id: state.ids.next(),
+        guild_id: guild.guild.id,
+        name: body.name.map(|n| n.trim().to_owned()).unwrap_or_else(|| "new role".into()),
+        permissions: perms,
+        // New roles start at the bottom, just above @everyone.
+        position: 1,
+        color: body.color.unwrap_or(0),
+        hoist: body.hoist.unwrap_or(false),
+        mentionable: body.mentionable.unwrap_or(false),
+        managed: false,
+    };
+    let role = render::role(&row);
+    let changes = audit::diff(&json!({}), &serde_json::to_value(&role).unwrap_or_default());
+    let entry =
+        state.audit_entry(guild.guild.id, user.id, action::ROLE_CREATE, Some(row.id.get()), changes, None, &reason);
+    state.store.create_role(&row, Some(&entry)).await?;
+    state.role_event("GUILD_ROLE_CREATE", guild.guild.id, serde_json::to_value(&role).unwrap_or_default());
+    announce_audit(&state, &guild, &entry).await?;
+    Ok(Json(role))
+}
+
+pub async fn update(
+    State(state): State<ApiState>,
+    Authed(user): Authed,
+    Path((g, r)): Path<(String, String)>,
+    reason: Reason,
+    Body(body): Body<RoleFields>,
+) -> ApiResult<Json<Role>> {
+    let guild = access::guild(&state, &user, path_id("guild_id", &g)?).await?;
+    guild.require(permissions::MANAGE_ROLES)?;
+    let role = find(&guild, &r)?.clone();
+    guild.require_role_below(&role)?;
+    let mut errors = FormErrors::default();
+    let perms = body.check(&mut errors);
+    let everyone = role.id.get() == guild.guild.id.get();
+    if everyone && body.name.is_some() {
+        errors.add("name", "ROLE_EVERYONE_NAME", "The @everyone role cannot be renamed.");
+    }
+    errors.finish()?;
+    if let Some(p) = perms {
+        // Granting needs holding; taking away does not.
+        guild.require_grantable(p & !role.permissions)?;
+    }
+    let patch = RolePatch {
+        name: body.name.map(|n| n.trim().to_owned()),
+        permissions: perms,
+        color: body.color,
+        hoist: body.hoist,
+        mentionable: body.mentionable,
+    };
+    let mut after = role.clone();
+    if let Some(n) = &patch.name {
+        after.name = n.clone();
+    }
+    after.permissions = patch.permissions.unwrap_or(after.permissions);
+    after.color = patch.color.unwrap_or(after.color);
+    after.hoist = patch.hoist.unwrap_or(after.hoist);
+    after.mentionable = patch.mentionable.unwrap_or(after.mentionable);
+    let changes = audit::diff(
+        &serde_json::to_value(render::role(&role)).unwrap_or_default(),
+        &serde_json::to_value(render::role(&after)).unwrap_or_default(),
+    );
+    let entry =
+        state.audit_entry(guild.guild.id, user.id, action::ROLE_UPDATE, Some(role.id.get()), changes, None, &reason);
+    let updated = render::role(&state.store.update_role(guild.guild.id, role.id, &patch, Some(&entry)).await?);
+    state.role_event("GUILD_ROLE_UPDATE", guild.guild.id, serde_json::to_value(&updated).unwrap_or_default());
+    announce_audit(&state, &guild, &entry).await?;
+    Ok(Json(updated))
+}
+
+pub async fn delete(
+    State(state): State<ApiState>,
+    Authed(user): Authed,
+    Path((g, r)): Path<(String, String)>,
+    reason: Reason,
+) -> ApiResult<StatusCode> {
+    let guild = access::guild(&state, &user, path_id("guild_id", &g)?).await?;
+    guild.require(permissions::MANAGE_ROLES)?;
+    let role = find(&guild, &r)?.clone();
+    if role.id.get() == guild.guild.id.get() || role.managed {
+        return Err(ApiError::new(StatusCode::BAD_REQUEST, 50028, "Invalid Role"));
+    }
+    guild.require_role_below(&role)?;
+    let changes = audit::diff(&serde_json::to_value(render::role(&role)).unwrap_or_default(), &json!({}));
+    let entry =
+        state.audit_entry(guild.guild.id, user.id, action::ROLE_DELETE, Some(role.id.get()), changes, None, &reason);
+    if state.store.delete_role(guild.guild.id, role.id, Some(&entry)).await? {
+        state.role_deleted(guild.guild.id, role.id);
+        announce_audit(&state, &guild, &entry).await?;
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+pub struct Position {
+    id: store::RoleId,
+    position: Option<i64>,
+}
+
+/// `PATCH /guilds/{id}/roles`: reorders roles, all or none.
+pub async fn reorder(
+    State(state): State<ApiState>,
+    Authed(user): Authed,
+    Path(raw): Path<String>,
+    reason: Reason,
+    Body(body): Body<Vec<Position>>,
+) -> ApiResult<Json<Vec<Role>>> {
+    let guild = access::guild(&state, &user, path_id("guild_id", &raw)?).await?;
+    guild.require(permissions::MANAGE_ROLES)?;
+    let mut moves = Vec::new();
+    let mut entries = Vec::new();
+    for (i, p) in body.iter().enumerate() {
+        let Some(role) = guild.roles.iter().find(|r| r.id == p.id) else {
+            return Err(ApiError::field(&format!("{i}.id"), "UNKNOWN_ROLE", "Unknown role."));
+        };
+        let Some(position) = p.position else { continue };
+        if role.id.get() == guild.guild.id.get() || !(1..=i64::from(u16::MAX)).contains(&position) {
+            return Err(ApiError::field(&format!("{i}.position"), "ROLE_POSITION_INVALID", "Invalid position."));
+        }
+        guild.require_role_below(role)?;
+        // Nobody but the owner moves a role to or above their own.
+        if !guild.is_owner() && position >= guild.rank() {
+            return Err(ApiError::missing_permissions());
+        }
+        moves.push((role.id, position));
+        let change = json!([{ "key": "position", "old_value": role.position, "new_value": position }]);
+        entries.push(state.audit_entry(
+            guild.guild.id,
+            user.id,
+            action::ROLE_UPDATE,
+            Some(role.id.get()),
+            change.as_array().cloned().unwrap_or_default(),
+            None,
+            &reason,
+        ));
+    }
+    state.store.set_role_positions(guild.guild.id, &moves, &entries).await?;
+    let roles = state.store.roles(guild.guild.id).await?;
+    for (id, _) in &moves {
+        if let Some(r) = roles.iter().find(|r| r.id == *id) {
+            state.role_event(
+                "GUILD_ROLE_UPDATE",
+                guild.guild.id,
+                serde_json::to_value(render::role(r)).unwrap_or_default(),
+            );
+        }
+    }
+    Ok(Json(roles.iter().map(render::role).collect()))
+}
+
+/// `PUT`/`DELETE /guilds/{id}/members/{user_id}/roles/{role_id}`.
+pub async fn give(
+    State(state): State<ApiState>,
+    Authed(user): Authed,
+    Path((g, u, r)): Path<(String, String, String)>,
+    reason: Reason,
+) -> ApiResult<StatusCode> {
+    change_member_role(state, user, (g, u, r), reason, true).await
+}
+
+pub async fn take(
+    State(state): State<ApiState>,
+    Authed(user): Authed,
+    Path((g, u, r)): Path<(String, String, String)>,
+    reason: Reason,
+) -> ApiResult<StatusCode> {
+    change_member_role(state, user, (g, u, r), reason, false).await
+}
+
+async fn change_member_role(
+    state: ApiState,
+    user: store::UserRow,
+    (g, u, r): (String, String, String),
+    reason: Reason,
+    add: bool,
+) -> ApiResult<StatusCode> {
+    let guild = access::guild(&state, &user, path_id("guild_id", &g)?).await?;
+    let target: UserId = path_id("user_id", &u)?;
+    guild.require(permissions::MANAGE_ROLES)?;
+    let role = find(&guild, &r)?.clone();
+    if role.id.get() == guild.guild.id.get() || role.managed {
+        return Err(ApiError::new(StatusCode::BAD_REQUEST, 50028, "Invalid Role"));
+    }
+    guild.require_role_below(&role)?;
+    let member = state.store.member(guild.guild.id, target).await?.ok_or_else(ApiError::unknown_member)?;
+    let key = if add { "$add" } else { "$remove" };
+    let changes = vec![json!({ "key": key, "new_value": [{ "id": role.id, "name": role.name }] })];
+    let entry = state.audit_entry(
+        guild.guild.id,
+        user.id,
+        action::MEMBER_ROLE_UPDATE,
+        Some(target.get()),
+        changes,
+        None,
+        &reason,
+    );
+    let changed = if add {
+        state.store.add_member_role(guild.guild.id, target, role.id, Some(&entry)).await?
+    } else {
+        state.store.remove_member_role(guild.guild.id, target, role.id, Some(&entry)).await?
+    };
+    if changed {
+        crate::routes::members::after_member_change(&state, &guild, &member).await?;
+        announce_audit(&state, &guild, &entry).await?;
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
