@@ -377,6 +377,23 @@ pub async fn guild_snapshot(
     let ids: Vec<UserId> = rows.iter().map(|m| m.user_id).collect();
     let users: HashMap<UserId, UserRow> = store.users(&ids).await?.into_iter().map(|u| (u.id, u)).collect();
     let joined_at = rows.iter().find(|m| m.user_id == viewer).map_or(guild.created_at, |m| m.joined_at);
+    // Only the channels the viewer may see: names and topics of hidden
+    // channels are not theirs to know.
+    let me = match rows.iter().find(|m| m.user_id == viewer) {
+        Some(m) => Some(m.clone()),
+        None => store.member(guild.id, viewer).await?,
+    };
+    let perm_roles: Vec<permissions::Role> =
+        roles.iter().map(|r| permissions::Role { id: r.id, permissions: r.permissions, position: r.position }).collect();
+    let perm_guild = permissions::Guild { id: guild.id, owner_id: guild.owner_id, roles: &perm_roles };
+    let can_view = |own: &[OverwriteRow]| match &me {
+        Some(m) => {
+            let member = permissions::Member { user_id: m.user_id, roles: &m.roles, timed_out: crate::access::timed_out(m) };
+            let overwrites = crate::access::overwrites_of(own);
+            permissions::channel_permissions(&perm_guild, &member, &overwrites) & model::permissions::VIEW_CHANNEL != 0
+        }
+        None => false,
+    };
     Ok(model::gateway::GuildCreate {
         guild: self::guild(guild, &roles),
         joined_at: Timestamp::from_unix_ms(joined_at),
@@ -387,10 +404,10 @@ pub async fn guild_snapshot(
         members: rows.iter().filter_map(|m| users.get(&m.user_id).map(|u| member(m, Some(u)))).collect(),
         channels: channels
             .iter()
-            .map(|c| {
+            .filter_map(|c| {
                 let own: Vec<OverwriteRow> =
                     overwrites.iter().filter(|(id, _)| *id == c.id).map(|(_, o)| o.clone()).collect();
-                channel(c, &own, None)
+                can_view(&own).then(|| channel(c, &own, None))
             })
             .collect(),
         threads: Vec::new(),
