@@ -313,17 +313,10 @@ impl ChannelStore for SqlStore {
     }
 
     async fn delete_overwrite(&self, channel: ChannelId, target: u64, audit: Option<&AuditEntry>) -> Result<bool> {
-        let mut tx = self.writer.begin().await?;
-        let done = sqlx::query("DELETE FROM channel_overwrites WHERE channel_id = $1 AND target_id = $2")
+        let query = sqlx::query("DELETE FROM channel_overwrites WHERE channel_id = $1 AND target_id = $2")
             .bind(to_db(channel))
-            .bind(target as i64)
-            .execute(&mut *tx)
-            .await?;
-        if done.rows_affected() > 0 {
-            record(&mut *tx, audit).await?;
-        }
-        tx.commit().await?;
-        Ok(done.rows_affected() > 0)
+            .bind(target as i64);
+        Ok(self.execute_audited(query, audit).await? > 0)
     }
 
     async fn open_dm(&self, a: UserId, b: UserId, new_id: ChannelId) -> Result<ChannelRow> {

@@ -131,13 +131,8 @@ impl InviteStore for SqlStore {
     }
 
     async fn delete_invite(&self, code: &str, audit: Option<&AuditEntry>) -> Result<bool> {
-        let mut tx = self.writer.begin().await?;
-        let done = sqlx::query("DELETE FROM invites WHERE code = $1").bind(code).execute(&mut *tx).await?;
-        if done.rows_affected() > 0 {
-            record(&mut *tx, audit).await?;
-        }
-        tx.commit().await?;
-        Ok(done.rows_affected() > 0)
+        let query = sqlx::query("DELETE FROM invites WHERE code = $1").bind(code);
+        Ok(self.execute_audited(query, audit).await? > 0)
     }
 
     async fn join_by_invite(&self, code: &str, user: UserId, now: i64) -> Result<JoinOutcome> {

@@ -124,17 +124,10 @@ impl MemberStore for SqlStore {
     }
 
     async fn kick(&self, guild: GuildId, user: UserId, audit: Option<&AuditEntry>) -> Result<bool> {
-        let mut tx = self.writer.begin().await?;
-        let done = sqlx::query("DELETE FROM members WHERE guild_id = $1 AND user_id = $2")
+        let query = sqlx::query("DELETE FROM members WHERE guild_id = $1 AND user_id = $2")
             .bind(to_db(guild))
-            .bind(to_db(user))
-            .execute(&mut *tx)
-            .await?;
-        if done.rows_affected() > 0 {
-            record(&mut *tx, audit).await?;
-        }
-        tx.commit().await?;
-        Ok(done.rows_affected() > 0)
+            .bind(to_db(user));
+        Ok(self.execute_audited(query, audit).await? > 0)
     }
 
     async fn ban(
@@ -189,17 +182,9 @@ impl MemberStore for SqlStore {
     }
 
     async fn unban(&self, guild: GuildId, user: UserId, audit: Option<&AuditEntry>) -> Result<bool> {
-        let mut tx = self.writer.begin().await?;
-        let done = sqlx::query("DELETE FROM bans WHERE guild_id = $1 AND user_id = $2")
-            .bind(to_db(guild))
-            .bind(to_db(user))
-            .execute(&mut *tx)
-            .await?;
-        if done.rows_affected() > 0 {
-            record(&mut *tx, audit).await?;
-        }
-        tx.commit().await?;
-        Ok(done.rows_affected() > 0)
+        let query =
+            sqlx::query("DELETE FROM bans WHERE guild_id = $1 AND user_id = $2").bind(to_db(guild)).bind(to_db(user));
+        Ok(self.execute_audited(query, audit).await? > 0)
     }
 
     async fn ban_of(&self, guild: GuildId, user: UserId) -> Result<Option<BanRow>> {

@@ -284,17 +284,9 @@ impl MessageStore for SqlStore {
     }
 
     async fn delete_message(&self, channel: ChannelId, id: MessageId, audit: Option<&AuditEntry>) -> Result<bool> {
-        let mut tx = self.writer.begin().await?;
-        let done = sqlx::query("DELETE FROM messages WHERE channel_id = $1 AND id = $2")
-            .bind(to_db(channel))
-            .bind(to_db(id))
-            .execute(&mut *tx)
-            .await?;
-        if done.rows_affected() > 0 {
-            record(&mut *tx, audit).await?;
-        }
-        tx.commit().await?;
-        Ok(done.rows_affected() > 0)
+        let query =
+            sqlx::query("DELETE FROM messages WHERE channel_id = $1 AND id = $2").bind(to_db(channel)).bind(to_db(id));
+        Ok(self.execute_audited(query, audit).await? > 0)
     }
 
     async fn delete_messages(

@@ -161,20 +161,13 @@ impl RoleStore for SqlStore {
         role: RoleId,
         audit: Option<&AuditEntry>,
     ) -> Result<bool> {
-        let mut tx = self.writer.begin().await?;
-        let done = sqlx::query(
+        let query = sqlx::query(
             "INSERT INTO member_roles (guild_id, user_id, role_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
         )
         .bind(to_db(guild))
         .bind(to_db(user))
-        .bind(to_db(role))
-        .execute(&mut *tx)
-        .await?;
-        if done.rows_affected() > 0 {
-            record(&mut *tx, audit).await?;
-        }
-        tx.commit().await?;
-        Ok(done.rows_affected() > 0)
+        .bind(to_db(role));
+        Ok(self.execute_audited(query, audit).await? > 0)
     }
 
     async fn remove_member_role(
@@ -184,17 +177,10 @@ impl RoleStore for SqlStore {
         role: RoleId,
         audit: Option<&AuditEntry>,
     ) -> Result<bool> {
-        let mut tx = self.writer.begin().await?;
-        let done = sqlx::query("DELETE FROM member_roles WHERE guild_id = $1 AND user_id = $2 AND role_id = $3")
+        let query = sqlx::query("DELETE FROM member_roles WHERE guild_id = $1 AND user_id = $2 AND role_id = $3")
             .bind(to_db(guild))
             .bind(to_db(user))
-            .bind(to_db(role))
-            .execute(&mut *tx)
-            .await?;
-        if done.rows_affected() > 0 {
-            record(&mut *tx, audit).await?;
-        }
-        tx.commit().await?;
-        Ok(done.rows_affected() > 0)
+            .bind(to_db(role));
+        Ok(self.execute_audited(query, audit).await? > 0)
     }
 }

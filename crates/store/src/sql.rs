@@ -85,6 +85,24 @@ impl SqlStore {
     }
 }
 
+impl SqlStore {
+    /// Runs one statement and, if it changed a row, records `audit` with it
+    /// in the same transaction. Returns the rows changed.
+    pub(crate) async fn execute_audited<'q>(
+        &self,
+        query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+        audit: Option<&crate::AuditEntry>,
+    ) -> crate::Result<u64> {
+        let mut tx = self.writer.begin().await?;
+        let changed = query.execute(&mut *tx).await?.rows_affected();
+        if changed > 0 {
+            crate::audit::record(&mut *tx, audit).await?;
+        }
+        tx.commit().await?;
+        Ok(changed)
+    }
+}
+
 /// Maps a unique-constraint violation to [`crate::StoreError::Conflict`].
 pub(crate) fn conflict(what: &'static str) -> impl FnOnce(sqlx::Error) -> crate::StoreError {
     move |e| match &e {
