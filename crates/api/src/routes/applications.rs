@@ -195,6 +195,7 @@ pub async fn authorize(
         if let Some(bot) = state.store.user(app.id).await? {
             crate::routes::invites::announce_join(&state, guild_id, &bot).await?;
         }
+        crate::routes::roles::announce_audit(&state, &guild, &entry).await?;
     }
     Ok(Json(json!({ "location": format!("/oauth2/authorized?guild_id={guild_id}") })))
 }

@@ -97,6 +97,7 @@ pub async fn update(
     );
     let viewers = access::viewers(&state, guild, &access.overwrites).await?;
     state.channel_event("CHANNEL_UPDATE", &updated, viewers);
+    crate::routes::roles::announce_audit(&state, guild, &entry).await?;
     Ok(Json(updated))
 }
 
@@ -125,6 +126,7 @@ pub async fn delete(
         let viewers = access::viewers(&state, guild, &access.overwrites).await?;
         if state.store.delete_channel(access.channel.id, Some(&entry)).await? {
             state.channel_event("CHANNEL_DELETE", &rendered, viewers);
+            crate::routes::roles::announce_audit(&state, guild, &entry).await?;
         }
     }
     Ok(Json(rendered))

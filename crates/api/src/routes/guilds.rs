@@ -241,6 +241,7 @@ pub async fn update(
     let updated = state.store.update_guild(guild_id, &patch, Some(&entry)).await?;
     let guild = render::guild(&updated, &access.roles);
     state.guild_updated(&guild);
+    crate::routes::roles::announce_audit(&state, &access, &entry).await?;
     Ok(Json(guild))
 }
 
@@ -465,6 +466,7 @@ pub async fn create_channel(
     state.store.create_channel(&row, &overwrites, Some(&entry)).await?;
     let viewers = crate::access::viewers(&state, &access, &overwrites).await?;
     state.channel_event("CHANNEL_CREATE", &channel, viewers);
+    crate::routes::roles::announce_audit(&state, &access, &entry).await?;
     Ok((StatusCode::CREATED, Json(channel)))
 }
 
@@ -575,6 +577,7 @@ pub async fn reorder_channels(
         let updated = state.store.update_channel(p.id, &patch, Some(&entry)).await?;
         let viewers = access::viewers(&state, &access, &own).await?;
         state.channel_event("CHANNEL_UPDATE", &render::channel(&updated, &own, None), viewers);
+        crate::routes::roles::announce_audit(&state, &access, &entry).await?;
     }
     Ok(StatusCode::NO_CONTENT)
 }

@@ -103,6 +103,9 @@ pub async fn create(
             Ok(()) => {
                 let invite = render_invite(&state, &row, true, false).await?;
                 state.invite_created(&invite);
+                if let Some(g) = &access.guild {
+                    crate::routes::roles::announce_audit(&state, g, &entry).await?;
+                }
                 return Ok(Json(invite));
             }
             Err(StoreError::Conflict(_)) => continue,
@@ -223,6 +226,7 @@ pub async fn delete(
     );
     if state.store.delete_invite(&code, Some(&entry)).await? {
         state.invite_deleted(invite.guild_id, invite.channel_id, &code);
+        crate::routes::roles::announce_audit(&state, guild, &entry).await?;
     }
     Ok(Json(rendered))
 }

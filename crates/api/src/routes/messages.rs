@@ -439,6 +439,9 @@ pub async fn delete(
     };
     if state.store.delete_message(access.channel.id, row.id, entry.as_ref()).await? {
         state.message_deleted(&access.place(&state).await?, row.id);
+        if let (Some(g), Some(e)) = (&access.guild, &entry) {
+            crate::routes::roles::announce_audit(&state, g, e).await?;
+        }
     }
     Ok(StatusCode::NO_CONTENT)
 }
@@ -484,6 +487,7 @@ pub async fn bulk_delete(
     let deleted = state.store.delete_messages(access.channel.id, &body.messages, Some(&entry)).await?;
     if !deleted.is_empty() {
         state.messages_bulk_deleted(&access.place(&state).await?, &deleted);
+        crate::routes::roles::announce_audit(&state, guild, &entry).await?;
     }
     Ok(StatusCode::NO_CONTENT)
 }
@@ -666,7 +670,7 @@ pub async fn pin(
     }
     let entry = pin_entry(&state, &access, &row, &user, action::MESSAGE_PIN, &reason);
     if state.store.set_pinned(access.channel.id, row.id, Some(Timestamp::now().unix_ms()), entry.as_ref()).await? {
-        announce_pins(&state, &access).await?;
+        announce_pins(&state, &access, entry.as_ref()).await?;
     }
     Ok(StatusCode::NO_CONTENT)
 }
@@ -682,7 +686,7 @@ pub async fn unpin(
     let row = find(&state, &access, &message).await?;
     let entry = pin_entry(&state, &access, &row, &user, action::MESSAGE_UNPIN, &reason);
     if state.store.set_pinned(access.channel.id, row.id, None, entry.as_ref()).await? {
-        announce_pins(&state, &access).await?;
+        announce_pins(&state, &access, entry.as_ref()).await?;
     }
     Ok(StatusCode::NO_CONTENT)
 }
@@ -709,7 +713,10 @@ fn pin_entry(
     })
 }
 
-async fn announce_pins(state: &ApiState, access: &ChannelAccess) -> ApiResult<()> {
+async fn announce_pins(state: &ApiState, access: &ChannelAccess, entry: Option<&store::AuditEntry>) -> ApiResult<()> {
+    if let (Some(g), Some(e)) = (&access.guild, entry) {
+        crate::routes::roles::announce_audit(state, g, e).await?;
+    }
     let last_pin = state.store.channel(access.channel.id).await?.and_then(|c| c.last_pin_at);
     state.pins_updated(&access.place(&state).await?, last_pin);
     Ok(())
