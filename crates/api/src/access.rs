@@ -80,9 +80,10 @@ impl GuildAccess {
         self.with(member, permissions::highest_position)
     }
 
-    /// Refuses to act on a member at or above the caller's own rank.
+    /// Refuses to act on a member at or above the caller's own rank. Nobody
+    /// acts on the owner, not even the owner (who cannot be kicked).
     pub fn require_above(&self, target: &MemberRow) -> ApiResult<()> {
-        if self.is_owner() || (target.user_id != self.guild.owner_id && self.rank() > self.rank_of(target)) {
+        if target.user_id != self.guild.owner_id && (self.is_owner() || self.rank() > self.rank_of(target)) {
             Ok(())
         } else {
             Err(ApiError::missing_permissions())

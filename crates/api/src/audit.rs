@@ -62,7 +62,8 @@ pub fn diff(before: &Value, after: &Value) -> Vec<Value> {
     keys.sort();
     keys.dedup();
     keys.into_iter()
-        .filter(|k| b.get(*k) != a.get(*k))
+        // `null` and absent are the same value: no change to record.
+        .filter(|k| b.get(*k).filter(|v| !v.is_null()) != a.get(*k).filter(|v| !v.is_null()))
         .map(|k| {
             let mut change = json!({ "key": k });
             if let Some(old) = b.get(k).filter(|v| !v.is_null()) {

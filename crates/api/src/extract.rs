@@ -34,14 +34,30 @@ impl<T: DeserializeOwned> FromRequest<ApiState> for Body<T> {
     }
 }
 
-/// One JSON object, nothing after it, checked field by field.
+/// One JSON document, nothing after it, checked field by field: an object,
+/// or an array of them for the few routes whose body is a list (`PATCH
+/// /guilds/{id}/roles`, `PATCH /guilds/{id}/channels`).
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     // Parsing to a value first checks the syntax of the whole body
-    // (trailing data included) before any field is looked at, and refuses
-    // arrays, which serde would otherwise read into a struct by position.
+    // (trailing data included) before any field is looked at. Then the
+    // body's kind must be what the target type reads: serde would
+    // otherwise read an array into a struct by position.
     let mut value: Value = serde_json::from_slice(bytes).map_err(|_| ApiError::invalid_json())?;
-    if !value.is_object() {
-        return Err(ApiError::field("", "DICT_TYPE_CONVERT", "Only dictionaries may be used in a DictType"));
+    let dict_error =
+        |path: &str| ApiError::field(path, "DICT_TYPE_CONVERT", "Only dictionaries may be used in a DictType");
+    match shape_of::<T>() {
+        Shape::List(element) => {
+            let Some(items) = value.as_array() else {
+                return Err(ApiError::field("", "LIST_TYPE_CONVERT", "Only iterables may be used in a ListType"));
+            };
+            if *element == Shape::Object {
+                if let Some(i) = items.iter().position(|item| !item.is_object()) {
+                    return Err(dict_error(&i.to_string()));
+                }
+            }
+        }
+        _ if !value.is_object() => return Err(dict_error("")),
+        _ => {}
     }
     replace_nul(&mut value);
     serde_path_to_error::deserialize(value).map_err(|e| {
@@ -49,6 +65,99 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         let message = e.inner().to_string();
         type_error(&path, &message)
     })
+}
+
+/// What a type reads at its top level.
+#[derive(Debug, PartialEq, Eq)]
+enum Shape {
+    /// A struct or a map: a JSON object.
+    Object,
+    /// A list (or tuple) of elements of this shape: a JSON array.
+    List(Box<Shape>),
+    /// Anything else (no body type today); treated as an object.
+    Other,
+}
+
+/// Asks `T` what it would read, without reading anything: a deserializer
+/// that notes what `T::deserialize` asks for (and, for a list, what its
+/// first element asks for) and then fails.
+fn shape_of<T: DeserializeOwned>() -> Shape {
+    let mut shape = Shape::Other;
+    let _ = T::deserialize(Probe(&mut shape));
+    shape
+}
+
+struct Probe<'a>(&'a mut Shape);
+
+type ProbeError = serde::de::value::Error;
+
+fn probe_only<V>() -> Result<V, ProbeError> {
+    Err(serde::de::Error::custom("probe only"))
+}
+
+impl Probe<'_> {
+    fn note<V>(self, shape: Shape) -> Result<V, ProbeError> {
+        *self.0 = shape;
+        probe_only()
+    }
+
+    fn list<'de, V: serde::de::Visitor<'de>>(self, visitor: V) -> Result<V::Value, ProbeError> {
+        let mut element = Shape::Other;
+        let _ = visitor.visit_seq(ProbeSeq(&mut element));
+        self.note(Shape::List(Box::new(element)))
+    }
+}
+
+/// The elements of a probed list: the first is probed, then it fails.
+struct ProbeSeq<'a>(&'a mut Shape);
+
+impl<'de> serde::de::SeqAccess<'de> for ProbeSeq<'_> {
+    type Error = ProbeError;
+
+    fn next_element_seed<S: serde::de::DeserializeSeed<'de>>(
+        &mut self,
+        seed: S,
+    ) -> Result<Option<S::Value>, ProbeError> {
+        seed.deserialize(Probe(&mut *self.0)).map(Some)
+    }
+}
+
+impl<'de> serde::Deserializer<'de> for Probe<'_> {
+    type Error = ProbeError;
+
+    fn deserialize_any<V: serde::de::Visitor<'de>>(self, _: V) -> Result<V::Value, ProbeError> {
+        self.note(Shape::Other)
+    }
+    fn deserialize_seq<V: serde::de::Visitor<'de>>(self, visitor: V) -> Result<V::Value, ProbeError> {
+        self.list(visitor)
+    }
+    fn deserialize_tuple<V: serde::de::Visitor<'de>>(self, _: usize, visitor: V) -> Result<V::Value, ProbeError> {
+        self.list(visitor)
+    }
+    fn deserialize_tuple_struct<V: serde::de::Visitor<'de>>(
+        self,
+        _: &'static str,
+        _: usize,
+        visitor: V,
+    ) -> Result<V::Value, ProbeError> {
+        self.list(visitor)
+    }
+    fn deserialize_map<V: serde::de::Visitor<'de>>(self, _: V) -> Result<V::Value, ProbeError> {
+        self.note(Shape::Object)
+    }
+    fn deserialize_struct<V: serde::de::Visitor<'de>>(
+        self,
+        _: &'static str,
+        _: &'static [&'static str],
+        _: V,
+    ) -> Result<V::Value, ProbeError> {
+        self.note(Shape::Object)
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf option unit
+        unit_struct newtype_struct enum identifier ignored_any
+    }
 }
 
 /// NUL cannot be stored by PostgreSQL; it becomes U+FFFD everywhere so both
@@ -212,4 +321,36 @@ impl FromRequestParts<ApiState> for Authed {
 pub fn bearer(raw: &str) -> Option<&str> {
     let token = raw.strip_prefix("Bot ").unwrap_or(raw).trim();
     (!token.is_empty() && token.len() <= 256).then_some(token)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Item {
+        id: u64,
+    }
+
+    #[test]
+    fn the_probe_reads_shapes() {
+        assert_eq!(shape_of::<Item>(), Shape::Object);
+        assert_eq!(shape_of::<std::collections::HashMap<String, u8>>(), Shape::Object);
+        assert_eq!(shape_of::<Vec<Item>>(), Shape::List(Box::new(Shape::Object)));
+        assert_eq!(shape_of::<Vec<u64>>(), Shape::List(Box::new(Shape::Other)));
+        assert_eq!(shape_of::<u64>(), Shape::Other);
+    }
+
+    #[test]
+    fn lists_only_where_a_list_is_read() {
+        let code = |e: ApiError| e.errors.map(|v| v.to_string()).unwrap_or_default();
+        assert_eq!(parse_json::<Vec<Item>>(br#"[{"id":1}]"#).map(|v| v.len()).ok(), Some(1));
+        assert!(code(parse_json::<Vec<Item>>(br#"{"id":1}"#).err().unwrap()).contains("LIST_TYPE_CONVERT"));
+        // Elements that are themselves arrays are not read by position.
+        let nested = parse_json::<Vec<Item>>(br#"[{"id":1},[2]]"#).err().unwrap();
+        assert!(code(nested).contains(r#"{"1":{"_errors":[{"code":"DICT_TYPE_CONVERT""#));
+        assert!(code(parse_json::<Item>(b"[1]").err().unwrap()).contains("DICT_TYPE_CONVERT"));
+        assert_eq!(parse_json::<Item>(br#"{"id":7}"#).map(|i| i.id).ok(), Some(7));
+    }
 }

@@ -216,7 +216,8 @@ impl ApiState {
         self.emit(Event::new("GUILD_MEMBER_UPDATE", bytes(&data), Audience::Guild(guild), intents::GUILD_MEMBERS));
     }
 
-    pub(crate) fn invite_created(&self, invite: &Invite) {
+    /// INVITE_CREATE, to those who can see the invite's channel (`place`).
+    pub(crate) fn invite_created(&self, place: &Place, invite: &Invite) {
         let meta = invite.metadata.as_ref();
         let data = json!({
             "type": 0,
@@ -231,17 +232,12 @@ impl ApiState {
             "uses": meta.map_or(0, |m| m.uses),
             "expires_at": invite.expires_at,
         });
-        self.emit(Event::new(
-            "INVITE_CREATE",
-            bytes(&data),
-            Audience::GuildChannel { guild: invite.guild_id, channel: invite.channel.id },
-            intents::GUILD_INVITES,
-        ));
+        self.emit(Event::new("INVITE_CREATE", bytes(&data), place.audience(), intents::GUILD_INVITES));
     }
 
-    pub(crate) fn invite_deleted(&self, guild: GuildId, channel: ChannelId, code: &str) {
-        let data = bytes(&json!({ "guild_id": guild, "channel_id": channel, "code": code }));
-        self.emit(Event::new("INVITE_DELETE", data, Audience::GuildChannel { guild, channel }, intents::GUILD_INVITES));
+    pub(crate) fn invite_deleted(&self, place: &Place, code: &str) {
+        let data = json!({ "guild_id": place.guild(), "channel_id": place.channel(), "code": code });
+        self.emit(Event::new("INVITE_DELETE", bytes(&data), place.audience(), intents::GUILD_INVITES));
     }
 
     pub(crate) fn role_event(&self, name: &'static str, guild: GuildId, role: serde_json::Value) {

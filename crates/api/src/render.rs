@@ -383,12 +383,15 @@ pub async fn guild_snapshot(
         Some(m) => Some(m.clone()),
         None => store.member(guild.id, viewer).await?,
     };
-    let perm_roles: Vec<permissions::Role> =
-        roles.iter().map(|r| permissions::Role { id: r.id, permissions: r.permissions, position: r.position }).collect();
+    let perm_roles: Vec<permissions::Role> = roles
+        .iter()
+        .map(|r| permissions::Role { id: r.id, permissions: r.permissions, position: r.position })
+        .collect();
     let perm_guild = permissions::Guild { id: guild.id, owner_id: guild.owner_id, roles: &perm_roles };
     let can_view = |own: &[OverwriteRow]| match &me {
         Some(m) => {
-            let member = permissions::Member { user_id: m.user_id, roles: &m.roles, timed_out: crate::access::timed_out(m) };
+            let member =
+                permissions::Member { user_id: m.user_id, roles: &m.roles, timed_out: crate::access::timed_out(m) };
             let overwrites = crate::access::overwrites_of(own);
             permissions::channel_permissions(&perm_guild, &member, &overwrites) & model::permissions::VIEW_CHANNEL != 0
         }

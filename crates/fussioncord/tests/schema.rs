@@ -5,7 +5,9 @@
 //!
 //! One realistic scenario (two people, a guild with text, voice and category
 //! channels, invites, messages with a reply, mentions, reactions and pins, a
-//! DM, an application with a bot) calls every route we mount. Each answer of
+//! DM, an application with a bot; then roles, permission overwrites, member
+//! edits and a timeout, reordering, kicks, bans and the audit log, with three
+//! more people to moderate) calls every route we mount. Each answer of
 //! a route Discord documents is checked against that operation's success
 //! response; errors against its error response. The spec is found through
 //! `DISCORD_OPENAPI`, else in `../shared/discord-api-spec/openapi.json` next
@@ -54,13 +56,34 @@ const ROUTES: &[(&str, &str, &[&str])] = &[
     ("DELETE", "/guilds/{guild_id}", &[]),
     ("GET", "/guilds/{guild_id}/channels", &["list_guild_channels"]),
     ("POST", "/guilds/{guild_id}/channels", &["create_guild_channel"]),
+    ("PATCH", "/guilds/{guild_id}/channels", &["bulk_update_guild_channels"]),
     ("GET", "/guilds/{guild_id}/members", &["list_guild_members"]),
+    ("GET", "/guilds/{guild_id}/members/search", &["search_guild_members"]),
+    ("PATCH", "/guilds/{guild_id}/members/@me", &["update_my_guild_member"]),
     ("GET", "/guilds/{guild_id}/members/{user_id}", &["get_guild_member"]),
+    ("PATCH", "/guilds/{guild_id}/members/{user_id}", &["update_guild_member"]),
+    ("DELETE", "/guilds/{guild_id}/members/{user_id}", &["delete_guild_member"]),
+    ("PUT", "/guilds/{guild_id}/members/{user_id}/roles/{role_id}", &["add_guild_member_role"]),
+    ("DELETE", "/guilds/{guild_id}/members/{user_id}/roles/{role_id}", &["delete_guild_member_role"]),
+    ("GET", "/guilds/{guild_id}/roles", &["list_guild_roles"]),
+    ("POST", "/guilds/{guild_id}/roles", &["create_guild_role"]),
+    ("PATCH", "/guilds/{guild_id}/roles", &["bulk_update_guild_roles"]),
+    ("GET", "/guilds/{guild_id}/roles/{role_id}", &["get_guild_role"]),
+    ("PATCH", "/guilds/{guild_id}/roles/{role_id}", &["update_guild_role"]),
+    ("DELETE", "/guilds/{guild_id}/roles/{role_id}", &["delete_guild_role"]),
+    ("GET", "/guilds/{guild_id}/bans", &["list_guild_bans"]),
+    ("GET", "/guilds/{guild_id}/bans/{user_id}", &["get_guild_ban"]),
+    ("PUT", "/guilds/{guild_id}/bans/{user_id}", &["ban_user_from_guild"]),
+    ("DELETE", "/guilds/{guild_id}/bans/{user_id}", &["unban_user_from_guild"]),
+    ("POST", "/guilds/{guild_id}/bulk-ban", &["bulk_ban_users_from_guild"]),
+    ("GET", "/guilds/{guild_id}/audit-logs", &["list_guild_audit_log_entries"]),
     ("GET", "/guilds/{guild_id}/invites", &["list_guild_invites"]),
     ("GET", "/channels/{channel_id}", &["get_channel"]),
     ("PATCH", "/channels/{channel_id}", &["update_channel"]),
     ("DELETE", "/channels/{channel_id}", &["delete_channel"]),
     ("POST", "/channels/{channel_id}/typing", &["trigger_typing_indicator"]),
+    ("PUT", "/channels/{channel_id}/permissions/{overwrite_id}", &["set_channel_permission_overwrite"]),
+    ("DELETE", "/channels/{channel_id}/permissions/{overwrite_id}", &["delete_channel_permission_overwrite"]),
     ("GET", "/channels/{channel_id}/invites", &["list_channel_invites"]),
     ("POST", "/channels/{channel_id}/invites", &["create_channel_invite"]),
     ("GET", "/invites/{code}", &["invite_resolve"]),
@@ -96,8 +119,8 @@ const ROUTES: &[(&str, &str, &[&str])] = &[
 /// How many of the operations above answer with a JSON body (checked
 /// against a schema) and how many with an empty 204 (checked to be a status
 /// the spec documents). The scenario must reach every one of them.
-const EXPECTED_JSON_OPERATIONS: usize = 32;
-const EXPECTED_EMPTY_OPERATIONS: usize = 13;
+const EXPECTED_JSON_OPERATIONS: usize = 44;
+const EXPECTED_EMPTY_OPERATIONS: usize = 22;
 
 /// The one place where our payloads knowingly depart from the spec:
 /// (schema path, property, why). The path is a component schema, optionally
@@ -767,6 +790,259 @@ async fn responses_match_discords_openapi_spec() {
     assert_eq!(beep["author"]["bot"], true, "{beep}");
     c.ok("get_guild_member", app.get(&format!("/guilds/{gid}/members/{app_id}"), &bot.token).await);
     c.err("get_guild", app.get("/guilds/1", &bot.token).await, 404, 10004);
+
+    // --- roles: created, read, edited, reordered; given and taken
+    let roles = format!("/guilds/{gid}/roles");
+    c.ok("list_guild_roles", app.get(&roles, &alice.token).await);
+    let mods_body =
+        json!({"name": "Mods", "permissions": "8192", "color": 0x3498db, "hoist": true, "mentionable": true});
+    let mods = c.ok("create_guild_role", app.post(&roles, &alice.token, mods_body).await);
+    assert_eq!(mods["permissions"], "8192", "{mods}");
+    let mods = id(&mods);
+    // Every field left out: Discord's defaults.
+    let helpers = id(&c.ok("create_guild_role", app.post(&roles, &alice.token, json!({})).await));
+    c.ok("get_guild_role", app.get(&format!("{roles}/{mods}"), &alice.token).await);
+    c.ok("get_guild_role", app.get(&format!("{roles}/{gid}"), &bob.token).await);
+    let helpers_patch = json!({"name": "Helpers", "color": 0xe91e63, "permissions": 1024, "hoist": false});
+    c.ok("update_guild_role", app.patch(&format!("{roles}/{helpers}"), &alice.token, helpers_patch).await);
+    // The body of a role reorder is a JSON array.
+    let order = json!([{"id": helpers, "position": 2}, {"id": mods, "position": 1}]);
+    let reordered = c.ok("bulk_update_guild_roles", app.patch(&roles, &alice.token, order).await);
+    let position = |r: &str| reordered.as_array().unwrap().iter().find(|x| x["id"] == r).unwrap()["position"].clone();
+    assert_eq!((position(&helpers), position(&mods)), (json!(2), json!(1)), "{reordered}");
+    c.err("get_guild_role", app.get(&format!("{roles}/1"), &alice.token).await, 404, 10011);
+    c.err("update_guild_role", app.patch(&format!("{roles}/1"), &alice.token, json!({"name": "x"})).await, 404, 10011);
+    c.err("create_guild_role", app.post(&roles, &bob.token, json!({"name": "Mine"})).await, 403, 50013);
+    c.err("create_guild_role", app.post(&roles, &alice.token, json!({"color": 0x1000000})).await, 400, 50035);
+    c.err("create_guild_role", app.post(&roles, &alice.token, json!({"permissions": "abc"})).await, 400, 50035);
+    c.err(
+        "bulk_update_guild_roles",
+        app.patch(&roles, &bob.token, json!([{"id": mods, "position": 2}])).await,
+        403,
+        50013,
+    );
+    c.err("delete_guild_role", app.delete(&format!("{roles}/{gid}"), &alice.token).await, 400, 50028);
+
+    let bob_member = format!("/guilds/{gid}/members/{}", bob.id);
+    c.ok("add_guild_member_role", app.put(&format!("{bob_member}/roles/{helpers}"), &alice.token).await);
+    let with_role = c.ok("get_guild_member", app.get(&bob_member, &alice.token).await);
+    assert_eq!(with_role["roles"], json!([helpers]), "{with_role}");
+    c.ok("delete_guild_member_role", app.delete(&format!("{bob_member}/roles/{helpers}"), &alice.token).await);
+    c.err("add_guild_member_role", app.put(&format!("{bob_member}/roles/1"), &alice.token).await, 404, 10011);
+    c.err(
+        "add_guild_member_role",
+        app.put(&format!("/guilds/{gid}/members/1/roles/{helpers}"), &alice.token).await,
+        404,
+        10007,
+    );
+    c.err("add_guild_member_role", app.put(&format!("{bob_member}/roles/{helpers}"), &bob.token).await, 403, 50013);
+    c.err(
+        "delete_guild_member_role",
+        app.delete(&format!("/guilds/{gid}/members/{}/roles/{helpers}", alice.id), &bob.token).await,
+        403,
+        50013,
+    );
+
+    // --- member edits: nickname, roles, voice flags, a timeout
+    let in_an_hour = model::Timestamp::from_unix_ms(model::Timestamp::now().unix_ms() + 3_600_000).to_string();
+    let edit = json!({"nick": "Bobby", "roles": [mods], "mute": true, "deaf": false,
+        "communication_disabled_until": in_an_hour});
+    let edited = c.ok("update_guild_member", app.patch(&bob_member, &alice.token, edit).await);
+    assert_eq!((&edited["nick"], &edited["roles"]), (&json!("Bobby"), &json!([mods])), "{edited}");
+    assert!(edited["communication_disabled_until"].is_string(), "{edited}");
+    let lift = json!({"nick": null, "roles": [], "mute": false, "communication_disabled_until": null});
+    let lifted = c.ok("update_guild_member", app.patch(&bob_member, &alice.token, lift).await);
+    assert!(lifted["communication_disabled_until"].is_null() && lifted["nick"].is_null(), "{lifted}");
+    c.ok(
+        "update_my_guild_member",
+        app.patch(&format!("/guilds/{gid}/members/@me"), &alice.token, json!({"nick": "Boss"})).await,
+    );
+    c.ok(
+        "update_my_guild_member",
+        app.patch(&format!("/guilds/{gid}/members/@me"), &bob.token, json!({"nick": null})).await,
+    );
+    let found = c.ok(
+        "search_guild_members",
+        app.get(&format!("/guilds/{gid}/members/search?query=bob&limit=10"), &alice.token).await,
+    );
+    assert_eq!(found.as_array().map(Vec::len), Some(1), "{found}");
+    c.ok("search_guild_members", app.get(&format!("/guilds/{gid}/members/search?query=nobody"), &alice.token).await);
+    c.err(
+        "update_guild_member",
+        app.patch(&format!("/guilds/{gid}/members/1"), &alice.token, json!({"nick": "x"})).await,
+        404,
+        10007,
+    );
+    c.err(
+        "update_guild_member",
+        app.patch(&format!("/guilds/{gid}/members/{}", alice.id), &bob.token, json!({"nick": "Owned"})).await,
+        403,
+        50013,
+    );
+    let too_long = model::Timestamp::from_unix_ms(model::Timestamp::now().unix_ms() + 29 * 86_400_000).to_string();
+    c.err(
+        "update_guild_member",
+        app.patch(&bob_member, &alice.token, json!({"communication_disabled_until": too_long})).await,
+        400,
+        50035,
+    );
+    c.err("search_guild_members", app.get(&format!("/guilds/{gid}/members/search"), &alice.token).await, 400, 50035);
+
+    // --- permission overwrites: a role's and a member's, then one removed
+    let overwrite = |target: &str| format!("/channels/{chat}/permissions/{target}");
+    let role_overwrite = json!({"type": 0, "allow": "8192", "deny": "0"});
+    c.ok(
+        "set_channel_permission_overwrite",
+        app.call(Method::PUT, &overwrite(&mods), Some(&alice.token), Some(role_overwrite)).await,
+    );
+    let member_overwrite = json!({"type": 1, "allow": 0, "deny": "2048"});
+    c.ok(
+        "set_channel_permission_overwrite",
+        app.call(Method::PUT, &overwrite(&bob.id), Some(&alice.token), Some(member_overwrite)).await,
+    );
+    let with_overwrites = c.ok("get_channel", app.get(&format!("/channels/{chat}"), &alice.token).await);
+    assert_eq!(with_overwrites["permission_overwrites"].as_array().map(Vec::len), Some(2), "{with_overwrites}");
+    c.ok("delete_channel_permission_overwrite", app.delete(&overwrite(&bob.id), &alice.token).await);
+    c.err("delete_channel_permission_overwrite", app.delete(&overwrite(&bob.id), &alice.token).await, 404, 10009);
+    c.err(
+        "set_channel_permission_overwrite",
+        app.call(Method::PUT, &overwrite(&mods), Some(&bob.token), Some(json!({"type": 0, "allow": "0"}))).await,
+        403,
+        50013,
+    );
+    c.err(
+        "set_channel_permission_overwrite",
+        app.call(Method::PUT, &overwrite(&mods), Some(&alice.token), Some(json!({"type": 2}))).await,
+        400,
+        50035,
+    );
+
+    // --- channels reordered (a JSON array again), one moved out of its category
+    let moves = json!([{"id": chat, "position": 3}, {"id": general, "position": 1, "parent_id": category}]);
+    c.ok("bulk_update_guild_channels", app.patch(&channels, &alice.token, moves).await);
+    let moved = c.ok("get_channel", app.get(&format!("/channels/{general}"), &alice.token).await);
+    assert_eq!((&moved["position"], &moved["parent_id"]), (&json!(1), &json!(category)), "{moved}");
+    c.ok(
+        "bulk_update_guild_channels",
+        app.patch(&channels, &alice.token, json!([{"id": general, "parent_id": null}])).await,
+    );
+    c.err(
+        "bulk_update_guild_channels",
+        app.patch(&channels, &bob.token, json!([{"id": chat, "position": 0}])).await,
+        403,
+        50013,
+    );
+    c.err(
+        "bulk_update_guild_channels",
+        app.patch(&channels, &alice.token, json!([{"id": "1", "position": 0}])).await,
+        400,
+        50035,
+    );
+
+    // --- kicks and bans, one and several
+    let (carol, dave, erin) = (app.register("carol").await, app.register("dave").await, app.register("erin").await);
+    for user in [&carol, &dave, &erin] {
+        app.join(&alice, &general, user).await;
+    }
+    app.send(&carol, &general, "soon gone").await;
+    c.ok("delete_guild_member", app.delete(&format!("/guilds/{gid}/members/{}", carol.id), &alice.token).await);
+    c.err(
+        "delete_guild_member",
+        app.delete(&format!("/guilds/{gid}/members/{}", carol.id), &alice.token).await,
+        404,
+        10007,
+    );
+    c.err(
+        "delete_guild_member",
+        app.delete(&format!("/guilds/{gid}/members/{}", alice.id), &bob.token).await,
+        403,
+        50013,
+    );
+    let bans = format!("/guilds/{gid}/bans");
+    // Carol is banned after she left; her messages of the last hour go.
+    c.ok(
+        "ban_user_from_guild",
+        app.call(
+            Method::PUT,
+            &format!("{bans}/{}", carol.id),
+            Some(&alice.token),
+            Some(json!({"delete_message_seconds": 3600})),
+        )
+        .await,
+    );
+    // Dave's ban gives a reason, URL-encoded in X-Audit-Log-Reason as clients send it.
+    let res = app
+        .client
+        .put(format!("{}{bans}/{}", app.base, dave.id))
+        .header("Authorization", &alice.token)
+        .header("X-Audit-Log-Reason", "spamming%20links")
+        .send()
+        .await
+        .expect("request sent");
+    let status = res.status();
+    let text = res.text().await.unwrap();
+    c.ok("ban_user_from_guild", (status, if text.is_empty() { Value::Null } else { json!(text) }));
+    let ban = c.ok("get_guild_ban", app.get(&format!("{bans}/{}", carol.id), &alice.token).await);
+    assert!(ban["user"]["id"] == json!(carol.id) && ban["reason"].is_null(), "{ban}");
+    let ban = c.ok("get_guild_ban", app.get(&format!("{bans}/{}", dave.id), &alice.token).await);
+    assert_eq!(ban["reason"], "spamming links", "{ban}");
+    let listed = c.ok("list_guild_bans", app.get(&bans, &alice.token).await);
+    assert_eq!(listed.as_array().map(Vec::len), Some(2), "{listed}");
+    c.ok("list_guild_bans", app.get(&format!("{bans}?limit=1&after=1"), &alice.token).await);
+    let bulk = json!({"user_ids": [erin.id, alice.id], "delete_message_seconds": 0});
+    let bulk =
+        c.ok("bulk_ban_users_from_guild", app.post(&format!("/guilds/{gid}/bulk-ban"), &alice.token, bulk).await);
+    assert_eq!((&bulk["banned_users"], &bulk["failed_users"]), (&json!([erin.id]), &json!([alice.id])), "{bulk}");
+    c.ok("unban_user_from_guild", app.delete(&format!("{bans}/{}", carol.id), &alice.token).await);
+    c.err("get_guild_ban", app.get(&format!("{bans}/{}", carol.id), &alice.token).await, 404, 10026);
+    c.err("unban_user_from_guild", app.delete(&format!("{bans}/{}", carol.id), &alice.token).await, 404, 10026);
+    c.err("list_guild_bans", app.get(&bans, &bob.token).await, 403, 50013);
+    c.err("ban_user_from_guild", app.put(&format!("{bans}/{}", alice.id), &bob.token).await, 403, 50013);
+    c.err(
+        "ban_user_from_guild",
+        app.call(
+            Method::PUT,
+            &format!("{bans}/{}", carol.id),
+            Some(&alice.token),
+            Some(json!({"delete_message_seconds": 604801})),
+        )
+        .await,
+        400,
+        50035,
+    );
+    c.err(
+        "bulk_ban_users_from_guild",
+        app.post(&format!("/guilds/{gid}/bulk-ban"), &alice.token, json!({"user_ids": [alice.id]})).await,
+        400,
+        500000,
+    );
+
+    // --- the audit log of all of the above
+    let log = c.ok(
+        "list_guild_audit_log_entries",
+        app.get(&format!("/guilds/{gid}/audit-logs?limit=100"), &alice.token).await,
+    );
+    let kinds: BTreeSet<u64> =
+        log["audit_log_entries"].as_array().unwrap().iter().filter_map(|e| e["action_type"].as_u64()).collect();
+    for kind in [13, 15, 20, 22, 23, 24, 25, 30, 31] {
+        assert!(kinds.contains(&kind), "no audit log entry of type {kind}: {kinds:?}");
+    }
+    let reasons: Vec<&Value> = log["audit_log_entries"].as_array().unwrap().iter().map(|e| &e["reason"]).collect();
+    assert!(reasons.contains(&&json!("spamming links")), "{log}");
+    c.ok(
+        "list_guild_audit_log_entries",
+        app.get(&format!("/guilds/{gid}/audit-logs?action_type=22&limit=1&user_id={}", alice.id), &alice.token).await,
+    );
+    c.err("list_guild_audit_log_entries", app.get(&format!("/guilds/{gid}/audit-logs"), &bob.token).await, 403, 50013);
+    c.err(
+        "list_guild_audit_log_entries",
+        app.get(&format!("/guilds/{gid}/audit-logs?limit=101"), &alice.token).await,
+        400,
+        50035,
+    );
+
+    c.ok("delete_guild_role", app.delete(&format!("{roles}/{helpers}"), &alice.token).await);
+    c.err("delete_guild_role", app.delete(&format!("{roles}/{helpers}"), &alice.token).await, 404, 10011);
 
     // --- tearing down: a channel, Bob leaving, the guild
     c.ok("delete_channel", app.delete(&format!("/channels/{voice}"), &alice.token).await);

@@ -24,6 +24,7 @@ pub struct AuditEntry {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct AuditQuery {
     pub user_id: Option<UserId>,
+    pub target_id: Option<u64>,
     pub action_type: Option<u16>,
     pub before: Option<u64>,
     pub after: Option<u64>,
@@ -79,7 +80,7 @@ impl AuditStore for SqlStore {
         let sql = format!(
             "SELECT id, guild_id, user_id, target_id, action_type, changes, options, reason FROM audit_log
              WHERE guild_id = $1 AND ($2 IS NULL OR user_id = $2) AND ($3 IS NULL OR action_type = $3)
-               AND id < $4 AND id > $5
+               AND id < $4 AND id > $5 AND ($7 IS NULL OR target_id = $7)
              ORDER BY id {} LIMIT $6",
             if ascending { "ASC" } else { "DESC" }
         );
@@ -90,6 +91,7 @@ impl AuditStore for SqlStore {
             .bind(q.before.map_or(i64::MAX, |b| b as i64))
             .bind(q.after.map_or(0, |a| a as i64))
             .bind(i64::from(q.limit))
+            .bind(q.target_id.map(|t| t as i64))
             .fetch_all(&self.reader)
             .await?;
         rows.iter().map(audit_row).collect()

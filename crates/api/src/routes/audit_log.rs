@@ -35,6 +35,7 @@ pub fn render_entry(e: &AuditEntry) -> Value {
 #[derive(Deserialize)]
 pub struct LogQuery {
     user_id: Option<UserId>,
+    target_id: Option<model::Id<model::id::GenericMarker>>,
     action_type: Option<u16>,
     before: Option<model::Id<model::id::GenericMarker>>,
     after: Option<model::Id<model::id::GenericMarker>>,
@@ -59,6 +60,7 @@ pub async fn list(
             guild.guild.id,
             AuditQuery {
                 user_id: q.user_id,
+                target_id: q.target_id.map(|t| t.get()),
                 action_type: q.action_type,
                 before: q.before.map(|b| b.get()),
                 after: q.after.map(|a| a.get()),

@@ -185,17 +185,24 @@ async fn edit_member(
     }
     errors.finish()?;
     let mut entries = Vec::new();
-    if !changes.is_empty() {
-        let changes = changes.into_iter().map(without_null_values).collect();
-        entries.push(state.audit_entry(
-            guild.guild.id,
-            user.id,
-            action::MEMBER_UPDATE,
-            Some(target.get()),
-            changes,
-            None,
-            reason,
-        ));
+    {
+        let changes: Vec<Value> = changes
+            .into_iter()
+            // Keys whose value does not change are not changes.
+            .filter(|c| c.get("old_value") != c.get("new_value"))
+            .map(without_null_values)
+            .collect();
+        if !changes.is_empty() {
+            entries.push(state.audit_entry(
+                guild.guild.id,
+                user.id,
+                action::MEMBER_UPDATE,
+                Some(target.get()),
+                changes,
+                None,
+                reason,
+            ));
+        }
     }
     entries.extend(role_entry);
     let patch = MemberPatch {
@@ -312,15 +319,18 @@ pub struct BanBody {
 
 impl BanBody {
     fn delete_seconds(&self) -> ApiResult<i64> {
-        let seconds = match (self.delete_message_seconds, self.delete_message_days) {
-            (Some(s), _) => s,
-            (None, Some(d)) => d.saturating_mul(86_400),
-            (None, None) => 0,
-        };
-        if !(0..=MAX_DELETE_SECONDS).contains(&seconds) {
-            return Err(ApiError::field("delete_message_seconds", "NUMBER_TYPE_MAX", "Must be between 0 and 604800."));
+        match (self.delete_message_seconds, self.delete_message_days) {
+            (Some(s), _) if !(0..=MAX_DELETE_SECONDS).contains(&s) => {
+                Err(ApiError::field("delete_message_seconds", "NUMBER_TYPE_MAX", "Must be between 0 and 604800."))
+            }
+            (Some(s), _) => Ok(s),
+            // The error names the field the client sent.
+            (None, Some(d)) if !(0..=7).contains(&d) => {
+                Err(ApiError::field("delete_message_days", "NUMBER_TYPE_MAX", "Must be between 0 and 7."))
+            }
+            (None, Some(d)) => Ok(d * 86_400),
+            (None, None) => Ok(0),
         }
-        Ok(seconds)
     }
 }
 
@@ -345,14 +355,13 @@ async fn ban_one(
     let now = Timestamp::now().unix_ms();
     let row = BanRow { guild_id: guild.guild.id, user_id: target, reason: reason.0.clone(), created_at: now };
     let delete_after = (seconds > 0).then(|| SnowflakeGenerator::lower_bound(((now - seconds * 1000).max(0)) as u64));
-    let options = json!({ "delete_member_days": (seconds / 86_400).to_string() });
     let entry = state.audit_entry(
         guild.guild.id,
         user.id,
         action::MEMBER_BAN_ADD,
         Some(target.get()),
         Vec::new(),
-        Some(options),
+        None,
         reason,
     );
     let was_member = state.store.member(guild.guild.id, target).await?.is_some();
@@ -363,7 +372,9 @@ async fn ban_one(
     }
     state.ban_event("GUILD_BAN_ADD", guild.guild.id, &banned);
     for (channel, ids) in deleted {
-        let place = crate::publish::Place::Guild { guild: guild.guild.id, channel, viewers: None };
+        let overwrites = state.store.overwrites(channel).await?;
+        let viewers = access::viewers(state, guild, &overwrites).await?;
+        let place = crate::publish::Place::Guild { guild: guild.guild.id, channel, viewers };
         state.messages_bulk_deleted(&place, &ids);
     }
     announce_audit(state, guild, &entry).await?;
@@ -472,8 +483,8 @@ pub async fn search(
     if !(1..=1000).contains(&limit) {
         return Err(ApiError::field("limit", "NUMBER_TYPE_MAX", "Must be between 1 and 1000."));
     }
-    if q.query.chars().count() > 100 {
-        return Err(ApiError::field("query", "BASE_TYPE_MAX_LENGTH", "Must be 100 or fewer in length."));
+    if !(1..=100).contains(&q.query.chars().count()) {
+        return Err(ApiError::field("query", "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length."));
     }
     let rows = state.store.search_members(guild.guild.id, &q.query, limit).await?;
     let users = state.store.users(&rows.iter().map(|m| m.user_id).collect::<Vec<_>>()).await?;

@@ -530,6 +530,14 @@ pub async fn react(
     };
     let access = text_channel(&state, &user, &channel).await?;
     access.require(permissions::READ_MESSAGE_HISTORY)?;
+    // A timed-out member may not react at all, not even by joining an
+    // existing reaction (which otherwise needs no ADD_REACTIONS); owners and
+    // administrators are exempt from timeouts.
+    if access.guild.as_ref().is_some_and(|g| crate::access::timed_out(&g.member))
+        && !access.has(permissions::ADMINISTRATOR)
+    {
+        return Err(ApiError::missing_permissions());
+    }
     let row = find(&state, &access, &message).await?;
     let key = emoji_key(&emoji)?;
     let existing = state.store.reaction_counts(access.channel.id, &[row.id], user.id).await?;
