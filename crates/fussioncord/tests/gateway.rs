@@ -179,7 +179,26 @@ async fn every_rest_change_reaches_exactly_those_who_should_see_it() {
     let a_events = drain(&mut a, quiet).await;
     let a2_events = drain(&mut a2, quiet).await;
     let b_events = drain(&mut b, quiet).await;
-    let mut expect_a: Vec<&str> = guild_events.to_vec();
+    // Alice owns the guild, so she may read its audit log: each audited
+    // action (a pin, a bulk delete, channel, guild and invite changes) is
+    // followed by its GUILD_AUDIT_LOG_ENTRY_CREATE. Bob may not.
+    const AUDITED: [&str; 8] = [
+        "CHANNEL_PINS_UPDATE",
+        "MESSAGE_DELETE_BULK",
+        "CHANNEL_CREATE",
+        "CHANNEL_UPDATE",
+        "CHANNEL_DELETE",
+        "GUILD_UPDATE",
+        "INVITE_CREATE",
+        "INVITE_DELETE",
+    ];
+    let mut expect_a: Vec<&str> = Vec::new();
+    for name in guild_events {
+        expect_a.push(name);
+        if AUDITED.contains(&name) {
+            expect_a.push("GUILD_AUDIT_LOG_ENTRY_CREATE");
+        }
+    }
     expect_a.push("GUILD_MEMBER_UPDATE");
     assert_eq!(names(&a_events), expect_a);
     assert_eq!(names(&a2_events), expect_a, "a user's every session hears the same");
@@ -188,19 +207,19 @@ async fn every_rest_change_reaches_exactly_those_who_should_see_it() {
     assert_eq!(names(&b_events), expect_b);
     assert!(drain(&mut c, quiet).await.is_empty(), "an outsider hears nothing of the guild");
 
-    // Payloads carry what clients read.
-    let create = &a_events[0]["d"];
+    // Payloads carry what clients read (Bob's list has no audit entries).
+    let create = &b_events[0]["d"];
     assert_eq!(create["content"], "hello");
     assert_eq!(create["guild_id"], json!(gid));
     assert_eq!(create["author"]["id"], json!(bob.id));
     assert!(create["member"]["joined_at"].is_string());
-    assert_eq!(a_events[1]["d"]["content"], "hello!");
-    assert_eq!(a_events[2]["d"]["emoji"]["name"], "👍");
-    assert_eq!(a_events[2]["d"]["user_id"], json!(alice.id));
-    assert!(a_events[8]["d"]["last_pin_timestamp"].is_string());
-    assert_eq!(a_events[10]["d"]["id"], json!(mid));
-    assert_eq!(a_events[13]["d"]["ids"].as_array().unwrap().len(), 2);
-    assert_eq!(a_events[17]["d"]["name"], "Renamed");
+    assert_eq!(b_events[1]["d"]["content"], "hello!");
+    assert_eq!(b_events[2]["d"]["emoji"]["name"], "👍");
+    assert_eq!(b_events[2]["d"]["user_id"], json!(alice.id));
+    assert!(b_events[8]["d"]["last_pin_timestamp"].is_string());
+    assert_eq!(b_events[10]["d"]["id"], json!(mid));
+    assert_eq!(b_events[13]["d"]["ids"].as_array().unwrap().len(), 2);
+    assert_eq!(b_events[17]["d"]["name"], "Renamed");
     // Sequence numbers go up by one per dispatch, per session.
     let seqs: Vec<u64> = a_events.iter().map(|e| e["s"].as_u64().unwrap()).collect();
     assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "{seqs:?}");

@@ -722,11 +722,11 @@ fn pin_entry(
 }
 
 async fn announce_pins(state: &ApiState, access: &ChannelAccess, entry: Option<&store::AuditEntry>) -> ApiResult<()> {
+    let last_pin = state.store.channel(access.channel.id).await?.and_then(|c| c.last_pin_at);
+    state.pins_updated(&access.place(state).await?, last_pin);
     if let (Some(g), Some(e)) = (&access.guild, entry) {
         crate::routes::roles::announce_audit(state, g, e).await?;
     }
-    let last_pin = state.store.channel(access.channel.id).await?.and_then(|c| c.last_pin_at);
-    state.pins_updated(&access.place(&state).await?, last_pin);
     Ok(())
 }
 

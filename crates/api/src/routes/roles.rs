@@ -119,10 +119,14 @@ async fn announce_role_change(
     let holders_after: Vec<store::MemberRow> = before
         .holders
         .iter()
-        .map(|m| store::MemberRow { roles: m.roles.iter().copied().filter(|r| !deleted || *r != role.id).collect(), ..m.clone() })
+        .map(|m| store::MemberRow {
+            roles: m.roles.iter().copied().filter(|r| !deleted || *r != role.id).collect(),
+            ..m.clone()
+        })
         .collect();
     for channel in state.store.guild_channels(guild.guild.id).await? {
-        let own: Vec<_> = before.overwrites.iter().filter(|(id, _)| *id == channel.id).map(|(_, o)| o.clone()).collect();
+        let own: Vec<_> =
+            before.overwrites.iter().filter(|(id, _)| *id == channel.id).map(|(_, o)| o.clone()).collect();
         let own_after: Vec<_> =
             own.iter().filter(|o| !(deleted && o.kind == 0 && o.target_id == role.id.get())).cloned().collect();
         let (mut lost, mut gained) = (Vec::new(), Vec::new());
@@ -239,7 +243,8 @@ pub async fn update(
     let entry =
         state.audit_entry(guild.guild.id, user.id, action::ROLE_UPDATE, Some(role.id.get()), changes, None, &reason);
     // Only VIEW_CHANNEL and ADMINISTRATOR decide who sees a channel.
-    let shows_or_hides = (role.permissions ^ after.permissions) & (permissions::VIEW_CHANNEL | permissions::ADMINISTRATOR) != 0;
+    let shows_or_hides =
+        (role.permissions ^ after.permissions) & (permissions::VIEW_CHANNEL | permissions::ADMINISTRATOR) != 0;
     let before = if shows_or_hides { Some(RoleBefore::load(&state, &guild, &role).await?) } else { None };
     let stored = state.store.update_role(guild.guild.id, role.id, &patch, Some(&entry)).await?;
     let updated = render::role(&stored);
