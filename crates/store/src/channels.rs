@@ -102,6 +102,13 @@ pub trait ChannelStore: Send + Sync {
     async fn overwrites(&self, channel: ChannelId) -> Result<Vec<OverwriteRow>>;
     /// Every overwrite of every channel of a guild.
     async fn guild_overwrites(&self, guild: GuildId) -> Result<Vec<(ChannelId, OverwriteRow)>>;
+    /// Replaces every overwrite of the channel with `overwrites`.
+    async fn replace_overwrites(
+        &self,
+        channel: ChannelId,
+        overwrites: &[OverwriteRow],
+        audit: &[AuditEntry],
+    ) -> Result<()>;
     /// Creates or replaces; `true` if it was new.
     async fn put_overwrite(
         &self,
@@ -295,6 +302,27 @@ impl ChannelStore for SqlStore {
         .fetch_all(&self.reader)
         .await?;
         rows.iter().map(|r| Ok((from_db(r.try_get("channel_id")?)?, overwrite_row(r)?))).collect()
+    }
+
+    async fn replace_overwrites(
+        &self,
+        channel: ChannelId,
+        overwrites: &[OverwriteRow],
+        audit: &[AuditEntry],
+    ) -> Result<()> {
+        let mut tx = self.writer.begin().await?;
+        sqlx::query("DELETE FROM channel_overwrites WHERE channel_id = $1")
+            .bind(to_db(channel))
+            .execute(&mut *tx)
+            .await?;
+        for o in overwrites {
+            insert_overwrite(&mut *tx, channel, o).await?;
+        }
+        for entry in audit {
+            record(&mut *tx, Some(entry)).await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn put_overwrite(&self, channel: ChannelId, o: &OverwriteRow, audit: Option<&AuditEntry>) -> Result<bool> {

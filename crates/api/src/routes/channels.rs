@@ -63,7 +63,14 @@ pub async fn update(
     }
     let siblings = state.store.guild_channels(guild.guild.id).await?;
     body.check(&mut errors, kind, Some(access.channel.id), &siblings);
+    let new_overwrites = body.overwrites(&mut errors, guild);
     errors.finish()?;
+    if let Some(list) = &new_overwrites {
+        access.require(permissions::MANAGE_ROLES)?;
+        for o in list {
+            guild.require_grantable(o.allow | o.deny)?;
+        }
+    }
     let patch = ChannelPatch {
         name: body.name.map(|n| n.trim().to_owned()),
         position: body.position,
@@ -98,6 +105,33 @@ pub async fn update(
     let viewers = access::viewers(&state, guild, &access.overwrites).await?;
     state.channel_event("CHANNEL_UPDATE", &updated, viewers);
     crate::routes::roles::announce_audit(&state, guild, &entry).await?;
+    if let Some(list) = new_overwrites {
+        let entries: Vec<_> = overwrite_changes(&access.overwrites, &list)
+            .into_iter()
+            .map(|(kind, changes, options)| {
+                state.audit_entry(
+                    guild.guild.id,
+                    user.id,
+                    kind,
+                    Some(access.channel.id.get()),
+                    changes,
+                    Some(options),
+                    &reason,
+                )
+            })
+            .collect();
+        state.store.replace_overwrites(access.channel.id, &list, &entries).await?;
+        announce_overwrites(&state, guild, &access.channel, &access.overwrites, &list).await?;
+        for entry in &entries {
+            crate::routes::roles::announce_audit(&state, guild, entry).await?;
+        }
+        let updated = render::channel(
+            &state.store.channel(access.channel.id).await?.ok_or_else(ApiError::unknown_channel)?,
+            &list,
+            None,
+        );
+        return Ok(Json(updated));
+    }
     Ok(Json(updated))
 }
 
@@ -173,6 +207,31 @@ async fn announce_overwrites(
     let gained = sees.iter().filter(|u| !saw.contains(u)).copied().collect();
     state.channel_visibility(&render::channel(channel, after, None), "CHANNEL_UPDATE", kept, lost, gained);
     Ok(())
+}
+
+/// The audit entries a new set of overwrites means: one per overwrite
+/// created, changed or removed, as (action, changes, options); the
+/// overwrite's id is in the options, the channel is the target.
+fn overwrite_changes(
+    before: &[store::OverwriteRow],
+    after: &[store::OverwriteRow],
+) -> Vec<(u16, Vec<serde_json::Value>, serde_json::Value)> {
+    let shape = |o: &store::OverwriteRow| json!({"id": o.target_id.to_string(), "type": o.kind, "allow": o.allow.to_string(), "deny": o.deny.to_string()});
+    let options = |o: &store::OverwriteRow| json!({"id": o.target_id.to_string(), "type": o.kind.to_string()});
+    let mut out = Vec::new();
+    for o in after {
+        match before.iter().find(|b| b.target_id == o.target_id) {
+            None => out.push((action::CHANNEL_OVERWRITE_CREATE, audit::diff(&json!({}), &shape(o)), options(o))),
+            Some(b) if b != o => {
+                out.push((action::CHANNEL_OVERWRITE_UPDATE, audit::diff(&shape(b), &shape(o)), options(o)))
+            }
+            Some(_) => {}
+        }
+    }
+    for b in before.iter().filter(|b| !after.iter().any(|o| o.target_id == b.target_id)) {
+        out.push((action::CHANNEL_OVERWRITE_DELETE, audit::diff(&shape(b), &json!({})), options(b)));
+    }
+    out
 }
 
 /// `PUT /channels/{id}/permissions/{overwrite_id}`.

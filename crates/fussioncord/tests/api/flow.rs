@@ -189,6 +189,19 @@ async fn guild_lifecycle() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(edited["name"], "faq");
     assert_eq!(edited["topic"], Value::Null);
+    // Overwrites can be replaced wholesale through PATCH.
+    let deny_view = json!([{"id": gid, "type": 0, "allow": "0", "deny": "1024"}]);
+    let (status, hidden) =
+        app.patch(&format!("/channels/{child_id}"), &owner.token, json!({"permission_overwrites": deny_view})).await;
+    assert_eq!(status, StatusCode::OK, "{hidden}");
+    assert_eq!(hidden["permission_overwrites"][0]["deny"], "1024");
+    assert_error(&app.get(&format!("/channels/{child_id}"), &member.token).await, 403, 50001);
+    let (_, shown) =
+        app.patch(&format!("/channels/{child_id}"), &owner.token, json!({"permission_overwrites": []})).await;
+    assert_eq!(shown["permission_overwrites"], json!([]));
+    assert_eq!(app.get(&format!("/channels/{child_id}"), &member.token).await.0, StatusCode::OK);
+    let (_, log) = app.get(&format!("/guilds/{gid}/audit-logs?action_type=13"), &owner.token).await;
+    assert_eq!(log["audit_log_entries"][0]["options"]["id"], json!(gid));
     let cat_id = cat["id"].as_str().unwrap();
     let (status, _) = app.delete(&format!("/channels/{cat_id}"), &owner.token).await;
     assert_eq!(status, StatusCode::OK);
