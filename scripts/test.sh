@@ -33,3 +33,6 @@ echo "== tests on PostgreSQL"
 drop_test_databases
 TEST_STORE=postgres cargo test --locked -p fussioncord --test '*'
 drop_test_databases
+
+echo "== benchmark smoke run (every scenario for seconds; fails only on lost/duplicated events or failed requests)"
+bash scripts/bench-smoke.sh

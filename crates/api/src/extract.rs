@@ -288,6 +288,28 @@ impl<T: FromParams, S: Send + Sync> FromRequestParts<S> for Path<T> {
     }
 }
 
+/// A paging cursor in a query string: a snowflake, or `0` for "from the
+/// very start" (discord.py sends `after=0` to page from the oldest).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cursor(pub u64);
+
+impl Cursor {
+    /// The id, or `None` for the `0` cursor.
+    pub fn id<M>(self) -> Option<Id<M>> {
+        Id::new_checked(self.0)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Cursor {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        match s.parse::<u64>() {
+            Ok(n) if n <= i64::MAX as u64 && s.bytes().all(|b| b.is_ascii_digit()) => Ok(Cursor(n)),
+            _ => Err(serde::de::Error::custom("Value is not snowflake.")),
+        }
+    }
+}
+
 /// Parses an id from a path segment, naming the parameter in the error.
 pub fn path_id<M>(name: &str, raw: &str) -> Result<Id<M>, ApiError> {
     raw.parse().map_err(|_| ApiError::field(name, "NUMBER_TYPE_COERCE", "Value is not snowflake."))

@@ -9,6 +9,8 @@ mod common;
 mod discord_js;
 #[path = "bots/discord_py.rs"]
 mod discord_py;
+#[path = "bots/permissions_py.rs"]
+mod permissions_py;
 #[path = "bots/scenario.rs"]
 mod scenario;
 #[path = "bots/twilight.rs"]

@@ -324,6 +324,33 @@ async fn a_resumed_session_gets_every_missed_dispatch_exactly_once_in_order() {
 }
 
 #[tokio::test]
+async fn a_connection_whose_session_is_resumed_elsewhere_is_closed_with_4000() {
+    let app = TestApp::spawn().await;
+    let (alice, bob, _gid, ch) = two_members(&app).await;
+    let mut first = app.gateway("").await;
+    first.identify(&bob.token, ALL_INTENTS).await;
+    drain(&mut first, Duration::from_millis(200)).await;
+    let (session, seq) = (first.session_id.clone().unwrap(), first.seq);
+    // A second connection takes the session over while the first is still open.
+    let mut second = app.gateway("").await;
+    second.hello().await;
+    second.send(json!({"op": 6, "d": {"token": bob.token, "session_id": session, "seq": seq}})).await;
+    second.dispatch("RESUMED").await;
+    app.send(&alice, &ch, "after the move").await;
+    assert_eq!(second.dispatch("MESSAGE_CREATE").await["d"]["content"], "after the move");
+    // The first no longer gets the session's events, and is told so rather
+    // than left open and silent.
+    let code = loop {
+        match first.next_within(Duration::from_secs(5)).await {
+            Some(Received::Payload(p)) => assert_ne!(p["t"], "MESSAGE_CREATE", "the old connection got {p}"),
+            Some(Received::Closed(code)) => break code,
+            None => panic!("the replaced connection was left open"),
+        }
+    };
+    assert_eq!(code, Some(4000));
+}
+
+#[tokio::test]
 async fn a_resume_that_cannot_be_honoured_is_an_invalid_session() {
     let app = TestApp::spawn_with(|c| c.gateway.resume_buffer = 5).await;
     let (alice, bob, _gid, ch) = two_members(&app).await;

@@ -59,8 +59,10 @@ struct Conn {
     session: Option<Arc<Session>>,
     /// Frames the session queues for us; `None` before identify/resume.
     queue: Option<mpsc::Receiver<Frame>>,
-    /// Our end's handle of that queue, to detach on exit.
-    queue_tx: Option<mpsc::Sender<Frame>>,
+    /// Our end's handle of that queue, to detach on exit. Weak: the session
+    /// holds the only sender, so the queue closes, and we close with 4000,
+    /// when the session cuts us loose (too slow, or resumed elsewhere).
+    queue_tx: Option<mpsc::WeakSender<Frame>>,
     last_beat: Instant,
     requested_beat: bool,
     recent: VecDeque<Instant>,
@@ -96,8 +98,8 @@ pub async fn run(hub: Arc<Hub>, ws: WebSocket, params: ConnParams) {
         )
         .await;
     }
-    if let (Some(session), Some(tx)) = (&conn.session, &conn.queue_tx) {
-        session.detach(tx);
+    if let (Some(session), Some(tx)) = (&conn.session, conn.queue_tx.as_ref().and_then(mpsc::WeakSender::upgrade)) {
+        session.detach(&tx);
     }
     hub.connection_closed();
 }
@@ -387,7 +389,7 @@ impl Conn {
         };
         self.session = Some(session);
         self.queue = Some(rx);
-        self.queue_tx = Some(tx);
+        self.queue_tx = Some(tx.downgrade());
         for frame in replay {
             if let f @ (Flow::Close(..) | Flow::Drop) = self.send_frame(frame).await {
                 return f;

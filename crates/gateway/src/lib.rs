@@ -107,5 +107,13 @@ async fn upgrade(
     };
     // Room above the 4096-byte limit, so an oversized payload is read and
     // answered with 4002 rather than failing at the protocol layer.
-    ws.max_message_size(64 * 1024).max_frame_size(64 * 1024).on_upgrade(move |socket| conn::run(hub, socket, params))
+    // A small read buffer: tungstenite zero-fills the whole buffer (128 KiB by
+    // default) before every read attempt, and the connection polls for a read
+    // whenever its queue runs empty, so the default cost a 128 KiB memset per
+    // dispatch and 128 KiB of touched memory per idle session
+    // (docs/PERFORMANCE.md). Clients send at most 4096 bytes per payload.
+    ws.max_message_size(64 * 1024)
+        .max_frame_size(64 * 1024)
+        .read_buffer_size(4096)
+        .on_upgrade(move |socket| conn::run(hub, socket, params))
 }

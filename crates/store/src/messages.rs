@@ -41,6 +41,8 @@ pub struct NewMessage {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HistoryQuery {
     Latest,
+    /// The oldest messages (`after=0`).
+    Oldest,
     Before(MessageId),
     After(MessageId),
     Around(MessageId),
@@ -248,6 +250,11 @@ impl MessageStore for SqlStore {
         match query {
             HistoryQuery::Latest => page("id < $2", "DESC", i64::MAX, limit).await,
             HistoryQuery::Before(id) => page("id < $2", "DESC", to_db(id), limit).await,
+            HistoryQuery::Oldest => {
+                let mut rows = page("id > $2", "ASC", 0, limit).await?;
+                rows.reverse();
+                Ok(rows)
+            }
             HistoryQuery::After(id) => {
                 let mut rows = page("id > $2", "ASC", to_db(id), limit).await?;
                 rows.reverse();

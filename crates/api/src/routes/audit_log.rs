@@ -38,7 +38,7 @@ pub struct LogQuery {
     target_id: Option<model::Id<model::id::GenericMarker>>,
     action_type: Option<u16>,
     before: Option<model::Id<model::id::GenericMarker>>,
-    after: Option<model::Id<model::id::GenericMarker>>,
+    after: Option<crate::extract::Cursor>,
     limit: Option<u32>,
 }
 
@@ -63,7 +63,7 @@ pub async fn list(
                 target_id: q.target_id.map(|t| t.get()),
                 action_type: q.action_type,
                 before: q.before.map(|b| b.get()),
-                after: q.after.map(|a| a.get()),
+                after: q.after.map(|a| a.0).filter(|a| *a > 0),
                 limit,
             },
         )

@@ -473,7 +473,7 @@ pub async fn create_channel(
 #[derive(Deserialize)]
 pub struct MembersQuery {
     limit: Option<u32>,
-    after: Option<UserId>,
+    after: Option<crate::extract::Cursor>,
 }
 
 pub async fn members(
@@ -487,7 +487,7 @@ pub async fn members(
     if !(1..=1000).contains(&limit) {
         return Err(ApiError::field("limit", "NUMBER_TYPE_MAX", "Must be between 1 and 1000."));
     }
-    let members = state.store.members(access.guild.id, q.after, limit).await?;
+    let members = state.store.members(access.guild.id, q.after.and_then(crate::extract::Cursor::id), limit).await?;
     let ids: Vec<UserId> = members.iter().map(|m| m.user_id).collect();
     let users = state.store.users(&ids).await?;
     Ok(Json(

@@ -276,7 +276,7 @@ fn render_ban(ban: &BanRow, user: Option<&store::UserRow>) -> Value {
 #[derive(Deserialize)]
 pub struct BansQuery {
     before: Option<UserId>,
-    after: Option<UserId>,
+    after: Option<crate::extract::Cursor>,
     limit: Option<u32>,
 }
 
@@ -292,7 +292,7 @@ pub async fn bans(
     if !(1..=1000).contains(&limit) {
         return Err(ApiError::field("limit", "NUMBER_TYPE_MAX", "Must be between 1 and 1000."));
     }
-    let bans = state.store.bans(guild.guild.id, q.before, q.after, limit).await?;
+    let bans = state.store.bans(guild.guild.id, q.before, q.after.and_then(crate::extract::Cursor::id), limit).await?;
     let users = state.store.users(&bans.iter().map(|b| b.user_id).collect::<Vec<_>>()).await?;
     Ok(Json(bans.iter().map(|b| render_ban(b, users.iter().find(|u| u.id == b.user_id))).collect()))
 }

@@ -18,7 +18,7 @@ use store::{ChannelId, HistoryQuery, MessageId, MessageRow, NewMessage, RoleId, 
 use crate::access::ChannelAccess;
 use crate::audit::{action, Reason};
 use crate::error::{ApiError, ApiResult, FormErrors};
-use crate::extract::{path_id, Authed, Body, Path, Query};
+use crate::extract::{path_id, Authed, Body, Cursor, Path, Query};
 use crate::routes::channels::open;
 use crate::{render, ApiState};
 
@@ -316,7 +316,7 @@ async fn enforce_slowmode(state: &ApiState, access: &ChannelAccess, user: &UserR
 #[derive(Deserialize)]
 pub struct ListQuery {
     before: Option<MessageId>,
-    after: Option<MessageId>,
+    after: Option<Cursor>,
     around: Option<MessageId>,
     limit: Option<u32>,
 }
@@ -335,7 +335,7 @@ pub async fn list(
     let query = match (q.before, q.after, q.around) {
         (None, None, None) => HistoryQuery::Latest,
         (Some(id), None, None) => HistoryQuery::Before(id),
-        (None, Some(id), None) => HistoryQuery::After(id),
+        (None, Some(cursor), None) => cursor.id().map_or(HistoryQuery::Oldest, HistoryQuery::After),
         (None, None, Some(id)) => HistoryQuery::Around(id),
         _ => {
             return Err(ApiError::field(
@@ -598,7 +598,7 @@ pub async fn unreact(
 
 #[derive(Deserialize)]
 pub struct ReactorsQuery {
-    after: Option<UserId>,
+    after: Option<Cursor>,
     limit: Option<u32>,
 }
 
@@ -616,7 +616,7 @@ pub async fn reactors(
     if !(1..=100).contains(&limit) {
         return Err(ApiError::field("limit", "NUMBER_TYPE_MAX", "Must be between 1 and 100."));
     }
-    let ids = state.store.reactors(access.channel.id, row.id, &key, q.after, limit).await?;
+    let ids = state.store.reactors(access.channel.id, row.id, &key, q.after.and_then(Cursor::id), limit).await?;
     let mut users = state.store.users(&ids).await?;
     users.sort_by_key(|u| u.id);
     Ok(Json(users.iter().map(render::user).collect()))

@@ -84,7 +84,7 @@ pub async fn user(State(state): State<ApiState>, Authed(_): Authed, Path(raw): P
 #[derive(Deserialize)]
 pub struct GuildsQuery {
     before: Option<Id<model::id::GuildMarker>>,
-    after: Option<Id<model::id::GuildMarker>>,
+    after: Option<crate::extract::Cursor>,
     limit: Option<u32>,
     #[serde(default)]
     with_counts: bool,
@@ -101,8 +101,10 @@ pub async fn my_guilds(
     }
     let mut out = Vec::new();
     let guilds = state.store.guilds_of(user.id).await?;
-    let mut selected: Vec<_> =
-        guilds.iter().filter(|g| q.after.is_none_or(|a| g.id > a) && q.before.is_none_or(|b| g.id < b)).collect();
+    let mut selected: Vec<_> = guilds
+        .iter()
+        .filter(|g| q.after.is_none_or(|a| g.id.get() > a.0) && q.before.is_none_or(|b| g.id < b))
+        .collect();
     // `before` pages backwards: the newest `limit` below it.
     if q.before.is_some() && q.after.is_none() {
         let skip = selected.len().saturating_sub(limit as usize);

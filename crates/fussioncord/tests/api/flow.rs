@@ -5,6 +5,11 @@ use serde_json::{json, Value};
 
 use crate::common::{assert_error, TestApp};
 
+async fn guild_id(app: &TestApp, user: &crate::common::TestUser, channel: &str) -> String {
+    let (_, c) = app.get(&format!("/channels/{channel}"), &user.token).await;
+    c["guild_id"].as_str().unwrap().to_owned()
+}
+
 fn ids(messages: &Value) -> Vec<String> {
     messages.as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap().to_owned()).collect()
 }
@@ -323,6 +328,14 @@ async fn messages_history_edit_delete() {
     assert_eq!(ids(&page), sent[5..10].iter().rev().cloned().collect::<Vec<_>>());
     let (_, page) = app.get(&format!("/channels/{ch}/messages?after={}&limit=5", sent[10]), &bob.token).await;
     assert_eq!(ids(&page), sent[11..16].iter().rev().cloned().collect::<Vec<_>>());
+    // `after=0` pages from the very first message (discord.py's oldest_first).
+    let (status, page) = app.get(&format!("/channels/{ch}/messages?after=0&limit=5"), &bob.token).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(ids(&page), sent[0..5].iter().rev().cloned().collect::<Vec<_>>());
+    let (status, members) =
+        app.get(&format!("/guilds/{}/members?after=0&limit=10", guild_id(&app, &alice, &ch).await), &bob.token).await;
+    assert_eq!(status, StatusCode::OK, "{members}");
+    assert_eq!(members.as_array().unwrap().len(), 2);
     let (_, page) = app.get(&format!("/channels/{ch}/messages?around={}&limit=5", sent[10]), &bob.token).await;
     assert_eq!(ids(&page), sent[8..13].iter().rev().cloned().collect::<Vec<_>>());
     let (_, page) = app.get(&format!("/channels/{ch}/messages"), &bob.token).await;

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# A seconds-long run of every benchmark scenario against a debug server, so
+# the harness never rots. Figures are printed, never asserted; a scenario
+# fails (and so does this script) only on a correctness problem: a lost or
+# duplicated event, a failed request, a session that dropped.
+# Real measurements use a release build: see docs/PERFORMANCE.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/fussioncord/target}"
+cargo build --locked -q -p fussioncord -p bench
+BIN="$CARGO_TARGET_DIR/debug"
+SERVER="$BIN/fussioncord"
+OUT="$(mktemp -d -t fussioncord-bench-smoke.XXXXXX)"
+SERVER_PID=""
+cleanup() {
+  if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; fi
+  rm -rf "$OUT"
+}
+trap cleanup EXIT
+
+bench() {
+  local name=$1; shift
+  echo "== bench smoke: $name"
+  "$BIN/fussioncord-bench" "$@" --json "$OUT/$name.json"
+}
+
+SPAWN=(--spawn --server-bin "$SERVER")
+bench fanout-rate fanout "${SPAWN[@]}" --sessions 50 --senders 4 --rate 100 --duration 3
+bench fanout-burst fanout "${SPAWN[@]}" --sessions 20 --senders 4 --duration 2
+bench idle idle "${SPAWN[@]}" --sessions 200 --users 50 --hold 3 \
+  --server-env FUSSIONCORD__GATEWAY__HEARTBEAT_INTERVAL_MS=1000
+bench history history "${SPAWN[@]}" --messages 300 --duration 3
+bench rest rest "${SPAWN[@]}" --authors 16 --duration 3
+
+# Against a server that is already running, given by URL (as for any other
+# Discord-compatible server).
+DATA="$OUT/data"
+FUSSIONCORD__AUTH__ARGON2_MEMORY_KIB=1024 FUSSIONCORD__AUTH__ARGON2_ITERATIONS=1 RUST_LOG=warn \
+  "$SERVER" serve --listen 127.0.0.1:0 --data-dir "$DATA" > "$OUT/server.out" 2> "$OUT/server.log" &
+SERVER_PID=$!
+for _ in $(seq 1 100); do
+  grep -q "listening on" "$OUT/server.out" 2>/dev/null && break
+  sleep 0.1
+done
+URL=$(sed -n 's/^FussionCord listening on //p' "$OUT/server.out")
+[ -n "$URL" ] || { echo "the server did not start"; cat "$OUT/server.log"; exit 1; }
+bench rest-by-url rest --base-url "$URL" --server-pid "$SERVER_PID" --authors 8 --duration 2
+bench fanout-by-url fanout --base-url "$URL" --gateway-url "${URL/http:/ws:}" --server-pid "$SERVER_PID" \
+  --sessions 10 --senders 2 --rate 50 --duration 2
+
+echo "== bench smoke: every scenario ran without losing or duplicating an event or failing a request"
