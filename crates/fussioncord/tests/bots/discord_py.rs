@@ -1,21 +1,11 @@
 //! discord.py 2.6 (PyPI), unmodified.
 
-use std::process::Stdio;
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, BufReader, Lines};
-use tokio::process::{Child, ChildStdout, Command};
+use tokio::io::{BufReader, Lines};
+use tokio::process::{Child, ChildStdout};
 
-use super::scenario::Scene;
-
-fn python() -> String {
-    let path = std::env::var("FUSSIONCORD_PYTHON").unwrap_or_else(|_| {
-        let home = std::env::var("HOME").unwrap_or_default();
-        format!("{home}/.cache/fussioncord/venv/bin/python")
-    });
-    assert!(std::path::Path::new(&path).exists(), "no Python with discord.py at {path}: run scripts/bot-libs.sh");
-    path
-}
+use super::scenario::{python_bot, Scene};
 
 struct Bot {
     child: Child,
@@ -24,16 +14,7 @@ struct Bot {
 
 impl Bot {
     fn start(scene: &Scene) -> Self {
-        let mut child = Command::new(python())
-            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/bots/py/bot.py"))
-            .env("FC_HTTP", scene.http_base())
-            .env("FC_TOKEN", scene.bot_token())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("python runs");
-        let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let (child, lines) = python_bot(scene, "bot.py");
         Self { child, lines }
     }
 

@@ -30,7 +30,6 @@
 //! MESSAGE_CREATE follows every event the round caused.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::process::Stdio;
 use std::time::Duration;
 
 use model::id::{Id, RoleMarker};
@@ -39,25 +38,16 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-use tokio::io::{AsyncBufReadExt, BufReader, Lines};
-use tokio::process::{Child, ChildStdout, Command};
+use tokio::io::{BufReader, Lines};
+use tokio::process::{Child, ChildStdout};
 
-use super::scenario::Scene;
+use super::scenario::{python_bot, Scene};
 use crate::common::{TestApp, TestUser};
 
 const SEED: u64 = 0x00F0_5510_C0DE;
 const LAYOUTS: usize = 3;
 
 // ---------------------------------------------------------------- the client
-
-fn python() -> String {
-    let path = std::env::var("FUSSIONCORD_PYTHON").unwrap_or_else(|_| {
-        let home = std::env::var("HOME").unwrap_or_default();
-        format!("{home}/.cache/fussioncord/venv/bin/python")
-    });
-    assert!(std::path::Path::new(&path).exists(), "no Python with discord.py at {path}: run scripts/bot-libs.sh");
-    path
-}
 
 struct Client {
     child: Child,
@@ -97,16 +87,7 @@ struct Dump {
 
 impl Client {
     fn start(scene: &Scene) -> Self {
-        let mut child = Command::new(python())
-            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/bots/py/permissions.py"))
-            .env("FC_HTTP", scene.http_base())
-            .env("FC_TOKEN", scene.bot_token())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("python runs");
-        let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let (child, lines) = python_bot(scene, "permissions.py");
         Self { child, lines }
     }
 

@@ -1,7 +1,11 @@
 //! The scene every bot test plays: a person, a guild, a bot in it with
 //! every intent allowed, and the person's own gateway connection.
 
+use std::process::Stdio;
 use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, BufReader, Lines};
+use tokio::process::{Child, ChildStdout, Command};
 
 use serde_json::{json, Value};
 
@@ -59,4 +63,31 @@ impl Scene {
             }
         }
     }
+}
+
+/// The Python with discord.py that `scripts/bot-libs.sh` installs
+/// (`FUSSIONCORD_PYTHON` overrides it).
+pub fn python() -> String {
+    let path = std::env::var("FUSSIONCORD_PYTHON").unwrap_or_else(|_| {
+        let home = std::env::var("HOME").unwrap_or_default();
+        format!("{home}/.cache/fussioncord/venv/bin/python")
+    });
+    assert!(std::path::Path::new(&path).exists(), "no Python with discord.py at {path}: run scripts/bot-libs.sh");
+    path
+}
+
+/// Runs `tests/bots/py/<script>` as the scene's bot; returns the process and
+/// its stdout, line by line.
+pub fn python_bot(scene: &Scene, script: &str) -> (Child, Lines<BufReader<ChildStdout>>) {
+    let mut child = Command::new(python())
+        .arg(format!("{}/tests/bots/py/{script}", env!("CARGO_MANIFEST_DIR")))
+        .env("FC_HTTP", scene.http_base())
+        .env("FC_TOKEN", scene.bot_token())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("python runs");
+    let lines = BufReader::new(child.stdout.take().expect("piped stdout")).lines();
+    (child, lines)
 }
