@@ -26,7 +26,9 @@ pub use compress::Transport;
 pub use hub::Hub;
 pub use protocol::close;
 
-#[derive(Debug, Clone)]
+/// The `[gateway]` section of the server's configuration.
+#[derive(Debug, Clone, serde::Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct GatewayConfig {
     /// Milliseconds between heartbeats the client is asked for.
     pub heartbeat_interval_ms: u64,
@@ -40,9 +42,12 @@ pub struct GatewayConfig {
     pub send_timeout_ms: u64,
     /// Default `large_threshold` (50–250).
     pub large_threshold: u64,
-    /// The URL clients dial (READY's `resume_gateway_url`); `None` uses
-    /// `ws://` and the Host the client connected to.
+    /// The URL clients dial (READY's `resume_gateway_url`, and what
+    /// `GET /gateway` answers), e.g. `wss://chat.example.org` behind a
+    /// proxy; `None` uses `ws://` and the Host the client connected to.
     pub public_url: Option<String>,
+    /// How long shutdown waits for clients to leave after op 7.
+    pub shutdown_grace_ms: u64,
 }
 
 impl Default for GatewayConfig {
@@ -55,6 +60,7 @@ impl Default for GatewayConfig {
             send_timeout_ms: 10_000,
             large_threshold: 250,
             public_url: None,
+            shutdown_grace_ms: 3_000,
         }
     }
 }

@@ -20,27 +20,8 @@ pub struct Config {
     pub snowflake: SnowflakeConfig,
     pub http: HttpConfig,
     pub auth: AuthConfig,
-    pub gateway: GatewaySettings,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct GatewaySettings {
-    /// The gateway URL clients should dial, e.g. `wss://chat.example.org`
-    /// behind a proxy; unset derives `ws://<Host header>`.
-    pub public_url: Option<String>,
-    pub heartbeat_interval_ms: u64,
-    /// How long a dropped session stays resumable.
-    pub resume_window_ms: u64,
-    /// Dispatches kept per session for resuming.
-    pub resume_buffer: usize,
-    /// Dispatches queued per connection before a slow client is cut loose.
-    pub max_queue: usize,
-    pub send_timeout_ms: u64,
-    /// Guilds above this many members arrive without their member list.
-    pub large_threshold: u64,
-    /// How long shutdown waits for clients to leave after op 7.
-    pub shutdown_grace_ms: u64,
+    /// The gateway's settings, as the gateway crate defines them.
+    pub gateway: gateway::GatewayConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -83,16 +64,7 @@ impl Default for Config {
             snowflake: SnowflakeConfig { worker: 0, process: 0 },
             http: HttpConfig { max_body_bytes: 1024 * 1024 },
             auth: AuthConfig { argon2_memory_kib: 19 * 1024, argon2_iterations: 2 },
-            gateway: GatewaySettings {
-                public_url: None,
-                heartbeat_interval_ms: 41_250,
-                resume_window_ms: 120_000,
-                resume_buffer: 4096,
-                max_queue: 2048,
-                send_timeout_ms: 10_000,
-                large_threshold: 250,
-                shutdown_grace_ms: 3_000,
-            },
+            gateway: gateway::GatewayConfig::default(),
         }
     }
 }

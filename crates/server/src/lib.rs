@@ -16,7 +16,7 @@ use tokio::task::JoinHandle;
 use model::snowflake::SnowflakeGenerator;
 use store::SqlStore;
 
-pub use config::{Config, DatabaseConfig, GatewaySettings};
+pub use config::{Config, DatabaseConfig};
 
 /// Opens the store the configuration names: PostgreSQL when
 /// `database.url` is set, otherwise SQLite in the data directory.
@@ -74,19 +74,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let shared: Arc<dyn store::Store> = Arc::new(store.clone());
     let bus: Arc<dyn events::EventBus> = Arc::new(events::LocalBus::new());
     let gw = &config.gateway;
-    let hub = gateway::Hub::new(
-        gateway::GatewayConfig {
-            heartbeat_interval_ms: gw.heartbeat_interval_ms,
-            resume_window_ms: gw.resume_window_ms,
-            resume_buffer: gw.resume_buffer,
-            max_queue: gw.max_queue,
-            send_timeout_ms: gw.send_timeout_ms,
-            large_threshold: gw.large_threshold,
-            public_url: gw.public_url.clone(),
-        },
-        shared.clone(),
-        bus.clone(),
-    );
+    let hub = gateway::Hub::new(gw.clone(), shared.clone(), bus.clone());
     hub.spawn();
     let state = api::ApiState {
         store: shared,
