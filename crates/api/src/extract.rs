@@ -22,142 +22,72 @@ impl<T: DeserializeOwned> FromRequest<ApiState> for Body<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &ApiState) -> Result<Self, ApiError> {
-        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
-            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::too_large()
-            } else {
-                ApiError::invalid_json()
-            }
-        })?;
+        let bytes = body_bytes(req, state).await?;
         let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) { b"{}" } else { &bytes };
         parse_json(bytes).map(Body)
     }
 }
 
-/// One JSON document, nothing after it, checked field by field: an object,
-/// or an array of them for the few routes whose body is a list (`PATCH
-/// /guilds/{id}/roles`, `PATCH /guilds/{id}/channels`).
-pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    // Parsing to a value first checks the syntax of the whole body
-    // (trailing data included) before any field is looked at. Then the
-    // body's kind must be what the target type reads: serde would
-    // otherwise read an array into a struct by position.
-    let mut value: Value = serde_json::from_slice(bytes).map_err(|_| ApiError::invalid_json())?;
-    let dict_error =
-        |path: &str| ApiError::field(path, "DICT_TYPE_CONVERT", "Only dictionaries may be used in a DictType");
-    match shape_of::<T>() {
-        Shape::List(element) => {
-            let Some(items) = value.as_array() else {
-                return Err(ApiError::field("", "LIST_TYPE_CONVERT", "Only iterables may be used in a ListType"));
-            };
-            if *element == Shape::Object {
-                if let Some(i) = items.iter().position(|item| !item.is_object()) {
-                    return Err(dict_error(&i.to_string()));
-                }
-            }
-        }
-        _ if !value.is_object() => return Err(dict_error("")),
-        _ => {}
+/// A JSON array of objects as the body (`PATCH` reorderings).
+pub struct ListBody<T>(pub Vec<T>);
+
+impl<T: DeserializeOwned> FromRequest<ApiState> for ListBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &ApiState) -> Result<Self, ApiError> {
+        let bytes = body_bytes(req, state).await?;
+        // As for objects, no body reads as `{}` (and so is not a list).
+        let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) { b"{}" } else { &bytes };
+        parse_json_list(bytes).map(ListBody)
     }
-    replace_nul(&mut value);
-    serde_path_to_error::deserialize(value).map_err(|e| {
-        let path = dotted(e.path());
-        let message = e.inner().to_string();
-        type_error(&path, &message)
+}
+
+/// The request body, or Discord's error for one too large to read.
+async fn body_bytes(req: Request, state: &ApiState) -> Result<Bytes, ApiError> {
+    Bytes::from_request(req, state).await.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::too_large()
+        } else {
+            ApiError::invalid_json()
+        }
     })
 }
 
-/// What a type reads at its top level.
-#[derive(Debug, PartialEq, Eq)]
-enum Shape {
-    /// A struct or a map: a JSON object.
-    Object,
-    /// A list (or tuple) of elements of this shape: a JSON array.
-    List(Box<Shape>),
-    /// Anything else (no body type today); treated as an object.
-    Other,
+/// One JSON object, nothing after it, checked field by field.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let value = parse_value(bytes)?;
+    // serde would read an array into a struct by position: refuse it.
+    if !value.is_object() {
+        return Err(dict_error(""));
+    }
+    typed(value)
 }
 
-/// Asks `T` what it would read, without reading anything: a deserializer
-/// that notes what `T::deserialize` asks for (and, for a list, what its
-/// first element asks for) and then fails.
-fn shape_of<T: DeserializeOwned>() -> Shape {
-    let mut shape = Shape::Other;
-    let _ = T::deserialize(Probe(&mut shape));
-    shape
+/// One JSON array of objects, nothing after it.
+pub fn parse_json_list<T: DeserializeOwned>(bytes: &[u8]) -> Result<Vec<T>, ApiError> {
+    let value = parse_value(bytes)?;
+    let Some(items) = value.as_array() else {
+        return Err(ApiError::field("", "LIST_TYPE_CONVERT", "Only iterables may be used in a ListType"));
+    };
+    if let Some(i) = items.iter().position(|item| !item.is_object()) {
+        return Err(dict_error(&i.to_string()));
+    }
+    typed(value)
 }
 
-struct Probe<'a>(&'a mut Shape);
-
-type ProbeError = serde::de::value::Error;
-
-fn probe_only<V>() -> Result<V, ProbeError> {
-    Err(serde::de::Error::custom("probe only"))
+fn dict_error(path: &str) -> ApiError {
+    ApiError::field(path, "DICT_TYPE_CONVERT", "Only dictionaries may be used in a DictType")
 }
 
-impl Probe<'_> {
-    fn note<V>(self, shape: Shape) -> Result<V, ProbeError> {
-        *self.0 = shape;
-        probe_only()
-    }
-
-    fn list<'de, V: serde::de::Visitor<'de>>(self, visitor: V) -> Result<V::Value, ProbeError> {
-        let mut element = Shape::Other;
-        let _ = visitor.visit_seq(ProbeSeq(&mut element));
-        self.note(Shape::List(Box::new(element)))
-    }
+/// The whole body's syntax (trailing data included) before any field.
+fn parse_value(bytes: &[u8]) -> Result<Value, ApiError> {
+    let mut value: Value = serde_json::from_slice(bytes).map_err(|_| ApiError::invalid_json())?;
+    replace_nul(&mut value);
+    Ok(value)
 }
 
-/// The elements of a probed list: the first is probed, then it fails.
-struct ProbeSeq<'a>(&'a mut Shape);
-
-impl<'de> serde::de::SeqAccess<'de> for ProbeSeq<'_> {
-    type Error = ProbeError;
-
-    fn next_element_seed<S: serde::de::DeserializeSeed<'de>>(
-        &mut self,
-        seed: S,
-    ) -> Result<Option<S::Value>, ProbeError> {
-        seed.deserialize(Probe(&mut *self.0)).map(Some)
-    }
-}
-
-impl<'de> serde::Deserializer<'de> for Probe<'_> {
-    type Error = ProbeError;
-
-    fn deserialize_any<V: serde::de::Visitor<'de>>(self, _: V) -> Result<V::Value, ProbeError> {
-        self.note(Shape::Other)
-    }
-    fn deserialize_seq<V: serde::de::Visitor<'de>>(self, visitor: V) -> Result<V::Value, ProbeError> {
-        self.list(visitor)
-    }
-    fn deserialize_tuple<V: serde::de::Visitor<'de>>(self, _: usize, visitor: V) -> Result<V::Value, ProbeError> {
-        self.list(visitor)
-    }
-    fn deserialize_tuple_struct<V: serde::de::Visitor<'de>>(
-        self,
-        _: &'static str,
-        _: usize,
-        visitor: V,
-    ) -> Result<V::Value, ProbeError> {
-        self.list(visitor)
-    }
-    fn deserialize_map<V: serde::de::Visitor<'de>>(self, _: V) -> Result<V::Value, ProbeError> {
-        self.note(Shape::Object)
-    }
-    fn deserialize_struct<V: serde::de::Visitor<'de>>(
-        self,
-        _: &'static str,
-        _: &'static [&'static str],
-        _: V,
-    ) -> Result<V::Value, ProbeError> {
-        self.note(Shape::Object)
-    }
-
-    serde::forward_to_deserialize_any! {
-        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf option unit
-        unit_struct newtype_struct enum identifier ignored_any
-    }
+fn typed<T: DeserializeOwned>(value: Value) -> Result<T, ApiError> {
+    serde_path_to_error::deserialize(value).map_err(|e| type_error(&dotted(e.path()), &e.inner().to_string()))
 }
 
 /// NUL cannot be stored by PostgreSQL; it becomes U+FFFD everywhere so both
@@ -356,23 +286,15 @@ mod tests {
     }
 
     #[test]
-    fn the_probe_reads_shapes() {
-        assert_eq!(shape_of::<Item>(), Shape::Object);
-        assert_eq!(shape_of::<std::collections::HashMap<String, u8>>(), Shape::Object);
-        assert_eq!(shape_of::<Vec<Item>>(), Shape::List(Box::new(Shape::Object)));
-        assert_eq!(shape_of::<Vec<u64>>(), Shape::List(Box::new(Shape::Other)));
-        assert_eq!(shape_of::<u64>(), Shape::Other);
-    }
-
-    #[test]
-    fn lists_only_where_a_list_is_read() {
+    fn objects_where_objects_are_read_and_lists_where_lists_are() {
         let code = |e: ApiError| e.errors.map(|v| v.to_string()).unwrap_or_default();
-        assert_eq!(parse_json::<Vec<Item>>(br#"[{"id":1}]"#).map(|v| v.len()).ok(), Some(1));
-        assert!(code(parse_json::<Vec<Item>>(br#"{"id":1}"#).err().unwrap()).contains("LIST_TYPE_CONVERT"));
+        assert_eq!(parse_json_list::<Item>(br#"[{"id":1}]"#).map(|v| v.len()).ok(), Some(1));
+        assert!(code(parse_json_list::<Item>(br#"{"id":1}"#).err().unwrap()).contains("LIST_TYPE_CONVERT"));
         // Elements that are themselves arrays are not read by position.
-        let nested = parse_json::<Vec<Item>>(br#"[{"id":1},[2]]"#).err().unwrap();
+        let nested = parse_json_list::<Item>(br#"[{"id":1},[2]]"#).err().unwrap();
         assert!(code(nested).contains(r#"{"1":{"_errors":[{"code":"DICT_TYPE_CONVERT""#));
         assert!(code(parse_json::<Item>(b"[1]").err().unwrap()).contains("DICT_TYPE_CONVERT"));
         assert_eq!(parse_json::<Item>(br#"{"id":7}"#).map(|i| i.id).ok(), Some(7));
+        assert_eq!(parse_json::<Item>(br#"{"id":7} x"#).err().map(|e| e.code), Some(50109));
     }
 }

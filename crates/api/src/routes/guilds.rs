@@ -13,7 +13,7 @@ use store::{ChannelId, ChannelRow, GuildId, GuildPatch, GuildRow, MemberRow, New
 use crate::access::GuildAccess;
 use crate::audit::{self, action, Reason};
 use crate::error::{ApiError, ApiResult, FormErrors};
-use crate::extract::{path_id, Authed, Body, Path, Query};
+use crate::extract::{path_id, Authed, Body, ListBody, Path, Query};
 use crate::routes::users::nullable;
 use crate::{access, render, ApiState};
 
@@ -524,7 +524,7 @@ pub async fn reorder_channels(
     Authed(user): Authed,
     Path(raw): Path<String>,
     reason: Reason,
-    Body(body): Body<Vec<ChannelPosition>>,
+    ListBody(body): ListBody<ChannelPosition>,
 ) -> ApiResult<StatusCode> {
     let access = access::guild(&state, &user, path_id("guild_id", &raw)?).await?;
     access.require(permissions::MANAGE_CHANNELS)?;

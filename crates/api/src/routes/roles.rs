@@ -13,7 +13,7 @@ use store::{RolePatch, RoleRow, UserId};
 use crate::access::GuildAccess;
 use crate::audit::{self, action, Reason};
 use crate::error::{ApiError, ApiResult, FormErrors};
-use crate::extract::{path_id, Authed, Body, Path};
+use crate::extract::{path_id, Authed, Body, ListBody, Path};
 use crate::routes::guilds::permission_bits;
 use crate::routes::users::nullable;
 use crate::{access, render, ApiState};
@@ -295,7 +295,7 @@ pub async fn reorder(
     Authed(user): Authed,
     Path(raw): Path<String>,
     reason: Reason,
-    Body(body): Body<Vec<Position>>,
+    ListBody(body): ListBody<Position>,
 ) -> ApiResult<Json<Vec<Role>>> {
     let guild = access::guild(&state, &user, path_id("guild_id", &raw)?).await?;
     guild.require(permissions::MANAGE_ROLES)?;
