@@ -182,6 +182,10 @@ pub async fn authorize(
     }
     let guild = access::guild(&state, &user, guild_id).await?;
     guild.require(permissions::MANAGE_GUILD)?;
+    // The permissions asked for become the bot's managed role, which
+    // nobody can grant beyond their own.
+    let perms: u64 = body.permissions.as_ref().or(q.permissions.as_ref()).and_then(|p| p.parse().ok()).unwrap_or(0);
+    guild.require_grantable(perms)?;
     let entry = state.audit_entry(
         guild_id,
         user.id,
@@ -192,10 +196,56 @@ pub async fn authorize(
         &reason,
     );
     if body.authorize && service::add_member(state.store.as_ref(), guild_id, app.id, Some(&entry)).await? {
+        let role =
+            if perms != 0 { Some(managed_role(&state, &guild, &user, &app, perms, &reason).await?) } else { None };
         if let Some(bot) = state.store.user(app.id).await? {
             crate::routes::invites::announce_join(&state, guild_id, &bot).await?;
         }
         crate::routes::roles::announce_audit(&state, &guild, &entry).await?;
+        if let Some((role, role_entry)) = role {
+            state.role_event(
+                "GUILD_ROLE_CREATE",
+                guild_id,
+                serde_json::to_value(render::role(&role)).unwrap_or_default(),
+            );
+            crate::routes::roles::announce_audit(&state, &guild, &role_entry).await?;
+        }
     }
     Ok(Json(json!({ "location": format!("/oauth2/authorized?guild_id={guild_id}") })))
+}
+
+/// Creates the bot's managed role with `perms` and gives it to the bot, as
+/// Discord does when a bot is added with permissions.
+async fn managed_role(
+    state: &ApiState,
+    guild: &crate::access::GuildAccess,
+    user: &UserRow,
+    app: &ApplicationRow,
+    perms: u64,
+    reason: &Reason,
+) -> ApiResult<(store::RoleRow, store::AuditEntry)> {
+    let role = store::RoleRow {
+        id: state.ids.next(),
+        guild_id: guild.guild.id,
+        name: app.name.clone(),
+        permissions: perms,
+        position: 1,
+        color: 0,
+        hoist: false,
+        mentionable: false,
+        managed: true,
+    };
+    let changes = crate::audit::diff(&json!({}), &serde_json::to_value(render::role(&role)).unwrap_or_default());
+    let entry = state.audit_entry(
+        guild.guild.id,
+        user.id,
+        crate::audit::action::ROLE_CREATE,
+        Some(role.id.get()),
+        changes,
+        None,
+        reason,
+    );
+    state.store.create_role(&role, Some(&entry)).await?;
+    state.store.add_member_role(guild.guild.id, app.id, role.id, None).await?;
+    Ok((role, entry))
 }

@@ -698,6 +698,17 @@ async fn applications_and_bots() {
     assert_eq!(status, StatusCode::OK, "{body}");
     let (_, guilds) = app.get("/users/@me/guilds", &bot_token).await;
     assert_eq!(guilds[0]["id"], json!(gid));
+    // The permissions asked for became the bot's managed role.
+    let (_, roles) = app.get(&format!("/guilds/{gid}/roles"), &owner.token).await;
+    let managed = roles.as_array().unwrap().iter().find(|r| r["managed"] == true).expect("a managed role");
+    assert_eq!(managed["permissions"], "2048");
+    let (_, member) = app.get(&format!("/guilds/{gid}/members/{app_id}"), &owner.token).await;
+    assert_eq!(member["roles"], json!([managed["id"]]));
+    assert_error(
+        &app.delete(&format!("/guilds/{gid}/roles/{}", managed["id"].as_str().unwrap()), &owner.token).await,
+        400,
+        50028,
+    );
 
     // The bot posts; a user reads it.
     let posted = app
