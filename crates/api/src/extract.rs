@@ -218,6 +218,17 @@ impl<T: FromParams, S: Send + Sync> FromRequestParts<S> for Path<T> {
     }
 }
 
+/// A page size from the query: `default` when absent, refused outside
+/// `1..=max` with Discord's error naming `limit`.
+pub fn page_limit(limit: Option<u32>, default: u32, max: u32) -> Result<u32, ApiError> {
+    let limit = limit.unwrap_or(default);
+    if (1..=max).contains(&limit) {
+        Ok(limit)
+    } else {
+        Err(ApiError::field("limit", "NUMBER_TYPE_MAX", format!("Must be between 1 and {max}.")))
+    }
+}
+
 /// A paging cursor in a query string: a snowflake, or `0` for "from the
 /// very start" (discord.py sends `after=0` to page from the oldest).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

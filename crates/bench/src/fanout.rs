@@ -17,7 +17,7 @@ use tokio::time::Instant;
 use crate::gw::{self, Fleet, FleetSpec, Handler};
 use crate::load::{self, LoadSpec, LoadStats};
 use crate::report::{step, Progress, Report};
-use crate::stats::{self, proc_delta, proc_sample, round3, Seen, SendLog};
+use crate::stats::{self, proc_sample, round3, Seen, SendLog};
 use crate::target::{auth_header, Common, Poster, Target};
 
 #[derive(Args, Debug)]
@@ -253,12 +253,7 @@ pub async fn run(args: FanoutArgs) -> Result<Report> {
     report.result("duplicated", dups);
     report.result("send_to_receive", stats::summary(&latency));
     report.result("rest_latency", stats::summary(&load_stats.latency.lock().unwrap()));
-    if let (Some(b), Some(a)) = (server_before, server_after) {
-        report.result("server", proc_delta(b, a, wall));
-    }
-    if let (Some(b), Some(a)) = (me_before, me_after) {
-        report.result("harness", proc_delta(b, a, wall));
-    }
+    report.resources((server_before, server_after), (me_before, me_after), wall);
     if lost > 0 {
         report.fail(format!("{lost} deliveries lost"));
     }

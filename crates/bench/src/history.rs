@@ -16,7 +16,7 @@ use tokio::time::Instant;
 
 use crate::load::{self, LoadSpec, LoadStats};
 use crate::report::{step, Progress, Report};
-use crate::stats::{self, proc_delta, proc_sample, round3};
+use crate::stats::{self, proc_sample, round3};
 use crate::target::{auth_header, Common, Poster, Target};
 
 #[derive(Args, Debug)]
@@ -186,12 +186,7 @@ pub async fn run(args: HistoryArgs) -> Result<Report> {
     report.result("pages_per_s", (ok as f64 / wall).round());
     report.result("messages_per_page", round3(items.load(Ordering::Relaxed) as f64 / ok.max(1) as f64));
     report.result("page_latency", stats::summary(&load_stats.latency.lock().unwrap()));
-    if let (Some(b), Some(a)) = (server_before, server_after) {
-        report.result("server", proc_delta(b, a, wall));
-    }
-    if let (Some(b), Some(a)) = (me_before, me_after) {
-        report.result("harness", proc_delta(b, a, wall));
-    }
+    report.resources((server_before, server_after), (me_before, me_after), wall);
     if failed > 0 {
         report.fail(format!("{failed} page requests failed: {:?}", load_stats.errors.lock().unwrap()));
     }

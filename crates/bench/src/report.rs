@@ -33,6 +33,21 @@ impl Report {
         self.parameters.insert(key.into(), value.into());
     }
 
+    /// CPU and memory of the server and of the harness over the run, for
+    /// whichever of the two was sampled before and after.
+    pub fn resources(
+        &mut self,
+        server: (Option<crate::stats::ProcSample>, Option<crate::stats::ProcSample>),
+        harness: (Option<crate::stats::ProcSample>, Option<crate::stats::ProcSample>),
+        wall_s: f64,
+    ) {
+        for (key, sample) in [("server", server), ("harness", harness)] {
+            if let (Some(before), Some(after)) = sample {
+                self.result(key, crate::stats::proc_delta(before, after, wall_s));
+            }
+        }
+    }
+
     pub fn result(&mut self, key: &str, value: impl Into<Value>) {
         self.results.push((key.into(), value.into()));
     }

@@ -10,7 +10,7 @@ use tokio::time::Instant;
 
 use crate::load::{self, LoadSpec, LoadStats};
 use crate::report::{Progress, Report};
-use crate::stats::{self, proc_delta, proc_sample, round3};
+use crate::stats::{self, proc_sample, round3};
 use crate::target::{auth_header, Common, Poster, Target};
 
 #[derive(Args, Debug)]
@@ -83,12 +83,7 @@ pub async fn run(args: RestArgs) -> Result<Report> {
     report.result("creates_per_s", round3(ok as f64 / wall));
     report.result("late_starts", load_stats.late.load(Ordering::Relaxed));
     report.result("latency", stats::summary(&load_stats.latency.lock().unwrap()));
-    if let (Some(b), Some(a)) = (server_before, server_after) {
-        report.result("server", proc_delta(b, a, wall));
-    }
-    if let (Some(b), Some(a)) = (me_before, me_after) {
-        report.result("harness", proc_delta(b, a, wall));
-    }
+    report.resources((server_before, server_after), (me_before, me_after), wall);
     if failed > 0 {
         report.fail(format!("{failed} requests failed: {:?}", load_stats.errors.lock().unwrap()));
     }

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use model::permissions;
 use store::{AuditEntry, AuditQuery, UserId};
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::extract::{path_id, Authed, Path, Query};
 use crate::{access, render, ApiState};
 
@@ -50,10 +50,7 @@ pub async fn list(
 ) -> ApiResult<Json<Value>> {
     let guild = access::guild(&state, &user, path_id("guild_id", &g)?).await?;
     guild.require(permissions::VIEW_AUDIT_LOG)?;
-    let limit = q.limit.unwrap_or(50);
-    if !(1..=100).contains(&limit) {
-        return Err(ApiError::field("limit", "NUMBER_TYPE_MAX", "Must be between 1 and 100."));
-    }
+    let limit = crate::extract::page_limit(q.limit, 50, 100)?;
     let entries = state
         .store
         .audit_log(

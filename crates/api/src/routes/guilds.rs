@@ -483,10 +483,7 @@ pub async fn members(
     Query(q): Query<MembersQuery>,
 ) -> ApiResult<Json<Vec<Member>>> {
     let access = access::guild(&state, &user, path_id("guild_id", &raw)?).await?;
-    let limit = q.limit.unwrap_or(1);
-    if !(1..=1000).contains(&limit) {
-        return Err(ApiError::field("limit", "NUMBER_TYPE_MAX", "Must be between 1 and 1000."));
-    }
+    let limit = crate::extract::page_limit(q.limit, 1, 1000)?;
     let members = state.store.members(access.guild.id, q.after.and_then(crate::extract::Cursor::id), limit).await?;
     let ids: Vec<UserId> = members.iter().map(|m| m.user_id).collect();
     let users = state.store.users(&ids).await?;

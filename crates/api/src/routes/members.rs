@@ -288,10 +288,7 @@ pub async fn bans(
 ) -> ApiResult<Json<Vec<Value>>> {
     let guild = access::guild(&state, &user, path_id("guild_id", &g)?).await?;
     guild.require(permissions::BAN_MEMBERS)?;
-    let limit = q.limit.unwrap_or(1000);
-    if !(1..=1000).contains(&limit) {
-        return Err(ApiError::field("limit", "NUMBER_TYPE_MAX", "Must be between 1 and 1000."));
-    }
+    let limit = crate::extract::page_limit(q.limit, 1000, 1000)?;
     let bans = state.store.bans(guild.guild.id, q.before, q.after.and_then(crate::extract::Cursor::id), limit).await?;
     let users = state.store.users(&bans.iter().map(|b| b.user_id).collect::<Vec<_>>()).await?;
     Ok(Json(bans.iter().map(|b| render_ban(b, users.iter().find(|u| u.id == b.user_id))).collect()))
@@ -479,10 +476,7 @@ pub async fn search(
     Query(q): Query<SearchQuery>,
 ) -> ApiResult<Json<Vec<Member>>> {
     let guild = access::guild(&state, &user, path_id("guild_id", &g)?).await?;
-    let limit = q.limit.unwrap_or(1);
-    if !(1..=1000).contains(&limit) {
-        return Err(ApiError::field("limit", "NUMBER_TYPE_MAX", "Must be between 1 and 1000."));
-    }
+    let limit = crate::extract::page_limit(q.limit, 1, 1000)?;
     if !(1..=100).contains(&q.query.chars().count()) {
         return Err(ApiError::field("query", "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length."));
     }

@@ -328,10 +328,7 @@ pub async fn list(
     Query(q): Query<ListQuery>,
 ) -> ApiResult<Json<Vec<Message>>> {
     let access = text_channel(&state, &user, &raw).await?;
-    let limit = q.limit.unwrap_or(50);
-    if !(1..=100).contains(&limit) {
-        return Err(ApiError::field("limit", "NUMBER_TYPE_MAX", "Must be between 1 and 100."));
-    }
+    let limit = crate::extract::page_limit(q.limit, 50, 100)?;
     let query = match (q.before, q.after, q.around) {
         (None, None, None) => HistoryQuery::Latest,
         (Some(id), None, None) => HistoryQuery::Before(id),
@@ -612,10 +609,7 @@ pub async fn reactors(
     access.require(permissions::READ_MESSAGE_HISTORY)?;
     let row = find(&state, &access, &message).await?;
     let key = emoji_key(&emoji)?;
-    let limit = q.limit.unwrap_or(25);
-    if !(1..=100).contains(&limit) {
-        return Err(ApiError::field("limit", "NUMBER_TYPE_MAX", "Must be between 1 and 100."));
-    }
+    let limit = crate::extract::page_limit(q.limit, 25, 100)?;
     let ids = state.store.reactors(access.channel.id, row.id, &key, q.after.and_then(Cursor::id), limit).await?;
     let mut users = state.store.users(&ids).await?;
     users.sort_by_key(|u| u.id);
@@ -758,10 +752,7 @@ pub async fn pins_paged(
     Query(q): Query<PinsQuery>,
 ) -> ApiResult<Json<Value>> {
     let access = text_channel(&state, &user, &raw).await?;
-    let limit = q.limit.unwrap_or(50);
-    if !(1..=50).contains(&limit) {
-        return Err(ApiError::field("limit", "NUMBER_TYPE_MAX", "Must be between 1 and 50."));
-    }
+    let limit = crate::extract::page_limit(q.limit, 50, 50)?;
     let before = match &q.before {
         Some(b) => Some(
             Timestamp::parse(b)

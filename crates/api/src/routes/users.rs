@@ -95,10 +95,7 @@ pub async fn my_guilds(
     Authed(user): Authed,
     Query(q): Query<GuildsQuery>,
 ) -> ApiResult<Json<Vec<UserGuild>>> {
-    let limit = q.limit.unwrap_or(200);
-    if !(1..=200).contains(&limit) {
-        return Err(ApiError::field("limit", "NUMBER_TYPE_MAX", "Must be between 1 and 200."));
-    }
+    let limit = crate::extract::page_limit(q.limit, 200, 200)?;
     let mut out = Vec::new();
     let guilds = state.store.guilds_of(user.id).await?;
     let mut selected: Vec<_> = guilds
