@@ -153,15 +153,13 @@ async fn resolve_mentions(
             visible.push(u);
         }
     }
-    let roles = match access.guild_id() {
-        Some(g) => {
-            let guild_roles = state.store.roles(g).await?;
-            roles
-                .into_iter()
-                .filter(|r| parses("roles") || allowed.is_some_and(|a| a.roles.contains(r)))
-                .filter(|r| r.get() != g.get() && guild_roles.iter().any(|gr| gr.id == *r))
-                .collect()
-        }
+    // The guild's roles were read for the permission check already.
+    let roles = match &access.guild {
+        Some(guild) => roles
+            .into_iter()
+            .filter(|r| parses("roles") || allowed.is_some_and(|a| a.roles.contains(r)))
+            .filter(|r| r.get() != guild.guild.id.get() && guild.roles.iter().any(|gr| gr.id == *r))
+            .collect(),
         None => Vec::new(),
     };
     let everyone = everyone && parses("everyone") && access.has(permissions::MENTION_EVERYONE);
