@@ -14,8 +14,19 @@ pub struct ApiError {
     pub code: u32,
     pub message: Cow<'static, str>,
     pub errors: Option<Value>,
-    /// Seconds, for 429s.
-    pub retry_after: Option<f64>,
+    /// For 429s: how long to wait, and which limit was hit.
+    pub limited: Option<Limited>,
+}
+
+/// What a 429 says about the limit it hit.
+#[derive(Debug, Clone, Copy)]
+pub struct Limited {
+    /// Seconds until a retry can succeed.
+    pub retry_after: f64,
+    /// The caller's limit over every route, not one route's.
+    pub global: bool,
+    /// Discord's `X-RateLimit-Scope`: `user`, `global` or `shared`.
+    pub scope: &'static str,
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
@@ -63,7 +74,7 @@ errors! {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: u32, message: impl Into<Cow<'static, str>>) -> Self {
-        Self { status, code, message: message.into(), errors: None, retry_after: None }
+        Self { status, code, message: message.into(), errors: None, limited: None }
     }
 
     /// Logs the cause and answers a bare 500.
@@ -81,13 +92,18 @@ impl ApiError {
 
     pub fn slowmode(retry_after: f64) -> Self {
         Self {
-            retry_after: Some(retry_after),
+            limited: Some(Limited { retry_after, global: false, scope: "user" }),
             ..Self::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 20016,
                 "This action cannot be performed due to slowmode rate limit.",
             )
         }
+    }
+
+    /// A rate limit was hit: Discord's `{message, retry_after, global}`.
+    pub fn rate_limited(limited: Limited) -> Self {
+        Self { limited: Some(limited), ..Self::new(StatusCode::TOO_MANY_REQUESTS, 0, "You are being rate limited.") }
     }
 }
 
@@ -103,20 +119,22 @@ impl IntoResponse for ApiError {
         if let Some(errors) = self.errors {
             body["errors"] = errors;
         }
-        if let Some(retry) = self.retry_after {
-            body["retry_after"] = json!(retry);
-            body["global"] = json!(false);
+        if let Some(limited) = self.limited {
+            // Rounded to milliseconds, as Discord sends it.
+            body["retry_after"] = json!((limited.retry_after * 1000.0).ceil() / 1000.0);
+            body["global"] = json!(limited.global);
         }
         let mut res = (self.status, body.to_string()).into_response();
         let h = res.headers_mut();
         h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        if let Some(retry) = self.retry_after {
+        if let Some(limited) = self.limited {
             // discord.py treats a 429 without `Via` as a Cloudflare ban.
             h.insert(header::VIA, HeaderValue::from_static("1.1 fussioncord"));
-            if let Ok(v) = HeaderValue::from_str(&(retry.ceil() as u64).to_string()) {
-                h.insert(header::RETRY_AFTER, v);
+            h.insert(header::RETRY_AFTER, HeaderValue::from(limited.retry_after.ceil() as u64));
+            h.insert("x-ratelimit-scope", HeaderValue::from_static(limited.scope));
+            if limited.global {
+                h.insert("x-ratelimit-global", HeaderValue::from_static("true"));
             }
-            h.insert("x-ratelimit-scope", HeaderValue::from_static("user"));
         }
         res
     }

@@ -5,7 +5,7 @@
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, RawPathParams, Request};
 use axum::http::request::Parts;
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
@@ -79,11 +79,45 @@ fn dict_error(path: &str) -> ApiError {
     ApiError::field(path, "DICT_TYPE_CONVERT", "Only dictionaries may be used in a DictType")
 }
 
+/// Deepest nesting a body may have. Discord's deepest bodies (embeds with
+/// fields, overwrites in a channel) stay under 6.
+pub const MAX_JSON_DEPTH: usize = 32;
+
 /// The whole body's syntax (trailing data included) before any field.
 fn parse_value(bytes: &[u8]) -> Result<Value, ApiError> {
+    if json_depth(bytes) > MAX_JSON_DEPTH {
+        return Err(ApiError::field("", "JSON_TOO_DEEP", format!("Nested deeper than {MAX_JSON_DEPTH} levels.")));
+    }
     let mut value: Value = serde_json::from_slice(bytes).map_err(|_| ApiError::invalid_json())?;
     replace_nul(&mut value);
     Ok(value)
+}
+
+/// How deeply arrays and objects nest in `bytes`, counted before parsing
+/// so a hostile body costs one pass over its bytes.
+fn json_depth(bytes: &[u8]) -> usize {
+    let (mut depth, mut deepest, mut in_string, mut escaped) = (0usize, 0usize, false, false);
+    for &b in bytes {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
 }
 
 fn typed<T: DeserializeOwned>(value: Value) -> Result<T, ApiError> {
@@ -264,20 +298,27 @@ impl FromRequestParts<ApiState> for Authed {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Self, ApiError> {
-        let raw = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .ok_or_else(ApiError::unauthorized)?;
-        let token = bearer(raw).ok_or_else(ApiError::unauthorized)?;
-        let user = state.store.user_by_token(&auth::hash_token(token)).await?.ok_or_else(ApiError::unauthorized)?;
-        // A bot token must be presented as a bot token, and a user's without
-        // the prefix, as Discord insists.
-        if user.bot != raw.starts_with("Bot ") {
-            return Err(ApiError::unauthorized());
-        }
-        Ok(Authed(user))
+        // The rate limiter has usually looked the token up already.
+        let user = match parts.extensions.get::<crate::limits::Caller>() {
+            Some(crate::limits::Caller(user)) => user.as_deref().cloned(),
+            None => caller(&parts.headers, state).await?,
+        };
+        user.map(Authed).ok_or_else(ApiError::unauthorized)
     }
+}
+
+/// The user behind the request's `Authorization` header, if it names one.
+/// A bot token must be presented as a bot token (`Bot …`), and a person's
+/// without the prefix, as Discord insists.
+pub async fn caller(headers: &HeaderMap, state: &ApiState) -> Result<Option<UserRow>, ApiError> {
+    let Some(raw) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
+        return Ok(None);
+    };
+    let Some(token) = bearer(raw) else {
+        return Ok(None);
+    };
+    let user = state.store.user_by_token(&auth::hash_token(token)).await?;
+    Ok(user.filter(|u| u.bot == raw.starts_with("Bot ")))
 }
 
 /// The token in an `Authorization` value, without its scheme.
@@ -294,6 +335,17 @@ mod tests {
     #[allow(dead_code)]
     struct Item {
         id: u64,
+    }
+
+    #[test]
+    fn depth_counts_brackets_outside_strings_only() {
+        assert_eq!(json_depth(br#"{"a": [1, {"b": []}]}"#), 3);
+        assert_eq!(json_depth(br#"{"a": "[[[[{{{{\"[["}"#), 1);
+        assert_eq!(json_depth(b"[[[[[[[[[["), 10);
+        let deep = "[".repeat(MAX_JSON_DEPTH + 1) + &"]".repeat(MAX_JSON_DEPTH + 1);
+        assert!(parse_value(deep.as_bytes()).is_err());
+        let fine = "[".repeat(MAX_JSON_DEPTH) + &"]".repeat(MAX_JSON_DEPTH);
+        assert!(parse_value(fine.as_bytes()).is_ok());
     }
 
     #[test]

@@ -3,8 +3,10 @@
 
 mod access;
 pub mod audit;
+mod edge;
 mod error;
 mod extract;
+mod limits;
 mod publish;
 pub mod render;
 mod routes;
@@ -21,7 +23,9 @@ use tower_http::catch_panic::CatchPanicLayer;
 use model::snowflake::SnowflakeGenerator;
 use store::Store;
 
-pub use error::{ApiError, ApiResult, FormErrors};
+pub use edge::{layers as edge_layers, HttpConfig};
+pub use error::{ApiError, ApiResult, FormErrors, Limited};
+pub use limits::Limits;
 
 /// Settings of the HTTP API.
 #[derive(Debug, Clone)]
@@ -50,12 +54,15 @@ pub struct ApiState {
     pub config: Arc<ApiConfig>,
     /// Where every change is announced for the gateway.
     pub bus: Arc<dyn events::EventBus>,
+    /// Rate limits and the counters behind them.
+    pub limits: Arc<Limits>,
 }
 
 /// The whole HTTP API, mounted under `/api/v10` (and `/api`, which
 /// discord.js and older clients use for the default version).
 pub fn router(state: ApiState) -> Router {
-    let api = routes::router();
+    // A route layer, so the limiter sees which route matched.
+    let api = routes::router().route_layer(axum::middleware::from_fn_with_state(state.clone(), limits::limit));
     let limit = state.config.max_body_bytes;
     Router::new()
         .nest("/api/v10", api.clone())

@@ -18,10 +18,13 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub database: DatabaseConfig,
     pub snowflake: SnowflakeConfig,
-    pub http: HttpConfig,
+    /// HTTP limits, as the API crate defines them.
+    pub http: api::HttpConfig,
     pub auth: AuthConfig,
     /// The gateway's settings, as the gateway crate defines them.
     pub gateway: gateway::GatewayConfig,
+    /// Rate limits, as the ratelimit crate defines them.
+    pub ratelimit: ratelimit::RateLimitConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -43,12 +46,6 @@ pub struct SnowflakeConfig {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct HttpConfig {
-    pub max_body_bytes: usize,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct AuthConfig {
     /// argon2id memory cost in KiB and number of passes.
     pub argon2_memory_kib: u32,
@@ -62,9 +59,10 @@ impl Default for Config {
             data_dir: PathBuf::from("./data"),
             database: DatabaseConfig { url: None, max_connections: 16 },
             snowflake: SnowflakeConfig { worker: 0, process: 0 },
-            http: HttpConfig { max_body_bytes: 1024 * 1024 },
+            http: api::HttpConfig::default(),
             auth: AuthConfig { argon2_memory_kib: 19 * 1024, argon2_iterations: 2 },
             gateway: gateway::GatewayConfig::default(),
+            ratelimit: ratelimit::RateLimitConfig::default(),
         }
     }
 }

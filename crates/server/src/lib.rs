@@ -3,6 +3,7 @@
 //! in the domain crates.
 
 mod config;
+mod serve;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -39,6 +40,9 @@ pub fn id_generator(config: &Config) -> SnowflakeGenerator {
     SnowflakeGenerator::new(config.snowflake.worker, config.snowflake.process)
 }
 
+/// How long shutdown waits for requests in flight.
+const DRAIN: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// A server that is listening.
 pub struct Running {
     pub addr: SocketAddr,
@@ -71,6 +75,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         memory_kib: config.auth.argon2_memory_kib,
         iterations: config.auth.argon2_iterations,
     })?;
+    let limiter = config.ratelimit.open().await.context("opening the rate limiter")?;
     let shared: Arc<dyn store::Store> = Arc::new(store.clone());
     let bus: Arc<dyn events::EventBus> = Arc::new(events::LocalBus::new());
     let gw = &config.gateway;
@@ -86,20 +91,26 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             large_threshold: gw.large_threshold,
         }),
         bus,
+        limits: Arc::new(api::Limits { limiter, config: config.ratelimit.clone() }),
     };
-    let app = api::router(state).merge(gateway::router(hub.clone()));
+    let app = api::edge_layers(api::router(state).merge(gateway::router(hub.clone())), &config.http);
+    let http = config.http.clone();
     let grace = std::time::Duration::from_millis(gw.shutdown_grace_ms);
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         // Stop accepting and finish in-flight requests first, then ask
         // gateway clients to reconnect (op 7) so they resume elsewhere or
         // once we are back, then close the store.
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
+        serve::serve(
+            listener,
+            app,
+            &http,
+            async {
                 let _ = stopped.await;
-            })
-            .await
-            .context("serving HTTP")?;
+            },
+            DRAIN,
+        )
+        .await;
         hub.shutdown(grace).await;
         store.close().await;
         tracing::info!("stopped");

@@ -31,6 +31,31 @@ async fn discord_js_bot_answers_a_person() {
     }
 }
 
+#[tokio::test]
+async fn a_discord_js_bot_rides_through_rate_limits() {
+    let mut scene = Scene::rate_limited().await;
+    let mut bot = JsBot::start(&scene);
+    bot.line(|l| l.starts_with("READY "), Duration::from_secs(60)).await;
+    let mut limited = 0;
+    scene
+        .burst(12, async {
+            loop {
+                let line = bot.line(|l| l == "SAW_429" || l.starts_with("BURST_"), Duration::from_secs(60)).await;
+                if line == "SAW_429" {
+                    limited += 1;
+                } else {
+                    break line;
+                }
+            }
+        })
+        .await;
+    assert!(limited > 0, "the burst never met a 429, so nothing was tested");
+    let status = bot.terminate().await;
+    if !status.success() {
+        bot.fail(format!("the bot did not exit cleanly on SIGTERM ({status})"));
+    }
+}
+
 /// `node bot.mjs`, with its stdout read line by line and its stderr (the
 /// discord.js debug log) kept for failure messages.
 struct JsBot {

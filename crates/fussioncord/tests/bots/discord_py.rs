@@ -35,6 +35,38 @@ impl Bot {
     }
 }
 
+impl Bot {
+    /// Reads until the burst is over; returns how it ended and how many
+    /// 429s discord.py waited out on the way.
+    async fn burst_outcome(&mut self) -> (String, usize) {
+        let mut limited = 0;
+        loop {
+            let line = self.says("").await;
+            if line == "SAW_429" {
+                limited += 1;
+            } else if line.starts_with("BURST_") {
+                return (line, limited);
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_discord_py_bot_rides_through_rate_limits() {
+    let mut scene = Scene::rate_limited().await;
+    let mut bot = Bot::start(&scene);
+    bot.says("READY").await;
+    let mut limited = 0;
+    scene
+        .burst(12, async {
+            let (outcome, seen) = bot.burst_outcome().await;
+            limited = seen;
+            outcome
+        })
+        .await;
+    assert!(limited > 0, "the burst never met a 429, so nothing was tested");
+}
+
 #[tokio::test]
 async fn a_discord_py_bot_receives_and_replies() {
     let mut scene = Scene::new().await;

@@ -38,6 +38,44 @@ impl Scene {
         Self { app, person, bot, guild, channel, watcher }
     }
 
+    /// A scene on a server with tight limits: 5 messages per second per
+    /// channel, and 3 requests per second per caller over all routes, so a
+    /// burst of sends is refused by the global limit, which no library can
+    /// see coming.
+    pub async fn rate_limited() -> Self {
+        let app = TestApp::spawn_with(|c| {
+            c.ratelimit.global = ratelimit::Quota::new(3, 1_000);
+            c.ratelimit
+                .routes
+                .insert("POST /channels/{channel_id}/messages".into(), ratelimit::RouteLimit::new(5, 1_000));
+        })
+        .await;
+        let scene = Self::with(app).await;
+        // The person's own setup requests counted too.
+        tokio::time::sleep(Duration::from_millis(1_100)).await;
+        scene
+    }
+
+    /// Asks the bot to send `n` messages at once, then checks each arrived
+    /// exactly once. `outcome` is what the bot printed when it was done.
+    pub async fn burst(&mut self, n: usize, outcome: impl std::future::Future<Output = String>) {
+        self.post(&format!("burst {n}")).await;
+        let said = outcome.await;
+        assert_eq!(said, "BURST_DONE", "the library raised instead of waiting out the limit");
+        let mut seen = std::collections::BTreeSet::new();
+        while seen.len() < n {
+            let event = tokio::time::timeout(Duration::from_secs(30), self.watcher.dispatch("MESSAGE_CREATE"))
+                .await
+                .expect("every burst message arrives");
+            let content = event["d"]["content"].as_str().unwrap_or_default().to_owned();
+            if event["d"]["author"]["id"] == json!(self.bot.id) && content.starts_with("burst ") {
+                assert!(seen.insert(content.clone()), "{content:?} was sent twice");
+            }
+        }
+        let expected: std::collections::BTreeSet<String> = (1..=n).map(|i| format!("burst {i}/{n}")).collect();
+        assert_eq!(seen, expected);
+    }
+
     /// The bot's token without the `Bot ` prefix, as libraries take it.
     pub fn bot_token(&self) -> String {
         self.bot.token.trim_start_matches("Bot ").to_owned()

@@ -4,8 +4,9 @@
 //   FC_TOKEN  the bot token, without "Bot "
 //
 // Prints `READY <bot user id>` once logged in and `REPLIED` after each reply
-// to "ping"; discord.js's debug log goes to stderr for the test's failure
-// messages.
+// to "ping". On "burst N" it sends N messages at once and prints `BURST_DONE`
+// (or `BURST_FAILED <error>`); `SAW_429` for every 429 discord.js received.
+// discord.js's debug log goes to stderr for the test's failure messages.
 
 import { Client, Events, GatewayIntentBits } from 'discord.js';
 
@@ -30,10 +31,25 @@ client.on(Events.Debug, (info) => console.error(`[debug] ${info}`));
 client.on(Events.Warn, (info) => console.error(`[warn] ${info}`));
 client.on(Events.Error, (error) => console.error('[error]', error));
 
+client.rest.on('response', (_request, response) => {
+  if (response.status === 429) say('SAW_429');
+});
+
 client.once(Events.ClientReady, (ready) => say(`READY ${ready.user.id}`));
 
 client.on(Events.MessageCreate, async (message) => {
-  if (message.author.id === client.user.id || message.content !== 'ping') return;
+  if (message.author.id === client.user.id) return;
+  if (message.content.startsWith('burst ')) {
+    const n = Number(message.content.split(' ')[1]);
+    try {
+      await Promise.all(Array.from({ length: n }, (_, i) => message.channel.send(`burst ${i + 1}/${n}`)));
+      say('BURST_DONE');
+    } catch (error) {
+      say(`BURST_FAILED ${error}`);
+    }
+    return;
+  }
+  if (message.content !== 'ping') return;
   try {
     await message.channel.send('pong from discord.js');
     say('REPLIED');

@@ -2,10 +2,13 @@
 
 Environment: FC_HTTP (http://127.0.0.1:PORT), FC_TOKEN (bot token).
 Prints READY <id> when ready, REPLIED after each reply, CONNECTED on every
-(re)connection. Answers "ping" with "pong from discord.py".
+(re)connection. Answers "ping" with "pong from discord.py". On "burst N" it
+sends N messages at once and prints BURST_DONE (or BURST_FAILED <error>);
+SAW_429 whenever discord.py reports a 429 it is waiting out.
 """
 
 import asyncio
+import logging
 import os
 import sys
 
@@ -25,6 +28,19 @@ def say(line):
     print(line, flush=True)
 
 
+class Saw429(logging.Handler):
+    """discord.py logs each 429 it retries after as a warning."""
+
+    def emit(self, record):
+        text = record.getMessage()
+        if "429" in text or "rate limit" in text.lower():
+            say("SAW_429")
+
+
+logging.getLogger("discord.http").addHandler(Saw429(level=logging.WARNING))
+logging.getLogger("discord.http").setLevel(logging.WARNING)
+
+
 @client.event
 async def on_connect():
     say("CONNECTED")
@@ -42,6 +58,13 @@ async def on_message(message):
     if message.content == "ping":
         await message.channel.send("pong from discord.py")
         say("REPLIED")
+    elif message.content.startswith("burst "):
+        n = int(message.content.split()[1])
+        try:
+            await asyncio.gather(*(message.channel.send(f"burst {i + 1}/{n}") for i in range(n)))
+            say("BURST_DONE")
+        except Exception as e:  # the test fails on any error the library raised
+            say(f"BURST_FAILED {e!r}")
 
 
 async def main():

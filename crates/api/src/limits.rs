@@ -1,0 +1,157 @@
+//! Rate limits as Discord applies them: every request counts against its
+//! caller's global limit and against its route's bucket, per major
+//! parameter (channel, guild, webhook). Callers without a valid token are
+//! counted per address. Answers carry the bucket's `X-RateLimit-*`
+//! headers; a refused request gets a 429 and changes nothing.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath, RawPathParams, Request, State};
+use axum::http::{HeaderMap, HeaderValue};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use ratelimit::{Decision, Quota, RateLimitConfig, RateLimiter};
+use store::UserRow;
+
+use crate::error::{ApiError, Limited};
+use crate::ApiState;
+
+/// The limiter and the limits it enforces.
+pub struct Limits {
+    pub limiter: Arc<dyn RateLimiter>,
+    pub config: RateLimitConfig,
+}
+
+/// Path parameters that split a route's bucket, as Discord's do.
+const MAJOR: [&str; 3] = ["channel_id", "guild_id", "webhook_id"];
+
+/// The caller a token resolved to, looked up once per request: the limiter
+/// needs it for the key and the `Authed` extractor reuses it.
+#[derive(Clone)]
+pub struct Caller(pub Option<Arc<UserRow>>);
+
+pub async fn limit(State(state): State<ApiState>, req: Request, next: Next) -> Response {
+    let limits = &state.limits;
+    if !limits.config.enabled {
+        return next.run(req).await;
+    }
+    let (mut parts, body) = req.into_parts();
+    let template = parts.extensions.get::<MatchedPath>().map(|m| route_template(m.as_str()).to_owned());
+    let Some(template) = template else {
+        return next.run(Request::from_parts(parts, body)).await;
+    };
+    let route = format!("{} {template}", parts.method);
+    let major: Vec<String> = match RawPathParams::from_request_parts(&mut parts, &state).await {
+        Ok(params) => params.iter().filter(|(k, _)| MAJOR.contains(k)).map(|(_, v)| v.to_owned()).collect(),
+        Err(_) => Vec::new(),
+    };
+
+    let caller = match crate::extract::caller(&parts.headers, &state).await {
+        Ok(user) => {
+            parts.extensions.insert(Caller(user.clone().map(Arc::new)));
+            user.map(|u| u.id.to_string())
+        }
+        // The handler's own lookup will fail again and answer for it.
+        Err(_) => None,
+    };
+    let (who, global) = match caller {
+        Some(id) => (id, limits.config.global),
+        None => {
+            let ip = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string());
+            (format!("ip:{}", ip.as_deref().unwrap_or("unknown")), limits.config.per_ip)
+        }
+    };
+
+    let global_hit = hit(limits, &format!("g:{who}"), global).await;
+    if let Some(d) = global_hit.filter(|d| !d.allowed) {
+        return ApiError::rate_limited(Limited { retry_after: secs(d.reset_after), global: true, scope: "global" })
+            .into_response();
+    }
+
+    let route_limit = limits.config.route(&route);
+    let bucket = bucket_id(&route);
+    let counted = if route_limit.shared { "*" } else { &who };
+    let key = format!("r:{bucket}:{counted}:{}", major.join(":"));
+    let decision = hit(limits, &key, route_limit.quota()).await;
+
+    let mut res = match decision {
+        Some(d) if !d.allowed => {
+            let scope = if route_limit.shared { "shared" } else { "user" };
+            ApiError::rate_limited(Limited { retry_after: secs(d.reset_after), global: false, scope }).into_response()
+        }
+        _ => next.run(Request::from_parts(parts, body)).await,
+    };
+    if let Some(d) = decision {
+        bucket_headers(res.headers_mut(), &bucket, &d);
+    }
+    res
+}
+
+/// A counter that cannot be reached lets the request through: a chat that
+/// stops answering because Redis hiccupped is worse than one unlimited
+/// for a moment.
+async fn hit(limits: &Limits, key: &str, quota: Quota) -> Option<Decision> {
+    match limits.limiter.hit(key, quota).await {
+        Ok(d) => Some(d),
+        Err(e) => {
+            tracing::warn!(error = %e, "rate limiter unavailable; request not counted");
+            None
+        }
+    }
+}
+
+/// The route as the route map spells it, without the `/api/v10` or `/api`
+/// it is mounted under.
+fn route_template(matched: &str) -> &str {
+    matched.strip_prefix("/api/v10").or_else(|| matched.strip_prefix("/api")).unwrap_or(matched)
+}
+
+/// An opaque, stable name for a route's bucket (the same on every node):
+/// FNV-1a of the route key.
+fn bucket_id(route: &str) -> String {
+    let hash = route.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+    format!("{hash:016x}")
+}
+
+fn secs(d: Duration) -> f64 {
+    d.as_secs_f64()
+}
+
+fn bucket_headers(h: &mut HeaderMap, bucket: &str, d: &Decision) {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let reset = now + d.reset_after;
+    let pairs = [
+        ("x-ratelimit-limit", d.limit.to_string()),
+        ("x-ratelimit-remaining", d.remaining.to_string()),
+        ("x-ratelimit-reset", format!("{:.3}", reset.as_secs_f64())),
+        ("x-ratelimit-reset-after", format!("{:.3}", d.reset_after.as_secs_f64())),
+        ("x-ratelimit-bucket", bucket.to_owned()),
+    ];
+    for (name, value) in pairs {
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            h.insert(name, v);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_are_named_without_their_mount_point() {
+        assert_eq!(route_template("/api/v10/channels/{channel_id}"), "/channels/{channel_id}");
+        assert_eq!(route_template("/api/channels/{channel_id}"), "/channels/{channel_id}");
+    }
+
+    #[test]
+    fn buckets_are_stable_and_distinct() {
+        let a = bucket_id("POST /channels/{channel_id}/messages");
+        assert_eq!(a, bucket_id("POST /channels/{channel_id}/messages"));
+        assert_ne!(a, bucket_id("GET /channels/{channel_id}/messages"));
+        assert_eq!(a.len(), 16);
+    }
+}

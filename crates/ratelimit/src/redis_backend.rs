@@ -1,0 +1,82 @@
+//! Counters in Redis, shared by every API node that uses the same server
+//! and key prefix.
+
+use std::time::Duration;
+
+use redis::aio::ConnectionManager;
+use redis::Script;
+
+use crate::{Decision, LimiterError, Quota, RateLimiter};
+
+/// One round trip: count the hit, open the window on the first one, and
+/// report how long the window has left. A key whose expiry got lost (it
+/// cannot, but a stray `PERSIST` could) is given one again.
+const HIT: &str = r"
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+  return {n, tonumber(ARGV[1])}
+end
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+  ttl = tonumber(ARGV[1])
+end
+return {n, ttl}
+";
+
+/// How long one counter round trip may take before the request goes on
+/// without it.
+const TIMEOUT: Duration = Duration::from_millis(500);
+
+pub struct RedisLimiter {
+    conn: ConnectionManager,
+    prefix: String,
+    script: Script,
+}
+
+impl RedisLimiter {
+    /// Connects (reconnecting by itself later). Every key is stored under
+    /// `prefix`, so several deployments can share one Redis.
+    pub async fn connect(url: &str, prefix: &str) -> Result<Self, LimiterError> {
+        let client = redis::Client::open(url).map_err(backend)?;
+        let conn = tokio::time::timeout(TIMEOUT * 10, ConnectionManager::new(client))
+            .await
+            .map_err(|_| LimiterError::Backend(format!("connecting to {url} timed out")))?
+            .map_err(backend)?;
+        Ok(Self { conn, prefix: prefix.to_owned(), script: Script::new(HIT) })
+    }
+}
+
+fn backend(e: redis::RedisError) -> LimiterError {
+    LimiterError::Backend(e.to_string())
+}
+
+#[async_trait::async_trait]
+impl RateLimiter for RedisLimiter {
+    async fn hit(&self, key: &str, quota: Quota) -> Result<Decision, LimiterError> {
+        let mut conn = self.conn.clone();
+        let window_ms = quota.window().as_millis() as u64;
+        let mut call = self.script.key(format!("{}{key}", self.prefix));
+        call.arg(window_ms);
+        let (count, ttl_ms): (u64, i64) = tokio::time::timeout(TIMEOUT, call.invoke_async(&mut conn))
+            .await
+            .map_err(|_| LimiterError::Backend("Redis did not answer in time".into()))?
+            .map_err(backend)?;
+        let reset_after = Duration::from_millis(ttl_ms.clamp(0, window_ms as i64) as u64);
+        Ok(Decision::from_count(quota, count, reset_after))
+    }
+
+    async fn ping(&self) -> Result<(), LimiterError> {
+        let mut conn = self.conn.clone();
+        let pong: String = tokio::time::timeout(TIMEOUT, redis::cmd("PING").query_async(&mut conn))
+            .await
+            .map_err(|_| LimiterError::Backend("Redis did not answer in time".into()))?
+            .map_err(backend)?;
+        if pong == "PONG" {
+            Ok(())
+        } else {
+            Err(LimiterError::Backend(format!("PING answered {pong:?}")))
+        }
+    }
+}
