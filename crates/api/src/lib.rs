@@ -5,6 +5,7 @@ mod access;
 pub mod audit;
 mod error;
 mod extract;
+pub mod ops;
 mod publish;
 pub mod render;
 mod routes;
@@ -33,11 +34,13 @@ pub struct ApiConfig {
     pub gateway_url: Option<String>,
     /// Guilds with more members than this arrive without their member list.
     pub large_threshold: u64,
+    /// Whether `GET /metrics` answers (404 when off).
+    pub metrics_enabled: bool,
 }
 
 impl Default for ApiConfig {
     fn default() -> Self {
-        Self { max_body_bytes: 1024 * 1024, gateway_url: None, large_threshold: 250 }
+        Self { max_body_bytes: 1024 * 1024, gateway_url: None, large_threshold: 250, metrics_enabled: true }
     }
 }
 
@@ -50,16 +53,20 @@ pub struct ApiState {
     pub config: Arc<ApiConfig>,
     /// Where every change is announced for the gateway.
     pub bus: Arc<dyn events::EventBus>,
+    /// This server's metrics (request counts, latencies, rate-limit hits).
+    pub metrics: Arc<telemetry::Metrics>,
 }
 
 /// The whole HTTP API, mounted under `/api/v10` (and `/api`, which
-/// discord.js and older clients use for the default version).
+/// discord.js and older clients use for the default version), and the
+/// operations endpoints `/healthz`, `/readyz` and `/metrics` beside it.
 pub fn router(state: ApiState) -> Router {
     let api = routes::router();
     let limit = state.config.max_body_bytes;
     Router::new()
         .nest("/api/v10", api.clone())
         .nest("/api", api)
+        .merge(ops::router(state.config.metrics_enabled))
         .fallback(|| async { ApiError::not_found() })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .layer(DefaultBodyLimit::max(limit))

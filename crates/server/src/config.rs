@@ -22,6 +22,41 @@ pub struct Config {
     pub auth: AuthConfig,
     /// The gateway's settings, as the gateway crate defines them.
     pub gateway: gateway::GatewayConfig,
+    pub log: LogConfig,
+    pub metrics: MetricsConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    /// `text` for people, `json` (one object per line) for log collectors.
+    pub format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl std::str::FromStr for LogFormat {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "text" => Ok(Self::Text),
+            "json" => Ok(Self::Json),
+            other => Err(format!("log format must be text or json, not {other:?}")),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Whether `GET /metrics` answers. It reveals traffic figures, not
+    /// data; keep it off the public internet at the proxy, or turn it off.
+    pub enabled: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -65,6 +100,8 @@ impl Default for Config {
             http: HttpConfig { max_body_bytes: 1024 * 1024 },
             auth: AuthConfig { argon2_memory_kib: 19 * 1024, argon2_iterations: 2 },
             gateway: gateway::GatewayConfig::default(),
+            log: LogConfig { format: LogFormat::Text },
+            metrics: MetricsConfig { enabled: true },
         }
     }
 }
