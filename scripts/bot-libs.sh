@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs the pinned bot libraries the tests drive: discord.py (PyPI) in a
-# virtualenv and discord.js (npm) from tests/bots/js/package-lock.json.
+# virtualenv and discord.js (npm) from tests/bots/js/package-lock.json. The
+# virtualenv also gets prometheus_client, whose OpenMetrics parser tests/ops.rs
+# uses to read /metrics.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cache="${FUSSIONCORD_CACHE:-$HOME/.cache/fussioncord}"

@@ -7,6 +7,7 @@ mod edge;
 mod error;
 mod extract;
 mod limits;
+pub mod ops;
 mod publish;
 pub mod render;
 mod routes;
@@ -37,11 +38,13 @@ pub struct ApiConfig {
     pub gateway_url: Option<String>,
     /// Guilds with more members than this arrive without their member list.
     pub large_threshold: u64,
+    /// Whether `GET /metrics` answers (404 when off).
+    pub metrics_enabled: bool,
 }
 
 impl Default for ApiConfig {
     fn default() -> Self {
-        Self { max_body_bytes: 1024 * 1024, gateway_url: None, large_threshold: 250 }
+        Self { max_body_bytes: 1024 * 1024, gateway_url: None, large_threshold: 250, metrics_enabled: true }
     }
 }
 
@@ -56,10 +59,13 @@ pub struct ApiState {
     pub bus: Arc<dyn events::EventBus>,
     /// Rate limits and the counters behind them.
     pub limits: Arc<Limits>,
+    /// This server's metrics (request counts, latencies, rate-limit hits).
+    pub metrics: Arc<telemetry::Metrics>,
 }
 
 /// The whole HTTP API, mounted under `/api/v10` (and `/api`, which
-/// discord.js and older clients use for the default version).
+/// discord.js and older clients use for the default version), and the
+/// operations endpoints `/healthz`, `/readyz` and `/metrics` beside it.
 pub fn router(state: ApiState) -> Router {
     // A route layer, so the limiter sees which route matched.
     let api = routes::router().route_layer(axum::middleware::from_fn_with_state(state.clone(), limits::limit));
@@ -67,6 +73,7 @@ pub fn router(state: ApiState) -> Router {
     Router::new()
         .nest("/api/v10", api.clone())
         .nest("/api", api)
+        .merge(ops::router(state.config.metrics_enabled))
         .fallback(|| async { ApiError::not_found() })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .layer(DefaultBodyLimit::max(limit))

@@ -57,16 +57,17 @@ pub async fn limit(State(state): State<ApiState>, req: Request, next: Next) -> R
         // The handler's own lookup will fail again and answer for it.
         Err(_) => None,
     };
-    let (who, global) = match caller {
-        Some(id) => (id, limits.config.global),
+    let (who, global, counted_as) = match caller {
+        Some(id) => (id, limits.config.global, "global"),
         None => {
             let ip = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string());
-            (format!("ip:{}", ip.as_deref().unwrap_or("unknown")), limits.config.per_ip)
+            (format!("ip:{}", ip.as_deref().unwrap_or("unknown")), limits.config.per_ip, "ip")
         }
     };
 
     let global_hit = hit(limits, &format!("g:{who}"), global).await;
     if let Some(d) = global_hit.filter(|d| !d.allowed) {
+        state.metrics.rate_limited(counted_as);
         return ApiError::rate_limited(Limited { retry_after: secs(d.reset_after), global: true, scope: "global" })
             .into_response();
     }
@@ -80,6 +81,7 @@ pub async fn limit(State(state): State<ApiState>, req: Request, next: Next) -> R
     let mut res = match decision {
         Some(d) if !d.allowed => {
             let scope = if route_limit.shared { "shared" } else { "user" };
+            state.metrics.rate_limited(scope);
             ApiError::rate_limited(Limited { retry_after: secs(d.reset_after), global: false, scope }).into_response()
         }
         _ => next.run(Request::from_parts(parts, body)).await,

@@ -149,7 +149,15 @@ pub trait EventBus: Send + Sync {
     fn publish(&self, event: Event);
     /// A stream of every event published from now on.
     fn subscribe(&self) -> Subscription;
+    /// Whether a published event would reach anyone now, for readiness
+    /// probes. Never blocks.
+    fn ready(&self) -> Result<(), BusUnavailable>;
 }
+
+/// Why the bus cannot carry events.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("event bus unavailable: {0}")]
+pub struct BusUnavailable(pub String);
 
 /// Events for one subscriber, in publish order.
 pub struct Subscription {
@@ -188,6 +196,17 @@ impl EventBus for LocalBus {
         self.subscribers.lock().unwrap_or_else(|e| e.into_inner()).push(tx);
         Subscription { rx }
     }
+
+    /// Ready while someone listens: in one process that is the gateway's
+    /// dispatcher, and if it has died every event would be lost.
+    fn ready(&self) -> Result<(), BusUnavailable> {
+        let subs = self.subscribers.lock().unwrap_or_else(|e| e.into_inner());
+        if subs.iter().any(|tx| !tx.is_closed()) {
+            Ok(())
+        } else {
+            Err(BusUnavailable("no subscriber is listening".into()))
+        }
+    }
 }
 
 #[cfg(test)]
@@ -210,5 +229,15 @@ mod tests {
         bus.publish(Event::new("THREE", Bytes::from_static(b"{}"), Audience::Users(vec![]), 0));
         assert_eq!(b.recv().await.unwrap().name, "THREE");
         assert_eq!(bus.subscribers.lock().unwrap().len(), 1, "a dropped subscriber is forgotten");
+    }
+
+    #[test]
+    fn ready_only_while_someone_listens() {
+        let bus = LocalBus::new();
+        assert!(bus.ready().is_err(), "nobody subscribed yet");
+        let sub = bus.subscribe();
+        assert_eq!(bus.ready(), Ok(()));
+        drop(sub);
+        assert!(bus.ready().is_err(), "the only subscriber went away");
     }
 }

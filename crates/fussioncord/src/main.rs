@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use model::Id;
-use server::Config;
+use server::{Config, LogFormat};
 
 /// A Discord-compatible chat server you run yourself.
 #[derive(Parser)]
@@ -16,6 +16,10 @@ struct Cli {
     /// Environment variables FUSSIONCORD__SECTION__KEY override it.
     #[arg(long, global = true, value_name = "FILE")]
     config: Option<PathBuf>,
+    /// Log lines as `text` or as `json` objects, one per line, on stderr
+    /// [default: text, or `log.format` in the config]. RUST_LOG filters them.
+    #[arg(long, global = true, value_name = "text|json")]
+    log_format: Option<LogFormat>,
     #[command(subcommand)]
     command: Command,
 }
@@ -70,16 +74,25 @@ fn id<M>(n: u64, what: &str) -> anyhow::Result<Id<M>> {
     Id::new_checked(n).with_context(|| format!("{what} must be a non-zero id"))
 }
 
+/// Installs the process's log subscriber. Headers and tokens are never
+/// logged anywhere, so neither format can leak them.
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn".into());
+    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => logs.init(),
+        LogFormat::Json => logs.json().init(),
+    }
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     let cli = Cli::parse();
     let mut config = Config::load(cli.config.as_deref())?;
+    if let Some(format) = cli.log_format {
+        config.log.format = format;
+    }
+    init_logging(config.log.format);
     match cli.command {
         Command::Serve { listen, data_dir } => {
             if let Some(listen) = listen {

@@ -776,4 +776,14 @@ async fn clients_that_stop_reading_are_cut_loose_and_memory_stays_bounded() {
         assert!(received < 2000, "a stalled client was sent all {received} messages");
         assert!(code.is_none() || code == Some(4000), "resumable close, got {code:?}");
     }
+
+    // Operators see it: the slow consumers were counted.
+    let metrics = app.client.get(format!("http://{addr}/metrics")).send().await.unwrap().text().await.unwrap();
+    let dropped: f64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("fussioncord_gateway_slow_consumers_dropped_total "))
+        .expect("the slow-consumer counter is exposed")
+        .parse()
+        .unwrap();
+    assert!(dropped >= 3.0, "{dropped} slow consumers counted; at least 3 were seen cut loose");
 }

@@ -351,7 +351,7 @@ impl Conn {
             .and_then(user_presence)
             .unwrap_or(UserPresence { status: "online".into(), activities: Vec::new() });
         self.hub.set_presence(user.id, presence, &session.guilds());
-        session.dispatch("READY", Bytes::from(serde_json::to_vec(&ready).expect("READY serialises")));
+        self.hub.deliver(&session, "READY", Bytes::from(serde_json::to_vec(&ready).expect("READY serialises")));
         if intents & intents::GUILDS != 0 {
             for g in &mine {
                 let mut snapshot =
@@ -363,7 +363,8 @@ impl Conn {
                     let members = snapshot.members.iter().filter_map(|m| m.user.as_ref().map(|u| u.id));
                     snapshot.presences = self.hub.guild_presences(g.id, members);
                 }
-                session.dispatch(
+                self.hub.deliver(
+                    &session,
                     "GUILD_CREATE",
                     Bytes::from(serde_json::to_vec(&snapshot).expect("GUILD_CREATE serialises")),
                 );
@@ -414,7 +415,7 @@ impl Conn {
         };
         match self.attach(session.clone(), Some(resume.seq)).await {
             Flow::Continue if self.session.is_some() => {
-                session.dispatch("RESUMED", Bytes::from_static(b"{}"));
+                self.hub.deliver(&session, "RESUMED", Bytes::from_static(b"{}"));
                 Flow::Continue
             }
             other => other,
@@ -519,8 +520,11 @@ impl Conn {
                 presences,
                 nonce: req.nonce.clone(),
             };
-            session
-                .dispatch("GUILD_MEMBERS_CHUNK", Bytes::from(serde_json::to_vec(&payload).expect("chunk serialises")));
+            self.hub.deliver(
+                &session,
+                "GUILD_MEMBERS_CHUNK",
+                Bytes::from(serde_json::to_vec(&payload).expect("chunk serialises")),
+            );
         }
         Flow::Continue
     }

@@ -13,8 +13,9 @@ use tokio::sync::{watch, Notify};
 use events::{intents, Audience, Event, EventBus, Membership};
 use model::gateway::{Presence, PresenceUser};
 use store::{GuildId, Store, UserId};
+use telemetry::Metrics;
 
-use crate::session::Session;
+use crate::session::{Delivery, Session};
 use crate::GatewayConfig;
 
 #[derive(Default)]
@@ -47,6 +48,7 @@ pub struct Hub {
     pub(crate) config: GatewayConfig,
     pub(crate) store: Arc<dyn Store>,
     pub(crate) bus: Arc<dyn EventBus>,
+    metrics: Arc<Metrics>,
     registry: Mutex<Registry>,
     /// Flips to `true` when the server shuts down: connections send op 7.
     pub(crate) closing: watch::Sender<bool>,
@@ -55,12 +57,18 @@ pub struct Hub {
 }
 
 impl Hub {
-    pub fn new(config: GatewayConfig, store: Arc<dyn Store>, bus: Arc<dyn EventBus>) -> Arc<Self> {
+    pub fn new(
+        config: GatewayConfig,
+        store: Arc<dyn Store>,
+        bus: Arc<dyn EventBus>,
+        metrics: Arc<Metrics>,
+    ) -> Arc<Self> {
         let (closing, _) = watch::channel(false);
         Arc::new(Self {
             config,
             store,
             bus,
+            metrics,
             registry: Mutex::new(Registry::default()),
             closing,
             open_connections: Mutex::new(0),
@@ -97,16 +105,30 @@ impl Hub {
         if let Some(Membership::Joined { user, guild }) = event.membership {
             self.join(user, guild);
         }
+        self.metrics.event_routed(event.name);
         let guild = event.guild();
         for session in self.targets(&event.audience) {
             if session.wants(event) && session.on_shard(guild) {
-                session.dispatch(event.name, session.payload(event));
+                self.deliver(&session, event.name, session.payload(event));
             }
         }
         match event.membership {
             Some(Membership::Left { user, guild }) => self.leave(user, guild),
             Some(Membership::GuildDeleted(guild)) => self.drop_guild(guild),
             _ => {}
+        }
+    }
+
+    /// Dispatches to one session, counting what happened to the frame.
+    pub(crate) fn deliver(&self, session: &Session, name: &'static str, data: Bytes) {
+        self.metrics.events_dispatched(1);
+        match session.dispatch(name, data) {
+            Delivery::Queued { depth } => self.metrics.queue_depth(depth),
+            Delivery::Buffered => {}
+            Delivery::CutLoose => {
+                tracing::info!(session = %session.id, user = %session.user, "gateway client too slow; cut loose");
+                self.metrics.slow_consumer_dropped();
+            }
         }
     }
 
@@ -183,7 +205,9 @@ impl Hub {
             reg.by_guild.entry(g).or_default().insert(session.id.clone(), session.clone());
         }
         reg.by_user.entry(session.user).or_default().insert(session.id.clone(), session.clone());
-        reg.sessions.insert(session.id.clone(), session);
+        if reg.sessions.insert(session.id.clone(), session).is_none() {
+            self.metrics.gateway_session_opened();
+        }
         first
     }
 
@@ -193,7 +217,9 @@ impl Hub {
 
     fn remove(&self, session: &Session) -> bool {
         let mut reg = self.registry();
-        reg.sessions.remove(&session.id);
+        if reg.sessions.remove(&session.id).is_some() {
+            self.metrics.gateway_session_closed();
+        }
         for g in session.guilds() {
             if let Some(m) = reg.by_guild.get_mut(&g) {
                 m.remove(&session.id);
@@ -273,10 +299,12 @@ impl Hub {
     }
 
     pub(crate) fn connection_opened(&self) {
+        self.metrics.gateway_connection_opened();
         *self.open_connections.lock().unwrap_or_else(|e| e.into_inner()) += 1;
     }
 
     pub(crate) fn connection_closed(&self) {
+        self.metrics.gateway_connection_closed();
         let mut n = self.open_connections.lock().unwrap_or_else(|e| e.into_inner());
         *n -= 1;
         if *n == 0 {

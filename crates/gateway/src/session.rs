@@ -53,6 +53,18 @@ struct Inner {
     guilds: HashSet<GuildId>,
 }
 
+/// What became of a dispatch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// In the attached connection's queue, which now holds `depth` frames.
+    Queued { depth: usize },
+    /// Kept for a resume only: no connection is attached.
+    Buffered,
+    /// The connection's queue was full, so it was cut loose as too slow;
+    /// the session stays resumable.
+    CutLoose,
+}
+
 /// Why a resume cannot go on.
 #[derive(Debug, PartialEq, Eq)]
 pub enum ResumeError {
@@ -142,9 +154,9 @@ impl Session {
         }
     }
 
-    /// Sends a dispatch. Returns `false` when the attached connection's
-    /// queue was full and it was cut loose (the session stays resumable).
-    pub fn dispatch(&self, name: &'static str, data: Bytes) -> bool {
+    /// Sends a dispatch: into the resume buffer, and to the attached
+    /// connection's queue if there is one.
+    pub fn dispatch(&self, name: &'static str, data: Bytes) -> Delivery {
         let mut inner = self.lock();
         inner.seq += 1;
         let frame = Frame { seq: inner.seq, name, data };
@@ -152,16 +164,17 @@ impl Session {
         while inner.buffer.len() > inner.buffer_limit {
             inner.buffer.pop_front();
         }
-        if let Some(sink) = &inner.sink {
-            if sink.try_send(frame).is_err() {
-                // Full (too slow) or closed (already gone): detach. The
-                // connection notices its queue closed and ends.
-                inner.sink = None;
-                inner.detached_at = Some(Instant::now());
-                return false;
-            }
-        }
-        true
+        let Some(sink) = &inner.sink else { return Delivery::Buffered };
+        let delivery = match sink.try_send(frame) {
+            Ok(()) => return Delivery::Queued { depth: sink.max_capacity() - sink.capacity() },
+            Err(mpsc::error::TrySendError::Full(_)) => Delivery::CutLoose,
+            Err(mpsc::error::TrySendError::Closed(_)) => Delivery::Buffered,
+        };
+        // Full (too slow) or closed (already gone): detach. The connection
+        // notices its queue closed and ends.
+        inner.sink = None;
+        inner.detached_at = Some(Instant::now());
+        delivery
     }
 
     /// Attaches a resuming connection: returns the frames after `seq`, to be

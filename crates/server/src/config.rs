@@ -25,6 +25,41 @@ pub struct Config {
     pub gateway: gateway::GatewayConfig,
     /// Rate limits, as the ratelimit crate defines them.
     pub ratelimit: ratelimit::RateLimitConfig,
+    pub log: LogConfig,
+    pub metrics: MetricsConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    /// `text` for people, `json` (one object per line) for log collectors.
+    pub format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl std::str::FromStr for LogFormat {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "text" => Ok(Self::Text),
+            "json" => Ok(Self::Json),
+            other => Err(format!("log format must be text or json, not {other:?}")),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Whether `GET /metrics` answers. It reveals traffic figures, not
+    /// data; keep it off the public internet at the proxy, or turn it off.
+    pub enabled: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -63,6 +98,8 @@ impl Default for Config {
             auth: AuthConfig { argon2_memory_kib: 19 * 1024, argon2_iterations: 2 },
             gateway: gateway::GatewayConfig::default(),
             ratelimit: ratelimit::RateLimitConfig::default(),
+            log: LogConfig { format: LogFormat::Text },
+            metrics: MetricsConfig { enabled: true },
         }
     }
 }

@@ -17,7 +17,7 @@ use tokio::task::JoinHandle;
 use model::snowflake::SnowflakeGenerator;
 use store::SqlStore;
 
-pub use config::{Config, DatabaseConfig};
+pub use config::{Config, DatabaseConfig, LogConfig, LogFormat, MetricsConfig};
 
 /// Opens the store the configuration names: PostgreSQL when
 /// `database.url` is set, otherwise SQLite in the data directory.
@@ -68,7 +68,10 @@ impl Running {
 
 /// Binds, opens the store, and serves in a background task.
 pub async fn start(config: Config) -> anyhow::Result<Running> {
-    let store = open_store(&config).await?;
+    // This server's own registry: servers sharing a process (tests) never
+    // count each other's traffic.
+    let metrics = Arc::new(telemetry::Metrics::new());
+    let store = open_store(&config).await?.with_metrics(metrics.clone());
     let listener = TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
     let addr = listener.local_addr()?;
     let passwords = auth::PasswordHasherConfig::new(auth::HashCost {
@@ -79,7 +82,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let shared: Arc<dyn store::Store> = Arc::new(store.clone());
     let bus: Arc<dyn events::EventBus> = Arc::new(events::LocalBus::new());
     let gw = &config.gateway;
-    let hub = gateway::Hub::new(gw.clone(), shared.clone(), bus.clone());
+    let hub = gateway::Hub::new(gw.clone(), shared.clone(), bus.clone(), metrics.clone());
     hub.spawn();
     let state = api::ApiState {
         store: shared,
@@ -89,11 +92,14 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             max_body_bytes: config.http.max_body_bytes,
             gateway_url: gw.public_url.clone(),
             large_threshold: gw.large_threshold,
+            metrics_enabled: config.metrics.enabled,
         }),
         bus,
         limits: Arc::new(api::Limits { limiter, config: config.ratelimit.clone() }),
+        metrics: metrics.clone(),
     };
-    let app = api::edge_layers(api::router(state).merge(gateway::router(hub.clone())), &config.http);
+    let app = api::router(state).merge(gateway::router(hub.clone()));
+    let app = api::ops::observe(api::edge_layers(app, &config.http), metrics);
     let http = config.http.clone();
     let grace = std::time::Duration::from_millis(gw.shutdown_grace_ms);
     let (stop, stopped) = oneshot::channel::<()>();

@@ -28,9 +28,24 @@ pub use roles::{RolePatch, RoleStore};
 pub use sql::{Backend, SqlStore};
 pub use users::{NewUser, UserPatch, UserRow, UserStore};
 
+/// Whether the store can be reached, for readiness probes.
+#[async_trait::async_trait]
+pub trait HealthStore: Send + Sync {
+    /// One round trip to the backend; fails when it cannot be reached.
+    async fn ping(&self) -> Result<()>;
+}
+
+#[async_trait::async_trait]
+impl HealthStore for SqlStore {
+    async fn ping(&self) -> Result<()> {
+        SqlStore::ping(self).await
+    }
+}
+
 /// Everything the server stores, as one object the API can hold.
 pub trait Store:
-    UserStore
+    HealthStore
+    + UserStore
     + ApplicationStore
     + GuildStore
     + RoleStore
@@ -42,7 +57,8 @@ pub trait Store:
 {
 }
 impl<T> Store for T where
-    T: UserStore
+    T: HealthStore
+        + UserStore
         + ApplicationStore
         + GuildStore
         + RoleStore

@@ -1,12 +1,18 @@
 //! The SQL backend: one query text for both dialects through sqlx's `Any`
 //! driver (`$n` placeholders, integers for booleans), separate migrations.
 
+use std::ops::{Deref, DerefMut};
 use std::path::Path;
 use std::str::FromStr;
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{AnyPool, Executor};
+use futures::future::BoxFuture;
+use futures::stream::BoxStream;
+use futures::{FutureExt, StreamExt};
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyQueryResult, AnyRow, AnyStatement, AnyTypeInfo};
+use sqlx::{Any, AnyConnection, AnyPool, Describe, Either, Execute, Executor, Transaction};
+use telemetry::Metrics;
 
 use crate::Result;
 
@@ -22,8 +28,8 @@ pub enum Backend {
 /// parallel thanks to WAL. For PostgreSQL both are the same pool.
 #[derive(Debug, Clone)]
 pub struct SqlStore {
-    pub(crate) writer: AnyPool,
-    pub(crate) reader: AnyPool,
+    pub(crate) writer: Pool,
+    pub(crate) reader: Pool,
     backend: Backend,
 }
 
@@ -58,7 +64,7 @@ impl SqlStore {
         let writer = pool(1).connect_with(options.clone()).await?;
         sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
         let reader = pool(8).connect_with(options).await?;
-        Ok(Self { writer, reader, backend: Backend::Sqlite })
+        Ok(Self { writer: Pool::new(writer), reader: Pool::new(reader), backend: Backend::Sqlite })
     }
 
     /// Connects to PostgreSQL at `url` and applies migrations.
@@ -70,7 +76,14 @@ impl SqlStore {
             .connect(url)
             .await?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
-        Ok(Self { writer: pool.clone(), reader: pool, backend: Backend::Postgres })
+        Ok(Self { writer: Pool::new(pool.clone()), reader: Pool::new(pool), backend: Backend::Postgres })
+    }
+
+    /// Records the latency of every statement and transaction in `metrics`.
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        self.writer.metrics = Some(metrics.clone());
+        self.reader.metrics = Some(metrics);
+        self
     }
 
     pub fn backend(&self) -> Backend {
@@ -80,8 +93,15 @@ impl SqlStore {
     /// Waits for in-flight queries and closes every connection; SQLite
     /// checkpoints its WAL on the last close.
     pub async fn close(&self) {
-        self.writer.close().await;
-        self.reader.close().await;
+        self.writer.pool.close().await;
+        self.reader.pool.close().await;
+    }
+
+    /// One round trip to the database (`SELECT 1` on a reader), untimed so
+    /// that health probes do not show up as store latency.
+    pub(crate) async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").fetch_one(&self.reader.pool).await?;
+        Ok(())
     }
 }
 
@@ -108,5 +128,158 @@ pub(crate) fn conflict(what: &'static str) -> impl FnOnce(sqlx::Error) -> crate:
     move |e| match &e {
         sqlx::Error::Database(db) if db.is_unique_violation() => crate::StoreError::Conflict(what),
         _ => crate::StoreError::Backend(e),
+    }
+}
+
+/// A connection pool that times what runs on it: each statement run
+/// directly on the pool (labelled with its SQL verb) and each transaction
+/// begun from it, from `BEGIN` to `COMMIT`, as one call. Statements inside
+/// a transaction are not timed one by one; their transaction is.
+///
+/// Timing at this layer, rather than wrapping each of the store traits'
+/// methods, keeps the store's code untouched and covers every method,
+/// present and future.
+#[derive(Debug, Clone)]
+pub(crate) struct Pool {
+    pool: AnyPool,
+    metrics: Option<Arc<Metrics>>,
+}
+
+impl Pool {
+    fn new(pool: AnyPool) -> Self {
+        Self { pool, metrics: None }
+    }
+
+    fn timer(&self, op: &'static str) -> Option<Timer> {
+        self.metrics.clone().map(|metrics| Timer { metrics, op, start: Instant::now(), ok: true })
+    }
+
+    pub(crate) async fn begin(&self) -> std::result::Result<Tx, sqlx::Error> {
+        let mut timer = self.timer("transaction");
+        // A transaction counts as failed unless it commits.
+        if let Some(t) = timer.as_mut() {
+            t.set_ok(false);
+        }
+        Ok(Tx { inner: self.pool.begin().await?, timer })
+    }
+}
+
+/// Records one call when dropped: a stream or future that is abandoned
+/// half-way still counts the time it took.
+struct Timer {
+    metrics: Arc<Metrics>,
+    op: &'static str,
+    start: Instant,
+    ok: bool,
+}
+
+impl Timer {
+    fn set_ok(&mut self, ok: bool) {
+        self.ok = ok;
+    }
+}
+
+impl Drop for Timer {
+    fn drop(&mut self) {
+        self.metrics.store_call(self.op, self.start.elapsed().as_secs_f64(), self.ok);
+    }
+}
+
+/// The statement's verb, lower-case: `select`, `insert`, `update`,
+/// `delete`, or `other`.
+fn verb(sql: &str) -> &'static str {
+    let word = sql.split_whitespace().next().unwrap_or("");
+    ["select", "insert", "update", "delete"].into_iter().find(|v| word.eq_ignore_ascii_case(v)).unwrap_or("other")
+}
+
+/// A transaction that records its duration when it commits or is dropped
+/// (rolled back). Derefs to the connection, like sqlx's own.
+pub(crate) struct Tx {
+    inner: Transaction<'static, Any>,
+    timer: Option<Timer>,
+}
+
+impl Tx {
+    pub(crate) async fn commit(self) -> std::result::Result<(), sqlx::Error> {
+        let Tx { inner, mut timer } = self;
+        let result = inner.commit().await;
+        if let Some(t) = timer.as_mut() {
+            t.set_ok(result.is_ok());
+        }
+        result
+    }
+}
+
+impl Deref for Tx {
+    type Target = AnyConnection;
+    fn deref(&self) -> &AnyConnection {
+        &self.inner
+    }
+}
+
+impl DerefMut for Tx {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        &mut self.inner
+    }
+}
+
+impl<'p> Executor<'p> for &'p Pool {
+    type Database = Any;
+
+    fn fetch_many<'e, 'q: 'e, E>(
+        self,
+        query: E,
+    ) -> BoxStream<'e, std::result::Result<Either<AnyQueryResult, AnyRow>, sqlx::Error>>
+    where
+        'p: 'e,
+        E: 'q + Execute<'q, Any>,
+    {
+        let timer = self.timer(verb(query.sql()));
+        let stream = self.pool.fetch_many(query);
+        match timer {
+            None => stream,
+            Some(mut timer) => stream
+                .inspect(move |item| {
+                    if item.is_err() {
+                        timer.set_ok(false);
+                    }
+                })
+                .boxed(),
+        }
+    }
+
+    fn fetch_optional<'e, 'q: 'e, E>(self, query: E) -> BoxFuture<'e, std::result::Result<Option<AnyRow>, sqlx::Error>>
+    where
+        'p: 'e,
+        E: 'q + Execute<'q, Any>,
+    {
+        let timer = self.timer(verb(query.sql()));
+        let future = self.pool.fetch_optional(query);
+        async move {
+            let result = future.await;
+            if let Some(mut t) = timer {
+                t.set_ok(result.is_ok());
+            }
+            result
+        }
+        .boxed()
+    }
+
+    fn prepare_with<'e, 'q: 'e>(
+        self,
+        sql: &'q str,
+        parameters: &'e [AnyTypeInfo],
+    ) -> BoxFuture<'e, std::result::Result<AnyStatement<'q>, sqlx::Error>>
+    where
+        'p: 'e,
+    {
+        self.pool.prepare_with(sql, parameters)
+    }
+
+    fn describe<'e, 'q: 'e>(self, sql: &'q str) -> BoxFuture<'e, std::result::Result<Describe<Any>, sqlx::Error>>
+    where
+        'p: 'e,
+    {
+        self.pool.describe(sql)
     }
 }

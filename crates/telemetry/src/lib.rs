@@ -1,0 +1,282 @@
+//! The server's metrics: one [`Metrics`] per server, owning its own
+//! Prometheus registry, with a typed method for everything worth counting
+//! and [`Metrics::render`] for `GET /metrics`.
+//!
+//! No global recorder: several servers in one process (the test suite runs
+//! many) each count only their own traffic.
+
+use std::fmt;
+
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::{Registry, Unit};
+
+/// The `Content-Type` of [`Metrics::render`]'s output.
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// Every metric name starts with this.
+pub const PREFIX: &str = "fussioncord";
+
+/// Seconds: from half a millisecond (a cached read) to ten seconds.
+const LATENCY_BUCKETS: [f64; 14] =
+    [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+/// Seconds: store calls start ten times lower than requests.
+const STORE_BUCKETS: [f64; 14] =
+    [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0];
+/// Frames waiting in a connection's queue; the default limit is 2048.
+const DEPTH_BUCKETS: [f64; 9] = [0.0, 1.0, 4.0, 16.0, 64.0, 256.0, 1024.0, 2048.0, 8192.0];
+
+/// The rate-limit scopes, as Discord names them, plus `ip` for anonymous
+/// callers. Anything else is counted as `other`, so a caller's typo cannot
+/// grow the label set.
+pub const RATE_LIMIT_SCOPES: [&str; 4] = ["user", "global", "shared", "ip"];
+
+/// Store call kinds: the SQL statement's verb, or a whole transaction.
+pub const STORE_OPS: [&str; 6] = ["select", "insert", "update", "delete", "transaction", "other"];
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct HttpLabels {
+    /// The matched route template, never the raw path.
+    route: String,
+    method: String,
+    status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabels {
+    route: String,
+    method: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ScopeLabels {
+    scope: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct EventLabels {
+    event: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StoreLabels {
+    op: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    op: &'static str,
+    outcome: Outcome,
+}
+
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
+#[allow(non_camel_case_types)] // label values are lower-case on the wire
+enum Outcome {
+    ok,
+    error,
+}
+
+type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
+
+fn latency() -> Histogram {
+    Histogram::new(LATENCY_BUCKETS)
+}
+fn store_latency() -> Histogram {
+    Histogram::new(STORE_BUCKETS)
+}
+
+/// Everything this server counts. Cheap to record into from any thread:
+/// each method is a few atomic operations (plus a read lock for labelled
+/// families).
+pub struct Metrics {
+    registry: Registry,
+    http_requests: Family<HttpLabels, Counter>,
+    http_duration: HistogramFamily<RouteLabels>,
+    http_in_flight: Gauge,
+    rate_limited: Family<ScopeLabels, Counter>,
+    gateway_connections: Gauge,
+    gateway_sessions: Gauge,
+    gateway_events: Family<EventLabels, Counter>,
+    gateway_dispatches: Counter,
+    gateway_queue_depth: Histogram,
+    gateway_slow_consumers: Counter,
+    store_duration: HistogramFamily<StoreLabels>,
+    store_calls: Family<OutcomeLabels, Counter>,
+}
+
+impl fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix(PREFIX);
+        let m = Self {
+            http_requests: Family::default(),
+            http_duration: Family::new_with_constructor(latency),
+            http_in_flight: Gauge::default(),
+            rate_limited: Family::default(),
+            gateway_connections: Gauge::default(),
+            gateway_sessions: Gauge::default(),
+            gateway_events: Family::default(),
+            gateway_dispatches: Counter::default(),
+            gateway_queue_depth: Histogram::new(DEPTH_BUCKETS),
+            gateway_slow_consumers: Counter::default(),
+            store_duration: Family::new_with_constructor(store_latency),
+            store_calls: Family::default(),
+            registry: Registry::default(),
+        };
+        // Series that exist from the start read as 0 rather than as absent,
+        // so rate() and alerts work before the first occurrence.
+        for scope in RATE_LIMIT_SCOPES {
+            drop(m.rate_limited.get_or_create(&ScopeLabels { scope }));
+        }
+        registry.register(
+            "http_requests",
+            "HTTP requests answered, by matched route template, method and status",
+            m.http_requests.clone(),
+        );
+        registry.register_with_unit(
+            "http_request_duration",
+            "Time to answer an HTTP request, by matched route template and method",
+            Unit::Seconds,
+            m.http_duration.clone(),
+        );
+        registry.register("http_requests_in_flight", "HTTP requests being answered now", m.http_in_flight.clone());
+        registry.register(
+            "rate_limited",
+            "Requests refused with 429, by rate-limit scope (user, global, shared, ip)",
+            m.rate_limited.clone(),
+        );
+        registry.register("gateway_connections", "Open gateway WebSocket connections", m.gateway_connections.clone());
+        registry.register(
+            "gateway_sessions",
+            "Gateway sessions this node holds, attached or waiting to be resumed",
+            m.gateway_sessions.clone(),
+        );
+        registry.register(
+            "gateway_events",
+            "Events the gateway took from the bus and routed, by dispatch name",
+            m.gateway_events.clone(),
+        );
+        registry.register(
+            "gateway_dispatches",
+            "Dispatches queued to gateway sessions (one event fans out to many)",
+            m.gateway_dispatches.clone(),
+        );
+        registry.register(
+            "gateway_queue_depth",
+            "Frames waiting in a connection's outbound queue, sampled at each enqueue",
+            m.gateway_queue_depth.clone(),
+        );
+        registry.register(
+            "gateway_slow_consumers_dropped",
+            "Connections cut loose because their outbound queue was full",
+            m.gateway_slow_consumers.clone(),
+        );
+        registry.register_with_unit(
+            "store_duration",
+            "Store latency: SQL statements outside transactions by verb, and whole transactions",
+            Unit::Seconds,
+            m.store_duration.clone(),
+        );
+        registry.register("store_calls", "Store calls by kind and outcome (ok, error)", m.store_calls.clone());
+        Self { registry, ..m }
+    }
+
+    /// One answered HTTP request. `route` is the matched route template
+    /// (`/api/v10/channels/{channel_id}`) or `unmatched`.
+    pub fn http_request(&self, route: &str, method: &str, status: u16, seconds: f64) {
+        let (route, method) = (route.to_owned(), method.to_owned());
+        self.http_duration
+            .get_or_create(&RouteLabels { route: route.clone(), method: method.clone() })
+            .observe(seconds);
+        self.http_requests.get_or_create(&HttpLabels { route, method, status }).inc();
+    }
+
+    /// Counts a request as in flight until the guard drops.
+    pub fn http_in_flight(&self) -> InFlight<'_> {
+        self.http_in_flight.inc();
+        InFlight(&self.http_in_flight)
+    }
+
+    /// A request refused by the rate limiter in `scope`
+    /// (see [`RATE_LIMIT_SCOPES`]).
+    pub fn rate_limited(&self, scope: &str) {
+        let scope = RATE_LIMIT_SCOPES.into_iter().find(|s| *s == scope).unwrap_or("other");
+        self.rate_limited.get_or_create(&ScopeLabels { scope }).inc();
+    }
+
+    pub fn gateway_connection_opened(&self) {
+        self.gateway_connections.inc();
+    }
+
+    pub fn gateway_connection_closed(&self) {
+        self.gateway_connections.dec();
+    }
+
+    pub fn gateway_session_opened(&self) {
+        self.gateway_sessions.inc();
+    }
+
+    pub fn gateway_session_closed(&self) {
+        self.gateway_sessions.dec();
+    }
+
+    /// An event taken from the bus by the gateway's dispatcher.
+    pub fn event_routed(&self, name: &'static str) {
+        self.gateway_events.get_or_create(&EventLabels { event: name }).inc();
+    }
+
+    /// `n` dispatches queued to sessions.
+    pub fn events_dispatched(&self, n: u64) {
+        self.gateway_dispatches.inc_by(n);
+    }
+
+    /// A connection's queue held `depth` frames after an enqueue.
+    pub fn queue_depth(&self, depth: usize) {
+        self.gateway_queue_depth.observe(depth as f64);
+    }
+
+    pub fn slow_consumer_dropped(&self) {
+        self.gateway_slow_consumers.inc();
+    }
+
+    /// One store call of kind `op` (see [`STORE_OPS`]; anything else is
+    /// `other`).
+    pub fn store_call(&self, op: &str, seconds: f64, ok: bool) {
+        let op = STORE_OPS.into_iter().find(|s| *s == op).unwrap_or("other");
+        self.store_duration.get_or_create(&StoreLabels { op }).observe(seconds);
+        let outcome = if ok { Outcome::ok } else { Outcome::error };
+        self.store_calls.get_or_create(&OutcomeLabels { op, outcome }).inc();
+    }
+
+    /// Everything, in the OpenMetrics text format ([`CONTENT_TYPE`]),
+    /// which Prometheus scrapes natively.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &self.registry).expect("writing to a String cannot fail");
+        out
+    }
+}
+
+/// Decrements the in-flight gauge when dropped, so a cancelled request
+/// (client gone) is not counted forever.
+pub struct InFlight<'a>(&'a Gauge);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
