@@ -5,6 +5,7 @@ mod access;
 pub mod audit;
 mod error;
 mod extract;
+mod openapi;
 mod publish;
 pub mod render;
 mod routes;
@@ -53,11 +54,13 @@ pub struct ApiState {
 }
 
 /// The whole HTTP API, mounted under `/api/v10` (and `/api`, which
-/// discord.js and older clients use for the default version).
+/// discord.js and older clients use for the default version), with its
+/// OpenAPI document and Swagger UI beside it (`openapi::router`).
 pub fn router(state: ApiState) -> Router {
     let api = routes::router();
     let limit = state.config.max_body_bytes;
     Router::new()
+        .merge(openapi::router())
         .nest("/api/v10", api.clone())
         .nest("/api", api)
         .fallback(|| async { ApiError::not_found() })
