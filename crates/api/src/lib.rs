@@ -7,6 +7,7 @@ mod edge;
 mod error;
 mod extract;
 mod limits;
+mod openapi;
 pub mod ops;
 mod publish;
 pub mod render;
@@ -64,13 +65,15 @@ pub struct ApiState {
 }
 
 /// The whole HTTP API, mounted under `/api/v10` (and `/api`, which
-/// discord.js and older clients use for the default version), and the
-/// operations endpoints `/healthz`, `/readyz` and `/metrics` beside it.
+/// discord.js and older clients use for the default version), with its
+/// OpenAPI document and Swagger UI (`openapi::router`) and the operations
+/// endpoints `/healthz`, `/readyz` and `/metrics` beside it.
 pub fn router(state: ApiState) -> Router {
     // A route layer, so the limiter sees which route matched.
     let api = routes::router().route_layer(axum::middleware::from_fn_with_state(state.clone(), limits::limit));
     let limit = state.config.max_body_bytes;
     Router::new()
+        .merge(openapi::router())
         .nest("/api/v10", api.clone())
         .nest("/api", api)
         .merge(ops::router(state.config.metrics_enabled))

@@ -23,7 +23,7 @@ use jsonschema::{BasicOutput, Draft, Validator};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use common::{TestApp, TestUser};
+use common::{mounted_routes, TestApp, TestUser};
 
 /// Every route the server mounts (method, path as `routes/mod.rs` spells
 /// it) and the Discord operations (`operationId`s) it implements. One route
@@ -183,31 +183,6 @@ fn template_matches(ours: &str, spec: &str) -> bool {
     let param = |s: &str| s.starts_with('{') && s.ends_with('}');
     let (a, b): (Vec<_>, Vec<_>) = (ours.split('/').collect(), spec.split('/').collect());
     a.len() == b.len() && a.iter().zip(&b).all(|(x, y)| x == y || (param(x) && (param(y) || *y == "@me")))
-}
-
-/// The routes `crates/api/src/routes/mod.rs` mounts. Reading the router's
-/// source is the only way to enumerate it; it makes a new route fail here
-/// until it is classified in `ROUTES` (and so checked against the spec).
-fn mounted_routes() -> BTreeSet<(String, String)> {
-    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../api/src/routes/mod.rs");
-    let source = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("read {}: {e}", file.display()));
-    let code: String = source.lines().map(|l| l.split("//").next().unwrap_or("")).collect::<Vec<_>>().join("\n");
-    let mut out = BTreeSet::new();
-    for call in code.split(".route(").skip(1) {
-        let mut parts = call.splitn(3, '"');
-        let (_, path, handlers) = (parts.next(), parts.next().expect("route path"), parts.next().expect("handlers"));
-        for method in ["get", "post", "put", "patch", "delete"] {
-            let needle = format!("{method}(");
-            let mounted = handlers.match_indices(&needle).any(|(at, _)| {
-                at == 0 || !handlers[..at].ends_with(|c: char| c.is_alphanumeric() || c == '_' || c == ':')
-            });
-            if mounted {
-                out.insert((method.to_uppercase(), path.to_owned()));
-            }
-        }
-    }
-    assert!(out.len() > 10, "could not read the routes from {}", file.display());
-    out
 }
 
 /// The spec's components with the allow-list applied, all of it or all but

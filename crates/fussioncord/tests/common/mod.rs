@@ -5,7 +5,8 @@
 
 pub mod ws;
 
-use std::path::PathBuf;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
 
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -255,4 +256,30 @@ impl TestApp {
 pub fn assert_error(result: &(StatusCode, Value), status: u16, code: u64) {
     assert_eq!(result.0.as_u16(), status, "status of {}", result.1);
     assert_eq!(result.1["code"], json!(code), "code of {}", result.1);
+}
+
+/// The routes `crates/api/src/routes/mod.rs` mounts, as (method, path).
+/// Reading the router's source is the only way to enumerate it; it makes a
+/// new route fail the tests that classify routes (`schema.rs`, `openapi.rs`)
+/// until it is classified there.
+pub fn mounted_routes() -> BTreeSet<(String, String)> {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../api/src/routes/mod.rs");
+    let source = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("read {}: {e}", file.display()));
+    let code: String = source.lines().map(|l| l.split("//").next().unwrap_or("")).collect::<Vec<_>>().join("\n");
+    let mut out = BTreeSet::new();
+    for call in code.split(".route(").skip(1) {
+        let mut parts = call.splitn(3, '"');
+        let (_, path, handlers) = (parts.next(), parts.next().expect("route path"), parts.next().expect("handlers"));
+        for method in ["get", "post", "put", "patch", "delete"] {
+            let needle = format!("{method}(");
+            let mounted = handlers.match_indices(&needle).any(|(at, _)| {
+                at == 0 || !handlers[..at].ends_with(|c: char| c.is_alphanumeric() || c == '_' || c == ':')
+            });
+            if mounted {
+                out.insert((method.to_uppercase(), path.to_owned()));
+            }
+        }
+    }
+    assert!(out.len() > 10, "could not read the routes from {}", file.display());
+    out
 }
