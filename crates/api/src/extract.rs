@@ -339,7 +339,7 @@ mod tests {
 
     #[test]
     fn depth_counts_brackets_outside_strings_only() {
-        assert_eq!(json_depth(br#"{"a": [1, {"b": []}]}"#), 3);
+        assert_eq!(json_depth(br#"{"a": [1, {"b": []}]}"#), 4);
         assert_eq!(json_depth(br#"{"a": "[[[[{{{{\"[["}"#), 1);
         assert_eq!(json_depth(b"[[[[[[[[[["), 10);
         let deep = "[".repeat(MAX_JSON_DEPTH + 1) + &"]".repeat(MAX_JSON_DEPTH + 1);

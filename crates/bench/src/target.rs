@@ -389,6 +389,8 @@ fn spawn(common: &Common) -> Result<(String, Spawned)> {
         .arg(dir.path().join("data"))
         .env("FUSSIONCORD__AUTH__ARGON2_MEMORY_KIB", "1024")
         .env("FUSSIONCORD__AUTH__ARGON2_ITERATIONS", "1")
+        // The scenarios measure throughput; rate limits would measure themselves.
+        .env("FUSSIONCORD__RATELIMIT__ENABLED", "false")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::from(log));
