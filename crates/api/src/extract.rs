@@ -264,19 +264,60 @@ impl FromRequestParts<ApiState> for Authed {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Self, ApiError> {
+        Session::from_request_parts(parts, state).await.map(|s| Authed(s.user))
+    }
+}
+
+/// [`Authed`] with the hash of the token it came with, for routes about
+/// the session itself.
+pub struct Session {
+    pub user: UserRow,
+    pub token_hash: String,
+}
+
+/// A session's last-used time is written at most this often, so that using
+/// a token is not a write per request.
+const TOUCH_EVERY_MS: i64 = 60_000;
+
+impl FromRequestParts<ApiState> for Session {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Self, ApiError> {
         let raw = parts
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .ok_or_else(ApiError::unauthorized)?;
         let token = bearer(raw).ok_or_else(ApiError::unauthorized)?;
-        let user = state.store.user_by_token(&auth::hash_token(token)).await?.ok_or_else(ApiError::unauthorized)?;
+        let token_hash = auth::hash_token(token);
+        let (user, last_used) = state.store.session_by_token(&token_hash).await?.ok_or_else(ApiError::unauthorized)?;
         // A bot token must be presented as a bot token, and a user's without
         // the prefix, as Discord insists.
         if user.bot != raw.starts_with("Bot ") {
             return Err(ApiError::unauthorized());
         }
-        Ok(Authed(user))
+        let now = model::Timestamp::now().unix_ms();
+        if now - last_used >= TOUCH_EVERY_MS {
+            state.store.touch_session(&token_hash, now).await?;
+        }
+        Ok(Session { user, token_hash })
+    }
+}
+
+/// The client's `User-Agent`, shortened to what a session list shows.
+pub struct UserAgent(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for UserAgent {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let ua = parts
+            .headers
+            .get(header::USER_AGENT)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).replace('\0', "\u{fffd}"))
+            .map(|s| s.chars().take(256).collect::<String>())
+            .filter(|s| !s.trim().is_empty());
+        Ok(UserAgent(ua))
     }
 }
 

@@ -3,6 +3,7 @@
 
 mod access;
 pub mod audit;
+mod credentials;
 mod error;
 mod extract;
 mod publish;
@@ -33,11 +34,22 @@ pub struct ApiConfig {
     pub gateway_url: Option<String>,
     /// Guilds with more members than this arrive without their member list.
     pub large_threshold: u64,
+    /// Failed logins (wrong passwords or second factors) an account may
+    /// have in `login_window` before logins to it are refused for the rest
+    /// of the window.
+    pub login_max_failures: u32,
+    pub login_window: std::time::Duration,
 }
 
 impl Default for ApiConfig {
     fn default() -> Self {
-        Self { max_body_bytes: 1024 * 1024, gateway_url: None, large_threshold: 250 }
+        Self {
+            max_body_bytes: 1024 * 1024,
+            gateway_url: None,
+            large_threshold: 250,
+            login_max_failures: 5,
+            login_window: std::time::Duration::from_secs(15 * 60),
+        }
     }
 }
 
