@@ -7,6 +7,9 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use model::Id;
 use server::Config;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::Layer;
 
 /// A Discord-compatible chat server you run yourself.
 #[derive(Parser)]
@@ -70,13 +73,23 @@ fn id<M>(n: u64, what: &str) -> anyhow::Result<Id<M>> {
     Id::new_checked(n).with_context(|| format!("{what} must be a non-zero id"))
 }
 
+/// Drops TRACE events of the libraries that log whole WebSocket messages
+/// there (IDENTIFY and RESUME carry tokens), whatever `RUST_LOG` asks for:
+/// tokens never reach the logs.
+fn carries_no_payload(meta: &tracing::Metadata<'_>) -> bool {
+    !(*meta.level() == tracing::Level::TRACE && meta.target().contains("tungstenite"))
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn".into()),
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn".into());
+    tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_filter(filter)
+                .with_filter(tracing_subscriber::filter::filter_fn(carries_no_payload)),
         )
-        .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
     let mut config = Config::load(cli.config.as_deref())?;
