@@ -6,6 +6,7 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use events::RevokedTokens;
 use model::Timestamp;
 use store::{NewUser, StoreError, UserId};
 
@@ -216,6 +217,8 @@ pub async fn login_totp(
 }
 
 pub async fn logout(State(state): State<ApiState>, session: Session) -> ApiResult<StatusCode> {
-    state.store.delete_token(&session.token_hash).await?;
+    if state.store.delete_token(&session.token_hash).await? {
+        state.tokens_revoked(session.user.id, RevokedTokens::These(vec![session.token_hash]));
+    }
     Ok(StatusCode::NO_CONTENT)
 }

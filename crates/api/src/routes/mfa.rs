@@ -8,6 +8,7 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use events::RevokedTokens;
 use model::Timestamp;
 use store::{EnableMfa, StoreError, UserId, UserRow};
 
@@ -82,6 +83,7 @@ pub async fn enable_totp(
         Err(StoreError::Conflict(_)) => return Err(ApiError::mfa_already_enabled()),
         other => other?,
     }
+    state.tokens_revoked(user.id, RevokedTokens::AllBut(session.token_hash));
     announce(&state, user.id).await?;
     Ok(Json(json!({
         "token": token,
@@ -112,6 +114,7 @@ pub async fn disable_totp(
     if !state.store.disable_mfa(user.id, &session).await? {
         return Err(ApiError::mfa_not_enabled());
     }
+    state.tokens_revoked(user.id, RevokedTokens::AllBut(session.token_hash));
     announce(&state, user.id).await?;
     Ok(Json(json!({ "token": token })))
 }

@@ -10,6 +10,7 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use events::RevokedTokens;
 use model::Timestamp;
 
 use crate::error::{ApiError, ApiResult};
@@ -72,6 +73,7 @@ pub async fn logout(
         .collect();
     if !doomed.is_empty() {
         state.store.delete_sessions(user.id, &doomed).await?;
+        state.tokens_revoked(user.id, RevokedTokens::These(doomed));
     }
     Ok(StatusCode::NO_CONTENT)
 }

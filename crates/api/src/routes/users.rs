@@ -6,6 +6,7 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::Value;
 
+use events::RevokedTokens;
 use model::channel::Channel;
 use model::guild::UserGuild;
 use model::user::{CurrentUser, User};
@@ -89,6 +90,7 @@ pub async fn update_me(
                 Some(hash) => {
                     let (token, session) = credentials::mint_session(user.id, ua);
                     state.store.change_password(user.id, &hash, &session).await?;
+                    state.tokens_revoked(user.id, RevokedTokens::AllBut(session.token_hash));
                     Some(token)
                 }
                 None => None,
