@@ -423,6 +423,43 @@ async fn sessions_are_listed_and_revoked_by_id_hash() {
     assert_error(&app.get("/auth/sessions", &bot.token).await, 403, 20001);
 }
 
+#[tokio::test]
+async fn revoked_tokens_lose_their_gateway_connections() {
+    let app = TestApp::spawn().await;
+    let jo = app.register("jo").await;
+    let (_, other) = post_as(&app, "/auth/login", FIREFOX, json!({ "login": "jo", "password": PASSWORD })).await;
+    let other = other["token"].as_str().unwrap().to_owned();
+    let mut kept = app.gateway("").await;
+    kept.identify(&jo.token, 0).await;
+    let mut revoked = app.gateway("").await;
+    revoked.identify(&other, 0).await;
+
+    // Logging one session out closes its connection, and only its.
+    let (_, list) = app.get("/auth/sessions", &jo.token).await;
+    let firefox = list["user_sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["client_info"]["platform"] == "Firefox")
+        .map(|s| s["id_hash"].clone())
+        .unwrap();
+    let (status, _) = app.post("/auth/sessions/logout", &jo.token, json!({ "session_id_hashes": [firefox] })).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(revoked.closed().await, Some(4004));
+    kept.heartbeat().await;
+    while kept.next().await["op"] != 11 {}
+
+    // A password change closes the rest.
+    let (status, body) =
+        app.patch("/users/@me", &jo.token, json!({ "password": PASSWORD, "new_password": "a fresh password" })).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(kept.closed().await, Some(4004));
+    // The new token connects.
+    let mut fresh = app.gateway("").await;
+    let ready = fresh.identify(body["token"].as_str().unwrap(), 0).await;
+    assert_eq!(ready["user"]["id"], json!(jo.id));
+}
+
 /// Runs the real binary with every log level on and reads what it logged
 /// while tokens, tickets, secrets, codes and passwords went through it.
 #[tokio::test]
