@@ -68,6 +68,11 @@ errors! {
     bulk_delete_too_old => BAD_REQUEST, 50034, "A message provided was too old to bulk delete";
     invalid_guild => BAD_REQUEST, 50055, "Invalid Guild";
     invalid_json => BAD_REQUEST, 50109, "The request body contains invalid JSON.";
+    mfa_already_enabled => BAD_REQUEST, 60001, "Two factor is already enabled for this account";
+    mfa_not_enabled => BAD_REQUEST, 60002, "Two factor is disabled for this account";
+    invalid_mfa_secret => BAD_REQUEST, 60005, "Invalid two-factor secret";
+    invalid_mfa_ticket => BAD_REQUEST, 60006, "Invalid two-factor auth ticket";
+    invalid_mfa_code => BAD_REQUEST, 60008, "Invalid two-factor code";
     not_found => NOT_FOUND, 0, "404: Not Found";
     method_not_allowed => METHOD_NOT_ALLOWED, 0, "405: Method Not Allowed";
 }

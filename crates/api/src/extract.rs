@@ -85,8 +85,9 @@ pub const MAX_JSON_DEPTH: usize = 32;
 
 /// The whole body's syntax (trailing data included) before any field.
 fn parse_value(bytes: &[u8]) -> Result<Value, ApiError> {
+    // Deeper than any body Discord takes: refused unread, like malformed JSON.
     if json_depth(bytes) > MAX_JSON_DEPTH {
-        return Err(ApiError::field("", "JSON_TOO_DEEP", format!("Nested deeper than {MAX_JSON_DEPTH} levels.")));
+        return Err(ApiError::invalid_json());
     }
     let mut value: Value = serde_json::from_slice(bytes).map_err(|_| ApiError::invalid_json())?;
     replace_nul(&mut value);
@@ -298,27 +299,74 @@ impl FromRequestParts<ApiState> for Authed {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Self, ApiError> {
-        // The rate limiter has usually looked the token up already.
-        let user = match parts.extensions.get::<crate::limits::Caller>() {
-            Some(crate::limits::Caller(user)) => user.as_deref().cloned(),
-            None => caller(&parts.headers, state).await?,
-        };
-        user.map(Authed).ok_or_else(ApiError::unauthorized)
+        Session::from_request_parts(parts, state).await.map(|s| Authed(s.user))
     }
 }
 
-/// The user behind the request's `Authorization` header, if it names one.
-/// A bot token must be presented as a bot token (`Bot …`), and a person's
-/// without the prefix, as Discord insists.
-pub async fn caller(headers: &HeaderMap, state: &ApiState) -> Result<Option<UserRow>, ApiError> {
+/// [`Authed`] with the hash of the token it came with, for routes about
+/// the session itself.
+#[derive(Clone)]
+pub struct Session {
+    pub user: UserRow,
+    pub token_hash: String,
+}
+
+/// A session's last-used time is written at most this often, so that using
+/// a token is not a write per request.
+const TOUCH_EVERY_MS: i64 = 60_000;
+
+impl FromRequestParts<ApiState> for Session {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Self, ApiError> {
+        // The rate limiter has usually looked the token up already.
+        let session = match parts.extensions.get::<crate::limits::Caller>() {
+            Some(crate::limits::Caller(session)) => session.as_deref().cloned(),
+            None => caller(&parts.headers, state).await?,
+        };
+        session.ok_or_else(ApiError::unauthorized)
+    }
+}
+
+/// The session behind the request's `Authorization` header, if it names
+/// one. A bot token must be presented as a bot token (`Bot …`), and a
+/// person's without the prefix, as Discord insists.
+pub async fn caller(headers: &HeaderMap, state: &ApiState) -> Result<Option<Session>, ApiError> {
     let Some(raw) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
         return Ok(None);
     };
     let Some(token) = bearer(raw) else {
         return Ok(None);
     };
-    let user = state.store.user_by_token(&auth::hash_token(token)).await?;
-    Ok(user.filter(|u| u.bot == raw.starts_with("Bot ")))
+    let token_hash = auth::hash_token(token);
+    let Some((user, last_used)) = state.store.session_by_token(&token_hash).await? else {
+        return Ok(None);
+    };
+    if user.bot != raw.starts_with("Bot ") {
+        return Ok(None);
+    }
+    let now = model::Timestamp::now().unix_ms();
+    if now - last_used >= TOUCH_EVERY_MS {
+        state.store.touch_session(&token_hash, now).await?;
+    }
+    Ok(Some(Session { user, token_hash }))
+}
+
+/// The client's `User-Agent`, shortened to what a session list shows.
+pub struct UserAgent(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for UserAgent {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let ua = parts
+            .headers
+            .get(header::USER_AGENT)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).replace('\0', "\u{fffd}"))
+            .map(|s| s.chars().take(256).collect::<String>())
+            .filter(|s| !s.trim().is_empty());
+        Ok(UserAgent(ua))
+    }
 }
 
 /// The token in an `Authorization` value, without its scheme.

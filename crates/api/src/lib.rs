@@ -3,6 +3,7 @@
 
 mod access;
 pub mod audit;
+mod credentials;
 mod edge;
 mod error;
 mod extract;
@@ -41,11 +42,23 @@ pub struct ApiConfig {
     pub large_threshold: u64,
     /// Whether `GET /metrics` answers (404 when off).
     pub metrics_enabled: bool,
+    /// Failed logins (wrong passwords or second factors) an account may
+    /// have in `login_window` before logins to it are refused for the rest
+    /// of the window.
+    pub login_max_failures: u32,
+    pub login_window: std::time::Duration,
 }
 
 impl Default for ApiConfig {
     fn default() -> Self {
-        Self { max_body_bytes: 1024 * 1024, gateway_url: None, large_threshold: 250, metrics_enabled: true }
+        Self {
+            max_body_bytes: 1024 * 1024,
+            gateway_url: None,
+            large_threshold: 250,
+            metrics_enabled: true,
+            login_max_failures: 5,
+            login_window: std::time::Duration::from_secs(15 * 60),
+        }
     }
 }
 

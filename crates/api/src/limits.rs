@@ -14,9 +14,9 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use ratelimit::{Decision, Quota, RateLimitConfig, RateLimiter};
-use store::UserRow;
 
 use crate::error::{ApiError, Limited};
+use crate::extract::Session;
 use crate::ApiState;
 
 /// The limiter and the limits it enforces.
@@ -31,7 +31,7 @@ const MAJOR: [&str; 3] = ["channel_id", "guild_id", "webhook_id"];
 /// The caller a token resolved to, looked up once per request: the limiter
 /// needs it for the key and the `Authed` extractor reuses it.
 #[derive(Clone)]
-pub struct Caller(pub Option<Arc<UserRow>>);
+pub struct Caller(pub Option<Arc<Session>>);
 
 pub async fn limit(State(state): State<ApiState>, req: Request, next: Next) -> Response {
     let limits = &state.limits;
@@ -50,9 +50,10 @@ pub async fn limit(State(state): State<ApiState>, req: Request, next: Next) -> R
     };
 
     let caller = match crate::extract::caller(&parts.headers, &state).await {
-        Ok(user) => {
-            parts.extensions.insert(Caller(user.clone().map(Arc::new)));
-            user.map(|u| u.id.to_string())
+        Ok(session) => {
+            let id = session.as_ref().map(|s| s.user.id.to_string());
+            parts.extensions.insert(Caller(session.map(Arc::new)));
+            id
         }
         // The handler's own lookup will fail again and answer for it.
         Err(_) => None,

@@ -161,9 +161,16 @@ const OPERATIONS: &[Operation] = &[
         .public(),
     op("POST", "/auth/login", "login", AUTH, "Log in with a username or email and a password")
         .body(One("Login"))
-        .ok(One("Session"))
+        .ok(One("LoginResult"))
         .public(),
     op("POST", "/auth/logout", "logout", AUTH, "Revoke the token of this request"),
+    op("POST", "/auth/mfa/totp", "login_mfa_totp", AUTH, "Finish a login with a TOTP or backup code")
+        .body(One("MfaLogin"))
+        .ok(One("Session"))
+        .public(),
+    op("GET", "/auth/sessions", "list_sessions", AUTH, "List the current user's sessions").ok(One("AuthSessions")),
+    op("POST", "/auth/sessions/logout", "logout_sessions", AUTH, "Revoke some of the current user's sessions")
+        .body(One("SessionsLogout")),
     // gateway
     op("GET", "/gateway", "get_gateway", GATEWAY, "Get the gateway URL").ok(One("Gateway")).public(),
     op("GET", "/gateway/bot", "get_bot_gateway", GATEWAY, "Get the gateway URL, shard count and session start limit")
@@ -173,6 +180,15 @@ const OPERATIONS: &[Operation] = &[
     op("PATCH", "/users/@me", "update_my_user", USERS, "Modify the current user")
         .body(One("UserUpdate"))
         .ok(One("CurrentUser")),
+    op("POST", "/users/@me/mfa/totp/enable", "enable_totp", USERS, "Turn on TOTP two-factor authentication")
+        .body(One("TotpEnable"))
+        .ok(One("MfaEnabled")),
+    op("POST", "/users/@me/mfa/totp/disable", "disable_totp", USERS, "Turn off TOTP two-factor authentication")
+        .body(One("TotpDisable"))
+        .ok(One("Token")),
+    op("POST", "/users/@me/mfa/codes", "list_backup_codes", USERS, "View or regenerate backup codes")
+        .body(One("BackupCodesRequest"))
+        .ok(One("BackupCodes")),
     op("GET", "/users/@me/guilds", "list_my_guilds", USERS, "List the current user's guilds")
         .ok(Many("PartialGuild"))
         .query(&[
@@ -845,6 +861,48 @@ fn schemas() -> Vec<(&'static str, S)> {
                 [],
             ),
         ),
+        (
+            "LoginResult",
+            object(
+                [("user_id", snowflake())],
+                [
+                    ("token", described("Null when a second factor is needed", nullable(string()))),
+                    ("mfa", boolean()),
+                    ("sms", boolean()),
+                    ("totp", boolean()),
+                    ("backup", boolean()),
+                    ("webauthn", nullable(string())),
+                    ("ticket", described("Finishes the login at POST /auth/mfa/totp", string())),
+                    ("user_settings", object([], [])),
+                ],
+            ),
+        ),
+        ("Token", object([("token", described("The new user token; every older one is revoked", string()))], [])),
+        ("BackupCode", object([("user_id", snowflake()), ("code", nullable(string())), ("consumed", boolean())], [])),
+        ("BackupCodes", object([("backup_codes", array(refer("BackupCode")))], [])),
+        ("MfaEnabled", object([("token", string()), ("backup_codes", array(refer("BackupCode")))], [])),
+        (
+            "AuthSession",
+            object(
+                [
+                    ("id_hash", string()),
+                    ("approx_last_used_time", string()),
+                    (
+                        "client_info",
+                        object(
+                            [],
+                            [
+                                ("os", nullable(string())),
+                                ("platform", nullable(string())),
+                                ("location", nullable(string())),
+                            ],
+                        ),
+                    ),
+                ],
+                [],
+            ),
+        ),
+        ("AuthSessions", object([("user_sessions", array(refer("AuthSession")))], [])),
         ("Gateway", object([("url", string())], [])),
         (
             "GatewayBot",
@@ -1167,6 +1225,17 @@ fn schemas() -> Vec<(&'static str, S)> {
             ),
         ),
         ("Login", object([("login", described("Username or email", string())), ("password", string())], [])),
+        ("MfaLogin", object([("code", described("A TOTP code or a backup code", string())), ("ticket", string())], [])),
+        ("SessionsLogout", object([("session_id_hashes", array(string()))], [])),
+        (
+            "TotpEnable",
+            object(
+                [("secret", described("Base32 TOTP secret the client made", string())), ("code", string())],
+                [("password", string())],
+            ),
+        ),
+        ("TotpDisable", object([("code", described("A TOTP code or a backup code", string()))], [])),
+        ("BackupCodesRequest", object([("password", string())], [("regenerate", boolean())])),
         (
             "UserUpdate",
             object(

@@ -286,6 +286,11 @@ impl ApiState {
         ));
     }
 
+    /// Closes the gateway connections of tokens that stopped working.
+    pub(crate) fn tokens_revoked(&self, user: UserId, tokens: events::RevokedTokens) {
+        self.emit(Event::tokens_revoked(user, tokens));
+    }
+
     pub(crate) fn user_updated(&self, user: &CurrentUser) {
         self.emit(Event::new("USER_UPDATE", bytes(user), Audience::Users(vec![user.user.id]), 0));
     }

@@ -37,7 +37,7 @@ pub fn user(u: &UserRow) -> User {
 pub fn current_user(u: &UserRow) -> CurrentUser {
     CurrentUser {
         user: user(u),
-        mfa_enabled: false,
+        mfa_enabled: u.mfa_enabled,
         locale: u.locale.clone(),
         verified: true,
         email: u.email.clone(),

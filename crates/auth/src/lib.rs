@@ -13,6 +13,8 @@ use base64::Engine;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
+pub mod mfa;
+
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
     #[error("password hashing failed: {0}")]
@@ -70,13 +72,33 @@ impl PasswordHasherConfig {
     pub fn verify(&self, password: &str, phc: &str) -> bool {
         PasswordHash::new(phc).is_ok_and(|h| self.argon.verify_password(password.as_bytes(), &h).is_ok())
     }
+
+    /// A deterministic argon2id digest of an MFA backup code under a
+    /// per-user salt. Deterministic so that checking a code is one hash and
+    /// a lookup, not one verification per stored code; argon2 because the
+    /// codes carry only ~41 bits and must not fall to an offline search if
+    /// the database leaks.
+    pub fn backup_code_digest(&self, code: &str, salt: &str) -> Result<String, AuthError> {
+        let mut out = [0u8; 32];
+        self.argon
+            .hash_password_into(code.as_bytes(), salt.as_bytes(), &mut out)
+            .map_err(|e| AuthError::Hash(e.to_string()))?;
+        Ok(hex(&out))
+    }
 }
 
 /// A newly minted token: give `token` to the client once, store `hash`.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct NewToken {
     pub token: String,
     pub hash: String,
+}
+
+/// Never prints the token itself: `Debug` output ends up in logs.
+impl std::fmt::Debug for NewToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewToken").field("token", &"<redacted>").field("hash", &self.hash).finish()
+    }
 }
 
 pub fn new_token(user_id: u64) -> NewToken {
@@ -89,15 +111,27 @@ pub fn new_token(user_id: u64) -> NewToken {
 
 /// What the store keys sessions by.
 pub fn hash_token(token: &str) -> String {
-    let digest = Sha256::digest(token.as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    hex(&Sha256::digest(token.as_bytes()))
+}
+
+/// The public name of a session (Discord's `id_hash`): derived from the
+/// stored token hash, so it is stable for the session's life, and one more
+/// hash away from the token, so it can be shown without revealing anything
+/// that authenticates.
+pub fn session_id_hash(token_hash: &str) -> String {
+    let digest = Sha256::digest(format!("fussioncord-session:{token_hash}").as_bytes());
+    URL_SAFE_NO_PAD.encode(&digest[..18])
 }
 
 /// Random hex, for verify keys and the like.
 pub fn random_hex(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];
     rand::rngs::OsRng.fill_bytes(&mut buf);
-    buf.iter().map(|b| format!("{b:02x}")).collect()
+    hex(&buf)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]
@@ -121,5 +155,30 @@ mod tests {
         assert_ne!(a.token, b.token);
         assert_eq!(hash_token(&a.token), a.hash);
         assert_ne!(a.hash, a.token);
+    }
+
+    #[test]
+    fn debug_never_shows_a_token() {
+        let t = new_token(42);
+        let shown = format!("{t:?}");
+        assert!(!shown.contains(&t.token), "{shown}");
+        assert!(shown.contains("redacted"));
+    }
+
+    #[test]
+    fn backup_code_digests_are_deterministic_per_salt() {
+        let h = PasswordHasherConfig::new(HashCost { memory_kib: 1024, iterations: 1 }).unwrap();
+        let a = h.backup_code_digest("abcd1234", "salt-one-0123456").unwrap();
+        assert_eq!(a, h.backup_code_digest("abcd1234", "salt-one-0123456").unwrap());
+        assert_ne!(a, h.backup_code_digest("abcd1234", "salt-two-0123456").unwrap());
+        assert_ne!(a, h.backup_code_digest("abcd1235", "salt-one-0123456").unwrap());
+    }
+
+    #[test]
+    fn session_id_hashes_are_stable_and_distinct() {
+        let (a, b) = (new_token(1), new_token(1));
+        assert_eq!(session_id_hash(&a.hash), session_id_hash(&a.hash));
+        assert_ne!(session_id_hash(&a.hash), session_id_hash(&b.hash));
+        assert!(!a.hash.contains(&session_id_hash(&a.hash)));
     }
 }

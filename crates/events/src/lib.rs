@@ -48,6 +48,31 @@ pub struct ContentGate {
     pub mentioned: Vec<UserId>,
 }
 
+/// Tokens of one user that stopped working (logout, password change, MFA
+/// turned on or off, bot token reset), by their stored hashes: the gateway
+/// closes connections that authenticated with them (4004).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Revocation {
+    pub user: UserId,
+    pub tokens: RevokedTokens,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RevokedTokens {
+    /// Every token of the user but this one (the one just issued).
+    AllBut(String),
+    These(Vec<String>),
+}
+
+impl RevokedTokens {
+    pub fn covers(&self, token_hash: &str) -> bool {
+        match self {
+            RevokedTokens::AllBut(kept) => kept != token_hash,
+            RevokedTokens::These(hashes) => hashes.iter().any(|h| h == token_hash),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Event {
     /// The dispatch name, e.g. `MESSAGE_CREATE`.
@@ -60,11 +85,22 @@ pub struct Event {
     pub intents: u64,
     pub content_gate: Option<ContentGate>,
     pub membership: Option<Membership>,
+    /// Set on the one event that is not a dispatch: it only closes
+    /// connections.
+    pub revocation: Option<Revocation>,
 }
 
 impl Event {
     pub fn new(name: &'static str, data: Bytes, audience: Audience, intents: u64) -> Self {
-        Self { name, data, audience, intents, content_gate: None, membership: None }
+        Self { name, data, audience, intents, content_gate: None, membership: None, revocation: None }
+    }
+
+    /// Tokens that stopped working; never dispatched to anyone.
+    pub fn tokens_revoked(user: UserId, tokens: RevokedTokens) -> Self {
+        Self {
+            revocation: Some(Revocation { user, tokens }),
+            ..Self::new("TOKENS_REVOKED", Bytes::new(), Audience::Users(vec![user]), 0)
+        }
     }
 
     pub fn with_membership(mut self, m: Membership) -> Self {

@@ -7,6 +7,9 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use model::Id;
 use server::{Config, LogFormat};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::Layer;
 
 /// A Discord-compatible chat server you run yourself.
 #[derive(Parser)]
@@ -74,15 +77,23 @@ fn id<M>(n: u64, what: &str) -> anyhow::Result<Id<M>> {
     Id::new_checked(n).with_context(|| format!("{what} must be a non-zero id"))
 }
 
-/// Installs the process's log subscriber. Headers and tokens are never
-/// logged anywhere, so neither format can leak them.
+/// Installs the process's log subscriber. Headers are never logged, and
+/// the libraries that log whole WebSocket messages at TRACE (IDENTIFY and
+/// RESUME carry tokens) are silenced there whatever `RUST_LOG` asks for, so
+/// neither format can leak a token.
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn".into());
-    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    match format {
-        LogFormat::Text => logs.init(),
-        LogFormat::Json => logs.json().init(),
-    }
+    let no_payloads = tracing_subscriber::filter::filter_fn(carries_no_payload);
+    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let layer = match format {
+        LogFormat::Text => fmt.with_filter(filter).with_filter(no_payloads).boxed(),
+        LogFormat::Json => fmt.json().with_filter(filter).with_filter(no_payloads).boxed(),
+    };
+    tracing_subscriber::registry().with(layer).init();
+}
+
+fn carries_no_payload(meta: &tracing::Metadata<'_>) -> bool {
+    !(*meta.level() == tracing::Level::TRACE && meta.target().contains("tungstenite"))
 }
 
 #[tokio::main]

@@ -7,5 +7,7 @@ mod common;
 mod cli;
 #[path = "api/flow.rs"]
 mod flow;
+#[path = "api/mfa.rs"]
+mod mfa;
 #[path = "api/persistence.rs"]
 mod persistence;

@@ -452,6 +452,15 @@ fn authed_routes() -> Vec<Route> {
     use Method as M;
     vec![
         route(M::POST, "/auth/logout", None),
+        route(M::GET, "/auth/sessions", None),
+        route(M::POST, "/auth/sessions/logout", Some(r#"{"session_id_hashes":[]}"#)),
+        route(
+            M::POST,
+            "/users/@me/mfa/totp/enable",
+            Some(r#"{"secret":"JBSWY3DPEHPK3PXP","code":"123456","password":"correct horse battery"}"#),
+        ),
+        route(M::POST, "/users/@me/mfa/totp/disable", Some(r#"{"code":"123456"}"#)),
+        route(M::POST, "/users/@me/mfa/codes", Some(r#"{"password":"correct horse battery","regenerate":true}"#)),
         route(M::GET, "/users/@me", None),
         route(M::PATCH, "/users/@me", Some(r#"{"global_name":"Renamed"}"#)),
         route(M::GET, "/users/@me/guilds", None),
@@ -868,6 +877,11 @@ fn body_routes() -> Vec<BodyRoute> {
     vec![
         r(M::POST, "/auth/register", "username", r#""fine""#, false),
         r(M::POST, "/auth/login", "login", r#""owner""#, false),
+        r(M::POST, "/auth/mfa/totp", "code", r#""123456""#, false),
+        r(M::POST, "/auth/sessions/logout", "session_id_hashes", "[]", true),
+        r(M::POST, "/users/@me/mfa/totp/enable", "secret", r#""JBSWY3DPEHPK3PXP""#, true),
+        r(M::POST, "/users/@me/mfa/totp/disable", "code", r#""123456""#, true),
+        r(M::POST, "/users/@me/mfa/codes", "password", r#""correct horse battery""#, true),
         r(M::PATCH, "/users/@me", "username", r#""owner""#, true),
         r(M::POST, "/users/@me/channels", "recipient_id", r#""{user}""#, true),
         r(M::POST, "/applications", "name", r#""Fine bot""#, true),
@@ -924,6 +938,10 @@ async fn malformed_json_is_invalid_json_on_every_body_route() {
             ("a number out of range", format!(r#"{{"{f}":1e400}}"#).into_bytes()),
             ("a UTF-16 body", "{\"a\":1}".encode_utf16().flat_map(u16::to_le_bytes).collect()),
             ("10,000 open objects", r#"{"a":"#.repeat(10_000).into_bytes()),
+            (
+                "well-formed JSON nested 100 deep",
+                format!(r#"{{"{f}":{}{}}}"#, "[".repeat(100), "]".repeat(100)).into_bytes(),
+            ),
             ("a NUL byte", b"\x00".to_vec()),
         ];
         let path = w.fill(route.path);
@@ -1018,6 +1036,15 @@ async fn array_bodies_are_refused_not_read_positionally() {
         (Method::POST, "/users/@me/channels".into(), Auth::token(&w.owner.token), &dm),
         (Method::POST, "/auth/register".into(), Auth::None, r#"["arrayuser","array@example.com","long enough"]"#),
         (Method::POST, "/auth/login".into(), Auth::None, r#"["owner","correct horse battery"]"#),
+        (Method::POST, "/auth/mfa/totp".into(), Auth::None, r#"["123456","ticket"]"#),
+        (Method::POST, "/auth/sessions/logout".into(), Auth::token(&w.owner.token), r#"[["a"]]"#),
+        (
+            Method::POST,
+            "/users/@me/mfa/totp/enable".into(),
+            Auth::token(&w.owner.token),
+            r#"["JBSWY3DPEHPK3PXP","123456","correct horse battery"]"#,
+        ),
+        (Method::POST, "/users/@me/mfa/codes".into(), Auth::token(&w.owner.token), r#"["correct horse battery",true]"#),
     ];
     let (g, r, u) = (&w.guild, &w.role, &w.member.id);
     let owner = || Auth::token(&w.owner.token);
@@ -1109,6 +1136,29 @@ async fn fields_of_the_wrong_type_are_form_errors_naming_the_field() {
     let cases: Vec<(Method, String, Value, &str)> = vec![
         // (method, path, body, field that must be named)
         (Method::PATCH, "/users/@me".into(), json!({ "username": {} }), "username"),
+        (Method::PATCH, "/users/@me".into(), json!({ "new_password": 5, "password": "x" }), "new_password"),
+        (Method::PATCH, "/users/@me".into(), json!({ "new_password": "long enough", "password": [] }), "password"),
+        (Method::PATCH, "/users/@me".into(), json!({ "new_password": "long enough" }), "password"),
+        (Method::PATCH, "/users/@me".into(), json!({ "new_password": "short", "password": "x" }), "new_password"),
+        (Method::POST, "/auth/sessions/logout".into(), json!({}), "session_id_hashes"),
+        (Method::POST, "/auth/sessions/logout".into(), json!({ "session_id_hashes": "all" }), "session_id_hashes"),
+        (Method::POST, "/auth/sessions/logout".into(), json!({ "session_id_hashes": [1] }), "session_id_hashes.0"),
+        (
+            Method::POST,
+            "/auth/sessions/logout".into(),
+            json!({ "session_id_hashes": vec!["h"; 101] }),
+            "session_id_hashes",
+        ),
+        (Method::POST, "/users/@me/mfa/totp/enable".into(), json!({ "code": "1", "password": "x" }), "secret"),
+        (
+            Method::POST,
+            "/users/@me/mfa/totp/enable".into(),
+            json!({ "secret": "JBSWY3DPEHPK3PXP", "code": 123456, "password": "x" }),
+            "code",
+        ),
+        (Method::POST, "/users/@me/mfa/totp/disable".into(), json!({}), "code"),
+        (Method::POST, "/users/@me/mfa/codes".into(), json!({ "regenerate": true }), "password"),
+        (Method::POST, "/users/@me/mfa/codes".into(), json!({ "password": "x", "regenerate": "yes" }), "regenerate"),
         (Method::PATCH, "/users/@me".into(), json!({ "global_name": [] }), "global_name"),
         (Method::PATCH, "/users/@me".into(), json!({ "locale": {} }), "locale"),
         (Method::PATCH, "/users/@me".into(), json!({ "avatar": [] }), "avatar"),

@@ -131,12 +131,20 @@ impl Conn {
             // client at one and a half intervals.
             let request_at = self.last_beat + beat + beat / 10;
             let deadline = self.last_beat + beat + beat / 2;
+            let session = self.session.clone();
+            let revoked = async {
+                match &session {
+                    Some(s) => s.revoked.notified().await,
+                    None => std::future::pending().await,
+                }
+            };
             let flow = tokio::select! {
                 biased;
                 changed = closing.changed() => {
                     if changed.is_err() || *closing.borrow() { return self.reconnect().await }
                     Flow::Continue
                 }
+                () = revoked => Flow::Close(close::AUTHENTICATION_FAILED, "Authentication failed."),
                 frame = next_frame(&mut self.queue) => match frame {
                     Some(frame) => self.send_frame(frame).await,
                     // The session cut us loose: we were too slow, or a
@@ -260,19 +268,22 @@ impl Conn {
 
     /// The user a token belongs to. Takes the hub rather than `&self`: a
     /// `&Conn` held across an await would make the future not `Send`.
-    async fn authenticate(hub: &Hub, token: &str) -> Option<UserRow> {
+    /// Also returns the token's stored hash, by which revocations name it.
+    async fn authenticate(hub: &Hub, token: &str) -> Option<(UserRow, String)> {
         let token = token.strip_prefix("Bot ").unwrap_or(token);
         if token.is_empty() || token.len() > 256 {
             return None;
         }
-        hub.store.user_by_token(&auth::hash_token(token)).await.ok().flatten()
+        let hash = auth::hash_token(token);
+        let user = hub.store.user_by_token(&hash).await.ok().flatten()?;
+        Some((user, hash))
     }
 
     async fn identify(&mut self, identify: Identify) -> Flow {
         if self.session.is_some() {
             return Flow::Close(close::ALREADY_AUTHENTICATED, "You sent more than one identify payload.");
         }
-        let Some(user) = Self::authenticate(&self.hub.clone(), &identify.token).await else {
+        let Some((user, token_hash)) = Self::authenticate(&self.hub.clone(), &identify.token).await else {
             return Flow::Close(close::AUTHENTICATION_FAILED, "Authentication failed.");
         };
         let intents = match identify.intents {
@@ -322,6 +333,7 @@ impl Conn {
             shard,
             all_guilds,
             self.hub.config.resume_buffer,
+            token_hash,
         ));
         let probe = |g: GuildId| session.on_shard(Some(g));
         let mine: Vec<_> = guild_rows.iter().filter(|g| probe(g.id)).collect();
@@ -407,12 +419,13 @@ impl Conn {
         if self.session.is_some() {
             return Flow::Close(close::ALREADY_AUTHENTICATED, "Already authenticated.");
         }
-        let Some(user) = Self::authenticate(&self.hub.clone(), &resume.token).await else {
+        let Some((user, token_hash)) = Self::authenticate(&self.hub.clone(), &resume.token).await else {
             return Flow::Close(close::AUTHENTICATION_FAILED, "Authentication failed.");
         };
         let Some(session) = self.hub.session(&resume.session_id).filter(|s| s.user == user.id) else {
             return self.invalid_session().await;
         };
+        session.set_token_hash(token_hash);
         match self.attach(session.clone(), Some(resume.seq)).await {
             Flow::Continue if self.session.is_some() => {
                 self.hub.deliver(&session, "RESUMED", Bytes::from_static(b"{}"));

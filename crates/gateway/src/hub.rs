@@ -102,6 +102,13 @@ impl Hub {
 
     /// Delivers one event. Runs on the dispatcher task; never awaits.
     pub(crate) fn route(&self, event: &Event) {
+        if let Some(revocation) = &event.revocation {
+            let reg = self.registry();
+            for session in reg.by_user.get(&revocation.user).into_iter().flat_map(|m| m.values()) {
+                session.revoke(&revocation.tokens);
+            }
+            return;
+        }
         if let Some(Membership::Joined { user, guild }) = event.membership {
             self.join(user, guild);
         }

@@ -39,6 +39,8 @@ pub struct Session {
     /// `(shard_id, num_shards)`.
     pub shard: (u64, u64),
     inner: Mutex<Inner>,
+    /// Signalled when the token of the attached connection is revoked.
+    pub(crate) revoked: tokio::sync::Notify,
 }
 
 struct Inner {
@@ -51,6 +53,9 @@ struct Inner {
     /// When the last connection went away; `None` while attached.
     detached_at: Option<Instant>,
     guilds: HashSet<GuildId>,
+    /// The stored hash of the token the attached connection authenticated
+    /// with (IDENTIFY's, or the latest RESUME's).
+    token_hash: String,
 }
 
 /// What became of a dispatch.
@@ -83,6 +88,7 @@ impl Session {
         shard: (u64, u64),
         guilds: HashSet<GuildId>,
         buffer_limit: usize,
+        token_hash: String,
     ) -> Self {
         Self {
             id,
@@ -97,7 +103,22 @@ impl Session {
                 sink: None,
                 detached_at: Some(Instant::now()),
                 guilds,
+                token_hash,
             }),
+            revoked: tokio::sync::Notify::new(),
+        }
+    }
+
+    pub fn set_token_hash(&self, token_hash: String) {
+        self.lock().token_hash = token_hash;
+    }
+
+    /// Closes the attached connection (4004) if its token is among `tokens`.
+    pub fn revoke(&self, tokens: &events::RevokedTokens) {
+        if tokens.covers(&self.lock().token_hash) {
+            // A stored permit: the connection sees it even if it is not
+            // waiting at this instant.
+            self.revoked.notify_one();
         }
     }
 

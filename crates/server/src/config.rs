@@ -85,6 +85,10 @@ pub struct AuthConfig {
     /// argon2id memory cost in KiB and number of passes.
     pub argon2_memory_kib: u32,
     pub argon2_iterations: u32,
+    /// Failed logins per account within `login_window_secs` before further
+    /// attempts are refused (429) until the window ends.
+    pub login_max_failures: u32,
+    pub login_window_secs: u64,
 }
 
 impl Default for Config {
@@ -95,7 +99,12 @@ impl Default for Config {
             database: DatabaseConfig { url: None, max_connections: 16 },
             snowflake: SnowflakeConfig { worker: 0, process: 0 },
             http: api::HttpConfig::default(),
-            auth: AuthConfig { argon2_memory_kib: 19 * 1024, argon2_iterations: 2 },
+            auth: AuthConfig {
+                argon2_memory_kib: 19 * 1024,
+                argon2_iterations: 2,
+                login_max_failures: 5,
+                login_window_secs: 15 * 60,
+            },
             gateway: gateway::GatewayConfig::default(),
             ratelimit: ratelimit::RateLimitConfig::default(),
             log: LogConfig { format: LogFormat::Text },

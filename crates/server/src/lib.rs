@@ -93,6 +93,8 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             gateway_url: gw.public_url.clone(),
             large_threshold: gw.large_threshold,
             metrics_enabled: config.metrics.enabled,
+            login_max_failures: config.auth.login_max_failures,
+            login_window: std::time::Duration::from_secs(config.auth.login_window_secs),
         }),
         bus,
         limits: Arc::new(api::Limits { limiter, config: config.ratelimit.clone() }),

@@ -6,6 +6,7 @@
 
 mod applications;
 mod audit;
+mod auth;
 mod channels;
 mod guilds;
 mod invites;
@@ -19,6 +20,7 @@ use model::id::{ChannelMarker, GuildMarker, Id, MessageMarker, RoleMarker, UserM
 
 pub use applications::{ApplicationRow, ApplicationStore};
 pub use audit::{AuditEntry, AuditQuery, AuditStore};
+pub use auth::{AuthStore, BackupCodeRow, EnableMfa, MfaRow, NewSession, SessionRow, ThrottleRow};
 pub use channels::{ChannelPatch, ChannelRow, ChannelStore, OverwriteRow};
 pub use guilds::{GuildPatch, GuildRow, GuildStore, MemberRow, NewGuild, RoleRow};
 pub use invites::{InviteRow, InviteStore, JoinOutcome};
@@ -46,6 +48,7 @@ impl HealthStore for SqlStore {
 pub trait Store:
     HealthStore
     + UserStore
+    + AuthStore
     + ApplicationStore
     + GuildStore
     + RoleStore
@@ -59,6 +62,7 @@ pub trait Store:
 impl<T> Store for T where
     T: HealthStore
         + UserStore
+        + AuthStore
         + ApplicationStore
         + GuildStore
         + RoleStore

@@ -19,6 +19,8 @@ pub struct UserRow {
     pub flags: u64,
     pub locale: String,
     pub created_at: i64,
+    /// Two-factor authentication is on (the secret lives elsewhere).
+    pub mfa_enabled: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -57,7 +59,8 @@ pub trait UserStore: Send + Sync {
     async fn delete_token(&self, token_hash: &str) -> Result<bool>;
 }
 
-const COLUMNS: &str = "id, username, email, password_hash, global_name, avatar, bot, flags, locale, created_at";
+const COLUMNS: &str =
+    "id, username, email, password_hash, global_name, avatar, bot, flags, locale, created_at, mfa_enabled";
 
 pub(crate) fn user_row(r: &AnyRow) -> Result<UserRow> {
     Ok(UserRow {
@@ -71,7 +74,34 @@ pub(crate) fn user_row(r: &AnyRow) -> Result<UserRow> {
         flags: r.try_get::<i64, _>("flags")? as u64,
         locale: r.try_get("locale")?,
         created_at: r.try_get("created_at")?,
+        mfa_enabled: r.try_get::<i64, _>("mfa_enabled")? != 0,
     })
+}
+
+/// The user columns qualified by a table alias, for joins.
+pub(crate) fn prefixed_columns(alias: &str) -> String {
+    COLUMNS.split(", ").map(|c| format!("{alias}.{c}")).collect::<Vec<_>>().join(", ")
+}
+
+pub(crate) async fn insert_token<'c, E>(
+    e: E,
+    token_hash: &str,
+    user: UserId,
+    now: i64,
+    user_agent: Option<&str>,
+) -> Result<()>
+where
+    E: sqlx::Executor<'c, Database = sqlx::Any>,
+{
+    sqlx::query("INSERT INTO tokens (token_hash, user_id, created_at, user_agent) VALUES ($1, $2, $3, $4)")
+        .bind(token_hash)
+        .bind(to_db(user))
+        .bind(now)
+        .bind(user_agent)
+        .execute(e)
+        .await
+        .map_err(conflict("token"))?;
+    Ok(())
 }
 
 /// `$1, $2, …, $n` for an `IN (…)` list starting at placeholder `from`.
@@ -175,20 +205,13 @@ impl UserStore for SqlStore {
     }
 
     async fn insert_token(&self, token_hash: &str, user: UserId, now: i64) -> Result<()> {
-        sqlx::query("INSERT INTO tokens (token_hash, user_id, created_at) VALUES ($1, $2, $3)")
-            .bind(token_hash)
-            .bind(to_db(user))
-            .bind(now)
-            .execute(&self.writer)
-            .await
-            .map_err(conflict("token"))?;
-        Ok(())
+        insert_token(&self.writer, token_hash, user, now, None).await
     }
 
     async fn user_by_token(&self, token_hash: &str) -> Result<Option<UserRow>> {
         let row = sqlx::query(&format!(
             "SELECT {} FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = $1",
-            COLUMNS.split(", ").map(|c| format!("u.{c}")).collect::<Vec<_>>().join(", ")
+            prefixed_columns("u")
         ))
         .bind(token_hash)
         .fetch_optional(&self.reader)

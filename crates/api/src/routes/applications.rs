@@ -121,6 +121,7 @@ pub async fn reset_token(
     let app = owned_app(&state, &user, &raw).await?;
     let token = auth::new_token(app.id.get());
     state.store.replace_bot_token(app.id, &token.hash, Timestamp::now().unix_ms()).await?;
+    state.tokens_revoked(app.id, events::RevokedTokens::AllBut(token.hash));
     Ok(Json(json!({ "token": token.token })))
 }
 

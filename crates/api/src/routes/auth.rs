@@ -1,17 +1,24 @@
-//! Registration, login and logout.
+//! Registration, login (with its second step for MFA users) and logout.
 
 use axum::extract::State;
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use events::RevokedTokens;
 use model::Timestamp;
 use store::{NewUser, StoreError, UserId};
 
+use crate::credentials::{self, account_key, login_key};
 use crate::error::{ApiError, ApiResult, FormErrors};
-use crate::extract::{bearer, Authed, Body};
+use crate::extract::{Body, Session, UserAgent};
 use crate::ApiState;
+
+/// How long the ticket of an MFA login lasts, and how many wrong codes
+/// it survives.
+const TICKET_TTL_MS: i64 = 5 * 60 * 1000;
+const TICKET_MAX_FAILURES: i64 = 5;
 
 #[derive(Deserialize)]
 pub struct Register {
@@ -52,7 +59,11 @@ pub fn check_display_name(errors: &mut FormErrors, field: &str, raw: &str) -> Op
     Some(name.to_owned())
 }
 
-pub async fn register(State(state): State<ApiState>, Body(body): Body<Register>) -> ApiResult<Json<Value>> {
+pub async fn register(
+    State(state): State<ApiState>,
+    UserAgent(ua): UserAgent,
+    Body(body): Body<Register>,
+) -> ApiResult<Json<Value>> {
     let mut errors = FormErrors::default();
     let username = check_username(&mut errors, "username", &body.username);
     let email = body.email.trim().to_lowercase();
@@ -73,14 +84,7 @@ pub async fn register(State(state): State<ApiState>, Body(body): Body<Register>)
     let global_name = body.global_name.as_deref().and_then(|n| check_display_name(&mut errors, "global_name", n));
     errors.finish()?;
 
-    let password_hash = {
-        let hasher = state.passwords.clone();
-        let password = body.password;
-        tokio::task::spawn_blocking(move || hasher.hash(&password))
-            .await
-            .map_err(ApiError::internal)?
-            .map_err(ApiError::internal)?
-    };
+    let password_hash = credentials::hash_password(&state, body.password).await?;
     let id: UserId = state.ids.next();
     let now = Timestamp::now().unix_ms();
     let user = NewUser {
@@ -106,14 +110,14 @@ pub async fn register(State(state): State<ApiState>, Body(body): Body<Register>)
         }
         Err(e) => return Err(e.into()),
     }
-    let token = issue_token(&state, id).await?;
+    let token = issue_token(&state, id, ua).await?;
     Ok(Json(json!({ "token": token, "user_id": id })))
 }
 
-async fn issue_token(state: &ApiState, user: UserId) -> ApiResult<String> {
-    let token = auth::new_token(user.get());
-    state.store.insert_token(&token.hash, user, Timestamp::now().unix_ms()).await?;
-    Ok(token.token)
+async fn issue_token(state: &ApiState, user: UserId, user_agent: Option<String>) -> ApiResult<String> {
+    let (token, session) = credentials::mint_session(user, user_agent);
+    state.store.insert_session(user, &session).await?;
+    Ok(token)
 }
 
 #[derive(Deserialize)]
@@ -122,7 +126,14 @@ pub struct Login {
     password: String,
 }
 
-pub async fn login(State(state): State<ApiState>, Body(body): Body<Login>) -> ApiResult<Json<Value>> {
+/// A password login. For an MFA user it answers a ticket instead of a
+/// token, which `POST /auth/mfa/totp` trades for one with a code. Wrong
+/// passwords count towards the account's throttle (see `credentials`).
+pub async fn login(
+    State(state): State<ApiState>,
+    UserAgent(ua): UserAgent,
+    Body(body): Body<Login>,
+) -> ApiResult<Json<Value>> {
     let invalid = || {
         let mut e = FormErrors::default();
         e.add("login", "INVALID_LOGIN", "Login or password is invalid.");
@@ -132,31 +143,82 @@ pub async fn login(State(state): State<ApiState>, Body(body): Body<Login>) -> Ap
     if body.login.len() > 254 || body.password.chars().count() > 128 {
         return Err(invalid());
     }
-    let user = state.store.user_by_login(body.login.trim()).await?;
+    let login = body.login.trim().to_lowercase();
+    let user = state.store.user_by_login(&login).await?;
+    let key = match &user {
+        Some(u) => account_key(u.id),
+        None => login_key(&login),
+    };
+    credentials::check_throttle(&state, &key).await?;
     // Verify against a dummy hash when there is no such account, so the
     // answer takes as long either way and says nothing about who exists.
     let hash = user.as_ref().and_then(|u| u.password_hash.clone());
-    let hasher = state.passwords.clone();
-    let password = body.password;
-    let ok = tokio::task::spawn_blocking(move || match hash {
-        Some(hash) => hasher.verify(&password, &hash),
-        None => hasher.verify_nobody(&password),
-    })
-    .await
-    .map_err(ApiError::internal)?;
+    let ok = credentials::verify_password(&state, hash, body.password).await?;
     match user {
+        Some(user) if ok && user.mfa_enabled => {
+            // The password alone clears nothing: the throttle keeps
+            // counting wrong codes across tickets.
+            let ticket = auth::random_hex(32);
+            let now = Timestamp::now().unix_ms();
+            state.store.insert_mfa_ticket(&auth::hash_token(&ticket), user.id, now + TICKET_TTL_MS, now).await?;
+            Ok(Json(json!({
+                "token": null,
+                "user_id": user.id,
+                "mfa": true,
+                "sms": false,
+                "totp": true,
+                "backup": true,
+                "webauthn": null,
+                "ticket": ticket,
+            })))
+        }
         Some(user) if ok => {
-            let token = issue_token(&state, user.id).await?;
+            credentials::clear_failures(&state, &key).await?;
+            let token = issue_token(&state, user.id, ua).await?;
             Ok(Json(json!({ "token": token, "user_id": user.id })))
         }
-        _ => Err(invalid()),
+        _ => {
+            credentials::record_failure(&state, &key).await?;
+            Err(invalid())
+        }
     }
 }
 
-pub async fn logout(State(state): State<ApiState>, Authed(_): Authed, headers: HeaderMap) -> ApiResult<StatusCode> {
-    let raw = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).unwrap_or_default();
-    if let Some(token) = bearer(raw) {
-        state.store.delete_token(&auth::hash_token(token)).await?;
+#[derive(Deserialize)]
+pub struct MfaLogin {
+    code: String,
+    ticket: String,
+}
+
+/// The second step of an MFA login: a TOTP code or a backup code (used up)
+/// for the ticket. A ticket lasts five minutes and five wrong codes.
+pub async fn login_totp(
+    State(state): State<ApiState>,
+    UserAgent(ua): UserAgent,
+    Body(body): Body<MfaLogin>,
+) -> ApiResult<Json<Value>> {
+    if body.ticket.is_empty() || body.ticket.len() > 256 {
+        return Err(ApiError::invalid_mfa_ticket());
+    }
+    let ticket_hash = auth::hash_token(&body.ticket);
+    let now = Timestamp::now().unix_ms();
+    let user = state.store.mfa_ticket(&ticket_hash, now).await?.ok_or_else(ApiError::invalid_mfa_ticket)?;
+    if !credentials::second_factor(&state, user, &body.code).await? {
+        state.store.fail_mfa_ticket(&ticket_hash, TICKET_MAX_FAILURES).await?;
+        return Err(ApiError::invalid_mfa_code());
+    }
+    // Two requests racing with one ticket: only one gets a token.
+    if !state.store.take_mfa_ticket(&ticket_hash).await? {
+        return Err(ApiError::invalid_mfa_ticket());
+    }
+    credentials::clear_failures(&state, &account_key(user)).await?;
+    let token = issue_token(&state, user, ua).await?;
+    Ok(Json(json!({ "token": token, "user_id": user })))
+}
+
+pub async fn logout(State(state): State<ApiState>, session: Session) -> ApiResult<StatusCode> {
+    if state.store.delete_token(&session.token_hash).await? {
+        state.tokens_revoked(session.user.id, RevokedTokens::These(vec![session.token_hash]));
     }
     Ok(StatusCode::NO_CONTENT)
 }

@@ -9,7 +9,9 @@ mod guilds;
 mod invites;
 mod members;
 mod messages;
+mod mfa;
 mod roles;
+mod sessions;
 mod users;
 
 use axum::routing::{delete, get, patch, post, put};
@@ -23,11 +25,17 @@ pub fn router() -> Router<ApiState> {
         .route("/auth/register", post(auth::register))
         .route("/auth/login", post(auth::login))
         .route("/auth/logout", post(auth::logout))
+        .route("/auth/mfa/totp", post(auth::login_totp))
+        .route("/auth/sessions", get(sessions::list))
+        .route("/auth/sessions/logout", post(sessions::logout))
         // gateway
         .route("/gateway", get(gateway::gateway))
         .route("/gateway/bot", get(gateway::gateway_bot))
         // users
         .route("/users/@me", get(users::me).patch(users::update_me))
+        .route("/users/@me/mfa/totp/enable", post(mfa::enable_totp))
+        .route("/users/@me/mfa/totp/disable", post(mfa::disable_totp))
+        .route("/users/@me/mfa/codes", post(mfa::backup_codes))
         .route("/users/@me/guilds", get(users::my_guilds))
         .route("/users/@me/guilds/{guild_id}", delete(users::leave_guild))
         .route("/users/@me/channels", post(users::open_dm))

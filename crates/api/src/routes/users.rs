@@ -4,15 +4,18 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
+use serde_json::Value;
 
+use events::RevokedTokens;
 use model::channel::Channel;
 use model::guild::UserGuild;
 use model::user::{CurrentUser, User};
 use model::Id;
 use store::{StoreError, UserId, UserPatch};
 
+use crate::credentials;
 use crate::error::{ApiError, ApiResult, FormErrors};
-use crate::extract::{path_id, Authed, Body, Path, Query};
+use crate::extract::{path_id, Authed, Body, Path, Query, UserAgent};
 use crate::routes::auth::{check_display_name, check_username};
 use crate::{access, render, ApiState};
 
@@ -37,13 +40,20 @@ pub struct UpdateMe {
     #[serde(default, deserialize_with = "nullable")]
     avatar: Option<Option<String>>,
     locale: Option<String>,
+    /// The current password: required with `new_password`.
+    password: Option<String>,
+    new_password: Option<String>,
 }
 
+/// Changes the profile, and the password when `new_password` is given:
+/// that revokes every token of the user (the one used here too) and the
+/// answer carries the one new token as `token`, as Discord's does.
 pub async fn update_me(
     State(state): State<ApiState>,
     Authed(user): Authed,
+    UserAgent(ua): UserAgent,
     Body(body): Body<UpdateMe>,
-) -> ApiResult<Json<CurrentUser>> {
+) -> ApiResult<Json<Value>> {
     let mut errors = FormErrors::default();
     let username = body.username.as_deref().map(|u| check_username(&mut errors, "username", u));
     let global_name = body.global_name.map(|n| n.and_then(|n| check_display_name(&mut errors, "global_name", &n)));
@@ -53,10 +63,38 @@ pub async fn update_me(
     if body.locale.as_deref().is_some_and(|l| !model::locale::is_known(l)) {
         errors.add("locale", "BASE_TYPE_CHOICES", "Value must be one of Discord's locales (e.g. en-US, fr, pt-BR).");
     }
+    if let Some(new) = &body.new_password {
+        let len = new.chars().count();
+        if len < 8 {
+            errors.add("new_password", "PASSWORD_TOO_SHORT", "Must be at least 8 characters long.");
+        } else if len > 128 {
+            errors.add("new_password", "BASE_TYPE_MAX_LENGTH", "Must be 128 or fewer in length.");
+        }
+        if body.password.is_none() {
+            errors.add("password", "BASE_TYPE_REQUIRED", "This field is required");
+        }
+    }
     errors.finish()?;
+    let new_password = match (body.new_password, body.password) {
+        (Some(new), Some(current)) => {
+            credentials::require_password(&state, &user, &current).await?;
+            Some(credentials::hash_password(&state, new).await?)
+        }
+        _ => None,
+    };
     let patch = UserPatch { username, global_name, avatar: body.avatar.map(|_| None), locale: body.locale };
     match state.store.update_user(user.id, &patch).await {
         Ok(updated) => {
+            // After the profile, so a refused username changes no password.
+            let token = match new_password {
+                Some(hash) => {
+                    let (token, session) = credentials::mint_session(user.id, ua);
+                    state.store.change_password(user.id, &hash, &session).await?;
+                    state.tokens_revoked(user.id, RevokedTokens::AllBut(session.token_hash));
+                    Some(token)
+                }
+                None => None,
+            };
             let current = render::current_user(&updated);
             state.user_updated(&current);
             for guild in state.store.guilds_of(user.id).await? {
@@ -64,7 +102,11 @@ pub async fn update_me(
                     state.member_updated(guild.id, &render::member(&member, Some(&updated)));
                 }
             }
-            Ok(Json(current))
+            let mut body = serde_json::to_value(&current).map_err(ApiError::internal)?;
+            if let Some(token) = token {
+                body["token"] = Value::String(token);
+            }
+            Ok(Json(body))
         }
         Err(StoreError::Conflict(_)) => Err(ApiError::field(
             "username",

@@ -1,0 +1,49 @@
+-- Sessions (when and from what a token was last used), two-factor
+-- authentication, MFA login tickets and per-account login throttling.
+
+-- NULL last_used_at means "not since created_at".
+ALTER TABLE tokens ADD COLUMN last_used_at BIGINT;
+ALTER TABLE tokens ADD COLUMN user_agent TEXT;
+
+-- Mirrors the existence of a user_mfa row, so reading a user (every
+-- authenticated request) needs no join and never touches the secret.
+ALTER TABLE users ADD COLUMN mfa_enabled BIGINT NOT NULL DEFAULT 0;
+
+-- The TOTP secret is kept as base32: the server must be able to compute
+-- codes, so it cannot be hashed. last_step is the last accepted time step;
+-- a code for it or an earlier one is refused (no replay).
+CREATE TABLE user_mfa (
+    user_id BIGINT PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+    totp_secret TEXT NOT NULL,
+    last_step BIGINT NOT NULL,
+    backup_salt TEXT NOT NULL,
+    enabled_at BIGINT NOT NULL
+);
+
+-- Backup codes, as argon2id digests under the user's backup_salt.
+CREATE TABLE mfa_backup_codes (
+    user_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    code_hash TEXT NOT NULL,
+    consumed BIGINT NOT NULL DEFAULT 0,
+    position BIGINT NOT NULL,
+    PRIMARY KEY (user_id, code_hash)
+);
+
+-- The ticket a password login hands an MFA user, as a SHA-256 hash.
+CREATE TABLE mfa_tickets (
+    ticket_hash TEXT PRIMARY KEY,
+    user_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    expires_at BIGINT NOT NULL,
+    failures BIGINT NOT NULL DEFAULT 0
+);
+CREATE INDEX mfa_tickets_expiry ON mfa_tickets(expires_at);
+
+-- Failed logins in the current window, per account (`user:<id>`) or, for
+-- logins that match no account, per login name (`login:<name>`), so that
+-- throttling looks the same either way.
+CREATE TABLE login_throttle (
+    throttle_key TEXT PRIMARY KEY,
+    window_start BIGINT NOT NULL,
+    failures BIGINT NOT NULL
+);
+CREATE INDEX login_throttle_window ON login_throttle(window_start);
