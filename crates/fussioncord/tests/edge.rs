@@ -1,0 +1,166 @@
+//! The HTTP edge against hostile or careless clients, over raw TCP where a
+//! well-behaved client library would not misbehave: header size and count,
+//! clients that trickle their headers or body, the connection cap, CORS and
+//! security headers.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use common::TestApp;
+
+/// Sends `request` on a fresh connection and reads until the server
+/// answers and closes, or `wait` passes. Returns what was read.
+async fn raw(app: &TestApp, request: &[u8], wait: Duration) -> String {
+    let mut stream = TcpStream::connect(app.addr()).await.unwrap();
+    stream.write_all(request).await.unwrap();
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(wait, stream.read_to_end(&mut out)).await;
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[tokio::test]
+async fn too_many_or_too_large_headers_are_refused_with_431() {
+    let app = TestApp::spawn_with(|c| {
+        c.http.max_headers = 16;
+        c.http.max_header_bytes = 8192;
+    })
+    .await;
+    let ok =
+        raw(&app, b"GET /api/v10/gateway HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", Duration::from_secs(5))
+            .await;
+    assert!(ok.starts_with("HTTP/1.1 200"), "{ok}");
+
+    let many: String = (0..40).map(|i| format!("X-Filler-{i}: {i}\r\n")).collect();
+    let req = format!("GET /api/v10/gateway HTTP/1.1\r\nHost: x\r\n{many}Connection: close\r\n\r\n");
+    let answer = raw(&app, req.as_bytes(), Duration::from_secs(5)).await;
+    assert!(answer.starts_with("HTTP/1.1 431"), "40 headers: {answer}");
+
+    let huge = "a".repeat(20_000);
+    let req = format!("GET /api/v10/gateway HTTP/1.1\r\nHost: x\r\nX-Huge: {huge}\r\nConnection: close\r\n\r\n");
+    let answer = raw(&app, req.as_bytes(), Duration::from_secs(5)).await;
+    assert!(answer.starts_with("HTTP/1.1 431"), "a 20 kB header: {answer}");
+
+    // The server is still there for everyone else.
+    let status = app.client.get(format!("{}/gateway", app.base)).send().await.unwrap().status();
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn clients_that_trickle_headers_or_bodies_are_cut_off() {
+    let app = TestApp::spawn_with(|c| {
+        c.http.header_read_timeout_ms = 500;
+        c.http.body_read_timeout_ms = 500;
+    })
+    .await;
+    // Half a request line, then silence: the connection is closed.
+    let started = Instant::now();
+    let answer = raw(&app, b"GET /api/v10/gateway HTTP/1.1\r\nHost: x\r\n", Duration::from_secs(10)).await;
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(5), "a stalled request held its connection for {took:?}");
+    assert!(!answer.starts_with("HTTP/1.1 200"), "{answer}");
+
+    // A body promised at 100 bytes that stops after 10: answered with an
+    // error, not waited on forever.
+    let person = app.register("person").await;
+    let req = format!(
+        "PATCH /api/v10/users/@me HTTP/1.1\r\nHost: x\r\nAuthorization: {}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"global_",
+        person.token
+    );
+    let started = Instant::now();
+    let answer = raw(&app, req.as_bytes(), Duration::from_secs(10)).await;
+    assert!(started.elapsed() < Duration::from_secs(5), "a stalled body held its request for {:?}", started.elapsed());
+    assert!(answer.starts_with("HTTP/1.1 4"), "{answer}");
+    let (_, me) = app.get("/users/@me", &person.token).await;
+    assert_eq!(me["global_name"], serde_json::Value::Null, "nothing was changed");
+}
+
+#[tokio::test]
+async fn connections_beyond_the_cap_wait_for_a_free_slot() {
+    let app = TestApp::spawn_with(|c| c.http.max_connections = 2).await;
+    // Two idle connections take both slots.
+    let first = TcpStream::connect(app.addr()).await.unwrap();
+    let _second = TcpStream::connect(app.addr()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let url = format!("{}/gateway", app.base);
+    let client = reqwest::Client::new();
+    let waiting = tokio::spawn(async move { client.get(url).send().await.map(|r| r.status()) });
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert!(!waiting.is_finished(), "a third connection was served while two held every slot");
+
+    drop(first);
+    let status = tokio::time::timeout(Duration::from_secs(5), waiting)
+        .await
+        .expect("served once a slot was free")
+        .unwrap()
+        .expect("request succeeds");
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn cors_answers_the_configured_origin_only() {
+    let origin = "https://chat.example.org";
+    let app = TestApp::spawn_with(|c| c.http.cors_origins = vec![origin.into()]).await;
+    let person = app.register("person").await;
+    let url = format!("{}/users/@me", app.base);
+
+    let preflight = app
+        .client
+        .request(reqwest::Method::OPTIONS, &url)
+        .header("Origin", origin)
+        .header("Access-Control-Request-Method", "PATCH")
+        .header("Access-Control-Request-Headers", "authorization, content-type")
+        .send()
+        .await
+        .unwrap();
+    assert!(preflight.status().is_success(), "{}", preflight.status());
+    let h = preflight.headers();
+    assert_eq!(h["access-control-allow-origin"], origin);
+    assert!(h["access-control-allow-methods"].to_str().unwrap().contains("PATCH"));
+    assert!(h["access-control-allow-headers"].to_str().unwrap().to_lowercase().contains("authorization"));
+
+    let real =
+        app.client.get(&url).header("Origin", origin).header("Authorization", &person.token).send().await.unwrap();
+    assert_eq!(real.status(), StatusCode::OK);
+    assert_eq!(real.headers()["access-control-allow-origin"], origin);
+    let exposed = real.headers()["access-control-expose-headers"].to_str().unwrap().to_lowercase();
+    assert!(exposed.contains("x-ratelimit-remaining") && exposed.contains("retry-after"), "{exposed}");
+
+    let other = app
+        .client
+        .get(&url)
+        .header("Origin", "https://evil.example")
+        .header("Authorization", &person.token)
+        .send()
+        .await
+        .unwrap();
+    assert!(other.headers().get("access-control-allow-origin").is_none(), "another origin was allowed");
+
+    // Without configured origins, no CORS at all.
+    let plain = TestApp::spawn().await;
+    let res = plain.client.get(format!("{}/gateway", plain.base)).header("Origin", origin).send().await.unwrap();
+    assert!(res.headers().get("access-control-allow-origin").is_none());
+}
+
+#[tokio::test]
+async fn html_pages_carry_security_headers() {
+    let app = TestApp::spawn().await;
+    let page = app.client.get(format!("http://{}/api/docs/", app.addr())).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let h = page.headers();
+    assert!(h["content-type"].to_str().unwrap().starts_with("text/html"));
+    let csp = h["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("default-src 'self'") && csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert_eq!(h["x-frame-options"], "DENY");
+    assert_eq!(h["x-content-type-options"], "nosniff");
+    assert_eq!(h["referrer-policy"], "no-referrer");
+
+    let json = app.client.get(format!("{}/gateway", app.base)).send().await.unwrap();
+    assert_eq!(json.headers()["x-content-type-options"], "nosniff");
+    assert!(json.headers().get("content-security-policy").is_none(), "CSP is for pages");
+}
