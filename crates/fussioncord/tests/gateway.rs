@@ -695,21 +695,15 @@ async fn clients_that_stop_reading_are_cut_loose_and_memory_stays_bounded() {
     // The server runs as its own process so its memory can be read.
     let database_url = common::fresh_database().await;
     let dir = tempfile::tempdir().unwrap();
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_fussioncord"));
+    let mut cmd = common::binary(&database_url);
     cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(dir.path())
-        .env("FUSSIONCORD__AUTH__ARGON2_MEMORY_KIB", "1024")
-        .env("FUSSIONCORD__AUTH__ARGON2_ITERATIONS", "1")
         .env("FUSSIONCORD__GATEWAY__MAX_QUEUE", "32")
         .env("FUSSIONCORD__GATEWAY__RESUME_BUFFER", "64")
         .env("FUSSIONCORD__GATEWAY__SEND_TIMEOUT_MS", "2000")
         // It floods one channel; limits are not what it measures.
         .env("FUSSIONCORD__RATELIMIT__ENABLED", "false")
-        .env("RUST_LOG", "warn")
         .stdout(std::process::Stdio::piped());
-    if let Some(url) = &database_url {
-        cmd.env("FUSSIONCORD__DATABASE__URL", url);
-    }
     /// Stops the server however the test ends.
     struct Server(std::process::Child);
     impl Drop for Server {

@@ -336,17 +336,12 @@ async fn the_grafana_dashboard_uses_only_metrics_the_server_exposes() {
 async fn json_logs_carry_the_request_id_and_no_secrets() {
     let database_url = common::fresh_database().await;
     let dir = tempfile::tempdir().unwrap();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_fussioncord"));
-    cmd.env("FUSSIONCORD__AUTH__ARGON2_MEMORY_KIB", "1024")
-        .env("FUSSIONCORD__AUTH__ARGON2_ITERATIONS", "1")
-        .env("RUST_LOG", "info")
+    let mut cmd = common::binary(&database_url);
+    cmd.env("RUST_LOG", "info")
         .args(["serve", "--log-format", "json", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(dir.path().join("data"))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    if let Some(url) = &database_url {
-        cmd.env("FUSSIONCORD__DATABASE__URL", url);
-    }
     let mut child = cmd.spawn().expect("serve starts");
     let stderr = child.stderr.take().unwrap();
     let logs = std::thread::spawn(move || BufReader::new(stderr).lines().map(Result::unwrap).collect::<Vec<_>>());

@@ -13,17 +13,7 @@ use crate::common::{fresh_database, TestApp, TestUser};
 
 const BIN: &str = env!("CARGO_BIN_EXE_fussioncord");
 
-/// The binary with the test's database settings in its environment.
-fn command(database_url: &Option<String>) -> Command {
-    let mut cmd = Command::new(BIN);
-    cmd.env("FUSSIONCORD__AUTH__ARGON2_MEMORY_KIB", "1024")
-        .env("FUSSIONCORD__AUTH__ARGON2_ITERATIONS", "1")
-        .env("RUST_LOG", "warn");
-    if let Some(url) = database_url {
-        cmd.env("FUSSIONCORD__DATABASE__URL", url);
-    }
-    cmd
-}
+use crate::common::binary as command;
 
 fn run(cmd: &mut Command) -> String {
     let out = cmd.output().expect("binary runs");

@@ -466,17 +466,12 @@ async fn revoked_tokens_lose_their_gateway_connections() {
 async fn tokens_and_secrets_never_reach_the_logs() {
     let database_url = fresh_database().await;
     let dir = tempfile::tempdir().unwrap();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_fussioncord"));
-    cmd.env("FUSSIONCORD__AUTH__ARGON2_MEMORY_KIB", "1024")
-        .env("FUSSIONCORD__AUTH__ARGON2_ITERATIONS", "1")
-        .env("RUST_LOG", "trace")
+    let mut cmd = crate::common::binary(&database_url);
+    cmd.env("RUST_LOG", "trace")
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(dir.path().join("data"))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    if let Some(url) = &database_url {
-        cmd.env("FUSSIONCORD__DATABASE__URL", url);
-    }
     let mut child = cmd.spawn().expect("serve starts");
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
     let mut stderr = child.stderr.take().unwrap();

@@ -48,6 +48,20 @@ pub async fn fresh_database() -> Option<String> {
     }
 }
 
+/// The `fussioncord` binary itself, with cheap password hashing, warnings
+/// only, and the test's database (if any) in its environment; callers add
+/// or override settings with more `env` calls.
+pub fn binary(database_url: &Option<String>) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_fussioncord"));
+    cmd.env("FUSSIONCORD__AUTH__ARGON2_MEMORY_KIB", "1024")
+        .env("FUSSIONCORD__AUTH__ARGON2_ITERATIONS", "1")
+        .env("RUST_LOG", "warn");
+    if let Some(url) = database_url {
+        cmd.env("FUSSIONCORD__DATABASE__URL", url);
+    }
+    cmd
+}
+
 pub fn test_config(dir: PathBuf, database_url: Option<String>) -> server::Config {
     let mut config = server::Config::default();
     config.listen = "127.0.0.1:0".parse().unwrap();
