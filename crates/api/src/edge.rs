@@ -34,6 +34,10 @@ pub struct HttpConfig {
     /// `["https://chat.example.org"]`; `["*"]` allows any. Empty: same
     /// origin only.
     pub cors_origins: Vec<String>,
+    /// Addresses of reverse proxies in front of the server: for requests
+    /// from them, the client is the one `X-Forwarded-For` names (for
+    /// per-address rate limits).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl Default for HttpConfig {
@@ -46,6 +50,7 @@ impl Default for HttpConfig {
             max_header_bytes: 32 * 1024,
             max_headers: 64,
             cors_origins: Vec::new(),
+            trusted_proxies: Vec::new(),
         }
     }
 }

@@ -4,11 +4,12 @@
 //! counted per address. Answers carry the bucket's `X-RateLimit-*`
 //! headers; a refused request gets a 429 and changes nothing.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath, RawPathParams, Request, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -23,6 +24,8 @@ use crate::ApiState;
 pub struct Limits {
     pub limiter: Arc<dyn RateLimiter>,
     pub config: RateLimitConfig,
+    /// Reverse proxies whose `X-Forwarded-For` names the real client.
+    pub trusted_proxies: Vec<IpAddr>,
 }
 
 /// Path parameters that split a route's bucket, as Discord's do.
@@ -61,7 +64,7 @@ pub async fn limit(State(state): State<ApiState>, req: Request, next: Next) -> R
     let (who, global, counted_as) = match caller {
         Some(id) => (id, limits.config.global, "global"),
         None => {
-            let ip = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string());
+            let ip = client_ip(&parts, &limits.trusted_proxies).map(|ip| ip.to_string());
             (format!("ip:{}", ip.as_deref().unwrap_or("unknown")), limits.config.per_ip, "ip")
         }
     };
@@ -91,6 +94,26 @@ pub async fn limit(State(state): State<ApiState>, req: Request, next: Next) -> R
         bucket_headers(res.headers_mut(), &bucket, &d);
     }
     res
+}
+
+/// The client's address: the TCP peer's, or, when the peer is a trusted
+/// proxy, the nearest address in `X-Forwarded-For` that is not one (the
+/// ones before it could be made up by the client).
+fn client_ip(parts: &Parts, trusted: &[IpAddr]) -> Option<IpAddr> {
+    let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>()?.0.ip();
+    if !trusted.contains(&peer) {
+        return Some(peer);
+    }
+    let hops = parts.headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok());
+    let hops: Vec<&str> = hops.flat_map(|v| v.split(',')).map(str::trim).collect();
+    for hop in hops.iter().rev() {
+        match hop.parse::<IpAddr>() {
+            Ok(ip) if trusted.contains(&ip) => continue,
+            Ok(ip) => return Some(ip),
+            Err(_) => break,
+        }
+    }
+    Some(peer)
 }
 
 /// A counter that cannot be reached lets the request through: a chat that

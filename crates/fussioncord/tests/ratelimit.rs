@@ -309,3 +309,33 @@ async fn an_unreachable_redis_stops_start_up_with_a_clear_error() {
     };
     assert!(err.contains("rate limiter"), "{err}");
 }
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_clients_are_told_apart_by_x_forwarded_for() {
+    let register = |app: &TestApp, name: &str, forwarded: &str| {
+        let body =
+            json!({ "username": name, "email": format!("{name}@example.org"), "password": "correct horse battery" });
+        let req =
+            app.client.post(format!("{}/auth/register", app.base)).header("X-Forwarded-For", forwarded).json(&body);
+        async move { req.send().await.unwrap().status() }
+    };
+    let limit_register = |c: &mut server::Config| {
+        c.ratelimit.routes.insert("POST /auth/register".into(), RouteLimit::new(1, 60_000));
+    };
+
+    let proxied = TestApp::spawn_with(|c| {
+        limit_register(c);
+        c.http.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+    })
+    .await;
+    assert_eq!(register(&proxied, "first", "203.0.113.5").await, StatusCode::OK);
+    assert_eq!(register(&proxied, "again", "203.0.113.5").await, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(register(&proxied, "other", "203.0.113.6").await, StatusCode::OK, "another client behind the proxy");
+    // A client cannot pick its address by prepending its own hop.
+    assert_eq!(register(&proxied, "forged", "198.51.100.1, 203.0.113.5").await, StatusCode::TOO_MANY_REQUESTS);
+
+    // Without trusting the peer, the header is ignored.
+    let direct = TestApp::spawn_with(limit_register).await;
+    assert_eq!(register(&direct, "first", "203.0.113.5").await, StatusCode::OK);
+    assert_eq!(register(&direct, "other", "203.0.113.6").await, StatusCode::TOO_MANY_REQUESTS);
+}

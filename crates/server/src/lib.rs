@@ -97,7 +97,11 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             login_window: std::time::Duration::from_secs(config.auth.login_window_secs),
         }),
         bus,
-        limits: Arc::new(api::Limits { limiter, config: config.ratelimit.clone() }),
+        limits: Arc::new(api::Limits {
+            limiter,
+            config: config.ratelimit.clone(),
+            trusted_proxies: config.http.trusted_proxies.clone(),
+        }),
         metrics: metrics.clone(),
     };
     let app = api::router(state).merge(gateway::router(hub.clone()));
