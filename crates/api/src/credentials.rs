@@ -25,23 +25,24 @@ fn window_ms(state: &ApiState) -> i64 {
     state.config.login_window.as_millis() as i64
 }
 
-/// Refuses with Discord's 429 while `key` has used up its failures for
-/// the current window.
-pub(crate) async fn check_throttle(state: &ApiState, key: &str) -> ApiResult<()> {
-    let Some(t) = state.store.login_throttle(key).await? else { return Ok(()) };
+/// Counts an attempt against `key` before it is checked, so that parallel
+/// attempts cannot all pass a check made before any of them failed, and
+/// refuses with Discord's 429 once the window's attempts are used up. An
+/// attempt that succeeds gives its count back ([`release_attempt`]) or,
+/// for a completed login, clears the key ([`clear_failures`]); a failed
+/// one stays counted.
+pub(crate) async fn reserve_attempt(state: &ApiState, key: &str) -> ApiResult<()> {
     let now = Timestamp::now().unix_ms();
-    let until = t.window_start + window_ms(state);
-    if t.failures >= i64::from(state.config.login_max_failures) && until > now {
-        let secs = (until - now) as f64 / 1000.0;
+    let t = state.store.count_login_attempt(key, now, now - window_ms(state)).await?;
+    if t.failures > i64::from(state.config.login_max_failures) {
+        let secs = (t.window_start + window_ms(state) - now).max(1) as f64 / 1000.0;
         return Err(ApiError::rate_limited(crate::Limited { retry_after: secs, global: false, scope: "user" }));
     }
     Ok(())
 }
 
-pub(crate) async fn record_failure(state: &ApiState, key: &str) -> ApiResult<()> {
-    let now = Timestamp::now().unix_ms();
-    state.store.record_login_failure(key, now, now - window_ms(state)).await?;
-    Ok(())
+pub(crate) async fn release_attempt(state: &ApiState, key: &str) -> ApiResult<()> {
+    Ok(state.store.release_login_attempt(key).await?)
 }
 
 pub(crate) async fn clear_failures(state: &ApiState, key: &str) -> ApiResult<()> {
@@ -72,13 +73,12 @@ pub(crate) async fn hash_password(state: &ApiState, password: String) -> ApiResu
 /// throttled and counted like a login. Wrong: Discord's field error.
 pub(crate) async fn require_password(state: &ApiState, user: &UserRow, password: &str) -> ApiResult<()> {
     let key = account_key(user.id);
-    check_throttle(state, &key).await?;
+    reserve_attempt(state, &key).await?;
     if password.chars().count() <= 128
         && verify_password(state, user.password_hash.clone(), password.to_owned()).await?
     {
-        return Ok(());
+        return release_attempt(state, &key).await;
     }
-    record_failure(state, &key).await?;
     Err(ApiError::field("password", "PASSWORD_DOES_NOT_MATCH", "Password does not match."))
 }
 
@@ -87,10 +87,10 @@ pub(crate) async fn require_password(state: &ApiState, user: &UserRow, password:
 /// accepted once: its time step must be later than the last accepted one.
 pub(crate) async fn second_factor(state: &ApiState, user: UserId, code: &str) -> ApiResult<bool> {
     let key = account_key(user);
-    check_throttle(state, &key).await?;
+    reserve_attempt(state, &key).await?;
     let ok = check_code(state, user, code).await?;
-    if !ok {
-        record_failure(state, &key).await?;
+    if ok {
+        release_attempt(state, &key).await?;
     }
     Ok(ok)
 }

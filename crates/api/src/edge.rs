@@ -24,7 +24,8 @@ pub struct HttpConfig {
     pub max_connections: usize,
     /// A client must send a request's headers within this long.
     pub header_read_timeout_ms: u64,
-    /// ...and its body within this long.
+    /// ...and its whole body within this long (and no pause in it may be
+    /// longer either).
     pub body_read_timeout_ms: u64,
     /// Size of a request's headers at most (hyper's floor is 8 KiB).
     pub max_header_bytes: usize,

@@ -42,9 +42,15 @@ impl<T: DeserializeOwned> FromRequest<ApiState> for ListBody<T> {
     }
 }
 
-/// The request body, or Discord's error for one too large to read.
+/// The request body, or Discord's error for one too large or too slow to
+/// read. The deadline is for the whole body: a client trickling a byte at
+/// a time would otherwise hold its connection for as long as it likes.
 async fn body_bytes(req: Request, state: &ApiState) -> Result<Bytes, ApiError> {
-    Bytes::from_request(req, state).await.map_err(|e| {
+    let read = Bytes::from_request(req, state);
+    let Ok(read) = tokio::time::timeout(state.config.body_read_timeout, read).await else {
+        return Err(ApiError::new(StatusCode::REQUEST_TIMEOUT, 0, "408: Request Timeout"));
+    };
+    read.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::too_large()
         } else {
@@ -247,7 +253,9 @@ impl<T: FromParams, S: Send + Sync> FromRequestParts<S> for Path<T> {
         let raw = RawPathParams::from_request_parts(parts, state).await.map_err(|_| ApiError::not_found())?;
         let params = raw
             .iter()
-            .map(|(_, v)| percent_encoding::percent_decode_str(v).decode_utf8_lossy().replace('\0', "\u{fffd}"))
+            // axum has percent-decoded them already; decoding again would
+            // let `%2531` and `1` name the same thing differently.
+            .map(|(_, v)| v.replace('\0', "\u{fffd}"))
             .collect();
         T::from_params(params).map(Path).ok_or_else(ApiError::not_found)
     }

@@ -40,6 +40,8 @@ pub struct ApiConfig {
     pub gateway_url: Option<String>,
     /// Guilds with more members than this arrive without their member list.
     pub large_threshold: u64,
+    /// A request's whole body must arrive within this long.
+    pub body_read_timeout: std::time::Duration,
     /// Whether `GET /metrics` answers (404 when off).
     pub metrics_enabled: bool,
     /// Failed logins (wrong passwords or second factors) an account may
@@ -55,6 +57,7 @@ impl Default for ApiConfig {
             max_body_bytes: 1024 * 1024,
             gateway_url: None,
             large_threshold: 250,
+            body_read_timeout: std::time::Duration::from_secs(30),
             metrics_enabled: true,
             login_max_failures: 5,
             login_window: std::time::Duration::from_secs(15 * 60),

@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath, RawPathParams, Request, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue};
+use axum::http::{HeaderMap, HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
@@ -31,6 +31,11 @@ pub struct Limits {
 /// Path parameters that split a route's bucket, as Discord's do.
 const MAJOR: [&str; 3] = ["channel_id", "guild_id", "webhook_id"];
 
+/// Routes that take no token, counted by address even when a request
+/// carries one: otherwise every account made would bring a fresh budget
+/// of registrations and guesses.
+const BY_ADDRESS: [&str; 3] = ["POST /auth/register", "POST /auth/login", "POST /auth/mfa/totp"];
+
 /// The caller a token resolved to, looked up once per request: the limiter
 /// needs it for the key and the `Authed` extractor reuses it.
 #[derive(Clone)]
@@ -46,12 +51,15 @@ pub async fn limit(State(state): State<ApiState>, req: Request, next: Next) -> R
     let Some(template) = template else {
         return next.run(Request::from_parts(parts, body)).await;
     };
-    let route = format!("{} {template}", parts.method);
+    // HEAD is answered by the GET handler, so it spends the GET budget.
+    let method = if parts.method == Method::HEAD { &Method::GET } else { &parts.method };
+    let route = format!("{method} {template}");
     let major: Vec<String> = match RawPathParams::from_request_parts(&mut parts, &state).await {
-        Ok(params) => params.iter().filter(|(k, _)| MAJOR.contains(k)).map(|(_, v)| v.to_owned()).collect(),
+        Ok(params) => params.iter().filter(|(k, _)| MAJOR.contains(k)).map(|(_, v)| canonical_id(v)).collect(),
         Err(_) => Vec::new(),
     };
 
+    let by_address = BY_ADDRESS.contains(&route.as_str());
     let caller = match crate::extract::caller(&parts.headers, &state).await {
         Ok(session) => {
             let id = session.as_ref().map(|s| s.user.id.to_string());
@@ -61,10 +69,10 @@ pub async fn limit(State(state): State<ApiState>, req: Request, next: Next) -> R
         // The handler's own lookup will fail again and answer for it.
         Err(_) => None,
     };
-    let (who, global, counted_as) = match caller {
+    let (who, global, counted_as) = match caller.filter(|_| !by_address) {
         Some(id) => (id, limits.config.global, "global"),
         None => {
-            let ip = client_ip(&parts, &limits.trusted_proxies).map(|ip| ip.to_string());
+            let ip = client_ip(&parts, &limits.trusted_proxies).map(address_key);
             (format!("ip:{}", ip.as_deref().unwrap_or("unknown")), limits.config.per_ip, "ip")
         }
     };
@@ -99,21 +107,42 @@ pub async fn limit(State(state): State<ApiState>, req: Request, next: Next) -> R
 /// The client's address: the TCP peer's, or, when the peer is a trusted
 /// proxy, the nearest address in `X-Forwarded-For` that is not one (the
 /// ones before it could be made up by the client).
+/// Addresses compare in canonical form, so an IPv4 proxy seen through a
+/// dual-stack socket (`::ffff:10.0.0.5`) is still `10.0.0.5`.
 fn client_ip(parts: &Parts, trusted: &[IpAddr]) -> Option<IpAddr> {
-    let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>()?.0.ip();
-    if !trusted.contains(&peer) {
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|t| t.to_canonical() == *ip);
+    let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>()?.0.ip().to_canonical();
+    if !is_trusted(&peer) {
         return Some(peer);
     }
     let hops = parts.headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok());
     let hops: Vec<&str> = hops.flat_map(|v| v.split(',')).map(str::trim).collect();
     for hop in hops.iter().rev() {
-        match hop.parse::<IpAddr>() {
-            Ok(ip) if trusted.contains(&ip) => continue,
+        match hop.parse::<IpAddr>().map(|ip| ip.to_canonical()) {
+            Ok(ip) if is_trusted(&ip) => continue,
             Ok(ip) => return Some(ip),
             Err(_) => break,
         }
     }
     Some(peer)
+}
+
+/// What an address is counted as: itself for IPv4, its /64 for IPv6 (one
+/// subscriber typically holds a whole /64).
+fn address_key(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+    }
+}
+
+/// A major parameter as the handler will read it: `0123` and `123` name
+/// the same channel, so they must share a bucket.
+fn canonical_id(raw: &str) -> String {
+    raw.parse::<u64>().map_or_else(|_| raw.to_owned(), |n| n.to_string())
 }
 
 /// A counter that cannot be reached lets the request through: a chat that
@@ -171,6 +200,15 @@ mod tests {
     fn routes_are_named_without_their_mount_point() {
         assert_eq!(route_template("/api/v10/channels/{channel_id}"), "/channels/{channel_id}");
         assert_eq!(route_template("/api/channels/{channel_id}"), "/channels/{channel_id}");
+    }
+
+    #[test]
+    fn spellings_of_one_id_share_a_key_and_ipv6_counts_per_64() {
+        assert_eq!(canonical_id("00123"), "123");
+        assert_eq!(canonical_id("not-an-id"), "not-an-id");
+        assert_eq!(address_key("2001:db8:1:2:aaaa::1".parse().unwrap()), "2001:db8:1:2::/64");
+        assert_eq!(address_key("2001:db8:1:2:bbbb::9".parse().unwrap()), "2001:db8:1:2::/64");
+        assert_eq!(address_key("203.0.113.5".parse().unwrap()), "203.0.113.5");
     }
 
     #[test]

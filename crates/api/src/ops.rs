@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{header, HeaderName, HeaderValue, StatusCode};
+use axum::http::{header, HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -89,6 +89,21 @@ pub fn observe(app: Router, metrics: Arc<Metrics>) -> Router {
     app.layer(axum::middleware::from_fn_with_state(metrics, track))
 }
 
+/// HTTP lets a client invent methods; each new label would be a new series
+/// in every metric, so the ones no route uses are counted together.
+fn method_label(method: &Method) -> &'static str {
+    const KNOWN: [(Method, &str); 7] = [
+        (Method::GET, "GET"),
+        (Method::HEAD, "HEAD"),
+        (Method::POST, "POST"),
+        (Method::PUT, "PUT"),
+        (Method::PATCH, "PATCH"),
+        (Method::DELETE, "DELETE"),
+        (Method::OPTIONS, "OPTIONS"),
+    ];
+    KNOWN.iter().find(|(m, _)| m == method).map_or("other", |(_, label)| label)
+}
+
 /// A client's own request id is kept if it is short printable ASCII (so it
 /// can neither bloat nor forge log lines); otherwise a fresh one is made.
 fn request_id(req: &Request) -> HeaderValue {
@@ -105,7 +120,7 @@ async fn track(State(metrics): State<Arc<Metrics>>, mut req: Request, next: Next
     // The matched template, never the raw path: it bounds the metrics'
     // label values and keeps ids and codes out of the logs.
     let route = req.extensions().get::<MatchedPath>().map_or("unmatched", MatchedPath::as_str).to_owned();
-    let method = req.method().clone();
+    let method = method_label(req.method());
     let id = request_id(&req);
     req.headers_mut().insert(REQUEST_ID, id.clone());
     let span = tracing::info_span!(
@@ -118,7 +133,7 @@ async fn track(State(metrics): State<Arc<Metrics>>, mut req: Request, next: Next
     let mut res = next.run(req).instrument(span.clone()).await;
     let elapsed = start.elapsed();
     let status = res.status().as_u16();
-    metrics.http_request(&route, method.as_str(), status, elapsed.as_secs_f64());
+    metrics.http_request(&route, method, status, elapsed.as_secs_f64());
     span.in_scope(|| {
         tracing::info!(target: "http", status, latency_ms = elapsed.as_secs_f64() * 1000.0, "answered");
     });

@@ -77,6 +77,29 @@ async fn clients_that_trickle_headers_or_bodies_are_cut_off() {
     assert!(answer.starts_with("HTTP/1.1 4"), "{answer}");
     let (_, me) = app.get("/users/@me", &person.token).await;
     assert_eq!(me["global_name"], serde_json::Value::Null, "nothing was changed");
+
+    // A body that keeps coming, a byte at a time, never pausing long: the
+    // deadline is for the whole body, so it is refused with a 408.
+    let mut stream = TcpStream::connect(app.addr()).await.unwrap();
+    let head = format!(
+        "PATCH /api/v10/users/@me HTTP/1.1\r\nHost: x\r\nAuthorization: {}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n",
+        person.token
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let started = Instant::now();
+    let trickle = async {
+        for _ in 0..100 {
+            if stream.write_all(b" ").await.is_err() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(3), trickle).await;
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut out)).await;
+    let answer = String::from_utf8_lossy(&out);
+    assert!(answer.starts_with("HTTP/1.1 408"), "after {:?}: {answer}", started.elapsed());
 }
 
 #[tokio::test]

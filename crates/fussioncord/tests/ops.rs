@@ -413,3 +413,22 @@ async fn rate_limit_hits_are_counted_by_scope() {
     let refused = [("route", "/api/v10/users/@me"), ("method", "GET"), ("status", "429")];
     assert_eq!(after.value("fussioncord_http_requests_total", &refused), 1.0, "429s are answers like any other");
 }
+
+#[tokio::test]
+async fn invented_methods_share_one_label() {
+    let app = TestApp::spawn().await;
+    for method in ["FOO1", "FOO2", "BREW"] {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let res = app.client.request(method, format!("{}/gateway", app.base)).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);
+    }
+    let after = scrape(&app).await;
+    let methods: std::collections::BTreeSet<&str> = after
+        .samples
+        .iter()
+        .filter(|s| s.name == "fussioncord_http_requests_total")
+        .filter_map(|s| s.labels.get("method").map(String::as_str))
+        .collect();
+    assert!(methods.contains("other"), "{methods:?}");
+    assert!(!methods.iter().any(|m| m.starts_with("FOO") || *m == "BREW"), "{methods:?}");
+}

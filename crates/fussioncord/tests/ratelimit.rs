@@ -160,6 +160,9 @@ async fn a_route_bucket_counts_per_caller_and_channel_and_resets(backend: Backen
 
     let refused = message(&app, &owner, &general, "over the limit").await;
     let retry = refused.assert_limited(false, "user", window);
+    // Another spelling of the same channel is the same bucket.
+    let respelled = message(&app, &owner, &format!("000{general}"), "over the limit").await;
+    respelled.assert_limited(false, "user", window);
     refused.assert_bucket(3, window);
     assert_eq!(refused.remaining(), 0);
     assert_eq!(refused.header("x-ratelimit-bucket"), bucket.as_deref());
@@ -233,16 +236,20 @@ async fn callers_without_a_token_are_limited_per_address(backend: Backend) {
     }
     let refused = register("third").await;
     refused.assert_limited(false, "user", window);
+    // A token does not buy a fresh budget on routes that need none.
+    let body = json!({ "username": "third", "email": "third@example.org", "password": "correct horse battery" });
+    let with_token = send(&app, Method::POST, "/auth/register", Some(&token), Some(body)).await;
+    with_token.assert_limited(false, "user", window);
     // Nothing was created: the name is still free for a login to fail on.
     let login = json!({ "login": "third@example.org", "password": "correct horse battery" });
     let failed = send(&app, Method::POST, "/auth/login", None, Some(login)).await;
     assert_ne!(failed.status, StatusCode::OK, "the refused registration created an account");
 
-    // Four requests so far (three registrations, a login); a bad token
-    // counts as no token. Two more fill the address's own limit of six,
+    // Five requests so far (four registrations, a login); a bad token
+    // counts as no token. One more fills the address's own limit of six,
     // the next is refused.
     let bad = Some("not-a-token");
-    for _ in 0..2 {
+    for _ in 0..1 {
         let r = send(&app, Method::GET, "/gateway", bad, None).await;
         assert_eq!(r.status, StatusCode::OK);
     }

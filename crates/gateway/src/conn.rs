@@ -134,7 +134,7 @@ impl Conn {
             let session = self.session.clone();
             let revoked = async {
                 match &session {
-                    Some(s) => s.revoked.notified().await,
+                    Some(s) => s.revoked().await,
                     None => std::future::pending().await,
                 }
             };
@@ -386,7 +386,22 @@ impl Conn {
             return f;
         }
         self.hub.register(session.clone());
-        Flow::Continue
+        // A revocation while the session was being built found nothing
+        // registered to close: look again now that it would.
+        self.still_valid(&session).await
+    }
+
+    /// Closes with 4004 if the session's token was revoked meanwhile.
+    async fn still_valid(&mut self, session: &Session) -> Flow {
+        let hash = session.token_hash();
+        match self.hub.store.user_by_token(&hash).await {
+            Ok(Some(_)) => Flow::Continue,
+            Ok(None) => Flow::Close(close::AUTHENTICATION_FAILED, "Authentication failed."),
+            Err(e) => {
+                tracing::warn!(error = %e, "gateway: could not recheck a token");
+                Flow::Continue
+            }
+        }
     }
 
     /// Connects this socket to a session's queue, sending `replay` first.
@@ -428,6 +443,9 @@ impl Conn {
         session.set_token_hash(token_hash);
         match self.attach(session.clone(), Some(resume.seq)).await {
             Flow::Continue if self.session.is_some() => {
+                if let f @ Flow::Close(..) = self.still_valid(&session).await {
+                    return f;
+                }
                 self.hub.deliver(&session, "RESUMED", Bytes::from_static(b"{}"));
                 Flow::Continue
             }

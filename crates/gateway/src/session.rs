@@ -39,8 +39,10 @@ pub struct Session {
     /// `(shard_id, num_shards)`.
     pub shard: (u64, u64),
     inner: Mutex<Inner>,
-    /// Signalled when the token of the attached connection is revoked.
-    pub(crate) revoked: tokio::sync::Notify,
+    /// True once the token of the attached connection is revoked; a new
+    /// token (IDENTIFY or RESUME) sets it back, so a revocation aimed at an
+    /// old token never closes a connection made with a new one.
+    revoked: tokio::sync::watch::Sender<bool>,
 }
 
 struct Inner {
@@ -105,20 +107,35 @@ impl Session {
                 guilds,
                 token_hash,
             }),
-            revoked: tokio::sync::Notify::new(),
+            revoked: tokio::sync::watch::channel(false).0,
         }
     }
 
+    pub fn token_hash(&self) -> String {
+        self.lock().token_hash.clone()
+    }
+
     pub fn set_token_hash(&self, token_hash: String) {
-        self.lock().token_hash = token_hash;
+        let mut inner = self.lock();
+        inner.token_hash = token_hash;
+        self.revoked.send_replace(false);
     }
 
     /// Closes the attached connection (4004) if its token is among `tokens`.
     pub fn revoke(&self, tokens: &events::RevokedTokens) {
-        if tokens.covers(&self.lock().token_hash) {
-            // A stored permit: the connection sees it even if it is not
-            // waiting at this instant.
-            self.revoked.notify_one();
+        let inner = self.lock();
+        if tokens.covers(&inner.token_hash) {
+            // A state, not a wake-up: the connection sees it even if it is
+            // not waiting at this instant.
+            self.revoked.send_replace(true);
+        }
+    }
+
+    /// Completes once the attached connection's token is revoked.
+    pub(crate) async fn revoked(&self) {
+        let mut rx = self.revoked.subscribe();
+        if rx.wait_for(|revoked| *revoked).await.is_err() {
+            std::future::pending::<()>().await;
         }
     }
 

@@ -40,9 +40,11 @@ impl RedisLimiter {
     /// `prefix`, so several deployments can share one Redis.
     pub async fn connect(url: &str, prefix: &str) -> Result<Self, LimiterError> {
         let client = redis::Client::open(url).map_err(backend)?;
+        // Host and port only: the URL may carry a password.
+        let addr = client.get_connection_info().addr().to_string();
         let conn = tokio::time::timeout(TIMEOUT * 10, ConnectionManager::new(client))
             .await
-            .map_err(|_| LimiterError::Backend(format!("connecting to {url} timed out")))?
+            .map_err(|_| LimiterError::Backend(format!("connecting to Redis at {addr} timed out")))?
             .map_err(backend)?;
         Ok(Self { conn, prefix: prefix.to_owned(), script: Script::new(HIT) })
     }

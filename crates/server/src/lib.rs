@@ -92,6 +92,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             max_body_bytes: config.http.max_body_bytes,
             gateway_url: gw.public_url.clone(),
             large_threshold: gw.large_threshold,
+            body_read_timeout: std::time::Duration::from_millis(config.http.body_read_timeout_ms),
             metrics_enabled: config.metrics.enabled,
             login_max_failures: config.auth.login_max_failures,
             login_window: std::time::Duration::from_secs(config.auth.login_window_secs),

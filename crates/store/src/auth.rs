@@ -96,17 +96,20 @@ pub trait AuthStore: Send + Sync {
 
     /// Stores a login ticket (and drops expired ones).
     async fn insert_mfa_ticket(&self, ticket_hash: &str, user: UserId, expires_at: i64, now: i64) -> Result<()>;
-    /// The user of a live ticket.
-    async fn mfa_ticket(&self, ticket_hash: &str, now: i64) -> Result<Option<UserId>>;
-    /// Counts a wrong code; the ticket is deleted at `max_failures`.
-    async fn fail_mfa_ticket(&self, ticket_hash: &str, max_failures: i64) -> Result<()>;
+    /// Counts an attempt on a live ticket that has had fewer than
+    /// `max_attempts`, and names its user; `None` for a ticket that is
+    /// gone, expired or used up. Counting before the code is checked means
+    /// parallel guesses cannot all slip under the limit.
+    async fn attempt_mfa_ticket(&self, ticket_hash: &str, now: i64, max_attempts: i64) -> Result<Option<UserId>>;
     /// Uses a ticket up; `false` if it was already gone (a racing request won).
     async fn take_mfa_ticket(&self, ticket_hash: &str) -> Result<bool>;
 
-    async fn login_throttle(&self, key: &str) -> Result<Option<ThrottleRow>>;
-    /// Counts a failure in the window that started after `window_floor`
-    /// (a new window starts at `now` otherwise); drops stale windows.
-    async fn record_login_failure(&self, key: &str, now: i64, window_floor: i64) -> Result<ThrottleRow>;
+    /// Counts an attempt (kept if it fails) in the window that started
+    /// after `window_floor` (a new window starts at `now` otherwise); drops
+    /// stale windows.
+    async fn count_login_attempt(&self, key: &str, now: i64, window_floor: i64) -> Result<ThrottleRow>;
+    /// Takes one count back (an attempt counted in advance succeeded).
+    async fn release_login_attempt(&self, key: &str) -> Result<()>;
     async fn clear_login_failures(&self, key: &str) -> Result<()>;
 }
 
@@ -120,9 +123,12 @@ fn session_row(r: &AnyRow) -> Result<SessionRow> {
     })
 }
 
-/// Revokes every token of `user` and stores `session`, inside `tx`.
+/// Revokes every token and login ticket of `user` and stores `session`,
+/// inside `tx`.
 async fn replace_sessions(tx: &mut crate::sql::Tx, user: UserId, session: &NewSession) -> Result<()> {
     sqlx::query("DELETE FROM tokens WHERE user_id = $1").bind(to_db(user)).execute(&mut **tx).await?;
+    // A ticket won with the old credentials must not outlive them.
+    sqlx::query("DELETE FROM mfa_tickets WHERE user_id = $1").bind(to_db(user)).execute(&mut **tx).await?;
     insert_token(&mut **tx, &session.token_hash, user, session.created_at, session.user_agent.as_deref()).await
 }
 
@@ -305,28 +311,18 @@ impl AuthStore for SqlStore {
         Ok(())
     }
 
-    async fn mfa_ticket(&self, ticket_hash: &str, now: i64) -> Result<Option<UserId>> {
-        let row = sqlx::query("SELECT user_id FROM mfa_tickets WHERE ticket_hash = $1 AND expires_at > $2")
-            .bind(ticket_hash)
-            .bind(now)
-            .fetch_optional(&self.reader)
-            .await?;
+    async fn attempt_mfa_ticket(&self, ticket_hash: &str, now: i64, max_attempts: i64) -> Result<Option<UserId>> {
+        let row = sqlx::query(
+            "UPDATE mfa_tickets SET failures = failures + 1
+             WHERE ticket_hash = $1 AND expires_at > $2 AND failures < $3
+             RETURNING user_id",
+        )
+        .bind(ticket_hash)
+        .bind(now)
+        .bind(max_attempts)
+        .fetch_optional(&self.writer)
+        .await?;
         row.map(|r| from_db(r.try_get("user_id")?)).transpose()
-    }
-
-    async fn fail_mfa_ticket(&self, ticket_hash: &str, max_failures: i64) -> Result<()> {
-        let mut tx = self.writer.begin().await?;
-        sqlx::query("UPDATE mfa_tickets SET failures = failures + 1 WHERE ticket_hash = $1")
-            .bind(ticket_hash)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("DELETE FROM mfa_tickets WHERE ticket_hash = $1 AND failures >= $2")
-            .bind(ticket_hash)
-            .bind(max_failures)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(())
     }
 
     async fn take_mfa_ticket(&self, ticket_hash: &str) -> Result<bool> {
@@ -337,16 +333,7 @@ impl AuthStore for SqlStore {
         Ok(done.rows_affected() == 1)
     }
 
-    async fn login_throttle(&self, key: &str) -> Result<Option<ThrottleRow>> {
-        let row = sqlx::query("SELECT window_start, failures FROM login_throttle WHERE throttle_key = $1")
-            .bind(key)
-            .fetch_optional(&self.reader)
-            .await?;
-        row.map(|r| Ok(ThrottleRow { window_start: r.try_get("window_start")?, failures: r.try_get("failures")? }))
-            .transpose()
-    }
-
-    async fn record_login_failure(&self, key: &str, now: i64, window_floor: i64) -> Result<ThrottleRow> {
+    async fn count_login_attempt(&self, key: &str, now: i64, window_floor: i64) -> Result<ThrottleRow> {
         let mut tx = self.writer.begin().await?;
         // Stale windows of every key go, so names tried once do not pile up.
         sqlx::query("DELETE FROM login_throttle WHERE window_start <= $1").bind(window_floor).execute(&mut *tx).await?;
@@ -361,6 +348,14 @@ impl AuthStore for SqlStore {
         .await?;
         tx.commit().await?;
         Ok(ThrottleRow { window_start: row.try_get("window_start")?, failures: row.try_get("failures")? })
+    }
+
+    async fn release_login_attempt(&self, key: &str) -> Result<()> {
+        sqlx::query("UPDATE login_throttle SET failures = failures - 1 WHERE throttle_key = $1 AND failures > 0")
+            .bind(key)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
     }
 
     async fn clear_login_failures(&self, key: &str) -> Result<()> {

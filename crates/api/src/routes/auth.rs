@@ -149,15 +149,17 @@ pub async fn login(
         Some(u) => account_key(u.id),
         None => login_key(&login),
     };
-    credentials::check_throttle(&state, &key).await?;
+    credentials::reserve_attempt(&state, &key).await?;
     // Verify against a dummy hash when there is no such account, so the
     // answer takes as long either way and says nothing about who exists.
     let hash = user.as_ref().and_then(|u| u.password_hash.clone());
     let ok = credentials::verify_password(&state, hash, body.password).await?;
     match user {
         Some(user) if ok && user.mfa_enabled => {
-            // The password alone clears nothing: the throttle keeps
-            // counting wrong codes across tickets.
+            // The password alone clears nothing (the throttle keeps
+            // counting wrong codes across tickets); it only gives back
+            // its own count.
+            credentials::release_attempt(&state, &key).await?;
             let ticket = auth::random_hex(32);
             let now = Timestamp::now().unix_ms();
             state.store.insert_mfa_ticket(&auth::hash_token(&ticket), user.id, now + TICKET_TTL_MS, now).await?;
@@ -177,10 +179,8 @@ pub async fn login(
             let token = issue_token(&state, user.id, ua).await?;
             Ok(Json(json!({ "token": token, "user_id": user.id })))
         }
-        _ => {
-            credentials::record_failure(&state, &key).await?;
-            Err(invalid())
-        }
+        // Counted already, by `reserve_attempt`.
+        _ => Err(invalid()),
     }
 }
 
@@ -202,9 +202,13 @@ pub async fn login_totp(
     }
     let ticket_hash = auth::hash_token(&body.ticket);
     let now = Timestamp::now().unix_ms();
-    let user = state.store.mfa_ticket(&ticket_hash, now).await?.ok_or_else(ApiError::invalid_mfa_ticket)?;
+    // The attempt is counted on the ticket before the code is checked.
+    let user = state
+        .store
+        .attempt_mfa_ticket(&ticket_hash, now, TICKET_MAX_FAILURES)
+        .await?
+        .ok_or_else(ApiError::invalid_mfa_ticket)?;
     if !credentials::second_factor(&state, user, &body.code).await? {
-        state.store.fail_mfa_ticket(&ticket_hash, TICKET_MAX_FAILURES).await?;
         return Err(ApiError::invalid_mfa_code());
     }
     // Two requests racing with one ticket: only one gets a token.

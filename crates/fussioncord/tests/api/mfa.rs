@@ -231,6 +231,24 @@ async fn totp_enable_login_replay_backup_codes_and_disable() {
 }
 
 #[tokio::test]
+async fn parallel_guesses_cannot_outrun_the_throttle() {
+    let app = TestApp::spawn().await;
+    app.register("carol").await;
+    // Forty wrong passwords at once: each is counted before it is checked,
+    // so no more than the account's five are ever checked.
+    let guesses = (0..40).map(|i| {
+        let app = &app;
+        async move { login(app, "carol", &format!("wrong guess {i}")).await }
+    });
+    let replies = futures::future::join_all(guesses).await;
+    let checked = replies.iter().filter(|(status, _)| *status == StatusCode::BAD_REQUEST).count();
+    let refused = replies.iter().filter(|(status, _)| *status == StatusCode::TOO_MANY_REQUESTS).count();
+    assert_eq!((checked, refused), (5, 35), "{replies:?}");
+    // The right password is refused too, until the window ends.
+    assert_eq!(login(&app, "carol", PASSWORD).await.0, StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[tokio::test]
 async fn guessing_codes_kills_the_ticket_and_throttles_the_account() {
     let app = TestApp::spawn().await;
     let bob = app.register("bob").await;

@@ -37,6 +37,7 @@ CREATE TABLE mfa_tickets (
     failures BIGINT NOT NULL DEFAULT 0
 );
 CREATE INDEX mfa_tickets_expiry ON mfa_tickets(expires_at);
+CREATE INDEX mfa_tickets_user ON mfa_tickets(user_id);
 
 -- Failed logins in the current window, per account (`user:<id>`) or, for
 -- logins that match no account, per login name (`login:<name>`), so that
