@@ -189,6 +189,25 @@ const OPERATIONS: &[Operation] = &[
     op("POST", "/users/@me/mfa/codes", "list_backup_codes", USERS, "View or regenerate backup codes")
         .body(One("BackupCodesRequest"))
         .ok(One("BackupCodes")),
+    op("GET", "/users/@me/relationships", "list_relationships", USERS, "List friends, blocks and friend requests")
+        .ok(Many("Relationship")),
+    op("POST", "/users/@me/relationships", "send_friend_request", USERS, "Send a friend request by username")
+        .body(One("FriendRequest")),
+    op(
+        "PUT",
+        "/users/@me/relationships/{user_id}",
+        "put_relationship",
+        USERS,
+        "Send or accept a friend request, or block",
+    )
+    .body(One("RelationshipUpdate")),
+    op(
+        "DELETE",
+        "/users/@me/relationships/{user_id}",
+        "delete_relationship",
+        USERS,
+        "Unfriend, cancel, decline or unblock",
+    ),
     op("GET", "/users/@me/guilds", "list_my_guilds", USERS, "List the current user's guilds")
         .ok(Many("PartialGuild"))
         .query(&[
@@ -877,6 +896,19 @@ fn schemas() -> Vec<(&'static str, S)> {
                 ],
             ),
         ),
+        (
+            "Relationship",
+            object(
+                [
+                    ("id", snowflake()),
+                    ("type", described("1 friend, 2 blocked, 3 incoming request, 4 outgoing request", integer())),
+                    ("user", refer("User")),
+                    ("nickname", nullable(string())),
+                    ("since", timestamp()),
+                ],
+                [],
+            ),
+        ),
         ("Token", object([("token", described("The new user token; every older one is revoked", string()))], [])),
         ("BackupCode", object([("user_id", snowflake()), ("code", nullable(string())), ("consumed", boolean())], [])),
         ("BackupCodes", object([("backup_codes", array(refer("BackupCode")))], [])),
@@ -1227,6 +1259,8 @@ fn schemas() -> Vec<(&'static str, S)> {
         ("Login", object([("login", described("Username or email", string())), ("password", string())], [])),
         ("MfaLogin", object([("code", described("A TOTP code or a backup code", string())), ("ticket", string())], [])),
         ("SessionsLogout", object([("session_id_hashes", array(string()))], [])),
+        ("FriendRequest", object([("username", string())], [("discriminator", nullable(string()))])),
+        ("RelationshipUpdate", object([], [("type", described("Absent or 1: befriend; 2: block", integer()))])),
         (
             "TotpEnable",
             object(

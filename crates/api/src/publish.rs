@@ -291,6 +291,25 @@ impl ApiState {
         self.emit(Event::tokens_revoked(user, tokens));
     }
 
+    /// RELATIONSHIP_ADD / RELATIONSHIP_REMOVE to the owner of each side that
+    /// changed.
+    pub(crate) async fn relationships_changed(&self, changes: &[store::RelationshipChange]) -> crate::ApiResult<()> {
+        for change in changes {
+            let (name, row) = match change {
+                store::RelationshipChange::Set(row) => ("RELATIONSHIP_ADD", row),
+                store::RelationshipChange::Removed(row) => ("RELATIONSHIP_REMOVE", row),
+            };
+            let payload = if name == "RELATIONSHIP_ADD" {
+                let Some(other) = self.store.user(row.other_id).await? else { continue };
+                bytes(&crate::render::relationship(row, &other))
+            } else {
+                bytes(&serde_json::json!({ "id": row.other_id, "type": row.kind, "nickname": null }))
+            };
+            self.emit(Event::new(name, payload, Audience::Users(vec![row.user_id]), 0));
+        }
+        Ok(())
+    }
+
     pub(crate) fn user_updated(&self, user: &CurrentUser) {
         self.emit(Event::new("USER_UPDATE", bytes(user), Audience::Users(vec![user.user.id]), 0));
     }

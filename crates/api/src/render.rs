@@ -7,14 +7,32 @@ use model::channel::{Channel, ChannelType, PermissionOverwrite};
 use model::guild::{Guild, Member, Role, RoleColors, UserGuild};
 use model::invite::{Invite, InviteChannel, InviteGuild, InviteMetadata};
 use model::message::{Message, MessageReference, Reaction, ReactionCountDetails, ReactionEmoji};
-use model::user::{CurrentUser, User};
+use model::user::{CurrentUser, Relationship, User};
 use model::{Id, Timestamp};
 use store::{
-    ApplicationRow, ChannelRow, GuildRow, InviteRow, MemberRow, MessageRow, OverwriteRow, RoleRow, UserId, UserRow,
+    ApplicationRow, ChannelRow, GuildRow, InviteRow, MemberRow, MessageRow, OverwriteRow, RelationshipRow, RoleRow,
+    UserId, UserRow,
 };
 
 use crate::error::ApiResult;
 use crate::ApiState;
+
+pub fn relationship(row: &RelationshipRow, other: &UserRow) -> Relationship {
+    Relationship {
+        id: row.other_id,
+        kind: row.kind as u8,
+        user: user(other),
+        nickname: None,
+        since: Timestamp::from_unix_ms(row.since),
+    }
+}
+
+/// A user's relationships with the other users loaded in one query.
+pub async fn relationships(state: &ApiState, rows: &[RelationshipRow]) -> ApiResult<Vec<Relationship>> {
+    let ids: Vec<UserId> = rows.iter().map(|r| r.other_id).collect();
+    let users: HashMap<UserId, UserRow> = state.store.users(&ids).await?.into_iter().map(|u| (u.id, u)).collect();
+    Ok(rows.iter().filter_map(|r| users.get(&r.other_id).map(|u| relationship(r, u))).collect())
+}
 
 pub fn user(u: &UserRow) -> User {
     User {

@@ -11,3 +11,5 @@ mod flow;
 mod mfa;
 #[path = "api/persistence.rs"]
 mod persistence;
+#[path = "api/relationships.rs"]
+mod relationships;

@@ -338,6 +338,13 @@ impl Conn {
         let probe = |g: GuildId| session.on_shard(Some(g));
         let mine: Vec<_> = guild_rows.iter().filter(|g| probe(g.id)).collect();
 
+        let relationships = match Self::relationships(&self.hub.clone(), &user).await {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(error = %e, "gateway: could not load relationships for READY");
+                Vec::new()
+            }
+        };
         // READY and the GUILD_CREATEs are the session's first dispatches,
         // queued before it is registered so nothing can come between them.
         let ready = Ready {
@@ -349,7 +356,7 @@ impl Conn {
             shard: identify.shard.map(|_| [shard.0, shard.1]),
             application: user.bot.then(|| ReadyApplication { id: user.id.cast(), flags: 0 }),
             private_channels: Vec::new(),
-            relationships: Vec::new(),
+            relationships,
             presences: Vec::new(),
             guild_join_requests: Vec::new(),
             user_settings: json!({}),
@@ -389,6 +396,22 @@ impl Conn {
         // A revocation while the session was being built found nothing
         // registered to close: look again now that it would.
         self.still_valid(&session).await
+    }
+
+    /// The user's friends, blocks and pending requests, for READY.
+    /// (Takes the hub, not `&self`: see `authenticate`.)
+    async fn relationships(hub: &Hub, user: &UserRow) -> Result<Vec<serde_json::Value>, store::StoreError> {
+        if user.bot {
+            return Ok(Vec::new());
+        }
+        let rows = hub.store.relationships(user.id).await?;
+        let ids: Vec<_> = rows.iter().map(|r| r.other_id).collect();
+        let users = hub.store.users(&ids).await?;
+        Ok(rows
+            .iter()
+            .filter_map(|r| users.iter().find(|u| u.id == r.other_id).map(|u| api::render::relationship(r, u)))
+            .map(|r| serde_json::to_value(r).expect("relationships serialise"))
+            .collect())
     }
 
     /// Closes with 4004 if the session's token was revoked meanwhile.

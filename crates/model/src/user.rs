@@ -34,3 +34,17 @@ pub struct CurrentUser {
     pub email: Option<String>,
     pub premium_type: u8,
 }
+
+/// A friend, a block or a pending friend request, as its owner sees it
+/// (Discord's relationship object).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Relationship {
+    /// The other user's id.
+    pub id: Id<UserMarker>,
+    /// 1 friend, 2 blocked, 3 incoming request, 4 outgoing request.
+    #[serde(rename = "type")]
+    pub kind: u8,
+    pub user: User,
+    pub nickname: Option<String>,
+    pub since: crate::Timestamp,
+}

@@ -12,6 +12,7 @@ mod guilds;
 mod invites;
 mod members;
 mod messages;
+mod relationships;
 mod roles;
 mod sql;
 mod users;
@@ -26,6 +27,9 @@ pub use guilds::{GuildPatch, GuildRow, GuildStore, MemberRow, NewGuild, RoleRow}
 pub use invites::{InviteRow, InviteStore, JoinOutcome};
 pub use members::{BanRow, MemberPatch, MemberStore};
 pub use messages::{HistoryQuery, MessageRow, MessageStore, NewMessage, ReactionCount};
+pub use relationships::{
+    kind as relationship_kind, FriendOutcome, RelationshipChange, RelationshipRow, RelationshipStore,
+};
 pub use roles::{RolePatch, RoleStore};
 pub use sql::{Backend, SqlStore};
 pub use users::{NewUser, UserPatch, UserRow, UserStore};
@@ -57,6 +61,7 @@ pub trait Store:
     + MessageStore
     + InviteStore
     + AuditStore
+    + RelationshipStore
 {
 }
 impl<T> Store for T where
@@ -71,6 +76,7 @@ impl<T> Store for T where
         + MessageStore
         + InviteStore
         + AuditStore
+        + RelationshipStore
 {
 }
 

@@ -258,6 +258,12 @@ pub async fn create(
     }
     let now = Timestamp::now().unix_ms();
     enforce_slowmode(&state, &access, &user, now).await?;
+    // In a DM, a block either way stops the message, as on Discord.
+    for other in access.recipients.iter().filter(|r| **r != user.id) {
+        if state.store.blocked_between(user.id, *other).await? {
+            return Err(ApiError::cannot_dm());
+        }
+    }
 
     let replied_author = reply_to.as_ref().map(|m| m.author_id).filter(|a| *a != user.id);
     let (mentions, mention_roles, mention_everyone) =

@@ -10,6 +10,7 @@ mod invites;
 mod members;
 mod messages;
 mod mfa;
+mod relationships;
 mod roles;
 mod sessions;
 mod users;
@@ -39,6 +40,8 @@ pub fn router() -> Router<ApiState> {
         .route("/users/@me/guilds", get(users::my_guilds))
         .route("/users/@me/guilds/{guild_id}", delete(users::leave_guild))
         .route("/users/@me/channels", post(users::open_dm))
+        .route("/users/@me/relationships", get(relationships::list).post(relationships::post))
+        .route("/users/@me/relationships/{user_id}", put(relationships::put).delete(relationships::delete))
         .route("/users/{user_id}", get(users::user))
         // applications and bots
         .route("/applications", post(applications::create))

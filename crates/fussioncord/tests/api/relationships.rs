@@ -1,0 +1,123 @@
+//! Friends, friend requests and blocks over HTTP, with the events each side
+//! receives and what a block stops.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+use crate::common::ws::ALL_INTENTS;
+use crate::common::{assert_error, TestApp, TestUser};
+
+async fn relationships(app: &TestApp, user: &TestUser) -> Vec<(String, u64)> {
+    let (status, list) = app.get("/users/@me/relationships", &user.token).await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            assert_eq!(r["id"], r["user"]["id"], "{r}");
+            assert!(r["since"].is_string(), "{r}");
+            (r["user"]["username"].as_str().unwrap().to_owned(), r["type"].as_u64().unwrap())
+        })
+        .collect()
+}
+
+async fn put(app: &TestApp, user: &TestUser, other: &TestUser, body: Value) -> (StatusCode, Value) {
+    app.call(Method::PUT, &format!("/users/@me/relationships/{}", other.id), Some(&user.token), Some(body)).await
+}
+
+#[tokio::test]
+async fn a_friend_request_is_sent_accepted_and_ended_with_events_on_both_sides() {
+    let app = TestApp::spawn().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let mut alice_gw = app.gateway("").await;
+    alice_gw.identify(&alice.token, ALL_INTENTS).await;
+    let mut bob_gw = app.gateway("").await;
+    bob_gw.identify(&bob.token, ALL_INTENTS).await;
+
+    // By username, as the client's "Add Friend" box does.
+    let (status, body) = app.post("/users/@me/relationships", &alice.token, json!({ "username": "Bob" })).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    assert_eq!(relationships(&app, &alice).await, [("bob".to_owned(), 4)]);
+    assert_eq!(relationships(&app, &bob).await, [("alice".to_owned(), 3)]);
+    let incoming = bob_gw.dispatch("RELATIONSHIP_ADD").await;
+    assert_eq!((incoming["d"]["type"].clone(), incoming["d"]["user"]["id"].clone()), (json!(3), json!(alice.id)));
+    assert_eq!(alice_gw.dispatch("RELATIONSHIP_ADD").await["d"]["type"], 4);
+
+    // Accepting is a PUT on the requester.
+    let (status, _) = put(&app, &bob, &alice, json!({})).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(relationships(&app, &alice).await, [("bob".to_owned(), 1)]);
+    assert_eq!(relationships(&app, &bob).await, [("alice".to_owned(), 1)]);
+    assert_eq!(alice_gw.dispatch("RELATIONSHIP_ADD").await["d"]["type"], 1);
+    assert_eq!(bob_gw.dispatch("RELATIONSHIP_ADD").await["d"]["type"], 1);
+
+    // A new session learns its friends in READY.
+    let mut again = app.gateway("").await;
+    let ready = again.identify(&bob.token, ALL_INTENTS).await;
+    assert_eq!(ready["relationships"][0]["id"], json!(alice.id), "{ready}");
+    assert_eq!(ready["relationships"][0]["type"], 1);
+
+    // Unfriending removes both sides.
+    let (status, _) = app.delete(&format!("/users/@me/relationships/{}", bob.id), &alice.token).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert!(relationships(&app, &alice).await.is_empty());
+    assert!(relationships(&app, &bob).await.is_empty());
+    let removed = bob_gw.dispatch("RELATIONSHIP_REMOVE").await;
+    assert_eq!(removed["d"]["id"], json!(alice.id));
+    assert_eq!(alice_gw.dispatch("RELATIONSHIP_REMOVE").await["d"]["id"], json!(bob.id));
+}
+
+#[tokio::test]
+async fn a_block_ends_the_friendship_and_stops_requests_and_direct_messages() {
+    let app = TestApp::spawn().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let (_, dm) = app.post("/users/@me/channels", &alice.token, json!({ "recipient_id": bob.id })).await;
+    let dm = dm["id"].as_str().unwrap().to_owned();
+    app.send(&alice, &dm, "hello before").await;
+    put(&app, &alice, &bob, json!({})).await;
+    put(&app, &bob, &alice, json!({})).await;
+    assert_eq!(relationships(&app, &alice).await, [("bob".to_owned(), 1)]);
+
+    let (status, _) = put(&app, &bob, &alice, json!({ "type": 2 })).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(relationships(&app, &bob).await, [("alice".to_owned(), 2)]);
+    assert!(relationships(&app, &alice).await.is_empty(), "the blocked side sees nothing");
+
+    // Neither a friend request nor a direct message gets through, either way.
+    let request = put(&app, &alice, &bob, json!({})).await;
+    assert_error(&request, 400, 80000);
+    let by_name = app.post("/users/@me/relationships", &alice.token, json!({ "username": "bob" })).await;
+    assert_error(&by_name, 400, 80000);
+    for from in [&alice, &bob] {
+        let sent = app.post(&format!("/channels/{dm}/messages"), &from.token, json!({ "content": "hi" })).await;
+        assert_error(&sent, 400, 50007);
+    }
+    let (_, history) = app.get(&format!("/channels/{dm}/messages"), &bob.token).await;
+    assert_eq!(history.as_array().unwrap().len(), 1, "nothing was stored");
+
+    // Unblocking lets them talk again, as strangers.
+    let (status, _) = app.delete(&format!("/users/@me/relationships/{}", alice.id), &bob.token).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert!(relationships(&app, &bob).await.is_empty());
+    app.send(&alice, &dm, "hello after").await;
+}
+
+#[tokio::test]
+async fn requests_that_cannot_be_are_refused_with_discords_codes() {
+    let app = TestApp::spawn().await;
+    let alice = app.register("alice").await;
+    let bot = app.bot(&alice, "Helper", false).await;
+
+    let unknown = app.post("/users/@me/relationships", &alice.token, json!({ "username": "nobody_here" })).await;
+    assert_error(&unknown, 400, 80004);
+    assert_error(&put(&app, &alice, &alice, json!({})).await, 400, 80000);
+    assert_error(&put(&app, &alice, &bot, json!({})).await, 400, 80000);
+    let missing =
+        app.call(Method::PUT, "/users/@me/relationships/4242424242424242", Some(&alice.token), Some(json!({}))).await;
+    assert_error(&missing, 404, 10013);
+    let (status, body) = app.get("/users/@me/relationships", &bot.token).await;
+    assert_eq!((status, body["code"].clone()), (StatusCode::FORBIDDEN, json!(20001)), "bots have no friends");
+    assert!(relationships(&app, &alice).await.is_empty());
+}
