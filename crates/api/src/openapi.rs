@@ -462,6 +462,15 @@ const OPERATIONS: &[Operation] = &[
     op("DELETE", "/channels/{channel_id}/messages/{message_id}", "delete_message", MESSAGES, "Delete a message")
         .audited(),
     op(
+        "POST",
+        "/channels/{channel_id}/messages/{message_id}/ack",
+        "ack_message",
+        MESSAGES,
+        "Mark a channel read up to a message",
+    )
+    .body(One("Ack"))
+    .ok(One("AckResult")),
+    op(
         "DELETE",
         "/channels/{channel_id}/messages/{message_id}/reactions",
         "delete_all_message_reactions",
@@ -1259,6 +1268,8 @@ fn schemas() -> Vec<(&'static str, S)> {
         ("Login", object([("login", described("Username or email", string())), ("password", string())], [])),
         ("MfaLogin", object([("code", described("A TOTP code or a backup code", string())), ("ticket", string())], [])),
         ("SessionsLogout", object([("session_id_hashes", array(string()))], [])),
+        ("Ack", object([], [("manual", boolean()), ("mention_count", integer()), ("token", nullable(string()))])),
+        ("AckResult", object([("token", nullable(string()))], [])),
         ("FriendRequest", object([("username", string())], [("discriminator", nullable(string()))])),
         ("RelationshipUpdate", object([], [("type", described("Absent or 1: befriend; 2: block", integer()))])),
         (

@@ -310,6 +310,21 @@ impl ApiState {
         Ok(())
     }
 
+    /// MESSAGE_ACK to the user's own sessions, so every client clears (or
+    /// sets) the same unread badge.
+    pub(crate) fn message_acked(&self, user: UserId, read: &store::ReadStateRow, manual: bool) {
+        let mut payload = serde_json::json!({
+            "channel_id": read.channel_id,
+            "message_id": read.last_message_id,
+            "mention_count": read.mention_count,
+            "version": 1,
+        });
+        if manual {
+            payload["manual"] = serde_json::json!(true);
+        }
+        self.emit(Event::new("MESSAGE_ACK", bytes(&payload), Audience::Users(vec![user]), 0));
+    }
+
     pub(crate) fn user_updated(&self, user: &CurrentUser) {
         self.emit(Event::new("USER_UPDATE", bytes(user), Audience::Users(vec![user.user.id]), 0));
     }

@@ -10,12 +10,28 @@ use model::message::{Message, MessageReference, Reaction, ReactionCountDetails, 
 use model::user::{CurrentUser, Relationship, User};
 use model::{Id, Timestamp};
 use store::{
-    ApplicationRow, ChannelRow, GuildRow, InviteRow, MemberRow, MessageRow, OverwriteRow, RelationshipRow, RoleRow,
-    UserId, UserRow,
+    ApplicationRow, ChannelRow, GuildRow, InviteRow, MemberRow, MessageRow, OverwriteRow, ReadStateRow,
+    RelationshipRow, RoleRow, UserId, UserRow,
 };
 
 use crate::error::ApiResult;
 use crate::ApiState;
+
+/// One entry of READY's `read_state`.
+pub fn read_state(row: &ReadStateRow) -> serde_json::Value {
+    serde_json::json!({
+        "id": row.channel_id,
+        "last_message_id": row.last_message_id.map_or_else(|| "0".to_owned(), |m| m.to_string()),
+        "mention_count": row.mention_count,
+        "last_pin_timestamp": null,
+        "flags": 0,
+    })
+}
+
+/// READY's `read_state` for a person.
+pub fn read_states(rows: &[ReadStateRow]) -> serde_json::Value {
+    serde_json::json!({ "version": 1, "partial": false, "entries": rows.iter().map(read_state).collect::<Vec<_>>() })
+}
 
 pub fn relationship(row: &RelationshipRow, other: &UserRow) -> Relationship {
     Relationship {

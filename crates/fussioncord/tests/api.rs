@@ -11,5 +11,7 @@ mod flow;
 mod mfa;
 #[path = "api/persistence.rs"]
 mod persistence;
+#[path = "api/read_states.rs"]
+mod read_states;
 #[path = "api/relationships.rs"]
 mod relationships;

@@ -363,8 +363,9 @@ async fn json_logs_carry_the_request_id_and_no_secrets() {
 
     let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     assert!(status.success());
-    assert!(child.wait().unwrap().success());
+    let exit = child.wait().unwrap();
     let lines = logs.join().unwrap();
+    assert!(exit.success(), "the server exited with {exit} on SIGTERM; its log:\n{}", lines.join("\n"));
 
     let parsed: Vec<Value> = lines
         .iter()

@@ -108,6 +108,7 @@ const ROUTES: &[(&str, &str, &[&str])] = &[
     ("GET", "/channels/{channel_id}/messages/{message_id}", &["get_message"]),
     ("PATCH", "/channels/{channel_id}/messages/{message_id}", &["update_message"]),
     ("DELETE", "/channels/{channel_id}/messages/{message_id}", &["delete_message"]),
+    ("POST", "/channels/{channel_id}/messages/{message_id}/ack", &[]),
     ("DELETE", "/channels/{channel_id}/messages/{message_id}/reactions", &["delete_all_message_reactions"]),
     ("GET", "/channels/{channel_id}/messages/{message_id}/reactions/{emoji}", &["list_message_reactions_by_emoji"]),
     (
@@ -498,6 +499,7 @@ fn every_route_is_classified_and_the_spec_lists_the_bot_routes() {
             ("POST", "/users/@me/relationships"),
             ("PUT", "/users/@me/relationships/{user_id}"),
             ("DELETE", "/users/@me/relationships/{user_id}"),
+            ("POST", "/channels/{channel_id}/messages/{message_id}/ack"),
             ("POST", "/applications"),
             ("POST", "/applications/{application_id}/bot/reset"),
             ("POST", "/oauth2/authorize"),

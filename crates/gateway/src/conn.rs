@@ -338,11 +338,11 @@ impl Conn {
         let probe = |g: GuildId| session.on_shard(Some(g));
         let mine: Vec<_> = guild_rows.iter().filter(|g| probe(g.id)).collect();
 
-        let relationships = match Self::relationships(&self.hub.clone(), &user).await {
+        let (relationships, read_state) = match Self::personal_state(&self.hub.clone(), &user).await {
             Ok(r) => r,
             Err(e) => {
-                tracing::warn!(error = %e, "gateway: could not load relationships for READY");
-                Vec::new()
+                tracing::warn!(error = %e, "gateway: could not load relationships or read states for READY");
+                (Vec::new(), None)
             }
         };
         // READY and the GUILD_CREATEs are the session's first dispatches,
@@ -357,6 +357,7 @@ impl Conn {
             application: user.bot.then(|| ReadyApplication { id: user.id.cast(), flags: 0 }),
             private_channels: Vec::new(),
             relationships,
+            read_state,
             presences: Vec::new(),
             guild_join_requests: Vec::new(),
             user_settings: json!({}),
@@ -398,20 +399,26 @@ impl Conn {
         self.still_valid(&session).await
     }
 
-    /// The user's friends, blocks and pending requests, for READY.
-    /// (Takes the hub, not `&self`: see `authenticate`.)
-    async fn relationships(hub: &Hub, user: &UserRow) -> Result<Vec<serde_json::Value>, store::StoreError> {
+    /// A person's friends, blocks and pending requests, and read states,
+    /// for READY; bots have neither. (Takes the hub, not `&self`: see
+    /// `authenticate`.)
+    async fn personal_state(
+        hub: &Hub,
+        user: &UserRow,
+    ) -> Result<(Vec<serde_json::Value>, Option<serde_json::Value>), store::StoreError> {
         if user.bot {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), None));
         }
         let rows = hub.store.relationships(user.id).await?;
         let ids: Vec<_> = rows.iter().map(|r| r.other_id).collect();
         let users = hub.store.users(&ids).await?;
-        Ok(rows
+        let relationships = rows
             .iter()
             .filter_map(|r| users.iter().find(|u| u.id == r.other_id).map(|u| api::render::relationship(r, u)))
             .map(|r| serde_json::to_value(r).expect("relationships serialise"))
-            .collect())
+            .collect();
+        let read_states = hub.store.read_states(user.id).await?;
+        Ok((relationships, Some(api::render::read_states(&read_states))))
     }
 
     /// Closes with 4004 if the session's token was revoked meanwhile.

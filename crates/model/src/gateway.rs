@@ -35,6 +35,9 @@ pub struct Ready {
     pub application: Option<ReadyApplication>,
     pub private_channels: Vec<Channel>,
     pub relationships: Vec<Value>,
+    /// People only: how far each channel was read (`{version, partial, entries}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_state: Option<Value>,
     pub presences: Vec<Value>,
     pub guild_join_requests: Vec<Value>,
     pub user_settings: Value,

@@ -12,6 +12,7 @@ mod guilds;
 mod invites;
 mod members;
 mod messages;
+mod read_states;
 mod relationships;
 mod roles;
 mod sql;
@@ -27,6 +28,7 @@ pub use guilds::{GuildPatch, GuildRow, GuildStore, MemberRow, NewGuild, RoleRow}
 pub use invites::{InviteRow, InviteStore, JoinOutcome};
 pub use members::{BanRow, MemberPatch, MemberStore};
 pub use messages::{HistoryQuery, MessageRow, MessageStore, NewMessage, ReactionCount};
+pub use read_states::{ReadStateRow, ReadStateStore};
 pub use relationships::{
     kind as relationship_kind, FriendOutcome, RelationshipChange, RelationshipRow, RelationshipStore,
 };
@@ -62,6 +64,7 @@ pub trait Store:
     + InviteStore
     + AuditStore
     + RelationshipStore
+    + ReadStateStore
 {
 }
 impl<T> Store for T where
@@ -77,6 +80,7 @@ impl<T> Store for T where
         + InviteStore
         + AuditStore
         + RelationshipStore
+        + ReadStateStore
 {
 }
 

@@ -207,6 +207,10 @@ impl MessageStore for SqlStore {
             .bind(to_db(m.id))
             .execute(&mut *tx)
             .await?;
+        let mentioned: Vec<UserId> = m.mentions.iter().copied().filter(|u| *u != m.author_id).collect();
+        if !mentioned.is_empty() {
+            crate::read_states::count_mentions(&mut *tx, m.channel_id, &mentioned).await?;
+        }
         tx.commit().await?;
         Ok((m.clone(), true))
     }

@@ -10,6 +10,7 @@ mod invites;
 mod members;
 mod messages;
 mod mfa;
+mod read_states;
 mod relationships;
 mod roles;
 mod sessions;
@@ -88,6 +89,7 @@ pub fn router() -> Router<ApiState> {
             "/channels/{channel_id}/messages/{message_id}",
             get(messages::get).patch(messages::update).delete(messages::delete),
         )
+        .route("/channels/{channel_id}/messages/{message_id}/ack", post(read_states::ack))
         .route("/channels/{channel_id}/messages/{message_id}/reactions", delete(messages::clear_reactions))
         .route(
             "/channels/{channel_id}/messages/{message_id}/reactions/{emoji}",

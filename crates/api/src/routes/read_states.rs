@@ -1,0 +1,55 @@
+//! Unread state: acknowledging messages (Discord's user API).
+
+use axum::extract::State;
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use model::channel::ChannelType;
+
+use crate::error::{ApiError, ApiResult, FormErrors};
+use crate::extract::{Authed, Body, Path};
+use crate::routes::channels::open;
+use crate::ApiState;
+
+#[derive(Deserialize)]
+pub struct Ack {
+    /// Marks the channel unread from this message on (read state set as
+    /// given, even backwards, with `mention_count`).
+    #[serde(default)]
+    manual: bool,
+    #[serde(default)]
+    mention_count: Option<i64>,
+    /// Sent by Discord's client; always answered with `null`.
+    #[serde(default)]
+    #[allow(dead_code)]
+    token: Option<Value>,
+}
+
+/// `POST /channels/{channel_id}/messages/{message_id}/ack`: the channel is
+/// read up to this message; the user's other sessions get MESSAGE_ACK.
+pub async fn ack(
+    State(state): State<ApiState>,
+    Authed(user): Authed,
+    Path((channel, message)): Path<(String, String)>,
+    Body(body): Body<Ack>,
+) -> ApiResult<Json<Value>> {
+    if user.bot {
+        return Err(ApiError::bots_forbidden());
+    }
+    let access = open(&state, &user, &channel).await?;
+    if !ChannelType::from_code(access.channel.kind).is_textual() {
+        return Err(ApiError::non_text_channel());
+    }
+    let mut errors = FormErrors::default();
+    let mentions = body.mention_count.unwrap_or(0);
+    if !(0..=1_000_000).contains(&mentions) {
+        errors.add("mention_count", "NUMBER_TYPE_MAX", "Must be between 0 and 1000000.");
+    }
+    errors.finish()?;
+    let message = crate::extract::path_id("message_id", &message)?;
+    let row = state.store.message(access.channel.id, message).await?.ok_or_else(ApiError::unknown_message)?;
+    let read = state.store.ack(user.id, access.channel.id, row.id, mentions, body.manual).await?;
+    state.message_acked(user.id, &read, body.manual);
+    Ok(Json(json!({ "token": null })))
+}

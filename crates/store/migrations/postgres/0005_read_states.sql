@@ -1,0 +1,9 @@
+-- How far each user has read each channel, and how often they were
+-- mentioned after that.
+CREATE TABLE read_states (
+    user_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    channel_id BIGINT NOT NULL REFERENCES channels(id) ON DELETE CASCADE,
+    last_message_id BIGINT NOT NULL DEFAULT 0,
+    mention_count BIGINT NOT NULL DEFAULT 0,
+    PRIMARY KEY (user_id, channel_id)
+);
