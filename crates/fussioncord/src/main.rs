@@ -112,9 +112,11 @@ async fn main() -> anyhow::Result<()> {
             if let Some(dir) = data_dir {
                 config.data_dir = dir;
             }
+            // Listening for signals before anyone can know the address.
+            let signal = server::shutdown_signal();
             let running = server::start(config).await?;
             println!("FussionCord listening on http://{}", running.addr);
-            running.until(server::shutdown_signal()).await
+            running.until(signal).await
         }
         Command::Bot(cmd) => {
             let data_dir = match &cmd {
