@@ -31,7 +31,8 @@ const BULK_DELETE_MAX_AGE_MS: u64 = 14 * 24 * 3600 * 1000;
 const SETTABLE_FLAGS: u64 = (1 << 2) | (1 << 12);
 
 /// A channel that holds messages, or Discord's error for one that does not.
-async fn text_channel(state: &ApiState, user: &UserRow, raw: &str) -> ApiResult<ChannelAccess> {
+/// A channel the user can see that holds messages.
+pub(crate) async fn text_channel(state: &ApiState, user: &UserRow, raw: &str) -> ApiResult<ChannelAccess> {
     let access = open(state, user, raw).await?;
     if !ChannelType::from_code(access.channel.kind).is_textual() {
         return Err(ApiError::non_text_channel());

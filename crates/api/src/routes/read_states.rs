@@ -5,11 +5,9 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use model::channel::ChannelType;
-
 use crate::error::{ApiError, ApiResult, FormErrors};
 use crate::extract::{Authed, Body, Path};
-use crate::routes::channels::open;
+use crate::routes::messages::text_channel;
 use crate::ApiState;
 
 #[derive(Deserialize)]
@@ -37,10 +35,7 @@ pub async fn ack(
     if user.bot {
         return Err(ApiError::bots_forbidden());
     }
-    let access = open(&state, &user, &channel).await?;
-    if !ChannelType::from_code(access.channel.kind).is_textual() {
-        return Err(ApiError::non_text_channel());
-    }
+    let access = text_channel(&state, &user, &channel).await?;
     let mut errors = FormErrors::default();
     let mentions = body.mention_count.unwrap_or(0);
     if !(0..=1_000_000).contains(&mentions) {
