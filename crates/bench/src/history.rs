@@ -137,18 +137,7 @@ pub async fn run(args: HistoryArgs) -> Result<Report> {
     let server_before = target.server_sample();
     let me_before = proc_sample(std::process::id());
     let t0 = Instant::now();
-    let progress = {
-        let ls = load_stats.clone();
-        let last = AtomicU64::new(0);
-        Progress::start("history", move |_| {
-            let ok = ls.ok.load(Ordering::Relaxed);
-            format!(
-                "{ok} pages ({}/s), {} failed",
-                ok - last.swap(ok, Ordering::Relaxed),
-                ls.failed.load(Ordering::Relaxed)
-            )
-        })
-    };
+    let progress = load_stats.progress("history", "pages");
     {
         let (http, auths, items, base, limit) = (target.http.clone(), Arc::new(auths), items.clone(), base, args.limit);
         load::drive(spec, args.concurrency.max(1), load_stats.clone(), move |s| {

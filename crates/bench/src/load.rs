@@ -14,6 +14,7 @@ use serde_json::{json, Value};
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
+use crate::report::Progress;
 use crate::stats;
 
 #[derive(Debug, Clone, Copy)]
@@ -61,6 +62,18 @@ impl Default for LoadStats {
 }
 
 impl LoadStats {
+    /// A progress line each second: requests done so far (`noun`), per
+    /// second, and failed.
+    pub fn progress(self: &Arc<Self>, label: &'static str, noun: &'static str) -> Progress {
+        let stats = self.clone();
+        let last = AtomicU64::new(0);
+        Progress::start(label, move |_| {
+            let ok = stats.ok.load(Ordering::Relaxed);
+            let per_s = ok - last.swap(ok, Ordering::Relaxed);
+            format!("{ok} {noun} ({per_s}/s), {} failed", stats.failed.load(Ordering::Relaxed))
+        })
+    }
+
     fn finish(&self, began: Instant, r: Result<()>) {
         let micros = began.elapsed().as_micros() as u64;
         match r {

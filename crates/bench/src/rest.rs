@@ -9,7 +9,7 @@ use clap::Args;
 use tokio::time::Instant;
 
 use crate::load::{self, LoadSpec, LoadStats};
-use crate::report::{Progress, Report};
+use crate::report::Report;
 use crate::stats::{self, proc_sample, round3};
 use crate::target::{auth_header, Common, Poster, Target};
 
@@ -52,18 +52,7 @@ pub async fn run(args: RestArgs) -> Result<Report> {
     let server_before = target.server_sample();
     let me_before = proc_sample(std::process::id());
     let t0 = Instant::now();
-    let progress = {
-        let ls = load_stats.clone();
-        let last = AtomicU64::new(0);
-        Progress::start("rest", move |_| {
-            let ok = ls.ok.load(Ordering::Relaxed);
-            format!(
-                "{ok} created ({}/s), {} failed",
-                ok - last.swap(ok, Ordering::Relaxed),
-                ls.failed.load(Ordering::Relaxed)
-            )
-        })
-    };
+    let progress = load_stats.progress("rest", "created");
     let run_tag = target.run_tag.clone();
     load::drive(spec, args.authors, load_stats.clone(), move |s| {
         let (poster, auths, counter, run_tag) = (poster.clone(), auths.clone(), counter.clone(), run_tag.clone());
