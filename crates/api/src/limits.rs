@@ -59,17 +59,21 @@ pub async fn limit(State(state): State<ApiState>, req: Request, next: Next) -> R
         Err(_) => Vec::new(),
     };
 
-    let by_address = BY_ADDRESS.contains(&route.as_str());
-    let caller = match crate::extract::caller(&parts.headers, &state).await {
-        Ok(session) => {
-            let id = session.as_ref().map(|s| s.user.id.to_string());
-            parts.extensions.insert(Caller(session.map(Arc::new)));
-            id
+    // Routes counted by address need no token lookup (and use none).
+    let caller = if BY_ADDRESS.contains(&route.as_str()) {
+        None
+    } else {
+        match crate::extract::caller(&parts.headers, &state).await {
+            Ok(session) => {
+                let id = session.as_ref().map(|s| s.user.id.to_string());
+                parts.extensions.insert(Caller(session.map(Arc::new)));
+                id
+            }
+            // The handler's own lookup will fail again and answer for it.
+            Err(_) => None,
         }
-        // The handler's own lookup will fail again and answer for it.
-        Err(_) => None,
     };
-    let (who, global, counted_as) = match caller.filter(|_| !by_address) {
+    let (who, global, counted_as) = match caller {
         Some(id) => (id, limits.config.global, "global"),
         None => {
             let ip = client_ip(&parts, &limits.trusted_proxies).map(address_key);
