@@ -114,10 +114,18 @@ impl Hub {
         }
         self.metrics.event_routed(event.name);
         let guild = event.guild();
+        // Counted once per event, not per recipient: this loop is the
+        // fan-out, and the queue-depth histogram takes a lock per sample.
+        let (mut delivered, mut deepest) = (0, None);
         for session in self.targets(&event.audience) {
             if session.wants(event) && session.on_shard(guild) {
-                self.deliver(&session, event.name, session.payload(event));
+                delivered += 1;
+                deepest = deepest.max(self.enqueue(&session, event.name, session.payload(event)));
             }
+        }
+        self.metrics.events_dispatched(delivered);
+        if let Some(depth) = deepest {
+            self.metrics.queue_depth(depth);
         }
         match event.membership {
             Some(Membership::Left { user, guild }) => self.leave(user, guild),
@@ -129,12 +137,20 @@ impl Hub {
     /// Dispatches to one session, counting what happened to the frame.
     pub(crate) fn deliver(&self, session: &Session, name: &'static str, data: Bytes) {
         self.metrics.events_dispatched(1);
+        if let Some(depth) = self.enqueue(session, name, data) {
+            self.metrics.queue_depth(depth);
+        }
+    }
+
+    /// Queues one dispatch; the queue's depth after it, if it was queued.
+    fn enqueue(&self, session: &Session, name: &'static str, data: Bytes) -> Option<usize> {
         match session.dispatch(name, data) {
-            Delivery::Queued { depth } => self.metrics.queue_depth(depth),
-            Delivery::Buffered => {}
+            Delivery::Queued { depth } => Some(depth),
+            Delivery::Buffered => None,
             Delivery::CutLoose => {
                 tracing::info!(session = %session.id, user = %session.user, "gateway client too slow; cut loose");
                 self.metrics.slow_consumer_dropped();
+                None
             }
         }
     }

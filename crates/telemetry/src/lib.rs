@@ -177,7 +177,7 @@ impl Metrics {
         );
         registry.register(
             "gateway_queue_depth",
-            "Frames waiting in a connection's outbound queue, sampled at each enqueue",
+            "Frames waiting in outbound queues: per routed event, the deepest queue among its recipients",
             m.gateway_queue_depth.clone(),
         );
         registry.register(
@@ -244,7 +244,7 @@ impl Metrics {
         self.gateway_dispatches.inc_by(n);
     }
 
-    /// A connection's queue held `depth` frames after an enqueue.
+    /// The deepest outbound queue an event was put on held `depth` frames.
     pub fn queue_depth(&self, depth: usize) {
         self.gateway_queue_depth.observe(depth as f64);
     }
