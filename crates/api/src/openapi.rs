@@ -180,6 +180,11 @@ const OPERATIONS: &[Operation] = &[
     op("PATCH", "/users/@me", "update_my_user", USERS, "Modify the current user")
         .body(One("UserUpdate"))
         .ok(One("CurrentUser")),
+    op("GET", "/users/@me/settings", "get_my_settings", USERS, "Get the current user's client settings")
+        .ok(One("UserSettings")),
+    op("PATCH", "/users/@me/settings", "update_my_settings", USERS, "Change client settings, status and custom status")
+        .body(One("UserSettingsUpdate"))
+        .ok(One("UserSettings")),
     op("POST", "/users/@me/mfa/totp/enable", "enable_totp", USERS, "Turn on TOTP two-factor authentication")
         .body(One("TotpEnable"))
         .ok(One("MfaEnabled")),
@@ -1288,12 +1293,58 @@ fn schemas() -> Vec<(&'static str, S)> {
                 [
                     ("username", string()),
                     ("global_name", nullable(string())),
-                    ("avatar", nullable(string())),
+                    (
+                        "avatar",
+                        described(
+                            "A data URI (data:image/png;base64,…; PNG, JPEG, GIF or WebP), or null to remove",
+                            nullable(string()),
+                        ),
+                    ),
                     ("locale", string()),
                 ],
             ),
         ),
         ("DmCreate", object([("recipient_id", snowflake())], [])),
+        (
+            "CustomStatus",
+            object(
+                [],
+                [
+                    ("text", nullable(string())),
+                    ("emoji_id", nullable(snowflake())),
+                    ("emoji_name", nullable(string())),
+                    ("expires_at", nullable(timestamp())),
+                ],
+            ),
+        ),
+        (
+            "UserSettings",
+            object(
+                [
+                    ("status", described("online, idle, dnd or invisible", string())),
+                    ("custom_status", nullable(refer("CustomStatus"))),
+                    ("theme", described("dark or light", string())),
+                    ("locale", string()),
+                    ("message_display_compact", boolean()),
+                    ("developer_mode", boolean()),
+                ],
+                [],
+            ),
+        ),
+        (
+            "UserSettingsUpdate",
+            object(
+                [],
+                [
+                    ("status", described("online, idle, dnd or invisible", string())),
+                    ("custom_status", nullable(refer("CustomStatus"))),
+                    ("theme", described("dark or light", string())),
+                    ("locale", string()),
+                    ("message_display_compact", boolean()),
+                    ("developer_mode", boolean()),
+                ],
+            ),
+        ),
         ("ApplicationCreate", object([("name", string())], [("description", string())])),
         ("ApplicationUpdate", object([], [("description", string()), ("flags", integer())])),
         (

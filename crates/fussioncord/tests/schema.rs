@@ -44,6 +44,8 @@ const ROUTES: &[(&str, &str, &[&str])] = &[
     ("GET", "/gateway/bot", &["get_bot_gateway"]),
     ("GET", "/users/@me", &["get_my_user"]),
     ("PATCH", "/users/@me", &["update_my_user"]),
+    ("GET", "/users/@me/settings", &[]),
+    ("PATCH", "/users/@me/settings", &[]),
     ("GET", "/users/@me/guilds", &["list_my_guilds"]),
     ("DELETE", "/users/@me/guilds/{guild_id}", &["leave_guild"]),
     ("POST", "/users/@me/channels", &["create_dm"]),
@@ -495,6 +497,8 @@ fn every_route_is_classified_and_the_spec_lists_the_bot_routes() {
             ("POST", "/users/@me/mfa/totp/enable"),
             ("POST", "/users/@me/mfa/totp/disable"),
             ("POST", "/users/@me/mfa/codes"),
+            ("GET", "/users/@me/settings"),
+            ("PATCH", "/users/@me/settings"),
             ("GET", "/users/@me/relationships"),
             ("POST", "/users/@me/relationships"),
             ("PUT", "/users/@me/relationships/{user_id}"),
@@ -573,6 +577,11 @@ async fn responses_match_discords_openapi_spec() {
         app.patch("/users/@me", &alice.token, json!({"global_name": "Alice", "locale": "en-GB"})).await,
     );
     c.ok("get_user", app.get(&format!("/users/{}", bob.id), &alice.token).await);
+    // With an avatar (a 1×1 PNG), the user object carries its hash.
+    let png = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==";
+    let with_avatar = c.ok("update_my_user", app.patch("/users/@me", &alice.token, json!({"avatar": png})).await);
+    assert!(with_avatar["avatar"].is_string(), "{with_avatar}");
+    c.err("update_my_user", app.patch("/users/@me", &alice.token, json!({"avatar": "data:image/png;base64,AAAA"})).await, 400, 50035);
     c.err("get_my_user", app.get("/users/@me", "not-a-token").await, 401, 40001);
     c.err("get_user", app.get("/users/1", &alice.token).await, 404, 10013);
 

@@ -7,7 +7,7 @@ use sqlx::Row;
 use crate::audit::{record, AuditEntry};
 use crate::sql::SqlStore;
 use crate::users::placeholders;
-use crate::{from_db, opt_from_db, to_db, ChannelId, MessageId, Result, RoleId, StoreError, UserId};
+use crate::{from_db, opt_from_db, to_db, ChannelId, GuildId, MessageId, Result, RoleId, StoreError, UserId};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MessageRow {
@@ -35,6 +35,16 @@ pub struct NewMessage {
     /// since `nonce_since` returns the first message instead.
     pub enforce_nonce: bool,
     pub nonce_since: MessageId,
+    /// In a guild channel, who @everyone and role mentions reach (their
+    /// unread mention counts go up with the message); `None` in DMs.
+    pub guild_mentions: Option<GuildMentions>,
+}
+
+#[derive(Debug, Clone)]
+pub struct GuildMentions {
+    pub guild: GuildId,
+    /// Who may view the channel, when not every member may.
+    pub viewers: Option<Vec<UserId>>,
 }
 
 /// Which page of history to read; every page comes newest first.
@@ -207,10 +217,7 @@ impl MessageStore for SqlStore {
             .bind(to_db(m.id))
             .execute(&mut *tx)
             .await?;
-        let mentioned: Vec<UserId> = m.mentions.iter().copied().filter(|u| *u != m.author_id).collect();
-        if !mentioned.is_empty() {
-            crate::read_states::count_mentions(&mut *tx, m.channel_id, &mentioned).await?;
-        }
+        crate::read_states::count_message_mentions(&mut *tx, m, new.guild_mentions.as_ref()).await?;
         tx.commit().await?;
         Ok((m.clone(), true))
     }

@@ -14,14 +14,19 @@ mod read_states;
 mod relationships;
 mod roles;
 mod sessions;
+mod settings;
 mod users;
 
+use axum::extract::DefaultBodyLimit;
 use axum::routing::{delete, get, patch, post, put};
 use axum::Router;
 
-use crate::ApiState;
+use crate::{ApiConfig, ApiState};
 
-pub fn router() -> Router<ApiState> {
+pub fn router(config: &ApiConfig) -> Router<ApiState> {
+    // An avatar travels base64-encoded in the profile's JSON: room for the
+    // largest one allowed, whatever the general body limit.
+    let profile_body = config.max_body_bytes.max(config.avatar_max_bytes / 3 * 4 + 64 * 1024);
     Router::new()
         // accounts
         .route("/auth/register", post(auth::register))
@@ -34,7 +39,8 @@ pub fn router() -> Router<ApiState> {
         .route("/gateway", get(gateway::gateway))
         .route("/gateway/bot", get(gateway::gateway_bot))
         // users
-        .route("/users/@me", get(users::me).patch(users::update_me))
+        .route("/users/@me", get(users::me).patch(users::update_me).layer(DefaultBodyLimit::max(profile_body)))
+        .route("/users/@me/settings", get(settings::get).patch(settings::update))
         .route("/users/@me/mfa/totp/enable", post(mfa::enable_totp))
         .route("/users/@me/mfa/totp/disable", post(mfa::disable_totp))
         .route("/users/@me/mfa/codes", post(mfa::backup_codes))
