@@ -236,7 +236,11 @@ pub(crate) fn router() -> Router<ApiState> {
 /// Serves a stored avatar under its own format's extension (`jpeg` and
 /// `jpg` alike); images are not converted, so another extension is 404.
 /// `?size=` is accepted and ignored.
-async fn serve(State(state): State<ApiState>, Path((user, file)): Path<(String, String)>, headers: HeaderMap) -> Response {
+async fn serve(
+    State(state): State<ApiState>,
+    Path((user, file)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
     let parsed = (|| {
         let user: UserId = user.parse().ok()?;
         let (hash, ext) = file.rsplit_once('.')?;
@@ -256,15 +260,13 @@ async fn serve(State(state): State<ApiState>, Path((user, file)): Path<(String, 
         (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=31536000, immutable")),
         (header::ETAG, HeaderValue::from_str(&etag).expect("hex is a valid header")),
     ];
-    let matches = headers
-        .get_all(header::IF_NONE_MATCH)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|tag| {
-            let tag = tag.trim();
-            tag == "*" || tag.trim_start_matches("W/") == etag
-        });
+    let matches =
+        headers.get_all(header::IF_NONE_MATCH).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).any(
+            |tag| {
+                let tag = tag.trim();
+                tag == "*" || tag.trim_start_matches("W/") == etag
+            },
+        );
     if matches {
         return (StatusCode::NOT_MODIFIED, cache).into_response();
     }

@@ -92,7 +92,8 @@ pub struct ApiState {
 /// endpoints `/healthz`, `/readyz` and `/metrics` beside it.
 pub fn router(state: ApiState) -> Router {
     // A route layer, so the limiter sees which route matched.
-    let api = routes::router(&state.config).route_layer(axum::middleware::from_fn_with_state(state.clone(), limits::limit));
+    let api =
+        routes::router(&state.config).route_layer(axum::middleware::from_fn_with_state(state.clone(), limits::limit));
     let limit = state.config.max_body_bytes;
     Router::new()
         .merge(openapi::router())

@@ -581,7 +581,12 @@ async fn responses_match_discords_openapi_spec() {
     let png = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==";
     let with_avatar = c.ok("update_my_user", app.patch("/users/@me", &alice.token, json!({"avatar": png})).await);
     assert!(with_avatar["avatar"].is_string(), "{with_avatar}");
-    c.err("update_my_user", app.patch("/users/@me", &alice.token, json!({"avatar": "data:image/png;base64,AAAA"})).await, 400, 50035);
+    c.err(
+        "update_my_user",
+        app.patch("/users/@me", &alice.token, json!({"avatar": "data:image/png;base64,AAAA"})).await,
+        400,
+        50035,
+    );
     c.err("get_my_user", app.get("/users/@me", "not-a-token").await, 401, 40001);
     c.err("get_user", app.get("/users/1", &alice.token).await, 404, 10013);
 

@@ -423,10 +423,7 @@ impl Conn {
     /// A person's friends, blocks and pending requests, read states and
     /// settings, for READY; bots have none of them. (Takes the hub, not `&self`: see
     /// `authenticate`.)
-    async fn personal_state(
-        hub: &Hub,
-        user: &UserRow,
-    ) -> Result<PersonalState, store::StoreError> {
+    async fn personal_state(hub: &Hub, user: &UserRow) -> Result<PersonalState, store::StoreError> {
         if user.bot {
             return Ok((Vec::new(), None, None));
         }

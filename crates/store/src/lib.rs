@@ -84,7 +84,7 @@ impl<T> Store for T where
         + AuditStore
         + RelationshipStore
         + ReadStateStore
-    + SettingsStore
+        + SettingsStore
 {
 }
 

@@ -217,7 +217,7 @@ impl MessageStore for SqlStore {
             .bind(to_db(m.id))
             .execute(&mut *tx)
             .await?;
-        crate::read_states::count_message_mentions(&mut *tx, m, new.guild_mentions.as_ref()).await?;
+        crate::read_states::count_message_mentions(&mut tx, m, new.guild_mentions.as_ref()).await?;
         tx.commit().await?;
         Ok((m.clone(), true))
     }

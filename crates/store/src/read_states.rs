@@ -5,8 +5,8 @@ use async_trait::async_trait;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use crate::sql::SqlStore;
 use crate::messages::{GuildMentions, MessageRow};
+use crate::sql::SqlStore;
 use crate::users::placeholders;
 use crate::{from_db, opt_from_db, to_db, ChannelId, MessageId, Result, UserId};
 

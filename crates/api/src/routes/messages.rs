@@ -17,9 +17,9 @@ use store::{ChannelId, GuildMentions, HistoryQuery, MessageId, MessageRow, NewMe
 
 use crate::access::ChannelAccess;
 use crate::audit::{action, Reason};
-use crate::publish::Place;
 use crate::error::{ApiError, ApiResult, FormErrors};
 use crate::extract::{path_id, Authed, Body, Cursor, Path, Query};
+use crate::publish::Place;
 use crate::routes::channels::open;
 use crate::{render, ApiState};
 

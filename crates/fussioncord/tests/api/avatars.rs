@@ -152,8 +152,9 @@ async fn bad_images_are_refused_and_change_nothing() {
 
     // A good image with a refused username is not kept either.
     let other = image(PNG, 600);
-    let taken =
-        app.patch("/users/@me", &alice.token, json!({ "avatar": data_uri("image/png", &other), "username": "bob" })).await;
+    let taken = app
+        .patch("/users/@me", &alice.token, json!({ "avatar": data_uri("image/png", &other), "username": "bob" }))
+        .await;
     assert_error(&taken, 400, 50035);
 
     let (_, me) = app.get("/users/@me", &alice.token).await;

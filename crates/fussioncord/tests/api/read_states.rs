@@ -114,8 +114,14 @@ async fn everyone_and_role_mentions_count_for_those_who_can_see_them() {
     let secret = secret["id"].as_str().unwrap().to_owned();
     for (target, kind, allow, deny) in [(&gid, 0, "0", "1024"), (&bob.id, 1, "1024", "0")] {
         let body = json!({ "type": kind, "allow": allow, "deny": deny });
-        let (status, reply) =
-            app.call(reqwest::Method::PUT, &format!("/channels/{secret}/permissions/{target}"), Some(&alice.token), Some(body)).await;
+        let (status, reply) = app
+            .call(
+                reqwest::Method::PUT,
+                &format!("/channels/{secret}/permissions/{target}"),
+                Some(&alice.token),
+                Some(body),
+            )
+            .await;
         assert_eq!(status, 204, "{reply}");
     }
 

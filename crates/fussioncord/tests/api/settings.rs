@@ -71,7 +71,8 @@ async fn settings_persist_reach_other_sessions_and_ready() {
     let past = json!({ "custom_status": { "text": "Old news", "expires_at": "2001-01-01T00:00:00Z" } });
     let (_, saved) = app.patch("/users/@me/settings", &alice.token, past).await;
     assert_eq!(saved["custom_status"], Value::Null);
-    let (_, saved) = app.patch("/users/@me/settings", &alice.token, json!({ "custom_status": { "text": "Back" } })).await;
+    let (_, saved) =
+        app.patch("/users/@me/settings", &alice.token, json!({ "custom_status": { "text": "Back" } })).await;
     assert_eq!(saved["custom_status"]["text"], "Back");
 
     let (_, now) = app.get("/users/@me/settings", &alice.token).await;
@@ -185,5 +186,8 @@ async fn profile_changes_reach_the_users_sessions_and_everyone_who_looks() {
     // Bots edit their own profile too.
     let bot = app.bot(&alice, "Helper", false).await;
     let (status, renamed) = app.patch("/users/@me", &bot.token, json!({ "username": "helper2" })).await;
-    assert_eq!((status.as_u16(), renamed["username"].clone(), renamed["bot"].clone()), (200, json!("helper2"), json!(true)));
+    assert_eq!(
+        (status.as_u16(), renamed["username"].clone(), renamed["bot"].clone()),
+        (200, json!("helper2"), json!(true))
+    );
 }
