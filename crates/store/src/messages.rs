@@ -359,9 +359,14 @@ impl MessageStore for SqlStore {
         user: UserId,
         now: i64,
     ) -> Result<bool> {
+        // Reactions are listed in the order they were first added; two within
+        // one millisecond would tie, so a message's times strictly increase.
         let done = sqlx::query(
             "INSERT INTO reactions (channel_id, message_id, emoji, user_id, created_at)
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+             SELECT $1, $2, $3, $4,
+                    CASE WHEN MAX(created_at) >= $5 THEN MAX(created_at) + 1 ELSE $5 END
+             FROM reactions WHERE channel_id = $1 AND message_id = $2
+             ON CONFLICT DO NOTHING",
         )
         .bind(to_db(channel))
         .bind(to_db(message))
