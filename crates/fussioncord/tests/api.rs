@@ -15,3 +15,5 @@ mod persistence;
 mod read_states;
 #[path = "api/relationships.rs"]
 mod relationships;
+#[path = "api/search.rs"]
+mod search;

@@ -15,6 +15,7 @@ mod messages;
 mod read_states;
 mod relationships;
 mod roles;
+mod search;
 mod sql;
 mod users;
 
@@ -33,6 +34,7 @@ pub use relationships::{
     kind as relationship_kind, FriendOutcome, RelationshipChange, RelationshipRow, RelationshipStore,
 };
 pub use roles::{RolePatch, RoleStore};
+pub use search::{SearchIndex, SearchPage, SearchQuery};
 pub use sql::{Backend, SqlStore};
 pub use users::{NewUser, UserPatch, UserRow, UserStore};
 
@@ -65,6 +67,7 @@ pub trait Store:
     + AuditStore
     + RelationshipStore
     + ReadStateStore
+    + SearchIndex
 {
 }
 impl<T> Store for T where
@@ -81,6 +84,7 @@ impl<T> Store for T where
         + AuditStore
         + RelationshipStore
         + ReadStateStore
+        + SearchIndex
 {
 }
 
