@@ -133,7 +133,7 @@ const ROUTES: &[(&str, &str, &[&str])] = &[
 /// How many of the operations above answer with a JSON body (checked
 /// against a schema) and how many with an empty 204 (checked to be a status
 /// the spec documents). The scenario must reach every one of them.
-const EXPECTED_JSON_OPERATIONS: usize = 44;
+const EXPECTED_JSON_OPERATIONS: usize = 45;
 const EXPECTED_EMPTY_OPERATIONS: usize = 22;
 
 /// The one place where our payloads knowingly depart from the spec:
@@ -694,6 +694,14 @@ async fn responses_match_discords_openapi_spec() {
     let history = c.ok("list_messages", app.get(&format!("{messages}?limit=50"), &bob.token).await);
     assert_eq!(history.as_array().map(Vec::len), Some(3), "{history}");
     c.ok("list_messages", app.get(&format!("{messages}?after={first}&limit=1"), &bob.token).await);
+    // Search finds those same messages, in Discord's search shape.
+    let search = format!("/guilds/{gid}/messages/search");
+    let found = c.ok("guild_search", app.get(&format!("{search}?channel_id={chat}"), &bob.token).await);
+    assert_eq!(found["total_results"], 3, "{found}");
+    let found =
+        c.ok("guild_search", app.get(&format!("{search}?content=again&author_id={}", alice.id), &bob.token).await);
+    assert_eq!(found["messages"][0][0]["id"], json!(first), "{found}");
+    c.err("guild_search", app.get(&format!("{search}?has=nothing"), &bob.token).await, 400, 50035);
     c.ok("delete_pin", app.delete(&format!("/channels/{chat}/messages/pins/{first}"), &alice.token).await);
     c.ok("deprecated_delete_pin", app.delete(&format!("/channels/{chat}/pins/{reply}"), &alice.token).await);
 
@@ -752,6 +760,9 @@ async fn responses_match_discords_openapi_spec() {
             .await,
     );
     c.ok("list_messages", app.get(&format!("/channels/{dm}/messages"), &bob.token).await);
+    let (status, found) = app.get(&format!("/channels/{dm}/messages/search?content=psst"), &bob.token).await;
+    assert_eq!((status, &found["total_results"]), (StatusCode::OK, &json!(1)), "{found}");
+    c.shape("GET /channels/{dm}/messages/search", "GuildSearchResponse", &found);
     c.ok("get_channel", app.get(&format!("/channels/{dm}"), &bob.token).await);
     c.err(
         "create_dm",

@@ -63,7 +63,7 @@ fn parse(raw: Option<&str>) -> ApiResult<Params> {
             "mentions_role_id" => push_id(&mut errors, "mentions_role_id", value, 100, &mut p.query.mention_roles),
             "channel_id" => push_id(&mut errors, "channel_id", value, 500, &mut p.channels),
             "author_type" => match value.strip_prefix('-') {
-                _ if !matches!(value.trim_start_matches('-'), "user" | "bot" | "webhook") => errors.add(
+                _ if !matches!(value.strip_prefix('-').unwrap_or(value), "user" | "bot" | "webhook") => errors.add(
                     "author_type",
                     "BASE_TYPE_CHOICES",
                     "Value must be one of ('user', 'bot', 'webhook', '-user', '-bot', '-webhook').",
@@ -72,7 +72,7 @@ fn parse(raw: Option<&str>) -> ApiResult<Params> {
                 None => kinds_wanted.push(value.to_owned()),
             },
             "has" => match value.strip_prefix('-') {
-                _ if !HAS.contains(&value.trim_start_matches('-')) => errors.add(
+                _ if !HAS.contains(&value.strip_prefix('-').unwrap_or(value)) => errors.add(
                     "has",
                     "BASE_TYPE_CHOICES",
                     format!(
@@ -89,8 +89,11 @@ fn parse(raw: Option<&str>) -> ApiResult<Params> {
                 }
             }
             "max_id" | "before" => {
-                if let Some(id) = snowflake(&mut errors, key, value).and_then(MessageId::new_checked) {
-                    p.query.max_id = Some(p.query.max_id.map_or(id, |m| m.min(id)));
+                // Below 0 is nowhere: refused, like `before=0` in history.
+                match snowflake(&mut errors, key, value).map(MessageId::new_checked) {
+                    Some(Some(id)) => p.query.max_id = Some(p.query.max_id.map_or(id, |m| m.min(id))),
+                    Some(None) => errors.add(key, "NUMBER_TYPE_COERCE", "Value is not snowflake."),
+                    None => {}
                 }
             }
             "limit" => match value.parse::<u32>() {
