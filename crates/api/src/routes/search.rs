@@ -46,8 +46,8 @@ fn parse(raw: Option<&str>) -> ApiResult<Params> {
         include_nsfw: false,
         impossible: false,
     };
-    let (mut kinds_wanted, mut kinds_refused) = (Vec::new(), Vec::new());
-    let (mut has, mut has_not) = (Vec::new(), Vec::new());
+    let (mut kinds_wanted, mut kinds_refused): (Vec<&str>, Vec<&str>) = (Vec::new(), Vec::new());
+    let (mut has, mut has_not): (Vec<&str>, Vec<&str>) = (Vec::new(), Vec::new());
     for (key, value) in form_urlencoded::parse(raw.unwrap_or("").as_bytes()) {
         let (key, value) = (key.as_ref(), value.as_ref());
         match key {
@@ -58,30 +58,19 @@ fn parse(raw: Option<&str>) -> ApiResult<Params> {
                     p.query.content = Some(value.to_owned());
                 }
             }
-            "author_id" => push_id(&mut errors, "author_id", value, 100, &mut p.query.authors),
-            "mentions" => push_id(&mut errors, "mentions", value, 100, &mut p.query.mentions),
-            "mentions_role_id" => push_id(&mut errors, "mentions_role_id", value, 100, &mut p.query.mention_roles),
-            "channel_id" => push_id(&mut errors, "channel_id", value, 500, &mut p.channels),
-            "author_type" => match value.strip_prefix('-') {
-                _ if !matches!(value.strip_prefix('-').unwrap_or(value), "user" | "bot" | "webhook") => errors.add(
-                    "author_type",
-                    "BASE_TYPE_CHOICES",
-                    "Value must be one of ('user', 'bot', 'webhook', '-user', '-bot', '-webhook').",
-                ),
-                Some(kind) => kinds_refused.push(kind.to_owned()),
-                None => kinds_wanted.push(value.to_owned()),
+            "author_id" => push_id(&mut errors, "author_id", value, &mut p.query.authors),
+            "mentions" => push_id(&mut errors, "mentions", value, &mut p.query.mentions),
+            "mentions_role_id" => push_id(&mut errors, "mentions_role_id", value, &mut p.query.mention_roles),
+            "channel_id" => push_id(&mut errors, "channel_id", value, &mut p.channels),
+            "author_type" => match choice(&mut errors, "author_type", value, &AUTHOR_TYPES) {
+                Some((true, kind)) => kinds_refused.push(kind),
+                Some((false, kind)) => kinds_wanted.push(kind),
+                None => {}
             },
-            "has" => match value.strip_prefix('-') {
-                _ if !HAS.contains(&value.strip_prefix('-').unwrap_or(value)) => errors.add(
-                    "has",
-                    "BASE_TYPE_CHOICES",
-                    format!(
-                        "Value must be one of {}.",
-                        HAS.iter().map(|h| format!("'{h}', '-{h}'")).collect::<Vec<_>>().join(", ")
-                    ),
-                ),
-                Some(what) => has_not.push(what.to_owned()),
-                None => has.push(value.to_owned()),
+            "has" => match choice(&mut errors, "has", value, &HAS) {
+                Some((true, what)) => has_not.push(what),
+                Some((false, what)) => has.push(what),
+                None => {}
             },
             "min_id" | "after" => {
                 if let Some(id) = snowflake(&mut errors, key, value) {
@@ -106,11 +95,9 @@ fn parse(raw: Option<&str>) -> ApiResult<Params> {
                 Ok(_) => errors.add("offset", "NUMBER_TYPE_MAX", format!("Must be between 0 and {MAX_OFFSET}.")),
                 Err(_) => errors.add("offset", "NUMBER_TYPE_COERCE", "Value is not a valid number in range."),
             },
-            "sort_by" => {
-                // Hits are ordered by time either way: we rank no relevance.
-                if !matches!(value, "timestamp" | "relevance") {
-                    errors.add("sort_by", "BASE_TYPE_CHOICES", "Value must be one of ('timestamp', 'relevance').");
-                }
+            // Hits are ordered by time either way: we rank no relevance.
+            "sort_by" if !matches!(value, "timestamp" | "relevance") => {
+                errors.add("sort_by", "BASE_TYPE_CHOICES", "Value must be one of ('timestamp', 'relevance').");
             }
             "sort_order" => match value {
                 "desc" => p.query.oldest_first = false,
@@ -123,12 +110,20 @@ fn parse(raw: Option<&str>) -> ApiResult<Params> {
             _ => {}
         }
     }
+    for (name, len, max) in [
+        ("author_id", p.query.authors.len(), 100),
+        ("mentions", p.query.mentions.len(), 100),
+        ("mentions_role_id", p.query.mention_roles.len(), 100),
+        ("channel_id", p.channels.len(), 500),
+    ] {
+        if len > max {
+            errors.add(name, "BASE_TYPE_MAX_LENGTH", format!("Must be {max} or fewer in length."));
+        }
+    }
     errors.finish()?;
 
     // Authors are people or bots; we have no webhooks.
-    let kind_allowed = |k: &str| {
-        (kinds_wanted.is_empty() || kinds_wanted.iter().any(|w| w == k)) && !kinds_refused.iter().any(|r| r == k)
-    };
+    let kind_allowed = |k: &str| (kinds_wanted.is_empty() || kinds_wanted.contains(&k)) && !kinds_refused.contains(&k);
     p.query.author_is_bot = match (kind_allowed("user"), kind_allowed("bot")) {
         (true, true) => None,
         (false, true) => Some(true),
@@ -140,10 +135,10 @@ fn parse(raw: Option<&str>) -> ApiResult<Params> {
     };
     // A link is the one thing in HAS our messages can hold: asking for any
     // other finds nothing, refusing one changes nothing.
-    if has.iter().any(|h| h != "link") {
+    if has.iter().any(|h| *h != "link") {
         p.impossible = true;
     }
-    let (link, no_link) = (has.iter().any(|h| h == "link"), has_not.iter().any(|h| h == "link"));
+    let (link, no_link) = (has.contains(&"link"), has_not.contains(&"link"));
     p.query.has_link = match (link, no_link) {
         (true, true) => {
             p.impossible = true;
@@ -158,6 +153,18 @@ fn parse(raw: Option<&str>) -> ApiResult<Params> {
 
 /// Discord's `has` values; each may also be given negated (`-link`).
 const HAS: [&str; 9] = ["link", "embed", "file", "image", "video", "sound", "sticker", "poll", "snapshot"];
+const AUTHOR_TYPES: [&str; 3] = ["user", "bot", "webhook"];
+
+/// One of `choices`, or one negated with a leading `-`: `(negated, choice)`.
+fn choice(errors: &mut FormErrors, name: &str, value: &str, choices: &[&'static str]) -> Option<(bool, &'static str)> {
+    let (negated, bare) = value.strip_prefix('-').map_or((false, value), |rest| (true, rest));
+    let found = choices.iter().find(|c| **c == bare).map(|c| (negated, *c));
+    if found.is_none() {
+        let listed: Vec<String> = choices.iter().map(|c| format!("'{c}', '-{c}'")).collect();
+        errors.add(name, "BASE_TYPE_CHOICES", format!("Value must be one of {}.", listed.join(", ")));
+    }
+    found
+}
 
 fn snowflake(errors: &mut FormErrors, name: &str, value: &str) -> Option<u64> {
     match value.parse::<u64>() {
@@ -169,19 +176,11 @@ fn snowflake(errors: &mut FormErrors, name: &str, value: &str) -> Option<u64> {
     }
 }
 
-fn push_id<M>(errors: &mut FormErrors, name: &str, value: &str, max: usize, into: &mut Vec<Id<M>>) {
-    let Some(id) = snowflake(errors, name, value) else { return };
-    match Id::new_checked(id) {
-        None => errors.add(name, "NUMBER_TYPE_COERCE", "Value is not snowflake."),
-        Some(_) if into.len() >= max => {
-            // One error for the list, however long it runs.
-            if into.len() == max {
-                errors.add(name, "BASE_TYPE_MAX_LENGTH", format!("Must be {max} or fewer in length."));
-                into.push(into[0]);
-            }
-        }
-        Some(id) if !into.contains(&id) => into.push(id),
-        Some(_) => {}
+fn push_id<M>(errors: &mut FormErrors, name: &str, value: &str, into: &mut Vec<Id<M>>) {
+    match snowflake(errors, name, value).map(Id::new_checked) {
+        Some(Some(id)) if !into.contains(&id) => into.push(id),
+        Some(Some(_)) | None => {}
+        Some(None) => errors.add(name, "NUMBER_TYPE_COERCE", "Value is not snowflake."),
     }
 }
 
