@@ -17,5 +17,7 @@ mod persistence;
 mod read_states;
 #[path = "api/relationships.rs"]
 mod relationships;
+#[path = "api/search.rs"]
+mod search;
 #[path = "api/settings.rs"]
 mod settings;

@@ -508,6 +508,7 @@ fn authed_routes() -> Vec<Route> {
         route(M::DELETE, "/guilds/{guild}/bans/{banned}", None),
         route(M::POST, "/guilds/{guild}/bulk-ban", Some(r#"{"user_ids":["{user}"]}"#)),
         route(M::GET, "/guilds/{guild}/audit-logs", None),
+        route(M::GET, "/guilds/{guild}/messages/search?content=hello", None),
         route(M::GET, "/guilds/{guild}/invites", None),
         route(M::GET, "/channels/{channel}", None),
         route(M::PATCH, "/channels/{channel}", Some(r#"{"name":"renamed"}"#)),
@@ -523,6 +524,7 @@ fn authed_routes() -> Vec<Route> {
         route(M::POST, "/channels/{channel}/messages", Some(r#"{"content":"hello"}"#)),
         route(M::POST, "/channels/{channel}/messages/bulk-delete", Some(r#"{"messages":["{message}","{message2}"]}"#)),
         route(M::GET, "/channels/{channel}/messages/pins", None),
+        route(M::GET, "/channels/{channel}/messages/search?content=hello", None),
         route(M::PUT, "/channels/{channel}/messages/pins/{message}", None),
         route(M::DELETE, "/channels/{channel}/messages/pins/{message}", None),
         route(M::GET, "/channels/{channel}/messages/{message}", None),
@@ -1977,6 +1979,12 @@ async fn bad_query_parameters_are_form_errors_naming_the_parameter() {
         (format!("/guilds/{g}/bans"), 1000, &["before", "after"][..]),
         (format!("/guilds/{g}/audit-logs"), 100, &["before", "after", "user_id"][..]),
         (format!("/guilds/{g}/members/search?query=mem"), 1000, &[][..]),
+        (
+            format!("/guilds/{g}/messages/search"),
+            25,
+            &["before", "after", "max_id", "author_id", "mentions", "mentions_role_id", "channel_id"][..],
+        ),
+        (format!("/channels/{c}/messages/search?content=x"), 25, &["before", "max_id", "author_id"][..]),
     ] {
         let sep = if path.contains('?') { '&' } else { '?' };
         for n in numbers.iter().map(|s| s.to_string()).chain([(max + 1).to_string()]) {
@@ -1997,6 +2005,26 @@ async fn bad_query_parameters_are_form_errors_naming_the_parameter() {
     for query in ["", "?limit=5", "?query=", "?query=&limit=5", &format!("?query={long_query}")] {
         cases.push((format!("/guilds/{g}/members/search{query}"), "query"));
     }
+    // Message search: offsets, choices, booleans and the content's length.
+    let search = format!("/guilds/{g}/messages/search");
+    for (query, param) in [
+        ("offset=9976", "offset"),
+        ("offset=-1", "offset"),
+        ("offset=abc", "offset"),
+        ("has=gif", "has"),
+        ("has=", "has"),
+        ("has=--link", "has"),
+        ("author_type=robot", "author_type"),
+        ("sort_by=random", "sort_by"),
+        ("sort_order=up", "sort_order"),
+        ("pinned=maybe", "pinned"),
+        ("mention_everyone=%00", "mention_everyone"),
+        ("include_nsfw=2", "include_nsfw"),
+    ] {
+        cases.push((format!("{search}?{query}"), param));
+    }
+    cases.push((format!("{search}?content={}", "a".repeat(1025)), "content"));
+    cases.push((format!("/channels/{c}/messages/search?content={}", "%F0%9F%91%8D".repeat(1025)), "content"));
     for b in [
         "yesterday",
         "2024-13-01T00:00:00Z",
@@ -2065,6 +2093,9 @@ async fn bad_query_parameters_are_form_errors_naming_the_parameter() {
         "/users/@me/guilds?limit=1&with_counts=true".into(),
         format!("/guilds/{g}/members/search?query=%F0%9F%91%8D&limit=1000"),
         format!("/guilds/{g}/members/search?query={}", "a".repeat(100)),
+        format!("/guilds/{g}/messages/search?content=%F0%9F%91%8D&limit=25&offset=9975&has=-link&junk=%FF%00"),
+        format!("/guilds/{g}/messages/search?content={}&after=0&min_id=0", "%F0%9F%91%8D".repeat(1024)),
+        format!("/channels/{c}/messages/search?content=%22%2A%28&has=-file&author_type=-bot&sort_order=asc"),
         format!("/guilds/{g}/bans?limit=1000&before={UNKNOWN_ID}"),
         format!("/guilds/{g}/audit-logs?limit=100&action_type=22&user_id={}", w.owner.id),
     ] {

@@ -15,6 +15,7 @@ mod messages;
 mod read_states;
 mod relationships;
 mod roles;
+mod search;
 mod settings;
 mod sql;
 mod users;
@@ -34,6 +35,7 @@ pub use relationships::{
     kind as relationship_kind, FriendOutcome, RelationshipChange, RelationshipRow, RelationshipStore,
 };
 pub use roles::{RolePatch, RoleStore};
+pub use search::{SearchIndex, SearchPage, SearchQuery};
 pub use settings::{CustomStatus, SettingsPatch, SettingsRow, SettingsStore};
 pub use sql::{Backend, SqlStore};
 pub use users::{NewUser, UserPatch, UserRow, UserStore};
@@ -68,6 +70,7 @@ pub trait Store:
     + RelationshipStore
     + ReadStateStore
     + SettingsStore
+    + SearchIndex
 {
 }
 impl<T> Store for T where
@@ -85,6 +88,7 @@ impl<T> Store for T where
         + RelationshipStore
         + ReadStateStore
         + SettingsStore
+        + SearchIndex
 {
 }
 

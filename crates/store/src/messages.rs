@@ -131,7 +131,7 @@ pub trait MessageStore: Send + Sync {
     async fn pins(&self, channel: ChannelId) -> Result<Vec<MessageRow>>;
 }
 
-const COLUMNS: &str = "channel_id, id, author_id, content, kind, flags, tts, mention_everyone, mentions, \
+pub(crate) const COLUMNS: &str = "channel_id, id, author_id, content, kind, flags, tts, mention_everyone, mentions, \
     mention_roles, nonce, edited_at, pinned_at, ref_message_id";
 
 fn ids_to_json<M>(ids: &[model::Id<M>]) -> String {
@@ -143,7 +143,7 @@ fn ids_from_json<M>(s: &str) -> Result<Vec<model::Id<M>>> {
     raw.into_iter().map(|n| model::Id::new_checked(n).ok_or_else(|| StoreError::Corrupt("zero id".into()))).collect()
 }
 
-fn message_row(r: &AnyRow) -> Result<MessageRow> {
+pub(crate) fn message_row(r: &AnyRow) -> Result<MessageRow> {
     Ok(MessageRow {
         channel_id: from_db(r.try_get("channel_id")?)?,
         id: from_db(r.try_get("id")?)?,

@@ -13,6 +13,7 @@ mod mfa;
 mod read_states;
 mod relationships;
 mod roles;
+mod search;
 mod sessions;
 mod settings;
 mod users;
@@ -75,6 +76,7 @@ pub fn router(config: &ApiConfig) -> Router<ApiState> {
         .route("/guilds/{guild_id}/bans/{user_id}", get(members::ban).put(members::put_ban).delete(members::remove_ban))
         .route("/guilds/{guild_id}/bulk-ban", post(members::bulk_ban))
         .route("/guilds/{guild_id}/audit-logs", get(audit_log::list))
+        .route("/guilds/{guild_id}/messages/search", get(search::guild))
         .route("/guilds/{guild_id}/invites", get(invites::guild_invites))
         // channels
         .route("/channels/{channel_id}", get(channels::get).patch(channels::update).delete(channels::delete))
@@ -90,6 +92,7 @@ pub fn router(config: &ApiConfig) -> Router<ApiState> {
         .route("/channels/{channel_id}/messages", get(messages::list).post(messages::create))
         .route("/channels/{channel_id}/messages/bulk-delete", post(messages::bulk_delete))
         .route("/channels/{channel_id}/messages/pins", get(messages::pins_paged))
+        .route("/channels/{channel_id}/messages/search", get(search::channel))
         .route("/channels/{channel_id}/messages/pins/{message_id}", put(messages::pin).delete(messages::unpin))
         .route(
             "/channels/{channel_id}/messages/{message_id}",
