@@ -780,6 +780,19 @@ fn object<const R: usize, const O: usize>(required: [(&str, S); R], optional: [(
     }
     b.into()
 }
+/// Every field of a person's settings: all present in `UserSettings`, any of
+/// them in a PATCH or `USER_SETTINGS_UPDATE`.
+fn user_settings_fields() -> [(&'static str, S); 6] {
+    [
+        ("status", described("online, idle, dnd or invisible", string())),
+        ("custom_status", nullable(refer("CustomStatus"))),
+        ("theme", described("dark or light", string())),
+        ("locale", string()),
+        ("message_display_compact", boolean()),
+        ("developer_mode", boolean()),
+    ]
+}
+
 fn described(text: &str, s: S) -> S {
     match s {
         RefOr::T(Schema::Object(mut o)) => {
@@ -1372,34 +1385,8 @@ fn schemas() -> Vec<(&'static str, S)> {
                 ],
             ),
         ),
-        (
-            "UserSettings",
-            object(
-                [
-                    ("status", described("online, idle, dnd or invisible", string())),
-                    ("custom_status", nullable(refer("CustomStatus"))),
-                    ("theme", described("dark or light", string())),
-                    ("locale", string()),
-                    ("message_display_compact", boolean()),
-                    ("developer_mode", boolean()),
-                ],
-                [],
-            ),
-        ),
-        (
-            "UserSettingsUpdate",
-            object(
-                [],
-                [
-                    ("status", described("online, idle, dnd or invisible", string())),
-                    ("custom_status", nullable(refer("CustomStatus"))),
-                    ("theme", described("dark or light", string())),
-                    ("locale", string()),
-                    ("message_display_compact", boolean()),
-                    ("developer_mode", boolean()),
-                ],
-            ),
-        ),
+        ("UserSettings", object(user_settings_fields(), [])),
+        ("UserSettingsUpdate", object([], user_settings_fields())),
         ("ApplicationCreate", object([("name", string())], [("description", string())])),
         ("ApplicationUpdate", object([], [("description", string()), ("flags", integer())])),
         (
