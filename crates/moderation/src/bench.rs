@@ -43,12 +43,14 @@ pub fn run(classifier: &dyn Classifier, texts: &[String], passes: usize, progres
     let mut times: Vec<Duration> = Vec::with_capacity(total);
     let started = Instant::now();
     let step = (total / 10).max(1);
+    let mut next_report = step;
     for pass in 0..passes {
         for t in texts {
             let t0 = Instant::now();
             std::hint::black_box(classifier.score(std::hint::black_box(t)));
             times.push(t0.elapsed());
-            if progress && times.len() % step == 0 {
+            if progress && times.len() == next_report {
+                next_report += step;
                 eprintln!("  scored {}/{} (pass {}/{passes})", times.len(), total, pass + 1);
             }
         }

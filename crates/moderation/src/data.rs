@@ -166,12 +166,7 @@ mod tests {
         let rows = parse_csv("a,b,c\r\n1,\"x, \"\"y\"\"\nz\",3\n\n4,,\"\"\n5,6,7");
         assert_eq!(
             rows,
-            vec![
-                vec!["a", "b", "c"],
-                vec!["1", "x, \"y\"\nz", "3"],
-                vec!["4", "", ""],
-                vec!["5", "6", "7"],
-            ]
+            vec![vec!["a", "b", "c"], vec!["1", "x, \"y\"\nz", "3"], vec!["4", "", ""], vec!["5", "6", "7"],]
         );
     }
 
@@ -186,7 +181,8 @@ mod tests {
             ",count,hate_speech,offensive_language,neither,class,tweet\n0,3,0,0,3,2,\"hi \"\"you\"\"\"\n1,3,0,3,0,1,bad &amp; worse\n",
         )
         .unwrap();
-        std::fs::write(dir.join("sms-spam/SMSSpamCollection.train.tsv"), "ham\tok \"then\tgo\nspam\tWIN now\n").unwrap();
+        std::fs::write(dir.join("sms-spam/SMSSpamCollection.train.tsv"), "ham\tok \"then\tgo\nspam\tWIN now\n")
+            .unwrap();
         std::fs::write(
             dir.join("youtube-spam/youtube_spam.train.csv"),
             "COMMENT_ID,AUTHOR,DATE,CONTENT,CLASS,VIDEO\nx,a,,\"check my channel\",1,v\ny,b,,nice song\u{feff},0,v\n",

@@ -39,7 +39,8 @@ impl Features {
     /// The sum over `entries` of `w[i] * v` equals the scorer's sum.
     pub fn entries(&self) -> Vec<(u32, f32)> {
         let mut all: Vec<(u32, f32)> = Vec::with_capacity(self.words.len() + self.chars.len() + self.meta.len());
-        for (group, value) in [(&self.words, group_value(self.words.len())), (&self.chars, group_value(self.chars.len()))]
+        for (group, value) in
+            [(&self.words, group_value(self.words.len())), (&self.chars, group_value(self.chars.len()))]
         {
             all.extend(group.iter().map(|&i| (i, value)));
         }
@@ -241,17 +242,20 @@ impl Extractor {
     fn meta_features(&mut self) {
         let m = &self.meta;
         let caps = if m.letters >= 6 { Some((m.upper * 5 / m.letters).min(4)) } else { None };
-        let digits = if m.chars > 0 { (m.digits * 10 / m.chars).min(5) } else { 0 };
+        let digits = (m.digits * 10).checked_div(m.chars).unwrap_or(0).min(5);
         let feats: [(u32, Option<usize>); 8] = [
             (1, Some(m.urls.min(3))),
             (2, Some(m.emails.min(1))),
-            (3, Some(match m.longest_digit_run {
-                0 => 0,
-                1..=2 => 1,
-                3..=4 => 2,
-                5..=7 => 3,
-                _ => 4,
-            })),
+            (
+                3,
+                Some(match m.longest_digit_run {
+                    0 => 0,
+                    1..=2 => 1,
+                    3..=4 => 2,
+                    5..=7 => 3,
+                    _ => 4,
+                }),
+            ),
             (4, Some(m.currency.min(2))),
             (5, caps),
             (6, Some(digits)),
@@ -451,7 +455,10 @@ mod tests {
     #[test]
     fn markup_and_entities_are_cleaned() {
         assert_eq!(clean_markup("a &amp; b &#128514; &lt;3 &bogus;"), "a & b 😂 <3 &bogus;");
-        assert_eq!(clean_markup("hi <@123> see <a href=\"http://x.com\">x</a><br />"), "hi  @user  see  http://link x    ");
+        assert_eq!(
+            clean_markup("hi <@123> see <a href=\"http://x.com\">x</a><br />"),
+            "hi  @user  see  http://link x    "
+        );
         assert_eq!(clean_markup("f\u{200B}uck\u{FEFF}"), "fuck");
         assert_eq!(clean_markup("1 < 2 > 0"), "1 < 2 > 0");
         assert_eq!(clean_markup("a\r\nb\0c"), "a  b c");

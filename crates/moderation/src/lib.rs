@@ -7,8 +7,8 @@
 //! `train` reproduces that file from the data sets; `stream` and `bench` are
 //! the `score` and `bench` commands. docs/MODERATION.md has the figures.
 
-mod bias;
 pub mod bench;
+mod bias;
 pub mod data;
 pub mod features;
 pub mod metrics;

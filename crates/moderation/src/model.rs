@@ -256,13 +256,13 @@ mod tests {
         let f = Features::extract(text, m.bits);
         let mut expect = [f64::from(m.bias[0]), f64::from(m.bias[1])];
         for (i, v) in f.entries() {
-            for h in 0..2 {
-                expect[h] += f64::from(m.weights[i as usize][h]) * f64::from(v);
+            for (e, w) in expect.iter_mut().zip(m.weights[i as usize]) {
+                *e += f64::from(w) * f64::from(v);
             }
         }
         let got = m.logits(text);
-        for h in 0..2 {
-            assert!((f64::from(got[h]) - expect[h]).abs() < 1e-3, "{got:?} vs {expect:?}");
+        for (g, e) in got.iter().zip(expect) {
+            assert!((f64::from(*g) - e).abs() < 1e-3, "{got:?} vs {expect:?}");
         }
     }
 

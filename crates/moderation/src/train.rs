@@ -344,11 +344,8 @@ pub fn train(opts: &TrainOptions) -> Result<Report, TrainError> {
         finals.push(last);
     }
 
-    let q = Quantised::from_float(
-        opts.bits,
-        [finals[0].bias, finals[1].bias],
-        [&finals[0].weights, &finals[1].weights],
-    );
+    let q =
+        Quantised::from_float(opts.bits, [finals[0].bias, finals[1].bias], [&finals[0].weights, &finals[1].weights]);
     let bytes = q.to_bytes();
     write_atomic(&opts.out, &bytes)?;
     say(format!("wrote {} ({} bytes)", opts.out.display(), bytes.len()));
