@@ -10,9 +10,9 @@
 //! - meta: a few bucketed counts that spam is known for (links, long digit
 //!   runs, currency, capitals, exclamation marks, length).
 //!
-//! The word and char groups are each scaled to unit length (every occurrence
-//! weighs `1/sqrt(n)` for the group's `n` occurrences), so a long message
-//! does not push its score to an extreme just by being long.
+//! The word and char groups are each scaled to unit length (term counts
+//! divided by their Euclidean norm), so a long or repetitive message does
+//! not push its score to an extreme just by being long.
 
 /// Seeds that keep the groups apart in the shared hash space.
 const NS_WORD: u64 = 0x57_4f_52_44;
@@ -35,14 +35,20 @@ impl Features {
         Extractor::new(bits).run(text)
     }
 
+    /// Sorts each group's buckets, so repeats sit together (see `runs`).
+    pub fn sort(&mut self) {
+        self.words.sort_unstable();
+        self.chars.sort_unstable();
+    }
+
     /// One value per distinct bucket, sorted by bucket: what training uses.
     /// The sum over `entries` of `w[i] * v` equals the scorer's sum.
-    pub fn entries(&self) -> Vec<(u32, f32)> {
+    pub fn entries(mut self) -> Vec<(u32, f32)> {
+        self.sort();
         let mut all: Vec<(u32, f32)> = Vec::with_capacity(self.words.len() + self.chars.len() + self.meta.len());
-        for (group, value) in
-            [(&self.words, group_value(self.words.len())), (&self.chars, group_value(self.chars.len()))]
-        {
-            all.extend(group.iter().map(|&i| (i, value)));
+        for group in [&self.words, &self.chars] {
+            let norm = group_norm(group);
+            all.extend(runs(group).map(|(i, count)| (i, count as f32 / norm)));
         }
         all.extend(self.meta.iter().map(|&i| (i, 1.0)));
         all.sort_by_key(|&(i, _)| i);
@@ -57,12 +63,20 @@ impl Features {
     }
 }
 
-/// The weight of one occurrence in a group of `n` occurrences.
-pub fn group_value(n: usize) -> f32 {
-    if n == 0 {
-        0.0
+/// (bucket, count) of a sorted group.
+pub fn runs(sorted: &[u32]) -> impl Iterator<Item = (u32, u32)> + '_ {
+    sorted.chunk_by(|a, b| a == b).map(|c| (c[0], c.len() as u32))
+}
+
+/// The Euclidean length of a sorted group's count vector: each bucket
+/// weighs `count / norm`, so the group has unit length, and a message
+/// repeated ten times scores as the message once.
+pub fn group_norm(sorted: &[u32]) -> f32 {
+    let sq: u64 = runs(sorted).map(|(_, c)| u64::from(c) * u64::from(c)).sum();
+    if sq == 0 {
+        1.0
     } else {
-        1.0 / (n as f32).sqrt()
+        (sq as f32).sqrt()
     }
 }
 
@@ -505,13 +519,16 @@ mod tests {
 
     #[test]
     fn entries_merge_repeats_and_group_norms_are_one() {
-        let f = Features::extract("spam spam spam", 18);
-        let e = f.entries();
+        let once = Features::extract("free prize now", 18).entries();
+        let e = Features::extract("free prize now free prize now free prize now", 18).entries();
         assert!(e.windows(2).all(|w| w[0].0 < w[1].0));
-        let sum: f32 = e.iter().map(|&(_, v)| v).sum();
-        let expected = f.words.len() as f32 * group_value(f.words.len())
-            + f.chars.len() as f32 * group_value(f.chars.len())
-            + f.meta.len() as f32;
-        assert!((sum - expected).abs() < 1e-3);
+        // Words and chars have unit length, meta features weigh one each
+        // (up to buckets shared between groups by a hash collision).
+        let sq: f32 = e.iter().map(|&(_, v)| if v < 1.0 { v * v } else { 0.0 }).sum();
+        assert!((sq - 2.0).abs() < 0.05, "{sq}");
+        // Repeating the message changes little: same words, a few more
+        // char n-grams across the joins.
+        let dot: f32 = once.iter().filter_map(|(i, v)| e.iter().find(|(j, _)| j == i).map(|(_, w)| v * w)).sum();
+        assert!(dot > 0.9 * 2.0, "{dot}");
     }
 }

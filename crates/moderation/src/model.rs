@@ -17,7 +17,7 @@
 //! precision they are printed with. Both heads of a bucket sit side by side
 //! so one memory read serves both scores.
 
-use crate::features::{group_value, Features};
+use crate::features::{runs, Features};
 use crate::{Classifier, Scores};
 
 const MAGIC: &[u8; 8] = b"FCMODEL\0";
@@ -173,17 +173,23 @@ impl LinearModel {
 
     /// Raw scores (log-odds) of both heads.
     pub fn logits(&self, text: &str) -> [f32; 2] {
-        let f = Features::extract(text, self.bits);
+        let mut f = Features::extract(text, self.bits);
+        f.sort();
         let mut out = self.bias;
-        for (group, value) in [(&f.words, group_value(f.words.len())), (&f.chars, group_value(f.chars.len()))] {
+        for group in [&f.words, &f.chars] {
             let mut sum = [0f32; 2];
-            for &i in group.iter() {
+            let mut sq = 0u64;
+            for (i, count) in runs(group) {
                 let w = self.weights[i as usize];
-                sum[0] += w[0];
-                sum[1] += w[1];
+                sum[0] += w[0] * count as f32;
+                sum[1] += w[1] * count as f32;
+                sq += u64::from(count) * u64::from(count);
             }
-            out[0] += sum[0] * value;
-            out[1] += sum[1] * value;
+            if sq > 0 {
+                let norm = (sq as f32).sqrt();
+                out[0] += sum[0] / norm;
+                out[1] += sum[1] / norm;
+            }
         }
         for &i in &f.meta {
             let w = self.weights[i as usize];
