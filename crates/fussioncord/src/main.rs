@@ -41,6 +41,66 @@ enum Command {
     /// Manage bots without a web client.
     #[command(subcommand)]
     Bot(BotCommand),
+    /// Message classifiers: train the model, score messages, measure the cost.
+    #[command(subcommand)]
+    Moderation(ModerationCommand),
+}
+
+#[derive(Subcommand)]
+enum ModerationCommand {
+    /// Train the toxicity and spam model from the labelled data sets; writes
+    /// the model file and an evaluation report on a held-out split.
+    Train {
+        /// Directory of the data sets (see its README.md).
+        #[arg(long, value_name = "DIR", default_value = "../shared/datasets")]
+        data: PathBuf,
+        /// Where to write the model. The default is the file built into the
+        /// binary: rebuild to ship a retrained model.
+        #[arg(long, value_name = "FILE", default_value = "crates/moderation/model/moderation.fcm")]
+        out: PathBuf,
+        /// Where to write the evaluation report (JSON).
+        #[arg(long, value_name = "FILE", default_value = "docs/moderation-report.json")]
+        report: PathBuf,
+        /// Seed of the split and of the shuffling.
+        #[arg(long, default_value_t = moderation::train::DEFAULT_SEED)]
+        seed: u64,
+        /// Training passes over the data.
+        #[arg(long, default_value_t = moderation::train::DEFAULT_EPOCHS)]
+        epochs: usize,
+        /// Hash space of 2^BITS feature buckets (8–22).
+        #[arg(long, default_value_t = moderation::train::DEFAULT_BITS)]
+        bits: u32,
+        /// AdaGrad step size.
+        #[arg(long, default_value_t = moderation::train::DEFAULT_LEARNING_RATE)]
+        learning_rate: f64,
+        /// L2 penalty on the weights an example touches.
+        #[arg(long, default_value_t = moderation::train::DEFAULT_L2)]
+        l2: f64,
+        /// Use only the first N rows of each data set.
+        #[arg(long, value_name = "N")]
+        limit: Option<usize>,
+    },
+    /// Score messages: one per line on stdin, one JSON object per line on
+    /// stdout, `{"toxicity": 0.93, "spam": 0.02}`, in input order.
+    Score {
+        /// A model file instead of the built-in model.
+        #[arg(long, value_name = "FILE")]
+        model: Option<PathBuf>,
+    },
+    /// Measure the per-message cost of scoring on the data sets' texts.
+    Bench {
+        #[arg(long, value_name = "DIR", default_value = "../shared/datasets")]
+        data: PathBuf,
+        /// A model file instead of the built-in model.
+        #[arg(long, value_name = "FILE")]
+        model: Option<PathBuf>,
+        /// Times to score every text.
+        #[arg(long, default_value_t = 4)]
+        passes: usize,
+        /// Use only the first N rows of each data set.
+        #[arg(long, value_name = "N")]
+        limit: Option<usize>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -118,6 +178,7 @@ async fn main() -> anyhow::Result<()> {
             println!("FussionCord listening on http://{}", running.addr);
             running.until(signal).await
         }
+        Command::Moderation(cmd) => moderation(cmd),
         Command::Bot(cmd) => {
             let data_dir = match &cmd {
                 BotCommand::Create { data_dir, .. } | BotCommand::Add { data_dir, .. } => data_dir.clone(),
@@ -131,6 +192,43 @@ async fn main() -> anyhow::Result<()> {
             result
         }
     }
+}
+
+fn load_model(path: Option<&std::path::Path>) -> anyhow::Result<moderation::LinearModel> {
+    Ok(match path {
+        Some(p) => moderation::LinearModel::load(p)?,
+        None => moderation::LinearModel::embedded().context("the built-in moderation model")?,
+    })
+}
+
+fn moderation(cmd: ModerationCommand) -> anyhow::Result<()> {
+    match cmd {
+        ModerationCommand::Train { data, out, report, seed, epochs, bits, learning_rate, l2, limit } => {
+            let mut opts = moderation::train::TrainOptions::new(data, out);
+            opts.report = Some(report);
+            opts.seed = seed;
+            opts.epochs = epochs;
+            opts.bits = bits;
+            opts.learning_rate = learning_rate;
+            opts.l2 = l2;
+            opts.limit = limit;
+            opts.progress = true;
+            let report = moderation::train::train(&opts)?;
+            print!("{}", moderation::train::summary(&report));
+        }
+        ModerationCommand::Score { model } => {
+            let model = load_model(model.as_deref())?;
+            moderation::stream::score_lines(&model, std::io::stdin().lock(), std::io::stdout().lock())?;
+        }
+        ModerationCommand::Bench { data, model, passes, limit } => {
+            let model = load_model(model.as_deref())?;
+            let texts = moderation::bench::dataset_texts(&data, limit)?;
+            eprintln!("scoring {} texts from {} x {passes}", texts.len(), data.display());
+            let report = moderation::bench::run(&model, &texts, passes, true);
+            print!("{}", moderation::bench::summary(&report));
+        }
+    }
+    Ok(())
 }
 
 async fn bot(store: &store::SqlStore, config: &Config, cmd: BotCommand) -> anyhow::Result<()> {
