@@ -23,5 +23,4 @@ export default defineConfig({
     include: ["tests/**/*.test.ts"],
     environment: "node",
   },
-  resolve: process.env.VITEST ? { conditions: ["browser"] } : undefined,
 });
