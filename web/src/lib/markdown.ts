@@ -85,10 +85,7 @@ function blocks(text: string, out: MdNode[]) {
       break;
     }
     if (line.startsWith("> ") || line === ">") {
-      if (plain.length) {
-        flushPlain();
-        out.push({ t: "br" });
-      }
+      flushPlain();
       quoted.push(line.slice(2));
     } else {
       flushQuote();
@@ -117,7 +114,11 @@ export function inline(s: string, depth: number): MdNode[] {
     for (;;) {
       j = s.indexOf(d, j);
       if (j < 0) break;
-      if (validCloser(s, d, j)) return j;
+      if (validCloser(s, d, j)) {
+        // `***both***`: the closing `**` is the end of the run, leaving `*both*` inside.
+        while (d.length > 1 && s[j + d.length] === d[0]) j++;
+        return j;
+      }
       j++;
     }
     failedFrom.set(d, Math.min(failed ?? Infinity, from));

@@ -345,16 +345,19 @@ export class ChatState {
     const ch = this.messages[channelId];
     if (!ch) return; // history not loaded: it is fetched when the channel opens
     const byId = new Map(ch.list.map((m) => [m.id, m]));
+    // The common case (a new message) appends; anything else re-sorts once.
     let appendOnly = true;
-    const last = ch.list.at(-1)?.id;
+    let last = ch.list.at(-1)?.id;
     for (const m of msgs) {
       if (byId.has(m.id)) {
         Object.assign(byId.get(m.id)!, m);
         continue;
       }
-      if (last && cmpId(m.id, last) < 0) appendOnly = false;
       byId.set(m.id, m);
-      if (appendOnly) ch.list.push(m);
+      if (appendOnly && (!last || cmpId(m.id, last) > 0)) {
+        ch.list.push(m);
+        last = m.id;
+      } else appendOnly = false;
     }
     if (!appendOnly) ch.list = [...byId.values()].sort((a, b) => cmpId(a.id, b.id));
   }
