@@ -394,7 +394,7 @@ export class ChatState {
  * Svelte's deep state, `obj[key] ??= {}` evaluates to the raw object, and
  * writes to that would not be seen.
  */
-function ensure<T>(obj: Record<string, T>, key: string, make: () => T): T {
+function ensure<T>(obj: Record<string, T>, key: string, make: () => NoInfer<T>): T {
   if (!(key in obj)) obj[key] = make();
   return obj[key];
 }
