@@ -23,8 +23,7 @@ fn main() {
     let dist = match std::env::var_os("FUSSIONCORD_WEB_DIST") {
         Some(dir) => PathBuf::from(dir),
         None => {
-            for f in ["src", "public", "index.html", "package.json", "package-lock.json", "vite.config.ts", "tsconfig.json"]
-            {
+            for f in ["src", "index.html", "package.json", "package-lock.json", "vite.config.ts", "tsconfig.json"] {
                 println!("cargo:rerun-if-changed={}", web.join(f).display());
             }
             build_client(&web, &out.join("dist"))
@@ -81,15 +80,14 @@ fn build_client(web: &Path, dist: &Path) -> PathBuf {
         // then installs the same locked versions without touching the lockfile.
         let ci = Command::new(npm).args(["ci", "--no-audit", "--no-fund"]).current_dir(web).output();
         if !ci.is_ok_and(|o| o.status.success()) {
-            run(Command::new(npm).args(["install", "--no-save", "--no-audit", "--no-fund"]).current_dir(web), "npm install");
+            run(
+                Command::new(npm).args(["install", "--no-save", "--no-audit", "--no-fund"]).current_dir(web),
+                "npm install",
+            );
         }
     }
     run(
-        Command::new(npm)
-            .args(["run", "build", "--", "--outDir"])
-            .arg(dist)
-            .arg("--emptyOutDir")
-            .current_dir(web),
+        Command::new(npm).args(["run", "build", "--", "--outDir"]).arg(dist).arg("--emptyOutDir").current_dir(web),
         "npm run build",
     );
     dist.to_path_buf()
