@@ -319,6 +319,9 @@ export class ChatState {
     if (!ch) return;
     const gone = new Set(ids);
     ch.list = ch.list.filter((m) => !gone.has(m.id));
+    // The channel's last message went: what is left is what there is to read.
+    const c = this.channels[channelId];
+    if (c?.last_message_id && gone.has(c.last_message_id)) c.last_message_id = ch.list.at(-1)?.id ?? null;
     for (const m of ch.list) {
       if (m.referenced_message && gone.has(m.referenced_message.id)) m.referenced_message = null;
     }
