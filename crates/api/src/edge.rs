@@ -114,7 +114,8 @@ async fn security_headers(req: Request, next: Next) -> Response {
         .is_some_and(|v| v.starts_with("text/html"));
     let h = res.headers_mut();
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    if html {
+    // A page that brings its own (stricter) policy keeps it: the web client does.
+    if html && !h.contains_key(header::CONTENT_SECURITY_POLICY) {
         h.insert(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(
@@ -122,6 +123,8 @@ async fn security_headers(req: Request, next: Next) -> Response {
                  connect-src 'self' ws: wss:; object-src 'none'; base-uri 'self'; frame-ancestors 'none'",
             ),
         );
+    }
+    if html {
         h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
         h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
         h.insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=31536000; includeSubDomains"));

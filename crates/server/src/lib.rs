@@ -107,7 +107,10 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         metrics: metrics.clone(),
         avatars: api::avatars::DiskBlobs::new(config.avatars.dir(&config.data_dir)),
     };
-    let app = api::router(state).merge(gateway::router(hub.clone()));
+    // `/` is the gateway for WebSocket upgrades and the web client's page
+    // for a plain GET; the client's other pages and files sit beside the API.
+    let gateway = gateway::router(hub.clone()).route_layer(axum::middleware::from_fn(webclient::page_at_root));
+    let app = api::router(state).merge(gateway).merge(webclient::router());
     let app = api::ops::observe(api::edge_layers(app, &config.http), metrics);
     let http = config.http.clone();
     let grace = std::time::Duration::from_millis(gw.shutdown_grace_ms);

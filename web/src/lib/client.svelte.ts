@@ -1,0 +1,136 @@
+// The running client: the token, the REST client, the gateway connection
+// and the stores they feed. One per page.
+
+import { Api } from "./api";
+import { GatewayClient } from "./gateway";
+import { ChatState, cmpId } from "./state.svelte";
+
+const TOKEN_KEY = "fussioncord.token";
+
+class Client {
+  api = new Api(null);
+  state = new ChatState();
+  token = $state<string | null>(null);
+  gateway: GatewayClient | null = null;
+  private starting = false;
+  /** Set when the server refused our token. */
+  loggedOutReason = $state<string | null>(null);
+  private ackTimers = new Map<string, ReturnType<typeof setTimeout>>();
+
+  constructor() {
+    if (typeof localStorage !== "undefined") this.setToken(localStorage.getItem(TOKEN_KEY));
+  }
+
+  private setToken(token: string | null) {
+    this.token = token;
+    this.api.token = token;
+  }
+
+  async login(token: string) {
+    localStorage.setItem(TOKEN_KEY, token);
+    this.setToken(token);
+    this.loggedOutReason = null;
+    await this.start();
+  }
+
+  async logout() {
+    const api = this.api;
+    if (this.token) api.logout().catch(() => {});
+    this.stop();
+    localStorage.removeItem(TOKEN_KEY);
+    this.setToken(null);
+    // A fresh page: no stores of the last account survive.
+    location.assign("/login");
+  }
+
+  /** Opens the gateway (once READY arrives the stores are filled). */
+  async start() {
+    if (!this.token || this.gateway || this.starting) return;
+    this.starting = true;
+    let url: string;
+    try {
+      url = (await this.api.gatewayUrl()).url;
+    } catch {
+      url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}`;
+    }
+    this.starting = false;
+    if (!this.token || this.gateway) return;
+    const state = this.state;
+    this.gateway = new GatewayClient({
+      url,
+      token: this.token,
+      onDispatch: (t, d) => {
+        state.dispatch(t, d);
+        if (t === "MESSAGE_CREATE") {
+          const m = d as { channel_id: string; author: { id: string } };
+          // My own message moves my read position on the server too.
+          this.maybeAck(m.channel_id, m.author.id === state.me?.id);
+        }
+        // A guild joined after READY comes without presences: ask for them.
+        if (t === "GUILD_CREATE" && !(d as { presences?: unknown[] }).presences?.length) {
+          this.gateway?.send(8, { guild_id: (d as { id: string }).id, query: "", limit: 0, presences: true });
+        }
+        // A new member's presence is not part of GUILD_MEMBER_ADD: ask for it.
+        if (t === "GUILD_MEMBER_ADD") {
+          const m = d as { guild_id: string; user?: { id: string } };
+          if (m.user) this.gateway?.send(8, { guild_id: m.guild_id, user_ids: [m.user.id], presences: true });
+        }
+      },
+      onStatus: (s) => (state.gateway = s),
+      onFatal: (code) => {
+        if (code === 4004) {
+          this.loggedOutReason = "Your session has ended. Please log in again.";
+          this.logout();
+        }
+      },
+    });
+    this.gateway.connect();
+  }
+
+  stop() {
+    this.gateway?.close();
+    this.gateway = null;
+  }
+
+  /** Loads the latest messages of a channel, or older ones before the oldest loaded. */
+  async loadMessages(channelId: string, older = false) {
+    const s = this.state;
+    const ch = s.messages[channelId];
+    if (ch?.loading || (older && ch && !ch.hasMore)) return;
+    if (!older && ch && ch.list.length) return; // kept up to date by the gateway
+    if (ch) ch.loading = true;
+    else s.messages[channelId] = { list: [], hasMore: true, loading: true };
+    const limit = 50;
+    try {
+      const before = older ? s.messages[channelId]?.list[0]?.id : undefined;
+      const page = await this.api.messages(channelId, { before, limit });
+      s.loadedHistory(channelId, page, limit, older);
+    } catch (e) {
+      const c = s.messages[channelId];
+      if (c) c.loading = false;
+      throw e;
+    }
+  }
+
+  /** Marks a channel read up to its last message, if it is on screen and has unread messages. */
+  maybeAck(channelId: string, force = false) {
+    const s = this.state;
+    if (s.viewing !== channelId || (typeof document !== "undefined" && document.visibilityState === "hidden")) return;
+    const last = s.channels[channelId]?.last_message_id;
+    if (!last) return;
+    const rs = s.readStates[channelId];
+    if (!force && rs && cmpId(rs.last_message_id, last) >= 0 && rs.mention_count === 0) return;
+    s.readStates[channelId] = { last_message_id: last, mention_count: 0 };
+    // Several messages in a burst: one ack.
+    clearTimeout(this.ackTimers.get(channelId));
+    this.ackTimers.set(
+      channelId,
+      setTimeout(() => {
+        this.ackTimers.delete(channelId);
+        this.api.ack(channelId, s.channels[channelId]?.last_message_id ?? last).catch(() => {});
+      }, 250),
+    );
+  }
+}
+
+export const client = new Client();

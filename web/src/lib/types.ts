@@ -1,0 +1,143 @@
+// Wire shapes as the server sends them (Discord's v10 JSON), only the fields
+// the client reads. Ids are snowflake strings.
+
+export interface User {
+  id: string;
+  username: string;
+  global_name?: string | null;
+  avatar?: string | null;
+  bot?: boolean;
+  mfa_enabled?: boolean;
+  email?: string | null;
+}
+
+export interface Role {
+  id: string;
+  name: string;
+  color: number;
+  hoist: boolean;
+  position: number;
+  permissions: string;
+  mentionable?: boolean;
+}
+
+export interface Overwrite {
+  id: string;
+  type: number;
+  allow: string;
+  deny: string;
+}
+
+export const ChannelType = {
+  GuildText: 0,
+  DM: 1,
+  GuildVoice: 2,
+  GroupDM: 3,
+  GuildCategory: 4,
+  GuildAnnouncement: 5,
+} as const;
+
+export interface Channel {
+  id: string;
+  type: number;
+  guild_id?: string;
+  name?: string | null;
+  topic?: string | null;
+  position?: number;
+  parent_id?: string | null;
+  last_message_id?: string | null;
+  permission_overwrites?: Overwrite[];
+  recipients?: User[];
+}
+
+export interface Member {
+  user?: User;
+  nick?: string | null;
+  roles: string[];
+  joined_at?: string;
+  guild_id?: string;
+}
+
+export interface Guild {
+  id: string;
+  name: string;
+  icon?: string | null;
+  owner_id: string;
+  roles?: Role[];
+  channels?: Channel[];
+  members?: Member[];
+  presences?: Presence[];
+  member_count?: number;
+  unavailable?: boolean;
+}
+
+export interface Presence {
+  user: { id: string };
+  status: string;
+  guild_id?: string;
+}
+
+export interface Reaction {
+  count: number;
+  me: boolean;
+  emoji: { id: string | null; name: string };
+}
+
+export interface Message {
+  id: string;
+  channel_id: string;
+  guild_id?: string;
+  author: User;
+  member?: Member;
+  content: string;
+  timestamp: string;
+  edited_timestamp?: string | null;
+  mentions?: User[];
+  mention_roles?: string[];
+  mention_everyone?: boolean;
+  pinned?: boolean;
+  type?: number;
+  reactions?: Reaction[];
+  message_reference?: { message_id?: string; channel_id?: string };
+  referenced_message?: Message | null;
+  embeds?: Embed[];
+  nonce?: string | number | null;
+}
+
+export interface Embed {
+  title?: string;
+  description?: string;
+  url?: string;
+}
+
+export interface Invite {
+  code: string;
+  guild?: { id: string; name: string; icon?: string | null };
+  channel?: { id: string; name?: string | null; type: number };
+  inviter?: User;
+  approximate_member_count?: number;
+  approximate_presence_count?: number;
+}
+
+export interface ReadState {
+  id: string;
+  last_message_id: string;
+  mention_count: number;
+}
+
+export interface Relationship {
+  id: string;
+  type: number;
+  user: User;
+}
+
+export interface Ready {
+  v: number;
+  user: User;
+  session_id: string;
+  resume_gateway_url: string;
+  guilds: Guild[];
+  private_channels?: Channel[];
+  relationships?: Relationship[];
+  read_state?: { entries: ReadState[] } | ReadState[];
+}
