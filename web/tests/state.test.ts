@@ -178,3 +178,17 @@ describe("stores", () => {
     expect(cmpId("1000000000000000001", "1000000000000000000")).toBeGreaterThan(0);
   });
 });
+
+describe("guilds created or joined over REST", () => {
+  it("stay pending until their GUILD_CREATE arrives", () => {
+    const s = new ChatState();
+    ready(s);
+    s.expectGuild("2");
+    expect(s.pendingGuilds["2"]).toBe(true);
+    s.expectGuild("1"); // already known: nothing to wait for
+    expect(s.pendingGuilds["1"]).toBeUndefined();
+    s.dispatch("GUILD_CREATE", { id: "2", name: "New", owner_id: "100", roles: [], channels: [], members: [] });
+    expect(s.pendingGuilds["2"]).toBeUndefined();
+    expect(s.guilds["2"].name).toBe("New");
+  });
+});

@@ -237,6 +237,12 @@ export class ChatState {
     }
   }
 
+  /** A guild we just created or joined over REST: its GUILD_CREATE is on the
+   * way, so pages for it wait instead of treating it as unknown. */
+  expectGuild(id: string) {
+    if (!this.guilds[id]) this.pendingGuilds[id] = true;
+  }
+
   private guildCreate(g: Guild) {
     delete this.pendingGuilds[g.id];
     this.guilds[g.id] = { id: g.id, name: g.name, icon: g.icon, owner_id: g.owner_id };
