@@ -43,8 +43,15 @@ pub async fn ack(
     }
     errors.finish()?;
     let message = crate::extract::path_id("message_id", &message)?;
-    let row = state.store.message(access.channel.id, message).await?.ok_or_else(ApiError::unknown_message)?;
-    let read = state.store.ack(user.id, access.channel.id, row.id, mentions, body.manual).await?;
+    // A deleted message may still be the channel's last one (as on Discord),
+    // and clients ack what they were shown, so any id up to the channel's
+    // last message is accepted; ids beyond it would mark future messages read.
+    let known = access.channel.last_message_id.is_some_and(|last| message <= last)
+        || state.store.message(access.channel.id, message).await?.is_some();
+    if !known {
+        return Err(ApiError::unknown_message());
+    }
+    let read = state.store.ack(user.id, access.channel.id, message, mentions, body.manual).await?;
     state.message_acked(user.id, &read, body.manual);
     Ok(Json(json!({ "token": null })))
 }

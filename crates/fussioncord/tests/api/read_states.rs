@@ -70,9 +70,21 @@ async fn acks_need_a_visible_channel_and_a_real_message() {
 
     let outsider = app.post(&format!("/channels/{channel}/messages/{id}/ack"), &stranger.token, json!({})).await;
     assert_error(&outsider, 403, 50001);
-    let unknown =
-        app.post(&format!("/channels/{channel}/messages/4242424242424242/ack"), &alice.token, json!({})).await;
-    assert_error(&unknown, 404, 10008);
+    // An id past the channel's last message would mark future messages read.
+    let future =
+        app.post(&format!("/channels/{channel}/messages/9000000000000000000/ack"), &alice.token, json!({})).await;
+    assert_error(&future, 404, 10008);
+    // A deleted last message can still be acked: clients ack what they showed.
+    let last = app.send(&alice, &channel, "soon gone").await;
+    let last_id = last["id"].as_str().unwrap();
+    assert_eq!(app.delete(&format!("/channels/{channel}/messages/{last_id}"), &alice.token).await.0, 204);
+    let (status, body) =
+        app.post(&format!("/channels/{channel}/messages/{last_id}/ack"), &alice.token, json!({})).await;
+    assert_eq!(status, 200, "{body}");
+    let mut gw = app.gateway("").await;
+    let ready = gw.identify(&alice.token, ALL_INTENTS).await;
+    let entry = ready["read_state"]["entries"].as_array().unwrap().iter().find(|e| e["id"] == json!(channel)).cloned();
+    assert_eq!(entry.unwrap()["last_message_id"], json!(last_id));
     let bot = app.bot(&alice, "Reader", false).await;
     let by_bot = app.post(&format!("/channels/{channel}/messages/{id}/ack"), &bot.token, json!({})).await;
     assert_error(&by_bot, 403, 20001);
