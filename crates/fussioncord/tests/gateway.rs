@@ -240,6 +240,13 @@ async fn every_rest_change_reaches_exactly_those_who_should_see_it() {
     let c_join = drain(&mut c, quiet).await;
     assert_eq!(names(&c_join), ["GUILD_CREATE", "GUILD_MEMBER_ADD"]);
     assert_eq!(c_join[0]["d"]["member_count"], 3);
+    // ...with the presences of those online, as a GUILD_CREATE at connect has.
+    let mut online: Vec<&str> =
+        c_join[0]["d"]["presences"].as_array().unwrap().iter().map(|p| p["user"]["id"].as_str().unwrap()).collect();
+    online.sort();
+    let mut expected = vec![alice.id.as_str(), bob.id.as_str(), carol.id.as_str()];
+    expected.sort();
+    assert_eq!(online, expected);
     // (The invite is the one made for Bob, reused: no INVITE_CREATE.)
     assert_eq!(names(&drain(&mut b, quiet).await), ["GUILD_MEMBER_ADD"]);
     // ...and from then on hears the guild's messages.

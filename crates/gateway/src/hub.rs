@@ -113,8 +113,14 @@ impl Hub {
             self.change_presence(change);
             return;
         }
+        // A joiner's GUILD_CREATE is built by the API, which knows nothing of
+        // presences; the hub does, and adds them as a connect-time one has.
+        let mut with_presences = None;
         if let Some(Membership::Joined { user, guild }) = event.membership {
             self.join(user, guild);
+            if event.name == "GUILD_CREATE" {
+                with_presences = self.add_presences(guild, &event.data);
+            }
         }
         self.metrics.event_routed(event.name);
         let guild = event.guild();
@@ -124,7 +130,11 @@ impl Hub {
         for session in self.targets(&event.audience) {
             if session.wants(event) && session.on_shard(guild) {
                 delivered += 1;
-                deepest = deepest.max(self.enqueue(&session, event.name, session.payload(event)));
+                let data = match &with_presences {
+                    Some(data) if session.intents & intents::GUILD_PRESENCES != 0 => data.clone(),
+                    _ => session.payload(event),
+                };
+                deepest = deepest.max(self.enqueue(&session, event.name, data));
             }
         }
         self.metrics.events_dispatched(delivered);
@@ -338,6 +348,17 @@ impl Hub {
             let data = Bytes::from(serde_json::to_vec(&p).expect("presence serialises"));
             self.bus.publish(Event::new("PRESENCE_UPDATE", data, Audience::Guild(*guild), intents::GUILD_PRESENCES));
         }
+    }
+
+    /// `snapshot` (a GUILD_CREATE payload) with the presences of its members
+    /// who are online; `None` if it is not a guild object.
+    fn add_presences(&self, guild: GuildId, snapshot: &Bytes) -> Option<Bytes> {
+        let mut value: serde_json::Value = serde_json::from_slice(snapshot).ok()?;
+        let members: Vec<UserId> =
+            value.get("members")?.as_array()?.iter().filter_map(|m| m["user"]["id"].as_str()?.parse().ok()).collect();
+        let presences = self.guild_presences(guild, members.into_iter());
+        value["presences"] = serde_json::to_value(presences).ok()?;
+        serde_json::to_vec(&value).ok().map(Bytes::from)
     }
 
     /// Presences of those of `members` who are online, for GUILD_CREATE.
