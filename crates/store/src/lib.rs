@@ -6,6 +6,7 @@
 
 mod applications;
 mod audit;
+mod automod;
 mod auth;
 mod channels;
 mod guilds;
@@ -24,6 +25,7 @@ use model::id::{ChannelMarker, GuildMarker, Id, MessageMarker, RoleMarker, UserM
 
 pub use applications::{ApplicationRow, ApplicationStore};
 pub use audit::{AuditEntry, AuditQuery, AuditStore};
+pub use automod::{AutoModRuleRow, AutoModStore};
 pub use auth::{AuthStore, BackupCodeRow, EnableMfa, MfaRow, NewSession, SessionRow, ThrottleRow};
 pub use channels::{ChannelPatch, ChannelRow, ChannelStore, OverwriteRow};
 pub use guilds::{GuildPatch, GuildRow, GuildStore, MemberRow, NewGuild, RoleRow};
@@ -67,6 +69,7 @@ pub trait Store:
     + MessageStore
     + InviteStore
     + AuditStore
+    + AutoModStore
     + RelationshipStore
     + ReadStateStore
     + SettingsStore
@@ -85,6 +88,7 @@ impl<T> Store for T where
         + MessageStore
         + InviteStore
         + AuditStore
+        + AutoModStore
         + RelationshipStore
         + ReadStateStore
         + SettingsStore
