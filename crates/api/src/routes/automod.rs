@@ -52,7 +52,7 @@ async fn manager(state: &ApiState, user: &UserRow, raw: &str) -> ApiResult<Guild
 }
 
 async fn find(state: &ApiState, guild: &GuildAccess, raw: &str) -> ApiResult<Rule> {
-    let id: model::Id<model::id::GenericMarker> = path_id("auto_moderation_rule_id", raw)?;
+    let id: model::Id<model::id::GenericMarker> = path_id("rule_id", raw)?;
     let rows = state.store.automod_rules(guild.guild.id).await?;
     let row = rows.iter().find(|r| r.id == id.get()).ok_or_else(ApiError::unknown_automod_rule)?;
     Rule::from_row(row).map_err(ApiError::internal)
