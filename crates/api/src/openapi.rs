@@ -412,8 +412,14 @@ const OPERATIONS: &[Operation] = &[
         ("after", Param::Snowflake),
         ("limit", Param::Integer),
     ]),
-    op("GET", "/guilds/{guild_id}/auto-moderation/rules", "list_auto_moderation_rules", AUTOMOD, "List a guild's AutoMod rules")
-        .ok(Many("AutoModRule")),
+    op(
+        "GET",
+        "/guilds/{guild_id}/auto-moderation/rules",
+        "list_auto_moderation_rules",
+        AUTOMOD,
+        "List a guild's AutoMod rules",
+    )
+    .ok(Many("AutoModRule")),
     op(
         "POST",
         "/guilds/{guild_id}/auto-moderation/rules",
@@ -1513,7 +1519,19 @@ fn schemas() -> Vec<(&'static str, S)> {
             ),
         ),
         ("MyMemberUpdate", object([], [("nick", nullable(string()))])),
-        ("AutoModAction", object([("type", described("1 block message, 2 send alert message, 3 timeout", integer()))], [("metadata", object([], [("custom_message", string()), ("channel_id", snowflake()), ("duration_seconds", integer())]))])),
+        (
+            "AutoModAction",
+            object(
+                [("type", described("1 block message, 2 send alert message, 3 timeout", integer()))],
+                [(
+                    "metadata",
+                    object(
+                        [],
+                        [("custom_message", string()), ("channel_id", snowflake()), ("duration_seconds", integer())],
+                    ),
+                )],
+            ),
+        ),
         (
             "AutoModRule",
             object(
@@ -1523,7 +1541,13 @@ fn schemas() -> Vec<(&'static str, S)> {
                     ("creator_id", snowflake()),
                     ("name", string()),
                     ("event_type", integer()),
-                    ("trigger_type", described("1 keyword, 3 spam, 4 keyword preset, 5 mention spam, 1000 toxicity (FussionCord)", integer())),
+                    (
+                        "trigger_type",
+                        described(
+                            "1 keyword, 3 spam, 4 keyword preset, 5 mention spam, 1000 toxicity (FussionCord)",
+                            integer(),
+                        ),
+                    ),
                     ("trigger_metadata", refer("AutoModTriggerMetadata")),
                     ("actions", array(refer("AutoModAction"))),
                     ("enabled", boolean()),
@@ -1544,14 +1568,22 @@ fn schemas() -> Vec<(&'static str, S)> {
                     ("presets", array(integer())),
                     ("mention_total_limit", integer()),
                     ("mention_raid_protection_enabled", boolean()),
-                    ("toxicity_threshold", described("FussionCord's extension (trigger type 1000): in (0, 1], default 0.5", number())),
+                    (
+                        "toxicity_threshold",
+                        described("FussionCord's extension (trigger type 1000): in (0, 1], default 0.5", number()),
+                    ),
                 ],
             ),
         ),
         (
             "AutoModRuleCreate",
             object(
-                [("name", string()), ("event_type", integer()), ("trigger_type", integer()), ("actions", array(refer("AutoModAction")))],
+                [
+                    ("name", string()),
+                    ("event_type", integer()),
+                    ("trigger_type", integer()),
+                    ("actions", array(refer("AutoModAction"))),
+                ],
                 [
                     ("trigger_metadata", nullable(refer("AutoModTriggerMetadata"))),
                     ("enabled", nullable(boolean())),

@@ -191,17 +191,47 @@ async fn bad_rules_are_refused_with_their_field_and_limits_hold() {
         (keyword_rule("x", json!({}), json!([{ "type": 2, "metadata": {} }])), "actions"),
         (keyword_rule("x", json!({}), json!([{ "type": 2, "metadata": { "channel_id": "123" } }])), "actions"),
         (keyword_rule("x", json!({}), json!([{ "type": 3, "metadata": { "duration_seconds": 2419201 } }])), "actions"),
-        (keyword_rule("x", json!({}), json!([{ "type": 1, "metadata": { "custom_message": "m".repeat(151) } }])), "actions"),
+        (
+            keyword_rule("x", json!({}), json!([{ "type": 1, "metadata": { "custom_message": "m".repeat(151) } }])),
+            "actions",
+        ),
         (
             json!({ "name": "x", "event_type": 1, "trigger_type": 3, "actions": [{ "type": 3, "metadata": { "duration_seconds": 60 } }] }),
             "actions",
         ),
-        (json!({ "name": "x", "event_type": 1, "trigger_type": 5, "trigger_metadata": { "mention_total_limit": 51 }, "actions": block() }), "trigger_metadata"),
+        (
+            json!({ "name": "x", "event_type": 1, "trigger_type": 5, "trigger_metadata": { "mention_total_limit": 51 }, "actions": block() }),
+            "trigger_metadata",
+        ),
         (json!({ "name": "x", "event_type": 1, "trigger_type": 5, "actions": block() }), "trigger_metadata"),
-        (json!({ "name": "x", "event_type": 1, "trigger_type": 4, "trigger_metadata": { "presets": [4] }, "actions": block() }), "trigger_metadata"),
-        (json!({ "name": "x", "event_type": 1, "trigger_type": 1000, "trigger_metadata": { "toxicity_threshold": 1.5 }, "actions": block() }), "trigger_metadata"),
-        (keyword_rule("x", json!({}), block()).as_object().unwrap().clone().into_iter().chain([("exempt_roles".to_owned(), json!(["1"]))]).collect(), "exempt_roles"),
-        (keyword_rule("x", json!({}), block()).as_object().unwrap().clone().into_iter().chain([("exempt_channels".to_owned(), json!(["1"]))]).collect(), "exempt_channels"),
+        (
+            json!({ "name": "x", "event_type": 1, "trigger_type": 4, "trigger_metadata": { "presets": [4] }, "actions": block() }),
+            "trigger_metadata",
+        ),
+        (
+            json!({ "name": "x", "event_type": 1, "trigger_type": 1000, "trigger_metadata": { "toxicity_threshold": 1.5 }, "actions": block() }),
+            "trigger_metadata",
+        ),
+        (
+            keyword_rule("x", json!({}), block())
+                .as_object()
+                .unwrap()
+                .clone()
+                .into_iter()
+                .chain([("exempt_roles".to_owned(), json!(["1"]))])
+                .collect(),
+            "exempt_roles",
+        ),
+        (
+            keyword_rule("x", json!({}), block())
+                .as_object()
+                .unwrap()
+                .clone()
+                .into_iter()
+                .chain([("exempt_channels".to_owned(), json!(["1"]))])
+                .collect(),
+            "exempt_channels",
+        ),
     ];
     for (body, field) in cases {
         let r = app.post(&rules_path(&w), &w.owner.token, body.clone()).await;
@@ -218,7 +248,9 @@ async fn bad_rules_are_refused_with_their_field_and_limits_hold() {
     let r = app.post(&rules_path(&w), &w.owner.token, keyword_rule("k7", json!({}), block())).await;
     assert_error(&r, 400, 50035);
     assert_eq!(r.1["errors"]["trigger_type"]["_errors"][0]["code"], "AUTO_MODERATION_MAX_RULES_OF_TYPE_EXCEEDED");
-    for (kind, meta) in [(3, json!({})), (4, json!({ "presets": [1] })), (5, json!({ "mention_total_limit": 5 })), (1000, json!({}))] {
+    for (kind, meta) in
+        [(3, json!({})), (4, json!({ "presets": [1] })), (5, json!({ "mention_total_limit": 5 })), (1000, json!({}))]
+    {
         let body = json!({ "name": "one", "event_type": 1, "trigger_type": kind, "trigger_metadata": meta, "actions": block() });
         make_rule(&app, &w, body.clone()).await;
         assert_error(&app.post(&rules_path(&w), &w.owner.token, body).await, 400, 50035);
@@ -292,7 +324,13 @@ async fn keyword_block_is_refused_never_stored_never_delivered() {
     assert_eq!(blocks[0]["options"]["channel_id"], json!(w.general));
 
     // Disabled, the rule lets everything through.
-    let (status, _) = app.patch(&format!("{}/{}", rules_path(&w), rule["id"].as_str().unwrap()), &w.owner.token, json!({ "enabled": false })).await;
+    let (status, _) = app
+        .patch(
+            &format!("{}/{}", rules_path(&w), rule["id"].as_str().unwrap()),
+            &w.owner.token,
+            json!({ "enabled": false }),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(post(&app, &w.member, &w.general, "exact").await.0, StatusCode::OK);
 }
@@ -304,7 +342,11 @@ async fn alerts_deliver_the_message_and_report_it_in_the_alert_channel() {
     make_rule(
         &app,
         &w,
-        keyword_rule("flag", json!({ "keyword_filter": ["suspicious"] }), json!([{ "type": 2, "metadata": { "channel_id": w.alerts } }])),
+        keyword_rule(
+            "flag",
+            json!({ "keyword_filter": ["suspicious"] }),
+            json!([{ "type": 2, "metadata": { "channel_id": w.alerts } }]),
+        ),
     )
     .await;
     let mut watcher = app.gateway("").await;
@@ -387,7 +429,11 @@ async fn exempt_roles_channels_and_moderators_pass() {
     let (_, role) = app.post(&format!("/guilds/{}/roles", w.guild), &w.owner.token, json!({ "name": "trusted" })).await;
     let role = role["id"].as_str().unwrap().to_owned();
     let (_, mods) = app
-        .post(&format!("/guilds/{}/roles", w.guild), &w.owner.token, json!({ "name": "mods", "permissions": MANAGE_GUILD.to_string() }))
+        .post(
+            &format!("/guilds/{}/roles", w.guild),
+            &w.owner.token,
+            json!({ "name": "mods", "permissions": MANAGE_GUILD.to_string() }),
+        )
         .await;
     let mods = mods["id"].as_str().unwrap().to_owned();
     let rule = keyword_rule("words", json!({ "keyword_filter": ["nope"] }), block());
@@ -402,7 +448,8 @@ async fn exempt_roles_channels_and_moderators_pass() {
     let give = |r: String| format!("/guilds/{}/members/{}/roles/{r}", w.guild, w.member.id);
     assert_eq!(app.put(&give(role.clone()), &w.owner.token).await.0, StatusCode::NO_CONTENT);
     assert_eq!(post(&app, &w.member, &w.general, "nope").await.0, StatusCode::OK, "exempt role");
-    let (status, _) = app.delete(&format!("/guilds/{}/members/{}/roles/{role}", w.guild, w.member.id), &w.owner.token).await;
+    let (status, _) =
+        app.delete(&format!("/guilds/{}/members/{}/roles/{role}", w.guild, w.member.id), &w.owner.token).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     assert_error(&post(&app, &w.member, &w.general, "nope").await, 400, 200000);
     assert_eq!(app.put(&give(mods), &w.owner.token).await.0, StatusCode::NO_CONTENT);
@@ -422,7 +469,7 @@ async fn presets_mentions_spam_and_toxicity_triggers() {
     assert_error(&post(&app, &w.member, &w.general, "oh fuck off").await, 400, 200000);
     assert_error(&post(&app, &w.member, &w.general, "what a retard").await, 400, 200000);
     assert_eq!(post(&app, &w.member, &w.general, "shitake mushrooms are nice").await.0, StatusCode::OK);
-    assert_eq!(post(&app, &w.member, &w.general, "porn", ).await.0, StatusCode::OK, "preset 2 is not on");
+    assert_eq!(post(&app, &w.member, &w.general, "porn",).await.0, StatusCode::OK, "preset 2 is not on");
 
     let three = format!("<@{}> <@{}> <@{}>", w.owner.id, other.id, w.member.id);
     assert_error(&post(&app, &w.member, &w.general, &three).await, 400, 200000);
@@ -443,7 +490,12 @@ async fn spam_rules_see_repeats_floods_and_scored_spam() {
     })
     .await;
     let w = world(&app).await;
-    make_rule(&app, &w, json!({ "name": "spam", "event_type": 1, "trigger_type": 3, "actions": block(), "enabled": true })).await;
+    make_rule(
+        &app,
+        &w,
+        json!({ "name": "spam", "event_type": 1, "trigger_type": 3, "actions": block(), "enabled": true }),
+    )
+    .await;
     // The same text in three channels: the third is spam.
     assert_eq!(post(&app, &w.member, &w.general, "join my server now").await.0, StatusCode::OK);
     assert_eq!(post(&app, &w.member, &w.other, "Join my  server NOW").await.0, StatusCode::OK);
@@ -470,7 +522,11 @@ async fn rule_events_reach_managers_with_the_intent() {
     let config_bot = app.bot(&w.owner, "configbot", true).await;
     let plain_bot = app.bot(&w.owner, "plainbot", true).await;
     let (_, mods) = app
-        .post(&format!("/guilds/{}/roles", w.guild), &w.owner.token, json!({ "name": "mods", "permissions": MANAGE_GUILD.to_string() }))
+        .post(
+            &format!("/guilds/{}/roles", w.guild),
+            &w.owner.token,
+            json!({ "name": "mods", "permissions": MANAGE_GUILD.to_string() }),
+        )
         .await;
     for bot in [&config_bot, &plain_bot] {
         app.add_bot(&w.owner, bot, &w.guild).await;
@@ -496,7 +552,12 @@ async fn rule_events_reach_managers_with_the_intent() {
     let names = |seen: &[Value]| seen.iter().map(|p| p["t"].as_str().unwrap().to_owned()).collect::<Vec<_>>();
     let seen = until(&mut with, "CHANNEL_CREATE").await;
     let got = names(&seen);
-    for n in ["AUTO_MODERATION_RULE_CREATE", "AUTO_MODERATION_RULE_UPDATE", "AUTO_MODERATION_ACTION_EXECUTION", "AUTO_MODERATION_RULE_DELETE"] {
+    for n in [
+        "AUTO_MODERATION_RULE_CREATE",
+        "AUTO_MODERATION_RULE_UPDATE",
+        "AUTO_MODERATION_ACTION_EXECUTION",
+        "AUTO_MODERATION_RULE_DELETE",
+    ] {
         assert!(got.contains(&n.to_owned()), "{n} missing from {got:?}");
     }
     let created = seen.iter().find(|p| p["t"] == "AUTO_MODERATION_RULE_CREATE").unwrap();
@@ -532,11 +593,18 @@ impl moderation::Classifier for Slow {
 
 #[tokio::test]
 async fn a_failing_classifier_never_blocks_a_message_and_is_counted() {
-    for (classifier, kind) in [(Arc::new(Panicking) as Arc<dyn moderation::Classifier>, "panic"), (Arc::new(Slow), "timeout")] {
+    for (classifier, kind) in
+        [(Arc::new(Panicking) as Arc<dyn moderation::Classifier>, "panic"), (Arc::new(Slow), "timeout")]
+    {
         let app = TestApp::spawn_with_classifier(classifier, |c| c.moderation.budget_us = 5_000).await;
         let w = world(&app).await;
         for kind in [3, 1000] {
-            make_rule(&app, &w, json!({ "name": "ml", "event_type": 1, "trigger_type": kind, "actions": block(), "enabled": true })).await;
+            make_rule(
+                &app,
+                &w,
+                json!({ "name": "ml", "event_type": 1, "trigger_type": kind, "actions": block(), "enabled": true }),
+            )
+            .await;
         }
         make_rule(&app, &w, keyword_rule("words", json!({ "keyword_filter": ["blocked"] }), block())).await;
         let line = format!("fussioncord_moderation_classifier_failures_total{{kind=\"{kind}\"}}");

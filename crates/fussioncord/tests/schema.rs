@@ -1094,7 +1094,12 @@ async fn responses_match_discords_openapi_spec() {
         "update_auto_moderation_rule",
         app.patch(&keyword_path, &alice.token, json!({ "name": "renamed", "exempt_roles": [] })).await,
     );
-    c.err("update_auto_moderation_rule", app.patch(&keyword_path, &alice.token, json!({ "name": "" })).await, 400, 50035);
+    c.err(
+        "update_auto_moderation_rule",
+        app.patch(&keyword_path, &alice.token, json!({ "name": "" })).await,
+        400,
+        50035,
+    );
     let dave = app.register("automod_dave").await;
     app.join(&alice, &chat, &dave).await;
     c.err(

@@ -34,8 +34,7 @@ pub trait AutoModStore: Send + Sync {
     /// Creates the rule unless the guild already has `max_of_type` rules of
     /// its trigger type (then `false`, and nothing is written); counted in
     /// the same transaction as the insert.
-    async fn create_automod_rule(&self, rule: &AutoModRuleRow, max_of_type: usize, audit: &AuditEntry)
-        -> Result<bool>;
+    async fn create_automod_rule(&self, rule: &AutoModRuleRow, max_of_type: usize, audit: &AuditEntry) -> Result<bool>;
     /// Replaces a rule's fields; `false` if it no longer exists.
     async fn update_automod_rule(&self, rule: &AutoModRuleRow, audit: &AuditEntry) -> Result<bool>;
     /// `false` if it did not exist.
@@ -74,19 +73,15 @@ impl AutoModStore for SqlStore {
         rows.iter().map(rule_row).collect()
     }
 
-    async fn create_automod_rule(
-        &self,
-        rule: &AutoModRuleRow,
-        max_of_type: usize,
-        audit: &AuditEntry,
-    ) -> Result<bool> {
+    async fn create_automod_rule(&self, rule: &AutoModRuleRow, max_of_type: usize, audit: &AuditEntry) -> Result<bool> {
         let mut tx = self.writer.begin().await?;
-        let count: i64 = sqlx::query("SELECT COUNT(*) AS n FROM automod_rules WHERE guild_id = $1 AND trigger_type = $2")
-            .bind(to_db(rule.guild_id))
-            .bind(i64::from(rule.trigger_type))
-            .fetch_one(&mut *tx)
-            .await?
-            .try_get("n")?;
+        let count: i64 =
+            sqlx::query("SELECT COUNT(*) AS n FROM automod_rules WHERE guild_id = $1 AND trigger_type = $2")
+                .bind(to_db(rule.guild_id))
+                .bind(i64::from(rule.trigger_type))
+                .fetch_one(&mut *tx)
+                .await?
+                .try_get("n")?;
         if count as usize >= max_of_type {
             return Ok(false);
         }

@@ -6,8 +6,8 @@
 
 mod applications;
 mod audit;
-mod automod;
 mod auth;
+mod automod;
 mod channels;
 mod guilds;
 mod invites;
@@ -25,8 +25,8 @@ use model::id::{ChannelMarker, GuildMarker, Id, MessageMarker, RoleMarker, UserM
 
 pub use applications::{ApplicationRow, ApplicationStore};
 pub use audit::{AuditEntry, AuditQuery, AuditStore};
-pub use automod::{AutoModRuleRow, AutoModStore};
 pub use auth::{AuthStore, BackupCodeRow, EnableMfa, MfaRow, NewSession, SessionRow, ThrottleRow};
+pub use automod::{AutoModRuleRow, AutoModStore};
 pub use channels::{ChannelPatch, ChannelRow, ChannelStore, OverwriteRow};
 pub use guilds::{GuildPatch, GuildRow, GuildStore, MemberRow, NewGuild, RoleRow};
 pub use invites::{InviteRow, InviteStore, JoinOutcome};

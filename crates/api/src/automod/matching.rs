@@ -85,7 +85,10 @@ impl<'a> Haystack<'a> {
     }
 
     pub fn cut(&self, (start, end): (usize, usize)) -> String {
-        if self.original.len() == self.lower.len() && self.original.is_char_boundary(start) && self.original.is_char_boundary(end) {
+        if self.original.len() == self.lower.len()
+            && self.original.is_char_boundary(start)
+            && self.original.is_char_boundary(end)
+        {
             self.original[start..end].to_owned()
         } else {
             self.lower[start..end].to_owned()
@@ -106,19 +109,73 @@ pub fn preset(kind: u8) -> &'static [&'static str] {
 }
 
 const PROFANITY: &[&str] = &[
-    "fuck*", "*fucker", "*fucking", "motherfuck*", "shit", "shits", "shitty", "bullshit", "bitch", "bitches",
-    "bitchy", "asshole*", "bastard*", "cunt*", "dickhead*", "wanker*", "twat*", "bollocks", "piss off", "pissed off",
-    "goddamn*", "dumbass*", "jackass*", "arsehole*",
+    "fuck*",
+    "*fucker",
+    "*fucking",
+    "motherfuck*",
+    "shit",
+    "shits",
+    "shitty",
+    "bullshit",
+    "bitch",
+    "bitches",
+    "bitchy",
+    "asshole*",
+    "bastard*",
+    "cunt*",
+    "dickhead*",
+    "wanker*",
+    "twat*",
+    "bollocks",
+    "piss off",
+    "pissed off",
+    "goddamn*",
+    "dumbass*",
+    "jackass*",
+    "arsehole*",
 ];
 
 const SEXUAL_CONTENT: &[&str] = &[
-    "porn*", "nude", "nudes", "nsfw", "blowjob*", "handjob*", "dildo*", "horny", "hentai", "cumshot*", "jerk off",
-    "jerking off", "sext*", "onlyfans", "camgirl*", "milf*", "xxx",
+    "porn*",
+    "nude",
+    "nudes",
+    "nsfw",
+    "blowjob*",
+    "handjob*",
+    "dildo*",
+    "horny",
+    "hentai",
+    "cumshot*",
+    "jerk off",
+    "jerking off",
+    "sext*",
+    "onlyfans",
+    "camgirl*",
+    "milf*",
+    "xxx",
 ];
 
 const SLURS: &[&str] = &[
-    "nigger*", "faggot*", "fag", "fags", "retard", "retards", "retarded", "kike*", "spic", "spics", "chink*",
-    "tranny", "trannies", "wetback*", "gook*", "raghead*", "towelhead*", "coon", "coons", "dyke*",
+    "nigger*",
+    "faggot*",
+    "fag",
+    "fags",
+    "retard",
+    "retards",
+    "retarded",
+    "kike*",
+    "spic",
+    "spics",
+    "chink*",
+    "tranny",
+    "trannies",
+    "wetback*",
+    "gook*",
+    "raghead*",
+    "towelhead*",
+    "coon",
+    "coons",
+    "dyke*",
 ];
 
 #[cfg(test)]

@@ -69,10 +69,7 @@ impl CompiledRule {
         let (keywords, regexes, allow) = match &rule.trigger {
             Trigger::Keyword { keyword_filter, regex_patterns, allow_list } => (
                 keyword_filter.iter().filter_map(|k| Keyword::new(k)).collect(),
-                regex_patterns
-                    .iter()
-                    .filter_map(|p| rules::compile_regex(p).ok().map(|r| (p.clone(), r)))
-                    .collect(),
+                regex_patterns.iter().filter_map(|p| rules::compile_regex(p).ok().map(|r| (p.clone(), r))).collect(),
                 allow_list.iter().filter_map(|k| Keyword::new(k)).collect(),
             ),
             Trigger::KeywordPreset { presets, allow_list } => (
@@ -90,10 +87,7 @@ impl CompiledRule {
     }
 
     fn needs_tracker(&self) -> bool {
-        matches!(
-            self.rule.trigger,
-            Trigger::Spam | Trigger::MentionSpam { mention_raid_protection_enabled: true, .. }
-        )
+        matches!(self.rule.trigger, Trigger::Spam | Trigger::MentionSpam { mention_raid_protection_enabled: true, .. })
     }
 }
 
@@ -221,7 +215,7 @@ impl AutoMod {
         let result = catch_unwind(AssertUnwindSafe(|| self.classifier.score(text)));
         let elapsed = start.elapsed();
         let n = self.calls.fetch_add(1, Ordering::Relaxed);
-        self.metrics.moderation_classified((n % SAMPLE_EVERY == 0).then(|| elapsed.as_secs_f64()));
+        self.metrics.moderation_classified(n.is_multiple_of(SAMPLE_EVERY).then_some(elapsed.as_secs_f64()));
         match result {
             Err(_) => {
                 self.metrics.moderation_failed("panic");
@@ -272,15 +266,22 @@ impl AutoMod {
                 mentions: s.mentions,
             })
         });
-        let scores = applicable.iter().any(|i| rules.rules[*i].needs_scores()).then(|| self.classify(s.content)).flatten();
+        let scores =
+            applicable.iter().any(|i| rules.rules[*i].needs_scores()).then(|| self.classify(s.content)).flatten();
         let hay = Haystack::new(s.content);
         let mut hits = Vec::new();
         for i in applicable {
             let c = &rules.rules[i];
-            let hit = |kw: Option<String>, content: Option<String>| Hit { rule: i, matched_keyword: kw, matched_content: content };
+            let hit = |kw: Option<String>, content: Option<String>| Hit {
+                rule: i,
+                matched_keyword: kw,
+                matched_content: content,
+            };
             match &c.rule.trigger {
                 Trigger::Keyword { .. } | Trigger::KeywordPreset { .. } => {
-                    if let Some((k, span)) = c.keywords.iter().find_map(|k| k.find(&hay.lower, &c.allow).map(|s| (k, s))) {
+                    if let Some((k, span)) =
+                        c.keywords.iter().find_map(|k| k.find(&hay.lower, &c.allow).map(|s| (k, s)))
+                    {
                         hits.push(hit(Some(k.written.clone()), Some(hay.cut(span))));
                         continue;
                     }

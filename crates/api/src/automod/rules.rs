@@ -378,7 +378,11 @@ pub fn parse_actions(items: &[Value], trigger_type: u16, errors: &mut FormErrors
             None | Some(Value::Null) => &empty,
             Some(Value::Object(m)) => m,
             Some(_) => {
-                errors.add(&format!("{path}.metadata"), "MODEL_TYPE_CONVERT", "Only dictionaries may be used in a ModelType");
+                errors.add(
+                    &format!("{path}.metadata"),
+                    "MODEL_TYPE_CONVERT",
+                    "Only dictionaries may be used in a ModelType",
+                );
                 continue;
             }
         };

@@ -110,12 +110,8 @@ impl SpamTracker {
     /// Records the message and judges it with the ones before it.
     pub fn observe(&self, o: &Observation<'_>) -> Signals {
         let c = &self.config;
-        let entry = Entry {
-            at_ms: o.now_ms,
-            text: text_hash(o.content),
-            links: count_links(o.content),
-            mentions: o.mentions,
-        };
+        let entry =
+            Entry { at_ms: o.now_ms, text: text_hash(o.content), links: count_links(o.content), mentions: o.mentions };
         let shard = &self.shards[(o.user as usize / 7) % SHARDS];
         let mut shard = shard.lock().unwrap_or_else(|e| e.into_inner());
         let longest = self.longest_ms();

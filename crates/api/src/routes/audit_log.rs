@@ -72,7 +72,8 @@ pub async fn list(
     let users = state.store.users(&user_ids).await?;
     // The rules the entries are about, as they are now (deleted ones are
     // gone, as on Discord).
-    let rule_ids: Vec<u64> = entries.iter().filter(|e| (140..=142).contains(&e.action_type)).filter_map(|e| e.target_id).collect();
+    let rule_ids: Vec<u64> =
+        entries.iter().filter(|e| (140..=142).contains(&e.action_type)).filter_map(|e| e.target_id).collect();
     let mut rules = Vec::new();
     if !rule_ids.is_empty() {
         for row in state.store.automod_rules(guild.guild.id).await?.iter().filter(|r| rule_ids.contains(&r.id)) {

@@ -67,7 +67,12 @@ fn sorted_unique<T: Ord + Copy>(items: &[T]) -> Vec<T> {
 
 /// Checks what only the guild can tell: exempt roles and channels, and
 /// alert channels, must be the guild's own (and alert channels textual).
-async fn check_references(state: &ApiState, guild: &GuildAccess, rule: &Rule, errors: &mut FormErrors) -> ApiResult<()> {
+async fn check_references(
+    state: &ApiState,
+    guild: &GuildAccess,
+    rule: &Rule,
+    errors: &mut FormErrors,
+) -> ApiResult<()> {
     for (i, r) in rule.exempt_roles.iter().enumerate() {
         if !guild.roles.iter().any(|x| x.id == *r) {
             errors.add(&format!("exempt_roles.{i}"), "UNKNOWN_ROLE", "Unknown role.");
@@ -81,9 +86,9 @@ async fn check_references(state: &ApiState, guild: &GuildAccess, rule: &Rule, er
     }
     for (i, a) in rule.actions.iter().enumerate() {
         if let Action::Alert { channel_id } = a {
-            let textual = channels.iter().any(|x| {
-                x.id == *channel_id && model::channel::ChannelType::from_code(x.kind).is_textual()
-            });
+            let textual = channels
+                .iter()
+                .any(|x| x.id == *channel_id && model::channel::ChannelType::from_code(x.kind).is_textual());
             if !textual {
                 errors.add(
                     &format!("actions.{i}.metadata.channel_id"),
@@ -109,7 +114,13 @@ fn audited(rule: &Rule) -> Value {
 
 /// Tells the guild's managers of a rule change and the audit log's readers
 /// of its entry; every node drops its cached rules of the guild on the event.
-async fn announce(state: &ApiState, guild: &GuildAccess, name: &'static str, rule: &Rule, entry: &store::AuditEntry) -> ApiResult<()> {
+async fn announce(
+    state: &ApiState,
+    guild: &GuildAccess,
+    name: &'static str,
+    rule: &Rule,
+    entry: &store::AuditEntry,
+) -> ApiResult<()> {
     state.automod.invalidate(guild.guild.id);
     let managers = access::members_with(state, guild, &[], permissions::MANAGE_GUILD).await?;
     state.automod_rule_event(name, guild.guild.id, managers, &rule.render());
@@ -225,7 +236,11 @@ pub async fn update(
         errors.add("event_type", "BASE_TYPE_CHOICES", "Value must be one of (1,).");
     }
     if body.trigger_type.is_some_and(|t| t != kind) {
-        errors.add("trigger_type", "AUTO_MODERATION_TRIGGER_TYPE_IMMUTABLE", "A rule's trigger type cannot be changed.");
+        errors.add(
+            "trigger_type",
+            "AUTO_MODERATION_TRIGGER_TYPE_IMMUTABLE",
+            "A rule's trigger type cannot be changed.",
+        );
     }
     if let Some(meta) = &body.trigger_metadata {
         if let Some(trigger) = rules::parse_trigger(kind, meta.as_ref(), &mut errors) {
@@ -375,7 +390,8 @@ async fn run(
                     to_log.push(entry);
                 }
                 Action::Alert { channel_id } => {
-                    let Some(id) = alert(state, guild, *channel_id, user, access.channel.id, rule, hit, content).await?
+                    let Some(id) =
+                        alert(state, guild, *channel_id, user, access.channel.id, rule, hit, content).await?
                     else {
                         continue;
                     };
@@ -405,7 +421,8 @@ async fn run(
                         Some(options.clone()),
                         &no_reason,
                     );
-                    let patch = MemberPatch { communication_disabled_until: Some(Some(until)), ..MemberPatch::default() };
+                    let patch =
+                        MemberPatch { communication_disabled_until: Some(Some(until)), ..MemberPatch::default() };
                     state.store.update_member(guild.guild.id, user.id, &patch, std::slice::from_ref(&entry)).await?;
                     after_member_change(state, guild, &before).await?;
                     announced.push(entry);
@@ -476,7 +493,8 @@ async fn alert(
         (None, Trigger::Toxicity { .. }) => "toxicity".to_owned(),
         (None, _) => "a rule".to_owned(),
     };
-    let head = format!("AutoMod flagged a message from <@{}> in <#{source}> (rule \"{}\", {what}):\n", user.id, rule.name);
+    let head =
+        format!("AutoMod flagged a message from <@{}> in <#{source}> (rule \"{}\", {what}):\n", user.id, rule.name);
     let room = 2000usize.saturating_sub(head.chars().count());
     let body: String = content.chars().take(room).collect();
     let id: MessageId = state.ids.next();

@@ -111,7 +111,11 @@ async fn a_discord_py_bot_receives_automod_actions() {
     let app = &scene.app;
     // AutoMod events go to those who manage the guild.
     let (_, role) = app
-        .post(&format!("/guilds/{}/roles", scene.guild), &scene.person.token, json!({ "name": "mods", "permissions": "32" }))
+        .post(
+            &format!("/guilds/{}/roles", scene.guild),
+            &scene.person.token,
+            json!({ "name": "mods", "permissions": "32" }),
+        )
         .await;
     let path = format!("/guilds/{}/members/{}/roles/{}", scene.guild, scene.bot.id, role["id"].as_str().unwrap());
     assert_eq!(app.put(&path, &scene.person.token).await.0, reqwest::StatusCode::NO_CONTENT);
@@ -125,12 +129,14 @@ async fn a_discord_py_bot_receives_automod_actions() {
         "trigger_metadata": { "keyword_filter": ["frog*"] },
         "actions": [{ "type": 1, "metadata": { "custom_message": "No frogs." } }],
     });
-    let (status, rule) = app.post(&format!("/guilds/{}/auto-moderation/rules", scene.guild), &scene.person.token, rule).await;
+    let (status, rule) =
+        app.post(&format!("/guilds/{}/auto-moderation/rules", scene.guild), &scene.person.token, rule).await;
     assert_eq!(status, reqwest::StatusCode::OK, "{rule}");
     assert_eq!(bot.says("AUTOMOD_RULE").await, "AUTOMOD_RULE create no-frogs");
 
-    let (status, body) =
-        app.post(&format!("/channels/{}/messages", scene.channel), &offender.token, json!({ "content": "I love Frogs" })).await;
+    let (status, body) = app
+        .post(&format!("/channels/{}/messages", scene.channel), &offender.token, json!({ "content": "I love Frogs" }))
+        .await;
     crate::common::assert_error(&(status, body), 400, 200000);
     let line = bot.says("AUTOMOD_ACTION ").await;
     let seen: Value = serde_json::from_str(line.trim_start_matches("AUTOMOD_ACTION ")).unwrap();
