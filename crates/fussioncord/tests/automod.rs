@@ -477,7 +477,8 @@ async fn presets_mentions_spam_and_toxicity_triggers() {
     assert_eq!(post(&app, &w.member, &w.general, &two).await.0, StatusCode::OK, "unique mentions are counted");
 
     // The toxicity extension, scored by the built-in model.
-    make_rule(&app, &w, rule(1000, json!({ "toxicity_threshold": 0.5 }))).await;
+    let toxic = make_rule(&app, &w, rule(1000, json!({ "toxicity_threshold": 0.9 }))).await;
+    assert_eq!(toxic["trigger_metadata"], json!({ "toxicity_threshold": 0.9 }));
     assert_error(&post(&app, &w.member, &w.general, "shut up you stupid bitch").await, 400, 200000);
     assert_eq!(post(&app, &w.member, &w.general, "see you at lunch").await.0, StatusCode::OK);
 }

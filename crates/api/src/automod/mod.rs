@@ -312,7 +312,7 @@ impl AutoMod {
                     }
                 }
                 Trigger::Toxicity { toxicity_threshold } => {
-                    if scores.is_some_and(|sc| sc.toxicity >= *toxicity_threshold) {
+                    if scores.is_some_and(|sc| f64::from(sc.toxicity) >= *toxicity_threshold) {
                         hits.push(hit(None, None));
                     }
                 }

@@ -60,7 +60,7 @@ pub enum Trigger {
     Spam,
     KeywordPreset { presets: Vec<u8>, allow_list: Vec<String> },
     MentionSpam { mention_total_limit: u32, mention_raid_protection_enabled: bool },
-    Toxicity { toxicity_threshold: f32 },
+    Toxicity { toxicity_threshold: f64 },
 }
 
 impl Trigger {
@@ -330,7 +330,7 @@ pub fn parse_trigger(kind: u16, metadata: Option<&Value>, errors: &mut FormError
             let threshold = match meta.get("toxicity_threshold") {
                 None | Some(Value::Null) => 0.5,
                 Some(v) => match v.as_f64() {
-                    Some(t) if t > 0.0 && t <= 1.0 => t as f32,
+                    Some(t) if t > 0.0 && t <= 1.0 => t,
                     _ => {
                         errors.add(
                             "trigger_metadata.toxicity_threshold",
