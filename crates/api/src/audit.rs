@@ -34,6 +34,12 @@ pub mod action {
     pub const MESSAGE_BULK_DELETE: u16 = 73;
     pub const MESSAGE_PIN: u16 = 74;
     pub const MESSAGE_UNPIN: u16 = 75;
+    pub const AUTO_MODERATION_RULE_CREATE: u16 = 140;
+    pub const AUTO_MODERATION_RULE_UPDATE: u16 = 141;
+    pub const AUTO_MODERATION_RULE_DELETE: u16 = 142;
+    pub const AUTO_MODERATION_BLOCK_MESSAGE: u16 = 143;
+    pub const AUTO_MODERATION_FLAG_TO_CHANNEL: u16 = 144;
+    pub const AUTO_MODERATION_USER_COMMUNICATION_DISABLED: u16 = 145;
 }
 
 /// The reason a moderator gave in `X-Audit-Log-Reason` (URL-encoded, as

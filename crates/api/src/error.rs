@@ -73,6 +73,8 @@ errors! {
     invalid_mfa_secret => BAD_REQUEST, 60005, "Invalid two-factor secret";
     invalid_mfa_ticket => BAD_REQUEST, 60006, "Invalid two-factor auth ticket";
     invalid_mfa_code => BAD_REQUEST, 60008, "Invalid two-factor code";
+    automod_blocked => BAD_REQUEST, 200000, "Message was blocked by automatic moderation";
+    unknown_automod_rule => NOT_FOUND, 10066, "Unknown auto moderation rule";
     not_found => NOT_FOUND, 0, "404: Not Found";
     method_not_allowed => METHOD_NOT_ALLOWED, 0, "405: Method Not Allowed";
 }

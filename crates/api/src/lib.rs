@@ -3,6 +3,7 @@
 
 mod access;
 pub mod audit;
+pub mod automod;
 pub mod avatars;
 mod credentials;
 mod edge;
@@ -84,6 +85,8 @@ pub struct ApiState {
     pub metrics: Arc<telemetry::Metrics>,
     /// Where avatar images are kept.
     pub avatars: Arc<dyn avatars::BlobStore>,
+    /// AutoMod: the rule cache, the classifier and the spam windows.
+    pub automod: Arc<automod::AutoMod>,
 }
 
 /// The whole HTTP API, mounted under `/api/v10` (and `/api`, which

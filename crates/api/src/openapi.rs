@@ -127,6 +127,7 @@ const MEMBERS: &str = "Members";
 const ROLES: &str = "Roles";
 const BANS: &str = "Bans";
 const AUDIT_LOG: &str = "Audit log";
+const AUTOMOD: &str = "Auto moderation";
 const CHANNELS: &str = "Channels";
 const INVITES: &str = "Invites";
 const MESSAGES: &str = "Messages";
@@ -143,6 +144,7 @@ const TAGS: &[(&str, &str)] = &[
     (ROLES, "Guild roles and members' roles"),
     (BANS, "Guild bans"),
     (AUDIT_LOG, "What moderators did, and why"),
+    (AUTOMOD, "AutoMod rules checked against every message (MANAGE_GUILD)"),
     (CHANNELS, "Channels and permission overwrites"),
     (INVITES, "Invites"),
     (MESSAGES, "Messages"),
@@ -410,6 +412,50 @@ const OPERATIONS: &[Operation] = &[
         ("after", Param::Snowflake),
         ("limit", Param::Integer),
     ]),
+    op(
+        "GET",
+        "/guilds/{guild_id}/auto-moderation/rules",
+        "list_auto_moderation_rules",
+        AUTOMOD,
+        "List a guild's AutoMod rules",
+    )
+    .ok(Many("AutoModRule")),
+    op(
+        "POST",
+        "/guilds/{guild_id}/auto-moderation/rules",
+        "create_auto_moderation_rule",
+        AUTOMOD,
+        "Create an AutoMod rule (trigger type 1000 is FussionCord's toxicity extension)",
+    )
+    .body(One("AutoModRuleCreate"))
+    .ok(One("AutoModRule"))
+    .audited(),
+    op(
+        "GET",
+        "/guilds/{guild_id}/auto-moderation/rules/{rule_id}",
+        "get_auto_moderation_rule",
+        AUTOMOD,
+        "Get an AutoMod rule",
+    )
+    .ok(One("AutoModRule")),
+    op(
+        "PATCH",
+        "/guilds/{guild_id}/auto-moderation/rules/{rule_id}",
+        "update_auto_moderation_rule",
+        AUTOMOD,
+        "Modify an AutoMod rule (its trigger type stays)",
+    )
+    .body(One("AutoModRuleUpdate"))
+    .ok(One("AutoModRule"))
+    .audited(),
+    op(
+        "DELETE",
+        "/guilds/{guild_id}/auto-moderation/rules/{rule_id}",
+        "delete_auto_moderation_rule",
+        AUTOMOD,
+        "Delete an AutoMod rule",
+    )
+    .audited(),
     op("GET", "/guilds/{guild_id}/messages/search", "guild_search", MESSAGES, "Search the messages one may read")
         .ok(One("SearchResults"))
         .query(SEARCH),
@@ -1321,7 +1367,7 @@ fn schemas() -> Vec<(&'static str, S)> {
                     ("guild_scheduled_events", array(any())),
                     ("threads", array(any())),
                     ("application_commands", array(any())),
-                    ("auto_moderation_rules", array(any())),
+                    ("auto_moderation_rules", array(refer("AutoModRule"))),
                 ],
                 [],
             ),
@@ -1473,6 +1519,95 @@ fn schemas() -> Vec<(&'static str, S)> {
             ),
         ),
         ("MyMemberUpdate", object([], [("nick", nullable(string()))])),
+        (
+            "AutoModAction",
+            object(
+                [("type", described("1 block message, 2 send alert message, 3 timeout", integer()))],
+                [(
+                    "metadata",
+                    object(
+                        [],
+                        [("custom_message", string()), ("channel_id", snowflake()), ("duration_seconds", integer())],
+                    ),
+                )],
+            ),
+        ),
+        (
+            "AutoModRule",
+            object(
+                [
+                    ("id", snowflake()),
+                    ("guild_id", snowflake()),
+                    ("creator_id", snowflake()),
+                    ("name", string()),
+                    ("event_type", integer()),
+                    (
+                        "trigger_type",
+                        described(
+                            "1 keyword, 3 spam, 4 keyword preset, 5 mention spam, 1000 toxicity (FussionCord)",
+                            integer(),
+                        ),
+                    ),
+                    ("trigger_metadata", refer("AutoModTriggerMetadata")),
+                    ("actions", array(refer("AutoModAction"))),
+                    ("enabled", boolean()),
+                    ("exempt_roles", array(snowflake())),
+                    ("exempt_channels", array(snowflake())),
+                ],
+                [],
+            ),
+        ),
+        (
+            "AutoModTriggerMetadata",
+            object(
+                [],
+                [
+                    ("keyword_filter", array(string())),
+                    ("regex_patterns", array(string())),
+                    ("allow_list", array(string())),
+                    ("presets", array(integer())),
+                    ("mention_total_limit", integer()),
+                    ("mention_raid_protection_enabled", boolean()),
+                    (
+                        "toxicity_threshold",
+                        described("FussionCord's extension (trigger type 1000): in (0, 1], default 0.5", number()),
+                    ),
+                ],
+            ),
+        ),
+        (
+            "AutoModRuleCreate",
+            object(
+                [
+                    ("name", string()),
+                    ("event_type", integer()),
+                    ("trigger_type", integer()),
+                    ("actions", array(refer("AutoModAction"))),
+                ],
+                [
+                    ("trigger_metadata", nullable(refer("AutoModTriggerMetadata"))),
+                    ("enabled", nullable(boolean())),
+                    ("exempt_roles", nullable(array(snowflake()))),
+                    ("exempt_channels", nullable(array(snowflake()))),
+                ],
+            ),
+        ),
+        (
+            "AutoModRuleUpdate",
+            object(
+                [],
+                [
+                    ("name", string()),
+                    ("event_type", integer()),
+                    ("trigger_type", integer()),
+                    ("actions", nullable(array(refer("AutoModAction")))),
+                    ("trigger_metadata", nullable(refer("AutoModTriggerMetadata"))),
+                    ("enabled", nullable(boolean())),
+                    ("exempt_roles", nullable(array(snowflake()))),
+                    ("exempt_channels", nullable(array(snowflake()))),
+                ],
+            ),
+        ),
         ("BanCreate", object([], [("delete_message_seconds", integer()), ("delete_message_days", integer())])),
         ("BulkBan", object([("user_ids", array(snowflake()))], [("delete_message_seconds", integer())])),
         ("BulkDelete", object([("messages", array(snowflake()))], [])),

@@ -286,6 +286,44 @@ impl ApiState {
         ));
     }
 
+    /// AUTO_MODERATION_RULE_CREATE/UPDATE/DELETE, to the members who manage
+    /// the guild. Every node's AutoMod cache also drops the guild's rules on
+    /// it.
+    pub(crate) fn automod_rule_event(
+        &self,
+        name: &'static str,
+        guild: GuildId,
+        managers: Vec<UserId>,
+        rule: &serde_json::Value,
+    ) {
+        self.emit(Event::new(
+            name,
+            bytes(rule),
+            Audience::GuildUsers { guild, users: managers },
+            intents::AUTO_MODERATION_CONFIGURATION,
+        ));
+    }
+
+    /// AUTO_MODERATION_ACTION_EXECUTION, to the members who manage the
+    /// guild; bots without MESSAGE_CONTENT get `redacted`.
+    pub(crate) fn automod_executed(
+        &self,
+        guild: GuildId,
+        managers: Vec<UserId>,
+        author: UserId,
+        data: &serde_json::Value,
+        redacted: &serde_json::Value,
+    ) {
+        let event = Event::new(
+            "AUTO_MODERATION_ACTION_EXECUTION",
+            bytes(data),
+            Audience::GuildUsers { guild, users: managers },
+            intents::AUTO_MODERATION_EXECUTION,
+        )
+        .with_content_gate(ContentGate { redacted: bytes(redacted), author, mentioned: Vec::new() });
+        self.emit(event);
+    }
+
     /// Closes the gateway connections of tokens that stopped working.
     pub(crate) fn tokens_revoked(&self, user: UserId, tokens: events::RevokedTokens) {
         self.emit(Event::tokens_revoked(user, tokens));

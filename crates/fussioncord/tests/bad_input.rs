@@ -227,6 +227,8 @@ struct World {
     role: String,
     /// The user banned from guild A (never a member).
     banned: String,
+    /// A disabled AutoMod keyword rule of guild A.
+    rule: String,
 }
 
 /// 👍 as a path segment.
@@ -294,6 +296,13 @@ impl World {
             .call(Method::PUT, &format!("/channels/{channel}/permissions/{role}"), Some(&owner.token), Some(overwrite))
             .await;
         assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+        let rule = json!({
+            "name": "quiet", "event_type": 1, "trigger_type": 1,
+            "trigger_metadata": { "keyword_filter": ["never"] }, "actions": [{ "type": 1 }],
+        });
+        let (status, rule) = app.post(&format!("/guilds/{guild}/auto-moderation/rules"), &owner.token, rule).await;
+        assert_eq!(status, StatusCode::OK, "{rule}");
+        let rule = rule["id"].as_str().unwrap().to_owned();
         let banned = app.register("banned").await;
         let (status, body) = app.put(&format!("/guilds/{guild}/bans/{}", banned.id), &owner.token).await;
         assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
@@ -316,6 +325,7 @@ impl World {
             other_message,
             role,
             banned: banned.id,
+            rule,
             app,
         }
     }
@@ -335,6 +345,7 @@ impl World {
             // The channel's one overwrite is the role's.
             ("overwrite", self.role.clone()),
             ("banned", self.banned.clone()),
+            ("rule", self.rule.clone()),
         ])
     }
 
@@ -366,6 +377,7 @@ impl World {
             ("owner", &self.owner.token, format!("/guilds/{g}/roles")),
             ("owner", &self.owner.token, format!("/guilds/{g}/bans")),
             ("owner", &self.owner.token, format!("/guilds/{g}/audit-logs?limit=100")),
+            ("owner", &self.owner.token, format!("/guilds/{g}/auto-moderation/rules")),
             ("owner", &self.owner.token, format!("/channels/{c}")),
             ("owner", &self.owner.token, format!("/channels/{c}/messages?limit=100")),
             ("owner", &self.owner.token, format!("/channels/{c}/pins")),
@@ -508,6 +520,15 @@ fn authed_routes() -> Vec<Route> {
         route(M::DELETE, "/guilds/{guild}/bans/{banned}", None),
         route(M::POST, "/guilds/{guild}/bulk-ban", Some(r#"{"user_ids":["{user}"]}"#)),
         route(M::GET, "/guilds/{guild}/audit-logs", None),
+        route(M::GET, "/guilds/{guild}/auto-moderation/rules", None),
+        route(
+            M::POST,
+            "/guilds/{guild}/auto-moderation/rules",
+            Some(r#"{"name":"fine","event_type":1,"trigger_type":1,"actions":[{"type":1}]}"#),
+        ),
+        route(M::GET, "/guilds/{guild}/auto-moderation/rules/{rule}", None),
+        route(M::PATCH, "/guilds/{guild}/auto-moderation/rules/{rule}", Some(r#"{"name":"quiet"}"#)),
+        route(M::DELETE, "/guilds/{guild}/auto-moderation/rules/{rule}", None),
         route(M::GET, "/guilds/{guild}/messages/search?content=hello", None),
         route(M::GET, "/guilds/{guild}/invites", None),
         route(M::GET, "/channels/{channel}", None),
@@ -544,7 +565,7 @@ fn authed_routes() -> Vec<Route> {
 }
 
 /// Snowflake placeholders and the parameter name Discord's error uses.
-const SNOWFLAKES: [(&str, &str); 8] = [
+const SNOWFLAKES: [(&str, &str); 9] = [
     ("guild", "guild_id"),
     ("channel", "channel_id"),
     ("message", "message_id"),
@@ -553,6 +574,7 @@ const SNOWFLAKES: [(&str, &str); 8] = [
     ("role", "role_id"),
     ("overwrite", "overwrite_id"),
     ("banned", "user_id"),
+    ("rule", "rule_id"),
 ];
 
 /// Path segments that are not snowflakes. Each is percent-encoded as it
@@ -738,6 +760,7 @@ async fn unknown_but_valid_ids_are_the_right_unknown_entity() {
                 "code" => &[10006],
                 "role" => &[10011],
                 "banned" => &[10026],
+                "rule" => &[10066],
                 // Setting an overwrite creates it; only removing one needs
                 // it to exist (see `out_of_range_values_are_form_errors`).
                 "overwrite" if route.method == Method::DELETE => &[10009],
@@ -916,6 +939,8 @@ fn body_routes() -> Vec<BodyRoute> {
         r(M::PATCH, "/guilds/{guild}/roles/{role}", "name", r#""Helpers""#, true),
         r(M::PUT, "/guilds/{guild}/bans/{user}", "delete_message_seconds", "0", true),
         r(M::POST, "/guilds/{guild}/bulk-ban", "user_ids", r#"["{user}"]"#, true),
+        r(M::POST, "/guilds/{guild}/auto-moderation/rules", "name", r#""fine""#, true),
+        r(M::PATCH, "/guilds/{guild}/auto-moderation/rules/{rule}", "name", r#""quiet""#, true),
         r(M::PUT, "/channels/{channel}/permissions/{overwrite}", "type", "0", true),
     ]
 }
@@ -1161,6 +1186,37 @@ async fn fields_of_the_wrong_type_are_form_errors_naming_the_field() {
         (Method::POST, format!("/channels/{c}/messages/{m}/ack"), json!({ "manual": "yes" }), "manual"),
         (Method::POST, format!("/channels/{c}/messages/{m}/ack"), json!({ "mention_count": -1 }), "mention_count"),
         (Method::PUT, format!("/users/@me/relationships/{}", w.member.id), json!({ "type": "friend" }), "type"),
+        (Method::POST, format!("/guilds/{}/auto-moderation/rules", w.guild), json!({ "name": {} }), "name"),
+        (
+            Method::POST,
+            format!("/guilds/{}/auto-moderation/rules", w.guild),
+            json!({ "name": "x", "event_type": 1, "trigger_type": "one", "actions": [] }),
+            "trigger_type",
+        ),
+        (
+            Method::POST,
+            format!("/guilds/{}/auto-moderation/rules", w.guild),
+            json!({ "name": "x", "event_type": 1, "trigger_type": 1, "actions": "block" }),
+            "actions",
+        ),
+        (
+            Method::POST,
+            format!("/guilds/{}/auto-moderation/rules", w.guild),
+            json!({ "name": "x", "event_type": 1, "trigger_type": 1, "actions": [{ "type": 1 }], "trigger_metadata": { "keyword_filter": [1] } }),
+            "trigger_metadata",
+        ),
+        (
+            Method::PATCH,
+            format!("/guilds/{}/auto-moderation/rules/{}", w.guild, w.rule),
+            json!({ "enabled": "yes" }),
+            "enabled",
+        ),
+        (
+            Method::PATCH,
+            format!("/guilds/{}/auto-moderation/rules/{}", w.guild, w.rule),
+            json!({ "exempt_roles": [true] }),
+            "exempt_roles",
+        ),
         (Method::PUT, format!("/users/@me/relationships/{}", w.member.id), json!({ "type": 7 }), "type"),
         (Method::POST, "/auth/sessions/logout".into(), json!({ "session_id_hashes": "all" }), "session_id_hashes"),
         (Method::POST, "/auth/sessions/logout".into(), json!({ "session_id_hashes": [1] }), "session_id_hashes.0"),
@@ -2454,6 +2510,23 @@ async fn members_without_permissions_cannot_manage() {
         (Method::DELETE, format!("/guilds/{g}/bans/{}", w.banned), None, 403, 50013),
         (Method::POST, format!("/guilds/{g}/bulk-ban"), Some(json!({ "user_ids": [owner] })), 403, 50013),
         (Method::GET, format!("/guilds/{g}/audit-logs"), None, 403, 50013),
+        (Method::GET, format!("/guilds/{g}/auto-moderation/rules"), None, 403, 50013),
+        (
+            Method::POST,
+            format!("/guilds/{g}/auto-moderation/rules"),
+            Some(json!({ "name": "x", "event_type": 1, "trigger_type": 1, "actions": [{ "type": 1 }] })),
+            403,
+            50013,
+        ),
+        (Method::GET, format!("/guilds/{g}/auto-moderation/rules/{}", w.rule), None, 403, 50013),
+        (
+            Method::PATCH,
+            format!("/guilds/{g}/auto-moderation/rules/{}", w.rule),
+            Some(json!({ "enabled": true })),
+            403,
+            50013,
+        ),
+        (Method::DELETE, format!("/guilds/{g}/auto-moderation/rules/{}", w.rule), None, 403, 50013),
         (Method::PATCH, format!("/guilds/{g}/channels"), Some(json!([{ "id": c, "position": 3 }])), 403, 50013),
         (
             Method::PUT,

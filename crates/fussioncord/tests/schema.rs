@@ -89,6 +89,11 @@ const ROUTES: &[(&str, &str, &[&str])] = &[
     ("DELETE", "/guilds/{guild_id}/bans/{user_id}", &["unban_user_from_guild"]),
     ("POST", "/guilds/{guild_id}/bulk-ban", &["bulk_ban_users_from_guild"]),
     ("GET", "/guilds/{guild_id}/audit-logs", &["list_guild_audit_log_entries"]),
+    ("GET", "/guilds/{guild_id}/auto-moderation/rules", &["list_auto_moderation_rules"]),
+    ("POST", "/guilds/{guild_id}/auto-moderation/rules", &["create_auto_moderation_rule"]),
+    ("GET", "/guilds/{guild_id}/auto-moderation/rules/{rule_id}", &["get_auto_moderation_rule"]),
+    ("PATCH", "/guilds/{guild_id}/auto-moderation/rules/{rule_id}", &["update_auto_moderation_rule"]),
+    ("DELETE", "/guilds/{guild_id}/auto-moderation/rules/{rule_id}", &["delete_auto_moderation_rule"]),
     ("GET", "/guilds/{guild_id}/messages/search", &["guild_search"]),
     ("GET", "/guilds/{guild_id}/invites", &["list_guild_invites"]),
     ("GET", "/channels/{channel_id}", &["get_channel"]),
@@ -135,8 +140,8 @@ const ROUTES: &[(&str, &str, &[&str])] = &[
 /// How many of the operations above answer with a JSON body (checked
 /// against a schema) and how many with an empty 204 (checked to be a status
 /// the spec documents). The scenario must reach every one of them.
-const EXPECTED_JSON_OPERATIONS: usize = 45;
-const EXPECTED_EMPTY_OPERATIONS: usize = 22;
+const EXPECTED_JSON_OPERATIONS: usize = 49;
+const EXPECTED_EMPTY_OPERATIONS: usize = 23;
 
 /// The one place where our payloads knowingly depart from the spec:
 /// (schema path, property, why). The path is a component schema, optionally
@@ -1043,6 +1048,70 @@ async fn responses_match_discords_openapi_spec() {
         500000,
     );
 
+    // --- AutoMod rules, and a message they block
+    let automod = format!("/guilds/{gid}/auto-moderation/rules");
+    let keyword = c.ok(
+        "create_auto_moderation_rule",
+        app.post(
+            &automod,
+            &alice.token,
+            json!({
+                "name": "words", "event_type": 1, "trigger_type": 1, "enabled": true,
+                "trigger_metadata": { "keyword_filter": ["forbidden*"], "regex_patterns": ["x+y"], "allow_list": ["forbiddenish"] },
+                "actions": [
+                    { "type": 1, "metadata": { "custom_message": "Not here." } },
+                    { "type": 2, "metadata": { "channel_id": general } },
+                    { "type": 3, "metadata": { "duration_seconds": 60 } },
+                ],
+            }),
+        )
+        .await,
+    );
+    let preset = c.ok(
+        "create_auto_moderation_rule",
+        app.post(&automod, &alice.token, json!({ "name": "presets", "event_type": 1, "trigger_type": 4, "trigger_metadata": { "presets": [1, 2] }, "actions": [{ "type": 1 }] })).await,
+    );
+    c.ok(
+        "create_auto_moderation_rule",
+        app.post(&automod, &alice.token, json!({ "name": "mentions", "event_type": 1, "trigger_type": 5, "trigger_metadata": { "mention_total_limit": 5 }, "actions": [{ "type": 1 }] })).await,
+    );
+    c.ok(
+        "create_auto_moderation_rule",
+        app.post(&automod, &alice.token, json!({ "name": "spam", "event_type": 1, "trigger_type": 3, "actions": [{ "type": 2, "metadata": { "channel_id": general } }] })).await,
+    );
+    c.err(
+        "create_auto_moderation_rule",
+        app.post(&automod, &alice.token, json!({ "name": "bad", "event_type": 1, "trigger_type": 1, "trigger_metadata": { "regex_patterns": ["("] }, "actions": [{ "type": 1 }] })).await,
+        400,
+        50035,
+    );
+    c.err("create_auto_moderation_rule", app.post(&automod, &bob.token, json!({})).await, 403, 50013);
+    c.ok("list_auto_moderation_rules", app.get(&automod, &alice.token).await);
+    c.err("list_auto_moderation_rules", app.get(&automod, &bob.token).await, 403, 50013);
+    let keyword_path = format!("{automod}/{}", id(&keyword));
+    c.ok("get_auto_moderation_rule", app.get(&keyword_path, &alice.token).await);
+    c.ok(
+        "update_auto_moderation_rule",
+        app.patch(&keyword_path, &alice.token, json!({ "name": "renamed", "exempt_roles": [] })).await,
+    );
+    c.err(
+        "update_auto_moderation_rule",
+        app.patch(&keyword_path, &alice.token, json!({ "name": "" })).await,
+        400,
+        50035,
+    );
+    let dave = app.register("automod_dave").await;
+    app.join(&alice, &chat, &dave).await;
+    c.err(
+        "create_message",
+        app.post(&format!("/channels/{chat}/messages"), &dave.token, json!({ "content": "forbidden fruit" })).await,
+        400,
+        200000,
+    );
+    let preset_path = format!("{automod}/{}", id(&preset));
+    c.ok("delete_auto_moderation_rule", app.delete(&preset_path, &alice.token).await);
+    c.err("get_auto_moderation_rule", app.get(&preset_path, &alice.token).await, 404, 10066);
+
     // --- the audit log of all of the above
     let log = c.ok(
         "list_guild_audit_log_entries",
@@ -1050,7 +1119,7 @@ async fn responses_match_discords_openapi_spec() {
     );
     let kinds: BTreeSet<u64> =
         log["audit_log_entries"].as_array().unwrap().iter().filter_map(|e| e["action_type"].as_u64()).collect();
-    for kind in [13, 15, 20, 22, 23, 24, 25, 30, 31] {
+    for kind in [13, 15, 20, 22, 23, 24, 25, 30, 31, 140, 141, 142, 143, 145] {
         assert!(kinds.contains(&kind), "no audit log entry of type {kind}: {kinds:?}");
     }
     let reasons: Vec<&Value> = log["audit_log_entries"].as_array().unwrap().iter().map(|e| &e["reason"]).collect();

@@ -68,6 +68,34 @@ impl Running {
 
 /// Binds, opens the store, and serves in a background task.
 pub async fn start(config: Config) -> anyhow::Result<Running> {
+    start_with_classifier(config, None).await
+}
+
+/// The message classifier the configuration names: the model built into
+/// the binary, or `moderation.model`. A model file that cannot be loaded
+/// stops start-up: it is a configuration error, found at once.
+pub fn classifier(config: &Config) -> anyhow::Result<Arc<dyn moderation::Classifier>> {
+    let model = match &config.moderation.model {
+        Some(path) => moderation::LinearModel::load(path)
+            .with_context(|| format!("loading moderation.model {}", path.display()))?,
+        None => moderation::LinearModel::embedded().context("loading the built-in moderation model")?,
+    };
+    Ok(Arc::new(model))
+}
+
+/// [`start`] with another classifier than the configured one (tests give it
+/// one that fails, to show a failing classifier never blocks a message).
+pub async fn start_with_classifier(
+    config: Config,
+    classifier: Option<Arc<dyn moderation::Classifier>>,
+) -> anyhow::Result<Running> {
+    let classifier = match classifier {
+        Some(c) => c,
+        None => self::classifier(&config)?,
+    };
+    if !config.moderation.enabled {
+        tracing::warn!("moderation.enabled is false: AutoMod rules are not applied to messages");
+    }
     // This server's own registry: servers sharing a process (tests) never
     // count each other's traffic.
     let metrics = Arc::new(telemetry::Metrics::new());
@@ -84,6 +112,8 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let gw = &config.gateway;
     let hub = gateway::Hub::new(gw.clone(), shared.clone(), bus.clone(), metrics.clone());
     hub.spawn();
+    let automod = Arc::new(api::automod::AutoMod::new(config.moderation.clone(), classifier, metrics.clone()));
+    automod.listen(bus.as_ref());
     let state = api::ApiState {
         store: shared,
         ids: Arc::new(id_generator(&config)),
@@ -106,6 +136,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         }),
         metrics: metrics.clone(),
         avatars: api::avatars::DiskBlobs::new(config.avatars.dir(&config.data_dir)),
+        automod: automod.clone(),
     };
     // `/` is the gateway for WebSocket upgrades and the web client's page
     // for a plain GET; the client's other pages and files sit beside the API.

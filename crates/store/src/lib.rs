@@ -7,6 +7,7 @@
 mod applications;
 mod audit;
 mod auth;
+mod automod;
 mod channels;
 mod guilds;
 mod invites;
@@ -25,6 +26,7 @@ use model::id::{ChannelMarker, GuildMarker, Id, MessageMarker, RoleMarker, UserM
 pub use applications::{ApplicationRow, ApplicationStore};
 pub use audit::{AuditEntry, AuditQuery, AuditStore};
 pub use auth::{AuthStore, BackupCodeRow, EnableMfa, MfaRow, NewSession, SessionRow, ThrottleRow};
+pub use automod::{AutoModRuleRow, AutoModStore};
 pub use channels::{ChannelPatch, ChannelRow, ChannelStore, OverwriteRow};
 pub use guilds::{GuildPatch, GuildRow, GuildStore, MemberRow, NewGuild, RoleRow};
 pub use invites::{InviteRow, InviteStore, JoinOutcome};
@@ -67,6 +69,7 @@ pub trait Store:
     + MessageStore
     + InviteStore
     + AuditStore
+    + AutoModStore
     + RelationshipStore
     + ReadStateStore
     + SettingsStore
@@ -85,6 +88,7 @@ impl<T> Store for T where
         + MessageStore
         + InviteStore
         + AuditStore
+        + AutoModStore
         + RelationshipStore
         + ReadStateStore
         + SettingsStore

@@ -34,6 +34,18 @@ const DEPTH_BUCKETS: [f64; 9] = [0.0, 1.0, 4.0, 16.0, 64.0, 256.0, 1024.0, 2048.
 /// grow the label set.
 pub const RATE_LIMIT_SCOPES: [&str; 4] = ["user", "global", "shared", "ip"];
 
+/// What can go wrong when a message is classified: the classifier panicked,
+/// or it took longer than its budget. Either way the message goes through.
+pub const MODERATION_FAILURES: [&str; 2] = ["panic", "timeout"];
+
+/// AutoMod actions, as Discord names them.
+pub const MODERATION_ACTIONS: [&str; 3] = ["block_message", "send_alert_message", "timeout"];
+
+/// Seconds: a classifier call is microseconds; its budget is a millisecond
+/// or two.
+const CLASSIFIER_BUCKETS: [f64; 10] =
+    [0.000_002, 0.000_005, 0.000_01, 0.000_02, 0.000_05, 0.000_1, 0.000_25, 0.001, 0.002_5, 0.01];
+
 /// Store call kinds: the SQL statement's verb, or a whole transaction.
 pub const STORE_OPS: [&str; 6] = ["select", "insert", "update", "delete", "transaction", "other"];
 
@@ -59,6 +71,16 @@ struct ScopeLabels {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct EventLabels {
     event: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KindLabels {
+    kind: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ActionLabels {
+    action: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -105,6 +127,11 @@ pub struct Metrics {
     gateway_slow_consumers: Counter,
     store_duration: HistogramFamily<StoreLabels>,
     store_calls: Family<OutcomeLabels, Counter>,
+    moderation_checks: Counter,
+    moderation_classified: Counter,
+    moderation_failures: Family<KindLabels, Counter>,
+    moderation_actions: Family<ActionLabels, Counter>,
+    moderation_classifier_duration: Histogram,
 }
 
 impl fmt::Debug for Metrics {
@@ -135,12 +162,23 @@ impl Metrics {
             gateway_slow_consumers: Counter::default(),
             store_duration: Family::new_with_constructor(store_latency),
             store_calls: Family::default(),
+            moderation_checks: Counter::default(),
+            moderation_classified: Counter::default(),
+            moderation_failures: Family::default(),
+            moderation_actions: Family::default(),
+            moderation_classifier_duration: Histogram::new(CLASSIFIER_BUCKETS),
             registry: Registry::default(),
         };
         // Series that exist from the start read as 0 rather than as absent,
         // so rate() and alerts work before the first occurrence.
         for scope in RATE_LIMIT_SCOPES {
             drop(m.rate_limited.get_or_create(&ScopeLabels { scope }));
+        }
+        for kind in MODERATION_FAILURES {
+            drop(m.moderation_failures.get_or_create(&KindLabels { kind }));
+        }
+        for action in MODERATION_ACTIONS {
+            drop(m.moderation_actions.get_or_create(&ActionLabels { action }));
         }
         registry.register(
             "http_requests",
@@ -192,6 +230,32 @@ impl Metrics {
             m.store_duration.clone(),
         );
         registry.register("store_calls", "Store calls by kind and outcome (ok, error)", m.store_calls.clone());
+        registry.register(
+            "moderation_checks",
+            "Messages checked against their guild's AutoMod rules (guilds without enabled rules are not counted)",
+            m.moderation_checks.clone(),
+        );
+        registry.register(
+            "moderation_classifier_calls",
+            "Messages scored by the toxicity and spam classifier",
+            m.moderation_classified.clone(),
+        );
+        registry.register(
+            "moderation_classifier_failures",
+            "Classifier calls that panicked or ran over their budget; the message went through unscored",
+            m.moderation_failures.clone(),
+        );
+        registry.register(
+            "moderation_actions",
+            "AutoMod actions executed, by action (block_message, send_alert_message, timeout)",
+            m.moderation_actions.clone(),
+        );
+        registry.register_with_unit(
+            "moderation_classifier_duration",
+            "Classifier latency, sampled: one call in 64 is observed",
+            Unit::Seconds,
+            m.moderation_classifier_duration.clone(),
+        );
         Self { registry, ..m }
     }
 
@@ -260,6 +324,34 @@ impl Metrics {
         self.store_duration.get_or_create(&StoreLabels { op }).observe(seconds);
         let outcome = if ok { Outcome::ok } else { Outcome::error };
         self.store_calls.get_or_create(&OutcomeLabels { op, outcome }).inc();
+    }
+
+    /// A message checked against its guild's AutoMod rules.
+    pub fn moderation_checked(&self) {
+        self.moderation_checks.inc();
+    }
+
+    /// A classifier call; `sampled_seconds` is its duration when this call
+    /// is one of the sampled ones (the histogram takes a lock, the counter
+    /// does not).
+    pub fn moderation_classified(&self, sampled_seconds: Option<f64>) {
+        self.moderation_classified.inc();
+        if let Some(s) = sampled_seconds {
+            self.moderation_classifier_duration.observe(s);
+        }
+    }
+
+    /// A classifier call that failed (see [`MODERATION_FAILURES`]).
+    pub fn moderation_failed(&self, kind: &str) {
+        let kind = MODERATION_FAILURES.into_iter().find(|k| *k == kind).unwrap_or("panic");
+        self.moderation_failures.get_or_create(&KindLabels { kind }).inc();
+    }
+
+    /// An AutoMod action executed (see [`MODERATION_ACTIONS`]).
+    pub fn moderation_action(&self, action: &str) {
+        if let Some(action) = MODERATION_ACTIONS.into_iter().find(|a| *a == action) {
+            self.moderation_actions.get_or_create(&ActionLabels { action }).inc();
+        }
     }
 
     /// Everything, in the OpenMetrics text format ([`CONTENT_TYPE`]),

@@ -70,6 +70,16 @@ pub async fn list(
     user_ids.sort();
     user_ids.dedup();
     let users = state.store.users(&user_ids).await?;
+    // The rules the entries are about, as they are now (deleted ones are
+    // gone, as on Discord).
+    let rule_ids: Vec<u64> =
+        entries.iter().filter(|e| (140..=142).contains(&e.action_type)).filter_map(|e| e.target_id).collect();
+    let mut rules = Vec::new();
+    if !rule_ids.is_empty() {
+        for row in state.store.automod_rules(guild.guild.id).await?.iter().filter(|r| rule_ids.contains(&r.id)) {
+            rules.push(crate::automod::rules::Rule::from_row(row).map_err(crate::error::ApiError::internal)?.render());
+        }
+    }
     Ok(Json(json!({
         "audit_log_entries": entries.iter().map(render_entry).collect::<Vec<_>>(),
         "users": users.iter().map(render::user).collect::<Vec<_>>(),
@@ -78,6 +88,6 @@ pub async fn list(
         "guild_scheduled_events": [],
         "threads": [],
         "application_commands": [],
-        "auto_moderation_rules": [],
+        "auto_moderation_rules": rules,
     })))
 }

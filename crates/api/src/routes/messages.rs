@@ -20,6 +20,7 @@ use crate::audit::{action, Reason};
 use crate::error::{ApiError, ApiResult, FormErrors};
 use crate::extract::{path_id, Authed, Body, Cursor, Path, Query};
 use crate::publish::Place;
+use crate::routes::automod;
 use crate::routes::channels::open;
 use crate::{render, ApiState};
 
@@ -267,6 +268,16 @@ pub async fn create(
         }
     }
 
+    // AutoMod before anything is stored: a blocked message never exists.
+    let verdict = {
+        let (users, roles, _) = parse_mentions(&body.content);
+        automod::check(&state, &access, &user, &body.content, users.len() + roles.len(), false).await?
+    };
+    if let Some(v) = verdict.as_ref().filter(|v| v.blocks()) {
+        automod::execute(&state, &access, &user, &body.content, v, None).await;
+        return Err(ApiError::automod_blocked());
+    }
+
     let replied_author = reply_to.as_ref().map(|m| m.author_id).filter(|a| *a != user.id);
     let (mentions, mention_roles, mention_everyone) =
         resolve_mentions(&state, &access, &body.content, body.allowed_mentions.as_ref(), replied_author).await?;
@@ -300,9 +311,13 @@ pub async fn create(
         guild_mentions,
     };
     let (stored, created) = state.store.create_message(&new).await?;
+    let (id, content) = (stored.id, stored.content.clone());
     let message = render_one(&state, user.id, stored).await?;
     if created {
         state.message_created(&place, message.clone(), access.member());
+        if let Some(v) = &verdict {
+            automod::execute(&state, &access, &user, &content, v, Some(id)).await;
+        }
     }
     Ok(Json(message))
 }
@@ -403,9 +418,17 @@ pub async fn update(
         a.check(&mut errors);
     }
     errors.finish()?;
+    let mut verdict = None;
     if let Some(content) = body.content {
         if content.trim().is_empty() {
             return Err(ApiError::empty_message());
+        }
+        // Discord checks edits too: a blocked edit leaves the message as it was.
+        let (users, roles, _) = parse_mentions(&content);
+        verdict = automod::check(&state, &access, &user, &content, users.len() + roles.len(), true).await?;
+        if let Some(v) = verdict.as_ref().filter(|v| v.blocks()) {
+            automod::execute(&state, &access, &user, &content, v, None).await;
+            return Err(ApiError::automod_blocked());
         }
         let (mentions, roles, everyone) =
             resolve_mentions(&state, &access, &content, body.allowed_mentions.as_ref(), None).await?;
@@ -419,8 +442,12 @@ pub async fn update(
     }
     row.edited_at = Some(Timestamp::now().unix_ms());
     state.store.edit_message(&row).await?;
+    let (id, content) = (row.id, row.content.clone());
     let message = render_one(&state, user.id, row).await?;
     state.message_updated(&access.place(&state).await?, message.clone(), access.member());
+    if let Some(v) = &verdict {
+        automod::execute(&state, &access, &user, &content, v, Some(id)).await;
+    }
     Ok(Json(message))
 }
 

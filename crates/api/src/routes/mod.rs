@@ -3,6 +3,7 @@
 mod applications;
 mod audit_log;
 mod auth;
+mod automod;
 mod channels;
 mod gateway;
 mod guilds;
@@ -76,6 +77,11 @@ pub fn router(config: &ApiConfig) -> Router<ApiState> {
         .route("/guilds/{guild_id}/bans/{user_id}", get(members::ban).put(members::put_ban).delete(members::remove_ban))
         .route("/guilds/{guild_id}/bulk-ban", post(members::bulk_ban))
         .route("/guilds/{guild_id}/audit-logs", get(audit_log::list))
+        .route("/guilds/{guild_id}/auto-moderation/rules", get(automod::list).post(automod::create))
+        .route(
+            "/guilds/{guild_id}/auto-moderation/rules/{rule_id}",
+            get(automod::get).patch(automod::update).delete(automod::delete),
+        )
         .route("/guilds/{guild_id}/messages/search", get(search::guild))
         .route("/guilds/{guild_id}/invites", get(invites::guild_invites))
         // channels

@@ -103,3 +103,53 @@ async fn a_discord_py_bot_reconnects_by_itself_when_the_server_restarts() {
     assert!(answered, "the bot answers after the restart");
     scene.expect_bot_message("pong from discord.py").await;
 }
+
+#[tokio::test]
+async fn a_discord_py_bot_receives_automod_actions() {
+    use serde_json::{json, Value};
+    let scene = Scene::new().await;
+    let app = &scene.app;
+    // AutoMod events go to those who manage the guild.
+    let (_, role) = app
+        .post(
+            &format!("/guilds/{}/roles", scene.guild),
+            &scene.person.token,
+            json!({ "name": "mods", "permissions": "32" }),
+        )
+        .await;
+    let path = format!("/guilds/{}/members/{}/roles/{}", scene.guild, scene.bot.id, role["id"].as_str().unwrap());
+    assert_eq!(app.put(&path, &scene.person.token).await.0, reqwest::StatusCode::NO_CONTENT);
+    let offender = app.register("offender").await;
+    app.join(&scene.person, &scene.channel, &offender).await;
+
+    let mut bot = Bot::start(&scene);
+    bot.says("READY").await;
+    let rule = json!({
+        "name": "no-frogs", "event_type": 1, "trigger_type": 1, "enabled": true,
+        "trigger_metadata": { "keyword_filter": ["frog*"] },
+        "actions": [{ "type": 1, "metadata": { "custom_message": "No frogs." } }],
+    });
+    let (status, rule) =
+        app.post(&format!("/guilds/{}/auto-moderation/rules", scene.guild), &scene.person.token, rule).await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{rule}");
+    assert_eq!(bot.says("AUTOMOD_RULE").await, "AUTOMOD_RULE create no-frogs");
+
+    let (status, body) = app
+        .post(&format!("/channels/{}/messages", scene.channel), &offender.token, json!({ "content": "I love Frogs" }))
+        .await;
+    crate::common::assert_error(&(status, body), 400, 200000);
+    let line = bot.says("AUTOMOD_ACTION ").await;
+    let seen: Value = serde_json::from_str(line.trim_start_matches("AUTOMOD_ACTION ")).unwrap();
+    let id = |s: &str| json!(s.parse::<u64>().unwrap());
+    assert_eq!(seen["guild_id"], id(&scene.guild));
+    assert_eq!(seen["action_type"], 1);
+    assert_eq!(seen["custom_message"], "No frogs.");
+    assert_eq!(seen["rule_id"], id(rule["id"].as_str().unwrap()));
+    assert_eq!(seen["rule_trigger_type"], 1);
+    assert_eq!(seen["user_id"], id(&offender.id));
+    assert_eq!(seen["channel_id"], id(&scene.channel));
+    assert_eq!(seen["message_id"], Value::Null, "a blocked message has no id");
+    assert_eq!(seen["content"], "I love Frogs");
+    assert_eq!(seen["matched_keyword"], "frog*");
+    assert_eq!(seen["matched_content"], "Frogs");
+}

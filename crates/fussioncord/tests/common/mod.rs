@@ -130,7 +130,27 @@ impl TestApp {
     }
 
     pub async fn with_config(config: server::Config, dir: tempfile::TempDir) -> Self {
-        let running = server::start(config.clone()).await.expect("server starts");
+        Self::with_classifier(config, dir, None).await
+    }
+
+    /// A server whose messages are scored by `classifier` instead of the
+    /// built-in model (a failing one, to test that failures never block).
+    pub async fn spawn_with_classifier(
+        classifier: std::sync::Arc<dyn moderation::Classifier>,
+        tune: impl FnOnce(&mut server::Config),
+    ) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = test_config(dir.path().join("data"), fresh_database().await);
+        tune(&mut config);
+        Self::with_classifier(config, dir, Some(classifier)).await
+    }
+
+    async fn with_classifier(
+        config: server::Config,
+        dir: tempfile::TempDir,
+        classifier: Option<std::sync::Arc<dyn moderation::Classifier>>,
+    ) -> Self {
+        let running = server::start_with_classifier(config.clone(), classifier).await.expect("server starts");
         let base = format!("http://{}/api/v10", running.addr);
         Self { client: reqwest::Client::new(), base, config, running: Some(running), _dir: dir }
     }

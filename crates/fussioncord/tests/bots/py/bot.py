@@ -4,10 +4,13 @@ Environment: FC_HTTP (http://127.0.0.1:PORT), FC_TOKEN (bot token).
 Prints READY <id> when ready, REPLIED after each reply, CONNECTED on every
 (re)connection. Answers "ping" with "pong from discord.py". On "burst N" it
 sends N messages at once and prints BURST_DONE (or BURST_FAILED <error>);
-SAW_429 whenever discord.py reports a 429 it is waiting out.
+SAW_429 whenever discord.py reports a 429 it is waiting out. Prints
+AUTOMOD_RULE <event> <name> for each AutoMod rule event and
+AUTOMOD_ACTION <json> for each on_automod_action it receives.
 """
 
 import asyncio
+import json
 import logging
 import os
 import sys
@@ -65,6 +68,28 @@ async def on_message(message):
             say("BURST_DONE")
         except Exception as e:  # the test fails on any error the library raised
             say(f"BURST_FAILED {e!r}")
+
+
+@client.event
+async def on_automod_rule_create(rule):
+    say(f"AUTOMOD_RULE create {rule.name}")
+
+
+@client.event
+async def on_automod_action(execution):
+    say("AUTOMOD_ACTION " + json.dumps({
+        "guild_id": execution.guild_id,
+        "action_type": execution.action.type.value,
+        "custom_message": execution.action.custom_message,
+        "rule_id": execution.rule_id,
+        "rule_trigger_type": execution.rule_trigger_type.value,
+        "user_id": execution.user_id,
+        "channel_id": execution.channel_id,
+        "message_id": execution.message_id,
+        "content": execution.content,
+        "matched_keyword": execution.matched_keyword,
+        "matched_content": execution.matched_content,
+    }))
 
 
 async def main():
