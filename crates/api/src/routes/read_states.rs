@@ -44,9 +44,9 @@ pub async fn ack(
     errors.finish()?;
     let message = crate::extract::path_id("message_id", &message)?;
     // A deleted message may still be the channel's last one (as on Discord),
-    // and clients ack what they were shown, so any id up to the channel's
-    // last message is accepted; ids beyond it would mark future messages read.
-    let known = access.channel.last_message_id.is_some_and(|last| message <= last)
+    // and a client acks the last message it was shown, so that id is
+    // accepted too; any other unknown id is refused.
+    let known = access.channel.last_message_id == Some(message)
         || state.store.message(access.channel.id, message).await?.is_some();
     if !known {
         return Err(ApiError::unknown_message());
