@@ -3,6 +3,7 @@
 
 mod access;
 pub mod audit;
+pub mod avatars;
 mod credentials;
 mod edge;
 mod error;
@@ -49,6 +50,8 @@ pub struct ApiConfig {
     /// of the window.
     pub login_max_failures: u32,
     pub login_window: std::time::Duration,
+    /// Largest avatar accepted, in decoded bytes.
+    pub avatar_max_bytes: usize,
 }
 
 impl Default for ApiConfig {
@@ -61,6 +64,7 @@ impl Default for ApiConfig {
             metrics_enabled: true,
             login_max_failures: 5,
             login_window: std::time::Duration::from_secs(15 * 60),
+            avatar_max_bytes: 8 * 1024 * 1024,
         }
     }
 }
@@ -78,6 +82,8 @@ pub struct ApiState {
     pub limits: Arc<Limits>,
     /// This server's metrics (request counts, latencies, rate-limit hits).
     pub metrics: Arc<telemetry::Metrics>,
+    /// Where avatar images are kept.
+    pub avatars: Arc<dyn avatars::BlobStore>,
 }
 
 /// The whole HTTP API, mounted under `/api/v10` (and `/api`, which
@@ -86,13 +92,15 @@ pub struct ApiState {
 /// endpoints `/healthz`, `/readyz` and `/metrics` beside it.
 pub fn router(state: ApiState) -> Router {
     // A route layer, so the limiter sees which route matched.
-    let api = routes::router().route_layer(axum::middleware::from_fn_with_state(state.clone(), limits::limit));
+    let api =
+        routes::router(&state.config).route_layer(axum::middleware::from_fn_with_state(state.clone(), limits::limit));
     let limit = state.config.max_body_bytes;
     Router::new()
         .merge(openapi::router())
         .nest("/api/v10", api.clone())
         .nest("/api", api)
         .merge(ops::router(state.config.metrics_enabled))
+        .merge(avatars::router())
         .fallback(|| async { ApiError::not_found() })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .layer(DefaultBodyLimit::max(limit))

@@ -46,6 +46,8 @@ use Json::{Many, Nothing, One};
 #[derive(Clone, Copy)]
 enum Param {
     Snowflake,
+    /// A snowflake that may repeat (`author_id=1&author_id=2`).
+    Snowflakes,
     Integer,
     Boolean,
     Text,
@@ -151,6 +153,28 @@ const TAGS: &[(&str, &str)] = &[
 const PAGE: &[(&str, Param)] = &[("before", Param::Snowflake), ("after", Param::Snowflake), ("limit", Param::Integer)];
 const AFTER_LIMIT: &[(&str, Param)] = &[("after", Param::Snowflake), ("limit", Param::Integer)];
 const WITH_COUNTS: &[(&str, Param)] = &[("with_counts", Param::Boolean)];
+/// Discord's message search parameters; `before` and `after` stand for
+/// `max_id` and `min_id`. `has` and `author_type` repeat too.
+const SEARCH: &[(&str, Param)] = &[
+    ("content", Param::Text),
+    ("author_id", Param::Snowflakes),
+    ("author_type", Param::Text),
+    ("mentions", Param::Snowflakes),
+    ("mentions_role_id", Param::Snowflakes),
+    ("mention_everyone", Param::Boolean),
+    ("pinned", Param::Boolean),
+    ("has", Param::Text),
+    ("channel_id", Param::Snowflakes),
+    ("min_id", Param::Snowflake),
+    ("max_id", Param::Snowflake),
+    ("after", Param::Snowflake),
+    ("before", Param::Snowflake),
+    ("include_nsfw", Param::Boolean),
+    ("sort_by", Param::Text),
+    ("sort_order", Param::Text),
+    ("limit", Param::Integer),
+    ("offset", Param::Integer),
+];
 
 /// Every route of `routes/mod.rs`, in its order.
 const OPERATIONS: &[Operation] = &[
@@ -180,6 +204,11 @@ const OPERATIONS: &[Operation] = &[
     op("PATCH", "/users/@me", "update_my_user", USERS, "Modify the current user")
         .body(One("UserUpdate"))
         .ok(One("CurrentUser")),
+    op("GET", "/users/@me/settings", "get_my_settings", USERS, "Get the current user's client settings")
+        .ok(One("UserSettings")),
+    op("PATCH", "/users/@me/settings", "update_my_settings", USERS, "Change client settings, status and custom status")
+        .body(One("UserSettingsUpdate"))
+        .ok(One("UserSettings")),
     op("POST", "/users/@me/mfa/totp/enable", "enable_totp", USERS, "Turn on TOTP two-factor authentication")
         .body(One("TotpEnable"))
         .ok(One("MfaEnabled")),
@@ -381,6 +410,9 @@ const OPERATIONS: &[Operation] = &[
         ("after", Param::Snowflake),
         ("limit", Param::Integer),
     ]),
+    op("GET", "/guilds/{guild_id}/messages/search", "guild_search", MESSAGES, "Search the messages one may read")
+        .ok(One("SearchResults"))
+        .query(SEARCH),
     op("GET", "/guilds/{guild_id}/invites", "list_guild_invites", INVITES, "List a guild's invites").ok(Many("Invite")),
     // channels
     op("GET", "/channels/{channel_id}", "get_channel", CHANNELS, "Get a channel").ok(One("Channel")),
@@ -452,6 +484,15 @@ const OPERATIONS: &[Operation] = &[
     op("GET", "/channels/{channel_id}/messages/pins", "list_pins", PINS, "List pinned messages, newest pin first")
         .ok(One("PinsPage"))
         .query(&[("before", Param::Text), ("limit", Param::Integer)]),
+    op(
+        "GET",
+        "/channels/{channel_id}/messages/search",
+        "channel_search",
+        MESSAGES,
+        "Search one channel's messages, a DM's included (people only)",
+    )
+    .ok(One("SearchResults"))
+    .query(SEARCH),
     op("PUT", "/channels/{channel_id}/messages/pins/{message_id}", "create_pin", PINS, "Pin a message").audited(),
     op("DELETE", "/channels/{channel_id}/messages/pins/{message_id}", "delete_pin", PINS, "Unpin a message").audited(),
     op("GET", "/channels/{channel_id}/messages/{message_id}", "get_message", MESSAGES, "Get a message")
@@ -579,6 +620,7 @@ fn operation(o: &Operation) -> utoipa::openapi::path::Operation {
     for (name, kind) in o.query {
         let schema = match kind {
             Param::Snowflake => snowflake(),
+            Param::Snowflakes => array(snowflake()),
             Param::Integer => integer(),
             Param::Boolean => boolean(),
             Param::Text => string(),
@@ -1169,6 +1211,24 @@ fn schemas() -> Vec<(&'static str, S)> {
             ),
         ),
         (
+            "SearchResults",
+            object(
+                [
+                    ("total_results", integer()),
+                    (
+                        "messages",
+                        described(
+                            "Newest first; each hit alone in its list, as a Message with `hit: true`",
+                            array(array(refer("Message"))),
+                        ),
+                    ),
+                    ("doing_deep_historical_index", boolean()),
+                    ("analytics_id", string()),
+                ],
+                [],
+            ),
+        ),
+        (
             "PinsPage",
             object(
                 [
@@ -1288,12 +1348,58 @@ fn schemas() -> Vec<(&'static str, S)> {
                 [
                     ("username", string()),
                     ("global_name", nullable(string())),
-                    ("avatar", nullable(string())),
+                    (
+                        "avatar",
+                        described(
+                            "A data URI (data:image/png;base64,…; PNG, JPEG, GIF or WebP), or null to remove",
+                            nullable(string()),
+                        ),
+                    ),
                     ("locale", string()),
                 ],
             ),
         ),
         ("DmCreate", object([("recipient_id", snowflake())], [])),
+        (
+            "CustomStatus",
+            object(
+                [],
+                [
+                    ("text", nullable(string())),
+                    ("emoji_id", nullable(snowflake())),
+                    ("emoji_name", nullable(string())),
+                    ("expires_at", nullable(timestamp())),
+                ],
+            ),
+        ),
+        (
+            "UserSettings",
+            object(
+                [
+                    ("status", described("online, idle, dnd or invisible", string())),
+                    ("custom_status", nullable(refer("CustomStatus"))),
+                    ("theme", described("dark or light", string())),
+                    ("locale", string()),
+                    ("message_display_compact", boolean()),
+                    ("developer_mode", boolean()),
+                ],
+                [],
+            ),
+        ),
+        (
+            "UserSettingsUpdate",
+            object(
+                [],
+                [
+                    ("status", described("online, idle, dnd or invisible", string())),
+                    ("custom_status", nullable(refer("CustomStatus"))),
+                    ("theme", described("dark or light", string())),
+                    ("locale", string()),
+                    ("message_display_compact", boolean()),
+                    ("developer_mode", boolean()),
+                ],
+            ),
+        ),
         ("ApplicationCreate", object([("name", string())], [("description", string())])),
         ("ApplicationUpdate", object([], [("description", string()), ("flags", integer())])),
         (

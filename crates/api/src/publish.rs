@@ -325,6 +325,18 @@ impl ApiState {
         self.emit(Event::new("MESSAGE_ACK", bytes(&payload), Audience::Users(vec![user]), 0));
     }
 
+    /// USER_SETTINGS_UPDATE (the settings that changed) to the user's
+    /// sessions.
+    pub(crate) fn user_settings_updated(&self, user: UserId, changed: &serde_json::Value) {
+        self.emit(Event::new("USER_SETTINGS_UPDATE", bytes(changed), Audience::Users(vec![user]), 0));
+    }
+
+    /// A status set through the API: every node's gateway applies it to
+    /// the user's sessions there and announces the presence.
+    pub(crate) fn presence_changed(&self, change: events::PresenceChange) {
+        self.emit(Event::presence_changed(change));
+    }
+
     pub(crate) fn user_updated(&self, user: &CurrentUser) {
         self.emit(Event::new("USER_UPDATE", bytes(user), Audience::Users(vec![user.user.id]), 0));
     }

@@ -7,7 +7,7 @@ use model::channel::{Channel, ChannelType, PermissionOverwrite};
 use model::guild::{Guild, Member, Role, RoleColors, UserGuild};
 use model::invite::{Invite, InviteChannel, InviteGuild, InviteMetadata};
 use model::message::{Message, MessageReference, Reaction, ReactionCountDetails, ReactionEmoji};
-use model::user::{CurrentUser, Relationship, User};
+use model::user::{CurrentUser, CustomStatus, Relationship, User, UserSettings};
 use model::{Id, Timestamp};
 use store::{
     ApplicationRow, ChannelRow, GuildRow, InviteRow, MemberRow, MessageRow, OverwriteRow, ReadStateRow,
@@ -77,6 +77,28 @@ pub fn current_user(u: &UserRow) -> CurrentUser {
         email: u.email.clone(),
         premium_type: 0,
     }
+}
+
+/// A person's settings; a custom status past its expiry shows as none.
+pub fn user_settings(s: &store::SettingsRow, now_ms: i64) -> UserSettings {
+    UserSettings {
+        status: s.status.clone(),
+        custom_status: live_custom_status(s, now_ms).map(|c| CustomStatus {
+            text: c.text.clone(),
+            emoji_id: None,
+            emoji_name: c.emoji_name.clone(),
+            expires_at: c.expires_at.map(Timestamp::from_unix_ms),
+        }),
+        theme: s.theme.clone(),
+        locale: s.locale.clone(),
+        message_display_compact: s.message_display_compact,
+        developer_mode: s.developer_mode,
+    }
+}
+
+/// The custom status, unless it has expired.
+pub fn live_custom_status(s: &store::SettingsRow, now_ms: i64) -> Option<&store::CustomStatus> {
+    s.custom_status.as_ref().filter(|c| c.expires_at.is_none_or(|t| t > now_ms))
 }
 
 pub fn role(r: &RoleRow) -> Role {

@@ -73,6 +73,25 @@ impl RevokedTokens {
     }
 }
 
+/// A presence a person set through the API (their saved status or custom
+/// status), for every node's gateway to apply to the user's sessions there
+/// as if they had sent op 3.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PresenceChange {
+    pub user: UserId,
+    /// `online`, `idle`, `dnd` or `invisible`; `None` keeps the current one.
+    pub status: Option<String>,
+    /// The custom status activity: `None` keeps it, `Some(None)` removes it.
+    pub custom_status: Option<Option<CustomActivity>>,
+}
+
+/// A custom status as the presence's type 4 activity shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CustomActivity {
+    pub text: Option<String>,
+    pub emoji_name: Option<String>,
+}
+
 #[derive(Debug, Clone)]
 pub struct Event {
     /// The dispatch name, e.g. `MESSAGE_CREATE`.
@@ -88,11 +107,14 @@ pub struct Event {
     /// Set on the one event that is not a dispatch: it only closes
     /// connections.
     pub revocation: Option<Revocation>,
+    /// Set on another event that is not a dispatch: the gateway changes the
+    /// user's presence, which it then announces itself.
+    pub presence: Option<PresenceChange>,
 }
 
 impl Event {
     pub fn new(name: &'static str, data: Bytes, audience: Audience, intents: u64) -> Self {
-        Self { name, data, audience, intents, content_gate: None, membership: None, revocation: None }
+        Self { name, data, audience, intents, content_gate: None, membership: None, revocation: None, presence: None }
     }
 
     /// Tokens that stopped working; never dispatched to anyone.
@@ -101,6 +123,12 @@ impl Event {
             revocation: Some(Revocation { user, tokens }),
             ..Self::new("TOKENS_REVOKED", Bytes::new(), Audience::Users(vec![user]), 0)
         }
+    }
+
+    /// A presence set through the API; never dispatched as it is.
+    pub fn presence_changed(change: PresenceChange) -> Self {
+        let user = change.user;
+        Self { presence: Some(change), ..Self::new("PRESENCE_CHANGE", Bytes::new(), Audience::Users(vec![user]), 0) }
     }
 
     pub fn with_membership(mut self, m: Membership) -> Self {

@@ -3,6 +3,8 @@
 
 mod common;
 
+#[path = "api/avatars.rs"]
+mod avatars;
 #[path = "api/cli.rs"]
 mod cli;
 #[path = "api/flow.rs"]
@@ -15,3 +17,7 @@ mod persistence;
 mod read_states;
 #[path = "api/relationships.rs"]
 mod relationships;
+#[path = "api/search.rs"]
+mod search;
+#[path = "api/settings.rs"]
+mod settings;

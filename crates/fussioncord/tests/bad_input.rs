@@ -358,6 +358,7 @@ impl World {
         let reads: Vec<(&str, &str, String)> = vec![
             ("owner", &self.owner.token, "/users/@me".into()),
             ("owner", &self.owner.token, "/users/@me/guilds".into()),
+            ("owner", &self.owner.token, "/users/@me/settings".into()),
             ("owner", &self.owner.token, format!("/guilds/{g}")),
             ("owner", &self.owner.token, format!("/guilds/{g}/channels")),
             ("owner", &self.owner.token, format!("/guilds/{g}/members?limit=1000")),
@@ -463,6 +464,8 @@ fn authed_routes() -> Vec<Route> {
         route(M::POST, "/users/@me/mfa/codes", Some(r#"{"password":"correct horse battery","regenerate":true}"#)),
         route(M::GET, "/users/@me", None),
         route(M::PATCH, "/users/@me", Some(r#"{"global_name":"Renamed"}"#)),
+        route(M::GET, "/users/@me/settings", None),
+        route(M::PATCH, "/users/@me/settings", Some(r#"{"theme":"light"}"#)),
         route(M::GET, "/users/@me/guilds", None),
         route(M::DELETE, "/users/@me/guilds/{guild}", None),
         route(M::POST, "/users/@me/channels", Some(r#"{"recipient_id":"{user}"}"#)),
@@ -505,6 +508,7 @@ fn authed_routes() -> Vec<Route> {
         route(M::DELETE, "/guilds/{guild}/bans/{banned}", None),
         route(M::POST, "/guilds/{guild}/bulk-ban", Some(r#"{"user_ids":["{user}"]}"#)),
         route(M::GET, "/guilds/{guild}/audit-logs", None),
+        route(M::GET, "/guilds/{guild}/messages/search?content=hello", None),
         route(M::GET, "/guilds/{guild}/invites", None),
         route(M::GET, "/channels/{channel}", None),
         route(M::PATCH, "/channels/{channel}", Some(r#"{"name":"renamed"}"#)),
@@ -520,6 +524,7 @@ fn authed_routes() -> Vec<Route> {
         route(M::POST, "/channels/{channel}/messages", Some(r#"{"content":"hello"}"#)),
         route(M::POST, "/channels/{channel}/messages/bulk-delete", Some(r#"{"messages":["{message}","{message2}"]}"#)),
         route(M::GET, "/channels/{channel}/messages/pins", None),
+        route(M::GET, "/channels/{channel}/messages/search?content=hello", None),
         route(M::PUT, "/channels/{channel}/messages/pins/{message}", None),
         route(M::DELETE, "/channels/{channel}/messages/pins/{message}", None),
         route(M::GET, "/channels/{channel}/messages/{message}", None),
@@ -888,6 +893,7 @@ fn body_routes() -> Vec<BodyRoute> {
         r(M::POST, "/users/@me/mfa/totp/disable", "code", r#""123456""#, true),
         r(M::POST, "/users/@me/mfa/codes", "password", r#""correct horse battery""#, true),
         r(M::PATCH, "/users/@me", "username", r#""owner""#, true),
+        r(M::PATCH, "/users/@me/settings", "status", r#""idle""#, true),
         r(M::POST, "/users/@me/channels", "recipient_id", r#""{user}""#, true),
         r(M::POST, "/users/@me/relationships", "username", r#""member""#, true),
         r(M::PUT, "/users/@me/relationships/{user}", "type", "2", true),
@@ -1038,6 +1044,7 @@ async fn array_bodies_are_refused_not_read_positionally() {
         (Method::POST, format!("/channels/{c}/messages"), Auth::token(&w.owner.token), r#"["hello"]"#),
         (Method::POST, "/guilds".into(), Auth::token(&w.owner.token), r#"["Array Guild"]"#),
         (Method::PATCH, "/users/@me".into(), Auth::token(&w.owner.token), r#"["renamed"]"#),
+        (Method::PATCH, "/users/@me/settings".into(), Auth::token(&w.owner.token), r#"["idle","light"]"#),
         (Method::PATCH, format!("/channels/{c}"), Auth::token(&w.owner.token), r#"["renamed"]"#),
         (Method::POST, format!("/channels/{c}/messages/bulk-delete"), Auth::token(&w.owner.token), &bulk),
         (Method::POST, "/applications".into(), Auth::token(&w.owner.token), r#"["Array Bot"]"#),
@@ -1176,6 +1183,28 @@ async fn fields_of_the_wrong_type_are_form_errors_naming_the_field() {
         (Method::PATCH, "/users/@me".into(), json!({ "global_name": [] }), "global_name"),
         (Method::PATCH, "/users/@me".into(), json!({ "locale": {} }), "locale"),
         (Method::PATCH, "/users/@me".into(), json!({ "avatar": [] }), "avatar"),
+        (Method::PATCH, "/users/@me".into(), json!({ "avatar": "not a data uri" }), "avatar"),
+        (Method::PATCH, "/users/@me".into(), json!({ "avatar": "data:image/png;base64,!!!" }), "avatar"),
+        (Method::PATCH, "/users/@me".into(), json!({ "avatar": "data:text/plain;base64,aGVsbG8=" }), "avatar"),
+        (Method::PATCH, "/users/@me".into(), json!({ "avatar": "data:image/png;base64,aGVsbG8=" }), "avatar"),
+        (Method::PATCH, "/users/@me/settings".into(), json!({ "status": "busy" }), "status"),
+        (Method::PATCH, "/users/@me/settings".into(), json!({ "status": 1 }), "status"),
+        (Method::PATCH, "/users/@me/settings".into(), json!({ "theme": "blue" }), "theme"),
+        (Method::PATCH, "/users/@me/settings".into(), json!({ "locale": "xx-YY" }), "locale"),
+        (Method::PATCH, "/users/@me/settings".into(), json!({ "developer_mode": "yes" }), "developer_mode"),
+        (Method::PATCH, "/users/@me/settings".into(), json!({ "custom_status": "hi" }), "custom_status"),
+        (
+            Method::PATCH,
+            "/users/@me/settings".into(),
+            json!({ "custom_status": { "text": "x".repeat(129) } }),
+            "custom_status.text",
+        ),
+        (
+            Method::PATCH,
+            "/users/@me/settings".into(),
+            json!({ "custom_status": { "text": "hi", "expires_at": "tomorrow" } }),
+            "custom_status.expires_at",
+        ),
         (Method::POST, "/users/@me/channels".into(), json!({}), "recipient_id"),
         (Method::POST, "/users/@me/channels".into(), json!({ "recipient_id": "abc" }), "recipient_id"),
         (Method::POST, "/users/@me/channels".into(), json!({ "recipient_id": "0" }), "recipient_id"),
@@ -1901,9 +1930,13 @@ async fn oversized_bodies_are_413_on_every_body_route() {
     let before = w.snapshot().await;
     let mut fails = Failures::default();
     let limit = w.app.config.http.max_body_bytes;
+    // The profile carries an avatar, base64-encoded: its limit leaves room
+    // for the largest one allowed.
+    let profile_limit = limit.max(w.app.config.avatars.max_bytes / 3 * 4 + 64 * 1024);
     for route in body_routes() {
+        let limit = if route.path == "/users/@me" { profile_limit } else { limit };
         // A valid JSON object padded with spaces: only its size is wrong.
-        for size in [limit + 1, 3 * 1024 * 1024] {
+        for size in [limit + 1, limit + 2 * 1024 * 1024] {
             let mut body = format!(r#"{{"{}":"x"}}"#, route.field).into_bytes();
             body.resize(size, b' ');
             let auth = if route.auth { Auth::token(&w.owner.token) } else { Auth::None };
@@ -1946,6 +1979,12 @@ async fn bad_query_parameters_are_form_errors_naming_the_parameter() {
         (format!("/guilds/{g}/bans"), 1000, &["before", "after"][..]),
         (format!("/guilds/{g}/audit-logs"), 100, &["before", "after", "user_id"][..]),
         (format!("/guilds/{g}/members/search?query=mem"), 1000, &[][..]),
+        (
+            format!("/guilds/{g}/messages/search"),
+            25,
+            &["before", "after", "max_id", "author_id", "mentions", "mentions_role_id", "channel_id"][..],
+        ),
+        (format!("/channels/{c}/messages/search?content=x"), 25, &["before", "max_id", "author_id"][..]),
     ] {
         let sep = if path.contains('?') { '&' } else { '?' };
         for n in numbers.iter().map(|s| s.to_string()).chain([(max + 1).to_string()]) {
@@ -1966,6 +2005,26 @@ async fn bad_query_parameters_are_form_errors_naming_the_parameter() {
     for query in ["", "?limit=5", "?query=", "?query=&limit=5", &format!("?query={long_query}")] {
         cases.push((format!("/guilds/{g}/members/search{query}"), "query"));
     }
+    // Message search: offsets, choices, booleans and the content's length.
+    let search = format!("/guilds/{g}/messages/search");
+    for (query, param) in [
+        ("offset=9976", "offset"),
+        ("offset=-1", "offset"),
+        ("offset=abc", "offset"),
+        ("has=gif", "has"),
+        ("has=", "has"),
+        ("has=--link", "has"),
+        ("author_type=robot", "author_type"),
+        ("sort_by=random", "sort_by"),
+        ("sort_order=up", "sort_order"),
+        ("pinned=maybe", "pinned"),
+        ("mention_everyone=%00", "mention_everyone"),
+        ("include_nsfw=2", "include_nsfw"),
+    ] {
+        cases.push((format!("{search}?{query}"), param));
+    }
+    cases.push((format!("{search}?content={}", "a".repeat(1025)), "content"));
+    cases.push((format!("/channels/{c}/messages/search?content={}", "%F0%9F%91%8D".repeat(1025)), "content"));
     for b in [
         "yesterday",
         "2024-13-01T00:00:00Z",
@@ -2034,6 +2093,9 @@ async fn bad_query_parameters_are_form_errors_naming_the_parameter() {
         "/users/@me/guilds?limit=1&with_counts=true".into(),
         format!("/guilds/{g}/members/search?query=%F0%9F%91%8D&limit=1000"),
         format!("/guilds/{g}/members/search?query={}", "a".repeat(100)),
+        format!("/guilds/{g}/messages/search?content=%F0%9F%91%8D&limit=25&offset=9975&has=-link&junk=%FF%00"),
+        format!("/guilds/{g}/messages/search?content={}&after=0&min_id=0", "%F0%9F%91%8D".repeat(1024)),
+        format!("/channels/{c}/messages/search?content=%22%2A%28&has=-file&author_type=-bot&sort_order=asc"),
         format!("/guilds/{g}/bans?limit=1000&before={UNKNOWN_ID}"),
         format!("/guilds/{g}/audit-logs?limit=100&action_type=22&user_id={}", w.owner.id),
     ] {

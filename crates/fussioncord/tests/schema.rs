@@ -44,6 +44,8 @@ const ROUTES: &[(&str, &str, &[&str])] = &[
     ("GET", "/gateway/bot", &["get_bot_gateway"]),
     ("GET", "/users/@me", &["get_my_user"]),
     ("PATCH", "/users/@me", &["update_my_user"]),
+    ("GET", "/users/@me/settings", &[]),
+    ("PATCH", "/users/@me/settings", &[]),
     ("GET", "/users/@me/guilds", &["list_my_guilds"]),
     ("DELETE", "/users/@me/guilds/{guild_id}", &["leave_guild"]),
     ("POST", "/users/@me/channels", &["create_dm"]),
@@ -87,6 +89,7 @@ const ROUTES: &[(&str, &str, &[&str])] = &[
     ("DELETE", "/guilds/{guild_id}/bans/{user_id}", &["unban_user_from_guild"]),
     ("POST", "/guilds/{guild_id}/bulk-ban", &["bulk_ban_users_from_guild"]),
     ("GET", "/guilds/{guild_id}/audit-logs", &["list_guild_audit_log_entries"]),
+    ("GET", "/guilds/{guild_id}/messages/search", &["guild_search"]),
     ("GET", "/guilds/{guild_id}/invites", &["list_guild_invites"]),
     ("GET", "/channels/{channel_id}", &["get_channel"]),
     ("PATCH", "/channels/{channel_id}", &["update_channel"]),
@@ -103,6 +106,8 @@ const ROUTES: &[(&str, &str, &[&str])] = &[
     ("POST", "/channels/{channel_id}/messages", &["create_message"]),
     ("POST", "/channels/{channel_id}/messages/bulk-delete", &["bulk_delete_messages"]),
     ("GET", "/channels/{channel_id}/messages/pins", &["list_pins"]),
+    // Discord's bot API has guild search only; people search a DM here.
+    ("GET", "/channels/{channel_id}/messages/search", &[]),
     ("PUT", "/channels/{channel_id}/messages/pins/{message_id}", &["create_pin"]),
     ("DELETE", "/channels/{channel_id}/messages/pins/{message_id}", &["delete_pin"]),
     ("GET", "/channels/{channel_id}/messages/{message_id}", &["get_message"]),
@@ -130,7 +135,7 @@ const ROUTES: &[(&str, &str, &[&str])] = &[
 /// How many of the operations above answer with a JSON body (checked
 /// against a schema) and how many with an empty 204 (checked to be a status
 /// the spec documents). The scenario must reach every one of them.
-const EXPECTED_JSON_OPERATIONS: usize = 44;
+const EXPECTED_JSON_OPERATIONS: usize = 45;
 const EXPECTED_EMPTY_OPERATIONS: usize = 22;
 
 /// The one place where our payloads knowingly depart from the spec:
@@ -495,11 +500,14 @@ fn every_route_is_classified_and_the_spec_lists_the_bot_routes() {
             ("POST", "/users/@me/mfa/totp/enable"),
             ("POST", "/users/@me/mfa/totp/disable"),
             ("POST", "/users/@me/mfa/codes"),
+            ("GET", "/users/@me/settings"),
+            ("PATCH", "/users/@me/settings"),
             ("GET", "/users/@me/relationships"),
             ("POST", "/users/@me/relationships"),
             ("PUT", "/users/@me/relationships/{user_id}"),
             ("DELETE", "/users/@me/relationships/{user_id}"),
             ("POST", "/channels/{channel_id}/messages/{message_id}/ack"),
+            ("GET", "/channels/{channel_id}/messages/search"),
             ("POST", "/applications"),
             ("POST", "/applications/{application_id}/bot/reset"),
             ("POST", "/oauth2/authorize"),
@@ -573,6 +581,16 @@ async fn responses_match_discords_openapi_spec() {
         app.patch("/users/@me", &alice.token, json!({"global_name": "Alice", "locale": "en-GB"})).await,
     );
     c.ok("get_user", app.get(&format!("/users/{}", bob.id), &alice.token).await);
+    // With an avatar (a 1×1 PNG), the user object carries its hash.
+    let png = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==";
+    let with_avatar = c.ok("update_my_user", app.patch("/users/@me", &alice.token, json!({"avatar": png})).await);
+    assert!(with_avatar["avatar"].is_string(), "{with_avatar}");
+    c.err(
+        "update_my_user",
+        app.patch("/users/@me", &alice.token, json!({"avatar": "data:image/png;base64,AAAA"})).await,
+        400,
+        50035,
+    );
     c.err("get_my_user", app.get("/users/@me", "not-a-token").await, 401, 40001);
     c.err("get_user", app.get("/users/1", &alice.token).await, 404, 10013);
 
@@ -690,6 +708,14 @@ async fn responses_match_discords_openapi_spec() {
     let history = c.ok("list_messages", app.get(&format!("{messages}?limit=50"), &bob.token).await);
     assert_eq!(history.as_array().map(Vec::len), Some(3), "{history}");
     c.ok("list_messages", app.get(&format!("{messages}?after={first}&limit=1"), &bob.token).await);
+    // Search finds those same messages, in Discord's search shape.
+    let search = format!("/guilds/{gid}/messages/search");
+    let found = c.ok("guild_search", app.get(&format!("{search}?channel_id={chat}"), &bob.token).await);
+    assert_eq!(found["total_results"], 3, "{found}");
+    let found =
+        c.ok("guild_search", app.get(&format!("{search}?content=again&author_id={}", alice.id), &bob.token).await);
+    assert_eq!(found["messages"][0][0]["id"], json!(first), "{found}");
+    c.err("guild_search", app.get(&format!("{search}?has=nothing"), &bob.token).await, 400, 50035);
     c.ok("delete_pin", app.delete(&format!("/channels/{chat}/messages/pins/{first}"), &alice.token).await);
     c.ok("deprecated_delete_pin", app.delete(&format!("/channels/{chat}/pins/{reply}"), &alice.token).await);
 
@@ -748,6 +774,9 @@ async fn responses_match_discords_openapi_spec() {
             .await,
     );
     c.ok("list_messages", app.get(&format!("/channels/{dm}/messages"), &bob.token).await);
+    let (status, found) = app.get(&format!("/channels/{dm}/messages/search?content=psst"), &bob.token).await;
+    assert_eq!((status, &found["total_results"]), (StatusCode::OK, &json!(1)), "{found}");
+    c.shape("GET /channels/{dm}/messages/search", "GuildSearchResponse", &found);
     c.ok("get_channel", app.get(&format!("/channels/{dm}"), &bob.token).await);
     c.err(
         "create_dm",

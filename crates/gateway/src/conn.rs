@@ -17,7 +17,7 @@ use model::gateway::{GuildMembersChunk, Ready, ReadyApplication, UnavailableGuil
 use store::{GuildId, UserRow};
 
 use crate::compress::{Compressor, Transport};
-use crate::hub::{presence_payload, Hub, UserPresence};
+use crate::hub::{custom_status_activity, presence_payload, Hub, UserPresence};
 use crate::protocol::{close, op, Identify, Incoming, PresenceUpdate, RequestGuildMembers, Resume};
 use crate::session::{Frame, ResumeError, Session};
 
@@ -31,6 +31,9 @@ const MAX_PAYLOAD: usize = 4096;
 const FLAG_PRESENCE: u64 = (1 << 12) | (1 << 13);
 const FLAG_GUILD_MEMBERS: u64 = (1 << 14) | (1 << 15);
 const FLAG_MESSAGE_CONTENT: u64 = (1 << 18) | (1 << 19);
+
+/// Relationships, the read state and settings READY carries for a person.
+type PersonalState = (Vec<serde_json::Value>, Option<serde_json::Value>, Option<store::SettingsRow>);
 
 /// What the connection URL asked for.
 #[derive(Debug, Clone)]
@@ -338,13 +341,14 @@ impl Conn {
         let probe = |g: GuildId| session.on_shard(Some(g));
         let mine: Vec<_> = guild_rows.iter().filter(|g| probe(g.id)).collect();
 
-        let (relationships, read_state) = match Self::personal_state(&self.hub.clone(), &user).await {
+        let (relationships, read_state, settings) = match Self::personal_state(&self.hub.clone(), &user).await {
             Ok(r) => r,
             Err(e) => {
-                tracing::warn!(error = %e, "gateway: could not load relationships or read states for READY");
-                (Vec::new(), None)
+                tracing::warn!(error = %e, "gateway: could not load relationships, read states or settings for READY");
+                (Vec::new(), None, None)
             }
         };
+        let now = model::Timestamp::now().unix_ms();
         // READY and the GUILD_CREATEs are the session's first dispatches,
         // queued before it is registered so nothing can come between them.
         let ready = Ready {
@@ -360,16 +364,33 @@ impl Conn {
             read_state,
             presences: Vec::new(),
             guild_join_requests: Vec::new(),
-            user_settings: json!({}),
+            user_settings: settings
+                .as_ref()
+                .map(|s| serde_json::to_value(api::render::user_settings(s, now)).expect("settings serialise"))
+                .unwrap_or_else(|| json!({})),
             session_type: "normal".into(),
         };
         let threshold = identify.large_threshold.unwrap_or(self.hub.config.large_threshold).clamp(50, 250);
         // Online first, so the user's own presence is in the guild snapshots.
-        let presence = identify
-            .presence
-            .as_ref()
-            .and_then(user_presence)
-            .unwrap_or(UserPresence { status: "online".into(), activities: Vec::new() });
+        // The presence IDENTIFY gives wins (bots set theirs so); a person's
+        // client that sends none gets their saved status and custom status.
+        let presence = match (identify.presence.as_ref(), &settings) {
+            (Some(p), _) => user_presence(p),
+            (None, Some(saved)) => Some(UserPresence {
+                status: saved.status.clone(),
+                activities: api::render::live_custom_status(saved, now)
+                    .map(|c| {
+                        custom_status_activity(&events::CustomActivity {
+                            text: c.text.clone(),
+                            emoji_name: c.emoji_name.clone(),
+                        })
+                    })
+                    .into_iter()
+                    .collect(),
+            }),
+            (None, None) => None,
+        }
+        .unwrap_or(UserPresence { status: "online".into(), activities: Vec::new() });
         self.hub.set_presence(user.id, presence, &session.guilds());
         self.hub.deliver(&session, "READY", Bytes::from(serde_json::to_vec(&ready).expect("READY serialises")));
         if intents & intents::GUILDS != 0 {
@@ -399,15 +420,12 @@ impl Conn {
         self.still_valid(&session).await
     }
 
-    /// A person's friends, blocks and pending requests, and read states,
-    /// for READY; bots have neither. (Takes the hub, not `&self`: see
+    /// A person's friends, blocks and pending requests, read states and
+    /// settings, for READY; bots have none of them. (Takes the hub, not `&self`: see
     /// `authenticate`.)
-    async fn personal_state(
-        hub: &Hub,
-        user: &UserRow,
-    ) -> Result<(Vec<serde_json::Value>, Option<serde_json::Value>), store::StoreError> {
+    async fn personal_state(hub: &Hub, user: &UserRow) -> Result<PersonalState, store::StoreError> {
         if user.bot {
-            return Ok((Vec::new(), None));
+            return Ok((Vec::new(), None, None));
         }
         let rows = hub.store.relationships(user.id).await?;
         let ids: Vec<_> = rows.iter().map(|r| r.other_id).collect();
@@ -418,7 +436,8 @@ impl Conn {
             .map(|r| serde_json::to_value(r).expect("relationships serialise"))
             .collect();
         let read_states = hub.store.read_states(user.id).await?;
-        Ok((relationships, Some(api::render::read_states(&read_states))))
+        let settings = hub.store.settings(user.id).await?;
+        Ok((relationships, Some(api::render::read_states(&read_states)), Some(settings)))
     }
 
     /// Closes with 4004 if the session's token was revoked meanwhile.

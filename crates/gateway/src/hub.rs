@@ -10,7 +10,7 @@ use bytes::Bytes;
 use serde_json::json;
 use tokio::sync::{watch, Notify};
 
-use events::{intents, Audience, Event, EventBus, Membership};
+use events::{intents, Audience, CustomActivity, Event, EventBus, Membership, PresenceChange};
 use model::gateway::{Presence, PresenceUser};
 use store::{GuildId, Store, UserId};
 use telemetry::Metrics;
@@ -107,6 +107,10 @@ impl Hub {
             for session in reg.by_user.get(&revocation.user).into_iter().flat_map(|m| m.values()) {
                 session.revoke(&revocation.tokens);
             }
+            return;
+        }
+        if let Some(change) = &event.presence {
+            self.change_presence(change);
             return;
         }
         if let Some(Membership::Joined { user, guild }) = event.membership {
@@ -303,6 +307,31 @@ impl Hub {
         }
     }
 
+    /// Applies a presence set through the API to a user connected here, as
+    /// op 3 would; a user with no session here is offline on this node and
+    /// picks their saved status up when they next connect.
+    fn change_presence(&self, change: &PresenceChange) {
+        let (current, guilds) = {
+            let reg = self.registry();
+            let Some(sessions) = reg.by_user.get(&change.user).filter(|m| !m.is_empty()) else { return };
+            let mut guilds: Vec<GuildId> = sessions.values().flat_map(|s| s.guilds()).collect();
+            guilds.sort();
+            guilds.dedup();
+            (reg.presences.get(&change.user).cloned(), guilds)
+        };
+        let mut presence = current.unwrap_or(UserPresence { status: "online".into(), activities: Vec::new() });
+        if let Some(status) = &change.status {
+            presence.status = status.clone();
+        }
+        if let Some(custom) = &change.custom_status {
+            presence.activities.retain(|a| a["type"] != CUSTOM_STATUS);
+            if let Some(custom) = custom {
+                presence.activities.insert(0, custom_status_activity(custom));
+            }
+        }
+        self.set_presence(change.user, presence, &guilds);
+    }
+
     fn announce_presence(&self, user: UserId, presence: &UserPresence, guilds: &[GuildId]) {
         for guild in guilds {
             let p = presence_payload(user, Some(*guild), presence);
@@ -350,6 +379,18 @@ impl Hub {
         };
         let _ = tokio::time::timeout(grace, wait).await;
     }
+}
+
+/// The activity type of a custom status.
+const CUSTOM_STATUS: u8 = 4;
+
+/// A custom status as Discord shows it among a presence's activities.
+pub(crate) fn custom_status_activity(custom: &CustomActivity) -> serde_json::Value {
+    let mut activity = json!({ "type": CUSTOM_STATUS, "name": "Custom Status", "state": custom.text });
+    if let Some(name) = &custom.emoji_name {
+        activity["emoji"] = json!({ "name": name });
+    }
+    activity
 }
 
 pub(crate) fn presence_payload(user: UserId, guild: Option<GuildId>, p: &UserPresence) -> Presence {

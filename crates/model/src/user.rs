@@ -48,3 +48,26 @@ pub struct Relationship {
     pub nickname: Option<String>,
     pub since: crate::Timestamp,
 }
+
+/// A person's client settings (Discord's legacy `user_settings` object, as
+/// `GET /users/@me/settings` answers and READY carries it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserSettings {
+    /// `online`, `idle`, `dnd` or `invisible`.
+    pub status: String,
+    pub custom_status: Option<CustomStatus>,
+    /// `dark` or `light`.
+    pub theme: String,
+    pub locale: String,
+    pub message_display_compact: bool,
+    pub developer_mode: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomStatus {
+    pub text: Option<String>,
+    /// Custom emoji are not supported: always `null`.
+    pub emoji_id: Option<crate::Id<crate::id::GenericMarker>>,
+    pub emoji_name: Option<String>,
+    pub expires_at: Option<crate::Timestamp>,
+}

@@ -27,6 +27,23 @@ pub struct Config {
     pub ratelimit: ratelimit::RateLimitConfig,
     pub log: LogConfig,
     pub metrics: MetricsConfig,
+    pub avatars: AvatarsConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AvatarsConfig {
+    /// Where avatar images are kept; unset: `avatars` in the data directory
+    /// (also with PostgreSQL, which keeps the rows but not the images).
+    pub dir: Option<PathBuf>,
+    /// Largest avatar accepted, in bytes once decoded.
+    pub max_bytes: usize,
+}
+
+impl AvatarsConfig {
+    pub fn dir(&self, data_dir: &Path) -> PathBuf {
+        self.dir.clone().unwrap_or_else(|| data_dir.join("avatars"))
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -109,6 +126,7 @@ impl Default for Config {
             ratelimit: ratelimit::RateLimitConfig::default(),
             log: LogConfig { format: LogFormat::Text },
             metrics: MetricsConfig { enabled: true },
+            avatars: AvatarsConfig { dir: None, max_bytes: 8 * 1024 * 1024 },
         }
     }
 }

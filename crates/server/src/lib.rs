@@ -17,7 +17,7 @@ use tokio::task::JoinHandle;
 use model::snowflake::SnowflakeGenerator;
 use store::SqlStore;
 
-pub use config::{Config, DatabaseConfig, LogConfig, LogFormat, MetricsConfig};
+pub use config::{AvatarsConfig, Config, DatabaseConfig, LogConfig, LogFormat, MetricsConfig};
 
 /// Opens the store the configuration names: PostgreSQL when
 /// `database.url` is set, otherwise SQLite in the data directory.
@@ -96,6 +96,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             metrics_enabled: config.metrics.enabled,
             login_max_failures: config.auth.login_max_failures,
             login_window: std::time::Duration::from_secs(config.auth.login_window_secs),
+            avatar_max_bytes: config.avatars.max_bytes,
         }),
         bus,
         limits: Arc::new(api::Limits {
@@ -104,6 +105,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             trusted_proxies: config.http.trusted_proxies.clone(),
         }),
         metrics: metrics.clone(),
+        avatars: api::avatars::DiskBlobs::new(config.avatars.dir(&config.data_dir)),
     };
     // `/` is the gateway for WebSocket upgrades and the web client's page
     // for a plain GET; the client's other pages and files sit beside the API.

@@ -15,6 +15,8 @@ mod messages;
 mod read_states;
 mod relationships;
 mod roles;
+mod search;
+mod settings;
 mod sql;
 mod users;
 
@@ -27,12 +29,14 @@ pub use channels::{ChannelPatch, ChannelRow, ChannelStore, OverwriteRow};
 pub use guilds::{GuildPatch, GuildRow, GuildStore, MemberRow, NewGuild, RoleRow};
 pub use invites::{InviteRow, InviteStore, JoinOutcome};
 pub use members::{BanRow, MemberPatch, MemberStore};
-pub use messages::{HistoryQuery, MessageRow, MessageStore, NewMessage, ReactionCount};
+pub use messages::{GuildMentions, HistoryQuery, MessageRow, MessageStore, NewMessage, ReactionCount};
 pub use read_states::{ReadStateRow, ReadStateStore};
 pub use relationships::{
     kind as relationship_kind, FriendOutcome, RelationshipChange, RelationshipRow, RelationshipStore,
 };
 pub use roles::{RolePatch, RoleStore};
+pub use search::{SearchIndex, SearchPage, SearchQuery};
+pub use settings::{CustomStatus, SettingsPatch, SettingsRow, SettingsStore};
 pub use sql::{Backend, SqlStore};
 pub use users::{NewUser, UserPatch, UserRow, UserStore};
 
@@ -65,6 +69,8 @@ pub trait Store:
     + AuditStore
     + RelationshipStore
     + ReadStateStore
+    + SettingsStore
+    + SearchIndex
 {
 }
 impl<T> Store for T where
@@ -81,6 +87,8 @@ impl<T> Store for T where
         + AuditStore
         + RelationshipStore
         + ReadStateStore
+        + SettingsStore
+        + SearchIndex
 {
 }
 

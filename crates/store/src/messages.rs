@@ -7,7 +7,7 @@ use sqlx::Row;
 use crate::audit::{record, AuditEntry};
 use crate::sql::SqlStore;
 use crate::users::placeholders;
-use crate::{from_db, opt_from_db, to_db, ChannelId, MessageId, Result, RoleId, StoreError, UserId};
+use crate::{from_db, opt_from_db, to_db, ChannelId, GuildId, MessageId, Result, RoleId, StoreError, UserId};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MessageRow {
@@ -35,6 +35,16 @@ pub struct NewMessage {
     /// since `nonce_since` returns the first message instead.
     pub enforce_nonce: bool,
     pub nonce_since: MessageId,
+    /// In a guild channel, who @everyone and role mentions reach (their
+    /// unread mention counts go up with the message); `None` in DMs.
+    pub guild_mentions: Option<GuildMentions>,
+}
+
+#[derive(Debug, Clone)]
+pub struct GuildMentions {
+    pub guild: GuildId,
+    /// Who may view the channel, when not every member may.
+    pub viewers: Option<Vec<UserId>>,
 }
 
 /// Which page of history to read; every page comes newest first.
@@ -121,7 +131,7 @@ pub trait MessageStore: Send + Sync {
     async fn pins(&self, channel: ChannelId) -> Result<Vec<MessageRow>>;
 }
 
-const COLUMNS: &str = "channel_id, id, author_id, content, kind, flags, tts, mention_everyone, mentions, \
+pub(crate) const COLUMNS: &str = "channel_id, id, author_id, content, kind, flags, tts, mention_everyone, mentions, \
     mention_roles, nonce, edited_at, pinned_at, ref_message_id";
 
 fn ids_to_json<M>(ids: &[model::Id<M>]) -> String {
@@ -133,7 +143,7 @@ fn ids_from_json<M>(s: &str) -> Result<Vec<model::Id<M>>> {
     raw.into_iter().map(|n| model::Id::new_checked(n).ok_or_else(|| StoreError::Corrupt("zero id".into()))).collect()
 }
 
-fn message_row(r: &AnyRow) -> Result<MessageRow> {
+pub(crate) fn message_row(r: &AnyRow) -> Result<MessageRow> {
     Ok(MessageRow {
         channel_id: from_db(r.try_get("channel_id")?)?,
         id: from_db(r.try_get("id")?)?,
@@ -207,10 +217,7 @@ impl MessageStore for SqlStore {
             .bind(to_db(m.id))
             .execute(&mut *tx)
             .await?;
-        let mentioned: Vec<UserId> = m.mentions.iter().copied().filter(|u| *u != m.author_id).collect();
-        if !mentioned.is_empty() {
-            crate::read_states::count_mentions(&mut *tx, m.channel_id, &mentioned).await?;
-        }
+        crate::read_states::count_message_mentions(&mut tx, m, new.guild_mentions.as_ref()).await?;
         tx.commit().await?;
         Ok((m.clone(), true))
     }
@@ -352,9 +359,14 @@ impl MessageStore for SqlStore {
         user: UserId,
         now: i64,
     ) -> Result<bool> {
+        // Reactions are listed in the order they were first added; two within
+        // one millisecond would tie, so a message's times strictly increase.
         let done = sqlx::query(
             "INSERT INTO reactions (channel_id, message_id, emoji, user_id, created_at)
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+             SELECT $1, $2, $3, $4,
+                    CASE WHEN MAX(created_at) >= $5 THEN MAX(created_at) + 1 ELSE $5 END
+             FROM reactions WHERE channel_id = $1 AND message_id = $2
+             ON CONFLICT DO NOTHING",
         )
         .bind(to_db(channel))
         .bind(to_db(message))

@@ -13,12 +13,13 @@ use model::message::{kind, Message};
 use model::snowflake::SnowflakeGenerator;
 use model::user::User;
 use model::{permissions, Timestamp};
-use store::{ChannelId, HistoryQuery, MessageId, MessageRow, NewMessage, RoleId, UserId, UserRow};
+use store::{ChannelId, GuildMentions, HistoryQuery, MessageId, MessageRow, NewMessage, RoleId, UserId, UserRow};
 
 use crate::access::ChannelAccess;
 use crate::audit::{action, Reason};
 use crate::error::{ApiError, ApiResult, FormErrors};
 use crate::extract::{path_id, Authed, Body, Cursor, Path, Query};
+use crate::publish::Place;
 use crate::routes::channels::open;
 use crate::{render, ApiState};
 
@@ -285,15 +286,23 @@ pub async fn create(
         pinned_at: None,
         ref_message_id: reply_to.map(|m| m.id),
     };
+    // Before storing: who may view the channel is also who @everyone
+    // reaches, counted in the message's own transaction.
+    let place = access.place(&state).await?;
+    let guild_mentions = match &place {
+        Place::Guild { guild, viewers, .. } => Some(GuildMentions { guild: *guild, viewers: viewers.clone() }),
+        Place::Dm { .. } => None,
+    };
     let new = NewMessage {
         row,
         enforce_nonce: body.enforce_nonce,
         nonce_since: SnowflakeGenerator::lower_bound((now as u64).saturating_sub(NONCE_WINDOW_MS)),
+        guild_mentions,
     };
     let (stored, created) = state.store.create_message(&new).await?;
     let message = render_one(&state, user.id, stored).await?;
     if created {
-        state.message_created(&access.place(&state).await?, message.clone(), access.member());
+        state.message_created(&place, message.clone(), access.member());
     }
     Ok(Json(message))
 }

@@ -13,15 +13,21 @@ mod mfa;
 mod read_states;
 mod relationships;
 mod roles;
+mod search;
 mod sessions;
+mod settings;
 mod users;
 
+use axum::extract::DefaultBodyLimit;
 use axum::routing::{delete, get, patch, post, put};
 use axum::Router;
 
-use crate::ApiState;
+use crate::{ApiConfig, ApiState};
 
-pub fn router() -> Router<ApiState> {
+pub fn router(config: &ApiConfig) -> Router<ApiState> {
+    // An avatar travels base64-encoded in the profile's JSON: room for the
+    // largest one allowed, whatever the general body limit.
+    let profile_body = config.max_body_bytes.max(config.avatar_max_bytes / 3 * 4 + 64 * 1024);
     Router::new()
         // accounts
         .route("/auth/register", post(auth::register))
@@ -34,7 +40,8 @@ pub fn router() -> Router<ApiState> {
         .route("/gateway", get(gateway::gateway))
         .route("/gateway/bot", get(gateway::gateway_bot))
         // users
-        .route("/users/@me", get(users::me).patch(users::update_me))
+        .route("/users/@me", get(users::me).patch(users::update_me).layer(DefaultBodyLimit::max(profile_body)))
+        .route("/users/@me/settings", get(settings::get).patch(settings::update))
         .route("/users/@me/mfa/totp/enable", post(mfa::enable_totp))
         .route("/users/@me/mfa/totp/disable", post(mfa::disable_totp))
         .route("/users/@me/mfa/codes", post(mfa::backup_codes))
@@ -69,6 +76,7 @@ pub fn router() -> Router<ApiState> {
         .route("/guilds/{guild_id}/bans/{user_id}", get(members::ban).put(members::put_ban).delete(members::remove_ban))
         .route("/guilds/{guild_id}/bulk-ban", post(members::bulk_ban))
         .route("/guilds/{guild_id}/audit-logs", get(audit_log::list))
+        .route("/guilds/{guild_id}/messages/search", get(search::guild))
         .route("/guilds/{guild_id}/invites", get(invites::guild_invites))
         // channels
         .route("/channels/{channel_id}", get(channels::get).patch(channels::update).delete(channels::delete))
@@ -84,6 +92,7 @@ pub fn router() -> Router<ApiState> {
         .route("/channels/{channel_id}/messages", get(messages::list).post(messages::create))
         .route("/channels/{channel_id}/messages/bulk-delete", post(messages::bulk_delete))
         .route("/channels/{channel_id}/messages/pins", get(messages::pins_paged))
+        .route("/channels/{channel_id}/messages/search", get(search::channel))
         .route("/channels/{channel_id}/messages/pins/{message_id}", put(messages::pin).delete(messages::unpin))
         .route(
             "/channels/{channel_id}/messages/{message_id}",

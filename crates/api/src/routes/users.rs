@@ -17,7 +17,7 @@ use crate::credentials;
 use crate::error::{ApiError, ApiResult, FormErrors};
 use crate::extract::{path_id, Authed, Body, Path, Query, UserAgent};
 use crate::routes::auth::{check_display_name, check_username};
-use crate::{access, render, ApiState};
+use crate::{access, avatars, render, ApiState};
 
 pub async fn me(Authed(user): Authed) -> Json<CurrentUser> {
     Json(render::current_user(&user))
@@ -57,9 +57,17 @@ pub async fn update_me(
     let mut errors = FormErrors::default();
     let username = body.username.as_deref().map(|u| check_username(&mut errors, "username", u));
     let global_name = body.global_name.map(|n| n.and_then(|n| check_display_name(&mut errors, "global_name", &n)));
-    if let Some(Some(_)) = body.avatar {
-        errors.add("avatar", "AVATAR_UNSUPPORTED", "Only null (remove the avatar) is accepted for now.");
-    }
+    let avatar = match &body.avatar {
+        Some(Some(uri)) => match avatars::parse_data_uri(uri, state.config.avatar_max_bytes) {
+            Ok(image) => Some(Some(image)),
+            Err((code, message)) => {
+                errors.add("avatar", code, message);
+                None
+            }
+        },
+        Some(None) => Some(None),
+        None => None,
+    };
     if body.locale.as_deref().is_some_and(|l| !model::locale::is_known(l)) {
         errors.add("locale", "BASE_TYPE_CHOICES", "Value must be one of Discord's locales (e.g. en-US, fr, pt-BR).");
     }
@@ -82,8 +90,25 @@ pub async fn update_me(
         }
         _ => None,
     };
-    let patch = UserPatch { username, global_name, avatar: body.avatar.map(|_| None), locale: body.locale };
-    match state.store.update_user(user.id, &patch).await {
+    // The image is stored before the row names it, so a user object never
+    // names a missing file; a refused change removes it again.
+    if let Some(Some(image)) = &avatar {
+        state.avatars.put(&image.key(user.id), &image.bytes).await.map_err(ApiError::internal)?;
+    }
+    let new_hash = avatar.as_ref().map(|a| a.as_ref().map(|i| i.hash.clone()));
+    let patch = UserPatch { username, global_name, avatar: new_hash.clone(), locale: body.locale };
+    let result = state.store.update_user(user.id, &patch).await;
+    let replaced = match (&result, &new_hash) {
+        // The old image, once the row names the new one (or none).
+        (Ok(_), Some(new)) => user.avatar.as_ref().filter(|old| Some(*old) != new.as_ref()),
+        // The new image, unless the row already named it before.
+        (Err(_), Some(Some(new))) => Some(new).filter(|new| user.avatar.as_ref() != Some(*new)),
+        _ => None,
+    };
+    if let Some(hash) = replaced {
+        avatars::forget(state.avatars.as_ref(), user.id, hash).await;
+    }
+    match result {
         Ok(updated) => {
             // After the profile, so a refused username changes no password.
             let token = match new_password {

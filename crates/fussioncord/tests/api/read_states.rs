@@ -77,3 +77,77 @@ async fn acks_need_a_visible_channel_and_a_real_message() {
     let by_bot = app.post(&format!("/channels/{channel}/messages/{id}/ack"), &bot.token, json!({})).await;
     assert_error(&by_bot, 403, 20001);
 }
+
+/// Mention counts per user and channel, as a new session's READY shows them.
+async fn mention_counts(app: &TestApp, token: &str) -> std::collections::BTreeMap<String, i64> {
+    let mut gw = app.gateway("").await;
+    let ready = gw.identify(token, ALL_INTENTS).await;
+    ready["read_state"]["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["id"].as_str().unwrap().to_owned(), e["mention_count"].as_i64().unwrap()))
+        .collect()
+}
+
+#[tokio::test]
+async fn everyone_and_role_mentions_count_for_those_who_can_see_them() {
+    let app = TestApp::spawn().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let carol = app.register("carol").await;
+    let dave = app.register("dave").await;
+    let (guild, general) = app.guild(&alice, "Mentions").await;
+    let gid = guild["id"].as_str().unwrap().to_owned();
+    for member in [&bob, &carol, &dave] {
+        app.join(&alice, &general, member).await;
+    }
+    let (status, role) = app.post(&format!("/guilds/{gid}/roles"), &alice.token, json!({ "name": "Crew" })).await;
+    assert_eq!(status, 200, "{role}");
+    let role = role["id"].as_str().unwrap().to_owned();
+    for member in [&bob, &carol] {
+        let (status, _) = app.put(&format!("/guilds/{gid}/members/{}/roles/{role}", member.id), &alice.token).await;
+        assert_eq!(status, 204);
+    }
+    // A channel only bob (of the members) may see.
+    let (_, secret) = app.post(&format!("/guilds/{gid}/channels"), &alice.token, json!({ "name": "secret" })).await;
+    let secret = secret["id"].as_str().unwrap().to_owned();
+    for (target, kind, allow, deny) in [(&gid, 0, "0", "1024"), (&bob.id, 1, "1024", "0")] {
+        let body = json!({ "type": kind, "allow": allow, "deny": deny });
+        let (status, reply) = app
+            .call(
+                reqwest::Method::PUT,
+                &format!("/channels/{secret}/permissions/{target}"),
+                Some(&alice.token),
+                Some(body),
+            )
+            .await;
+        assert_eq!(status, 204, "{reply}");
+    }
+
+    app.send(&alice, &general, "@everyone meeting at noon").await;
+    app.send(&alice, &general, &format!("<@&{role}> and especially <@{}>", bob.id)).await;
+    app.send(&alice, &general, "@here anyone?").await;
+    app.send(&alice, &secret, "@everyone in here").await;
+    let last_secret = app.send(&alice, &secret, &format!("<@&{role}> in here")).await;
+    // Bob mentioning everyone does not count for himself.
+    app.send(&bob, &general, "@everyone thanks").await;
+
+    let bob_counts = mention_counts(&app, &bob.token).await;
+    assert_eq!(bob_counts.get(&general), Some(&3), "everyone, role+user once, here: {bob_counts:?}");
+    assert_eq!(bob_counts.get(&secret), Some(&2), "{bob_counts:?}");
+    let carol_counts = mention_counts(&app, &carol.token).await;
+    assert_eq!(carol_counts.get(&general), Some(&4), "{carol_counts:?}");
+    assert_eq!(carol_counts.get(&secret), None, "a channel carol cannot see counts nothing: {carol_counts:?}");
+    let dave_counts = mention_counts(&app, &dave.token).await;
+    assert_eq!(dave_counts.get(&general), Some(&3), "not the role's mention: {dave_counts:?}");
+    let alice_counts = mention_counts(&app, &alice.token).await;
+    assert_eq!(alice_counts.get(&general), Some(&1), "only bob's @everyone: {alice_counts:?}");
+    assert_eq!(alice_counts.get(&secret), None, "{alice_counts:?}");
+
+    // Reading clears them.
+    let id = last_secret["id"].as_str().unwrap();
+    let (status, _) = app.post(&format!("/channels/{secret}/messages/{id}/ack"), &bob.token, json!({})).await;
+    assert_eq!(status, 200);
+    assert_eq!(mention_counts(&app, &bob.token).await.get(&secret), Some(&0));
+}

@@ -121,3 +121,41 @@ async fn requests_that_cannot_be_are_refused_with_discords_codes() {
     assert_eq!((status, body["code"].clone()), (StatusCode::FORBIDDEN, json!(20001)), "bots have no friends");
     assert!(relationships(&app, &alice).await.is_empty());
 }
+
+/// In a shared guild, a blocked user's messages still reach the blocker, as
+/// on Discord: the client hides them, knowing whom it blocked from READY's
+/// relationships and RELATIONSHIP_ADD (type 2), and the author's id is on
+/// every message. Nothing is added to messages, so bots see Discord's shape.
+#[tokio::test]
+async fn blocked_users_messages_in_a_shared_guild_still_arrive_and_the_client_knows_the_block() {
+    let app = TestApp::spawn().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let (_, channel) = app.guild(&alice, "Shared").await;
+    app.join(&alice, &channel, &bob).await;
+    let mut phone = app.gateway("").await;
+    phone.identify(&alice.token, ALL_INTENTS).await;
+
+    let (status, _) = put(&app, &alice, &bob, json!({ "type": 2 })).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let added = phone.dispatch("RELATIONSHIP_ADD").await["d"].clone();
+    assert_eq!((added["id"].clone(), added["type"].clone()), (json!(bob.id), json!(2)));
+    let mut laptop = app.gateway("").await;
+    let ready = laptop.identify(&alice.token, ALL_INTENTS).await;
+    let blocks: Vec<_> = ready["relationships"].as_array().unwrap().iter().filter(|r| r["type"] == 2).collect();
+    assert_eq!(blocks.len(), 1, "{ready}");
+    assert_eq!(blocks[0]["id"], json!(bob.id));
+
+    let sent = app.send(&bob, &channel, "can you hear me?").await;
+    for gw in [&mut phone, &mut laptop] {
+        let created = gw.dispatch("MESSAGE_CREATE").await["d"].clone();
+        assert_eq!((created["id"].clone(), created["author"]["id"].clone()), (sent["id"].clone(), json!(bob.id)));
+        assert_eq!(created["content"], "can you hear me?");
+    }
+    let (_, history) = app.get(&format!("/channels/{channel}/messages"), &alice.token).await;
+    let seen = &history.as_array().unwrap()[0];
+    assert_eq!(seen["id"], sent["id"]);
+    let keys: std::collections::BTreeSet<_> = seen.as_object().unwrap().keys().collect();
+    let bobs_keys: std::collections::BTreeSet<_> = sent.as_object().unwrap().keys().collect();
+    assert_eq!(keys, bobs_keys, "the blocker's copy has no extra fields");
+}

@@ -1,0 +1,275 @@
+//! Avatars: checking an uploaded image, keeping its bytes in a blob store,
+//! and serving them at Discord's CDN path, `/avatars/{user_id}/{hash}.{ext}`,
+//! on the server's own port.
+//!
+//! The user row keeps only the hash, as Discord's user object does; the
+//! bytes live in a [`BlobStore`] under `{user_id}/{hash}.{ext}`. The hash is
+//! of the image's bytes, so a hash names one image forever and its file
+//! may be cached as immutable.
+
+use std::io;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use base64::Engine;
+use sha2::{Digest, Sha256};
+
+use store::UserId;
+
+use crate::error::ApiError;
+use crate::ApiState;
+
+/// Where uploaded files live: a directory by default; an object store could
+/// take its place behind the same three calls. Keys are relative paths the
+/// server builds itself (`{user_id}/{hash}.{ext}`), never client input.
+#[async_trait]
+pub trait BlobStore: Send + Sync {
+    /// Stores `bytes` under `key` whole or not at all.
+    async fn put(&self, key: &str, bytes: &[u8]) -> io::Result<()>;
+    /// The bytes under `key`, `None` if there are none.
+    async fn get(&self, key: &str) -> io::Result<Option<Vec<u8>>>;
+    /// Forgets `key`; forgetting what is not there is not an error.
+    async fn delete(&self, key: &str) -> io::Result<()>;
+}
+
+/// Blobs as files under one directory, written to a temporary file that is
+/// then renamed over its key, so a reader never sees half an image.
+pub struct DiskBlobs {
+    root: PathBuf,
+}
+
+impl DiskBlobs {
+    pub fn new(root: impl Into<PathBuf>) -> Arc<Self> {
+        Arc::new(Self { root: root.into() })
+    }
+
+    fn path(&self, key: &str) -> io::Result<PathBuf> {
+        let safe = !key.is_empty()
+            && key.split('/').all(|part| {
+                !part.is_empty()
+                    && !part.starts_with('.')
+                    && part.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.')
+            });
+        if !safe {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "unsafe blob key"));
+        }
+        Ok(self.root.join(key))
+    }
+}
+
+#[async_trait]
+impl BlobStore for DiskBlobs {
+    async fn put(&self, key: &str, bytes: &[u8]) -> io::Result<()> {
+        let path = self.path(key)?;
+        let bytes = bytes.to_vec();
+        tokio::task::spawn_blocking(move || {
+            use std::io::Write;
+            let dir = path.parent().expect("keys have a parent");
+            std::fs::create_dir_all(dir)?;
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("blob");
+            let tmp = dir.join(format!(".{name}.{:016x}.tmp", rand::random::<u64>()));
+            let written = (|| {
+                let mut file = std::fs::File::create(&tmp)?;
+                file.write_all(&bytes)?;
+                file.sync_all()?;
+                std::fs::rename(&tmp, &path)
+            })();
+            if written.is_err() {
+                let _ = std::fs::remove_file(&tmp);
+            }
+            written
+        })
+        .await
+        .map_err(io::Error::other)?
+    }
+
+    async fn get(&self, key: &str) -> io::Result<Option<Vec<u8>>> {
+        let path = self.path(key)?;
+        tokio::task::spawn_blocking(move || match std::fs::read(&path) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        })
+        .await
+        .map_err(io::Error::other)?
+    }
+
+    async fn delete(&self, key: &str) -> io::Result<()> {
+        let path = self.path(key)?;
+        tokio::task::spawn_blocking(move || match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        })
+        .await
+        .map_err(io::Error::other)?
+    }
+}
+
+/// The image formats accepted, by what their bytes start with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImageFormat {
+    Png,
+    Jpeg,
+    Gif,
+    Webp,
+}
+
+impl ImageFormat {
+    const ALL: [ImageFormat; 4] = [Self::Png, Self::Jpeg, Self::Gif, Self::Webp];
+
+    fn sniff(bytes: &[u8]) -> Option<Self> {
+        if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+            Some(Self::Png)
+        } else if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+            Some(Self::Jpeg)
+        } else if bytes.starts_with(b"GIF87a") || bytes.starts_with(b"GIF89a") {
+            Some(Self::Gif)
+        } else if bytes.len() >= 12 && &bytes[..4] == b"RIFF" && &bytes[8..12] == b"WEBP" {
+            Some(Self::Webp)
+        } else {
+            None
+        }
+    }
+
+    pub fn extension(self) -> &'static str {
+        match self {
+            Self::Png => "png",
+            Self::Jpeg => "jpg",
+            Self::Gif => "gif",
+            Self::Webp => "webp",
+        }
+    }
+
+    fn content_type(self) -> &'static str {
+        match self {
+            Self::Png => "image/png",
+            Self::Jpeg => "image/jpeg",
+            Self::Gif => "image/gif",
+            Self::Webp => "image/webp",
+        }
+    }
+
+    fn from_extension(ext: &str) -> Option<Self> {
+        match ext {
+            "jpeg" => Some(Self::Jpeg),
+            _ => Self::ALL.into_iter().find(|f| f.extension() == ext),
+        }
+    }
+}
+
+/// A checked image, ready to store.
+pub struct Avatar {
+    pub hash: String,
+    pub format: ImageFormat,
+    pub bytes: Vec<u8>,
+}
+
+impl Avatar {
+    pub fn key(&self, user: UserId) -> String {
+        format!("{user}/{}.{}", self.hash, self.format.extension())
+    }
+}
+
+/// Why an uploaded image was refused: the error code and message of the
+/// `avatar` field.
+pub type Refusal = (&'static str, String);
+
+/// Reads `data:image/…;base64,…` as Discord's API takes images, and checks
+/// that the bytes really are a PNG, JPEG, GIF or WebP no larger than
+/// `max_bytes`. A GIF's hash starts with `a_`, as Discord marks animated
+/// avatars.
+pub fn parse_data_uri(uri: &str, max_bytes: usize) -> Result<Avatar, Refusal> {
+    let invalid = || ("IMAGE_INVALID", "Invalid image data: send a data:image/png;base64,… URI.".to_owned());
+    let rest = uri.strip_prefix("data:").ok_or_else(invalid)?;
+    let (meta, data) = rest.split_once(',').ok_or_else(invalid)?;
+    let mime = meta.strip_suffix(";base64").ok_or_else(invalid)?;
+    if !mime.eq_ignore_ascii_case("image/png")
+        && !mime.eq_ignore_ascii_case("image/jpeg")
+        && !mime.eq_ignore_ascii_case("image/jpg")
+        && !mime.eq_ignore_ascii_case("image/gif")
+        && !mime.eq_ignore_ascii_case("image/webp")
+    {
+        return Err(("IMAGE_INVALID", "Only PNG, JPEG, GIF and WebP images are accepted.".into()));
+    }
+    // Checked before decoding, so an oversized upload costs no allocation.
+    if data.len() / 4 * 3 > max_bytes + 3 {
+        return Err(too_large(max_bytes));
+    }
+    let bytes = base64::engine::general_purpose::STANDARD.decode(data.trim_end()).map_err(|_| invalid())?;
+    if bytes.len() > max_bytes {
+        return Err(too_large(max_bytes));
+    }
+    let format = ImageFormat::sniff(&bytes)
+        .ok_or(("IMAGE_INVALID", "The data is not a PNG, JPEG, GIF or WebP image.".to_owned()))?;
+    let digest = Sha256::digest(&bytes);
+    let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+    let hash = if format == ImageFormat::Gif { format!("a_{hex}") } else { hex };
+    Ok(Avatar { hash, format, bytes })
+}
+
+fn too_large(max_bytes: usize) -> Refusal {
+    ("BINARY_TYPE_MAX_SIZE", format!("The image must be {max_bytes} bytes or smaller."))
+}
+
+/// Removes every file a hash may have been stored as (its format is not in
+/// the user row). Failing to remove an old avatar is logged, not fatal: it
+/// only wastes space.
+pub async fn forget(blobs: &dyn BlobStore, user: UserId, hash: &str) {
+    for format in ImageFormat::ALL {
+        if let Err(e) = blobs.delete(&format!("{user}/{hash}.{}", format.extension())).await {
+            tracing::warn!(error = %e, "could not remove a replaced avatar");
+        }
+    }
+}
+
+/// `GET /avatars/{user_id}/{hash}.{ext}` beside the API (Discord's CDN path).
+pub(crate) fn router() -> Router<ApiState> {
+    Router::new().route("/avatars/{user_id}/{file}", get(serve))
+}
+
+/// Serves a stored avatar under its own format's extension (`jpeg` and
+/// `jpg` alike); images are not converted, so another extension is 404.
+/// `?size=` is accepted and ignored.
+async fn serve(
+    State(state): State<ApiState>,
+    Path((user, file)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let parsed = (|| {
+        let user: UserId = user.parse().ok()?;
+        let (hash, ext) = file.rsplit_once('.')?;
+        let hex = hash.strip_prefix("a_").unwrap_or(hash);
+        let well_formed = hex.len() == 32 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        let format = ImageFormat::from_extension(ext)?;
+        well_formed.then(|| (user, hash.to_owned(), format))
+    })();
+    let Some((user, hash, format)) = parsed else { return ApiError::not_found().into_response() };
+    let etag = format!("\"{hash}\"");
+    let bytes = match state.avatars.get(&format!("{user}/{hash}.{}", format.extension())).await {
+        Ok(Some(bytes)) => bytes,
+        Ok(None) => return ApiError::not_found().into_response(),
+        Err(e) => return ApiError::internal(e).into_response(),
+    };
+    let cache = [
+        (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=31536000, immutable")),
+        (header::ETAG, HeaderValue::from_str(&etag).expect("hex is a valid header")),
+    ];
+    let matches =
+        headers.get_all(header::IF_NONE_MATCH).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).any(
+            |tag| {
+                let tag = tag.trim();
+                tag == "*" || tag.trim_start_matches("W/") == etag
+            },
+        );
+    if matches {
+        return (StatusCode::NOT_MODIFIED, cache).into_response();
+    }
+    (StatusCode::OK, cache, [(header::CONTENT_TYPE, HeaderValue::from_static(format.content_type()))], bytes)
+        .into_response()
+}
