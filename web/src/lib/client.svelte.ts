@@ -42,6 +42,28 @@ class Client {
     location.assign("/login");
   }
 
+  /**
+   * A password or MFA change revoked every other token and handed us a new
+   * one: keep it and reconnect with it (the old session is closed by the server).
+   */
+  replaceToken(token: string) {
+    localStorage.setItem(TOKEN_KEY, token);
+    this.setToken(token);
+    this.stop();
+    this.start();
+  }
+
+  /** Opens (or finds) the DM with a user and returns its channel id. */
+  async openDm(userId: string): Promise<string> {
+    const existing = Object.values(this.state.channels).find(
+      (c) => c.type === 1 && c.recipients?.length === 1 && c.recipients[0].id === userId,
+    );
+    if (existing) return existing.id;
+    const ch = await this.api.openDm(userId);
+    this.state.dispatch("CHANNEL_CREATE", ch);
+    return ch.id;
+  }
+
   /** Opens the gateway (once READY arrives the stores are filled). */
   async start() {
     if (!this.token || this.gateway) return;
@@ -57,7 +79,14 @@ class Client {
       token: this.token,
       onDispatch: (t, d) => {
         state.dispatch(t, d);
-        if (t === "MESSAGE_CREATE") this.maybeAck((d as { channel_id: string }).channel_id);
+        if (t === "MESSAGE_CREATE") {
+          const m = d as { channel_id: string; guild_id?: string };
+          // The first message of a DM we have never opened: fetch the channel so it shows in the list.
+          if (!m.guild_id && !state.channels[m.channel_id]) {
+            this.api.channel(m.channel_id).then((c) => state.channels[c.id] ?? state.dispatch("CHANNEL_CREATE", c)).catch(() => {});
+          }
+          this.maybeAck(m.channel_id);
+        }
       },
       onStatus: (s) => (state.gateway = s),
       onFatal: (code) => {
