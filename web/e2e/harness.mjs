@@ -1,0 +1,199 @@
+// What the browser tests run against: the real `fussioncord` binary on a
+// free port with a temporary SQLite data directory, a TCP proxy in front of
+// it that the test can cut (to drop one person's network), and Debian's
+// Chromium driven by playwright-core.
+
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync, mkdirSync, existsSync } from "node:fs";
+import net from "node:net";
+import { tmpdir, homedir } from "node:os";
+import { join, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const screenshots = join(here, "screenshots");
+
+export function binaryPath() {
+  if (process.env.FUSSIONCORD_BIN) return process.env.FUSSIONCORD_BIN;
+  const target = process.env.CARGO_TARGET_DIR ?? join(homedir(), ".cache/fussioncord/target");
+  return join(target, "debug", "fussioncord");
+}
+
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitForHttp(url, ms = 20_000) {
+  const until = Date.now() + ms;
+  for (;;) {
+    try {
+      const res = await fetch(url);
+      if (res.ok) return;
+    } catch {
+      /* not up yet */
+    }
+    if (Date.now() > until) throw new Error(`server did not answer ${url}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Starts the server; returns {url, port, stop()}. */
+export async function startServer() {
+  const bin = binaryPath();
+  if (!existsSync(bin)) throw new Error(`no server binary at ${bin} (cargo build -p fussioncord, or set FUSSIONCORD_BIN)`);
+  const dir = mkdtempSync(join(tmpdir(), "fc-e2e-"));
+  const port = await freePort();
+  const proc = spawn(bin, ["serve", "--listen", `127.0.0.1:${port}`, "--data-dir", dir], {
+    env: {
+      ...process.env,
+      RUST_LOG: process.env.RUST_LOG ?? "warn",
+      // Cheap hashing, and no rate limits: these tests are about the client.
+      FUSSIONCORD__AUTH__ARGON2_MEMORY_KIB: "1024",
+      FUSSIONCORD__AUTH__ARGON2_ITERATIONS: "1",
+      FUSSIONCORD__RATELIMIT__ENABLED: "false",
+      FUSSIONCORD__GATEWAY__RESUME_WINDOW_MS: "120000",
+    },
+    stdio: ["ignore", "inherit", "inherit"],
+  });
+  const url = `http://127.0.0.1:${port}`;
+  await waitForHttp(`${url}/healthz`);
+  return {
+    url,
+    port,
+    async stop() {
+      proc.kill("SIGTERM");
+      await new Promise((r) => (proc.exitCode !== null ? r() : proc.once("exit", r)));
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * A TCP proxy to `targetPort`. `cut()` closes every connection and refuses
+ * new ones until `restore()`. It reads the client's WebSocket frames (after
+ * an upgrade) to record which gateway opcodes the browser sent, so a test can
+ * tell a RESUME (op 6) from a new IDENTIFY (op 2).
+ */
+export async function startProxy(targetPort) {
+  const port = await freePort();
+  const sockets = new Set();
+  const sentOps = [];
+  let down = false;
+  const server = net.createServer((client) => {
+    if (down) {
+      client.destroy();
+      return;
+    }
+    const upstream = net.connect(targetPort, "127.0.0.1");
+    sockets.add(client);
+    sockets.add(upstream);
+    const sniff = frameSniffer((op) => sentOps.push({ op, at: Date.now() }));
+    client.on("data", (chunk) => {
+      sniff(chunk);
+      upstream.write(chunk);
+    });
+    upstream.on("data", (chunk) => client.write(chunk));
+    const close = () => {
+      client.destroy();
+      upstream.destroy();
+      sockets.delete(client);
+      sockets.delete(upstream);
+    };
+    client.on("close", close);
+    upstream.on("close", close);
+    client.on("error", close);
+    upstream.on("error", close);
+  });
+  await new Promise((r) => server.listen(port, "127.0.0.1", r));
+  return {
+    url: `http://127.0.0.1:${port}`,
+    sentOps,
+    cut() {
+      down = true;
+      for (const s of sockets) s.destroy();
+      sockets.clear();
+    },
+    restore() {
+      down = false;
+    },
+    stop: () => new Promise((r) => (server.close(() => r()), [...sockets].forEach((s) => s.destroy()))),
+  };
+}
+
+/** Feeds client→server bytes; after an HTTP upgrade, reports each text frame's `op`. */
+function frameSniffer(onOp) {
+  let buf = Buffer.alloc(0);
+  let upgraded = false;
+  return (chunk) => {
+    buf = Buffer.concat([buf, chunk]);
+    if (!upgraded) {
+      const end = buf.indexOf("\r\n\r\n");
+      if (end < 0) return;
+      const head = buf.subarray(0, end).toString("latin1");
+      if (!/^upgrade:\s*websocket/im.test(head)) {
+        buf = Buffer.alloc(0); // plain HTTP: nothing to read
+        return;
+      }
+      upgraded = true;
+      buf = buf.subarray(end + 4);
+    }
+    for (;;) {
+      if (buf.length < 2) return;
+      const opcode = buf[0] & 0x0f;
+      let len = buf[1] & 0x7f;
+      let off = 2;
+      if (len === 126) {
+        if (buf.length < 4) return;
+        len = buf.readUInt16BE(2);
+        off = 4;
+      } else if (len === 127) {
+        if (buf.length < 10) return;
+        len = Number(buf.readBigUInt64BE(2));
+        off = 10;
+      }
+      const masked = buf[1] & 0x80;
+      const maskOff = off;
+      if (masked) off += 4;
+      if (buf.length < off + len) return;
+      const payload = Buffer.from(buf.subarray(off, off + len));
+      if (masked) for (let i = 0; i < payload.length; i++) payload[i] ^= buf[maskOff + (i % 4)];
+      buf = buf.subarray(off + len);
+      if (opcode === 1) {
+        try {
+          onOp(JSON.parse(payload.toString("utf8")).op);
+        } catch {
+          /* not JSON */
+        }
+      }
+    }
+  };
+}
+
+export const CHROMIUM_ARGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+  "--disable-dev-shm-usage",
+];
+
+export async function launchBrowser() {
+  mkdirSync(screenshots, { recursive: true });
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    headless: true,
+    args: CHROMIUM_ARGS,
+  });
+}
