@@ -7,6 +7,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { createHmac } from "node:crypto";
 import { launchBrowser, screenshots, startServer } from "./harness.mjs";
 
 const TIMEOUT = 15_000;
@@ -30,6 +31,19 @@ const PNG = Buffer.from(
   "base64",
 );
 
+/** RFC 6238 code for a base32 secret, as an authenticator app would show it. */
+function totp(secret, now = Date.now()) {
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  let bitsStr = "";
+  for (const ch of secret.replace(/=+$/, "")) bitsStr += alphabet.indexOf(ch).toString(2).padStart(5, "0");
+  const key = Buffer.from(bitsStr.match(/.{8}/g).map((b) => parseInt(b, 2)));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(now / 30_000)));
+  const h = createHmac("sha1", key).update(counter).digest();
+  const o = h[h.length - 1] & 15;
+  return String((h.readUInt32BE(o) & 0x7fffffff) % 1_000_000).padStart(6, "0");
+}
+
 async function person(name) {
   const context = await browser.newContext({ baseURL: server.url, viewport: { width: 1280, height: 800 } });
   context.setDefaultTimeout(TIMEOUT);
@@ -38,6 +52,7 @@ async function person(name) {
     if (/Content Security Policy/i.test(m.text())) cspViolations.push(`${name}: ${m.text()}`);
   });
   page.on("pageerror", (e) => pageErrors.push(`${name}: ${e.message}`));
+  if (process.env.E2E_DEBUG) page.on("response", (r) => r.request().method() !== "GET" && console.log(name, r.request().method(), r.url(), r.status()));
   return { name, context, page };
 }
 
@@ -356,6 +371,32 @@ test("friends, DMs, search and settings", async (tt) => {
     assert.equal(await message(b.page, "you should not read this").count(), 0);
     await hidden.last().getByRole("button", { name: "Show message" }).click();
     await message(b.page, "you should not read this").waitFor();
+  });
+
+  await t.test("security: two-factor authentication on, with a new token and the old one revoked", async () => {
+    const old = b.token;
+    await b.page.getByRole("button", { name: "User settings" }).click();
+    const dlg = settings(b.page, "User settings");
+    await dlg.getByRole("tab", { name: "Security" }).click();
+    await dlg.getByRole("button", { name: "Enable two-factor authentication" }).click();
+    const secret = await dlg.getByLabel("Secret key").inputValue();
+    assert.match(await dlg.getByLabel("Setup URI").inputValue(), new RegExp(`^otpauth://totp/FussionCord:bob\\?secret=${secret}&`));
+    await dlg.getByLabel("Authentication code").fill(totp(secret));
+    await dlg.getByLabel("Password", { exact: true }).fill("correct horse battery");
+    await dlg.getByRole("button", { name: "Activate" }).click();
+    await dlg.getByRole("status").filter({ hasText: "Two-factor authentication is on." }).waitFor();
+    await dlg.getByRole("list", { name: "Backup codes" }).getByRole("listitem").first().waitFor();
+    await dlg.getByRole("button", { name: "Disable two-factor authentication" }).waitFor();
+    const now = await eventually(async () => {
+      const t = await b.page.evaluate(() => localStorage.getItem("fussioncord.token"));
+      return t !== old && t;
+    }, "a new token");
+    assert.equal((await rest(now, "GET", "/users/@me")).mfa_enabled, true);
+    await assert.rejects(rest(old, "GET", "/users/@me"), /401/);
+    // The client reconnected with the new token: it is live again.
+    await dlg.getByRole("button", { name: "Close settings" }).click();
+    await rest(now, "PATCH", "/users/@me/settings", { status: "idle" });
+    await b.page.getByRole("region", { name: "You" }).getByRole("img", { name: "Bobby, Idle" }).waitFor();
   });
 
   await t.test("no CSP violations or page errors", async () => {

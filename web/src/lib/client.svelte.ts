@@ -53,6 +53,28 @@ class Client {
     this.start();
   }
 
+  private rotation: Promise<string | null> | null = null;
+
+  /**
+   * Runs a request that revokes every token and answers a new one (password
+   * or MFA change). The server may close our gateway for the old token
+   * before the answer arrives; that must not log us out.
+   */
+  async rotateToken<T extends { token?: string | null }>(request: () => Promise<T>): Promise<T> {
+    const run = request();
+    this.rotation = run.then(
+      (r) => r.token ?? null,
+      () => null,
+    );
+    try {
+      const r = await run;
+      if (r.token) this.replaceToken(r.token);
+      return r;
+    } finally {
+      this.rotation = null;
+    }
+  }
+
   /** Opens (or finds) the DM with a user and returns its channel id. */
   async openDm(userId: string): Promise<string> {
     const existing = Object.values(this.state.channels).find(
@@ -74,7 +96,7 @@ class Client {
       url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}`;
     }
     const state = this.state;
-    this.gateway = new GatewayClient({
+    const gateway: GatewayClient = new GatewayClient({
       url,
       token: this.token,
       onDispatch: (t, d) => {
@@ -90,13 +112,19 @@ class Client {
       },
       onStatus: (s) => (state.gateway = s),
       onFatal: (code) => {
-        if (code === 4004) {
+        // A connection we already replaced (after a token change) says nothing about the new token.
+        if (code !== 4004 || gateway !== this.gateway) return;
+        const sessionEnded = () => {
           this.loggedOutReason = "Your session has ended. Please log in again.";
           this.logout();
-        }
+        };
+        // Our own password/MFA change revoked the old token: its new one is on the way.
+        if (this.rotation) this.rotation.then((token) => token || sessionEnded());
+        else sessionEnded();
       },
     });
-    this.gateway.connect();
+    this.gateway = gateway;
+    gateway.connect();
   }
 
   stop() {
