@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test command: every test, first on embedded SQLite, then on PostgreSQL.
-# Installs the pinned bot libraries the tests drive (scripts/bot-libs.sh).
+# Installs the pinned bot libraries the tests drive (scripts/bot-libs.sh) and
+# Debian's Chromium for the web client's browser tests (scripts/browser.sh).
 # Needs PostgreSQL on 127.0.0.1:5432 (TEST_DATABASE_URL overrides); starts the
 # local cluster if it is installed but stopped.
 set -euo pipefail
@@ -23,8 +24,11 @@ drop_test_databases() {
 echo "== bot libraries (pinned discord.py and discord.js)"
 bash scripts/bot-libs.sh
 
-echo "== build"
+echo "== build (includes the web client: crates/webclient runs npm)"
 cargo build --workspace --all-targets --locked
+
+echo "== web client: type check, unit tests, browser tests"
+bash scripts/web-test.sh
 
 echo "== tests on SQLite"
 TEST_STORE=sqlite cargo test --workspace --locked

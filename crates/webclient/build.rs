@@ -1,6 +1,7 @@
 //! Builds the web client (`web/`) with npm and embeds the result.
 //!
-//! `npm ci` runs only when `web/node_modules` is missing or older than
+//! `npm ci` (or `npm install --no-save` where `npm ci` refuses the lockfile)
+//! runs only when `web/node_modules` is missing or older than
 //! `package-lock.json`; `npm run build` writes into OUT_DIR, never into the
 //! source tree. Every file is embedded as is and gzipped (when that saves
 //! anything), through a generated table of `include_bytes!`.
@@ -22,8 +23,7 @@ fn main() {
     let dist = match std::env::var_os("FUSSIONCORD_WEB_DIST") {
         Some(dir) => PathBuf::from(dir),
         None => {
-            for f in ["src", "public", "index.html", "package.json", "package-lock.json", "vite.config.ts", "tsconfig.json"]
-            {
+            for f in ["src", "index.html", "package.json", "package-lock.json", "vite.config.ts", "tsconfig.json"] {
                 println!("cargo:rerun-if-changed={}", web.join(f).display());
             }
             build_client(&web, &out.join("dist"))
@@ -74,14 +74,20 @@ fn build_client(web: &Path, dist: &Path) -> PathBuf {
         _ => true,
     };
     if stale {
-        run(Command::new(npm).args(["ci", "--no-audit", "--no-fund"]).current_dir(web), "npm ci");
+        // `npm ci` refuses a lockfile that lacks other platforms' optional
+        // packages (rollup's native binaries), which is what npm writes when
+        // the registry it reaches does not carry them; `npm install --no-save`
+        // then installs the same locked versions without touching the lockfile.
+        let ci = Command::new(npm).args(["ci", "--no-audit", "--no-fund"]).current_dir(web).output();
+        if !ci.is_ok_and(|o| o.status.success()) {
+            run(
+                Command::new(npm).args(["install", "--no-save", "--no-audit", "--no-fund"]).current_dir(web),
+                "npm install",
+            );
+        }
     }
     run(
-        Command::new(npm)
-            .args(["run", "build", "--", "--outDir"])
-            .arg(dist)
-            .arg("--emptyOutDir")
-            .current_dir(web),
+        Command::new(npm).args(["run", "build", "--", "--outDir"]).arg(dist).arg("--emptyOutDir").current_dir(web),
         "npm run build",
     );
     dist.to_path_buf()

@@ -69,6 +69,9 @@ describe("stores", () => {
     expect(s.findMessage("10", "600")?.edited_timestamp).toBeTruthy();
     s.dispatch("MESSAGE_DELETE", { id: "500", channel_id: "10" });
     expect(s.messages["10"].list.map((m) => m.id)).toEqual(["400", "600"]);
+    s.dispatch("MESSAGE_DELETE", { id: "600", channel_id: "10" });
+    expect(s.channels["10"].last_message_id).toBe("400");
+    s.dispatch("MESSAGE_CREATE", msg("600"));
     s.dispatch("MESSAGE_DELETE_BULK", { ids: ["400", "600"], channel_id: "10" });
     expect(s.messages["10"].list).toEqual([]);
   });

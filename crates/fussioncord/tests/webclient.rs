@@ -19,7 +19,8 @@ fn assert_is_index(res: &reqwest::Response) {
     assert!(h["content-type"].to_str().unwrap().starts_with("text/html"), "{:?}", h);
     assert_eq!(h["cache-control"], "no-cache");
     let csp = h["content-security-policy"].to_str().unwrap();
-    for part in ["default-src 'self'", "script-src 'self'", "connect-src 'self' ws: wss:", "img-src 'self' data: blob:"] {
+    for part in ["default-src 'self'", "script-src 'self'", "connect-src 'self' ws: wss:", "img-src 'self' data: blob:"]
+    {
         assert!(csp.contains(part), "{part} missing from {csp}");
     }
     assert!(!csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"), "{csp}");
@@ -71,13 +72,8 @@ async fn hashed_files_are_immutable_and_gzipped_on_request() {
     let body = plain.bytes().await.unwrap();
     assert!(body.len() > 1000, "a real bundle, {} bytes", body.len());
 
-    let gz = app
-        .client
-        .get(format!("http://{}{js}", app.addr()))
-        .header("Accept-Encoding", "gzip")
-        .send()
-        .await
-        .unwrap();
+    let gz =
+        app.client.get(format!("http://{}{js}", app.addr())).header("Accept-Encoding", "gzip").send().await.unwrap();
     assert_eq!(gz.headers()["content-encoding"], "gzip");
     assert_eq!(gz.headers()["vary"], "Accept-Encoding");
     let packed = gz.bytes().await.unwrap();

@@ -79,8 +79,9 @@ async fn serve_index(headers: HeaderMap) -> Response {
 async fn serve_asset(req: Request) -> Response {
     match asset(req.uri().path()) {
         Some(a) => respond(a, req.headers()),
-        None => (StatusCode::NOT_FOUND, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], "Not found")
-            .into_response(),
+        None => {
+            (StatusCode::NOT_FOUND, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], "Not found").into_response()
+        }
     }
 }
 

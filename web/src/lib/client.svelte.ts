@@ -12,6 +12,7 @@ class Client {
   state = new ChatState();
   token = $state<string | null>(null);
   gateway: GatewayClient | null = null;
+  private starting = false;
   /** Set when the server refused our token. */
   loggedOutReason = $state<string | null>(null);
   private ackTimers = new Map<string, ReturnType<typeof setTimeout>>();
@@ -88,13 +89,16 @@ class Client {
 
   /** Opens the gateway (once READY arrives the stores are filled). */
   async start() {
-    if (!this.token || this.gateway) return;
+    if (!this.token || this.gateway || this.starting) return;
+    this.starting = true;
     let url: string;
     try {
       url = (await this.api.gatewayUrl()).url;
     } catch {
       url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}`;
     }
+    this.starting = false;
+    if (!this.token || this.gateway) return;
     const state = this.state;
     const gateway: GatewayClient = new GatewayClient({
       url,
@@ -102,12 +106,22 @@ class Client {
       onDispatch: (t, d) => {
         state.dispatch(t, d);
         if (t === "MESSAGE_CREATE") {
-          const m = d as { channel_id: string; guild_id?: string };
+          const m = d as { channel_id: string; guild_id?: string; author: { id: string } };
           // The first message of a DM we have never opened: fetch the channel so it shows in the list.
           if (!m.guild_id && !state.channels[m.channel_id]) {
             this.api.channel(m.channel_id).then((c) => state.channels[c.id] ?? state.dispatch("CHANNEL_CREATE", c)).catch(() => {});
           }
-          this.maybeAck(m.channel_id);
+          // My own message moves my read position on the server too.
+          this.maybeAck(m.channel_id, m.author.id === state.me?.id);
+        }
+        // A guild joined after READY comes without presences: ask for them.
+        if (t === "GUILD_CREATE" && !(d as { presences?: unknown[] }).presences?.length) {
+          this.gateway?.send(8, { guild_id: (d as { id: string }).id, query: "", limit: 0, presences: true });
+        }
+        // A new member's presence is not part of GUILD_MEMBER_ADD: ask for it.
+        if (t === "GUILD_MEMBER_ADD") {
+          const m = d as { guild_id: string; user?: { id: string } };
+          if (m.user) this.gateway?.send(8, { guild_id: m.guild_id, user_ids: [m.user.id], presences: true });
         }
       },
       onStatus: (s) => (state.gateway = s),
@@ -153,13 +167,13 @@ class Client {
   }
 
   /** Marks a channel read up to its last message, if it is on screen and has unread messages. */
-  maybeAck(channelId: string) {
+  maybeAck(channelId: string, force = false) {
     const s = this.state;
     if (s.viewing !== channelId || (typeof document !== "undefined" && document.visibilityState === "hidden")) return;
     const last = s.channels[channelId]?.last_message_id;
     if (!last) return;
     const rs = s.readStates[channelId];
-    if (rs && cmpId(rs.last_message_id, last) >= 0 && rs.mention_count === 0) return;
+    if (!force && rs && cmpId(rs.last_message_id, last) >= 0 && rs.mention_count === 0) return;
     s.readStates[channelId] = { last_message_id: last, mention_count: 0 };
     // Several messages in a burst: one ack.
     clearTimeout(this.ackTimers.get(channelId));

@@ -62,6 +62,8 @@ export class ChatState {
   relationships = $state<Record<string, Relationship>>({});
   users = $state<Record<string, User>>({});
   gateway = $state<GatewayStatus>("idle");
+  /** Guilds READY announced as unavailable whose GUILD_CREATE has not come yet. */
+  pendingGuilds = $state<Record<string, true>>({});
   /** The channel on screen: its messages count as read. */
   viewing = $state<string | null>(null);
   /** My settings (status, custom status, theme…), from READY and USER_SETTINGS_UPDATE. */
@@ -188,7 +190,7 @@ export class ChatState {
         return;
       case "GUILD_ROLE_CREATE":
       case "GUILD_ROLE_UPDATE":
-        (this.roles[d.guild_id] ??= {})[d.role.id] = d.role;
+        ensure(this.roles, d.guild_id, () => ({}))[d.role.id] = d.role;
         return;
       case "GUILD_ROLE_DELETE":
         if (this.roles[d.guild_id]) delete this.roles[d.guild_id][d.role_id];
@@ -214,7 +216,7 @@ export class ChatState {
         return;
       case "TYPING_START":
         if (d.member?.user && d.guild_id) this.memberUpsert(d.guild_id, d.member);
-        (this.typing[d.channel_id] ??= {})[d.user_id] = this.now() + TYPING_MS;
+        ensure(this.typing, d.channel_id, () => ({}))[d.user_id] = this.now() + TYPING_MS;
         return;
       case "MESSAGE_CREATE":
         return this.messageCreate(d as Message);
@@ -299,10 +301,15 @@ export class ChatState {
       this.channels[c.id] = c;
       for (const u of c.recipients ?? []) this.users[u.id] ??= u;
     }
-    for (const g of d.guilds) if (!g.unavailable) this.guildCreate(g);
+    this.pendingGuilds = {};
+    for (const g of d.guilds) {
+      if (g.unavailable) this.pendingGuilds[g.id] = true;
+      else this.guildCreate(g);
+    }
   }
 
   private guildCreate(g: Guild) {
+    delete this.pendingGuilds[g.id];
     this.guilds[g.id] = { id: g.id, name: g.name, icon: g.icon, owner_id: g.owner_id };
     if (!this.guildOrder.includes(g.id)) this.guildOrder.push(g.id);
     for (const c of g.channels ?? []) this.channels[c.id] = { ...c, guild_id: g.id };
@@ -332,7 +339,7 @@ export class ChatState {
   private memberUpsert(guildId: string, m: Member) {
     if (!m.user) return;
     this.users[m.user.id] = { ...this.users[m.user.id], ...m.user };
-    const guild = (this.members[guildId] ??= {});
+    const guild = ensure(this.members, guildId, () => ({}));
     guild[m.user.id] = { ...guild[m.user.id], ...m, guild_id: guildId };
   }
 
@@ -353,7 +360,7 @@ export class ChatState {
       // What I wrote I have read.
       this.readStates[m.channel_id] = { last_message_id: m.id, mention_count: 0 };
     } else if (this.viewing !== m.channel_id && this.mentionsMe(m)) {
-      const rs = (this.readStates[m.channel_id] ??= { last_message_id: "0", mention_count: 0 });
+      const rs = ensure(this.readStates, m.channel_id, () => ({ last_message_id: "0", mention_count: 0 }));
       rs.mention_count++;
     }
   }
@@ -383,6 +390,9 @@ export class ChatState {
     if (!ch) return;
     const gone = new Set(ids);
     ch.list = ch.list.filter((m) => !gone.has(m.id));
+    // The channel's last message went: what is left is what there is to read.
+    const c = this.channels[channelId];
+    if (c?.last_message_id && gone.has(c.last_message_id)) c.last_message_id = ch.list.at(-1)?.id ?? null;
     for (const m of ch.list) {
       if (m.referenced_message && gone.has(m.referenced_message.id)) m.referenced_message = null;
     }
@@ -394,7 +404,8 @@ export class ChatState {
   ) {
     const m = this.findMessage(d.channel_id, d.message_id);
     if (!m) return;
-    const list = (m.reactions ??= []);
+    if (!m.reactions) m.reactions = [];
+    const list = m.reactions;
     const mine = d.user_id === this.me?.id;
     const r = list.find((x) => sameEmoji(x.emoji, d.emoji));
     if (delta > 0) {
@@ -435,7 +446,7 @@ export class ChatState {
 
   /** History from REST: newest first as the API returns it. */
   loadedHistory(channelId: string, page: Message[], limit: number, older: boolean) {
-    const ch = (this.messages[channelId] ??= { list: [], hasMore: true, loading: false });
+    const ch = ensure(this.messages, channelId, () => ({ list: [], hasMore: true, loading: false }));
     if (!older) ch.list = [];
     for (const m of page) this.users[m.author.id] ??= m.author;
     this.insertMessages(channelId, page);
@@ -450,6 +461,16 @@ export class ChatState {
       if (Object.keys(users).length === 0) delete this.typing[cid];
     }
   }
+}
+
+/**
+ * `obj[key]`, created first if missing. Always read back through `obj`: with
+ * Svelte's deep state, `obj[key] ??= {}` evaluates to the raw object, and
+ * writes to that would not be seen.
+ */
+function ensure<T>(obj: Record<string, T>, key: string, make: () => NoInfer<T>): T {
+  if (!(key in obj)) obj[key] = make();
+  return obj[key];
 }
 
 function sameEmoji(a: { id: string | null; name: string }, b: { id?: string | null; name?: string }) {
