@@ -2,7 +2,22 @@
 // in Authorization (no "Bot " prefix for people), Discord's error format is
 // turned into ApiError, and 429s wait out `retry_after` and try again.
 
-import type { Channel, Guild, Invite, Message, Member, Role, User } from "./types";
+import type {
+  AuditLog,
+  Ban,
+  Channel,
+  Guild,
+  Invite,
+  InviteFull,
+  Message,
+  Member,
+  Overwrite,
+  Relationship,
+  Role,
+  SearchResults,
+  User,
+  UserSettings,
+} from "./types";
 
 /** Discord's error body: `{code, message, errors}` with nested `_errors`. */
 export class ApiError extends Error {
@@ -103,8 +118,8 @@ export class Api {
   put<T>(path: string, body?: unknown) {
     return this.request<T>("PUT", path, body);
   }
-  delete<T>(path: string) {
-    return this.request<T>("DELETE", path);
+  delete<T>(path: string, opts: { reason?: string } = {}) {
+    return this.request<T>("DELETE", path, undefined, opts);
   }
 
   // Accounts
@@ -191,6 +206,124 @@ export class Api {
   }
   ack(channelId: string, messageId: string) {
     return this.post<{ token: null }>(`/channels/${channelId}/messages/${messageId}/ack`, { token: null });
+  }
+
+  // ---- part 2: friends, DMs, search, settings --------------------------
+
+  relationships() {
+    return this.get<Relationship[]>("/users/@me/relationships");
+  }
+  /** A friend request by username. */
+  addFriend(username: string) {
+    return this.post<void>("/users/@me/relationships", { username });
+  }
+  /** Sends or accepts a friend request (no type), or blocks (type 2). */
+  putRelationship(userId: string, type?: 2) {
+    return this.put<void>(`/users/@me/relationships/${userId}`, type ? { type } : {});
+  }
+  /** Unfriend, cancel or ignore a request, or unblock. */
+  removeRelationship(userId: string) {
+    return this.delete<void>(`/users/@me/relationships/${userId}`);
+  }
+  openDm(recipientId: string) {
+    return this.post<Channel>("/users/@me/channels", { recipient_id: recipientId });
+  }
+  channel(channelId: string) {
+    return this.get<Channel>(`/channels/${channelId}`);
+  }
+  /** Message search in a guild, or in one channel (a DM) when `guildId` is absent. */
+  search(scope: { guildId?: string; channelId?: string }, q: { content?: string; author_id?: string[]; offset?: number }) {
+    const p = new URLSearchParams();
+    if (q.content) p.set("content", q.content);
+    for (const a of q.author_id ?? []) p.append("author_id", a);
+    if (q.offset) p.set("offset", String(q.offset));
+    const base = scope.guildId ? `/guilds/${scope.guildId}` : `/channels/${scope.channelId}`;
+    return this.get<SearchResults>(`${base}/messages/search?${p}`);
+  }
+  messagesAround(channelId: string, around: string, limit = 50) {
+    return this.get<Message[]>(`/channels/${channelId}/messages?around=${around}&limit=${limit}`);
+  }
+  /** Profile changes; with `new_password` the answer carries a new `token`. */
+  updateMe(body: {
+    username?: string;
+    global_name?: string | null;
+    avatar?: string | null;
+    password?: string;
+    new_password?: string;
+  }) {
+    return this.patch<User & { token?: string }>("/users/@me", body);
+  }
+  settings() {
+    return this.get<UserSettings>("/users/@me/settings");
+  }
+  updateSettings(body: Partial<UserSettings>) {
+    return this.patch<UserSettings>("/users/@me/settings", body);
+  }
+  enableTotp(secret: string, code: string, password: string) {
+    return this.post<{ token: string; backup_codes: { code: string | null }[] }>("/users/@me/mfa/totp/enable", {
+      secret,
+      code,
+      password,
+    });
+  }
+  disableTotp(code: string) {
+    return this.post<{ token: string }>("/users/@me/mfa/totp/disable", { code });
+  }
+
+  // Server settings
+  updateGuild(guildId: string, body: { name?: string }) {
+    return this.patch<Guild>(`/guilds/${guildId}`, body);
+  }
+  updateChannel(channelId: string, body: Partial<Channel>) {
+    return this.patch<Channel>(`/channels/${channelId}`, body);
+  }
+  deleteChannel(channelId: string) {
+    return this.delete<Channel>(`/channels/${channelId}`);
+  }
+  putOverwrite(channelId: string, o: Overwrite) {
+    return this.put<void>(`/channels/${channelId}/permissions/${o.id}`, { type: o.type, allow: o.allow, deny: o.deny });
+  }
+  deleteOverwrite(channelId: string, id: string) {
+    return this.delete<void>(`/channels/${channelId}/permissions/${id}`);
+  }
+  createRole(guildId: string, body: Partial<Role> = {}) {
+    return this.post<Role>(`/guilds/${guildId}/roles`, body);
+  }
+  updateRole(guildId: string, roleId: string, body: Partial<Role>) {
+    return this.patch<Role>(`/guilds/${guildId}/roles/${roleId}`, body);
+  }
+  deleteRole(guildId: string, roleId: string) {
+    return this.delete<void>(`/guilds/${guildId}/roles/${roleId}`);
+  }
+  giveRole(guildId: string, userId: string, roleId: string) {
+    return this.put<void>(`/guilds/${guildId}/members/${userId}/roles/${roleId}`);
+  }
+  takeRole(guildId: string, userId: string, roleId: string) {
+    return this.delete<void>(`/guilds/${guildId}/members/${userId}/roles/${roleId}`);
+  }
+  kick(guildId: string, userId: string, reason?: string) {
+    return this.delete<void>(`/guilds/${guildId}/members/${userId}`, { reason });
+  }
+  ban(guildId: string, userId: string, reason?: string) {
+    return this.request<void>("PUT", `/guilds/${guildId}/bans/${userId}`, {}, { reason });
+  }
+  bans(guildId: string) {
+    return this.get<Ban[]>(`/guilds/${guildId}/bans`);
+  }
+  unban(guildId: string, userId: string) {
+    return this.delete<void>(`/guilds/${guildId}/bans/${userId}`);
+  }
+  timeout(guildId: string, userId: string, until: string | null) {
+    return this.patch<Member>(`/guilds/${guildId}/members/${userId}`, { communication_disabled_until: until });
+  }
+  guildInvites(guildId: string) {
+    return this.get<InviteFull[]>(`/guilds/${guildId}/invites`);
+  }
+  revokeInvite(code: string) {
+    return this.delete<Invite>(`/invites/${encodeURIComponent(code)}`);
+  }
+  auditLog(guildId: string) {
+    return this.get<AuditLog>(`/guilds/${guildId}/audit-logs?limit=100`);
   }
 }
 

@@ -43,6 +43,50 @@ class Client {
     location.assign("/login");
   }
 
+  /**
+   * A password or MFA change revoked every other token and handed us a new
+   * one: keep it and reconnect with it (the old session is closed by the server).
+   */
+  replaceToken(token: string) {
+    localStorage.setItem(TOKEN_KEY, token);
+    this.setToken(token);
+    this.stop();
+    this.start();
+  }
+
+  private rotation: Promise<string | null> | null = null;
+
+  /**
+   * Runs a request that revokes every token and answers a new one (password
+   * or MFA change). The server may close our gateway for the old token
+   * before the answer arrives; that must not log us out.
+   */
+  async rotateToken<T extends { token?: string | null }>(request: () => Promise<T>): Promise<T> {
+    const run = request();
+    this.rotation = run.then(
+      (r) => r.token ?? null,
+      () => null,
+    );
+    try {
+      const r = await run;
+      if (r.token) this.replaceToken(r.token);
+      return r;
+    } finally {
+      this.rotation = null;
+    }
+  }
+
+  /** Opens (or finds) the DM with a user and returns its channel id. */
+  async openDm(userId: string): Promise<string> {
+    const existing = Object.values(this.state.channels).find(
+      (c) => c.type === 1 && c.recipients?.length === 1 && c.recipients[0].id === userId,
+    );
+    if (existing) return existing.id;
+    const ch = await this.api.openDm(userId);
+    this.state.dispatch("CHANNEL_CREATE", ch);
+    return ch.id;
+  }
+
   /** Opens the gateway (once READY arrives the stores are filled). */
   async start() {
     if (!this.token || this.gateway || this.starting) return;
@@ -56,13 +100,17 @@ class Client {
     this.starting = false;
     if (!this.token || this.gateway) return;
     const state = this.state;
-    this.gateway = new GatewayClient({
+    const gateway: GatewayClient = new GatewayClient({
       url,
       token: this.token,
       onDispatch: (t, d) => {
         state.dispatch(t, d);
         if (t === "MESSAGE_CREATE") {
-          const m = d as { channel_id: string; author: { id: string } };
+          const m = d as { channel_id: string; guild_id?: string; author: { id: string } };
+          // The first message of a DM we have never opened: fetch the channel so it shows in the list.
+          if (!m.guild_id && !state.channels[m.channel_id]) {
+            this.api.channel(m.channel_id).then((c) => state.channels[c.id] ?? state.dispatch("CHANNEL_CREATE", c)).catch(() => {});
+          }
           // My own message moves my read position on the server too.
           this.maybeAck(m.channel_id, m.author.id === state.me?.id);
         }
@@ -78,13 +126,19 @@ class Client {
       },
       onStatus: (s) => (state.gateway = s),
       onFatal: (code) => {
-        if (code === 4004) {
+        // A connection we already replaced (after a token change) says nothing about the new token.
+        if (code !== 4004 || gateway !== this.gateway) return;
+        const sessionEnded = () => {
           this.loggedOutReason = "Your session has ended. Please log in again.";
           this.logout();
-        }
+        };
+        // Our own password/MFA change revoked the old token: its new one is on the way.
+        if (this.rotation) this.rotation.then((token) => token || sessionEnded());
+        else sessionEnded();
       },
     });
-    this.gateway.connect();
+    this.gateway = gateway;
+    gateway.connect();
   }
 
   stop() {

@@ -14,7 +14,9 @@ import type {
   Relationship,
   Role,
   User,
+  UserSettings,
 } from "./types";
+import { guildPermissions } from "./permissions";
 import type { GatewayStatus } from "./gateway";
 
 /** Typing lasts 10 s after TYPING_START unless the user sends or types again. */
@@ -64,6 +66,10 @@ export class ChatState {
   pendingGuilds = $state<Record<string, true>>({});
   /** The channel on screen: its messages count as read. */
   viewing = $state<string | null>(null);
+  /** My settings (status, custom status, theme…), from READY and USER_SETTINGS_UPDATE. */
+  settings = $state<UserSettings | null>(null);
+  /** user id → custom status text, from presences. */
+  customStatus = $state<Record<string, string>>({});
 
   constructor(private readonly now: () => number = Date.now) {}
 
@@ -122,6 +128,33 @@ export class ChatState {
     return best ? `#${best.color.toString(16).padStart(6, "0")}` : null;
   }
 
+  /** Whether I blocked this user: their messages are collapsed. */
+  isBlocked(userId: string): boolean {
+    return this.relationships[userId]?.type === 2;
+  }
+
+  /** Relationships of one type (1 friend, 2 blocked, 3 incoming, 4 outgoing), by name. */
+  relationshipsOf(...types: number[]): Relationship[] {
+    return Object.values(this.relationships)
+      .filter((r) => types.includes(r.type))
+      .sort((a, b) => this.displayName(a.id).localeCompare(this.displayName(b.id)));
+  }
+
+  /** DMs and group DMs, the most recently active first. */
+  privateChannels(): Channel[] {
+    return Object.values(this.channels)
+      .filter((c) => c.type === 1 || c.type === 3)
+      .sort((a, b) => cmpId(b.last_message_id ?? b.id, a.last_message_id ?? a.id));
+  }
+
+  /** My guild-wide permissions (all bits for the owner and administrators). */
+  myPermissions(guildId: string): bigint {
+    const g = this.guilds[guildId];
+    const me = this.me;
+    if (!g || !me) return 0n;
+    return guildPermissions(g, this.roles[guildId], me.id, this.members[guildId]?.[me.id]?.roles ?? []);
+  }
+
   // ---- dispatches ----------------------------------------------------
 
   dispatch(t: string, d: any): void {
@@ -162,12 +195,24 @@ export class ChatState {
       case "GUILD_ROLE_DELETE":
         if (this.roles[d.guild_id]) delete this.roles[d.guild_id][d.role_id];
         return;
-      case "PRESENCE_UPDATE":
+      case "PRESENCE_UPDATE": {
         this.presences[d.user.id] = d.status;
+        if (d.user.username) this.users[d.user.id] = { ...this.users[d.user.id], ...d.user };
+        const custom = (d.activities ?? []).find((a: { type: number }) => a.type === 4);
+        if (custom?.state) this.customStatus[d.user.id] = custom.state;
+        else delete this.customStatus[d.user.id];
         return;
+      }
       case "USER_UPDATE":
         if (this.me && d.id === this.me.id) this.me = { ...this.me, ...d };
-        this.users[d.id] = { ...this.users[d.id], ...d };
+        return this.userChanged(d as User);
+      case "USER_SETTINGS_UPDATE":
+        this.settings = { ...(this.settings ?? { status: "online", custom_status: null, theme: "dark" }), ...d };
+        if (this.me && d.status) this.presences[this.me.id] = d.status === "invisible" ? "offline" : d.status;
+        if (this.me && "custom_status" in d) {
+          if (d.custom_status?.text) this.customStatus[this.me.id] = d.custom_status.text;
+          else delete this.customStatus[this.me.id];
+        }
         return;
       case "TYPING_START":
         if (d.member?.user && d.guild_id) this.memberUpsert(d.guild_id, d.member);
@@ -211,8 +256,26 @@ export class ChatState {
     }
   }
 
+  /** A user's profile changed: every copy of it (members, friends, DM recipients) follows. */
+  private userChanged(u: User) {
+    this.users[u.id] = { ...this.users[u.id], ...u };
+    const r = this.relationships[u.id];
+    if (r) r.user = { ...r.user, ...u };
+    for (const guild of Object.values(this.members)) {
+      const m = guild[u.id];
+      if (m?.user) m.user = { ...m.user, ...u };
+    }
+    for (const c of Object.values(this.channels)) {
+      if (c.recipients?.some((x) => x.id === u.id)) {
+        c.recipients = c.recipients.map((x) => (x.id === u.id ? { ...x, ...u } : x));
+      }
+    }
+  }
+
   private ready(d: Ready) {
     this.me = d.user;
+    this.settings = d.user_settings ?? null;
+    this.customStatus = {};
     this.users = { [d.user.id]: d.user };
     this.guilds = {};
     this.guildOrder = [];
@@ -222,14 +285,22 @@ export class ChatState {
     // A new session may have missed anything: history is fetched again.
     this.messages = {};
     this.typing = {};
-    this.presences = { [d.user.id]: "online" };
+    const status = d.user_settings?.status;
+    this.presences = { [d.user.id]: status === "invisible" ? "offline" : (status ?? "online") };
+    for (const p of (d as Ready & { presences?: { user: { id: string }; status: string }[] }).presences ?? []) {
+      this.presences[p.user.id] = p.status;
+    }
+    if (d.user_settings?.custom_status?.text) this.customStatus[d.user.id] = d.user_settings.custom_status.text;
     const rs = Array.isArray(d.read_state) ? d.read_state : (d.read_state?.entries ?? []);
     this.readStates = Object.fromEntries(
       rs.map((r: ReadState) => [r.id, { last_message_id: r.last_message_id, mention_count: r.mention_count }]),
     );
     this.relationships = Object.fromEntries((d.relationships ?? []).map((r) => [r.id, r]));
     for (const r of d.relationships ?? []) this.users[r.user.id] = r.user;
-    for (const c of d.private_channels ?? []) this.channels[c.id] = c;
+    for (const c of d.private_channels ?? []) {
+      this.channels[c.id] = c;
+      for (const u of c.recipients ?? []) this.users[u.id] ??= u;
+    }
     this.pendingGuilds = {};
     for (const g of d.guilds) {
       if (g.unavailable) this.pendingGuilds[g.id] = true;

@@ -140,4 +140,55 @@ export interface Ready {
   private_channels?: Channel[];
   relationships?: Relationship[];
   read_state?: { entries: ReadState[] } | ReadState[];
+  user_settings?: UserSettings;
+}
+
+export interface CustomStatus {
+  text?: string | null;
+  emoji_name?: string | null;
+  expires_at?: string | null;
+}
+
+/** `/users/@me/settings` and USER_SETTINGS_UPDATE (which carries only what changed). */
+export interface UserSettings {
+  status: string;
+  custom_status: CustomStatus | null;
+  theme: string;
+  locale?: string;
+  message_display_compact?: boolean;
+  developer_mode?: boolean;
+}
+
+export const RelationshipType = { Friend: 1, Blocked: 2, Incoming: 3, Outgoing: 4 } as const;
+
+export interface SearchResults {
+  total_results: number;
+  /** Each hit is a one-element array, as on Discord. */
+  messages: Message[][];
+}
+
+export interface Ban {
+  user: User;
+  reason: string | null;
+}
+
+export interface InviteFull extends Invite {
+  uses?: number;
+  max_uses?: number;
+  max_age?: number;
+  created_at?: string;
+}
+
+export interface AuditLogEntry {
+  id: string;
+  user_id: string | null;
+  target_id: string | null;
+  action_type: number;
+  reason?: string;
+  changes?: { key: string; old_value?: unknown; new_value?: unknown }[];
+}
+
+export interface AuditLog {
+  audit_log_entries: AuditLogEntry[];
+  users?: User[];
 }
