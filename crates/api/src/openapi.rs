@@ -248,6 +248,8 @@ const OPERATIONS: &[Operation] = &[
             ("with_counts", Param::Boolean),
         ]),
     op("DELETE", "/users/@me/guilds/{guild_id}", "leave_guild", USERS, "Leave a guild"),
+    op("GET", "/users/@me/channels", "list_private_channels", USERS, "List your DM channels (people only)")
+        .ok(Many("Channel")),
     op("POST", "/users/@me/channels", "create_dm", USERS, "Open a DM channel with a user")
         .body(One("DmCreate"))
         .ok(One("Channel")),

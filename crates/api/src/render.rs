@@ -414,6 +414,16 @@ fn deleted_user(id: UserId) -> User {
 /// listed up to `large_threshold`; beyond that only `viewer`'s own member is
 /// (clients then ask for members with REQUEST_GUILD_MEMBERS). Presences are
 /// the gateway's to fill in.
+/// A person's DM channels, each with its other recipient, the most recently
+/// active first (as READY's `private_channels` and `GET /users/@me/channels`).
+pub async fn private_channels(store: &dyn store::Store, viewer: UserId) -> Result<Vec<Channel>, store::StoreError> {
+    let mut rows = store.dm_channels(viewer).await?;
+    rows.sort_by_key(|(c, _)| std::cmp::Reverse(c.last_message_id.unwrap_or(c.id.cast())));
+    let others: Vec<UserId> = rows.iter().map(|(_, u)| *u).collect();
+    let users: HashMap<UserId, UserRow> = store.users(&others).await?.into_iter().map(|u| (u.id, u)).collect();
+    Ok(rows.iter().filter_map(|(c, other)| users.get(other).map(|u| channel(c, &[], Some(vec![user(u)])))).collect())
+}
+
 pub async fn guild_snapshot(
     store: &dyn store::Store,
     guild: &GuildRow,

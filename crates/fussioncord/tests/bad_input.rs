@@ -480,6 +480,7 @@ fn authed_routes() -> Vec<Route> {
         route(M::PATCH, "/users/@me/settings", Some(r#"{"theme":"light"}"#)),
         route(M::GET, "/users/@me/guilds", None),
         route(M::DELETE, "/users/@me/guilds/{guild}", None),
+        route(M::GET, "/users/@me/channels", None),
         route(M::POST, "/users/@me/channels", Some(r#"{"recipient_id":"{user}"}"#)),
         route(M::GET, "/users/@me/relationships", None),
         route(M::POST, "/users/@me/relationships", Some(r#"{"username":"member"}"#)),
@@ -2635,11 +2636,7 @@ async fn unknown_routes_and_methods_are_discord_shaped() {
         }
     }
     // (`{root}/` itself is the web client's page: tests/webclient.rs.)
-    for url in [
-        format!("{root}/nope"),
-        format!("{root}/api/v99/users/@me"),
-        format!("{root}/API/V10/users/@me"),
-    ] {
+    for url in [format!("{root}/nope"), format!("{root}/api/v99/users/@me"), format!("{root}/API/V10/users/@me")] {
         let reply = w.send(Method::GET, &url, &token, None).await;
         fails.check(format_args!("GET {url}"), reply.expect(404, 0));
     }

@@ -32,8 +32,16 @@ const FLAG_PRESENCE: u64 = (1 << 12) | (1 << 13);
 const FLAG_GUILD_MEMBERS: u64 = (1 << 14) | (1 << 15);
 const FLAG_MESSAGE_CONTENT: u64 = (1 << 18) | (1 << 19);
 
-/// Relationships, the read state and settings READY carries for a person.
-type PersonalState = (Vec<serde_json::Value>, Option<serde_json::Value>, Option<store::SettingsRow>);
+/// What READY carries for a person only; bots get it empty.
+#[derive(Default)]
+struct PersonalState {
+    relationships: Vec<Value>,
+    read_state: Option<Value>,
+    settings: Option<store::SettingsRow>,
+    private_channels: Vec<model::channel::Channel>,
+    /// Whose presences READY lists: friends, who may share no guild.
+    friends: Vec<store::UserId>,
+}
 
 /// What the connection URL asked for.
 #[derive(Debug, Clone)]
@@ -341,13 +349,14 @@ impl Conn {
         let probe = |g: GuildId| session.on_shard(Some(g));
         let mine: Vec<_> = guild_rows.iter().filter(|g| probe(g.id)).collect();
 
-        let (relationships, read_state, settings) = match Self::personal_state(&self.hub.clone(), &user).await {
-            Ok(r) => r,
-            Err(e) => {
-                tracing::warn!(error = %e, "gateway: could not load relationships, read states or settings for READY");
-                (Vec::new(), None, None)
-            }
-        };
+        let PersonalState { relationships, read_state, settings, private_channels, friends } =
+            match Self::personal_state(&self.hub.clone(), &user).await {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::warn!(error = %e, "gateway: could not load a person's own state for READY");
+                    PersonalState::default()
+                }
+            };
         let now = model::Timestamp::now().unix_ms();
         // READY and the GUILD_CREATEs are the session's first dispatches,
         // queued before it is registered so nothing can come between them.
@@ -359,10 +368,15 @@ impl Conn {
             resume_gateway_url: self.public_url.clone(),
             shard: identify.shard.map(|_| [shard.0, shard.1]),
             application: user.bot.then(|| ReadyApplication { id: user.id.cast(), flags: 0 }),
-            private_channels: Vec::new(),
+            private_channels,
             relationships,
             read_state,
-            presences: Vec::new(),
+            presences: self
+                .hub
+                .presences(friends.into_iter(), None)
+                .into_iter()
+                .map(|p| serde_json::to_value(p).expect("presences serialise"))
+                .collect(),
             guild_join_requests: Vec::new(),
             user_settings: settings
                 .as_ref()
@@ -402,7 +416,7 @@ impl Conn {
                     };
                 if intents & intents::GUILD_PRESENCES != 0 {
                     let members = snapshot.members.iter().filter_map(|m| m.user.as_ref().map(|u| u.id));
-                    snapshot.presences = self.hub.guild_presences(g.id, members);
+                    snapshot.presences = self.hub.presences(members, Some(g.id));
                 }
                 self.hub.deliver(
                     &session,
@@ -425,7 +439,7 @@ impl Conn {
     /// `authenticate`.)
     async fn personal_state(hub: &Hub, user: &UserRow) -> Result<PersonalState, store::StoreError> {
         if user.bot {
-            return Ok((Vec::new(), None, None));
+            return Ok(PersonalState::default());
         }
         let rows = hub.store.relationships(user.id).await?;
         let ids: Vec<_> = rows.iter().map(|r| r.other_id).collect();
@@ -437,7 +451,13 @@ impl Conn {
             .collect();
         let read_states = hub.store.read_states(user.id).await?;
         let settings = hub.store.settings(user.id).await?;
-        Ok((relationships, Some(api::render::read_states(&read_states)), Some(settings)))
+        Ok(PersonalState {
+            relationships,
+            read_state: Some(api::render::read_states(&read_states)),
+            settings: Some(settings),
+            private_channels: api::render::private_channels(hub.store.as_ref(), user.id).await?,
+            friends: rows.iter().filter(|r| r.kind == store::relationship_kind::FRIEND).map(|r| r.other_id).collect(),
+        })
     }
 
     /// Closes with 4004 if the session's token was revoked meanwhile.

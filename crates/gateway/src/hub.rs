@@ -356,18 +356,19 @@ impl Hub {
         let mut value: serde_json::Value = serde_json::from_slice(snapshot).ok()?;
         let members: Vec<UserId> =
             value.get("members")?.as_array()?.iter().filter_map(|m| m["user"]["id"].as_str()?.parse().ok()).collect();
-        let presences = self.guild_presences(guild, members.into_iter());
+        let presences = self.presences(members.into_iter(), Some(guild));
         value["presences"] = serde_json::to_value(presences).ok()?;
         serde_json::to_vec(&value).ok().map(Bytes::from)
     }
 
-    /// Presences of those of `members` who are online, for GUILD_CREATE.
-    pub(crate) fn guild_presences(&self, guild: GuildId, members: impl Iterator<Item = UserId>) -> Vec<Presence> {
+    /// Presences of those of `users` who are online: a guild's members for
+    /// its GUILD_CREATE, or a person's friends (no guild) for READY.
+    pub(crate) fn presences(&self, users: impl Iterator<Item = UserId>, guild: Option<GuildId>) -> Vec<Presence> {
         let reg = self.registry();
-        members
+        users
             .filter_map(|u| reg.presences.get(&u).map(|p| (u, p)))
             .filter(|(_, p)| p.visible_status() != "offline")
-            .map(|(u, p)| presence_payload(u, Some(guild), p))
+            .map(|(u, p)| presence_payload(u, guild, p))
             .collect()
     }
 

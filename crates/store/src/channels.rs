@@ -121,6 +121,8 @@ pub trait ChannelStore: Send + Sync {
     /// there is none yet. Safe against two concurrent first calls.
     async fn open_dm(&self, a: UserId, b: UserId, new_id: ChannelId) -> Result<ChannelRow>;
     async fn dm_recipients(&self, channel: ChannelId) -> Result<Vec<UserId>>;
+    /// Every DM channel of `user`, each with the other recipient.
+    async fn dm_channels(&self, user: UserId) -> Result<Vec<(ChannelRow, UserId)>>;
 }
 
 pub(crate) const CHANNEL_COLUMNS: &str = "id, kind, guild_id, name, position, parent_id, topic, nsfw, \
@@ -404,5 +406,23 @@ impl ChannelStore for SqlStore {
             Some(r) => Ok(vec![from_db(r.try_get("user_low")?)?, from_db(r.try_get("user_high")?)?]),
             None => Ok(Vec::new()),
         }
+    }
+
+    async fn dm_channels(&self, user: UserId) -> Result<Vec<(ChannelRow, UserId)>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {CHANNEL_COLUMNS}, user_low, user_high FROM channels
+             JOIN dm_channels ON dm_channels.channel_id = channels.id
+             WHERE user_low = $1 OR user_high = $1"
+        ))
+        .bind(to_db(user))
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let low: UserId = from_db(r.try_get("user_low")?)?;
+                let high: UserId = from_db(r.try_get("user_high")?)?;
+                Ok((channel_row(r)?, if low == user { high } else { low }))
+            })
+            .collect()
     }
 }

@@ -287,7 +287,7 @@ export class ChatState {
     this.typing = {};
     const status = d.user_settings?.status;
     this.presences = { [d.user.id]: status === "invisible" ? "offline" : (status ?? "online") };
-    for (const p of (d as Ready & { presences?: { user: { id: string }; status: string }[] }).presences ?? []) {
+    for (const p of d.presences ?? []) {
       this.presences[p.user.id] = p.status;
     }
     if (d.user_settings?.custom_status?.text) this.customStatus[d.user.id] = d.user_settings.custom_status.text;

@@ -141,6 +141,8 @@ export interface Ready {
   relationships?: Relationship[];
   read_state?: { entries: ReadState[] } | ReadState[];
   user_settings?: UserSettings;
+  /** Friends who are online (they may share no guild). */
+  presences?: Presence[];
 }
 
 export interface CustomStatus {

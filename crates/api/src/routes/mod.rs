@@ -48,7 +48,7 @@ pub fn router(config: &ApiConfig) -> Router<ApiState> {
         .route("/users/@me/mfa/codes", post(mfa::backup_codes))
         .route("/users/@me/guilds", get(users::my_guilds))
         .route("/users/@me/guilds/{guild_id}", delete(users::leave_guild))
-        .route("/users/@me/channels", post(users::open_dm))
+        .route("/users/@me/channels", get(users::dm_channels).post(users::open_dm))
         .route("/users/@me/relationships", get(relationships::list).post(relationships::post))
         .route("/users/@me/relationships/{user_id}", put(relationships::put).delete(relationships::delete))
         .route("/users/{user_id}", get(users::user))

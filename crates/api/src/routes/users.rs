@@ -203,6 +203,15 @@ pub async fn leave_guild(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// `GET /users/@me/channels`: the person's DM channels, most recent first
+/// (Discord's user API; bots get DMs through the gateway only).
+pub async fn dm_channels(State(state): State<ApiState>, Authed(user): Authed) -> ApiResult<Json<Vec<Channel>>> {
+    if user.bot {
+        return Err(ApiError::bots_forbidden());
+    }
+    Ok(Json(render::private_channels(state.store.as_ref(), user.id).await?))
+}
+
 #[derive(Deserialize)]
 pub struct OpenDm {
     recipient_id: UserId,

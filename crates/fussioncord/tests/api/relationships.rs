@@ -159,3 +159,50 @@ async fn blocked_users_messages_in_a_shared_guild_still_arrive_and_the_client_kn
     let bobs_keys: std::collections::BTreeSet<_> = sent.as_object().unwrap().keys().collect();
     assert_eq!(keys, bobs_keys, "the blocker's copy has no extra fields");
 }
+
+/// What a person's client needs after a reload: its DM channels (READY and
+/// `GET /users/@me/channels`) and which friends are online, even friends it
+/// shares no guild with.
+#[tokio::test]
+async fn ready_carries_dm_channels_and_friends_presences() {
+    let app = TestApp::spawn().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let carol = app.register("carol").await;
+    let dave = app.register("dave").await;
+    // Bob becomes a friend; Dave stays a stranger; nobody shares a guild.
+    app.post("/users/@me/relationships", &alice.token, json!({ "username": "bob" })).await;
+    assert_eq!(put(&app, &bob, &alice, json!({})).await.0, StatusCode::NO_CONTENT);
+    let mut bob_gw = app.gateway("").await;
+    bob_gw.identify(&bob.token, ALL_INTENTS).await;
+    let mut dave_gw = app.gateway("").await;
+    dave_gw.identify(&dave.token, ALL_INTENTS).await;
+
+    let (_, first) = app.post("/users/@me/channels", &alice.token, json!({ "recipient_id": carol.id })).await;
+    let (_, second) = app.post("/users/@me/channels", &alice.token, json!({ "recipient_id": bob.id })).await;
+    app.send(&alice, first["id"].as_str().unwrap(), "carol first, but she answers later").await;
+    app.send(&alice, second["id"].as_str().unwrap(), "hi bob").await;
+    app.send(&carol, first["id"].as_str().unwrap(), "latest").await;
+
+    let (status, listed) = app.get("/users/@me/channels", &alice.token).await;
+    assert_eq!(status, StatusCode::OK, "{listed}");
+    let ids: Vec<&Value> = listed.as_array().unwrap().iter().map(|c| &c["id"]).collect();
+    assert_eq!(ids, [&first["id"], &second["id"]], "most recently active first");
+    assert_eq!(listed[0]["type"], 1);
+    assert_eq!(listed[0]["recipients"][0]["id"], json!(carol.id));
+    assert_eq!(listed[1]["recipients"][0]["id"], json!(bob.id));
+    let (_, for_dave) = app.get("/users/@me/channels", &dave.token).await;
+    assert_eq!(for_dave, json!([]));
+
+    let mut alice_gw = app.gateway("").await;
+    let ready = alice_gw.identify(&alice.token, ALL_INTENTS).await;
+    assert_eq!(ready["private_channels"], listed);
+    let online: Vec<&str> =
+        ready["presences"].as_array().unwrap().iter().map(|p| p["user"]["id"].as_str().unwrap()).collect();
+    assert_eq!(online, [bob.id.as_str()], "friends only, not Dave: {}", ready["presences"]);
+    assert_eq!(ready["presences"][0]["status"], "online");
+    assert!(ready["presences"][0].get("guild_id").is_none_or(Value::is_null));
+
+    let bot = app.bot(&alice, "Helper", false).await;
+    assert_error(&app.get("/users/@me/channels", &bot.token).await, 403, 20001);
+}
