@@ -251,11 +251,21 @@ async fn serve(
     })();
     let Some((user, hash, format)) = parsed else { return ApiError::not_found().into_response() };
     let etag = format!("\"{hash}\"");
-    let bytes = match state.avatars.get(&format!("{user}/{hash}.{}", format.extension())).await {
-        Ok(Some(bytes)) => bytes,
-        Ok(None) => return ApiError::not_found().into_response(),
-        Err(e) => return ApiError::internal(e).into_response(),
-    };
+    // Nothing is converted, but clients build the URL with an extension of
+    // their choosing (bot libraries ask `.png` for every still avatar), so
+    // the stored image answers any of them, under its own Content-Type.
+    let mut found = None;
+    for format in std::iter::once(format).chain(ImageFormat::ALL.into_iter().filter(|f| *f != format)) {
+        match state.avatars.get(&format!("{user}/{hash}.{}", format.extension())).await {
+            Ok(Some(bytes)) => {
+                found = Some((format, bytes));
+                break;
+            }
+            Ok(None) => {}
+            Err(e) => return ApiError::internal(e).into_response(),
+        }
+    }
+    let Some((format, bytes)) = found else { return ApiError::not_found().into_response() };
     let cache = [
         (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=31536000, immutable")),
         (header::ETAG, HeaderValue::from_str(&etag).expect("hex is a valid header")),

@@ -77,8 +77,14 @@ async fn avatars_are_stored_served_cached_and_replaced() {
     assert_eq!(header(&again, "etag"), etag);
     assert!(again.bytes().await.unwrap().is_empty());
     assert_eq!(fetch(&app, &url, Some("\"something-else\"")).await.status(), 200);
-    // Not converted: another format of the same avatar is not there.
-    assert_eq!(fetch(&app, &format!("/avatars/{}/{hash}.gif", alice.id), None).await.status(), 404);
+    // Not converted, but any image extension finds it, under its own type
+    // (bot libraries ask .png for every still avatar).
+    for ext in ["gif", "webp", "jpg"] {
+        let other = fetch(&app, &format!("/avatars/{}/{hash}.{ext}", alice.id), None).await;
+        assert_eq!(other.status(), 200, "{ext}");
+        assert_eq!(header(&other, "content-type"), "image/png", "{ext}");
+    }
+    assert_eq!(fetch(&app, &format!("/avatars/{}/{hash}.txt", alice.id), None).await.status(), 404);
     assert_eq!(fetch(&app, &format!("/avatars/{}/{hash}.png", bob.id), None).await.status(), 404);
     assert_eq!(fetch(&app, &format!("/avatars/{}/..%2F..%2Fetc.png", alice.id), None).await.status(), 404);
 
