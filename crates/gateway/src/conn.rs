@@ -373,7 +373,7 @@ impl Conn {
             read_state,
             presences: self
                 .hub
-                .presences(friends.into_iter(), None)
+                .presences(friends.iter().copied(), None)
                 .into_iter()
                 .map(|p| serde_json::to_value(p).expect("presences serialise"))
                 .collect(),
@@ -405,6 +405,7 @@ impl Conn {
             (None, None) => None,
         }
         .unwrap_or(UserPresence { status: "online".into(), activities: Vec::new() });
+        self.hub.set_friends(user.id, friends.iter().copied());
         self.hub.set_presence(user.id, presence, &session.guilds());
         self.hub.deliver(&session, "READY", Bytes::from(serde_json::to_vec(&ready).expect("READY serialises")));
         if intents & intents::GUILDS != 0 {

@@ -2,7 +2,7 @@
 //! presences of their users, and the dispatcher that routes each event from
 //! the bus to the sessions that should see it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -25,6 +25,9 @@ struct Registry {
     by_guild: HashMap<GuildId, HashMap<String, Arc<Session>>>,
     /// What each user last set, as others see it; absent means offline.
     presences: HashMap<UserId, UserPresence>,
+    /// The friends of each person connected here, who hear their presence
+    /// changes whether or not they share a guild (kept by RELATIONSHIP_*).
+    friends: HashMap<UserId, HashSet<UserId>>,
 }
 
 #[derive(Debug, Clone)]
@@ -141,6 +144,9 @@ impl Hub {
         if let Some(depth) = deepest {
             self.metrics.queue_depth(depth);
         }
+        if matches!(event.name, "RELATIONSHIP_ADD" | "RELATIONSHIP_REMOVE") {
+            self.relationship_changed(event);
+        }
         match event.membership {
             Some(Membership::Left { user, guild }) => self.leave(user, guild),
             Some(Membership::GuildDeleted(guild)) => self.drop_guild(guild),
@@ -252,7 +258,9 @@ impl Hub {
         self.registry().sessions.get(id).cloned()
     }
 
-    fn remove(&self, session: &Session) -> bool {
+    /// Forgets a session; if it was its user's last here, the user's friends
+    /// (to tell them the user went offline).
+    fn remove(&self, session: &Session) -> Option<HashSet<UserId>> {
         let mut reg = self.registry();
         if reg.sessions.remove(&session.id).is_some() {
             self.metrics.gateway_session_closed();
@@ -275,8 +283,9 @@ impl Hub {
         if last {
             reg.by_user.remove(&session.user);
             reg.presences.remove(&session.user);
+            return Some(reg.friends.remove(&session.user).unwrap_or_default());
         }
-        last
+        None
     }
 
     /// Forgets sessions detached for longer than the resume window; users
@@ -291,11 +300,12 @@ impl Hub {
             .cloned()
             .collect();
         for s in expired {
-            if self.remove(&s) {
+            if let Some(friends) = self.remove(&s) {
                 self.announce_presence(
                     s.user,
                     &UserPresence { status: "offline".into(), activities: Vec::new() },
                     &s.guilds(),
+                    friends,
                 );
             }
         }
@@ -307,13 +317,15 @@ impl Hub {
 
     /// Sets a user's presence and tells everyone who shares a guild.
     pub(crate) fn set_presence(&self, user: UserId, presence: UserPresence, guilds: &[GuildId]) {
-        let changed = {
+        let (changed, friends) = {
             let mut reg = self.registry();
             let old = reg.presences.insert(user, presence.clone());
-            old.is_none_or(|o| o.visible_status() != presence.visible_status() || o.activities != presence.activities)
+            let changed = old
+                .is_none_or(|o| o.visible_status() != presence.visible_status() || o.activities != presence.activities);
+            (changed, reg.friends.get(&user).cloned().unwrap_or_default())
         };
         if changed {
-            self.announce_presence(user, &presence, guilds);
+            self.announce_presence(user, &presence, guilds, friends);
         }
     }
 
@@ -342,11 +354,47 @@ impl Hub {
         self.set_presence(change.user, presence, &guilds);
     }
 
-    fn announce_presence(&self, user: UserId, presence: &UserPresence, guilds: &[GuildId]) {
+    /// Tells a presence to every guild the user is in and, without a guild,
+    /// to their friends (as Discord does, so friends who share no guild see it).
+    fn announce_presence(&self, user: UserId, presence: &UserPresence, guilds: &[GuildId], friends: HashSet<UserId>) {
         for guild in guilds {
             let p = presence_payload(user, Some(*guild), presence);
             let data = Bytes::from(serde_json::to_vec(&p).expect("presence serialises"));
             self.bus.publish(Event::new("PRESENCE_UPDATE", data, Audience::Guild(*guild), intents::GUILD_PRESENCES));
+        }
+        if !friends.is_empty() {
+            let data =
+                Bytes::from(serde_json::to_vec(&presence_payload(user, None, presence)).expect("presence serialises"));
+            self.bus.publish(Event::new("PRESENCE_UPDATE", data, Audience::Users(friends.into_iter().collect()), 0));
+        }
+    }
+
+    /// A person's friends, as READY found them, so their presence changes
+    /// reach friends from now on.
+    pub(crate) fn set_friends(&self, user: UserId, friends: impl IntoIterator<Item = UserId>) {
+        self.registry().friends.entry(user).or_default().extend(friends);
+    }
+
+    /// Keeps the friend lists of people connected here in step with
+    /// RELATIONSHIP_ADD/REMOVE, and shows a new friend's presence at once.
+    fn relationship_changed(&self, event: &Event) {
+        let Audience::Users(users) = &event.audience else { return };
+        let Ok(data) = serde_json::from_slice::<serde_json::Value>(&event.data) else { return };
+        let Some(other) = data["id"].as_str().and_then(|id| id.parse::<UserId>().ok()) else { return };
+        let friends = event.name == "RELATIONSHIP_ADD" && data["type"] == 1;
+        let mut reg = self.registry();
+        for user in users {
+            let Some(list) = reg.friends.get_mut(user) else { continue };
+            if !friends {
+                list.remove(&other);
+                continue;
+            }
+            list.insert(other);
+            let Some(p) = reg.presences.get(&other).filter(|p| p.visible_status() != "offline") else { continue };
+            let data = Bytes::from(serde_json::to_vec(&presence_payload(other, None, p)).expect("presence serialises"));
+            for session in reg.by_user.get(user).into_iter().flat_map(|m| m.values()) {
+                self.enqueue(session, "PRESENCE_UPDATE", data.clone());
+            }
         }
     }
 

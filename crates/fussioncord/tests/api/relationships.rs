@@ -206,3 +206,52 @@ async fn ready_carries_dm_channels_and_friends_presences() {
     let bot = app.bot(&alice, "Helper", false).await;
     assert_error(&app.get("/users/@me/channels", &bot.token).await, 403, 20001);
 }
+
+/// Presence updates (without a guild id) of everything a gateway connection
+/// receives within `quiet`.
+async fn friend_presences(gw: &mut crate::common::ws::Gateway) -> Vec<(String, String)> {
+    let mut seen = Vec::new();
+    while let Some(crate::common::ws::Received::Payload(p)) =
+        gw.next_within(std::time::Duration::from_millis(400)).await
+    {
+        if p["t"] == "PRESENCE_UPDATE" && p["d"].get("guild_id").is_none_or(Value::is_null) {
+            seen.push((
+                p["d"]["user"]["id"].as_str().unwrap().to_owned(),
+                p["d"]["status"].as_str().unwrap().to_owned(),
+            ));
+        }
+    }
+    seen
+}
+
+/// Friends hear each other's presence though they share no guild: at once
+/// when they become friends, then on every change, and no more once unfriended.
+#[tokio::test]
+async fn friends_who_share_no_guild_see_each_others_presence_live() {
+    let app = TestApp::spawn().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let mut alice_gw = app.gateway("").await;
+    alice_gw.identify(&alice.token, ALL_INTENTS).await;
+    let mut bob_gw = app.gateway("").await;
+    bob_gw.identify(&bob.token, ALL_INTENTS).await;
+
+    app.post("/users/@me/relationships", &alice.token, json!({ "username": "bob" })).await;
+    assert!(friend_presences(&mut alice_gw).await.is_empty(), "a request is not a friendship");
+    assert_eq!(put(&app, &bob, &alice, json!({})).await.0, StatusCode::NO_CONTENT);
+    assert_eq!(friend_presences(&mut alice_gw).await, [(bob.id.clone(), "online".to_owned())]);
+    assert_eq!(friend_presences(&mut bob_gw).await, [(alice.id.clone(), "online".to_owned())]);
+
+    let (status, body) = app.patch("/users/@me/settings", &bob.token, json!({ "status": "dnd" })).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(friend_presences(&mut alice_gw).await, [(bob.id.clone(), "dnd".to_owned())]);
+    app.patch("/users/@me/settings", &bob.token, json!({ "status": "invisible" })).await;
+    assert_eq!(friend_presences(&mut alice_gw).await, [(bob.id.clone(), "offline".to_owned())]);
+
+    let (status, _) =
+        app.call(Method::DELETE, &format!("/users/@me/relationships/{}", bob.id), Some(&alice.token), None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    friend_presences(&mut alice_gw).await;
+    app.patch("/users/@me/settings", &bob.token, json!({ "status": "online" })).await;
+    assert!(friend_presences(&mut alice_gw).await.is_empty(), "no longer friends");
+}
