@@ -31,7 +31,7 @@ bench fanout-burst fanout "${SPAWN[@]}" --sessions 20 --senders 4 --duration 2
 bench idle idle "${SPAWN[@]}" --sessions 200 --users 50 --hold 3 \
   --server-env FUSSIONCORD__GATEWAY__HEARTBEAT_INTERVAL_MS=1000
 bench history history "${SPAWN[@]}" --messages 300 --duration 3
-bench rest rest "${SPAWN[@]}" --authors 16 --duration 3
+bench rest rest "${SPAWN[@]}" --authors 16 --duration 3 --automod
 
 # Against a server that is already running, given by URL (as for any other
 # Discord-compatible server).

@@ -4,8 +4,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use clap::Args;
+use serde_json::json;
 use tokio::time::Instant;
 
 use crate::load::{self, LoadSpec, LoadStats};
@@ -29,6 +30,39 @@ pub struct RestArgs {
     /// Requests in flight per author [default: 1 as fast as possible, 64 at a rate].
     #[arg(long)]
     pub inflight: Option<usize>,
+    /// Before posting, the guild's owner sets AutoMod rules that every
+    /// message of the other authors is checked against but none trips:
+    /// keywords with wildcards and a regex, a keyword preset, mention spam,
+    /// and the toxicity extension (one classifier call per message).
+    #[arg(long)]
+    pub automod: bool,
+}
+
+/// AutoMod rules on the channel's guild that the harness's messages
+/// (`rest TAG N`) never trip, so every create pays for the checks and all
+/// succeed. How many were set.
+async fn set_rules(target: &Target, owner: &str, channel: &str) -> Result<usize> {
+    let info = target.call(reqwest::Method::GET, Some(owner), &format!("/channels/{channel}"), None).await?;
+    let guild = info["guild_id"].as_str().context("--automod needs a guild channel")?;
+    let block = json!([{ "type": 1, "metadata": { "custom_message": "blocked by the benchmark's rules" } }]);
+    let rules = [
+        json!({ "name": "bench keywords", "event_type": 1, "trigger_type": 1, "actions": block, "enabled": true,
+                "trigger_metadata": { "keyword_filter": ["*forbidden*", "zebra*", "*quux", "exact phrase here"],
+                                      "regex_patterns": ["b[a4]dw[o0]rd\\d+"] } }),
+        json!({ "name": "bench preset", "event_type": 1, "trigger_type": 4, "actions": block, "enabled": true,
+                "trigger_metadata": { "presets": [1, 2, 3] } }),
+        json!({ "name": "bench mentions", "event_type": 1, "trigger_type": 5, "actions": block, "enabled": true,
+                "trigger_metadata": { "mention_total_limit": 10 } }),
+        json!({ "name": "bench toxicity", "event_type": 1, "trigger_type": 1000, "actions": block, "enabled": true,
+                "trigger_metadata": { "toxicity_threshold": 0.99 } }),
+    ];
+    for rule in &rules {
+        target
+            .call(reqwest::Method::POST, Some(owner), &format!("/guilds/{guild}/auto-moderation/rules"), Some(rule))
+            .await
+            .with_context(|| format!("creating AutoMod rule {}", rule["name"]))?;
+    }
+    Ok(rules.len())
 }
 
 pub async fn run(args: RestArgs) -> Result<Report> {
@@ -45,6 +79,7 @@ pub async fn run(args: RestArgs) -> Result<Report> {
 
     let tokens = target.accounts(args.authors).await?;
     let channel = target.channel(&tokens).await?;
+    report.param("automod_rules", if args.automod { set_rules(&target, &tokens[0], &channel).await? } else { 0 });
     let auths: Arc<Vec<_>> = Arc::new(tokens.iter().map(|t| auth_header(t)).collect::<Result<_>>()?);
     let poster = Poster::new(&target, &channel);
     let load_stats = Arc::new(LoadStats::default());
