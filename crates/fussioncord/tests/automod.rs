@@ -645,3 +645,21 @@ async fn a_dm_is_not_moderated_and_quiet_sessions_see_nothing() {
         assert!(p["t"] != "AUTO_MODERATION_ACTION_EXECUTION" && p["t"] != "MESSAGE_CREATE", "{p}");
     }
 }
+
+/// A keyword rule at Discord's limits (1000 wildcard keywords, an allow
+/// list) against one long word must not stall the message path: matching
+/// stays linear in the message.
+#[tokio::test]
+async fn hostile_keyword_rules_do_not_stall_messages() {
+    let app = TestApp::spawn().await;
+    let w = world(&app).await;
+    let keywords: Vec<String> = (0..1000).map(|i| format!("*{}*", "a".repeat(1 + i % 3))).collect();
+    make_rule(&app, &w, keyword_rule("hostile", json!({ "keyword_filter": keywords, "allow_list": ["*aaaa*"] }), block()))
+        .await;
+    let long = "a".repeat(2000);
+    let sent = tokio::time::timeout(Duration::from_secs(20), post(&app, &w.member, &w.general, &long)).await;
+    let (status, m) = sent.expect("a message against a hostile rule took more than 20 s");
+    assert_eq!(status, StatusCode::OK, "the allow list excuses the long word: {m}");
+    let blocked = tokio::time::timeout(Duration::from_secs(20), post(&app, &w.member, &w.general, "a cat")).await;
+    assert_error(&blocked.expect("timed out"), 400, 200000);
+}
