@@ -113,6 +113,25 @@ describe("hostile input", () => {
     });
   }
 
+  it("a masked link's label is never a link to somewhere else", () => {
+    for (const src of [
+      "[https://good.example](https://evil.example)",
+      "[<https://good.example>](https://evil.example)",
+      "[see https://good.example/x](https://evil.example)",
+      "[**HTTPS://good.example**](https://evil.example)",
+    ]) {
+      const out = html(src);
+      assertSafe(out);
+      // No anchor inside an anchor (the browser would split them), and the
+      // text of a link is never a URL other than where it goes.
+      expect(out, src).not.toMatch(/<a [^>]*>(?:(?!<\/a>).)*<a /s);
+      for (const m of out.matchAll(/<a href="([^"]*)"[^>]*>(.*?)<\/a>/g)) {
+        const shown = /https?:\/\/[^\s<]*/i.exec(m[2].replace(/<[^>]*>/g, ""));
+        if (shown) expect(new URL(m[1]).host, src).toBe(new URL(shown[0]).host);
+      }
+    }
+  });
+
   it("a hostile display name in a mention is escaped", () => {
     expect(html("<@666>")).toBe('<span class="mention">@&lt;img src=x onerror=&quot;alert(1)&quot;&gt;</span>');
   });

@@ -645,3 +645,47 @@ async fn a_dm_is_not_moderated_and_quiet_sessions_see_nothing() {
         assert!(p["t"] != "AUTO_MODERATION_ACTION_EXECUTION" && p["t"] != "MESSAGE_CREATE", "{p}");
     }
 }
+
+/// Discord's per-type limits hold when the creates race: the count and the
+/// insert must not interleave across connections.
+#[tokio::test]
+async fn rule_limits_hold_under_concurrent_creates() {
+    let app = Arc::new(TestApp::spawn().await);
+    let w = Arc::new(world(&app).await);
+    let mut tasks = Vec::new();
+    for i in 0..12 {
+        let (app, w) = (app.clone(), w.clone());
+        tasks.push(tokio::spawn(async move {
+            let body = json!({ "name": format!("spam {i}"), "event_type": 1, "trigger_type": 3, "actions": block() });
+            app.post(&rules_path(&w), &w.owner.token, body).await.0
+        }));
+    }
+    let mut created = 0;
+    for t in tasks {
+        if t.await.unwrap() == StatusCode::OK {
+            created += 1;
+        }
+    }
+    let (status, list) = app.get(&rules_path(&w), &w.owner.token).await;
+    assert_eq!(status, StatusCode::OK);
+    let stored = list.as_array().unwrap().iter().filter(|r| r["trigger_type"] == 3).count();
+    assert_eq!((created, stored), (1, 1), "one spam rule per guild: {list}");
+}
+
+/// A keyword rule at Discord's limits (1000 wildcard keywords, an allow
+/// list) against one long word must not stall the message path: matching
+/// stays linear in the message.
+#[tokio::test]
+async fn hostile_keyword_rules_do_not_stall_messages() {
+    let app = TestApp::spawn().await;
+    let w = world(&app).await;
+    let keywords: Vec<String> = (0..1000).map(|i| format!("*{}*", "a".repeat(1 + i % 3))).collect();
+    make_rule(&app, &w, keyword_rule("hostile", json!({ "keyword_filter": keywords, "allow_list": ["*aaaa*"] }), block()))
+        .await;
+    let long = "a".repeat(2000);
+    let sent = tokio::time::timeout(Duration::from_secs(20), post(&app, &w.member, &w.general, &long)).await;
+    let (status, m) = sent.expect("a message against a hostile rule took more than 20 s");
+    assert_eq!(status, StatusCode::OK, "the allow list excuses the long word: {m}");
+    let blocked = tokio::time::timeout(Duration::from_secs(20), post(&app, &w.member, &w.general, "a cat")).await;
+    assert_error(&blocked.expect("timed out"), 400, 200000);
+}

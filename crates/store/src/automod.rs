@@ -6,7 +6,7 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use crate::audit::{record, AuditEntry};
-use crate::sql::SqlStore;
+use crate::sql::{Backend, SqlStore};
 use crate::{from_db, to_db, GuildId, Result, UserId};
 
 /// One rule as stored. `trigger_metadata` (a JSON object), `actions`,
@@ -75,6 +75,14 @@ impl AutoModStore for SqlStore {
 
     async fn create_automod_rule(&self, rule: &AutoModRuleRow, max_of_type: usize, audit: &AuditEntry) -> Result<bool> {
         let mut tx = self.writer.begin().await?;
+        // PostgreSQL runs creates side by side (SQLite has one writer): the
+        // guild's row, locked until commit, makes them count one at a time.
+        if self.backend() == Backend::Postgres {
+            sqlx::query("SELECT id FROM guilds WHERE id = $1 FOR UPDATE")
+                .bind(to_db(rule.guild_id))
+                .fetch_optional(&mut *tx)
+                .await?;
+        }
         let count: i64 =
             sqlx::query("SELECT COUNT(*) AS n FROM automod_rules WHERE guild_id = $1 AND trigger_type = $2")
                 .bind(to_db(rule.guild_id))

@@ -229,6 +229,9 @@ function maskedLink(s: string, i: number): { label: string; href: string; end: n
   if (close < 0 || close - i > 256) return null;
   const label = s.slice(i + 1, close);
   if (!label.trim() || label.includes("[") || label.includes("\n")) return null;
+  // A label holding a URL would show one address and go to another (and
+  // nest a link in a link): that is not a masked link, as on Discord.
+  if (/https?:\/\//i.test(label)) return null;
   const end = s.indexOf(")", close + 2);
   if (end < 0 || end - close > 2048) return null;
   const raw = s.slice(close + 2, end).trim().replace(/^<(.*)>$/, "$1");

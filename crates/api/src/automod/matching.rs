@@ -7,6 +7,8 @@
 //! matches "location". Keywords may hold spaces (a phrase). The allow list
 //! uses the same syntax: a match whose whole word is allowed does not count.
 
+use std::collections::HashMap;
+
 /// One keyword, ready to search for.
 #[derive(Debug, Clone)]
 pub struct Keyword {
@@ -31,21 +33,48 @@ impl Keyword {
     /// The first match in `text` (already lower-cased) that the allow list
     /// does not excuse, as the byte span of the word(s) it covers.
     pub fn find(&self, text: &str, allow: &[Keyword]) -> Option<(usize, usize)> {
+        self.find_with(text, allow, &mut HashMap::new())
+    }
+
+    /// [`Keyword::find`], remembering in `excused` what the allow list made
+    /// of each word span, so the keywords of one rule share that work.
+    ///
+    /// A keyword of word characters only lies inside one run of them, and
+    /// every occurrence in that run is judged by the same run: once one is
+    /// excused (or starts inside the word without a leading `*`), the rest
+    /// of the run is skipped, and one that ends inside the word without a
+    /// trailing `*` skips to the run's last possible occurrence. Without
+    /// that, one long word against `*a*` with an allow list is quadratic in
+    /// the message, per keyword.
+    pub fn find_with(
+        &self,
+        text: &str,
+        allow: &[Keyword],
+        excused: &mut HashMap<(usize, usize), bool>,
+    ) -> Option<(usize, usize)> {
+        let wordy = self.core.chars().all(is_word);
         let mut from = 0;
         while let Some(at) = text[from..].find(&self.core) {
             let start = from + at;
             let end = start + self.core.len();
             from = start + text[start..].chars().next().map_or(1, char::len_utf8);
-            let before_is_word = text[..start].chars().next_back().is_some_and(is_word);
-            let after_is_word = text[end..].chars().next().is_some_and(is_word);
-            if (before_is_word && !self.open_start) || (after_is_word && !self.open_end) {
+            let bad_start = !self.open_start && text[..start].chars().next_back().is_some_and(is_word);
+            let bad_end = !self.open_end && text[end..].chars().next().is_some_and(is_word);
+            if bad_start || bad_end {
+                if wordy {
+                    let run_end = word_end(text, end);
+                    let last = run_end - self.core.len();
+                    from = from.max(if bad_start || !text.is_char_boundary(last) { run_end } else { last });
+                }
                 continue;
             }
             let (ws, we) = word_span(text, start, end);
-            if allow.iter().any(|a| a.covers(&text[ws..we])) {
-                continue;
+            if !*excused.entry((ws, we)).or_insert_with(|| allow.iter().any(|a| a.covers(&text[ws..we]))) {
+                return Some((ws, we));
             }
-            return Some((ws, we));
+            if wordy {
+                from = from.max(we);
+            }
         }
         None
     }
@@ -61,14 +90,19 @@ fn is_word(c: char) -> bool {
 }
 
 /// Widens a match to the whole words it touches.
-pub fn word_span(text: &str, mut start: usize, mut end: usize) -> (usize, usize) {
+pub fn word_span(text: &str, mut start: usize, end: usize) -> (usize, usize) {
     while let Some(c) = text[..start].chars().next_back().filter(|c| is_word(*c)) {
         start -= c.len_utf8();
     }
+    (start, word_end(text, end))
+}
+
+/// Where the word going on at `end` stops.
+fn word_end(text: &str, mut end: usize) -> usize {
     while let Some(c) = text[end..].chars().next().filter(|c| is_word(*c)) {
         end += c.len_utf8();
     }
-    (start, end)
+    end
 }
 
 /// Text to match against: lower-cased. ASCII keeps its byte offsets, so
@@ -206,6 +240,22 @@ mod tests {
         let allow = [Keyword::new("class").unwrap(), Keyword::new("pass*").unwrap()];
         assert_eq!(k.find("first class passenger", &allow), None);
         assert!(k.find("first class ass", &allow).is_some());
+    }
+
+    #[test]
+    fn skipping_a_long_word_misses_no_match() {
+        // The run's last occurrence still counts when only it ends the word.
+        assert_eq!(hit("*cat", "cacacat now"), Some("cacacat".into()));
+        assert_eq!(hit("cat", "cacat cat"), Some("cat".into()));
+        assert_eq!(hit("cat*", "xcatcat catcat"), Some("catcat".into()));
+        let k = Keyword::new("*a*").unwrap();
+        let allow = [Keyword::new("*aaaa*").unwrap()];
+        assert_eq!(k.find("aaaaaaaa aaa", &allow), Some((9, 12)));
+        assert_eq!(k.find(&"a".repeat(5000), &allow), None);
+        // Multi-byte text: the run's last possible start may fall inside a character.
+        assert_eq!(hit("*ab", "éééab"), Some("éééab".into()));
+        assert_eq!(hit("*ab", "abéé"), None);
+        assert_eq!(hit("*é", "aéaé"), Some("aéaé".into()));
     }
 
     #[test]

@@ -279,8 +279,9 @@ impl AutoMod {
             };
             match &c.rule.trigger {
                 Trigger::Keyword { .. } | Trigger::KeywordPreset { .. } => {
+                    let mut excused = HashMap::new();
                     if let Some((k, span)) =
-                        c.keywords.iter().find_map(|k| k.find(&hay.lower, &c.allow).map(|s| (k, s)))
+                        c.keywords.iter().find_map(|k| k.find_with(&hay.lower, &c.allow, &mut excused).map(|s| (k, s)))
                     {
                         hits.push(hit(Some(k.written.clone()), Some(hay.cut(span))));
                         continue;
