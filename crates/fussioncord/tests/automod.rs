@@ -680,8 +680,12 @@ async fn hostile_keyword_rules_do_not_stall_messages() {
     let app = TestApp::spawn().await;
     let w = world(&app).await;
     let keywords: Vec<String> = (0..1000).map(|i| format!("*{}*", "a".repeat(1 + i % 3))).collect();
-    make_rule(&app, &w, keyword_rule("hostile", json!({ "keyword_filter": keywords, "allow_list": ["*aaaa*"] }), block()))
-        .await;
+    make_rule(
+        &app,
+        &w,
+        keyword_rule("hostile", json!({ "keyword_filter": keywords, "allow_list": ["*aaaa*"] }), block()),
+    )
+    .await;
     let long = "a".repeat(2000);
     let sent = tokio::time::timeout(Duration::from_secs(20), post(&app, &w.member, &w.general, &long)).await;
     let (status, m) = sent.expect("a message against a hostile rule took more than 20 s");

@@ -99,6 +99,7 @@ pub struct GuildRules {
 
 /// A message as AutoMod judges it.
 pub struct Subject<'a> {
+    pub guild: GuildId,
     pub user: UserId,
     pub account_created_ms: u64,
     pub roles: &'a [RoleId],
@@ -259,6 +260,7 @@ impl AutoMod {
         self.metrics.moderation_checked();
         let signals = (!s.is_edit && applicable.iter().any(|i| rules.rules[*i].needs_tracker())).then(|| {
             self.tracker.observe(&Observation {
+                guild: s.guild.get(),
                 user: s.user.get(),
                 now_ms: s.now_ms,
                 account_created_ms: s.account_created_ms,

@@ -71,7 +71,8 @@ struct UserWindow {
 
 #[derive(Default)]
 struct Shard {
-    users: HashMap<u64, UserWindow>,
+    /// Per guild and user: what one does in a guild is judged there only.
+    users: HashMap<(u64, u64), UserWindow>,
     since_sweep: u32,
 }
 
@@ -86,6 +87,7 @@ pub struct Signals {
 
 /// One message as the tracker records it.
 pub struct Observation<'a> {
+    pub guild: u64,
     pub user: u64,
     pub now_ms: u64,
     pub account_created_ms: u64,
@@ -112,12 +114,13 @@ impl SpamTracker {
         let c = &self.config;
         let entry =
             Entry { at_ms: o.now_ms, text: text_hash(o.content), links: count_links(o.content), mentions: o.mentions };
-        let shard = &self.shards[(o.user as usize / 7) % SHARDS];
+        let key = (o.guild, o.user);
+        let shard = &self.shards[((o.user ^ o.guild) as usize / 7) % SHARDS];
         let mut shard = shard.lock().unwrap_or_else(|e| e.into_inner());
         let longest = self.longest_ms();
         shard.since_sweep += 1;
         let per_shard = (c.max_tracked_users / SHARDS).max(1);
-        if shard.since_sweep >= SWEEP_EVERY || (!shard.users.contains_key(&o.user) && shard.users.len() >= per_shard) {
+        if shard.since_sweep >= SWEEP_EVERY || (!shard.users.contains_key(&key) && shard.users.len() >= per_shard) {
             shard.since_sweep = 0;
             shard.users.retain(|_, w| o.now_ms.saturating_sub(w.last_ms) <= longest);
             while shard.users.len() >= per_shard {
@@ -125,7 +128,7 @@ impl SpamTracker {
                 shard.users.remove(&oldest);
             }
         }
-        let window = shard.users.entry(o.user).or_default();
+        let window = shard.users.entry(key).or_default();
         window.last_ms = o.now_ms;
         while window.entries.front().is_some_and(|e| o.now_ms.saturating_sub(e.at_ms) > longest) {
             window.entries.pop_front();
@@ -137,8 +140,8 @@ impl SpamTracker {
 
         let recent = |ms: u64| window.entries.iter().filter(move |e| o.now_ms.saturating_sub(e.at_ms) <= ms);
         let span = c.window_secs * 1000;
-        // Repeats count wherever they were posted: the same text in three
-        // channels is the classic raid pattern.
+        // Repeats count in whichever of the guild's channels they were
+        // posted: the same text in three channels is the classic raid pattern.
         let duplicates = recent(span).filter(|e| e.text == entry.text).count();
         let flood = recent(c.flood_window_secs * 1000).count();
         let new_account = o.now_ms.saturating_sub(o.account_created_ms) < c.new_account_secs * 1000;
@@ -177,7 +180,23 @@ mod tests {
     use super::*;
 
     fn obs(user: u64, _channel: u64, now_ms: u64, content: &str) -> Observation<'_> {
-        Observation { user, now_ms, account_created_ms: 0, content, mentions: 0 }
+        Observation { guild: 1, user, now_ms, account_created_ms: 0, content, mentions: 0 }
+    }
+
+    #[test]
+    fn guilds_are_judged_apart() {
+        let t = SpamTracker::new(SpamConfig::default());
+        for guild in 1..=5 {
+            let o = Observation {
+                guild,
+                user: 7,
+                now_ms: 1_000_000 + guild,
+                account_created_ms: 0,
+                content: "hi all",
+                mentions: 0,
+            };
+            assert_eq!(t.observe(&o).spam, None, "guild {guild}");
+        }
     }
 
     #[test]

@@ -323,6 +323,7 @@ pub(crate) async fn check(
         return Ok(None);
     }
     let subject = Subject {
+        guild: guild.guild.id,
         user: user.id,
         account_created_ms: user.id.timestamp_ms(),
         roles: &guild.member.roles,
