@@ -10,8 +10,8 @@
 //! - meta: a few bucketed counts that spam is known for (links, long digit
 //!   runs, currency, capitals, exclamation marks, length).
 //!
-//! The word and char groups are each scaled to unit length (term counts
-//! divided by their Euclidean norm), so a long or repetitive message does
+//! The word and char groups are each scaled to unit length (sublinear term
+//! weights, 1 + ln count, divided by their Euclidean norm), so a long or repetitive message does
 //! not push its score to an extreme just by being long.
 
 /// Seeds that keep the groups apart in the shared hash space.
@@ -48,7 +48,7 @@ impl Features {
         let mut all: Vec<(u32, f32)> = Vec::with_capacity(self.words.len() + self.chars.len() + self.meta.len());
         for group in [&self.words, &self.chars] {
             let norm = group_norm(group);
-            all.extend(runs(group).map(|(i, count)| (i, count as f32 / norm)));
+            all.extend(runs(group).map(|(i, count)| (i, term_weight(count) / norm)));
         }
         all.extend(self.meta.iter().map(|&i| (i, 1.0)));
         all.sort_by_key(|&(i, _)| i);
@@ -68,15 +68,27 @@ pub fn runs(sorted: &[u32]) -> impl Iterator<Item = (u32, u32)> + '_ {
     sorted.chunk_by(|a, b| a == b).map(|c| (c[0], c.len() as u32))
 }
 
-/// The Euclidean length of a sorted group's count vector: each bucket
-/// weighs `count / norm`, so the group has unit length, and a message
-/// repeated ten times scores as the message once.
-pub fn group_norm(sorted: &[u32]) -> f32 {
-    let sq: u64 = runs(sorted).map(|(_, c)| u64::from(c) * u64::from(c)).sum();
-    if sq == 0 {
+/// A bucket's weight before normalisation: sublinear in its count
+/// (1 + ln count), so a word said five times counts for less than five
+/// words said once. Chosen over raw counts by cross-validation.
+#[inline]
+pub fn term_weight(count: u32) -> f32 {
+    if count == 1 {
         1.0
     } else {
-        (sq as f32).sqrt()
+        1.0 + (count as f32).ln()
+    }
+}
+
+/// The Euclidean length of a sorted group's weight vector: each bucket
+/// weighs `term_weight(count) / norm`, so the group has unit length, and a
+/// message repeated ten times scores about as the message once.
+pub fn group_norm(sorted: &[u32]) -> f32 {
+    let sq: f32 = runs(sorted).map(|(_, c)| term_weight(c) * term_weight(c)).sum();
+    if sq == 0.0 {
+        1.0
+    } else {
+        sq.sqrt()
     }
 }
 

@@ -1,11 +1,12 @@
 //! The linear model and its file format.
 //!
-//! File layout (little-endian), version 1:
+//! File layout (little-endian), version 2 (version 1 weighed terms by
+//! their raw counts, so its weights do not fit today's features):
 //!
 //! | bytes | field |
 //! |---|---|
 //! | 8 | magic `FCMODEL\0` |
-//! | 4 | format version (1) |
+//! | 4 | format version (2) |
 //! | 4 | feature bits `b` (the hash space has `2^b` buckets) |
 //! | 4 × 2 | bias per head (toxicity, spam), f32 |
 //! | 4 × 2 | quantisation step per head, f32 |
@@ -17,11 +18,11 @@
 //! precision they are printed with. Both heads of a bucket sit side by side
 //! so one memory read serves both scores.
 
-use crate::features::{runs, Features};
+use crate::features::{runs, term_weight, Features};
 use crate::{Classifier, Scores};
 
 const MAGIC: &[u8; 8] = b"FCMODEL\0";
-const VERSION: u32 = 1;
+const VERSION: u32 = 2;
 const HEADER: usize = 8 + 4 + 4 + 8 + 8;
 /// Largest hash space a file may ask for (8 MiB of weights).
 const MAX_BITS: u32 = 22;
@@ -178,15 +179,16 @@ impl LinearModel {
         let mut out = self.bias;
         for group in [&f.words, &f.chars] {
             let mut sum = [0f32; 2];
-            let mut sq = 0u64;
+            let mut sq = 0f32;
             for (i, count) in runs(group) {
                 let w = self.weights[i as usize];
-                sum[0] += w[0] * count as f32;
-                sum[1] += w[1] * count as f32;
-                sq += u64::from(count) * u64::from(count);
+                let v = term_weight(count);
+                sum[0] += w[0] * v;
+                sum[1] += w[1] * v;
+                sq += v * v;
             }
-            if sq > 0 {
-                let norm = (sq as f32).sqrt();
+            if sq > 0.0 {
+                let norm = sq.sqrt();
                 out[0] += sum[0] / norm;
                 out[1] += sum[1] / norm;
             }

@@ -31,6 +31,11 @@ const TEST_SHARE: f64 = 0.2;
 /// Cross-validation folds of the training part, whose out-of-fold scores
 /// choose the thresholds.
 const FOLDS: usize = 5;
+/// The spam head's weights are the mean of this many fits, each over a
+/// different shuffling. Its data are small (4,500 texts), so one fit's
+/// figures swing with the order it saw the examples in; the mean is
+/// steadier and, in cross-validation, a little better on both spam sets.
+const SPAM_FITS: u64 = 5;
 
 #[derive(Clone, Debug)]
 pub struct TrainOptions {
@@ -239,6 +244,22 @@ fn fit(xs: &[&Entries], ys: &[bool], opts: &TrainOptions, head: Task, seed: u64,
     Fit { weights: w, bias: b }
 }
 
+/// `fit`, averaged over `SPAM_FITS` shufflings for the spam head (a mean
+/// of linear models is one linear model: same file, same scoring cost).
+fn fit_head(xs: &[&Entries], ys: &[bool], opts: &TrainOptions, head: Task, seed: u64, stage: Option<&str>) -> Fit {
+    let fits = if head == Task::Spam { SPAM_FITS } else { 1 };
+    let mut mean = fit(xs, ys, opts, head, seed, stage);
+    for j in 1..fits {
+        let f = fit(xs, ys, opts, head, seed.wrapping_add(j * 7919), None);
+        mean.bias += f.bias;
+        mean.weights.iter_mut().zip(&f.weights).for_each(|(a, b)| *a += b);
+    }
+    let n = fits as f64;
+    mean.bias /= n;
+    mean.weights.iter_mut().for_each(|a| *a /= n);
+    mean
+}
+
 fn head_index(task: Task) -> usize {
     match task {
         Task::Toxicity => 0,
@@ -302,7 +323,7 @@ pub fn train(opts: &TrainOptions) -> Result<Report, TrainError> {
         for k in 0..FOLDS {
             let (xs, ys): (Vec<&Entries>, Vec<bool>) = rows.iter().filter(|r| r.3 != k).map(|r| (r.0, r.1)).unzip();
             say(format!("fitting {task:?}, cross-validation fold {}/{FOLDS} ({} examples)", k + 1, xs.len()));
-            let f = fit(&xs, &ys, opts, task, seed.wrapping_add(k as u64 * 1000), None);
+            let f = fit_head(&xs, &ys, opts, task, seed.wrapping_add(k as u64 * 1000), None);
             for (j, r) in rows.iter().enumerate().filter(|(_, r)| r.3 == k) {
                 oof[j] = f.logit(r.0);
             }
@@ -339,7 +360,7 @@ pub fn train(opts: &TrainOptions) -> Result<Report, TrainError> {
         // moves into its bias so that 0.5 is the decision threshold.
         let (xs, ys): (Vec<&Entries>, Vec<bool>) = rows.iter().map(|r| (r.0, r.1)).unzip();
         say(format!("fitting {task:?} on all training parts ({} examples)", xs.len()));
-        let mut last = fit(&xs, &ys, opts, task, seed, Some("final fit"));
+        let mut last = fit_head(&xs, &ys, opts, task, seed, Some("final fit"));
         last.bias -= cut;
         finals.push(last);
     }
@@ -396,7 +417,8 @@ pub fn train(opts: &TrainOptions) -> Result<Report, TrainError> {
         training: TrainingInfo {
             seed: opts.seed,
             epochs: opts.epochs,
-            optimiser: "logistic regression, AdaGrad SGD, L2 on touched weights, seeded shuffling",
+            optimiser: "logistic regression, AdaGrad SGD, L2 on touched weights, seeded shuffling; \
+                        spam head: mean of 5 fits over different shufflings",
             learning_rate: opts.learning_rate,
             l2: opts.l2,
             split: "per data set: exact duplicate texts removed, then stratified by label: \
