@@ -621,6 +621,32 @@ async fn a_failing_classifier_never_blocks_a_message_and_is_counted() {
     }
 }
 
+/// Every message passes through the classifiers, rules or not (and in
+/// DMs): operators see how much toxicity and spam arrives; what happens to it
+/// is the guild's rules' choice.
+#[tokio::test]
+async fn every_message_is_scored_and_flagged_ones_counted_without_rules() {
+    let app = TestApp::spawn().await;
+    let w = world(&app).await;
+    let toxic = "fussioncord_moderation_flagged_total{score=\"toxicity\"}";
+    let spam = "fussioncord_moderation_flagged_total{score=\"spam\"}";
+    let calls = "fussioncord_moderation_classifier_calls_total";
+    assert_eq!((metric(&app, toxic).await, metric(&app, spam).await, metric(&app, calls).await), (0.0, 0.0, 0.0));
+    for content in [
+        "see you at lunch tomorrow",
+        "shut up you stupid bitch",
+        "WINNER!! claim your £1000 prize, txt WIN to 80085 now",
+    ] {
+        assert_eq!(post(&app, &w.member, &w.general, content).await.0, StatusCode::OK, "{content}");
+    }
+    let (_, dm) = app.post("/users/@me/channels", &w.member.token, json!({ "recipient_id": w.owner.id })).await;
+    assert_eq!(post(&app, &w.member, dm["id"].as_str().unwrap(), "thanks for the invite").await.0, StatusCode::OK);
+    assert_eq!(metric(&app, calls).await, 4.0);
+    assert_eq!(metric(&app, toxic).await, 1.0);
+    assert_eq!(metric(&app, spam).await, 1.0);
+    assert_eq!(metric(&app, "fussioncord_moderation_checks_total").await, 0.0, "no rules were checked");
+}
+
 #[tokio::test]
 async fn moderation_off_applies_no_rules() {
     let app = TestApp::spawn_with(|c| c.moderation.enabled = false).await;

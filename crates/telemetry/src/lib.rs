@@ -37,6 +37,8 @@ pub const RATE_LIMIT_SCOPES: [&str; 4] = ["user", "global", "shared", "ip"];
 /// What can go wrong when a message is classified: the classifier panicked,
 /// or it took longer than its budget. Either way the message goes through.
 pub const MODERATION_FAILURES: [&str; 2] = ["panic", "timeout"];
+/// The classifier's scores, for messages counted as over a threshold.
+pub const MODERATION_SCORES: [&str; 2] = ["toxicity", "spam"];
 
 /// AutoMod actions, as Discord names them.
 pub const MODERATION_ACTIONS: [&str; 3] = ["block_message", "send_alert_message", "timeout"];
@@ -76,6 +78,11 @@ struct EventLabels {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct KindLabels {
     kind: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ScoreLabels {
+    score: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -130,6 +137,7 @@ pub struct Metrics {
     moderation_checks: Counter,
     moderation_classified: Counter,
     moderation_failures: Family<KindLabels, Counter>,
+    moderation_flagged: Family<ScoreLabels, Counter>,
     moderation_actions: Family<ActionLabels, Counter>,
     moderation_classifier_duration: Histogram,
 }
@@ -165,6 +173,7 @@ impl Metrics {
             moderation_checks: Counter::default(),
             moderation_classified: Counter::default(),
             moderation_failures: Family::default(),
+            moderation_flagged: Family::default(),
             moderation_actions: Family::default(),
             moderation_classifier_duration: Histogram::new(CLASSIFIER_BUCKETS),
             registry: Registry::default(),
@@ -179,6 +188,9 @@ impl Metrics {
         }
         for action in MODERATION_ACTIONS {
             drop(m.moderation_actions.get_or_create(&ActionLabels { action }));
+        }
+        for score in MODERATION_SCORES {
+            drop(m.moderation_flagged.get_or_create(&ScoreLabels { score }));
         }
         registry.register(
             "http_requests",
@@ -244,6 +256,11 @@ impl Metrics {
             "moderation_classifier_failures",
             "Classifier calls that panicked or ran over their budget; the message went through unscored",
             m.moderation_failures.clone(),
+        );
+        registry.register(
+            "moderation_flagged",
+            "Messages whose toxicity or spam score reached its threshold, whatever their guild's rules do about it",
+            m.moderation_flagged.clone(),
         );
         registry.register(
             "moderation_actions",
@@ -345,6 +362,13 @@ impl Metrics {
     pub fn moderation_failed(&self, kind: &str) {
         let kind = MODERATION_FAILURES.into_iter().find(|k| *k == kind).unwrap_or("panic");
         self.moderation_failures.get_or_create(&KindLabels { kind }).inc();
+    }
+
+    /// A message scored at or over a threshold (see [`MODERATION_SCORES`]).
+    pub fn moderation_flagged(&self, score: &str) {
+        if let Some(score) = MODERATION_SCORES.into_iter().find(|s| *s == score) {
+            self.moderation_flagged.get_or_create(&ScoreLabels { score }).inc();
+        }
     }
 
     /// An AutoMod action executed (see [`MODERATION_ACTIONS`]).

@@ -4,9 +4,11 @@
 //! lists) and dropped from the cache when a rule changes, by the route that
 //! changed it and, on every node, by the AUTO_MODERATION_RULE_* event on the
 //! bus ([`AutoMod::listen`]). A guild without rules costs one map lookup per
-//! message. The classifier (toxicity and spam scores) runs only when a rule
-//! needs its score, inline, guarded: a panic or a call over its budget is
-//! counted and logged, and the message goes through unscored.
+//! message. Every message is scored by the classifier (toxicity and spam,
+//! a few microseconds) before it is stored, and the scores reaching their
+//! threshold are counted; what happens then is the rules' choice. The call is
+//! inline and guarded: a panic or a call over its budget is counted and
+//! logged, and the message goes through unscored.
 
 pub mod matching;
 pub mod rules;
@@ -55,6 +57,8 @@ const MAX_CACHED_GUILDS: usize = 50_000;
 const SAMPLE_EVERY: u64 = 64;
 /// Scores at or above this are spam (the model's calibrated threshold).
 const SPAM_THRESHOLD: f32 = 0.5;
+/// The model's own toxicity threshold (a rule may set another).
+const TOXICITY_THRESHOLD: f32 = 0.5;
 
 /// A rule with its matchers built.
 pub struct CompiledRule {
@@ -82,10 +86,6 @@ impl CompiledRule {
         Self { rule, keywords, regexes, allow }
     }
 
-    fn needs_scores(&self) -> bool {
-        matches!(self.rule.trigger, Trigger::Spam | Trigger::Toxicity { .. })
-    }
-
     fn needs_tracker(&self) -> bool {
         matches!(self.rule.trigger, Trigger::Spam | Trigger::MentionSpam { mention_raid_protection_enabled: true, .. })
     }
@@ -106,6 +106,8 @@ pub struct Subject<'a> {
     pub channel: ChannelId,
     pub parent: Option<ChannelId>,
     pub content: &'a str,
+    /// From [`AutoMod::score`]; `None` when the classifier failed.
+    pub scores: Option<Scores>,
     /// Unique users and roles mentioned.
     pub mentions: u16,
     /// Edits are checked for content, not counted as new messages.
@@ -241,6 +243,18 @@ impl AutoMod {
         }
     }
 
+    /// A message's scores, counted when they reach their thresholds.
+    pub fn score(&self, text: &str) -> Option<Scores> {
+        let scores = self.classify(text)?;
+        if scores.toxicity >= TOXICITY_THRESHOLD {
+            self.metrics.moderation_flagged("toxicity");
+        }
+        if scores.spam >= SPAM_THRESHOLD {
+            self.metrics.moderation_flagged("spam");
+        }
+        Some(scores)
+    }
+
     /// The rules that match a message.
     pub fn evaluate(&self, rules: &Arc<GuildRules>, s: &Subject<'_>) -> Vec<Hit> {
         let applicable: Vec<usize> = rules
@@ -268,8 +282,7 @@ impl AutoMod {
                 mentions: s.mentions,
             })
         });
-        let scores =
-            applicable.iter().any(|i| rules.rules[*i].needs_scores()).then(|| self.classify(s.content)).flatten();
+        let scores = s.scores;
         let hay = Haystack::new(s.content);
         let mut hits = Vec::new();
         for i in applicable {

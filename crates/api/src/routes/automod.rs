@@ -317,6 +317,7 @@ pub(crate) async fn check(
     if !state.automod.config.enabled {
         return Ok(None);
     }
+    let scores = state.automod.score(content);
     let Some(guild) = &access.guild else { return Ok(None) };
     let rules = state.automod.rules(&*state.store, guild.guild.id).await?;
     if rules.rules.is_empty() || guild.permissions & (permissions::MANAGE_GUILD | permissions::ADMINISTRATOR) != 0 {
@@ -330,6 +331,7 @@ pub(crate) async fn check(
         channel: access.channel.id,
         parent: access.channel.parent_id,
         content,
+        scores,
         mentions: mentions.min(u16::MAX as usize) as u16,
         is_edit,
         now_ms: Timestamp::now().unix_ms() as u64,
