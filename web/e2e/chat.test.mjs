@@ -3,12 +3,10 @@
 // Controls are found by role and accessible name only.
 
 import { test, before, after } from "node:test";
-import { createHmac, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import assert from "node:assert/strict";
-import { join } from "node:path";
-import { launchBrowser, screenshots, startProxy, startServer } from "./harness.mjs";
+import { TIMEOUT, base32, eventually, launchBrowser, shot, startProxy, startServer, totp } from "./harness.mjs";
 
-const TIMEOUT = 15_000;
 // A display name that would run script if it were ever put in the page as HTML.
 const ALICE = "Alice<svg onload=alert(1)>";
 let server, proxy, browser;
@@ -44,23 +42,7 @@ async function person(name, baseURL) {
   return { name, context, page };
 }
 
-const shot = (page, file) => page.screenshot({ path: join(screenshots, `${file}.png`) });
 
-/** Polls `fn` until it returns truthy. */
-async function eventually(fn, what, ms = TIMEOUT) {
-  const until = Date.now() + ms;
-  let last;
-  for (;;) {
-    try {
-      last = await fn();
-      if (last) return last;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what} (last: ${last})`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 const feed = (page) => page.getByRole("feed");
 const messages = (page, text) => feed(page).getByRole("article").filter({ hasText: text });
@@ -352,21 +334,6 @@ test("two people chat in real time", async (t) => {
 
 // ---- MFA -------------------------------------------------------------
 
-const B32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-const base32 = (buf) => {
-  let bits = "";
-  for (const b of buf) bits += b.toString(2).padStart(8, "0");
-  return bits.match(/.{1,5}/g).map((c) => B32[parseInt(c.padEnd(5, "0"), 2)]).join("");
-};
-/** RFC 6238 TOTP: SHA-1, 6 digits, 30 s steps. */
-function totp(secret, unixSecs) {
-  const counter = Buffer.alloc(8);
-  counter.writeBigUInt64BE(BigInt(Math.floor(unixSecs / 30)));
-  const h = createHmac("sha1", secret).update(counter).digest();
-  const o = h[h.length - 1] & 0xf;
-  return String((h.readUInt32BE(o) & 0x7fffffff) % 1_000_000).padStart(6, "0");
-}
-
 test("logging in with a second factor", async (t) => {
   const c = await person("carol", server.url);
   people.c = c;
@@ -381,7 +348,7 @@ test("logging in with a second factor", async (t) => {
     const now = Date.now() / 1000;
     await rest(c, "POST", "/users/@me/mfa/totp/enable", {
       secret: base32(secret),
-      code: totp(secret, now),
+      code: totp(base32(secret), now * 1000),
       password: "correct horse battery",
     });
     await c.page.goto("/login");
@@ -394,7 +361,7 @@ test("logging in with a second factor", async (t) => {
     await c.page.getByRole("alert").waitFor();
     await shot(c.page, "login-mfa");
     // The next step's code (one step of skew is allowed; a code works once).
-    await code.fill(totp(secret, now + 30));
+    await code.fill(totp(base32(secret), (now + 30) * 1000));
     await c.page.getByRole("button", { name: "Verify" }).click();
     await c.page.waitForURL(/\/channels\/@me$/);
     await c.page.getByRole("heading", { name: "Friends" }).waitFor();

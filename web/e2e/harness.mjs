@@ -9,6 +9,7 @@ import net from "node:net";
 import { tmpdir, homedir } from "node:os";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
+import { createHmac } from "node:crypto";
 import { chromium } from "playwright-core";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -196,4 +197,48 @@ export async function launchBrowser() {
     headless: true,
     args: CHROMIUM_ARGS,
   });
+}
+
+/** How long a step may wait for the page (Playwright's default timeout too). */
+export const TIMEOUT = 15_000;
+
+/** Saves a screenshot of `page` as screenshots/`file`.png. */
+export const shot = (page, file) => page.screenshot({ path: join(screenshots, `${file}.png`) });
+
+/** Polls `fn` until it returns truthy, or fails after `ms`. */
+export async function eventually(fn, what, ms = TIMEOUT) {
+  const until = Date.now() + ms;
+  let last;
+  for (;;) {
+    try {
+      last = await fn();
+      if (last) return last;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what} (last: ${last})`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const B32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+
+/** RFC 4648 base32 (no padding), as TOTP secrets are written. */
+export function base32(buf) {
+  let bits = "";
+  for (const b of buf) bits += b.toString(2).padStart(8, "0");
+  return bits.match(/.{1,5}/g).map((c) => B32[parseInt(c.padEnd(5, "0"), 2)]).join("");
+}
+
+/** RFC 6238 code (SHA-1, 6 digits, 30 s steps) for a base32 secret at `nowMs`,
+ * as an authenticator app would show it. */
+export function totp(secret, nowMs = Date.now()) {
+  let bits = "";
+  for (const ch of secret.replace(/=+$/, "")) bits += B32.indexOf(ch).toString(2).padStart(5, "0");
+  const key = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(nowMs / 30_000)));
+  const h = createHmac("sha1", key).update(counter).digest();
+  const o = h[h.length - 1] & 0xf;
+  return String((h.readUInt32BE(o) & 0x7fffffff) % 1_000_000).padStart(6, "0");
 }

@@ -6,11 +6,8 @@
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { join } from "node:path";
-import { createHmac } from "node:crypto";
-import { launchBrowser, screenshots, startServer } from "./harness.mjs";
+import { TIMEOUT, eventually, launchBrowser, shot, startServer, totp } from "./harness.mjs";
 
-const TIMEOUT = 15_000;
 let server, browser;
 const pageErrors = [];
 const cspViolations = [];
@@ -31,19 +28,6 @@ const PNG = Buffer.from(
   "base64",
 );
 
-/** RFC 6238 code for a base32 secret, as an authenticator app would show it. */
-function totp(secret, now = Date.now()) {
-  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-  let bitsStr = "";
-  for (const ch of secret.replace(/=+$/, "")) bitsStr += alphabet.indexOf(ch).toString(2).padStart(5, "0");
-  const key = Buffer.from(bitsStr.match(/.{8}/g).map((b) => parseInt(b, 2)));
-  const counter = Buffer.alloc(8);
-  counter.writeBigUInt64BE(BigInt(Math.floor(now / 30_000)));
-  const h = createHmac("sha1", key).update(counter).digest();
-  const o = h[h.length - 1] & 15;
-  return String((h.readUInt32BE(o) & 0x7fffffff) % 1_000_000).padStart(6, "0");
-}
-
 async function person(name) {
   const context = await browser.newContext({ baseURL: server.url, viewport: { width: 1280, height: 800 } });
   context.setDefaultTimeout(TIMEOUT);
@@ -56,22 +40,7 @@ async function person(name) {
   return { name, context, page };
 }
 
-const shot = (page, file) => page.screenshot({ path: join(screenshots, `${file}.png`) });
 
-async function eventually(fn, what, ms = TIMEOUT) {
-  const until = Date.now() + ms;
-  let last;
-  for (;;) {
-    try {
-      last = await fn();
-      if (last) return last;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what} (last: ${last})`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 async function rest(token, method, path, body) {
   const res = await fetch(`${server.url}/api/v10${path}`, {
