@@ -245,6 +245,29 @@ test("friends, DMs, search and settings", async (tt) => {
     await message(a.page, "needle hidden in secret").waitFor();
   });
 
+  await t.test("Jump brings an old message into view, loading history as needed", async () => {
+    for (let i = 0; i < 80; i++) {
+      await rest(a.token, "POST", `/channels/${generalId}/messages`, { content: `filler ${i}` });
+    }
+    await message(b.page, "filler 79").waitFor();
+    const target = message(b.page, "needle in the general haystack");
+    // The list renders only what is near the viewport: the hit is not in the page.
+    assert.equal(await target.count(), 0);
+    const box = b.page.getByRole("searchbox", { name: "Search" });
+    await box.fill("haystack");
+    await box.press("Enter");
+    const panel = b.page.getByRole("region", { name: "Search results" });
+    await panel.getByRole("heading", { name: "1 Result" }).waitFor();
+    await panel.getByRole("button", { name: "Jump to message in #general" }).click();
+    await eventually(async () => {
+      if ((await target.getAttribute("aria-current")) !== "true") return false;
+      const at = await target.boundingBox();
+      const view = b.page.viewportSize();
+      return at && at.y >= 0 && at.y + at.height <= view.height;
+    }, "the hit in view, marked as the current message");
+    await shot(b.page, "search-jump");
+  });
+
   await t.test("user settings: name and status reach the other person", async () => {
     await b.page.getByRole("button", { name: "User settings" }).click();
     const dlg = settings(b.page, "User settings");

@@ -6,6 +6,8 @@ class Ui {
   dialog = $state<DialogName>(null);
   /** The guild a guild dialog (settings, invite, new channel) is about. */
   dialogGuild = $state<string | null>(null);
+  /** A message to bring into view once its channel's list is open (search's "Jump"). */
+  jump = $state<{ channelId: string; messageId: string } | null>(null);
 
   open(name: DialogName, guildId: string | null = null) {
     this.dialog = name;
