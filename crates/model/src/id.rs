@@ -20,7 +20,16 @@ macro_rules! markers {
         pub struct $name;
     )*};
 }
-markers!(UserMarker, GuildMarker, ChannelMarker, MessageMarker, RoleMarker, ApplicationMarker, GenericMarker,);
+markers!(
+    UserMarker,
+    GuildMarker,
+    ChannelMarker,
+    MessageMarker,
+    RoleMarker,
+    ApplicationMarker,
+    AutoModRuleMarker,
+    GenericMarker,
+);
 
 /// A snowflake id of one kind of entity, serialised as a decimal string.
 pub struct Id<M> {

@@ -7,14 +7,14 @@ use sqlx::Row;
 
 use crate::audit::{record, AuditEntry};
 use crate::sql::{Backend, SqlStore};
-use crate::{from_db, to_db, GuildId, Result, UserId};
+use crate::{from_db, to_db, AutoModRuleId, GuildId, Result, UserId};
 
 /// One rule as stored. `trigger_metadata` (a JSON object), `actions`,
 /// `exempt_roles` and `exempt_channels` (JSON arrays) are kept as the API
 /// validated them; the API parses them back.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AutoModRuleRow {
-    pub id: u64,
+    pub id: AutoModRuleId,
     pub guild_id: GuildId,
     pub creator_id: UserId,
     pub name: String,
@@ -38,7 +38,7 @@ pub trait AutoModStore: Send + Sync {
     /// Replaces a rule's fields; `false` if it no longer exists.
     async fn update_automod_rule(&self, rule: &AutoModRuleRow, audit: &AuditEntry) -> Result<bool>;
     /// `false` if it did not exist.
-    async fn delete_automod_rule(&self, guild: GuildId, id: u64, audit: &AuditEntry) -> Result<bool>;
+    async fn delete_automod_rule(&self, guild: GuildId, id: AutoModRuleId, audit: &AuditEntry) -> Result<bool>;
     /// Audit entries of what AutoMod did (blocked or flagged a message) that
     /// change nothing else.
     async fn automod_logged(&self, entries: &[AuditEntry]) -> Result<()>;
@@ -49,7 +49,7 @@ const COLUMNS: &str = "id, guild_id, creator_id, name, event_type, trigger_type,
 
 fn rule_row(r: &AnyRow) -> Result<AutoModRuleRow> {
     Ok(AutoModRuleRow {
-        id: r.try_get::<i64, _>("id")? as u64,
+        id: from_db(r.try_get("id")?)?,
         guild_id: from_db(r.try_get("guild_id")?)?,
         creator_id: from_db(r.try_get("creator_id")?)?,
         name: r.try_get("name")?,
@@ -96,7 +96,7 @@ impl AutoModStore for SqlStore {
         sqlx::query(&format!(
             "INSERT INTO automod_rules ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
         ))
-        .bind(rule.id as i64)
+        .bind(to_db(rule.id))
         .bind(to_db(rule.guild_id))
         .bind(to_db(rule.creator_id))
         .bind(&rule.name)
@@ -122,7 +122,7 @@ impl AutoModStore for SqlStore {
              WHERE guild_id = $1 AND id = $2",
         )
         .bind(to_db(rule.guild_id))
-        .bind(rule.id as i64)
+        .bind(to_db(rule.id))
         .bind(&rule.name)
         .bind(i64::from(rule.event_type))
         .bind(&rule.trigger_metadata)
@@ -140,11 +140,11 @@ impl AutoModStore for SqlStore {
         Ok(true)
     }
 
-    async fn delete_automod_rule(&self, guild: GuildId, id: u64, audit: &AuditEntry) -> Result<bool> {
+    async fn delete_automod_rule(&self, guild: GuildId, id: AutoModRuleId, audit: &AuditEntry) -> Result<bool> {
         let mut tx = self.writer.begin().await?;
         let done = sqlx::query("DELETE FROM automod_rules WHERE guild_id = $1 AND id = $2")
             .bind(to_db(guild))
-            .bind(id as i64)
+            .bind(to_db(id))
             .execute(&mut *tx)
             .await?;
         if done.rows_affected() == 0 {

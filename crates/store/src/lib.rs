@@ -21,7 +21,7 @@ mod settings;
 mod sql;
 mod users;
 
-use model::id::{ChannelMarker, GuildMarker, Id, MessageMarker, RoleMarker, UserMarker};
+use model::id::{AutoModRuleMarker, ChannelMarker, GuildMarker, Id, MessageMarker, RoleMarker, UserMarker};
 
 pub use applications::{ApplicationRow, ApplicationStore};
 pub use audit::{AuditEntry, AuditQuery, AuditStore};
@@ -132,3 +132,4 @@ pub type GuildId = Id<GuildMarker>;
 pub type ChannelId = Id<ChannelMarker>;
 pub type MessageId = Id<MessageMarker>;
 pub type RoleId = Id<RoleMarker>;
+pub type AutoModRuleId = Id<AutoModRuleMarker>;

@@ -196,7 +196,7 @@ impl AutoMod {
         for row in rows.iter().filter(|r| r.enabled && r.event_type == rules::MESSAGE_SEND) {
             match Rule::from_row(row) {
                 Ok(rule) => compiled.push(CompiledRule::new(rule)),
-                Err(e) => tracing::error!(rule = row.id, error = %e, "skipping a stored AutoMod rule"),
+                Err(e) => tracing::error!(rule = %row.id, error = %e, "skipping a stored AutoMod rule"),
             }
         }
         let rules = Arc::new(GuildRules { rules: compiled });

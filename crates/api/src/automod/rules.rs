@@ -3,7 +3,7 @@
 
 use serde_json::{json, Map, Value};
 
-use store::{AutoModRuleRow, ChannelId, GuildId, RoleId, UserId};
+use store::{AutoModRuleId, AutoModRuleRow, ChannelId, GuildId, RoleId, UserId};
 
 use crate::error::FormErrors;
 
@@ -129,7 +129,7 @@ impl Action {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rule {
-    pub id: u64,
+    pub id: AutoModRuleId,
     pub guild_id: GuildId,
     pub creator_id: UserId,
     pub name: String,

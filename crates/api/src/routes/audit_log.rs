@@ -76,7 +76,7 @@ pub async fn list(
         entries.iter().filter(|e| (140..=142).contains(&e.action_type)).filter_map(|e| e.target_id).collect();
     let mut rules = Vec::new();
     if !rule_ids.is_empty() {
-        for row in state.store.automod_rules(guild.guild.id).await?.iter().filter(|r| rule_ids.contains(&r.id)) {
+        for row in state.store.automod_rules(guild.guild.id).await?.iter().filter(|r| rule_ids.contains(&r.id.get())) {
             rules.push(crate::automod::rules::Rule::from_row(row).map_err(crate::error::ApiError::internal)?.render());
         }
     }

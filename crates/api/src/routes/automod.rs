@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use model::permissions;
 use model::snowflake::SnowflakeGenerator;
 use model::Timestamp;
-use store::{ChannelId, GuildMentions, MemberPatch, MessageId, MessageRow, NewMessage, RoleId, UserRow};
+use store::{AutoModRuleId, ChannelId, GuildMentions, MemberPatch, MessageId, MessageRow, NewMessage, RoleId, UserRow};
 
 use crate::access::{ChannelAccess, GuildAccess};
 use crate::audit::{self, action as audit_action, Reason};
@@ -52,9 +52,9 @@ async fn manager(state: &ApiState, user: &UserRow, raw: &str) -> ApiResult<Guild
 }
 
 async fn find(state: &ApiState, guild: &GuildAccess, raw: &str) -> ApiResult<Rule> {
-    let id: model::Id<model::id::GenericMarker> = path_id("rule_id", raw)?;
+    let id: AutoModRuleId = path_id("rule_id", raw)?;
     let rows = state.store.automod_rules(guild.guild.id).await?;
-    let row = rows.iter().find(|r| r.id == id.get()).ok_or_else(ApiError::unknown_automod_rule)?;
+    let row = rows.iter().find(|r| r.id == id).ok_or_else(ApiError::unknown_automod_rule)?;
     Rule::from_row(row).map_err(ApiError::internal)
 }
 
@@ -181,9 +181,8 @@ pub async fn create(
     let exempt_channels = sorted_unique(&body.exempt_channels.flatten().unwrap_or_default());
     rules::check_exempt(&exempt_roles, &exempt_channels, &mut errors);
     let Some(trigger) = trigger else { return Err(errors.into_error()) };
-    let id: MessageId = state.ids.next();
     let rule = Rule {
-        id: id.get(),
+        id: state.ids.next(),
         guild_id: guild.guild.id,
         creator_id: user.id,
         name: body.name.unwrap_or_default().trim().to_owned(),
@@ -200,7 +199,7 @@ pub async fn create(
         guild.guild.id,
         user.id,
         audit_action::AUTO_MODERATION_RULE_CREATE,
-        Some(rule.id),
+        Some(rule.id.get()),
         audit::diff(&json!({}), &audited(&rule)),
         None,
         &reason,
@@ -266,7 +265,7 @@ pub async fn update(
         guild.guild.id,
         user.id,
         audit_action::AUTO_MODERATION_RULE_UPDATE,
-        Some(rule.id),
+        Some(rule.id.get()),
         audit::diff(&audited(&before), &audited(&rule)),
         None,
         &reason,
@@ -290,7 +289,7 @@ pub async fn delete(
         guild.guild.id,
         user.id,
         audit_action::AUTO_MODERATION_RULE_DELETE,
-        Some(rule.id),
+        Some(rule.id.get()),
         audit::diff(&audited(&rule), &json!({})),
         None,
         &reason,
@@ -484,7 +483,7 @@ async fn alert(
     content: &str,
 ) -> ApiResult<Option<MessageId>> {
     let Some(channel) = state.store.channel(channel_id).await?.filter(|c| c.guild_id == Some(guild.guild.id)) else {
-        tracing::warn!(rule = rule.id, "an AutoMod alert channel no longer exists");
+        tracing::warn!(rule = %rule.id, "an AutoMod alert channel no longer exists");
         return Ok(None);
     };
     let overwrites = state.store.overwrites(channel.id).await?;
