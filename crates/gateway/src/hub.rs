@@ -317,14 +317,14 @@ impl Hub {
 
     /// Sets a user's presence and tells everyone who shares a guild.
     pub(crate) fn set_presence(&self, user: UserId, presence: UserPresence, guilds: &[GuildId]) {
-        let (changed, friends) = {
+        let friends = {
             let mut reg = self.registry();
             let old = reg.presences.insert(user, presence.clone());
             let changed = old
                 .is_none_or(|o| o.visible_status() != presence.visible_status() || o.activities != presence.activities);
-            (changed, reg.friends.get(&user).cloned().unwrap_or_default())
+            changed.then(|| reg.friends.get(&user).cloned().unwrap_or_default())
         };
-        if changed {
+        if let Some(friends) = friends {
             self.announce_presence(user, &presence, guilds, friends);
         }
     }
