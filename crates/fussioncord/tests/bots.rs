@@ -9,9 +9,17 @@ mod common;
 mod discord_js;
 #[path = "bots/discord_py.rs"]
 mod discord_py;
+#[path = "bots/disnake.rs"]
+mod disnake;
+#[path = "bots/oceanic.rs"]
+mod oceanic;
 #[path = "bots/permissions_py.rs"]
 mod permissions_py;
+#[path = "bots/proxy.rs"]
+mod proxy;
 #[path = "bots/scenario.rs"]
 mod scenario;
+#[path = "bots/tour.rs"]
+mod tour;
 #[path = "bots/twilight.rs"]
 mod twilight;
