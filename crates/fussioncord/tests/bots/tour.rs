@@ -177,7 +177,7 @@ pub async fn tour(library: &'static str, start: impl FnOnce(&Scene, &str) -> Lin
         json!({ "message_id": reply_id, "user_id": scene.person.id, "emoji": "🎉", "count": 1, "me": false })
     );
 
-    // A member update: a new role and a nickname for the bot.
+    // Member updates: a new role and a nickname for the bot.
     let app = &scene.app;
     let (status, role) =
         app.post(&format!("/guilds/{}/roles", scene.guild), &scene.person.token, json!({ "name": "helpers" })).await;
@@ -198,6 +198,13 @@ pub async fn tour(library: &'static str, start: impl FnOnce(&Scene, &str) -> Lin
             "roles_before": [], "roles": ["helpers"],
         })
     );
+    // And someone else's: the library knew them from GUILD_CREATE.
+    let (status, body) = app
+        .patch(&format!("/guilds/{}/members/{}", scene.guild, other.id), &scene.person.token, json!({ "nick": "Otto" }))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let update = bot.json("MEMBER_UPDATE").await;
+    assert_eq!(update, json!({ "id": other.id, "nick_before": null, "nick": "Otto", "roles_before": [], "roles": [] }));
 
     // The network drops: the library must resume, and get what it missed.
     let open = proxy.cut();
