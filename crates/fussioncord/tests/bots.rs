@@ -1,7 +1,9 @@
 //! Real bot libraries from the package registries, unmodified, against a
 //! server the test starts: each bot logs in, receives a message a person
 //! posted over REST, and replies; the person's own gateway connection
-//! receives the reply. `scripts/bot-libs.sh` installs the pinned libraries.
+//! receives the reply. The libraries added later take a longer tour
+//! (`bots/tour.rs`): reactions, member updates and a resume after a cut
+//! connection too. `scripts/bot-libs.sh` installs the pinned libraries.
 
 mod common;
 
