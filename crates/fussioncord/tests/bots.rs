@@ -13,6 +13,8 @@ mod discord_js;
 mod discord_py;
 #[path = "bots/disnake.rs"]
 mod disnake;
+#[path = "bots/eris.rs"]
+mod eris;
 #[path = "bots/hikari.rs"]
 mod hikari;
 #[path = "bots/oceanic.rs"]
