@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs the pinned bot libraries the tests drive: discord.py (PyPI) in a
-# virtualenv and discord.js (npm) from tests/bots/js/package-lock.json. The
+# Installs the pinned bot libraries the tests drive: discord.py, disnake and hikari (PyPI) in a
+# virtualenv, and discord.js, Oceanic.js and Eris (npm) from tests/bots/js/package-lock.json. The
 # virtualenv also gets prometheus_client, whose OpenMetrics parser tests/ops.rs
 # uses to read /metrics.
 set -euo pipefail

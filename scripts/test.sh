@@ -21,7 +21,7 @@ drop_test_databases() {
     while read -r db; do psql -q -d "$TEST_DATABASE_URL" -c "DROP DATABASE IF EXISTS \"$db\"" >/dev/null; done
 }
 
-echo "== bot libraries (pinned discord.py and discord.js)"
+echo "== bot libraries (pinned discord.py, disnake, hikari, discord.js, Oceanic.js, Eris)"
 bash scripts/bot-libs.sh
 
 echo "== build (includes the web client: crates/webclient runs npm)"

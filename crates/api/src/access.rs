@@ -149,9 +149,19 @@ impl ChannelAccess {
         })
     }
 
-    /// The caller's member object, in guild channels.
+    /// The caller's member object, in guild channels, without its `user`:
+    /// the shape MESSAGE_CREATE and MESSAGE_UPDATE carry (the author is
+    /// beside it).
     pub fn member(&self) -> Option<model::guild::Member> {
         self.guild.as_ref().map(|g| crate::render::member(&g.member, None))
+    }
+
+    /// The caller's member object with its `user`, as every other event
+    /// carries it (MESSAGE_REACTION_ADD, TYPING_START): Discord leaves the
+    /// user out only beside a message's author, and libraries build their
+    /// member from it.
+    pub fn member_with_user(&self, user: &UserRow) -> Option<model::guild::Member> {
+        self.guild.as_ref().map(|g| crate::render::member(&g.member, Some(user)))
     }
 }
 

@@ -108,6 +108,41 @@ async fn gateway_urls_point_at_this_server() {
     assert_eq!(ready["application"]["id"], json!(bot.id));
 }
 
+/// Discord leaves `user` out of the member object only beside a message's
+/// author (MESSAGE_CREATE, MESSAGE_UPDATE); MESSAGE_REACTION_ADD and
+/// TYPING_START carry the whole member, and libraries (disnake, discord.py)
+/// build their member from `member.user`, failing the event without it.
+#[tokio::test]
+async fn reaction_and_typing_events_carry_the_member_with_its_user() {
+    let app = TestApp::spawn().await;
+    let (alice, bob, gid, ch) = two_members(&app).await;
+    let mut a = app.gateway("").await;
+    a.identify(&alice.token, ALL_INTENTS).await;
+    let msg = app.send(&alice, &ch, "react to me").await;
+    let mid = msg["id"].as_str().unwrap();
+    let created = a.dispatch("MESSAGE_CREATE").await;
+    assert!(created["d"]["member"]["joined_at"].is_string());
+    assert!(created["d"]["member"].get("user").is_none(), "the author is beside it: {created}");
+    let nick = app.patch(&format!("/guilds/{gid}/members/@me"), &bob.token, json!({ "nick": "Bobby" })).await;
+    assert_eq!(nick.0, StatusCode::OK, "{}", nick.1);
+
+    let (status, _) = app.put(&format!("/channels/{ch}/messages/{mid}/reactions/%F0%9F%91%8D/@me"), &bob.token).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let reaction = a.dispatch("MESSAGE_REACTION_ADD").await;
+    let member = &reaction["d"]["member"];
+    assert_eq!(member["user"]["id"], json!(bob.id), "{reaction}");
+    assert_eq!(member["user"]["username"], json!(bob.username));
+    assert_eq!(member["nick"], "Bobby");
+    assert!(member["joined_at"].is_string());
+
+    let (status, _) = app.post(&format!("/channels/{ch}/typing"), &bob.token, json!({})).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let typing = a.dispatch("TYPING_START").await;
+    assert_eq!(typing["d"]["user_id"], json!(bob.id));
+    assert_eq!(typing["d"]["member"]["user"]["id"], json!(bob.id), "{typing}");
+    assert_eq!(typing["d"]["member"]["nick"], "Bobby");
+}
+
 #[tokio::test]
 async fn every_rest_change_reaches_exactly_those_who_should_see_it() {
     let app = TestApp::spawn().await;

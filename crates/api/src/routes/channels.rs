@@ -176,7 +176,7 @@ pub async fn typing(
         return Err(ApiError::non_text_channel());
     }
     access.require(permissions::SEND_MESSAGES)?;
-    state.typing(&access.place(&state).await?, user.id, access.member());
+    state.typing(&access.place(&state).await?, user.id, access.member_with_user(&user));
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -593,7 +593,7 @@ pub async fn react(
             "message_id": row.id,
             "message_author_id": row.author_id,
             "emoji": render::reaction_emoji(&key),
-            "member": access.member(),
+            "member": access.member_with_user(&user),
             "burst": false,
             "burst_colors": [],
             "type": 0,
