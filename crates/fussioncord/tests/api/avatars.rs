@@ -12,18 +12,25 @@ fn data_uri(mime: &str, bytes: &[u8]) -> String {
     format!("data:{mime};base64,{}", base64::engine::general_purpose::STANDARD.encode(bytes))
 }
 
-/// Bytes that start as each format does (the server checks the signature,
-/// it does not decode pixels), padded to `len`.
+/// Bytes that start as each format does, up to the header that gives the
+/// image's size (the server reads that, it does not decode pixels), padded
+/// to `len`.
 fn image(signature: &[u8], len: usize) -> Vec<u8> {
     let mut bytes = signature.to_vec();
     bytes.extend((0..len.saturating_sub(signature.len())).map(|i| (i * 7 % 251) as u8));
     bytes
 }
 
-const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR";
+/// 64×64 (IHDR: width, height).
+const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x40\0\0\0\x40";
 const GIF: &[u8] = b"GIF89a\x01\0\x01\0";
-const JPEG: &[u8] = &[0xFF, 0xD8, 0xFF, 0xE0, 0, 16, b'J', b'F', b'I', b'F'];
-const WEBP: &[u8] = b"RIFF\x24\0\0\0WEBPVP8 ";
+/// JFIF's APP0, then a baseline start of frame: 64×48.
+const JPEG: &[u8] = &[
+    0xFF, 0xD8, 0xFF, 0xE0, 0, 16, b'J', b'F', b'I', b'F', 0, 1, 1, 0, 0, 1, 0, 1, 0, 0, 0xFF, 0xC0, 0, 17, 8, 0, 48,
+    0, 64, 3,
+];
+/// A lossy VP8 frame: 64×64.
+const WEBP: &[u8] = b"RIFF\x24\0\0\0WEBPVP8 \x18\0\0\0\x30\x01\0\x9d\x01\x2a\x40\0\x40\0";
 
 fn avatar_dir(app: &TestApp, user: &str) -> std::path::PathBuf {
     app.config.data_dir.join("avatars").join(user)
