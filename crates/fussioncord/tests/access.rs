@@ -439,6 +439,12 @@ async fn names_that_read_as_something_else_or_as_nothing_are_refused() {
     }
     let alice = app.register("alice").await;
     field_error(&app.patch("/users/@me", &alice.token, json!({"username": "here"})).await, "username");
+    // A bot's username comes from its application's name: never a reserved one either.
+    for (name, username) in [("Discord", "bot"), ("Clyde Discord Helper", "bot_bot_helper"), ("here", "herebot")] {
+        let (status, created) = app.post("/applications", &alice.token, json!({"name": name})).await;
+        assert_eq!(status, StatusCode::OK, "{created}");
+        assert_eq!(created["bot"]["username"], username, "{name}");
+    }
     const INVISIBLE: [&str; 5] = ["\u{200b}", "\u{200b}\u{200d}\u{2060}", "\u{3164}", " \u{2800} ", "\u{202e}\u{fe0f}"];
     for name in INVISIBLE {
         field_error(&app.patch("/users/@me", &alice.token, json!({"global_name": name})).await, "global_name");
