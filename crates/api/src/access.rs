@@ -256,6 +256,46 @@ pub async fn channel(state: &ApiState, user: &UserRow, id: ChannelId) -> ApiResu
     Ok(access)
 }
 
+/// The read states of `user`'s that name a channel they can see now: a
+/// channel they lost sight of (or never had) is not listed in READY, so
+/// its id and last message stay theirs to forget.
+pub async fn visible_read_states(
+    store: &dyn store::Store,
+    user: UserId,
+    rows: Vec<store::ReadStateRow>,
+) -> Result<Vec<store::ReadStateRow>, store::StoreError> {
+    let mut guilds: std::collections::HashMap<GuildId, Option<GuildAccess>> = std::collections::HashMap::new();
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let Some(channel) = store.channel(row.channel_id).await? else { continue };
+        let visible = match channel.guild_id {
+            None => store.dm_recipients(channel.id).await?.contains(&user),
+            Some(g) => {
+                if !guilds.contains_key(&g) {
+                    let access = match (store.guild(g).await?, store.member(g, user).await?) {
+                        (Some(guild), Some(member)) => {
+                            let roles = store.roles(g).await?;
+                            let mut access = GuildAccess { guild, member, roles, permissions: 0 };
+                            access.permissions = access.with(&access.member, permissions::guild_permissions);
+                            Some(access)
+                        }
+                        _ => None,
+                    };
+                    guilds.insert(g, access);
+                }
+                match &guilds[&g] {
+                    Some(access) => access.in_channel(&store.overwrites(channel.id).await?) & bits::VIEW_CHANNEL != 0,
+                    None => false,
+                }
+            }
+        };
+        if visible {
+            out.push(row);
+        }
+    }
+    Ok(out)
+}
+
 /// Whether `from` may write to `to` in a DM, as on Discord: 50007 unless
 /// they are friends or share a guild, and never while either blocks the
 /// other.

@@ -1,7 +1,7 @@
 //! Discord's HTTP API v10: routing, validation, access checks and the
 //! mapping from storage rows to wire JSON.
 
-mod access;
+pub mod access;
 pub mod audit;
 pub mod automod;
 pub mod avatars;

@@ -348,6 +348,11 @@ async fn a_mention_in_a_channel_someone_cannot_see_leaves_them_no_read_state() {
     // Where bob can see, the same mention counts.
     app.send(&alice, &ch, &format!("<@{}>", bob.id)).await;
     assert_eq!(mention_count(&read_state(&app, &bob, &ch).await), 1);
+    // Once the channel is hidden from him, READY lists it no more.
+    overwrite(&app, &owner, &ch, &bob.id, 1, 0, p::VIEW_CHANNEL).await;
+    assert_eq!(read_state(&app, &bob, &ch).await, None);
+    overwrite(&app, &owner, &ch, &bob.id, 1, 0, 0).await;
+    assert_eq!(mention_count(&read_state(&app, &bob, &ch).await), 1, "nor is it forgotten");
 }
 
 #[tokio::test]
