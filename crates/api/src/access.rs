@@ -8,8 +8,13 @@ use permissions::{Guild, Member, Overwrite, OverwriteTarget, Role};
 use store::{ChannelId, ChannelRow, GuildId, GuildRow, MemberRow, OverwriteRow, RoleRow, UserId, UserRow};
 
 use crate::error::{ApiError, ApiResult};
-use crate::publish::Place;
+use crate::publish::{HistoryReaders, InvitePlace, Place};
+use crate::render::Viewer;
 use crate::ApiState;
+
+/// Application flags that grant the MESSAGE_CONTENT intent (the full flag
+/// or the "limited" one of unverified apps).
+const FLAG_MESSAGE_CONTENT: u64 = (1 << 18) | (1 << 19);
 
 /// A user's standing in a guild they belong to.
 pub struct GuildAccess {
@@ -149,6 +154,55 @@ impl ChannelAccess {
         })
     }
 
+    /// What `user` (the caller) may read of this channel's messages: a bot
+    /// whose application lacks the MESSAGE_CONTENT flag sees content only
+    /// in DMs, its own messages and those that mention it, on REST as on
+    /// the gateway.
+    pub async fn viewer(&self, state: &ApiState, user: &UserRow) -> ApiResult<Viewer> {
+        Ok(Viewer {
+            id: user.id,
+            all_content: self.guild.is_none() || may_read_all_content(state, user).await?,
+            history: self.has(bits::READ_MESSAGE_HISTORY),
+        })
+    }
+
+    /// For a channel whose history not every viewer may read, who may and
+    /// who may not; `None` when every viewer may (the common case, answered
+    /// without reading the members).
+    pub async fn history_readers(&self, state: &ApiState) -> ApiResult<Option<HistoryReaders>> {
+        let Some(guild) = &self.guild else { return Ok(None) };
+        let read = bits::VIEW_CHANNEL | bits::READ_MESSAGE_HISTORY;
+        let everyone = guild.roles.iter().find(|r| r.id.get() == guild.guild.id.get()).map_or(0, |r| r.permissions);
+        let hides = self.overwrites.iter().any(|o| o.deny & read != 0);
+        if everyone & read == read && !hides {
+            return Ok(None);
+        }
+        let (mut readers, mut blind) = (Vec::new(), Vec::new());
+        let mut after = None;
+        loop {
+            let page = state.store.members(guild.guild.id, after, 1000).await?;
+            let Some(last) = page.last() else { break };
+            after = Some(last.user_id);
+            for m in &page {
+                let perms = guild.permissions_of(m, &self.overwrites);
+                if perms & read == read {
+                    readers.push(m.user_id);
+                } else if perms & bits::VIEW_CHANNEL != 0 {
+                    blind.push(m.user_id);
+                }
+            }
+        }
+        Ok(Some(HistoryReaders { readers, blind }))
+    }
+
+    /// Where this channel's invite events go: the members holding
+    /// MANAGE_CHANNELS in it. `None` outside guilds.
+    pub async fn invite_place(&self, state: &ApiState) -> ApiResult<Option<InvitePlace>> {
+        let Some(guild) = &self.guild else { return Ok(None) };
+        let managers = members_with(state, guild, &self.overwrites, bits::MANAGE_CHANNELS).await?;
+        Ok(Some(InvitePlace { guild: guild.guild.id, channel: self.channel.id, managers }))
+    }
+
     /// The caller's member object, in guild channels, without its `user`:
     /// the shape MESSAGE_CREATE and MESSAGE_UPDATE carry (the author is
     /// beside it).
@@ -163,6 +217,17 @@ impl ChannelAccess {
     pub fn member_with_user(&self, user: &UserRow) -> Option<model::guild::Member> {
         self.guild.as_ref().map(|g| crate::render::member(&g.member, Some(user)))
     }
+}
+
+/// Whether `user` sees the content of every message in the guilds' channels
+/// it can read: people do; a bot only when its application has the
+/// MESSAGE_CONTENT flag.
+pub async fn may_read_all_content(state: &ApiState, user: &UserRow) -> ApiResult<bool> {
+    if !user.bot {
+        return Ok(true);
+    }
+    let flags = state.store.application(user.id).await?.map_or(0, |a| a.flags);
+    Ok(flags & FLAG_MESSAGE_CONTENT != 0)
 }
 
 /// The guild, if `user` is a member: 10004 when it does not exist, 50001
@@ -199,6 +264,59 @@ pub async fn channel(state: &ApiState, user: &UserRow, id: ChannelId) -> ApiResu
         return Err(ApiError::missing_access());
     }
     Ok(access)
+}
+
+/// The read states of `user`'s that name a channel they can see now: a
+/// channel they lost sight of (or never had) is not listed in READY, so
+/// its id and last message stay theirs to forget.
+pub async fn visible_read_states(
+    store: &dyn store::Store,
+    user: UserId,
+    rows: Vec<store::ReadStateRow>,
+) -> Result<Vec<store::ReadStateRow>, store::StoreError> {
+    let mut guilds: std::collections::HashMap<GuildId, Option<GuildAccess>> = std::collections::HashMap::new();
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let Some(channel) = store.channel(row.channel_id).await? else { continue };
+        let visible = match channel.guild_id {
+            None => store.dm_recipients(channel.id).await?.contains(&user),
+            Some(g) => {
+                if !guilds.contains_key(&g) {
+                    let access = match (store.guild(g).await?, store.member(g, user).await?) {
+                        (Some(guild), Some(member)) => {
+                            let roles = store.roles(g).await?;
+                            let mut access = GuildAccess { guild, member, roles, permissions: 0 };
+                            access.permissions = access.with(&access.member, permissions::guild_permissions);
+                            Some(access)
+                        }
+                        _ => None,
+                    };
+                    guilds.insert(g, access);
+                }
+                match &guilds[&g] {
+                    Some(access) => access.in_channel(&store.overwrites(channel.id).await?) & bits::VIEW_CHANNEL != 0,
+                    None => false,
+                }
+            }
+        };
+        if visible {
+            out.push(row);
+        }
+    }
+    Ok(out)
+}
+
+/// Whether `from` may write to `to` in a DM, as on Discord: 50007 unless
+/// they are friends or share a guild, and never while either blocks the
+/// other.
+pub async fn may_dm(state: &ApiState, from: UserId, to: UserId) -> ApiResult<()> {
+    if from == to
+        || state.store.blocked_between(from, to).await?
+        || !state.store.friends_or_guildmates(from, to).await?
+    {
+        return Err(ApiError::cannot_dm());
+    }
+    Ok(())
 }
 
 /// The other recipient of a DM channel.

@@ -43,19 +43,34 @@ pub mod action {
 }
 
 /// The reason a moderator gave in `X-Audit-Log-Reason` (URL-encoded, as
-/// Discord's clients send it; at most 512 characters kept).
+/// Discord's clients send it). Kept as one line a log reader can trust:
+/// control characters (CR, LF, tab, NUL, …) become spaces, bidirectional
+/// controls are dropped, and at most 512 characters (Discord's limit) are
+/// kept.
 #[derive(Debug, Clone, Default)]
 pub struct Reason(pub Option<String>);
+
+/// Discord's limit on an audit log reason, in characters.
+pub const MAX_REASON: usize = 512;
+
+impl Reason {
+    pub fn parse(raw: &[u8]) -> Option<String> {
+        let decoded = percent_encoding::percent_decode(raw).decode_utf8_lossy();
+        let clean: String = decoded
+            .chars()
+            .filter(|c| !crate::names::bidi_control(*c))
+            .map(|c| if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}') { ' ' } else { c })
+            .collect();
+        let reason: String = clean.trim().chars().take(MAX_REASON).collect();
+        Some(reason).filter(|r| !r.trim().is_empty())
+    }
+}
 
 impl<S: Send + Sync> FromRequestParts<S> for Reason {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
-        let reason = parts.headers.get("x-audit-log-reason").map(|v| {
-            let decoded = percent_encoding::percent_decode(v.as_bytes()).decode_utf8_lossy().replace('\0', "\u{fffd}");
-            decoded.chars().take(512).collect::<String>()
-        });
-        Ok(Reason(reason.filter(|r| !r.trim().is_empty())))
+        Ok(Reason(parts.headers.get("x-audit-log-reason").and_then(|v| Reason::parse(v.as_bytes()))))
     }
 }
 

@@ -207,10 +207,72 @@ pub fn parse_data_uri(uri: &str, max_bytes: usize) -> Result<Avatar, Refusal> {
     }
     let format = ImageFormat::sniff(&bytes)
         .ok_or(("IMAGE_INVALID", "The data is not a PNG, JPEG, GIF or WebP image.".to_owned()))?;
+    // The header's dimensions, so an image that would decode to gigabytes
+    // of pixels is refused however few bytes it takes.
+    let (width, height) = dimensions(format, &bytes)
+        .filter(|(w, h)| *w > 0 && *h > 0)
+        .ok_or(("IMAGE_INVALID", "The image's header gives no valid size.".to_owned()))?;
+    if width > MAX_SIDE || height > MAX_SIDE {
+        return Err((
+            "IMAGE_TOO_LARGE",
+            format!("The image must be at most {MAX_SIDE}×{MAX_SIDE} pixels; it is {width}×{height}."),
+        ));
+    }
     let digest = Sha256::digest(&bytes);
     let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
     let hash = if format == ImageFormat::Gif { format!("a_{hex}") } else { hex };
     Ok(Avatar { hash, format, bytes })
+}
+
+/// The largest width or height an avatar may have, in pixels.
+pub const MAX_SIDE: u32 = 4096;
+
+/// Width and height as the image's header gives them, without decoding
+/// the pixels. `None` when the header is cut short or malformed.
+fn dimensions(format: ImageFormat, b: &[u8]) -> Option<(u32, u32)> {
+    let be16 = |i: usize| Some(u16::from_be_bytes(b.get(i..i + 2)?.try_into().ok()?) as u32);
+    let le16 = |i: usize| Some(u16::from_le_bytes(b.get(i..i + 2)?.try_into().ok()?) as u32);
+    let le24 = |i: usize| Some(u32::from_le_bytes([*b.get(i)?, *b.get(i + 1)?, *b.get(i + 2)?, 0]));
+    match format {
+        // The first chunk is IHDR: width and height, big-endian.
+        ImageFormat::Png => {
+            if b.get(12..16)? != b"IHDR" {
+                return None;
+            }
+            let be32 = |i: usize| Some(u32::from_be_bytes(b.get(i..i + 4)?.try_into().ok()?));
+            Some((be32(16)?, be32(20)?))
+        }
+        // The logical screen: width and height, little-endian.
+        ImageFormat::Gif => Some((le16(6)?, le16(8)?)),
+        // Walks the markers to the first start of frame (SOF0–SOF15 but
+        // DHT, JPG and DAC): height then width, big-endian.
+        ImageFormat::Jpeg => {
+            let mut i = 2;
+            loop {
+                if *b.get(i)? != 0xFF {
+                    return None;
+                }
+                let marker = *b.get(i + 1)?;
+                match marker {
+                    0xFF => i += 1,
+                    0x01 | 0xD0..=0xD7 => i += 2,
+                    0xC0..=0xCF if !matches!(marker, 0xC4 | 0xC8 | 0xCC) => return Some((be16(i + 7)?, be16(i + 5)?)),
+                    0xD9 | 0xDA => return None,
+                    _ => i += 2 + be16(i + 2)? as usize,
+                }
+            }
+        }
+        // The first chunk: lossy VP8, lossless VP8L, or extended VP8X.
+        ImageFormat::Webp => match b.get(12..16)? {
+            b"VP8 " if b.get(23..26)? == [0x9D, 0x01, 0x2A] => Some((le16(26)? & 0x3FFF, le16(28)? & 0x3FFF)),
+            b"VP8L" if *b.get(20)? == 0x2F => {
+                let bits = u32::from_le_bytes(b.get(21..25)?.try_into().ok()?);
+                Some(((bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1))
+            }
+            b"VP8X" => Some((le24(24)? + 1, le24(27)? + 1)),
+            _ => None,
+        },
+    }
 }
 
 fn too_large(max_bytes: usize) -> Refusal {

@@ -1,7 +1,7 @@
 //! Discord's HTTP API v10: routing, validation, access checks and the
 //! mapping from storage rows to wire JSON.
 
-mod access;
+pub mod access;
 pub mod audit;
 pub mod automod;
 pub mod avatars;
@@ -10,6 +10,7 @@ mod edge;
 mod error;
 mod extract;
 mod limits;
+mod names;
 mod openapi;
 pub mod ops;
 mod publish;
@@ -87,6 +88,8 @@ pub struct ApiState {
     pub avatars: Arc<dyn avatars::BlobStore>,
     /// AutoMod: the rule cache, the classifier and the spam windows.
     pub automod: Arc<automod::AutoMod>,
+    /// Who is connected now (the gateway's hub): whom `@here` reaches.
+    pub presences: Arc<dyn events::Presences>,
 }
 
 /// The whole HTTP API, mounted under `/api/v10` (and `/api`, which

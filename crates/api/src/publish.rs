@@ -5,7 +5,7 @@ use bytes::Bytes;
 use serde::Serialize;
 use serde_json::json;
 
-use events::{intents, Audience, ContentGate, Event, Membership};
+use events::{intents, Audience, ContentGate, Event, Membership, ReplyGate};
 use model::channel::Channel;
 use model::gateway::GuildCreate;
 use model::guild::{Guild, Member};
@@ -19,6 +19,57 @@ use crate::ApiState;
 
 fn bytes<T: Serialize>(value: &T) -> Bytes {
     Bytes::from(serde_json::to_vec(value).expect("wire types always serialise"))
+}
+
+/// The viewers of a channel split by whether they may read its history.
+#[derive(Debug, Clone, Default)]
+pub struct HistoryReaders {
+    pub readers: Vec<UserId>,
+    /// Those who see the channel but may not read its history.
+    pub blind: Vec<UserId>,
+}
+
+/// The payloads a bot without MESSAGE_CONTENT may get of a message: its
+/// content and the replied-to message's emptied, each alone or both.
+fn content_gate(message: &Message) -> ContentGate {
+    let mentioned = |m: &Message| m.mentions.iter().map(|u| u.id).collect::<Vec<_>>();
+    let mut redacted = message.clone();
+    crate::render::redact(&mut redacted);
+    let reply = match &message.referenced_message {
+        Some(Some(reply)) => {
+            let mut reply_redacted = message.clone();
+            let mut both = redacted.clone();
+            for m in [&mut reply_redacted, &mut both] {
+                if let Some(Some(r)) = m.referenced_message.as_mut() {
+                    crate::render::redact(r);
+                }
+            }
+            let gate = ReplyGate {
+                author: reply.author.id,
+                mentioned: mentioned(reply),
+                reply_redacted: bytes(&reply_redacted),
+                message_redacted: bytes(&redacted),
+            };
+            redacted = both;
+            Some(gate)
+        }
+        _ => None,
+    };
+    ContentGate { redacted: bytes(&redacted), author: message.author.id, mentioned: mentioned(message), reply }
+}
+
+/// Where a channel's invite events go: the members who may manage it.
+#[derive(Debug, Clone)]
+pub struct InvitePlace {
+    pub guild: GuildId,
+    pub channel: ChannelId,
+    pub managers: Vec<UserId>,
+}
+
+impl InvitePlace {
+    fn audience(&self) -> Audience {
+        Audience::GuildUsers { guild: self.guild, users: self.managers.clone() }
+    }
 }
 
 /// Where a channel's events go: its guild's members, or its DM recipients.
@@ -76,33 +127,61 @@ impl ApiState {
         self.bus.publish(event);
     }
 
-    pub(crate) fn message_created(&self, place: &Place, mut message: Message, member: Option<Member>) {
-        self.message_event("MESSAGE_CREATE", place, &mut message, member);
+    pub(crate) fn message_created(
+        &self,
+        place: &Place,
+        message: Message,
+        member: Option<Member>,
+        history: Option<HistoryReaders>,
+    ) {
+        self.message_event("MESSAGE_CREATE", place, message, member, history);
     }
 
-    pub(crate) fn message_updated(&self, place: &Place, mut message: Message, member: Option<Member>) {
-        self.message_event("MESSAGE_UPDATE", place, &mut message, member);
+    pub(crate) fn message_updated(
+        &self,
+        place: &Place,
+        message: Message,
+        member: Option<Member>,
+        history: Option<HistoryReaders>,
+    ) {
+        self.message_event("MESSAGE_UPDATE", place, message, member, history);
     }
 
-    fn message_event(&self, name: &'static str, place: &Place, message: &mut Message, member: Option<Member>) {
+    /// A message, rendered in full, to those who see the channel. A reply's
+    /// `referenced_message` goes only to those who may read the channel's
+    /// history (`history`, when not every viewer may); the others get the
+    /// reply without it, as the REST routes show it to them.
+    fn message_event(
+        &self,
+        name: &'static str,
+        place: &Place,
+        mut message: Message,
+        member: Option<Member>,
+        history: Option<HistoryReaders>,
+    ) {
         message.guild_id = place.guild();
         message.member = member;
-        let data = bytes(&*message);
-        let mut event =
-            Event::new(name, data, place.audience(), place.intent(intents::GUILD_MESSAGES, intents::DIRECT_MESSAGES));
-        if place.guild().is_some() {
-            let mut redacted = message.clone();
-            redacted.content.clear();
-            redacted.embeds.clear();
-            redacted.attachments.clear();
-            redacted.components.clear();
-            event = event.with_content_gate(ContentGate {
-                redacted: bytes(&redacted),
-                author: message.author.id,
-                mentioned: message.mentions.iter().map(|u| u.id).collect(),
-            });
+        let intent = place.intent(intents::GUILD_MESSAGES, intents::DIRECT_MESSAGES);
+        let gated = |message: &Message, audience: Audience| {
+            let mut event = Event::new(name, bytes(message), audience, intent);
+            if place.guild().is_some() {
+                event = event.with_content_gate(content_gate(message));
+            }
+            event
+        };
+        match (history, place) {
+            (Some(h), Place::Guild { guild, .. }) if matches!(message.referenced_message, Some(Some(_))) => {
+                let guild = *guild;
+                if !h.readers.is_empty() {
+                    self.emit(gated(&message, Audience::GuildUsers { guild, users: h.readers }));
+                }
+                if !h.blind.is_empty() {
+                    message.referenced_message = None;
+                    self.emit(gated(&message, Audience::GuildUsers { guild, users: h.blind }));
+                }
+            }
+            _ => self.emit(gated(&message, place.audience())),
         }
-        self.emit(event);
     }
 
     pub(crate) fn message_deleted(&self, place: &Place, id: MessageId) {
@@ -216,8 +295,9 @@ impl ApiState {
         self.emit(Event::new("GUILD_MEMBER_UPDATE", bytes(&data), Audience::Guild(guild), intents::GUILD_MEMBERS));
     }
 
-    /// INVITE_CREATE, to those who can see the invite's channel (`place`).
-    pub(crate) fn invite_created(&self, place: &Place, invite: &Invite) {
+    /// INVITE_CREATE, to those who may manage the invite's channel (Discord
+    /// sends invite events only with MANAGE_CHANNELS there).
+    pub(crate) fn invite_created(&self, place: &InvitePlace, invite: &Invite) {
         let meta = invite.metadata.as_ref();
         let data = json!({
             "type": 0,
@@ -235,8 +315,8 @@ impl ApiState {
         self.emit(Event::new("INVITE_CREATE", bytes(&data), place.audience(), intents::GUILD_INVITES));
     }
 
-    pub(crate) fn invite_deleted(&self, place: &Place, code: &str) {
-        let data = json!({ "guild_id": place.guild(), "channel_id": place.channel(), "code": code });
+    pub(crate) fn invite_deleted(&self, place: &InvitePlace, code: &str) {
+        let data = json!({ "guild_id": place.guild, "channel_id": place.channel, "code": code });
         self.emit(Event::new("INVITE_DELETE", bytes(&data), place.audience(), intents::GUILD_INVITES));
     }
 
@@ -320,7 +400,12 @@ impl ApiState {
             Audience::GuildUsers { guild, users: managers },
             intents::AUTO_MODERATION_EXECUTION,
         )
-        .with_content_gate(ContentGate { redacted: bytes(redacted), author, mentioned: Vec::new() });
+        .with_content_gate(ContentGate {
+            redacted: bytes(redacted),
+            author,
+            mentioned: Vec::new(),
+            reply: None,
+        });
         self.emit(event);
     }
 

@@ -313,9 +313,67 @@ pub fn reaction_emoji(key: &str) -> ReactionEmoji {
     }
 }
 
+/// Who messages are rendered for, and what of them they may read.
+#[derive(Debug, Clone, Copy)]
+pub struct Viewer {
+    pub id: UserId,
+    /// Whether every message's content shows: to people, in DMs, and to
+    /// bots whose application has the MESSAGE_CONTENT flag. Other bots see
+    /// content only in their own messages and those that mention them.
+    pub all_content: bool,
+    /// Whether they may read the channel's history: without it, a reply's
+    /// `referenced_message` is left out (Discord's "not fetched").
+    pub history: bool,
+}
+
+impl Viewer {
+    /// Everything shown: for payloads that the gateway gates per session.
+    pub fn everything(id: UserId) -> Self {
+        Self { id, all_content: true, history: true }
+    }
+
+    /// Empties what this viewer may not read of a rendered message and of
+    /// the message it replies to.
+    pub fn restrict(&self, m: &mut Message) {
+        if !self.history {
+            m.referenced_message = None;
+        }
+        if self.all_content {
+            return;
+        }
+        let id = self.id;
+        let hide = |m: &mut Message| {
+            if m.author.id != id && !m.mentions.iter().any(|u| u.id == id) {
+                redact(m);
+            }
+        };
+        hide(m);
+        if let Some(Some(reply)) = m.referenced_message.as_mut() {
+            hide(reply);
+        }
+    }
+}
+
+/// A message as a bot without MESSAGE_CONTENT sees it: no content, embeds,
+/// attachments or components.
+pub fn redact(m: &mut Message) {
+    m.content.clear();
+    m.embeds.clear();
+    m.attachments.clear();
+    m.components.clear();
+}
+
 /// Renders messages of one channel as `viewer` sees them, loading authors,
 /// mentioned users, reactions and replied-to messages in one query each.
-pub async fn messages(state: &ApiState, viewer: UserId, rows: &[MessageRow]) -> ApiResult<Vec<Message>> {
+pub async fn messages(state: &ApiState, viewer: &Viewer, rows: &[MessageRow]) -> ApiResult<Vec<Message>> {
+    let mut out = messages_in_full(state, viewer.id, rows).await?;
+    for m in &mut out {
+        viewer.restrict(m);
+    }
+    Ok(out)
+}
+
+async fn messages_in_full(state: &ApiState, viewer: UserId, rows: &[MessageRow]) -> ApiResult<Vec<Message>> {
     let Some(first) = rows.first() else {
         return Ok(Vec::new());
     };

@@ -16,7 +16,8 @@ pub struct NewApplication {
 }
 
 /// Turns a display name into a valid, unused username for a bot:
-/// lower-case `[a-z0-9_.]`, 2–32 characters, suffixed when taken.
+/// lower-case `[a-z0-9_.]`, 2–32 characters, none of Discord's reserved
+/// words, suffixed when taken.
 async fn bot_username(store: &dyn Store, name: &str) -> Result<String, StoreError> {
     let mut base: String = name
         .to_lowercase()
@@ -24,7 +25,11 @@ async fn bot_username(store: &dyn Store, name: &str) -> Result<String, StoreErro
         .map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '.' { c } else { '_' })
         .take(27)
         .collect();
-    if base.chars().count() < 2 {
+    // Discord's reserved usernames hold for bots too.
+    for word in ["discord", "clyde"] {
+        base = base.replace(word, "bot");
+    }
+    if base.chars().count() < 2 || matches!(base.as_str(), "everyone" | "here" | "system") {
         base.push_str("bot");
     }
     let mut candidate = base.clone();

@@ -39,13 +39,55 @@ pub enum Membership {
     GuildDeleted(GuildId),
 }
 
-/// Who may see a message's content without the MESSAGE_CONTENT intent.
+/// Who may see a message's content without the MESSAGE_CONTENT intent: its
+/// author and the users it mentions (DMs are never gated).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ContentGate {
-    /// The payload with content, embeds, attachments and components emptied.
+    /// The payload with content, embeds, attachments and components emptied,
+    /// in the message and in the message it replies to.
     pub redacted: Bytes,
     pub author: UserId,
     pub mentioned: Vec<UserId>,
+    /// For a reply: the replied-to message is gated by its own author and
+    /// mentions.
+    pub reply: Option<ReplyGate>,
+}
+
+/// The content gate of the message a reply carries (`referenced_message`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplyGate {
+    pub author: UserId,
+    pub mentioned: Vec<UserId>,
+    /// The message's content shown, the replied-to one's emptied.
+    pub reply_redacted: Bytes,
+    /// The message's content emptied, the replied-to one's shown.
+    pub message_redacted: Bytes,
+}
+
+impl ContentGate {
+    /// The payload a recipient without MESSAGE_CONTENT gets: `full` where
+    /// it may see both contents, else the variant that empties what it may
+    /// not see.
+    pub fn payload_for(&self, user: UserId, full: &Bytes) -> Bytes {
+        let sees_message = self.author == user || self.mentioned.contains(&user);
+        let sees_reply = self.reply.as_ref().map(|r| r.author == user || r.mentioned.contains(&user));
+        match (sees_message, sees_reply) {
+            (true, None | Some(true)) => full.clone(),
+            (true, Some(false)) => self.reply.as_ref().expect("a reply").reply_redacted.clone(),
+            (false, Some(true)) => self.reply.as_ref().expect("a reply").message_redacted.clone(),
+            (false, _) => self.redacted.clone(),
+        }
+    }
+}
+
+/// Who is online now, as the gateway knows it: the API asks it which
+/// members `@here` reaches. The gateway's hub implements it; the API is
+/// given one at start-up, so neither transport imports the other.
+pub trait Presences: Send + Sync {
+    /// The members of `guild` connected now (a gateway session that
+    /// receives the guild's events, whatever its status: someone invisible
+    /// is still there).
+    fn online_members(&self, guild: GuildId) -> Vec<UserId>;
 }
 
 /// Tokens of one user that stopped working (logout, password change, MFA

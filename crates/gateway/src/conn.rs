@@ -451,6 +451,7 @@ impl Conn {
             .map(|r| serde_json::to_value(r).expect("relationships serialise"))
             .collect();
         let read_states = hub.store.read_states(user.id).await?;
+        let read_states = api::access::visible_read_states(hub.store.as_ref(), user.id, read_states).await?;
         let settings = hub.store.settings(user.id).await?;
         Ok(PersonalState {
             relationships,

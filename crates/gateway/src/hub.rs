@@ -473,3 +473,15 @@ pub(crate) fn presence_payload(user: UserId, guild: Option<GuildId>, p: &UserPre
         activities: p.activities.clone(),
     }
 }
+
+/// Who `@here` reaches: the members connected to this node's gateway.
+impl events::Presences for Hub {
+    fn online_members(&self, guild: GuildId) -> Vec<UserId> {
+        let reg = self.registry();
+        let mut users: Vec<UserId> =
+            reg.by_guild.get(&guild).map(|s| s.values().map(|s| s.user).collect()).unwrap_or_default();
+        users.sort();
+        users.dedup();
+        users
+    }
+}

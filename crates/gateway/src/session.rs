@@ -176,17 +176,12 @@ impl Session {
     }
 
     /// Chooses the payload this session gets: without MESSAGE_CONTENT, a
-    /// bot sees content only in its own messages, DMs and mentions.
+    /// bot sees content only in its own messages, DMs and mentions (and
+    /// the same of the message a reply carries).
     pub fn payload(&self, event: &Event) -> Bytes {
         match &event.content_gate {
-            Some(gate)
-                if self.bot
-                    && self.intents & intents::MESSAGE_CONTENT == 0
-                    && event.guild().is_some()
-                    && gate.author != self.user
-                    && !gate.mentioned.contains(&self.user) =>
-            {
-                gate.redacted.clone()
+            Some(gate) if self.bot && self.intents & intents::MESSAGE_CONTENT == 0 && event.guild().is_some() => {
+                gate.payload_for(self.user, &event.data)
             }
             _ => event.data.clone(),
         }

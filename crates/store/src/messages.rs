@@ -43,8 +43,12 @@ pub struct NewMessage {
 #[derive(Debug, Clone)]
 pub struct GuildMentions {
     pub guild: GuildId,
-    /// Who may view the channel, when not every member may.
+    /// Who may view the channel, when not every member may. Nobody else's
+    /// mention count goes up, even when the message names them.
     pub viewers: Option<Vec<UserId>>,
+    /// For a message that says `@here` but not `@everyone`: the members
+    /// connected now, the only ones it reaches.
+    pub online: Option<Vec<UserId>>,
 }
 
 /// Which page of history to read; every page comes newest first.

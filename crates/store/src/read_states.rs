@@ -61,7 +61,8 @@ const BUMP: &str = "ON CONFLICT (user_id, channel_id) DO UPDATE SET mention_coun
 
 /// Counts one mention for everyone a new message mentions, once each, its
 /// author aside: the users it names, the holders of the roles it names, and
-/// with @everyone (or @here) every member who may view the channel. In the
+/// with @everyone every member who may view the channel (with only @here,
+/// those of them connected now, as the caller found them). In the
 /// common case (every member may view it) one `INSERT … SELECT` does it in
 /// the database, however large the guild; for a channel hidden from some,
 /// the role holders are read and kept to the given viewers.
@@ -70,26 +71,37 @@ pub(crate) async fn count_message_mentions(
     m: &MessageRow,
     guild: Option<&GuildMentions>,
 ) -> Result<()> {
-    let direct: Vec<UserId> = m.mentions.iter().copied().filter(|u| *u != m.author_id).collect();
+    // Someone who cannot see the channel gets no count (nor a read state)
+    // for it, whatever the message names.
+    let sees = |u: &UserId| guild.and_then(|g| g.viewers.as_ref()).is_none_or(|v| v.contains(u));
+    let direct: Vec<UserId> = m.mentions.iter().copied().filter(|u| *u != m.author_id && sees(u)).collect();
     let Some(guild) = guild.filter(|_| m.mention_everyone || !m.mention_roles.is_empty()) else {
         return count_mentions(conn, m.channel_id, &direct).await;
     };
     let (g, channel, author) = (to_db(guild.guild), to_db(m.channel_id), to_db(m.author_id));
     let roles = m.mention_roles.iter().map(|r| to_db(*r));
-    if let Some(viewers) = &guild.viewers {
-        let mut users: Vec<UserId> = if m.mention_everyone {
-            viewers.clone()
-        } else {
-            let sql = format!(
-                "SELECT DISTINCT user_id FROM member_roles WHERE guild_id = $1 AND role_id IN ({})",
-                placeholders(2, m.mention_roles.len())
-            );
-            let mut q = sqlx::query_scalar::<_, i64>(&sql).bind(g);
-            for r in roles {
-                q = q.bind(r);
+    let here = guild.online.as_ref().filter(|_| m.mention_everyone);
+    if guild.viewers.is_some() || here.is_some() {
+        let mut users: Vec<UserId> = match (&guild.viewers, here) {
+            (Some(viewers), None) if m.mention_everyone => viewers.clone(),
+            _ => {
+                let mut users = direct;
+                users.extend(here.into_iter().flatten().copied().filter(sees));
+                if !m.mention_roles.is_empty() {
+                    let sql = format!(
+                        "SELECT DISTINCT user_id FROM member_roles WHERE guild_id = $1 AND role_id IN ({})",
+                        placeholders(2, m.mention_roles.len())
+                    );
+                    let mut q = sqlx::query_scalar::<_, i64>(&sql).bind(g);
+                    for r in roles {
+                        q = q.bind(r);
+                    }
+                    let holders =
+                        q.fetch_all(&mut *conn).await?.into_iter().map(from_db).collect::<Result<Vec<UserId>>>()?;
+                    users.extend(holders.into_iter().filter(sees));
+                }
+                users
             }
-            let holders = q.fetch_all(&mut *conn).await?.into_iter().map(from_db).collect::<Result<Vec<UserId>>>()?;
-            holders.into_iter().filter(|u| viewers.contains(u)).chain(direct).collect()
         };
         users.retain(|u| *u != m.author_id);
         users.sort();

@@ -57,6 +57,9 @@ pub trait RelationshipStore: Send + Sync {
     async fn remove_relationship(&self, user: UserId, other: UserId) -> Result<Vec<RelationshipChange>>;
     /// Whether either of the two blocks the other.
     async fn blocked_between(&self, a: UserId, b: UserId) -> Result<bool>;
+    /// Whether `a` and `b` are friends or share a guild: who may open a DM
+    /// with whom.
+    async fn friends_or_guildmates(&self, a: UserId, b: UserId) -> Result<bool>;
 }
 
 fn relationship_row(r: &AnyRow) -> Result<RelationshipRow> {
@@ -174,6 +177,21 @@ impl RelationshipStore for SqlStore {
         .bind(to_db(a))
         .bind(to_db(b))
         .bind(kind::BLOCKED)
+        .fetch_optional(&self.reader)
+        .await?;
+        Ok(row.is_some())
+    }
+
+    async fn friends_or_guildmates(&self, a: UserId, b: UserId) -> Result<bool> {
+        let row = sqlx::query(
+            "SELECT 1 AS hit WHERE
+               EXISTS (SELECT 1 FROM relationships WHERE user_id = $1 AND other_id = $2 AND kind = $3)
+               OR EXISTS (SELECT 1 FROM members m JOIN members o ON o.guild_id = m.guild_id
+                          WHERE m.user_id = $1 AND o.user_id = $2)",
+        )
+        .bind(to_db(a))
+        .bind(to_db(b))
+        .bind(kind::FRIEND)
         .fetch_optional(&self.reader)
         .await?;
         Ok(row.is_some())

@@ -432,6 +432,7 @@ pub fn check_name(name: &str, errors: &mut FormErrors) {
     if !(1..=MAX_NAME).contains(&name.trim().chars().count()) {
         errors.add("name", "BASE_TYPE_BAD_LENGTH", format!("Must be between 1 and {MAX_NAME} in length."));
     }
+    crate::names::check_visible(errors, "name", name.trim());
 }
 
 pub fn check_exempt(roles: &[RoleId], channels: &[ChannelId], errors: &mut FormErrors) {

@@ -40,6 +40,7 @@ pub async fn create(
     if !(2..=32).contains(&name.chars().count()) {
         errors.add("name", "BASE_TYPE_BAD_LENGTH", "Must be between 2 and 32 in length.");
     }
+    crate::names::check_visible(&mut errors, "name", name);
     if body.description.chars().count() > 400 {
         errors.add("description", "BASE_TYPE_MAX_LENGTH", "Must be 400 or fewer in length.");
     }

@@ -44,6 +44,8 @@ pub fn check_username(errors: &mut FormErrors, field: &str, raw: &str) -> String
             "USERNAME_INVALID_CHARACTERS",
             "Username can only contain letters, numbers, underscores and periods, and no two periods in a row.",
         );
+    } else {
+        crate::names::check_username_words(errors, field, &name);
     }
     name
 }
@@ -56,6 +58,7 @@ pub fn check_display_name(errors: &mut FormErrors, field: &str, raw: &str) -> Op
     if name.chars().count() > 32 {
         errors.add(field, "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 32 in length.");
     }
+    crate::names::check_visible(errors, field, name);
     Some(name.to_owned())
 }
 

@@ -520,12 +520,12 @@ async fn alert(
         row,
         enforce_nonce: false,
         nonce_since: SnowflakeGenerator::lower_bound(0),
-        guild_mentions: Some(GuildMentions { guild: guild.guild.id, viewers: viewers.clone() }),
+        guild_mentions: Some(GuildMentions { guild: guild.guild.id, viewers: viewers.clone(), online: None }),
     };
     let (stored, _) = state.store.create_message(&new).await?;
-    let mut rendered = render::messages(state, user.id, &[stored]).await?;
+    let mut rendered = render::messages(state, &render::Viewer::everything(user.id), &[stored]).await?;
     let message = rendered.pop().ok_or_else(|| ApiError::internal("rendering lost a message"))?;
     let place = Place::Guild { guild: guild.guild.id, channel: channel.id, viewers };
-    state.message_created(&place, message, Some(render::member(&guild.member, Some(user))));
+    state.message_created(&place, message, Some(render::member(&guild.member, Some(user))), None);
     Ok(Some(id))
 }

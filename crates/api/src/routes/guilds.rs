@@ -24,6 +24,7 @@ fn check_guild_name(errors: &mut FormErrors, name: &str) -> String {
     if !(2..=100).contains(&name.chars().count()) {
         errors.add("name", "BASE_TYPE_BAD_LENGTH", "Must be between 2 and 100 in length.");
     }
+    crate::names::check_visible(errors, "name", name);
     name.to_owned()
 }
 
@@ -368,6 +369,7 @@ impl ChannelFields {
             if !(1..=100).contains(&name.trim().chars().count()) {
                 errors.add("name", "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length.");
             }
+            crate::names::check_visible(errors, "name", name.trim());
         }
         if let Some(Some(topic)) = &self.topic {
             if topic.chars().count() > 1024 {

@@ -102,7 +102,9 @@ pub async fn create(
         match state.store.create_invite(&row, Some(&entry)).await {
             Ok(()) => {
                 let invite = render_invite(&state, &row, true, false).await?;
-                state.invite_created(&access.place(&state).await?, &invite);
+                if let Some(place) = access.invite_place(&state).await? {
+                    state.invite_created(&place, &invite);
+                }
                 if let Some(g) = &access.guild {
                     crate::routes::roles::announce_audit(&state, g, &entry).await?;
                 }
@@ -225,7 +227,9 @@ pub async fn delete(
         &reason,
     );
     if state.store.delete_invite(&code, Some(&entry)).await? {
-        state.invite_deleted(&channel.place(&state).await?, &code);
+        if let Some(place) = channel.invite_place(&state).await? {
+            state.invite_deleted(&place, &code);
+        }
         crate::routes::roles::announce_audit(&state, guild, &entry).await?;
     }
     Ok(Json(rendered))

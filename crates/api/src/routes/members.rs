@@ -89,6 +89,9 @@ async fn edit_member(
         if nick.as_ref().is_some_and(|n| n.chars().count() > 32) {
             errors.add("nick", "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 32 in length.");
         }
+        if let Some(n) = nick {
+            crate::names::check_visible(&mut errors, "nick", n);
+        }
         if me {
             guild.require(permissions::CHANGE_NICKNAME)?;
         } else {
@@ -247,6 +250,19 @@ pub async fn update_me(
     edit_member(&state, &user, &guild, user.id, edit, &reason).await.map(Json)
 }
 
+/// A bot's managed role exists for that bot alone: when the bot leaves the
+/// guild, or is kicked or banned, the role goes with it (GUILD_ROLE_DELETE),
+/// as on Discord. Managed roles cannot be given to anyone else, so the
+/// managed roles the member held are the bot's.
+pub(crate) async fn drop_managed_roles(state: &ApiState, guild: &GuildAccess, member: &MemberRow) -> ApiResult<()> {
+    for role in guild.roles.iter().filter(|r| r.managed && member.roles.contains(&r.id)) {
+        if state.store.delete_role(guild.guild.id, role.id, None).await? {
+            state.role_deleted(guild.guild.id, role.id);
+        }
+    }
+    Ok(())
+}
+
 pub async fn kick(
     State(state): State<ApiState>,
     Authed(user): Authed,
@@ -264,6 +280,7 @@ pub async fn kick(
         if let Some(u) = state.store.user(target).await? {
             state.member_left(guild.guild.id, &render::user(&u));
         }
+        drop_managed_roles(&state, &guild, &member).await?;
         announce_audit(&state, &guild, &entry).await?;
     }
     Ok(StatusCode::NO_CONTENT)
@@ -361,11 +378,12 @@ async fn ban_one(
         None,
         reason,
     );
-    let was_member = state.store.member(guild.guild.id, target).await?.is_some();
+    let was_member = state.store.member(guild.guild.id, target).await?;
     let deleted = state.store.ban(&row, delete_after, Some(&entry)).await?;
     let banned = render::user(&banned);
-    if was_member {
+    if let Some(member) = &was_member {
         state.member_left(guild.guild.id, &banned);
+        drop_managed_roles(state, guild, member).await?;
     }
     state.ban_event("GUILD_BAN_ADD", guild.guild.id, &banned);
     for (channel, ids) in deleted {

@@ -20,6 +20,7 @@ use crate::audit::{action, Reason};
 use crate::error::{ApiError, ApiResult, FormErrors};
 use crate::extract::{path_id, Authed, Body, Cursor, Path, Query};
 use crate::publish::Place;
+use crate::render::Viewer;
 use crate::routes::automod;
 use crate::routes::channels::open;
 use crate::{render, ApiState};
@@ -42,14 +43,23 @@ pub(crate) async fn text_channel(state: &ApiState, user: &UserRow, raw: &str) ->
     Ok(access)
 }
 
-async fn render_one(state: &ApiState, viewer: UserId, row: MessageRow) -> ApiResult<Message> {
+async fn render_one(state: &ApiState, viewer: &Viewer, row: MessageRow) -> ApiResult<Message> {
     let mut out = render::messages(state, viewer, &[row]).await?;
     out.pop().ok_or_else(|| ApiError::internal("rendering lost a message"))
 }
 
-async fn find(state: &ApiState, access: &ChannelAccess, raw: &str) -> ApiResult<MessageRow> {
+/// The message a route names. Without READ_MESSAGE_HISTORY only the
+/// caller's own messages are found: anyone else's answers 10008 exactly as
+/// an id that does not exist, so the route reveals nothing of the history
+/// the caller may not read.
+async fn find(state: &ApiState, access: &ChannelAccess, user: &UserRow, raw: &str) -> ApiResult<MessageRow> {
     let id: MessageId = path_id("message_id", raw)?;
-    state.store.message(access.channel.id, id).await?.ok_or_else(ApiError::unknown_message)
+    state
+        .store
+        .message(access.channel.id, id)
+        .await?
+        .filter(|m| m.author_id == user.id || access.has(permissions::READ_MESSAGE_HISTORY))
+        .ok_or_else(ApiError::unknown_message)
 }
 
 #[derive(Deserialize, Default)]
@@ -97,7 +107,7 @@ impl AllowedMentions {
 
 /// Mentions written in `content`: `<@id>`, `<@!id>`, `<@&id>`, `@everyone`,
 /// `@here`, in order of appearance and without repeats.
-fn parse_mentions(content: &str) -> (Vec<UserId>, Vec<RoleId>, bool) {
+fn parse_mentions(content: &str) -> (Vec<UserId>, Vec<RoleId>, Everyone) {
     let mut users = Vec::new();
     let mut roles = Vec::new();
     let mut rest = content;
@@ -124,19 +134,41 @@ fn parse_mentions(content: &str) -> (Vec<UserId>, Vec<RoleId>, bool) {
             }
         }
     }
-    let everyone = content.contains("@everyone") || content.contains("@here");
-    (users, roles, everyone)
+    (users, roles, Everyone::of(content))
 }
 
-/// Resolves the mentions a message may make: real users who can see the
-/// channel, the guild's roles, and @everyone only when permitted.
+/// What a message says of everyone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Everyone {
+    Nobody,
+    /// `@here`: the members connected now.
+    Here,
+    Everyone,
+}
+
+impl Everyone {
+    fn of(content: &str) -> Self {
+        if content.contains("@everyone") {
+            Everyone::Everyone
+        } else if content.contains("@here") {
+            Everyone::Here
+        } else {
+            Everyone::Nobody
+        }
+    }
+}
+
+/// Resolves the mentions a message may make: real users of the guild or
+/// DM, the guild's roles that are mentionable (any role with
+/// MENTION_EVERYONE, as on Discord), and @everyone or @here only with
+/// MENTION_EVERYONE.
 async fn resolve_mentions(
     state: &ApiState,
     access: &ChannelAccess,
     content: &str,
     allowed: Option<&AllowedMentions>,
     replied: Option<UserId>,
-) -> ApiResult<(Vec<UserId>, Vec<RoleId>, bool)> {
+) -> ApiResult<(Vec<UserId>, Vec<RoleId>, Everyone)> {
     let (users, roles, everyone) = parse_mentions(content);
     let parses = |what: &str| allowed.is_none_or(|a| a.parse.iter().flatten().any(|p| p == what));
     let mut users: Vec<UserId> =
@@ -161,11 +193,18 @@ async fn resolve_mentions(
         Some(guild) => roles
             .into_iter()
             .filter(|r| parses("roles") || allowed.is_some_and(|a| a.roles.contains(r)))
-            .filter(|r| r.get() != guild.guild.id.get() && guild.roles.iter().any(|gr| gr.id == *r))
+            .filter(|r| {
+                r.get() != guild.guild.id.get()
+                    && guild
+                        .roles
+                        .iter()
+                        .any(|gr| gr.id == *r && (gr.mentionable || access.has(permissions::MENTION_EVERYONE)))
+            })
             .collect(),
         None => Vec::new(),
     };
-    let everyone = everyone && parses("everyone") && access.has(permissions::MENTION_EVERYONE);
+    let everyone =
+        if parses("everyone") && access.has(permissions::MENTION_EVERYONE) { everyone } else { Everyone::Nobody };
     Ok((visible, roles, everyone))
 }
 
@@ -243,6 +282,10 @@ pub async fn create(
                 "REPLIES_CANNOT_REFERENCE_OTHER_CHANNEL",
                 "Cannot reply to a message in another channel.",
             );
+        } else if let (Some(_), false) = (r.message_id, access.has(permissions::READ_MESSAGE_HISTORY)) {
+            // Discord: replying needs READ_MESSAGE_HISTORY. Refused before
+            // the message is looked up, so a reply tells nothing of it.
+            return Err(ApiError::missing_permissions());
         } else if let Some(id) = r.message_id {
             match state.store.message(access.channel.id, id).await? {
                 Some(m) => reply_to = Some(m),
@@ -261,11 +304,10 @@ pub async fn create(
     }
     let now = Timestamp::now().unix_ms();
     enforce_slowmode(&state, &access, &user, now).await?;
-    // In a DM, a block either way stops the message, as on Discord.
+    // In a DM, a block either way stops the message, and so does having
+    // neither a friendship nor a guild in common any more, as on Discord.
     for other in access.recipients.iter().filter(|r| **r != user.id) {
-        if state.store.blocked_between(user.id, *other).await? {
-            return Err(ApiError::cannot_dm());
-        }
+        crate::access::may_dm(&state, user.id, *other).await?;
     }
 
     // AutoMod before anything is stored: a blocked message never exists.
@@ -289,7 +331,7 @@ pub async fn create(
         kind: if reply_to.is_some() { kind::REPLY } else { kind::DEFAULT },
         flags,
         tts: body.tts && access.has(permissions::SEND_TTS_MESSAGES),
-        mention_everyone,
+        mention_everyone: mention_everyone != Everyone::Nobody,
         mentions,
         mention_roles,
         nonce: nonce.map(|n| n.to_string()),
@@ -301,7 +343,11 @@ pub async fn create(
     // reaches, counted in the message's own transaction.
     let place = access.place(&state).await?;
     let guild_mentions = match &place {
-        Place::Guild { guild, viewers, .. } => Some(GuildMentions { guild: *guild, viewers: viewers.clone() }),
+        Place::Guild { guild, viewers, .. } => Some(GuildMentions {
+            guild: *guild,
+            viewers: viewers.clone(),
+            online: (mention_everyone == Everyone::Here).then(|| state.presences.online_members(*guild)),
+        }),
         Place::Dm { .. } => None,
     };
     let new = NewMessage {
@@ -312,14 +358,29 @@ pub async fn create(
     };
     let (stored, created) = state.store.create_message(&new).await?;
     let (id, content) = (stored.id, stored.content.clone());
-    let message = render_one(&state, user.id, stored).await?;
+    let mut message = render_one(&state, &Viewer::everything(user.id), stored).await?;
     if created {
-        state.message_created(&place, message.clone(), access.member());
+        let history = replied_readers(&state, &access, &message).await?;
+        state.message_created(&place, message.clone(), access.member(), history);
         if let Some(v) = &verdict {
             automod::execute(&state, &access, &user, &content, v, Some(id)).await;
         }
     }
+    access.viewer(&state, &user).await?.restrict(&mut message);
     Ok(Json(message))
+}
+
+/// For a reply: who may see the message it replies to (see
+/// `ChannelAccess::history_readers`); nothing to work out otherwise.
+async fn replied_readers(
+    state: &ApiState,
+    access: &ChannelAccess,
+    message: &Message,
+) -> ApiResult<Option<crate::publish::HistoryReaders>> {
+    match message.referenced_message {
+        Some(Some(_)) => access.history_readers(state).await,
+        _ => Ok(None),
+    }
 }
 
 /// Refuses a message sent sooner than the channel's slowmode allows, unless
@@ -375,7 +436,7 @@ pub async fn list(
         return Ok(Json(Vec::new()));
     }
     let rows = state.store.history(access.channel.id, query, limit).await?;
-    Ok(Json(render::messages(&state, user.id, &rows).await?))
+    Ok(Json(render::messages(&state, &access.viewer(&state, &user).await?, &rows).await?))
 }
 
 pub async fn get(
@@ -385,8 +446,8 @@ pub async fn get(
 ) -> ApiResult<Json<Message>> {
     let access = text_channel(&state, &user, &channel).await?;
     access.require(permissions::READ_MESSAGE_HISTORY)?;
-    let row = find(&state, &access, &message).await?;
-    Ok(Json(render_one(&state, user.id, row).await?))
+    let row = find(&state, &access, &user, &message).await?;
+    Ok(Json(render_one(&state, &access.viewer(&state, &user).await?, row).await?))
 }
 
 #[derive(Deserialize)]
@@ -403,7 +464,7 @@ pub async fn update(
     Body(body): Body<UpdateMessage>,
 ) -> ApiResult<Json<Message>> {
     let access = text_channel(&state, &user, &channel).await?;
-    let mut row = find(&state, &access, &message).await?;
+    let mut row = find(&state, &access, &user, &message).await?;
     if row.author_id != user.id {
         return Err(ApiError::not_author());
     }
@@ -435,7 +496,7 @@ pub async fn update(
         row.content = content;
         row.mentions = mentions;
         row.mention_roles = roles;
-        row.mention_everyone = everyone;
+        row.mention_everyone = everyone != Everyone::Nobody;
     }
     if let Some(flags) = body.flags {
         row.flags = flags;
@@ -443,11 +504,13 @@ pub async fn update(
     row.edited_at = Some(Timestamp::now().unix_ms());
     state.store.edit_message(&row).await?;
     let (id, content) = (row.id, row.content.clone());
-    let message = render_one(&state, user.id, row).await?;
-    state.message_updated(&access.place(&state).await?, message.clone(), access.member());
+    let mut message = render_one(&state, &Viewer::everything(user.id), row).await?;
+    let history = replied_readers(&state, &access, &message).await?;
+    state.message_updated(&access.place(&state).await?, message.clone(), access.member(), history);
     if let Some(v) = &verdict {
         automod::execute(&state, &access, &user, &content, v, Some(id)).await;
     }
+    access.viewer(&state, &user).await?.restrict(&mut message);
     Ok(Json(message))
 }
 
@@ -458,7 +521,7 @@ pub async fn delete(
     reason: Reason,
 ) -> ApiResult<StatusCode> {
     let access = text_channel(&state, &user, &channel).await?;
-    let row = find(&state, &access, &message).await?;
+    let row = find(&state, &access, &user, &message).await?;
     if row.author_id != user.id && !(access.guild.is_some() && access.has(permissions::MANAGE_MESSAGES)) {
         return Err(ApiError::missing_permissions());
     }
@@ -576,7 +639,7 @@ pub async fn react(
     {
         return Err(ApiError::missing_permissions());
     }
-    let row = find(&state, &access, &message).await?;
+    let row = find(&state, &access, &user, &message).await?;
     let key = emoji_key(&emoji)?;
     let existing = state.store.reaction_counts(access.channel.id, &[row.id], user.id).await?;
     if !existing.iter().any(|r| r.emoji == key) {
@@ -610,7 +673,7 @@ pub async fn unreact(
 ) -> ApiResult<StatusCode> {
     let target = reactor(&who)?;
     let access = text_channel(&state, &user, &channel).await?;
-    let row = find(&state, &access, &message).await?;
+    let row = find(&state, &access, &user, &message).await?;
     let key = emoji_key(&emoji)?;
     let target = match target {
         Reactor::Me => user.id,
@@ -648,7 +711,7 @@ pub async fn reactors(
 ) -> ApiResult<Json<Vec<User>>> {
     let access = text_channel(&state, &user, &channel).await?;
     access.require(permissions::READ_MESSAGE_HISTORY)?;
-    let row = find(&state, &access, &message).await?;
+    let row = find(&state, &access, &user, &message).await?;
     let key = emoji_key(&emoji)?;
     let limit = crate::extract::page_limit(q.limit, 25, 100)?;
     let ids = state.store.reactors(access.channel.id, row.id, &key, q.after.and_then(Cursor::id), limit).await?;
@@ -664,7 +727,7 @@ pub async fn clear_emoji(
 ) -> ApiResult<StatusCode> {
     let access = text_channel(&state, &user, &channel).await?;
     access.require(permissions::MANAGE_MESSAGES)?;
-    let row = find(&state, &access, &message).await?;
+    let row = find(&state, &access, &user, &message).await?;
     let key = emoji_key(&emoji)?;
     if state.store.clear_reactions(access.channel.id, row.id, Some(&key)).await? > 0 {
         let data =
@@ -681,7 +744,7 @@ pub async fn clear_reactions(
 ) -> ApiResult<StatusCode> {
     let access = text_channel(&state, &user, &channel).await?;
     access.require(permissions::MANAGE_MESSAGES)?;
-    let row = find(&state, &access, &message).await?;
+    let row = find(&state, &access, &user, &message).await?;
     if state.store.clear_reactions(access.channel.id, row.id, None).await? > 0 {
         let data = json!({ "channel_id": access.channel.id, "message_id": row.id });
         state.reaction_event("MESSAGE_REACTION_REMOVE_ALL", &access.place(&state).await?, data);
@@ -707,7 +770,7 @@ pub async fn pin(
 ) -> ApiResult<StatusCode> {
     let access = text_channel(&state, &user, &channel).await?;
     may_pin(&access)?;
-    let row = find(&state, &access, &message).await?;
+    let row = find(&state, &access, &user, &message).await?;
     if row.pinned_at.is_none() && state.store.pins(access.channel.id).await?.len() >= MAX_PINS {
         return Err(ApiError::max_pins());
     }
@@ -726,7 +789,7 @@ pub async fn unpin(
 ) -> ApiResult<StatusCode> {
     let access = text_channel(&state, &user, &channel).await?;
     may_pin(&access)?;
-    let row = find(&state, &access, &message).await?;
+    let row = find(&state, &access, &user, &message).await?;
     let entry = pin_entry(&state, &access, &row, &user, action::MESSAGE_UNPIN, &reason);
     if state.store.set_pinned(access.channel.id, row.id, None, entry.as_ref()).await? {
         announce_pins(&state, &access, entry.as_ref()).await?;
@@ -775,7 +838,7 @@ pub async fn pins(
         return Ok(Json(Vec::new()));
     }
     let rows = state.store.pins(access.channel.id).await?;
-    Ok(Json(render::messages(&state, user.id, &rows).await?))
+    Ok(Json(render::messages(&state, &access.viewer(&state, &user).await?, &rows).await?))
 }
 
 #[derive(Deserialize)]
@@ -808,7 +871,7 @@ pub async fn pins_paged(
     rows.retain(|m| before.is_none_or(|b| m.pinned_at.is_some_and(|p| p < b.unix_ms())));
     let has_more = rows.len() > limit as usize;
     rows.truncate(limit as usize);
-    let messages = render::messages(&state, user.id, &rows).await?;
+    let messages = render::messages(&state, &access.viewer(&state, &user).await?, &rows).await?;
     let items: Vec<Value> = rows
         .iter()
         .zip(messages)

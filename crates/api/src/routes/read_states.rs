@@ -45,9 +45,16 @@ pub async fn ack(
     let message = crate::extract::path_id("message_id", &message)?;
     // A deleted message may still be the channel's last one (as on Discord),
     // and a client acks the last message it was shown, so that id is
-    // accepted too; any other unknown id is refused.
-    let known = access.channel.last_message_id == Some(message)
-        || state.store.message(access.channel.id, message).await?.is_some();
+    // accepted too; any other unknown id is refused. Someone who may not
+    // read the history learns nothing of which ids exist: any id up to the
+    // channel's last message (which the channel object shows anyway) is
+    // accepted without being looked up.
+    let known = if access.has(model::permissions::READ_MESSAGE_HISTORY) {
+        access.channel.last_message_id == Some(message)
+            || state.store.message(access.channel.id, message).await?.is_some()
+    } else {
+        access.channel.last_message_id.is_some_and(|last| message <= last)
+    };
     if !known {
         return Err(ApiError::unknown_message());
     }

@@ -61,6 +61,9 @@ impl RoleFields {
         if self.name.as_ref().is_some_and(|n| !(1..=100).contains(&n.trim().chars().count())) {
             errors.add("name", "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length.");
         }
+        if let Some(name) = &self.name {
+            crate::names::check_visible(errors, "name", name.trim());
+        }
         if self.color.is_some_and(|c| !(0..=0xff_ffff).contains(&c)) {
             errors.add("color", "NUMBER_TYPE_MAX", "Must be between 0 and 16777215.");
         }

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use model::channel::ChannelType;
 use model::permissions::{READ_MESSAGE_HISTORY, VIEW_CHANNEL};
 use model::Id;
-use store::{ChannelId, MessageId, MessageRow, SearchQuery, UserId};
+use store::{ChannelId, MessageId, MessageRow, SearchQuery};
 
 use crate::error::{ApiError, ApiResult, FormErrors};
 use crate::extract::{path_id, Authed, Path};
@@ -227,7 +227,10 @@ pub async fn guild(
         .filter(|c| readable(c))
         .map(|c| c.id)
         .collect();
-    answer(&state, user.id, params).await
+    // Only channels the caller may read the history of are searched.
+    let viewer =
+        render::Viewer { id: user.id, all_content: access::may_read_all_content(&state, &user).await?, history: true };
+    answer(&state, &viewer, params).await
 }
 
 /// `GET /channels/{channel_id}/messages/search`: one channel, a DM or a
@@ -248,10 +251,10 @@ pub async fn channel(
     let mut params = parse(query.as_deref())?;
     // The path names the channel; `channel_id` has nothing left to choose.
     params.query.channels = vec![access.channel.id];
-    answer(&state, user.id, params).await
+    answer(&state, &access.viewer(&state, &user).await?, params).await
 }
 
-async fn answer(state: &ApiState, viewer: UserId, params: Params) -> ApiResult<Json<Value>> {
+async fn answer(state: &ApiState, viewer: &render::Viewer, params: Params) -> ApiResult<Json<Value>> {
     let page = if params.impossible {
         store::SearchPage { total: 0, messages: Vec::new() }
     } else {
@@ -267,7 +270,7 @@ async fn answer(state: &ApiState, viewer: UserId, params: Params) -> ApiResult<J
 
 /// Each hit as the messages routes render it, marked `hit`, alone in its
 /// list (Discord once sent the messages around each hit there too).
-async fn render_hits(state: &ApiState, viewer: UserId, rows: &[MessageRow]) -> ApiResult<Vec<Value>> {
+async fn render_hits(state: &ApiState, viewer: &render::Viewer, rows: &[MessageRow]) -> ApiResult<Vec<Value>> {
     let mut by_channel: HashMap<ChannelId, Vec<MessageRow>> = HashMap::new();
     for row in rows {
         by_channel.entry(row.channel_id).or_default().push(row.clone());

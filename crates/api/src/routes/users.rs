@@ -199,6 +199,7 @@ pub async fn leave_guild(
     }
     if state.store.remove_member(guild.guild.id, user.id).await? {
         state.member_left(guild.guild.id, &render::user(&user));
+        crate::routes::members::drop_managed_roles(&state, &guild, &guild.member).await?;
     }
     Ok(StatusCode::NO_CONTENT)
 }
@@ -226,6 +227,7 @@ pub async fn open_dm(
         return Err(ApiError::cannot_dm());
     }
     let peer = state.store.user(body.recipient_id).await?.ok_or_else(ApiError::unknown_user)?;
+    access::may_dm(&state, user.id, peer.id).await?;
     let channel = match state.store.open_dm(user.id, peer.id, state.ids.next()).await {
         // Lost a race with the same pair's first DM: the other one won.
         Err(StoreError::Conflict(_)) => state.store.open_dm(user.id, peer.id, state.ids.next()).await?,

@@ -12,18 +12,50 @@ fn data_uri(mime: &str, bytes: &[u8]) -> String {
     format!("data:{mime};base64,{}", base64::engine::general_purpose::STANDARD.encode(bytes))
 }
 
-/// Bytes that start as each format does (the server checks the signature,
-/// it does not decode pixels), padded to `len`.
+/// Bytes that start as each format does, up to the header that gives the
+/// image's size (the server reads that, it does not decode pixels), padded
+/// to `len`.
 fn image(signature: &[u8], len: usize) -> Vec<u8> {
     let mut bytes = signature.to_vec();
     bytes.extend((0..len.saturating_sub(signature.len())).map(|i| (i * 7 % 251) as u8));
     bytes
 }
 
-const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR";
+/// 64×64 (IHDR: width, height).
+const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x40\0\0\0\x40";
 const GIF: &[u8] = b"GIF89a\x01\0\x01\0";
-const JPEG: &[u8] = &[0xFF, 0xD8, 0xFF, 0xE0, 0, 16, b'J', b'F', b'I', b'F'];
-const WEBP: &[u8] = b"RIFF\x24\0\0\0WEBPVP8 ";
+/// JFIF's APP0, then a baseline start of frame: 64×48.
+const JPEG: &[u8] = &[
+    0xFF, 0xD8, 0xFF, 0xE0, 0, 16, b'J', b'F', b'I', b'F', 0, 1, 1, 0, 0, 1, 0, 1, 0, 0, 0xFF, 0xC0, 0, 17, 8, 0, 48,
+    0, 64, 3,
+];
+/// A lossy VP8 frame: 64×64.
+const WEBP: &[u8] = b"RIFF\x24\0\0\0WEBPVP8 \x18\0\0\0\x30\x01\0\x9d\x01\x2a\x40\0\x40\0";
+
+/// A PNG signature and IHDR declaring `width`×`height`.
+fn sized_png(width: u32, height: u32) -> Vec<u8> {
+    let mut bytes = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();
+    bytes.extend(width.to_be_bytes());
+    bytes.extend(height.to_be_bytes());
+    bytes
+}
+
+/// A JPEG whose first frame (after an APP0) declares `width`×`height`.
+fn sized_jpeg(width: u16, height: u16) -> Vec<u8> {
+    let mut bytes = JPEG[..20].to_vec();
+    bytes.extend([0xFF, 0xC2, 0, 17, 8]);
+    bytes.extend(height.to_be_bytes());
+    bytes.extend(width.to_be_bytes());
+    bytes
+}
+
+/// An extended WebP declaring a `width`×`height` canvas.
+fn vp8x(width: u32, height: u32) -> Vec<u8> {
+    let mut bytes = b"RIFF\x24\0\0\0WEBPVP8X\x0a\0\0\0\0\0\0\0".to_vec();
+    bytes.extend(&(width - 1).to_le_bytes()[..3]);
+    bytes.extend(&(height - 1).to_le_bytes()[..3]);
+    bytes
+}
 
 fn avatar_dir(app: &TestApp, user: &str) -> std::path::PathBuf {
     app.config.data_dir.join("avatars").join(user)
@@ -145,15 +177,27 @@ async fn bad_images_are_refused_and_change_nothing() {
         ("a PNG in name only", data_uri("image/png", &image(b"\x89PNX", 100)), "IMAGE_INVALID"),
         ("too large", data_uri("image/png", &image(PNG, 1025)), "BINARY_TYPE_MAX_SIZE"),
         ("far too large", data_uri("image/png", &image(PNG, 64 * 1024)), "BINARY_TYPE_MAX_SIZE"),
+        // A few bytes can declare gigapixels: the header's size is capped.
+        ("a PNG of 100000×100000", data_uri("image/png", &image(&sized_png(100_000, 100_000), 300)), "IMAGE_TOO_LARGE"),
+        ("a PNG of 4097×1", data_uri("image/png", &image(&sized_png(4097, 1), 300)), "IMAGE_TOO_LARGE"),
+        ("a PNG of 0×0", data_uri("image/png", &image(&sized_png(0, 0), 300)), "IMAGE_INVALID"),
+        ("a GIF of 65535×65535", data_uri("image/gif", &image(b"GIF89a\xff\xff\xff\xff", 100)), "IMAGE_TOO_LARGE"),
+        ("a JPEG of 60000×60000", data_uri("image/jpeg", &image(&sized_jpeg(60_000, 60_000), 100)), "IMAGE_TOO_LARGE"),
+        ("a VP8X WebP of 16384×16384", data_uri("image/webp", &image(&vp8x(16_384, 16_384), 100)), "IMAGE_TOO_LARGE"),
+        ("a PNG cut off before its size", data_uri("image/png", b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0"), "IMAGE_INVALID"),
+        ("a JPEG with no frame", data_uri("image/jpeg", &[0xFF, 0xD8, 0xFF, 0xD9]), "IMAGE_INVALID"),
     ];
     for (what, uri, code) in cases {
         let refused = app.patch("/users/@me", &alice.token, json!({ "avatar": uri, "global_name": "Changed" })).await;
         assert_error(&refused, 400, 50035);
         assert_eq!(refused.1["errors"]["avatar"]["_errors"][0]["code"], code, "{what}: {}", refused.1);
     }
-    // The largest allowed passes.
+    // The largest allowed passes, in bytes and in pixels.
     let edge = image(PNG, 1024);
     let (status, me) = app.patch("/users/@me", &bob.token, json!({ "avatar": data_uri("image/png", &edge) })).await;
+    assert_eq!(status, 200, "{me}");
+    let widest = image(&sized_png(4096, 4096), 300);
+    let (status, me) = app.patch("/users/@me", &bob.token, json!({ "avatar": data_uri("image/png", &widest) })).await;
     assert_eq!(status, 200, "{me}");
 
     // A good image with a refused username is not kept either.

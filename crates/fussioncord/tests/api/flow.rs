@@ -610,6 +610,9 @@ async fn direct_messages() {
     let alice = app.register("alice").await;
     let bob = app.register("bob").await;
     let eve = app.register("eve").await;
+    // A DM needs a friendship or a guild in common.
+    assert_error(&app.post("/users/@me/channels", &alice.token, json!({"recipient_id": bob.id})).await, 400, 50007);
+    app.befriend(&alice, &bob).await;
     let (status, dm) = app.post("/users/@me/channels", &alice.token, json!({"recipient_id": bob.id})).await;
     assert_eq!(status, StatusCode::OK, "{dm}");
     assert_eq!(dm["type"], 1);

@@ -137,6 +137,13 @@ async fn everyone_and_role_mentions_count_for_those_who_can_see_them() {
         assert_eq!(status, 204, "{reply}");
     }
 
+    // @here reaches the members connected now: all three are.
+    let mut online = Vec::new();
+    for member in [&bob, &carol, &dave] {
+        let mut gw = app.gateway("").await;
+        gw.identify(&member.token, ALL_INTENTS).await;
+        online.push(gw);
+    }
     app.send(&alice, &general, "@everyone meeting at noon").await;
     app.send(&alice, &general, &format!("<@&{role}> and especially <@{}>", bob.id)).await;
     app.send(&alice, &general, "@here anyone?").await;

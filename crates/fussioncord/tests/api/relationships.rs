@@ -73,6 +73,9 @@ async fn a_block_ends_the_friendship_and_stops_requests_and_direct_messages() {
     let app = TestApp::spawn().await;
     let alice = app.register("alice").await;
     let bob = app.register("bob").await;
+    // Guildmates, so the block is all that stands between them.
+    let (_, general) = app.guild(&alice, "Common ground").await;
+    app.join(&alice, &general, &bob).await;
     let (_, dm) = app.post("/users/@me/channels", &alice.token, json!({ "recipient_id": bob.id })).await;
     let dm = dm["id"].as_str().unwrap().to_owned();
     app.send(&alice, &dm, "hello before").await;
@@ -97,7 +100,7 @@ async fn a_block_ends_the_friendship_and_stops_requests_and_direct_messages() {
     let (_, history) = app.get(&format!("/channels/{dm}/messages"), &bob.token).await;
     assert_eq!(history.as_array().unwrap().len(), 1, "nothing was stored");
 
-    // Unblocking lets them talk again, as strangers.
+    // Unblocking lets them talk again, as guildmates.
     let (status, _) = app.delete(&format!("/users/@me/relationships/{}", alice.id), &bob.token).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     assert!(relationships(&app, &bob).await.is_empty());
@@ -170,9 +173,11 @@ async fn ready_carries_dm_channels_and_friends_presences() {
     let bob = app.register("bob").await;
     let carol = app.register("carol").await;
     let dave = app.register("dave").await;
-    // Bob becomes a friend; Dave stays a stranger; nobody shares a guild.
+    // Bob and Carol (offline) become friends; Dave stays a stranger; nobody
+    // shares a guild.
     app.post("/users/@me/relationships", &alice.token, json!({ "username": "bob" })).await;
     assert_eq!(put(&app, &bob, &alice, json!({})).await.0, StatusCode::NO_CONTENT);
+    app.befriend(&alice, &carol).await;
     let mut bob_gw = app.gateway("").await;
     bob_gw.identify(&bob.token, ALL_INTENTS).await;
     let mut dave_gw = app.gateway("").await;

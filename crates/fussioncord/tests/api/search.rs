@@ -285,6 +285,7 @@ async fn dms_are_searched_by_their_recipients_only() {
     let alice = app.register("alice").await;
     let bob = app.register("bob").await;
     let carol = app.register("carol").await;
+    app.befriend(&alice, &bob).await;
     let (status, dm) = app.post("/users/@me/channels", &alice.token, json!({ "recipient_id": bob.id })).await;
     assert_eq!(status, StatusCode::OK, "{dm}");
     let dm = id(&dm);

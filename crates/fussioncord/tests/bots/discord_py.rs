@@ -153,3 +153,47 @@ async fn a_discord_py_bot_receives_automod_actions() {
     assert_eq!(seen["matched_keyword"], "frog*");
     assert_eq!(seen["matched_content"], "Frogs");
 }
+
+/// A discord.py bot without MESSAGE_CONTENT reads no content of others'
+/// messages, neither in a reply nor in the message it carries
+/// (`message.reference.resolved`), on the gateway or over REST; the
+/// content of its own message, which a reply carries, it does read.
+#[tokio::test]
+async fn a_discord_py_bot_without_message_content_reads_no_content_in_replies() {
+    use serde_json::{json, Value};
+    let app = crate::common::TestApp::spawn().await;
+    let person = app.register("person").await;
+    let (guild, channel) = app.guild(&person, "Bot Testing").await;
+    let guild = guild["id"].as_str().unwrap().to_owned();
+    let bot = app.bot(&person, "Plain Bot", false).await;
+    app.add_bot(&person, &bot, &guild).await;
+    let watcher = app.gateway("").await;
+    let scene = Scene { app, person, bot, guild, channel, watcher };
+    let (child, lines) = python_bot(&scene, "content.py");
+    let mut reader = Bot { child, lines };
+    reader.says("READY").await;
+
+    let app = &scene.app;
+    let theirs = scene.post("hello there").await;
+    let (status, own) = app
+        .post(&format!("/channels/{}/messages", scene.channel), &scene.bot.token, json!({"content": "bot says"}))
+        .await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{own}");
+    let quiet = json!({"parse": [], "replied_user": false});
+    for (to, content) in [(&theirs, "answer one"), (&own, "answer two")] {
+        let body =
+            json!({"content": content, "message_reference": {"message_id": to["id"]}, "allowed_mentions": quiet});
+        let (status, sent) =
+            app.post(&format!("/channels/{}/messages", scene.channel), &scene.person.token, body).await;
+        assert_eq!(status, reqwest::StatusCode::OK, "{sent}");
+        let line = reader.says("REPLY ").await;
+        let seen: Value = serde_json::from_str(line.trim_start_matches("REPLY ")).unwrap();
+        let replied = if to["id"] == own["id"] { "bot says" } else { "" };
+        assert_eq!(seen["id"], sent["id"]);
+        assert_eq!(
+            (&seen["content"], &seen["resolved"], &seen["fetched"], &seen["fetched_resolved"]),
+            (&json!(""), &json!(replied), &json!(""), &json!(replied)),
+            "{content}: {seen}"
+        );
+    }
+}

@@ -277,6 +277,17 @@ impl TestApp {
         assert_eq!(status, StatusCode::OK, "{body}");
     }
 
+    /// Makes `a` and `b` friends (a request and its acceptance), which a
+    /// DM between people with no guild in common needs.
+    pub async fn befriend(&self, a: &TestUser, b: &TestUser) {
+        let (status, body) = self.post("/users/@me/relationships", &a.token, json!({ "username": b.username })).await;
+        assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+        let (status, body) = self
+            .call(Method::PUT, &format!("/users/@me/relationships/{}", a.id), Some(&b.token), Some(json!({})))
+            .await;
+        assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    }
+
     pub async fn send(&self, user: &TestUser, channel: &str, content: &str) -> Value {
         let (status, msg) =
             self.post(&format!("/channels/{channel}/messages"), &user.token, json!({ "content": content })).await;
