@@ -70,6 +70,15 @@ impl Default for ApiConfig {
     }
 }
 
+/// Who is online, as the gateway knows it: for the `approximate_presence_count`
+/// of invites and guilds (`with_counts=true`). The REST API itself keeps no
+/// presences; the gateway's hub implements this.
+pub trait Presences: Send + Sync {
+    /// Members of `guild` connected to this server and not offline (online,
+    /// idle or do-not-disturb; invisible counts as offline).
+    fn online_in_guild(&self, guild: store::GuildId) -> u64;
+}
+
 /// What every handler can reach. Cloned per request: everything is shared.
 #[derive(Clone)]
 pub struct ApiState {
@@ -87,6 +96,8 @@ pub struct ApiState {
     pub avatars: Arc<dyn avatars::BlobStore>,
     /// AutoMod: the rule cache, the classifier and the spam windows.
     pub automod: Arc<automod::AutoMod>,
+    /// Who is online (the gateway's hub).
+    pub presences: Arc<dyn Presences>,
 }
 
 /// The whole HTTP API, mounted under `/api/v10` (and `/api`, which

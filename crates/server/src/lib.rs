@@ -137,6 +137,7 @@ pub async fn start_with_classifier(
         metrics: metrics.clone(),
         avatars: api::avatars::DiskBlobs::new(config.avatars.dir(&config.data_dir)),
         automod: automod.clone(),
+        presences: hub.clone(),
     };
     // `/` is the gateway for WebSocket upgrades and the web client's page
     // for a plain GET; the client's other pages and files sit beside the API.
