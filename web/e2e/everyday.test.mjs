@@ -128,12 +128,15 @@ test("everyday use: history, edits and replies, and the small things", async (tt
     await a.page.getByRole("button", { name: "Create", exact: true }).click();
     await a.page.waitForURL(/\/channels\/\d+\/\d+$/);
     [, guildId, generalId] = a.page.url().match(/channels\/(\d+)\/(\d+)/);
-    // Enough to scroll, in lines of different heights (some wrap, some
-    // continue a group, some are multi-line).
+    // Enough to scroll, in messages of different heights: two authors
+    // taking turns (a header each time), some wrapping, some multi-line.
+    const carol = await rest(null, "POST", "/auth/register", { username: "carol", email: "carol@example.org", password: "correct horse battery" });
+    const invite = await rest(a.token, "POST", `/channels/${generalId}/invites`, {});
+    await rest(carol.token, "POST", `/invites/${invite.code}`, {});
     for (let i = 0; i < 40; i++) {
       const content =
         i % 7 === 3 ? `history ${i}\nwith a second line\nand a third` : i % 5 === 1 ? `history ${i} ${"long words ".repeat(30)}` : `history ${i}`;
-      await rest(a.token, "POST", `/channels/${generalId}/messages`, { content });
+      await rest(i % 3 === 0 ? carol.token : a.token, "POST", `/channels/${generalId}/messages`, { content });
     }
     await opensAtNewest(a.page, "history 39", "Alice's channel as messages arrive");
   });
@@ -142,7 +145,7 @@ test("everyday use: history, edits and replies, and the small things", async (tt
     inviteCode = (await rest(a.token, "POST", `/channels/${generalId}/invites`, {})).code;
     await b.page.goto(`/invite/${inviteCode}`);
     await b.page.getByRole("heading", { name: /invited to join Test Guild/ }).waitFor();
-    await b.page.getByText("1 online · 1 member", { exact: true }).waitFor();
+    await b.page.getByText("1 online · 2 members", { exact: true }).waitFor();
     await shot(b.page, "invite-counts");
   });
 
@@ -222,7 +225,7 @@ test("everyday use: history, edits and replies, and the small things", async (tt
     question = history.find((m) => m.content === "bob asks a question");
     const sent = history.find((m) => m.content === "an answer");
     assert.equal(sent.message_reference?.message_id, question.id, "sent as a reply to Bob's question");
-    assert.equal(await cancelReply(a.page).count(), 0, "the reply bar closes once sent");
+    await eventually(async () => (await cancelReply(a.page).count()) === 0, "the reply bar to close once sent");
 
     // The edit, still open, saves.
     await edit.press("Enter");
