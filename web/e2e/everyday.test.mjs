@@ -304,6 +304,15 @@ test("everyday use: history, edits and replies, and the small things", async (tt
     assert.equal(await roles.textContent(), "Roles (1)");
     assert.equal(helpers.color, 0, "no colour was chosen: none is saved (0), not grey");
     await shot(a.page, "member-roles");
+    // A colour that is chosen is saved.
+    await dlg.getByRole("tab", { name: "Roles" }).click();
+    await dlg.getByRole("button", { name: "Edit role Helpers" }).click();
+    await dlg.getByLabel("Role colour").fill("#e91e63");
+    await dlg.getByRole("button", { name: "Save role" }).click();
+    await eventually(async () => {
+      const r = (await rest(a.token, "GET", `/guilds/${guildId}/roles`)).find((x) => x.name === "Helpers");
+      return r.color === 0xe91e63;
+    }, "the chosen colour saved");
     await dlg.getByRole("button", { name: "Close settings" }).click();
     assert.ok(picker.height >= 28 && picker.width >= 40 && picker.width <= 100, `the colour picker is a swatch, not a thin bar: ${JSON.stringify(picker)}`);
   });
