@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command: every test, first on embedded SQLite, then on PostgreSQL.
 # Installs the pinned bot libraries the tests drive (scripts/bot-libs.sh) and
-# Debian's Chromium for the web client's browser tests (scripts/browser.sh).
+# Debian's Chromium and colour emoji font for the web client's browser tests
+# (scripts/browser.sh).
 # Needs PostgreSQL on 127.0.0.1:5432 (TEST_DATABASE_URL overrides); starts the
 # local cluster if it is installed but stopped.
 set -euo pipefail

@@ -76,6 +76,21 @@ describe("stores", () => {
     expect(s.messages["10"].list).toEqual([]);
   });
 
+  it("an edit reaches the quotes of the replies to it", () => {
+    const s = new ChatState();
+    ready(s);
+    const original = msg("500", "10", other, { content: "before" });
+    s.loadedHistory("10", [msg("600", "10", me, { content: "a reply", message_reference: { message_id: "500" }, referenced_message: { ...original } }), original], 50, false);
+    s.dispatch("MESSAGE_UPDATE", { id: "500", channel_id: "10", content: "after", edited_timestamp: "2024-01-01T00:00:00Z" });
+    expect(s.findMessage("10", "500")?.content).toBe("after");
+    expect(s.findMessage("10", "600")?.referenced_message?.content).toBe("after");
+    expect(s.findMessage("10", "600")?.content).toBe("a reply");
+    // Quoting a message that is no longer loaded (older history) works too.
+    s.loadedHistory("10", [msg("700", "10", me, { content: "old quote", message_reference: { message_id: "1" }, referenced_message: msg("1", "10", other, { content: "x" }) })], 50, false);
+    s.dispatch("MESSAGE_UPDATE", { id: "1", channel_id: "10", content: "y" });
+    expect(s.findMessage("10", "700")?.referenced_message?.content).toBe("y");
+  });
+
   it("older history merges in order", () => {
     const s = new ChatState();
     ready(s);

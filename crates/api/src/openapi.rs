@@ -1084,7 +1084,7 @@ fn schemas() -> Vec<(&'static str, S)> {
                     ("permissions", permissions()),
                     ("features", array(string())),
                 ],
-                [("approximate_member_count", integer())],
+                [("approximate_member_count", integer()), ("approximate_presence_count", integer())],
             ),
         ),
         (
@@ -1337,6 +1337,7 @@ fn schemas() -> Vec<(&'static str, S)> {
                     ("temporary", boolean()),
                     ("created_at", timestamp()),
                     ("approximate_member_count", integer()),
+                    ("approximate_presence_count", integer()),
                 ],
             ),
         ),

@@ -167,7 +167,8 @@ pub fn guild(g: &GuildRow, roles: &[RoleRow]) -> Guild {
     }
 }
 
-pub fn user_guild(g: &GuildRow, viewer: UserId, permissions: u64, member_count: Option<u64>) -> UserGuild {
+/// `counts`: members and members online, with `with_counts=true`.
+pub fn user_guild(g: &GuildRow, viewer: UserId, permissions: u64, counts: Option<(u64, u64)>) -> UserGuild {
     UserGuild {
         id: g.id,
         name: g.name.clone(),
@@ -176,7 +177,8 @@ pub fn user_guild(g: &GuildRow, viewer: UserId, permissions: u64, member_count: 
         owner: g.owner_id == viewer,
         permissions: permissions.to_string(),
         features: Vec::new(),
-        approximate_member_count: member_count,
+        approximate_member_count: counts.map(|c| c.0),
+        approximate_presence_count: counts.map(|c| c.1),
     }
 }
 
@@ -270,7 +272,7 @@ pub fn invite(
     c: &ChannelRow,
     inviter: Option<&UserRow>,
     with_metadata: bool,
-    member_count: Option<u64>,
+    counts: Option<(u64, u64)>,
 ) -> Invite {
     Invite {
         kind: 0,
@@ -300,7 +302,8 @@ pub fn invite(
             temporary: i.temporary,
             created_at: Timestamp::from_unix_ms(i.created_at),
         }),
-        approximate_member_count: member_count,
+        approximate_member_count: counts.map(|c| c.0),
+        approximate_presence_count: counts.map(|c| c.1),
     }
 }
 

@@ -88,6 +88,11 @@ pub trait Presences: Send + Sync {
     /// receives the guild's events, whatever its status: someone invisible
     /// is still there).
     fn online_members(&self, guild: GuildId) -> Vec<UserId>;
+
+    /// How many members of `guild` show as online here (online, idle or
+    /// do-not-disturb; invisible counts as offline): the
+    /// `approximate_presence_count` of invites and guilds (`with_counts=true`).
+    fn online_count(&self, guild: GuildId) -> u64;
 }
 
 /// Tokens of one user that stopped working (logout, password change, MFA

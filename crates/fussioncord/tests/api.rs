@@ -7,6 +7,8 @@ mod common;
 mod avatars;
 #[path = "api/cli.rs"]
 mod cli;
+#[path = "api/counts.rs"]
+mod counts;
 #[path = "api/flow.rs"]
 mod flow;
 #[path = "api/mfa.rs"]

@@ -420,6 +420,16 @@ impl Hub {
             .collect()
     }
 
+    /// Distinct users with a session here in `guild` whose presence is not
+    /// offline.
+    fn online_in(&self, guild: GuildId) -> u64 {
+        let reg = self.registry();
+        let users: HashSet<UserId> =
+            reg.by_guild.get(&guild).map(|m| m.values().map(|s| s.user).collect()).unwrap_or_default();
+        users.into_iter().filter(|u| reg.presences.get(u).is_some_and(|p| p.visible_status() != "offline")).count()
+            as u64
+    }
+
     pub(crate) fn connection_opened(&self) {
         self.metrics.gateway_connection_opened();
         *self.open_connections.lock().unwrap_or_else(|e| e.into_inner()) += 1;
@@ -483,5 +493,9 @@ impl events::Presences for Hub {
         users.sort();
         users.dedup();
         users
+    }
+
+    fn online_count(&self, guild: GuildId) -> u64 {
+        self.online_in(guild)
     }
 }

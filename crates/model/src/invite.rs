@@ -49,6 +49,8 @@ pub struct Invite {
     pub metadata: Option<InviteMetadata>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approximate_member_count: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approximate_presence_count: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

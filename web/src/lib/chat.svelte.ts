@@ -5,10 +5,18 @@ import type { Message } from "./types";
 export class ChatUi {
   replyTo = $state<Message | null>(null);
   editing = $state<string | null>(null);
+  /** The edit's text so far: kept here, not in the message's component,
+   * which the virtualized list may drop and recreate while it scrolls. */
+  draft = $state("");
   /** The message whose deletion waits for confirmation. */
   deleting = $state<Message | null>(null);
   /** Bumped to ask the composer to take focus back. */
   focusComposer = $state(0);
+
+  startEdit(m: Message) {
+    this.editing = m.id;
+    this.draft = m.content;
+  }
 }
 
 const SAME_GROUP_MS = 7 * 60 * 1000;

@@ -151,7 +151,8 @@ class Client {
     const s = this.state;
     const ch = s.messages[channelId];
     if (ch?.loading || (older && ch && !ch.hasMore)) return;
-    if (!older && ch && ch.list.length) return; // kept up to date by the gateway
+    // Loaded once (even if empty), the gateway keeps it up to date.
+    if (!older && ch && (ch.list.length || !ch.hasMore)) return;
     if (ch) ch.loading = true;
     else s.messages[channelId] = { list: [], hasMore: true, loading: true };
     const limit = 50;

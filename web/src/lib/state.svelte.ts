@@ -384,10 +384,19 @@ export class ChatState {
   }
 
   private messageUpdate(u: Partial<Message> & { id: string; channel_id: string }) {
-    const m = this.findMessage(u.channel_id, u.id);
-    if (!m) return;
-    for (const [k, v] of Object.entries(u)) {
-      if (v !== undefined) (m as any)[k] = v;
+    const ch = this.messages[u.channel_id];
+    if (!ch) return;
+    const apply = (m: Message, nested: boolean) => {
+      for (const [k, v] of Object.entries(u)) {
+        // A quoted copy keeps its own (absent) quote: no nesting.
+        if (v !== undefined && !(nested && k === "referenced_message")) (m as any)[k] = v;
+      }
+    };
+    // The message itself, and every reply that quotes it (the quote shows
+    // the edited text, as it would after a reload).
+    for (const m of ch.list) {
+      if (m.id === u.id) apply(m, false);
+      else if (m.referenced_message?.id === u.id) apply(m.referenced_message, true);
     }
   }
 

@@ -135,7 +135,7 @@ pub async fn get(
     let mut guild = render::guild(&access.guild, &roles);
     if q.with_counts {
         guild.approximate_member_count = Some(state.store.member_count(access.guild.id).await?);
-        guild.approximate_presence_count = Some(0);
+        guild.approximate_presence_count = Some(state.presences.online_count(access.guild.id));
     }
     Ok(Json(guild))
 }

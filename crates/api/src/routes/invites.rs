@@ -26,7 +26,11 @@ async fn render_invite(state: &ApiState, i: &InviteRow, metadata: bool, counts: 
         Some(id) => state.store.user(id).await?,
         None => None,
     };
-    let count = if counts { Some(state.store.member_count(guild.id).await?) } else { None };
+    let count = if counts {
+        Some((state.store.member_count(guild.id).await?, state.presences.online_count(guild.id)))
+    } else {
+        None
+    };
     Ok(render::invite(i, &guild, &channel, inviter.as_ref(), metadata, count))
 }
 

@@ -176,7 +176,11 @@ pub async fn my_guilds(
     }
     for g in selected.into_iter().take(limit as usize) {
         let access = access::guild(&state, &user, g.id).await?;
-        let count = if q.with_counts { Some(state.store.member_count(g.id).await?) } else { None };
+        let count = if q.with_counts {
+            Some((state.store.member_count(g.id).await?, state.presences.online_count(g.id)))
+        } else {
+            None
+        };
         out.push(render::user_guild(g, user.id, access.permissions, count));
     }
     Ok(Json(out))
