@@ -1109,6 +1109,69 @@ async fn array_bodies_are_refused_not_read_positionally() {
     World::assert_unchanged(&before, &w.snapshot().await);
 }
 
+/// The same inside a body: a nested object sent as an array was read by
+/// position (`"message_reference": ["id"]` as `{"message_id": "id"}`).
+/// Every nested object is read from an object only now, and refused with
+/// `DICT_TYPE_CONVERT` at its own path, as Discord does; a mistyped field
+/// inside one names its full path.
+#[tokio::test]
+async fn nested_objects_are_refused_as_arrays_and_name_their_path() {
+    let w = World::new().await;
+    let before = w.snapshot().await;
+    let mut fails = Failures::default();
+    let (c, g, m, r) = (&w.channel, &w.guild, &w.message, &w.role);
+    let cases: Vec<(Method, String, String, &str, &str)> = vec![
+        (
+            Method::POST,
+            format!("/channels/{c}/messages"),
+            format!(r#"{{"content":"x","message_reference":["{m}"]}}"#),
+            "message_reference",
+            "DICT_TYPE_CONVERT",
+        ),
+        (
+            Method::POST,
+            format!("/channels/{c}/messages"),
+            r#"{"content":"x","allowed_mentions":[["users"]]}"#.into(),
+            "allowed_mentions",
+            "DICT_TYPE_CONVERT",
+        ),
+        (
+            Method::PATCH,
+            format!("/channels/{c}/messages/{m}"),
+            r#"{"content":"x","allowed_mentions":[[]]}"#.into(),
+            "allowed_mentions",
+            "DICT_TYPE_CONVERT",
+        ),
+        (
+            Method::POST,
+            format!("/guilds/{g}/channels"),
+            format!(r#"{{"name":"x","permission_overwrites":[["{r}",0,"1024","0"]]}}"#),
+            "permission_overwrites.0",
+            "DICT_TYPE_CONVERT",
+        ),
+        (
+            Method::POST,
+            format!("/channels/{c}/messages"),
+            r#"{"content":"x","message_reference":{"message_id":true}}"#.into(),
+            "message_reference.message_id",
+            "NUMBER_TYPE_COERCE",
+        ),
+        (
+            Method::POST,
+            format!("/guilds/{g}/channels"),
+            format!(r#"{{"name":"x","permission_overwrites":[{{"id":"{r}","type":[0]}}]}}"#),
+            "permission_overwrites.0.type",
+            "NUMBER_TYPE_COERCE",
+        ),
+    ];
+    for (method, path, body, at, code) in cases {
+        let reply = w.send(method.clone(), &path, &Auth::token(&w.owner.token), Some(body.clone().into_bytes())).await;
+        fails.check(format_args!("{method} {path} with {body}"), reply.expect_field(at, code));
+    }
+    fails.assert_none();
+    World::assert_unchanged(&before, &w.snapshot().await);
+}
+
 /// The two reorder routes take a list of objects (Discord's
 /// `[{"id": …, "position": …}]`): an array is read there, anything else is
 /// refused, and so is an element that is not an object (serde would read

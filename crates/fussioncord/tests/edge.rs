@@ -236,7 +236,12 @@ async fn an_oversized_body_written_in_full_still_reads_its_413() {
         let mut stream = TcpStream::connect(app.addr()).await.unwrap();
         let sent = async {
             stream.write_all(head.as_bytes()).await?;
-            stream.write_all(body.as_bytes()).await?;
+            // Like a client on a real network: the body keeps arriving
+            // after the server has answered.
+            for chunk in body.as_bytes().chunks(256 * 1024) {
+                stream.write_all(chunk).await?;
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
             let mut out = Vec::new();
             tokio::time::timeout(Duration::from_secs(20), stream.read_to_end(&mut out)).await??;
             Ok::<_, Box<dyn std::error::Error>>(String::from_utf8_lossy(&out).into_owned())
