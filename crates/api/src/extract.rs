@@ -2,12 +2,12 @@
 //! JSON bodies, query strings, path parameters and the `Authorization`
 //! header. No request reaches a handler with input it has not checked.
 
+use std::borrow::Cow;
+
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, RawPathParams, Request};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode};
-use std::borrow::Cow;
-
 use serde::de::DeserializeOwned;
 use serde_json::error::Category;
 
