@@ -2,14 +2,17 @@
 //! JSON bodies, query strings, path parameters and the `Authorization`
 //! header. No request reaches a handler with input it has not checked.
 
+use std::borrow::Cow;
+
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, RawPathParams, Request};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode};
 use serde::de::DeserializeOwned;
-use serde_json::Value;
+use serde_json::error::Category;
 
 use crate::error::{ApiError, FormErrors};
+use crate::strict::Strict;
 use crate::ApiState;
 use model::Id;
 use store::UserRow;
@@ -61,24 +64,26 @@ async fn body_bytes(req: Request, state: &ApiState) -> Result<Bytes, ApiError> {
 
 /// One JSON object, nothing after it, checked field by field.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let value = parse_value(bytes)?;
+    let bytes = checked(bytes)?;
     // serde would read an array into a struct by position: refuse it.
-    if !value.is_object() {
+    if first_byte(&bytes) != Some(b'{') {
         return Err(dict_error(""));
     }
-    typed(value)
+    typed(&bytes)
 }
 
 /// One JSON array of objects, nothing after it.
 pub fn parse_json_list<T: DeserializeOwned>(bytes: &[u8]) -> Result<Vec<T>, ApiError> {
-    let value = parse_value(bytes)?;
-    let Some(items) = value.as_array() else {
+    let bytes = checked(bytes)?;
+    if first_byte(&bytes) != Some(b'[') {
         return Err(ApiError::field("", "LIST_TYPE_CONVERT", "Only iterables may be used in a ListType"));
-    };
-    if let Some(i) = items.iter().position(|item| !item.is_object()) {
-        return Err(dict_error(&i.to_string()));
     }
-    typed(value)
+    // Elements that are not objects fail in [`Strict`] with their index.
+    typed(&bytes)
+}
+
+fn first_byte(bytes: &[u8]) -> Option<u8> {
+    bytes.iter().copied().find(|b| !b.is_ascii_whitespace())
 }
 
 fn dict_error(path: &str) -> ApiError {
@@ -89,24 +94,109 @@ fn dict_error(path: &str) -> ApiError {
 /// fields, overwrites in a channel) stay under 6.
 pub const MAX_JSON_DEPTH: usize = 32;
 
-/// The whole body's syntax (trailing data included) before any field.
-fn parse_value(bytes: &[u8]) -> Result<Value, ApiError> {
-    // Deeper than any body Discord takes: refused unread, like malformed JSON.
-    if json_depth(bytes) > MAX_JSON_DEPTH {
+/// Most values (array elements and object members) a body may hold. The
+/// largest lists Discord takes hold a few hundred items (role positions,
+/// bulk bans); the cap bounds what a body of tiny elements (`[1,1,1,…]`)
+/// can cost once parsed, whatever type it lands in.
+pub const MAX_JSON_VALUES: usize = 10_000;
+
+/// The whole body's syntax (trailing data included) before any field, in
+/// passes that allocate nothing per value: UTF-8, depth and value count,
+/// then serde_json's own syntax check into [`Valid`]. `\u0000` escapes
+/// come back as `\ufffd`: PostgreSQL cannot store NUL, so both backends
+/// store U+FFFD instead.
+fn checked(bytes: &[u8]) -> Result<Cow<'_, [u8]>, ApiError> {
+    if std::str::from_utf8(bytes).is_err() {
         return Err(ApiError::invalid_json());
     }
-    let mut value: Value = serde_json::from_slice(bytes).map_err(|_| ApiError::invalid_json())?;
-    replace_nul(&mut value);
-    Ok(value)
+    let scan = scan(bytes);
+    // Deeper or larger than any body Discord takes: refused unread, like
+    // malformed JSON.
+    if scan.deepest > MAX_JSON_DEPTH || scan.values > MAX_JSON_VALUES {
+        return Err(ApiError::invalid_json());
+    }
+    serde_json::from_slice::<Valid>(bytes).map_err(|_| ApiError::invalid_json())?;
+    if scan.nul_escapes.is_empty() {
+        return Ok(Cow::Borrowed(bytes));
+    }
+    let mut owned = bytes.to_vec();
+    for at in scan.nul_escapes {
+        // `u0000` → `ufffd`: the same length, so offsets hold.
+        owned[at + 1..at + 5].copy_from_slice(b"fffd");
+    }
+    Ok(Cow::Owned(owned))
 }
 
-/// How deeply arrays and objects nest in `bytes`, counted before parsing
-/// so a hostile body costs one pass over its bytes.
-fn json_depth(bytes: &[u8]) -> usize {
-    let (mut depth, mut deepest, mut in_string, mut escaped) = (0usize, 0usize, false, false);
-    for &b in bytes {
+/// Any JSON document, read in full (every string unescaped, every number
+/// parsed, as building a `serde_json::Value` would) and kept nowhere: the
+/// syntax check of a whole body before any of its fields is looked at.
+/// `IgnoredAny` would skip strings and numbers without checking their
+/// escapes and ranges.
+struct Valid;
+
+impl<'de> serde::Deserialize<'de> for Valid {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(Valid)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Valid {
+    type Value = Valid;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Valid, E> {
+        Ok(Valid)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Valid, E> {
+        Ok(Valid)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Valid, E> {
+        Ok(Valid)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Valid, E> {
+        Ok(Valid)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Valid, E> {
+        Ok(Valid)
+    }
+    fn visit_unit<E>(self) -> Result<Valid, E> {
+        Ok(Valid)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Valid, A::Error> {
+        while seq.next_element::<Valid>()?.is_some() {}
+        Ok(Valid)
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Valid, A::Error> {
+        while map.next_entry::<Valid, Valid>()?.is_some() {}
+        Ok(Valid)
+    }
+}
+
+/// What one pass over a body's bytes finds outside and inside strings.
+#[derive(Debug, Default)]
+struct Scan {
+    deepest: usize,
+    /// Commas and opening brackets outside strings: one per value.
+    values: usize,
+    /// Offsets of the `u` of each `\u0000` escape inside a string.
+    nul_escapes: Vec<usize>,
+}
+
+/// Counted before parsing so a hostile body costs one pass over its bytes.
+fn scan(bytes: &[u8]) -> Scan {
+    let mut out = Scan::default();
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for (i, &b) in bytes.iter().enumerate() {
         if in_string {
             match b {
+                b'u' if escaped => {
+                    if bytes.get(i + 1..i + 5) == Some(b"0000") {
+                        out.nul_escapes.push(i);
+                    }
+                    escaped = false;
+                }
                 _ if escaped => escaped = false,
                 b'\\' => escaped = true,
                 b'"' => in_string = false,
@@ -118,28 +208,28 @@ fn json_depth(bytes: &[u8]) -> usize {
             b'"' => in_string = true,
             b'[' | b'{' => {
                 depth += 1;
-                deepest = deepest.max(depth);
+                out.deepest = out.deepest.max(depth);
+                out.values += 1;
             }
+            b',' => out.values += 1,
             b']' | b'}' => depth = depth.saturating_sub(1),
             _ => {}
         }
     }
-    deepest
+    out
 }
 
-fn typed<T: DeserializeOwned>(value: Value) -> Result<T, ApiError> {
-    serde_path_to_error::deserialize(value).map_err(|e| type_error(&dotted(e.path()), &e.inner().to_string()))
-}
-
-/// NUL cannot be stored by PostgreSQL; it becomes U+FFFD everywhere so both
-/// backends store the same text.
-fn replace_nul(v: &mut Value) {
-    match v {
-        Value::String(s) if s.contains('\0') => *s = s.replace('\0', "\u{fffd}"),
-        Value::Array(items) => items.iter_mut().for_each(replace_nul),
-        Value::Object(map) => map.values_mut().for_each(replace_nul),
-        _ => {}
-    }
+/// Deserializes straight from the bytes into `T`: no `serde_json::Value`
+/// in between, so a body costs about its own size. [`Strict`] reads
+/// structs from objects only, at every depth.
+fn typed<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(Strict(&mut de)).map_err(|e| {
+        if matches!(e.inner().classify(), Category::Syntax | Category::Eof | Category::Io) {
+            return ApiError::invalid_json();
+        }
+        type_error(&dotted(e.path()), &e.inner().to_string())
+    })
 }
 
 /// `messages.0.id`, the way Discord nests field errors.
@@ -195,7 +285,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
-        let query = parts.uri.query().unwrap_or("");
+        let query = without_nul(parts.uri.query().unwrap_or(""));
         let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
         serde_path_to_error::deserialize(de).map(Query).map_err(|e| {
             let message = e.inner().to_string();
@@ -213,6 +303,21 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
             type_error(&dotted(e.path()), &message)
         })
     }
+}
+
+/// The query string with every NUL (`%00`) in a name or value turned into
+/// U+FFFD, as in bodies and paths: PostgreSQL cannot take NUL in text, and
+/// both backends must answer alike. Rebuilt only when there is one.
+pub fn without_nul(query: &str) -> Cow<'_, str> {
+    let has_nul = |s: &str| s.as_bytes().windows(3).any(|w| w == b"%00");
+    if !has_nul(query) {
+        return Cow::Borrowed(query);
+    }
+    let mut out = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in form_urlencoded::parse(query.as_bytes()) {
+        out.append_pair(&k.replace('\0', "\u{fffd}"), &v.replace('\0', "\u{fffd}"));
+    }
+    Cow::Owned(out.finish())
 }
 
 /// Path parameters as strings, percent-decoded leniently: bytes that are
@@ -395,13 +500,35 @@ mod tests {
 
     #[test]
     fn depth_counts_brackets_outside_strings_only() {
-        assert_eq!(json_depth(br#"{"a": [1, {"b": []}]}"#), 4);
-        assert_eq!(json_depth(br#"{"a": "[[[[{{{{\"[["}"#), 1);
-        assert_eq!(json_depth(b"[[[[[[[[[["), 10);
+        assert_eq!(scan(br#"{"a": [1, {"b": []}]}"#).deepest, 4);
+        assert_eq!(scan(br#"{"a": "[[[[{{{{\"[["}"#).deepest, 1);
+        assert_eq!(scan(b"[[[[[[[[[[").deepest, 10);
         let deep = "[".repeat(MAX_JSON_DEPTH + 1) + &"]".repeat(MAX_JSON_DEPTH + 1);
-        assert!(parse_value(deep.as_bytes()).is_err());
+        assert!(checked(deep.as_bytes()).is_err());
         let fine = "[".repeat(MAX_JSON_DEPTH) + &"]".repeat(MAX_JSON_DEPTH);
-        assert!(parse_value(fine.as_bytes()).is_ok());
+        assert!(checked(fine.as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn values_are_counted_and_capped() {
+        assert_eq!(scan(br#"{"a": [1, 2, {"b": "x,y"}]}"#).values, 5);
+        let many = format!("[{}1]", "1,".repeat(MAX_JSON_VALUES));
+        assert!(checked(many.as_bytes()).is_err());
+        let fine = format!("[{}1]", "1,".repeat(MAX_JSON_VALUES - 2));
+        assert!(checked(fine.as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn nul_escapes_become_replacement_characters() {
+        #[derive(serde::Deserialize)]
+        struct Text {
+            a: String,
+        }
+        let read = |json: &str| parse_json::<Text>(json.as_bytes()).map(|t| t.a).ok();
+        assert_eq!(read(r#"{"a":"x\u0000y"}"#).as_deref(), Some("x\u{fffd}y"));
+        // An escaped backslash before `u0000` is a backslash, not NUL.
+        assert_eq!(read(r#"{"a":"\\u0000"}"#).as_deref(), Some("\\u0000"));
+        assert_eq!(read(r#"{"a":"\\\u0000"}"#).as_deref(), Some("\\\u{fffd}"));
     }
 
     #[test]

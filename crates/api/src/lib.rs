@@ -17,6 +17,7 @@ mod publish;
 pub mod render;
 mod routes;
 pub mod service;
+mod strict;
 
 use std::sync::Arc;
 

@@ -187,3 +187,72 @@ async fn html_pages_carry_security_headers() {
     assert_eq!(json.headers()["x-content-type-options"], "nosniff");
     assert!(json.headers().get("content-security-policy").is_none(), "CSP is for pages");
 }
+
+/// hyper checks its `max_buf_size` only while a head is still incomplete,
+/// and its buffer grows in steps, so a head of up to about twice the limit
+/// got through whole. The limit is exact now: one large header and many
+/// headers that add up over it are both refused, at the default 32 KiB.
+#[tokio::test]
+async fn a_head_over_max_header_bytes_is_refused_with_431() {
+    let app = TestApp::spawn().await;
+    assert_eq!(server::Config::default().http.max_header_bytes, 32 * 1024);
+    let request = |headers: &str| {
+        format!("GET /api/v10/gateway HTTP/1.1\r\nHost: x\r\n{headers}Connection: close\r\n\r\n").into_bytes()
+    };
+    let wait = Duration::from_secs(5);
+
+    let answer = raw(&app, &request(&format!("X-Big: {}\r\n", "a".repeat(20_000))), wait).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "a 20 KB header is within the limit: {answer}");
+    let answer = raw(&app, &request(&format!("X-Big: {}\r\n", "a".repeat(40_000))), wait).await;
+    assert!(answer.starts_with("HTTP/1.1 431"), "a 40 KB header: {answer}");
+    // 30 headers of 1.5 KB: under the count limit (64), over the size.
+    let many: String = (0..30).map(|i| format!("X-Part-{i}: {}\r\n", "b".repeat(1500))).collect();
+    let answer = raw(&app, &request(&many), wait).await;
+    assert!(answer.starts_with("HTTP/1.1 431"), "45 KB in 30 headers: {answer}");
+    let status = app.client.get(format!("{}/gateway", app.base)).send().await.unwrap().status();
+    assert_eq!(status, StatusCode::OK);
+}
+
+/// A client that sends a body over the limit without `Expect:
+/// 100-continue` writes all of it before it reads. The server answers 413
+/// after the first megabyte; closing then, with the rest unread, made the
+/// kernel reset the connection, and the client lost the answer (its write
+/// failed, or its read). The server half-closes and reads the rest away
+/// instead, as nginx does, so the answer always arrives.
+#[tokio::test]
+async fn an_oversized_body_written_in_full_still_reads_its_413() {
+    let app = TestApp::spawn().await;
+    let person = app.register("person").await;
+    let (_, channel) = app.guild(&person, "Big bodies").await;
+    let body = format!("{{\"content\":\"{}\"}}", "x".repeat(3 * 1024 * 1024));
+    let head = format!(
+        "POST /api/v10/channels/{channel}/messages HTTP/1.1\r\nHost: x\r\nAuthorization: {}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        person.token,
+        body.len()
+    );
+    let mut failures = Vec::new();
+    for round in 0..20 {
+        let mut stream = TcpStream::connect(app.addr()).await.unwrap();
+        let sent = async {
+            stream.write_all(head.as_bytes()).await?;
+            // Like a client on a real network: the body keeps arriving
+            // after the server has answered.
+            for chunk in body.as_bytes().chunks(256 * 1024) {
+                stream.write_all(chunk).await?;
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            let mut out = Vec::new();
+            tokio::time::timeout(Duration::from_secs(20), stream.read_to_end(&mut out)).await??;
+            Ok::<_, Box<dyn std::error::Error>>(String::from_utf8_lossy(&out).into_owned())
+        };
+        match sent.await {
+            Ok(answer) if answer.starts_with("HTTP/1.1 413") && answer.contains("\"code\":40005") => {}
+            Ok(answer) => failures.push(format!("round {round}: {}", answer.chars().take(200).collect::<String>())),
+            Err(e) => failures.push(format!("round {round}: {e}")),
+        }
+    }
+    assert!(failures.is_empty(), "{} of 20 rounds lost the 413:\n{}", failures.len(), failures.join("\n"));
+    let (_, messages) = app.get(&format!("/channels/{channel}/messages"), &person.token).await;
+    assert_eq!(messages.as_array().map(Vec::len), Some(0), "nothing was posted");
+}

@@ -87,6 +87,28 @@ pub struct DatabaseConfig {
     /// `postgres://…` to use PostgreSQL; unset for embedded SQLite.
     pub url: Option<String>,
     pub max_connections: u32,
+    /// Message searches running at once (further ones wait up to the
+    /// budget, then get 202 "try again"); 0 is half the CPU cores.
+    #[serde(default)]
+    pub search_concurrency: usize,
+    /// How long one search's statements may run before the database stops
+    /// them, in milliseconds.
+    #[serde(default = "default_search_budget_ms")]
+    pub search_budget_ms: u64,
+}
+
+fn default_search_budget_ms() -> u64 {
+    2000
+}
+
+impl DatabaseConfig {
+    pub fn search_limits(&self) -> store::SearchLimits {
+        let defaults = store::SearchLimits::default();
+        store::SearchLimits {
+            concurrency: if self.search_concurrency == 0 { defaults.concurrency } else { self.search_concurrency },
+            budget: std::time::Duration::from_millis(self.search_budget_ms.max(1)),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -115,7 +137,12 @@ impl Default for Config {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             data_dir: PathBuf::from("./data"),
-            database: DatabaseConfig { url: None, max_connections: 16 },
+            database: DatabaseConfig {
+                url: None,
+                max_connections: 16,
+                search_concurrency: 0,
+                search_budget_ms: default_search_budget_ms(),
+            },
             snowflake: SnowflakeConfig { worker: 0, process: 0 },
             http: api::HttpConfig::default(),
             auth: AuthConfig {

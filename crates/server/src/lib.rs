@@ -3,6 +3,7 @@
 //! in the domain crates.
 
 mod config;
+mod linger;
 mod serve;
 
 use std::future::Future;
@@ -99,7 +100,8 @@ pub async fn start_with_classifier(
     // This server's own registry: servers sharing a process (tests) never
     // count each other's traffic.
     let metrics = Arc::new(telemetry::Metrics::new());
-    let store = open_store(&config).await?.with_metrics(metrics.clone());
+    let store =
+        open_store(&config).await?.with_search_limits(config.database.search_limits()).with_metrics(metrics.clone());
     let listener = TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
     let addr = listener.local_addr()?;
     let passwords = auth::PasswordHasherConfig::new(auth::HashCost {

@@ -17,6 +17,11 @@ use tower::ServiceExt;
 
 use api::HttpConfig;
 
+use crate::linger::Lingering;
+
+/// Closing sockets that read what their client still sends, at most.
+const MAX_LINGERING: usize = 1024;
+
 /// Serves `app` until `stop` completes, then lets every open connection
 /// finish its request in flight (up to `drain`) before returning.
 pub async fn serve(
@@ -29,6 +34,8 @@ pub async fn serve(
     let slots = http.max_connections.clamp(1, Semaphore::MAX_PERMITS);
     let permits = Arc::new(Semaphore::new(slots));
     let (closing, closed) = watch::channel(false);
+    let lingering = Arc::new(Semaphore::new(MAX_LINGERING));
+    let max_header_bytes = http.max_header_bytes;
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
         .timer(TokioTimer::new())
@@ -61,8 +68,14 @@ pub async fn serve(
         let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
             req.extensions_mut().insert(ConnectInfo(peer));
             let app = app.clone();
-            async move { Ok::<_, Infallible>(app.oneshot(req).await.unwrap_or_else(|e| match e {})) }
+            async move {
+                if head_size(&req) > max_header_bytes {
+                    return Ok(header_too_large());
+                }
+                Ok::<_, Infallible>(app.oneshot(req).await.unwrap_or_else(|e| match e {}))
+            }
         });
+        let stream = Lingering::new(stream, lingering.clone());
         let conn = builder.serve_connection(TokioIo::new(stream), service).with_upgrades();
         let mut closed = closed.clone();
         tokio::spawn(async move {
@@ -87,4 +100,23 @@ pub async fn serve(
     if tokio::time::timeout(drain, permits.acquire_many(all)).await.is_err() {
         tracing::warn!("connections still open after {drain:?}; closing anyway");
     }
+}
+
+/// The size of a request's head as the client sent it (request line and
+/// header lines). hyper's `max_buf_size` bounds only a head that has not
+/// arrived whole yet, and its buffer grows in steps, so a head up to about
+/// twice the setting got through; this is the exact check.
+fn head_size<B>(req: &hyper::Request<B>) -> usize {
+    let line = req.method().as_str().len() + req.uri().to_string().len() + " HTTP/1.1\r\n".len() + 1;
+    let headers: usize = req.headers().iter().map(|(name, value)| name.as_str().len() + value.len() + 4).sum();
+    line + headers + 2
+}
+
+/// 431 for a head over the limit, as hyper answers one it cannot buffer.
+fn header_too_large() -> axum::response::Response {
+    axum::response::Response::builder()
+        .status(hyper::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE)
+        .header(hyper::header::CONNECTION, "close")
+        .body(axum::body::Body::empty())
+        .expect("a static response")
 }

@@ -37,7 +37,7 @@ pub use relationships::{
     kind as relationship_kind, FriendOutcome, RelationshipChange, RelationshipRow, RelationshipStore,
 };
 pub use roles::{RolePatch, RoleStore};
-pub use search::{SearchIndex, SearchPage, SearchQuery};
+pub use search::{words as search_words, SearchIndex, SearchLimits, SearchPage, SearchQuery};
 pub use settings::{CustomStatus, SettingsPatch, SettingsRow, SettingsStore};
 pub use sql::{Backend, SqlStore};
 pub use users::{NewUser, UserPatch, UserRow, UserStore};
@@ -109,6 +109,9 @@ pub enum StoreError {
     Backend(#[from] sqlx::Error),
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A search ran past its budget (or waited too long for a slot).
+    #[error("over its budget")]
+    OverBudget,
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

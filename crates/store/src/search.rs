@@ -6,13 +6,18 @@
 //! message and cannot drift from it. That is why the trait only asks: an
 //! index held elsewhere would add methods to feed it.
 
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
 use async_trait::async_trait;
-use sqlx::Row;
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
+use sqlx::{Database, Row};
+use tokio::sync::Semaphore;
 
 use crate::messages::{message_row, COLUMNS};
 use crate::sql::{Backend, SqlStore};
 use crate::users::placeholders;
-use crate::{to_db, ChannelId, MessageId, MessageRow, Result, RoleId, UserId};
+use crate::{to_db, ChannelId, MessageId, MessageRow, Result, RoleId, StoreError, UserId};
 
 /// What to look for. Every filter given must hold; a list filter holds when
 /// any of its values does.
@@ -21,8 +26,9 @@ pub struct SearchQuery {
     /// The channels to search: the caller has already narrowed them to those
     /// they may read. Empty finds nothing.
     pub channels: Vec<ChannelId>,
-    /// Words that must all occur, whole and case-insensitively.
-    pub content: Option<String>,
+    /// Words that must all occur, whole and case-insensitively: each a run
+    /// of letters and digits, as [`words`] cuts them. Empty: no condition.
+    pub words: Vec<String>,
     pub authors: Vec<UserId>,
     /// `Some(true)` for bots only, `Some(false)` for people only.
     pub author_is_bot: Option<bool>,
@@ -53,18 +59,28 @@ pub trait SearchIndex: Send + Sync {
     async fn search_messages(&self, query: &SearchQuery) -> Result<SearchPage>;
 }
 
-/// The text as an FTS5 query that cannot be read as syntax: every
-/// whitespace-separated piece becomes a quoted phrase (quotes doubled), so
-/// `AND`, `NEAR(`, `*`, `-` and stray quotes are only words or punctuation.
-/// The pieces must all match; a piece the tokenizer reduces to nothing is
-/// ignored by FTS5. `None` when no piece holds a word character.
-fn fts5_query(text: &str) -> Option<String> {
-    let phrases: Vec<String> = text
-        .split(|c: char| c.is_whitespace() || c == '\0')
-        .filter(|piece| piece.chars().any(char::is_alphanumeric))
-        .map(|piece| format!("\"{}\"", piece.replace('"', "\"\"")))
-        .collect();
-    (!phrases.is_empty()).then(|| phrases.join(" "))
+/// The words of `text` as the index holds them: runs of letters and
+/// digits, lower-cased; everything else separates words. Both indexes cut
+/// text this way (SQLite's `unicode61` tokenizer; on PostgreSQL the
+/// `search` column replaces punctuation with spaces first, so that the
+/// words of a link, `https://example.com/some-page`, are words there too),
+/// so a word is found alike on both. Repeats are dropped: they change
+/// nothing but the cost.
+pub fn words(text: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for word in text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()) {
+        let word = word.to_lowercase();
+        if !out.contains(&word) {
+            out.push(word);
+        }
+    }
+    out
+}
+
+/// The words as an FTS5 query that cannot be read as syntax: each a quoted
+/// phrase (they hold letters and digits only), all of which must match.
+fn fts5_query(words: &[String]) -> String {
+    words.iter().map(|w| format!("\"{}\"", w.replace('"', "\"\""))).collect::<Vec<_>>().join(" ")
 }
 
 /// A condition on a JSON list of ids (`[1,2,3]`) holding any of `ids`:
@@ -81,11 +97,12 @@ fn any_in_json_list<M>(column: &str, ids: &[model::Id<M>], args: &mut Args) -> S
 }
 
 /// Bind values in order, numbered as `$n` placeholders.
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct Args {
     values: Vec<Arg>,
 }
 
+#[derive(Clone)]
 enum Arg {
     Int(i64),
     Text(String),
@@ -106,10 +123,14 @@ impl Args {
         self.values.extend(vs.into_iter().map(Arg::Int));
         placeholders(start, self.values.len() - before)
     }
-    fn bind<'q>(
+    fn bind<'q, DB: Database>(
         &'q self,
-        mut q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
-    ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+        mut q: sqlx::query::Query<'q, DB, <DB as Database>::Arguments<'q>>,
+    ) -> sqlx::query::Query<'q, DB, <DB as Database>::Arguments<'q>>
+    where
+        i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+        &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    {
         for v in &self.values {
             q = match v {
                 Arg::Int(n) => q.bind(*n),
@@ -117,6 +138,80 @@ impl Args {
             };
         }
         q
+    }
+}
+
+/// What a search may cost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SearchLimits {
+    /// Searches running at once; the rest wait for a slot.
+    pub concurrency: usize,
+    /// How long one search's statements may run before the database stops
+    /// them (SQLite: a progress handler; PostgreSQL: `statement_timeout`),
+    /// and how long a search may wait for a slot.
+    pub budget: Duration,
+}
+
+impl Default for SearchLimits {
+    fn default() -> Self {
+        // Half the cores: the other half stays for the message path.
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Self { concurrency: (cores / 2).max(1), budget: Duration::from_secs(2) }
+    }
+}
+
+/// Searches' own lane: a bounded number at once, and on SQLite read-only
+/// connections of their own, so a search never holds a connection that
+/// history reads wait for.
+#[derive(Debug, Clone)]
+pub(crate) struct Searcher {
+    slots: Arc<Semaphore>,
+    limits: SearchLimits,
+    sqlite: Option<(SqliteConnectOptions, SqlitePool)>,
+}
+
+impl Searcher {
+    pub(crate) fn new(limits: SearchLimits, sqlite: Option<SqliteConnectOptions>) -> Self {
+        let concurrency = limits.concurrency.clamp(1, 64);
+        let sqlite = sqlite.map(|options| {
+            let options = options.read_only(true);
+            let pool = SqlitePoolOptions::new()
+                .max_connections(concurrency as u32)
+                .min_connections(0)
+                .acquire_timeout(Duration::from_secs(30))
+                .connect_lazy_with(options.clone());
+            (options, pool)
+        });
+        Self { slots: Arc::new(Semaphore::new(concurrency)), limits, sqlite }
+    }
+
+    pub(crate) fn with_limits(&self, limits: SearchLimits) -> Self {
+        Self::new(limits, self.sqlite.as_ref().map(|(options, _)| options.clone()))
+    }
+
+    pub(crate) async fn close(&self) {
+        if let Some((_, pool)) = &self.sqlite {
+            pool.close().await;
+        }
+    }
+}
+
+/// Whether the database stopped a statement for running over its budget.
+fn over_budget(e: &sqlx::Error) -> bool {
+    match e {
+        // PostgreSQL's query_canceled; SQLite's SQLITE_INTERRUPT.
+        sqlx::Error::Database(db) => {
+            matches!(db.code().as_deref(), Some("57014") | Some("9")) || db.message().contains("interrupted")
+        }
+        _ => false,
+    }
+}
+
+fn budget_error(e: sqlx::Error) -> StoreError {
+    if over_budget(&e) {
+        StoreError::OverBudget
+    } else {
+        StoreError::Backend(e)
     }
 }
 
@@ -129,17 +224,16 @@ impl SearchIndex for SqlStore {
         }
         let mut args = Args::default();
         let mut conds = vec![format!("channel_id IN ({})", args.ints(query.channels.iter().map(|c| to_db(*c))))];
-        if let Some(text) = &query.content {
+        if !query.words.is_empty() {
             // The one place the SQL differs by dialect: how a full-text
             // index is asked.
             match self.backend() {
                 Backend::Sqlite => {
-                    let Some(fts) = fts5_query(text) else { return Ok(empty) };
-                    let n = args.push_text(fts);
+                    let n = args.push_text(fts5_query(&query.words));
                     conds.push(format!("id IN (SELECT rowid FROM message_search WHERE message_search MATCH {n})"));
                 }
                 Backend::Postgres => {
-                    let n = args.push_text(text.replace('\0', " "));
+                    let n = args.push_text(query.words.join(" "));
                     conds.push(format!("search @@ plainto_tsquery('simple', {n})"));
                 }
             }
@@ -177,32 +271,83 @@ impl SearchIndex for SqlStore {
             conds.push(format!("id < {n}"));
         }
         let filter = conds.join(" AND ");
-
         let count_sql = format!("SELECT COUNT(*) AS n FROM messages WHERE {filter}");
-        let total = args.bind(sqlx::query(&count_sql)).fetch_one(&self.reader).await?.try_get::<i64, _>("n")?;
-        if total == 0 {
-            return Ok(empty);
-        }
         let order = if query.oldest_first { "ASC" } else { "DESC" };
-        let limit = args.push_int(i64::from(query.limit));
-        let offset = args.push_int(i64::from(query.offset));
+        let mut page_args = args.clone();
+        let limit = page_args.push_int(i64::from(query.limit));
+        let offset = page_args.push_int(i64::from(query.offset));
         let page_sql =
-            format!("SELECT {COLUMNS} FROM messages WHERE {filter} ORDER BY id {order} LIMIT {limit} OFFSET {offset}");
-        let rows = args.bind(sqlx::query(&page_sql)).fetch_all(&self.reader).await?;
+            format!("SELECT id FROM messages WHERE {filter} ORDER BY id {order} LIMIT {limit} OFFSET {offset}");
+
+        // A slot first: past the budget of waiting, the search is refused
+        // rather than queued without end.
+        let search = &self.search;
+        let Ok(Ok(_slot)) = tokio::time::timeout(search.limits.budget, search.slots.acquire()).await else {
+            return Err(StoreError::OverBudget);
+        };
+        let (total, ids) = match (&search.sqlite, self.backend()) {
+            (Some((_, pool)), Backend::Sqlite) => {
+                let mut conn = pool.acquire().await?;
+                let deadline = Instant::now() + search.limits.budget;
+                // SQLite calls this every ~1,000 virtual-machine steps;
+                // `false` interrupts the statement.
+                conn.lock_handle().await?.set_progress_handler(1000, move || Instant::now() < deadline);
+                let found = async {
+                    let total: i64 = args.bind(sqlx::query(&count_sql)).fetch_one(&mut *conn).await?.try_get("n")?;
+                    if total == 0 {
+                        return Ok((0, Vec::new()));
+                    }
+                    let rows = page_args.bind(sqlx::query(&page_sql)).fetch_all(&mut *conn).await?;
+                    let ids = rows.iter().map(|r| r.try_get::<i64, _>("id")).collect::<sqlx::Result<Vec<_>>>()?;
+                    Ok((total, ids))
+                }
+                .await;
+                conn.lock_handle().await?.remove_progress_handler();
+                found.map_err(budget_error)?
+            }
+            _ => {
+                let mut tx = self.reader.begin().await?;
+                let ms = search.limits.budget.as_millis().max(1);
+                sqlx::query(&format!("SET LOCAL statement_timeout = {ms}")).execute(&mut *tx).await?;
+                let total: i64 =
+                    args.bind(sqlx::query(&count_sql)).fetch_one(&mut *tx).await.map_err(budget_error)?.try_get("n")?;
+                let mut ids = Vec::new();
+                if total > 0 {
+                    let rows =
+                        page_args.bind(sqlx::query(&page_sql)).fetch_all(&mut *tx).await.map_err(budget_error)?;
+                    ids = rows.iter().map(|r| r.try_get::<i64, _>("id")).collect::<sqlx::Result<Vec<_>>>()?;
+                }
+                tx.commit().await?;
+                (total, ids)
+            }
+        };
+        if ids.is_empty() {
+            return Ok(SearchPage { total: total as u64, messages: Vec::new() });
+        }
+        // The page itself, by id, on the ordinary readers: cheap.
+        let sql =
+            format!("SELECT {COLUMNS} FROM messages WHERE id IN ({}) ORDER BY id {order}", placeholders(1, ids.len()));
+        let mut q = sqlx::query(&sql);
+        for id in &ids {
+            q = q.bind(*id);
+        }
+        let rows = q.fetch_all(&self.reader).await?;
         Ok(SearchPage { total: total as u64, messages: rows.iter().map(message_row).collect::<Result<_>>()? })
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::fts5_query;
+    use super::{fts5_query, words};
 
     #[test]
-    fn fts5_queries_are_quoted_phrases() {
-        assert_eq!(fts5_query("hello World").as_deref(), Some(r#""hello" "World""#));
-        assert_eq!(fts5_query(r#"say "hi NEAR(a b) x*"#).as_deref(), Some(r#""say" """hi" "NEAR(a" "b)" "x*""#));
-        assert_eq!(fts5_query("- * \" ( )"), None);
-        assert_eq!(fts5_query(""), None);
-        assert_eq!(fts5_query("a\0b").as_deref(), Some(r#""a" "b""#));
+    fn words_are_letter_and_digit_runs_deduplicated() {
+        assert_eq!(words("hello World hello"), ["hello", "world"]);
+        assert_eq!(words(r#"say "hi NEAR(a b) x*"#), ["say", "hi", "near", "a", "b", "x"]);
+        assert_eq!(words("https://example.com/some-page?q=1"), ["https", "example", "com", "some", "page", "q", "1"]);
+        assert!(words("- * \" ( )").is_empty());
+        assert_eq!(words("a\0b"), ["a", "b"]);
+        assert_eq!(words(&"a ".repeat(512)), ["a"]);
+        assert_eq!(fts5_query(&words("hello World")), r#""hello" "world""#);
     }
 }

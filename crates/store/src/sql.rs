@@ -14,7 +14,9 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyQueryResult, AnyRow, AnySt
 use sqlx::{Any, AnyConnection, AnyPool, Describe, Either, Execute, Executor, Transaction};
 use telemetry::Metrics;
 
+use crate::search::{SearchLimits, Searcher};
 use crate::Result;
+use sqlx::sqlite::SqliteConnectOptions;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -30,6 +32,8 @@ pub enum Backend {
 pub struct SqlStore {
     pub(crate) writer: Pool,
     pub(crate) reader: Pool,
+    /// Searches' own lane (see [`crate::search`]).
+    pub(crate) search: Searcher,
     backend: Backend,
 }
 
@@ -64,7 +68,8 @@ impl SqlStore {
         let writer = pool(1).connect_with(options.clone()).await?;
         sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
         let reader = pool(8).connect_with(options).await?;
-        Ok(Self { writer: Pool::new(writer), reader: Pool::new(reader), backend: Backend::Sqlite })
+        let search = Searcher::new(SearchLimits::default(), Some(SqliteConnectOptions::from_str(&url)?));
+        Ok(Self { writer: Pool::new(writer), reader: Pool::new(reader), search, backend: Backend::Sqlite })
     }
 
     /// Connects to PostgreSQL at `url` and applies migrations.
@@ -76,13 +81,20 @@ impl SqlStore {
             .connect(url)
             .await?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
-        Ok(Self { writer: Pool::new(pool.clone()), reader: Pool::new(pool), backend: Backend::Postgres })
+        let search = Searcher::new(SearchLimits::default(), None);
+        Ok(Self { writer: Pool::new(pool.clone()), reader: Pool::new(pool), search, backend: Backend::Postgres })
     }
 
     /// Records the latency of every statement and transaction in `metrics`.
     pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
         self.writer.metrics = Some(metrics.clone());
         self.reader.metrics = Some(metrics);
+        self
+    }
+
+    /// Replaces the default limits on searches.
+    pub fn with_search_limits(mut self, limits: SearchLimits) -> Self {
+        self.search = self.search.with_limits(limits);
         self
     }
 
@@ -93,6 +105,7 @@ impl SqlStore {
     /// Waits for in-flight queries and closes every connection; SQLite
     /// checkpoints its WAL on the last close.
     pub async fn close(&self) {
+        self.search.close().await;
         self.writer.pool.close().await;
         self.reader.pool.close().await;
     }

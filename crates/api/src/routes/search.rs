@@ -6,6 +6,8 @@
 use std::collections::HashMap;
 
 use axum::extract::{RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 
@@ -20,6 +22,11 @@ use crate::routes::messages::text_channel;
 use crate::{access, render, ApiState};
 
 const MAX_CONTENT: usize = 1024;
+/// Distinct words a search may ask for: every word is one more index
+/// lookup, and repeats are dropped before counting (`a a a …` is one
+/// word). Their length is bounded by `MAX_CONTENT`; a long word costs one
+/// lookup like a short one.
+const MAX_WORDS: usize = 16;
 const MAX_LIMIT: u32 = 25;
 const MAX_OFFSET: u32 = 9975;
 /// What a search needs in each channel it reads.
@@ -48,14 +55,21 @@ fn parse(raw: Option<&str>) -> ApiResult<Params> {
     };
     let (mut kinds_wanted, mut kinds_refused): (Vec<&str>, Vec<&str>) = (Vec::new(), Vec::new());
     let (mut has, mut has_not): (Vec<&str>, Vec<&str>) = (Vec::new(), Vec::new());
-    for (key, value) in form_urlencoded::parse(raw.unwrap_or("").as_bytes()) {
+    let raw = crate::extract::without_nul(raw.unwrap_or(""));
+    for (key, value) in form_urlencoded::parse(raw.as_bytes()) {
         let (key, value) = (key.as_ref(), value.as_ref());
         match key {
             "content" => {
+                let words = store::search_words(value);
                 if value.chars().count() > MAX_CONTENT {
                     errors.add("content", "BASE_TYPE_MAX_LENGTH", format!("Must be {MAX_CONTENT} or fewer in length."));
-                } else if !value.trim().is_empty() {
-                    p.query.content = Some(value.to_owned());
+                } else if words.len() > MAX_WORDS {
+                    errors.add("content", "BASE_TYPE_MAX_LENGTH", format!("Must be {MAX_WORDS} or fewer words."));
+                } else if words.is_empty() && !value.trim().is_empty() {
+                    // Punctuation alone (`?`) holds no word to find.
+                    p.impossible = true;
+                } else {
+                    p.query.words = words;
                 }
             }
             "author_id" => push_id(&mut errors, "author_id", value, &mut p.query.authors),
@@ -202,7 +216,7 @@ pub async fn guild(
     Authed(user): Authed,
     Path(raw): Path<String>,
     RawQuery(query): RawQuery,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     let guild = access::guild(&state, &user, path_id("guild_id", &raw)?).await?;
     let mut params = parse(query.as_deref())?;
     let mut overwrites: HashMap<ChannelId, Vec<store::OverwriteRow>> = HashMap::new();
@@ -240,7 +254,7 @@ pub async fn channel(
     Authed(user): Authed,
     Path(raw): Path<String>,
     RawQuery(query): RawQuery,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     if user.bot {
         return Err(ApiError::bots_forbidden());
     }
@@ -254,18 +268,37 @@ pub async fn channel(
     answer(&state, &access.viewer(&state, &user).await?, params).await
 }
 
-async fn answer(state: &ApiState, viewer: &render::Viewer, params: Params) -> ApiResult<Json<Value>> {
+/// Seconds a client is asked to wait when a search was over its budget.
+const RETRY_AFTER: u64 = 2;
+
+async fn answer(state: &ApiState, viewer: &render::Viewer, params: Params) -> ApiResult<Response> {
     let page = if params.impossible {
         store::SearchPage { total: 0, messages: Vec::new() }
     } else {
-        state.store.search_messages(&params.query).await?
+        match state.store.search_messages(&params.query).await {
+            Ok(page) => page,
+            // Over its time budget, or no slot free in time: Discord's
+            // documented answer for a search it cannot serve yet (202,
+            // code 110000, `retry_after`), which clients already retry.
+            Err(store::StoreError::OverBudget) => {
+                let body = json!({
+                    "message": "Index not yet available. Try again later",
+                    "code": 110000,
+                    "documents_indexed": 0,
+                    "retry_after": RETRY_AFTER,
+                });
+                return Ok((StatusCode::ACCEPTED, Json(body)).into_response());
+            }
+            Err(e) => return Err(e.into()),
+        }
     };
     Ok(Json(json!({
         "total_results": page.total,
         "messages": render_hits(state, viewer, &page.messages).await?,
         "doing_deep_historical_index": false,
         "analytics_id": format!("{:032x}", rand::random::<u128>()),
-    })))
+    }))
+    .into_response())
 }
 
 /// Each hit as the messages routes render it, marked `hit`, alone in its

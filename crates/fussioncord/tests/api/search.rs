@@ -473,3 +473,27 @@ async fn the_migration_indexes_messages_already_stored() {
     app.send(&alice, &ch, "fresh history").await;
     assert_eq!(total(&search(&app, &alice, &format!("/guilds/{g}/messages/search?content=history")).await), 3);
 }
+
+/// The words of links, paths and e-mail addresses are found alike on both
+/// stores. PostgreSQL's parser kept `https://example.com/some-page` as a
+/// URL, a host and a path, so `example` or `page` found nothing there while
+/// SQLite's tokenizer found them.
+#[tokio::test]
+async fn words_inside_links_are_found_on_both_stores() {
+    let app = TestApp::spawn().await;
+    let alice = app.register("alice").await;
+    let (guild, ch) = app.guild(&alice, "Links").await;
+    let g = guild["id"].as_str().unwrap().to_owned();
+    let text = "see https://docs.example.com/some-page?topic=limits#part2 or write to ops@example.org";
+    app.send(&alice, &ch, text).await;
+    app.send(&alice, &ch, "nothing to see").await;
+    for word in ["docs", "example", "some", "page", "topic", "limits", "part2", "ops", "org", "https", "PAGE"] {
+        let found = contents(&in_guild(&app, &alice, &g, format!("content={word}")).await);
+        assert_eq!(found, [text], "{word} on {}", backend());
+    }
+    // The link itself, or a piece of it, finds it as the words in it.
+    for query in ["docs.example.com", "example.com/some-page", "ops@example.org"] {
+        let found = contents(&in_guild(&app, &alice, &g, format!("content={}", form_urlencoded(query))).await);
+        assert_eq!(found, [text], "{query} on {}", backend());
+    }
+}
