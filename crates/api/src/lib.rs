@@ -9,13 +9,14 @@ mod credentials;
 mod edge;
 mod error;
 mod extract;
-mod limits;
+pub mod limits;
 mod openapi;
 pub mod ops;
 mod publish;
 pub mod render;
 mod routes;
 pub mod service;
+mod session_start;
 
 use std::sync::Arc;
 
@@ -31,6 +32,7 @@ use store::Store;
 pub use edge::{layers as edge_layers, HttpConfig};
 pub use error::{ApiError, ApiResult, FormErrors, Limited};
 pub use limits::Limits;
+pub use session_start::SessionStartLimit;
 
 /// Settings of the HTTP API.
 #[derive(Debug, Clone)]
@@ -53,6 +55,8 @@ pub struct ApiConfig {
     pub login_window: std::time::Duration,
     /// Largest avatar accepted, in decoded bytes.
     pub avatar_max_bytes: usize,
+    /// The gateway's session start limits, reported by `GET /gateway/bot`.
+    pub session_start: SessionStartLimit,
 }
 
 impl Default for ApiConfig {
@@ -66,6 +70,7 @@ impl Default for ApiConfig {
             login_max_failures: 5,
             login_window: std::time::Duration::from_secs(15 * 60),
             avatar_max_bytes: 8 * 1024 * 1024,
+            session_start: SessionStartLimit::default(),
         }
     }
 }
