@@ -46,9 +46,9 @@ fn zstd_encoder() -> std::io::Result<zstd::stream::write::Encoder<'static, Vec<u
     let mut enc = zstd::stream::write::Encoder::new(Vec::new(), ZSTD_LEVEL)?;
     enc.window_log(ZSTD_WINDOW_LOG)?;
     // Level 3 would size its match tables for a 2 MB window (~768 KB);
-    // these fit the 64 KiB one.
-    enc.set_parameter(zstd::stream::raw::CParameter::HashLog(15))?;
-    enc.set_parameter(zstd::stream::raw::CParameter::ChainLog(15))?;
+    // these (64 KiB each) suit the 64 KiB one.
+    enc.set_parameter(zstd::stream::raw::CParameter::HashLog(14))?;
+    enc.set_parameter(zstd::stream::raw::CParameter::ChainLog(14))?;
     Ok(enc)
 }
 

@@ -3,6 +3,7 @@
 //! database (a temporary SQLite file, or a new PostgreSQL database), and an
 //! HTTP client that checks every answer is Discord-shaped JSON.
 
+pub mod etf;
 pub mod ws;
 
 use std::collections::BTreeSet;
