@@ -372,7 +372,7 @@ impl Conn {
         };
         // Held until the session is registered, so concurrent IDENTIFYs
         // cannot all pass the session cap.
-        let _starting = match self.session_start(&user, shard).await {
+        let starting = match self.session_start(&user, shard).await {
             Ok(starting) => starting,
             Err(flow) => return flow,
         };
@@ -479,6 +479,8 @@ impl Conn {
             return f;
         }
         self.hub.register(session.clone());
+        // Counted as a session now, no longer as one starting.
+        drop(starting);
         // A revocation while the session was being built found nothing
         // registered to close: look again now that it would.
         self.still_valid(&session).await
