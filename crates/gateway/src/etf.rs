@@ -347,6 +347,18 @@ mod tests {
         assert_eq!(decode(&[131, SMALL_BIG, 1, 1, 5]).unwrap(), json!(-5));
     }
 
+    /// What Discord's erlpack (Python, 1.0.1) writes for
+    /// `{'op': 1, 'd': None, 'id': 175928847299117063, 's': 'x', 'l': [1, 2], 'e': []}`:
+    /// `nil` as SMALL_ATOM_EXT, the snowflake as a small big.
+    #[test]
+    fn reads_erlpacks_own_bytes() {
+        let bytes = b"\x83t\x00\x00\x00\x06m\x00\x00\x00\x02opa\x01m\x00\x00\x00\x01ds\x03nilm\x00\x00\x00\x02idn\x08\x00\x07\x00\x02\xc1Z\x06q\x02m\x00\x00\x00\x01sm\x00\x00\x00\x01xm\x00\x00\x00\x01ll\x00\x00\x00\x02a\x01a\x02jm\x00\x00\x00\x01ej";
+        assert_eq!(
+            decode(bytes).unwrap(),
+            json!({"op": 1, "d": null, "id": 175_928_847_299_117_063_u64, "s": "x", "l": [1, 2], "e": []})
+        );
+    }
+
     #[test]
     fn writes_what_erlpack_writes() {
         assert_eq!(encode(&json!(null)), [131, ATOM, 0, 3, b'n', b'i', b'l']);
