@@ -127,6 +127,9 @@ pub fn router(hub: Arc<Hub>) -> Router {
     Router::new().route("/", get(upgrade)).with_state(hub)
 }
 
+/// Largest WebSocket message read (a larger one drops the connection).
+const MAX_MESSAGE: usize = 16 * 1024;
+
 /// What the accept loop (`server::serve`) hands every request of a
 /// connection: its place under `http.max_connections`. An upgraded socket
 /// keeps it, so WebSockets count against that cap for as long as they live.
@@ -182,14 +185,16 @@ async fn upgrade(
         },
     };
     // Room above the 4096-byte limit, so an oversized payload is read and
-    // answered with 4002 rather than failing at the protocol layer.
+    // answered with 4002 rather than failing at the protocol layer; little
+    // room, since a partial message is buffered before it is judged (an
+    // unidentified socket trickling one costs at most this much).
     // A small read buffer: tungstenite zero-fills the whole buffer (128 KiB by
     // default) before every read attempt, and the connection polls for a read
     // whenever its queue runs empty, so the default cost a 128 KiB memset per
     // dispatch and 128 KiB of touched memory per idle session
     // (docs/PERFORMANCE.md). Clients send at most 4096 bytes per payload.
-    ws.max_message_size(64 * 1024)
-        .max_frame_size(64 * 1024)
+    ws.max_message_size(MAX_MESSAGE)
+        .max_frame_size(MAX_MESSAGE)
         .read_buffer_size(4096)
         .on_upgrade(move |socket| conn::run(hub, socket, params, admission, http_slot))
 }
