@@ -203,10 +203,11 @@ impl<'a> Reader<'a> {
                     }
                 }
                 if negative {
-                    let i = i64::try_from(magnitude)
-                        .map(|m| -m)
-                        .or_else(|_| if magnitude == 1 << 63 { Ok(i64::MIN) } else { Err(()) })
-                        .map_err(|()| DecodeError("integer beyond 64 bits"))?;
+                    let i = match i64::try_from(magnitude) {
+                        Ok(m) => -m,
+                        Err(_) if magnitude == 1 << 63 => i64::MIN,
+                        Err(_) => return Err(DecodeError("integer beyond 64 bits")),
+                    };
                     Value::from(i)
                 } else {
                     Value::from(magnitude)
@@ -366,6 +367,9 @@ mod tests {
         assert_eq!(encode(&json!(300)), [131, INTEGER, 0, 0, 1, 44]);
         assert_eq!(encode(&json!([])), [131, NIL]);
         assert_eq!(encode(&json!(u64::MAX)), [131, SMALL_BIG, 8, 0, 255, 255, 255, 255, 255, 255, 255, 255]);
+        for edge in [json!(i64::MIN), json!(i64::MAX), json!(u64::MAX), json!(-256), json!(256), json!(i32::MIN)] {
+            assert_eq!(decode(&encode(&edge)).unwrap(), edge);
+        }
     }
 
     #[test]
