@@ -19,8 +19,8 @@ use tower_http::timeout::RequestBodyTimeoutLayer;
 pub struct HttpConfig {
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
-    /// Open connections at most (WebSocket connections count until they
-    /// are upgraded); further ones wait in the listen backlog.
+    /// Open connections at most, gateway WebSockets included for as long
+    /// as they are open; further ones wait in the listen backlog.
     pub max_connections: usize,
     /// A client must send a request's headers within this long.
     pub header_read_timeout_ms: u64,

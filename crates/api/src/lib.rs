@@ -9,7 +9,7 @@ mod credentials;
 mod edge;
 mod error;
 mod extract;
-mod limits;
+pub mod limits;
 mod names;
 mod openapi;
 pub mod ops;
@@ -17,6 +17,7 @@ mod publish;
 pub mod render;
 mod routes;
 pub mod service;
+mod session_start;
 mod strict;
 
 use std::sync::Arc;
@@ -33,6 +34,7 @@ use store::Store;
 pub use edge::{layers as edge_layers, HttpConfig};
 pub use error::{ApiError, ApiResult, FormErrors, Limited};
 pub use limits::Limits;
+pub use session_start::SessionStartLimit;
 
 /// Settings of the HTTP API.
 #[derive(Debug, Clone)]
@@ -55,6 +57,8 @@ pub struct ApiConfig {
     pub login_window: std::time::Duration,
     /// Largest avatar accepted, in decoded bytes.
     pub avatar_max_bytes: usize,
+    /// The gateway's session start limits, reported by `GET /gateway/bot`.
+    pub session_start: SessionStartLimit,
 }
 
 impl Default for ApiConfig {
@@ -68,6 +72,7 @@ impl Default for ApiConfig {
             login_max_failures: 5,
             login_window: std::time::Duration::from_secs(15 * 60),
             avatar_max_bytes: 8 * 1024 * 1024,
+            session_start: SessionStartLimit::default(),
         }
     }
 }

@@ -9,7 +9,6 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath, RawPathParams, Request, State};
-use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -76,7 +75,8 @@ pub async fn limit(State(state): State<ApiState>, req: Request, next: Next) -> R
     let (who, global, counted_as) = match caller {
         Some(id) => (id, limits.config.global, "global"),
         None => {
-            let ip = client_ip(&parts, &limits.trusted_proxies).map(address_key);
+            let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
+            let ip = peer.map(|peer| address_key(client_ip(peer, &parts.headers, &limits.trusted_proxies)));
             (format!("ip:{}", ip.as_deref().unwrap_or("unknown")), limits.config.per_ip, "ip")
         }
     };
@@ -113,27 +113,28 @@ pub async fn limit(State(state): State<ApiState>, req: Request, next: Next) -> R
 /// ones before it could be made up by the client).
 /// Addresses compare in canonical form, so an IPv4 proxy seen through a
 /// dual-stack socket (`::ffff:10.0.0.5`) is still `10.0.0.5`.
-fn client_ip(parts: &Parts, trusted: &[IpAddr]) -> Option<IpAddr> {
+/// (The gateway counts its sockets per address with it too.)
+pub fn client_ip(peer: SocketAddr, headers: &axum::http::HeaderMap, trusted: &[IpAddr]) -> IpAddr {
     let is_trusted = |ip: &IpAddr| trusted.iter().any(|t| t.to_canonical() == *ip);
-    let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>()?.0.ip().to_canonical();
+    let peer = peer.ip().to_canonical();
     if !is_trusted(&peer) {
-        return Some(peer);
+        return peer;
     }
-    let hops = parts.headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok());
+    let hops = headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok());
     let hops: Vec<&str> = hops.flat_map(|v| v.split(',')).map(str::trim).collect();
     for hop in hops.iter().rev() {
         match hop.parse::<IpAddr>().map(|ip| ip.to_canonical()) {
             Ok(ip) if is_trusted(&ip) => continue,
-            Ok(ip) => return Some(ip),
+            Ok(ip) => return ip,
             Err(_) => break,
         }
     }
-    Some(peer)
+    peer
 }
 
 /// What an address is counted as: itself for IPv4, its /64 for IPv6 (one
 /// subscriber typically holds a whole /64).
-fn address_key(ip: IpAddr) -> String {
+pub fn address_key(ip: IpAddr) -> String {
     match ip {
         IpAddr::V4(v4) => v4.to_string(),
         IpAddr::V6(v6) => {

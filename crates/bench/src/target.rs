@@ -391,6 +391,13 @@ fn spawn(common: &Common) -> Result<(String, Spawned)> {
         .env("FUSSIONCORD__AUTH__ARGON2_ITERATIONS", "1")
         // The scenarios measure throughput; rate limits would measure themselves.
         .env("FUSSIONCORD__RATELIMIT__ENABLED", "false")
+        // So do the gateway's defences against one address or account
+        // holding many sockets and sessions: the load comes from one host.
+        .env("FUSSIONCORD__GATEWAY__MAX_CONNECTIONS", "1000000")
+        .env("FUSSIONCORD__GATEWAY__MAX_CONNECTIONS_PER_ADDRESS", "1000000")
+        .env("FUSSIONCORD__GATEWAY__MAX_SESSIONS_PER_USER", "1000000")
+        .env("FUSSIONCORD__GATEWAY__SESSION_START_TOTAL", "1000000000")
+        .env("FUSSIONCORD__HTTP__MAX_CONNECTIONS", "1000000")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::from(log));

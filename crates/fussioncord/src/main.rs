@@ -11,6 +11,30 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::Layer;
 
+/// mimalloc rather than glibc's malloc for Rust's allocations: glibc keeps
+/// what many connections freed in per-thread arenas and returns little of it
+/// to the system (1,000 sockets and 150 zstd sessions opened and closed left
+/// the RSS at its peak), while mimalloc gives freed pages back, so the
+/// server's memory follows its load (docs/SECURITY.md, Gateway). C libraries
+/// (zstd) still call glibc's malloc: see [`return_large_c_blocks`].
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// glibc serves blocks of 128 KiB and more with their own mappings, given
+/// back when freed, but raises that threshold to the largest block freed so
+/// far, after which zstd's contexts (~250 KiB each) come from arenas that
+/// are never trimmed. A fixed threshold keeps them mapped and returned.
+/// (Replacing malloc itself with mimalloc's `override` costs ~900 KiB of
+/// resident memory per zstd context instead of ~280 KiB.)
+fn return_large_c_blocks() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets a parameter of the C allocator (under its
+    // own lock); no memory is touched.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
+    }
+}
+
 /// A Discord-compatible chat server you run yourself.
 #[derive(Parser)]
 #[command(name = "fussioncord", version, about)]
@@ -158,6 +182,7 @@ fn carries_no_payload(meta: &tracing::Metadata<'_>) -> bool {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    return_large_c_blocks();
     let cli = Cli::parse();
     let mut config = Config::load(cli.config.as_deref())?;
     if let Some(format) = cli.log_format {

@@ -36,6 +36,7 @@ on_both_backends!(
     the_global_limit_spans_every_route,
     callers_without_a_token_are_limited_per_address,
     two_nodes_share_counts_only_through_redis,
+    session_starts_are_counted_where_every_node_reports_them,
 );
 
 fn redis_url() -> String {
@@ -283,6 +284,44 @@ async fn two_nodes_share_counts_only_through_redis(backend: Backend) {
             assert_eq!(on_b.status, StatusCode::OK, "in-process counts are per node: {}", on_b.body);
             assert_eq!(on_b.remaining(), 1);
         }
+    }
+}
+
+async fn remaining(app: &TestApp, bot: &TestUser) -> u64 {
+    let (status, body) = app.get("/gateway/bot", &bot.token).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body["session_start_limit"]["remaining"].as_u64().unwrap()
+}
+
+/// IDENTIFYs count in the limiter's counters, which `GET /gateway/bot`
+/// reads without counting: with Redis, every node reports the same
+/// `remaining` (and enforces it); in memory, each node its own.
+async fn session_starts_are_counted_where_every_node_reports_them(backend: Backend) {
+    let prefix = fresh_prefix();
+    let tune = |c: &mut server::Config| {
+        use_backend(c, backend, &prefix);
+        c.gateway.session_start_total = 2;
+    };
+    let a = TestApp::spawn_with(tune).await;
+    let b_server = TestApp::spawn_with(|c| {
+        tune(c);
+        // The same database, another node.
+        c.database.url = a.config.database.url.clone();
+        c.data_dir = a.config.data_dir.clone();
+    })
+    .await;
+    let owner = a.register("owner").await;
+    let bot = a.bot(&owner, "Counted", false).await;
+    assert_eq!(remaining(&a, &bot).await, 2);
+    // Reading twice counts nothing.
+    assert_eq!(remaining(&a, &bot).await, 2);
+    let mut gw = a.gateway("").await;
+    gw.identify(&bot.token, 1).await;
+    assert_eq!(remaining(&a, &bot).await, 1);
+    let on_b = remaining(&b_server, &bot).await;
+    match backend {
+        Backend::Redis => assert_eq!(on_b, 1, "the other node reads the shared count"),
+        Backend::Memory => assert_eq!(on_b, 2, "in-process counts are per node"),
     }
 }
 

@@ -17,7 +17,7 @@ use model::gateway::{GuildMembersChunk, Ready, ReadyApplication, UnavailableGuil
 use store::{GuildId, UserRow};
 
 use crate::compress::{Compressor, Transport};
-use crate::hub::{custom_status_activity, presence_payload, Hub, UserPresence};
+use crate::hub::{custom_status_activity, presence_payload, Admission, Hub, Room, Starting, UserPresence};
 use crate::protocol::{close, op, Identify, Incoming, PresenceUpdate, RequestGuildMembers, Resume};
 use crate::session::{Frame, ResumeError, Session};
 
@@ -50,7 +50,17 @@ pub struct ConnParams {
     pub public_url: String,
     pub transport: Transport,
     pub version_ok: bool,
-    pub encoding_ok: bool,
+    /// `None`: an encoding we do not speak.
+    pub encoding: Option<Encoding>,
+}
+
+/// How payloads are written (`encoding=`): JSON, or Erlang's External Term
+/// Format. Clients may send JSON in text or binary frames; ETF always comes
+/// in binary frames.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    Json,
+    Etf,
 }
 
 /// How a handler wants the connection to go on.
@@ -65,7 +75,7 @@ struct Conn {
     hub: Arc<Hub>,
     ws: WebSocket,
     compressor: Compressor,
-    transport: Transport,
+    encoding: Encoding,
     public_url: String,
     session: Option<Arc<Session>>,
     /// Frames the session queues for us; `None` before identify/resume.
@@ -77,16 +87,26 @@ struct Conn {
     last_beat: Instant,
     requested_beat: bool,
     recent: VecDeque<Instant>,
+    /// A connection that has neither identified nor resumed by then is closed.
+    identify_by: Instant,
 }
 
-pub async fn run(hub: Arc<Hub>, ws: WebSocket, params: ConnParams) {
+/// Serves one upgraded socket. `_admission` holds its place under the
+/// gateway's connection caps, and `_http_slot` its place under
+/// `http.max_connections`, until it ends.
+pub async fn run<S: Send + 'static>(
+    hub: Arc<Hub>,
+    ws: WebSocket,
+    params: ConnParams,
+    _admission: Admission,
+    _http_slot: S,
+) {
     hub.connection_opened();
-    let compressor = Compressor::for_transport(params.transport).unwrap_or(Compressor::None);
     let mut conn = Conn {
         hub: hub.clone(),
         ws,
-        compressor,
-        transport: params.transport,
+        compressor: Compressor::stored(params.transport),
+        encoding: params.encoding.unwrap_or(Encoding::Json),
         public_url: params.public_url.clone(),
         session: None,
         queue: None,
@@ -94,11 +114,12 @@ pub async fn run(hub: Arc<Hub>, ws: WebSocket, params: ConnParams) {
         last_beat: Instant::now(),
         requested_beat: false,
         recent: VecDeque::new(),
+        identify_by: Instant::now() + Duration::from_millis(hub.config.identify_timeout_ms),
     };
     let flow = if !params.version_ok {
         Flow::Close(close::INVALID_API_VERSION, "Invalid API version")
-    } else if !params.encoding_ok {
-        Flow::Close(close::DECODE_ERROR, "Only encoding=json is supported")
+    } else if params.encoding.is_none() {
+        Flow::Close(close::DECODE_ERROR, "Unsupported encoding: use json or etf")
     } else {
         conn.serve().await
     };
@@ -163,8 +184,10 @@ impl Conn {
                     None => Flow::Close(close::UNKNOWN_ERROR, "Session moved or connection too slow; resume"),
                 },
                 msg = self.ws.recv() => match msg {
-                    Some(Ok(Message::Text(text))) => self.receive(text.as_bytes()).await,
-                    Some(Ok(Message::Binary(_))) => Flow::Close(close::DECODE_ERROR, "Binary payloads are not supported"),
+                    // Discord takes JSON in text and binary frames alike.
+                    Some(Ok(Message::Text(text))) if self.encoding == Encoding::Json => self.receive(text.as_bytes()).await,
+                    Some(Ok(Message::Text(_))) => Flow::Close(close::DECODE_ERROR, "ETF payloads come in binary frames"),
+                    Some(Ok(Message::Binary(bytes))) => self.receive(&bytes).await,
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => Flow::Continue,
                     Some(Ok(Message::Close(_))) | None | Some(Err(_)) => Flow::Drop,
                 },
@@ -173,6 +196,10 @@ impl Conn {
                     self.send_json(&json!({ "op": op::HEARTBEAT, "d": null })).await
                 }
                 _ = tokio::time::sleep_until(deadline) => Flow::Close(close::SESSION_TIMED_OUT, "Heartbeat timed out"),
+                // Heartbeats alone do not keep an unidentified socket.
+                _ = tokio::time::sleep_until(self.identify_by), if self.session.is_none() => {
+                    Flow::Close(close::NOT_AUTHENTICATED, "Not authenticated: no IDENTIFY or RESUME in time.")
+                }
             };
             match flow {
                 Flow::Continue => {}
@@ -211,7 +238,19 @@ impl Conn {
     }
 
     async fn send_parts(&mut self, parts: &[&[u8]]) -> Flow {
+        let etf;
+        let parts = match self.encoding {
+            Encoding::Json => parts,
+            Encoding::Etf => {
+                // Payloads are JSON (shared by every session); an ETF
+                // client gets its own translation of each.
+                let Ok(value) = serde_json::from_slice::<Value>(&parts.concat()) else { return Flow::Drop };
+                etf = crate::etf::encode(&value);
+                &[&etf[..]][..]
+            }
+        };
         let message = match self.compressor.compress(parts) {
+            Ok(None) if self.encoding == Encoding::Etf => Message::Binary(Bytes::from(parts.concat())),
             Ok(None) => match Utf8Bytes::try_from(parts.concat()) {
                 Ok(text) => Message::Text(text),
                 Err(_) => return Flow::Drop,
@@ -243,7 +282,11 @@ impl Conn {
         if self.over_rate_limit() {
             return Flow::Close(close::RATE_LIMITED, "You are being rate limited.");
         }
-        let Ok(msg) = serde_json::from_slice::<Incoming>(text) else {
+        let decoded = match self.encoding {
+            Encoding::Json => serde_json::from_slice::<Incoming>(text).ok(),
+            Encoding::Etf => crate::etf::decode(text).ok().and_then(|v| serde_json::from_value::<Incoming>(v).ok()),
+        };
+        let Some(msg) = decoded else {
             return Flow::Close(close::DECODE_ERROR, "Error while decoding payload.");
         };
         match msg.op {
@@ -327,8 +370,14 @@ impl Conn {
             Some([id, n]) if n >= 1 && id < n && n <= 4096 => (id, n),
             Some(_) => return Flow::Close(close::INVALID_SHARD, "Invalid shard."),
         };
-        if identify.compress && self.transport == Transport::Plain {
-            self.compressor = Compressor::PerMessage;
+        // Held until the session is registered, so concurrent IDENTIFYs
+        // cannot all pass the session cap.
+        let starting = match self.session_start(&user, shard).await {
+            Ok(starting) => starting,
+            Err(flow) => return flow,
+        };
+        if self.compressor.start(identify.compress).is_err() {
+            return Flow::Drop;
         }
         let guild_rows = match self.hub.store.guilds_of(user.id).await {
             Ok(g) => g,
@@ -430,6 +479,8 @@ impl Conn {
             return f;
         }
         self.hub.register(session.clone());
+        // Counted as a session now, no longer as one starting.
+        drop(starting);
         // A revocation while the session was being built found nothing
         // registered to close: look again now that it would.
         self.still_valid(&session).await
@@ -497,6 +548,40 @@ impl Conn {
         Flow::Continue
     }
 
+    /// Discord's limits on starting sessions, checked before any work is
+    /// done for the IDENTIFY: the account's cap on sessions (its oldest
+    /// detached one makes room), `max_concurrency` IDENTIFYs per 5 s per
+    /// rate-limit key for bots (over it: op 9, and the client identifies
+    /// again later, as Discord documents), and the daily `total` (spent: 4004,
+    /// which libraries do not retry, as when Discord resets an exhausted
+    /// token; the server resets nothing).
+    async fn session_start(&mut self, user: &UserRow, shard: (u64, u64)) -> Result<Starting, Flow> {
+        let hub = self.hub.clone();
+        let starting = match hub.make_room(user.id) {
+            Room::Made(starting) => starting,
+            Room::Full => return Err(Flow::Close(close::RATE_LIMITED, "Too many sessions for this account.")),
+        };
+        let limits = hub.session_start_limits();
+        if user.bot {
+            let key = limits.concurrency_key(user.id, shard.0);
+            match hub.limiter.hit(&key, limits.concurrency_quota()).await {
+                Ok(d) if !d.allowed => return Err(self.invalid_session().await),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "gateway: identify concurrency not counted"),
+            }
+        }
+        match hub.limiter.hit(&limits.daily_key(user.id), limits.daily_quota()).await {
+            Ok(d) if !d.allowed => {
+                Err(Flow::Close(close::AUTHENTICATION_FAILED, "Session start limit reached; see GET /gateway/bot."))
+            }
+            Ok(_) => Ok(starting),
+            Err(e) => {
+                tracing::warn!(error = %e, "gateway: session start not counted");
+                Ok(starting)
+            }
+        }
+    }
+
     async fn invalid_session(&mut self) -> Flow {
         self.send_json(&json!({ "op": op::INVALID_SESSION, "d": false })).await
     }
@@ -511,6 +596,9 @@ impl Conn {
         let Some(session) = self.hub.session(&resume.session_id).filter(|s| s.user == user.id) else {
             return self.invalid_session().await;
         };
+        if self.compressor.start(false).is_err() {
+            return Flow::Drop;
+        }
         session.set_token_hash(token_hash);
         match self.attach(session.clone(), Some(resume.seq)).await {
             Flow::Continue if self.session.is_some() => {

@@ -3,8 +3,9 @@
 //! the bus to the sessions that should see it.
 
 use std::collections::{HashMap, HashSet};
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use serde_json::json;
@@ -12,6 +13,7 @@ use tokio::sync::{watch, Notify};
 
 use events::{intents, Audience, CustomActivity, Event, EventBus, Membership, PresenceChange};
 use model::gateway::{Presence, PresenceUser};
+use ratelimit::RateLimiter;
 use store::{GuildId, Store, UserId};
 use telemetry::Metrics;
 
@@ -28,6 +30,77 @@ struct Registry {
     /// The friends of each person connected here, who hear their presence
     /// changes whether or not they share a guild (kept by RELATIONSHIP_*).
     friends: HashMap<UserId, HashSet<UserId>>,
+    /// IDENTIFYs under way per user, counted against the session cap
+    /// before their sessions are registered.
+    starting: HashMap<UserId, usize>,
+}
+
+/// Open gateway sockets, in all and per client address.
+#[derive(Default)]
+struct Connections {
+    total: usize,
+    per_address: HashMap<String, usize>,
+}
+
+/// A socket's place under the gateway's connection caps, given back when
+/// it is dropped (the connection ended, or its upgrade never completed).
+pub struct Admission {
+    hub: Arc<Hub>,
+    address: Option<String>,
+}
+
+impl Drop for Admission {
+    fn drop(&mut self) {
+        let mut c = self.hub.connections();
+        c.total -= 1;
+        if let Some(address) = &self.address {
+            if let Some(n) = c.per_address.get_mut(address) {
+                *n -= 1;
+                if *n == 0 {
+                    c.per_address.remove(address);
+                }
+            }
+        }
+        if c.total == 0 {
+            self.hub.all_closed.notify_waiters();
+        }
+    }
+}
+
+/// Why a socket was not admitted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// `gateway.max_connections` sockets are open.
+    Full,
+    /// `gateway.max_connections_per_address` sockets are open from the
+    /// client's address.
+    AddressFull,
+}
+
+/// Whether an account may start one more session.
+pub(crate) enum Room {
+    Made(Starting),
+    Full,
+}
+
+/// An IDENTIFY under way, counted against its user's session cap until
+/// the session is registered or the IDENTIFY fails.
+pub(crate) struct Starting {
+    hub: std::sync::Weak<Hub>,
+    user: UserId,
+}
+
+impl Drop for Starting {
+    fn drop(&mut self) {
+        let Some(hub) = self.hub.upgrade() else { return };
+        let mut reg = hub.registry();
+        if let Some(n) = reg.starting.get_mut(&self.user) {
+            *n -= 1;
+            if *n == 0 {
+                reg.starting.remove(&self.user);
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -55,8 +128,12 @@ pub struct Hub {
     registry: Mutex<Registry>,
     /// Flips to `true` when the server shuts down: connections send op 7.
     pub(crate) closing: watch::Sender<bool>,
-    open_connections: Mutex<usize>,
+    connections: Mutex<Connections>,
     all_closed: Notify,
+    /// Counts session starts (shared with the API, which reports them).
+    pub(crate) limiter: Arc<dyn RateLimiter>,
+    /// As `http.trusted_proxies`: whose `X-Forwarded-For` names the client.
+    pub(crate) trusted_proxies: Vec<IpAddr>,
 }
 
 impl Hub {
@@ -65,6 +142,8 @@ impl Hub {
         store: Arc<dyn Store>,
         bus: Arc<dyn EventBus>,
         metrics: Arc<Metrics>,
+        limiter: Arc<dyn RateLimiter>,
+        trusted_proxies: Vec<IpAddr>,
     ) -> Arc<Self> {
         let (closing, _) = watch::channel(false);
         Arc::new(Self {
@@ -74,9 +153,72 @@ impl Hub {
             metrics,
             registry: Mutex::new(Registry::default()),
             closing,
-            open_connections: Mutex::new(0),
+            connections: Mutex::new(Connections::default()),
             all_closed: Notify::new(),
+            limiter,
+            trusted_proxies,
         })
+    }
+
+    fn connections(&self) -> std::sync::MutexGuard<'_, Connections> {
+        self.connections.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Takes a place for a new socket from `address` (its
+    /// `api::limits::address_key`), or says which cap is reached.
+    pub fn admit(self: &Arc<Self>, address: Option<String>) -> Result<Admission, Refusal> {
+        let mut c = self.connections();
+        if c.total >= self.config.max_connections {
+            self.metrics.gateway_connection_refused();
+            return Err(Refusal::Full);
+        }
+        if let Some(address) = &address {
+            let n = c.per_address.entry(address.clone()).or_default();
+            if *n >= self.config.max_connections_per_address {
+                self.metrics.gateway_connection_refused();
+                return Err(Refusal::AddressFull);
+            }
+            *n += 1;
+        }
+        c.total += 1;
+        Ok(Admission { hub: self.clone(), address })
+    }
+
+    /// The session start limits as the API reports them.
+    pub(crate) fn session_start_limits(&self) -> api::SessionStartLimit {
+        self.config.session_start_limit()
+    }
+
+    /// Makes room for one more session of `user` under
+    /// `max_sessions_per_user`, dropping their longest-detached session
+    /// if need be; `Full` when all of them are connected.
+    pub(crate) fn make_room(self: &Arc<Self>, user: UserId) -> Room {
+        let cap = self.config.max_sessions_per_user.max(1);
+        loop {
+            let victim = {
+                let mut reg = self.registry();
+                let open = reg.by_user.get(&user).map_or(0, HashMap::len);
+                let starting = reg.starting.get(&user).copied().unwrap_or(0);
+                if open + starting < cap {
+                    *reg.starting.entry(user).or_default() += 1;
+                    return Room::Made(Starting { hub: Arc::downgrade(self), user });
+                }
+                let oldest = reg
+                    .by_user
+                    .get(&user)
+                    .into_iter()
+                    .flat_map(|m| m.values())
+                    .filter_map(|s| s.detached_since().map(|t| (t, s.clone())))
+                    .min_by_key(|(t, _)| *t);
+                match oldest {
+                    Some((_, s)) => s,
+                    None => return Room::Full,
+                }
+            };
+            // The user is coming back online at once: no offline
+            // announcement in between.
+            self.remove(&victim);
+        }
     }
 
     fn registry(&self) -> std::sync::MutexGuard<'_, Registry> {
@@ -288,17 +430,32 @@ impl Hub {
         None
     }
 
-    /// Forgets sessions detached for longer than the resume window; users
-    /// left with no session go offline.
+    /// Forgets sessions detached for longer than the resume window, and,
+    /// while detached sessions' resume buffers hold more than
+    /// `resume_budget_bytes` in all, the longest-detached ones; users left
+    /// with no session go offline.
     fn reap(&self) {
         let window = Duration::from_millis(self.config.resume_window_ms);
-        let expired: Vec<Arc<Session>> = self
+        let mut detached: Vec<(Instant, usize, Arc<Session>)> = self
             .registry()
             .sessions
             .values()
-            .filter(|s| s.detached_since().is_some_and(|t| t.elapsed() >= window))
-            .cloned()
+            .filter_map(|s| s.detached_buffer().map(|(t, bytes)| (t, bytes, s.clone())))
             .collect();
+        detached.sort_by_key(|(t, _, _)| *t);
+        let mut held: usize = detached.iter().map(|(_, bytes, _)| bytes).sum();
+        let mut expired = Vec::new();
+        for (t, bytes, s) in detached {
+            if t.elapsed() >= window || held > self.config.resume_budget_bytes {
+                held -= bytes;
+                if t.elapsed() < window {
+                    tracing::info!(session = %s.id, "gateway: resume budget spent; dropped a detached session");
+                    self.metrics.resume_buffer_evicted();
+                }
+                expired.push(s);
+            }
+        }
+        self.metrics.resume_buffer_bytes(held);
         for s in expired {
             if let Some(friends) = self.remove(&s) {
                 self.announce_presence(
@@ -432,16 +589,10 @@ impl Hub {
 
     pub(crate) fn connection_opened(&self) {
         self.metrics.gateway_connection_opened();
-        *self.open_connections.lock().unwrap_or_else(|e| e.into_inner()) += 1;
     }
 
     pub(crate) fn connection_closed(&self) {
         self.metrics.gateway_connection_closed();
-        let mut n = self.open_connections.lock().unwrap_or_else(|e| e.into_inner());
-        *n -= 1;
-        if *n == 0 {
-            self.all_closed.notify_waiters();
-        }
     }
 
     /// Asks every connection to reconnect (op 7) and waits, at most
@@ -451,7 +602,7 @@ impl Hub {
         let wait = async {
             loop {
                 let notified = self.all_closed.notified();
-                if *self.open_connections.lock().unwrap_or_else(|e| e.into_inner()) == 0 {
+                if self.connections().total == 0 {
                     return;
                 }
                 notified.await;

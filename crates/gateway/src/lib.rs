@@ -8,14 +8,16 @@
 
 mod compress;
 mod conn;
+pub mod etf;
 mod hub;
 mod protocol;
 mod session;
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
-use axum::extract::{Query, State, WebSocketUpgrade};
+use axum::extract::{ConnectInfo, Extension, Query, State, WebSocketUpgrade};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -23,7 +25,7 @@ use axum::Router;
 use serde::Deserialize;
 
 pub use compress::Transport;
-pub use hub::Hub;
+pub use hub::{Admission, Hub, Refusal};
 pub use protocol::close;
 
 /// The `[gateway]` section of the server's configuration.
@@ -48,6 +50,45 @@ pub struct GatewayConfig {
     pub public_url: Option<String>,
     /// How long shutdown waits for clients to leave after op 7.
     pub shutdown_grace_ms: u64,
+    /// A connection that has not sent IDENTIFY or RESUME this long after
+    /// HELLO is closed with 4003 (heartbeats do not keep it).
+    pub identify_timeout_ms: u64,
+    /// Gateway sockets open at once, in all; more are refused with 503.
+    pub max_connections: usize,
+    /// Gateway sockets open at once from one client address (an IPv6
+    /// /64; behind `http.trusted_proxies`, the forwarded address); more are
+    /// refused with 429.
+    pub max_connections_per_address: usize,
+    /// IDENTIFYs an account may make per `session_start_window_ms`
+    /// (Discord's `session_start_limit.total`); past it, IDENTIFY closes
+    /// with 4004 until the window ends. RESUMEs do not count.
+    pub session_start_total: u32,
+    pub session_start_window_ms: u64,
+    /// Bots' IDENTIFYs allowed per `identify_interval_ms` (Discord: 5 s)
+    /// per rate-limit key (`shard_id % max_concurrency`), Discord's
+    /// `max_concurrency`; more get op 9.
+    pub max_concurrency: u32,
+    pub identify_interval_ms: u64,
+    /// Sessions (connected or resumable) one account may hold; an IDENTIFY
+    /// beyond it drops the account's longest-detached session, or, if all
+    /// are connected, is closed with 4008.
+    pub max_sessions_per_user: usize,
+    /// Bytes the resume buffers of all detached sessions may hold together
+    /// (each payload counted in full); past it, the longest-detached
+    /// sessions are dropped first.
+    pub resume_budget_bytes: usize,
+}
+
+impl GatewayConfig {
+    /// The session start limits, as `GET /gateway/bot` reports them.
+    pub fn session_start_limit(&self) -> api::SessionStartLimit {
+        api::SessionStartLimit {
+            total: self.session_start_total,
+            window_ms: self.session_start_window_ms,
+            max_concurrency: self.max_concurrency.max(1),
+            concurrency_window_ms: self.identify_interval_ms,
+        }
+    }
 }
 
 impl Default for GatewayConfig {
@@ -61,6 +102,15 @@ impl Default for GatewayConfig {
             large_threshold: 250,
             public_url: None,
             shutdown_grace_ms: 3_000,
+            identify_timeout_ms: 20_000,
+            max_connections: 10_000,
+            max_connections_per_address: 100,
+            session_start_total: 1000,
+            session_start_window_ms: 24 * 60 * 60 * 1000,
+            max_concurrency: 1,
+            identify_interval_ms: 5_000,
+            max_sessions_per_user: 64,
+            resume_budget_bytes: 64 * 1024 * 1024,
         }
     }
 }
@@ -77,10 +127,20 @@ pub fn router(hub: Arc<Hub>) -> Router {
     Router::new().route("/", get(upgrade)).with_state(hub)
 }
 
+/// Largest WebSocket message read (a larger one drops the connection).
+const MAX_MESSAGE: usize = 16 * 1024;
+
+/// What the accept loop (`server::serve`) hands every request of a
+/// connection: its place under `http.max_connections`. An upgraded socket
+/// keeps it, so WebSockets count against that cap for as long as they live.
+pub type HttpSlot = Arc<tokio::sync::OwnedSemaphorePermit>;
+
 async fn upgrade(
     State(hub): State<Arc<Hub>>,
     Query(q): Query<ConnectQuery>,
     headers: HeaderMap,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    http_slot: Option<Extension<HttpSlot>>,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
     // A plain GET of `/` is not a gateway connection.
@@ -91,6 +151,15 @@ async fn upgrade(
             r#"{"message":"404: Not Found","code":0}"#,
         )
             .into_response();
+    };
+    let address = peer.map(|Extension(ConnectInfo(peer))| {
+        api::limits::address_key(api::limits::client_ip(peer, &headers, &hub.trusted_proxies))
+    });
+    // Counted before the upgrade, so a refused socket costs no more than
+    // an HTTP answer.
+    let admission = match hub.admit(address) {
+        Ok(a) => a,
+        Err(refusal) => return refuse(refusal),
     };
     let host = headers
         .get(header::HOST)
@@ -109,17 +178,33 @@ async fn upgrade(
         public_url,
         transport,
         version_ok: q.v.as_deref().is_none_or(|v| v == "10"),
-        encoding_ok: q.encoding.as_deref().is_none_or(|e| e == "json"),
+        encoding: match q.encoding.as_deref() {
+            None | Some("json") => Some(conn::Encoding::Json),
+            Some("etf") => Some(conn::Encoding::Etf),
+            Some(_) => None,
+        },
     };
     // Room above the 4096-byte limit, so an oversized payload is read and
-    // answered with 4002 rather than failing at the protocol layer.
+    // answered with 4002 rather than failing at the protocol layer; little
+    // room, since a partial message is buffered before it is judged (an
+    // unidentified socket trickling one costs at most this much).
     // A small read buffer: tungstenite zero-fills the whole buffer (128 KiB by
     // default) before every read attempt, and the connection polls for a read
     // whenever its queue runs empty, so the default cost a 128 KiB memset per
     // dispatch and 128 KiB of touched memory per idle session
     // (docs/PERFORMANCE.md). Clients send at most 4096 bytes per payload.
-    ws.max_message_size(64 * 1024)
-        .max_frame_size(64 * 1024)
+    ws.max_message_size(MAX_MESSAGE)
+        .max_frame_size(MAX_MESSAGE)
         .read_buffer_size(4096)
-        .on_upgrade(move |socket| conn::run(hub, socket, params))
+        .on_upgrade(move |socket| conn::run(hub, socket, params, admission, http_slot))
+}
+
+/// The answer to a socket over a cap, in Discord's error shape.
+fn refuse(refusal: Refusal) -> Response {
+    let (status, message) = match refusal {
+        Refusal::Full => (StatusCode::SERVICE_UNAVAILABLE, "The gateway is at capacity; try again later."),
+        Refusal::AddressFull => (StatusCode::TOO_MANY_REQUESTS, "Too many gateway connections from your address."),
+    };
+    let body = serde_json::json!({ "message": message, "code": 0, "retry_after": 5.0, "global": false });
+    (status, [(header::CONTENT_TYPE, "application/json"), (header::RETRY_AFTER, "5")], body.to_string()).into_response()
 }

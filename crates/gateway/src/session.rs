@@ -24,6 +24,11 @@ pub struct Frame {
 }
 
 impl Frame {
+    /// Bytes a buffered frame keeps alive: its payload and its own record.
+    fn cost(&self) -> usize {
+        self.data.len() + std::mem::size_of::<Self>()
+    }
+
     /// The three parts of `{"op":0,"s":…,"t":"…","d":…}`.
     pub fn parts(&self) -> [Bytes; 3] {
         let head = format!("{{\"op\":0,\"s\":{},\"t\":\"{}\",\"d\":", self.seq, self.name);
@@ -50,6 +55,9 @@ struct Inner {
     /// Frames sent, oldest first, for resuming.
     buffer: VecDeque<Frame>,
     buffer_limit: usize,
+    /// What the buffer holds, counting each payload in full (shared ones
+    /// too, so the figure is an upper bound of what dropping it frees).
+    buffer_bytes: usize,
     /// The attached connection's dispatch queue.
     sink: Option<mpsc::Sender<Frame>>,
     /// When the last connection went away; `None` while attached.
@@ -102,6 +110,7 @@ impl Session {
                 seq: 0,
                 buffer: VecDeque::new(),
                 buffer_limit: buffer_limit.max(1),
+                buffer_bytes: 0,
                 sink: None,
                 detached_at: Some(Instant::now()),
                 guilds,
@@ -193,9 +202,12 @@ impl Session {
         let mut inner = self.lock();
         inner.seq += 1;
         let frame = Frame { seq: inner.seq, name, data };
+        inner.buffer_bytes += frame.cost();
         inner.buffer.push_back(frame.clone());
         while inner.buffer.len() > inner.buffer_limit {
-            inner.buffer.pop_front();
+            if let Some(old) = inner.buffer.pop_front() {
+                inner.buffer_bytes -= old.cost();
+            }
         }
         let Some(sink) = &inner.sink else { return Delivery::Buffered };
         let delivery = match sink.try_send(frame) {
@@ -240,5 +252,11 @@ impl Session {
 
     pub fn detached_since(&self) -> Option<Instant> {
         self.lock().detached_at
+    }
+
+    /// When it was detached and what its resume buffer holds, if detached.
+    pub fn detached_buffer(&self) -> Option<(Instant, usize)> {
+        let inner = self.lock();
+        inner.detached_at.map(|t| (t, inner.buffer_bytes))
     }
 }

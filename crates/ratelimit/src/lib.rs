@@ -68,6 +68,10 @@ pub trait RateLimiter: Send + Sync {
     /// first hit; refused hits count too, so hammering does not help.
     async fn hit(&self, key: &str, quota: Quota) -> Result<Decision, LimiterError>;
 
+    /// The state of `key`'s open window without counting a hit: what is
+    /// left and when it closes; `None` if no window is open.
+    async fn peek(&self, key: &str, quota: Quota) -> Result<Option<Decision>, LimiterError>;
+
     /// Whether the counters can be reached (for readiness checks).
     async fn ping(&self) -> Result<(), LimiterError>;
 }

@@ -74,6 +74,17 @@ impl RateLimiter for LocalLimiter {
         Ok(self.count(key, quota))
     }
 
+    async fn peek(&self, key: &str, quota: Quota) -> Result<Option<Decision>, LimiterError> {
+        let now = Instant::now();
+        let shard = &self.shards[self.hasher.hash_one(key) as usize % SHARDS];
+        let shard = shard.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        Ok(shard
+            .windows
+            .get(key)
+            .filter(|w| w.closes > now)
+            .map(|w| Decision::from_count(quota, w.count, w.closes - now)))
+    }
+
     async fn ping(&self) -> Result<(), LimiterError> {
         Ok(())
     }

@@ -25,6 +25,16 @@ end
 return {n, ttl}
 ";
 
+/// A window's count and time left, counting nothing; `{0, -2}` when none
+/// is open.
+const PEEK: &str = r"
+local n = redis.call('GET', KEYS[1])
+if not n then
+  return {0, -2}
+end
+return {tonumber(n), redis.call('PTTL', KEYS[1])}
+";
+
 /// How long one counter round trip may take before the request goes on
 /// without it.
 const TIMEOUT: Duration = Duration::from_millis(500);
@@ -33,6 +43,7 @@ pub struct RedisLimiter {
     conn: ConnectionManager,
     prefix: String,
     script: Script,
+    peek: Script,
 }
 
 impl RedisLimiter {
@@ -46,7 +57,7 @@ impl RedisLimiter {
             .await
             .map_err(|_| LimiterError::Backend(format!("connecting to Redis at {addr} timed out")))?
             .map_err(backend)?;
-        Ok(Self { conn, prefix: prefix.to_owned(), script: Script::new(HIT) })
+        Ok(Self { conn, prefix: prefix.to_owned(), script: Script::new(HIT), peek: Script::new(PEEK) })
     }
 }
 
@@ -67,6 +78,21 @@ impl RateLimiter for RedisLimiter {
             .map_err(backend)?;
         let reset_after = Duration::from_millis(ttl_ms.clamp(0, window_ms as i64) as u64);
         Ok(Decision::from_count(quota, count, reset_after))
+    }
+
+    async fn peek(&self, key: &str, quota: Quota) -> Result<Option<Decision>, LimiterError> {
+        let mut conn = self.conn.clone();
+        let window_ms = quota.window().as_millis() as u64;
+        let call = self.peek.key(format!("{}{key}", self.prefix));
+        let (count, ttl_ms): (u64, i64) = tokio::time::timeout(TIMEOUT, call.invoke_async(&mut conn))
+            .await
+            .map_err(|_| LimiterError::Backend("Redis did not answer in time".into()))?
+            .map_err(backend)?;
+        if count == 0 || ttl_ms == -2 {
+            return Ok(None);
+        }
+        let reset_after = Duration::from_millis(ttl_ms.clamp(0, window_ms as i64) as u64);
+        Ok(Some(Decision::from_count(quota, count, reset_after)))
     }
 
     async fn ping(&self) -> Result<(), LimiterError> {

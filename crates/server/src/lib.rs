@@ -112,7 +112,14 @@ pub async fn start_with_classifier(
     let shared: Arc<dyn store::Store> = Arc::new(store.clone());
     let bus: Arc<dyn events::EventBus> = Arc::new(events::LocalBus::new());
     let gw = &config.gateway;
-    let hub = gateway::Hub::new(gw.clone(), shared.clone(), bus.clone(), metrics.clone());
+    let hub = gateway::Hub::new(
+        gw.clone(),
+        shared.clone(),
+        bus.clone(),
+        metrics.clone(),
+        limiter.clone(),
+        config.http.trusted_proxies.clone(),
+    );
     hub.spawn();
     let automod = Arc::new(api::automod::AutoMod::new(config.moderation.clone(), classifier, metrics.clone()));
     automod.listen(bus.as_ref());
@@ -129,6 +136,7 @@ pub async fn start_with_classifier(
             login_max_failures: config.auth.login_max_failures,
             login_window: std::time::Duration::from_secs(config.auth.login_window_secs),
             avatar_max_bytes: config.avatars.max_bytes,
+            session_start: gw.session_start_limit(),
         }),
         bus,
         limits: Arc::new(api::Limits {

@@ -1,7 +1,7 @@
 //! The HTTP/1.1 accept loop, with the limits a public server needs: a cap
 //! on open connections, a deadline for a request's headers (slow clients),
 //! and caps on header size and count. WebSocket upgrades pass through to
-//! the gateway.
+//! the gateway, keeping their place under the connection cap.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -33,6 +33,10 @@ pub async fn serve(
 ) {
     let slots = http.max_connections.clamp(1, Semaphore::MAX_PERMITS);
     let permits = Arc::new(Semaphore::new(slots));
+    // Connections still serving HTTP (not upgraded): what shutdown drains.
+    // Upgraded sockets keep their `permits` place but are the gateway's to
+    // close (op 7), after this returns.
+    let in_flight = Arc::new(Semaphore::new(slots));
     let (closing, closed) = watch::channel(false);
     let lingering = Arc::new(Semaphore::new(MAX_LINGERING));
     let max_header_bytes = http.max_header_bytes;
@@ -65,8 +69,14 @@ pub async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let app = app.clone();
+        // Shared with every request, so a WebSocket upgrade (the gateway)
+        // keeps the connection's place after hyper lets the connection go.
+        let busy = in_flight.clone().try_acquire_owned().expect("never more connections than permits");
+        let permit: gateway::HttpSlot = Arc::new(permit);
+        let slot = permit.clone();
         let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
             req.extensions_mut().insert(ConnectInfo(peer));
+            req.extensions_mut().insert(slot.clone());
             let app = app.clone();
             async move {
                 if head_size(&req) > max_header_bytes {
@@ -91,13 +101,14 @@ pub async fn serve(
                 tracing::debug!(error = %e, %peer, "connection ended with an error");
             }
             drop(permit);
+            drop(busy);
         });
     }
     drop(listener);
     let _ = closing.send(true);
-    // Every connection holds a permit until it is done.
+    // Every connection serving HTTP holds a permit until it is done.
     let all = u32::try_from(slots).unwrap_or(u32::MAX);
-    if tokio::time::timeout(drain, permits.acquire_many(all)).await.is_err() {
+    if tokio::time::timeout(drain, in_flight.acquire_many(all)).await.is_err() {
         tracing::warn!("connections still open after {drain:?}; closing anyway");
     }
 }

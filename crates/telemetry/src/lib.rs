@@ -132,6 +132,9 @@ pub struct Metrics {
     gateway_dispatches: Counter,
     gateway_queue_depth: Histogram,
     gateway_slow_consumers: Counter,
+    gateway_resume_bytes: Gauge,
+    gateway_resume_evicted: Counter,
+    gateway_refused: Counter,
     store_duration: HistogramFamily<StoreLabels>,
     store_calls: Family<OutcomeLabels, Counter>,
     moderation_checks: Counter,
@@ -168,6 +171,9 @@ impl Metrics {
             gateway_dispatches: Counter::default(),
             gateway_queue_depth: Histogram::new(DEPTH_BUCKETS),
             gateway_slow_consumers: Counter::default(),
+            gateway_resume_bytes: Gauge::default(),
+            gateway_resume_evicted: Counter::default(),
+            gateway_refused: Counter::default(),
             store_duration: Family::new_with_constructor(store_latency),
             store_calls: Family::default(),
             moderation_checks: Counter::default(),
@@ -234,6 +240,21 @@ impl Metrics {
             "gateway_slow_consumers_dropped",
             "Connections cut loose because their outbound queue was full",
             m.gateway_slow_consumers.clone(),
+        );
+        registry.register(
+            "gateway_resume_buffer_bytes",
+            "Bytes held by the resume buffers of detached gateway sessions (each payload counted in full)",
+            m.gateway_resume_bytes.clone(),
+        );
+        registry.register(
+            "gateway_resume_budget_evictions",
+            "Detached gateway sessions dropped before their resume window ended to keep within the resume budget",
+            m.gateway_resume_evicted.clone(),
+        );
+        registry.register(
+            "gateway_connections_refused",
+            "Gateway WebSocket connections refused at the global or per-address cap",
+            m.gateway_refused.clone(),
         );
         registry.register_with_unit(
             "store_duration",
@@ -332,6 +353,19 @@ impl Metrics {
 
     pub fn slow_consumer_dropped(&self) {
         self.gateway_slow_consumers.inc();
+    }
+
+    /// What detached sessions' resume buffers hold, after a sweep.
+    pub fn resume_buffer_bytes(&self, bytes: usize) {
+        self.gateway_resume_bytes.set(i64::try_from(bytes).unwrap_or(i64::MAX));
+    }
+
+    pub fn resume_buffer_evicted(&self) {
+        self.gateway_resume_evicted.inc();
+    }
+
+    pub fn gateway_connection_refused(&self) {
+        self.gateway_refused.inc();
     }
 
     /// One store call of kind `op` (see [`STORE_OPS`]; anything else is

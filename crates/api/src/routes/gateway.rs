@@ -30,12 +30,14 @@ pub async fn gateway(State(state): State<ApiState>, headers: HeaderMap) -> Json<
 
 pub async fn gateway_bot(
     State(state): State<ApiState>,
-    Authed(_): Authed,
+    Authed(user): Authed,
     headers: HeaderMap,
 ) -> ApiResult<Json<Value>> {
+    // The gateway's own counters, so `remaining` is what IDENTIFY will find.
+    let limit = state.config.session_start.report(state.limits.limiter.as_ref(), user.id).await;
     Ok(Json(json!({
         "url": url(&state, &headers),
         "shards": 1,
-        "session_start_limit": { "total": 1000, "remaining": 1000, "reset_after": 0, "max_concurrency": 1 },
+        "session_start_limit": limit,
     })))
 }

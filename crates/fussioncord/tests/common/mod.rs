@@ -3,6 +3,7 @@
 //! database (a temporary SQLite file, or a new PostgreSQL database), and an
 //! HTTP client that checks every answer is Discord-shaped JSON.
 
+pub mod etf;
 pub mod ws;
 
 use std::collections::BTreeSet;
@@ -79,6 +80,9 @@ pub fn test_config(dir: PathBuf, database_url: Option<String>) -> server::Config
     config.ratelimit.per_ip = ample;
     config.ratelimit.default_route = ratelimit::RouteLimit::new(ample.limit, ample.window_ms);
     config.ratelimit.routes.clear();
+    // Likewise the gateway's session start limits (tests/gateway_limits.rs).
+    config.gateway.session_start_total = 1_000_000;
+    config.gateway.identify_interval_ms = 1;
     config
 }
 

@@ -33,6 +33,10 @@ pub struct Gateway {
     pub session_id: Option<String>,
     /// Raw bytes received (compressed, as on the wire).
     pub wire_bytes: usize,
+    /// Speaks `encoding=etf`: payloads go out and come in as ETF.
+    pub etf: bool,
+    /// Sends JSON in binary frames rather than text frames.
+    pub binary: bool,
 }
 
 pub const ALL_INTENTS: u64 = 0b11_0011_0001_1111_1111_1111_1111;
@@ -40,20 +44,26 @@ pub const ALL_INTENTS: u64 = 0b11_0011_0001_1111_1111_1111_1111;
 impl Gateway {
     /// Connects to `ws://addr/?v=10&encoding=json` plus `extra` query.
     pub async fn connect(addr: &str, extra: &str) -> Self {
-        let url = format!("ws://{addr}/?v=10&encoding=json{extra}");
+        Self::connect_query(addr, &format!("v=10&encoding=json{extra}")).await
+    }
+
+    /// Connects to `ws://addr/?{query}`.
+    pub async fn connect_query(addr: &str, query: &str) -> Self {
+        let url = format!("ws://{addr}/?{query}");
         let (ws, _) = tokio_tungstenite::connect_async(&url).await.expect("gateway accepts the connection");
-        let inflate = if extra.contains("compress=zlib-stream") {
+        let inflate = if query.contains("compress=zlib-stream") {
             Inflate::Zlib(flate2::Decompress::new(true))
-        } else if extra.contains("compress=zstd-stream") {
+        } else if query.contains("compress=zstd-stream") {
             Inflate::Zstd(zstd::stream::raw::Decoder::new().unwrap())
         } else {
             Inflate::Plain
         };
-        Self { ws, inflate, seq: None, session_id: None, wire_bytes: 0 }
+        let etf = query.contains("encoding=etf");
+        Self { ws, inflate, seq: None, session_id: None, wire_bytes: 0, etf, binary: false }
     }
 
     pub fn from_stream(ws: WebSocketStream<MaybeTlsStream<TcpStream>>) -> Self {
-        Self { ws, inflate: Inflate::Plain, seq: None, session_id: None, wire_bytes: 0 }
+        Self { ws, inflate: Inflate::Plain, seq: None, session_id: None, wire_bytes: 0, etf: false, binary: false }
     }
 
     pub fn per_message_compression(&mut self) {
@@ -61,7 +71,14 @@ impl Gateway {
     }
 
     pub async fn send(&mut self, payload: Value) {
-        self.ws.send(Message::Text(payload.to_string().into())).await.expect("send");
+        let message = if self.etf {
+            Message::Binary(super::etf::encode(&payload).into())
+        } else if self.binary {
+            Message::Binary(payload.to_string().into_bytes().into())
+        } else {
+            Message::Text(payload.to_string().into())
+        };
+        self.ws.send(message).await.expect("send");
     }
 
     pub async fn send_raw(&mut self, text: String) {
@@ -108,6 +125,9 @@ impl Gateway {
                 out
             }
         };
+        if self.etf {
+            return super::etf::decode(&text);
+        }
         serde_json::from_slice(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&text)))
     }
 
