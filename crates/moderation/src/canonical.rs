@@ -181,9 +181,10 @@ fn token(raw: &str, out: &mut Vec<String>) {
     };
     for (k, &c) in norm.iter().enumerate() {
         let inside = k > 0 && k + 1 < norm.len() && norm[k - 1].is_alphanumeric() && norm[k + 1].is_alphanumeric();
-        if c.is_alphanumeric() {
-            w.push(c);
-        } else if matches!(c, '\'' | '*' | '#') && !w.is_empty() && (inside || (c == '*' && k + 1 < norm.len())) {
+        // Apostrophes ("don't") and masks ("f*ck", "f**k") stay inside a
+        // word; at its edges they are punctuation.
+        let joins = matches!(c, '\'' | '*' | '#') && !w.is_empty() && (inside || (c == '*' && k + 1 < norm.len()));
+        if c.is_alphanumeric() || joins {
             w.push(c);
         } else if c.is_ascii() || c.is_whitespace() || is_punctuation(c) {
             flush(&mut w, out);
