@@ -73,7 +73,9 @@ enum Command {
 #[derive(Subcommand)]
 enum ModerationCommand {
     /// Train the toxicity and spam model from the labelled data sets; writes
-    /// the model file and an evaluation report on a held-out split.
+    /// the model file and an evaluation report: a held-out split of each
+    /// set, leave-one-data-set-out figures for the toxicity sets, precision
+    /// and recall per toxicity threshold, and the functional suite.
     Train {
         /// Directory of the data sets (see its README.md).
         #[arg(long, value_name = "DIR", default_value = "../shared/datasets")]
@@ -88,12 +90,18 @@ enum ModerationCommand {
         /// Seed of the split and of the shuffling.
         #[arg(long, default_value_t = moderation::train::DEFAULT_SEED)]
         seed: u64,
-        /// Training passes over the data.
+        /// Training passes of the spam head.
         #[arg(long, default_value_t = moderation::train::DEFAULT_EPOCHS)]
         epochs: usize,
-        /// Hash space of 2^BITS feature buckets (8–22).
+        /// Training passes of the toxicity head.
+        #[arg(long, value_name = "EPOCHS", default_value_t = moderation::train::DEFAULT_TOXICITY_EPOCHS)]
+        toxicity_epochs: usize,
+        /// Hash space of the spam head: 2^BITS feature buckets (8–22).
         #[arg(long, default_value_t = moderation::train::DEFAULT_BITS)]
         bits: u32,
+        /// Hash space of the toxicity head: 2^BITS feature buckets (8–22).
+        #[arg(long, value_name = "BITS", default_value_t = moderation::train::DEFAULT_TOXICITY_BITS)]
+        toxicity_bits: u32,
         /// AdaGrad step size.
         #[arg(long, default_value_t = moderation::train::DEFAULT_LEARNING_RATE)]
         learning_rate: f64,
@@ -228,12 +236,26 @@ fn load_model(path: Option<&std::path::Path>) -> anyhow::Result<moderation::Line
 
 fn moderation(cmd: ModerationCommand) -> anyhow::Result<()> {
     match cmd {
-        ModerationCommand::Train { data, out, report, seed, epochs, bits, learning_rate, l2, limit } => {
+        ModerationCommand::Train {
+            data,
+            out,
+            report,
+            seed,
+            epochs,
+            toxicity_epochs,
+            bits,
+            toxicity_bits,
+            learning_rate,
+            l2,
+            limit,
+        } => {
             let mut opts = moderation::train::TrainOptions::new(data, out);
             opts.report = Some(report);
             opts.seed = seed;
             opts.epochs = epochs;
+            opts.toxicity_epochs = toxicity_epochs;
             opts.bits = bits;
+            opts.toxicity_bits = toxicity_bits;
             opts.learning_rate = learning_rate;
             opts.l2 = l2;
             opts.limit = limit;

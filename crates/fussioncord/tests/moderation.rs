@@ -153,9 +153,29 @@ fn built_in_model_separates_obvious_cases() {
 
 /// A small data directory in the layout of `../shared/datasets`.
 fn fixture(dir: &Path) {
-    for sub in ["davidson", "sms-spam", "youtube-spam"] {
+    for sub in ["davidson", "sms-spam", "youtube-spam", "convabuse", "hatexplain", "edos"] {
         std::fs::create_dir_all(dir.join(sub)).unwrap();
     }
+    // The three newer toxicity sets, each in its own format: ConvAbuse's
+    // typed chat, HateXplain's lower-cased tokens with <user>, EDOS's [USER].
+    let mut conv = String::from(
+        "example_id,bot,prev_agent,prev_user,agent,user,annotators,votes_abusive,votes_ambiguous,abusive,worst_severity\n",
+    );
+    let mut hx = String::from("label,text\n");
+    let mut edos = String::from("rewire_id,text,label_sexist,label_category,label_vector,split\n");
+    let rude = ["dumb", "ugly", "pathetic", "worthless"];
+    let kind = ["lunch", "movie", "trip", "book"];
+    for i in 0..40 {
+        let (bad, good) = (rude[i % 4], kind[i % 4]);
+        conv.push_str(&format!("{i},E,\"hi, you\",b,c,\"You {bad} bot, {i}!\",3,3,0,1,-2\n"));
+        conv.push_str(&format!("{i},E,a,b,c,how was your {good} {i}?,3,0,0,0,0\n"));
+        hx.push_str(&format!("hatespeech,<user> you {bad} trash {i}\nnormal,<user> the {good} was fun {i}\n"));
+        edos.push_str(&format!("a{i},[USER] women are {bad} {i},sexist,x,x,train\n"));
+        edos.push_str(&format!("b{i},[USER] enjoyed the {good} {i} [URL],not sexist,none,none,dev\n"));
+    }
+    std::fs::write(dir.join("convabuse/convabuse.train.csv"), conv).unwrap();
+    std::fs::write(dir.join("hatexplain/hatexplain.train.csv"), hx).unwrap();
+    std::fs::write(dir.join("edos/edos.train.csv"), edos).unwrap();
     let mut dav = String::from(",count,hate_speech,offensive_language,neither,class,tweet\n");
     let mut sms = String::new();
     let mut yt = String::from("COMMENT_ID,AUTHOR,DATE,CONTENT,CLASS,VIDEO\n");
@@ -193,7 +213,11 @@ fn train_writes_a_loadable_model_and_a_report_reproducibly() {
                 tmp.path().join(format!("{name}.json")).to_str().unwrap(),
                 "--bits",
                 "14",
+                "--toxicity-bits",
+                "13",
                 "--epochs",
+                "4",
+                "--toxicity-epochs",
                 "4",
             ],
             Vec::new(),
@@ -203,16 +227,41 @@ fn train_writes_a_loadable_model_and_a_report_reproducibly() {
     };
     let (summary, progress) = train("a");
     assert!(progress.contains("cross-validation fold 5/5") && progress.contains("epoch 4/4"), "{progress}");
+    assert!(progress.contains("leave-one-data-set-out 4/4"), "{progress}");
     assert!(summary.contains("davidson") && summary.contains("ROC-AUC"), "{summary}");
+    assert!(summary.contains("leave-one-data-set-out") && summary.contains("functional suite"), "{summary}");
     train("b");
     let a = std::fs::read(tmp.path().join("a.fcm")).unwrap();
     assert_eq!(a, std::fs::read(tmp.path().join("b.fcm")).unwrap(), "training is reproducible");
-    assert_eq!(a.len(), 8 + 4 + 4 + 16 + 4 * (1 << 14) + 8);
+    assert_eq!(a.len(), 8 + 4 + 8 + 16 + 2 * (1 << 13) + 2 * (1 << 14) + 8);
 
     let report: Value = serde_json::from_slice(&std::fs::read(tmp.path().join("a.json")).unwrap()).unwrap();
+    assert_eq!(
+        std::fs::read(tmp.path().join("a.json")).unwrap(),
+        std::fs::read(tmp.path().join("b.json")).unwrap(),
+        "so is the report"
+    );
+    // Leave-one-data-set-out: each toxicity set scored whole by a fit on
+    // the other three.
+    let lodo = report["leave_one_data_set_out"].as_array().unwrap();
+    let held: Vec<&str> = lodo.iter().map(|d| d["held_out"].as_str().unwrap()).collect();
+    assert_eq!(held, ["davidson", "convabuse", "hatexplain", "edos"]);
+    for d in lodo {
+        let name = d["held_out"].as_str().unwrap();
+        assert_eq!(d["n"].as_u64().unwrap(), if name == "davidson" { 120 } else { 80 }, "{d}");
+        let trained: Vec<&str> = d["trained_on"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+        assert_eq!(trained.len(), 3);
+        assert!(!trained.contains(&name));
+        for field in ["roc_auc", "pr_auc"] {
+            let v = d[field].as_f64().unwrap_or_else(|| panic!("{field} in {d}"));
+            assert!((0.0..=1.0).contains(&v), "{field} = {v}");
+        }
+    }
+    assert!(report["functional"]["categories"].as_array().unwrap().len() >= 10);
+    assert_eq!(report["toxicity_thresholds"].as_array().unwrap().len(), 4);
     let test = report["test"].as_array().unwrap();
     let names: Vec<&str> = test.iter().map(|d| d["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["davidson", "sms", "youtube"]);
+    assert_eq!(names, ["davidson", "convabuse", "hatexplain", "edos", "sms", "youtube"]);
     for d in test {
         for field in ["roc_auc", "pr_auc", "precision", "recall", "f1"] {
             let v = d[field].as_f64().unwrap_or_else(|| panic!("{field} in {d}"));
@@ -221,7 +270,8 @@ fn train_writes_a_loadable_model_and_a_report_reproducibly() {
         let c = &d["confusion"];
         let total: u64 = ["tp", "fp", "tn", "fn"].iter().map(|k| c[k].as_u64().unwrap()).sum();
         assert_eq!(total, d["test"].as_u64().unwrap());
-        assert_eq!(d["test"].as_u64().unwrap(), 24, "20% of 120 rows, stratified");
+        let rows = if matches!(d["name"].as_str(), Some("convabuse" | "hatexplain" | "edos")) { 80 } else { 120 };
+        assert_eq!(d["test"].as_u64().unwrap(), rows / 5, "20% of the rows, stratified");
     }
     assert_eq!(report["model"]["bytes"].as_u64().unwrap(), a.len() as u64);
 
@@ -251,4 +301,83 @@ fn bad_model_files_and_data_dirs_are_errors_not_crashes() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("labeled_data.csv") && !err.contains("panicked"), "{err}");
     assert!(std::fs::read(&junk).unwrap().starts_with(b"FCMODEL\0 but"), "a failed run leaves the old file");
+}
+
+/// Every toxicity source writes names and links its own way; the model
+/// must see them alike, or it learns which set a text came from instead
+/// of what it says.
+#[test]
+fn placeholder_styles_of_every_source_score_alike() {
+    let styles = [
+        "[USER] you are a pathetic loser [URL]",                        // EDOS
+        "<user> you are a pathetic loser <url>",                        // HateXplain
+        "@someone You are a pathetic loser! http://t.co/abc",           // Davidson's tweets
+        "<@80351110224678912> you are a pathetic loser https://x.gg/a", // Discord
+    ];
+    let input: Vec<u8> = styles.iter().flat_map(|t| format!("{t}\n").into_bytes()).collect();
+    let s = score(&[], input);
+    for (i, x) in s.iter().enumerate() {
+        assert_eq!(x.0, s[0].0, "{:?} scores {} but {:?} scores {}", styles[i], x.0, styles[0], s[0].0);
+    }
+    // Obfuscation is undone: the spelled-out, masked and leetspeak forms of
+    // an insult score as the insult.
+    let forms = ["fuck you", "f u c k you", "f*ck you", "fuuuuck you", "F.U.C.K you"];
+    let input: Vec<u8> = forms.iter().flat_map(|t| format!("{t}\n").into_bytes()).collect();
+    let s = score(&[], input);
+    for (i, x) in s.iter().enumerate() {
+        assert_eq!(x.0, s[0].0, "{:?}", forms[i]);
+    }
+}
+
+/// Per-category accuracy floors: what the shipped model reaches, rounded
+/// down (docs/MODERATION.md has the exact figures). Low floors are honest
+/// ones: threats and insults without swear words are what the training
+/// data lack.
+const FLOORS: [(&str, f64); 14] = [
+    ("insult with profanity", 0.70),
+    ("insult without profanity", 0.10),
+    ("threat", 0.15),
+    ("identity attack", 0.35),
+    ("dehumanising comparison", 0.40),
+    ("slur", 0.90),
+    ("obfuscated insult", 0.80),
+    ("friendly profanity", 0.90),
+    ("negation", 0.90),
+    ("counter-speech and quotes", 0.90),
+    ("neutral identity statement", 0.85),
+    ("reclaimed term about oneself", 0.85),
+    ("harmless leetspeak and typos", 0.95),
+    ("ordinary chat", 0.95),
+];
+
+/// The functional suite (`moderation::functional`), scored through the
+/// binary: each category's accuracy at the default threshold must reach
+/// the floor the shipped model reaches (docs/MODERATION.md discusses the
+/// weak ones). A retrained model that regresses a category fails here.
+#[test]
+fn functional_suite_per_category_floors() {
+    let floors: &[(&str, f64)] = &FLOORS;
+    let cases = moderation::functional::cases();
+    let input: Vec<u8> = cases.iter().flat_map(|c| format!("{}\n", c.text).into_bytes()).collect();
+    let scores = score(&[], input);
+    assert_eq!(scores.len(), cases.len());
+    let mut report = String::new();
+    let mut failed = Vec::new();
+    for &(category, floor) in floors {
+        let (mut n, mut ok) = (0, 0);
+        for (case, s) in cases.iter().zip(&scores).filter(|(c, _)| c.category == category) {
+            n += 1;
+            ok += usize::from((s.0 >= 0.5) == case.toxic);
+        }
+        assert!(n > 0, "no cases in {category}");
+        let acc = ok as f64 / n as f64;
+        report.push_str(&format!("{category}: {ok}/{n} = {acc:.3} (floor {floor})\n"));
+        if acc < floor {
+            failed.push(category);
+        }
+    }
+    let known: std::collections::HashSet<&str> = floors.iter().map(|f| f.0).collect();
+    assert!(cases.iter().all(|c| known.contains(c.category)), "every category has a floor");
+    eprint!("{report}");
+    assert!(failed.is_empty(), "below the floor: {failed:?}\n{report}");
 }

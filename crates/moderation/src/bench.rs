@@ -24,10 +24,12 @@ pub struct BenchReport {
     pub messages_per_second: f64,
 }
 
-/// Every text of the three data sets, in file order.
+/// Every text of the six data sets, in file order.
 pub fn dataset_texts(dir: &Path, limit: Option<usize>) -> Result<Vec<String>, DataError> {
     let mut texts = Vec::new();
-    for set in [data::davidson(dir, limit)?, data::sms(dir, limit)?, data::youtube(dir, limit)?] {
+    let mut sets = data::toxicity_sets(dir, limit)?;
+    sets.extend([data::sms(dir, limit)?, data::youtube(dir, limit)?]);
+    for set in sets {
         texts.extend(set.examples.into_iter().map(|(t, _)| t));
     }
     Ok(texts)

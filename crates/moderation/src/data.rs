@@ -93,6 +93,72 @@ pub fn youtube(dir: &Path, limit: Option<usize>) -> Result<Dataset, DataError> {
     Ok(Dataset { name: "youtube", task: Task::Spam, examples })
 }
 
+/// ConvAbuse: the `user` message; abusive = `abusive` 1 (more than half of
+/// the annotators' votes abusive). The agent's turns are context we do not
+/// score (a chat server scores each message alone).
+pub fn convabuse(dir: &Path, limit: Option<usize>) -> Result<Dataset, DataError> {
+    let path = dir.join("convabuse/convabuse.train.csv");
+    let rows = parse_csv(&read(&path)?);
+    let [user, abusive] = columns(&path, &rows, ["user", "abusive"])?;
+    let mut examples = Vec::new();
+    for (n, row) in rows.iter().enumerate().skip(1).take(limit.unwrap_or(usize::MAX)) {
+        let label = match row.get(abusive).map(String::as_str) {
+            Some("1") => true,
+            Some("0") => false,
+            other => return Err(format_err(&path, n + 1, format!("abusive {other:?} is not 0 or 1"))),
+        };
+        examples.push((row.get(user).cloned().unwrap_or_default(), label));
+    }
+    Ok(Dataset { name: "convabuse", task: Task::Toxicity, examples })
+}
+
+/// HateXplain: toxic = `hatespeech` or `offensive`; not toxic = `normal`.
+/// Its text is lower-cased and tokenised with `<user>`-style placeholders;
+/// `features::canonical` brings every other source to the same form.
+pub fn hatexplain(dir: &Path, limit: Option<usize>) -> Result<Dataset, DataError> {
+    let path = dir.join("hatexplain/hatexplain.train.csv");
+    let rows = parse_csv(&read(&path)?);
+    let [label, text] = columns(&path, &rows, ["label", "text"])?;
+    let mut examples = Vec::new();
+    for (n, row) in rows.iter().enumerate().skip(1).take(limit.unwrap_or(usize::MAX)) {
+        let toxic = match row.get(label).map(String::as_str) {
+            Some("hatespeech") | Some("offensive") => true,
+            Some("normal") => false,
+            other => {
+                return Err(format_err(&path, n + 1, format!("label {other:?} is not hatespeech, offensive or normal")))
+            }
+        };
+        examples.push((row.get(text).cloned().unwrap_or_default(), toxic));
+    }
+    Ok(Dataset { name: "hatexplain", task: Task::Toxicity, examples })
+}
+
+/// EDOS: positive = `sexist`. Its negatives are "not sexist", which is not
+/// "clean" (they include insults of other kinds), so training gives them a
+/// reduced weight (`train::EDOS_NEGATIVE_WEIGHT`).
+pub fn edos(dir: &Path, limit: Option<usize>) -> Result<Dataset, DataError> {
+    let path = dir.join("edos/edos.train.csv");
+    let rows = parse_csv(&read(&path)?);
+    let [text, label] = columns(&path, &rows, ["text", "label_sexist"])?;
+    let mut examples = Vec::new();
+    for (n, row) in rows.iter().enumerate().skip(1).take(limit.unwrap_or(usize::MAX)) {
+        let sexist = match row.get(label).map(String::as_str) {
+            Some("sexist") => true,
+            Some("not sexist") => false,
+            other => {
+                return Err(format_err(&path, n + 1, format!("label_sexist {other:?} is not sexist or not sexist")))
+            }
+        };
+        examples.push((row.get(text).cloned().unwrap_or_default(), sexist));
+    }
+    Ok(Dataset { name: "edos", task: Task::Toxicity, examples })
+}
+
+/// Every toxicity set, in a fixed order.
+pub fn toxicity_sets(dir: &Path, limit: Option<usize>) -> Result<Vec<Dataset>, DataError> {
+    Ok(vec![davidson(dir, limit)?, convabuse(dir, limit)?, hatexplain(dir, limit)?, edos(dir, limit)?])
+}
+
 fn columns<const N: usize>(path: &Path, rows: &[Vec<String>], names: [&str; N]) -> Result<[usize; N], DataError> {
     let header = rows.first().ok_or_else(|| format_err(path, 1, "empty file"))?;
     let mut out = [0; N];
@@ -196,6 +262,41 @@ mod tests {
         assert_eq!(y.examples, vec![("check my channel".into(), true)]);
         std::fs::write(dir.join("sms-spam/SMSSpamCollection.train.tsv"), "maybe\ttext\n").unwrap();
         assert!(matches!(sms(&dir, None), Err(DataError::Format { record: 1, .. })));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn new_toxicity_readers_map_labels() {
+        let dir = std::env::temp_dir().join(format!("moderation-tox-data-test-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        for sub in ["convabuse", "hatexplain", "edos"] {
+            std::fs::create_dir_all(dir.join(sub)).unwrap();
+        }
+        std::fs::write(
+            dir.join("convabuse/convabuse.train.csv"),
+            "example_id,bot,prev_agent,prev_user,agent,user,annotators,votes_abusive,votes_ambiguous,abusive,worst_severity\n\
+             1,E,\"hi, there\",x,y,you suck,3,2,0,1,-2\n2,E,a,b,c,hello,3,0,0,0,0\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("hatexplain/hatexplain.train.csv"),
+            "label,text\nhatespeech,a <user>\noffensive,b\nnormal,c\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("edos/edos.train.csv"),
+            "rewire_id,text,label_sexist,label_category,label_vector,split\n\
+             x1,\"[USER] women, ugh\",sexist,2. derogation,2.1 x,train\nx2,nice day,not sexist,none,none,dev\n",
+        )
+        .unwrap();
+        let c = convabuse(&dir, None).unwrap();
+        assert_eq!(c.examples, vec![("you suck".into(), true), ("hello".into(), false)]);
+        let h = hatexplain(&dir, None).unwrap();
+        assert_eq!(h.examples.iter().map(|e| e.1).collect::<Vec<_>>(), [true, true, false]);
+        let e = edos(&dir, None).unwrap();
+        assert_eq!(e.examples, vec![("[USER] women, ugh".into(), true), ("nice day".into(), false)]);
+        std::fs::write(dir.join("hatexplain/hatexplain.train.csv"), "label,text\nrude,x\n").unwrap();
+        assert!(matches!(hatexplain(&dir, None), Err(DataError::Format { record: 2, .. })));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

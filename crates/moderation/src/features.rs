@@ -19,6 +19,9 @@ const NS_WORD: u64 = 0x57_4f_52_44;
 const NS_BIGRAM: u64 = 0x42_49_47_52;
 const NS_CHAR: u64 = 0x43_48_41_52;
 const NS_META: u64 = 0x4d_45_54_41;
+const NS_TOX_WORD: u64 = 0x54_57_4f_52_44;
+const NS_TOX_BIGRAM: u64 = 0x54_42_49_47_52;
+const NS_TOX_CHAR: u64 = 0x54_43_48_41_52;
 
 const MAX_NGRAM: usize = 5;
 
@@ -33,6 +36,48 @@ pub struct Features {
 impl Features {
     pub fn extract(text: &str, bits: u32) -> Features {
         Extractor::new(bits).run(text)
+    }
+
+    /// The toxicity head's features, from the canonical tokens
+    /// (`canonical`): word unigrams and bigrams, and character 2- to
+    /// 5-grams inside each word with its boundaries marked (" you ",
+    /// so "you" at a word's start and end differs from "you" inside
+    /// "young"). Placeholders (`<user>`, `<url>`, ...) are words only. No
+    /// meta features: capitals, digits and length tell the sources
+    /// apart (HateXplain is lower case) rather than toxic from not.
+    pub fn toxicity(text: &str, bits: u32) -> Features {
+        let shift = 64 - bits;
+        let bucket = |h: u64| (finish(h) >> shift) as u32;
+        let tokens = crate::canonical::canonical(text);
+        let mut f = Features::default();
+        let mut prev: Option<u64> = None;
+        let mut padded: Vec<char> = Vec::new();
+        for t in &tokens {
+            let h = hash_str(NS_TOX_WORD, t);
+            f.words.push(bucket(h));
+            if let Some(p) = prev {
+                let bigram = step(step(NS_TOX_BIGRAM, p as u32), (p >> 32) as u32);
+                f.words.push(bucket(step(step(bigram, h as u32), (h >> 32) as u32)));
+            }
+            prev = Some(h);
+            if t.starts_with('<') {
+                continue;
+            }
+            padded.clear();
+            padded.push(' ');
+            padded.extend(t.chars());
+            padded.push(' ');
+            for i in 0..padded.len() {
+                let mut h = NS_TOX_CHAR ^ 0xCBF2_9CE4_8422_2325;
+                for n in 1..=MAX_NGRAM.min(padded.len() - i) {
+                    h = step(h, padded[i + n - 1] as u32);
+                    if n >= 2 {
+                        f.chars.push(bucket(h));
+                    }
+                }
+            }
+        }
+        f
     }
 
     /// Sorts each group's buckets, so repeats sit together (see `runs`).
@@ -340,7 +385,7 @@ pub(crate) fn clean_markup(text: &str) -> String {
 }
 
 /// What a `<...>` stands for, or None when it is not markup.
-fn markup(inner: &str) -> Option<&'static str> {
+pub(crate) fn markup(inner: &str) -> Option<&'static str> {
     let first = inner.chars().next()?;
     if first == '@' {
         return Some("@user");
@@ -367,7 +412,7 @@ fn markup(inner: &str) -> Option<&'static str> {
     None
 }
 
-fn entity(s: &str) -> Option<(char, usize)> {
+pub(crate) fn entity(s: &str) -> Option<(char, usize)> {
     let end = s.as_bytes().iter().take(12).position(|&b| b == b';')?;
     let name = &s[1..end];
     let c = match name {
@@ -394,7 +439,7 @@ const TLDS: &[&str] = &[
     "be", "in", "xyz", "gl", "cc", "ws",
 ];
 
-fn is_url(t: &str) -> bool {
+pub(crate) fn is_url(t: &str) -> bool {
     if t.starts_with("http://") || t.starts_with("https://") || t.starts_with("www.") {
         return true;
     }
@@ -407,7 +452,7 @@ fn is_url(t: &str) -> bool {
     }
 }
 
-fn is_email(t: &str) -> bool {
+pub(crate) fn is_email(t: &str) -> bool {
     match t.split_once('@') {
         Some((user, domain)) => !user.is_empty() && domain.contains('.') && !domain.starts_with('.'),
         None => false,
@@ -418,7 +463,7 @@ fn is_email(t: &str) -> bool {
 /// inside words become letters ("b1tch", "$hit", "sh!t"), other digits
 /// become `0` (a phone number's shape matters, not its digits), and runs of
 /// more than two of the same character shrink to two ("fuuuuck", "!!!!!").
-fn normalise_token(t: &str) -> Vec<char> {
+pub(crate) fn normalise_token(t: &str) -> Vec<char> {
     let chars: Vec<char> = t.chars().collect();
     let letters = chars.iter().filter(|c| c.is_alphabetic()).count();
     let mut out: Vec<char> = Vec::with_capacity(chars.len());

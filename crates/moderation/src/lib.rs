@@ -9,8 +9,10 @@
 
 pub mod bench;
 mod bias;
+pub mod canonical;
 pub mod data;
 pub mod features;
+pub mod functional;
 pub mod metrics;
 pub mod model;
 mod rng;

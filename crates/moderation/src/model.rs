@@ -1,30 +1,32 @@
 //! The linear model and its file format.
 //!
-//! File layout (little-endian), version 2 (version 1 weighed terms by
-//! their raw counts, so its weights do not fit today's features):
+//! File layout (little-endian), version 3. Version 2 had one hash space
+//! shared by both heads over the same features; since version 3 the
+//! toxicity head has its own features (`Features::toxicity`, over the
+//! canonical text) and its own table, so older files are refused.
 //!
 //! | bytes | field |
 //! |---|---|
 //! | 8 | magic `FCMODEL\0` |
-//! | 4 | format version (2) |
-//! | 4 | feature bits `b` (the hash space has `2^b` buckets) |
-//! | 4 × 2 | bias per head (toxicity, spam), f32 |
+//! | 4 | format version (3) |
+//! | 4 × 2 | feature bits per head (toxicity, spam): `2^b` buckets each |
+//! | 4 × 2 | bias per head, f32 |
 //! | 4 × 2 | quantisation step per head, f32 |
-//! | 2 × 2^b × 2 | weights as i16, bucket-major: (toxicity, spam) per bucket |
+//! | 2 × 2^b_tox | toxicity weights as i16 |
+//! | 2 × 2^b_spam | spam weights as i16 |
 //! | 8 | FNV-1a 64 of everything before |
 //!
 //! Weights are stored as 16-bit integers times a per-head step: it halves
 //! the file against f32, and the scores move by far less than the
-//! precision they are printed with. Both heads of a bucket sit side by side
-//! so one memory read serves both scores.
+//! precision they are printed with.
 
 use crate::features::{runs, term_weight, Features};
 use crate::{Classifier, Scores};
 
 const MAGIC: &[u8; 8] = b"FCMODEL\0";
-const VERSION: u32 = 2;
-const HEADER: usize = 8 + 4 + 4 + 8 + 8;
-/// Largest hash space a file may ask for (8 MiB of weights).
+const VERSION: u32 = 3;
+const HEADER: usize = 8 + 4 + 8 + 8 + 8;
+/// Largest hash space a file may ask for (8 MiB of weights per head).
 const MAX_BITS: u32 = 22;
 const MIN_BITS: u32 = 8;
 
@@ -50,58 +52,58 @@ pub enum ModelError {
     Io { path: String, source: std::io::Error },
 }
 
-/// A logistic-regression model with two heads over one hashed feature space.
+/// A logistic-regression model with two heads, each over its own hashed
+/// feature space (toxicity: `Features::toxicity`; spam: `Features::extract`).
 /// Scores are calibrated so that 0.5 is each head's decision threshold
 /// (chosen on validation data when it was trained).
 #[derive(Clone, Debug, PartialEq)]
 pub struct LinearModel {
-    bits: u32,
+    bits: [u32; 2],
     bias: [f32; 2],
-    /// `weights[bucket] = [toxicity, spam]`.
-    weights: Vec<[f32; 2]>,
+    /// `weights[head][bucket]`, head 0 toxicity, 1 spam.
+    weights: [Vec<f32>; 2],
 }
 
 /// The quantised form that is written to and read from files.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Quantised {
-    pub bits: u32,
+    pub bits: [u32; 2],
     pub bias: [f32; 2],
     pub step: [f32; 2],
-    pub weights: Vec<[i16; 2]>,
+    pub weights: [Vec<i16>; 2],
 }
 
 impl Quantised {
-    /// Rounds float weights (one vector per head) to i16 steps.
-    pub(crate) fn from_float(bits: u32, bias: [f64; 2], heads: [&[f64]; 2]) -> Quantised {
+    /// Rounds float weights (one vector per head, `2^bits[h]` long) to i16 steps.
+    pub(crate) fn from_float(bias: [f64; 2], heads: [&[f64]; 2]) -> Quantised {
         let mut step = [0f32; 2];
+        let mut bits = [0u32; 2];
+        let mut weights: [Vec<i16>; 2] = Default::default();
         for h in 0..2 {
+            debug_assert!(heads[h].len().is_power_of_two());
+            bits[h] = heads[h].len().trailing_zeros();
             let max = heads[h].iter().fold(0f64, |m, w| m.max(w.abs()));
             step[h] = if max > 0.0 { (max / f64::from(i16::MAX)) as f32 } else { 1.0 };
+            weights[h] = heads[h]
+                .iter()
+                .map(|w| (w / f64::from(step[h])).round().clamp(f64::from(-i16::MAX), f64::from(i16::MAX)) as i16)
+                .collect();
         }
-        let n = 1usize << bits;
-        let weights = (0..n)
-            .map(|i| {
-                let q = |h: usize| {
-                    let v = (heads[h][i] / f64::from(step[h])).round();
-                    v.clamp(f64::from(-i16::MAX), f64::from(i16::MAX)) as i16
-                };
-                [q(0), q(1)]
-            })
-            .collect();
         Quantised { bits, bias: [bias[0] as f32, bias[1] as f32], step, weights }
     }
 
     pub(crate) fn to_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(HEADER + self.weights.len() * 4 + 8);
+        let mut out = Vec::with_capacity(HEADER + (self.weights[0].len() + self.weights[1].len()) * 2 + 8);
         out.extend_from_slice(MAGIC);
         out.extend_from_slice(&VERSION.to_le_bytes());
-        out.extend_from_slice(&self.bits.to_le_bytes());
+        for b in self.bits {
+            out.extend_from_slice(&b.to_le_bytes());
+        }
         for v in self.bias.iter().chain(&self.step) {
             out.extend_from_slice(&v.to_le_bytes());
         }
-        for w in &self.weights {
-            out.extend_from_slice(&w[0].to_le_bytes());
-            out.extend_from_slice(&w[1].to_le_bytes());
+        for w in self.weights.iter().flatten() {
+            out.extend_from_slice(&w.to_le_bytes());
         }
         let sum = fnv64(&out);
         out.extend_from_slice(&sum.to_le_bytes());
@@ -112,7 +114,7 @@ impl Quantised {
         if bytes.len() < 8 || &bytes[..8] != MAGIC {
             return Err(ModelError::BadMagic);
         }
-        if bytes.len() < HEADER + 8 {
+        if bytes.len() < 12 {
             return Err(ModelError::Length);
         }
         let u32_at = |at: usize| u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes"));
@@ -121,33 +123,33 @@ impl Quantised {
         if version != VERSION {
             return Err(ModelError::Version(version));
         }
-        let bits = u32_at(12);
-        if !(MIN_BITS..=MAX_BITS).contains(&bits) {
-            return Err(ModelError::Bits(bits));
+        if bytes.len() < HEADER + 8 {
+            return Err(ModelError::Length);
         }
-        let n = 1usize << bits;
-        if bytes.len() != HEADER + n * 4 + 8 {
+        let bits = [u32_at(12), u32_at(16)];
+        if let Some(&b) = bits.iter().find(|b| !(MIN_BITS..=MAX_BITS).contains(b)) {
+            return Err(ModelError::Bits(b));
+        }
+        let n = [1usize << bits[0], 1usize << bits[1]];
+        if bytes.len() != HEADER + (n[0] + n[1]) * 2 + 8 {
             return Err(ModelError::Length);
         }
         let (body, sum) = bytes.split_at(bytes.len() - 8);
         if fnv64(body) != u64::from_le_bytes(sum.try_into().expect("8 bytes")) {
             return Err(ModelError::Checksum);
         }
-        let bias = [f32_at(16), f32_at(20)];
-        let step = [f32_at(24), f32_at(28)];
+        let bias = [f32_at(20), f32_at(24)];
+        let step = [f32_at(28), f32_at(32)];
         if !bias.iter().chain(&step).all(|v| v.is_finite()) {
             return Err(ModelError::NotFinite);
         }
-        let weights = body[HEADER..]
-            .chunks_exact(4)
-            .map(|c| [i16::from_le_bytes([c[0], c[1]]), i16::from_le_bytes([c[2], c[3]])])
-            .collect();
-        Ok(Quantised { bits, bias, step, weights })
+        let all: Vec<i16> = body[HEADER..].chunks_exact(2).map(|c| i16::from_le_bytes([c[0], c[1]])).collect();
+        let (tox, spam) = all.split_at(n[0]);
+        Ok(Quantised { bits, bias, step, weights: [tox.to_vec(), spam.to_vec()] })
     }
 
     pub(crate) fn dequantise(&self) -> LinearModel {
-        let weights =
-            self.weights.iter().map(|w| [f32::from(w[0]) * self.step[0], f32::from(w[1]) * self.step[1]]).collect();
+        let weights = [0, 1].map(|h| self.weights[h].iter().map(|&w| f32::from(w) * self.step[h]).collect());
         LinearModel { bits: self.bits, bias: self.bias, weights }
     }
 }
@@ -168,38 +170,37 @@ impl LinearModel {
         LinearModel::from_bytes(&bytes)
     }
 
-    pub fn feature_bits(&self) -> u32 {
+    /// Feature bits of (toxicity, spam).
+    pub fn feature_bits(&self) -> [u32; 2] {
         self.bits
     }
 
     /// Raw scores (log-odds) of both heads.
     pub fn logits(&self, text: &str) -> [f32; 2] {
-        let mut f = Features::extract(text, self.bits);
-        f.sort();
-        let mut out = self.bias;
-        for group in [&f.words, &f.chars] {
-            let mut sum = [0f32; 2];
-            let mut sq = 0f32;
-            for (i, count) in runs(group) {
-                let w = self.weights[i as usize];
-                let v = term_weight(count);
-                sum[0] += w[0] * v;
-                sum[1] += w[1] * v;
-                sq += v * v;
-            }
-            if sq > 0.0 {
-                let norm = sq.sqrt();
-                out[0] += sum[0] / norm;
-                out[1] += sum[1] / norm;
-            }
-        }
-        for &i in &f.meta {
-            let w = self.weights[i as usize];
-            out[0] += w[0];
-            out[1] += w[1];
-        }
-        out
+        let tox = Features::toxicity(text, self.bits[0]);
+        let spam = Features::extract(text, self.bits[1]);
+        [self.bias[0] + dot(&self.weights[0], tox), self.bias[1] + dot(&self.weights[1], spam)]
     }
+}
+
+/// The sum of a head's weights over a text's features, each group scaled
+/// to unit length as `Features::entries` does for training.
+fn dot(weights: &[f32], mut f: Features) -> f32 {
+    f.sort();
+    let mut out = 0f32;
+    for group in [&f.words, &f.chars] {
+        let mut sum = 0f32;
+        let mut sq = 0f32;
+        for (i, count) in runs(group) {
+            let v = term_weight(count);
+            sum += weights[i as usize] * v;
+            sq += v * v;
+        }
+        if sq > 0.0 {
+            out += sum / sq.sqrt();
+        }
+    }
+    out + f.meta.iter().map(|&i| weights[i as usize]).sum::<f32>()
 }
 
 pub fn sigmoid(x: f32) -> f32 {
@@ -222,22 +223,20 @@ mod tests {
     use super::*;
 
     fn small() -> Quantised {
-        let bits = 10;
-        let n = 1usize << bits;
-        let tox: Vec<f64> = (0..n).map(|i| ((i as f64) * 0.37).sin()).collect();
-        let spam: Vec<f64> = (0..n).map(|i| ((i as f64) * 0.11).cos() * 0.5).collect();
-        Quantised::from_float(bits, [0.25, -1.5], [&tox, &spam])
+        let tox: Vec<f64> = (0..1 << 11).map(|i| ((i as f64) * 0.37).sin()).collect();
+        let spam: Vec<f64> = (0..1 << 10).map(|i| ((i as f64) * 0.11).cos() * 0.5).collect();
+        Quantised::from_float([0.25, -1.5], [&tox, &spam])
     }
 
     #[test]
     fn round_trip_is_exact_and_quantisation_is_close() {
         let q = small();
         let bytes = q.to_bytes();
-        assert_eq!(bytes.len(), HEADER + 4 * 1024 + 8);
+        assert_eq!(bytes.len(), HEADER + 2 * 2048 + 2 * 1024 + 8);
         assert_eq!(Quantised::from_bytes(&bytes).unwrap(), q);
         assert_eq!(q.to_bytes(), bytes);
         let m = q.dequantise();
-        let err = (f64::from(m.weights[3][0]) - (3.0f64 * 0.37).sin()).abs();
+        let err = (f64::from(m.weights[0][3]) - (3.0f64 * 0.37).sin()).abs();
         assert!(err <= f64::from(q.step[0]) / 2.0 + 1e-6, "{err}");
     }
 
@@ -252,20 +251,24 @@ mod tests {
         let mut version = bytes.clone();
         version[8] = 9;
         assert!(matches!(LinearModel::from_bytes(&version), Err(ModelError::Version(9))));
-        let mut bits = bytes;
-        bits[12] = 40;
+        let mut bits = bytes.clone();
+        bits[16] = 40;
         assert!(matches!(LinearModel::from_bytes(&bits), Err(ModelError::Bits(40))));
+        // A version 2 file (one shared table) is refused, not misread.
+        let mut v2 = bytes;
+        v2[8] = 2;
+        assert!(matches!(LinearModel::from_bytes(&v2), Err(ModelError::Version(2))));
     }
 
     #[test]
     fn scorer_matches_training_entries() {
         let m = small().dequantise();
         let text = "Some text, with WORDS and 12345 digits!! http://x.com";
-        let f = Features::extract(text, m.bits);
+        let feats = [Features::toxicity(text, m.bits[0]), Features::extract(text, m.bits[1])];
         let mut expect = [f64::from(m.bias[0]), f64::from(m.bias[1])];
-        for (i, v) in f.entries() {
-            for (e, w) in expect.iter_mut().zip(m.weights[i as usize]) {
-                *e += f64::from(w) * f64::from(v);
+        for (h, f) in feats.into_iter().enumerate() {
+            for (i, v) in f.entries() {
+                expect[h] += f64::from(m.weights[h][i as usize]) * f64::from(v);
             }
         }
         let got = m.logits(text);
