@@ -23,8 +23,14 @@ fn main() {
     let dist = match std::env::var_os("FUSSIONCORD_WEB_DIST") {
         Some(dir) => PathBuf::from(dir),
         None => {
+            // Paths relative to this package, through the `web` link beside
+            // Cargo.toml: cargo keeps relative paths in its fingerprint and
+            // resolves them against wherever the checkout is now, so a target
+            // directory shared by clones at other paths (as CI's is) still
+            // sees a change. Absolute paths would keep watching the clone
+            // that first built the client, and embed its stale build.
             for f in ["src", "index.html", "package.json", "package-lock.json", "vite.config.ts", "tsconfig.json"] {
-                println!("cargo:rerun-if-changed={}", web.join(f).display());
+                println!("cargo:rerun-if-changed=web/{f}");
             }
             build_client(&web, &out.join("dist"))
         }
