@@ -242,3 +242,30 @@ export function totp(secret, nowMs = Date.now()) {
   const o = h[h.length - 1] & 0xf;
   return String((h.readUInt32BE(o) & 0x7fffffff) % 1_000_000).padStart(6, "0");
 }
+
+/** Calls the server's REST API as `token` (none: unauthenticated); throws on any non-2xx answer. */
+export async function rest(baseUrl, token, method, path, body) {
+  const res = await fetch(`${baseUrl}/api/v10${path}`, {
+    method,
+    headers: { ...(token ? { Authorization: token } : {}), ...(body ? { "Content-Type": "application/json" } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`);
+  return text ? JSON.parse(text) : null;
+}
+
+/** Registers through the page as a person would; sets `p.token` and `p.id`. */
+export async function register(baseUrl, p, username, displayName) {
+  const { page } = p;
+  await page.goto("/register");
+  await page.getByLabel("Email").fill(`${username}@example.org`);
+  await page.getByLabel("Display name").fill(displayName);
+  await page.getByLabel("Username").fill(username);
+  await page.getByLabel("Password").fill("correct horse battery");
+  await page.getByRole("button", { name: "Create account" }).click();
+  await page.waitForURL(/\/channels\/@me$/);
+  await page.getByRole("heading", { name: "Friends" }).waitFor();
+  p.token = await page.evaluate(() => localStorage.getItem("fussioncord.token"));
+  p.id = (await rest(baseUrl, p.token, "GET", "/users/@me")).id;
+}

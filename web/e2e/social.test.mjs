@@ -6,7 +6,7 @@
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { TIMEOUT, eventually, launchBrowser, shot, startServer, totp } from "./harness.mjs";
+import { TIMEOUT, eventually, launchBrowser, shot, startServer, totp , rest as harnessRest, register as harnessRegister } from "./harness.mjs";
 
 let server, browser;
 const pageErrors = [];
@@ -42,30 +42,9 @@ async function person(name) {
 
 
 
-async function rest(token, method, path, body) {
-  const res = await fetch(`${server.url}/api/v10${path}`, {
-    method,
-    headers: { ...(token ? { Authorization: token } : {}), ...(body ? { "Content-Type": "application/json" } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`);
-  return text ? JSON.parse(text) : null;
-}
+const rest = (token, method, path, body) => harnessRest(server.url, token, method, path, body);
 
-async function register(p, username, displayName) {
-  const { page } = p;
-  await page.goto("/register");
-  await page.getByLabel("Email").fill(`${username}@example.org`);
-  await page.getByLabel("Display name").fill(displayName);
-  await page.getByLabel("Username").fill(username);
-  await page.getByLabel("Password").fill("correct horse battery");
-  await page.getByRole("button", { name: "Create account" }).click();
-  await page.waitForURL(/\/channels\/@me$/);
-  await page.getByRole("heading", { name: "Friends" }).waitFor();
-  p.token = await page.evaluate(() => localStorage.getItem("fussioncord.token"));
-  p.id = (await rest(p.token, "GET", "/users/@me")).id;
-}
+const register = (p, username, displayName) => harnessRegister(server.url, p, username, displayName);
 
 const feed = (page) => page.getByRole("feed");
 const message = (page, text) => feed(page).getByRole("article").filter({ hasText: text });
