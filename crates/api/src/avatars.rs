@@ -22,7 +22,7 @@ use sha2::{Digest, Sha256};
 
 use store::UserId;
 
-use crate::error::ApiError;
+use crate::ApiError;
 use crate::ApiState;
 
 /// Where uploaded files live: a directory by default; an object store could

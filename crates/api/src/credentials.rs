@@ -10,8 +10,8 @@
 use model::Timestamp;
 use store::{NewSession, UserId, UserRow};
 
-use crate::error::{ApiError, ApiResult};
 use crate::ApiState;
+use crate::{ApiError, ApiResult};
 
 pub(crate) fn account_key(user: UserId) -> String {
     format!("user:{user}")

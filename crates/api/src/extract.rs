@@ -11,9 +11,9 @@ use axum::http::{header, HeaderMap, StatusCode};
 use serde::de::DeserializeOwned;
 use serde_json::error::Category;
 
-use crate::error::{ApiError, FormErrors};
 use crate::strict::Strict;
 use crate::ApiState;
+use crate::{ApiError, FormErrors};
 use model::Id;
 use store::UserRow;
 

@@ -1,23 +1,14 @@
 //! Discord's HTTP API v10: routing, validation, access checks and the
 //! mapping from storage rows to wire JSON.
 
-pub mod access;
-pub mod audit;
-pub mod automod;
 pub mod avatars;
 mod credentials;
 mod edge;
-mod error;
 mod extract;
 pub mod limits;
-mod names;
 mod openapi;
 pub mod ops;
-mod publish;
-pub mod render;
 mod routes;
-pub mod service;
-mod session_start;
 mod strict;
 
 use std::sync::Arc;
@@ -28,13 +19,15 @@ use axum::response::{IntoResponse, Response};
 use axum::Router;
 use tower_http::catch_panic::CatchPanicLayer;
 
-use model::snowflake::SnowflakeGenerator;
-use store::Store;
+use domain::Domain;
 
+/// Every failed request answers with Discord's error, which the domain's
+/// operations return.
+pub use domain::{Error as ApiError, FormErrors, Limited};
 pub use edge::{layers as edge_layers, HttpConfig};
-pub use error::{ApiError, ApiResult, FormErrors, Limited};
+pub type ApiResult<T> = domain::Result<T>;
+pub use domain::SessionStartLimit;
 pub use limits::Limits;
-pub use session_start::SessionStartLimit;
 
 /// Settings of the HTTP API.
 #[derive(Debug, Clone)]
@@ -77,25 +70,27 @@ impl Default for ApiConfig {
     }
 }
 
-/// What every handler can reach. Cloned per request: everything is shared.
+/// What every handler can reach: the domain (store, bus, AutoMod, …) and
+/// what only HTTP needs. Cloned per request: everything is shared.
 #[derive(Clone)]
 pub struct ApiState {
-    pub store: Arc<dyn Store>,
-    pub ids: Arc<SnowflakeGenerator>,
+    pub domain: Domain,
     pub passwords: Arc<auth::PasswordHasherConfig>,
     pub config: Arc<ApiConfig>,
-    /// Where every change is announced for the gateway.
-    pub bus: Arc<dyn events::EventBus>,
     /// Rate limits and the counters behind them.
     pub limits: Arc<Limits>,
-    /// This server's metrics (request counts, latencies, rate-limit hits).
-    pub metrics: Arc<telemetry::Metrics>,
     /// Where avatar images are kept.
     pub avatars: Arc<dyn avatars::BlobStore>,
-    /// AutoMod: the rule cache, the classifier and the spam windows.
-    pub automod: Arc<automod::AutoMod>,
-    /// Who is connected now (the gateway's hub): whom `@here` reaches.
-    pub presences: Arc<dyn events::Presences>,
+}
+
+/// Handlers reach the domain's parts and operations through the state
+/// (`state.store`, `state.message_created(…)`, `access::channel(&state, …)`).
+impl std::ops::Deref for ApiState {
+    type Target = Domain;
+
+    fn deref(&self) -> &Domain {
+        &self.domain
+    }
 }
 
 /// The whole HTTP API, mounted under `/api/v10` (and `/api`, which

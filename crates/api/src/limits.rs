@@ -15,9 +15,9 @@ use axum::response::{IntoResponse, Response};
 
 use ratelimit::{Decision, Quota, RateLimitConfig, RateLimiter};
 
-use crate::error::{ApiError, Limited};
 use crate::extract::Session;
 use crate::ApiState;
+use crate::{ApiError, Limited};
 
 /// The limiter and the limits it enforces.
 pub struct Limits {
@@ -76,7 +76,7 @@ pub async fn limit(State(state): State<ApiState>, req: Request, next: Next) -> R
         Some(id) => (id, limits.config.global, "global"),
         None => {
             let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
-            let ip = peer.map(|peer| address_key(client_ip(peer, &parts.headers, &limits.trusted_proxies)));
+            let ip = peer.map(|peer| ratelimit::address_key(client_ip(peer, &parts.headers, &limits.trusted_proxies)));
             (format!("ip:{}", ip.as_deref().unwrap_or("unknown")), limits.config.per_ip, "ip")
         }
     };
@@ -108,40 +108,11 @@ pub async fn limit(State(state): State<ApiState>, req: Request, next: Next) -> R
     res
 }
 
-/// The client's address: the TCP peer's, or, when the peer is a trusted
-/// proxy, the nearest address in `X-Forwarded-For` that is not one (the
-/// ones before it could be made up by the client).
-/// Addresses compare in canonical form, so an IPv4 proxy seen through a
-/// dual-stack socket (`::ffff:10.0.0.5`) is still `10.0.0.5`.
-/// (The gateway counts its sockets per address with it too.)
-pub fn client_ip(peer: SocketAddr, headers: &axum::http::HeaderMap, trusted: &[IpAddr]) -> IpAddr {
-    let is_trusted = |ip: &IpAddr| trusted.iter().any(|t| t.to_canonical() == *ip);
-    let peer = peer.ip().to_canonical();
-    if !is_trusted(&peer) {
-        return peer;
-    }
-    let hops = headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok());
-    let hops: Vec<&str> = hops.flat_map(|v| v.split(',')).map(str::trim).collect();
-    for hop in hops.iter().rev() {
-        match hop.parse::<IpAddr>().map(|ip| ip.to_canonical()) {
-            Ok(ip) if is_trusted(&ip) => continue,
-            Ok(ip) => return ip,
-            Err(_) => break,
-        }
-    }
-    peer
-}
-
-/// What an address is counted as: itself for IPv4, its /64 for IPv6 (one
-/// subscriber typically holds a whole /64).
-pub fn address_key(ip: IpAddr) -> String {
-    match ip {
-        IpAddr::V4(v4) => v4.to_string(),
-        IpAddr::V6(v6) => {
-            let s = v6.segments();
-            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
-        }
-    }
+/// The client's address as `ratelimit::client_ip` finds it from the
+/// request's `X-Forwarded-For` headers.
+fn client_ip(peer: SocketAddr, headers: &axum::http::HeaderMap, trusted: &[IpAddr]) -> IpAddr {
+    let forwarded = headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok());
+    ratelimit::client_ip(peer, forwarded, trusted)
 }
 
 /// A major parameter as the handler will read it: `0123` and `123` name
@@ -208,12 +179,9 @@ mod tests {
     }
 
     #[test]
-    fn spellings_of_one_id_share_a_key_and_ipv6_counts_per_64() {
+    fn spellings_of_one_id_share_a_key() {
         assert_eq!(canonical_id("00123"), "123");
         assert_eq!(canonical_id("not-an-id"), "not-an-id");
-        assert_eq!(address_key("2001:db8:1:2:aaaa::1".parse().unwrap()), "2001:db8:1:2::/64");
-        assert_eq!(address_key("2001:db8:1:2:bbbb::9".parse().unwrap()), "2001:db8:1:2::/64");
-        assert_eq!(address_key("203.0.113.5".parse().unwrap()), "203.0.113.5");
     }
 
     #[test]

@@ -26,7 +26,7 @@ use utoipa::openapi::{
     RefOr, Required, ResponseBuilder, ServerBuilder,
 };
 
-use crate::error::ApiError;
+use crate::ApiError;
 
 /// Where the document is served; Swagger UI reads it from here.
 pub const SPEC_PATH: &str = "/api/openapi.json";

@@ -7,15 +7,20 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use model::id::{ChannelMarker, GuildMarker, UserMarker};
+use model::message::Message;
 use model::Id;
+use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
+
+pub mod dispatch;
+pub use dispatch::Dispatch;
 
 pub type UserId = Id<UserMarker>;
 pub type GuildId = Id<GuildMarker>;
 pub type ChannelId = Id<ChannelMarker>;
 
 /// Who an event is for.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Audience {
     /// Every member of a guild.
     Guild(GuildId),
@@ -32,7 +37,7 @@ pub enum Audience {
 /// A change to who belongs where, applied by the gateway before the event
 /// itself is delivered (so a new member receives the guild's GUILD_CREATE)
 /// or after it (so a leaving member still receives GUILD_DELETE).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Membership {
     Joined { user: UserId, guild: GuildId },
     Left { user: UserId, guild: GuildId },
@@ -98,13 +103,13 @@ pub trait Presences: Send + Sync {
 /// Tokens of one user that stopped working (logout, password change, MFA
 /// turned on or off, bot token reset), by their stored hashes: the gateway
 /// closes connections that authenticated with them (4004).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Revocation {
     pub user: UserId,
     pub tokens: RevokedTokens,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum RevokedTokens {
     /// Every token of the user but this one (the one just issued).
     AllBut(String),
@@ -123,7 +128,7 @@ impl RevokedTokens {
 /// A presence a person set through the API (their saved status or custom
 /// status), for every node's gateway to apply to the user's sessions there
 /// as if they had sent op 3.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PresenceChange {
     pub user: UserId,
     /// `online`, `idle`, `dnd` or `invisible`; `None` keeps the current one.
@@ -133,49 +138,73 @@ pub struct PresenceChange {
 }
 
 /// A custom status as the presence's type 4 activity shows it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CustomActivity {
     pub text: Option<String>,
     pub emoji_name: Option<String>,
 }
 
+/// What an event does: a dispatch for clients, or one of the two changes
+/// the gateway applies itself.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Kind {
+    Dispatch(Dispatch),
+    /// Tokens that stopped working: closes connections, dispatches nothing.
+    TokensRevoked(Revocation),
+    /// A presence set through the API: the gateway changes the user's
+    /// presence, which it then announces itself.
+    PresenceChanged(PresenceChange),
+}
+
+/// One event and who it is for. The payload is serialised once, when the
+/// event is made, and shared by every session that receives it; `encode`
+/// and `decode` carry the event (not its derived bytes) across a process
+/// boundary.
 #[derive(Debug, Clone)]
 pub struct Event {
-    /// The dispatch name, e.g. `MESSAGE_CREATE`.
-    pub name: &'static str,
-    /// The serialised `d` of the dispatch, shared by every receiver.
-    pub data: Bytes,
-    pub audience: Audience,
-    /// Intent bits a bot session needs (any one of them) to receive this;
-    /// 0 for events every session receives.
-    pub intents: u64,
-    pub content_gate: Option<ContentGate>,
-    pub membership: Option<Membership>,
-    /// Set on the one event that is not a dispatch: it only closes
-    /// connections.
-    pub revocation: Option<Revocation>,
-    /// Set on another event that is not a dispatch: the gateway changes the
-    /// user's presence, which it then announces itself.
-    pub presence: Option<PresenceChange>,
+    kind: Kind,
+    audience: Audience,
+    membership: Option<Membership>,
+    /// The serialised `d` of a dispatch.
+    data: Bytes,
+    content_gate: Option<ContentGate>,
+}
+
+/// What crosses a process boundary: the event without its derived bytes.
+#[derive(Serialize, Deserialize)]
+struct Envelope {
+    kind: Kind,
+    audience: Audience,
+    membership: Option<Membership>,
+}
+
+fn bytes<T: Serialize>(value: &T) -> Bytes {
+    Bytes::from(serde_json::to_vec(value).expect("wire types always serialise"))
 }
 
 impl Event {
-    pub fn new(name: &'static str, data: Bytes, audience: Audience, intents: u64) -> Self {
-        Self { name, data, audience, intents, content_gate: None, membership: None, revocation: None, presence: None }
+    /// A dispatch to `audience`.
+    pub fn new(dispatch: Dispatch, audience: Audience) -> Self {
+        Self::build(Kind::Dispatch(dispatch), audience, None)
+    }
+
+    fn build(kind: Kind, audience: Audience, membership: Option<Membership>) -> Self {
+        let (data, content_gate) = match &kind {
+            Kind::Dispatch(d) => (dispatch_data(d), content_gate(d)),
+            _ => (Bytes::new(), None),
+        };
+        Self { kind, audience, membership, data, content_gate }
     }
 
     /// Tokens that stopped working; never dispatched to anyone.
     pub fn tokens_revoked(user: UserId, tokens: RevokedTokens) -> Self {
-        Self {
-            revocation: Some(Revocation { user, tokens }),
-            ..Self::new("TOKENS_REVOKED", Bytes::new(), Audience::Users(vec![user]), 0)
-        }
+        Self::build(Kind::TokensRevoked(Revocation { user, tokens }), Audience::Users(vec![user]), None)
     }
 
     /// A presence set through the API; never dispatched as it is.
     pub fn presence_changed(change: PresenceChange) -> Self {
         let user = change.user;
-        Self { presence: Some(change), ..Self::new("PRESENCE_CHANGE", Bytes::new(), Audience::Users(vec![user]), 0) }
+        Self::build(Kind::PresenceChanged(change), Audience::Users(vec![user]), None)
     }
 
     pub fn with_membership(mut self, m: Membership) -> Self {
@@ -183,9 +212,60 @@ impl Event {
         self
     }
 
-    pub fn with_content_gate(mut self, gate: ContentGate) -> Self {
-        self.content_gate = Some(gate);
-        self
+    /// The event as bytes, for a bus between processes.
+    pub fn encode(&self) -> Vec<u8> {
+        let envelope =
+            Envelope { kind: self.kind.clone(), audience: self.audience.clone(), membership: self.membership };
+        serde_json::to_vec(&envelope).expect("events always serialise")
+    }
+
+    /// An event from `encode`'s bytes, its payload serialised anew.
+    pub fn decode(raw: &[u8]) -> Result<Self, serde_json::Error> {
+        let e: Envelope = serde_json::from_slice(raw)?;
+        Ok(Self::build(e.kind, e.audience, e.membership))
+    }
+
+    pub fn kind(&self) -> &Kind {
+        &self.kind
+    }
+
+    pub fn dispatch(&self) -> Option<&Dispatch> {
+        match &self.kind {
+            Kind::Dispatch(d) => Some(d),
+            _ => None,
+        }
+    }
+
+    /// The dispatch name, e.g. `MESSAGE_CREATE`.
+    pub fn name(&self) -> &'static str {
+        match &self.kind {
+            Kind::Dispatch(d) => d.name(),
+            Kind::TokensRevoked(_) => "TOKENS_REVOKED",
+            Kind::PresenceChanged(_) => "PRESENCE_CHANGE",
+        }
+    }
+
+    /// The serialised `d` of the dispatch, shared by every receiver.
+    pub fn data(&self) -> &Bytes {
+        &self.data
+    }
+
+    pub fn audience(&self) -> &Audience {
+        &self.audience
+    }
+
+    /// Intent bits a bot session needs (any one of them) to receive this;
+    /// 0 for events every session receives.
+    pub fn intents(&self) -> u64 {
+        self.dispatch().map_or(0, Dispatch::intents)
+    }
+
+    pub fn content_gate(&self) -> Option<&ContentGate> {
+        self.content_gate.as_ref()
+    }
+
+    pub fn membership(&self) -> Option<Membership> {
+        self.membership
     }
 
     /// The guild the event belongs to, for sharding.
@@ -201,6 +281,80 @@ impl Event {
             },
         }
     }
+}
+
+fn dispatch_data(d: &Dispatch) -> Bytes {
+    use Dispatch::*;
+    match d {
+        MessageCreate(m) | MessageUpdate(m) => bytes(m),
+        MessageDelete(x) => bytes(x),
+        MessageDeleteBulk(x) => bytes(x),
+        ReactionAdd(x) => bytes(x),
+        ReactionRemove(x) => bytes(x),
+        ReactionRemoveEmoji(x) => bytes(x),
+        ReactionRemoveAll(x) => bytes(x),
+        ChannelPinsUpdate(x) => bytes(x),
+        TypingStart(x) => bytes(x),
+        ChannelCreate(c) | ChannelUpdate(c) | ChannelDelete(c) => bytes(c),
+        GuildCreate(x) => bytes(x),
+        GuildUpdate(x) => bytes(x),
+        GuildDelete(x) => bytes(x),
+        MemberAdd(x) | MemberUpdate(x) => bytes(x),
+        MemberRemove(x) | BanAdd(x) | BanRemove(x) => bytes(x),
+        RoleCreate(x) | RoleUpdate(x) => bytes(x),
+        RoleDelete(x) => bytes(x),
+        InviteCreate(x) => bytes(x),
+        InviteDelete(x) => bytes(x),
+        AuditLogEntryCreate(x) => bytes(x),
+        AutoModRuleCreate(x) | AutoModRuleUpdate(x) | AutoModRuleDelete(x) => bytes(x),
+        AutoModActionExecution(x) => bytes(x),
+        RelationshipAdd(x) => bytes(x),
+        RelationshipRemove(x) => bytes(x),
+        MessageAck(x) => bytes(x),
+        UserSettingsUpdate(x) => bytes(x),
+        UserUpdate(x) => bytes(x),
+        PresenceUpdate(x) => bytes(x),
+    }
+}
+
+/// The payloads a bot without MESSAGE_CONTENT may get of a guild message
+/// (its content and the replied-to message's emptied, each alone or both)
+/// or of an AutoMod execution; `None` for every other event.
+fn content_gate(d: &Dispatch) -> Option<ContentGate> {
+    match d {
+        Dispatch::MessageCreate(m) | Dispatch::MessageUpdate(m) if m.guild_id.is_some() => Some(message_gate(m)),
+        Dispatch::AutoModActionExecution(e) => {
+            Some(ContentGate { redacted: bytes(&e.redacted()), author: e.user_id, mentioned: Vec::new(), reply: None })
+        }
+        _ => None,
+    }
+}
+
+fn message_gate(message: &Message) -> ContentGate {
+    let mentioned = |m: &Message| m.mentions.iter().map(|u| u.id).collect::<Vec<_>>();
+    let mut redacted = message.clone();
+    redacted.redact();
+    let reply = match &message.referenced_message {
+        Some(Some(reply)) => {
+            let mut reply_redacted = message.clone();
+            let mut both = redacted.clone();
+            for m in [&mut reply_redacted, &mut both] {
+                if let Some(Some(r)) = m.referenced_message.as_mut() {
+                    r.redact();
+                }
+            }
+            let gate = ReplyGate {
+                author: reply.author.id,
+                mentioned: mentioned(reply),
+                reply_redacted: bytes(&reply_redacted),
+                message_redacted: bytes(&redacted),
+            };
+            redacted = both;
+            Some(gate)
+        }
+        _ => None,
+    };
+    ContentGate { redacted: bytes(&redacted), author: message.author.id, mentioned: mentioned(message), reply }
 }
 
 /// Gateway intents as Discord defines them.
@@ -324,21 +478,25 @@ impl EventBus for LocalBus {
 mod tests {
     use super::*;
 
+    fn numbered(n: u64) -> Event {
+        Event::new(Dispatch::UserSettingsUpdate(serde_json::json!({ "n": n })), Audience::Users(vec![]))
+    }
+
     #[tokio::test]
     async fn subscribers_receive_events_in_order() {
         let bus = LocalBus::new();
         let mut a = bus.subscribe();
         let mut b = bus.subscribe();
-        for name in ["ONE", "TWO"] {
-            bus.publish(Event::new(name, Bytes::from_static(b"{}"), Audience::Users(vec![]), 0));
+        for n in [1, 2] {
+            bus.publish(numbered(n));
         }
         for sub in [&mut a, &mut b] {
-            assert_eq!(sub.recv().await.unwrap().name, "ONE");
-            assert_eq!(sub.recv().await.unwrap().name, "TWO");
+            assert_eq!(sub.recv().await.unwrap().data().as_ref(), br#"{"n":1}"#);
+            assert_eq!(sub.recv().await.unwrap().data().as_ref(), br#"{"n":2}"#);
         }
         drop(a);
-        bus.publish(Event::new("THREE", Bytes::from_static(b"{}"), Audience::Users(vec![]), 0));
-        assert_eq!(b.recv().await.unwrap().name, "THREE");
+        bus.publish(numbered(3));
+        assert_eq!(b.recv().await.unwrap().data().as_ref(), br#"{"n":3}"#);
         assert_eq!(bus.subscribers.lock().unwrap().len(), 1, "a dropped subscriber is forgotten");
     }
 

@@ -293,11 +293,11 @@ async fn bot(store: &store::SqlStore, config: &Config, cmd: BotCommand) -> anyho
                 None => None,
             };
             let ids = server::id_generator(config);
-            let created = api::service::create_application(store, &ids, owner, name, "").await?;
+            let created = domain::service::create_application(store, &ids, owner, name, "").await?;
             if privileged_intents {
                 use store::ApplicationStore;
                 store
-                    .update_application(created.application.id, None, Some(api::service::PRIVILEGED_INTENT_FLAGS))
+                    .update_application(created.application.id, None, Some(domain::service::PRIVILEGED_INTENT_FLAGS))
                     .await?;
             }
             println!("application_id: {}", created.application.id);
@@ -309,7 +309,7 @@ async fn bot(store: &store::SqlStore, config: &Config, cmd: BotCommand) -> anyho
             let user = store.user(bot_id).await?.with_context(|| format!("no bot {bot}"))?;
             anyhow::ensure!(user.bot, "user {bot} is not a bot");
             store.guild(guild_id).await?.with_context(|| format!("no guild {guild}"))?;
-            if api::service::add_member(store, guild_id, bot_id, None).await? {
+            if domain::service::add_member(store, guild_id, bot_id, None).await? {
                 println!("added {} to guild {guild}", user.username);
             } else {
                 println!("{} is already in guild {guild}", user.username);

@@ -411,7 +411,7 @@ impl Conn {
         // queued before it is registered so nothing can come between them.
         let ready = Ready {
             v: 10,
-            user: api::render::current_user(&user),
+            user: domain::render::current_user(&user),
             guilds: mine.iter().map(|g| UnavailableGuild { id: g.id, unavailable: true }).collect(),
             session_id: session_id.clone(),
             resume_gateway_url: self.public_url.clone(),
@@ -429,7 +429,7 @@ impl Conn {
             guild_join_requests: Vec::new(),
             user_settings: settings
                 .as_ref()
-                .map(|s| serde_json::to_value(api::render::user_settings(s, now)).expect("settings serialise"))
+                .map(|s| serde_json::to_value(domain::render::user_settings(s, now)).expect("settings serialise"))
                 .unwrap_or_else(|| json!({})),
             session_type: "normal".into(),
         };
@@ -441,7 +441,7 @@ impl Conn {
             (Some(p), _) => user_presence(p),
             (None, Some(saved)) => Some(UserPresence {
                 status: saved.status.clone(),
-                activities: api::render::live_custom_status(saved, now)
+                activities: domain::render::live_custom_status(saved, now)
                     .map(|c| {
                         custom_status_activity(&events::CustomActivity {
                             text: c.text.clone(),
@@ -460,7 +460,7 @@ impl Conn {
         if intents & intents::GUILDS != 0 {
             for g in &mine {
                 let mut snapshot =
-                    match api::render::guild_snapshot(self.hub.store.as_ref(), g, user.id, threshold).await {
+                    match domain::render::guild_snapshot(self.hub.store.as_ref(), g, user.id, threshold).await {
                         Ok(s) => s,
                         Err(_) => return Flow::Drop,
                     };
@@ -498,17 +498,17 @@ impl Conn {
         let users = hub.store.users(&ids).await?;
         let relationships = rows
             .iter()
-            .filter_map(|r| users.iter().find(|u| u.id == r.other_id).map(|u| api::render::relationship(r, u)))
+            .filter_map(|r| users.iter().find(|u| u.id == r.other_id).map(|u| domain::render::relationship(r, u)))
             .map(|r| serde_json::to_value(r).expect("relationships serialise"))
             .collect();
         let read_states = hub.store.read_states(user.id).await?;
-        let read_states = api::access::visible_read_states(hub.store.as_ref(), user.id, read_states).await?;
+        let read_states = domain::access::visible_read_states(hub.store.as_ref(), user.id, read_states).await?;
         let settings = hub.store.settings(user.id).await?;
         Ok(PersonalState {
             relationships,
-            read_state: Some(api::render::read_states(&read_states)),
+            read_state: Some(domain::render::read_states(&read_states)),
             settings: Some(settings),
-            private_channels: api::render::private_channels(hub.store.as_ref(), user.id).await?,
+            private_channels: domain::render::private_channels(hub.store.as_ref(), user.id).await?,
             friends: rows.iter().filter(|r| r.kind == store::relationship_kind::FRIEND).map(|r| r.other_id).collect(),
         })
     }
@@ -688,7 +688,7 @@ impl Conn {
         };
         let members: Vec<_> = rows
             .iter()
-            .filter_map(|m| users.iter().find(|u| u.id == m.user_id).map(|u| api::render::member(m, Some(u))))
+            .filter_map(|m| users.iter().find(|u| u.id == m.user_id).map(|u| domain::render::member(m, Some(u))))
             .collect();
         let chunks: Vec<_> =
             if members.is_empty() { vec![Vec::new()] } else { members.chunks(1000).map(<[_]>::to_vec).collect() };

@@ -11,8 +11,8 @@ use bytes::Bytes;
 use serde_json::json;
 use tokio::sync::{watch, Notify};
 
-use events::{intents, Audience, CustomActivity, Event, EventBus, Membership, PresenceChange};
-use model::gateway::{Presence, PresenceUser};
+use events::{intents, Audience, CustomActivity, Dispatch, Event, EventBus, Kind, Membership, PresenceChange};
+use model::gateway::{GuildCreate, Presence, PresenceUser};
 use ratelimit::RateLimiter;
 use store::{GuildId, Store, UserId};
 use telemetry::Metrics;
@@ -165,7 +165,7 @@ impl Hub {
     }
 
     /// Takes a place for a new socket from `address` (its
-    /// `api::limits::address_key`), or says which cap is reached.
+    /// `ratelimit::address_key`), or says which cap is reached.
     pub fn admit(self: &Arc<Self>, address: Option<String>) -> Result<Admission, Refusal> {
         let mut c = self.connections();
         if c.total >= self.config.max_connections {
@@ -185,7 +185,7 @@ impl Hub {
     }
 
     /// The session start limits as the API reports them.
-    pub(crate) fn session_start_limits(&self) -> api::SessionStartLimit {
+    pub(crate) fn session_start_limits(&self) -> domain::SessionStartLimit {
         self.config.session_start_limit()
     }
 
@@ -247,49 +247,56 @@ impl Hub {
 
     /// Delivers one event. Runs on the dispatcher task; never awaits.
     pub(crate) fn route(&self, event: &Event) {
-        if let Some(revocation) = &event.revocation {
-            let reg = self.registry();
-            for session in reg.by_user.get(&revocation.user).into_iter().flat_map(|m| m.values()) {
-                session.revoke(&revocation.tokens);
+        let dispatch = match event.kind() {
+            Kind::TokensRevoked(revocation) => {
+                let reg = self.registry();
+                for session in reg.by_user.get(&revocation.user).into_iter().flat_map(|m| m.values()) {
+                    session.revoke(&revocation.tokens);
+                }
+                return;
             }
-            return;
-        }
-        if let Some(change) = &event.presence {
-            self.change_presence(change);
-            return;
-        }
-        // A joiner's GUILD_CREATE is built by the API, which knows nothing of
-        // presences; the hub does, and adds them as a connect-time one has.
+            Kind::PresenceChanged(change) => {
+                self.change_presence(change);
+                return;
+            }
+            Kind::Dispatch(d) => d,
+        };
+        // A joiner's GUILD_CREATE is built by the domain, which knows nothing
+        // of presences; the hub does, and adds them as a connect-time one has.
         let mut with_presences = None;
-        if let Some(Membership::Joined { user, guild }) = event.membership {
+        if let Some(Membership::Joined { user, guild }) = event.membership() {
             self.join(user, guild);
-            if event.name == "GUILD_CREATE" {
-                with_presences = self.add_presences(guild, &event.data);
+            if let Dispatch::GuildCreate(snapshot) = dispatch {
+                with_presences = Some(self.add_presences(guild, snapshot));
             }
         }
-        self.metrics.event_routed(event.name);
+        self.metrics.event_routed(event.name());
         let guild = event.guild();
         // Counted once per event, not per recipient: this loop is the
         // fan-out, and the queue-depth histogram takes a lock per sample.
         let (mut delivered, mut deepest) = (0, None);
-        for session in self.targets(&event.audience) {
+        for session in self.targets(event.audience()) {
             if session.wants(event) && session.on_shard(guild) {
                 delivered += 1;
                 let data = match &with_presences {
                     Some(data) if session.intents & intents::GUILD_PRESENCES != 0 => data.clone(),
                     _ => session.payload(event),
                 };
-                deepest = deepest.max(self.enqueue(&session, event.name, data));
+                deepest = deepest.max(self.enqueue(&session, event.name(), data));
             }
         }
         self.metrics.events_dispatched(delivered);
         if let Some(depth) = deepest {
             self.metrics.queue_depth(depth);
         }
-        if matches!(event.name, "RELATIONSHIP_ADD" | "RELATIONSHIP_REMOVE") {
-            self.relationship_changed(event);
+        if let Audience::Users(users) = event.audience() {
+            match dispatch {
+                Dispatch::RelationshipAdd(r) => self.relationship_changed(users, r.id, r.kind == 1),
+                Dispatch::RelationshipRemove(r) => self.relationship_changed(users, r.id, false),
+                _ => {}
+            }
         }
-        match event.membership {
+        match event.membership() {
             Some(Membership::Left { user, guild }) => self.leave(user, guild),
             Some(Membership::GuildDeleted(guild)) => self.drop_guild(guild),
             _ => {}
@@ -516,13 +523,14 @@ impl Hub {
     fn announce_presence(&self, user: UserId, presence: &UserPresence, guilds: &[GuildId], friends: HashSet<UserId>) {
         for guild in guilds {
             let p = presence_payload(user, Some(*guild), presence);
-            let data = Bytes::from(serde_json::to_vec(&p).expect("presence serialises"));
-            self.bus.publish(Event::new("PRESENCE_UPDATE", data, Audience::Guild(*guild), intents::GUILD_PRESENCES));
+            self.bus.publish(Event::new(Dispatch::PresenceUpdate(Box::new(p)), Audience::Guild(*guild)));
         }
         if !friends.is_empty() {
-            let data =
-                Bytes::from(serde_json::to_vec(&presence_payload(user, None, presence)).expect("presence serialises"));
-            self.bus.publish(Event::new("PRESENCE_UPDATE", data, Audience::Users(friends.into_iter().collect()), 0));
+            let p = presence_payload(user, None, presence);
+            self.bus.publish(Event::new(
+                Dispatch::PresenceUpdate(Box::new(p)),
+                Audience::Users(friends.into_iter().collect()),
+            ));
         }
     }
 
@@ -534,11 +542,7 @@ impl Hub {
 
     /// Keeps the friend lists of people connected here in step with
     /// RELATIONSHIP_ADD/REMOVE, and shows a new friend's presence at once.
-    fn relationship_changed(&self, event: &Event) {
-        let Audience::Users(users) = &event.audience else { return };
-        let Ok(data) = serde_json::from_slice::<serde_json::Value>(&event.data) else { return };
-        let Some(other) = data["id"].as_str().and_then(|id| id.parse::<UserId>().ok()) else { return };
-        let friends = event.name == "RELATIONSHIP_ADD" && data["type"] == 1;
+    fn relationship_changed(&self, users: &[UserId], other: UserId, friends: bool) {
         let mut reg = self.registry();
         for user in users {
             let Some(list) = reg.friends.get_mut(user) else { continue };
@@ -555,15 +559,13 @@ impl Hub {
         }
     }
 
-    /// `snapshot` (a GUILD_CREATE payload) with the presences of its members
-    /// who are online; `None` if it is not a guild object.
-    fn add_presences(&self, guild: GuildId, snapshot: &Bytes) -> Option<Bytes> {
-        let mut value: serde_json::Value = serde_json::from_slice(snapshot).ok()?;
-        let members: Vec<UserId> =
-            value.get("members")?.as_array()?.iter().filter_map(|m| m["user"]["id"].as_str()?.parse().ok()).collect();
-        let presences = self.presences(members.into_iter(), Some(guild));
-        value["presences"] = serde_json::to_value(presences).ok()?;
-        serde_json::to_vec(&value).ok().map(Bytes::from)
+    /// `snapshot` with the presences of its members who are online,
+    /// serialised.
+    fn add_presences(&self, guild: GuildId, snapshot: &GuildCreate) -> Bytes {
+        let members = snapshot.members.iter().filter_map(|m| m.user.as_ref().map(|u| u.id));
+        let mut snapshot = snapshot.clone();
+        snapshot.presences = self.presences(members, Some(guild));
+        Bytes::from(serde_json::to_vec(&snapshot).expect("guilds serialise"))
     }
 
     /// Presences of those of `users` who are online: a guild's members for

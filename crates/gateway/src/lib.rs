@@ -81,8 +81,8 @@ pub struct GatewayConfig {
 
 impl GatewayConfig {
     /// The session start limits, as `GET /gateway/bot` reports them.
-    pub fn session_start_limit(&self) -> api::SessionStartLimit {
-        api::SessionStartLimit {
+    pub fn session_start_limit(&self) -> domain::SessionStartLimit {
+        domain::SessionStartLimit {
             total: self.session_start_total,
             window_ms: self.session_start_window_ms,
             max_concurrency: self.max_concurrency.max(1),
@@ -153,7 +153,8 @@ async fn upgrade(
             .into_response();
     };
     let address = peer.map(|Extension(ConnectInfo(peer))| {
-        api::limits::address_key(api::limits::client_ip(peer, &headers, &hub.trusted_proxies))
+        let forwarded = headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok());
+        ratelimit::address_key(ratelimit::client_ip(peer, forwarded, &hub.trusted_proxies))
     });
     // Counted before the upgrade, so a refused socket costs no more than
     // an HTTP answer.

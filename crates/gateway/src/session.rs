@@ -181,18 +181,18 @@ impl Session {
     /// Whether the session's intents admit the event. People's sessions
     /// that sent no intents get everything (their intents are ALL).
     pub fn wants(&self, event: &Event) -> bool {
-        event.intents == 0 || self.intents & event.intents != 0
+        event.intents() == 0 || self.intents & event.intents() != 0
     }
 
     /// Chooses the payload this session gets: without MESSAGE_CONTENT, a
     /// bot sees content only in its own messages, DMs and mentions (and
     /// the same of the message a reply carries).
     pub fn payload(&self, event: &Event) -> Bytes {
-        match &event.content_gate {
+        match event.content_gate() {
             Some(gate) if self.bot && self.intents & intents::MESSAGE_CONTENT == 0 && event.guild().is_some() => {
-                gate.payload_for(self.user, &event.data)
+                gate.payload_for(self.user, event.data())
             }
-            _ => event.data.clone(),
+            _ => event.data().clone(),
         }
     }
 

@@ -5,6 +5,7 @@
 //! runtimes; it depends on serde alone.
 
 pub mod application;
+pub mod audit;
 pub mod channel;
 pub mod gateway;
 pub mod guild;

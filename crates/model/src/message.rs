@@ -40,6 +40,17 @@ pub struct Reaction {
     pub me_burst: bool,
 }
 
+impl Message {
+    /// The message as a bot without MESSAGE_CONTENT sees it: no content,
+    /// embeds, attachments or components.
+    pub fn redact(&mut self) {
+        self.content.clear();
+        self.embeds.clear();
+        self.attachments.clear();
+        self.components.clear();
+    }
+}
+
 /// A message. `referenced_message` is boxed: a reply carries the message it
 /// answers (one level deep, as Discord does).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

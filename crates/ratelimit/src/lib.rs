@@ -6,12 +6,14 @@
 //! What is counted under which key (routes, users, addresses) is the API's
 //! business; this crate only counts.
 
+mod address;
 mod config;
 mod local;
 mod redis_backend;
 
 use std::time::Duration;
 
+pub use address::{address_key, client_ip};
 pub use config::{Backend, RateLimitConfig, RouteLimit};
 pub use local::LocalLimiter;
 pub use redis_backend::RedisLimiter;

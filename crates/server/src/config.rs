@@ -29,7 +29,7 @@ pub struct Config {
     pub metrics: MetricsConfig,
     pub avatars: AvatarsConfig,
     /// AutoMod and the message classifier, as the API crate defines them.
-    pub moderation: api::automod::ModerationConfig,
+    pub moderation: domain::automod::ModerationConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -156,7 +156,7 @@ impl Default for Config {
             log: LogConfig { format: LogFormat::Text },
             metrics: MetricsConfig { enabled: true },
             avatars: AvatarsConfig { dir: None, max_bytes: 8 * 1024 * 1024 },
-            moderation: api::automod::ModerationConfig::default(),
+            moderation: domain::automod::ModerationConfig::default(),
         }
     }
 }

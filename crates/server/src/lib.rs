@@ -121,11 +121,18 @@ pub async fn start_with_classifier(
         config.http.trusted_proxies.clone(),
     );
     hub.spawn();
-    let automod = Arc::new(api::automod::AutoMod::new(config.moderation.clone(), classifier, metrics.clone()));
+    let automod = Arc::new(domain::automod::AutoMod::new(config.moderation.clone(), classifier, metrics.clone()));
     automod.listen(bus.as_ref());
-    let state = api::ApiState {
+    let domain = domain::Domain {
         store: shared,
         ids: Arc::new(id_generator(&config)),
+        bus,
+        metrics: metrics.clone(),
+        automod,
+        presences: hub.clone(),
+    };
+    let state = api::ApiState {
+        domain,
         passwords: Arc::new(passwords),
         config: Arc::new(api::ApiConfig {
             max_body_bytes: config.http.max_body_bytes,
@@ -138,16 +145,12 @@ pub async fn start_with_classifier(
             avatar_max_bytes: config.avatars.max_bytes,
             session_start: gw.session_start_limit(),
         }),
-        bus,
         limits: Arc::new(api::Limits {
             limiter,
             config: config.ratelimit.clone(),
             trusted_proxies: config.http.trusted_proxies.clone(),
         }),
-        metrics: metrics.clone(),
         avatars: api::avatars::DiskBlobs::new(config.avatars.dir(&config.data_dir)),
-        automod: automod.clone(),
-        presences: hub.clone(),
     };
     // `/` is the gateway for WebSocket upgrades and the web client's page
     // for a plain GET; the client's other pages and files sit beside the API.

@@ -9,10 +9,12 @@ use model::application::{Application, CreatedApplication};
 use model::{permissions, Timestamp};
 use store::{ApplicationRow, GuildId, UserId, UserRow};
 
-use crate::audit::Reason;
-use crate::error::{ApiError, ApiResult, FormErrors};
 use crate::extract::{path_id, Authed, Body, Path, Query};
-use crate::{access, render, service, ApiState};
+use crate::ApiState;
+use crate::{ApiError, ApiResult, FormErrors};
+use domain::audit::Reason;
+use domain::{access, render, service};
+use events::Dispatch;
 
 #[derive(Deserialize)]
 pub struct Create {
@@ -40,7 +42,7 @@ pub async fn create(
     if !(2..=32).contains(&name.chars().count()) {
         errors.add("name", "BASE_TYPE_BAD_LENGTH", "Must be between 2 and 32 in length.");
     }
-    crate::names::check_visible(&mut errors, "name", name);
+    domain::names::check_visible(&mut errors, "name", name);
     if body.description.chars().count() > 400 {
         errors.add("description", "BASE_TYPE_MAX_LENGTH", "Must be 400 or fewer in length.");
     }
@@ -191,7 +193,7 @@ pub async fn authorize(
     let entry = state.audit_entry(
         guild_id,
         user.id,
-        crate::audit::action::BOT_ADD,
+        domain::audit::action::BOT_ADD,
         Some(app.id.get()),
         Vec::new(),
         None,
@@ -205,11 +207,7 @@ pub async fn authorize(
         }
         crate::routes::roles::announce_audit(&state, &guild, &entry).await?;
         if let Some((role, role_entry)) = role {
-            state.role_event(
-                "GUILD_ROLE_CREATE",
-                guild_id,
-                serde_json::to_value(render::role(&role)).unwrap_or_default(),
-            );
+            state.role_event(Dispatch::RoleCreate, guild_id, render::role(&role));
             crate::routes::roles::announce_audit(&state, &guild, &role_entry).await?;
         }
     }
@@ -220,7 +218,7 @@ pub async fn authorize(
 /// Discord does when a bot is added with permissions.
 async fn managed_role(
     state: &ApiState,
-    guild: &crate::access::GuildAccess,
+    guild: &domain::access::GuildAccess,
     user: &UserRow,
     app: &ApplicationRow,
     perms: u64,
@@ -237,11 +235,11 @@ async fn managed_role(
         mentionable: false,
         managed: true,
     };
-    let changes = crate::audit::diff(&json!({}), &serde_json::to_value(render::role(&role)).unwrap_or_default());
+    let changes = domain::audit::diff(&json!({}), &serde_json::to_value(render::role(&role)).unwrap_or_default());
     let entry = state.audit_entry(
         guild.guild.id,
         user.id,
-        crate::audit::action::ROLE_CREATE,
+        domain::audit::action::ROLE_CREATE,
         Some(role.id.get()),
         changes,
         None,

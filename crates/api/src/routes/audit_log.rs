@@ -6,32 +6,14 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use model::permissions;
-use store::{AuditEntry, AuditQuery, UserId};
+use store::{AuditQuery, UserId};
 
-use crate::error::ApiResult;
 use crate::extract::{path_id, Authed, Path, Query};
-use crate::{access, render, ApiState};
+use crate::ApiResult;
+use crate::ApiState;
+use domain::{access, render};
 
 /// An entry as Discord shows it.
-pub fn render_entry(e: &AuditEntry) -> Value {
-    let mut v = json!({
-        "id": e.id.to_string(),
-        "user_id": e.user_id,
-        "target_id": e.target_id.map(|t| t.to_string()),
-        "action_type": e.action_type,
-    });
-    if let Some(changes) = e.changes.as_deref().and_then(|c| serde_json::from_str::<Value>(c).ok()) {
-        v["changes"] = changes;
-    }
-    if let Some(options) = e.options.as_deref().and_then(|o| serde_json::from_str::<Value>(o).ok()) {
-        v["options"] = options;
-    }
-    if let Some(reason) = &e.reason {
-        v["reason"] = json!(reason);
-    }
-    v
-}
-
 #[derive(Deserialize)]
 pub struct LogQuery {
     user_id: Option<UserId>,
@@ -77,11 +59,11 @@ pub async fn list(
     let mut rules = Vec::new();
     if !rule_ids.is_empty() {
         for row in state.store.automod_rules(guild.guild.id).await?.iter().filter(|r| rule_ids.contains(&r.id.get())) {
-            rules.push(crate::automod::rules::Rule::from_row(row).map_err(crate::error::ApiError::internal)?.render());
+            rules.push(domain::automod::rules::Rule::from_row(row).map_err(crate::ApiError::internal)?.render());
         }
     }
     Ok(Json(json!({
-        "audit_log_entries": entries.iter().map(render_entry).collect::<Vec<_>>(),
+        "audit_log_entries": entries.iter().map(render::audit_entry).collect::<Vec<_>>(),
         "users": users.iter().map(render::user).collect::<Vec<_>>(),
         "integrations": [],
         "webhooks": [],

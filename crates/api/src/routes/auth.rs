@@ -11,9 +11,9 @@ use model::Timestamp;
 use store::{NewUser, StoreError, UserId};
 
 use crate::credentials::{self, account_key, login_key};
-use crate::error::{ApiError, ApiResult, FormErrors};
 use crate::extract::{Body, Session, UserAgent};
 use crate::ApiState;
+use crate::{ApiError, ApiResult, FormErrors};
 
 /// How long the ticket of an MFA login lasts, and how many wrong codes
 /// it survives.
@@ -45,7 +45,7 @@ pub fn check_username(errors: &mut FormErrors, field: &str, raw: &str) -> String
             "Username can only contain letters, numbers, underscores and periods, and no two periods in a row.",
         );
     } else {
-        crate::names::check_username_words(errors, field, &name);
+        domain::names::check_username_words(errors, field, &name);
     }
     name
 }
@@ -58,7 +58,7 @@ pub fn check_display_name(errors: &mut FormErrors, field: &str, raw: &str) -> Op
     if name.chars().count() > 32 {
         errors.add(field, "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 32 in length.");
     }
-    crate::names::check_visible(errors, field, name);
+    domain::names::check_visible(errors, field, name);
     Some(name.to_owned())
 }
 

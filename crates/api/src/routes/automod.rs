@@ -13,17 +13,21 @@ use model::snowflake::SnowflakeGenerator;
 use model::Timestamp;
 use store::{AutoModRuleId, ChannelId, GuildMentions, MemberPatch, MessageId, MessageRow, NewMessage, RoleId, UserRow};
 
-use crate::access::{ChannelAccess, GuildAccess};
-use crate::audit::{self, action as audit_action, Reason};
-use crate::automod::rules::{self, Action, Rule, Trigger};
-use crate::automod::{Subject, Verdict};
-use crate::error::{ApiError, ApiResult, FormErrors};
 use crate::extract::{path_id, Authed, Body, Path};
-use crate::publish::Place;
 use crate::routes::members::after_member_change;
 use crate::routes::roles::announce_audit;
 use crate::routes::users::nullable;
-use crate::{access, render, ApiState};
+use crate::ApiState;
+use crate::{ApiError, ApiResult, FormErrors};
+use domain::access::{ChannelAccess, GuildAccess};
+use domain::audit::{self, action as audit_action, Reason};
+use domain::automod::rules::{self, Action, Rule, Trigger};
+use domain::automod::{Subject, Verdict};
+use domain::publish::Place;
+use domain::{access, render};
+use events::dispatch::AutoModExecution;
+use events::Dispatch;
+use model::audit::AutoModRule;
 
 /// The system message type of an AutoMod alert.
 const AUTO_MODERATION_ACTION: u8 = 24;
@@ -103,7 +107,7 @@ async fn check_references(
 
 /// A rule as the audit log compares it: its settings, not its identity.
 fn audited(rule: &Rule) -> Value {
-    let mut v = rule.render();
+    let mut v = serde_json::to_value(rule.render()).expect("rules serialise");
     if let Some(map) = v.as_object_mut() {
         for key in ["id", "guild_id", "creator_id"] {
             map.remove(key);
@@ -117,13 +121,13 @@ fn audited(rule: &Rule) -> Value {
 async fn announce(
     state: &ApiState,
     guild: &GuildAccess,
-    name: &'static str,
+    kind: fn(Box<AutoModRule>) -> Dispatch,
     rule: &Rule,
     entry: &store::AuditEntry,
 ) -> ApiResult<()> {
     state.automod.invalidate(guild.guild.id);
     let managers = access::members_with(state, guild, &[], permissions::MANAGE_GUILD).await?;
-    state.automod_rule_event(name, guild.guild.id, managers, &rule.render());
+    state.automod_rule_event(kind, managers, rule.render());
     announce_audit(state, guild, entry).await
 }
 
@@ -131,7 +135,7 @@ pub async fn list(
     State(state): State<ApiState>,
     Authed(user): Authed,
     Path(g): Path<String>,
-) -> ApiResult<Json<Vec<Value>>> {
+) -> ApiResult<Json<Vec<AutoModRule>>> {
     let guild = manager(&state, &user, &g).await?;
     let rows = state.store.automod_rules(guild.guild.id).await?;
     let rules = rows.iter().map(|r| Rule::from_row(r).map(|r| r.render())).collect::<Result<Vec<_>, _>>();
@@ -142,7 +146,7 @@ pub async fn get(
     State(state): State<ApiState>,
     Authed(user): Authed,
     Path((g, r)): Path<(String, String)>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<AutoModRule>> {
     let guild = manager(&state, &user, &g).await?;
     Ok(Json(find(&state, &guild, &r).await?.render()))
 }
@@ -153,7 +157,7 @@ pub async fn create(
     Path(g): Path<String>,
     reason: Reason,
     Body(body): Body<RuleFields>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<AutoModRule>> {
     let guild = manager(&state, &user, &g).await?;
     let mut errors = FormErrors::default();
     match &body.name {
@@ -211,7 +215,7 @@ pub async fn create(
             format!("Maximum number of rules of this type reached ({}).", rules::max_of_type(trigger_type)),
         ));
     }
-    announce(&state, &guild, "AUTO_MODERATION_RULE_CREATE", &rule, &entry).await?;
+    announce(&state, &guild, Dispatch::AutoModRuleCreate, &rule, &entry).await?;
     Ok(Json(rule.render()))
 }
 
@@ -221,7 +225,7 @@ pub async fn update(
     Path((g, r)): Path<(String, String)>,
     reason: Reason,
     Body(body): Body<RuleFields>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<AutoModRule>> {
     let guild = manager(&state, &user, &g).await?;
     let before = find(&state, &guild, &r).await?;
     let mut rule = before.clone();
@@ -273,7 +277,7 @@ pub async fn update(
     if !state.store.update_automod_rule(&rule.to_row(), &entry).await? {
         return Err(ApiError::unknown_automod_rule());
     }
-    announce(&state, &guild, "AUTO_MODERATION_RULE_UPDATE", &rule, &entry).await?;
+    announce(&state, &guild, Dispatch::AutoModRuleUpdate, &rule, &entry).await?;
     Ok(Json(rule.render()))
 }
 
@@ -297,7 +301,7 @@ pub async fn delete(
     if !state.store.delete_automod_rule(guild.guild.id, rule.id, &entry).await? {
         return Err(ApiError::unknown_automod_rule());
     }
-    announce(&state, &guild, "AUTO_MODERATION_RULE_DELETE", &rule, &entry).await?;
+    announce(&state, &guild, Dispatch::AutoModRuleDelete, &rule, &entry).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -431,31 +435,20 @@ async fn run(
                 }
             }
             state.metrics.moderation_action(action.label());
-            let mut data = json!({
-                "guild_id": guild.guild.id,
-                "action": action.render(),
-                "rule_id": rule.id.to_string(),
-                "rule_trigger_type": rule.trigger.kind(),
-                "user_id": user.id,
-                "channel_id": access.channel.id,
-                "content": content,
-                "matched_keyword": hit.matched_keyword,
-                "matched_content": hit.matched_content,
-            });
-            if let Some(id) = message_id {
-                data["message_id"] = json!(id);
-            }
-            if let Some(id) = alert_id {
-                data["alert_system_message_id"] = json!(id);
-            }
-            // Without MESSAGE_CONTENT a bot sees neither the message nor what
-            // matched in it, as on Discord.
-            let mut redacted = data.clone();
-            redacted["content"] = json!("");
-            if hit.matched_content.is_some() {
-                redacted["matched_content"] = json!("");
-            }
-            state.automod_executed(guild.guild.id, managers.clone(), user.id, &data, &redacted);
+            let data = AutoModExecution {
+                guild_id: guild.guild.id,
+                action: action.render(),
+                rule_id: rule.id.to_string(),
+                rule_trigger_type: rule.trigger.kind(),
+                user_id: user.id,
+                channel_id: access.channel.id,
+                message_id,
+                alert_system_message_id: alert_id,
+                content: content.to_owned(),
+                matched_keyword: hit.matched_keyword.clone(),
+                matched_content: hit.matched_content.clone(),
+            };
+            state.automod_executed(managers.clone(), data);
         }
     }
     if !to_log.is_empty() {
@@ -479,7 +472,7 @@ async fn alert(
     user: &UserRow,
     source: ChannelId,
     rule: &Rule,
-    hit: &crate::automod::Hit,
+    hit: &domain::automod::Hit,
     content: &str,
 ) -> ApiResult<Option<MessageId>> {
     let Some(channel) = state.store.channel(channel_id).await?.filter(|c| c.guild_id == Some(guild.guild.id)) else {

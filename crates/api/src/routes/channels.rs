@@ -10,12 +10,14 @@ use store::{ChannelId, ChannelPatch, UserRow};
 
 use serde_json::json;
 
-use crate::access::ChannelAccess;
-use crate::audit::{self, action, Reason};
-use crate::error::{ApiError, ApiResult, FormErrors};
 use crate::extract::{path_id, Authed, Body, Path};
 use crate::routes::guilds::ChannelFields;
-use crate::{access, render, ApiState};
+use crate::ApiState;
+use crate::{ApiError, ApiResult, FormErrors};
+use domain::access::ChannelAccess;
+use domain::audit::{self, action, Reason};
+use domain::{access, render};
+use events::Dispatch;
 
 pub async fn open(state: &ApiState, user: &UserRow, raw: &str) -> ApiResult<ChannelAccess> {
     let id: ChannelId = path_id("channel_id", raw)?;
@@ -103,7 +105,7 @@ pub async fn update(
         None,
     );
     let viewers = access::viewers(&state, guild, &access.overwrites).await?;
-    state.channel_event("CHANNEL_UPDATE", &updated, viewers);
+    state.channel_event(Dispatch::ChannelUpdate, &updated, viewers);
     crate::routes::roles::announce_audit(&state, guild, &entry).await?;
     if let Some(list) = new_overwrites {
         let entries: Vec<_> = overwrite_changes(&access.overwrites, &list)
@@ -159,7 +161,7 @@ pub async fn delete(
         );
         let viewers = access::viewers(&state, guild, &access.overwrites).await?;
         if state.store.delete_channel(access.channel.id, Some(&entry)).await? {
-            state.channel_event("CHANNEL_DELETE", &rendered, viewers);
+            state.channel_event(Dispatch::ChannelDelete, &rendered, viewers);
             crate::routes::roles::announce_audit(&state, guild, &entry).await?;
         }
     }
@@ -205,7 +207,7 @@ async fn announce_overwrites(
     let kept = sees.iter().filter(|u| saw.contains(u)).copied().collect();
     let lost = saw.iter().filter(|u| !sees.contains(u)).copied().collect();
     let gained = sees.iter().filter(|u| !saw.contains(u)).copied().collect();
-    state.channel_visibility(&render::channel(channel, after, None), "CHANNEL_UPDATE", kept, lost, gained);
+    state.channel_visibility(&render::channel(channel, after, None), Dispatch::ChannelUpdate, kept, lost, gained);
     Ok(())
 }
 

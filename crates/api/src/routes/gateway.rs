@@ -5,8 +5,8 @@ use axum::http::{header, HeaderMap};
 use axum::Json;
 use serde_json::{json, Value};
 
-use crate::error::ApiResult;
 use crate::extract::Authed;
+use crate::ApiResult;
 use crate::ApiState;
 
 /// The configured URL, or `ws://` plus the host the client used to reach

@@ -10,12 +10,14 @@ use model::guild::{Guild, Member};
 use model::{permissions, Timestamp};
 use store::{ChannelId, ChannelRow, GuildId, GuildPatch, GuildRow, MemberRow, NewGuild, RoleRow, UserId};
 
-use crate::access::GuildAccess;
-use crate::audit::{self, action, Reason};
-use crate::error::{ApiError, ApiResult, FormErrors};
 use crate::extract::{path_id, Authed, Body, ListBody, Path, Query};
 use crate::routes::users::nullable;
-use crate::{access, render, ApiState};
+use crate::ApiState;
+use crate::{ApiError, ApiResult, FormErrors};
+use domain::access::GuildAccess;
+use domain::audit::{self, action, Reason};
+use domain::{access, render};
+use events::Dispatch;
 
 const AFK_TIMEOUTS: [i64; 5] = [60, 300, 900, 1800, 3600];
 
@@ -24,7 +26,7 @@ fn check_guild_name(errors: &mut FormErrors, name: &str) -> String {
     if !(2..=100).contains(&name.chars().count()) {
         errors.add("name", "BASE_TYPE_BAD_LENGTH", "Must be between 2 and 100 in length.");
     }
-    crate::names::check_visible(errors, "name", name);
+    domain::names::check_visible(errors, "name", name);
     name.to_owned()
 }
 
@@ -369,7 +371,7 @@ impl ChannelFields {
             if !(1..=100).contains(&name.trim().chars().count()) {
                 errors.add("name", "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length.");
             }
-            crate::names::check_visible(errors, "name", name.trim());
+            domain::names::check_visible(errors, "name", name.trim());
         }
         if let Some(Some(topic)) = &self.topic {
             if topic.chars().count() > 1024 {
@@ -466,8 +468,8 @@ pub async fn create_channel(
         &reason,
     );
     state.store.create_channel(&row, &overwrites, Some(&entry)).await?;
-    let viewers = crate::access::viewers(&state, &access, &overwrites).await?;
-    state.channel_event("CHANNEL_CREATE", &channel, viewers);
+    let viewers = domain::access::viewers(&state, &access, &overwrites).await?;
+    state.channel_event(Dispatch::ChannelCreate, &channel, viewers);
     crate::routes::roles::announce_audit(&state, &access, &entry).await?;
     Ok((StatusCode::CREATED, Json(channel)))
 }
@@ -575,7 +577,7 @@ pub async fn reorder_channels(
         );
         let updated = state.store.update_channel(p.id, &patch, Some(&entry)).await?;
         let viewers = access::viewers(&state, &access, &own).await?;
-        state.channel_event("CHANNEL_UPDATE", &render::channel(&updated, &own, None), viewers);
+        state.channel_event(Dispatch::ChannelUpdate, &render::channel(&updated, &own, None), viewers);
         crate::routes::roles::announce_audit(&state, &access, &entry).await?;
     }
     Ok(StatusCode::NO_CONTENT)

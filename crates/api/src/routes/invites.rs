@@ -13,11 +13,12 @@ use store::{InviteRow, JoinOutcome, StoreError};
 
 use serde_json::json;
 
-use crate::audit::{self, action, Reason};
-use crate::error::{ApiError, ApiResult, FormErrors};
 use crate::extract::{path_id, Authed, Body, Path, Query};
 use crate::routes::channels::open;
-use crate::{access, render, ApiState};
+use crate::ApiState;
+use crate::{ApiError, ApiResult, FormErrors};
+use domain::audit::{self, action, Reason};
+use domain::{access, render};
 
 async fn render_invite(state: &ApiState, i: &InviteRow, metadata: bool, counts: bool) -> ApiResult<Invite> {
     let guild = state.store.guild(i.guild_id).await?.ok_or_else(ApiError::unknown_invite)?;

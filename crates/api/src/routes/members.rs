@@ -12,13 +12,15 @@ use model::snowflake::SnowflakeGenerator;
 use model::Timestamp;
 use store::{BanRow, MemberPatch, MemberRow, RoleId, UserId};
 
-use crate::access::GuildAccess;
-use crate::audit::{action, Reason};
-use crate::error::{ApiError, ApiResult, FormErrors};
 use crate::extract::{path_id, Authed, Body, Path, Query};
 use crate::routes::roles::announce_audit;
 use crate::routes::users::nullable;
-use crate::{access, render, ApiState};
+use crate::ApiState;
+use crate::{ApiError, ApiResult, FormErrors};
+use domain::access::GuildAccess;
+use domain::audit::{action, Reason};
+use domain::{access, render};
+use events::Dispatch;
 
 /// Longest timeout Discord allows.
 const MAX_TIMEOUT_MS: i64 = 28 * 24 * 3600 * 1000;
@@ -44,7 +46,7 @@ pub async fn after_member_change(
         if saw != sees {
             let c = render::channel(&channel, &own, None);
             let (lost, gained) = if saw { (vec![after.user_id], vec![]) } else { (vec![], vec![after.user_id]) };
-            state.channel_visibility(&c, "CHANNEL_UPDATE", Vec::new(), lost, gained);
+            state.channel_visibility(&c, Dispatch::ChannelUpdate, Vec::new(), lost, gained);
         }
     }
     Ok(Some(rendered))
@@ -90,7 +92,7 @@ async fn edit_member(
             errors.add("nick", "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 32 in length.");
         }
         if let Some(n) = nick {
-            crate::names::check_visible(&mut errors, "nick", n);
+            domain::names::check_visible(&mut errors, "nick", n);
         }
         if me {
             guild.require(permissions::CHANGE_NICKNAME)?;
@@ -385,11 +387,11 @@ async fn ban_one(
         state.member_left(guild.guild.id, &banned);
         drop_managed_roles(state, guild, member).await?;
     }
-    state.ban_event("GUILD_BAN_ADD", guild.guild.id, &banned);
+    state.ban_event(Dispatch::BanAdd, guild.guild.id, &banned);
     for (channel, ids) in deleted {
         let overwrites = state.store.overwrites(channel).await?;
         let viewers = access::viewers(state, guild, &overwrites).await?;
-        let place = crate::publish::Place::Guild { guild: guild.guild.id, channel, viewers };
+        let place = domain::publish::Place::Guild { guild: guild.guild.id, channel, viewers };
         state.messages_bulk_deleted(&place, &ids);
     }
     announce_audit(state, guild, &entry).await?;
@@ -436,7 +438,7 @@ pub async fn remove_ban(
         return Err(ApiError::unknown_ban());
     }
     if let Some(u) = state.store.user(target).await? {
-        state.ban_event("GUILD_BAN_REMOVE", guild.guild.id, &render::user(&u));
+        state.ban_event(Dispatch::BanRemove, guild.guild.id, &render::user(&u));
     }
     announce_audit(&state, &guild, &entry).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -15,15 +15,18 @@ use model::user::User;
 use model::{permissions, Timestamp};
 use store::{ChannelId, GuildMentions, HistoryQuery, MessageId, MessageRow, NewMessage, RoleId, UserId, UserRow};
 
-use crate::access::ChannelAccess;
-use crate::audit::{action, Reason};
-use crate::error::{ApiError, ApiResult, FormErrors};
 use crate::extract::{path_id, Authed, Body, Cursor, Path, Query};
-use crate::publish::Place;
-use crate::render::Viewer;
 use crate::routes::automod;
 use crate::routes::channels::open;
-use crate::{render, ApiState};
+use crate::ApiState;
+use crate::{ApiError, ApiResult, FormErrors};
+use domain::access::ChannelAccess;
+use domain::audit::{action, Reason};
+use domain::publish::Place;
+use domain::render;
+use domain::render::Viewer;
+use events::dispatch::{ReactionAdd, ReactionRemove, ReactionRemoveAll, ReactionRemoveEmoji};
+use events::Dispatch;
 
 const MAX_CONTENT: usize = 2000;
 const MAX_PINS: usize = 50;
@@ -307,7 +310,7 @@ pub async fn create(
     // In a DM, a block either way stops the message, and so does having
     // neither a friendship nor a guild in common any more, as on Discord.
     for other in access.recipients.iter().filter(|r| **r != user.id) {
-        crate::access::may_dm(&state, user.id, *other).await?;
+        domain::access::may_dm(&state, user.id, *other).await?;
     }
 
     // AutoMod before anything is stored: a blocked message never exists.
@@ -376,7 +379,7 @@ async fn replied_readers(
     state: &ApiState,
     access: &ChannelAccess,
     message: &Message,
-) -> ApiResult<Option<crate::publish::HistoryReaders>> {
+) -> ApiResult<Option<domain::publish::HistoryReaders>> {
     match message.referenced_message {
         Some(Some(_)) => access.history_readers(state).await,
         _ => Ok(None),
@@ -634,7 +637,7 @@ pub async fn react(
     // A timed-out member may not react at all, not even by joining an
     // existing reaction (which otherwise needs no ADD_REACTIONS); owners and
     // administrators are exempt from timeouts.
-    if access.guild.as_ref().is_some_and(|g| crate::access::timed_out(&g.member))
+    if access.guild.as_ref().is_some_and(|g| domain::access::timed_out(&g.member))
         && !access.has(permissions::ADMINISTRATOR)
     {
         return Err(ApiError::missing_permissions());
@@ -650,18 +653,19 @@ pub async fn react(
         }
     }
     if state.store.add_reaction(access.channel.id, row.id, &key, user.id, Timestamp::now().unix_ms()).await? {
-        let data = json!({
-            "user_id": user.id,
-            "channel_id": access.channel.id,
-            "message_id": row.id,
-            "message_author_id": row.author_id,
-            "emoji": render::reaction_emoji(&key),
-            "member": access.member_with_user(&user),
-            "burst": false,
-            "burst_colors": [],
-            "type": 0,
-        });
-        state.reaction_event("MESSAGE_REACTION_ADD", &access.place(&state).await?, data);
+        let data = ReactionAdd {
+            user_id: user.id,
+            channel_id: access.channel.id,
+            message_id: row.id,
+            guild_id: None,
+            message_author_id: Some(row.author_id),
+            emoji: render::reaction_emoji(&key),
+            member: access.member_with_user(&user),
+            burst: false,
+            burst_colors: Vec::new(),
+            kind: 0,
+        };
+        state.reaction_event(&access.place(&state).await?, Dispatch::ReactionAdd(data));
     }
     Ok(StatusCode::NO_CONTENT)
 }
@@ -684,15 +688,16 @@ pub async fn unreact(
         }
     };
     if state.store.remove_reaction(access.channel.id, row.id, &key, target).await? {
-        let data = json!({
-            "user_id": target,
-            "channel_id": access.channel.id,
-            "message_id": row.id,
-            "emoji": render::reaction_emoji(&key),
-            "burst": false,
-            "type": 0,
-        });
-        state.reaction_event("MESSAGE_REACTION_REMOVE", &access.place(&state).await?, data);
+        let data = ReactionRemove {
+            user_id: target,
+            channel_id: access.channel.id,
+            message_id: row.id,
+            guild_id: None,
+            emoji: render::reaction_emoji(&key),
+            burst: false,
+            kind: 0,
+        };
+        state.reaction_event(&access.place(&state).await?, Dispatch::ReactionRemove(data));
     }
     Ok(StatusCode::NO_CONTENT)
 }
@@ -730,9 +735,13 @@ pub async fn clear_emoji(
     let row = find(&state, &access, &user, &message).await?;
     let key = emoji_key(&emoji)?;
     if state.store.clear_reactions(access.channel.id, row.id, Some(&key)).await? > 0 {
-        let data =
-            json!({ "channel_id": access.channel.id, "message_id": row.id, "emoji": render::reaction_emoji(&key) });
-        state.reaction_event("MESSAGE_REACTION_REMOVE_EMOJI", &access.place(&state).await?, data);
+        let data = ReactionRemoveEmoji {
+            channel_id: access.channel.id,
+            message_id: row.id,
+            guild_id: None,
+            emoji: render::reaction_emoji(&key),
+        };
+        state.reaction_event(&access.place(&state).await?, Dispatch::ReactionRemoveEmoji(data));
     }
     Ok(StatusCode::NO_CONTENT)
 }
@@ -746,8 +755,8 @@ pub async fn clear_reactions(
     access.require(permissions::MANAGE_MESSAGES)?;
     let row = find(&state, &access, &user, &message).await?;
     if state.store.clear_reactions(access.channel.id, row.id, None).await? > 0 {
-        let data = json!({ "channel_id": access.channel.id, "message_id": row.id });
-        state.reaction_event("MESSAGE_REACTION_REMOVE_ALL", &access.place(&state).await?, data);
+        let data = ReactionRemoveAll { channel_id: access.channel.id, message_id: row.id, guild_id: None };
+        state.reaction_event(&access.place(&state).await?, Dispatch::ReactionRemoveAll(data));
     }
     Ok(StatusCode::NO_CONTENT)
 }

@@ -13,9 +13,10 @@ use model::Timestamp;
 use store::{EnableMfa, StoreError, UserId, UserRow};
 
 use crate::credentials::{self, mint_session};
-use crate::error::{ApiError, ApiResult};
 use crate::extract::{Authed, Body, UserAgent};
-use crate::{render, ApiState};
+use crate::ApiState;
+use crate::{ApiError, ApiResult};
+use domain::render;
 
 #[derive(Deserialize)]
 pub struct EnableTotp {

@@ -5,10 +5,10 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::error::{ApiError, ApiResult, FormErrors};
 use crate::extract::{Authed, Body, Path};
 use crate::routes::messages::text_channel;
 use crate::ApiState;
+use crate::{ApiError, ApiResult, FormErrors};
 
 #[derive(Deserialize)]
 pub struct Ack {

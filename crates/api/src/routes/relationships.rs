@@ -9,10 +9,10 @@ use model::user::Relationship;
 use model::Timestamp;
 use store::{relationship_kind, FriendOutcome, UserId, UserRow};
 
-use crate::error::{ApiError, ApiResult};
 use crate::extract::{Authed, Body, Path};
-use crate::render;
 use crate::ApiState;
+use crate::{ApiError, ApiResult};
+use domain::render;
 
 pub async fn list(State(state): State<ApiState>, Authed(user): Authed) -> ApiResult<Json<Vec<Relationship>>> {
     people_only(&user)?;

@@ -10,13 +10,15 @@ use model::guild::Role;
 use model::permissions;
 use store::{RolePatch, RoleRow, UserId};
 
-use crate::access::GuildAccess;
-use crate::audit::{self, action, Reason};
-use crate::error::{ApiError, ApiResult, FormErrors};
 use crate::extract::{path_id, Authed, Body, ListBody, Path};
 use crate::routes::guilds::permission_bits;
 use crate::routes::users::nullable;
-use crate::{access, render, ApiState};
+use crate::ApiState;
+use crate::{ApiError, ApiResult, FormErrors};
+use domain::access::GuildAccess;
+use domain::audit::{self, action, Reason};
+use domain::{access, render};
+use events::Dispatch;
 
 const MAX_ROLES: usize = 250;
 
@@ -62,7 +64,7 @@ impl RoleFields {
             errors.add("name", "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length.");
         }
         if let Some(name) = &self.name {
-            crate::names::check_visible(errors, "name", name.trim());
+            domain::names::check_visible(errors, "name", name.trim());
         }
         if self.color.is_some_and(|c| !(0..=0xff_ffff).contains(&c)) {
             errors.add("color", "NUMBER_TYPE_MAX", "Must be between 0 and 16777215.");
@@ -150,7 +152,7 @@ async fn announce_role_change(
         };
         if !kept.is_empty() || !lost.is_empty() || !gained.is_empty() {
             let c = render::channel(&channel, &own_after, None);
-            state.channel_visibility(&c, "CHANNEL_UPDATE", kept, lost, gained);
+            state.channel_visibility(&c, Dispatch::ChannelUpdate, kept, lost, gained);
         }
     }
     Ok(())
@@ -159,7 +161,7 @@ async fn announce_role_change(
 /// After a role change, tell those who may read the audit log.
 pub async fn announce_audit(state: &ApiState, guild: &GuildAccess, entry: &store::AuditEntry) -> ApiResult<()> {
     let readers = access::members_with(state, guild, &[], permissions::VIEW_AUDIT_LOG).await?;
-    state.audit_logged(guild.guild.id, readers, crate::routes::audit_log::render_entry(entry));
+    state.audit_logged(guild.guild.id, readers, render::audit_entry(entry));
     Ok(())
 }
 
@@ -197,7 +199,7 @@ pub async fn create(
     let entry =
         state.audit_entry(guild.guild.id, user.id, action::ROLE_CREATE, Some(row.id.get()), changes, None, &reason);
     state.store.create_role(&row, Some(&entry)).await?;
-    state.role_event("GUILD_ROLE_CREATE", guild.guild.id, serde_json::to_value(&role).unwrap_or_default());
+    state.role_event(Dispatch::RoleCreate, guild.guild.id, role.clone());
     announce_audit(&state, &guild, &entry).await?;
     Ok(Json(role))
 }
@@ -251,7 +253,7 @@ pub async fn update(
     let before = if shows_or_hides { Some(RoleBefore::load(&state, &guild, &role).await?) } else { None };
     let stored = state.store.update_role(guild.guild.id, role.id, &patch, Some(&entry)).await?;
     let updated = render::role(&stored);
-    state.role_event("GUILD_ROLE_UPDATE", guild.guild.id, serde_json::to_value(&updated).unwrap_or_default());
+    state.role_event(Dispatch::RoleUpdate, guild.guild.id, updated.clone());
     if let Some(before) = before {
         let roles = guild.roles.iter().map(|r| if r.id == stored.id { stored.clone() } else { r.clone() }).collect();
         announce_role_change(&state, &guild, &role, roles, before).await?;
@@ -336,11 +338,7 @@ pub async fn reorder(
     let roles = state.store.roles(guild.guild.id).await?;
     for (id, _) in &moves {
         if let Some(r) = roles.iter().find(|r| r.id == *id) {
-            state.role_event(
-                "GUILD_ROLE_UPDATE",
-                guild.guild.id,
-                serde_json::to_value(render::role(r)).unwrap_or_default(),
-            );
+            state.role_event(Dispatch::RoleUpdate, guild.guild.id, render::role(r));
         }
     }
     Ok(Json(roles.iter().map(render::role).collect()))

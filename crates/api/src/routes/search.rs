@@ -16,10 +16,11 @@ use model::permissions::{READ_MESSAGE_HISTORY, VIEW_CHANNEL};
 use model::Id;
 use store::{ChannelId, MessageId, MessageRow, SearchQuery};
 
-use crate::error::{ApiError, ApiResult, FormErrors};
 use crate::extract::{path_id, Authed, Path};
 use crate::routes::messages::text_channel;
-use crate::{access, render, ApiState};
+use crate::ApiState;
+use crate::{ApiError, ApiResult, FormErrors};
+use domain::{access, render};
 
 const MAX_CONTENT: usize = 1024;
 /// Distinct words a search may ask for: every word is one more index

@@ -13,9 +13,9 @@ use serde_json::{json, Value};
 use events::RevokedTokens;
 use model::Timestamp;
 
-use crate::error::{ApiError, ApiResult};
 use crate::extract::{Authed, Body};
 use crate::ApiState;
+use crate::{ApiError, ApiResult};
 
 /// Most session ids one logout request may name.
 const MAX_LOGOUT: usize = 100;

@@ -10,10 +10,11 @@ use model::user::UserSettings;
 use model::Timestamp;
 use store::{CustomStatus, SettingsPatch, UserRow};
 
-use crate::error::{ApiError, ApiResult, FormErrors};
 use crate::extract::{Authed, Body};
 use crate::routes::users::nullable;
-use crate::{render, ApiState};
+use crate::ApiState;
+use crate::{ApiError, ApiResult, FormErrors};
+use domain::render;
 
 const STATUSES: [&str; 4] = ["online", "idle", "dnd", "invisible"];
 const THEMES: [&str; 2] = ["dark", "light"];
@@ -98,7 +99,7 @@ pub async fn update(
     ];
     let changed: serde_json::Map<String, Value> =
         set.iter().filter(|(_, set)| *set).map(|(name, _)| (name.to_string(), all[*name].clone())).collect();
-    state.user_settings_updated(user.id, &Value::Object(changed));
+    state.user_settings_updated(user.id, Value::Object(changed));
     if patch.status.is_some() || patch.custom_status.is_some() {
         let custom = patch.custom_status.is_some().then(|| {
             render::live_custom_status(&saved, now)

@@ -14,10 +14,11 @@ use model::Id;
 use store::{StoreError, UserId, UserPatch};
 
 use crate::credentials;
-use crate::error::{ApiError, ApiResult, FormErrors};
 use crate::extract::{path_id, Authed, Body, Path, Query, UserAgent};
 use crate::routes::auth::{check_display_name, check_username};
-use crate::{access, avatars, render, ApiState};
+use crate::{avatars, ApiState};
+use crate::{ApiError, ApiResult, FormErrors};
+use domain::{access, render};
 
 pub async fn me(Authed(user): Authed) -> Json<CurrentUser> {
     Json(render::current_user(&user))

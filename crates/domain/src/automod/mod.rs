@@ -169,11 +169,12 @@ impl AutoMod {
         let this = Arc::downgrade(self);
         tokio::spawn(async move {
             while let Some(event) = sub.recv().await {
-                if event.name.starts_with("AUTO_MODERATION_RULE_") {
+                use events::Dispatch::{AutoModRuleCreate, AutoModRuleDelete, AutoModRuleUpdate};
+                if let Some(AutoModRuleCreate(rule) | AutoModRuleUpdate(rule) | AutoModRuleDelete(rule)) =
+                    event.dispatch()
+                {
                     let Some(automod) = this.upgrade() else { break };
-                    if let Some(guild) = event.guild() {
-                        automod.invalidate(guild);
-                    }
+                    automod.invalidate(rule.guild_id);
                 }
             }
         });

@@ -1,14 +1,11 @@
 //! Audit log entries: built next to the change they record and handed to
 //! the store, which writes both in one transaction.
 
-use axum::extract::FromRequestParts;
-use axum::http::request::Parts;
 use serde_json::{json, Map, Value};
 
 use store::{AuditEntry, GuildId, UserId};
 
-use crate::error::ApiError;
-use crate::ApiState;
+use crate::Domain;
 
 /// Discord's action types.
 pub mod action {
@@ -66,10 +63,12 @@ impl Reason {
     }
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for Reason {
-    type Rejection = ApiError;
+/// `X-Audit-Log-Reason`, read as the handler's argument.
+#[cfg(feature = "axum")]
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Reason {
+    type Rejection = crate::Error;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Self, crate::Error> {
         Ok(Reason(parts.headers.get("x-audit-log-reason").and_then(|v| Reason::parse(v.as_bytes()))))
     }
 }
@@ -98,9 +97,9 @@ pub fn diff(before: &Value, after: &Value) -> Vec<Value> {
         .collect()
 }
 
-impl ApiState {
+impl Domain {
     /// An entry with a fresh id, ready to be written with its change.
-    pub(crate) fn audit_entry(
+    pub fn audit_entry(
         &self,
         guild: GuildId,
         actor: UserId,

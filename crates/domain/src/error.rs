@@ -4,12 +4,11 @@
 
 use std::borrow::Cow;
 
-use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+pub use http::StatusCode;
 use serde_json::{json, Map, Value};
 
 #[derive(Debug)]
-pub struct ApiError {
+pub struct Error {
     pub status: StatusCode,
     pub code: u32,
     pub message: Cow<'static, str>,
@@ -29,11 +28,11 @@ pub struct Limited {
     pub scope: &'static str,
 }
 
-pub type ApiResult<T> = Result<T, ApiError>;
+pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 macro_rules! errors {
     ($($fn:ident => $status:ident, $code:expr, $msg:expr;)*) => {
-        impl ApiError {
+        impl Error {
             $(pub fn $fn() -> Self { Self::new(StatusCode::$status, $code, $msg) })*
         }
     };
@@ -79,7 +78,7 @@ errors! {
     method_not_allowed => METHOD_NOT_ALLOWED, 0, "405: Method Not Allowed";
 }
 
-impl ApiError {
+impl Error {
     pub fn new(status: StatusCode, code: u32, message: impl Into<Cow<'static, str>>) -> Self {
         Self { status, code, message: message.into(), errors: None, limited: None }
     }
@@ -114,36 +113,9 @@ impl ApiError {
     }
 }
 
-impl From<store::StoreError> for ApiError {
+impl From<store::StoreError> for Error {
     fn from(e: store::StoreError) -> Self {
         Self::internal(e)
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let mut body = json!({ "message": self.message, "code": self.code });
-        if let Some(errors) = self.errors {
-            body["errors"] = errors;
-        }
-        if let Some(limited) = self.limited {
-            // Rounded to milliseconds, as Discord sends it.
-            body["retry_after"] = json!((limited.retry_after * 1000.0).ceil() / 1000.0);
-            body["global"] = json!(limited.global);
-        }
-        let mut res = (self.status, body.to_string()).into_response();
-        let h = res.headers_mut();
-        h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        if let Some(limited) = self.limited {
-            // discord.py treats a 429 without `Via` as a Cloudflare ban.
-            h.insert(header::VIA, HeaderValue::from_static("1.1 fussioncord"));
-            h.insert(header::RETRY_AFTER, HeaderValue::from(limited.retry_after.ceil() as u64));
-            h.insert("x-ratelimit-scope", HeaderValue::from_static(limited.scope));
-            if limited.global {
-                h.insert("x-ratelimit-global", HeaderValue::from_static("true"));
-            }
-        }
-        res
     }
 }
 
@@ -175,19 +147,49 @@ impl FormErrors {
         self.root.is_empty()
     }
 
-    pub fn into_error(self) -> ApiError {
-        ApiError {
+    pub fn into_error(self) -> Error {
+        Error {
             errors: Some(Value::Object(self.root)),
-            ..ApiError::new(StatusCode::BAD_REQUEST, 50035, "Invalid Form Body")
+            ..Error::new(StatusCode::BAD_REQUEST, 50035, "Invalid Form Body")
         }
     }
 
     /// `Ok(())` when nothing was added.
-    pub fn finish(self) -> ApiResult<()> {
+    pub fn finish(self) -> Result<()> {
         if self.is_empty() {
             Ok(())
         } else {
             Err(self.into_error())
         }
+    }
+}
+
+/// Discord's error format as an HTTP answer.
+#[cfg(feature = "axum")]
+impl axum::response::IntoResponse for Error {
+    fn into_response(self) -> axum::response::Response {
+        use axum::http::{header, HeaderValue};
+        let mut body = json!({ "message": self.message, "code": self.code });
+        if let Some(errors) = self.errors {
+            body["errors"] = errors;
+        }
+        if let Some(limited) = self.limited {
+            // Rounded to milliseconds, as Discord sends it.
+            body["retry_after"] = json!((limited.retry_after * 1000.0).ceil() / 1000.0);
+            body["global"] = json!(limited.global);
+        }
+        let mut res = (self.status, body.to_string()).into_response();
+        let h = res.headers_mut();
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        if let Some(limited) = self.limited {
+            // discord.py treats a 429 without `Via` as a Cloudflare ban.
+            h.insert(header::VIA, HeaderValue::from_static("1.1 fussioncord"));
+            h.insert(header::RETRY_AFTER, HeaderValue::from(limited.retry_after.ceil() as u64));
+            h.insert("x-ratelimit-scope", HeaderValue::from_static(limited.scope));
+            if limited.global {
+                h.insert("x-ratelimit-global", HeaderValue::from_static("true"));
+            }
+        }
+        res
     }
 }

@@ -7,10 +7,10 @@ use model::Timestamp;
 use permissions::{Guild, Member, Overwrite, OverwriteTarget, Role};
 use store::{ChannelId, ChannelRow, GuildId, GuildRow, MemberRow, OverwriteRow, RoleRow, UserId, UserRow};
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::{Error, Result};
 use crate::publish::{HistoryReaders, InvitePlace, Place};
 use crate::render::Viewer;
-use crate::ApiState;
+use crate::Domain;
 
 /// Application flags that grant the MESSAGE_CONTENT intent (the full flag
 /// or the "limited" one of unverified apps).
@@ -50,11 +50,11 @@ impl GuildAccess {
         self.guild.owner_id == self.member.user_id
     }
 
-    pub fn require(&self, perms: u64) -> ApiResult<()> {
+    pub fn require(&self, perms: u64) -> Result<()> {
         if self.permissions & perms == perms {
             Ok(())
         } else {
-            Err(ApiError::missing_permissions())
+            Err(Error::missing_permissions())
         }
     }
 
@@ -87,29 +87,29 @@ impl GuildAccess {
 
     /// Refuses to act on a member at or above the caller's own rank. Nobody
     /// acts on the owner, not even the owner (who cannot be kicked).
-    pub fn require_above(&self, target: &MemberRow) -> ApiResult<()> {
+    pub fn require_above(&self, target: &MemberRow) -> Result<()> {
         if target.user_id != self.guild.owner_id && (self.is_owner() || self.rank() > self.rank_of(target)) {
             Ok(())
         } else {
-            Err(ApiError::missing_permissions())
+            Err(Error::missing_permissions())
         }
     }
 
     /// Refuses to manage a role at or above the caller's own rank.
-    pub fn require_role_below(&self, role: &RoleRow) -> ApiResult<()> {
+    pub fn require_role_below(&self, role: &RoleRow) -> Result<()> {
         if self.is_owner() || role.position < self.rank() {
             Ok(())
         } else {
-            Err(ApiError::missing_permissions())
+            Err(Error::missing_permissions())
         }
     }
 
     /// Refuses to grant permissions the caller does not have.
-    pub fn require_grantable(&self, perms: u64) -> ApiResult<()> {
+    pub fn require_grantable(&self, perms: u64) -> Result<()> {
         if self.is_owner() || self.permissions & bits::ADMINISTRATOR != 0 || perms & !self.permissions == 0 {
             Ok(())
         } else {
-            Err(ApiError::missing_permissions())
+            Err(Error::missing_permissions())
         }
     }
 }
@@ -130,11 +130,11 @@ impl ChannelAccess {
         self.channel.guild_id
     }
 
-    pub fn require(&self, perms: u64) -> ApiResult<()> {
+    pub fn require(&self, perms: u64) -> Result<()> {
         if self.permissions & perms == perms {
             Ok(())
         } else {
-            Err(ApiError::missing_permissions())
+            Err(Error::missing_permissions())
         }
     }
 
@@ -143,7 +143,7 @@ impl ChannelAccess {
     }
 
     /// Where this channel's events go: its viewers, or its DM recipients.
-    pub async fn place(&self, state: &ApiState) -> ApiResult<Place> {
+    pub async fn place(&self, state: &Domain) -> Result<Place> {
         Ok(match (&self.guild, self.channel.guild_id) {
             (Some(guild), Some(guild_id)) => Place::Guild {
                 guild: guild_id,
@@ -158,7 +158,7 @@ impl ChannelAccess {
     /// whose application lacks the MESSAGE_CONTENT flag sees content only
     /// in DMs, its own messages and those that mention it, on REST as on
     /// the gateway.
-    pub async fn viewer(&self, state: &ApiState, user: &UserRow) -> ApiResult<Viewer> {
+    pub async fn viewer(&self, state: &Domain, user: &UserRow) -> Result<Viewer> {
         Ok(Viewer {
             id: user.id,
             all_content: self.guild.is_none() || may_read_all_content(state, user).await?,
@@ -169,7 +169,7 @@ impl ChannelAccess {
     /// For a channel whose history not every viewer may read, who may and
     /// who may not; `None` when every viewer may (the common case, answered
     /// without reading the members).
-    pub async fn history_readers(&self, state: &ApiState) -> ApiResult<Option<HistoryReaders>> {
+    pub async fn history_readers(&self, state: &Domain) -> Result<Option<HistoryReaders>> {
         let Some(guild) = &self.guild else { return Ok(None) };
         let read = bits::VIEW_CHANNEL | bits::READ_MESSAGE_HISTORY;
         let everyone = guild.roles.iter().find(|r| r.id.get() == guild.guild.id.get()).map_or(0, |r| r.permissions);
@@ -197,7 +197,7 @@ impl ChannelAccess {
 
     /// Where this channel's invite events go: the members holding
     /// MANAGE_CHANNELS in it. `None` outside guilds.
-    pub async fn invite_place(&self, state: &ApiState) -> ApiResult<Option<InvitePlace>> {
+    pub async fn invite_place(&self, state: &Domain) -> Result<Option<InvitePlace>> {
         let Some(guild) = &self.guild else { return Ok(None) };
         let managers = members_with(state, guild, &self.overwrites, bits::MANAGE_CHANNELS).await?;
         Ok(Some(InvitePlace { guild: guild.guild.id, channel: self.channel.id, managers }))
@@ -222,7 +222,7 @@ impl ChannelAccess {
 /// Whether `user` sees the content of every message in the guilds' channels
 /// it can read: people do; a bot only when its application has the
 /// MESSAGE_CONTENT flag.
-pub async fn may_read_all_content(state: &ApiState, user: &UserRow) -> ApiResult<bool> {
+pub async fn may_read_all_content(state: &Domain, user: &UserRow) -> Result<bool> {
     if !user.bot {
         return Ok(true);
     }
@@ -232,9 +232,9 @@ pub async fn may_read_all_content(state: &ApiState, user: &UserRow) -> ApiResult
 
 /// The guild, if `user` is a member: 10004 when it does not exist, 50001
 /// when it does but they are not in it.
-pub async fn guild(state: &ApiState, user: &UserRow, id: GuildId) -> ApiResult<GuildAccess> {
-    let guild = state.store.guild(id).await?.ok_or_else(ApiError::unknown_guild)?;
-    let member = state.store.member(id, user.id).await?.ok_or_else(ApiError::missing_access)?;
+pub async fn guild(state: &Domain, user: &UserRow, id: GuildId) -> Result<GuildAccess> {
+    let guild = state.store.guild(id).await?.ok_or_else(Error::unknown_guild)?;
+    let member = state.store.member(id, user.id).await?.ok_or_else(Error::missing_access)?;
     let roles = state.store.roles(id).await?;
     let mut access = GuildAccess { guild, member, roles, permissions: 0 };
     access.permissions = access.with(&access.member, permissions::guild_permissions);
@@ -243,8 +243,8 @@ pub async fn guild(state: &ApiState, user: &UserRow, id: GuildId) -> ApiResult<G
 
 /// The channel, if `user` can see it: 10003 when it does not exist, 50001
 /// when they may not view it.
-pub async fn channel(state: &ApiState, user: &UserRow, id: ChannelId) -> ApiResult<ChannelAccess> {
-    let channel = state.store.channel(id).await?.ok_or_else(ApiError::unknown_channel)?;
+pub async fn channel(state: &Domain, user: &UserRow, id: ChannelId) -> Result<ChannelAccess> {
+    let channel = state.store.channel(id).await?.ok_or_else(Error::unknown_channel)?;
     let access = match channel.guild_id {
         Some(guild_id) => {
             let guild = guild(state, user, guild_id).await?;
@@ -255,13 +255,13 @@ pub async fn channel(state: &ApiState, user: &UserRow, id: ChannelId) -> ApiResu
         None => {
             let recipients = state.store.dm_recipients(id).await?;
             if !recipients.contains(&user.id) {
-                return Err(ApiError::missing_access());
+                return Err(Error::missing_access());
             }
             ChannelAccess { channel, guild: None, overwrites: Vec::new(), recipients, permissions: bits::DM }
         }
     };
     if !access.has(bits::VIEW_CHANNEL) {
-        return Err(ApiError::missing_access());
+        return Err(Error::missing_access());
     }
     Ok(access)
 }
@@ -309,29 +309,25 @@ pub async fn visible_read_states(
 /// Whether `from` may write to `to` in a DM, as on Discord: 50007 unless
 /// they are friends or share a guild, and never while either blocks the
 /// other.
-pub async fn may_dm(state: &ApiState, from: UserId, to: UserId) -> ApiResult<()> {
+pub async fn may_dm(state: &Domain, from: UserId, to: UserId) -> Result<()> {
     if from == to
         || state.store.blocked_between(from, to).await?
         || !state.store.friends_or_guildmates(from, to).await?
     {
-        return Err(ApiError::cannot_dm());
+        return Err(Error::cannot_dm());
     }
     Ok(())
 }
 
 /// The other recipient of a DM channel.
-pub async fn dm_peer(state: &ApiState, channel: ChannelId, me: UserId) -> ApiResult<Option<UserId>> {
+pub async fn dm_peer(state: &Domain, channel: ChannelId, me: UserId) -> Result<Option<UserId>> {
     let recipients = state.store.dm_recipients(channel).await?;
     Ok(recipients.into_iter().find(|u| *u != me))
 }
 
 /// The members of a guild who may view a channel, or `None` when every
 /// member may (the common case, answered without reading the members).
-pub async fn viewers(
-    state: &ApiState,
-    guild: &GuildAccess,
-    overwrites: &[OverwriteRow],
-) -> ApiResult<Option<Vec<UserId>>> {
+pub async fn viewers(state: &Domain, guild: &GuildAccess, overwrites: &[OverwriteRow]) -> Result<Option<Vec<UserId>>> {
     let everyone = guild.roles.iter().find(|r| r.id.get() == guild.guild.id.get()).map_or(0, |r| r.permissions);
     let hides = overwrites.iter().any(|o| o.deny & bits::VIEW_CHANNEL != 0);
     if everyone & bits::VIEW_CHANNEL != 0 && !hides {
@@ -342,11 +338,11 @@ pub async fn viewers(
 
 /// Every member of the guild holding `perms` in a channel with `overwrites`.
 pub async fn members_with(
-    state: &ApiState,
+    state: &Domain,
     guild: &GuildAccess,
     overwrites: &[OverwriteRow],
     perms: u64,
-) -> ApiResult<Vec<UserId>> {
+) -> Result<Vec<UserId>> {
     let mut out = Vec::new();
     let mut after = None;
     loop {

@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 
 use model::application::Application;
+use model::audit::AuditLogEntry;
 use model::channel::{Channel, ChannelType, PermissionOverwrite};
 use model::guild::{Guild, Member, Role, RoleColors, UserGuild};
 use model::invite::{Invite, InviteChannel, InviteGuild, InviteMetadata};
@@ -14,8 +15,8 @@ use store::{
     RelationshipRow, RoleRow, UserId, UserRow,
 };
 
-use crate::error::ApiResult;
-use crate::ApiState;
+use crate::error::Result;
+use crate::Domain;
 
 /// One entry of READY's `read_state`.
 pub fn read_state(row: &ReadStateRow) -> serde_json::Value {
@@ -44,7 +45,7 @@ pub fn relationship(row: &RelationshipRow, other: &UserRow) -> Relationship {
 }
 
 /// A user's relationships with the other users loaded in one query.
-pub async fn relationships(state: &ApiState, rows: &[RelationshipRow]) -> ApiResult<Vec<Relationship>> {
+pub async fn relationships(state: &Domain, rows: &[RelationshipRow]) -> Result<Vec<Relationship>> {
     let ids: Vec<UserId> = rows.iter().map(|r| r.other_id).collect();
     let users: HashMap<UserId, UserRow> = state.store.users(&ids).await?.into_iter().map(|u| (u.id, u)).collect();
     Ok(rows.iter().filter_map(|r| users.get(&r.other_id).map(|u| relationship(r, u))).collect())
@@ -368,7 +369,7 @@ pub fn redact(m: &mut Message) {
 
 /// Renders messages of one channel as `viewer` sees them, loading authors,
 /// mentioned users, reactions and replied-to messages in one query each.
-pub async fn messages(state: &ApiState, viewer: &Viewer, rows: &[MessageRow]) -> ApiResult<Vec<Message>> {
+pub async fn messages(state: &Domain, viewer: &Viewer, rows: &[MessageRow]) -> Result<Vec<Message>> {
     let mut out = messages_in_full(state, viewer.id, rows).await?;
     for m in &mut out {
         viewer.restrict(m);
@@ -376,7 +377,7 @@ pub async fn messages(state: &ApiState, viewer: &Viewer, rows: &[MessageRow]) ->
     Ok(out)
 }
 
-async fn messages_in_full(state: &ApiState, viewer: UserId, rows: &[MessageRow]) -> ApiResult<Vec<Message>> {
+async fn messages_in_full(state: &Domain, viewer: UserId, rows: &[MessageRow]) -> Result<Vec<Message>> {
     let Some(first) = rows.first() else {
         return Ok(Vec::new());
     };
@@ -546,4 +547,18 @@ pub async fn guild_snapshot(
         guild_scheduled_events: Vec::new(),
         soundboard_sounds: Vec::new(),
     })
+}
+
+/// An audit log entry as the log lists it.
+pub fn audit_entry(e: &store::AuditEntry) -> AuditLogEntry {
+    let json = |raw: &Option<String>| raw.as_deref().and_then(|c| serde_json::from_str::<serde_json::Value>(c).ok());
+    AuditLogEntry {
+        id: e.id.to_string(),
+        user_id: e.user_id,
+        target_id: e.target_id.map(|t| t.to_string()),
+        action_type: e.action_type,
+        changes: json(&e.changes),
+        options: json(&e.options),
+        reason: e.reason.clone(),
+    }
 }

@@ -1,6 +1,7 @@
 //! AutoMod rules as the API sees them: Discord's JSON shapes, their
 //! validation, and the conversion to and from stored rows.
 
+use model::audit::{AutoModAction, AutoModRule};
 use serde_json::{json, Map, Value};
 
 use store::{AutoModRuleId, AutoModRuleRow, ChannelId, GuildId, RoleId, UserId};
@@ -107,14 +108,14 @@ impl Action {
         }
     }
 
-    pub fn render(&self) -> Value {
+    pub fn render(&self) -> AutoModAction {
         let metadata = match self {
             Action::Block { custom_message: Some(m) } => json!({ "custom_message": m }),
             Action::Block { custom_message: None } => json!({}),
             Action::Alert { channel_id } => json!({ "channel_id": channel_id }),
             Action::Timeout { duration_seconds } => json!({ "duration_seconds": duration_seconds }),
         };
-        json!({ "type": self.kind(), "metadata": metadata })
+        AutoModAction { kind: self.kind(), metadata }
     }
 
     /// The metrics label.
@@ -142,20 +143,20 @@ pub struct Rule {
 }
 
 impl Rule {
-    pub fn render(&self) -> Value {
-        json!({
-            "id": self.id.to_string(),
-            "guild_id": self.guild_id,
-            "creator_id": self.creator_id,
-            "name": self.name,
-            "event_type": self.event_type,
-            "trigger_type": self.trigger.kind(),
-            "trigger_metadata": self.trigger.metadata(),
-            "actions": self.actions.iter().map(Action::render).collect::<Vec<_>>(),
-            "enabled": self.enabled,
-            "exempt_roles": self.exempt_roles,
-            "exempt_channels": self.exempt_channels,
-        })
+    pub fn render(&self) -> AutoModRule {
+        AutoModRule {
+            id: self.id.to_string(),
+            guild_id: self.guild_id,
+            creator_id: self.creator_id,
+            name: self.name.clone(),
+            event_type: self.event_type,
+            trigger_type: self.trigger.kind(),
+            trigger_metadata: self.trigger.metadata(),
+            actions: self.actions.iter().map(Action::render).collect(),
+            enabled: self.enabled,
+            exempt_roles: self.exempt_roles.clone(),
+            exempt_channels: self.exempt_channels.clone(),
+        }
     }
 
     pub fn to_row(&self) -> AutoModRuleRow {
@@ -167,7 +168,7 @@ impl Rule {
             event_type: self.event_type,
             trigger_type: self.trigger.kind(),
             trigger_metadata: self.trigger.metadata().to_string(),
-            actions: Value::Array(self.actions.iter().map(Action::render).collect()).to_string(),
+            actions: json!(self.actions.iter().map(Action::render).collect::<Vec<_>>()).to_string(),
             enabled: self.enabled,
             exempt_roles: json!(self.exempt_roles).to_string(),
             exempt_channels: json!(self.exempt_channels).to_string(),

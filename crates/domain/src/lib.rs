@@ -1,0 +1,38 @@
+//! The product's operations and rules, whoever asks for them: the HTTP API
+//! and the gateway are transports that parse input, call an operation here
+//! and write its answer. Operations read and change the store, decide who
+//! may do what (`access`), render rows as Discord's wire types (`render`)
+//! and announce every change as a typed event (`publish`).
+
+pub mod access;
+pub mod audit;
+pub mod automod;
+pub mod error;
+pub mod names;
+pub mod publish;
+pub mod render;
+pub mod service;
+pub mod session_start;
+
+use std::sync::Arc;
+
+use model::snowflake::SnowflakeGenerator;
+use store::Store;
+
+pub use error::{Error, FormErrors, Limited, Result};
+pub use session_start::SessionStartLimit;
+
+/// What every operation can reach. Cheap to clone: everything is shared.
+#[derive(Clone)]
+pub struct Domain {
+    pub store: Arc<dyn Store>,
+    pub ids: Arc<SnowflakeGenerator>,
+    /// Where every change is announced for the gateway.
+    pub bus: Arc<dyn events::EventBus>,
+    /// This server's metrics.
+    pub metrics: Arc<telemetry::Metrics>,
+    /// AutoMod: the rule cache, the classifier and the spam windows.
+    pub automod: Arc<automod::AutoMod>,
+    /// Who is connected now (the gateway's hub): whom `@here` reaches.
+    pub presences: Arc<dyn events::Presences>,
+}

@@ -1,0 +1,376 @@
+//! Turning what an operation changed into typed gateway events. Each
+//! event's payload is serialised once, when it is made; the gateway only
+//! routes the bytes.
+
+use serde_json::Value;
+
+use events::dispatch::{
+    ChannelPinsUpdate, GuildDelete, GuildMember, GuildRole, GuildRoleDelete, GuildUser, InviteCreate, InviteDelete,
+    MessageAck, MessageDelete, MessageDeleteBulk, RelationshipRemove, TypingStart,
+};
+use events::{Audience, Dispatch, Event, Membership};
+use model::audit::{AuditLogEntry, AutoModRule};
+use model::channel::Channel;
+use model::gateway::GuildCreate;
+use model::guild::{Guild, Member, Role};
+use model::invite::Invite;
+use model::message::Message;
+use model::user::CurrentUser;
+use model::Timestamp;
+use store::{ChannelId, GuildId, MessageId, UserId};
+
+use crate::Domain;
+
+/// The viewers of a channel split by whether they may read its history.
+#[derive(Debug, Clone, Default)]
+pub struct HistoryReaders {
+    pub readers: Vec<UserId>,
+    /// Those who see the channel but may not read its history.
+    pub blind: Vec<UserId>,
+}
+
+/// Where a channel's invite events go: the members who may manage it.
+#[derive(Debug, Clone)]
+pub struct InvitePlace {
+    pub guild: GuildId,
+    pub channel: ChannelId,
+    pub managers: Vec<UserId>,
+}
+
+impl InvitePlace {
+    fn audience(&self) -> Audience {
+        Audience::GuildUsers { guild: self.guild, users: self.managers.clone() }
+    }
+}
+
+/// Where a channel's events go: its guild's members, or its DM recipients.
+#[derive(Debug, Clone)]
+pub enum Place {
+    /// `viewers` lists who may see the channel when not every member may.
+    Guild {
+        guild: GuildId,
+        channel: ChannelId,
+        viewers: Option<Vec<UserId>>,
+    },
+    Dm {
+        channel: ChannelId,
+        recipients: Vec<UserId>,
+    },
+}
+
+impl Place {
+    fn audience(&self) -> Audience {
+        match self {
+            Place::Guild { guild, channel, viewers: None } => {
+                Audience::GuildChannel { guild: *guild, channel: *channel }
+            }
+            Place::Guild { guild, viewers: Some(users), .. } => {
+                Audience::GuildUsers { guild: *guild, users: users.clone() }
+            }
+            Place::Dm { recipients, .. } => Audience::Users(recipients.clone()),
+        }
+    }
+
+    fn channel(&self) -> ChannelId {
+        match self {
+            Place::Guild { channel, .. } | Place::Dm { channel, .. } => *channel,
+        }
+    }
+
+    fn guild(&self) -> Option<GuildId> {
+        match self {
+            Place::Guild { guild, .. } => Some(*guild),
+            Place::Dm { .. } => None,
+        }
+    }
+}
+
+impl Domain {
+    fn emit(&self, dispatch: Dispatch, audience: Audience) {
+        self.bus.publish(Event::new(dispatch, audience));
+    }
+
+    pub fn message_created(
+        &self,
+        place: &Place,
+        message: Message,
+        member: Option<Member>,
+        history: Option<HistoryReaders>,
+    ) {
+        self.message_event(Dispatch::MessageCreate, place, message, member, history);
+    }
+
+    pub fn message_updated(
+        &self,
+        place: &Place,
+        message: Message,
+        member: Option<Member>,
+        history: Option<HistoryReaders>,
+    ) {
+        self.message_event(Dispatch::MessageUpdate, place, message, member, history);
+    }
+
+    /// A message, rendered in full, to those who see the channel. A reply's
+    /// `referenced_message` goes only to those who may read the channel's
+    /// history (`history`, when not every viewer may); the others get the
+    /// reply without it, as the REST routes show it to them.
+    fn message_event(
+        &self,
+        kind: fn(Box<Message>) -> Dispatch,
+        place: &Place,
+        mut message: Message,
+        member: Option<Member>,
+        history: Option<HistoryReaders>,
+    ) {
+        message.guild_id = place.guild();
+        message.member = member;
+        match (history, place) {
+            (Some(h), Place::Guild { guild, .. }) if matches!(message.referenced_message, Some(Some(_))) => {
+                let guild = *guild;
+                if !h.readers.is_empty() {
+                    self.emit(kind(Box::new(message.clone())), Audience::GuildUsers { guild, users: h.readers });
+                }
+                if !h.blind.is_empty() {
+                    message.referenced_message = None;
+                    self.emit(kind(Box::new(message)), Audience::GuildUsers { guild, users: h.blind });
+                }
+            }
+            _ => self.emit(kind(Box::new(message)), place.audience()),
+        }
+    }
+
+    pub fn message_deleted(&self, place: &Place, id: MessageId) {
+        let data = MessageDelete { id, channel_id: place.channel(), guild_id: place.guild() };
+        self.emit(Dispatch::MessageDelete(data), place.audience());
+    }
+
+    pub fn messages_bulk_deleted(&self, place: &Place, ids: &[MessageId]) {
+        let data = MessageDeleteBulk { ids: ids.to_vec(), channel_id: place.channel(), guild_id: place.guild() };
+        self.emit(Dispatch::MessageDeleteBulk(data), place.audience());
+    }
+
+    /// `MESSAGE_REACTION_ADD` / `_REMOVE` / `_REMOVE_EMOJI` / `_REMOVE_ALL`,
+    /// the payload's `guild_id` set from `place`.
+    pub fn reaction_event(&self, place: &Place, mut dispatch: Dispatch) {
+        let guild = place.guild();
+        match &mut dispatch {
+            Dispatch::ReactionAdd(r) => r.guild_id = guild,
+            Dispatch::ReactionRemove(r) => r.guild_id = guild,
+            Dispatch::ReactionRemoveEmoji(r) => r.guild_id = guild,
+            Dispatch::ReactionRemoveAll(r) => r.guild_id = guild,
+            _ => {}
+        }
+        self.emit(dispatch, place.audience());
+    }
+
+    pub fn pins_updated(&self, place: &Place, last_pin: Option<i64>) {
+        let data = ChannelPinsUpdate {
+            guild_id: place.guild(),
+            channel_id: place.channel(),
+            last_pin_timestamp: last_pin.map(Timestamp::from_unix_ms),
+        };
+        self.emit(Dispatch::ChannelPinsUpdate(data), place.audience());
+    }
+
+    pub fn typing(&self, place: &Place, user: UserId, member: Option<Member>) {
+        let data = TypingStart {
+            channel_id: place.channel(),
+            guild_id: place.guild(),
+            user_id: user,
+            timestamp: Timestamp::now().unix_ms() / 1000,
+            member,
+        };
+        self.emit(Dispatch::TypingStart(data), place.audience());
+    }
+
+    /// CHANNEL_CREATE/UPDATE/DELETE (`kind`), to those who may see the
+    /// channel (`viewers`, when not everyone may).
+    pub fn channel_event(&self, kind: fn(Box<Channel>) -> Dispatch, channel: &Channel, viewers: Option<Vec<UserId>>) {
+        let audience = match (channel.guild_id, viewers) {
+            (Some(guild), Some(users)) => Audience::GuildUsers { guild, users },
+            (Some(guild), None) => Audience::Guild(guild),
+            (None, _) => Audience::Users(channel.recipients.iter().flatten().map(|u| u.id).collect()),
+        };
+        self.emit(kind(Box::new(channel.clone())), audience);
+    }
+
+    /// A DM channel shown to one of its recipients.
+    pub fn dm_opened(&self, user: UserId, channel: &Channel) {
+        self.emit(Dispatch::ChannelCreate(Box::new(channel.clone())), Audience::Users(vec![user]));
+    }
+
+    pub fn guild_updated(&self, guild: &Guild) {
+        self.emit(Dispatch::GuildUpdate(Box::new(guild.clone())), Audience::Guild(guild.id));
+    }
+
+    pub fn guild_deleted(&self, guild: GuildId) {
+        self.bus.publish(
+            Event::new(Dispatch::GuildDelete(GuildDelete { id: guild }), Audience::Guild(guild))
+                .with_membership(Membership::GuildDeleted(guild)),
+        );
+    }
+
+    /// A user joined: the guild's members hear of the new member, and the
+    /// user's own sessions receive the whole guild.
+    pub fn member_joined(&self, guild: GuildId, member: &Member, snapshot: &GuildCreate) {
+        let user = member.user.as_ref().map(|u| u.id).expect("joined members carry their user");
+        self.bus.publish(
+            Event::new(Dispatch::GuildCreate(Box::new(snapshot.clone())), Audience::Users(vec![user]))
+                .with_membership(Membership::Joined { user, guild }),
+        );
+        let add = GuildMember { guild_id: guild, member: member.clone() };
+        self.emit(Dispatch::MemberAdd(Box::new(add)), Audience::Guild(guild));
+    }
+
+    /// A user left (or was removed): the others hear of it, and the user's
+    /// sessions lose the guild.
+    pub fn member_left(&self, guild: GuildId, user: &model::user::User) {
+        // The leaver's sessions lose the guild first, so they are not among
+        // those who hear that the member left.
+        self.bus.publish(
+            Event::new(Dispatch::GuildDelete(GuildDelete { id: guild }), Audience::Users(vec![user.id]))
+                .with_membership(Membership::Left { user: user.id, guild }),
+        );
+        let data = GuildUser { guild_id: guild, user: user.clone() };
+        self.emit(Dispatch::MemberRemove(data), Audience::Guild(guild));
+    }
+
+    pub fn member_updated(&self, guild: GuildId, member: &Member) {
+        let data = GuildMember { guild_id: guild, member: member.clone() };
+        self.emit(Dispatch::MemberUpdate(Box::new(data)), Audience::Guild(guild));
+    }
+
+    /// INVITE_CREATE, to those who may manage the invite's channel (Discord
+    /// sends invite events only with MANAGE_CHANNELS there).
+    pub fn invite_created(&self, place: &InvitePlace, invite: &Invite) {
+        let meta = invite.metadata.as_ref();
+        let data = InviteCreate {
+            kind: 0,
+            code: invite.code.clone(),
+            guild_id: invite.guild_id,
+            channel_id: invite.channel.id,
+            inviter: invite.inviter.clone(),
+            created_at: meta.map(|m| m.created_at),
+            max_age: meta.map_or(0, |m| m.max_age.into()),
+            max_uses: meta.map_or(0, |m| m.max_uses.into()),
+            temporary: meta.is_some_and(|m| m.temporary),
+            uses: meta.map_or(0, |m| m.uses.into()),
+            expires_at: invite.expires_at,
+        };
+        self.emit(Dispatch::InviteCreate(data), place.audience());
+    }
+
+    pub fn invite_deleted(&self, place: &InvitePlace, code: &str) {
+        let data = InviteDelete { guild_id: place.guild, channel_id: place.channel, code: code.to_owned() };
+        self.emit(Dispatch::InviteDelete(data), place.audience());
+    }
+
+    /// GUILD_ROLE_CREATE or GUILD_ROLE_UPDATE (`kind`).
+    pub fn role_event(&self, kind: fn(GuildRole) -> Dispatch, guild: GuildId, role: Role) {
+        self.emit(kind(GuildRole { guild_id: guild, role }), Audience::Guild(guild));
+    }
+
+    pub fn role_deleted(&self, guild: GuildId, role: store::RoleId) {
+        self.emit(Dispatch::RoleDelete(GuildRoleDelete { guild_id: guild, role_id: role }), Audience::Guild(guild));
+    }
+
+    /// GUILD_BAN_ADD or GUILD_BAN_REMOVE (`kind`).
+    pub fn ban_event(&self, kind: fn(GuildUser) -> Dispatch, guild: GuildId, user: &model::user::User) {
+        self.emit(kind(GuildUser { guild_id: guild, user: user.clone() }), Audience::Guild(guild));
+    }
+
+    /// A channel as some members see it: those who can see it get `kind`,
+    /// those who just lost sight of it CHANNEL_DELETE, those who just gained
+    /// it CHANNEL_CREATE.
+    pub fn channel_visibility(
+        &self,
+        channel: &Channel,
+        kind: fn(Box<Channel>) -> Dispatch,
+        kept: Vec<UserId>,
+        lost: Vec<UserId>,
+        gained: Vec<UserId>,
+    ) {
+        let guild = channel.guild_id.expect("guild channel");
+        let kinds: [(fn(Box<Channel>) -> Dispatch, Vec<UserId>); 3] =
+            [(kind, kept), (Dispatch::ChannelDelete, lost), (Dispatch::ChannelCreate, gained)];
+        for (kind, users) in kinds {
+            if !users.is_empty() {
+                self.emit(kind(Box::new(channel.clone())), Audience::GuildUsers { guild, users });
+            }
+        }
+    }
+
+    /// GUILD_AUDIT_LOG_ENTRY_CREATE, for those allowed to read the log.
+    pub fn audit_logged(&self, guild: GuildId, readers: Vec<UserId>, entry: AuditLogEntry) {
+        let data = events::dispatch::AuditLogEntryCreate { guild_id: guild, entry };
+        self.emit(Dispatch::AuditLogEntryCreate(data), Audience::GuildUsers { guild, users: readers });
+    }
+
+    /// AUTO_MODERATION_RULE_CREATE/UPDATE/DELETE (`kind`), to the members
+    /// who manage the guild. Every node's AutoMod cache also drops the
+    /// guild's rules on it.
+    pub fn automod_rule_event(&self, kind: fn(Box<AutoModRule>) -> Dispatch, managers: Vec<UserId>, rule: AutoModRule) {
+        let guild = rule.guild_id;
+        self.emit(kind(Box::new(rule)), Audience::GuildUsers { guild, users: managers });
+    }
+
+    /// AUTO_MODERATION_ACTION_EXECUTION, to the members who manage the
+    /// guild; bots without MESSAGE_CONTENT get it without the content.
+    pub fn automod_executed(&self, managers: Vec<UserId>, data: events::dispatch::AutoModExecution) {
+        let guild = data.guild_id;
+        self.emit(Dispatch::AutoModActionExecution(data), Audience::GuildUsers { guild, users: managers });
+    }
+
+    /// Closes the gateway connections of tokens that stopped working.
+    pub fn tokens_revoked(&self, user: UserId, tokens: events::RevokedTokens) {
+        self.bus.publish(Event::tokens_revoked(user, tokens));
+    }
+
+    /// RELATIONSHIP_ADD / RELATIONSHIP_REMOVE to the owner of each side that
+    /// changed.
+    pub async fn relationships_changed(&self, changes: &[store::RelationshipChange]) -> crate::Result<()> {
+        for change in changes {
+            let (dispatch, user) = match change {
+                store::RelationshipChange::Set(row) => {
+                    let Some(other) = self.store.user(row.other_id).await? else { continue };
+                    (Dispatch::RelationshipAdd(Box::new(crate::render::relationship(row, &other))), row.user_id)
+                }
+                store::RelationshipChange::Removed(row) => {
+                    let data = RelationshipRemove { id: row.other_id, kind: row.kind as u8, nickname: None };
+                    (Dispatch::RelationshipRemove(data), row.user_id)
+                }
+            };
+            self.emit(dispatch, Audience::Users(vec![user]));
+        }
+        Ok(())
+    }
+
+    /// MESSAGE_ACK to the user's own sessions, so every client clears (or
+    /// sets) the same unread badge.
+    pub fn message_acked(&self, user: UserId, read: &store::ReadStateRow, manual: bool) {
+        let data = MessageAck {
+            channel_id: read.channel_id,
+            message_id: read.last_message_id,
+            mention_count: read.mention_count,
+            version: 1,
+            manual,
+        };
+        self.emit(Dispatch::MessageAck(data), Audience::Users(vec![user]));
+    }
+
+    /// USER_SETTINGS_UPDATE (the settings that changed) to the user's
+    /// sessions.
+    pub fn user_settings_updated(&self, user: UserId, changed: Value) {
+        self.emit(Dispatch::UserSettingsUpdate(changed), Audience::Users(vec![user]));
+    }
+
+    /// A status set through the API: every node's gateway applies it to
+    /// the user's sessions there and announces the presence.
+    pub fn presence_changed(&self, change: events::PresenceChange) {
+        self.bus.publish(Event::presence_changed(change));
+    }
+
+    pub fn user_updated(&self, user: &CurrentUser) {
+        self.emit(Dispatch::UserUpdate(Box::new(user.clone())), Audience::Users(vec![user.user.id]));
+    }
+}
