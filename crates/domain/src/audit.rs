@@ -98,6 +98,14 @@ pub fn diff(before: &Value, after: &Value) -> Vec<Value> {
 }
 
 impl Domain {
+    /// GUILD_AUDIT_LOG_ENTRY_CREATE for an entry just written, to those who
+    /// may read the guild's log.
+    pub async fn announce_audit(&self, guild: &crate::access::GuildAccess, entry: &AuditEntry) -> crate::Result<()> {
+        let readers = crate::access::members_with(self, guild, &[], model::permissions::VIEW_AUDIT_LOG).await?;
+        self.audit_logged(guild.guild.id, readers, crate::render::audit_entry(entry));
+        Ok(())
+    }
+
     /// An entry with a fresh id, ready to be written with its change.
     pub fn audit_entry(
         &self,

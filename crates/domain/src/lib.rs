@@ -8,6 +8,8 @@ pub mod access;
 pub mod audit;
 pub mod automod;
 pub mod error;
+pub mod members;
+pub mod messages;
 pub mod names;
 pub mod publish;
 pub mod render;

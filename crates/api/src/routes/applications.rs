@@ -205,10 +205,10 @@ pub async fn authorize(
         if let Some(bot) = state.store.user(app.id).await? {
             crate::routes::invites::announce_join(&state, guild_id, &bot).await?;
         }
-        crate::routes::roles::announce_audit(&state, &guild, &entry).await?;
+        state.announce_audit(&guild, &entry).await?;
         if let Some((role, role_entry)) = role {
             state.role_event(Dispatch::RoleCreate, guild_id, render::role(&role));
-            crate::routes::roles::announce_audit(&state, &guild, &role_entry).await?;
+            state.announce_audit(&guild, &role_entry).await?;
         }
     }
     Ok(Json(json!({ "location": format!("/oauth2/authorized?guild_id={guild_id}") })))

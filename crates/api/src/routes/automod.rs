@@ -9,28 +9,18 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use model::permissions;
-use model::snowflake::SnowflakeGenerator;
-use model::Timestamp;
-use store::{AutoModRuleId, ChannelId, GuildMentions, MemberPatch, MessageId, MessageRow, NewMessage, RoleId, UserRow};
+use store::{AutoModRuleId, ChannelId, RoleId, UserRow};
 
 use crate::extract::{path_id, Authed, Body, Path};
-use crate::routes::members::after_member_change;
-use crate::routes::roles::announce_audit;
 use crate::routes::users::nullable;
 use crate::ApiState;
 use crate::{ApiError, ApiResult, FormErrors};
-use domain::access::{ChannelAccess, GuildAccess};
+use domain::access;
+use domain::access::GuildAccess;
 use domain::audit::{self, action as audit_action, Reason};
-use domain::automod::rules::{self, Action, Rule, Trigger};
-use domain::automod::{Subject, Verdict};
-use domain::publish::Place;
-use domain::{access, render};
-use events::dispatch::AutoModExecution;
+use domain::automod::rules::{self, Action, Rule};
 use events::Dispatch;
 use model::audit::AutoModRule;
-
-/// The system message type of an AutoMod alert.
-const AUTO_MODERATION_ACTION: u8 = 24;
 
 #[derive(Deserialize)]
 pub struct RuleFields {
@@ -128,7 +118,7 @@ async fn announce(
     state.automod.invalidate(guild.guild.id);
     let managers = access::members_with(state, guild, &[], permissions::MANAGE_GUILD).await?;
     state.automod_rule_event(kind, managers, rule.render());
-    announce_audit(state, guild, entry).await
+    state.announce_audit(guild, entry).await
 }
 
 pub async fn list(
@@ -303,222 +293,4 @@ pub async fn delete(
     }
     announce(&state, &guild, Dispatch::AutoModRuleDelete, &rule, &entry).await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// The guild's rules applied to a message about to be stored (or an edit
-/// about to be saved). `None` when nothing matched, in a DM, in a guild
-/// without rules, or from a member who manages the guild (as on Discord,
-/// MANAGE_GUILD and ADMINISTRATOR, and so the owner, are exempt).
-pub(crate) async fn check(
-    state: &ApiState,
-    access: &ChannelAccess,
-    user: &UserRow,
-    content: &str,
-    mentions: usize,
-    is_edit: bool,
-) -> ApiResult<Option<Verdict>> {
-    if !state.automod.config.enabled {
-        return Ok(None);
-    }
-    let scores = state.automod.score(content);
-    let Some(guild) = &access.guild else { return Ok(None) };
-    let rules = state.automod.rules(&*state.store, guild.guild.id).await?;
-    if rules.rules.is_empty() || guild.permissions & (permissions::MANAGE_GUILD | permissions::ADMINISTRATOR) != 0 {
-        return Ok(None);
-    }
-    let subject = Subject {
-        guild: guild.guild.id,
-        user: user.id,
-        account_created_ms: user.id.timestamp_ms(),
-        roles: &guild.member.roles,
-        channel: access.channel.id,
-        parent: access.channel.parent_id,
-        content,
-        scores,
-        mentions: mentions.min(u16::MAX as usize) as u16,
-        is_edit,
-        now_ms: Timestamp::now().unix_ms() as u64,
-    };
-    let hits = state.automod.evaluate(&rules, &subject);
-    Ok((!hits.is_empty()).then_some(Verdict { rules, hits }))
-}
-
-/// Runs the actions of the rules a message matched: the audit entries, the
-/// alert messages, the timeouts, and AUTO_MODERATION_ACTION_EXECUTION to
-/// the guild's managers. `message_id` is the stored message's (none when it
-/// was blocked). A failure here is logged: the message's fate is decided.
-pub(crate) async fn execute(
-    state: &ApiState,
-    access: &ChannelAccess,
-    user: &UserRow,
-    content: &str,
-    verdict: &Verdict,
-    message_id: Option<MessageId>,
-) {
-    if let Err(e) = run(state, access, user, content, verdict, message_id).await {
-        tracing::error!(code = e.code, message = %e.message, "executing AutoMod actions failed");
-    }
-}
-
-async fn run(
-    state: &ApiState,
-    access: &ChannelAccess,
-    user: &UserRow,
-    content: &str,
-    verdict: &Verdict,
-    message_id: Option<MessageId>,
-) -> ApiResult<()> {
-    let Some(guild) = &access.guild else { return Ok(()) };
-    let managers = access::members_with(state, guild, &[], permissions::MANAGE_GUILD).await?;
-    let no_reason = Reason::default();
-    let mut to_log = Vec::new();
-    let mut announced = Vec::new();
-    for hit in &verdict.hits {
-        let rule = &verdict.rules.rules[hit.rule].rule;
-        let options = json!({
-            "auto_moderation_rule_name": rule.name,
-            "auto_moderation_rule_trigger_type": rule.trigger.kind().to_string(),
-            "channel_id": access.channel.id,
-        });
-        for action in &rule.actions {
-            let mut alert_id = None;
-            match action {
-                Action::Block { .. } => {
-                    let entry = state.audit_entry(
-                        guild.guild.id,
-                        user.id,
-                        audit_action::AUTO_MODERATION_BLOCK_MESSAGE,
-                        Some(user.id.get()),
-                        Vec::new(),
-                        Some(options.clone()),
-                        &no_reason,
-                    );
-                    to_log.push(entry);
-                }
-                Action::Alert { channel_id } => {
-                    let Some(id) =
-                        alert(state, guild, *channel_id, user, access.channel.id, rule, hit, content).await?
-                    else {
-                        continue;
-                    };
-                    alert_id = Some(id);
-                    to_log.push(state.audit_entry(
-                        guild.guild.id,
-                        user.id,
-                        audit_action::AUTO_MODERATION_FLAG_TO_CHANNEL,
-                        Some(user.id.get()),
-                        Vec::new(),
-                        Some(options.clone()),
-                        &no_reason,
-                    ));
-                }
-                Action::Timeout { duration_seconds } => {
-                    let Some(before) = state.store.member(guild.guild.id, user.id).await? else { continue };
-                    let until = Timestamp::now().unix_ms() + (*duration_seconds as i64) * 1000;
-                    let entry = state.audit_entry(
-                        guild.guild.id,
-                        user.id,
-                        audit_action::AUTO_MODERATION_USER_COMMUNICATION_DISABLED,
-                        Some(user.id.get()),
-                        vec![json!({
-                            "key": "communication_disabled_until",
-                            "new_value": Timestamp::from_unix_ms(until),
-                        })],
-                        Some(options.clone()),
-                        &no_reason,
-                    );
-                    let patch =
-                        MemberPatch { communication_disabled_until: Some(Some(until)), ..MemberPatch::default() };
-                    state.store.update_member(guild.guild.id, user.id, &patch, std::slice::from_ref(&entry)).await?;
-                    after_member_change(state, guild, &before).await?;
-                    announced.push(entry);
-                }
-            }
-            state.metrics.moderation_action(action.label());
-            let data = AutoModExecution {
-                guild_id: guild.guild.id,
-                action: action.render(),
-                rule_id: rule.id.to_string(),
-                rule_trigger_type: rule.trigger.kind(),
-                user_id: user.id,
-                channel_id: access.channel.id,
-                message_id,
-                alert_system_message_id: alert_id,
-                content: content.to_owned(),
-                matched_keyword: hit.matched_keyword.clone(),
-                matched_content: hit.matched_content.clone(),
-            };
-            state.automod_executed(managers.clone(), data);
-        }
-    }
-    if !to_log.is_empty() {
-        state.store.automod_logged(&to_log).await?;
-    }
-    for entry in to_log.iter().chain(announced.iter()) {
-        announce_audit(state, guild, entry).await?;
-    }
-    Ok(())
-}
-
-/// Posts the AUTO_MODERATION_ACTION system message in the alert channel,
-/// authored by the flagged member as on Discord. Discord carries the
-/// details in an embed; our messages have no stored embeds, so they go in
-/// the content. `None` when the channel is gone.
-#[allow(clippy::too_many_arguments)]
-async fn alert(
-    state: &ApiState,
-    guild: &GuildAccess,
-    channel_id: ChannelId,
-    user: &UserRow,
-    source: ChannelId,
-    rule: &Rule,
-    hit: &domain::automod::Hit,
-    content: &str,
-) -> ApiResult<Option<MessageId>> {
-    let Some(channel) = state.store.channel(channel_id).await?.filter(|c| c.guild_id == Some(guild.guild.id)) else {
-        tracing::warn!(rule = %rule.id, "an AutoMod alert channel no longer exists");
-        return Ok(None);
-    };
-    let overwrites = state.store.overwrites(channel.id).await?;
-    let viewers = access::viewers(state, guild, &overwrites).await?;
-    let what = match (&hit.matched_keyword, &rule.trigger) {
-        (Some(k), _) => format!("keyword `{k}`"),
-        (None, Trigger::Spam) => "spam".to_owned(),
-        (None, Trigger::MentionSpam { .. }) => "mention spam".to_owned(),
-        (None, Trigger::Toxicity { .. }) => "toxicity".to_owned(),
-        (None, _) => "a rule".to_owned(),
-    };
-    let head =
-        format!("AutoMod flagged a message from <@{}> in <#{source}> (rule \"{}\", {what}):\n", user.id, rule.name);
-    let room = 2000usize.saturating_sub(head.chars().count());
-    let body: String = content.chars().take(room).collect();
-    let id: MessageId = state.ids.next();
-    let row = MessageRow {
-        channel_id: channel.id,
-        id,
-        author_id: user.id,
-        content: format!("{head}{body}"),
-        kind: AUTO_MODERATION_ACTION,
-        flags: 0,
-        tts: false,
-        mention_everyone: false,
-        mentions: Vec::new(),
-        mention_roles: Vec::new(),
-        nonce: None,
-        edited_at: None,
-        pinned_at: None,
-        ref_message_id: None,
-    };
-    let new = NewMessage {
-        row,
-        enforce_nonce: false,
-        nonce_since: SnowflakeGenerator::lower_bound(0),
-        guild_mentions: Some(GuildMentions { guild: guild.guild.id, viewers: viewers.clone(), online: None }),
-    };
-    let (stored, _) = state.store.create_message(&new).await?;
-    let mut rendered = render::messages(state, &render::Viewer::everything(user.id), &[stored]).await?;
-    let message = rendered.pop().ok_or_else(|| ApiError::internal("rendering lost a message"))?;
-    let place = Place::Guild { guild: guild.guild.id, channel: channel.id, viewers };
-    state.message_created(&place, message, Some(render::member(&guild.member, Some(user))), None);
-    Ok(Some(id))
 }

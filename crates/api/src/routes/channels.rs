@@ -106,7 +106,7 @@ pub async fn update(
     );
     let viewers = access::viewers(&state, guild, &access.overwrites).await?;
     state.channel_event(Dispatch::ChannelUpdate, &updated, viewers);
-    crate::routes::roles::announce_audit(&state, guild, &entry).await?;
+    state.announce_audit(guild, &entry).await?;
     if let Some(list) = new_overwrites {
         let entries: Vec<_> = overwrite_changes(&access.overwrites, &list)
             .into_iter()
@@ -125,7 +125,7 @@ pub async fn update(
         state.store.replace_overwrites(access.channel.id, &list, &entries).await?;
         announce_overwrites(&state, guild, &access.channel, &access.overwrites, &list).await?;
         for entry in &entries {
-            crate::routes::roles::announce_audit(&state, guild, entry).await?;
+            state.announce_audit(guild, entry).await?;
         }
         let updated = render::channel(
             &state.store.channel(access.channel.id).await?.ok_or_else(ApiError::unknown_channel)?,
@@ -162,7 +162,7 @@ pub async fn delete(
         let viewers = access::viewers(&state, guild, &access.overwrites).await?;
         if state.store.delete_channel(access.channel.id, Some(&entry)).await? {
             state.channel_event(Dispatch::ChannelDelete, &rendered, viewers);
-            crate::routes::roles::announce_audit(&state, guild, &entry).await?;
+            state.announce_audit(guild, &entry).await?;
         }
     }
     Ok(Json(rendered))
@@ -295,7 +295,7 @@ pub async fn put_overwrite(
     let mut after: Vec<_> = access.overwrites.iter().filter(|x| x.target_id != row.target_id).cloned().collect();
     after.push(row);
     announce_overwrites(&state, guild, &access.channel, &access.overwrites, &after).await?;
-    crate::routes::roles::announce_audit(&state, guild, &entry).await?;
+    state.announce_audit(guild, &entry).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -327,7 +327,7 @@ pub async fn delete_overwrite(
     if state.store.delete_overwrite(access.channel.id, target.get(), Some(&entry)).await? {
         let after: Vec<_> = access.overwrites.iter().filter(|x| x.target_id != target.get()).cloned().collect();
         announce_overwrites(&state, guild, &access.channel, &access.overwrites, &after).await?;
-        crate::routes::roles::announce_audit(&state, guild, &entry).await?;
+        state.announce_audit(guild, &entry).await?;
     }
     Ok(StatusCode::NO_CONTENT)
 }

@@ -244,7 +244,7 @@ pub async fn update(
     let updated = state.store.update_guild(guild_id, &patch, Some(&entry)).await?;
     let guild = render::guild(&updated, &access.roles);
     state.guild_updated(&guild);
-    crate::routes::roles::announce_audit(&state, &access, &entry).await?;
+    state.announce_audit(&access, &entry).await?;
     Ok(Json(guild))
 }
 
@@ -470,7 +470,7 @@ pub async fn create_channel(
     state.store.create_channel(&row, &overwrites, Some(&entry)).await?;
     let viewers = domain::access::viewers(&state, &access, &overwrites).await?;
     state.channel_event(Dispatch::ChannelCreate, &channel, viewers);
-    crate::routes::roles::announce_audit(&state, &access, &entry).await?;
+    state.announce_audit(&access, &entry).await?;
     Ok((StatusCode::CREATED, Json(channel)))
 }
 
@@ -578,7 +578,7 @@ pub async fn reorder_channels(
         let updated = state.store.update_channel(p.id, &patch, Some(&entry)).await?;
         let viewers = access::viewers(&state, &access, &own).await?;
         state.channel_event(Dispatch::ChannelUpdate, &render::channel(&updated, &own, None), viewers);
-        crate::routes::roles::announce_audit(&state, &access, &entry).await?;
+        state.announce_audit(&access, &entry).await?;
     }
     Ok(StatusCode::NO_CONTENT)
 }

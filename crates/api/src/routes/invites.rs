@@ -111,7 +111,7 @@ pub async fn create(
                     state.invite_created(&place, &invite);
                 }
                 if let Some(g) = &access.guild {
-                    crate::routes::roles::announce_audit(&state, g, &entry).await?;
+                    state.announce_audit(g, &entry).await?;
                 }
                 return Ok(Json(invite));
             }
@@ -235,7 +235,7 @@ pub async fn delete(
         if let Some(place) = channel.invite_place(&state).await? {
             state.invite_deleted(&place, &code);
         }
-        crate::routes::roles::announce_audit(&state, guild, &entry).await?;
+        state.announce_audit(guild, &entry).await?;
     }
     Ok(Json(rendered))
 }

@@ -13,7 +13,6 @@ use model::Timestamp;
 use store::{BanRow, MemberPatch, MemberRow, RoleId, UserId};
 
 use crate::extract::{path_id, Authed, Body, Path, Query};
-use crate::routes::roles::announce_audit;
 use crate::routes::users::nullable;
 use crate::ApiState;
 use crate::{ApiError, ApiResult, FormErrors};
@@ -25,32 +24,6 @@ use events::Dispatch;
 /// Longest timeout Discord allows.
 const MAX_TIMEOUT_MS: i64 = 28 * 24 * 3600 * 1000;
 const MAX_DELETE_SECONDS: i64 = 7 * 24 * 3600;
-
-/// After a member changed: GUILD_MEMBER_UPDATE for the guild, and for the
-/// member, the channels they can newly see (CHANNEL_CREATE) or no longer
-/// see (CHANNEL_DELETE).
-pub async fn after_member_change(
-    state: &ApiState,
-    guild: &GuildAccess,
-    before: &MemberRow,
-) -> ApiResult<Option<Member>> {
-    let Some(after) = state.store.member(guild.guild.id, before.user_id).await? else { return Ok(None) };
-    let user = state.store.user(before.user_id).await?;
-    let rendered = render::member(&after, user.as_ref());
-    state.member_updated(guild.guild.id, &rendered);
-    let overwrites = state.store.guild_overwrites(guild.guild.id).await?;
-    for channel in state.store.guild_channels(guild.guild.id).await? {
-        let own: Vec<_> = overwrites.iter().filter(|(id, _)| *id == channel.id).map(|(_, o)| o.clone()).collect();
-        let saw = guild.permissions_of(before, &own) & permissions::VIEW_CHANNEL != 0;
-        let sees = guild.permissions_of(&after, &own) & permissions::VIEW_CHANNEL != 0;
-        if saw != sees {
-            let c = render::channel(&channel, &own, None);
-            let (lost, gained) = if saw { (vec![after.user_id], vec![]) } else { (vec![], vec![after.user_id]) };
-            state.channel_visibility(&c, Dispatch::ChannelUpdate, Vec::new(), lost, gained);
-        }
-    }
-    Ok(Some(rendered))
-}
 
 #[derive(Deserialize)]
 pub struct UpdateMember {
@@ -218,9 +191,9 @@ async fn edit_member(
         communication_disabled_until: timeout,
     };
     state.store.update_member(guild.guild.id, target, &patch, &entries).await?;
-    let rendered = after_member_change(state, guild, &member).await?.ok_or_else(ApiError::unknown_member)?;
+    let rendered = domain::members::after_change(state, guild, &member).await?.ok_or_else(ApiError::unknown_member)?;
     for entry in &entries {
-        announce_audit(state, guild, entry).await?;
+        state.announce_audit(guild, entry).await?;
     }
     Ok(rendered)
 }
@@ -283,7 +256,7 @@ pub async fn kick(
             state.member_left(guild.guild.id, &render::user(&u));
         }
         drop_managed_roles(&state, &guild, &member).await?;
-        announce_audit(&state, &guild, &entry).await?;
+        state.announce_audit(&guild, &entry).await?;
     }
     Ok(StatusCode::NO_CONTENT)
 }
@@ -394,7 +367,7 @@ async fn ban_one(
         let place = domain::publish::Place::Guild { guild: guild.guild.id, channel, viewers };
         state.messages_bulk_deleted(&place, &ids);
     }
-    announce_audit(state, guild, &entry).await?;
+    state.announce_audit(guild, &entry).await?;
     Ok(true)
 }
 
@@ -440,7 +413,7 @@ pub async fn remove_ban(
     if let Some(u) = state.store.user(target).await? {
         state.ban_event(Dispatch::BanRemove, guild.guild.id, &render::user(&u));
     }
-    announce_audit(&state, &guild, &entry).await?;
+    state.announce_audit(&guild, &entry).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

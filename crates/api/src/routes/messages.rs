@@ -8,402 +8,42 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use model::channel::ChannelType;
-use model::message::{kind, Message};
-use model::snowflake::SnowflakeGenerator;
+use model::message::Message;
 use model::user::User;
 use model::{permissions, Timestamp};
-use store::{ChannelId, GuildMentions, HistoryQuery, MessageId, MessageRow, NewMessage, RoleId, UserId, UserRow};
+use store::{HistoryQuery, MessageId, MessageRow, UserId, UserRow};
 
 use crate::extract::{path_id, Authed, Body, Cursor, Path, Query};
-use crate::routes::automod;
-use crate::routes::channels::open;
 use crate::ApiState;
-use crate::{ApiError, ApiResult, FormErrors};
+use crate::{ApiError, ApiResult};
 use domain::access::ChannelAccess;
 use domain::audit::{action, Reason};
-use domain::publish::Place;
+use domain::messages::{self, render_one, Author, Draft, Edit};
 use domain::render;
-use domain::render::Viewer;
 use events::dispatch::{ReactionAdd, ReactionRemove, ReactionRemoveAll, ReactionRemoveEmoji};
 use events::Dispatch;
 
-const MAX_CONTENT: usize = 2000;
 const MAX_PINS: usize = 50;
 const MAX_REACTION_EMOJI: usize = 20;
-const NONCE_WINDOW_MS: u64 = 5 * 60 * 1000;
 const BULK_DELETE_MAX_AGE_MS: u64 = 14 * 24 * 3600 * 1000;
-/// Flags a client may set: SUPPRESS_EMBEDS and SUPPRESS_NOTIFICATIONS.
-const SETTABLE_FLAGS: u64 = (1 << 2) | (1 << 12);
 
-/// A channel that holds messages, or Discord's error for one that does not.
-/// A channel the user can see that holds messages.
+/// A channel the user can see that holds messages, named by the path.
 pub(crate) async fn text_channel(state: &ApiState, user: &UserRow, raw: &str) -> ApiResult<ChannelAccess> {
-    let access = open(state, user, raw).await?;
-    if !ChannelType::from_code(access.channel.kind).is_textual() {
-        return Err(ApiError::non_text_channel());
-    }
-    Ok(access)
+    messages::text_channel(state, user, path_id("channel_id", raw)?).await
 }
 
-async fn render_one(state: &ApiState, viewer: &Viewer, row: MessageRow) -> ApiResult<Message> {
-    let mut out = render::messages(state, viewer, &[row]).await?;
-    out.pop().ok_or_else(|| ApiError::internal("rendering lost a message"))
-}
-
-/// The message a route names. Without READ_MESSAGE_HISTORY only the
-/// caller's own messages are found: anyone else's answers 10008 exactly as
-/// an id that does not exist, so the route reveals nothing of the history
-/// the caller may not read.
 async fn find(state: &ApiState, access: &ChannelAccess, user: &UserRow, raw: &str) -> ApiResult<MessageRow> {
-    let id: MessageId = path_id("message_id", raw)?;
-    state
-        .store
-        .message(access.channel.id, id)
-        .await?
-        .filter(|m| m.author_id == user.id || access.has(permissions::READ_MESSAGE_HISTORY))
-        .ok_or_else(ApiError::unknown_message)
-}
-
-#[derive(Deserialize, Default)]
-pub struct AllowedMentions {
-    parse: Option<Vec<String>>,
-    #[serde(default)]
-    users: Vec<UserId>,
-    #[serde(default)]
-    roles: Vec<RoleId>,
-    #[serde(default)]
-    replied_user: bool,
-}
-
-impl AllowedMentions {
-    fn check(&self, errors: &mut FormErrors) {
-        for (i, p) in self.parse.iter().flatten().enumerate() {
-            if !matches!(p.as_str(), "users" | "roles" | "everyone") {
-                errors.add(
-                    &format!("allowed_mentions.parse.{i}"),
-                    "BASE_TYPE_CHOICES",
-                    "Value must be one of ('roles', 'users', 'everyone').",
-                );
-            }
-        }
-        let parses = |what: &str| self.parse.iter().flatten().any(|p| p == what);
-        if parses("users") && !self.users.is_empty() {
-            errors.add(
-                "allowed_mentions",
-                "MESSAGE_ALLOWED_MENTIONS_PARSE_EXCLUSIVE",
-                "parse:[\"users\"] and users: [ids] are mutually exclusive.",
-            );
-        }
-        if parses("roles") && !self.roles.is_empty() {
-            errors.add(
-                "allowed_mentions",
-                "MESSAGE_ALLOWED_MENTIONS_PARSE_EXCLUSIVE",
-                "parse:[\"roles\"] and roles: [ids] are mutually exclusive.",
-            );
-        }
-        if self.users.len() > 100 || self.roles.len() > 100 {
-            errors.add("allowed_mentions", "BASE_TYPE_MAX_LENGTH", "Must be 100 or fewer in length.");
-        }
-    }
-}
-
-/// Mentions written in `content`: `<@id>`, `<@!id>`, `<@&id>`, `@everyone`,
-/// `@here`, in order of appearance and without repeats.
-fn parse_mentions(content: &str) -> (Vec<UserId>, Vec<RoleId>, Everyone) {
-    let mut users = Vec::new();
-    let mut roles = Vec::new();
-    let mut rest = content;
-    while let Some(at) = rest.find("<@") {
-        rest = &rest[at + 2..];
-        let (is_role, body) = match rest.as_bytes().first() {
-            Some(b'&') => (true, &rest[1..]),
-            Some(b'!') => (false, &rest[1..]),
-            _ => (false, rest),
-        };
-        let digits = body.bytes().take_while(u8::is_ascii_digit).count();
-        if digits == 0 || body.as_bytes().get(digits) != Some(&b'>') {
-            continue;
-        }
-        if is_role {
-            if let Ok(id) = body[..digits].parse::<RoleId>() {
-                if !roles.contains(&id) {
-                    roles.push(id);
-                }
-            }
-        } else if let Ok(id) = body[..digits].parse::<UserId>() {
-            if !users.contains(&id) {
-                users.push(id);
-            }
-        }
-    }
-    (users, roles, Everyone::of(content))
-}
-
-/// What a message says of everyone.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Everyone {
-    Nobody,
-    /// `@here`: the members connected now.
-    Here,
-    Everyone,
-}
-
-impl Everyone {
-    fn of(content: &str) -> Self {
-        if content.contains("@everyone") {
-            Everyone::Everyone
-        } else if content.contains("@here") {
-            Everyone::Here
-        } else {
-            Everyone::Nobody
-        }
-    }
-}
-
-/// Resolves the mentions a message may make: real users of the guild or
-/// DM, the guild's roles that are mentionable (any role with
-/// MENTION_EVERYONE, as on Discord), and @everyone or @here only with
-/// MENTION_EVERYONE.
-async fn resolve_mentions(
-    state: &ApiState,
-    access: &ChannelAccess,
-    content: &str,
-    allowed: Option<&AllowedMentions>,
-    replied: Option<UserId>,
-) -> ApiResult<(Vec<UserId>, Vec<RoleId>, Everyone)> {
-    let (users, roles, everyone) = parse_mentions(content);
-    let parses = |what: &str| allowed.is_none_or(|a| a.parse.iter().flatten().any(|p| p == what));
-    let mut users: Vec<UserId> =
-        users.into_iter().filter(|u| parses("users") || allowed.is_some_and(|a| a.users.contains(u))).collect();
-    if let Some(replied) = replied {
-        if allowed.is_none_or(|a| a.replied_user) && !users.contains(&replied) {
-            users.push(replied);
-        }
-    }
-    let mut visible = Vec::with_capacity(users.len());
-    for u in users {
-        let present = match access.guild_id() {
-            Some(g) => state.store.member(g, u).await?.is_some(),
-            None => state.store.dm_recipients(access.channel.id).await?.contains(&u),
-        };
-        if present {
-            visible.push(u);
-        }
-    }
-    // The guild's roles were read for the permission check already.
-    let roles = match &access.guild {
-        Some(guild) => roles
-            .into_iter()
-            .filter(|r| parses("roles") || allowed.is_some_and(|a| a.roles.contains(r)))
-            .filter(|r| {
-                r.get() != guild.guild.id.get()
-                    && guild
-                        .roles
-                        .iter()
-                        .any(|gr| gr.id == *r && (gr.mentionable || access.has(permissions::MENTION_EVERYONE)))
-            })
-            .collect(),
-        None => Vec::new(),
-    };
-    let everyone =
-        if parses("everyone") && access.has(permissions::MENTION_EVERYONE) { everyone } else { Everyone::Nobody };
-    Ok((visible, roles, everyone))
-}
-
-fn check_content(errors: &mut FormErrors, content: &str) {
-    if content.chars().count() > MAX_CONTENT {
-        errors.add("content", "BASE_TYPE_MAX_LENGTH", format!("Must be {MAX_CONTENT} or fewer in length."));
-    }
-}
-
-#[derive(Deserialize)]
-pub struct Reference {
-    message_id: Option<MessageId>,
-    channel_id: Option<ChannelId>,
-    #[serde(default = "yes")]
-    fail_if_not_exists: bool,
-    #[serde(rename = "type", default)]
-    kind: u8,
-}
-
-fn yes() -> bool {
-    true
-}
-
-#[derive(Deserialize)]
-pub struct CreateMessage {
-    #[serde(default)]
-    content: String,
-    nonce: Option<Value>,
-    #[serde(default)]
-    enforce_nonce: bool,
-    #[serde(default)]
-    tts: bool,
-    flags: Option<u64>,
-    message_reference: Option<Reference>,
-    allowed_mentions: Option<AllowedMentions>,
+    messages::find(state, access, user, path_id("message_id", raw)?).await
 }
 
 pub async fn create(
     State(state): State<ApiState>,
     Authed(user): Authed,
     Path(raw): Path<String>,
-    Body(body): Body<CreateMessage>,
+    Body(draft): Body<Draft>,
 ) -> ApiResult<Json<Message>> {
-    let access = text_channel(&state, &user, &raw).await?;
-    access.require(permissions::SEND_MESSAGES)?;
-    let mut errors = FormErrors::default();
-    check_content(&mut errors, &body.content);
-    let nonce = match &body.nonce {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) if s.chars().count() <= 25 => Some(Value::String(s.clone())),
-        Some(Value::Number(n)) if n.is_i64() => Some(Value::Number(n.clone())),
-        Some(_) => {
-            errors.add(
-                "nonce",
-                "BASE_TYPE_BAD_TYPE",
-                "Must be a 64-bit signed integer or a string of 25 or fewer characters.",
-            );
-            None
-        }
-    };
-    let flags = body.flags.unwrap_or(0);
-    if flags & !SETTABLE_FLAGS != 0 {
-        errors.add("flags", "MESSAGE_FLAGS_INVALID", "Only SUPPRESS_EMBEDS and SUPPRESS_NOTIFICATIONS can be set.");
-    }
-    if let Some(a) = &body.allowed_mentions {
-        a.check(&mut errors);
-    }
-    let mut reply_to = None;
-    if let Some(r) = &body.message_reference {
-        if r.kind != 0 {
-            errors.add("message_reference.type", "BASE_TYPE_CHOICES", "Only replies (type 0) are supported.");
-        } else if r.channel_id.is_some_and(|c| c != access.channel.id) {
-            errors.add(
-                "message_reference.channel_id",
-                "REPLIES_CANNOT_REFERENCE_OTHER_CHANNEL",
-                "Cannot reply to a message in another channel.",
-            );
-        } else if let (Some(_), false) = (r.message_id, access.has(permissions::READ_MESSAGE_HISTORY)) {
-            // Discord: replying needs READ_MESSAGE_HISTORY. Refused before
-            // the message is looked up, so a reply tells nothing of it.
-            return Err(ApiError::missing_permissions());
-        } else if let Some(id) = r.message_id {
-            match state.store.message(access.channel.id, id).await? {
-                Some(m) => reply_to = Some(m),
-                None if r.fail_if_not_exists => {
-                    errors.add("message_reference", "REPLIES_UNKNOWN_MESSAGE", "Unknown message");
-                }
-                None => {}
-            }
-        } else {
-            errors.add("message_reference.message_id", "BASE_TYPE_REQUIRED", "This field is required");
-        }
-    }
-    errors.finish()?;
-    if body.content.trim().is_empty() {
-        return Err(ApiError::empty_message());
-    }
-    let now = Timestamp::now().unix_ms();
-    enforce_slowmode(&state, &access, &user, now).await?;
-    // In a DM, a block either way stops the message, and so does having
-    // neither a friendship nor a guild in common any more, as on Discord.
-    for other in access.recipients.iter().filter(|r| **r != user.id) {
-        domain::access::may_dm(&state, user.id, *other).await?;
-    }
-
-    // AutoMod before anything is stored: a blocked message never exists.
-    let verdict = {
-        let (users, roles, _) = parse_mentions(&body.content);
-        automod::check(&state, &access, &user, &body.content, users.len() + roles.len(), false).await?
-    };
-    if let Some(v) = verdict.as_ref().filter(|v| v.blocks()) {
-        automod::execute(&state, &access, &user, &body.content, v, None).await;
-        return Err(ApiError::automod_blocked());
-    }
-
-    let replied_author = reply_to.as_ref().map(|m| m.author_id).filter(|a| *a != user.id);
-    let (mentions, mention_roles, mention_everyone) =
-        resolve_mentions(&state, &access, &body.content, body.allowed_mentions.as_ref(), replied_author).await?;
-    let row = MessageRow {
-        channel_id: access.channel.id,
-        id: state.ids.next(),
-        author_id: user.id,
-        content: body.content,
-        kind: if reply_to.is_some() { kind::REPLY } else { kind::DEFAULT },
-        flags,
-        tts: body.tts && access.has(permissions::SEND_TTS_MESSAGES),
-        mention_everyone: mention_everyone != Everyone::Nobody,
-        mentions,
-        mention_roles,
-        nonce: nonce.map(|n| n.to_string()),
-        edited_at: None,
-        pinned_at: None,
-        ref_message_id: reply_to.map(|m| m.id),
-    };
-    // Before storing: who may view the channel is also who @everyone
-    // reaches, counted in the message's own transaction.
-    let place = access.place(&state).await?;
-    let guild_mentions = match &place {
-        Place::Guild { guild, viewers, .. } => Some(GuildMentions {
-            guild: *guild,
-            viewers: viewers.clone(),
-            online: (mention_everyone == Everyone::Here).then(|| state.presences.online_members(*guild)),
-        }),
-        Place::Dm { .. } => None,
-    };
-    let new = NewMessage {
-        row,
-        enforce_nonce: body.enforce_nonce,
-        nonce_since: SnowflakeGenerator::lower_bound((now as u64).saturating_sub(NONCE_WINDOW_MS)),
-        guild_mentions,
-    };
-    let (stored, created) = state.store.create_message(&new).await?;
-    let (id, content) = (stored.id, stored.content.clone());
-    let mut message = render_one(&state, &Viewer::everything(user.id), stored).await?;
-    if created {
-        let history = replied_readers(&state, &access, &message).await?;
-        state.message_created(&place, message.clone(), access.member(), history);
-        if let Some(v) = &verdict {
-            automod::execute(&state, &access, &user, &content, v, Some(id)).await;
-        }
-    }
-    access.viewer(&state, &user).await?.restrict(&mut message);
-    Ok(Json(message))
-}
-
-/// For a reply: who may see the message it replies to (see
-/// `ChannelAccess::history_readers`); nothing to work out otherwise.
-async fn replied_readers(
-    state: &ApiState,
-    access: &ChannelAccess,
-    message: &Message,
-) -> ApiResult<Option<domain::publish::HistoryReaders>> {
-    match message.referenced_message {
-        Some(Some(_)) => access.history_readers(state).await,
-        _ => Ok(None),
-    }
-}
-
-/// Refuses a message sent sooner than the channel's slowmode allows, unless
-/// the sender may manage messages or channels or bypass slowmode.
-async fn enforce_slowmode(state: &ApiState, access: &ChannelAccess, user: &UserRow, now: i64) -> ApiResult<()> {
-    let window_ms = access.channel.rate_limit_per_user * 1000;
-    let exempt = access.has(permissions::MANAGE_MESSAGES)
-        || access.has(permissions::MANAGE_CHANNELS)
-        || access.has(permissions::BYPASS_SLOWMODE);
-    if window_ms <= 0 || exempt {
-        return Ok(());
-    }
-    let since = SnowflakeGenerator::lower_bound((now - window_ms).max(0) as u64);
-    if let Some(last) = state.store.latest_by_author(access.channel.id, user.id, since).await? {
-        let wait_ms = last.timestamp_ms() as i64 + window_ms - now;
-        if wait_ms > 0 {
-            return Err(ApiError::slowmode(wait_ms as f64 / 1000.0));
-        }
-    }
-    Ok(())
+    let channel = path_id("channel_id", &raw)?;
+    Ok(Json(messages::send(&state, Author::User(&user), channel, draft).await?))
 }
 
 #[derive(Deserialize)]
@@ -453,68 +93,14 @@ pub async fn get(
     Ok(Json(render_one(&state, &access.viewer(&state, &user).await?, row).await?))
 }
 
-#[derive(Deserialize)]
-pub struct UpdateMessage {
-    content: Option<String>,
-    flags: Option<u64>,
-    allowed_mentions: Option<AllowedMentions>,
-}
-
 pub async fn update(
     State(state): State<ApiState>,
     Authed(user): Authed,
     Path((channel, message)): Path<(String, String)>,
-    Body(body): Body<UpdateMessage>,
+    Body(edit): Body<Edit>,
 ) -> ApiResult<Json<Message>> {
-    let access = text_channel(&state, &user, &channel).await?;
-    let mut row = find(&state, &access, &user, &message).await?;
-    if row.author_id != user.id {
-        return Err(ApiError::not_author());
-    }
-    let mut errors = FormErrors::default();
-    if let Some(content) = &body.content {
-        check_content(&mut errors, content);
-    }
-    if body.flags.is_some_and(|f| f & !SETTABLE_FLAGS != 0) {
-        errors.add("flags", "MESSAGE_FLAGS_INVALID", "Only SUPPRESS_EMBEDS and SUPPRESS_NOTIFICATIONS can be set.");
-    }
-    if let Some(a) = &body.allowed_mentions {
-        a.check(&mut errors);
-    }
-    errors.finish()?;
-    let mut verdict = None;
-    if let Some(content) = body.content {
-        if content.trim().is_empty() {
-            return Err(ApiError::empty_message());
-        }
-        // Discord checks edits too: a blocked edit leaves the message as it was.
-        let (users, roles, _) = parse_mentions(&content);
-        verdict = automod::check(&state, &access, &user, &content, users.len() + roles.len(), true).await?;
-        if let Some(v) = verdict.as_ref().filter(|v| v.blocks()) {
-            automod::execute(&state, &access, &user, &content, v, None).await;
-            return Err(ApiError::automod_blocked());
-        }
-        let (mentions, roles, everyone) =
-            resolve_mentions(&state, &access, &content, body.allowed_mentions.as_ref(), None).await?;
-        row.content = content;
-        row.mentions = mentions;
-        row.mention_roles = roles;
-        row.mention_everyone = everyone != Everyone::Nobody;
-    }
-    if let Some(flags) = body.flags {
-        row.flags = flags;
-    }
-    row.edited_at = Some(Timestamp::now().unix_ms());
-    state.store.edit_message(&row).await?;
-    let (id, content) = (row.id, row.content.clone());
-    let mut message = render_one(&state, &Viewer::everything(user.id), row).await?;
-    let history = replied_readers(&state, &access, &message).await?;
-    state.message_updated(&access.place(&state).await?, message.clone(), access.member(), history);
-    if let Some(v) = &verdict {
-        automod::execute(&state, &access, &user, &content, v, Some(id)).await;
-    }
-    access.viewer(&state, &user).await?.restrict(&mut message);
-    Ok(Json(message))
+    let (channel, message) = (path_id("channel_id", &channel)?, path_id("message_id", &message)?);
+    Ok(Json(messages::edit(&state, &user, channel, message, edit).await?))
 }
 
 pub async fn delete(
@@ -523,30 +109,8 @@ pub async fn delete(
     Path((channel, message)): Path<(String, String)>,
     reason: Reason,
 ) -> ApiResult<StatusCode> {
-    let access = text_channel(&state, &user, &channel).await?;
-    let row = find(&state, &access, &user, &message).await?;
-    if row.author_id != user.id && !(access.guild.is_some() && access.has(permissions::MANAGE_MESSAGES)) {
-        return Err(ApiError::missing_permissions());
-    }
-    // A moderator deleting someone else's message is an audited action.
-    let entry = match (&access.guild, row.author_id != user.id) {
-        (Some(guild), true) => Some(state.audit_entry(
-            guild.guild.id,
-            user.id,
-            action::MESSAGE_DELETE,
-            Some(row.author_id.get()),
-            Vec::new(),
-            Some(json!({"channel_id": access.channel.id, "count": "1"})),
-            &reason,
-        )),
-        _ => None,
-    };
-    if state.store.delete_message(access.channel.id, row.id, entry.as_ref()).await? {
-        state.message_deleted(&access.place(&state).await?, row.id);
-        if let (Some(g), Some(e)) = (&access.guild, &entry) {
-            crate::routes::roles::announce_audit(&state, g, e).await?;
-        }
-    }
+    let (channel, message) = (path_id("channel_id", &channel)?, path_id("message_id", &message)?);
+    messages::delete(&state, &user, channel, message, &reason).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -591,7 +155,7 @@ pub async fn bulk_delete(
     let deleted = state.store.delete_messages(access.channel.id, &body.messages, Some(&entry)).await?;
     if !deleted.is_empty() {
         state.messages_bulk_deleted(&access.place(&state).await?, &deleted);
-        crate::routes::roles::announce_audit(&state, guild, &entry).await?;
+        state.announce_audit(guild, &entry).await?;
     }
     Ok(StatusCode::NO_CONTENT)
 }
@@ -832,7 +396,7 @@ async fn announce_pins(state: &ApiState, access: &ChannelAccess, entry: Option<&
     let last_pin = state.store.channel(access.channel.id).await?.and_then(|c| c.last_pin_at);
     state.pins_updated(&access.place(state).await?, last_pin);
     if let (Some(g), Some(e)) = (&access.guild, entry) {
-        crate::routes::roles::announce_audit(state, g, e).await?;
+        state.announce_audit(g, e).await?;
     }
     Ok(())
 }

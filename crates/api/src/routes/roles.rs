@@ -158,13 +158,6 @@ async fn announce_role_change(
     Ok(())
 }
 
-/// After a role change, tell those who may read the audit log.
-pub async fn announce_audit(state: &ApiState, guild: &GuildAccess, entry: &store::AuditEntry) -> ApiResult<()> {
-    let readers = access::members_with(state, guild, &[], permissions::VIEW_AUDIT_LOG).await?;
-    state.audit_logged(guild.guild.id, readers, render::audit_entry(entry));
-    Ok(())
-}
-
 pub async fn create(
     State(state): State<ApiState>,
     Authed(user): Authed,
@@ -200,7 +193,7 @@ pub async fn create(
         state.audit_entry(guild.guild.id, user.id, action::ROLE_CREATE, Some(row.id.get()), changes, None, &reason);
     state.store.create_role(&row, Some(&entry)).await?;
     state.role_event(Dispatch::RoleCreate, guild.guild.id, role.clone());
-    announce_audit(&state, &guild, &entry).await?;
+    state.announce_audit(&guild, &entry).await?;
     Ok(Json(role))
 }
 
@@ -258,7 +251,7 @@ pub async fn update(
         let roles = guild.roles.iter().map(|r| if r.id == stored.id { stored.clone() } else { r.clone() }).collect();
         announce_role_change(&state, &guild, &role, roles, before).await?;
     }
-    announce_audit(&state, &guild, &entry).await?;
+    state.announce_audit(&guild, &entry).await?;
     Ok(Json(updated))
 }
 
@@ -283,7 +276,7 @@ pub async fn delete(
         state.role_deleted(guild.guild.id, role.id);
         let roles = guild.roles.iter().filter(|r| r.id != role.id).cloned().collect();
         announce_role_change(&state, &guild, &role, roles, before).await?;
-        announce_audit(&state, &guild, &entry).await?;
+        state.announce_audit(&guild, &entry).await?;
     }
     Ok(StatusCode::NO_CONTENT)
 }
@@ -396,8 +389,8 @@ async fn change_member_role(
         state.store.remove_member_role(guild.guild.id, target, role.id, Some(&entry)).await?
     };
     if changed {
-        crate::routes::members::after_member_change(&state, &guild, &member).await?;
-        announce_audit(&state, &guild, &entry).await?;
+        domain::members::after_change(&state, &guild, &member).await?;
+        state.announce_audit(&guild, &entry).await?;
     }
     Ok(StatusCode::NO_CONTENT)
 }

@@ -10,9 +10,12 @@
 //! inline and guarded: a panic or a call over its budget is counted and
 //! logged, and the message goes through unscored.
 
+mod enforce;
 pub mod matching;
 pub mod rules;
 pub mod spam;
+
+pub use enforce::{check, execute};
 
 use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};

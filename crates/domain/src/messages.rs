@@ -1,0 +1,549 @@
+//! Messages: the one place a message is sent, edited or deleted, whoever
+//! its author is. Every rule lives here — permissions, validation,
+//! slowmode, blocks, AutoMod, mentions, the store write, rendering and the
+//! event — so the REST route, AutoMod's alerts and every future author
+//! (webhooks, interactions, system messages) behave alike.
+
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use model::channel::ChannelType;
+use model::message::{kind, Message};
+use model::snowflake::SnowflakeGenerator;
+use model::{permissions, Timestamp};
+use store::{ChannelId, GuildMentions, MessageId, MessageRow, NewMessage, RoleId, UserId, UserRow};
+
+use crate::access::{self, ChannelAccess, GuildAccess};
+use crate::audit::{action, Reason};
+use crate::automod;
+use crate::publish::{HistoryReaders, Place};
+use crate::render::{self, Viewer};
+use crate::{Domain, Error, FormErrors, Result};
+
+pub const MAX_CONTENT: usize = 2000;
+const NONCE_WINDOW_MS: u64 = 5 * 60 * 1000;
+/// Flags a client may set: SUPPRESS_EMBEDS and SUPPRESS_NOTIFICATIONS.
+pub const SETTABLE_FLAGS: u64 = (1 << 2) | (1 << 12);
+/// Discord's AUTO_MODERATION_ACTION message type.
+const AUTO_MODERATION_ACTION: u8 = 24;
+
+/// Who sends a message.
+#[derive(Clone, Copy)]
+pub enum Author<'a> {
+    /// A person or a bot, under their own permissions in the channel.
+    User(&'a UserRow),
+    /// AutoMod, posting an alert about a message of `flagged` (who is shown
+    /// as the alert's author, as on Discord) in `guild`'s alert channel.
+    AutoMod { flagged: &'a UserRow, guild: &'a GuildAccess },
+}
+
+/// What a message says, as Discord's create-message body carries it.
+#[derive(Debug, Default, Deserialize)]
+pub struct Draft {
+    #[serde(default)]
+    pub content: String,
+    pub nonce: Option<Value>,
+    #[serde(default)]
+    pub enforce_nonce: bool,
+    #[serde(default)]
+    pub tts: bool,
+    pub flags: Option<u64>,
+    pub message_reference: Option<Reference>,
+    pub allowed_mentions: Option<AllowedMentions>,
+}
+
+/// What an edit changes.
+#[derive(Debug, Default, Deserialize)]
+pub struct Edit {
+    pub content: Option<String>,
+    pub flags: Option<u64>,
+    pub allowed_mentions: Option<AllowedMentions>,
+}
+
+/// A channel `user` can see that holds messages.
+pub async fn text_channel(ctx: &Domain, user: &UserRow, id: ChannelId) -> Result<ChannelAccess> {
+    let access = access::channel(ctx, user, id).await?;
+    if !ChannelType::from_code(access.channel.kind).is_textual() {
+        return Err(Error::non_text_channel());
+    }
+    Ok(access)
+}
+
+/// The message `id` in the channel as `user` may find it. Without
+/// READ_MESSAGE_HISTORY only the caller's own messages are found: anyone
+/// else's answers 10008 exactly as an id that does not exist, so nothing is
+/// revealed of the history the caller may not read.
+pub async fn find(ctx: &Domain, access: &ChannelAccess, user: &UserRow, id: MessageId) -> Result<MessageRow> {
+    ctx.store
+        .message(access.channel.id, id)
+        .await?
+        .filter(|m| m.author_id == user.id || access.has(permissions::READ_MESSAGE_HISTORY))
+        .ok_or_else(Error::unknown_message)
+}
+
+pub async fn render_one(ctx: &Domain, viewer: &Viewer, row: MessageRow) -> Result<Message> {
+    let mut out = render::messages(ctx, viewer, &[row]).await?;
+    out.pop().ok_or_else(|| Error::internal("rendering lost a message"))
+}
+
+/// Sends a message: the one path for every author. Answers the message as
+/// its author sees it.
+pub async fn send(ctx: &Domain, author: Author<'_>, channel: ChannelId, draft: Draft) -> Result<Message> {
+    match author {
+        Author::User(user) => send_as_user(ctx, user, channel, draft).await,
+        Author::AutoMod { flagged, guild } => send_alert(ctx, flagged, guild, channel, draft).await,
+    }
+}
+
+async fn send_as_user(ctx: &Domain, user: &UserRow, channel: ChannelId, draft: Draft) -> Result<Message> {
+    let access = text_channel(ctx, user, channel).await?;
+    access.require(permissions::SEND_MESSAGES)?;
+    let mut errors = FormErrors::default();
+    check_content(&mut errors, &draft.content);
+    let nonce = match &draft.nonce {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) if s.chars().count() <= 25 => Some(Value::String(s.clone())),
+        Some(Value::Number(n)) if n.is_i64() => Some(Value::Number(n.clone())),
+        Some(_) => {
+            errors.add(
+                "nonce",
+                "BASE_TYPE_BAD_TYPE",
+                "Must be a 64-bit signed integer or a string of 25 or fewer characters.",
+            );
+            None
+        }
+    };
+    let flags = draft.flags.unwrap_or(0);
+    if flags & !SETTABLE_FLAGS != 0 {
+        errors.add("flags", "MESSAGE_FLAGS_INVALID", "Only SUPPRESS_EMBEDS and SUPPRESS_NOTIFICATIONS can be set.");
+    }
+    if let Some(a) = &draft.allowed_mentions {
+        a.check(&mut errors);
+    }
+    let mut reply_to = None;
+    if let Some(r) = &draft.message_reference {
+        if r.kind != 0 {
+            errors.add("message_reference.type", "BASE_TYPE_CHOICES", "Only replies (type 0) are supported.");
+        } else if r.channel_id.is_some_and(|c| c != access.channel.id) {
+            errors.add(
+                "message_reference.channel_id",
+                "REPLIES_CANNOT_REFERENCE_OTHER_CHANNEL",
+                "Cannot reply to a message in another channel.",
+            );
+        } else if let (Some(_), false) = (r.message_id, access.has(permissions::READ_MESSAGE_HISTORY)) {
+            // Discord: replying needs READ_MESSAGE_HISTORY. Refused before
+            // the message is looked up, so a reply tells nothing of it.
+            return Err(Error::missing_permissions());
+        } else if let Some(id) = r.message_id {
+            match ctx.store.message(access.channel.id, id).await? {
+                Some(m) => reply_to = Some(m),
+                None if r.fail_if_not_exists => {
+                    errors.add("message_reference", "REPLIES_UNKNOWN_MESSAGE", "Unknown message");
+                }
+                None => {}
+            }
+        } else {
+            errors.add("message_reference.message_id", "BASE_TYPE_REQUIRED", "This field is required");
+        }
+    }
+    errors.finish()?;
+    if draft.content.trim().is_empty() {
+        return Err(Error::empty_message());
+    }
+    let now = Timestamp::now().unix_ms();
+    enforce_slowmode(ctx, &access, user, now).await?;
+    // In a DM, a block either way stops the message, and so does having
+    // neither a friendship nor a guild in common any more, as on Discord.
+    for other in access.recipients.iter().filter(|r| **r != user.id) {
+        access::may_dm(ctx, user.id, *other).await?;
+    }
+
+    // AutoMod before anything is stored: a blocked message never exists.
+    let verdict = {
+        let (users, roles, _) = parse_mentions(&draft.content);
+        automod::check(ctx, &access, user, &draft.content, users.len() + roles.len(), false).await?
+    };
+    if let Some(v) = verdict.as_ref().filter(|v| v.blocks()) {
+        automod::execute(ctx, &access, user, &draft.content, v, None).await;
+        return Err(Error::automod_blocked());
+    }
+
+    let replied_author = reply_to.as_ref().map(|m| m.author_id).filter(|a| *a != user.id);
+    let (mentions, mention_roles, mention_everyone) =
+        resolve_mentions(ctx, &access, &draft.content, draft.allowed_mentions.as_ref(), replied_author).await?;
+    let row = MessageRow {
+        channel_id: access.channel.id,
+        id: ctx.ids.next(),
+        author_id: user.id,
+        content: draft.content,
+        kind: if reply_to.is_some() { kind::REPLY } else { kind::DEFAULT },
+        flags,
+        tts: draft.tts && access.has(permissions::SEND_TTS_MESSAGES),
+        mention_everyone: mention_everyone != Everyone::Nobody,
+        mentions,
+        mention_roles,
+        nonce: nonce.map(|n| n.to_string()),
+        edited_at: None,
+        pinned_at: None,
+        ref_message_id: reply_to.map(|m| m.id),
+    };
+    let place = access.place(ctx).await?;
+    let online = (mention_everyone == Everyone::Here).then_some(());
+    let new = new_message(ctx, row, &place, draft.enforce_nonce, now, online);
+    let (stored, created) = ctx.store.create_message(&new).await?;
+    let (id, content) = (stored.id, stored.content.clone());
+    let mut message = render_one(ctx, &Viewer::everything(user.id), stored).await?;
+    if created {
+        let history = replied_readers(ctx, &access, &message).await?;
+        ctx.message_created(&place, message.clone(), access.member(), history);
+        if let Some(v) = &verdict {
+            automod::execute(ctx, &access, user, &content, v, Some(id)).await;
+        }
+    }
+    access.viewer(ctx, user).await?.restrict(&mut message);
+    Ok(message)
+}
+
+/// The store's new message. In a guild, who may view the channel is also
+/// who @everyone reaches (and `@here`, the members connected now), counted
+/// in the message's own transaction.
+fn new_message(
+    ctx: &Domain,
+    row: MessageRow,
+    place: &Place,
+    enforce_nonce: bool,
+    now: i64,
+    here: Option<()>,
+) -> NewMessage {
+    let guild_mentions = match place {
+        Place::Guild { guild, viewers, .. } => Some(GuildMentions {
+            guild: *guild,
+            viewers: viewers.clone(),
+            online: here.map(|()| ctx.presences.online_members(*guild)),
+        }),
+        Place::Dm { .. } => None,
+    };
+    NewMessage {
+        row,
+        enforce_nonce,
+        nonce_since: SnowflakeGenerator::lower_bound((now as u64).saturating_sub(NONCE_WINDOW_MS)),
+        guild_mentions,
+    }
+}
+
+/// AutoMod's alert (a type 24 message) in the rule's alert channel, shown
+/// as from the flagged member. Nothing is checked of the flagged member's
+/// permissions there: AutoMod posts, not them.
+async fn send_alert(
+    ctx: &Domain,
+    flagged: &UserRow,
+    guild: &GuildAccess,
+    channel: ChannelId,
+    draft: Draft,
+) -> Result<Message> {
+    let Some(channel) = ctx.store.channel(channel).await?.filter(|c| c.guild_id == Some(guild.guild.id)) else {
+        return Err(Error::unknown_channel());
+    };
+    let overwrites = ctx.store.overwrites(channel.id).await?;
+    let viewers = access::viewers(ctx, guild, &overwrites).await?;
+    let row = MessageRow {
+        channel_id: channel.id,
+        id: ctx.ids.next(),
+        author_id: flagged.id,
+        content: draft.content,
+        kind: AUTO_MODERATION_ACTION,
+        flags: 0,
+        tts: false,
+        mention_everyone: false,
+        mentions: Vec::new(),
+        mention_roles: Vec::new(),
+        nonce: None,
+        edited_at: None,
+        pinned_at: None,
+        ref_message_id: None,
+    };
+    let place = Place::Guild { guild: guild.guild.id, channel: channel.id, viewers };
+    let new = new_message(ctx, row, &place, false, Timestamp::now().unix_ms(), None);
+    let (stored, _) = ctx.store.create_message(&new).await?;
+    let message = render_one(ctx, &Viewer::everything(flagged.id), stored).await?;
+    ctx.message_created(&place, message.clone(), Some(render::member(&guild.member, Some(flagged))), None);
+    Ok(message)
+}
+
+/// Edits `user`'s own message: its content (checked by AutoMod as a new
+/// message would be) and flags. Answers the message as `user` sees it.
+pub async fn edit(ctx: &Domain, user: &UserRow, channel: ChannelId, id: MessageId, edit: Edit) -> Result<Message> {
+    let access = text_channel(ctx, user, channel).await?;
+    let mut row = find(ctx, &access, user, id).await?;
+    if row.author_id != user.id {
+        return Err(Error::not_author());
+    }
+    let mut errors = FormErrors::default();
+    if let Some(content) = &edit.content {
+        check_content(&mut errors, content);
+    }
+    if edit.flags.is_some_and(|f| f & !SETTABLE_FLAGS != 0) {
+        errors.add("flags", "MESSAGE_FLAGS_INVALID", "Only SUPPRESS_EMBEDS and SUPPRESS_NOTIFICATIONS can be set.");
+    }
+    if let Some(a) = &edit.allowed_mentions {
+        a.check(&mut errors);
+    }
+    errors.finish()?;
+    let mut verdict = None;
+    if let Some(content) = edit.content {
+        if content.trim().is_empty() {
+            return Err(Error::empty_message());
+        }
+        // Discord checks edits too: a blocked edit leaves the message as it was.
+        let (users, roles, _) = parse_mentions(&content);
+        verdict = automod::check(ctx, &access, user, &content, users.len() + roles.len(), true).await?;
+        if let Some(v) = verdict.as_ref().filter(|v| v.blocks()) {
+            automod::execute(ctx, &access, user, &content, v, None).await;
+            return Err(Error::automod_blocked());
+        }
+        let (mentions, roles, everyone) =
+            resolve_mentions(ctx, &access, &content, edit.allowed_mentions.as_ref(), None).await?;
+        row.content = content;
+        row.mentions = mentions;
+        row.mention_roles = roles;
+        row.mention_everyone = everyone != Everyone::Nobody;
+    }
+    if let Some(flags) = edit.flags {
+        row.flags = flags;
+    }
+    row.edited_at = Some(Timestamp::now().unix_ms());
+    ctx.store.edit_message(&row).await?;
+    let (id, content) = (row.id, row.content.clone());
+    let mut message = render_one(ctx, &Viewer::everything(user.id), row).await?;
+    let history = replied_readers(ctx, &access, &message).await?;
+    ctx.message_updated(&access.place(ctx).await?, message.clone(), access.member(), history);
+    if let Some(v) = &verdict {
+        automod::execute(ctx, &access, user, &content, v, Some(id)).await;
+    }
+    access.viewer(ctx, user).await?.restrict(&mut message);
+    Ok(message)
+}
+
+/// Deletes a message: its author's own, or anyone's in a guild with
+/// MANAGE_MESSAGES (an audited action).
+pub async fn delete(ctx: &Domain, user: &UserRow, channel: ChannelId, id: MessageId, reason: &Reason) -> Result<()> {
+    let access = text_channel(ctx, user, channel).await?;
+    let row = find(ctx, &access, user, id).await?;
+    if row.author_id != user.id && !(access.guild.is_some() && access.has(permissions::MANAGE_MESSAGES)) {
+        return Err(Error::missing_permissions());
+    }
+    let entry = match (&access.guild, row.author_id != user.id) {
+        (Some(guild), true) => Some(ctx.audit_entry(
+            guild.guild.id,
+            user.id,
+            action::MESSAGE_DELETE,
+            Some(row.author_id.get()),
+            Vec::new(),
+            Some(json!({"channel_id": access.channel.id, "count": "1"})),
+            reason,
+        )),
+        _ => None,
+    };
+    if ctx.store.delete_message(access.channel.id, row.id, entry.as_ref()).await? {
+        ctx.message_deleted(&access.place(ctx).await?, row.id);
+        if let (Some(g), Some(e)) = (&access.guild, &entry) {
+            ctx.announce_audit(g, e).await?;
+        }
+    }
+    Ok(())
+}
+
+/// For a reply: who may see the message it replies to (see
+/// `ChannelAccess::history_readers`); nothing to work out otherwise.
+async fn replied_readers(ctx: &Domain, access: &ChannelAccess, message: &Message) -> Result<Option<HistoryReaders>> {
+    match message.referenced_message {
+        Some(Some(_)) => access.history_readers(ctx).await,
+        _ => Ok(None),
+    }
+}
+
+#[derive(Debug, Deserialize, Default)]
+pub struct AllowedMentions {
+    pub parse: Option<Vec<String>>,
+    #[serde(default)]
+    pub users: Vec<UserId>,
+    #[serde(default)]
+    pub roles: Vec<RoleId>,
+    #[serde(default)]
+    pub replied_user: bool,
+}
+
+impl AllowedMentions {
+    pub fn check(&self, errors: &mut FormErrors) {
+        for (i, p) in self.parse.iter().flatten().enumerate() {
+            if !matches!(p.as_str(), "users" | "roles" | "everyone") {
+                errors.add(
+                    &format!("allowed_mentions.parse.{i}"),
+                    "BASE_TYPE_CHOICES",
+                    "Value must be one of ('roles', 'users', 'everyone').",
+                );
+            }
+        }
+        let parses = |what: &str| self.parse.iter().flatten().any(|p| p == what);
+        if parses("users") && !self.users.is_empty() {
+            errors.add(
+                "allowed_mentions",
+                "MESSAGE_ALLOWED_MENTIONS_PARSE_EXCLUSIVE",
+                "parse:[\"users\"] and users: [ids] are mutually exclusive.",
+            );
+        }
+        if parses("roles") && !self.roles.is_empty() {
+            errors.add(
+                "allowed_mentions",
+                "MESSAGE_ALLOWED_MENTIONS_PARSE_EXCLUSIVE",
+                "parse:[\"roles\"] and roles: [ids] are mutually exclusive.",
+            );
+        }
+        if self.users.len() > 100 || self.roles.len() > 100 {
+            errors.add("allowed_mentions", "BASE_TYPE_MAX_LENGTH", "Must be 100 or fewer in length.");
+        }
+    }
+}
+
+/// Mentions written in `content`: `<@id>`, `<@!id>`, `<@&id>`, `@everyone`,
+/// `@here`, in order of appearance and without repeats.
+pub fn parse_mentions(content: &str) -> (Vec<UserId>, Vec<RoleId>, Everyone) {
+    let mut users = Vec::new();
+    let mut roles = Vec::new();
+    let mut rest = content;
+    while let Some(at) = rest.find("<@") {
+        rest = &rest[at + 2..];
+        let (is_role, body) = match rest.as_bytes().first() {
+            Some(b'&') => (true, &rest[1..]),
+            Some(b'!') => (false, &rest[1..]),
+            _ => (false, rest),
+        };
+        let digits = body.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 || body.as_bytes().get(digits) != Some(&b'>') {
+            continue;
+        }
+        if is_role {
+            if let Ok(id) = body[..digits].parse::<RoleId>() {
+                if !roles.contains(&id) {
+                    roles.push(id);
+                }
+            }
+        } else if let Ok(id) = body[..digits].parse::<UserId>() {
+            if !users.contains(&id) {
+                users.push(id);
+            }
+        }
+    }
+    (users, roles, Everyone::of(content))
+}
+
+/// What a message says of everyone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Everyone {
+    Nobody,
+    /// `@here`: the members connected now.
+    Here,
+    Everyone,
+}
+
+impl Everyone {
+    fn of(content: &str) -> Self {
+        if content.contains("@everyone") {
+            Everyone::Everyone
+        } else if content.contains("@here") {
+            Everyone::Here
+        } else {
+            Everyone::Nobody
+        }
+    }
+}
+
+/// Resolves the mentions a message may make: real users of the guild or
+/// DM, the guild's roles that are mentionable (any role with
+/// MENTION_EVERYONE, as on Discord), and @everyone or @here only with
+/// MENTION_EVERYONE.
+async fn resolve_mentions(
+    state: &Domain,
+    access: &ChannelAccess,
+    content: &str,
+    allowed: Option<&AllowedMentions>,
+    replied: Option<UserId>,
+) -> Result<(Vec<UserId>, Vec<RoleId>, Everyone)> {
+    let (users, roles, everyone) = parse_mentions(content);
+    let parses = |what: &str| allowed.is_none_or(|a| a.parse.iter().flatten().any(|p| p == what));
+    let mut users: Vec<UserId> =
+        users.into_iter().filter(|u| parses("users") || allowed.is_some_and(|a| a.users.contains(u))).collect();
+    if let Some(replied) = replied {
+        if allowed.is_none_or(|a| a.replied_user) && !users.contains(&replied) {
+            users.push(replied);
+        }
+    }
+    let mut visible = Vec::with_capacity(users.len());
+    for u in users {
+        let present = match access.guild_id() {
+            Some(g) => state.store.member(g, u).await?.is_some(),
+            None => state.store.dm_recipients(access.channel.id).await?.contains(&u),
+        };
+        if present {
+            visible.push(u);
+        }
+    }
+    // The guild's roles were read for the permission check already.
+    let roles = match &access.guild {
+        Some(guild) => roles
+            .into_iter()
+            .filter(|r| parses("roles") || allowed.is_some_and(|a| a.roles.contains(r)))
+            .filter(|r| {
+                r.get() != guild.guild.id.get()
+                    && guild
+                        .roles
+                        .iter()
+                        .any(|gr| gr.id == *r && (gr.mentionable || access.has(permissions::MENTION_EVERYONE)))
+            })
+            .collect(),
+        None => Vec::new(),
+    };
+    let everyone =
+        if parses("everyone") && access.has(permissions::MENTION_EVERYONE) { everyone } else { Everyone::Nobody };
+    Ok((visible, roles, everyone))
+}
+
+pub fn check_content(errors: &mut FormErrors, content: &str) {
+    if content.chars().count() > MAX_CONTENT {
+        errors.add("content", "BASE_TYPE_MAX_LENGTH", format!("Must be {MAX_CONTENT} or fewer in length."));
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Reference {
+    pub message_id: Option<MessageId>,
+    pub channel_id: Option<ChannelId>,
+    #[serde(default = "yes")]
+    pub fail_if_not_exists: bool,
+    #[serde(rename = "type", default)]
+    pub kind: u8,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Refuses a message sent sooner than the channel's slowmode allows, unless
+/// the sender may manage messages or channels or bypass slowmode.
+async fn enforce_slowmode(state: &Domain, access: &ChannelAccess, user: &UserRow, now: i64) -> Result<()> {
+    let window_ms = access.channel.rate_limit_per_user * 1000;
+    let exempt = access.has(permissions::MANAGE_MESSAGES)
+        || access.has(permissions::MANAGE_CHANNELS)
+        || access.has(permissions::BYPASS_SLOWMODE);
+    if window_ms <= 0 || exempt {
+        return Ok(());
+    }
+    let since = SnowflakeGenerator::lower_bound((now - window_ms).max(0) as u64);
+    if let Some(last) = state.store.latest_by_author(access.channel.id, user.id, since).await? {
+        let wait_ms = last.timestamp_ms() as i64 + window_ms - now;
+        if wait_ms > 0 {
+            return Err(Error::slowmode(wait_ms as f64 / 1000.0));
+        }
+    }
+    Ok(())
+}
