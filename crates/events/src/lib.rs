@@ -134,6 +134,7 @@ pub struct PresenceChange {
     /// `online`, `idle`, `dnd` or `invisible`; `None` keeps the current one.
     pub status: Option<String>,
     /// The custom status activity: `None` keeps it, `Some(None)` removes it.
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "model::nullable")]
     pub custom_status: Option<Option<CustomActivity>>,
 }
 

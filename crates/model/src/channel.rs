@@ -90,9 +90,9 @@ pub struct Channel {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permission_overwrites: Option<Vec<PermissionOverwrite>>,
     /// `Some(None)` is serialised as `null`: guild channels always carry it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::nullable")]
     pub parent_id: Option<Option<Id<ChannelMarker>>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::nullable")]
     pub topic: Option<Option<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nsfw: Option<bool>,
@@ -102,11 +102,11 @@ pub struct Channel {
     pub bitrate: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_limit: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::nullable")]
     pub rtc_region: Option<Option<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::nullable")]
     pub last_message_id: Option<Option<Id<MessageMarker>>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::nullable")]
     pub last_pin_timestamp: Option<Option<Timestamp>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recipients: Option<Vec<User>>,

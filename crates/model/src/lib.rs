@@ -20,3 +20,16 @@ pub mod user;
 
 pub use id::Id;
 pub use timestamp::Timestamp;
+
+/// Reads an `Option<Option<T>>` field whose `null` means something: absent
+/// is `None`, `null` is `Some(None)`. Serde alone reads both as `None`, so a
+/// field Discord sends present and `null` would vanish when the value is
+/// written again (after crossing a process boundary, say). Use with
+/// `#[serde(default, deserialize_with = "model::nullable")]`.
+pub fn nullable<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    serde::Deserialize::deserialize(d).map(Some)
+}

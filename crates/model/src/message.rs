@@ -84,7 +84,7 @@ pub struct Message {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message_reference: Option<MessageReference>,
     /// Present (possibly `null` when deleted) on replies only.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::nullable")]
     pub referenced_message: Option<Option<Box<Message>>>,
 }
 
