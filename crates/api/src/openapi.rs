@@ -13,10 +13,14 @@
 //! - the `X-RateLimit-*` headers on the success answer, and the 429 and 4XX
 //!   answers.
 //!
+//! The summary is the annotation's; by utoipa's rule, a handler's doc
+//! comment past its first paragraph would become the operation's
+//! description, so handlers keep theirs to one paragraph.
+//!
 //! The component schemas are written here, by hand, from what the server
 //! sends and accepts (`null`s, optional fields and extensions that the Rust
 //! types do not say); the annotations name them through the unit types of
-//! [`component_types!`]. `tests/openapi.rs` holds the document and
+//! `component_types!`. `tests/openapi.rs` holds the document and
 //! `routes/mod.rs` to each other, so a route without an annotation (or an
 //! annotation without a route) fails the test suite. Operation ids are those
 //! of Discord's own OpenAPI document where Discord has the operation, so
