@@ -1,14 +1,32 @@
 //! The OpenAPI 3.1 description of the routes we serve, at
 //! `/api/openapi.json`, and Swagger UI over it at `/api/docs/`.
 //!
-//! The document is built from one table, [`OPERATIONS`], instead of from
-//! annotations on every handler: the handlers stay about behaviour and the
-//! table reads as an index of the API. `tests/openapi.rs` holds the table
-//! and `routes/mod.rs` to each other, so a route without a row (or a row
-//! without a route) fails the test suite. Operation ids are those of
-//! Discord's own OpenAPI document where Discord has the operation, so tools
-//! written against Discord's find their way around ours.
+//! Each handler in `routes/` carries its operation in a `#[utoipa::path]`
+//! annotation: method, path, operation id, tag, summary, the query
+//! parameters and `X-Audit-Log-Reason` it reads, its body and its answer.
+//! `routes::Documented` gathers them and [`document`] adds what every
+//! operation shares, so the annotations say only what is particular:
+//!
+//! - the path parameters, read from the path (`code`, `emoji` and `user`
+//!   are strings, every other one a `Snowflake`);
+//! - a token (the `Token` scheme), unless the annotation says `security(())`;
+//! - the `X-RateLimit-*` headers on the success answer, and the 429 and 4XX
+//!   answers.
+//!
+//! The summary is the annotation's; by utoipa's rule, a handler's doc
+//! comment past its first paragraph would become the operation's
+//! description, so handlers keep theirs to one paragraph.
+//!
+//! The component schemas are written here, by hand, from what the server
+//! sends and accepts (`null`s, optional fields and extensions that the Rust
+//! types do not say); the annotations name them through the unit types of
+//! `component_types!`. `tests/openapi.rs` holds the document and
+//! `routes/mod.rs` to each other, so a route without an annotation (or an
+//! annotation without a route) fails the test suite. Operation ids are those
+//! of Discord's own OpenAPI document where Discord has the operation, so
+//! tools written against Discord's find their way around ours.
 
+use std::borrow::Cow;
 use std::sync::{Arc, LazyLock};
 
 use axum::extract::Path;
@@ -16,15 +34,15 @@ use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::Router;
-use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn};
-use utoipa::openapi::request_body::RequestBodyBuilder;
+use utoipa::openapi::path::{Operation, Parameter, ParameterBuilder, ParameterIn, PathItem};
 use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, OneOfBuilder, Schema, SchemaType, Type};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::tag::TagBuilder;
 use utoipa::openapi::{
-    ComponentsBuilder, ContentBuilder, HeaderBuilder, InfoBuilder, LicenseBuilder, OpenApi, OpenApiBuilder, Paths, Ref,
-    RefOr, Required, ResponseBuilder, ServerBuilder,
+    ComponentsBuilder, ContentBuilder, Header, HeaderBuilder, InfoBuilder, LicenseBuilder, OpenApi, Ref, RefOr,
+    Required, ResponseBuilder, ServerBuilder,
 };
+use utoipa::{IntoParams, OpenApi as _, PartialSchema, ToSchema};
 
 use crate::ApiError;
 
@@ -32,15 +50,119 @@ use crate::ApiError;
 pub const SPEC_PATH: &str = "/api/openapi.json";
 const DOCS_PATH: &str = "/api/docs";
 
-/// The JSON a route takes or answers: nothing, one component schema, or a
-/// list of them.
-#[derive(Clone, Copy)]
-enum Json {
-    Nothing,
-    One(&'static str),
-    Many(&'static str),
+/// The tags the annotations use, in the order the document lists them.
+const TAGS: &[(&str, &str)] = &[
+    ("Auth", "Accounts and sessions (user API; bots are created through applications)"),
+    ("Gateway", "Where to connect the WebSocket gateway"),
+    ("Users", "The current user, other users, DMs"),
+    ("Applications", "Applications, their bots and adding bots to guilds"),
+    ("Guilds", "Guilds and their channel lists"),
+    ("Members", "Guild members"),
+    ("Roles", "Guild roles and members' roles"),
+    ("Bans", "Guild bans"),
+    ("Audit log", "What moderators did, and why"),
+    ("Auto moderation", "AutoMod rules checked against every message (MANAGE_GUILD)"),
+    ("Channels", "Channels and permission overwrites"),
+    ("Invites", "Invites"),
+    ("Messages", "Messages"),
+    ("Reactions", "Reactions on messages"),
+    ("Pins", "Pinned messages"),
+];
+
+/// A unit type per component schema that an annotation names as a body or
+/// an answer (`body = crate::openapi::Message`, `Vec<…>` for a list). The
+/// annotation refers to the schema by name; its content is the one
+/// [`schemas`] writes.
+macro_rules! component_types {
+    ($($name:ident),* $(,)?) => {$(
+        #[doc = concat!("The `", stringify!($name), "` component schema.")]
+        pub struct $name;
+        impl PartialSchema for $name {
+            fn schema() -> S {
+                component(stringify!($name))
+            }
+        }
+        impl ToSchema for $name {
+            fn name() -> Cow<'static, str> {
+                Cow::Borrowed(stringify!($name))
+            }
+        }
+    )*};
 }
-use Json::{Many, Nothing, One};
+
+component_types!(
+    Ack,
+    AckResult,
+    Application,
+    ApplicationCreate,
+    ApplicationUpdate,
+    AuditLog,
+    AuthSessions,
+    Authorize,
+    Authorized,
+    AutoModRule,
+    AutoModRuleCreate,
+    AutoModRuleUpdate,
+    BackupCodes,
+    BackupCodesRequest,
+    Ban,
+    BanCreate,
+    BotToken,
+    BulkBan,
+    BulkBanResult,
+    BulkDelete,
+    Channel,
+    ChannelFields,
+    ChannelPosition,
+    CreatedApplication,
+    CurrentUser,
+    DmCreate,
+    FriendRequest,
+    Gateway,
+    GatewayBot,
+    Guild,
+    GuildCreate,
+    GuildUpdate,
+    Invite,
+    InviteCreate,
+    Login,
+    LoginResult,
+    Member,
+    MemberUpdate,
+    Message,
+    MessageCreate,
+    MessageUpdate,
+    MfaEnabled,
+    MfaLogin,
+    MyMemberUpdate,
+    OverwriteSet,
+    PartialGuild,
+    PinsPage,
+    Register,
+    Relationship,
+    RelationshipUpdate,
+    Role,
+    RoleFields,
+    RolePosition,
+    SearchResults,
+    Session,
+    SessionsLogout,
+    Token,
+    TotpDisable,
+    TotpEnable,
+    User,
+    UserSettings,
+    UserSettingsUpdate,
+    UserUpdate,
+);
+
+/// The schema [`schemas`] writes for `name`.
+fn component(name: &str) -> S {
+    schemas()
+        .into_iter()
+        .find_map(|(n, schema)| (n == name).then_some(schema))
+        .unwrap_or_else(|| panic!("openapi.rs writes no `{name}` schema"))
+}
 
 /// A query parameter's type.
 #[derive(Clone, Copy)]
@@ -53,676 +175,226 @@ enum Param {
     Text,
 }
 
-/// One row of the table: a route as `routes/mod.rs` mounts it and what it
-/// does. Built with [`op`] and the methods below; the defaults are "needs a
-/// token, takes no body, answers 204".
-#[derive(Clone, Copy)]
-struct Operation {
-    method: &'static str,
-    path: &'static str,
-    id: &'static str,
-    tag: &'static str,
-    summary: &'static str,
-    body: Json,
-    status: u16,
-    reply: Json,
-    query: &'static [(&'static str, Param)],
-    public: bool,
-    audited: bool,
+/// A type per set of query parameters, for `params(crate::openapi::…)` in
+/// an annotation; every query parameter is optional.
+macro_rules! query_params {
+    ($($(#[$doc:meta])* $name:ident = [$(($param:literal, $kind:ident)),* $(,)?];)*) => {$(
+        $(#[$doc])*
+        pub struct $name;
+        impl IntoParams for $name {
+            fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+                query(&[$(($param, Param::$kind)),*])
+            }
+        }
+    )*};
 }
 
-const fn op(
-    method: &'static str,
-    path: &'static str,
-    id: &'static str,
-    tag: &'static str,
-    summary: &'static str,
-) -> Operation {
-    Operation {
-        method,
-        path,
-        id,
-        tag,
-        summary,
-        body: Nothing,
-        status: 204,
-        reply: Nothing,
-        query: &[],
-        public: false,
-        audited: false,
+query_params! {
+    /// A page of a list by id.
+    Page = [("before", Snowflake), ("after", Snowflake), ("limit", Integer)];
+    /// A page of a list after an id.
+    AfterLimit = [("after", Snowflake), ("limit", Integer)];
+    WithCounts = [("with_counts", Boolean)];
+    /// `GET /users/@me/guilds`.
+    MyGuildsQuery = [("before", Snowflake), ("after", Snowflake), ("limit", Integer), ("with_counts", Boolean)];
+    /// `GET /guilds/{guild_id}/members/search`.
+    MemberSearchQuery = [("query", Text), ("limit", Integer)];
+    /// `POST /oauth2/authorize`: an authorisation URL's parameters (or the body's).
+    AuthorizeQuery = [("client_id", Snowflake), ("scope", Text), ("permissions", Text), ("guild_id", Snowflake)];
+    /// `GET /guilds/{guild_id}/audit-logs`.
+    AuditLogQuery = [
+        ("user_id", Snowflake),
+        ("target_id", Snowflake),
+        ("action_type", Integer),
+        ("before", Snowflake),
+        ("after", Snowflake),
+        ("limit", Integer),
+    ];
+    /// `GET /channels/{channel_id}/messages`.
+    MessagesQuery = [("around", Snowflake), ("before", Snowflake), ("after", Snowflake), ("limit", Integer)];
+    /// `GET /channels/{channel_id}/messages/pins`: `before` is a pin's timestamp.
+    PinsQuery = [("before", Text), ("limit", Integer)];
+    /// Discord's message search parameters; `before` and `after` stand for
+    /// `max_id` and `min_id`. `has` and `author_type` repeat too.
+    SearchQuery = [
+        ("content", Text),
+        ("author_id", Snowflakes),
+        ("author_type", Text),
+        ("mentions", Snowflakes),
+        ("mentions_role_id", Snowflakes),
+        ("mention_everyone", Boolean),
+        ("pinned", Boolean),
+        ("has", Text),
+        ("channel_id", Snowflakes),
+        ("min_id", Snowflake),
+        ("max_id", Snowflake),
+        ("after", Snowflake),
+        ("before", Snowflake),
+        ("include_nsfw", Boolean),
+        ("sort_by", Text),
+        ("sort_order", Text),
+        ("limit", Integer),
+        ("offset", Integer),
+    ];
+}
+
+fn query(params: &[(&str, Param)]) -> Vec<Parameter> {
+    params
+        .iter()
+        .map(|(name, kind)| {
+            let schema = match kind {
+                Param::Snowflake => snowflake(),
+                Param::Snowflakes => array(snowflake()),
+                Param::Integer => integer(),
+                Param::Boolean => boolean(),
+                Param::Text => string(),
+            };
+            ParameterBuilder::new()
+                .name(*name)
+                .parameter_in(ParameterIn::Query)
+                .required(Required::False)
+                .schema(Some(schema))
+                .build()
+        })
+        .collect()
+}
+
+/// The `X-Audit-Log-Reason` header of a route that writes an audit log
+/// entry: `params(crate::openapi::AuditReason)`.
+pub struct AuditReason;
+
+impl IntoParams for AuditReason {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        vec![ParameterBuilder::new()
+            .name("X-Audit-Log-Reason")
+            .parameter_in(ParameterIn::Header)
+            .required(Required::False)
+            .description(Some("Why, for the audit log entry (URL-encoded, up to 512 characters)"))
+            .schema(Some(string()))
+            .build()]
     }
 }
 
-impl Operation {
-    const fn body(self, body: Json) -> Self {
-        Self { body, ..self }
-    }
-    /// Answers 200 with `reply`.
-    const fn ok(self, reply: Json) -> Self {
-        Self { status: 200, reply, ..self }
-    }
-    /// Answers 201 with `reply`.
-    const fn created(self, reply: Json) -> Self {
-        Self { status: 201, reply, ..self }
-    }
-    const fn query(self, query: &'static [(&'static str, Param)]) -> Self {
-        Self { query, ..self }
-    }
-    /// Needs no token.
-    const fn public(self) -> Self {
-        Self { public: true, ..self }
-    }
-    /// Takes an `X-Audit-Log-Reason` header for the audit log entry it writes.
-    const fn audited(self) -> Self {
-        Self { audited: true, ..self }
-    }
+/// The second paths of handlers `routes/mod.rs` mounts twice (Discord's
+/// older paths for the same operations). A function carries one
+/// annotation, so these stand-ins carry the others; they are never called.
+#[allow(dead_code)]
+mod aliases {
+    // `applications::me`
+    #[utoipa::path(
+        get, path = "/oauth2/applications/@me",
+        operation_id = "get_my_oauth2_application", tag = "Applications",
+        summary = "Get the current bot's application",
+        responses((status = 200, body = crate::openapi::Application)),
+    )]
+    pub fn get_my_oauth2_application() {}
+
+    // `messages::pin`
+    #[utoipa::path(
+        put, path = "/channels/{channel_id}/pins/{message_id}",
+        operation_id = "deprecated_create_pin", tag = "Pins",
+        summary = "Pin a message (older route)",
+        params(crate::openapi::AuditReason),
+        responses((status = 204)),
+    )]
+    pub fn deprecated_create_pin() {}
+
+    // `messages::unpin`
+    #[utoipa::path(
+        delete, path = "/channels/{channel_id}/pins/{message_id}",
+        operation_id = "deprecated_delete_pin", tag = "Pins",
+        summary = "Unpin a message (older route)",
+        params(crate::openapi::AuditReason),
+        responses((status = 204)),
+    )]
+    pub fn deprecated_delete_pin() {}
 }
 
-const AUTH: &str = "Auth";
-const GATEWAY: &str = "Gateway";
-const USERS: &str = "Users";
-const APPLICATIONS: &str = "Applications";
-const GUILDS: &str = "Guilds";
-const MEMBERS: &str = "Members";
-const ROLES: &str = "Roles";
-const BANS: &str = "Bans";
-const AUDIT_LOG: &str = "Audit log";
-const AUTOMOD: &str = "Auto moderation";
-const CHANNELS: &str = "Channels";
-const INVITES: &str = "Invites";
-const MESSAGES: &str = "Messages";
-const REACTIONS: &str = "Reactions";
-const PINS: &str = "Pins";
-
-const TAGS: &[(&str, &str)] = &[
-    (AUTH, "Accounts and sessions (user API; bots are created through applications)"),
-    (GATEWAY, "Where to connect the WebSocket gateway"),
-    (USERS, "The current user, other users, DMs"),
-    (APPLICATIONS, "Applications, their bots and adding bots to guilds"),
-    (GUILDS, "Guilds and their channel lists"),
-    (MEMBERS, "Guild members"),
-    (ROLES, "Guild roles and members' roles"),
-    (BANS, "Guild bans"),
-    (AUDIT_LOG, "What moderators did, and why"),
-    (AUTOMOD, "AutoMod rules checked against every message (MANAGE_GUILD)"),
-    (CHANNELS, "Channels and permission overwrites"),
-    (INVITES, "Invites"),
-    (MESSAGES, "Messages"),
-    (REACTIONS, "Reactions on messages"),
-    (PINS, "Pinned messages"),
-];
-
-const PAGE: &[(&str, Param)] = &[("before", Param::Snowflake), ("after", Param::Snowflake), ("limit", Param::Integer)];
-const AFTER_LIMIT: &[(&str, Param)] = &[("after", Param::Snowflake), ("limit", Param::Integer)];
-const WITH_COUNTS: &[(&str, Param)] = &[("with_counts", Param::Boolean)];
-/// Discord's message search parameters; `before` and `after` stand for
-/// `max_id` and `min_id`. `has` and `author_type` repeat too.
-const SEARCH: &[(&str, Param)] = &[
-    ("content", Param::Text),
-    ("author_id", Param::Snowflakes),
-    ("author_type", Param::Text),
-    ("mentions", Param::Snowflakes),
-    ("mentions_role_id", Param::Snowflakes),
-    ("mention_everyone", Param::Boolean),
-    ("pinned", Param::Boolean),
-    ("has", Param::Text),
-    ("channel_id", Param::Snowflakes),
-    ("min_id", Param::Snowflake),
-    ("max_id", Param::Snowflake),
-    ("after", Param::Snowflake),
-    ("before", Param::Snowflake),
-    ("include_nsfw", Param::Boolean),
-    ("sort_by", Param::Text),
-    ("sort_order", Param::Text),
-    ("limit", Param::Integer),
-    ("offset", Param::Integer),
-];
-
-/// Every route of `routes/mod.rs`, in its order.
-const OPERATIONS: &[Operation] = &[
-    // accounts
-    op("POST", "/auth/register", "register", AUTH, "Create an account and get a user token")
-        .body(One("Register"))
-        .ok(One("Session"))
-        .public(),
-    op("POST", "/auth/login", "login", AUTH, "Log in with a username or email and a password")
-        .body(One("Login"))
-        .ok(One("LoginResult"))
-        .public(),
-    op("POST", "/auth/logout", "logout", AUTH, "Revoke the token of this request"),
-    op("POST", "/auth/mfa/totp", "login_mfa_totp", AUTH, "Finish a login with a TOTP or backup code")
-        .body(One("MfaLogin"))
-        .ok(One("Session"))
-        .public(),
-    op("GET", "/auth/sessions", "list_sessions", AUTH, "List the current user's sessions").ok(One("AuthSessions")),
-    op("POST", "/auth/sessions/logout", "logout_sessions", AUTH, "Revoke some of the current user's sessions")
-        .body(One("SessionsLogout")),
-    // gateway
-    op("GET", "/gateway", "get_gateway", GATEWAY, "Get the gateway URL").ok(One("Gateway")).public(),
-    op("GET", "/gateway/bot", "get_bot_gateway", GATEWAY, "Get the gateway URL, shard count and session start limit")
-        .ok(One("GatewayBot")),
-    // users
-    op("GET", "/users/@me", "get_my_user", USERS, "Get the current user").ok(One("CurrentUser")),
-    op("PATCH", "/users/@me", "update_my_user", USERS, "Modify the current user")
-        .body(One("UserUpdate"))
-        .ok(One("CurrentUser")),
-    op("GET", "/users/@me/settings", "get_my_settings", USERS, "Get the current user's client settings")
-        .ok(One("UserSettings")),
-    op("PATCH", "/users/@me/settings", "update_my_settings", USERS, "Change client settings, status and custom status")
-        .body(One("UserSettingsUpdate"))
-        .ok(One("UserSettings")),
-    op("POST", "/users/@me/mfa/totp/enable", "enable_totp", USERS, "Turn on TOTP two-factor authentication")
-        .body(One("TotpEnable"))
-        .ok(One("MfaEnabled")),
-    op("POST", "/users/@me/mfa/totp/disable", "disable_totp", USERS, "Turn off TOTP two-factor authentication")
-        .body(One("TotpDisable"))
-        .ok(One("Token")),
-    op("POST", "/users/@me/mfa/codes", "list_backup_codes", USERS, "View or regenerate backup codes")
-        .body(One("BackupCodesRequest"))
-        .ok(One("BackupCodes")),
-    op("GET", "/users/@me/relationships", "list_relationships", USERS, "List friends, blocks and friend requests")
-        .ok(Many("Relationship")),
-    op("POST", "/users/@me/relationships", "send_friend_request", USERS, "Send a friend request by username")
-        .body(One("FriendRequest")),
-    op(
-        "PUT",
-        "/users/@me/relationships/{user_id}",
-        "put_relationship",
-        USERS,
-        "Send or accept a friend request, or block",
-    )
-    .body(One("RelationshipUpdate")),
-    op(
-        "DELETE",
-        "/users/@me/relationships/{user_id}",
-        "delete_relationship",
-        USERS,
-        "Unfriend, cancel, decline or unblock",
-    ),
-    op("GET", "/users/@me/guilds", "list_my_guilds", USERS, "List the current user's guilds")
-        .ok(Many("PartialGuild"))
-        .query(&[
-            ("before", Param::Snowflake),
-            ("after", Param::Snowflake),
-            ("limit", Param::Integer),
-            ("with_counts", Param::Boolean),
-        ]),
-    op("DELETE", "/users/@me/guilds/{guild_id}", "leave_guild", USERS, "Leave a guild"),
-    op("GET", "/users/@me/channels", "list_private_channels", USERS, "List your DM channels (people only)")
-        .ok(Many("Channel")),
-    op("POST", "/users/@me/channels", "create_dm", USERS, "Open a DM channel with a user")
-        .body(One("DmCreate"))
-        .ok(One("Channel")),
-    op("GET", "/users/{user_id}", "get_user", USERS, "Get a user").ok(One("User")),
-    // applications and bots
-    op(
-        "POST",
-        "/applications",
-        "create_application",
-        APPLICATIONS,
-        "Create an application with a bot user; answers the bot's token once",
-    )
-    .body(One("ApplicationCreate"))
-    .ok(One("CreatedApplication")),
-    op("GET", "/applications/@me", "get_my_application", APPLICATIONS, "Get the current bot's application")
-        .ok(One("Application")),
-    op("PATCH", "/applications/@me", "update_my_application", APPLICATIONS, "Modify the current bot's application")
-        .body(One("ApplicationUpdate"))
-        .ok(One("Application")),
-    op("PATCH", "/applications/{application_id}", "update_application", APPLICATIONS, "Modify an application you own")
-        .body(One("ApplicationUpdate"))
-        .ok(One("Application")),
-    op(
-        "POST",
-        "/applications/{application_id}/bot/reset",
-        "reset_bot_token",
-        APPLICATIONS,
-        "Issue a new bot token, revoking the old ones",
-    )
-    .ok(One("BotToken")),
-    op(
-        "GET",
-        "/oauth2/applications/@me",
-        "get_my_oauth2_application",
-        APPLICATIONS,
-        "Get the current bot's application",
-    )
-    .ok(One("Application")),
-    op(
-        "POST",
-        "/oauth2/authorize",
-        "authorize_application",
-        APPLICATIONS,
-        "Add an application's bot to a guild you manage",
-    )
-    .query(&[
-        ("client_id", Param::Snowflake),
-        ("scope", Param::Text),
-        ("permissions", Param::Text),
-        ("guild_id", Param::Snowflake),
-    ])
-    .body(One("Authorize"))
-    .ok(One("Authorized"))
-    .audited(),
-    // guilds
-    op("POST", "/guilds", "create_guild", GUILDS, "Create a guild owned by the current user")
-        .body(One("GuildCreate"))
-        .created(One("Guild")),
-    op("GET", "/guilds/{guild_id}", "get_guild", GUILDS, "Get a guild").ok(One("Guild")).query(WITH_COUNTS),
-    op("PATCH", "/guilds/{guild_id}", "update_guild", GUILDS, "Modify a guild")
-        .body(One("GuildUpdate"))
-        .ok(One("Guild"))
-        .audited(),
-    op("DELETE", "/guilds/{guild_id}", "delete_guild", GUILDS, "Delete a guild (owner only)"),
-    op("GET", "/guilds/{guild_id}/channels", "list_guild_channels", GUILDS, "List a guild's channels")
-        .ok(Many("Channel")),
-    op("POST", "/guilds/{guild_id}/channels", "create_guild_channel", GUILDS, "Create a channel")
-        .body(One("ChannelFields"))
-        .created(One("Channel"))
-        .audited(),
-    op("PATCH", "/guilds/{guild_id}/channels", "bulk_update_guild_channels", GUILDS, "Move channels, all or none")
-        .body(Many("ChannelPosition"))
-        .audited(),
-    op("GET", "/guilds/{guild_id}/members", "list_guild_members", MEMBERS, "List members")
-        .ok(Many("Member"))
-        .query(AFTER_LIMIT),
-    op(
-        "GET",
-        "/guilds/{guild_id}/members/search",
-        "search_guild_members",
-        MEMBERS,
-        "Find members whose name starts with a query",
-    )
-    .ok(Many("Member"))
-    .query(&[("query", Param::Text), ("limit", Param::Integer)]),
-    op("PATCH", "/guilds/{guild_id}/members/@me", "update_my_guild_member", MEMBERS, "Modify the current member")
-        .body(One("MyMemberUpdate"))
-        .ok(One("Member"))
-        .audited(),
-    op("GET", "/guilds/{guild_id}/members/{user_id}", "get_guild_member", MEMBERS, "Get a member").ok(One("Member")),
-    op(
-        "PATCH",
-        "/guilds/{guild_id}/members/{user_id}",
-        "update_guild_member",
-        MEMBERS,
-        "Modify a member: nickname, roles, mute, deafen, timeout",
-    )
-    .body(One("MemberUpdate"))
-    .ok(One("Member"))
-    .audited(),
-    op("DELETE", "/guilds/{guild_id}/members/{user_id}", "delete_guild_member", MEMBERS, "Kick a member").audited(),
-    op(
-        "PUT",
-        "/guilds/{guild_id}/members/{user_id}/roles/{role_id}",
-        "add_guild_member_role",
-        ROLES,
-        "Give a member a role",
-    )
-    .audited(),
-    op(
-        "DELETE",
-        "/guilds/{guild_id}/members/{user_id}/roles/{role_id}",
-        "delete_guild_member_role",
-        ROLES,
-        "Take a role from a member",
-    )
-    .audited(),
-    op("GET", "/guilds/{guild_id}/roles", "list_guild_roles", ROLES, "List a guild's roles").ok(Many("Role")),
-    op("POST", "/guilds/{guild_id}/roles", "create_guild_role", ROLES, "Create a role")
-        .body(One("RoleFields"))
-        .ok(One("Role"))
-        .audited(),
-    op("PATCH", "/guilds/{guild_id}/roles", "bulk_update_guild_roles", ROLES, "Reorder roles, all or none")
-        .body(Many("RolePosition"))
-        .ok(Many("Role"))
-        .audited(),
-    op("GET", "/guilds/{guild_id}/roles/{role_id}", "get_guild_role", ROLES, "Get a role").ok(One("Role")),
-    op("PATCH", "/guilds/{guild_id}/roles/{role_id}", "update_guild_role", ROLES, "Modify a role")
-        .body(One("RoleFields"))
-        .ok(One("Role"))
-        .audited(),
-    op("DELETE", "/guilds/{guild_id}/roles/{role_id}", "delete_guild_role", ROLES, "Delete a role").audited(),
-    op("GET", "/guilds/{guild_id}/bans", "list_guild_bans", BANS, "List bans").ok(Many("Ban")).query(PAGE),
-    op("GET", "/guilds/{guild_id}/bans/{user_id}", "get_guild_ban", BANS, "Get a ban").ok(One("Ban")),
-    op(
-        "PUT",
-        "/guilds/{guild_id}/bans/{user_id}",
-        "ban_user_from_guild",
-        BANS,
-        "Ban a user, optionally deleting their recent messages",
-    )
-    .body(One("BanCreate"))
-    .audited(),
-    op("DELETE", "/guilds/{guild_id}/bans/{user_id}", "unban_user_from_guild", BANS, "Lift a ban").audited(),
-    op("POST", "/guilds/{guild_id}/bulk-ban", "bulk_ban_users_from_guild", BANS, "Ban up to 200 users at once")
-        .body(One("BulkBan"))
-        .ok(One("BulkBanResult"))
-        .audited(),
-    op(
-        "GET",
-        "/guilds/{guild_id}/audit-logs",
-        "list_guild_audit_log_entries",
-        AUDIT_LOG,
-        "List audit log entries, newest first",
-    )
-    .ok(One("AuditLog"))
-    .query(&[
-        ("user_id", Param::Snowflake),
-        ("target_id", Param::Snowflake),
-        ("action_type", Param::Integer),
-        ("before", Param::Snowflake),
-        ("after", Param::Snowflake),
-        ("limit", Param::Integer),
-    ]),
-    op(
-        "GET",
-        "/guilds/{guild_id}/auto-moderation/rules",
-        "list_auto_moderation_rules",
-        AUTOMOD,
-        "List a guild's AutoMod rules",
-    )
-    .ok(Many("AutoModRule")),
-    op(
-        "POST",
-        "/guilds/{guild_id}/auto-moderation/rules",
-        "create_auto_moderation_rule",
-        AUTOMOD,
-        "Create an AutoMod rule (trigger type 1000 is FussionCord's toxicity extension)",
-    )
-    .body(One("AutoModRuleCreate"))
-    .ok(One("AutoModRule"))
-    .audited(),
-    op(
-        "GET",
-        "/guilds/{guild_id}/auto-moderation/rules/{rule_id}",
-        "get_auto_moderation_rule",
-        AUTOMOD,
-        "Get an AutoMod rule",
-    )
-    .ok(One("AutoModRule")),
-    op(
-        "PATCH",
-        "/guilds/{guild_id}/auto-moderation/rules/{rule_id}",
-        "update_auto_moderation_rule",
-        AUTOMOD,
-        "Modify an AutoMod rule (its trigger type stays)",
-    )
-    .body(One("AutoModRuleUpdate"))
-    .ok(One("AutoModRule"))
-    .audited(),
-    op(
-        "DELETE",
-        "/guilds/{guild_id}/auto-moderation/rules/{rule_id}",
-        "delete_auto_moderation_rule",
-        AUTOMOD,
-        "Delete an AutoMod rule",
-    )
-    .audited(),
-    op("GET", "/guilds/{guild_id}/messages/search", "guild_search", MESSAGES, "Search the messages one may read")
-        .ok(One("SearchResults"))
-        .query(SEARCH),
-    op("GET", "/guilds/{guild_id}/invites", "list_guild_invites", INVITES, "List a guild's invites").ok(Many("Invite")),
-    // channels
-    op("GET", "/channels/{channel_id}", "get_channel", CHANNELS, "Get a channel").ok(One("Channel")),
-    op("PATCH", "/channels/{channel_id}", "update_channel", CHANNELS, "Modify a channel")
-        .body(One("ChannelFields"))
-        .ok(One("Channel"))
-        .audited(),
-    op("DELETE", "/channels/{channel_id}", "delete_channel", CHANNELS, "Delete a channel, or close a DM")
-        .ok(One("Channel"))
-        .audited(),
-    op(
-        "POST",
-        "/channels/{channel_id}/typing",
-        "trigger_typing_indicator",
-        CHANNELS,
-        "Show that the current user is typing",
-    ),
-    op(
-        "PUT",
-        "/channels/{channel_id}/permissions/{overwrite_id}",
-        "set_channel_permission_overwrite",
-        CHANNELS,
-        "Set a role's or member's permission overwrite",
-    )
-    .body(One("OverwriteSet"))
-    .audited(),
-    op(
-        "DELETE",
-        "/channels/{channel_id}/permissions/{overwrite_id}",
-        "delete_channel_permission_overwrite",
-        CHANNELS,
-        "Remove a permission overwrite",
-    )
-    .audited(),
-    op("GET", "/channels/{channel_id}/invites", "list_channel_invites", INVITES, "List a channel's invites")
-        .ok(Many("Invite")),
-    op("POST", "/channels/{channel_id}/invites", "create_channel_invite", INVITES, "Create an invite to a channel")
-        .body(One("InviteCreate"))
-        .ok(One("Invite"))
-        .audited(),
-    // invites
-    op("GET", "/invites/{code}", "invite_resolve", INVITES, "Look an invite up")
-        .ok(One("Invite"))
-        .query(WITH_COUNTS)
-        .public(),
-    op("POST", "/invites/{code}", "accept_invite", INVITES, "Join the invite's guild").ok(One("Invite")),
-    op("DELETE", "/invites/{code}", "invite_revoke", INVITES, "Delete an invite").ok(One("Invite")).audited(),
-    // messages
-    op("GET", "/channels/{channel_id}/messages", "list_messages", MESSAGES, "List messages, newest first")
-        .ok(Many("Message"))
-        .query(&[
-            ("around", Param::Snowflake),
-            ("before", Param::Snowflake),
-            ("after", Param::Snowflake),
-            ("limit", Param::Integer),
-        ]),
-    op("POST", "/channels/{channel_id}/messages", "create_message", MESSAGES, "Send a message")
-        .body(One("MessageCreate"))
-        .ok(One("Message")),
-    op(
-        "POST",
-        "/channels/{channel_id}/messages/bulk-delete",
-        "bulk_delete_messages",
-        MESSAGES,
-        "Delete 2 to 100 messages younger than two weeks",
-    )
-    .body(One("BulkDelete"))
-    .audited(),
-    op("GET", "/channels/{channel_id}/messages/pins", "list_pins", PINS, "List pinned messages, newest pin first")
-        .ok(One("PinsPage"))
-        .query(&[("before", Param::Text), ("limit", Param::Integer)]),
-    op(
-        "GET",
-        "/channels/{channel_id}/messages/search",
-        "channel_search",
-        MESSAGES,
-        "Search one channel's messages, a DM's included (people only)",
-    )
-    .ok(One("SearchResults"))
-    .query(SEARCH),
-    op("PUT", "/channels/{channel_id}/messages/pins/{message_id}", "create_pin", PINS, "Pin a message").audited(),
-    op("DELETE", "/channels/{channel_id}/messages/pins/{message_id}", "delete_pin", PINS, "Unpin a message").audited(),
-    op("GET", "/channels/{channel_id}/messages/{message_id}", "get_message", MESSAGES, "Get a message")
-        .ok(One("Message")),
-    op("PATCH", "/channels/{channel_id}/messages/{message_id}", "update_message", MESSAGES, "Edit a message")
-        .body(One("MessageUpdate"))
-        .ok(One("Message")),
-    op("DELETE", "/channels/{channel_id}/messages/{message_id}", "delete_message", MESSAGES, "Delete a message")
-        .audited(),
-    op(
-        "POST",
-        "/channels/{channel_id}/messages/{message_id}/ack",
-        "ack_message",
-        MESSAGES,
-        "Mark a channel read up to a message",
-    )
-    .body(One("Ack"))
-    .ok(One("AckResult")),
-    op(
-        "DELETE",
-        "/channels/{channel_id}/messages/{message_id}/reactions",
-        "delete_all_message_reactions",
-        REACTIONS,
-        "Remove every reaction from a message",
-    ),
-    op(
-        "GET",
-        "/channels/{channel_id}/messages/{message_id}/reactions/{emoji}",
-        "list_message_reactions_by_emoji",
-        REACTIONS,
-        "List the users who reacted with an emoji",
-    )
-    .ok(Many("User"))
-    .query(AFTER_LIMIT),
-    op(
-        "DELETE",
-        "/channels/{channel_id}/messages/{message_id}/reactions/{emoji}",
-        "delete_all_message_reactions_by_emoji",
-        REACTIONS,
-        "Remove every reaction of one emoji",
-    ),
-    op(
-        "PUT",
-        "/channels/{channel_id}/messages/{message_id}/reactions/{emoji}/{user}",
-        "add_my_message_reaction",
-        REACTIONS,
-        "React to a message (user is `@me`)",
-    ),
-    op(
-        "DELETE",
-        "/channels/{channel_id}/messages/{message_id}/reactions/{emoji}/{user}",
-        "delete_user_message_reaction",
-        REACTIONS,
-        "Remove your reaction (`@me`) or a user's",
-    ),
-    op("GET", "/channels/{channel_id}/pins", "deprecated_list_pins", PINS, "List pinned messages (older route)")
-        .ok(Many("Message")),
-    op("PUT", "/channels/{channel_id}/pins/{message_id}", "deprecated_create_pin", PINS, "Pin a message (older route)")
-        .audited(),
-    op(
-        "DELETE",
-        "/channels/{channel_id}/pins/{message_id}",
-        "deprecated_delete_pin",
-        PINS,
-        "Unpin a message (older route)",
-    )
-    .audited(),
-];
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(aliases::get_my_oauth2_application, aliases::deprecated_create_pin, aliases::deprecated_delete_pin))]
+struct Aliases;
 
 /// The document, as served.
 pub fn document() -> OpenApi {
-    let mut paths = Paths::new();
-    for o in OPERATIONS {
-        paths.add_path_operation(o.path, vec![method(o.method)], operation(o));
+    let mut doc = crate::routes::Documented::openapi();
+    doc.merge(Aliases::openapi());
+    for (path, item) in doc.paths.paths.iter_mut() {
+        for operation in operations(item) {
+            complete(path, operation);
+        }
     }
     let description = "The HTTP API of FussionCord: Discord's HTTP API v10, which bot libraries speak, plus the \
         user routes of the web client (accounts, guild creation, invites, applications). Every route is also \
         served under `/api` without the version.\n\n\
         Authenticate with the `Authorization` header: `Bot <token>` for a bot, the bare token for a person. \
         Errors are `{code, message, errors}`; a 429 carries `{message, retry_after, global}` and `Retry-After`.";
-    OpenApiBuilder::new()
-        .info(
-            InfoBuilder::new()
-                .title("FussionCord HTTP API")
-                .version("10")
-                .description(Some(description))
-                .license(Some(LicenseBuilder::new().name("MIT").identifier(Some("MIT")).build())),
-        )
-        .servers(Some([ServerBuilder::new().url("/api/v10").build()]))
-        .tags(Some(TAGS.iter().map(|(name, about)| TagBuilder::new().name(*name).description(Some(*about)).build())))
-        .paths(paths)
-        .components(Some(components()))
-        .build()
+    doc.info = InfoBuilder::new()
+        .title("FussionCord HTTP API")
+        .version("10")
+        .description(Some(description))
+        .license(Some(LicenseBuilder::new().name("MIT").identifier(Some("MIT")).build()))
+        .build();
+    doc.servers = Some(vec![ServerBuilder::new().url("/api/v10").build()]);
+    doc.tags = Some(
+        TAGS.iter().map(|(name, about)| TagBuilder::new().name(*name).description(Some(*about)).build()).collect(),
+    );
+    // Every schema, the ones only other schemas refer to included.
+    doc.components = Some(components());
+    doc
 }
 
-fn method(name: &str) -> HttpMethod {
-    match name {
-        "GET" => HttpMethod::Get,
-        "POST" => HttpMethod::Post,
-        "PUT" => HttpMethod::Put,
-        "PATCH" => HttpMethod::Patch,
-        "DELETE" => HttpMethod::Delete,
-        other => unreachable!("the table has no {other} routes"),
-    }
+fn operations(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
+    [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch, &mut item.head]
+        .into_iter()
+        .filter_map(Option::as_mut)
 }
 
-fn operation(o: &Operation) -> utoipa::openapi::path::Operation {
-    let mut b = OperationBuilder::new().operation_id(Some(o.id)).tag(o.tag).summary(Some(o.summary));
-    for name in o.path.split('/').filter_map(|s| s.strip_prefix('{')?.strip_suffix('}')) {
-        let (schema, about) = match name {
-            "code" => (string(), "The invite code"),
-            "emoji" => (string(), "A Unicode emoji, or a custom one as `name:id`, URL-encoded"),
-            "user" => (string(), "`@me` or a user id"),
-            _ => (snowflake(), "An id"),
-        };
-        b = b.parameter(
+/// Adds to an annotated operation what every operation has.
+fn complete(path: &str, o: &mut Operation) {
+    let declared = o.parameters.take().unwrap_or_default();
+    let mut parameters: Vec<Parameter> = path
+        .split('/')
+        .filter_map(|s| s.strip_prefix('{')?.strip_suffix('}'))
+        .filter(|name| !declared.iter().any(|p| p.name == *name && p.parameter_in == ParameterIn::Path))
+        .map(|name| {
+            let (schema, about) = match name {
+                "code" => (string(), "The invite code"),
+                "emoji" => (string(), "A Unicode emoji, or a custom one as `name:id`, URL-encoded"),
+                "user" => (string(), "`@me` or a user id"),
+                _ => (snowflake(), "An id"),
+            };
             ParameterBuilder::new()
                 .name(name)
                 .parameter_in(ParameterIn::Path)
                 .required(Required::True)
                 .description(Some(about))
-                .schema(Some(schema)),
-        );
+                .schema(Some(schema))
+                .build()
+        })
+        .collect();
+    parameters.extend(declared);
+    o.parameters = (!parameters.is_empty()).then_some(parameters);
+
+    for (status, response) in o.responses.responses.iter_mut() {
+        if let (true, RefOr::T(response)) = (status.starts_with('2'), response) {
+            if response.description.is_empty() {
+                response.description = if status == "204" { "Done, no content" } else { "Success" }.to_owned();
+            }
+            response.headers.extend(rate_limit_headers());
+        }
     }
-    for (name, kind) in o.query {
-        let schema = match kind {
-            Param::Snowflake => snowflake(),
-            Param::Snowflakes => array(snowflake()),
-            Param::Integer => integer(),
-            Param::Boolean => boolean(),
-            Param::Text => string(),
-        };
-        b = b.parameter(
-            ParameterBuilder::new()
-                .name(*name)
-                .parameter_in(ParameterIn::Query)
-                .required(Required::False)
-                .schema(Some(schema)),
-        );
-    }
-    if o.audited {
-        b = b.parameter(
-            ParameterBuilder::new()
-                .name("X-Audit-Log-Reason")
-                .parameter_in(ParameterIn::Header)
-                .required(Required::False)
-                .description(Some("Why, for the audit log entry (URL-encoded, up to 512 characters)"))
-                .schema(Some(string())),
-        );
-    }
-    if let Some(schema) = json_schema(o.body) {
-        let content = ContentBuilder::new().schema(Some(schema)).build();
-        b = b.request_body(Some(
-            RequestBodyBuilder::new().required(Some(Required::True)).content(JSON, content).build(),
-        ));
-    }
-    let mut ok = ResponseBuilder::new().description(if o.status == 204 { "Done, no content" } else { "Success" });
-    if let Some(schema) = json_schema(o.reply) {
-        ok = ok.content(JSON, ContentBuilder::new().schema(Some(schema)).build());
-    }
-    b = b
-        .response(o.status.to_string(), rate_limit_headers(ok).build())
-        .response("429", Ref::from_response_name("RateLimited"))
-        .response("4XX", Ref::from_response_name("Error"));
-    if !o.public {
-        b = b.security(SecurityRequirement::new::<_, [&str; 0], &str>(TOKEN, []));
-    }
-    b.build()
+    o.responses.responses.insert("429".to_owned(), Ref::from_response_name("RateLimited").into());
+    o.responses.responses.insert("4XX".to_owned(), Ref::from_response_name("Error").into());
+
+    // `security(())` in an annotation: no token needed.
+    let public = o.security.as_ref().is_some_and(|s| s.iter().all(|r| *r == SecurityRequirement::default()));
+    o.security = if public { None } else { Some(vec![SecurityRequirement::new::<_, [&str; 0], &str>(TOKEN, [])]) };
 }
 
 const JSON: &str = "application/json";
 const TOKEN: &str = "Token";
 
-fn json_schema(json: Json) -> Option<RefOr<Schema>> {
-    match json {
-        Nothing => None,
-        One(name) => Some(refer(name)),
-        Many(name) => Some(array(refer(name))),
-    }
-}
-
-fn rate_limit_headers(response: ResponseBuilder) -> ResponseBuilder {
+fn rate_limit_headers() -> Vec<(String, Header)> {
     [
         ("X-RateLimit-Limit", integer(), "Requests allowed in the bucket's window"),
         ("X-RateLimit-Remaining", integer(), "Requests left in the window"),
@@ -731,30 +403,34 @@ fn rate_limit_headers(response: ResponseBuilder) -> ResponseBuilder {
         ("X-RateLimit-Bucket", string(), "The bucket this route shares"),
     ]
     .into_iter()
-    .fold(response, |r, (name, schema, about)| {
-        r.header(name, HeaderBuilder::new().schema(schema).description(Some(about)).build())
+    .map(|(name, schema, about)| {
+        (name.to_owned(), HeaderBuilder::new().schema(schema).description(Some(about)).build())
     })
+    .collect()
 }
 
 fn components() -> utoipa::openapi::Components {
     let error = ResponseBuilder::new()
         .description("The request failed: `code` says why, `errors` which fields")
         .content(JSON, ContentBuilder::new().schema(Some(refer("Error"))).build());
-    let limited =
-        rate_limit_headers(ResponseBuilder::new().description("Too many requests: wait `retry_after` seconds"))
-            .header(
-                "Retry-After",
-                HeaderBuilder::new().schema(integer()).description(Some("Seconds to wait, rounded up")).build(),
-            )
-            .header(
-                "X-RateLimit-Global",
-                HeaderBuilder::new().schema(boolean()).description(Some("Whether the global limit was hit")).build(),
-            )
-            .header(
-                "X-RateLimit-Scope",
-                HeaderBuilder::new().schema(string()).description(Some("`user`, `global` or `shared`")).build(),
-            )
-            .content(JSON, ContentBuilder::new().schema(Some(refer("RateLimited"))).build());
+    let limited = rate_limit_headers()
+        .into_iter()
+        .fold(ResponseBuilder::new().description("Too many requests: wait `retry_after` seconds"), |r, (name, h)| {
+            r.header(name, h)
+        })
+        .header(
+            "Retry-After",
+            HeaderBuilder::new().schema(integer()).description(Some("Seconds to wait, rounded up")).build(),
+        )
+        .header(
+            "X-RateLimit-Global",
+            HeaderBuilder::new().schema(boolean()).description(Some("Whether the global limit was hit")).build(),
+        )
+        .header(
+            "X-RateLimit-Scope",
+            HeaderBuilder::new().schema(string()).description(Some("`user`, `global` or `shared`")).build(),
+        )
+        .content(JSON, ContentBuilder::new().schema(Some(refer("RateLimited"))).build());
     let token = ApiKey::Header(ApiKeyValue::with_description(
         "Authorization",
         "`Bot <token>` for a bot; the bare token (from /auth/login or /auth/register) for a person",

@@ -110,7 +110,7 @@ async fn the_document_lists_exactly_the_mounted_routes() {
     let unrouted: Vec<_> = documented.difference(&mounted).collect();
     assert!(
         undocumented.is_empty() && unrouted.is_empty(),
-        "crates/api/src/routes/mod.rs and OPERATIONS in crates/api/src/openapi.rs disagree:\n\
+        "the router in crates/api/src/routes/mod.rs and the handlers' #[utoipa::path] annotations disagree:\n\
          mounted but not documented: {undocumented:?}\n\
          documented but not mounted: {unrouted:?}"
     );

@@ -29,6 +29,13 @@ async fn render_app(state: &ApiState, app: &ApplicationRow) -> ApiResult<Applica
     Ok(render::application(app, &bot, &owner))
 }
 
+#[utoipa::path(
+    post, path = "/applications",
+    operation_id = "create_application", tag = "Applications",
+    summary = "Create an application with a bot user; answers the bot's token once",
+    request_body = crate::openapi::ApplicationCreate,
+    responses((status = 200, body = crate::openapi::CreatedApplication)),
+)]
 pub async fn create(
     State(state): State<ApiState>,
     Authed(user): Authed,
@@ -55,6 +62,12 @@ pub async fn create(
 
 /// The application whose bot is calling (`/applications/@me` and
 /// `/oauth2/applications/@me`).
+#[utoipa::path(
+    get, path = "/applications/@me",
+    operation_id = "get_my_application", tag = "Applications",
+    summary = "Get the current bot's application",
+    responses((status = 200, body = crate::openapi::Application)),
+)]
 pub async fn me(State(state): State<ApiState>, Authed(user): Authed) -> ApiResult<Json<Application>> {
     let app = state.store.application(user.id).await?.ok_or_else(ApiError::unknown_application)?;
     Ok(Json(render_app(&state, &app).await?))
@@ -96,6 +109,13 @@ async fn apply_update(state: &ApiState, app: &ApplicationRow, body: Update) -> A
 }
 
 /// `PATCH /applications/@me`: a bot edits its own application.
+#[utoipa::path(
+    patch, path = "/applications/@me",
+    operation_id = "update_my_application", tag = "Applications",
+    summary = "Modify the current bot's application",
+    request_body = crate::openapi::ApplicationUpdate,
+    responses((status = 200, body = crate::openapi::Application)),
+)]
 pub async fn update_me(
     State(state): State<ApiState>,
     Authed(user): Authed,
@@ -106,6 +126,13 @@ pub async fn update_me(
 }
 
 /// `PATCH /applications/{id}`: the owner edits it.
+#[utoipa::path(
+    patch, path = "/applications/{application_id}",
+    operation_id = "update_application", tag = "Applications",
+    summary = "Modify an application you own",
+    request_body = crate::openapi::ApplicationUpdate,
+    responses((status = 200, body = crate::openapi::Application)),
+)]
 pub async fn update(
     State(state): State<ApiState>,
     Authed(user): Authed,
@@ -116,6 +143,12 @@ pub async fn update(
     apply_update(&state, &app, body).await
 }
 
+#[utoipa::path(
+    post, path = "/applications/{application_id}/bot/reset",
+    operation_id = "reset_bot_token", tag = "Applications",
+    summary = "Issue a new bot token, revoking the old ones",
+    responses((status = 200, body = crate::openapi::BotToken)),
+)]
 pub async fn reset_token(
     State(state): State<ApiState>,
     Authed(user): Authed,
@@ -151,6 +184,14 @@ fn yes() -> bool {
 /// Adds an application's bot to a guild, as Discord's consent screen does.
 /// Parameters come in the query string (as in an authorisation URL) or the
 /// body (as Discord's client sends them).
+#[utoipa::path(
+    post, path = "/oauth2/authorize",
+    operation_id = "authorize_application", tag = "Applications",
+    summary = "Add an application's bot to a guild you manage",
+    params(crate::openapi::AuthorizeQuery, crate::openapi::AuditReason),
+    request_body = crate::openapi::Authorize,
+    responses((status = 200, body = crate::openapi::Authorized)),
+)]
 pub async fn authorize(
     State(state): State<ApiState>,
     Authed(user): Authed,

@@ -24,6 +24,13 @@ pub struct LogQuery {
     limit: Option<u32>,
 }
 
+#[utoipa::path(
+    get, path = "/guilds/{guild_id}/audit-logs",
+    operation_id = "list_guild_audit_log_entries", tag = "Audit log",
+    summary = "List audit log entries, newest first",
+    params(crate::openapi::AuditLogQuery),
+    responses((status = 200, body = crate::openapi::AuditLog)),
+)]
 pub async fn list(
     State(state): State<ApiState>,
     Authed(user): Authed,

@@ -62,6 +62,13 @@ pub fn check_display_name(errors: &mut FormErrors, field: &str, raw: &str) -> Op
     Some(name.to_owned())
 }
 
+#[utoipa::path(
+    post, path = "/auth/register",
+    operation_id = "register", tag = "Auth", security(()),
+    summary = "Create an account and get a user token",
+    request_body = crate::openapi::Register,
+    responses((status = 200, body = crate::openapi::Session)),
+)]
 pub async fn register(
     State(state): State<ApiState>,
     UserAgent(ua): UserAgent,
@@ -132,6 +139,13 @@ pub struct Login {
 /// A password login. For an MFA user it answers a ticket instead of a
 /// token, which `POST /auth/mfa/totp` trades for one with a code. Wrong
 /// passwords count towards the account's throttle (see `credentials`).
+#[utoipa::path(
+    post, path = "/auth/login",
+    operation_id = "login", tag = "Auth", security(()),
+    summary = "Log in with a username or email and a password",
+    request_body = crate::openapi::Login,
+    responses((status = 200, body = crate::openapi::LoginResult)),
+)]
 pub async fn login(
     State(state): State<ApiState>,
     UserAgent(ua): UserAgent,
@@ -195,6 +209,13 @@ pub struct MfaLogin {
 
 /// The second step of an MFA login: a TOTP code or a backup code (used up)
 /// for the ticket. A ticket lasts five minutes and five wrong codes.
+#[utoipa::path(
+    post, path = "/auth/mfa/totp",
+    operation_id = "login_mfa_totp", tag = "Auth", security(()),
+    summary = "Finish a login with a TOTP or backup code",
+    request_body = crate::openapi::MfaLogin,
+    responses((status = 200, body = crate::openapi::Session)),
+)]
 pub async fn login_totp(
     State(state): State<ApiState>,
     UserAgent(ua): UserAgent,
@@ -223,6 +244,12 @@ pub async fn login_totp(
     Ok(Json(json!({ "token": token, "user_id": user })))
 }
 
+#[utoipa::path(
+    post, path = "/auth/logout",
+    operation_id = "logout", tag = "Auth",
+    summary = "Revoke the token of this request",
+    responses((status = 204)),
+)]
 pub async fn logout(State(state): State<ApiState>, session: Session) -> ApiResult<StatusCode> {
     if state.store.delete_token(&session.token_hash).await? {
         state.tokens_revoked(session.user.id, RevokedTokens::These(vec![session.token_hash]));

@@ -121,6 +121,12 @@ async fn announce(
     state.announce_audit(guild, entry).await
 }
 
+#[utoipa::path(
+    get, path = "/guilds/{guild_id}/auto-moderation/rules",
+    operation_id = "list_auto_moderation_rules", tag = "Auto moderation",
+    summary = "List a guild's AutoMod rules",
+    responses((status = 200, body = Vec<crate::openapi::AutoModRule>)),
+)]
 pub async fn list(
     State(state): State<ApiState>,
     Authed(user): Authed,
@@ -132,6 +138,12 @@ pub async fn list(
     Ok(Json(rules.map_err(ApiError::internal)?))
 }
 
+#[utoipa::path(
+    get, path = "/guilds/{guild_id}/auto-moderation/rules/{rule_id}",
+    operation_id = "get_auto_moderation_rule", tag = "Auto moderation",
+    summary = "Get an AutoMod rule",
+    responses((status = 200, body = crate::openapi::AutoModRule)),
+)]
 pub async fn get(
     State(state): State<ApiState>,
     Authed(user): Authed,
@@ -141,6 +153,14 @@ pub async fn get(
     Ok(Json(find(&state, &guild, &r).await?.render()))
 }
 
+#[utoipa::path(
+    post, path = "/guilds/{guild_id}/auto-moderation/rules",
+    operation_id = "create_auto_moderation_rule", tag = "Auto moderation",
+    summary = "Create an AutoMod rule (trigger type 1000 is FussionCord's toxicity extension)",
+    params(crate::openapi::AuditReason),
+    request_body = crate::openapi::AutoModRuleCreate,
+    responses((status = 200, body = crate::openapi::AutoModRule)),
+)]
 pub async fn create(
     State(state): State<ApiState>,
     Authed(user): Authed,
@@ -209,6 +229,14 @@ pub async fn create(
     Ok(Json(rule.render()))
 }
 
+#[utoipa::path(
+    patch, path = "/guilds/{guild_id}/auto-moderation/rules/{rule_id}",
+    operation_id = "update_auto_moderation_rule", tag = "Auto moderation",
+    summary = "Modify an AutoMod rule (its trigger type stays)",
+    params(crate::openapi::AuditReason),
+    request_body = crate::openapi::AutoModRuleUpdate,
+    responses((status = 200, body = crate::openapi::AutoModRule)),
+)]
 pub async fn update(
     State(state): State<ApiState>,
     Authed(user): Authed,
@@ -271,6 +299,13 @@ pub async fn update(
     Ok(Json(rule.render()))
 }
 
+#[utoipa::path(
+    delete, path = "/guilds/{guild_id}/auto-moderation/rules/{rule_id}",
+    operation_id = "delete_auto_moderation_rule", tag = "Auto moderation",
+    summary = "Delete an AutoMod rule",
+    params(crate::openapi::AuditReason),
+    responses((status = 204)),
+)]
 pub async fn delete(
     State(state): State<ApiState>,
     Authed(user): Authed,

@@ -37,6 +37,12 @@ pub async fn render_for(state: &ApiState, access: &ChannelAccess, viewer: &UserR
     Ok(render::channel(&access.channel, &[], Some(users.iter().map(render::user).collect())))
 }
 
+#[utoipa::path(
+    get, path = "/channels/{channel_id}",
+    operation_id = "get_channel", tag = "Channels",
+    summary = "Get a channel",
+    responses((status = 200, body = crate::openapi::Channel)),
+)]
 pub async fn get(
     State(state): State<ApiState>,
     Authed(user): Authed,
@@ -46,6 +52,14 @@ pub async fn get(
     Ok(Json(render_for(&state, &access, &user).await?))
 }
 
+#[utoipa::path(
+    patch, path = "/channels/{channel_id}",
+    operation_id = "update_channel", tag = "Channels",
+    summary = "Modify a channel",
+    params(crate::openapi::AuditReason),
+    request_body = crate::openapi::ChannelFields,
+    responses((status = 200, body = crate::openapi::Channel)),
+)]
 pub async fn update(
     State(state): State<ApiState>,
     Authed(user): Authed,
@@ -139,6 +153,13 @@ pub async fn update(
 
 /// Deletes a guild channel; for a DM, only closes it for the caller (the
 /// history stays, as on Discord).
+#[utoipa::path(
+    delete, path = "/channels/{channel_id}",
+    operation_id = "delete_channel", tag = "Channels",
+    summary = "Delete a channel, or close a DM",
+    params(crate::openapi::AuditReason),
+    responses((status = 200, body = crate::openapi::Channel)),
+)]
 pub async fn delete(
     State(state): State<ApiState>,
     Authed(user): Authed,
@@ -168,6 +189,12 @@ pub async fn delete(
     Ok(Json(rendered))
 }
 
+#[utoipa::path(
+    post, path = "/channels/{channel_id}/typing",
+    operation_id = "trigger_typing_indicator", tag = "Channels",
+    summary = "Show that the current user is typing",
+    responses((status = 204)),
+)]
 pub async fn typing(
     State(state): State<ApiState>,
     Authed(user): Authed,
@@ -237,6 +264,14 @@ fn overwrite_changes(
 }
 
 /// `PUT /channels/{id}/permissions/{overwrite_id}`.
+#[utoipa::path(
+    put, path = "/channels/{channel_id}/permissions/{overwrite_id}",
+    operation_id = "set_channel_permission_overwrite", tag = "Channels",
+    summary = "Set a role's or member's permission overwrite",
+    params(crate::openapi::AuditReason),
+    request_body = crate::openapi::OverwriteSet,
+    responses((status = 204)),
+)]
 pub async fn put_overwrite(
     State(state): State<ApiState>,
     Authed(user): Authed,
@@ -300,6 +335,13 @@ pub async fn put_overwrite(
 }
 
 /// `DELETE /channels/{id}/permissions/{overwrite_id}`.
+#[utoipa::path(
+    delete, path = "/channels/{channel_id}/permissions/{overwrite_id}",
+    operation_id = "delete_channel_permission_overwrite", tag = "Channels",
+    summary = "Remove a permission overwrite",
+    params(crate::openapi::AuditReason),
+    responses((status = 204)),
+)]
 pub async fn delete_overwrite(
     State(state): State<ApiState>,
     Authed(user): Authed,

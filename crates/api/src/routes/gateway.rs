@@ -24,10 +24,22 @@ fn valid_host(h: &str) -> bool {
     !h.is_empty() && h.len() <= 255 && h.bytes().all(|b| b.is_ascii_alphanumeric() || b"-.:[]_".contains(&b))
 }
 
+#[utoipa::path(
+    get, path = "/gateway",
+    operation_id = "get_gateway", tag = "Gateway", security(()),
+    summary = "Get the gateway URL",
+    responses((status = 200, body = crate::openapi::Gateway)),
+)]
 pub async fn gateway(State(state): State<ApiState>, headers: HeaderMap) -> Json<Value> {
     Json(json!({ "url": url(&state, &headers) }))
 }
 
+#[utoipa::path(
+    get, path = "/gateway/bot",
+    operation_id = "get_bot_gateway", tag = "Gateway",
+    summary = "Get the gateway URL, shard count and session start limit",
+    responses((status = 200, body = crate::openapi::GatewayBot)),
+)]
 pub async fn gateway_bot(
     State(state): State<ApiState>,
     Authed(user): Authed,

@@ -37,6 +37,13 @@ pub struct CreateGuild {
     description: Option<String>,
 }
 
+#[utoipa::path(
+    post, path = "/guilds",
+    operation_id = "create_guild", tag = "Guilds",
+    summary = "Create a guild owned by the current user",
+    request_body = crate::openapi::GuildCreate,
+    responses((status = 201, body = crate::openapi::Guild)),
+)]
 pub async fn create(
     State(state): State<ApiState>,
     Authed(user): Authed,
@@ -126,6 +133,13 @@ pub struct GetQuery {
     with_counts: bool,
 }
 
+#[utoipa::path(
+    get, path = "/guilds/{guild_id}",
+    operation_id = "get_guild", tag = "Guilds",
+    summary = "Get a guild",
+    params(crate::openapi::WithCounts),
+    responses((status = 200, body = crate::openapi::Guild)),
+)]
 pub async fn get(
     State(state): State<ApiState>,
     Authed(user): Authed,
@@ -161,6 +175,14 @@ pub struct UpdateGuild {
     preferred_locale: Option<String>,
 }
 
+#[utoipa::path(
+    patch, path = "/guilds/{guild_id}",
+    operation_id = "update_guild", tag = "Guilds",
+    summary = "Modify a guild",
+    params(crate::openapi::AuditReason),
+    request_body = crate::openapi::GuildUpdate,
+    responses((status = 200, body = crate::openapi::Guild)),
+)]
 pub async fn update(
     State(state): State<ApiState>,
     Authed(user): Authed,
@@ -248,6 +270,12 @@ pub async fn update(
     Ok(Json(guild))
 }
 
+#[utoipa::path(
+    delete, path = "/guilds/{guild_id}",
+    operation_id = "delete_guild", tag = "Guilds",
+    summary = "Delete a guild (owner only)",
+    responses((status = 204)),
+)]
 pub async fn delete(
     State(state): State<ApiState>,
     Authed(user): Authed,
@@ -263,6 +291,12 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    get, path = "/guilds/{guild_id}/channels",
+    operation_id = "list_guild_channels", tag = "Guilds",
+    summary = "List a guild's channels",
+    responses((status = 200, body = Vec<crate::openapi::Channel>)),
+)]
 pub async fn channels(
     State(state): State<ApiState>,
     Authed(user): Authed,
@@ -401,6 +435,14 @@ impl ChannelFields {
     }
 }
 
+#[utoipa::path(
+    post, path = "/guilds/{guild_id}/channels",
+    operation_id = "create_guild_channel", tag = "Guilds",
+    summary = "Create a channel",
+    params(crate::openapi::AuditReason),
+    request_body = crate::openapi::ChannelFields,
+    responses((status = 201, body = crate::openapi::Channel)),
+)]
 pub async fn create_channel(
     State(state): State<ApiState>,
     Authed(user): Authed,
@@ -480,6 +522,13 @@ pub struct MembersQuery {
     after: Option<crate::extract::Cursor>,
 }
 
+#[utoipa::path(
+    get, path = "/guilds/{guild_id}/members",
+    operation_id = "list_guild_members", tag = "Members",
+    summary = "List members",
+    params(crate::openapi::AfterLimit),
+    responses((status = 200, body = Vec<crate::openapi::Member>)),
+)]
 pub async fn members(
     State(state): State<ApiState>,
     Authed(user): Authed,
@@ -499,6 +548,12 @@ pub async fn members(
     ))
 }
 
+#[utoipa::path(
+    get, path = "/guilds/{guild_id}/members/{user_id}",
+    operation_id = "get_guild_member", tag = "Members",
+    summary = "Get a member",
+    responses((status = 200, body = crate::openapi::Member)),
+)]
 pub async fn member(
     State(state): State<ApiState>,
     Authed(user): Authed,
@@ -520,6 +575,14 @@ pub struct ChannelPosition {
 }
 
 /// `PATCH /guilds/{id}/channels`: moves channels, all or none.
+#[utoipa::path(
+    patch, path = "/guilds/{guild_id}/channels",
+    operation_id = "bulk_update_guild_channels", tag = "Guilds",
+    summary = "Move channels, all or none",
+    params(crate::openapi::AuditReason),
+    request_body = Vec<crate::openapi::ChannelPosition>,
+    responses((status = 204)),
+)]
 pub async fn reorder_channels(
     State(state): State<ApiState>,
     Authed(user): Authed,

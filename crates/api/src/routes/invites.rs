@@ -45,6 +45,14 @@ pub struct CreateInvite {
     unique: bool,
 }
 
+#[utoipa::path(
+    post, path = "/channels/{channel_id}/invites",
+    operation_id = "create_channel_invite", tag = "Invites",
+    summary = "Create an invite to a channel",
+    params(crate::openapi::AuditReason),
+    request_body = crate::openapi::InviteCreate,
+    responses((status = 200, body = crate::openapi::Invite)),
+)]
 pub async fn create(
     State(state): State<ApiState>,
     Authed(user): Authed,
@@ -122,6 +130,12 @@ pub async fn create(
     Err(ApiError::internal("could not find a free invite code"))
 }
 
+#[utoipa::path(
+    get, path = "/channels/{channel_id}/invites",
+    operation_id = "list_channel_invites", tag = "Invites",
+    summary = "List a channel's invites",
+    responses((status = 200, body = Vec<crate::openapi::Invite>)),
+)]
 pub async fn channel_invites(
     State(state): State<ApiState>,
     Authed(user): Authed,
@@ -139,6 +153,12 @@ pub async fn channel_invites(
     Ok(Json(out))
 }
 
+#[utoipa::path(
+    get, path = "/guilds/{guild_id}/invites",
+    operation_id = "list_guild_invites", tag = "Invites",
+    summary = "List a guild's invites",
+    responses((status = 200, body = Vec<crate::openapi::Invite>)),
+)]
 pub async fn guild_invites(
     State(state): State<ApiState>,
     Authed(user): Authed,
@@ -171,6 +191,13 @@ pub struct GetInvite {
 }
 
 /// Anyone may look an invite up (that is what it is for); no token needed.
+#[utoipa::path(
+    get, path = "/invites/{code}",
+    operation_id = "invite_resolve", tag = "Invites", security(()),
+    summary = "Look an invite up",
+    params(crate::openapi::WithCounts),
+    responses((status = 200, body = crate::openapi::Invite)),
+)]
 pub async fn get(
     State(state): State<ApiState>,
     Path(code): Path<String>,
@@ -180,6 +207,12 @@ pub async fn get(
     Ok(Json(render_invite(&state, &invite, false, q.with_counts).await?))
 }
 
+#[utoipa::path(
+    post, path = "/invites/{code}",
+    operation_id = "accept_invite", tag = "Invites",
+    summary = "Join the invite's guild",
+    responses((status = 200, body = crate::openapi::Invite)),
+)]
 pub async fn join(
     State(state): State<ApiState>,
     Authed(user): Authed,
@@ -209,6 +242,13 @@ pub async fn announce_join(state: &ApiState, guild: store::GuildId, user: &store
     Ok(())
 }
 
+#[utoipa::path(
+    delete, path = "/invites/{code}",
+    operation_id = "invite_revoke", tag = "Invites",
+    summary = "Delete an invite",
+    params(crate::openapi::AuditReason),
+    responses((status = 200, body = crate::openapi::Invite)),
+)]
 pub async fn delete(
     State(state): State<ApiState>,
     Authed(user): Authed,

@@ -36,6 +36,14 @@ pub struct UpdateMember {
     communication_disabled_until: Option<Option<String>>,
 }
 
+#[utoipa::path(
+    patch, path = "/guilds/{guild_id}/members/{user_id}",
+    operation_id = "update_guild_member", tag = "Members",
+    summary = "Modify a member: nickname, roles, mute, deafen, timeout",
+    params(crate::openapi::AuditReason),
+    request_body = crate::openapi::MemberUpdate,
+    responses((status = 200, body = crate::openapi::Member)),
+)]
 pub async fn update(
     State(state): State<ApiState>,
     Authed(user): Authed,
@@ -212,6 +220,14 @@ pub struct UpdateMe {
 }
 
 /// `PATCH /guilds/{id}/members/@me`: one's own nickname.
+#[utoipa::path(
+    patch, path = "/guilds/{guild_id}/members/@me",
+    operation_id = "update_my_guild_member", tag = "Members",
+    summary = "Modify the current member",
+    params(crate::openapi::AuditReason),
+    request_body = crate::openapi::MyMemberUpdate,
+    responses((status = 200, body = crate::openapi::Member)),
+)]
 pub async fn update_me(
     State(state): State<ApiState>,
     Authed(user): Authed,
@@ -238,6 +254,13 @@ pub(crate) async fn drop_managed_roles(state: &ApiState, guild: &GuildAccess, me
     Ok(())
 }
 
+#[utoipa::path(
+    delete, path = "/guilds/{guild_id}/members/{user_id}",
+    operation_id = "delete_guild_member", tag = "Members",
+    summary = "Kick a member",
+    params(crate::openapi::AuditReason),
+    responses((status = 204)),
+)]
 pub async fn kick(
     State(state): State<ApiState>,
     Authed(user): Authed,
@@ -272,6 +295,13 @@ pub struct BansQuery {
     limit: Option<u32>,
 }
 
+#[utoipa::path(
+    get, path = "/guilds/{guild_id}/bans",
+    operation_id = "list_guild_bans", tag = "Bans",
+    summary = "List bans",
+    params(crate::openapi::Page),
+    responses((status = 200, body = Vec<crate::openapi::Ban>)),
+)]
 pub async fn bans(
     State(state): State<ApiState>,
     Authed(user): Authed,
@@ -286,6 +316,12 @@ pub async fn bans(
     Ok(Json(bans.iter().map(|b| render_ban(b, users.iter().find(|u| u.id == b.user_id))).collect()))
 }
 
+#[utoipa::path(
+    get, path = "/guilds/{guild_id}/bans/{user_id}",
+    operation_id = "get_guild_ban", tag = "Bans",
+    summary = "Get a ban",
+    responses((status = 200, body = crate::openapi::Ban)),
+)]
 pub async fn ban(
     State(state): State<ApiState>,
     Authed(user): Authed,
@@ -371,6 +407,14 @@ async fn ban_one(
     Ok(true)
 }
 
+#[utoipa::path(
+    put, path = "/guilds/{guild_id}/bans/{user_id}",
+    operation_id = "ban_user_from_guild", tag = "Bans",
+    summary = "Ban a user, optionally deleting their recent messages",
+    params(crate::openapi::AuditReason),
+    request_body = crate::openapi::BanCreate,
+    responses((status = 204)),
+)]
 pub async fn put_ban(
     State(state): State<ApiState>,
     Authed(user): Authed,
@@ -389,6 +433,13 @@ pub async fn put_ban(
     }
 }
 
+#[utoipa::path(
+    delete, path = "/guilds/{guild_id}/bans/{user_id}",
+    operation_id = "unban_user_from_guild", tag = "Bans",
+    summary = "Lift a ban",
+    params(crate::openapi::AuditReason),
+    responses((status = 204)),
+)]
 pub async fn remove_ban(
     State(state): State<ApiState>,
     Authed(user): Authed,
@@ -423,6 +474,14 @@ pub struct BulkBan {
     delete_message_seconds: Option<i64>,
 }
 
+#[utoipa::path(
+    post, path = "/guilds/{guild_id}/bulk-ban",
+    operation_id = "bulk_ban_users_from_guild", tag = "Bans",
+    summary = "Ban up to 200 users at once",
+    params(crate::openapi::AuditReason),
+    request_body = crate::openapi::BulkBan,
+    responses((status = 200, body = crate::openapi::BulkBanResult)),
+)]
 pub async fn bulk_ban(
     State(state): State<ApiState>,
     Authed(user): Authed,
@@ -462,6 +521,13 @@ pub struct SearchQuery {
     limit: Option<u32>,
 }
 
+#[utoipa::path(
+    get, path = "/guilds/{guild_id}/members/search",
+    operation_id = "search_guild_members", tag = "Members",
+    summary = "Find members whose name starts with a query",
+    params(crate::openapi::MemberSearchQuery),
+    responses((status = 200, body = Vec<crate::openapi::Member>)),
+)]
 pub async fn search(
     State(state): State<ApiState>,
     Authed(user): Authed,

@@ -36,6 +36,13 @@ async fn find(state: &ApiState, access: &ChannelAccess, user: &UserRow, raw: &st
     messages::find(state, access, user, path_id("message_id", raw)?).await
 }
 
+#[utoipa::path(
+    post, path = "/channels/{channel_id}/messages",
+    operation_id = "create_message", tag = "Messages",
+    summary = "Send a message",
+    request_body = crate::openapi::MessageCreate,
+    responses((status = 200, body = crate::openapi::Message)),
+)]
 pub async fn create(
     State(state): State<ApiState>,
     Authed(user): Authed,
@@ -54,6 +61,13 @@ pub struct ListQuery {
     limit: Option<u32>,
 }
 
+#[utoipa::path(
+    get, path = "/channels/{channel_id}/messages",
+    operation_id = "list_messages", tag = "Messages",
+    summary = "List messages, newest first",
+    params(crate::openapi::MessagesQuery),
+    responses((status = 200, body = Vec<crate::openapi::Message>)),
+)]
 pub async fn list(
     State(state): State<ApiState>,
     Authed(user): Authed,
@@ -82,6 +96,12 @@ pub async fn list(
     Ok(Json(render::messages(&state, &access.viewer(&state, &user).await?, &rows).await?))
 }
 
+#[utoipa::path(
+    get, path = "/channels/{channel_id}/messages/{message_id}",
+    operation_id = "get_message", tag = "Messages",
+    summary = "Get a message",
+    responses((status = 200, body = crate::openapi::Message)),
+)]
 pub async fn get(
     State(state): State<ApiState>,
     Authed(user): Authed,
@@ -93,6 +113,13 @@ pub async fn get(
     Ok(Json(render_one(&state, &access.viewer(&state, &user).await?, row).await?))
 }
 
+#[utoipa::path(
+    patch, path = "/channels/{channel_id}/messages/{message_id}",
+    operation_id = "update_message", tag = "Messages",
+    summary = "Edit a message",
+    request_body = crate::openapi::MessageUpdate,
+    responses((status = 200, body = crate::openapi::Message)),
+)]
 pub async fn update(
     State(state): State<ApiState>,
     Authed(user): Authed,
@@ -103,6 +130,13 @@ pub async fn update(
     Ok(Json(messages::edit(&state, &user, channel, message, edit).await?))
 }
 
+#[utoipa::path(
+    delete, path = "/channels/{channel_id}/messages/{message_id}",
+    operation_id = "delete_message", tag = "Messages",
+    summary = "Delete a message",
+    params(crate::openapi::AuditReason),
+    responses((status = 204)),
+)]
 pub async fn delete(
     State(state): State<ApiState>,
     Authed(user): Authed,
@@ -119,6 +153,14 @@ pub struct BulkDelete {
     messages: Vec<MessageId>,
 }
 
+#[utoipa::path(
+    post, path = "/channels/{channel_id}/messages/bulk-delete",
+    operation_id = "bulk_delete_messages", tag = "Messages",
+    summary = "Delete 2 to 100 messages younger than two weeks",
+    params(crate::openapi::AuditReason),
+    request_body = crate::openapi::BulkDelete,
+    responses((status = 204)),
+)]
 pub async fn bulk_delete(
     State(state): State<ApiState>,
     Authed(user): Authed,
@@ -188,6 +230,12 @@ fn reactor(raw: &str) -> ApiResult<Reactor> {
     }
 }
 
+#[utoipa::path(
+    put, path = "/channels/{channel_id}/messages/{message_id}/reactions/{emoji}/{user}",
+    operation_id = "add_my_message_reaction", tag = "Reactions",
+    summary = "React to a message (user is `@me`)",
+    responses((status = 204)),
+)]
 pub async fn react(
     State(state): State<ApiState>,
     Authed(user): Authed,
@@ -234,6 +282,12 @@ pub async fn react(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    delete, path = "/channels/{channel_id}/messages/{message_id}/reactions/{emoji}/{user}",
+    operation_id = "delete_user_message_reaction", tag = "Reactions",
+    summary = "Remove your reaction (`@me`) or a user's",
+    responses((status = 204)),
+)]
 pub async fn unreact(
     State(state): State<ApiState>,
     Authed(user): Authed,
@@ -272,6 +326,13 @@ pub struct ReactorsQuery {
     limit: Option<u32>,
 }
 
+#[utoipa::path(
+    get, path = "/channels/{channel_id}/messages/{message_id}/reactions/{emoji}",
+    operation_id = "list_message_reactions_by_emoji", tag = "Reactions",
+    summary = "List the users who reacted with an emoji",
+    params(crate::openapi::AfterLimit),
+    responses((status = 200, body = Vec<crate::openapi::User>)),
+)]
 pub async fn reactors(
     State(state): State<ApiState>,
     Authed(user): Authed,
@@ -289,6 +350,12 @@ pub async fn reactors(
     Ok(Json(users.iter().map(render::user).collect()))
 }
 
+#[utoipa::path(
+    delete, path = "/channels/{channel_id}/messages/{message_id}/reactions/{emoji}",
+    operation_id = "delete_all_message_reactions_by_emoji", tag = "Reactions",
+    summary = "Remove every reaction of one emoji",
+    responses((status = 204)),
+)]
 pub async fn clear_emoji(
     State(state): State<ApiState>,
     Authed(user): Authed,
@@ -310,6 +377,12 @@ pub async fn clear_emoji(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    delete, path = "/channels/{channel_id}/messages/{message_id}/reactions",
+    operation_id = "delete_all_message_reactions", tag = "Reactions",
+    summary = "Remove every reaction from a message",
+    responses((status = 204)),
+)]
 pub async fn clear_reactions(
     State(state): State<ApiState>,
     Authed(user): Authed,
@@ -335,6 +408,13 @@ fn may_pin(access: &ChannelAccess) -> ApiResult<()> {
     }
 }
 
+#[utoipa::path(
+    put, path = "/channels/{channel_id}/messages/pins/{message_id}",
+    operation_id = "create_pin", tag = "Pins",
+    summary = "Pin a message",
+    params(crate::openapi::AuditReason),
+    responses((status = 204)),
+)]
 pub async fn pin(
     State(state): State<ApiState>,
     Authed(user): Authed,
@@ -354,6 +434,13 @@ pub async fn pin(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    delete, path = "/channels/{channel_id}/messages/pins/{message_id}",
+    operation_id = "delete_pin", tag = "Pins",
+    summary = "Unpin a message",
+    params(crate::openapi::AuditReason),
+    responses((status = 204)),
+)]
 pub async fn unpin(
     State(state): State<ApiState>,
     Authed(user): Authed,
@@ -401,6 +488,12 @@ async fn announce_pins(state: &ApiState, access: &ChannelAccess, entry: Option<&
     Ok(())
 }
 
+#[utoipa::path(
+    get, path = "/channels/{channel_id}/pins",
+    operation_id = "deprecated_list_pins", tag = "Pins",
+    summary = "List pinned messages (older route)",
+    responses((status = 200, body = Vec<crate::openapi::Message>)),
+)]
 pub async fn pins(
     State(state): State<ApiState>,
     Authed(user): Authed,
@@ -422,6 +515,13 @@ pub struct PinsQuery {
 
 /// The paged pin list (`{items: [{pinned_at, message}], has_more}`) that
 /// newer clients use.
+#[utoipa::path(
+    get, path = "/channels/{channel_id}/messages/pins",
+    operation_id = "list_pins", tag = "Pins",
+    summary = "List pinned messages, newest pin first",
+    params(crate::openapi::PinsQuery),
+    responses((status = 200, body = crate::openapi::PinsPage)),
+)]
 pub async fn pins_paged(
     State(state): State<ApiState>,
     Authed(user): Authed,

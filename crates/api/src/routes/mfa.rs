@@ -54,6 +54,13 @@ async fn announce(state: &ApiState, user: UserId) -> ApiResult<()> {
     Ok(())
 }
 
+#[utoipa::path(
+    post, path = "/users/@me/mfa/totp/enable",
+    operation_id = "enable_totp", tag = "Users",
+    summary = "Turn on TOTP two-factor authentication",
+    request_body = crate::openapi::TotpEnable,
+    responses((status = 200, body = crate::openapi::MfaEnabled)),
+)]
 pub async fn enable_totp(
     State(state): State<ApiState>,
     Authed(user): Authed,
@@ -98,6 +105,13 @@ pub struct DisableTotp {
     code: String,
 }
 
+#[utoipa::path(
+    post, path = "/users/@me/mfa/totp/disable",
+    operation_id = "disable_totp", tag = "Users",
+    summary = "Turn off TOTP two-factor authentication",
+    request_body = crate::openapi::TotpDisable,
+    responses((status = 200, body = crate::openapi::Token)),
+)]
 pub async fn disable_totp(
     State(state): State<ApiState>,
     Authed(user): Authed,
@@ -130,6 +144,13 @@ pub struct BackupCodes {
 /// Discord's older route to see or replace the backup codes. Only digests
 /// are stored, so seeing them shows which are used, not their text; new
 /// ones are shown once, here.
+#[utoipa::path(
+    post, path = "/users/@me/mfa/codes",
+    operation_id = "list_backup_codes", tag = "Users",
+    summary = "View or regenerate backup codes",
+    request_body = crate::openapi::BackupCodesRequest,
+    responses((status = 200, body = crate::openapi::BackupCodes)),
+)]
 pub async fn backup_codes(
     State(state): State<ApiState>,
     Authed(user): Authed,

@@ -117,3 +117,39 @@ pub fn router(config: &ApiConfig) -> Router<ApiState> {
         .route("/channels/{channel_id}/pins", get(messages::pins))
         .route("/channels/{channel_id}/pins/{message_id}", put(messages::pin).delete(messages::unpin))
 }
+
+/// Every handler `router` mounts, for `/api/openapi.json`: each one's
+/// `#[utoipa::path]` annotation describes its operation (`openapi.rs` adds
+/// what all share). `tests/openapi.rs` holds the document and `router` to
+/// each other both ways, so a handler missing here fails it.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+        // accounts
+        auth::register, auth::login, auth::logout, auth::login_totp, sessions::list, sessions::logout,
+        // gateway
+        gateway::gateway, gateway::gateway_bot,
+        // users
+        users::me, users::update_me, settings::get, settings::update, mfa::enable_totp, mfa::disable_totp,
+        mfa::backup_codes, users::my_guilds, users::leave_guild, users::dm_channels, users::open_dm,
+        relationships::list, relationships::post, relationships::put, relationships::delete, users::user,
+        // applications and bots
+        applications::create, applications::me, applications::update_me, applications::update,
+        applications::reset_token, applications::authorize,
+        // guilds
+        guilds::create, guilds::get, guilds::update, guilds::delete, guilds::channels, guilds::create_channel,
+        guilds::reorder_channels, guilds::members, members::search, members::update_me, guilds::member, members::update,
+        members::kick, roles::give, roles::take, roles::list, roles::create, roles::reorder, roles::get, roles::update,
+        roles::delete, members::bans, members::ban, members::put_ban, members::remove_ban, members::bulk_ban,
+        audit_log::list, automod::list, automod::create, automod::get, automod::update, automod::delete, search::guild,
+        invites::guild_invites,
+        // channels
+        channels::get, channels::update, channels::delete, channels::typing, channels::put_overwrite,
+        channels::delete_overwrite, invites::channel_invites, invites::create,
+        // invites
+        invites::get, invites::join, invites::delete,
+        // messages
+        messages::list, messages::create, messages::bulk_delete, messages::pins_paged, search::channel, messages::pin,
+        messages::unpin, messages::get, messages::update, messages::delete, read_states::ack, messages::clear_reactions,
+        messages::reactors, messages::clear_emoji, messages::react, messages::unreact, messages::pins,
+))]
+pub(crate) struct Documented;

@@ -26,6 +26,13 @@ pub struct Ack {
 
 /// `POST /channels/{channel_id}/messages/{message_id}/ack`: the channel is
 /// read up to this message; the user's other sessions get MESSAGE_ACK.
+#[utoipa::path(
+    post, path = "/channels/{channel_id}/messages/{message_id}/ack",
+    operation_id = "ack_message", tag = "Messages",
+    summary = "Mark a channel read up to a message",
+    request_body = crate::openapi::Ack,
+    responses((status = 200, body = crate::openapi::AckResult)),
+)]
 pub async fn ack(
     State(state): State<ApiState>,
     Authed(user): Authed,

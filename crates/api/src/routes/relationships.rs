@@ -14,6 +14,12 @@ use crate::ApiState;
 use crate::{ApiError, ApiResult};
 use domain::render;
 
+#[utoipa::path(
+    get, path = "/users/@me/relationships",
+    operation_id = "list_relationships", tag = "Users",
+    summary = "List friends, blocks and friend requests",
+    responses((status = 200, body = Vec<crate::openapi::Relationship>)),
+)]
 pub async fn list(State(state): State<ApiState>, Authed(user): Authed) -> ApiResult<Json<Vec<Relationship>>> {
     people_only(&user)?;
     let rows = state.store.relationships(user.id).await?;
@@ -29,6 +35,13 @@ pub struct PutRelationship {
 
 /// `PUT /users/@me/relationships/{user_id}`: send or accept a friend
 /// request, or block (`{"type": 2}`).
+#[utoipa::path(
+    put, path = "/users/@me/relationships/{user_id}",
+    operation_id = "put_relationship", tag = "Users",
+    summary = "Send or accept a friend request, or block",
+    request_body = crate::openapi::RelationshipUpdate,
+    responses((status = 204)),
+)]
 pub async fn put(
     State(state): State<ApiState>,
     Authed(user): Authed,
@@ -58,6 +71,13 @@ pub struct ByUsername {
 }
 
 /// `POST /users/@me/relationships`: a friend request by username.
+#[utoipa::path(
+    post, path = "/users/@me/relationships",
+    operation_id = "send_friend_request", tag = "Users",
+    summary = "Send a friend request by username",
+    request_body = crate::openapi::FriendRequest,
+    responses((status = 204)),
+)]
 pub async fn post(
     State(state): State<ApiState>,
     Authed(user): Authed,
@@ -74,6 +94,12 @@ pub async fn post(
 
 /// `DELETE /users/@me/relationships/{user_id}`: unfriend, cancel or
 /// decline a request, or unblock.
+#[utoipa::path(
+    delete, path = "/users/@me/relationships/{user_id}",
+    operation_id = "delete_relationship", tag = "Users",
+    summary = "Unfriend, cancel, decline or unblock",
+    responses((status = 204)),
+)]
 pub async fn delete(
     State(state): State<ApiState>,
     Authed(user): Authed,

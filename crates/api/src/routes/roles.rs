@@ -22,6 +22,12 @@ use events::Dispatch;
 
 const MAX_ROLES: usize = 250;
 
+#[utoipa::path(
+    get, path = "/guilds/{guild_id}/roles",
+    operation_id = "list_guild_roles", tag = "Roles",
+    summary = "List a guild's roles",
+    responses((status = 200, body = Vec<crate::openapi::Role>)),
+)]
 pub async fn list(
     State(state): State<ApiState>,
     Authed(user): Authed,
@@ -36,6 +42,12 @@ fn find<'a>(guild: &'a GuildAccess, raw: &str) -> ApiResult<&'a RoleRow> {
     guild.roles.iter().find(|r| r.id == id).ok_or_else(ApiError::unknown_role)
 }
 
+#[utoipa::path(
+    get, path = "/guilds/{guild_id}/roles/{role_id}",
+    operation_id = "get_guild_role", tag = "Roles",
+    summary = "Get a role",
+    responses((status = 200, body = crate::openapi::Role)),
+)]
 pub async fn get(
     State(state): State<ApiState>,
     Authed(user): Authed,
@@ -158,6 +170,14 @@ async fn announce_role_change(
     Ok(())
 }
 
+#[utoipa::path(
+    post, path = "/guilds/{guild_id}/roles",
+    operation_id = "create_guild_role", tag = "Roles",
+    summary = "Create a role",
+    params(crate::openapi::AuditReason),
+    request_body = crate::openapi::RoleFields,
+    responses((status = 200, body = crate::openapi::Role)),
+)]
 pub async fn create(
     State(state): State<ApiState>,
     Authed(user): Authed,
@@ -197,6 +217,14 @@ pub async fn create(
     Ok(Json(role))
 }
 
+#[utoipa::path(
+    patch, path = "/guilds/{guild_id}/roles/{role_id}",
+    operation_id = "update_guild_role", tag = "Roles",
+    summary = "Modify a role",
+    params(crate::openapi::AuditReason),
+    request_body = crate::openapi::RoleFields,
+    responses((status = 200, body = crate::openapi::Role)),
+)]
 pub async fn update(
     State(state): State<ApiState>,
     Authed(user): Authed,
@@ -255,6 +283,13 @@ pub async fn update(
     Ok(Json(updated))
 }
 
+#[utoipa::path(
+    delete, path = "/guilds/{guild_id}/roles/{role_id}",
+    operation_id = "delete_guild_role", tag = "Roles",
+    summary = "Delete a role",
+    params(crate::openapi::AuditReason),
+    responses((status = 204)),
+)]
 pub async fn delete(
     State(state): State<ApiState>,
     Authed(user): Authed,
@@ -288,6 +323,14 @@ pub struct Position {
 }
 
 /// `PATCH /guilds/{id}/roles`: reorders roles, all or none.
+#[utoipa::path(
+    patch, path = "/guilds/{guild_id}/roles",
+    operation_id = "bulk_update_guild_roles", tag = "Roles",
+    summary = "Reorder roles, all or none",
+    params(crate::openapi::AuditReason),
+    request_body = Vec<crate::openapi::RolePosition>,
+    responses((status = 200, body = Vec<crate::openapi::Role>)),
+)]
 pub async fn reorder(
     State(state): State<ApiState>,
     Authed(user): Authed,
@@ -338,6 +381,13 @@ pub async fn reorder(
 }
 
 /// `PUT`/`DELETE /guilds/{id}/members/{user_id}/roles/{role_id}`.
+#[utoipa::path(
+    put, path = "/guilds/{guild_id}/members/{user_id}/roles/{role_id}",
+    operation_id = "add_guild_member_role", tag = "Roles",
+    summary = "Give a member a role",
+    params(crate::openapi::AuditReason),
+    responses((status = 204)),
+)]
 pub async fn give(
     State(state): State<ApiState>,
     Authed(user): Authed,
@@ -347,6 +397,13 @@ pub async fn give(
     change_member_role(state, user, (g, u, r), reason, true).await
 }
 
+#[utoipa::path(
+    delete, path = "/guilds/{guild_id}/members/{user_id}/roles/{role_id}",
+    operation_id = "delete_guild_member_role", tag = "Roles",
+    summary = "Take a role from a member",
+    params(crate::openapi::AuditReason),
+    responses((status = 204)),
+)]
 pub async fn take(
     State(state): State<ApiState>,
     Authed(user): Authed,

@@ -212,6 +212,13 @@ fn boolean(errors: &mut FormErrors, name: &str, value: &str) -> Option<bool> {
 
 /// `GET /guilds/{guild_id}/messages/search`: every channel of the guild
 /// the caller may read, or those of them named by `channel_id`.
+#[utoipa::path(
+    get, path = "/guilds/{guild_id}/messages/search",
+    operation_id = "guild_search", tag = "Messages",
+    summary = "Search the messages one may read",
+    params(crate::openapi::SearchQuery),
+    responses((status = 200, body = crate::openapi::SearchResults)),
+)]
 pub async fn guild(
     State(state): State<ApiState>,
     Authed(user): Authed,
@@ -250,6 +257,13 @@ pub async fn guild(
 
 /// `GET /channels/{channel_id}/messages/search`: one channel, a DM or a
 /// guild channel the caller may read. People only, as on Discord.
+#[utoipa::path(
+    get, path = "/channels/{channel_id}/messages/search",
+    operation_id = "channel_search", tag = "Messages",
+    summary = "Search one channel's messages, a DM's included (people only)",
+    params(crate::openapi::SearchQuery),
+    responses((status = 200, body = crate::openapi::SearchResults)),
+)]
 pub async fn channel(
     State(state): State<ApiState>,
     Authed(user): Authed,

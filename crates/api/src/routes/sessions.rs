@@ -20,6 +20,12 @@ use crate::{ApiError, ApiResult};
 /// Most session ids one logout request may name.
 const MAX_LOGOUT: usize = 100;
 
+#[utoipa::path(
+    get, path = "/auth/sessions",
+    operation_id = "list_sessions", tag = "Auth",
+    summary = "List the current user's sessions",
+    responses((status = 200, body = crate::openapi::AuthSessions)),
+)]
 pub async fn list(State(state): State<ApiState>, Authed(user): Authed) -> ApiResult<Json<Value>> {
     if user.bot {
         return Err(ApiError::bots_forbidden());
@@ -47,6 +53,13 @@ pub struct Logout {
 
 /// Revokes the named sessions of the caller (the caller's own included, if
 /// named). Names that match none of the caller's sessions are ignored.
+#[utoipa::path(
+    post, path = "/auth/sessions/logout",
+    operation_id = "logout_sessions", tag = "Auth",
+    summary = "Revoke some of the current user's sessions",
+    request_body = crate::openapi::SessionsLogout,
+    responses((status = 204)),
+)]
 pub async fn logout(
     State(state): State<ApiState>,
     Authed(user): Authed,

@@ -28,6 +28,12 @@ fn people_only(user: &UserRow) -> ApiResult<()> {
     Ok(())
 }
 
+#[utoipa::path(
+    get, path = "/users/@me/settings",
+    operation_id = "get_my_settings", tag = "Users",
+    summary = "Get the current user's client settings",
+    responses((status = 200, body = crate::openapi::UserSettings)),
+)]
 pub async fn get(State(state): State<ApiState>, Authed(user): Authed) -> ApiResult<Json<UserSettings>> {
     people_only(&user)?;
     let settings = state.store.settings(user.id).await?;
@@ -57,6 +63,13 @@ pub struct CustomStatusBody {
 /// new status or custom status becomes the user's presence at once, as if
 /// their client had sent op 3, and is what they appear as when they next
 /// connect.
+#[utoipa::path(
+    patch, path = "/users/@me/settings",
+    operation_id = "update_my_settings", tag = "Users",
+    summary = "Change client settings, status and custom status",
+    request_body = crate::openapi::UserSettingsUpdate,
+    responses((status = 200, body = crate::openapi::UserSettings)),
+)]
 pub async fn update(
     State(state): State<ApiState>,
     Authed(user): Authed,

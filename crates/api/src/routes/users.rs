@@ -20,6 +20,12 @@ use crate::{avatars, ApiState};
 use crate::{ApiError, ApiResult, FormErrors};
 use domain::{access, render};
 
+#[utoipa::path(
+    get, path = "/users/@me",
+    operation_id = "get_my_user", tag = "Users",
+    summary = "Get the current user",
+    responses((status = 200, body = crate::openapi::CurrentUser)),
+)]
 pub async fn me(Authed(user): Authed) -> Json<CurrentUser> {
     Json(render::current_user(&user))
 }
@@ -49,6 +55,13 @@ pub struct UpdateMe {
 /// Changes the profile, and the password when `new_password` is given:
 /// that revokes every token of the user (the one used here too) and the
 /// answer carries the one new token as `token`, as Discord's does.
+#[utoipa::path(
+    patch, path = "/users/@me",
+    operation_id = "update_my_user", tag = "Users",
+    summary = "Modify the current user",
+    request_body = crate::openapi::UserUpdate,
+    responses((status = 200, body = crate::openapi::CurrentUser)),
+)]
 pub async fn update_me(
     State(state): State<ApiState>,
     Authed(user): Authed,
@@ -143,6 +156,12 @@ pub async fn update_me(
     }
 }
 
+#[utoipa::path(
+    get, path = "/users/{user_id}",
+    operation_id = "get_user", tag = "Users",
+    summary = "Get a user",
+    responses((status = 200, body = crate::openapi::User)),
+)]
 pub async fn user(State(state): State<ApiState>, Authed(_): Authed, Path(raw): Path<String>) -> ApiResult<Json<User>> {
     let id: UserId = path_id("user_id", &raw)?;
     let found = state.store.user(id).await?.ok_or_else(ApiError::unknown_user)?;
@@ -158,6 +177,13 @@ pub struct GuildsQuery {
     with_counts: bool,
 }
 
+#[utoipa::path(
+    get, path = "/users/@me/guilds",
+    operation_id = "list_my_guilds", tag = "Users",
+    summary = "List the current user's guilds",
+    params(crate::openapi::MyGuildsQuery),
+    responses((status = 200, body = Vec<crate::openapi::PartialGuild>)),
+)]
 pub async fn my_guilds(
     State(state): State<ApiState>,
     Authed(user): Authed,
@@ -187,6 +213,12 @@ pub async fn my_guilds(
     Ok(Json(out))
 }
 
+#[utoipa::path(
+    delete, path = "/users/@me/guilds/{guild_id}",
+    operation_id = "leave_guild", tag = "Users",
+    summary = "Leave a guild",
+    responses((status = 204)),
+)]
 pub async fn leave_guild(
     State(state): State<ApiState>,
     Authed(user): Authed,
@@ -211,6 +243,12 @@ pub async fn leave_guild(
 
 /// `GET /users/@me/channels`: the person's DM channels, most recent first
 /// (Discord's user API; bots get DMs through the gateway only).
+#[utoipa::path(
+    get, path = "/users/@me/channels",
+    operation_id = "list_private_channels", tag = "Users",
+    summary = "List your DM channels (people only)",
+    responses((status = 200, body = Vec<crate::openapi::Channel>)),
+)]
 pub async fn dm_channels(State(state): State<ApiState>, Authed(user): Authed) -> ApiResult<Json<Vec<Channel>>> {
     if user.bot {
         return Err(ApiError::bots_forbidden());
@@ -223,6 +261,13 @@ pub struct OpenDm {
     recipient_id: UserId,
 }
 
+#[utoipa::path(
+    post, path = "/users/@me/channels",
+    operation_id = "create_dm", tag = "Users",
+    summary = "Open a DM channel with a user",
+    request_body = crate::openapi::DmCreate,
+    responses((status = 200, body = crate::openapi::Channel)),
+)]
 pub async fn open_dm(
     State(state): State<ApiState>,
     Authed(user): Authed,
