@@ -372,7 +372,10 @@ async fn messages_history_edit_delete() {
     assert_error(&app.get(&format!("/channels/{ch}/messages/{}", sent[3]), &alice.token).await, 404, 10008);
 
     // Bulk delete: 2–100 ids, owner only, unknown ids ignored.
-    let bulk = json!({"messages": [sent[4], sent[5], sent[6], "1573797996577947648"]});
+    // An id no message has, minted now: a fixed one would age past the
+    // 14 days bulk delete accepts.
+    let unknown = (sent[6].parse::<u64>().unwrap() + 1).to_string();
+    let bulk = json!({"messages": [sent[4], sent[5], sent[6], unknown]});
     assert_error(
         &app.post(&format!("/channels/{ch}/messages/bulk-delete"), &bob.token, bulk.clone()).await,
         403,
