@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the pinned bot libraries the tests drive: discord.py, disnake and hikari (PyPI) in a
 # virtualenv, and discord.js, Oceanic.js and Eris (npm) from tests/bots/js/package-lock.json. The
-# virtualenv also gets prometheus_client, whose OpenMetrics parser tests/ops.rs
+# virtualenv also gets prometheus_client, whose OpenMetrics parser tests/suite/ops.rs
 # uses to read /metrics.
 set -euo pipefail
 cd "$(dirname "$0")/.."

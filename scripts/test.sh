@@ -34,9 +34,9 @@ bash scripts/web-test.sh
 echo "== tests on SQLite"
 TEST_STORE=sqlite cargo test --workspace --locked
 
-echo "== tests on PostgreSQL"
+echo "== tests on PostgreSQL (the integration suite, the bot libraries, the store's contract)"
 drop_test_databases
-TEST_STORE=postgres cargo test --locked -p fussioncord --test '*'
+TEST_STORE=postgres cargo test --locked -p fussioncord -p store --test '*'
 drop_test_databases
 
 echo "== benchmark smoke run (every scenario for seconds; fails only on lost/duplicated events or failed requests)"

@@ -20,7 +20,7 @@
 //! The component schemas are written here, by hand, from what the server
 //! sends and accepts (`null`s, optional fields and extensions that the Rust
 //! types do not say); the annotations name them through the unit types of
-//! `component_types!`. `tests/openapi.rs` holds the document and
+//! `component_types!`. `tests/suite/openapi.rs` holds the document and
 //! `routes/mod.rs` to each other, so a route without an annotation (or an
 //! annotation without a route) fails the test suite. Operation ids are those
 //! of Discord's own OpenAPI document where Discord has the operation, so

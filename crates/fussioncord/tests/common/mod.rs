@@ -1,4 +1,4 @@
-#![allow(dead_code)] // each test binary uses part of the harness
+#![allow(dead_code)] // each of the two test binaries uses part of the harness
 //! The test harness: a server started in-process on port 0 with a fresh
 //! database (a temporary SQLite file, or a new PostgreSQL database), and an
 //! HTTP client that checks every answer is Discord-shaped JSON.
@@ -72,7 +72,7 @@ pub fn test_config(dir: PathBuf, database_url: Option<String>) -> server::Config
     // Hashing cost is not what these tests are about.
     config.auth.argon2_memory_kib = 1024;
     config.auth.argon2_iterations = 1;
-    // Limits are driven to their edges in tests/ratelimit.rs; elsewhere
+    // Limits are driven to their edges in tests/suite/ratelimit.rs; elsewhere
     // they are out of reach, but still counted, so every answer carries
     // its headers.
     let ample = ratelimit::Quota::new(1_000_000, 1_000);
@@ -80,7 +80,7 @@ pub fn test_config(dir: PathBuf, database_url: Option<String>) -> server::Config
     config.ratelimit.per_ip = ample;
     config.ratelimit.default_route = ratelimit::RouteLimit::new(ample.limit, ample.window_ms);
     config.ratelimit.routes.clear();
-    // Likewise the gateway's session start limits (tests/gateway_limits.rs).
+    // Likewise the gateway's session start limits (tests/suite/gateway_limits.rs).
     config.gateway.session_start_total = 1_000_000;
     config.gateway.identify_interval_ms = 1;
     config
@@ -298,6 +298,35 @@ impl TestApp {
         assert_eq!(status, StatusCode::OK, "{msg}");
         msg
     }
+}
+
+/// For a test that measures this process (its CPU time, say): every test
+/// of the binary shares the process, so the tests running beside it would
+/// count too. Called first thing with `module_path!()` and the test's own
+/// name, it runs that test again, alone, in a child process of this test
+/// binary and checks that it passed there (printing its output, figures
+/// included); it returns `true` in that child, where the test then does
+/// its work, and `false` in the parent, where the test is done.
+pub fn in_own_process(module: &str, test: &str) -> bool {
+    const ALONE: &str = "FUSSIONCORD_TEST_ALONE";
+    // `suite::resources` names the test `resources::…` in its binary.
+    let module = module.split_once("::").map_or("", |(_, m)| m);
+    let name = if module.is_empty() { test.to_owned() } else { format!("{module}::{test}") };
+    if std::env::var(ALONE).is_ok_and(|v| v == name) {
+        return true;
+    }
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let output = std::process::Command::new(exe)
+        .args([name.as_str(), "--exact", "--nocapture", "--test-threads=1"])
+        .env(ALONE, &name)
+        .output()
+        .expect("the test binary runs again");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    print!("{stdout}");
+    eprint!("{}", String::from_utf8_lossy(&output.stderr));
+    assert!(output.status.success(), "{name} failed in its own process ({})", output.status);
+    assert!(stdout.contains("test result: ok. 1 passed"), "{name} did not run in its own process");
+    false
 }
 
 /// Asserts a Discord error: status and code.

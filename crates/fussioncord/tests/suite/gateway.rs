@@ -2,7 +2,7 @@
 //! each event reaches, resume, close codes, intents, sharding, compression
 //! and slow consumers.
 
-mod common;
+use crate::common;
 
 use std::collections::HashSet;
 use std::time::Duration;

@@ -4,7 +4,7 @@
 //! `/healthz` and `/readyz`, JSON logs that carry the request id, and the
 //! Grafana dashboard checked against a live scrape so that it cannot drift.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
@@ -70,7 +70,7 @@ fn python() -> String {
 /// Parses an exposition with the reference parser; panics if it rejects it.
 fn parse(text: &str) -> Scrape {
     let mut child = Command::new(python())
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/ops/openmetrics.py"))
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/suite/ops/openmetrics.py"))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -14,7 +14,7 @@
 //! to the workspace; without it the test fails rather than skips.
 //! `TEST_STORE=sqlite|postgres` picks the backend, as for the other tests.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};

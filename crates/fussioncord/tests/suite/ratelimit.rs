@@ -4,7 +4,7 @@
 //! two nodes. Every test runs once with in-process counters and once with
 //! Redis (127.0.0.1:6379, or `TEST_REDIS_URL`).
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 

@@ -7,7 +7,7 @@
 //! else; audit log reasons; invite events; a bot's managed role.
 //! `TEST_STORE=sqlite|postgres` picks the backend.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

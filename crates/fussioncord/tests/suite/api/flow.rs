@@ -371,10 +371,11 @@ async fn messages_history_edit_delete() {
     );
     assert_error(&app.get(&format!("/channels/{ch}/messages/{}", sent[3]), &alice.token).await, 404, 10008);
 
-    // Bulk delete: 2–100 ids, owner only, unknown ids ignored.
-    // An id no message has, minted now: a fixed one would age past the
-    // 14 days bulk delete accepts.
-    let unknown = (sent[6].parse::<u64>().unwrap() + 1).to_string();
+    // Bulk delete: 2–100 ids, owner only, unknown ids ignored. The unknown
+    // one is a minute old, so that it is not refused for its age (a fixed
+    // id grows older than the two weeks bulk deletes reach).
+    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;
+    let unknown = ((now_ms - 1_420_070_400_000 - 60_000) << 22).to_string();
     let bulk = json!({"messages": [sent[4], sent[5], sent[6], unknown]});
     assert_error(
         &app.post(&format!("/channels/{ch}/messages/bulk-delete"), &bob.token, bulk.clone()).await,

@@ -7,7 +7,7 @@
 //! collect their failures and report them together, so one run names every
 //! route that misbehaves instead of stopping at the first.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -2698,7 +2698,7 @@ async fn unknown_routes_and_methods_are_discord_shaped() {
             fails.check(format_args!("GET {path}"), reply.expect(404, 0));
         }
     }
-    // (`{root}/` itself is the web client's page: tests/webclient.rs.)
+    // (`{root}/` itself is the web client's page: tests/suite/webclient.rs.)
     for url in [format!("{root}/nope"), format!("{root}/api/v99/users/@me"), format!("{root}/API/V10/users/@me")] {
         let reply = w.send(Method::GET, &url, &token, None).await;
         fails.check(format_args!("GET {url}"), reply.expect(404, 0));
@@ -3054,7 +3054,7 @@ fn with_param(query: &str, name: &str, value: &str) -> String {
 }
 
 /// Every operation in the server's own OpenAPI document (the route table
-/// `tests/openapi.rs` holds to the router), every text input it declares —
+/// `tests/suite/openapi.rs` holds to the router), every text input it declares —
 /// each string field of its body, at any depth; each query parameter; the
 /// `code` and `emoji` path segments — sent with a NUL in it. PostgreSQL
 /// cannot hold NUL in text, so a NUL that reaches a statement is a 500

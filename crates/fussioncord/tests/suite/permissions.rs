@@ -4,7 +4,7 @@
 //! which gateway sessions hear of what happens in a channel not everyone
 //! can see. `TEST_STORE=sqlite|postgres` picks the backend.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

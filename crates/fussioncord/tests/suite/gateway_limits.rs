@@ -5,7 +5,7 @@
 //! session cap and the resume budget. Also binary JSON frames and
 //! `encoding=etf`, which Discord's gateway accepts.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Stdio};

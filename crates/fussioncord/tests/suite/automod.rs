@@ -3,7 +3,7 @@
 //! path, exemptions, edits, the audit log, the gateway events with their
 //! intents, and a failing classifier that never blocks a message.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -3,7 +3,7 @@
 //! clients that trickle their headers or body, the connection cap, CORS and
 //! security headers.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

@@ -8,7 +8,7 @@
 //! added without documentation fails here), against the running router, and
 //! against Discord's own document for the operation ids we borrow from it.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

@@ -3,7 +3,7 @@
 //! and none of it in the way of the gateway (`/` with an upgrade) or the
 //! API (`/api/…`, unknown paths still Discord's JSON 404).
 
-mod common;
+use crate::common;
 
 use common::TestApp;
 use reqwest::StatusCode;
