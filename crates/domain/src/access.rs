@@ -233,10 +233,9 @@ pub async fn may_read_all_content(state: &Domain, user: &UserRow) -> Result<bool
 /// The guild, if `user` is a member: 10004 when it does not exist, 50001
 /// when it does but they are not in it.
 pub async fn guild(state: &Domain, user: &UserRow, id: GuildId) -> Result<GuildAccess> {
-    let guild = state.store.guild(id).await?.ok_or_else(Error::unknown_guild)?;
-    let member = state.store.member(id, user.id).await?.ok_or_else(Error::missing_access)?;
-    let roles = state.store.roles(id).await?;
-    let mut access = GuildAccess { guild, member, roles, permissions: 0 };
+    let cached = state.cache.guild(state.store.as_ref(), id).await?.ok_or_else(Error::unknown_guild)?;
+    let member = state.cache.member(state.store.as_ref(), id, user.id).await?.ok_or_else(Error::missing_access)?;
+    let mut access = GuildAccess { guild: cached.guild.clone(), member, roles: cached.roles.clone(), permissions: 0 };
     access.permissions = access.with(&access.member, permissions::guild_permissions);
     Ok(access)
 }
@@ -248,7 +247,7 @@ pub async fn channel(state: &Domain, user: &UserRow, id: ChannelId) -> Result<Ch
     let access = match channel.guild_id {
         Some(guild_id) => {
             let guild = guild(state, user, guild_id).await?;
-            let overwrites = state.store.overwrites(id).await?;
+            let overwrites = state.cache.overwrites(state.store.as_ref(), id).await?.to_vec();
             let permissions = guild.in_channel(&overwrites);
             ChannelAccess { channel, permissions, guild: Some(guild), overwrites, recipients: Vec::new() }
         }

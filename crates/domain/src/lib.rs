@@ -7,6 +7,7 @@
 pub mod access;
 pub mod audit;
 pub mod automod;
+pub mod cache;
 pub mod error;
 pub mod members;
 pub mod messages;
@@ -37,4 +38,6 @@ pub struct Domain {
     pub automod: Arc<automod::AutoMod>,
     /// Who is connected now (the gateway's hub): whom `@here` reaches.
     pub presences: Arc<dyn events::Presences>,
+    /// What permission checks read, kept between requests.
+    pub cache: Arc<cache::Cache>,
 }

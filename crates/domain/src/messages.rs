@@ -185,14 +185,19 @@ async fn send_as_user(ctx: &Domain, user: &UserRow, channel: ChannelId, draft: D
         nonce: nonce.map(|n| n.to_string()),
         edited_at: None,
         pinned_at: None,
-        ref_message_id: reply_to.map(|m| m.id),
+        ref_message_id: reply_to.as_ref().map(|m| m.id),
     };
     let place = access.place(ctx).await?;
     let online = (mention_everyone == Everyone::Here).then_some(());
     let new = new_message(ctx, row, &place, draft.enforce_nonce, now, online);
     let (stored, created) = ctx.store.create_message(&new).await?;
     let (id, content) = (stored.id, stored.content.clone());
-    let mut message = render_one(ctx, &Viewer::everything(user.id), stored).await?;
+    let mut message = if created {
+        render::fresh_message(ctx, &stored, user, reply_to.as_ref()).await?
+    } else {
+        // The nonce named an earlier message: it answers as it is now.
+        render_one(ctx, &Viewer::everything(user.id), stored).await?
+    };
     if created {
         let history = replied_readers(ctx, &access, &message).await?;
         ctx.message_created(&place, message.clone(), access.member(), history);
@@ -265,7 +270,7 @@ async fn send_alert(
     let place = Place::Guild { guild: guild.guild.id, channel: channel.id, viewers };
     let new = new_message(ctx, row, &place, false, Timestamp::now().unix_ms(), None);
     let (stored, _) = ctx.store.create_message(&new).await?;
-    let message = render_one(ctx, &Viewer::everything(flagged.id), stored).await?;
+    let message = render::fresh_message(ctx, &stored, flagged, None).await?;
     ctx.message_created(&place, message.clone(), Some(render::member(&guild.member, Some(flagged))), None);
     Ok(message)
 }

@@ -87,7 +87,14 @@ impl Place {
 
 impl Domain {
     fn emit(&self, dispatch: Dispatch, audience: Audience) {
-        self.bus.publish(Event::new(dispatch, audience));
+        self.publish(Event::new(dispatch, audience));
+    }
+
+    /// Every event leaves through here: what it changed is dropped from the
+    /// cache first, so the next request on this node reads the change.
+    fn publish(&self, event: Event) {
+        self.cache.forget(&event);
+        self.bus.publish(event);
     }
 
     pub fn message_created(
@@ -204,7 +211,7 @@ impl Domain {
     }
 
     pub fn guild_deleted(&self, guild: GuildId) {
-        self.bus.publish(
+        self.publish(
             Event::new(Dispatch::GuildDelete(GuildDelete { id: guild }), Audience::Guild(guild))
                 .with_membership(Membership::GuildDeleted(guild)),
         );
@@ -214,7 +221,7 @@ impl Domain {
     /// user's own sessions receive the whole guild.
     pub fn member_joined(&self, guild: GuildId, member: &Member, snapshot: &GuildCreate) {
         let user = member.user.as_ref().map(|u| u.id).expect("joined members carry their user");
-        self.bus.publish(
+        self.publish(
             Event::new(Dispatch::GuildCreate(Box::new(snapshot.clone())), Audience::Users(vec![user]))
                 .with_membership(Membership::Joined { user, guild }),
         );
@@ -227,7 +234,7 @@ impl Domain {
     pub fn member_left(&self, guild: GuildId, user: &model::user::User) {
         // The leaver's sessions lose the guild first, so they are not among
         // those who hear that the member left.
-        self.bus.publish(
+        self.publish(
             Event::new(Dispatch::GuildDelete(GuildDelete { id: guild }), Audience::Users(vec![user.id]))
                 .with_membership(Membership::Left { user: user.id, guild }),
         );
@@ -291,6 +298,8 @@ impl Domain {
         gained: Vec<UserId>,
     ) {
         let guild = channel.guild_id.expect("guild channel");
+        // Its overwrites changed even when nobody's sight of it did.
+        self.cache.forget_channel(channel.id);
         let kinds: [(fn(Box<Channel>) -> Dispatch, Vec<UserId>); 3] =
             [(kind, kept), (Dispatch::ChannelDelete, lost), (Dispatch::ChannelCreate, gained)];
         for (kind, users) in kinds {
@@ -323,7 +332,7 @@ impl Domain {
 
     /// Closes the gateway connections of tokens that stopped working.
     pub fn tokens_revoked(&self, user: UserId, tokens: events::RevokedTokens) {
-        self.bus.publish(Event::tokens_revoked(user, tokens));
+        self.publish(Event::tokens_revoked(user, tokens));
     }
 
     /// RELATIONSHIP_ADD / RELATIONSHIP_REMOVE to the owner of each side that
@@ -367,7 +376,7 @@ impl Domain {
     /// A status set through the API: every node's gateway applies it to
     /// the user's sessions there and announces the presence.
     pub fn presence_changed(&self, change: events::PresenceChange) {
-        self.bus.publish(Event::presence_changed(change));
+        self.publish(Event::presence_changed(change));
     }
 
     pub fn user_updated(&self, user: &CurrentUser) {

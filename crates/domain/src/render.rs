@@ -415,6 +415,35 @@ async fn messages_in_full(state: &Domain, viewer: UserId, rows: &[MessageRow]) -
         .collect())
 }
 
+/// A message just stored, rendered without reading it back: its author is
+/// in hand, it has no reactions yet, and the message it replies to was
+/// read to check the reply. Only mentioned users are loaded (one query,
+/// none without mentions).
+pub async fn fresh_message(
+    state: &Domain,
+    row: &MessageRow,
+    author: &UserRow,
+    reply: Option<&MessageRow>,
+) -> Result<Message> {
+    let reply = reply.filter(|r| Some(r.id) == row.ref_message_id);
+    let mut ids: Vec<UserId> = row
+        .mentions
+        .iter()
+        .copied()
+        .chain(reply.into_iter().flat_map(|r| std::iter::once(r.author_id).chain(r.mentions.iter().copied())))
+        .filter(|u| *u != author.id)
+        .collect();
+    ids.sort();
+    ids.dedup();
+    let mut users: HashMap<UserId, User> = HashMap::new();
+    if !ids.is_empty() {
+        users.extend(state.store.users(&ids).await?.iter().map(|u| (u.id, user(u))));
+    }
+    users.insert(author.id, user(author));
+    let replied = row.ref_message_id.map(|_| reply.map(|r| Box::new(message(r, &users, Vec::new(), None))));
+    Ok(message(row, &users, Vec::new(), replied))
+}
+
 fn message(
     m: &MessageRow,
     users: &HashMap<UserId, User>,

@@ -123,6 +123,8 @@ pub async fn start_with_classifier(
     hub.spawn();
     let automod = Arc::new(domain::automod::AutoMod::new(config.moderation.clone(), classifier, metrics.clone()));
     automod.listen(bus.as_ref());
+    let cache = Arc::new(domain::cache::Cache::default());
+    cache.listen(bus.as_ref());
     let domain = domain::Domain {
         store: shared,
         ids: Arc::new(id_generator(&config)),
@@ -130,6 +132,7 @@ pub async fn start_with_classifier(
         metrics: metrics.clone(),
         automod,
         presences: hub.clone(),
+        cache,
     };
     let state = api::ApiState {
         domain,

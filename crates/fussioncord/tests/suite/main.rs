@@ -22,6 +22,7 @@ mod access;
 mod api;
 mod automod;
 mod bad_input;
+mod cost;
 mod edge;
 mod gateway;
 mod gateway_limits;
