@@ -26,6 +26,7 @@ mod cost;
 mod edge;
 mod gateway;
 mod gateway_limits;
+mod layering;
 mod moderation;
 mod openapi;
 mod ops;
