@@ -17,6 +17,11 @@ use crate::{ApiError, FormErrors};
 use model::Id;
 use store::UserRow;
 
+/// The caller a token resolved to, looked up once per request: the limiter
+/// needs it for the key and the `Authed` extractor reuses it.
+#[derive(Clone)]
+pub struct Caller(pub Option<std::sync::Arc<Session>>);
+
 /// A JSON body. An empty body reads as `{}`, so routes whose fields are all
 /// optional accept no body at all.
 pub struct Body<T>(pub T);
@@ -433,8 +438,8 @@ impl FromRequestParts<ApiState> for Session {
 
     async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Self, ApiError> {
         // The rate limiter has usually looked the token up already.
-        let session = match parts.extensions.get::<crate::limits::Caller>() {
-            Some(crate::limits::Caller(session)) => session.as_deref().cloned(),
+        let session = match parts.extensions.get::<Caller>() {
+            Some(Caller(session)) => session.as_deref().cloned(),
             None => caller(&parts.headers, state).await?,
         };
         session.ok_or_else(ApiError::unauthorized)

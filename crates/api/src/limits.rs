@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 
 use ratelimit::{Decision, Quota, RateLimitConfig, RateLimiter};
 
-use crate::extract::Session;
+use crate::extract::Caller;
 use crate::ApiState;
 use crate::{ApiError, Limited};
 
@@ -34,11 +34,6 @@ const MAJOR: [&str; 3] = ["channel_id", "guild_id", "webhook_id"];
 /// carries one: otherwise every account made would bring a fresh budget
 /// of registrations and guesses.
 const BY_ADDRESS: [&str; 3] = ["POST /auth/register", "POST /auth/login", "POST /auth/mfa/totp"];
-
-/// The caller a token resolved to, looked up once per request: the limiter
-/// needs it for the key and the `Authed` extractor reuses it.
-#[derive(Clone)]
-pub struct Caller(pub Option<Arc<Session>>);
 
 pub async fn limit(State(state): State<ApiState>, req: Request, next: Next) -> Response {
     let limits = &state.limits;

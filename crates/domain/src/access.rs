@@ -3,11 +3,11 @@
 //! member's roles and timeout, and the channel's overwrites.
 
 use model::permissions::{self as bits};
-use model::Timestamp;
-use permissions::{Guild, Member, Overwrite, OverwriteTarget, Role};
+use permissions::{Guild, Member};
 use store::{ChannelId, ChannelRow, GuildId, GuildRow, MemberRow, OverwriteRow, RoleRow, UserId, UserRow};
 
 use crate::error::{Error, Result};
+use crate::permission_inputs::{overwrites_of, roles_of, timed_out};
 use crate::publish::{HistoryReaders, InvitePlace, Place};
 use crate::render::Viewer;
 use crate::Domain;
@@ -23,26 +23,6 @@ pub struct GuildAccess {
     pub roles: Vec<RoleRow>,
     /// Guild-level permissions (no channel overwrites).
     pub permissions: u64,
-}
-
-fn roles_of(rows: &[RoleRow]) -> Vec<Role> {
-    rows.iter().map(|r| Role { id: r.id, permissions: r.permissions, position: r.position }).collect()
-}
-
-pub fn timed_out(member: &MemberRow) -> bool {
-    member.communication_disabled_until.is_some_and(|t| t > Timestamp::now().unix_ms())
-}
-
-pub fn overwrites_of(rows: &[OverwriteRow]) -> Vec<Overwrite> {
-    rows.iter()
-        .filter_map(|o| {
-            let target = match o.kind {
-                0 => OverwriteTarget::Role(model::Id::new_checked(o.target_id)?),
-                _ => OverwriteTarget::Member(model::Id::new_checked(o.target_id)?),
-            };
-            Some(Overwrite { target, allow: o.allow, deny: o.deny })
-        })
-        .collect()
 }
 
 impl GuildAccess {

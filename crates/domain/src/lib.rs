@@ -12,6 +12,7 @@ pub mod error;
 pub mod members;
 pub mod messages;
 pub mod names;
+pub mod permission_inputs;
 pub mod publish;
 pub mod render;
 pub mod service;

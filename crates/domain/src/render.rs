@@ -547,9 +547,12 @@ pub async fn guild_snapshot(
     let perm_guild = permissions::Guild { id: guild.id, owner_id: guild.owner_id, roles: &perm_roles };
     let can_view = |own: &[OverwriteRow]| match &me {
         Some(m) => {
-            let member =
-                permissions::Member { user_id: m.user_id, roles: &m.roles, timed_out: crate::access::timed_out(m) };
-            let overwrites = crate::access::overwrites_of(own);
+            let member = permissions::Member {
+                user_id: m.user_id,
+                roles: &m.roles,
+                timed_out: crate::permission_inputs::timed_out(m),
+            };
+            let overwrites = crate::permission_inputs::overwrites_of(own);
             permissions::channel_permissions(&perm_guild, &member, &overwrites) & model::permissions::VIEW_CHANNEL != 0
         }
         None => false,

@@ -12,7 +12,6 @@ use model::permissions;
 use store::{AutoModRuleId, ChannelId, RoleId, UserRow};
 
 use crate::extract::{path_id, Authed, Body, Path};
-use crate::routes::users::nullable;
 use crate::ApiState;
 use crate::{ApiError, ApiResult, FormErrors};
 use domain::access;
@@ -21,6 +20,7 @@ use domain::audit::{self, action as audit_action, Reason};
 use domain::automod::rules::{self, Action, Rule};
 use events::Dispatch;
 use model::audit::AutoModRule;
+use model::nullable;
 
 #[derive(Deserialize)]
 pub struct RuleFields {

@@ -11,13 +11,13 @@ use model::{permissions, Timestamp};
 use store::{ChannelId, ChannelRow, GuildId, GuildPatch, GuildRow, MemberRow, NewGuild, RoleRow, UserId};
 
 use crate::extract::{path_id, Authed, Body, ListBody, Path, Query};
-use crate::routes::users::nullable;
 use crate::ApiState;
 use crate::{ApiError, ApiResult, FormErrors};
 use domain::access::GuildAccess;
 use domain::audit::{self, action, Reason};
 use domain::{access, render};
 use events::Dispatch;
+use model::nullable;
 
 const AFK_TIMEOUTS: [i64; 5] = [60, 300, 900, 1800, 3600];
 

@@ -13,13 +13,13 @@ use model::Timestamp;
 use store::{BanRow, MemberPatch, MemberRow, RoleId, UserId};
 
 use crate::extract::{path_id, Authed, Body, Path, Query};
-use crate::routes::users::nullable;
 use crate::ApiState;
 use crate::{ApiError, ApiResult, FormErrors};
 use domain::access::GuildAccess;
 use domain::audit::{action, Reason};
 use domain::{access, render};
 use events::Dispatch;
+use model::nullable;
 
 /// Longest timeout Discord allows.
 const MAX_TIMEOUT_MS: i64 = 28 * 24 * 3600 * 1000;

@@ -249,7 +249,7 @@ pub async fn react(
     // A timed-out member may not react at all, not even by joining an
     // existing reaction (which otherwise needs no ADD_REACTIONS); owners and
     // administrators are exempt from timeouts.
-    if access.guild.as_ref().is_some_and(|g| domain::access::timed_out(&g.member))
+    if access.guild.as_ref().is_some_and(|g| domain::permission_inputs::timed_out(&g.member))
         && !access.has(permissions::ADMINISTRATOR)
     {
         return Err(ApiError::missing_permissions());

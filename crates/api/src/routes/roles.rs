@@ -12,13 +12,13 @@ use store::{RolePatch, RoleRow, UserId};
 
 use crate::extract::{path_id, Authed, Body, ListBody, Path};
 use crate::routes::guilds::permission_bits;
-use crate::routes::users::nullable;
 use crate::ApiState;
 use crate::{ApiError, ApiResult, FormErrors};
 use domain::access::GuildAccess;
 use domain::audit::{self, action, Reason};
 use domain::{access, render};
 use events::Dispatch;
+use model::nullable;
 
 const MAX_ROLES: usize = 250;
 

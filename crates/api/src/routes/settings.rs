@@ -11,10 +11,10 @@ use model::Timestamp;
 use store::{CustomStatus, SettingsPatch, UserRow};
 
 use crate::extract::{Authed, Body};
-use crate::routes::users::nullable;
 use crate::ApiState;
 use crate::{ApiError, ApiResult, FormErrors};
 use domain::render;
+use model::nullable;
 
 const STATUSES: [&str; 4] = ["online", "idle", "dnd", "invisible"];
 const THEMES: [&str; 2] = ["dark", "light"];

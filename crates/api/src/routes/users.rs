@@ -10,7 +10,7 @@ use events::RevokedTokens;
 use model::channel::Channel;
 use model::guild::UserGuild;
 use model::user::{CurrentUser, User};
-use model::Id;
+use model::{nullable, Id};
 use store::{StoreError, UserId, UserPatch};
 
 use crate::credentials;
@@ -28,15 +28,6 @@ use domain::{access, render};
 )]
 pub async fn me(Authed(user): Authed) -> Json<CurrentUser> {
     Json(render::current_user(&user))
-}
-
-/// `Some(None)` for an explicit `null`, `None` when the field is absent.
-pub(crate) fn nullable<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Option::<T>::deserialize(d).map(Some)
 }
 
 #[derive(Deserialize)]

@@ -51,8 +51,7 @@ fn transports_sit_on_the_domain_and_never_on_each_other() {
 fn module_of(src: &Path, file: &Path) -> String {
     let rel = file.strip_prefix(src).unwrap().with_extension("");
     let parts: Vec<String> = rel.iter().map(|p| p.to_string_lossy().into_owned()).collect();
-    let parts: Vec<&str> =
-        parts.iter().map(String::as_str).filter(|p| !matches!(*p, "mod" | "lib" | "main")).collect();
+    let parts: Vec<&str> = parts.iter().map(String::as_str).filter(|p| !matches!(*p, "mod" | "lib" | "main")).collect();
     parts.join("::")
 }
 
@@ -152,7 +151,11 @@ fn no_module_imports_form_a_circle() {
         rust_files(&src, &mut files);
         let modules: BTreeSet<String> = files.iter().map(|f| module_of(&src, f)).collect();
         let related = |a: &str, b: &str| {
-            a.is_empty() || b.is_empty() || a == b || a.starts_with(&format!("{b}::")) || b.starts_with(&format!("{a}::"))
+            a.is_empty()
+                || b.is_empty()
+                || a == b
+                || a.starts_with(&format!("{b}::"))
+                || b.starts_with(&format!("{a}::"))
         };
         let mut edges: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
         for file in &files {
