@@ -29,3 +29,30 @@ pub async fn after_change(state: &Domain, guild: &GuildAccess, before: &MemberRo
     }
     Ok(Some(rendered))
 }
+
+/// GUILD_CREATE for the newcomer's sessions, GUILD_MEMBER_ADD for the rest.
+pub async fn announce_join(
+    state: &Domain,
+    guild: store::GuildId,
+    user: &store::UserRow,
+    large_threshold: u64,
+) -> Result<()> {
+    let Some(row) = state.store.guild(guild).await? else { return Ok(()) };
+    let Some(member) = state.store.member(guild, user.id).await? else { return Ok(()) };
+    let snapshot = render::guild_snapshot(state.store.as_ref(), &row, user.id, large_threshold).await?;
+    state.member_joined(guild, &render::member(&member, Some(user)), &snapshot);
+    Ok(())
+}
+
+/// A bot's managed role exists for that bot alone: when the bot leaves the
+/// guild, or is kicked or banned, the role goes with it (GUILD_ROLE_DELETE),
+/// as on Discord. Managed roles cannot be given to anyone else, so the
+/// managed roles the member held are the bot's.
+pub async fn drop_managed_roles(state: &Domain, guild: &GuildAccess, member: &MemberRow) -> Result<()> {
+    for role in guild.roles.iter().filter(|r| r.managed && member.roles.contains(&r.id)) {
+        if state.store.delete_role(guild.guild.id, role.id, None).await? {
+            state.role_deleted(guild.guild.id, role.id);
+        }
+    }
+    Ok(())
+}

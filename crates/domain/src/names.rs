@@ -61,3 +61,36 @@ pub fn check_username_words(errors: &mut FormErrors, field: &str, name: &str) {
         errors.add(field, "USERNAME_INVALID_CONTAINS", format!("Username cannot contain \"{word}\"."));
     }
 }
+
+/// Usernames as Discord has had them since 2023: 2–32 of `a-z 0-9 _ .`,
+/// no `..`. Upper case is folded rather than refused.
+pub fn check_username(errors: &mut FormErrors, field: &str, raw: &str) -> String {
+    let name = raw.trim().to_lowercase();
+    let len = name.chars().count();
+    if !(2..=32).contains(&len) {
+        errors.add(field, "BASE_TYPE_BAD_LENGTH", "Must be between 2 and 32 in length.");
+    } else if !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '.')
+        || name.contains("..")
+    {
+        errors.add(
+            field,
+            "USERNAME_INVALID_CHARACTERS",
+            "Username can only contain letters, numbers, underscores and periods, and no two periods in a row.",
+        );
+    } else {
+        check_username_words(errors, field, &name);
+    }
+    name
+}
+
+pub fn check_display_name(errors: &mut FormErrors, field: &str, raw: &str) -> Option<String> {
+    let name = raw.trim();
+    if name.is_empty() {
+        return None;
+    }
+    if name.chars().count() > 32 {
+        errors.add(field, "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 32 in length.");
+    }
+    check_visible(errors, field, name);
+    Some(name.to_owned())
+}

@@ -24,3 +24,14 @@ pub fn overwrites_of(rows: &[OverwriteRow]) -> Vec<Overwrite> {
         })
         .collect()
 }
+
+/// A permission set from a decimal string or a number.
+pub fn permission_bits(v: &Option<serde_json::Value>) -> Option<u64> {
+    let bits = match v {
+        None | Some(serde_json::Value::Null) => Some(0),
+        Some(serde_json::Value::String(s)) => s.parse().ok(),
+        Some(serde_json::Value::Number(n)) => n.as_u64(),
+        Some(_) => None,
+    }?;
+    (bits & !model::permissions::ALL == 0).then_some(bits)
+}

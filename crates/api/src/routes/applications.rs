@@ -244,7 +244,7 @@ pub async fn authorize(
         let role =
             if perms != 0 { Some(managed_role(&state, &guild, &user, &app, perms, &reason).await?) } else { None };
         if let Some(bot) = state.store.user(app.id).await? {
-            crate::routes::invites::announce_join(&state, guild_id, &bot).await?;
+            domain::members::announce_join(&state, guild_id, &bot, state.config.large_threshold).await?;
         }
         state.announce_audit(&guild, &entry).await?;
         if let Some((role, role_entry)) = role {

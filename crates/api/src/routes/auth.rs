@@ -29,39 +29,6 @@ pub struct Register {
     global_name: Option<String>,
 }
 
-/// Usernames as Discord has had them since 2023: 2–32 of `a-z 0-9 _ .`,
-/// no `..`. Upper case is folded rather than refused.
-pub fn check_username(errors: &mut FormErrors, field: &str, raw: &str) -> String {
-    let name = raw.trim().to_lowercase();
-    let len = name.chars().count();
-    if !(2..=32).contains(&len) {
-        errors.add(field, "BASE_TYPE_BAD_LENGTH", "Must be between 2 and 32 in length.");
-    } else if !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '.')
-        || name.contains("..")
-    {
-        errors.add(
-            field,
-            "USERNAME_INVALID_CHARACTERS",
-            "Username can only contain letters, numbers, underscores and periods, and no two periods in a row.",
-        );
-    } else {
-        domain::names::check_username_words(errors, field, &name);
-    }
-    name
-}
-
-pub fn check_display_name(errors: &mut FormErrors, field: &str, raw: &str) -> Option<String> {
-    let name = raw.trim();
-    if name.is_empty() {
-        return None;
-    }
-    if name.chars().count() > 32 {
-        errors.add(field, "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 32 in length.");
-    }
-    domain::names::check_visible(errors, field, name);
-    Some(name.to_owned())
-}
-
 #[utoipa::path(
     post, path = "/auth/register",
     operation_id = "register", tag = "Auth", security(()),
@@ -75,7 +42,7 @@ pub async fn register(
     Body(body): Body<Register>,
 ) -> ApiResult<Json<Value>> {
     let mut errors = FormErrors::default();
-    let username = check_username(&mut errors, "username", &body.username);
+    let username = domain::names::check_username(&mut errors, "username", &body.username);
     let email = body.email.trim().to_lowercase();
     let valid_email = email.len() <= 254
         && email.split_once('@').is_some_and(|(local, domain)| {
@@ -91,7 +58,8 @@ pub async fn register(
     } else if pw_len > 128 {
         errors.add("password", "BASE_TYPE_MAX_LENGTH", "Must be 128 or fewer in length.");
     }
-    let global_name = body.global_name.as_deref().and_then(|n| check_display_name(&mut errors, "global_name", n));
+    let global_name =
+        body.global_name.as_deref().and_then(|n| domain::names::check_display_name(&mut errors, "global_name", n));
     errors.finish()?;
 
     let password_hash = credentials::hash_password(&state, body.password).await?;

@@ -284,8 +284,10 @@ pub async fn put_overwrite(
     let Some(guild) = &access.guild else { return Err(ApiError::wrong_channel_type()) };
     access.require(permissions::MANAGE_ROLES)?;
     let mut errors = FormErrors::default();
-    let (allow, deny) =
-        (crate::routes::guilds::permission_bits(&body.allow), crate::routes::guilds::permission_bits(&body.deny));
+    let (allow, deny) = (
+        domain::permission_inputs::permission_bits(&body.allow),
+        domain::permission_inputs::permission_bits(&body.deny),
+    );
     if allow.is_none() {
         errors.add("allow", "NUMBER_TYPE_COERCE", "Not a valid permission set.");
     }

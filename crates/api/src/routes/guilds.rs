@@ -346,20 +346,12 @@ pub struct OverwriteIn {
     pub deny: Option<serde_json::Value>,
 }
 
-/// A permission set from a decimal string or a number.
-pub fn permission_bits(v: &Option<serde_json::Value>) -> Option<u64> {
-    let bits = match v {
-        None | Some(serde_json::Value::Null) => Some(0),
-        Some(serde_json::Value::String(s)) => s.parse().ok(),
-        Some(serde_json::Value::Number(n)) => n.as_u64(),
-        Some(_) => None,
-    }?;
-    (bits & !permissions::ALL == 0).then_some(bits)
-}
-
 impl OverwriteIn {
     pub fn check(&self, errors: &mut FormErrors, path: &str, access: &GuildAccess) -> Option<store::OverwriteRow> {
-        let (allow, deny) = (permission_bits(&self.allow), permission_bits(&self.deny));
+        let (allow, deny) = (
+            domain::permission_inputs::permission_bits(&self.allow),
+            domain::permission_inputs::permission_bits(&self.deny),
+        );
         let target_ok = match self.kind {
             0 => access.roles.iter().any(|r| r.id.get() == self.id.get()),
             1 => true,

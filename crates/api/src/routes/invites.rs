@@ -14,7 +14,6 @@ use store::{InviteRow, JoinOutcome, StoreError};
 use serde_json::json;
 
 use crate::extract::{path_id, Authed, Body, Path, Query};
-use crate::routes::channels::open;
 use crate::ApiState;
 use crate::{ApiError, ApiResult, FormErrors};
 use domain::audit::{self, action, Reason};
@@ -60,7 +59,7 @@ pub async fn create(
     reason: Reason,
     Body(body): Body<CreateInvite>,
 ) -> ApiResult<Json<Invite>> {
-    let access = open(&state, &user, &raw).await?;
+    let access = access::channel(&state, &user, path_id("channel_id", &raw)?).await?;
     let Some(guild) = access.guild_id() else {
         return Err(ApiError::wrong_channel_type());
     };
@@ -141,7 +140,7 @@ pub async fn channel_invites(
     Authed(user): Authed,
     Path(raw): Path<String>,
 ) -> ApiResult<Json<Vec<Invite>>> {
-    let access = open(&state, &user, &raw).await?;
+    let access = access::channel(&state, &user, path_id("channel_id", &raw)?).await?;
     if access.guild.is_none() {
         return Err(ApiError::wrong_channel_type());
     }
@@ -224,22 +223,13 @@ pub async fn join(
     live(&state, &code).await?;
     match state.store.join_by_invite(&code, user.id, Timestamp::now().unix_ms()).await? {
         JoinOutcome::Joined(i) => {
-            announce_join(&state, i.guild_id, &user).await?;
+            domain::members::announce_join(&state, i.guild_id, &user, state.config.large_threshold).await?;
             Ok(Json(render_invite(&state, &i, false, false).await?))
         }
         JoinOutcome::AlreadyMember(i) => Ok(Json(render_invite(&state, &i, false, false).await?)),
         JoinOutcome::Invalid => Err(ApiError::unknown_invite()),
         JoinOutcome::Banned => Err(ApiError::banned()),
     }
-}
-
-/// GUILD_CREATE for the newcomer's sessions, GUILD_MEMBER_ADD for the rest.
-pub async fn announce_join(state: &ApiState, guild: store::GuildId, user: &store::UserRow) -> ApiResult<()> {
-    let Some(row) = state.store.guild(guild).await? else { return Ok(()) };
-    let Some(member) = state.store.member(guild, user.id).await? else { return Ok(()) };
-    let snapshot = render::guild_snapshot(state.store.as_ref(), &row, user.id, state.config.large_threshold).await?;
-    state.member_joined(guild, &render::member(&member, Some(user)), &snapshot);
-    Ok(())
 }
 
 #[utoipa::path(

@@ -241,19 +241,6 @@ pub async fn update_me(
     edit_member(&state, &user, &guild, user.id, edit, &reason).await.map(Json)
 }
 
-/// A bot's managed role exists for that bot alone: when the bot leaves the
-/// guild, or is kicked or banned, the role goes with it (GUILD_ROLE_DELETE),
-/// as on Discord. Managed roles cannot be given to anyone else, so the
-/// managed roles the member held are the bot's.
-pub(crate) async fn drop_managed_roles(state: &ApiState, guild: &GuildAccess, member: &MemberRow) -> ApiResult<()> {
-    for role in guild.roles.iter().filter(|r| r.managed && member.roles.contains(&r.id)) {
-        if state.store.delete_role(guild.guild.id, role.id, None).await? {
-            state.role_deleted(guild.guild.id, role.id);
-        }
-    }
-    Ok(())
-}
-
 #[utoipa::path(
     delete, path = "/guilds/{guild_id}/members/{user_id}",
     operation_id = "delete_guild_member", tag = "Members",
@@ -278,7 +265,7 @@ pub async fn kick(
         if let Some(u) = state.store.user(target).await? {
             state.member_left(guild.guild.id, &render::user(&u));
         }
-        drop_managed_roles(&state, &guild, &member).await?;
+        domain::members::drop_managed_roles(&state, &guild, &member).await?;
         state.announce_audit(&guild, &entry).await?;
     }
     Ok(StatusCode::NO_CONTENT)
@@ -394,7 +381,7 @@ async fn ban_one(
     let banned = render::user(&banned);
     if let Some(member) = &was_member {
         state.member_left(guild.guild.id, &banned);
-        drop_managed_roles(state, guild, member).await?;
+        domain::members::drop_managed_roles(state, guild, member).await?;
     }
     state.ban_event(Dispatch::BanAdd, guild.guild.id, &banned);
     for (channel, ids) in deleted {

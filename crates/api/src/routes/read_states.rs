@@ -5,8 +5,7 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::extract::{Authed, Body, Path};
-use crate::routes::messages::text_channel;
+use crate::extract::{path_id, Authed, Body, Path};
 use crate::ApiState;
 use crate::{ApiError, ApiResult, FormErrors};
 
@@ -42,7 +41,7 @@ pub async fn ack(
     if user.bot {
         return Err(ApiError::bots_forbidden());
     }
-    let access = text_channel(&state, &user, &channel).await?;
+    let access = domain::messages::text_channel(&state, &user, path_id("channel_id", &channel)?).await?;
     let mut errors = FormErrors::default();
     let mentions = body.mention_count.unwrap_or(0);
     if !(0..=1_000_000).contains(&mentions) {

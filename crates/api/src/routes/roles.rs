@@ -11,11 +11,11 @@ use model::permissions;
 use store::{RolePatch, RoleRow, UserId};
 
 use crate::extract::{path_id, Authed, Body, ListBody, Path};
-use crate::routes::guilds::permission_bits;
 use crate::ApiState;
 use crate::{ApiError, ApiResult, FormErrors};
 use domain::access::GuildAccess;
 use domain::audit::{self, action, Reason};
+use domain::permission_inputs::permission_bits;
 use domain::{access, render};
 use events::Dispatch;
 use model::nullable;

@@ -17,7 +17,6 @@ use model::Id;
 use store::{ChannelId, MessageId, MessageRow, SearchQuery};
 
 use crate::extract::{path_id, Authed, Path};
-use crate::routes::messages::text_channel;
 use crate::ApiState;
 use crate::{ApiError, ApiResult, FormErrors};
 use domain::{access, render};
@@ -273,7 +272,7 @@ pub async fn channel(
     if user.bot {
         return Err(ApiError::bots_forbidden());
     }
-    let access = text_channel(&state, &user, &raw).await?;
+    let access = domain::messages::text_channel(&state, &user, path_id("channel_id", &raw)?).await?;
     if !access.has(READ) {
         return Err(ApiError::missing_access());
     }

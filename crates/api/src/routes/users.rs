@@ -15,9 +15,9 @@ use store::{StoreError, UserId, UserPatch};
 
 use crate::credentials;
 use crate::extract::{path_id, Authed, Body, Path, Query, UserAgent};
-use crate::routes::auth::{check_display_name, check_username};
 use crate::{avatars, ApiState};
 use crate::{ApiError, ApiResult, FormErrors};
+use domain::names::{check_display_name, check_username};
 use domain::{access, render};
 
 #[utoipa::path(
@@ -227,7 +227,7 @@ pub async fn leave_guild(
     }
     if state.store.remove_member(guild.guild.id, user.id).await? {
         state.member_left(guild.guild.id, &render::user(&user));
-        crate::routes::members::drop_managed_roles(&state, &guild, &guild.member).await?;
+        domain::members::drop_managed_roles(&state, &guild, &guild.member).await?;
     }
     Ok(StatusCode::NO_CONTENT)
 }
