@@ -169,3 +169,107 @@ impl Cache {
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use events::dispatch::{GuildRoleDelete, GuildUser};
+    use events::Audience;
+    use model::user::User;
+
+    use super::*;
+
+    fn id<T>(n: u64) -> model::Id<T> {
+        model::Id::new_checked(n).unwrap()
+    }
+
+    fn member(guild: u64, user: u64) -> MemberRow {
+        MemberRow {
+            guild_id: id(guild),
+            user_id: id(user),
+            nick: None,
+            roles: Vec::new(),
+            joined_at: 0,
+            deaf: false,
+            mute: false,
+            communication_disabled_until: None,
+        }
+    }
+
+    fn user(n: u64) -> User {
+        User {
+            id: id(n),
+            username: "u".into(),
+            discriminator: "0".into(),
+            global_name: None,
+            avatar: None,
+            bot: false,
+            system: false,
+            public_flags: 0,
+            flags: 0,
+            banner: None,
+            accent_color: None,
+            avatar_decoration_data: None,
+            primary_guild: None,
+        }
+    }
+
+    fn filled() -> Cache {
+        let cache = Cache::default();
+        for (g, u) in [(1, 10), (1, 11), (2, 10)] {
+            cache.keep(&cache.members, cache.epoch(), (id(g), id(u)), member(g, u));
+        }
+        for c in [100, 101] {
+            cache.keep(&cache.overwrites, cache.epoch(), id(c), Arc::new(Vec::new()));
+        }
+        cache
+    }
+
+    fn cached_members(cache: &Cache) -> Vec<(u64, u64)> {
+        let mut m: Vec<_> = lock(&cache.members).keys().map(|(g, u)| (g.get(), u.get())).collect();
+        m.sort();
+        m
+    }
+
+    #[test]
+    fn a_member_leaving_drops_only_their_row_in_that_guild() {
+        let cache = filled();
+        let left = Dispatch::MemberRemove(GuildUser { guild_id: id(1), user: user(10) });
+        cache.forget(&Event::new(left, Audience::Guild(id(1))));
+        assert_eq!(cached_members(&cache), [(1, 11), (2, 10)]);
+    }
+
+    #[test]
+    fn a_role_change_drops_the_guild_and_its_members_rows() {
+        let cache = filled();
+        let deleted = Dispatch::RoleDelete(GuildRoleDelete { guild_id: id(1), role_id: id(5) });
+        cache.forget(&Event::new(deleted, Audience::Guild(id(1))));
+        assert_eq!(cached_members(&cache), [(2, 10)]);
+        assert_eq!(lock(&cache.overwrites).len(), 2, "channels keep their overwrites");
+    }
+
+    #[test]
+    fn a_joiner_is_forgotten_by_membership_and_a_message_drops_nothing() {
+        let cache = filled();
+        let joined = Event::new(Dispatch::UserSettingsUpdate(serde_json::json!({})), Audience::Users(vec![id(11)]))
+            .with_membership(Membership::Joined { user: id(11), guild: id(1) });
+        cache.forget(&joined);
+        assert_eq!(cached_members(&cache), [(1, 10), (2, 10)]);
+        let ack = Event::new(Dispatch::UserSettingsUpdate(serde_json::json!({})), Audience::Users(vec![id(10)]));
+        cache.forget(&ack);
+        assert_eq!(cached_members(&cache), [(1, 10), (2, 10)]);
+        cache.forget_channel(id(100));
+        assert_eq!(lock(&cache.overwrites).keys().map(|c| c.get()).collect::<Vec<_>>(), [101]);
+    }
+
+    #[test]
+    fn a_read_that_raced_a_drop_is_not_kept() {
+        let cache = Cache::default();
+        let before = cache.epoch();
+        // A change lands (and drops) while the read is under way.
+        cache.forget_member(id(1), id(10));
+        cache.keep(&cache.members, before, (id(1), id(10)), member(1, 10));
+        assert!(cached_members(&cache).is_empty(), "a row read before the change would be stale");
+        cache.keep(&cache.members, cache.epoch(), (id(1), id(10)), member(1, 10));
+        assert_eq!(cached_members(&cache), [(1, 10)]);
+    }
+}

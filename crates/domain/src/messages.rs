@@ -552,3 +552,48 @@ async fn enforce_slowmode(state: &Domain, access: &ChannelAccess, user: &UserRow
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id<T>(n: u64) -> model::Id<T> {
+        model::Id::new_checked(n).unwrap()
+    }
+
+    #[test]
+    fn mentions_are_read_in_order_once_each() {
+        let (users, roles, everyone) = parse_mentions("<@2> <@!3> <@&4> <@2> <@x> <@5 <@&4> @here");
+        assert_eq!(users, [id(2), id(3)]);
+        assert_eq!(roles, [id(4)]);
+        assert_eq!(everyone, Everyone::Here);
+        assert_eq!(Everyone::of("@everyone and @here"), Everyone::Everyone);
+        assert_eq!(Everyone::of("no one"), Everyone::Nobody);
+    }
+
+    #[test]
+    fn allowed_mentions_refuse_what_discord_refuses() {
+        let check = |a: AllowedMentions| {
+            let mut errors = FormErrors::default();
+            a.check(&mut errors);
+            errors.finish().err().map(|e| e.errors.unwrap().to_string())
+        };
+        assert_eq!(check(AllowedMentions { parse: Some(vec!["users".into()]), ..Default::default() }), None);
+        let both =
+            check(AllowedMentions { parse: Some(vec!["users".into()]), users: vec![id(1)], ..Default::default() });
+        assert!(both.unwrap().contains("MESSAGE_ALLOWED_MENTIONS_PARSE_EXCLUSIVE"));
+        let odd = check(AllowedMentions { parse: Some(vec!["channels".into()]), ..Default::default() });
+        assert!(odd.unwrap().contains("BASE_TYPE_CHOICES"));
+        let many = check(AllowedMentions { roles: (1..=101).map(id).collect(), ..Default::default() });
+        assert!(many.unwrap().contains("BASE_TYPE_MAX_LENGTH"));
+    }
+
+    #[test]
+    fn content_is_measured_in_characters() {
+        let mut errors = FormErrors::default();
+        check_content(&mut errors, &"é".repeat(MAX_CONTENT));
+        assert!(errors.is_empty(), "2000 two-byte characters are within the limit");
+        check_content(&mut errors, &"a".repeat(MAX_CONTENT + 1));
+        assert!(!errors.is_empty());
+    }
+}
