@@ -188,8 +188,8 @@ async fn send_as_user(ctx: &Domain, user: &UserRow, channel: ChannelId, draft: D
         ref_message_id: reply_to.as_ref().map(|m| m.id),
     };
     let place = access.place(ctx).await?;
-    let online = (mention_everyone == Everyone::Here).then_some(());
-    let new = new_message(ctx, row, &place, draft.enforce_nonce, now, online);
+    let here = mention_everyone == Everyone::Here;
+    let new = new_message(ctx, row, &place, draft.enforce_nonce, now, here);
     let (stored, created) = ctx.store.create_message(&new).await?;
     let (id, content) = (stored.id, stored.content.clone());
     let mut message = if created {
@@ -224,7 +224,7 @@ fn new_message(
         Place::Guild { guild, viewers, .. } => Some(GuildMentions {
             guild: *guild,
             viewers: viewers.clone(),
-            online: here.map(|()| ctx.presences.online_members(*guild)),
+            online: here.then(|| ctx.presences.online_members(*guild)),
         }),
         Place::Dm { .. } => None,
     };
@@ -268,7 +268,7 @@ async fn send_alert(
         ref_message_id: None,
     };
     let place = Place::Guild { guild: guild.guild.id, channel: channel.id, viewers };
-    let new = new_message(ctx, row, &place, false, Timestamp::now().unix_ms(), None);
+    let new = new_message(ctx, row, &place, false, Timestamp::now().unix_ms(), false);
     let (stored, _) = ctx.store.create_message(&new).await?;
     let message = render::fresh_message(ctx, &stored, flagged, None).await?;
     ctx.message_created(&place, message.clone(), Some(render::member(&guild.member, Some(flagged))), None);
