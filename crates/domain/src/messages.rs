@@ -218,7 +218,7 @@ fn new_message(
     place: &Place,
     enforce_nonce: bool,
     now: i64,
-    here: Option<()>,
+    here: bool,
 ) -> NewMessage {
     let guild_mentions = match place {
         Place::Guild { guild, viewers, .. } => Some(GuildMentions {
