@@ -36,7 +36,10 @@ TEST_STORE=sqlite cargo test --workspace --locked
 
 echo "== tests on PostgreSQL (the integration suite, the bot libraries, the store's contract)"
 drop_test_databases
-TEST_STORE=postgres cargo test --locked -p fussioncord -p store --test '*'
+# --workspace, as on SQLite, so the build above is reused (a narrower -p set
+# unifies features differently and rebuilds the dependencies); every
+# integration test binary: the suite, the bots, the store's contract.
+TEST_STORE=postgres cargo test --locked --workspace --test '*'
 drop_test_databases
 
 echo "== benchmark smoke run (every scenario for seconds; fails only on lost/duplicated events or failed requests)"
