@@ -212,14 +212,7 @@ async fn send_as_user(ctx: &Domain, user: &UserRow, channel: ChannelId, draft: D
 /// The store's new message. In a guild, who may view the channel is also
 /// who @everyone reaches (and `@here`, the members connected now), counted
 /// in the message's own transaction.
-fn new_message(
-    ctx: &Domain,
-    row: MessageRow,
-    place: &Place,
-    enforce_nonce: bool,
-    now: i64,
-    here: bool,
-) -> NewMessage {
+fn new_message(ctx: &Domain, row: MessageRow, place: &Place, enforce_nonce: bool, now: i64, here: bool) -> NewMessage {
     let guild_mentions = match place {
         Place::Guild { guild, viewers, .. } => Some(GuildMentions {
             guild: *guild,

@@ -75,8 +75,14 @@ fn statements_of(log: &[Value], before: &str, id: &str) -> Vec<String> {
     log[start + 1..end]
         .iter()
         .filter(|l| l["target"] == "sqlx::query")
-        .map(|l| l["fields"]["db.statement"].as_str().or(l["fields"]["summary"].as_str()).unwrap_or("?").to_owned())
-        .filter(|s| !matches!(s.trim().to_uppercase().as_str(), "BEGIN" | "COMMIT" | "ROLLBACK"))
+        .map(|l| {
+            let statement = l["fields"]["db.statement"].as_str().unwrap_or("").trim();
+            let summary = l["fields"]["summary"].as_str().unwrap_or("").trim();
+            if statement.is_empty() { summary } else { statement }.to_owned()
+        })
+        // A transaction's own BEGIN and COMMIT are not counted (as in
+        // docs/PERFORMANCE.md): they are the transaction, not its work.
+        .filter(|s| !matches!(s.to_uppercase().as_str(), "BEGIN" | "COMMIT" | "ROLLBACK"))
         .collect()
 }
 
