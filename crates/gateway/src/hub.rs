@@ -650,3 +650,7 @@ impl events::Presences for Hub {
         self.online_in(guild)
     }
 }
+
+#[cfg(test)]
+#[path = "hub_tests.rs"]
+mod tests;
