@@ -652,3 +652,7 @@ impl events::Presences for Hub {
         self.online_in(guild)
     }
 }
+
+#[cfg(test)]
+#[path = "hub_tests.rs"]
+mod tests;

@@ -260,3 +260,7 @@ impl Session {
         inner.detached_at.map(|t| (t, inner.buffer_bytes))
     }
 }
+
+#[cfg(test)]
+#[path = "session_tests.rs"]
+mod tests;
