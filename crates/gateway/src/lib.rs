@@ -12,6 +12,7 @@ pub mod etf;
 mod hub;
 mod protocol;
 mod session;
+mod visibility;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

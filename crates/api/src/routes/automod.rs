@@ -126,8 +126,7 @@ async fn announce(
     entry: &store::AuditEntry,
 ) -> ApiResult<()> {
     state.automod.invalidate(guild.guild.id);
-    let managers = access::members_with(state, guild, &[], permissions::MANAGE_GUILD).await?;
-    state.automod_rule_event(kind, managers, rule.render());
+    state.automod_rule_event(kind, rule.render());
     announce_audit(state, guild, entry).await
 }
 
@@ -369,7 +368,6 @@ async fn run(
     message_id: Option<MessageId>,
 ) -> ApiResult<()> {
     let Some(guild) = &access.guild else { return Ok(()) };
-    let managers = access::members_with(state, guild, &[], permissions::MANAGE_GUILD).await?;
     let no_reason = Reason::default();
     let mut to_log = Vec::new();
     let mut announced = Vec::new();
@@ -448,7 +446,7 @@ async fn run(
                 matched_keyword: hit.matched_keyword.clone(),
                 matched_content: hit.matched_content.clone(),
             };
-            state.automod_executed(managers.clone(), data);
+            state.automod_executed(data);
         }
     }
     if !to_log.is_empty() {
@@ -480,7 +478,6 @@ async fn alert(
         return Ok(None);
     };
     let overwrites = state.store.overwrites(channel.id).await?;
-    let viewers = access::viewers(state, guild, &overwrites).await?;
     let what = match (&hit.matched_keyword, &rule.trigger) {
         (Some(k), _) => format!("keyword `{k}`"),
         (None, Trigger::Spam) => "spam".to_owned(),
@@ -509,16 +506,17 @@ async fn alert(
         pinned_at: None,
         ref_message_id: None,
     };
+    let viewers = access::mention_viewers(state, guild, &overwrites, &row).await?;
     let new = NewMessage {
         row,
         enforce_nonce: false,
         nonce_since: SnowflakeGenerator::lower_bound(0),
-        guild_mentions: Some(GuildMentions { guild: guild.guild.id, viewers: viewers.clone(), online: None }),
+        guild_mentions: Some(GuildMentions { guild: guild.guild.id, viewers, online: None }),
     };
     let (stored, _) = state.store.create_message(&new).await?;
     let mut rendered = render::messages(state, &render::Viewer::everything(user.id), &[stored]).await?;
     let message = rendered.pop().ok_or_else(|| ApiError::internal("rendering lost a message"))?;
-    let place = Place::Guild { guild: guild.guild.id, channel: channel.id, viewers };
-    state.message_created(&place, message, Some(render::member(&guild.member, Some(user))), None);
+    let place = Place::Guild { guild: guild.guild.id, channel: channel.id };
+    state.message_created(&place, message, Some(render::member(&guild.member, Some(user))));
     Ok(Some(id))
 }

@@ -107,7 +107,7 @@ pub async fn create(
         match state.store.create_invite(&row, Some(&entry)).await {
             Ok(()) => {
                 let invite = render_invite(&state, &row, true, false).await?;
-                if let Some(place) = access.invite_place(&state).await? {
+                if let Some(place) = access.invite_place() {
                     state.invite_created(&place, &invite);
                 }
                 if let Some(g) = &access.guild {
@@ -232,7 +232,7 @@ pub async fn delete(
         &reason,
     );
     if state.store.delete_invite(&code, Some(&entry)).await? {
-        if let Some(place) = channel.invite_place(&state).await? {
+        if let Some(place) = channel.invite_place() {
             state.invite_deleted(&place, &code);
         }
         crate::routes::roles::announce_audit(&state, guild, &entry).await?;

@@ -344,11 +344,11 @@ pub async fn create(
     };
     // Before storing: who may view the channel is also who @everyone
     // reaches, counted in the message's own transaction.
-    let place = access.place(&state).await?;
+    let place = access.place();
     let guild_mentions = match &place {
-        Place::Guild { guild, viewers, .. } => Some(GuildMentions {
+        Place::Guild { guild, .. } => Some(GuildMentions {
             guild: *guild,
-            viewers: viewers.clone(),
+            viewers: access.mention_viewers(&state, &row).await?,
             online: (mention_everyone == Everyone::Here).then(|| state.presences.online_members(*guild)),
         }),
         Place::Dm { .. } => None,
@@ -363,27 +363,13 @@ pub async fn create(
     let (id, content) = (stored.id, stored.content.clone());
     let mut message = render_one(&state, &Viewer::everything(user.id), stored).await?;
     if created {
-        let history = replied_readers(&state, &access, &message).await?;
-        state.message_created(&place, message.clone(), access.member(), history);
+        state.message_created(&place, message.clone(), access.member());
         if let Some(v) = &verdict {
             automod::execute(&state, &access, &user, &content, v, Some(id)).await;
         }
     }
     access.viewer(&state, &user).await?.restrict(&mut message);
     Ok(Json(message))
-}
-
-/// For a reply: who may see the message it replies to (see
-/// `ChannelAccess::history_readers`); nothing to work out otherwise.
-async fn replied_readers(
-    state: &ApiState,
-    access: &ChannelAccess,
-    message: &Message,
-) -> ApiResult<Option<domain::publish::HistoryReaders>> {
-    match message.referenced_message {
-        Some(Some(_)) => access.history_readers(state).await,
-        _ => Ok(None),
-    }
 }
 
 /// Refuses a message sent sooner than the channel's slowmode allows, unless
@@ -508,8 +494,7 @@ pub async fn update(
     state.store.edit_message(&row).await?;
     let (id, content) = (row.id, row.content.clone());
     let mut message = render_one(&state, &Viewer::everything(user.id), row).await?;
-    let history = replied_readers(&state, &access, &message).await?;
-    state.message_updated(&access.place(&state).await?, message.clone(), access.member(), history);
+    state.message_updated(&access.place(), message.clone(), access.member());
     if let Some(v) = &verdict {
         automod::execute(&state, &access, &user, &content, v, Some(id)).await;
     }
@@ -542,7 +527,7 @@ pub async fn delete(
         _ => None,
     };
     if state.store.delete_message(access.channel.id, row.id, entry.as_ref()).await? {
-        state.message_deleted(&access.place(&state).await?, row.id);
+        state.message_deleted(&access.place(), row.id);
         if let (Some(g), Some(e)) = (&access.guild, &entry) {
             crate::routes::roles::announce_audit(&state, g, e).await?;
         }
@@ -590,7 +575,7 @@ pub async fn bulk_delete(
     );
     let deleted = state.store.delete_messages(access.channel.id, &body.messages, Some(&entry)).await?;
     if !deleted.is_empty() {
-        state.messages_bulk_deleted(&access.place(&state).await?, &deleted);
+        state.messages_bulk_deleted(&access.place(), &deleted);
         crate::routes::roles::announce_audit(&state, guild, &entry).await?;
     }
     Ok(StatusCode::NO_CONTENT)
@@ -665,7 +650,7 @@ pub async fn react(
             burst_colors: Vec::new(),
             kind: 0,
         };
-        state.reaction_event(&access.place(&state).await?, Dispatch::ReactionAdd(data));
+        state.reaction_event(&access.place(), Dispatch::ReactionAdd(data));
     }
     Ok(StatusCode::NO_CONTENT)
 }
@@ -697,7 +682,7 @@ pub async fn unreact(
             burst: false,
             kind: 0,
         };
-        state.reaction_event(&access.place(&state).await?, Dispatch::ReactionRemove(data));
+        state.reaction_event(&access.place(), Dispatch::ReactionRemove(data));
     }
     Ok(StatusCode::NO_CONTENT)
 }
@@ -741,7 +726,7 @@ pub async fn clear_emoji(
             guild_id: None,
             emoji: render::reaction_emoji(&key),
         };
-        state.reaction_event(&access.place(&state).await?, Dispatch::ReactionRemoveEmoji(data));
+        state.reaction_event(&access.place(), Dispatch::ReactionRemoveEmoji(data));
     }
     Ok(StatusCode::NO_CONTENT)
 }
@@ -756,7 +741,7 @@ pub async fn clear_reactions(
     let row = find(&state, &access, &user, &message).await?;
     if state.store.clear_reactions(access.channel.id, row.id, None).await? > 0 {
         let data = ReactionRemoveAll { channel_id: access.channel.id, message_id: row.id, guild_id: None };
-        state.reaction_event(&access.place(&state).await?, Dispatch::ReactionRemoveAll(data));
+        state.reaction_event(&access.place(), Dispatch::ReactionRemoveAll(data));
     }
     Ok(StatusCode::NO_CONTENT)
 }
@@ -830,7 +815,7 @@ fn pin_entry(
 
 async fn announce_pins(state: &ApiState, access: &ChannelAccess, entry: Option<&store::AuditEntry>) -> ApiResult<()> {
     let last_pin = state.store.channel(access.channel.id).await?.and_then(|c| c.last_pin_at);
-    state.pins_updated(&access.place(state).await?, last_pin);
+    state.pins_updated(&access.place(), last_pin);
     if let (Some(g), Some(e)) = (&access.guild, entry) {
         crate::routes::roles::announce_audit(state, g, e).await?;
     }
