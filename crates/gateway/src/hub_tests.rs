@@ -10,83 +10,17 @@ use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
-use events::{
-    intents, Audience, ChannelId, ContentGate, CustomActivity, Event, LocalBus, Membership, PresenceChange,
-    RevokedTokens, Subscription,
-};
+use events::{intents, Audience, CustomActivity, Event, LocalBus, PresenceChange, RevokedTokens, Subscription};
 use futures::FutureExt;
+use model::channel::Channel;
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
 use super::*;
 use crate::session::{Frame, Session};
+use crate::test_events::*;
 
-// ---- events, as the API publishes them ----
-
-fn guild_event(name: &'static str, g: GuildId, intents: u64) -> Event {
-    Event::new(name, Bytes::from(json!({ "guild_id": g }).to_string()), Audience::Guild(g), intents)
-}
-
-/// A MESSAGE_CREATE in a guild channel by `author`, mentioning `mentioned`,
-/// with the content gate the API adds.
-fn channel_message(g: GuildId, c: ChannelId, author: UserId, mentioned: &[UserId]) -> Event {
-    let data = json!({ "guild_id": g, "channel_id": c, "author": { "id": author }, "content": "secret" });
-    let redacted = json!({ "guild_id": g, "channel_id": c, "author": { "id": author }, "content": "" });
-    Event::new(
-        "MESSAGE_CREATE",
-        Bytes::from(data.to_string()),
-        Audience::GuildChannel { guild: g, channel: c },
-        intents::GUILD_MESSAGES,
-    )
-    .with_content_gate(ContentGate {
-        redacted: Bytes::from(redacted.to_string()),
-        author,
-        mentioned: mentioned.to_vec(),
-        reply: None,
-    })
-}
-
-fn guild_users_event(name: &'static str, g: GuildId, users: &[UserId], intents: u64) -> Event {
-    Event::new(name, Bytes::from_static(b"{}"), Audience::GuildUsers { guild: g, users: users.to_vec() }, intents)
-}
-
-fn users_event(name: &'static str, users: &[UserId], intents: u64) -> Event {
-    Event::new(name, Bytes::from_static(b"{}"), Audience::Users(users.to_vec()), intents)
-}
-
-fn dm_message(users: &[UserId]) -> Event {
-    users_event("MESSAGE_CREATE", users, intents::DIRECT_MESSAGES)
-}
-
-/// The joiner's GUILD_CREATE, whose snapshot lists `members`.
-fn guild_joined(user: UserId, g: GuildId, members: &[UserId]) -> Event {
-    let members: Vec<Value> = members.iter().map(|m| json!({ "user": { "id": m } })).collect();
-    let data = json!({ "id": g, "members": members });
-    Event::new("GUILD_CREATE", Bytes::from(data.to_string()), Audience::Users(vec![user]), intents::GUILDS)
-        .with_membership(Membership::Joined { user, guild: g })
-}
-
-/// The leaver's GUILD_DELETE.
-fn guild_left(user: UserId, g: GuildId) -> Event {
-    Event::new(
-        "GUILD_DELETE",
-        Bytes::from(json!({ "id": g }).to_string()),
-        Audience::Users(vec![user]),
-        intents::GUILDS,
-    )
-    .with_membership(Membership::Left { user, guild: g })
-}
-
-fn guild_deleted(g: GuildId) -> Event {
-    Event::new("GUILD_DELETE", Bytes::from(json!({ "id": g }).to_string()), Audience::Guild(g), intents::GUILDS)
-        .with_membership(Membership::GuildDeleted(g))
-}
-
-/// RELATIONSHIP_ADD/REMOVE to `owner` about `other` (type 1 friend, 2 blocked).
-fn relationship(name: &'static str, owner: UserId, other: UserId, kind: u8) -> Event {
-    let data = json!({ "id": other, "type": kind, "nickname": null });
-    Event::new(name, Bytes::from(data.to_string()), Audience::Users(vec![owner]), 0)
-}
+// ---- events, as the domain publishes them (more in test_events.rs) ----
 
 fn presence_change(user: UserId, status: Option<&str>, custom: Option<Option<&str>>) -> Event {
     Event::presence_changed(PresenceChange {
@@ -96,20 +30,24 @@ fn presence_change(user: UserId, status: Option<&str>, custom: Option<Option<&st
     })
 }
 
-// ---- a hub and its sessions ----
-
-fn user(n: u64) -> UserId {
-    UserId::new(n)
+/// INVITE_DELETE to these members of a guild only.
+fn invite_to(g: GuildId, users: &[UserId]) -> Event {
+    let data = events::dispatch::InviteDelete { guild_id: g, channel_id: channel(1), code: "abc".into() };
+    Event::new(Dispatch::InviteDelete(data), Audience::GuildUsers { guild: g, users: users.to_vec() })
 }
+
+/// A member's PRESENCE_UPDATE to their guild.
+fn guild_presence(g: GuildId, u: UserId) -> Event {
+    let p = presence_payload(u, Some(g), &UserPresence { status: "online".into(), activities: Vec::new() });
+    Event::new(Dispatch::PresenceUpdate(Box::new(p)), Audience::Guild(g))
+}
+
+// ---- a hub and its sessions ----
 
 /// A guild on shard `n % shards` of any shard count (Discord's formula
 /// looks at the bits above the low 22).
 fn guild(n: u64) -> GuildId {
     GuildId::new((n << 22) | 0x1234)
-}
-
-fn channel(n: u64) -> ChannelId {
-    ChannelId::new(n)
 }
 
 /// A SQLite file for the store the hub is given (routing never reads it),
@@ -174,8 +112,35 @@ impl Fixture {
         ));
         let (tx, rx) = mpsc::channel(spec.capacity);
         assert!(session.resume(Some(0), tx.clone()).unwrap().is_empty());
+        // As IDENTIFY reads them: the guilds' views, with this member
+        // (an open guild of channels 1 to 10 unless a test made its own).
+        for g in &spec.guilds {
+            let mut reg = self.hub.registry();
+            let view = reg.views.entry(*g).or_insert_with(|| open_view(*g));
+            if !view.has_member(spec.user) {
+                view.set_member(spec.user, MemberView::of(&member_obj(*g, spec.user, &[])));
+            }
+        }
         self.hub.register(session.clone());
         Conn { session, rx, tx }
+    }
+
+    /// Replaces a guild's view: its owner, roles and channels, and each
+    /// member connected here with their roles.
+    fn view(
+        &self,
+        g: GuildId,
+        owner: UserId,
+        roles: &[store::RoleRow],
+        channels: &[Channel],
+        members: &[(UserId, &[store::RoleId])],
+    ) {
+        let roles: Vec<model::guild::Role> = roles.iter().map(domain::render::role).collect();
+        let mut view = GuildView::new(g, owner, &roles, channels.iter().cloned(), false);
+        for (u, r) in members {
+            view.set_member(*u, MemberView::of(&member_obj(g, *u, r)));
+        }
+        self.hub.registry().views.insert(g, view);
     }
 
     fn route(&self, event: &Event) {
@@ -185,6 +150,12 @@ impl Fixture {
     fn online(&self, user: UserId, status: &str, guilds: &[GuildId]) {
         self.hub.set_presence(user, UserPresence { status: status.into(), activities: Vec::new() }, guilds);
     }
+}
+
+/// A guild whose channels 1 to 10 every member may see.
+fn open_view(g: GuildId) -> GuildView {
+    let roles = [domain::render::role(&everyone(g))];
+    GuildView::new(g, user(999), &roles, (1..=10).map(|c| channel_obj(g, channel(c), &[])), false)
 }
 
 struct Spec {
@@ -252,7 +223,7 @@ async fn guild_events_reach_every_session_of_the_members_and_no_one_else() {
     let mut carol = f.connect(person("c", user(3), &[g2]));
     let mut dave = f.connect(person("d", user(4), &[]));
 
-    f.route(&guild_event("GUILD_UPDATE", g1, intents::GUILDS));
+    f.route(&guild_update(g1, user(999)));
     f.route(&channel_message(g1, channel(10), user(2), &[]));
     for conn in [&mut alice_web, &mut alice_phone, &mut bob] {
         assert_eq!(conn.names(), vec!["GUILD_UPDATE", "MESSAGE_CREATE"], "{}", conn.session.id);
@@ -260,12 +231,12 @@ async fn guild_events_reach_every_session_of_the_members_and_no_one_else() {
     assert!(carol.names().is_empty(), "not a member of g1");
     assert!(dave.names().is_empty(), "in no guild");
 
-    f.route(&guild_event("GUILD_UPDATE", g2, intents::GUILDS));
+    f.route(&guild_update(g2, user(999)));
     assert_eq!(bob.names(), vec!["GUILD_UPDATE"]);
     assert_eq!(carol.names(), vec!["GUILD_UPDATE"]);
     assert!(alice_web.names().is_empty());
     // A guild nobody here is in: nothing to do.
-    f.route(&guild_event("GUILD_UPDATE", guild(3), intents::GUILDS));
+    f.route(&guild_update(guild(3), user(999)));
     assert!([&mut alice_web, &mut bob, &mut carol, &mut dave].into_iter().all(|c| c.names().is_empty()));
 }
 
@@ -277,8 +248,8 @@ async fn guild_users_events_reach_the_listed_members_only() {
     let mut bob = f.connect(person("b", user(2), &[g]));
     let mut carol = f.connect(person("c", user(3), &[guild(2)]));
     // Carol is listed but is not a member of g: she does not get it.
-    f.route(&guild_users_event("INVITE_CREATE", g, &[user(1), user(3)], intents::GUILD_INVITES));
-    assert_eq!(alice.names(), vec!["INVITE_CREATE"]);
+    f.route(&invite_to(g, &[user(1), user(3)]));
+    assert_eq!(alice.names(), vec!["INVITE_DELETE"]);
     assert!(bob.names().is_empty(), "a member who is not listed");
     assert!(carol.names().is_empty(), "listed, but not in the guild");
 }
@@ -327,25 +298,23 @@ async fn sessions_get_only_the_events_their_intents_admit() {
     let mut chooser = f.connect(Spec { intents: intents::GUILD_MESSAGES, ..person("q", user(2), &[g]) });
 
     f.route(&channel_message(g, channel(10), user(1), &[]));
-    f.route(&guild_event("GUILD_UPDATE", g, intents::GUILDS));
-    f.route(&guild_event("PRESENCE_UPDATE", g, intents::GUILD_PRESENCES));
-    f.route(&guild_event("TYPING_START", g, intents::GUILD_MESSAGE_TYPING));
-    f.route(&guild_event("THREAD_MEMBERS_UPDATE", g, intents::GUILDS | intents::GUILD_MEMBERS));
-    f.route(&guild_event("ANYONE", g, 0));
+    f.route(&guild_update(g, user(999)));
+    f.route(&guild_presence(g, user(1)));
+    f.route(&typing(g, channel(10), user(1)));
+    f.route(&member_add(g, user(3)));
+    // An event with no intent reaches every session it names.
+    f.route(&ack(&[user(10), user(11), user(12), user(1), user(2)]));
 
     let frames = guilds_only.frames();
-    assert_eq!(
-        frames.iter().map(|f| f.name).collect::<Vec<_>>(),
-        vec!["GUILD_UPDATE", "THREAD_MEMBERS_UPDATE", "ANYONE"]
-    );
-    assert_eq!(frames.iter().map(|f| f.seq).collect::<Vec<_>>(), vec![1, 2, 3], "filtered events take no sequence");
-    assert_eq!(messages.names(), vec!["MESSAGE_CREATE", "GUILD_UPDATE", "THREAD_MEMBERS_UPDATE", "ANYONE"]);
-    assert_eq!(nothing.names(), vec!["ANYONE"]);
+    assert_eq!(frames.iter().map(|f| f.name).collect::<Vec<_>>(), vec!["GUILD_UPDATE", "MESSAGE_ACK"]);
+    assert_eq!(frames.iter().map(|f| f.seq).collect::<Vec<_>>(), vec![1, 2], "filtered events take no sequence");
+    assert_eq!(messages.names(), vec!["MESSAGE_CREATE", "GUILD_UPDATE", "MESSAGE_ACK"]);
+    assert_eq!(nothing.names(), vec!["MESSAGE_ACK"]);
     assert_eq!(
         people.names(),
-        vec!["MESSAGE_CREATE", "GUILD_UPDATE", "PRESENCE_UPDATE", "TYPING_START", "THREAD_MEMBERS_UPDATE", "ANYONE"]
+        vec!["MESSAGE_CREATE", "GUILD_UPDATE", "PRESENCE_UPDATE", "TYPING_START", "GUILD_MEMBER_ADD", "MESSAGE_ACK"]
     );
-    assert_eq!(chooser.names(), vec!["MESSAGE_CREATE", "ANYONE"]);
+    assert_eq!(chooser.names(), vec!["MESSAGE_CREATE", "MESSAGE_ACK"]);
 }
 
 #[tokio::test]
@@ -369,13 +338,13 @@ async fn each_guild_s_events_go_to_its_shard_and_dms_to_shard_zero() {
     let mut shard0 = f.connect(spec("s0", (0, 2)));
     let mut shard1 = f.connect(spec("s1", (1, 2)));
 
-    f.route(&guild_event("GUILD_UPDATE", even, intents::GUILDS));
+    f.route(&guild_update(even, user(999)));
     assert_eq!(shard0.names(), vec!["GUILD_UPDATE"]);
     assert!(shard1.names().is_empty());
     f.route(&channel_message(odd, channel(1), user(1), &[]));
-    f.route(&guild_users_event("INVITE_CREATE", odd, &[me], intents::GUILD_INVITES));
+    f.route(&invite_to(odd, &[me]));
     assert!(shard0.names().is_empty());
-    assert_eq!(shard1.names(), vec!["MESSAGE_CREATE", "INVITE_CREATE"]);
+    assert_eq!(shard1.names(), vec!["MESSAGE_CREATE", "INVITE_DELETE"]);
     // Outside guilds: shard 0 only.
     f.route(&dm_message(&[me]));
     assert_eq!(shard0.names(), vec!["MESSAGE_CREATE"]);
@@ -383,10 +352,10 @@ async fn each_guild_s_events_go_to_its_shard_and_dms_to_shard_zero() {
     // A guild joined reaches the user's sessions by name, but only the
     // guild's shard gets its GUILD_CREATE and its events.
     let joined = guild(9);
-    f.route(&guild_joined(me, joined, &[me]));
+    f.route(&guild_joined(me, joined, &[me], &[]));
     assert!(shard0.names().is_empty());
     assert_eq!(shard1.names(), vec!["GUILD_CREATE"]);
-    f.route(&guild_event("GUILD_UPDATE", joined, intents::GUILDS));
+    f.route(&guild_update(joined, user(999)));
     assert!(shard0.names().is_empty());
     assert_eq!(shard1.names(), vec!["GUILD_UPDATE"]);
 }
@@ -410,7 +379,7 @@ async fn bots_without_message_content_get_content_only_of_their_own_and_mentioni
         let frames = conn.frames();
         assert_eq!(json_of(&frames[0].data)["content"], "secret", "{}", conn.session.id);
         // Serialised once: every session that sees it all shares the bytes.
-        assert_eq!(frames[0].data.as_ptr(), event.data.as_ptr());
+        assert_eq!(frames[0].data.as_ptr(), event.data().as_ptr());
     }
 
     // The bot's own message is shown to it.
@@ -423,7 +392,7 @@ async fn bots_without_message_content_get_content_only_of_their_own_and_mentioni
     f.route(&again);
     let (a, b) = (plain.frames().remove(0), mentioned.frames().remove(0));
     assert_eq!(a.data.as_ptr(), b.data.as_ptr());
-    assert_eq!(a.data, again.content_gate.as_ref().unwrap().redacted);
+    assert_eq!(a.data, again.content_gate().unwrap().redacted);
 }
 
 // ---- membership ----
@@ -442,9 +411,9 @@ async fn a_joiner_gets_guild_create_with_presences_then_the_guild_s_events() {
     f.online(bob, "dnd", &[joined]);
     f.online(dan, "invisible", &[joined]);
 
-    let event = guild_joined(alice, joined, &[alice, bob, carol, dan]);
+    let event = guild_joined(alice, joined, &[alice, bob, carol, dan], &[channel(3)]);
     f.route(&event);
-    f.route(&guild_event("GUILD_MEMBER_ADD", joined, intents::GUILD_MEMBERS));
+    f.route(&member_add(joined, alice));
 
     let frames = alice_web.frames();
     assert_eq!(frames.iter().map(|f| f.name).collect::<Vec<_>>(), vec!["GUILD_CREATE", "GUILD_MEMBER_ADD"]);
@@ -455,11 +424,11 @@ async fn a_joiner_gets_guild_create_with_presences_then_the_guild_s_events() {
     assert_eq!(snapshot["presences"][0]["user"]["id"], json!(bob));
     assert_eq!(snapshot["presences"][0]["status"], "dnd");
     assert_eq!(snapshot["presences"][0]["guild_id"], json!(joined));
-    assert_eq!(snapshot["members"], json_of(&event.data)["members"], "the rest as the API built it");
+    assert_eq!(snapshot["members"], json_of(event.data())["members"], "the rest as the API built it");
 
     let frames = alice_bot_like.frames();
     assert_eq!(frames.iter().map(|f| f.name).collect::<Vec<_>>(), vec!["GUILD_CREATE", "GUILD_MEMBER_ADD"]);
-    assert_eq!(frames[0].data, event.data, "no presences without GUILD_PRESENCES");
+    assert_eq!(&frames[0].data, event.data(), "no presences without GUILD_PRESENCES");
 
     assert_eq!(bob_conn.names(), vec!["GUILD_MEMBER_ADD"], "the others hear of the member, not the snapshot");
     assert!(alice_web.session.has_guild(joined) && alice_bot_like.session.has_guild(joined));
@@ -480,7 +449,7 @@ async fn a_leaver_gets_its_guild_delete_and_nothing_after() {
 
     f.route(&guild_left(alice, g));
     // As the API publishes it, after the leaver's GUILD_DELETE.
-    f.route(&guild_event("GUILD_MEMBER_REMOVE", g, intents::GUILD_MEMBERS));
+    f.route(&member_remove(g, alice));
     assert_eq!(alice_web.names(), vec!["GUILD_DELETE"]);
     assert_eq!(alice_phone.names(), vec!["GUILD_DELETE"]);
     assert_eq!(bob_conn.names(), vec!["GUILD_MEMBER_REMOVE"]);
@@ -492,7 +461,7 @@ async fn a_leaver_gets_its_guild_delete_and_nothing_after() {
     assert_eq!(bob_conn.names(), vec!["MESSAGE_CREATE"]);
     use events::Presences;
     assert_eq!(f.hub.online_members(g), vec![bob]);
-    f.route(&guild_event("GUILD_UPDATE", guild(2), intents::GUILDS));
+    f.route(&guild_update(guild(2), user(999)));
     assert_eq!(alice_web.names(), vec!["GUILD_UPDATE"]);
 }
 
@@ -506,11 +475,11 @@ async fn a_deleted_guild_s_members_get_guild_delete_then_lose_the_guild() {
     assert_eq!(alice.names(), vec!["GUILD_DELETE"]);
     assert_eq!(bob.names(), vec!["GUILD_DELETE"]);
     assert!(!alice.session.has_guild(g) && !bob.session.has_guild(g));
-    f.route(&guild_event("GUILD_UPDATE", g, intents::GUILDS));
+    f.route(&guild_update(g, user(999)));
     assert!(alice.names().is_empty() && bob.names().is_empty());
     use events::Presences;
     assert!(f.hub.online_members(g).is_empty());
-    f.route(&guild_event("GUILD_UPDATE", other, intents::GUILDS));
+    f.route(&guild_update(other, user(999)));
     assert_eq!(alice.names(), vec!["GUILD_UPDATE"]);
 }
 
@@ -556,15 +525,15 @@ async fn a_presence_set_through_the_api_is_applied_and_announced_to_the_user_s_g
     let mut guilds: Vec<_> = published
         .iter()
         .map(|e| {
-            assert_eq!(e.name, "PRESENCE_UPDATE");
-            assert_eq!(e.intents, intents::GUILD_PRESENCES);
-            let d = json_of(&e.data);
+            assert_eq!(e.name(), "PRESENCE_UPDATE");
+            assert_eq!(e.intents(), intents::GUILD_PRESENCES);
+            let d = json_of(e.data());
             assert_eq!(d["user"]["id"], json!(alice));
             assert_eq!(d["status"], "dnd");
             assert_eq!(d["activities"][0]["type"], 4);
             assert_eq!(d["activities"][0]["state"], "busy");
             assert_eq!(d["guild_id"], json!(e.guild().unwrap()));
-            match &e.audience {
+            match e.audience() {
                 Audience::Guild(g) => *g,
                 other => panic!("to a guild, not {other:?}"),
             }
@@ -579,8 +548,8 @@ async fn a_presence_set_through_the_api_is_applied_and_announced_to_the_user_s_g
     f.route(&presence_change(alice, None, Some(None)));
     let published = f.published();
     assert_eq!(published.len(), 2);
-    assert_eq!(json_of(&published[0].data)["status"], "dnd");
-    assert_eq!(json_of(&published[0].data)["activities"], json!([]));
+    assert_eq!(json_of(published[0].data())["status"], "dnd");
+    assert_eq!(json_of(published[0].data())["activities"], json!([]));
     // Setting what is already set announces nothing.
     f.route(&presence_change(alice, Some("dnd"), None));
     assert!(f.published().is_empty());
@@ -588,7 +557,7 @@ async fn a_presence_set_through_the_api_is_applied_and_announced_to_the_user_s_g
     f.route(&presence_change(alice, Some("invisible"), None));
     let published = f.published();
     assert_eq!(published.len(), 2);
-    assert_eq!(json_of(&published[0].data)["status"], "offline");
+    assert_eq!(json_of(published[0].data())["status"], "offline");
     assert_eq!(f.hub.presence_of(alice).unwrap().status, "invisible");
     // Someone with no session here is offline on this node: nothing changes.
     f.route(&presence_change(bob, Some("idle"), None));
@@ -649,7 +618,7 @@ async fn a_new_friend_s_presence_is_shown_at_once_and_friends_hear_presence_chan
     f.online(carol, "invisible", &[]);
     assert!(f.published().is_empty(), "no guilds and no friends: nobody to tell");
 
-    f.route(&relationship("RELATIONSHIP_ADD", alice, bob, 1));
+    f.route(&relationship(true, alice, bob, 1));
     let frames = alice_conn.frames();
     assert_eq!(frames.iter().map(|f| f.name).collect::<Vec<_>>(), vec!["RELATIONSHIP_ADD", "PRESENCE_UPDATE"]);
     let p = json_of(&frames[1].data);
@@ -661,22 +630,22 @@ async fn a_new_friend_s_presence_is_shown_at_once_and_friends_hear_presence_chan
     f.route(&presence_change(alice, Some("dnd"), None));
     let published = f.published();
     assert_eq!(published.len(), 1);
-    assert_eq!(published[0].audience, Audience::Users(vec![bob]));
-    assert_eq!(published[0].intents, 0);
+    assert_eq!(*published[0].audience(), Audience::Users(vec![bob]));
+    assert_eq!(published[0].intents(), 0);
 
     // An invisible friend shows nothing; a block is no friendship.
-    f.route(&relationship("RELATIONSHIP_ADD", alice, carol, 1));
+    f.route(&relationship(true, alice, carol, 1));
     assert_eq!(alice_conn.names(), vec!["RELATIONSHIP_ADD"]);
-    f.route(&relationship("RELATIONSHIP_ADD", bob, carol, 2));
+    f.route(&relationship(true, bob, carol, 2));
     f.route(&presence_change(bob, Some("online"), None));
     assert!(f.published().is_empty(), "Bob has no friends to tell");
 
     // Unfriended: Bob no longer hears Alice.
-    f.route(&relationship("RELATIONSHIP_REMOVE", alice, bob, 1));
+    f.route(&relationship(false, alice, bob, 1));
     f.route(&presence_change(alice, Some("idle"), None));
     let published = f.published();
     assert_eq!(published.len(), 1);
-    assert_eq!(published[0].audience, Audience::Users(vec![carol]));
+    assert_eq!(*published[0].audience(), Audience::Users(vec![carol]));
 }
 
 // ---- sessions kept and let go ----
@@ -687,16 +656,17 @@ async fn a_slow_session_is_cut_loose_but_stays_resumable() {
     let g = guild(1);
     let mut slow = f.connect(Spec { capacity: 1, ..person("s", user(1), &[g]) });
     let mut fast = f.connect(person("f", user(2), &[g]));
-    for name in ["ONE", "TWO", "THREE"] {
-        f.route(&guild_event(name, g, intents::GUILDS));
-    }
-    assert_eq!(fast.names(), vec!["ONE", "TWO", "THREE"], "one slow reader holds up no one");
-    assert_eq!(slow.names(), vec!["ONE"]);
+    f.route(&guild_update(g, user(999)));
+    f.route(&role_create(g, &role_row(g, role(5), 0, 1)));
+    f.route(&role_delete(g, role(5)));
+    let (one, two, three) = ("GUILD_UPDATE", "GUILD_ROLE_CREATE", "GUILD_ROLE_DELETE");
+    assert_eq!(fast.names(), vec![one, two, three], "one slow reader holds up no one");
+    assert_eq!(slow.names(), vec![one]);
     assert!(slow.session.detached_since().is_some());
     let kept = f.hub.session("s").expect("still registered");
     let (tx, _rx) = mpsc::channel(8);
     let replay = kept.resume(Some(1), tx).unwrap();
-    assert_eq!(replay.iter().map(|f| (f.seq, f.name)).collect::<Vec<_>>(), vec![(2, "TWO"), (3, "THREE")]);
+    assert_eq!(replay.iter().map(|f| (f.seq, f.name)).collect::<Vec<_>>(), vec![(2, two), (3, three)]);
 }
 
 #[tokio::test]
@@ -724,9 +694,9 @@ async fn detached_sessions_are_forgotten_after_the_resume_window() {
     assert!(f.hub.presence_of(bob).is_none());
     let published = f.published();
     assert_eq!(published.len(), 1, "Bob's last session went: he went offline");
-    assert_eq!(published[0].audience, Audience::Guild(g));
-    assert_eq!(json_of(&published[0].data)["status"], "offline");
-    assert_eq!(json_of(&published[0].data)["user"]["id"], json!(bob));
+    assert_eq!(*published[0].audience(), Audience::Guild(g));
+    assert_eq!(json_of(published[0].data())["status"], "offline");
+    assert_eq!(json_of(published[0].data())["user"]["id"], json!(bob));
     use events::Presences;
     assert_eq!(f.hub.online_members(g), vec![alice]);
 }
@@ -736,8 +706,8 @@ async fn detached_sessions_are_forgotten_after_the_resume_window() {
 /// byte); which of them the reaper keeps.
 async fn kept_under_budget(frames: usize) -> Vec<&'static str> {
     let g = guild(1);
-    let event = guild_event("BIG", g, intents::GUILDS);
-    let one = event.data.len() + std::mem::size_of::<Frame>();
+    let event = guild_update(g, user(999));
+    let one = event.data().len() + std::mem::size_of::<Frame>();
     let config = GatewayConfig { resume_budget_bytes: frames * one - 1, ..GatewayConfig::default() };
     let f = fixture(config).await;
     let first = f.connect(person("first", user(1), &[g]));
@@ -790,4 +760,240 @@ fn the_guild_helper_puts_guilds_on_the_expected_shards() {
     assert!(s((0, 2)).on_shard(Some(guild(4))));
     assert!(s((1, 2)).on_shard(Some(guild(7))));
     assert!(s((1, 2)).on_shard(Some(guild(9))));
+}
+
+// ---- visibility: who may see a channel, decided from the guild's view ----
+
+use model::permissions::{
+    ADMINISTRATOR, MANAGE_GUILD, READ_MESSAGE_HISTORY, SEND_MESSAGES, VIEW_AUDIT_LOG, VIEW_CHANNEL,
+};
+
+/// A guild owned by user 1 whose @everyone may not read message history,
+/// with a role (7) that may, and these channels: 1 open to all, 2 hidden
+/// from @everyone and shown to role 7, 3 hidden and shown to member 4.
+/// Members: 1 (owner), 2 (role 7), 3 (no role), 4 (no role), 5 (role 8:
+/// ADMINISTRATOR).
+fn hidden_world(f: &Fixture, g: GuildId) {
+    let everyone = role_row(g, g.cast(), VIEW_CHANNEL | SEND_MESSAGES, 0);
+    let staff = role_row(g, role(7), READ_MESSAGE_HISTORY | VIEW_AUDIT_LOG, 1);
+    let admin = role_row(g, role(8), ADMINISTRATOR, 2);
+    let hide = overwrite(g.get(), 0, 0, VIEW_CHANNEL);
+    let channels = [
+        channel_obj(g, channel(1), &[]),
+        channel_obj(g, channel(2), &[hide.clone(), overwrite(7, 0, VIEW_CHANNEL, 0)]),
+        channel_obj(g, channel(3), &[hide, overwrite(4, 1, VIEW_CHANNEL, 0)]),
+    ];
+    f.view(
+        g,
+        user(1),
+        &[everyone, staff, admin],
+        &channels,
+        &[(user(1), &[]), (user(2), &[role(7)]), (user(3), &[]), (user(4), &[]), (user(5), &[role(8)])],
+    );
+}
+
+#[tokio::test]
+async fn a_hidden_channel_s_events_reach_only_those_who_may_view_it() {
+    let f = fixture(GatewayConfig::default()).await;
+    let g = guild(1);
+    hidden_world(&f, g);
+    let mut conns: Vec<Conn> =
+        (1..=5).map(|n| f.connect(person(["a", "b", "c", "d", "e"][n - 1], user(n as u64), &[g]))).collect();
+    let mut got = |f: &Fixture, e: Event| {
+        f.route(&e);
+        conns.iter_mut().map(|c| !c.names().is_empty()).collect::<Vec<bool>>()
+    };
+    // Owner, the role's holder, the admin; not the others.
+    assert_eq!(got(&f, channel_message(g, channel(2), user(2), &[user(3)])), [true, true, false, false, true]);
+    // Owner, the member the overwrite names, the admin.
+    assert_eq!(got(&f, typing(g, channel(3), user(4))), [true, false, false, true, true]);
+    assert_eq!(got(&f, channel_message(g, channel(1), user(3), &[])), [true; 5]);
+    // A channel the view does not know shows nobody anything but the
+    // events that are not about one channel.
+    assert_eq!(got(&f, channel_message(g, channel(9), user(1), &[])), [false; 5]);
+    // Guild-wide permissions: the audit log's readers only (owner, role 7,
+    // admin).
+    assert_eq!(got(&f, for_holders(g, VIEW_AUDIT_LOG)), [true, true, false, false, true]);
+    assert_eq!(got(&f, for_holders(g, MANAGE_GUILD)), [true, false, false, false, true]);
+}
+
+#[tokio::test]
+async fn a_timed_out_member_keeps_its_channels_but_not_what_a_timeout_takes() {
+    let f = fixture(GatewayConfig::default()).await;
+    let g = guild(1);
+    hidden_world(&f, g);
+    let mut staff = f.connect(person("b", user(2), &[g]));
+    let until = model::Timestamp::from_unix_ms(model::Timestamp::now().unix_ms() + 60_000);
+    f.route(&member_timed_out(g, user(2), &[role(7)], until));
+    assert_eq!(staff.names(), vec!["GUILD_MEMBER_UPDATE"], "no channel comes or goes");
+    f.route(&channel_message(g, channel(2), user(1), &[]));
+    assert_eq!(staff.names(), vec!["MESSAGE_CREATE"], "VIEW_CHANNEL survives a timeout");
+    f.route(&for_holders(g, VIEW_AUDIT_LOG));
+    assert!(staff.names().is_empty(), "VIEW_AUDIT_LOG does not");
+    // The timeout lifted: the log's entries reach the member again.
+    f.route(&member_update(g, user(2), &[role(7)]));
+    staff.names();
+    f.route(&for_holders(g, VIEW_AUDIT_LOG));
+    assert_eq!(staff.names(), vec!["GUILD_AUDIT_LOG_ENTRY_CREATE"]);
+}
+
+#[tokio::test]
+async fn a_reply_s_referenced_message_goes_only_to_those_who_may_read_the_history() {
+    let f = fixture(GatewayConfig::default()).await;
+    let g = guild(1);
+    hidden_world(&f, g);
+    let mut owner = f.connect(person("a", user(1), &[g]));
+    let mut staff = f.connect(person("b", user(2), &[g]));
+    let mut plain = f.connect(person("c", user(3), &[g]));
+    let mut other_plain = f.connect(person("d", user(4), &[g]));
+    let event = reply_message(g, channel(1), user(3), user(2));
+    f.route(&event);
+    for conn in [&mut owner, &mut staff] {
+        let frame = conn.frames().remove(0);
+        assert_eq!(&frame.data, event.data(), "{}", conn.session.id);
+        assert_eq!(json_of(&frame.data)["referenced_message"]["content"], "the original");
+    }
+    let (a, b) = (plain.frames().remove(0), other_plain.frames().remove(0));
+    assert!(json_of(&a.data).get("referenced_message").is_none(), "{}", json_of(&a.data));
+    assert_eq!(json_of(&a.data)["content"], "the reply");
+    assert_eq!(a.data.as_ptr(), b.data.as_ptr(), "the variant is serialised once and shared");
+}
+
+#[tokio::test]
+async fn new_overwrites_show_the_channel_to_some_and_hide_it_from_others() {
+    let f = fixture(GatewayConfig::default()).await;
+    let g = guild(1);
+    hidden_world(&f, g);
+    let mut owner = f.connect(person("a", user(1), &[g]));
+    let mut staff = f.connect(person("b", user(2), &[g]));
+    let mut plain = f.connect(person("c", user(3), &[g]));
+    let mut named = f.connect(person("d", user(4), &[g]));
+    // A bot without GUILDS hears nothing of channels coming or going.
+    let mut quiet = f.connect(bot("q", user(3), intents::GUILD_MESSAGES, &[g]));
+    // Channel 2 now: hidden from role 7, shown to member 3.
+    let hide = overwrite(g.get(), 0, 0, VIEW_CHANNEL);
+    let update = channel_update(g, channel(2), &[hide.clone(), overwrite(3, 1, VIEW_CHANNEL, 0)]);
+    f.route(&update);
+    assert_eq!(owner.names(), vec!["CHANNEL_UPDATE"], "still sees it");
+    let lost = staff.frames();
+    assert_eq!(lost.iter().map(|f| f.name).collect::<Vec<_>>(), vec!["CHANNEL_DELETE"]);
+    assert_eq!(json_of(&lost[0].data)["id"], json!(channel(2)));
+    let gained = plain.frames();
+    assert_eq!(gained.iter().map(|f| f.name).collect::<Vec<_>>(), vec!["CHANNEL_CREATE"]);
+    assert_eq!(&gained[0].data, update.data(), "the channel as it is now");
+    assert!(named.names().is_empty(), "never saw it, still does not");
+    assert!(quiet.names().is_empty());
+    // From now on its messages follow the new overwrites.
+    f.route(&channel_message(g, channel(2), user(1), &[]));
+    assert_eq!(plain.names(), vec!["MESSAGE_CREATE"]);
+    assert_eq!(quiet.names(), vec!["MESSAGE_CREATE"]);
+    assert_eq!(owner.names(), vec!["MESSAGE_CREATE"]);
+    assert!(staff.names().is_empty());
+    // An update that leaves the overwrites alone is just an update.
+    f.route(&channel_update(g, channel(2), &[hide, overwrite(3, 1, VIEW_CHANNEL, 0)]));
+    assert_eq!(owner.names(), vec!["CHANNEL_UPDATE"]);
+    assert_eq!(plain.names(), vec!["CHANNEL_UPDATE"]);
+    assert!(staff.names().is_empty());
+}
+
+#[tokio::test]
+async fn channels_come_and_go_with_their_own_events() {
+    let f = fixture(GatewayConfig::default()).await;
+    let g = guild(1);
+    hidden_world(&f, g);
+    let mut staff = f.connect(person("b", user(2), &[g]));
+    let mut plain = f.connect(person("c", user(3), &[g]));
+    let hidden = [overwrite(g.get(), 0, 0, VIEW_CHANNEL), overwrite(7, 0, VIEW_CHANNEL, 0)];
+    f.route(&channel_create(g, channel(20), &hidden));
+    assert_eq!(staff.names(), vec!["CHANNEL_CREATE"]);
+    assert!(plain.names().is_empty(), "a channel created hidden from them");
+    f.route(&channel_message(g, channel(20), user(2), &[]));
+    assert_eq!(staff.names(), vec!["MESSAGE_CREATE"]);
+    // Its deletion goes to those who saw it, then it is forgotten.
+    f.route(&channel_delete(g, channel(20)));
+    assert_eq!(staff.names(), vec!["CHANNEL_DELETE"]);
+    assert!(plain.names().is_empty());
+    f.route(&channel_message(g, channel(20), user(1), &[]));
+    assert!(staff.names().is_empty());
+}
+
+#[tokio::test]
+async fn a_role_change_shows_and_hides_channels_to_its_holders() {
+    let f = fixture(GatewayConfig::default()).await;
+    let g = guild(1);
+    hidden_world(&f, g);
+    let mut staff = f.connect(person("b", user(2), &[g]));
+    let mut plain = f.connect(person("c", user(3), &[g]));
+    // Role 7 gains ADMINISTRATOR: its holder now sees channel 3 too.
+    f.route(&role_update(g, &role_row(g, role(7), ADMINISTRATOR, 1)));
+    let frames = staff.frames();
+    assert_eq!(frames.iter().map(|f| f.name).collect::<Vec<_>>(), vec!["GUILD_ROLE_UPDATE", "CHANNEL_CREATE"]);
+    assert_eq!(json_of(&frames[1].data)["id"], json!(channel(3)));
+    assert_eq!(plain.names(), vec!["GUILD_ROLE_UPDATE"]);
+    // A change that moves no one's sight is just the role's event.
+    f.route(&role_update(g, &role_row(g, role(7), ADMINISTRATOR, 5)));
+    assert_eq!(staff.names(), vec!["GUILD_ROLE_UPDATE"]);
+    assert_eq!(plain.names(), vec!["GUILD_ROLE_UPDATE"]);
+    // The role goes: channels 2 and 3 go with it, in channel order.
+    f.route(&role_delete(g, role(7)));
+    let frames = staff.frames();
+    assert_eq!(
+        frames.iter().map(|f| f.name).collect::<Vec<_>>(),
+        vec!["GUILD_ROLE_DELETE", "CHANNEL_DELETE", "CHANNEL_DELETE"]
+    );
+    assert_eq!(json_of(&frames[1].data)["id"], json!(channel(2)));
+    assert_eq!(json_of(&frames[2].data)["id"], json!(channel(3)));
+    assert_eq!(plain.names(), vec!["GUILD_ROLE_DELETE"]);
+    // @everyone losing VIEW_CHANNEL hides even the open channel.
+    f.route(&role_update(g, &role_row(g, g.cast(), SEND_MESSAGES, 0)));
+    assert_eq!(plain.names(), vec!["GUILD_ROLE_UPDATE", "CHANNEL_DELETE"]);
+}
+
+#[tokio::test]
+async fn a_member_s_new_roles_show_channels_to_that_member_only() {
+    let f = fixture(GatewayConfig::default()).await;
+    let g = guild(1);
+    hidden_world(&f, g);
+    let mut plain_web = f.connect(person("c1", user(3), &[g]));
+    let mut plain_phone = f.connect(person("c2", user(3), &[g]));
+    let mut other = f.connect(person("d", user(4), &[g]));
+    f.route(&member_update(g, user(3), &[role(7)]));
+    for conn in [&mut plain_web, &mut plain_phone] {
+        assert_eq!(conn.names(), vec!["GUILD_MEMBER_UPDATE", "CHANNEL_CREATE"]);
+    }
+    assert_eq!(other.names(), vec!["GUILD_MEMBER_UPDATE"]);
+    f.route(&channel_message(g, channel(2), user(1), &[]));
+    assert_eq!(plain_web.names(), vec!["MESSAGE_CREATE"]);
+    f.route(&member_update(g, user(3), &[]));
+    assert_eq!(plain_phone.names(), vec!["MESSAGE_CREATE", "GUILD_MEMBER_UPDATE", "CHANNEL_DELETE"]);
+}
+
+#[tokio::test]
+async fn a_new_owner_sees_every_channel_and_the_old_one_only_theirs() {
+    let f = fixture(GatewayConfig::default()).await;
+    let g = guild(1);
+    hidden_world(&f, g);
+    let mut old = f.connect(person("a", user(1), &[g]));
+    let mut new = f.connect(person("c", user(3), &[g]));
+    f.route(&guild_update(g, user(3)));
+    assert_eq!(old.names(), vec!["GUILD_UPDATE", "CHANNEL_DELETE", "CHANNEL_DELETE"]);
+    assert_eq!(new.names(), vec!["GUILD_UPDATE", "CHANNEL_CREATE", "CHANNEL_CREATE"]);
+}
+
+#[tokio::test]
+async fn a_joiner_s_view_comes_from_its_guild_create_and_goes_when_the_last_session_leaves() {
+    let f = fixture(GatewayConfig::default()).await;
+    let g = guild(1);
+    let mut alice = f.connect(person("a", user(1), &[]));
+    // No view of g here yet: the snapshot's channels are what the joiner sees.
+    f.route(&guild_joined(user(1), g, &[user(1)], &[channel(4)]));
+    assert_eq!(alice.names(), vec!["GUILD_CREATE"]);
+    f.route(&channel_message(g, channel(4), user(2), &[]));
+    assert_eq!(alice.names(), vec!["MESSAGE_CREATE"]);
+    f.route(&channel_message(g, channel(5), user(2), &[]));
+    assert!(alice.names().is_empty(), "a channel the snapshot did not show");
+    assert!(f.hub.registry().views.contains_key(&g));
+    f.route(&guild_left(user(1), g));
+    assert_eq!(alice.names(), vec!["GUILD_DELETE"]);
+    assert!(!f.hub.registry().views.contains_key(&g), "nobody here is in the guild any more");
 }

@@ -5,11 +5,12 @@
 use std::collections::HashSet;
 
 use bytes::Bytes;
-use events::{intents, Audience, ContentGate, Event, ReplyGate, RevokedTokens};
+use events::{intents, RevokedTokens};
 use futures::FutureExt;
 use tokio::sync::mpsc;
 
 use super::*;
+use crate::test_events::{ack, channel, channel_message, dm_message, guild_update, reply_message};
 
 fn user(n: u64) -> UserId {
     UserId::new(n)
@@ -52,24 +53,6 @@ fn received(rx: &mut mpsc::Receiver<Frame>) -> Vec<Frame> {
 /// What the buffer should account for these payloads.
 fn cost(payloads: &[Bytes]) -> usize {
     payloads.iter().map(|d| d.len() + std::mem::size_of::<Frame>()).sum()
-}
-
-/// A guild message event (the shape the lead's typed events will replace).
-fn message_event(g: GuildId, gate: Option<ContentGate>) -> Event {
-    let e = Event::new(
-        "MESSAGE_CREATE",
-        Bytes::from_static(b"{\"content\":\"full\"}"),
-        Audience::GuildChannel { guild: g, channel: events::ChannelId::new(99) },
-        intents::GUILD_MESSAGES,
-    );
-    match gate {
-        Some(gate) => e.with_content_gate(gate),
-        None => e,
-    }
-}
-
-fn gate(author: UserId, mentioned: Vec<UserId>, reply: Option<ReplyGate>) -> ContentGate {
-    ContentGate { redacted: Bytes::from_static(b"{\"content\":\"\"}"), author, mentioned, reply }
 }
 
 #[test]
@@ -219,16 +202,16 @@ fn detach_only_lets_go_of_the_connection_that_is_still_attached() {
 }
 
 #[test]
-fn intents_admit_an_event_when_any_of_its_bits_is_held() {
+fn intents_admit_an_event_when_its_bit_is_held() {
     let s = bot(intents::GUILDS, (0, 1));
-    let event = |bits| Event::new("X", Bytes::new(), Audience::Users(vec![]), bits);
-    assert!(s.wants(&event(0)), "events with no intents reach every session");
-    assert!(s.wants(&event(intents::GUILDS)));
-    assert!(!s.wants(&event(intents::GUILD_MESSAGES)));
-    assert!(s.wants(&event(intents::GUILD_MESSAGES | intents::GUILDS)), "one of several is enough");
-    assert!(!bot(0, (0, 1)).wants(&event(intents::GUILDS)));
-    assert!(bot(0, (0, 1)).wants(&event(0)));
-    assert!(person(1).wants(&event(intents::GUILD_PRESENCES | intents::MESSAGE_CONTENT)));
+    let g = guild(5 << 22);
+    assert!(s.wants(&ack(&[s.user])), "events with no intents reach every session");
+    assert!(s.wants(&guild_update(g, user(9))));
+    assert!(!s.wants(&channel_message(g, channel(1), user(9), &[])));
+    assert!(!bot(0, (0, 1)).wants(&guild_update(g, user(9))));
+    assert!(bot(0, (0, 1)).wants(&ack(&[user(2)])));
+    assert!(!bot(intents::GUILD_MESSAGES, (0, 1)).wants(&dm_message(&[user(2)])), "DMs take DIRECT_MESSAGES");
+    assert!(person(1).wants(&channel_message(g, channel(1), user(9), &[])));
 }
 
 #[test]
@@ -255,58 +238,78 @@ fn shards_carry_guilds_by_discords_formula_and_dms_on_shard_zero() {
     assert!(!bot(0, (2, 3)).on_shard(None));
 }
 
+fn content_of(data: &Bytes) -> serde_json::Value {
+    serde_json::from_slice::<serde_json::Value>(data).expect("JSON")["content"].clone()
+}
+
 #[test]
 fn bots_without_message_content_get_the_redacted_payload_unless_theirs_or_mentioned() {
     let g = guild(5 << 22);
     let other = user(77);
     let plain = bot(intents::GUILD_MESSAGES, (0, 1)); // user 2
-    let event = message_event(g, Some(gate(other, vec![], None)));
-    assert_eq!(plain.payload(&event), Bytes::from_static(b"{\"content\":\"\"}"));
+    let event = channel_message(g, channel(1), other, &[]);
+    assert_eq!(content_of(&plain.payload(&event, true)), "");
     // Its own message, and a message that mentions it, are shown in full.
-    let own = message_event(g, Some(gate(plain.user, vec![], None)));
-    assert_eq!(plain.payload(&own), own.data);
-    let mention = message_event(g, Some(gate(other, vec![user(3), plain.user], None)));
-    assert_eq!(plain.payload(&mention), mention.data);
+    let own = channel_message(g, channel(1), plain.user, &[]);
+    assert_eq!(&plain.payload(&own, true), own.data());
+    let mention = channel_message(g, channel(1), other, &[user(3), plain.user]);
+    assert_eq!(&plain.payload(&mention, true), mention.data());
     // With the intent, everything is shown; a person's session is never gated.
     let content = bot(intents::GUILD_MESSAGES | intents::MESSAGE_CONTENT, (0, 1));
-    assert_eq!(content.payload(&event), event.data);
+    assert_eq!(&content.payload(&event, true), event.data());
     let person =
         Session::new("p".into(), user(9), false, intents::GUILD_MESSAGES, (0, 1), HashSet::new(), 4, "h".into());
-    assert_eq!(person.payload(&event), event.data);
-    // An event with no gate is the same for everyone.
-    assert_eq!(plain.payload(&message_event(g, None)), Bytes::from_static(b"{\"content\":\"full\"}"));
+    assert_eq!(&person.payload(&event, true), event.data());
     // DMs are never gated.
-    let dm = Event::new(
-        "MESSAGE_CREATE",
-        Bytes::from_static(b"{\"content\":\"dm\"}"),
-        Audience::Users(vec![plain.user, other]),
-        intents::DIRECT_MESSAGES,
-    )
-    .with_content_gate(gate(other, vec![], None));
-    assert_eq!(plain.payload(&dm), dm.data);
+    let dm = dm_message(&[other, plain.user]);
+    assert_eq!(&plain.payload(&dm, true), dm.data());
+    assert_eq!(content_of(&plain.payload(&dm, true)), "dm");
 }
 
 #[test]
 fn a_reply_is_gated_by_each_of_its_two_messages() {
     let g = guild(5 << 22);
     let plain = bot(intents::GUILD_MESSAGES, (0, 1)); // user 2
-    let reply = |reply_author: UserId, author: UserId| {
-        let r = ReplyGate {
-            author: reply_author,
-            mentioned: vec![],
-            reply_redacted: Bytes::from_static(b"reply-hidden"),
-            message_redacted: Bytes::from_static(b"message-hidden"),
-        };
-        message_event(g, Some(gate(author, vec![], Some(r))))
+    let shown = |e: &Event| {
+        let d: serde_json::Value = serde_json::from_slice(&plain.payload(e, true)).unwrap();
+        (d["content"].clone(), d["referenced_message"]["content"].clone())
     };
-    let e = reply(user(50), plain.user);
-    assert_eq!(plain.payload(&e), Bytes::from_static(b"reply-hidden"), "its own reply to someone else");
-    let e = reply(plain.user, user(50));
-    assert_eq!(plain.payload(&e), Bytes::from_static(b"message-hidden"), "someone's reply to it");
-    let e = reply(plain.user, plain.user);
-    assert_eq!(plain.payload(&e), e.data);
-    let e = reply(user(50), user(51));
-    assert_eq!(plain.payload(&e), Bytes::from_static(b"{\"content\":\"\"}"), "neither is its own");
+    let e = reply_message(g, channel(1), plain.user, user(50));
+    assert_eq!(shown(&e), ("the reply".into(), "".into()), "its own reply to someone else");
+    let e = reply_message(g, channel(1), user(50), plain.user);
+    assert_eq!(shown(&e), ("".into(), "the original".into()), "someone's reply to it");
+    let e = reply_message(g, channel(1), plain.user, plain.user);
+    assert_eq!(&plain.payload(&e, true), e.data());
+    let e = reply_message(g, channel(1), user(50), user(51));
+    assert_eq!(shown(&e), ("".into(), "".into()), "neither is its own");
+}
+
+#[test]
+fn without_the_channel_s_history_a_reply_comes_without_the_message_it_answers() {
+    let g = guild(5 << 22);
+    let people = person(4);
+    let e = reply_message(g, channel(1), user(50), user(51));
+    assert!(e.history_gated());
+    let full: serde_json::Value = serde_json::from_slice(&people.payload(&e, true)).unwrap();
+    assert_eq!(full["referenced_message"]["content"], "the original");
+    let blind = people.payload(&e, false);
+    let d: serde_json::Value = serde_json::from_slice(&blind).unwrap();
+    assert!(d.get("referenced_message").is_none(), "{d}");
+    assert_eq!(d["content"], "the reply");
+    assert_eq!(d["message_reference"], full["message_reference"]);
+    // Serialised once: every session without the history shares the bytes.
+    assert_eq!(people.payload(&e, false).as_ptr(), blind.as_ptr());
+    // A bot without MESSAGE_CONTENT and without history: the reply, emptied.
+    let plain = bot(intents::GUILD_MESSAGES, (0, 1));
+    let d: serde_json::Value = serde_json::from_slice(&plain.payload(&e, false)).unwrap();
+    assert!(d.get("referenced_message").is_none());
+    assert_eq!(d["content"], "");
+    let own = reply_message(g, channel(1), plain.user, user(51));
+    assert_eq!(content_of(&plain.payload(&own, false)), "the reply");
+    // A message that replies to nothing is the same with or without history.
+    let plain_message = channel_message(g, channel(1), user(50), &[]);
+    assert!(!plain_message.history_gated());
+    assert_eq!(&people.payload(&plain_message, false), plain_message.data());
 }
 
 #[test]
