@@ -8,7 +8,7 @@ use store::{ChannelId, ChannelRow, GuildId, GuildRow, MemberRow, OverwriteRow, R
 
 use crate::error::{Error, Result};
 use crate::permission_inputs::{overwrites_of, roles_of, timed_out};
-use crate::publish::{HistoryReaders, InvitePlace, Place};
+use crate::publish::{InvitePlace, Place};
 use crate::render::Viewer;
 use crate::Domain;
 
@@ -122,16 +122,13 @@ impl ChannelAccess {
         self.permissions & perms == perms
     }
 
-    /// Where this channel's events go: its viewers, or its DM recipients.
-    pub async fn place(&self, state: &Domain) -> Result<Place> {
-        Ok(match (&self.guild, self.channel.guild_id) {
-            (Some(guild), Some(guild_id)) => Place::Guild {
-                guild: guild_id,
-                channel: self.channel.id,
-                viewers: viewers(state, guild, &self.overwrites).await?,
-            },
-            _ => Place::Dm { channel: self.channel.id, recipients: self.recipients.clone() },
-        })
+    /// Where this channel's events go: those who may view it (the gateway
+    /// decides who), or its DM recipients.
+    pub fn place(&self) -> Place {
+        match self.channel.guild_id {
+            Some(guild) => Place::Guild { guild, channel: self.channel.id },
+            None => Place::Dm { channel: self.channel.id, recipients: self.recipients.clone() },
+        }
     }
 
     /// What `user` (the caller) may read of this channel's messages: a bot
@@ -146,41 +143,20 @@ impl ChannelAccess {
         })
     }
 
-    /// For a channel whose history not every viewer may read, who may and
-    /// who may not; `None` when every viewer may (the common case, answered
-    /// without reading the members).
-    pub async fn history_readers(&self, state: &Domain) -> Result<Option<HistoryReaders>> {
-        let Some(guild) = &self.guild else { return Ok(None) };
-        let read = bits::VIEW_CHANNEL | bits::READ_MESSAGE_HISTORY;
-        let everyone = guild.roles.iter().find(|r| r.id.get() == guild.guild.id.get()).map_or(0, |r| r.permissions);
-        let hides = self.overwrites.iter().any(|o| o.deny & read != 0);
-        if everyone & read == read && !hides {
-            return Ok(None);
-        }
-        let (mut readers, mut blind) = (Vec::new(), Vec::new());
-        let mut after = None;
-        loop {
-            let page = state.store.members(guild.guild.id, after, 1000).await?;
-            let Some(last) = page.last() else { break };
-            after = Some(last.user_id);
-            for m in &page {
-                let perms = guild.permissions_of(m, &self.overwrites);
-                if perms & read == read {
-                    readers.push(m.user_id);
-                } else if perms & bits::VIEW_CHANNEL != 0 {
-                    blind.push(m.user_id);
-                }
-            }
-        }
-        Ok(Some(HistoryReaders { readers, blind }))
-    }
-
     /// Where this channel's invite events go: the members holding
     /// MANAGE_CHANNELS in it. `None` outside guilds.
-    pub async fn invite_place(&self, state: &Domain) -> Result<Option<InvitePlace>> {
-        let Some(guild) = &self.guild else { return Ok(None) };
-        let managers = members_with(state, guild, &self.overwrites, bits::MANAGE_CHANNELS).await?;
-        Ok(Some(InvitePlace { guild: guild.guild.id, channel: self.channel.id, managers }))
+    pub fn invite_place(&self) -> Option<InvitePlace> {
+        self.channel.guild_id.map(|guild| InvitePlace { guild, channel: self.channel.id })
+    }
+
+    /// Whose unread mention count a new message here may raise, when the
+    /// channel is hidden from some members (`None` when every member may
+    /// view it): see `mention_viewers`.
+    pub async fn mention_viewers(&self, state: &Domain, message: &store::MessageRow) -> Result<Option<Vec<UserId>>> {
+        match &self.guild {
+            Some(guild) => mention_viewers(state, guild, &self.overwrites, message).await,
+            None => Ok(None),
+        }
     }
 
     /// The caller's member object, in guild channels, without its `user`:
@@ -304,31 +280,49 @@ pub async fn dm_peer(state: &Domain, channel: ChannelId, me: UserId) -> Result<O
     Ok(recipients.into_iter().find(|u| *u != me))
 }
 
-/// The members of a guild who may view a channel, or `None` when every
-/// member may (the common case, answered without reading the members).
-pub async fn viewers(state: &Domain, guild: &GuildAccess, overwrites: &[OverwriteRow]) -> Result<Option<Vec<UserId>>> {
+/// Whether some member of the guild may not view a channel with these
+/// overwrites: @everyone lacks VIEW_CHANNEL, or an overwrite denies it.
+pub fn hidden_from_some(guild: &GuildAccess, overwrites: &[OverwriteRow]) -> bool {
     let everyone = guild.roles.iter().find(|r| r.id.get() == guild.guild.id.get()).map_or(0, |r| r.permissions);
-    let hides = overwrites.iter().any(|o| o.deny & bits::VIEW_CHANNEL != 0);
-    if everyone & bits::VIEW_CHANNEL != 0 && !hides {
-        return Ok(None);
-    }
-    Ok(Some(members_with(state, guild, overwrites, bits::VIEW_CHANNEL).await?))
+    let open = everyone & bits::ADMINISTRATOR != 0
+        || (everyone & bits::VIEW_CHANNEL != 0 && overwrites.iter().all(|o| o.deny & bits::VIEW_CHANNEL == 0));
+    !open
 }
 
-/// Every member of the guild holding `perms` in a channel with `overwrites`.
-pub async fn members_with(
+/// For a new message's mention counts in a channel hidden from some
+/// members: who among those it may reach may view the channel (nobody
+/// else's count goes up). `None` when every member may view it. Only a
+/// message that mentions @everyone or a role in such a channel needs the
+/// guild's members read; one that names users asks about those users
+/// alone, and one that mentions nobody reads nothing. (Who receives the
+/// message is the gateway's to decide, not this.)
+pub async fn mention_viewers(
     state: &Domain,
     guild: &GuildAccess,
     overwrites: &[OverwriteRow],
-    perms: u64,
-) -> Result<Vec<UserId>> {
-    let mut out = Vec::new();
-    let mut after = None;
-    loop {
-        let page = state.store.members(guild.guild.id, after, 1000).await?;
-        let Some(last) = page.last() else { break };
-        after = Some(last.user_id);
-        out.extend(page.iter().filter(|m| guild.permissions_of(m, overwrites) & perms == perms).map(|m| m.user_id));
+    message: &store::MessageRow,
+) -> Result<Option<Vec<UserId>>> {
+    if !hidden_from_some(guild, overwrites) {
+        return Ok(None);
     }
-    Ok(out)
+    let sees = |m: &MemberRow| guild.permissions_of(m, overwrites) & bits::VIEW_CHANNEL != 0;
+    let mut out = Vec::new();
+    if message.mention_everyone || !message.mention_roles.is_empty() {
+        let mut after = None;
+        loop {
+            let page = state.store.members(guild.guild.id, after, 1000).await?;
+            let Some(last) = page.last() else { break };
+            after = Some(last.user_id);
+            out.extend(page.iter().filter(|m| sees(m)).map(|m| m.user_id));
+        }
+    } else {
+        for user in &message.mentions {
+            if let Some(m) = state.store.member(guild.guild.id, *user).await? {
+                if sees(&m) {
+                    out.push(m.user_id);
+                }
+            }
+        }
+    }
+    Ok(Some(out))
 }

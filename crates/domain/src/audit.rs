@@ -101,8 +101,7 @@ impl Domain {
     /// GUILD_AUDIT_LOG_ENTRY_CREATE for an entry just written, to those who
     /// may read the guild's log.
     pub async fn announce_audit(&self, guild: &crate::access::GuildAccess, entry: &AuditEntry) -> crate::Result<()> {
-        let readers = crate::access::members_with(self, guild, &[], model::permissions::VIEW_AUDIT_LOG).await?;
-        self.audit_logged(guild.guild.id, readers, crate::render::audit_entry(entry));
+        self.audit_logged(guild.guild.id, crate::render::audit_entry(entry));
         Ok(())
     }
 

@@ -16,7 +16,7 @@ use store::{ChannelId, GuildMentions, MessageId, MessageRow, NewMessage, RoleId,
 use crate::access::{self, ChannelAccess, GuildAccess};
 use crate::audit::{action, Reason};
 use crate::automod;
-use crate::publish::{HistoryReaders, Place};
+use crate::publish::Place;
 use crate::render::{self, Viewer};
 use crate::{Domain, Error, FormErrors, Result};
 
@@ -187,9 +187,12 @@ async fn send_as_user(ctx: &Domain, user: &UserRow, channel: ChannelId, draft: D
         pinned_at: None,
         ref_message_id: reply_to.as_ref().map(|m| m.id),
     };
-    let place = access.place(ctx).await?;
+    let place = access.place();
+    // Before storing: whose mention counts the message may raise, counted
+    // in its own transaction.
+    let viewers = access.mention_viewers(ctx, &row).await?;
     let here = mention_everyone == Everyone::Here;
-    let new = new_message(ctx, row, &place, draft.enforce_nonce, now, here);
+    let new = new_message(ctx, row, &place, viewers, draft.enforce_nonce, now, here);
     let (stored, created) = ctx.store.create_message(&new).await?;
     let (id, content) = (stored.id, stored.content.clone());
     let mut message = if created {
@@ -199,8 +202,7 @@ async fn send_as_user(ctx: &Domain, user: &UserRow, channel: ChannelId, draft: D
         render_one(ctx, &Viewer::everything(user.id), stored).await?
     };
     if created {
-        let history = replied_readers(ctx, &access, &message).await?;
-        ctx.message_created(&place, message.clone(), access.member(), history);
+        ctx.message_created(&place, message.clone(), access.member());
         if let Some(v) = &verdict {
             automod::execute(ctx, &access, user, &content, v, Some(id)).await;
         }
@@ -212,13 +214,19 @@ async fn send_as_user(ctx: &Domain, user: &UserRow, channel: ChannelId, draft: D
 /// The store's new message. In a guild, who may view the channel is also
 /// who @everyone reaches (and `@here`, the members connected now), counted
 /// in the message's own transaction.
-fn new_message(ctx: &Domain, row: MessageRow, place: &Place, enforce_nonce: bool, now: i64, here: bool) -> NewMessage {
+fn new_message(
+    ctx: &Domain,
+    row: MessageRow,
+    place: &Place,
+    viewers: Option<Vec<UserId>>,
+    enforce_nonce: bool,
+    now: i64,
+    here: bool,
+) -> NewMessage {
     let guild_mentions = match place {
-        Place::Guild { guild, viewers, .. } => Some(GuildMentions {
-            guild: *guild,
-            viewers: viewers.clone(),
-            online: here.then(|| ctx.presences.online_members(*guild)),
-        }),
+        Place::Guild { guild, .. } => {
+            Some(GuildMentions { guild: *guild, viewers, online: here.then(|| ctx.presences.online_members(*guild)) })
+        }
         Place::Dm { .. } => None,
     };
     NewMessage {
@@ -242,8 +250,7 @@ async fn send_alert(
     let Some(channel) = ctx.store.channel(channel).await?.filter(|c| c.guild_id == Some(guild.guild.id)) else {
         return Err(Error::unknown_channel());
     };
-    let overwrites = ctx.store.overwrites(channel.id).await?;
-    let viewers = access::viewers(ctx, guild, &overwrites).await?;
+    let overwrites = ctx.cache.overwrites(ctx.store.as_ref(), channel.id).await?;
     let row = MessageRow {
         channel_id: channel.id,
         id: ctx.ids.next(),
@@ -260,11 +267,12 @@ async fn send_alert(
         pinned_at: None,
         ref_message_id: None,
     };
-    let place = Place::Guild { guild: guild.guild.id, channel: channel.id, viewers };
-    let new = new_message(ctx, row, &place, false, Timestamp::now().unix_ms(), false);
+    let viewers = access::mention_viewers(ctx, guild, &overwrites, &row).await?;
+    let place = Place::Guild { guild: guild.guild.id, channel: channel.id };
+    let new = new_message(ctx, row, &place, viewers, false, Timestamp::now().unix_ms(), false);
     let (stored, _) = ctx.store.create_message(&new).await?;
     let message = render::fresh_message(ctx, &stored, flagged, None).await?;
-    ctx.message_created(&place, message.clone(), Some(render::member(&guild.member, Some(flagged))), None);
+    ctx.message_created(&place, message.clone(), Some(render::member(&guild.member, Some(flagged))));
     Ok(message)
 }
 
@@ -313,8 +321,7 @@ pub async fn edit(ctx: &Domain, user: &UserRow, channel: ChannelId, id: MessageI
     ctx.store.edit_message(&row).await?;
     let (id, content) = (row.id, row.content.clone());
     let mut message = render_one(ctx, &Viewer::everything(user.id), row).await?;
-    let history = replied_readers(ctx, &access, &message).await?;
-    ctx.message_updated(&access.place(ctx).await?, message.clone(), access.member(), history);
+    ctx.message_updated(&access.place(), message.clone(), access.member());
     if let Some(v) = &verdict {
         automod::execute(ctx, &access, user, &content, v, Some(id)).await;
     }
@@ -343,21 +350,12 @@ pub async fn delete(ctx: &Domain, user: &UserRow, channel: ChannelId, id: Messag
         _ => None,
     };
     if ctx.store.delete_message(access.channel.id, row.id, entry.as_ref()).await? {
-        ctx.message_deleted(&access.place(ctx).await?, row.id);
+        ctx.message_deleted(&access.place(), row.id);
         if let (Some(g), Some(e)) = (&access.guild, &entry) {
             ctx.announce_audit(g, e).await?;
         }
     }
     Ok(())
-}
-
-/// For a reply: who may see the message it replies to (see
-/// `ChannelAccess::history_readers`); nothing to work out otherwise.
-async fn replied_readers(ctx: &Domain, access: &ChannelAccess, message: &Message) -> Result<Option<HistoryReaders>> {
-    match message.referenced_message {
-        Some(Some(_)) => access.history_readers(ctx).await,
-        _ => Ok(None),
-    }
 }
 
 #[derive(Debug, Deserialize, Default)]

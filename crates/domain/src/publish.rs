@@ -21,52 +21,37 @@ use store::{ChannelId, GuildId, MessageId, UserId};
 
 use crate::Domain;
 
-/// The viewers of a channel split by whether they may read its history.
-#[derive(Debug, Clone, Default)]
-pub struct HistoryReaders {
-    pub readers: Vec<UserId>,
-    /// Those who see the channel but may not read its history.
-    pub blind: Vec<UserId>,
-}
-
-/// Where a channel's invite events go: the members who may manage it.
-#[derive(Debug, Clone)]
+/// Where a channel's invite events go: the members who may manage the
+/// channel (MANAGE_CHANNELS there), as the gateway decides.
+#[derive(Debug, Clone, Copy)]
 pub struct InvitePlace {
     pub guild: GuildId,
     pub channel: ChannelId,
-    pub managers: Vec<UserId>,
 }
 
 impl InvitePlace {
     fn audience(&self) -> Audience {
-        Audience::GuildUsers { guild: self.guild, users: self.managers.clone() }
+        Audience::Permitted {
+            guild: self.guild,
+            channel: Some(self.channel),
+            permissions: model::permissions::MANAGE_CHANNELS,
+        }
     }
 }
 
-/// Where a channel's events go: its guild's members, or its DM recipients.
+/// Where a channel's events go: those who may view the guild channel (the
+/// gateway decides who, from the channel's overwrites), or the DM's
+/// recipients.
 #[derive(Debug, Clone)]
 pub enum Place {
-    /// `viewers` lists who may see the channel when not every member may.
-    Guild {
-        guild: GuildId,
-        channel: ChannelId,
-        viewers: Option<Vec<UserId>>,
-    },
-    Dm {
-        channel: ChannelId,
-        recipients: Vec<UserId>,
-    },
+    Guild { guild: GuildId, channel: ChannelId },
+    Dm { channel: ChannelId, recipients: Vec<UserId> },
 }
 
 impl Place {
     fn audience(&self) -> Audience {
         match self {
-            Place::Guild { guild, channel, viewers: None } => {
-                Audience::GuildChannel { guild: *guild, channel: *channel }
-            }
-            Place::Guild { guild, viewers: Some(users), .. } => {
-                Audience::GuildUsers { guild: *guild, users: users.clone() }
-            }
+            Place::Guild { guild, channel } => Audience::channel(*guild, *channel),
             Place::Dm { recipients, .. } => Audience::Users(recipients.clone()),
         }
     }
@@ -97,53 +82,28 @@ impl Domain {
         self.bus.publish(event);
     }
 
-    pub fn message_created(
-        &self,
-        place: &Place,
-        message: Message,
-        member: Option<Member>,
-        history: Option<HistoryReaders>,
-    ) {
-        self.message_event(Dispatch::MessageCreate, place, message, member, history);
+    pub fn message_created(&self, place: &Place, message: Message, member: Option<Member>) {
+        self.message_event(Dispatch::MessageCreate, place, message, member);
     }
 
-    pub fn message_updated(
-        &self,
-        place: &Place,
-        message: Message,
-        member: Option<Member>,
-        history: Option<HistoryReaders>,
-    ) {
-        self.message_event(Dispatch::MessageUpdate, place, message, member, history);
+    pub fn message_updated(&self, place: &Place, message: Message, member: Option<Member>) {
+        self.message_event(Dispatch::MessageUpdate, place, message, member);
     }
 
     /// A message, rendered in full, to those who see the channel. A reply's
-    /// `referenced_message` goes only to those who may read the channel's
-    /// history (`history`, when not every viewer may); the others get the
-    /// reply without it, as the REST routes show it to them.
+    /// `referenced_message` reaches only those who may read the channel's
+    /// history: the gateway gives the others the reply without it, as the
+    /// REST routes show it to them.
     fn message_event(
         &self,
         kind: fn(Box<Message>) -> Dispatch,
         place: &Place,
         mut message: Message,
         member: Option<Member>,
-        history: Option<HistoryReaders>,
     ) {
         message.guild_id = place.guild();
         message.member = member;
-        match (history, place) {
-            (Some(h), Place::Guild { guild, .. }) if matches!(message.referenced_message, Some(Some(_))) => {
-                let guild = *guild;
-                if !h.readers.is_empty() {
-                    self.emit(kind(Box::new(message.clone())), Audience::GuildUsers { guild, users: h.readers });
-                }
-                if !h.blind.is_empty() {
-                    message.referenced_message = None;
-                    self.emit(kind(Box::new(message)), Audience::GuildUsers { guild, users: h.blind });
-                }
-            }
-            _ => self.emit(kind(Box::new(message)), place.audience()),
-        }
+        self.emit(kind(Box::new(message)), place.audience());
     }
 
     pub fn message_deleted(&self, place: &Place, id: MessageId) {
@@ -191,12 +151,14 @@ impl Domain {
     }
 
     /// CHANNEL_CREATE/UPDATE/DELETE (`kind`), to those who may see the
-    /// channel (`viewers`, when not everyone may).
-    pub fn channel_event(&self, kind: fn(Box<Channel>) -> Dispatch, channel: &Channel, viewers: Option<Vec<UserId>>) {
-        let audience = match (channel.guild_id, viewers) {
-            (Some(guild), Some(users)) => Audience::GuildUsers { guild, users },
-            (Some(guild), None) => Audience::Guild(guild),
-            (None, _) => Audience::Users(channel.recipients.iter().flatten().map(|u| u.id).collect()),
+    /// channel. The gateway works out who that is, before the change for a
+    /// deletion and after it otherwise; when a CHANNEL_UPDATE changes the
+    /// overwrites, those who just gained sight of the channel get
+    /// CHANNEL_CREATE and those who lost it CHANNEL_DELETE instead.
+    pub fn channel_event(&self, kind: fn(Box<Channel>) -> Dispatch, channel: &Channel) {
+        let audience = match channel.guild_id {
+            Some(guild) => Audience::channel(guild, channel.id),
+            None => Audience::Users(channel.recipients.iter().flatten().map(|u| u.id).collect()),
         };
         self.emit(kind(Box::new(channel.clone())), audience);
     }
@@ -286,48 +248,26 @@ impl Domain {
         self.emit(kind(GuildUser { guild_id: guild, user: user.clone() }), Audience::Guild(guild));
     }
 
-    /// A channel as some members see it: those who can see it get `kind`,
-    /// those who just lost sight of it CHANNEL_DELETE, those who just gained
-    /// it CHANNEL_CREATE.
-    pub fn channel_visibility(
-        &self,
-        channel: &Channel,
-        kind: fn(Box<Channel>) -> Dispatch,
-        kept: Vec<UserId>,
-        lost: Vec<UserId>,
-        gained: Vec<UserId>,
-    ) {
-        let guild = channel.guild_id.expect("guild channel");
-        // Its overwrites changed even when nobody's sight of it did.
-        self.cache.forget_channel(channel.id);
-        let kinds: [(fn(Box<Channel>) -> Dispatch, Vec<UserId>); 3] =
-            [(kind, kept), (Dispatch::ChannelDelete, lost), (Dispatch::ChannelCreate, gained)];
-        for (kind, users) in kinds {
-            if !users.is_empty() {
-                self.emit(kind(Box::new(channel.clone())), Audience::GuildUsers { guild, users });
-            }
-        }
-    }
-
-    /// GUILD_AUDIT_LOG_ENTRY_CREATE, for those allowed to read the log.
-    pub fn audit_logged(&self, guild: GuildId, readers: Vec<UserId>, entry: AuditLogEntry) {
+    /// GUILD_AUDIT_LOG_ENTRY_CREATE, to the members allowed to read the log
+    /// (VIEW_AUDIT_LOG).
+    pub fn audit_logged(&self, guild: GuildId, entry: AuditLogEntry) {
         let data = events::dispatch::AuditLogEntryCreate { guild_id: guild, entry };
-        self.emit(Dispatch::AuditLogEntryCreate(data), Audience::GuildUsers { guild, users: readers });
+        self.emit(Dispatch::AuditLogEntryCreate(data), Audience::permitted(guild, model::permissions::VIEW_AUDIT_LOG));
     }
 
     /// AUTO_MODERATION_RULE_CREATE/UPDATE/DELETE (`kind`), to the members
-    /// who manage the guild. Every node's AutoMod cache also drops the
-    /// guild's rules on it.
-    pub fn automod_rule_event(&self, kind: fn(Box<AutoModRule>) -> Dispatch, managers: Vec<UserId>, rule: AutoModRule) {
+    /// who manage the guild (MANAGE_GUILD). Every node's AutoMod cache also
+    /// drops the guild's rules on it.
+    pub fn automod_rule_event(&self, kind: fn(Box<AutoModRule>) -> Dispatch, rule: AutoModRule) {
         let guild = rule.guild_id;
-        self.emit(kind(Box::new(rule)), Audience::GuildUsers { guild, users: managers });
+        self.emit(kind(Box::new(rule)), Audience::permitted(guild, model::permissions::MANAGE_GUILD));
     }
 
     /// AUTO_MODERATION_ACTION_EXECUTION, to the members who manage the
     /// guild; bots without MESSAGE_CONTENT get it without the content.
-    pub fn automod_executed(&self, managers: Vec<UserId>, data: events::dispatch::AutoModExecution) {
+    pub fn automod_executed(&self, data: events::dispatch::AutoModExecution) {
         let guild = data.guild_id;
-        self.emit(Dispatch::AutoModActionExecution(data), Audience::GuildUsers { guild, users: managers });
+        self.emit(Dispatch::AutoModActionExecution(data), Audience::permitted(guild, model::permissions::MANAGE_GUILD));
     }
 
     /// Closes the gateway connections of tokens that stopped working.

@@ -3,7 +3,7 @@
 //! should see it. The `EventBus` trait is the seam between one process
 //! (`LocalBus`) and a cluster (a message broker behind the same trait).
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use bytes::Bytes;
 use model::id::{ChannelMarker, GuildMarker, UserMarker};
@@ -24,14 +24,31 @@ pub type ChannelId = Id<ChannelMarker>;
 pub enum Audience {
     /// Every member of a guild.
     Guild(GuildId),
-    /// Members of a guild who can see one of its channels.
-    GuildChannel { guild: GuildId, channel: ChannelId },
+    /// The members of a guild holding all of `permissions`: in `channel`
+    /// (its overwrites applied) when one is named, guild-wide otherwise.
+    /// The gateway decides it per session from what it knows of the
+    /// guild's roles, overwrites and members, so publishing lists nobody:
+    /// VIEW_CHANNEL for a channel's events, MANAGE_CHANNELS in the channel
+    /// for its invites, VIEW_AUDIT_LOG for audit entries, MANAGE_GUILD for
+    /// AutoMod.
+    Permitted { guild: GuildId, channel: Option<ChannelId>, permissions: u64 },
     /// These users, in all their sessions (DM recipients, a user's own
     /// sessions).
     Users(Vec<UserId>),
-    /// These members of a guild only: those who may see a channel that is
-    /// hidden from some, or who hold a permission.
+    /// These members of a guild only.
     GuildUsers { guild: GuildId, users: Vec<UserId> },
+}
+
+impl Audience {
+    /// Those who may view `channel` of `guild`.
+    pub fn channel(guild: GuildId, channel: ChannelId) -> Self {
+        Audience::Permitted { guild, channel: Some(channel), permissions: model::permissions::VIEW_CHANNEL }
+    }
+
+    /// The members holding `permissions` guild-wide.
+    pub fn permitted(guild: GuildId, permissions: u64) -> Self {
+        Audience::Permitted { guild, channel: None, permissions }
+    }
 }
 
 /// A change to who belongs where, applied by the gateway before the event
@@ -169,6 +186,18 @@ pub struct Event {
     /// The serialised `d` of a dispatch.
     data: Bytes,
     content_gate: Option<ContentGate>,
+    /// For a reply in a guild: the payload of those who may not read the
+    /// channel's history (the reply without `referenced_message`),
+    /// serialised once, when the first of them needs it.
+    unreferenced: OnceLock<Unreferenced>,
+}
+
+/// A guild reply without the message it answers: in full, and with its
+/// content emptied for bots without MESSAGE_CONTENT.
+#[derive(Debug, Clone)]
+struct Unreferenced {
+    data: Bytes,
+    redacted: Bytes,
 }
 
 /// What crosses a process boundary: the event without its derived bytes.
@@ -194,7 +223,7 @@ impl Event {
             Kind::Dispatch(d) => (dispatch_data(d), content_gate(d)),
             _ => (Bytes::new(), None),
         };
-        Self { kind, audience, membership, data, content_gate }
+        Self { kind, audience, membership, data, content_gate, unreferenced: OnceLock::new() }
     }
 
     /// Tokens that stopped working; never dispatched to anyone.
@@ -265,6 +294,60 @@ impl Event {
         self.content_gate.as_ref()
     }
 
+    /// Whether what a recipient gets depends on its READ_MESSAGE_HISTORY in
+    /// the event's channel: a guild reply carrying the message it answers,
+    /// which only those who may read the history see (as on the REST
+    /// routes).
+    pub fn history_gated(&self) -> bool {
+        self.replied(|_| ()).is_some()
+    }
+
+    fn replied<T>(&self, f: impl FnOnce(&Message) -> T) -> Option<T> {
+        match self.dispatch()? {
+            Dispatch::MessageCreate(m) | Dispatch::MessageUpdate(m)
+                if m.guild_id.is_some() && matches!(m.referenced_message, Some(Some(_))) =>
+            {
+                Some(f(m))
+            }
+            _ => None,
+        }
+    }
+
+    /// The payload one recipient gets: `user`, who sees every message's
+    /// content when `all_content` (people, and bots with MESSAGE_CONTENT;
+    /// otherwise only its own messages and those that mention it), and
+    /// may read the channel's history when `history`. Every variant is
+    /// serialised once and shared by all who get it.
+    pub fn payload_for(&self, user: UserId, all_content: bool, history: bool) -> Bytes {
+        let gate = self.content_gate.as_ref().filter(|_| !all_content && self.guild().is_some());
+        if !history {
+            if let Some(u) = self.unreferenced() {
+                let sees = gate.is_none_or(|g| g.author == user || g.mentioned.contains(&user));
+                return if sees { u.data.clone() } else { u.redacted.clone() };
+            }
+        }
+        match gate {
+            Some(gate) => gate.payload_for(user, &self.data),
+            None => self.data.clone(),
+        }
+    }
+
+    fn unreferenced(&self) -> Option<&Unreferenced> {
+        if !self.history_gated() {
+            return None;
+        }
+        Some(self.unreferenced.get_or_init(|| {
+            self.replied(|m| {
+                let mut m = m.clone();
+                m.referenced_message = None;
+                let data = bytes(&m);
+                m.redact();
+                Unreferenced { data, redacted: bytes(&m) }
+            })
+            .expect("a guild reply")
+        }))
+    }
+
     pub fn membership(&self) -> Option<Membership> {
         self.membership
     }
@@ -272,7 +355,7 @@ impl Event {
     /// The guild the event belongs to, for sharding.
     pub fn guild(&self) -> Option<GuildId> {
         match &self.audience {
-            Audience::Guild(g) | Audience::GuildChannel { guild: g, .. } | Audience::GuildUsers { guild: g, .. } => {
+            Audience::Guild(g) | Audience::Permitted { guild: g, .. } | Audience::GuildUsers { guild: g, .. } => {
                 Some(*g)
             }
             Audience::Users(_) => match self.membership {

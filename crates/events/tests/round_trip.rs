@@ -399,7 +399,8 @@ fn audiences() -> Vec<Audience> {
     let guild = GUILD.parse().unwrap();
     vec![
         Audience::Guild(guild),
-        Audience::GuildChannel { guild, channel: TEXT.parse().unwrap() },
+        Audience::channel(guild, TEXT.parse().unwrap()),
+        Audience::permitted(guild, 1 << 7),
         Audience::Users(vec![uid(ADA), uid(BEA)]),
         Audience::Users(vec![]),
         Audience::GuildUsers { guild, users: vec![uid(CAL), uid(DEE)] },
@@ -645,10 +646,7 @@ fn gate_of(event: &Event) -> &ContentGate {
 fn a_guild_reply_is_gated_by_both_messages() {
     let s = &samples()[0];
     assert_eq!(s.name, "MESSAGE_CREATE");
-    let event = Event::new(
-        s.dispatch.clone(),
-        Audience::GuildChannel { guild: GUILD.parse().unwrap(), channel: TEXT.parse().unwrap() },
-    );
+    let event = Event::new(s.dispatch.clone(), Audience::channel(GUILD.parse().unwrap(), TEXT.parse().unwrap()));
     let full = event.data().clone();
     let original = message_of(&full);
     assert!(!is_redacted(&original) && !is_redacted(referenced(&original)), "the sample has content to hide");

@@ -384,6 +384,13 @@ impl Conn {
             Err(_) => return Flow::Drop,
         };
         let all_guilds: HashSet<GuildId> = guild_rows.iter().map(|g| g.id).collect();
+        // What decides which of the guilds' events this session may see:
+        // read once per guild new to this node, not per event.
+        let ids: Vec<GuildId> = all_guilds.iter().copied().collect();
+        if let Err(e) = self.hub.load_views(user.id, &ids).await {
+            tracing::warn!(error = %e, "gateway: could not read the permissions of a session's guilds");
+            return Flow::Drop;
+        }
         let session_id = auth::random_hex(16);
         let session = Arc::new(Session::new(
             session_id.clone(),

@@ -13,11 +13,13 @@ use tokio::sync::{watch, Notify};
 
 use events::{intents, Audience, CustomActivity, Dispatch, Event, EventBus, Kind, Membership, PresenceChange};
 use model::gateway::{GuildCreate, Presence, PresenceUser};
+use model::permissions::READ_MESSAGE_HISTORY;
 use ratelimit::RateLimiter;
 use store::{GuildId, Store, UserId};
 use telemetry::Metrics;
 
 use crate::session::{Delivery, Session};
+use crate::visibility::{changes_views, Change, GuildView, MemberView};
 use crate::GatewayConfig;
 
 #[derive(Default)]
@@ -33,6 +35,26 @@ struct Registry {
     /// IDENTIFYs under way per user, counted against the session cap
     /// before their sessions are registered.
     starting: HashMap<UserId, usize>,
+    /// What decides who may see what, per guild with sessions here.
+    views: HashMap<GuildId, GuildView>,
+    /// Guilds whose view is being read from the store.
+    loading: HashMap<GuildId, Loading>,
+}
+
+/// Loads of one guild's view under way, and how many events changed the
+/// guild since the first began: a load that saw a change happen while it
+/// read is read again.
+#[derive(Default)]
+struct Loading {
+    loaders: usize,
+    changes: u64,
+}
+
+/// One dispatch for one session.
+struct Planned {
+    session: Arc<Session>,
+    name: &'static str,
+    data: Bytes,
 }
 
 /// Open gateway sockets, in all and per client address.
@@ -246,7 +268,7 @@ impl Hub {
     }
 
     /// Delivers one event. Runs on the dispatcher task; never awaits.
-    pub(crate) fn route(&self, event: &Event) {
+    pub(crate) fn route(self: &Arc<Self>, event: &Event) {
         let dispatch = match event.kind() {
             Kind::TokensRevoked(revocation) => {
                 let reg = self.registry();
@@ -267,25 +289,19 @@ impl Hub {
         if let Some(Membership::Joined { user, guild }) = event.membership() {
             self.join(user, guild);
             if let Dispatch::GuildCreate(snapshot) = dispatch {
+                self.joined_view(user, guild, snapshot);
                 with_presences = Some(self.add_presences(guild, snapshot));
             }
         }
         self.metrics.event_routed(event.name());
-        let guild = event.guild();
+        let deliveries = self.plan(event, dispatch, with_presences);
         // Counted once per event, not per recipient: this loop is the
         // fan-out, and the queue-depth histogram takes a lock per sample.
-        let (mut delivered, mut deepest) = (0, None);
-        for session in self.targets(event.audience()) {
-            if session.wants(event) && session.on_shard(guild) {
-                delivered += 1;
-                let data = match &with_presences {
-                    Some(data) if session.intents & intents::GUILD_PRESENCES != 0 => data.clone(),
-                    _ => session.payload(event),
-                };
-                deepest = deepest.max(self.enqueue(&session, event.name(), data));
-            }
+        let (delivered, mut deepest) = (deliveries.len(), None);
+        for d in deliveries {
+            deepest = deepest.max(self.enqueue(&d.session, d.name, d.data));
         }
-        self.metrics.events_dispatched(delivered);
+        self.metrics.events_dispatched(delivered as u64);
         if let Some(depth) = deepest {
             self.metrics.queue_depth(depth);
         }
@@ -301,6 +317,100 @@ impl Hub {
             Some(Membership::GuildDeleted(guild)) => self.drop_guild(guild),
             _ => {}
         }
+    }
+
+    /// Works out, under one look at the registry, who gets what of an
+    /// event: its audience as the guild's view decides it, after the change
+    /// the event brings is applied to the view (save a channel's deletion,
+    /// which goes to those who saw the channel), then CHANNEL_CREATE and
+    /// CHANNEL_DELETE to the sessions whose sight of a channel the change
+    /// moved. A CHANNEL_UPDATE does not reach those who just gained sight
+    /// of the channel: they get its CHANNEL_CREATE instead.
+    fn plan(&self, event: &Event, dispatch: &Dispatch, with_presences: Option<Bytes>) -> Vec<Planned> {
+        let now = model::Timestamp::now().unix_ms();
+        let guild = event.guild();
+        let mut reg = self.registry();
+        let reg = &mut *reg;
+        let place = dispatch.guild_id();
+        if let Some(l) = place.filter(|_| changes_views(dispatch)).and_then(|g| reg.loading.get_mut(&g)) {
+            l.changes += 1;
+        }
+        // Whose sight of which channels the change may move, and what they
+        // saw before it.
+        let mut watch = Watch::default();
+        if let Some((g, view)) = place.and_then(|g| reg.views.get(&g).map(|v| (g, v))) {
+            let in_guild = || -> Vec<UserId> {
+                let mut users: Vec<UserId> =
+                    reg.by_guild.get(&g).into_iter().flat_map(|m| m.values().map(|s| s.user)).collect();
+                users.sort();
+                users.dedup();
+                users
+            };
+            let (users, scope) = match view.would_move(dispatch) {
+                Change::None => (Vec::new(), None),
+                Change::Channel(c) => (in_guild(), Some(c)),
+                Change::Members(users) => (users, None),
+                Change::Everyone => (in_guild(), None),
+            };
+            watch.scope = scope;
+            watch.before = users.into_iter().map(|u| (u, sight(view, u, scope, now))).collect();
+        }
+        if !matches!(dispatch, Dispatch::ChannelDelete(_)) {
+            if let Some(view) = place.and_then(|g| reg.views.get_mut(&g)) {
+                view.apply(dispatch);
+            }
+        }
+        let mut out = Vec::new();
+        for (session, history) in targets(reg, event.audience(), event.history_gated(), now) {
+            if !(session.wants(event) && session.on_shard(guild)) {
+                continue;
+            }
+            if let Dispatch::ChannelUpdate(c) = dispatch {
+                if watch.before.get(&session.user).is_some_and(|saw| !saw.contains(&c.id)) {
+                    continue;
+                }
+            }
+            let data = match &with_presences {
+                Some(data) if session.intents & intents::GUILD_PRESENCES != 0 => data.clone(),
+                _ => session.payload(event, history),
+            };
+            out.push(Planned { session, name: event.name(), data });
+        }
+        let Some(g) = place else { return out };
+        let Some(view) = reg.views.get_mut(&g) else { return out };
+        if let Dispatch::ChannelDelete(c) = dispatch {
+            view.forget_channel(c.id);
+        }
+        if watch.before.is_empty() {
+            return out;
+        }
+        let view = &reg.views[&g];
+        let mut payloads: HashMap<store::ChannelId, Bytes> = HashMap::new();
+        if let Dispatch::ChannelUpdate(c) = dispatch {
+            payloads.insert(c.id, event.data().clone());
+        }
+        for session in reg.by_guild.get(&g).into_iter().flat_map(|m| m.values()) {
+            let Some(saw) = watch.before.get(&session.user) else { continue };
+            if session.intents & intents::GUILDS == 0 || !session.on_shard(Some(g)) {
+                continue;
+            }
+            let sees = sight(view, session.user, watch.scope, now);
+            let mut moved: Vec<(store::ChannelId, &'static str)> = sees
+                .difference(saw)
+                .map(|c| (*c, "CHANNEL_CREATE"))
+                .chain(saw.difference(&sees).map(|c| (*c, "CHANNEL_DELETE")))
+                .collect();
+            moved.sort();
+            for (id, name) in moved {
+                let Some(channel) = view.channel(id) else { continue };
+                let data = payloads
+                    .entry(id)
+                    .or_insert_with(|| Bytes::from(serde_json::to_vec(channel).expect("channels serialise")))
+                    .clone();
+                out.push(Planned { session: session.clone(), name, data });
+            }
+        }
+        out
     }
 
     /// Dispatches to one session, counting what happened to the frame.
@@ -320,35 +430,6 @@ impl Hub {
                 tracing::info!(session = %session.id, user = %session.user, "gateway client too slow; cut loose");
                 self.metrics.slow_consumer_dropped();
                 None
-            }
-        }
-    }
-
-    fn targets(&self, audience: &Audience) -> Vec<Arc<Session>> {
-        let reg = self.registry();
-        match audience {
-            // Channel visibility is decided per channel once permission
-            // overwrites exist; until then every member sees every channel.
-            Audience::Guild(g) | Audience::GuildChannel { guild: g, .. } => {
-                reg.by_guild.get(g).map(|m| m.values().cloned().collect()).unwrap_or_default()
-            }
-            Audience::GuildUsers { guild, users } => reg
-                .by_guild
-                .get(guild)
-                .map(|m| m.values().filter(|s| users.contains(&s.user)).cloned().collect())
-                .unwrap_or_default(),
-            Audience::Users(users) => {
-                let mut out: Vec<Arc<Session>> = Vec::new();
-                for u in users {
-                    if let Some(m) = reg.by_user.get(u) {
-                        for s in m.values() {
-                            if !out.iter().any(|o| o.id == s.id) {
-                                out.push(s.clone());
-                            }
-                        }
-                    }
-                }
-                out
             }
         }
     }
@@ -373,10 +454,8 @@ impl Hub {
                     true
                 }
             });
-            if members.is_empty() {
-                reg.by_guild.remove(&guild);
-            }
         }
+        forget_if_gone(&mut reg, user, guild);
     }
 
     fn drop_guild(&self, guild: GuildId) {
@@ -386,6 +465,96 @@ impl Hub {
                 s.leave(guild);
             }
         }
+        reg.views.remove(&guild);
+    }
+
+    /// A joiner's view of the guild: from its GUILD_CREATE at once (all a
+    /// joiner may see now), then, if this node had no view of the guild,
+    /// completed from the store in the background, since the snapshot
+    /// leaves out the channels hidden from the joiner.
+    fn joined_view(self: &Arc<Self>, user: UserId, guild: GuildId, snapshot: &GuildCreate) {
+        let member = snapshot.members.iter().find(|m| m.user.as_ref().is_some_and(|u| u.id == user));
+        let complete = {
+            let mut reg = self.registry();
+            let view = reg.views.entry(guild).or_insert_with(|| {
+                GuildView::new(
+                    guild,
+                    snapshot.guild.owner_id,
+                    &snapshot.guild.roles,
+                    snapshot.channels.iter().cloned(),
+                    true,
+                )
+            });
+            if let Some(m) = member {
+                view.set_member(user, MemberView::of(m));
+            }
+            !view.partial && member.is_some()
+        };
+        if !complete {
+            let hub = self.clone();
+            tokio::spawn(async move {
+                if let Err(e) = hub.load_views(user, &[guild]).await {
+                    tracing::warn!(error = %e, "gateway: could not read a joined guild's permissions");
+                }
+            });
+        }
+    }
+
+    /// Makes sure this node knows, for each of `guilds`, its roles,
+    /// channels and overwrites and `user`'s roles there: read from the
+    /// store for a guild it has no view of yet, or just the member for one
+    /// it has. A change to the guild while the store was read makes it
+    /// read again, so no change slips between the read and the view.
+    pub(crate) async fn load_views(&self, user: UserId, guilds: &[GuildId]) -> Result<(), store::StoreError> {
+        for &guild in guilds {
+            loop {
+                let (full, seen) = {
+                    let mut reg = self.registry();
+                    let full = match reg.views.get(&guild) {
+                        Some(v) if !v.partial && v.has_member(user) => break,
+                        Some(v) => v.partial,
+                        None => true,
+                    };
+                    let l = reg.loading.entry(guild).or_default();
+                    l.loaders += 1;
+                    (full, l.changes)
+                };
+                let loaded = if full {
+                    GuildView::load(self.store.as_ref(), guild, &[user]).await.map(|v| v.map(Ok))
+                } else {
+                    GuildView::load_member(self.store.as_ref(), guild, user).await.map(|m| m.map(Err))
+                };
+                let mut reg = self.registry();
+                let l = reg.loading.get_mut(&guild).expect("counted above");
+                let current = l.changes == seen;
+                l.loaders -= 1;
+                if l.loaders == 0 {
+                    reg.loading.remove(&guild);
+                }
+                let loaded = loaded?;
+                if !current {
+                    continue;
+                }
+                match loaded {
+                    // The guild is gone, or the user is no longer in it:
+                    // its GUILD_DELETE is on its way.
+                    None => {}
+                    Some(Ok(view)) => match reg.views.get_mut(&guild) {
+                        Some(v) => v.replace_with(view),
+                        None => {
+                            reg.views.insert(guild, view);
+                        }
+                    },
+                    Some(Err(member)) => {
+                        if let Some(v) = reg.views.get_mut(&guild) {
+                            v.set_member(user, member);
+                        }
+                    }
+                }
+                break;
+            }
+        }
+        Ok(())
     }
 
     /// Registers an identified session. Returns `true` if it is the user's
@@ -417,10 +586,8 @@ impl Hub {
         for g in session.guilds() {
             if let Some(m) = reg.by_guild.get_mut(&g) {
                 m.remove(&session.id);
-                if m.is_empty() {
-                    reg.by_guild.remove(&g);
-                }
             }
+            forget_if_gone(&mut reg, session.user, g);
         }
         let last = match reg.by_user.get_mut(&session.user) {
             Some(m) => {
@@ -463,6 +630,13 @@ impl Hub {
             }
         }
         self.metrics.resume_buffer_bytes(held);
+        {
+            // Views read for an IDENTIFY that then failed: no session here
+            // is in the guild, and nobody is loading it or identifying.
+            let reg = &mut *self.registry();
+            let Registry { views, by_guild, loading, starting, .. } = reg;
+            views.retain(|g, v| by_guild.contains_key(g) || loading.contains_key(g) || v.has_any(starting));
+        }
         for s in expired {
             if let Some(friends) = self.remove(&s) {
                 self.announce_presence(
@@ -614,6 +788,81 @@ impl Hub {
     }
 }
 
+/// After `user`'s sessions left `guild` (or one of them went): forgets
+/// what the guild's view holds of them once none is left there, and the
+/// guild itself once nobody here is in it.
+fn forget_if_gone(reg: &mut Registry, user: UserId, guild: GuildId) {
+    let sessions = reg.by_guild.get(&guild);
+    if !sessions.is_some_and(|m| m.values().any(|s| s.user == user)) {
+        if let Some(v) = reg.views.get_mut(&guild) {
+            v.forget_member(user);
+        }
+    }
+    if sessions.is_some_and(|m| m.is_empty()) {
+        reg.by_guild.remove(&guild);
+    }
+    if !reg.by_guild.contains_key(&guild) && !reg.loading.contains_key(&guild) {
+        reg.views.remove(&guild);
+    }
+}
+
+/// Those whose sight of channels an event may move, and which channels
+/// they saw before it (only `scope`, when the event is about one channel).
+#[derive(Default)]
+struct Watch {
+    scope: Option<store::ChannelId>,
+    before: HashMap<UserId, HashSet<store::ChannelId>>,
+}
+
+/// The channels `user` may view, of `scope` only when given.
+fn sight(view: &GuildView, user: UserId, scope: Option<store::ChannelId>, now: i64) -> HashSet<store::ChannelId> {
+    match scope {
+        Some(c) => (view.permissions(user, Some(c), now) & model::permissions::VIEW_CHANNEL != 0)
+            .then_some(c)
+            .into_iter()
+            .collect(),
+        None => view.visible(user, now),
+    }
+}
+
+/// The sessions an audience names, each with whether it may read the
+/// channel's history (asked only of a history-gated event: a reply).
+fn targets(reg: &Registry, audience: &Audience, gated: bool, now: i64) -> Vec<(Arc<Session>, bool)> {
+    let in_guild = |g: &GuildId| reg.by_guild.get(g).into_iter().flat_map(|m| m.values());
+    match audience {
+        Audience::Guild(g) => in_guild(g).map(|s| (s.clone(), true)).collect(),
+        Audience::Permitted { guild, channel, permissions } => {
+            // A guild whose view is not here yet shows nothing hidden.
+            let Some(view) = reg.views.get(guild) else { return Vec::new() };
+            let all_see = view.open_to_all(*channel, *permissions);
+            let all_read = !gated || view.open_to_all(*channel, *permissions | READ_MESSAGE_HISTORY);
+            if all_see && all_read {
+                return in_guild(guild).map(|s| (s.clone(), true)).collect();
+            }
+            in_guild(guild)
+                .filter_map(|s| {
+                    let perms = view.permissions(s.user, *channel, now);
+                    (perms & permissions == *permissions).then(|| (s.clone(), perms & READ_MESSAGE_HISTORY != 0))
+                })
+                .collect()
+        }
+        Audience::GuildUsers { guild, users } => {
+            in_guild(guild).filter(|s| users.contains(&s.user)).map(|s| (s.clone(), true)).collect()
+        }
+        Audience::Users(users) => {
+            let mut out: Vec<(Arc<Session>, bool)> = Vec::new();
+            for u in users {
+                for s in reg.by_user.get(u).into_iter().flat_map(|m| m.values()) {
+                    if !out.iter().any(|(o, _)| o.id == s.id) {
+                        out.push((s.clone(), true));
+                    }
+                }
+            }
+            out
+        }
+    }
+}
+
 /// The activity type of a custom status.
 const CUSTOM_STATUS: u8 = 4;
 
@@ -652,3 +901,7 @@ impl events::Presences for Hub {
         self.online_in(guild)
     }
 }
+
+#[cfg(test)]
+#[path = "hub_tests.rs"]
+mod tests;

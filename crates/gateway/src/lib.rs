@@ -12,6 +12,9 @@ pub mod etf;
 mod hub;
 mod protocol;
 mod session;
+#[cfg(test)]
+mod test_events;
+mod visibility;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

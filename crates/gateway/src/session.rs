@@ -186,14 +186,12 @@ impl Session {
 
     /// Chooses the payload this session gets: without MESSAGE_CONTENT, a
     /// bot sees content only in its own messages, DMs and mentions (and
-    /// the same of the message a reply carries).
-    pub fn payload(&self, event: &Event) -> Bytes {
-        match event.content_gate() {
-            Some(gate) if self.bot && self.intents & intents::MESSAGE_CONTENT == 0 && event.guild().is_some() => {
-                gate.payload_for(self.user, event.data())
-            }
-            _ => event.data().clone(),
-        }
+    /// the same of the message a reply carries); without the channel's
+    /// history (`history` false) a reply comes without the message it
+    /// answers.
+    pub fn payload(&self, event: &Event, history: bool) -> Bytes {
+        let all_content = !self.bot || self.intents & intents::MESSAGE_CONTENT != 0;
+        event.payload_for(self.user, all_content, history)
     }
 
     /// Sends a dispatch: into the resume buffer, and to the attached
@@ -260,3 +258,7 @@ impl Session {
         inner.detached_at.map(|t| (t, inner.buffer_bytes))
     }
 }
+
+#[cfg(test)]
+#[path = "session_tests.rs"]
+mod tests;

@@ -116,8 +116,7 @@ async fn announce(
     entry: &store::AuditEntry,
 ) -> ApiResult<()> {
     state.automod.invalidate(guild.guild.id);
-    let managers = access::members_with(state, guild, &[], permissions::MANAGE_GUILD).await?;
-    state.automod_rule_event(kind, managers, rule.render());
+    state.automod_rule_event(kind, rule.render());
     state.announce_audit(guild, entry).await
 }
 

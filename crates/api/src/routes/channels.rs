@@ -113,13 +113,9 @@ pub async fn update(
         None,
         &reason,
     );
-    let updated = render::channel(
-        &state.store.update_channel(access.channel.id, &patch, Some(&entry)).await?,
-        &access.overwrites,
-        None,
-    );
-    let viewers = access::viewers(&state, guild, &access.overwrites).await?;
-    state.channel_event(Dispatch::ChannelUpdate, &updated, viewers);
+    let row = state.store.update_channel(access.channel.id, &patch, Some(&entry)).await?;
+    let updated = render::channel(&row, &access.overwrites, None);
+    state.channel_event(Dispatch::ChannelUpdate, &updated);
     state.announce_audit(guild, &entry).await?;
     if let Some(list) = new_overwrites {
         let entries: Vec<_> = overwrite_changes(&access.overwrites, &list)
@@ -137,7 +133,7 @@ pub async fn update(
             })
             .collect();
         state.store.replace_overwrites(access.channel.id, &list, &entries).await?;
-        announce_overwrites(&state, guild, &access.channel, &access.overwrites, &list).await?;
+        announce_overwrites(&state, &row, &list);
         for entry in &entries {
             state.announce_audit(guild, entry).await?;
         }
@@ -180,9 +176,8 @@ pub async fn delete(
             None,
             &reason,
         );
-        let viewers = access::viewers(&state, guild, &access.overwrites).await?;
         if state.store.delete_channel(access.channel.id, Some(&entry)).await? {
-            state.channel_event(Dispatch::ChannelDelete, &rendered, viewers);
+            state.channel_event(Dispatch::ChannelDelete, &rendered);
             state.announce_audit(guild, &entry).await?;
         }
     }
@@ -205,7 +200,7 @@ pub async fn typing(
         return Err(ApiError::non_text_channel());
     }
     access.require(permissions::SEND_MESSAGES)?;
-    state.typing(&access.place(&state).await?, user.id, access.member_with_user(&user));
+    state.typing(&access.place(), user.id, access.member_with_user(&user));
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -219,23 +214,11 @@ pub struct OverwriteBody {
     deny: Option<serde_json::Value>,
 }
 
-/// Announces a changed set of overwrites: CHANNEL_UPDATE to those who still
-/// see the channel, CHANNEL_DELETE to those who lost it, CHANNEL_CREATE to
-/// those who gained it.
-async fn announce_overwrites(
-    state: &ApiState,
-    guild: &access::GuildAccess,
-    channel: &store::ChannelRow,
-    before: &[store::OverwriteRow],
-    after: &[store::OverwriteRow],
-) -> ApiResult<()> {
-    let saw = access::members_with(state, guild, before, permissions::VIEW_CHANNEL).await?;
-    let sees = access::members_with(state, guild, after, permissions::VIEW_CHANNEL).await?;
-    let kept = sees.iter().filter(|u| saw.contains(u)).copied().collect();
-    let lost = saw.iter().filter(|u| !sees.contains(u)).copied().collect();
-    let gained = sees.iter().filter(|u| !saw.contains(u)).copied().collect();
-    state.channel_visibility(&render::channel(channel, after, None), Dispatch::ChannelUpdate, kept, lost, gained);
-    Ok(())
+/// A channel's new overwrites, as CHANNEL_UPDATE: the gateway sends it to
+/// those who still see the channel, CHANNEL_DELETE to those who lost sight
+/// of it and CHANNEL_CREATE to those who gained it.
+fn announce_overwrites(state: &ApiState, channel: &store::ChannelRow, after: &[store::OverwriteRow]) {
+    state.channel_event(Dispatch::ChannelUpdate, &render::channel(channel, after, None));
 }
 
 /// The audit entries a new set of overwrites means: one per overwrite
@@ -331,7 +314,7 @@ pub async fn put_overwrite(
     state.store.put_overwrite(access.channel.id, &row, Some(&entry)).await?;
     let mut after: Vec<_> = access.overwrites.iter().filter(|x| x.target_id != row.target_id).cloned().collect();
     after.push(row);
-    announce_overwrites(&state, guild, &access.channel, &access.overwrites, &after).await?;
+    announce_overwrites(&state, &access.channel, &after);
     state.announce_audit(guild, &entry).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -370,7 +353,7 @@ pub async fn delete_overwrite(
     );
     if state.store.delete_overwrite(access.channel.id, target.get(), Some(&entry)).await? {
         let after: Vec<_> = access.overwrites.iter().filter(|x| x.target_id != target.get()).cloned().collect();
-        announce_overwrites(&state, guild, &access.channel, &access.overwrites, &after).await?;
+        announce_overwrites(&state, &access.channel, &after);
         state.announce_audit(guild, &entry).await?;
     }
     Ok(StatusCode::NO_CONTENT)

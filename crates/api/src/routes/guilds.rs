@@ -502,8 +502,7 @@ pub async fn create_channel(
         &reason,
     );
     state.store.create_channel(&row, &overwrites, Some(&entry)).await?;
-    let viewers = domain::access::viewers(&state, &access, &overwrites).await?;
-    state.channel_event(Dispatch::ChannelCreate, &channel, viewers);
+    state.channel_event(Dispatch::ChannelCreate, &channel);
     state.announce_audit(&access, &entry).await?;
     Ok((StatusCode::CREATED, Json(channel)))
 }
@@ -631,8 +630,7 @@ pub async fn reorder_channels(
             &reason,
         );
         let updated = state.store.update_channel(p.id, &patch, Some(&entry)).await?;
-        let viewers = access::viewers(&state, &access, &own).await?;
-        state.channel_event(Dispatch::ChannelUpdate, &render::channel(&updated, &own, None), viewers);
+        state.channel_event(Dispatch::ChannelUpdate, &render::channel(&updated, &own, None));
         state.announce_audit(&access, &entry).await?;
     }
     Ok(StatusCode::NO_CONTENT)

@@ -114,7 +114,7 @@ pub async fn create(
         match state.store.create_invite(&row, Some(&entry)).await {
             Ok(()) => {
                 let invite = render_invite(&state, &row, true, false).await?;
-                if let Some(place) = access.invite_place(&state).await? {
+                if let Some(place) = access.invite_place() {
                     state.invite_created(&place, &invite);
                 }
                 if let Some(g) = &access.guild {
@@ -262,7 +262,7 @@ pub async fn delete(
         &reason,
     );
     if state.store.delete_invite(&code, Some(&entry)).await? {
-        if let Some(place) = channel.invite_place(&state).await? {
+        if let Some(place) = channel.invite_place() {
             state.invite_deleted(&place, &code);
         }
         state.announce_audit(guild, &entry).await?;

@@ -385,9 +385,7 @@ async fn ban_one(
     }
     state.ban_event(Dispatch::BanAdd, guild.guild.id, &banned);
     for (channel, ids) in deleted {
-        let overwrites = state.store.overwrites(channel).await?;
-        let viewers = access::viewers(state, guild, &overwrites).await?;
-        let place = domain::publish::Place::Guild { guild: guild.guild.id, channel, viewers };
+        let place = domain::publish::Place::Guild { guild: guild.guild.id, channel };
         state.messages_bulk_deleted(&place, &ids);
     }
     state.announce_audit(guild, &entry).await?;

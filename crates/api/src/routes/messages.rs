@@ -196,7 +196,7 @@ pub async fn bulk_delete(
     );
     let deleted = state.store.delete_messages(access.channel.id, &body.messages, Some(&entry)).await?;
     if !deleted.is_empty() {
-        state.messages_bulk_deleted(&access.place(&state).await?, &deleted);
+        state.messages_bulk_deleted(&access.place(), &deleted);
         state.announce_audit(guild, &entry).await?;
     }
     Ok(StatusCode::NO_CONTENT)
@@ -277,7 +277,7 @@ pub async fn react(
             burst_colors: Vec::new(),
             kind: 0,
         };
-        state.reaction_event(&access.place(&state).await?, Dispatch::ReactionAdd(data));
+        state.reaction_event(&access.place(), Dispatch::ReactionAdd(data));
     }
     Ok(StatusCode::NO_CONTENT)
 }
@@ -315,7 +315,7 @@ pub async fn unreact(
             burst: false,
             kind: 0,
         };
-        state.reaction_event(&access.place(&state).await?, Dispatch::ReactionRemove(data));
+        state.reaction_event(&access.place(), Dispatch::ReactionRemove(data));
     }
     Ok(StatusCode::NO_CONTENT)
 }
@@ -372,7 +372,7 @@ pub async fn clear_emoji(
             guild_id: None,
             emoji: render::reaction_emoji(&key),
         };
-        state.reaction_event(&access.place(&state).await?, Dispatch::ReactionRemoveEmoji(data));
+        state.reaction_event(&access.place(), Dispatch::ReactionRemoveEmoji(data));
     }
     Ok(StatusCode::NO_CONTENT)
 }
@@ -393,7 +393,7 @@ pub async fn clear_reactions(
     let row = find(&state, &access, &user, &message).await?;
     if state.store.clear_reactions(access.channel.id, row.id, None).await? > 0 {
         let data = ReactionRemoveAll { channel_id: access.channel.id, message_id: row.id, guild_id: None };
-        state.reaction_event(&access.place(&state).await?, Dispatch::ReactionRemoveAll(data));
+        state.reaction_event(&access.place(), Dispatch::ReactionRemoveAll(data));
     }
     Ok(StatusCode::NO_CONTENT)
 }
@@ -481,7 +481,7 @@ fn pin_entry(
 
 async fn announce_pins(state: &ApiState, access: &ChannelAccess, entry: Option<&store::AuditEntry>) -> ApiResult<()> {
     let last_pin = state.store.channel(access.channel.id).await?.and_then(|c| c.last_pin_at);
-    state.pins_updated(&access.place(state).await?, last_pin);
+    state.pins_updated(&access.place(), last_pin);
     if let (Some(g), Some(e)) = (&access.guild, entry) {
         state.announce_audit(g, e).await?;
     }

@@ -94,78 +94,28 @@ impl RoleFields {
     }
 }
 
-/// What a role change needs to know from before it: the role's holders
-/// (every member, for @everyone) and every overwrite in the guild.
-struct RoleBefore {
-    holders: Vec<store::MemberRow>,
-    overwrites: Vec<(store::ChannelId, store::OverwriteRow)>,
-}
-
-impl RoleBefore {
-    async fn load(state: &ApiState, guild: &GuildAccess, role: &RoleRow) -> ApiResult<Self> {
-        let everyone = role.id.get() == guild.guild.id.get();
-        let mut holders = Vec::new();
-        let mut cursor = None;
-        loop {
-            let page = state.store.members(guild.guild.id, cursor, 1000).await?;
-            let Some(last) = page.last() else { break };
-            cursor = Some(last.user_id);
-            holders.extend(page.into_iter().filter(|m| everyone || m.roles.contains(&role.id)));
-        }
-        let overwrites = state.store.guild_overwrites(guild.guild.id).await?;
-        Ok(Self { holders, overwrites })
-    }
-}
-
-/// After a role's permissions changed, or the role went (`roles` is the
-/// guild's roles afterwards; a deleted role also leaves its holders and its
-/// overwrites): as after a change of a member's roles or of a channel's
-/// overwrites, CHANNEL_CREATE to the holders who may now view a channel,
-/// CHANNEL_DELETE to those who no longer may, and CHANNEL_UPDATE to the
-/// channel's viewers wherever the role's overwrite went with it, so that no
-/// client keeps applying it.
-async fn announce_role_change(
+/// After a role went, and its overwrites with it: CHANNEL_UPDATE for each
+/// channel that had one, so that no client keeps applying it. (Whose sight
+/// of a channel the role's going moved, the gateway works out from
+/// GUILD_ROLE_DELETE itself and tells with CHANNEL_CREATE/DELETE.)
+async fn announce_overwrites_gone(
     state: &ApiState,
     guild: &GuildAccess,
     role: &RoleRow,
-    roles: Vec<RoleRow>,
-    before: RoleBefore,
+    overwrites: &[(store::ChannelId, store::OverwriteRow)],
 ) -> ApiResult<()> {
-    let deleted = !roles.iter().any(|r| r.id == role.id);
-    let after = GuildAccess { guild: guild.guild.clone(), member: guild.member.clone(), roles, permissions: 0 };
-    let holders_after: Vec<store::MemberRow> = before
-        .holders
-        .iter()
-        .map(|m| store::MemberRow {
-            roles: m.roles.iter().copied().filter(|r| !deleted || *r != role.id).collect(),
-            ..m.clone()
-        })
-        .collect();
+    let had =
+        |c: store::ChannelId| overwrites.iter().any(|(id, o)| *id == c && o.kind == 0 && o.target_id == role.id.get());
     for channel in state.store.guild_channels(guild.guild.id).await? {
-        let own: Vec<_> =
-            before.overwrites.iter().filter(|(id, _)| *id == channel.id).map(|(_, o)| o.clone()).collect();
-        let own_after: Vec<_> =
-            own.iter().filter(|o| !(deleted && o.kind == 0 && o.target_id == role.id.get())).cloned().collect();
-        let (mut lost, mut gained) = (Vec::new(), Vec::new());
-        for (m, m_after) in before.holders.iter().zip(&holders_after) {
-            let saw = guild.permissions_of(m, &own) & permissions::VIEW_CHANNEL != 0;
-            let sees = after.permissions_of(m_after, &own_after) & permissions::VIEW_CHANNEL != 0;
-            match (saw, sees) {
-                (true, false) => lost.push(m.user_id),
-                (false, true) => gained.push(m.user_id),
-                _ => {}
-            }
+        if !had(channel.id) {
+            continue;
         }
-        let kept = if own_after.len() != own.len() {
-            let sees = access::members_with(state, &after, &own_after, permissions::VIEW_CHANNEL).await?;
-            sees.into_iter().filter(|u| !gained.contains(u)).collect()
-        } else {
-            Vec::new()
-        };
-        if !kept.is_empty() || !lost.is_empty() || !gained.is_empty() {
-            let c = render::channel(&channel, &own_after, None);
-            state.channel_visibility(&c, Dispatch::ChannelUpdate, kept, lost, gained);
-        }
+        let own: Vec<_> = overwrites
+            .iter()
+            .filter(|(id, o)| *id == channel.id && !(o.kind == 0 && o.target_id == role.id.get()))
+            .map(|(_, o)| o.clone())
+            .collect();
+        state.channel_event(Dispatch::ChannelUpdate, &render::channel(&channel, &own, None));
     }
     Ok(())
 }
@@ -268,17 +218,11 @@ pub async fn update(
     );
     let entry =
         state.audit_entry(guild.guild.id, user.id, action::ROLE_UPDATE, Some(role.id.get()), changes, None, &reason);
-    // Only VIEW_CHANNEL and ADMINISTRATOR decide who sees a channel.
-    let shows_or_hides =
-        (role.permissions ^ after.permissions) & (permissions::VIEW_CHANNEL | permissions::ADMINISTRATOR) != 0;
-    let before = if shows_or_hides { Some(RoleBefore::load(&state, &guild, &role).await?) } else { None };
+    // Whose sight of which channels a change of permissions moves, the
+    // gateway works out from GUILD_ROLE_UPDATE.
     let stored = state.store.update_role(guild.guild.id, role.id, &patch, Some(&entry)).await?;
     let updated = render::role(&stored);
     state.role_event(Dispatch::RoleUpdate, guild.guild.id, updated.clone());
-    if let Some(before) = before {
-        let roles = guild.roles.iter().map(|r| if r.id == stored.id { stored.clone() } else { r.clone() }).collect();
-        announce_role_change(&state, &guild, &role, roles, before).await?;
-    }
     state.announce_audit(&guild, &entry).await?;
     Ok(Json(updated))
 }
@@ -306,11 +250,10 @@ pub async fn delete(
     let changes = audit::diff(&serde_json::to_value(render::role(&role)).unwrap_or_default(), &json!({}));
     let entry =
         state.audit_entry(guild.guild.id, user.id, action::ROLE_DELETE, Some(role.id.get()), changes, None, &reason);
-    let before = RoleBefore::load(&state, &guild, &role).await?;
+    let overwrites = state.store.guild_overwrites(guild.guild.id).await?;
     if state.store.delete_role(guild.guild.id, role.id, Some(&entry)).await? {
         state.role_deleted(guild.guild.id, role.id);
-        let roles = guild.roles.iter().filter(|r| r.id != role.id).cloned().collect();
-        announce_role_change(&state, &guild, &role, roles, before).await?;
+        announce_overwrites_gone(&state, &guild, &role, &overwrites).await?;
         state.announce_audit(&guild, &entry).await?;
     }
     Ok(StatusCode::NO_CONTENT)

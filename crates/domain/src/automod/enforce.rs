@@ -12,7 +12,7 @@ use store::{ChannelId, MemberPatch, MessageId, UserRow};
 
 use super::rules::{Action, Rule, Trigger};
 use super::{Hit, Subject, Verdict};
-use crate::access::{self, ChannelAccess, GuildAccess};
+use crate::access::{ChannelAccess, GuildAccess};
 use crate::audit::{action as audit_action, Reason};
 use crate::messages::{self, Author, Draft};
 use crate::{Domain, Error, Result};
@@ -81,7 +81,6 @@ async fn run(
     message_id: Option<MessageId>,
 ) -> Result<()> {
     let Some(guild) = &access.guild else { return Ok(()) };
-    let managers = access::members_with(ctx, guild, &[], permissions::MANAGE_GUILD).await?;
     let no_reason = Reason::default();
     let mut to_log = Vec::new();
     let mut announced = Vec::new();
@@ -159,7 +158,7 @@ async fn run(
                 matched_keyword: hit.matched_keyword.clone(),
                 matched_content: hit.matched_content.clone(),
             };
-            ctx.automod_executed(managers.clone(), data);
+            ctx.automod_executed(data);
         }
     }
     if !to_log.is_empty() {

@@ -292,6 +292,57 @@ impl TestApp {
         assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
     }
 
+    /// Runs SQL statements straight on the server's database (the SQLite
+    /// file or the PostgreSQL database), for setting up what the API would
+    /// take too long to build, such as thousands of members.
+    pub async fn sql(&self, statements: &[String]) {
+        async fn run<C: sqlx::Connection>(mut conn: C, statements: &[String])
+        where
+            for<'c> &'c mut C: sqlx::Executor<'c>,
+        {
+            for s in statements {
+                sqlx::raw_sql(s).execute(&mut conn).await.unwrap_or_else(|e| panic!("{s}: {e}"));
+            }
+        }
+        match &self.config.database.url {
+            Some(url) => run(sqlx::PgConnection::connect(url).await.expect("connect"), statements).await,
+            None => {
+                let path = self.config.data_dir.join("fussioncord.db");
+                let url = format!("sqlite://{}", path.display());
+                run(sqlx::SqliteConnection::connect(&url).await.expect("open the SQLite file"), statements).await
+            }
+        }
+    }
+
+    /// Makes `count` users (ids from `first_id`) members of `guild` in two
+    /// statements: a guild of thousands in a moment.
+    pub async fn bulk_members(&self, guild: &str, first_id: u64, count: u64) {
+        let series = format!("WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i + 1 < {count})");
+        self.sql(&[
+            format!(
+                "{series} INSERT INTO users (id, username, created_at) \
+                 SELECT {first_id} + i, 'bulk' || ({first_id} + i), 0 FROM n"
+            ),
+            format!(
+                "{series} INSERT INTO members (guild_id, user_id, joined_at) SELECT {guild}, {first_id} + i, 0 FROM n"
+            ),
+        ])
+        .await;
+    }
+
+    /// Every SQL statement and transaction the store has run so far, as
+    /// `/metrics` counts them (`fussioncord_store_calls_total`, summed over
+    /// verbs and outcomes).
+    pub async fn store_calls(&self) -> f64 {
+        let res = self.client.get(format!("http://{}/metrics", self.addr())).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        let text = res.text().await.unwrap();
+        text.lines()
+            .filter(|l| l.starts_with("fussioncord_store_calls_total{"))
+            .map(|l| l.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()).expect("a sample value"))
+            .sum()
+    }
+
     pub async fn send(&self, user: &TestUser, channel: &str, content: &str) -> Value {
         let (status, msg) =
             self.post(&format!("/channels/{channel}/messages"), &user.token, json!({ "content": content })).await;

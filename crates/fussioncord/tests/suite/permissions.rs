@@ -1615,3 +1615,53 @@ async fn overwrites_and_roles_that_hide_or_reveal_a_channel_arrive_as_channel_de
     app.send(&w.owner, &vault, "gone again").await;
     assert!(drain(&mut a).await.is_empty());
 }
+
+/// The statements (and transactions) the store runs for one message the
+/// owner posts in `channel`: the fewest of three tries, so that a write
+/// the server makes now and then on its own (a token's last-used time)
+/// does not count.
+async fn statements_per_message(app: &TestApp, w: &World, channel: &str) -> f64 {
+    let mut fewest = f64::MAX;
+    for n in 0..3 {
+        let before = app.store_calls().await;
+        app.send(&w.owner, channel, &format!("count {n}")).await;
+        fewest = fewest.min(app.store_calls().await - before);
+    }
+    fewest
+}
+
+#[tokio::test]
+async fn a_message_in_a_hidden_channel_costs_as_many_statements_in_a_guild_of_5000_as_of_10() {
+    // Who receives a channel's events is the gateway's to decide, from what
+    // it keeps of the guild's roles, overwrites and connected members:
+    // publishing a message reads no member list, however large the guild.
+    let app = TestApp::spawn().await;
+    let (w, users) = world(&app, &["seer", "blind"]).await;
+    let (seer, blind) = (&users[0], &users[1]);
+    let hidden = new_channel(&app, &w, json!({"name": "staff"})).await;
+    overwrite(&app, &w, &hidden, &w.gid, 0, 0, p::VIEW_CHANNEL).await;
+    overwrite(&app, &w, &hidden, &seer.id, 1, p::VIEW_CHANNEL, 0).await;
+    app.bulk_members(&w.gid, 1 << 40, 7).await;
+    let (status, guild) = app.get(&format!("/guilds/{}?with_counts=true", w.gid), &w.owner.token).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(guild["approximate_member_count"], 10, "{guild}");
+
+    let mut seer_gw = session(&app, seer).await;
+    let mut blind_gw = session(&app, blind).await;
+    // The first message warms what is cached per guild (AutoMod's rules).
+    app.send(&w.owner, &hidden, "warm-up").await;
+    let small = statements_per_message(&app, &w, &hidden).await;
+
+    app.bulk_members(&w.gid, (1 << 40) + 7, 4990).await;
+    let (_, guild) = app.get(&format!("/guilds/{}?with_counts=true", w.gid), &w.owner.token).await;
+    assert_eq!(guild["approximate_member_count"], 5000, "{guild}");
+    let large = statements_per_message(&app, &w, &hidden).await;
+
+    assert!(small > 0.0, "the store's statements are counted");
+    assert_eq!(large, small, "statements per message: {small} with 10 members, {large} with 5,000");
+    // And the channel's viewers, only they, still get its messages.
+    let seen = drain(&mut seer_gw).await;
+    let created: Vec<&Value> = seen.iter().filter(|e| e["t"] == "MESSAGE_CREATE").collect();
+    assert_eq!(created.len(), 7, "{:?}", names(&seen));
+    assert!(drain(&mut blind_gw).await.iter().all(|e| !about(e, &hidden)));
+}

@@ -1,0 +1,347 @@
+//! Unit tests of one session on its own: sequence numbers, the resume
+//! buffer, the bounded queue to the attached connection, intents, shards
+//! and the payload a session is given. No hub, no socket.
+
+use std::collections::HashSet;
+
+use bytes::Bytes;
+use events::{intents, RevokedTokens};
+use futures::FutureExt;
+use tokio::sync::mpsc;
+
+use super::*;
+use crate::test_events::{ack, channel, channel_message, dm_message, guild_update, reply_message};
+
+fn user(n: u64) -> UserId {
+    UserId::new(n)
+}
+
+fn guild(n: u64) -> GuildId {
+    GuildId::new(n)
+}
+
+/// A person's session (intents ALL, as conn gives clients that send none),
+/// on one shard, holding `buffer` frames for resuming.
+fn person(buffer: usize) -> Session {
+    Session::new("s".into(), user(1), false, intents::ALL, (0, 1), HashSet::new(), buffer, "hash".into())
+}
+
+fn bot(intents: u64, shard: (u64, u64)) -> Session {
+    Session::new("b".into(), user(2), true, intents, shard, HashSet::new(), 16, "hash".into())
+}
+
+/// Attaches a fresh connection queue of `capacity`, as IDENTIFY does.
+fn attach(s: &Session, capacity: usize) -> (mpsc::Sender<Frame>, mpsc::Receiver<Frame>) {
+    let (tx, rx) = mpsc::channel(capacity);
+    let replay = s.resume(Some(0), tx.clone()).expect("a new session attaches from 0");
+    assert!(replay.is_empty(), "a new session has nothing to replay");
+    (tx, rx)
+}
+
+fn data(n: usize) -> Bytes {
+    Bytes::from(format!("{{\"n\":{n}}}"))
+}
+
+fn seqs(frames: &[Frame]) -> Vec<u64> {
+    frames.iter().map(|f| f.seq).collect()
+}
+
+fn received(rx: &mut mpsc::Receiver<Frame>) -> Vec<Frame> {
+    std::iter::from_fn(|| rx.try_recv().ok()).collect()
+}
+
+/// What the buffer should account for these payloads.
+fn cost(payloads: &[Bytes]) -> usize {
+    payloads.iter().map(|d| d.len() + std::mem::size_of::<Frame>()).sum()
+}
+
+#[test]
+fn sequence_numbers_start_at_one_and_grow_by_one_per_dispatch() {
+    let s = person(16);
+    let (_tx, mut rx) = attach(&s, 16);
+    for n in 1..=5 {
+        assert_eq!(s.dispatch("MESSAGE_CREATE", data(n)), Delivery::Queued { depth: n });
+    }
+    let frames = received(&mut rx);
+    assert_eq!(seqs(&frames), vec![1, 2, 3, 4, 5]);
+    assert_eq!(frames[2].data, data(3), "each frame carries its own payload");
+    // A detached session keeps counting: the resume replays what it missed
+    // under the numbers it would have had.
+    let s = person(16);
+    assert_eq!(s.dispatch("A", data(1)), Delivery::Buffered);
+    assert_eq!(s.dispatch("B", data(2)), Delivery::Buffered);
+    let (tx, _rx) = mpsc::channel(4);
+    let replay = s.resume(Some(0), tx).unwrap();
+    assert_eq!(seqs(&replay), vec![1, 2]);
+    assert_eq!(replay.iter().map(|f| f.name).collect::<Vec<_>>(), vec!["A", "B"]);
+}
+
+#[test]
+fn a_frame_is_a_dispatch_with_its_sequence_and_name() {
+    let frame = Frame { seq: 42, name: "MESSAGE_CREATE", data: Bytes::from_static(b"{\"id\":\"1\"}") };
+    let bytes: Vec<u8> = frame.parts().iter().flat_map(|p| p.iter().copied()).collect();
+    let v: serde_json::Value = serde_json::from_slice(&bytes).expect("a frame is JSON");
+    assert_eq!(v, serde_json::json!({ "op": 0, "s": 42, "t": "MESSAGE_CREATE", "d": { "id": "1" } }));
+}
+
+#[test]
+fn resume_replays_exactly_the_dispatches_after_the_given_sequence() {
+    let s = person(16);
+    let (tx, _rx) = attach(&s, 16);
+    for n in 1..=6 {
+        s.dispatch("MESSAGE_CREATE", data(n));
+    }
+    s.detach(&tx);
+    let (tx, _rx) = mpsc::channel(16);
+    let replay = s.resume(Some(4), tx.clone()).unwrap();
+    assert_eq!(seqs(&replay), vec![5, 6]);
+    assert_eq!(replay[0].data, data(5));
+    // Resuming at the latest sequence replays nothing, and a resume with no
+    // sequence (`null`, nothing received) replays everything.
+    assert!(s.resume(Some(6), tx.clone()).unwrap().is_empty());
+    assert_eq!(seqs(&s.resume(None, tx).unwrap()), vec![1, 2, 3, 4, 5, 6]);
+}
+
+#[test]
+fn resume_refuses_a_sequence_the_buffer_no_longer_reaches_or_never_had() {
+    // A buffer of 3: after 5 dispatches it holds 3, 4 and 5.
+    let s = person(3);
+    for n in 1..=5 {
+        s.dispatch("MESSAGE_CREATE", data(n));
+    }
+    let (tx, _rx) = mpsc::channel(16);
+    assert_eq!(s.resume(Some(1), tx.clone()).unwrap_err(), ResumeError::TooOld, "frame 2 is gone");
+    assert_eq!(s.resume(Some(0), tx.clone()).unwrap_err(), ResumeError::TooOld, "frames 1 and 2 are gone");
+    assert_eq!(s.resume(Some(6), tx.clone()).unwrap_err(), ResumeError::Future, "6 was never sent");
+    assert_eq!(s.resume(Some(u64::MAX), tx.clone()).unwrap_err(), ResumeError::Future);
+    assert!(s.detached_since().is_some(), "a refused resume attaches nothing");
+    // The oldest sequence the buffer still follows on from resumes.
+    assert_eq!(seqs(&s.resume(Some(2), tx).unwrap()), vec![3, 4, 5]);
+    assert!(s.detached_since().is_none());
+}
+
+#[test]
+fn a_session_that_never_dispatched_resumes_only_from_zero() {
+    let s = person(4);
+    let (tx, _rx) = mpsc::channel(4);
+    assert_eq!(s.resume(Some(1), tx.clone()).unwrap_err(), ResumeError::Future);
+    assert!(s.resume(Some(0), tx).unwrap().is_empty());
+}
+
+#[test]
+fn the_buffer_accounts_for_the_bytes_of_the_frames_it_keeps() {
+    let s = person(3);
+    let (at, bytes) = s.detached_buffer().expect("a new session is detached");
+    assert!(at <= std::time::Instant::now());
+    assert_eq!(bytes, 0);
+    let payloads: Vec<Bytes> = (0..5).map(|n| Bytes::from(vec![b'x'; 100 * (n + 1)])).collect();
+    for (n, d) in payloads.iter().enumerate() {
+        s.dispatch("MESSAGE_CREATE", d.clone());
+        let kept = &payloads[(n + 1).saturating_sub(3)..=n];
+        assert_eq!(s.detached_buffer().unwrap().1, cost(kept), "after dispatch {}", n + 1);
+    }
+    // 300 + 400 + 500 payload bytes, plus three frame records.
+    assert_eq!(s.detached_buffer().unwrap().1, 1200 + 3 * std::mem::size_of::<Frame>());
+    // Attached, the buffer is not counted against the detached budget.
+    let (tx, _rx) = mpsc::channel(4);
+    s.resume(Some(5), tx.clone()).unwrap();
+    assert!(s.detached_buffer().is_none());
+    s.detach(&tx);
+    assert_eq!(s.detached_buffer().unwrap().1, 1200 + 3 * std::mem::size_of::<Frame>(), "detaching frees nothing");
+}
+
+#[test]
+fn a_full_queue_cuts_the_connection_loose_and_keeps_the_session_resumable() {
+    let s = person(16);
+    let (tx, mut rx) = attach(&s, 2);
+    drop(tx);
+    assert_eq!(s.dispatch("A", data(1)), Delivery::Queued { depth: 1 });
+    assert_eq!(s.dispatch("B", data(2)), Delivery::Queued { depth: 2 });
+    assert_eq!(s.dispatch("C", data(3)), Delivery::CutLoose, "the client read nothing: too slow");
+    assert!(s.detached_since().is_some(), "cut loose means detached");
+    // Nothing more goes to the old connection, even once it has room.
+    assert_eq!(seqs(&received(&mut rx)), vec![1, 2]);
+    assert_eq!(s.dispatch("D", data(4)), Delivery::Buffered);
+    // The session let go of the queue: the connection sees it closed and ends.
+    assert_eq!(rx.try_recv().unwrap_err(), mpsc::error::TryRecvError::Disconnected);
+    // The client resumes from what it had and gets the rest in order.
+    let (tx2, _rx2) = mpsc::channel(2);
+    assert_eq!(seqs(&s.resume(Some(2), tx2).unwrap()), vec![3, 4]);
+    assert_eq!(s.dispatch("E", data(5)), Delivery::Queued { depth: 1 });
+}
+
+#[test]
+fn a_connection_that_went_away_detaches_the_session_on_the_next_dispatch() {
+    let s = person(16);
+    let (_tx, rx) = attach(&s, 4);
+    drop(rx);
+    assert!(s.detached_since().is_none());
+    assert_eq!(s.dispatch("A", data(1)), Delivery::Buffered);
+    assert!(s.detached_since().is_some());
+    assert_eq!(s.dispatch("B", data(2)), Delivery::Buffered);
+}
+
+#[test]
+fn detach_only_lets_go_of_the_connection_that_is_still_attached() {
+    let s = person(16);
+    let (old, mut old_rx) = attach(&s, 4);
+    // A resume from another socket replaces the first connection.
+    let (new, mut new_rx) = mpsc::channel(4);
+    s.resume(Some(0), new.clone()).unwrap();
+    s.dispatch("A", data(1));
+    assert!(received(&mut old_rx).is_empty(), "the replaced connection gets nothing more");
+    assert_eq!(seqs(&received(&mut new_rx)), vec![1]);
+    // The old connection ending does not detach the new one.
+    s.detach(&old);
+    assert!(s.detached_since().is_none());
+    assert_eq!(s.dispatch("B", data(2)), Delivery::Queued { depth: 1 });
+    s.detach(&new);
+    let since = s.detached_since().expect("detached");
+    assert_eq!(s.dispatch("C", data(3)), Delivery::Buffered);
+    assert_eq!(s.detached_since(), Some(since), "a dispatch does not move the detach time");
+}
+
+#[test]
+fn intents_admit_an_event_when_its_bit_is_held() {
+    let s = bot(intents::GUILDS, (0, 1));
+    let g = guild(5 << 22);
+    assert!(s.wants(&ack(&[s.user])), "events with no intents reach every session");
+    assert!(s.wants(&guild_update(g, user(9))));
+    assert!(!s.wants(&channel_message(g, channel(1), user(9), &[])));
+    assert!(!bot(0, (0, 1)).wants(&guild_update(g, user(9))));
+    assert!(bot(0, (0, 1)).wants(&ack(&[user(2)])));
+    assert!(!bot(intents::GUILD_MESSAGES, (0, 1)).wants(&dm_message(&[user(2)])), "DMs take DIRECT_MESSAGES");
+    assert!(person(1).wants(&channel_message(g, channel(1), user(9), &[])));
+}
+
+#[test]
+fn shards_carry_guilds_by_discords_formula_and_dms_on_shard_zero() {
+    // Discord: shard_id = (guild_id >> 22) % num_shards.
+    let g = guild(81_384_788_765_712_384); // >> 22 = 19_403_645_698
+    let shard_of = |n: u64| (0..n).find(|&id| bot(0, (id, n)).on_shard(Some(g)));
+    assert_eq!(shard_of(1), Some(0));
+    assert_eq!(shard_of(2), Some(0));
+    assert_eq!(shard_of(3), Some(1));
+    assert_eq!(shard_of(16), Some(2));
+    // Exactly one shard of a set carries a guild.
+    for n in [1, 2, 5, 16] {
+        assert_eq!((0..n).filter(|&id| bot(0, (id, n)).on_shard(Some(g))).count(), 1);
+    }
+    // The low 22 bits (worker, process, increment) play no part.
+    let h = guild((7 << 22) | 0x3f_ffff);
+    assert!(bot(0, (1, 2)).on_shard(Some(h)));
+    assert!(bot(0, (3, 4)).on_shard(Some(h)));
+    assert!(!bot(0, (0, 2)).on_shard(Some(h)));
+    // Events outside guilds go to shard 0 only.
+    assert!(bot(0, (0, 3)).on_shard(None));
+    assert!(!bot(0, (1, 3)).on_shard(None));
+    assert!(!bot(0, (2, 3)).on_shard(None));
+}
+
+fn content_of(data: &Bytes) -> serde_json::Value {
+    serde_json::from_slice::<serde_json::Value>(data).expect("JSON")["content"].clone()
+}
+
+#[test]
+fn bots_without_message_content_get_the_redacted_payload_unless_theirs_or_mentioned() {
+    let g = guild(5 << 22);
+    let other = user(77);
+    let plain = bot(intents::GUILD_MESSAGES, (0, 1)); // user 2
+    let event = channel_message(g, channel(1), other, &[]);
+    assert_eq!(content_of(&plain.payload(&event, true)), "");
+    // Its own message, and a message that mentions it, are shown in full.
+    let own = channel_message(g, channel(1), plain.user, &[]);
+    assert_eq!(&plain.payload(&own, true), own.data());
+    let mention = channel_message(g, channel(1), other, &[user(3), plain.user]);
+    assert_eq!(&plain.payload(&mention, true), mention.data());
+    // With the intent, everything is shown; a person's session is never gated.
+    let content = bot(intents::GUILD_MESSAGES | intents::MESSAGE_CONTENT, (0, 1));
+    assert_eq!(&content.payload(&event, true), event.data());
+    let person =
+        Session::new("p".into(), user(9), false, intents::GUILD_MESSAGES, (0, 1), HashSet::new(), 4, "h".into());
+    assert_eq!(&person.payload(&event, true), event.data());
+    // DMs are never gated.
+    let dm = dm_message(&[other, plain.user]);
+    assert_eq!(&plain.payload(&dm, true), dm.data());
+    assert_eq!(content_of(&plain.payload(&dm, true)), "dm");
+}
+
+#[test]
+fn a_reply_is_gated_by_each_of_its_two_messages() {
+    let g = guild(5 << 22);
+    let plain = bot(intents::GUILD_MESSAGES, (0, 1)); // user 2
+    let shown = |e: &Event| {
+        let d: serde_json::Value = serde_json::from_slice(&plain.payload(e, true)).unwrap();
+        (d["content"].clone(), d["referenced_message"]["content"].clone())
+    };
+    let e = reply_message(g, channel(1), plain.user, user(50));
+    assert_eq!(shown(&e), ("the reply".into(), "".into()), "its own reply to someone else");
+    let e = reply_message(g, channel(1), user(50), plain.user);
+    assert_eq!(shown(&e), ("".into(), "the original".into()), "someone's reply to it");
+    let e = reply_message(g, channel(1), plain.user, plain.user);
+    assert_eq!(&plain.payload(&e, true), e.data());
+    let e = reply_message(g, channel(1), user(50), user(51));
+    assert_eq!(shown(&e), ("".into(), "".into()), "neither is its own");
+}
+
+#[test]
+fn without_the_channel_s_history_a_reply_comes_without_the_message_it_answers() {
+    let g = guild(5 << 22);
+    let people = person(4);
+    let e = reply_message(g, channel(1), user(50), user(51));
+    assert!(e.history_gated());
+    let full: serde_json::Value = serde_json::from_slice(&people.payload(&e, true)).unwrap();
+    assert_eq!(full["referenced_message"]["content"], "the original");
+    let blind = people.payload(&e, false);
+    let d: serde_json::Value = serde_json::from_slice(&blind).unwrap();
+    assert!(d.get("referenced_message").is_none(), "{d}");
+    assert_eq!(d["content"], "the reply");
+    assert_eq!(d["message_reference"], full["message_reference"]);
+    // Serialised once: every session without the history shares the bytes.
+    assert_eq!(people.payload(&e, false).as_ptr(), blind.as_ptr());
+    // A bot without MESSAGE_CONTENT and without history: the reply, emptied.
+    let plain = bot(intents::GUILD_MESSAGES, (0, 1));
+    let d: serde_json::Value = serde_json::from_slice(&plain.payload(&e, false)).unwrap();
+    assert!(d.get("referenced_message").is_none());
+    assert_eq!(d["content"], "");
+    let own = reply_message(g, channel(1), plain.user, user(51));
+    assert_eq!(content_of(&plain.payload(&own, false)), "the reply");
+    // A message that replies to nothing is the same with or without history.
+    let plain_message = channel_message(g, channel(1), user(50), &[]);
+    assert!(!plain_message.history_gated());
+    assert_eq!(&people.payload(&plain_message, false), plain_message.data());
+}
+
+#[test]
+fn a_revoked_token_closes_the_connection_until_a_new_token_is_used() {
+    let s = person(4);
+    assert!(s.revoked().now_or_never().is_none());
+    s.revoke(&RevokedTokens::These(vec!["other".into()]));
+    assert!(s.revoked().now_or_never().is_none(), "another token of the user");
+    s.revoke(&RevokedTokens::AllBut("hash".into()));
+    assert!(s.revoked().now_or_never().is_none(), "the kept token");
+    s.revoke(&RevokedTokens::These(vec!["other".into(), "hash".into()]));
+    assert!(s.revoked().now_or_never().is_some());
+    // A RESUME with a fresh token clears it; revoking the old one again
+    // does not touch the new connection.
+    s.set_token_hash("fresh".into());
+    assert_eq!(s.token_hash(), "fresh");
+    assert!(s.revoked().now_or_never().is_none());
+    s.revoke(&RevokedTokens::These(vec!["hash".into()]));
+    assert!(s.revoked().now_or_never().is_none());
+    s.revoke(&RevokedTokens::AllBut("newest".into()));
+    assert!(s.revoked().now_or_never().is_some());
+}
+
+#[test]
+fn a_session_joins_and_leaves_guilds() {
+    let s = Session::new("s".into(), user(1), false, intents::ALL, (0, 1), HashSet::from([guild(1)]), 4, "h".into());
+    assert!(s.has_guild(guild(1)));
+    s.join(guild(2));
+    let mut guilds = s.guilds();
+    guilds.sort();
+    assert_eq!(guilds, vec![guild(1), guild(2)]);
+    s.leave(guild(1));
+    assert!(!s.has_guild(guild(1)));
+    assert_eq!(s.guilds(), vec![guild(2)]);
+}
