@@ -26,7 +26,7 @@
 //!   or more of a letter is cut to two, or to one where that gives a word of
 //!   the abuse lexicon ("fuuuuck", "stuuupid").
 
-use crate::features::{entity, is_email, is_url, markup, normalise_token};
+use crate::text::{entity, is_email, is_url, markup, normalise_token};
 
 pub const USER: &str = "<user>";
 pub const URL: &str = "<url>";

@@ -17,6 +17,7 @@ pub mod metrics;
 pub mod model;
 mod rng;
 pub mod stream;
+mod text;
 pub mod train;
 
 pub use model::{LinearModel, ModelError};

@@ -97,3 +97,21 @@ impl AuditStore for SqlStore {
         rows.iter().map(audit_row).collect()
     }
 }
+
+impl SqlStore {
+    /// Runs one statement and, if it changed a row, records `audit` with it
+    /// in the same transaction. Returns the rows changed.
+    pub(crate) async fn execute_audited<'q>(
+        &self,
+        query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+        audit: Option<&AuditEntry>,
+    ) -> Result<u64> {
+        let mut tx = self.writer.begin().await?;
+        let changed = query.execute(&mut *tx).await?.rows_affected();
+        if changed > 0 {
+            record(&mut *tx, audit).await?;
+        }
+        tx.commit().await?;
+        Ok(changed)
+    }
+}

@@ -1,4 +1,4 @@
-//! Guilds, their roles and their members.
+//! Guilds and their members (their roles' rows are in `roles.rs`).
 
 use async_trait::async_trait;
 use sqlx::any::AnyRow;
@@ -6,7 +6,8 @@ use sqlx::Row;
 
 use crate::audit::{record, AuditEntry};
 use crate::channels::{insert_channel, ChannelRow};
-use crate::sql::SqlStore;
+use crate::roles::{insert_role, role_row, RoleRow, ROLE_COLUMNS};
+use crate::sql::{placeholders, SqlStore};
 use crate::{from_db, opt_from_db, to_db, ChannelId, GuildId, Result, RoleId, StoreError, UserId};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,19 +25,6 @@ pub struct GuildRow {
     pub explicit_content_filter: i64,
     pub preferred_locale: String,
     pub created_at: i64,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RoleRow {
-    pub id: RoleId,
-    pub guild_id: GuildId,
-    pub name: String,
-    pub permissions: u64,
-    pub position: i64,
-    pub color: i64,
-    pub hoist: bool,
-    pub mentionable: bool,
-    pub managed: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -155,22 +143,6 @@ fn guild_row(r: &AnyRow) -> Result<GuildRow> {
     })
 }
 
-pub(crate) fn role_row(r: &AnyRow) -> Result<RoleRow> {
-    Ok(RoleRow {
-        id: from_db(r.try_get("id")?)?,
-        guild_id: from_db(r.try_get("guild_id")?)?,
-        name: r.try_get("name")?,
-        permissions: r.try_get::<i64, _>("permissions")? as u64,
-        position: r.try_get("position")?,
-        color: r.try_get("color")?,
-        hoist: r.try_get::<i64, _>("hoist")? != 0,
-        mentionable: r.try_get::<i64, _>("mentionable")? != 0,
-        managed: r.try_get::<i64, _>("managed")? != 0,
-    })
-}
-
-pub(crate) const ROLE_COLUMNS: &str = "id, guild_id, name, permissions, position, color, hoist, mentionable, managed";
-
 const MEMBER_COLUMNS: &str =
     "m.guild_id, m.user_id, m.nick, m.joined_at, m.deaf, m.mute, m.communication_disabled_until";
 
@@ -195,7 +167,7 @@ impl SqlStore {
         }
         let sql = format!(
             "SELECT user_id, role_id FROM member_roles WHERE guild_id = $1 AND user_id IN ({}) ORDER BY role_id",
-            crate::users::placeholders(2, members.len())
+            placeholders(2, members.len())
         );
         let mut q = sqlx::query(&sql).bind(to_db(guild));
         for m in &members {
@@ -254,7 +226,7 @@ impl GuildStore for SqlStore {
         .bind(g.created_at)
         .execute(&mut *tx)
         .await?;
-        crate::roles::insert_role(&mut *tx, &new.everyone).await?;
+        insert_role(&mut *tx, &new.everyone).await?;
         for c in &new.channels {
             insert_channel(&mut *tx, c).await?;
         }

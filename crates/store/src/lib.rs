@@ -17,6 +17,7 @@ mod read_states;
 mod relationships;
 mod roles;
 mod search;
+mod search_lane;
 mod settings;
 mod sql;
 mod users;
@@ -28,7 +29,7 @@ pub use audit::{AuditEntry, AuditQuery, AuditStore};
 pub use auth::{AuthStore, BackupCodeRow, EnableMfa, MfaRow, NewSession, SessionRow, ThrottleRow};
 pub use automod::{AutoModRuleRow, AutoModStore};
 pub use channels::{ChannelPatch, ChannelRow, ChannelStore, OverwriteRow};
-pub use guilds::{GuildPatch, GuildRow, GuildStore, MemberRow, NewGuild, RoleRow};
+pub use guilds::{GuildPatch, GuildRow, GuildStore, MemberRow, NewGuild};
 pub use invites::{InviteRow, InviteStore, JoinOutcome};
 pub use members::{BanRow, MemberPatch, MemberStore};
 pub use messages::{GuildMentions, HistoryQuery, MessageRow, MessageStore, NewMessage, ReactionCount};
@@ -36,8 +37,9 @@ pub use read_states::{ReadStateRow, ReadStateStore};
 pub use relationships::{
     kind as relationship_kind, FriendOutcome, RelationshipChange, RelationshipRow, RelationshipStore,
 };
-pub use roles::{RolePatch, RoleStore};
-pub use search::{words as search_words, SearchIndex, SearchLimits, SearchPage, SearchQuery};
+pub use roles::{RolePatch, RoleRow, RoleStore};
+pub use search::{words as search_words, SearchIndex, SearchPage, SearchQuery};
+pub use search_lane::SearchLimits;
 pub use settings::{CustomStatus, SettingsPatch, SettingsRow, SettingsStore};
 pub use sql::{Backend, SqlStore};
 pub use users::{NewUser, UserPatch, UserRow, UserStore};

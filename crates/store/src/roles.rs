@@ -1,11 +1,25 @@
 //! Roles and which members have them.
 
 use async_trait::async_trait;
+use sqlx::any::AnyRow;
+use sqlx::Row;
 
 use crate::audit::{record, AuditEntry};
-use crate::guilds::{role_row, RoleRow, ROLE_COLUMNS};
 use crate::sql::SqlStore;
-use crate::{to_db, GuildId, Result, RoleId, StoreError, UserId};
+use crate::{from_db, to_db, GuildId, Result, RoleId, StoreError, UserId};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleRow {
+    pub id: RoleId,
+    pub guild_id: GuildId,
+    pub name: String,
+    pub permissions: u64,
+    pub position: i64,
+    pub color: i64,
+    pub hoist: bool,
+    pub mentionable: bool,
+    pub managed: bool,
+}
 
 #[derive(Debug, Clone, Default)]
 pub struct RolePatch {
@@ -48,6 +62,22 @@ pub trait RoleStore: Send + Sync {
         audit: Option<&AuditEntry>,
     ) -> Result<bool>;
 }
+
+pub(crate) fn role_row(r: &AnyRow) -> Result<RoleRow> {
+    Ok(RoleRow {
+        id: from_db(r.try_get("id")?)?,
+        guild_id: from_db(r.try_get("guild_id")?)?,
+        name: r.try_get("name")?,
+        permissions: r.try_get::<i64, _>("permissions")? as u64,
+        position: r.try_get("position")?,
+        color: r.try_get("color")?,
+        hoist: r.try_get::<i64, _>("hoist")? != 0,
+        mentionable: r.try_get::<i64, _>("mentionable")? != 0,
+        managed: r.try_get::<i64, _>("managed")? != 0,
+    })
+}
+
+pub(crate) const ROLE_COLUMNS: &str = "id, guild_id, name, permissions, position, color, hoist, mentionable, managed";
 
 pub(crate) async fn insert_role<'c, E>(e: E, r: &RoleRow) -> Result<()>
 where

@@ -14,7 +14,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyQueryResult, AnyRow, AnySt
 use sqlx::{Any, AnyConnection, AnyPool, Describe, Either, Execute, Executor, Transaction};
 use telemetry::Metrics;
 
-use crate::search::{SearchLimits, Searcher};
+use crate::search_lane::{SearchLimits, Searcher};
 use crate::Result;
 use sqlx::sqlite::SqliteConnectOptions;
 
@@ -32,7 +32,7 @@ pub enum Backend {
 pub struct SqlStore {
     pub(crate) writer: Pool,
     pub(crate) reader: Pool,
-    /// Searches' own lane (see [`crate::search`]).
+    /// Searches' own lane (see [`crate::search_lane`]).
     pub(crate) search: Searcher,
     backend: Backend,
 }
@@ -118,22 +118,9 @@ impl SqlStore {
     }
 }
 
-impl SqlStore {
-    /// Runs one statement and, if it changed a row, records `audit` with it
-    /// in the same transaction. Returns the rows changed.
-    pub(crate) async fn execute_audited<'q>(
-        &self,
-        query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
-        audit: Option<&crate::AuditEntry>,
-    ) -> crate::Result<u64> {
-        let mut tx = self.writer.begin().await?;
-        let changed = query.execute(&mut *tx).await?.rows_affected();
-        if changed > 0 {
-            crate::audit::record(&mut *tx, audit).await?;
-        }
-        tx.commit().await?;
-        Ok(changed)
-    }
+/// `$1, $2, …, $n` for an `IN (…)` list starting at placeholder `from`.
+pub(crate) fn placeholders(from: usize, n: usize) -> String {
+    (from..from + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
 }
 
 /// Maps a unique-constraint violation to [`crate::StoreError::Conflict`].

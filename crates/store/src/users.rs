@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use crate::sql::{conflict, SqlStore};
+use crate::sql::{conflict, placeholders, SqlStore};
 use crate::{from_db, to_db, Result, StoreError, UserId};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,11 +102,6 @@ where
         .await
         .map_err(conflict("token"))?;
     Ok(())
-}
-
-/// `$1, $2, …, $n` for an `IN (…)` list starting at placeholder `from`.
-pub(crate) fn placeholders(from: usize, n: usize) -> String {
-    (from..from + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
 }
 
 pub(crate) async fn insert_user<'c, E>(e: E, u: &NewUser) -> Result<()>
