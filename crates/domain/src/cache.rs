@@ -196,21 +196,7 @@ mod tests {
     }
 
     fn user(n: u64) -> User {
-        User {
-            id: id(n),
-            username: "u".into(),
-            discriminator: "0".into(),
-            global_name: None,
-            avatar: None,
-            bot: false,
-            system: false,
-            public_flags: 0,
-            flags: 0,
-            banner: None,
-            accent_color: None,
-            avatar_decoration_data: None,
-            primary_guild: None,
-        }
+        crate::render::deleted_user(id(n))
     }
 
     fn filled() -> Cache {

@@ -483,7 +483,7 @@ fn message(
 }
 
 /// Stands in for an author whose account no longer exists.
-fn deleted_user(id: UserId) -> User {
+pub(crate) fn deleted_user(id: UserId) -> User {
     User {
         id,
         username: "deleted_user".into(),

@@ -91,52 +91,38 @@ async fn run(
             "auto_moderation_rule_trigger_type": rule.trigger.kind().to_string(),
             "channel_id": access.channel.id,
         });
+        // The entry of one action against the member, by AutoMod's rule.
+        let entry = |kind, changes| {
+            ctx.audit_entry(
+                guild.guild.id,
+                user.id,
+                kind,
+                Some(user.id.get()),
+                changes,
+                Some(options.clone()),
+                &no_reason,
+            )
+        };
         for action in &rule.actions {
             let mut alert_id = None;
             match action {
-                Action::Block { .. } => {
-                    let entry = ctx.audit_entry(
-                        guild.guild.id,
-                        user.id,
-                        audit_action::AUTO_MODERATION_BLOCK_MESSAGE,
-                        Some(user.id.get()),
-                        Vec::new(),
-                        Some(options.clone()),
-                        &no_reason,
-                    );
-                    to_log.push(entry);
-                }
+                Action::Block { .. } => to_log.push(entry(audit_action::AUTO_MODERATION_BLOCK_MESSAGE, Vec::new())),
                 Action::Alert { channel_id } => {
                     let Some(id) = alert(ctx, guild, *channel_id, user, access.channel.id, rule, hit, content).await?
                     else {
                         continue;
                     };
                     alert_id = Some(id);
-                    to_log.push(ctx.audit_entry(
-                        guild.guild.id,
-                        user.id,
-                        audit_action::AUTO_MODERATION_FLAG_TO_CHANNEL,
-                        Some(user.id.get()),
-                        Vec::new(),
-                        Some(options.clone()),
-                        &no_reason,
-                    ));
+                    to_log.push(entry(audit_action::AUTO_MODERATION_FLAG_TO_CHANNEL, Vec::new()));
                 }
                 Action::Timeout { duration_seconds } => {
                     let Some(before) = ctx.store.member(guild.guild.id, user.id).await? else { continue };
                     let until = Timestamp::now().unix_ms() + (*duration_seconds as i64) * 1000;
-                    let entry = ctx.audit_entry(
-                        guild.guild.id,
-                        user.id,
-                        audit_action::AUTO_MODERATION_USER_COMMUNICATION_DISABLED,
-                        Some(user.id.get()),
-                        vec![json!({
-                            "key": "communication_disabled_until",
-                            "new_value": Timestamp::from_unix_ms(until),
-                        })],
-                        Some(options.clone()),
-                        &no_reason,
-                    );
+                    let change = json!({
+                        "key": "communication_disabled_until",
+                        "new_value": Timestamp::from_unix_ms(until),
+                    });
+                    let entry = entry(audit_action::AUTO_MODERATION_USER_COMMUNICATION_DISABLED, vec![change]);
                     let patch =
                         MemberPatch { communication_disabled_until: Some(Some(until)), ..MemberPatch::default() };
                     ctx.store.update_member(guild.guild.id, user.id, &patch, std::slice::from_ref(&entry)).await?;
