@@ -14,6 +14,7 @@ pub mod messages;
 pub mod names;
 pub mod permission_inputs;
 pub mod publish;
+pub mod reactions;
 pub mod render;
 pub mod service;
 pub mod session_start;

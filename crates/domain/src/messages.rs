@@ -22,6 +22,7 @@ use crate::{Domain, Error, FormErrors, Result};
 
 pub const MAX_CONTENT: usize = 2000;
 const NONCE_WINDOW_MS: u64 = 5 * 60 * 1000;
+const BULK_DELETE_MAX_AGE_MS: u64 = 14 * 24 * 3600 * 1000;
 /// Flags a client may set: SUPPRESS_EMBEDS and SUPPRESS_NOTIFICATIONS.
 pub const SETTABLE_FLAGS: u64 = (1 << 2) | (1 << 12);
 /// Discord's AUTO_MODERATION_ACTION message type.
@@ -327,6 +328,46 @@ pub async fn edit(ctx: &Domain, user: &UserRow, channel: ChannelId, id: MessageI
     }
     access.viewer(ctx, user).await?.restrict(&mut message);
     Ok(message)
+}
+
+/// Deletes 2 to 100 messages younger than two weeks at once, in a guild
+/// channel, with MANAGE_MESSAGES; ids that name no message are skipped.
+pub async fn bulk_delete(
+    ctx: &Domain,
+    user: &UserRow,
+    channel: ChannelId,
+    ids: &[MessageId],
+    reason: &Reason,
+) -> Result<()> {
+    let access = text_channel(ctx, user, channel).await?;
+    let Some(guild) = access.guild.as_ref() else { return Err(Error::wrong_channel_type()) };
+    access.require(permissions::MANAGE_MESSAGES)?;
+    if !(2..=100).contains(&ids.len()) {
+        return Err(Error::bulk_delete_count());
+    }
+    let unique: std::collections::HashSet<_> = ids.iter().collect();
+    if unique.len() != ids.len() {
+        return Err(Error::field("messages", "BASE_TYPE_DUPLICATES", "Duplicate message ids are not allowed."));
+    }
+    let oldest_allowed = (Timestamp::now().unix_ms() as u64).saturating_sub(BULK_DELETE_MAX_AGE_MS);
+    if ids.iter().any(|id| id.timestamp_ms() < oldest_allowed) {
+        return Err(Error::bulk_delete_too_old());
+    }
+    let entry = ctx.audit_entry(
+        guild.guild.id,
+        user.id,
+        action::MESSAGE_BULK_DELETE,
+        Some(access.channel.id.get()),
+        Vec::new(),
+        Some(json!({"count": ids.len().to_string()})),
+        reason,
+    );
+    let deleted = ctx.store.delete_messages(access.channel.id, ids, Some(&entry)).await?;
+    if !deleted.is_empty() {
+        ctx.messages_bulk_deleted(&access.place(), &deleted);
+        ctx.announce_audit(guild, &entry).await?;
+    }
+    Ok(())
 }
 
 /// Deletes a message: its author's own, or anyone's in a guild with

@@ -1,7 +1,5 @@
 //! Messages, replies, mentions, reactions and pins.
 
-use std::collections::HashSet;
-
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
@@ -17,15 +15,10 @@ use crate::extract::{path_id, Authed, Body, Cursor, Path, Query};
 use crate::ApiState;
 use crate::{ApiError, ApiResult};
 use domain::access::ChannelAccess;
-use domain::audit::{action, Reason};
+use domain::audit::Reason;
 use domain::messages::{self, render_one, Author, Draft, Edit};
+use domain::reactions;
 use domain::render;
-use events::dispatch::{ReactionAdd, ReactionRemove, ReactionRemoveAll, ReactionRemoveEmoji};
-use events::Dispatch;
-
-const MAX_PINS: usize = 50;
-const MAX_REACTION_EMOJI: usize = 20;
-const BULK_DELETE_MAX_AGE_MS: u64 = 14 * 24 * 3600 * 1000;
 
 /// A channel the user can see that holds messages, named by the path.
 pub(crate) async fn text_channel(state: &ApiState, user: &UserRow, raw: &str) -> ApiResult<ChannelAccess> {
@@ -168,52 +161,9 @@ pub async fn bulk_delete(
     reason: Reason,
     Body(body): Body<BulkDelete>,
 ) -> ApiResult<StatusCode> {
-    let access = text_channel(&state, &user, &raw).await?;
-    if access.guild.is_none() {
-        return Err(ApiError::wrong_channel_type());
-    }
-    access.require(permissions::MANAGE_MESSAGES)?;
-    if !(2..=100).contains(&body.messages.len()) {
-        return Err(ApiError::bulk_delete_count());
-    }
-    let unique: HashSet<_> = body.messages.iter().collect();
-    if unique.len() != body.messages.len() {
-        return Err(ApiError::field("messages", "BASE_TYPE_DUPLICATES", "Duplicate message ids are not allowed."));
-    }
-    let oldest_allowed = (Timestamp::now().unix_ms() as u64).saturating_sub(BULK_DELETE_MAX_AGE_MS);
-    if body.messages.iter().any(|id| id.timestamp_ms() < oldest_allowed) {
-        return Err(ApiError::bulk_delete_too_old());
-    }
-    let guild = access.guild.as_ref().expect("checked above");
-    let entry = state.audit_entry(
-        guild.guild.id,
-        user.id,
-        action::MESSAGE_BULK_DELETE,
-        Some(access.channel.id.get()),
-        Vec::new(),
-        Some(json!({"count": body.messages.len().to_string()})),
-        &reason,
-    );
-    let deleted = state.store.delete_messages(access.channel.id, &body.messages, Some(&entry)).await?;
-    if !deleted.is_empty() {
-        state.messages_bulk_deleted(&access.place(), &deleted);
-        state.announce_audit(guild, &entry).await?;
-    }
+    let channel = path_id("channel_id", &raw)?;
+    messages::bulk_delete(&state, &user, channel, &body.messages, &reason).await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// The stored key of an emoji path segment: a Unicode emoji as itself.
-/// Custom emoji (`name:id`) do not exist yet, so they are unknown; so is
-/// anything that is not an emoji in Unicode's list.
-fn emoji_key(raw: &str) -> ApiResult<String> {
-    match emojis::get(raw) {
-        Some(emoji) => Ok(emoji.as_str().to_owned()),
-        // Clients may send an emoji without its variation selector, or with
-        // one the list does not carry.
-        None => {
-            emojis::get(&raw.replace('\u{fe0f}', "")).map(|e| e.as_str().to_owned()).ok_or_else(ApiError::unknown_emoji)
-        }
-    }
 }
 
 /// `@me` or a user id in the last segment of reaction routes.
@@ -244,41 +194,8 @@ pub async fn react(
     let Reactor::Me = reactor(&who)? else {
         return Err(ApiError::method_not_allowed());
     };
-    let access = text_channel(&state, &user, &channel).await?;
-    access.require(permissions::READ_MESSAGE_HISTORY)?;
-    // A timed-out member may not react at all, not even by joining an
-    // existing reaction (which otherwise needs no ADD_REACTIONS); owners and
-    // administrators are exempt from timeouts.
-    if access.guild.as_ref().is_some_and(|g| domain::permission_inputs::timed_out(&g.member))
-        && !access.has(permissions::ADMINISTRATOR)
-    {
-        return Err(ApiError::missing_permissions());
-    }
-    let row = find(&state, &access, &user, &message).await?;
-    let key = emoji_key(&emoji)?;
-    let existing = state.store.reaction_counts(access.channel.id, &[row.id], user.id).await?;
-    if !existing.iter().any(|r| r.emoji == key) {
-        // A new emoji on the message needs ADD_REACTIONS; joining one does not.
-        access.require(permissions::ADD_REACTIONS)?;
-        if existing.len() >= MAX_REACTION_EMOJI {
-            return Err(ApiError::max_reactions());
-        }
-    }
-    if state.store.add_reaction(access.channel.id, row.id, &key, user.id, Timestamp::now().unix_ms()).await? {
-        let data = ReactionAdd {
-            user_id: user.id,
-            channel_id: access.channel.id,
-            message_id: row.id,
-            guild_id: None,
-            message_author_id: Some(row.author_id),
-            emoji: render::reaction_emoji(&key),
-            member: access.member_with_user(&user),
-            burst: false,
-            burst_colors: Vec::new(),
-            kind: 0,
-        };
-        state.reaction_event(&access.place(), Dispatch::ReactionAdd(data));
-    }
+    let (channel, message) = (path_id("channel_id", &channel)?, path_id("message_id", &message)?);
+    reactions::add(&state, &user, channel, message, &emoji).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -293,30 +210,12 @@ pub async fn unreact(
     Authed(user): Authed,
     Path((channel, message, emoji, who)): Path<(String, String, String, String)>,
 ) -> ApiResult<StatusCode> {
-    let target = reactor(&who)?;
-    let access = text_channel(&state, &user, &channel).await?;
-    let row = find(&state, &access, &user, &message).await?;
-    let key = emoji_key(&emoji)?;
-    let target = match target {
-        Reactor::Me => user.id,
-        Reactor::User(id) if id == user.id => id,
-        Reactor::User(id) => {
-            access.require(permissions::MANAGE_MESSAGES)?;
-            id
-        }
+    let target = match reactor(&who)? {
+        Reactor::Me => None,
+        Reactor::User(id) => Some(id),
     };
-    if state.store.remove_reaction(access.channel.id, row.id, &key, target).await? {
-        let data = ReactionRemove {
-            user_id: target,
-            channel_id: access.channel.id,
-            message_id: row.id,
-            guild_id: None,
-            emoji: render::reaction_emoji(&key),
-            burst: false,
-            kind: 0,
-        };
-        state.reaction_event(&access.place(), Dispatch::ReactionRemove(data));
-    }
+    let (channel, message) = (path_id("channel_id", &channel)?, path_id("message_id", &message)?);
+    reactions::remove(&state, &user, channel, message, &emoji, target).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -342,7 +241,7 @@ pub async fn reactors(
     let access = text_channel(&state, &user, &channel).await?;
     access.require(permissions::READ_MESSAGE_HISTORY)?;
     let row = find(&state, &access, &user, &message).await?;
-    let key = emoji_key(&emoji)?;
+    let key = reactions::emoji_key(&emoji)?;
     let limit = crate::extract::page_limit(q.limit, 25, 100)?;
     let ids = state.store.reactors(access.channel.id, row.id, &key, q.after.and_then(Cursor::id), limit).await?;
     let mut users = state.store.users(&ids).await?;
@@ -361,19 +260,8 @@ pub async fn clear_emoji(
     Authed(user): Authed,
     Path((channel, message, emoji)): Path<(String, String, String)>,
 ) -> ApiResult<StatusCode> {
-    let access = text_channel(&state, &user, &channel).await?;
-    access.require(permissions::MANAGE_MESSAGES)?;
-    let row = find(&state, &access, &user, &message).await?;
-    let key = emoji_key(&emoji)?;
-    if state.store.clear_reactions(access.channel.id, row.id, Some(&key)).await? > 0 {
-        let data = ReactionRemoveEmoji {
-            channel_id: access.channel.id,
-            message_id: row.id,
-            guild_id: None,
-            emoji: render::reaction_emoji(&key),
-        };
-        state.reaction_event(&access.place(), Dispatch::ReactionRemoveEmoji(data));
-    }
+    let (channel, message) = (path_id("channel_id", &channel)?, path_id("message_id", &message)?);
+    reactions::clear(&state, &user, channel, message, Some(&emoji)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -388,24 +276,9 @@ pub async fn clear_reactions(
     Authed(user): Authed,
     Path((channel, message)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
-    let access = text_channel(&state, &user, &channel).await?;
-    access.require(permissions::MANAGE_MESSAGES)?;
-    let row = find(&state, &access, &user, &message).await?;
-    if state.store.clear_reactions(access.channel.id, row.id, None).await? > 0 {
-        let data = ReactionRemoveAll { channel_id: access.channel.id, message_id: row.id, guild_id: None };
-        state.reaction_event(&access.place(), Dispatch::ReactionRemoveAll(data));
-    }
+    let (channel, message) = (path_id("channel_id", &channel)?, path_id("message_id", &message)?);
+    reactions::clear(&state, &user, channel, message, None).await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// Pinning needs PIN_MESSAGES or MANAGE_MESSAGES (either recipient may pin
-/// in a DM).
-fn may_pin(access: &ChannelAccess) -> ApiResult<()> {
-    if access.has(permissions::PIN_MESSAGES) || access.has(permissions::MANAGE_MESSAGES) {
-        Ok(())
-    } else {
-        Err(ApiError::missing_permissions())
-    }
 }
 
 #[utoipa::path(
@@ -421,16 +294,8 @@ pub async fn pin(
     Path((channel, message)): Path<(String, String)>,
     reason: Reason,
 ) -> ApiResult<StatusCode> {
-    let access = text_channel(&state, &user, &channel).await?;
-    may_pin(&access)?;
-    let row = find(&state, &access, &user, &message).await?;
-    if row.pinned_at.is_none() && state.store.pins(access.channel.id).await?.len() >= MAX_PINS {
-        return Err(ApiError::max_pins());
-    }
-    let entry = pin_entry(&state, &access, &row, &user, action::MESSAGE_PIN, &reason);
-    if state.store.set_pinned(access.channel.id, row.id, Some(Timestamp::now().unix_ms()), entry.as_ref()).await? {
-        announce_pins(&state, &access, entry.as_ref()).await?;
-    }
+    let (channel, message) = (path_id("channel_id", &channel)?, path_id("message_id", &message)?);
+    reactions::set_pinned(&state, &user, channel, message, true, &reason).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -447,45 +312,9 @@ pub async fn unpin(
     Path((channel, message)): Path<(String, String)>,
     reason: Reason,
 ) -> ApiResult<StatusCode> {
-    let access = text_channel(&state, &user, &channel).await?;
-    may_pin(&access)?;
-    let row = find(&state, &access, &user, &message).await?;
-    let entry = pin_entry(&state, &access, &row, &user, action::MESSAGE_UNPIN, &reason);
-    if state.store.set_pinned(access.channel.id, row.id, None, entry.as_ref()).await? {
-        announce_pins(&state, &access, entry.as_ref()).await?;
-    }
+    let (channel, message) = (path_id("channel_id", &channel)?, path_id("message_id", &message)?);
+    reactions::set_pinned(&state, &user, channel, message, false, &reason).await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// Pins in guild channels are audited; in DMs there is no audit log.
-fn pin_entry(
-    state: &ApiState,
-    access: &ChannelAccess,
-    row: &MessageRow,
-    user: &UserRow,
-    action: u16,
-    reason: &Reason,
-) -> Option<store::AuditEntry> {
-    access.guild.as_ref().map(|g| {
-        state.audit_entry(
-            g.guild.id,
-            user.id,
-            action,
-            Some(row.author_id.get()),
-            Vec::new(),
-            Some(json!({"channel_id": access.channel.id, "message_id": row.id})),
-            reason,
-        )
-    })
-}
-
-async fn announce_pins(state: &ApiState, access: &ChannelAccess, entry: Option<&store::AuditEntry>) -> ApiResult<()> {
-    let last_pin = state.store.channel(access.channel.id).await?.and_then(|c| c.last_pin_at);
-    state.pins_updated(&access.place(), last_pin);
-    if let (Some(g), Some(e)) = (&access.guild, entry) {
-        state.announce_audit(g, e).await?;
-    }
-    Ok(())
 }
 
 #[utoipa::path(

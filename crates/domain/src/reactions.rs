@@ -1,0 +1,198 @@
+//! Reactions and pins: who may react, pin and clear, the audit entries and
+//! the events.
+
+use serde_json::json;
+
+use events::dispatch::{ReactionAdd, ReactionRemove, ReactionRemoveAll, ReactionRemoveEmoji};
+use events::Dispatch;
+use model::{permissions, Timestamp};
+use store::{AuditEntry, ChannelId, MessageId, MessageRow, UserId, UserRow};
+
+use crate::access::ChannelAccess;
+use crate::audit::{action, Reason};
+use crate::messages::{find, text_channel};
+use crate::{render, Domain, Error, Result};
+
+const MAX_PINS: usize = 50;
+const MAX_REACTION_EMOJI: usize = 20;
+
+/// The stored key of an emoji path segment: a Unicode emoji as itself.
+/// Custom emoji (`name:id`) do not exist yet, so they are unknown; so is
+/// anything that is not an emoji in Unicode's list.
+pub fn emoji_key(raw: &str) -> Result<String> {
+    match emojis::get(raw) {
+        Some(emoji) => Ok(emoji.as_str().to_owned()),
+        // Clients may send an emoji without its variation selector, or with
+        // one the list does not carry.
+        None => {
+            emojis::get(&raw.replace('\u{fe0f}', "")).map(|e| e.as_str().to_owned()).ok_or_else(Error::unknown_emoji)
+        }
+    }
+}
+
+/// `user` reacts to a message with `emoji`.
+pub async fn add(ctx: &Domain, user: &UserRow, channel: ChannelId, message: MessageId, emoji: &str) -> Result<()> {
+    let access = text_channel(ctx, user, channel).await?;
+    access.require(permissions::READ_MESSAGE_HISTORY)?;
+    // A timed-out member may not react at all, not even by joining an
+    // existing reaction (which otherwise needs no ADD_REACTIONS); owners and
+    // administrators are exempt from timeouts.
+    if access.guild.as_ref().is_some_and(|g| crate::permission_inputs::timed_out(&g.member))
+        && !access.has(permissions::ADMINISTRATOR)
+    {
+        return Err(Error::missing_permissions());
+    }
+    let row = find(ctx, &access, user, message).await?;
+    let key = emoji_key(emoji)?;
+    let existing = ctx.store.reaction_counts(access.channel.id, &[row.id], user.id).await?;
+    if !existing.iter().any(|r| r.emoji == key) {
+        // A new emoji on the message needs ADD_REACTIONS; joining one does not.
+        access.require(permissions::ADD_REACTIONS)?;
+        if existing.len() >= MAX_REACTION_EMOJI {
+            return Err(Error::max_reactions());
+        }
+    }
+    if ctx.store.add_reaction(access.channel.id, row.id, &key, user.id, Timestamp::now().unix_ms()).await? {
+        let data = ReactionAdd {
+            user_id: user.id,
+            channel_id: access.channel.id,
+            message_id: row.id,
+            guild_id: None,
+            message_author_id: Some(row.author_id),
+            emoji: render::reaction_emoji(&key),
+            member: access.member_with_user(user),
+            burst: false,
+            burst_colors: Vec::new(),
+            kind: 0,
+        };
+        ctx.reaction_event(&access.place(), Dispatch::ReactionAdd(data));
+    }
+    Ok(())
+}
+
+/// Removes `target`'s reaction (`None`: the caller's own); someone else's
+/// needs MANAGE_MESSAGES.
+pub async fn remove(
+    ctx: &Domain,
+    user: &UserRow,
+    channel: ChannelId,
+    message: MessageId,
+    emoji: &str,
+    target: Option<UserId>,
+) -> Result<()> {
+    let access = text_channel(ctx, user, channel).await?;
+    let row = find(ctx, &access, user, message).await?;
+    let key = emoji_key(emoji)?;
+    let target = match target {
+        None => user.id,
+        Some(id) if id == user.id => id,
+        Some(id) => {
+            access.require(permissions::MANAGE_MESSAGES)?;
+            id
+        }
+    };
+    if ctx.store.remove_reaction(access.channel.id, row.id, &key, target).await? {
+        let data = ReactionRemove {
+            user_id: target,
+            channel_id: access.channel.id,
+            message_id: row.id,
+            guild_id: None,
+            emoji: render::reaction_emoji(&key),
+            burst: false,
+            kind: 0,
+        };
+        ctx.reaction_event(&access.place(), Dispatch::ReactionRemove(data));
+    }
+    Ok(())
+}
+
+/// Removes every reaction of `emoji`, or every reaction (MANAGE_MESSAGES).
+pub async fn clear(
+    ctx: &Domain,
+    user: &UserRow,
+    channel: ChannelId,
+    message: MessageId,
+    emoji: Option<&str>,
+) -> Result<()> {
+    let access = text_channel(ctx, user, channel).await?;
+    access.require(permissions::MANAGE_MESSAGES)?;
+    let row = find(ctx, &access, user, message).await?;
+    let key = emoji.map(emoji_key).transpose()?;
+    if ctx.store.clear_reactions(access.channel.id, row.id, key.as_deref()).await? > 0 {
+        let dispatch = match key {
+            Some(key) => Dispatch::ReactionRemoveEmoji(ReactionRemoveEmoji {
+                channel_id: access.channel.id,
+                message_id: row.id,
+                guild_id: None,
+                emoji: render::reaction_emoji(&key),
+            }),
+            None => Dispatch::ReactionRemoveAll(ReactionRemoveAll {
+                channel_id: access.channel.id,
+                message_id: row.id,
+                guild_id: None,
+            }),
+        };
+        ctx.reaction_event(&access.place(), dispatch);
+    }
+    Ok(())
+}
+
+/// Pinning needs PIN_MESSAGES or MANAGE_MESSAGES (either recipient may pin
+/// in a DM).
+fn may_pin(access: &ChannelAccess) -> Result<()> {
+    if access.has(permissions::PIN_MESSAGES) || access.has(permissions::MANAGE_MESSAGES) {
+        Ok(())
+    } else {
+        Err(Error::missing_permissions())
+    }
+}
+
+/// Pins (`true`) or unpins a message; at most 50 pins a channel.
+pub async fn set_pinned(
+    ctx: &Domain,
+    user: &UserRow,
+    channel: ChannelId,
+    message: MessageId,
+    pinned: bool,
+    reason: &Reason,
+) -> Result<()> {
+    let access = text_channel(ctx, user, channel).await?;
+    may_pin(&access)?;
+    let row = find(ctx, &access, user, message).await?;
+    if pinned && row.pinned_at.is_none() && ctx.store.pins(access.channel.id).await?.len() >= MAX_PINS {
+        return Err(Error::max_pins());
+    }
+    let kind = if pinned { action::MESSAGE_PIN } else { action::MESSAGE_UNPIN };
+    let entry = pin_entry(ctx, &access, &row, user, kind, reason);
+    let at = pinned.then(|| Timestamp::now().unix_ms());
+    if ctx.store.set_pinned(access.channel.id, row.id, at, entry.as_ref()).await? {
+        let last_pin = ctx.store.channel(access.channel.id).await?.and_then(|c| c.last_pin_at);
+        ctx.pins_updated(&access.place(), last_pin);
+        if let (Some(g), Some(e)) = (&access.guild, &entry) {
+            ctx.announce_audit(g, e).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Pins in guild channels are audited; in DMs there is no audit log.
+fn pin_entry(
+    ctx: &Domain,
+    access: &ChannelAccess,
+    row: &MessageRow,
+    user: &UserRow,
+    action: u16,
+    reason: &Reason,
+) -> Option<AuditEntry> {
+    access.guild.as_ref().map(|g| {
+        ctx.audit_entry(
+            g.guild.id,
+            user.id,
+            action,
+            Some(row.author_id.get()),
+            Vec::new(),
+            Some(json!({"channel_id": access.channel.id, "message_id": row.id})),
+            reason,
+        )
+    })
+}
