@@ -129,7 +129,15 @@ impl Cache {
             }
             RoleCreate(r) | RoleUpdate(r) => self.forget_guild(r.guild_id),
             RoleDelete(r) => self.forget_guild(r.guild_id),
-            ChannelCreate(c) | ChannelUpdate(c) | ChannelDelete(c) => self.forget_channel(c.id),
+            ChannelCreate(c) | ChannelUpdate(c) => self.forget_channel(c.id),
+            ChannelDelete(c) => {
+                self.forget_channel(c.id);
+                // Deleting a guild's system or AFK channel clears it from
+                // the guild's row, in the store, without a GUILD_UPDATE.
+                if let Some(guild) = c.guild_id {
+                    self.forget_guild(guild);
+                }
+            }
             MemberAdd(m) | MemberUpdate(m) => {
                 if let Some(user) = &m.member.user {
                     self.forget_member(m.guild_id, user.id);
@@ -244,6 +252,20 @@ mod tests {
         cache.forget(&ack);
         assert_eq!(cached_members(&cache), [(1, 10), (2, 10)]);
         cache.forget_channel(id(100));
+        assert_eq!(lock(&cache.overwrites).keys().map(|c| c.get()).collect::<Vec<_>>(), [101]);
+    }
+
+    #[test]
+    fn a_deleted_channel_drops_its_guild_row_too() {
+        let cache = filled();
+        let channel: model::channel::Channel = serde_json::from_value(serde_json::json!({
+            "id": "100", "type": 0, "flags": 0, "guild_id": "1", "name": "general", "position": 0,
+            "permission_overwrites": [], "nsfw": false, "parent_id": null, "topic": null,
+            "rate_limit_per_user": 0, "last_message_id": null
+        }))
+        .unwrap();
+        cache.forget(&Event::new(Dispatch::ChannelDelete(Box::new(channel)), Audience::Guild(id(1))));
+        assert_eq!(cached_members(&cache), [(2, 10)], "the guild's rows go with it");
         assert_eq!(lock(&cache.overwrites).keys().map(|c| c.get()).collect::<Vec<_>>(), [101]);
     }
 
