@@ -16,6 +16,7 @@ pub mod permission_inputs;
 pub mod publish;
 pub mod reactions;
 pub mod render;
+pub mod roles;
 pub mod service;
 pub mod session_start;
 
