@@ -13,8 +13,8 @@ use store::{ChannelId, ChannelRow, GuildId, GuildPatch, GuildRow, MemberRow, New
 use crate::extract::{path_id, Authed, Body, ListBody, Path, Query};
 use crate::ApiState;
 use crate::{ApiError, ApiResult, FormErrors};
-use domain::access::GuildAccess;
 use domain::audit::{self, action, Reason};
+use domain::channels::ChannelFields;
 use domain::{access, render};
 use events::Dispatch;
 use model::nullable;
@@ -313,118 +313,6 @@ pub async fn channels(
         .map(|(c, own)| render::channel(c, &own, None))
         .collect();
     Ok(Json(visible))
-}
-
-/// Fields shared by channel create and update.
-#[derive(Deserialize)]
-pub struct ChannelFields {
-    pub name: Option<String>,
-    #[serde(rename = "type")]
-    pub kind: Option<u8>,
-    pub position: Option<i64>,
-    #[serde(default, deserialize_with = "nullable")]
-    pub parent_id: Option<Option<ChannelId>>,
-    #[serde(default, deserialize_with = "nullable")]
-    pub topic: Option<Option<String>>,
-    pub nsfw: Option<bool>,
-    pub rate_limit_per_user: Option<i64>,
-    pub bitrate: Option<i64>,
-    pub user_limit: Option<i64>,
-    pub permission_overwrites: Option<Vec<OverwriteIn>>,
-}
-
-/// An overwrite as clients send it: `allow`/`deny` as decimal strings (or
-/// numbers), `type` 0 for a role, 1 for a member.
-#[derive(Deserialize)]
-pub struct OverwriteIn {
-    pub id: model::Id<model::id::GenericMarker>,
-    #[serde(rename = "type")]
-    pub kind: u8,
-    #[serde(default)]
-    pub allow: Option<serde_json::Value>,
-    #[serde(default)]
-    pub deny: Option<serde_json::Value>,
-}
-
-impl OverwriteIn {
-    pub fn check(&self, errors: &mut FormErrors, path: &str, access: &GuildAccess) -> Option<store::OverwriteRow> {
-        let (allow, deny) = (
-            domain::permission_inputs::permission_bits(&self.allow),
-            domain::permission_inputs::permission_bits(&self.deny),
-        );
-        let target_ok = match self.kind {
-            0 => access.roles.iter().any(|r| r.id.get() == self.id.get()),
-            1 => true,
-            _ => {
-                errors.add(&format!("{path}.type"), "BASE_TYPE_CHOICES", "Value must be one of {0, 1}.");
-                return None;
-            }
-        };
-        if !target_ok {
-            errors.add(&format!("{path}.id"), "UNKNOWN_ROLE", "Unknown role.");
-        }
-        if allow.is_none() {
-            errors.add(&format!("{path}.allow"), "NUMBER_TYPE_COERCE", "Not a valid permission set.");
-        }
-        if deny.is_none() {
-            errors.add(&format!("{path}.deny"), "NUMBER_TYPE_COERCE", "Not a valid permission set.");
-        }
-        Some(store::OverwriteRow { target_id: self.id.get(), kind: self.kind, allow: allow?, deny: deny? })
-            .filter(|_| target_ok)
-    }
-}
-
-impl ChannelFields {
-    /// The overwrites sent, checked; `None` when none were sent.
-    pub fn overwrites(&self, errors: &mut FormErrors, access: &GuildAccess) -> Option<Vec<store::OverwriteRow>> {
-        let list = self.permission_overwrites.as_ref()?;
-        if list.len() > 100 {
-            errors.add("permission_overwrites", "BASE_TYPE_MAX_LENGTH", "Must be 100 or fewer in length.");
-            return Some(Vec::new());
-        }
-        Some(
-            list.iter()
-                .enumerate()
-                .filter_map(|(i, o)| o.check(errors, &format!("permission_overwrites.{i}"), access))
-                .collect(),
-        )
-    }
-
-    /// Validates values against Discord's limits for a channel of `kind`
-    /// in a guild whose channels are `siblings`.
-    pub fn check(&self, errors: &mut FormErrors, kind: ChannelType, id: Option<ChannelId>, siblings: &[ChannelRow]) {
-        if let Some(name) = &self.name {
-            if !(1..=100).contains(&name.trim().chars().count()) {
-                errors.add("name", "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length.");
-            }
-            domain::names::check_visible(errors, "name", name.trim());
-        }
-        if let Some(Some(topic)) = &self.topic {
-            if topic.chars().count() > 1024 {
-                errors.add("topic", "BASE_TYPE_MAX_LENGTH", "Must be 1024 or fewer in length.");
-            }
-        }
-        if self.rate_limit_per_user.is_some_and(|r| !(0..=21_600).contains(&r)) {
-            errors.add("rate_limit_per_user", "NUMBER_TYPE_MAX", "Must be between 0 and 21600.");
-        }
-        if self.bitrate.is_some_and(|b| !(8_000..=96_000).contains(&b)) {
-            errors.add("bitrate", "NUMBER_TYPE_MAX", "Must be between 8000 and 96000.");
-        }
-        if self.user_limit.is_some_and(|u| !(0..=99).contains(&u)) {
-            errors.add("user_limit", "NUMBER_TYPE_MAX", "Must be between 0 and 99.");
-        }
-        if self.position.is_some_and(|p| !(0..=i64::from(i32::MAX)).contains(&p)) {
-            errors.add("position", "NUMBER_TYPE_MAX", "Must be between 0 and 2147483647.");
-        }
-        if let Some(Some(parent)) = self.parent_id {
-            let ok = kind != ChannelType::GuildCategory
-                && Some(parent) != id
-                && siblings.iter().any(|c| c.id == parent && c.kind == ChannelType::GuildCategory.code());
-            if !ok {
-                errors.add("parent_id", "CHANNEL_PARENT_INVALID", "Not a category of this guild.");
-            }
-        }
-    }
 }
 
 #[utoipa::path(

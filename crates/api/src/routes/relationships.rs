@@ -1,18 +1,17 @@
-//! Friends, friend requests and blocks (Discord's user API).
+//! Friends, friend requests and blocks (Discord's user API). The rules are
+//! `domain::relationships`.
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use serde::Deserialize;
 
 use model::user::Relationship;
-use model::Timestamp;
-use store::{relationship_kind, FriendOutcome, UserId, UserRow};
+use store::UserId;
 
-use crate::extract::{Authed, Body, Path};
+use crate::extract::{path_id, Authed, Body, Path};
+use crate::ApiResult;
 use crate::ApiState;
-use crate::{ApiError, ApiResult};
-use domain::render;
+use domain::relationships::{self, ByUsername, PutRelationship};
 
 #[utoipa::path(
     get, path = "/users/@me/relationships",
@@ -21,16 +20,7 @@ use domain::render;
     responses((status = 200, body = Vec<crate::openapi::Relationship>)),
 )]
 pub async fn list(State(state): State<ApiState>, Authed(user): Authed) -> ApiResult<Json<Vec<Relationship>>> {
-    people_only(&user)?;
-    let rows = state.store.relationships(user.id).await?;
-    Ok(Json(render::relationships(&state, &rows).await?))
-}
-
-#[derive(Deserialize)]
-pub struct PutRelationship {
-    /// Absent or 1: befriend (send or accept a request); 2: block.
-    #[serde(default, rename = "type")]
-    kind: Option<i64>,
+    Ok(Json(relationships::list(&state, &user).await?))
 }
 
 /// `PUT /users/@me/relationships/{user_id}`: send or accept a friend
@@ -48,26 +38,9 @@ pub async fn put(
     Path(other): Path<String>,
     Body(body): Body<PutRelationship>,
 ) -> ApiResult<StatusCode> {
-    people_only(&user)?;
-    let other = other_user(&state, &user, &other).await?;
-    match body.kind {
-        None | Some(relationship_kind::FRIEND) => befriend(&state, &user, &other).await,
-        Some(relationship_kind::BLOCKED) => {
-            let changes = state.store.block(user.id, other.id, Timestamp::now().unix_ms()).await?;
-            state.relationships_changed(&changes).await?;
-            Ok(StatusCode::NO_CONTENT)
-        }
-        Some(_) => Err(ApiError::field("type", "BASE_TYPE_CHOICES", "Value must be one of {1, 2}.")),
-    }
-}
-
-#[derive(Deserialize)]
-pub struct ByUsername {
-    username: String,
-    /// Always "0" or absent since usernames are unique.
-    #[serde(default)]
-    #[allow(dead_code)]
-    discriminator: Option<serde_json::Value>,
+    let other: UserId = path_id("user_id", &other)?;
+    relationships::put(&state, &user, other, body).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// `POST /users/@me/relationships`: a friend request by username.
@@ -83,13 +56,8 @@ pub async fn post(
     Authed(user): Authed,
     Body(body): Body<ByUsername>,
 ) -> ApiResult<StatusCode> {
-    people_only(&user)?;
-    let name = body.username.trim().to_lowercase();
-    let other = match state.store.user_by_username(&name).await? {
-        Some(u) if !u.bot && u.id != user.id => u,
-        _ => return Err(ApiError::new(StatusCode::BAD_REQUEST, 80004, "No users with DiscordTag exist")),
-    };
-    befriend(&state, &user, &other).await
+    relationships::request_by_username(&state, &user, body).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// `DELETE /users/@me/relationships/{user_id}`: unfriend, cancel or
@@ -105,42 +73,7 @@ pub async fn delete(
     Authed(user): Authed,
     Path(other): Path<String>,
 ) -> ApiResult<StatusCode> {
-    people_only(&user)?;
-    let other: UserId = crate::extract::path_id("user_id", &other)?;
-    state.store.user(other).await?.ok_or_else(ApiError::unknown_user)?;
-    let changes = state.store.remove_relationship(user.id, other).await?;
-    state.relationships_changed(&changes).await?;
+    let other: UserId = path_id("user_id", &other)?;
+    relationships::remove(&state, &user, other).await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-async fn befriend(state: &ApiState, user: &UserRow, other: &UserRow) -> ApiResult<StatusCode> {
-    if other.bot {
-        return Err(ApiError::new(StatusCode::BAD_REQUEST, 80000, "Incoming friend requests disabled."));
-    }
-    match state.store.befriend(user.id, other.id, Timestamp::now().unix_ms()).await? {
-        FriendOutcome::Done(changes) => {
-            state.relationships_changed(&changes).await?;
-            Ok(StatusCode::NO_CONTENT)
-        }
-        // Says no more than Discord does about who blocked whom.
-        FriendOutcome::Blocked => {
-            Err(ApiError::new(StatusCode::BAD_REQUEST, 80000, "Incoming friend requests disabled."))
-        }
-    }
-}
-
-async fn other_user(state: &ApiState, user: &UserRow, raw: &str) -> ApiResult<UserRow> {
-    let id: UserId = crate::extract::path_id("user_id", raw)?;
-    if id == user.id {
-        return Err(ApiError::new(StatusCode::BAD_REQUEST, 80000, "Incoming friend requests disabled."));
-    }
-    state.store.user(id).await?.ok_or_else(ApiError::unknown_user)
-}
-
-/// Relationships are for people; bots have none, as on Discord.
-fn people_only(user: &UserRow) -> ApiResult<()> {
-    if user.bot {
-        return Err(ApiError::bots_forbidden());
-    }
-    Ok(())
 }
