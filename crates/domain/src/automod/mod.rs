@@ -11,6 +11,7 @@
 //! logged, and the message goes through unscored.
 
 mod enforce;
+pub mod manage;
 pub mod matching;
 pub mod rules;
 pub mod spam;
