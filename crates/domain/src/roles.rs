@@ -182,6 +182,17 @@ pub async fn update(
     Ok(updated)
 }
 
+/// A role the caller may delete or give: the guild's, neither @everyone
+/// nor a managed role (50028), and below the caller's highest.
+fn actionable(guild: &GuildAccess, role: RoleId) -> Result<RoleRow> {
+    let role = find(guild, role)?.clone();
+    if role.id.get() == guild.guild.id.get() || role.managed {
+        return Err(Error::new(StatusCode::BAD_REQUEST, 50028, "Invalid Role"));
+    }
+    guild.require_role_below(&role)?;
+    Ok(role)
+}
+
 /// `user` deletes a role of `guild`: MANAGE_ROLES, a role below the
 /// caller's highest, never @everyone or a managed role. Its overwrites go
 /// with it; GUILD_ROLE_DELETE, CHANNEL_UPDATE for the channels that had
@@ -189,11 +200,7 @@ pub async fn update(
 pub async fn delete(ctx: &Domain, user: &UserRow, guild: GuildId, role: RoleId, reason: &Reason) -> Result<()> {
     let guild = access::guild(ctx, user, guild).await?;
     guild.require(permissions::MANAGE_ROLES)?;
-    let role = find(&guild, role)?.clone();
-    if role.id.get() == guild.guild.id.get() || role.managed {
-        return Err(Error::new(StatusCode::BAD_REQUEST, 50028, "Invalid Role"));
-    }
-    guild.require_role_below(&role)?;
+    let role = actionable(&guild, role)?;
     let changes = audit::diff(&serde_json::to_value(render::role(&role)).unwrap_or_default(), &json!({}));
     let entry =
         ctx.audit_entry(guild.guild.id, user.id, action::ROLE_DELETE, Some(role.id.get()), changes, None, reason);
@@ -282,11 +289,7 @@ pub async fn set_member_role(
 ) -> Result<()> {
     let guild = access::guild(ctx, user, guild).await?;
     guild.require(permissions::MANAGE_ROLES)?;
-    let role = find(&guild, role)?.clone();
-    if role.id.get() == guild.guild.id.get() || role.managed {
-        return Err(Error::new(StatusCode::BAD_REQUEST, 50028, "Invalid Role"));
-    }
-    guild.require_role_below(&role)?;
+    let role = actionable(&guild, role)?;
     let member = ctx.store.member(guild.guild.id, target).await?.ok_or_else(Error::unknown_member)?;
     let key = if add { "$add" } else { "$remove" };
     let changes = vec![json!({ "key": key, "new_value": [{ "id": role.id, "name": role.name }] })];
