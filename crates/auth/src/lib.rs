@@ -182,3 +182,9 @@ mod tests {
         assert!(!a.hash.contains(&session_id_hash(&a.hash)));
     }
 }
+
+/// Whether two secrets are equal, in time that depends on their length
+/// only, so a guesser learns nothing from how long a refusal takes.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}

@@ -23,8 +23,9 @@ pub mod render;
 pub mod roles;
 pub mod service;
 pub mod session_start;
+pub mod voice;
 
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use model::snowflake::SnowflakeGenerator;
 use store::Store;
@@ -47,4 +48,51 @@ pub struct Domain {
     pub presences: Arc<dyn events::Presences>,
     /// What permission checks read, kept between requests.
     pub cache: Arc<cache::Cache>,
+    /// Who is in which voice channel.
+    pub voice: Arc<voice::VoiceStates>,
+}
+
+/// A `Domain` held without keeping it alive: for tasks that follow the bus,
+/// which must end when the server stops.
+#[derive(Clone)]
+pub struct WeakDomain {
+    store: Weak<dyn Store>,
+    ids: Weak<SnowflakeGenerator>,
+    bus: Weak<dyn events::EventBus>,
+    metrics: Weak<telemetry::Metrics>,
+    automod: Weak<automod::AutoMod>,
+    presences: Weak<dyn events::Presences>,
+    cache: Weak<cache::Cache>,
+    voice: Weak<voice::VoiceStates>,
+}
+
+impl Domain {
+    pub fn downgrade(&self) -> WeakDomain {
+        WeakDomain {
+            store: Arc::downgrade(&self.store),
+            ids: Arc::downgrade(&self.ids),
+            bus: Arc::downgrade(&self.bus),
+            metrics: Arc::downgrade(&self.metrics),
+            automod: Arc::downgrade(&self.automod),
+            presences: Arc::downgrade(&self.presences),
+            cache: Arc::downgrade(&self.cache),
+            voice: Arc::downgrade(&self.voice),
+        }
+    }
+}
+
+impl WeakDomain {
+    /// The domain, while the server that made it still runs.
+    pub fn upgrade(&self) -> Option<Domain> {
+        Some(Domain {
+            store: self.store.upgrade()?,
+            ids: self.ids.upgrade()?,
+            bus: self.bus.upgrade()?,
+            metrics: self.metrics.upgrade()?,
+            automod: self.automod.upgrade()?,
+            presences: self.presences.upgrade()?,
+            cache: self.cache.upgrade()?,
+            voice: self.voice.upgrade()?,
+        })
+    }
 }

@@ -37,7 +37,8 @@ pub async fn announce_join(
 ) -> Result<()> {
     let Some(row) = state.store.guild(guild).await? else { return Ok(()) };
     let Some(member) = state.store.member(guild, user.id).await? else { return Ok(()) };
-    let snapshot = render::guild_snapshot(state.store.as_ref(), &row, user.id, large_threshold).await?;
+    let mut snapshot = render::guild_snapshot(state.store.as_ref(), &row, user.id, large_threshold).await?;
+    snapshot.voice_states = crate::voice::guild_states(state, row.id);
     state.member_joined(guild, &render::member(&member, Some(user)), &snapshot);
     Ok(())
 }

@@ -13,6 +13,7 @@ use model::guild::{Guild, Member, Role};
 use model::id::{MessageMarker, RoleMarker};
 use model::message::{Message, ReactionEmoji};
 use model::user::{CurrentUser, Relationship, User};
+use model::voice::{VoiceServerUpdate, VoiceState};
 use model::{Id, Timestamp};
 
 use crate::intents;
@@ -84,6 +85,10 @@ dispatches! {
     UserSettingsUpdate(Value) = "USER_SETTINGS_UPDATE",
     UserUpdate(Box<CurrentUser>) = "USER_UPDATE",
     PresenceUpdate(Box<Presence>) = "PRESENCE_UPDATE",
+    /// Someone joined, left, moved or changed their mute in a voice channel.
+    VoiceStateUpdate(Box<VoiceState>) = "VOICE_STATE_UPDATE",
+    /// Where a session that joined voice connects: to that session alone.
+    VoiceServerUpdate(VoiceServerUpdate) = "VOICE_SERVER_UPDATE",
 }
 
 impl Dispatch {
@@ -114,6 +119,8 @@ impl Dispatch {
             AutoModRuleCreate(r) | AutoModRuleUpdate(r) | AutoModRuleDelete(r) => Some(r.guild_id),
             AutoModActionExecution(e) => Some(e.guild_id),
             PresenceUpdate(p) => p.guild_id,
+            VoiceStateUpdate(v) => v.guild_id,
+            VoiceServerUpdate(v) => Some(v.guild_id),
             RelationshipAdd(_) | RelationshipRemove(_) | MessageAck(_) | UserSettingsUpdate(_) | UserUpdate(_) => None,
         }
     }
@@ -166,6 +173,8 @@ impl Dispatch {
             AutoModActionExecution(_) => intents::AUTO_MODERATION_EXECUTION,
             // A friend's presence reaches them whatever their intents.
             PresenceUpdate(_) => either(intents::GUILD_PRESENCES, 0),
+            VoiceStateUpdate(_) => intents::GUILD_VOICE_STATES,
+            VoiceServerUpdate(_) => 0,
             RelationshipAdd(_) | RelationshipRemove(_) | MessageAck(_) | UserSettingsUpdate(_) | UserUpdate(_) => 0,
         }
     }

@@ -172,6 +172,16 @@ pub enum Kind {
     /// A presence set through the API: the gateway changes the user's
     /// presence, which it then announces itself.
     PresenceChanged(PresenceChange),
+    /// A gateway session ended for good (it can no longer be resumed):
+    /// what hung on it, such as a voice connection, ends too.
+    SessionEnded(SessionEnd),
+}
+
+/// Which session ended, and whose.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionEnd {
+    pub user: UserId,
+    pub session_id: String,
 }
 
 /// One event and who it is for. The payload is serialised once, when the
@@ -237,6 +247,11 @@ impl Event {
         Self::build(Kind::PresenceChanged(change), Audience::Users(vec![user]), None)
     }
 
+    /// A gateway session that ended for good; never dispatched.
+    pub fn session_ended(user: UserId, session_id: String) -> Self {
+        Self::build(Kind::SessionEnded(SessionEnd { user, session_id }), Audience::Users(Vec::new()), None)
+    }
+
     pub fn with_membership(mut self, m: Membership) -> Self {
         self.membership = Some(m);
         self
@@ -272,6 +287,7 @@ impl Event {
             Kind::Dispatch(d) => d.name(),
             Kind::TokensRevoked(_) => "TOKENS_REVOKED",
             Kind::PresenceChanged(_) => "PRESENCE_CHANGE",
+            Kind::SessionEnded(_) => "SESSION_ENDED",
         }
     }
 
@@ -398,6 +414,8 @@ fn dispatch_data(d: &Dispatch) -> Bytes {
         UserSettingsUpdate(x) => bytes(x),
         UserUpdate(x) => bytes(x),
         PresenceUpdate(x) => bytes(x),
+        VoiceStateUpdate(x) => bytes(x),
+        VoiceServerUpdate(x) => bytes(x),
     }
 }
 

@@ -343,6 +343,15 @@ fn samples() -> Vec<Sample> {
         ),
         sample("USER_UPDATE", current_user()),
         sample("PRESENCE_UPDATE", presence(true)),
+        sample(
+            "VOICE_STATE_UPDATE",
+            json!({
+                "guild_id": GUILD, "channel_id": VOICE, "user_id": ADA, "member": member(Some(user(ADA, "ada"))),
+                "session_id": "0123abcd", "deaf": false, "mute": true, "self_deaf": false, "self_mute": true,
+                "self_stream": true, "self_video": false, "suppress": false, "request_to_speak_timestamp": null,
+            }),
+        ),
+        sample("VOICE_SERVER_UPDATE", json!({ "token": "f00d", "guild_id": GUILD, "endpoint": "127.0.0.1:8443" })),
     ]
 }
 
@@ -585,6 +594,8 @@ fn guild_intent(name: &str) -> u64 {
         }
         "AUTO_MODERATION_ACTION_EXECUTION" => intents::AUTO_MODERATION_EXECUTION,
         "PRESENCE_UPDATE" => intents::GUILD_PRESENCES,
+        "VOICE_STATE_UPDATE" => intents::GUILD_VOICE_STATES,
+        "VOICE_SERVER_UPDATE" => 0,
         // A user's own events reach every session.
         "RELATIONSHIP_ADD" | "RELATIONSHIP_REMOVE" | "MESSAGE_ACK" | "USER_SETTINGS_UPDATE" | "USER_UPDATE" => 0,
         other => panic!("no expected intent for {other}"),

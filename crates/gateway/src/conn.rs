@@ -18,7 +18,7 @@ use store::{GuildId, UserRow};
 
 use crate::compress::{Compressor, Transport};
 use crate::hub::{custom_status_activity, presence_payload, Admission, Hub, Room, Starting, UserPresence};
-use crate::protocol::{close, op, Identify, Incoming, PresenceUpdate, RequestGuildMembers, Resume};
+use crate::protocol::{close, op, Identify, Incoming, PresenceUpdate, RequestGuildMembers, Resume, VoiceStateRequest};
 use crate::session::{Frame, ResumeError, Session};
 
 /// Client events allowed per window, and the window.
@@ -314,10 +314,40 @@ impl Conn {
                 Some(r) => self.request_members(r).await,
                 None => Flow::Close(close::DECODE_ERROR, "Invalid REQUEST_GUILD_MEMBERS payload."),
             },
-            // Voice comes with the voice service; until then it is a no-op.
-            op::VOICE_STATE_UPDATE => Flow::Continue,
+            op::VOICE_STATE_UPDATE => match parse::<VoiceStateRequest>(msg.d) {
+                Some(v) => self.voice_state(v).await,
+                None => Flow::Close(close::DECODE_ERROR, "Invalid VOICE_STATE_UPDATE payload."),
+            },
             _ => Flow::Close(close::UNKNOWN_OPCODE, "Unknown opcode."),
         }
+    }
+
+    /// Op 4: the domain joins, moves or leaves voice for this session and
+    /// announces it (VOICE_STATE_UPDATE to the guild, VOICE_SERVER_UPDATE to
+    /// the user). A refused request changes nothing and, as on Discord,
+    /// answers nothing.
+    async fn voice_state(&mut self, v: VoiceStateRequest) -> Flow {
+        let Some(session) = self.session.clone() else { return Flow::Continue };
+        let Some(domain) = self.hub.domain() else { return Flow::Continue };
+        if !session.guilds().contains(&v.guild_id) {
+            return Flow::Continue;
+        }
+        let user = match domain.store.user(session.user).await {
+            Ok(Some(u)) => u,
+            _ => return Flow::Continue,
+        };
+        let request = domain::voice::Request {
+            guild_id: v.guild_id,
+            channel_id: v.channel_id,
+            self_mute: v.self_mute,
+            self_deaf: v.self_deaf,
+            self_video: v.self_video,
+            self_stream: v.self_stream,
+        };
+        if let Err(e) = domain::voice::update(&domain, &user, &session.id, request).await {
+            tracing::debug!(code = e.code, "gateway: a voice state update was refused");
+        }
+        Flow::Continue
     }
 
     /// The user a token belongs to. Takes the hub rather than `&self`: a
@@ -471,6 +501,9 @@ impl Conn {
                         Ok(s) => s,
                         Err(_) => return Flow::Drop,
                     };
+                if let Some(domain) = self.hub.domain() {
+                    snapshot.voice_states = domain::voice::guild_states(&domain, g.id);
+                }
                 if intents & intents::GUILD_PRESENCES != 0 {
                     let members = snapshot.members.iter().filter_map(|m| m.user.as_ref().map(|u| u.id));
                     snapshot.presences = self.hub.presences(members, Some(g.id));

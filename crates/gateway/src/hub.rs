@@ -156,6 +156,9 @@ pub struct Hub {
     pub(crate) limiter: Arc<dyn RateLimiter>,
     /// As `http.trusted_proxies`: whose `X-Forwarded-For` names the client.
     pub(crate) trusted_proxies: Vec<IpAddr>,
+    /// The domain, for the client requests it answers (voice state). Held
+    /// weakly: the domain holds the hub (as its presences).
+    domain: std::sync::OnceLock<domain::WeakDomain>,
 }
 
 impl Hub {
@@ -179,7 +182,17 @@ impl Hub {
             all_closed: Notify::new(),
             limiter,
             trusted_proxies,
+            domain: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Hands the hub the domain it passes client requests to.
+    pub fn set_domain(&self, domain: &domain::Domain) {
+        let _ = self.domain.set(domain.downgrade());
+    }
+
+    pub(crate) fn domain(&self) -> Option<domain::Domain> {
+        self.domain.get()?.upgrade()
     }
 
     fn connections(&self) -> std::sync::MutexGuard<'_, Connections> {
@@ -281,6 +294,8 @@ impl Hub {
                 self.change_presence(change);
                 return;
             }
+            // For the domain (voice): nothing for the sessions here.
+            Kind::SessionEnded(_) => return,
             Kind::Dispatch(d) => d,
         };
         // A joiner's GUILD_CREATE is built by the domain, which knows nothing
@@ -582,6 +597,7 @@ impl Hub {
         let mut reg = self.registry();
         if reg.sessions.remove(&session.id).is_some() {
             self.metrics.gateway_session_closed();
+            self.bus.publish(Event::session_ended(session.user, session.id.clone()));
         }
         for g in session.guilds() {
             if let Some(m) = reg.by_guild.get_mut(&g) {

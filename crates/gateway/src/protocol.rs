@@ -72,6 +72,22 @@ pub struct PresenceUpdate {
     pub status: String,
 }
 
+/// Op 4: join, move or leave (`channel_id: null`) voice in a guild.
+#[derive(Debug, Deserialize)]
+pub struct VoiceStateRequest {
+    pub guild_id: model::Id<model::id::GuildMarker>,
+    #[serde(default)]
+    pub channel_id: Option<model::Id<model::id::ChannelMarker>>,
+    #[serde(default)]
+    pub self_mute: bool,
+    #[serde(default)]
+    pub self_deaf: bool,
+    #[serde(default)]
+    pub self_video: bool,
+    #[serde(default)]
+    pub self_stream: bool,
+}
+
 #[derive(Debug, Deserialize)]
 pub struct RequestGuildMembers {
     pub guild_id: model::Id<model::id::GuildMarker>,

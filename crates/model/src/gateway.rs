@@ -70,7 +70,7 @@ pub struct GuildCreate {
     pub large: bool,
     pub unavailable: bool,
     pub member_count: u64,
-    pub voice_states: Vec<Value>,
+    pub voice_states: Vec<crate::voice::VoiceState>,
     pub members: Vec<Member>,
     pub channels: Vec<Channel>,
     pub threads: Vec<Value>,

@@ -17,6 +17,7 @@ pub mod permissions;
 pub mod snowflake;
 pub mod timestamp;
 pub mod user;
+pub mod voice;
 
 pub use id::Id;
 pub use timestamp::Timestamp;

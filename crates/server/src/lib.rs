@@ -133,7 +133,10 @@ pub async fn start_with_classifier(
         automod,
         presences: hub.clone(),
         cache,
+        voice: Arc::new(domain::voice::VoiceStates::new(None)),
     };
+    hub.set_domain(&domain);
+    domain::voice::listen(&domain);
     let state = api::ApiState {
         domain,
         passwords: Arc::new(passwords),
