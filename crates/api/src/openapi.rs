@@ -62,6 +62,7 @@ const TAGS: &[(&str, &str)] = &[
     ("Bans", "Guild bans"),
     ("Audit log", "What moderators did, and why"),
     ("Auto moderation", "AutoMod rules checked against every message (MANAGE_GUILD)"),
+    ("Voice", "Voice regions and voice states (joining is the gateway's op 4)"),
     ("Channels", "Channels and permission overwrites"),
     ("Invites", "Invites"),
     ("Messages", "Messages"),
@@ -154,6 +155,8 @@ component_types!(
     UserSettings,
     UserSettingsUpdate,
     UserUpdate,
+    VoiceRegion,
+    VoiceState,
 );
 
 /// The schema [`schemas`] writes for `name`.
@@ -1193,8 +1196,44 @@ fn schemas() -> Vec<(&'static str, S)> {
                     ("roles", array(snowflake())),
                     ("mute", boolean()),
                     ("deaf", boolean()),
+                    (
+                        "channel_id",
+                        described("voice channel to move the member to; null disconnects", nullable(snowflake())),
+                    ),
                     ("communication_disabled_until", nullable(timestamp())),
                 ],
+            ),
+        ),
+        (
+            "VoiceRegion",
+            object(
+                [
+                    ("id", string()),
+                    ("name", string()),
+                    ("optimal", boolean()),
+                    ("deprecated", boolean()),
+                    ("custom", boolean()),
+                ],
+                [],
+            ),
+        ),
+        (
+            "VoiceState",
+            object(
+                [
+                    ("channel_id", nullable(snowflake())),
+                    ("user_id", snowflake()),
+                    ("session_id", string()),
+                    ("deaf", boolean()),
+                    ("mute", boolean()),
+                    ("self_deaf", boolean()),
+                    ("self_mute", boolean()),
+                    ("self_video", boolean()),
+                    ("self_stream", boolean()),
+                    ("suppress", boolean()),
+                    ("request_to_speak_timestamp", nullable(timestamp())),
+                ],
+                [("guild_id", snowflake()), ("member", refer("Member"))],
             ),
         ),
         ("MyMemberUpdate", object([], [("nick", nullable(string()))])),

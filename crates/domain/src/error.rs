@@ -72,6 +72,7 @@ errors! {
     invalid_mfa_secret => BAD_REQUEST, 60005, "Invalid two-factor secret";
     invalid_mfa_ticket => BAD_REQUEST, 60006, "Invalid two-factor auth ticket";
     invalid_mfa_code => BAD_REQUEST, 60008, "Invalid two-factor code";
+    unknown_voice_state => NOT_FOUND, 10065, "Unknown Voice State";
     not_in_voice => BAD_REQUEST, 40032, "Target user is not connected to voice.";
     automod_blocked => BAD_REQUEST, 200000, "Message was blocked by automatic moderation";
     unknown_automod_rule => NOT_FOUND, 10066, "Unknown auto moderation rule";

@@ -8,7 +8,7 @@ use events::Dispatch;
 use model::guild::Member;
 use model::snowflake::SnowflakeGenerator;
 use model::{nullable, permissions, Timestamp};
-use store::{BanRow, GuildId, MemberPatch, MemberRow, RoleId, UserId, UserRow};
+use store::{BanRow, ChannelId, GuildId, MemberPatch, MemberRow, RoleId, UserId, UserRow};
 
 use crate::access::{self, GuildAccess};
 use crate::audit::{action, Reason};
@@ -69,6 +69,9 @@ pub struct Update {
     pub roles: Option<Vec<RoleId>>,
     pub mute: Option<bool>,
     pub deaf: Option<bool>,
+    /// The voice channel to move the member to; `null` disconnects them.
+    #[serde(default, deserialize_with = "nullable")]
+    pub channel_id: Option<Option<ChannelId>>,
     #[serde(default, deserialize_with = "nullable")]
     pub communication_disabled_until: Option<Option<String>>,
 }
@@ -91,8 +94,11 @@ impl From<UpdateMe> for Update {
 /// roles (MANAGE_ROLES; only roles below the caller's highest, never
 /// @everyone or managed ones), mute and deafen (MUTE_MEMBERS,
 /// DEAFEN_MEMBERS), a timeout (MODERATE_MEMBERS, at most 28 days, never of
-/// the owner or an administrator). The changes are written with their
-/// audit entries (MEMBER_UPDATE, MEMBER_ROLE_UPDATE), then announced.
+/// the owner or an administrator), a move to another voice channel or a
+/// disconnect (MOVE_MEMBERS; a move also needs CONNECT there, for both).
+/// The changes are written with their audit entries (MEMBER_UPDATE,
+/// MEMBER_ROLE_UPDATE, MEMBER_MOVE, MEMBER_DISCONNECT), then announced;
+/// mute, deafen and moves reach a member in voice at once.
 pub async fn update(
     ctx: &Domain,
     user: &UserRow,
@@ -208,6 +214,33 @@ pub async fn update(
         }));
         timeout = Some(parsed);
     }
+    let mut voice_entry = None;
+    if let Some(channel) = body.channel_id {
+        guild.require(permissions::MOVE_MEMBERS)?;
+        if ctx.voice.get(guild.guild.id, target).is_none() {
+            return Err(Error::not_in_voice());
+        }
+        let (kind, options) = match channel {
+            Some(id) => {
+                let place = access::channel(ctx, user, id).await?;
+                if place.guild_id() != Some(guild.guild.id)
+                    || place.channel.kind != model::channel::ChannelType::GuildVoice.code()
+                {
+                    return Err(Error::wrong_channel_type());
+                }
+                place.require(permissions::CONNECT)?;
+                let theirs = guild.permissions_of(&member, &place.overwrites);
+                if theirs & (permissions::VIEW_CHANNEL | permissions::CONNECT)
+                    != permissions::VIEW_CHANNEL | permissions::CONNECT
+                {
+                    return Err(Error::missing_permissions());
+                }
+                (action::MEMBER_MOVE, json!({"channel_id": id, "count": "1"}))
+            }
+            None => (action::MEMBER_DISCONNECT, json!({"count": "1"})),
+        };
+        voice_entry = Some(ctx.audit_entry(guild.guild.id, user.id, kind, None, Vec::new(), Some(options), reason));
+    }
     errors.finish()?;
     let mut entries = Vec::new();
     {
@@ -230,6 +263,8 @@ pub async fn update(
         }
     }
     entries.extend(role_entry);
+    entries.extend(voice_entry);
+    let voice_changed = body.channel_id.is_some() || body.mute.is_some() || body.deaf.is_some();
     let patch = MemberPatch {
         nick: body.nick.map(|n| n.filter(|n| !n.trim().is_empty())),
         roles: body.roles,
@@ -241,6 +276,11 @@ pub async fn update(
     let rendered = after_change(ctx, guild, &member).await?.ok_or_else(Error::unknown_member)?;
     for entry in &entries {
         ctx.announce_audit(guild, entry).await?;
+    }
+    if voice_changed {
+        if let Some(target) = ctx.store.user(target).await? {
+            crate::voice::moderate(ctx, guild.guild.id, &target, body.channel_id).await?;
+        }
     }
     Ok(rendered)
 }

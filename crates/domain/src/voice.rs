@@ -284,6 +284,15 @@ pub fn guild_states(state: &Domain, guild: GuildId) -> Vec<VoiceState> {
         .collect()
 }
 
+/// A member's voice state with their member object, as
+/// `GET /guilds/{id}/voice-states/{user}` answers; `None` outside voice.
+pub async fn member_state(state: &Domain, guild: GuildId, user: UserId) -> Result<Option<VoiceState>> {
+    let Some(p) = state.voice.get(guild, user) else { return Ok(None) };
+    let member = state.store.member(guild, user).await?;
+    let row = state.store.user(user).await?;
+    Ok(Some(p.wire(member.map(|m| render::member(&m, row.as_ref())))))
+}
+
 fn announce(state: &Domain, p: &Participant, member: model::guild::Member) {
     let wire = p.wire(Some(member));
     state.bus.publish(Event::new(Dispatch::VoiceStateUpdate(Box::new(wire)), Audience::Guild(p.guild_id)));
@@ -311,16 +320,21 @@ pub fn listen(state: &Domain) {
             }
             let gone = {
                 let Some(voice) = voice.upgrade() else { break };
-                match event.kind() {
-                    Kind::Dispatch(Dispatch::MemberRemove(u)) | Kind::Dispatch(Dispatch::BanAdd(u)) => {
-                        voice.remove_where(|p| p.guild_id == u.guild_id && p.user_id == u.user.id)
+                // GUILD_DELETE also tells a member who left; the guild is
+                // gone only when the membership change says so.
+                if let Some(events::Membership::GuildDeleted(g)) = event.membership() {
+                    voice.remove_where(|p| p.guild_id == g)
+                } else {
+                    match event.kind() {
+                        Kind::Dispatch(Dispatch::MemberRemove(u)) | Kind::Dispatch(Dispatch::BanAdd(u)) => {
+                            voice.remove_where(|p| p.guild_id == u.guild_id && p.user_id == u.user.id)
+                        }
+                        Kind::Dispatch(Dispatch::ChannelDelete(c)) => voice.remove_where(|p| p.channel_id == c.id),
+                        Kind::SessionEnded(s) => {
+                            voice.remove_where(|p| p.user_id == s.user && p.session_id == s.session_id)
+                        }
+                        _ => Vec::new(),
                     }
-                    Kind::Dispatch(Dispatch::ChannelDelete(c)) => voice.remove_where(|p| p.channel_id == c.id),
-                    Kind::Dispatch(Dispatch::GuildDelete(g)) => voice.remove_where(|p| p.guild_id == g.id),
-                    Kind::SessionEnded(s) => {
-                        voice.remove_where(|p| p.user_id == s.user && p.session_id == s.session_id)
-                    }
-                    _ => Vec::new(),
                 }
             };
             if gone.is_empty() {

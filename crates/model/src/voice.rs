@@ -23,7 +23,7 @@ pub struct VoiceState {
     pub mute: bool,
     pub self_deaf: bool,
     pub self_mute: bool,
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    #[serde(default)]
     pub self_stream: bool,
     pub self_video: bool,
     /// Muted because the member may not speak here (stage channels).

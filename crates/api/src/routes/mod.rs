@@ -18,6 +18,7 @@ mod search;
 mod sessions;
 mod settings;
 mod users;
+mod voice;
 
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{delete, get, patch, post, put};
@@ -76,6 +77,9 @@ pub fn router(config: &ApiConfig) -> Router<ApiState> {
         .route("/guilds/{guild_id}/bans", get(members::bans))
         .route("/guilds/{guild_id}/bans/{user_id}", get(members::ban).put(members::put_ban).delete(members::remove_ban))
         .route("/guilds/{guild_id}/bulk-ban", post(members::bulk_ban))
+        .route("/guilds/{guild_id}/regions", get(voice::guild_regions))
+        .route("/guilds/{guild_id}/voice-states/{user_id}", get(voice::state))
+        .route("/voice/regions", get(voice::regions))
         .route("/guilds/{guild_id}/audit-logs", get(audit_log::list))
         .route("/guilds/{guild_id}/auto-moderation/rules", get(automod::list).post(automod::create))
         .route(
@@ -142,6 +146,8 @@ pub fn router(config: &ApiConfig) -> Router<ApiState> {
         roles::delete, members::bans, members::ban, members::put_ban, members::remove_ban, members::bulk_ban,
         audit_log::list, automod::list, automod::create, automod::get, automod::update, automod::delete, search::guild,
         invites::guild_invites,
+        // voice
+        voice::regions, voice::guild_regions, voice::state,
         // channels
         channels::get, channels::update, channels::delete, channels::typing, channels::put_overwrite,
         channels::delete_overwrite, invites::channel_invites, invites::create,

@@ -89,6 +89,9 @@ const ROUTES: &[(&str, &str, &[&str])] = &[
     ("PUT", "/guilds/{guild_id}/bans/{user_id}", &["ban_user_from_guild"]),
     ("DELETE", "/guilds/{guild_id}/bans/{user_id}", &["unban_user_from_guild"]),
     ("POST", "/guilds/{guild_id}/bulk-ban", &["bulk_ban_users_from_guild"]),
+    ("GET", "/guilds/{guild_id}/regions", &["list_guild_voice_regions"]),
+    ("GET", "/guilds/{guild_id}/voice-states/{user_id}", &["get_voice_state", "get_self_voice_state"]),
+    ("GET", "/voice/regions", &["list_voice_regions"]),
     ("GET", "/guilds/{guild_id}/audit-logs", &["list_guild_audit_log_entries"]),
     ("GET", "/guilds/{guild_id}/auto-moderation/rules", &["list_auto_moderation_rules"]),
     ("POST", "/guilds/{guild_id}/auto-moderation/rules", &["create_auto_moderation_rule"]),
@@ -141,7 +144,7 @@ const ROUTES: &[(&str, &str, &[&str])] = &[
 /// How many of the operations above answer with a JSON body (checked
 /// against a schema) and how many with an empty 204 (checked to be a status
 /// the spec documents). The scenario must reach every one of them.
-const EXPECTED_JSON_OPERATIONS: usize = 49;
+const EXPECTED_JSON_OPERATIONS: usize = 53;
 const EXPECTED_EMPTY_OPERATIONS: usize = 23;
 
 /// The one place where our payloads knowingly depart from the spec:
@@ -655,6 +658,21 @@ async fn responses_match_discords_openapi_spec() {
     c.ok("list_guild_members", app.get(&format!("/guilds/{gid}/members?limit=10"), &alice.token).await);
     c.ok("get_guild_member", app.get(&format!("/guilds/{gid}/members/{}", bob.id), &alice.token).await);
     c.err("get_guild_member", app.get(&format!("/guilds/{gid}/members/1"), &alice.token).await, 404, 10007);
+    c.ok("list_voice_regions", app.get("/voice/regions", &bob.token).await);
+    c.ok("list_guild_voice_regions", app.get(&format!("/guilds/{gid}/regions"), &bob.token).await);
+    let self_voice = format!("/guilds/{gid}/voice-states/@me");
+    c.err("get_self_voice_state", app.get(&self_voice, &bob.token).await, 404, 10065);
+    {
+        let (_, channels) = app.get(&format!("/guilds/{gid}/channels"), &alice.token).await;
+        let voice = channels.as_array().unwrap().iter().find(|c| c["type"] == 2).unwrap()["id"].clone();
+        let mut gw = app.gateway("").await;
+        gw.identify(&bob.token, common::ws::ALL_INTENTS).await;
+        gw.send(json!({"op": 4, "d": {"guild_id": gid, "channel_id": voice, "self_mute": false, "self_deaf": false}}))
+            .await;
+        gw.dispatch("VOICE_SERVER_UPDATE").await;
+        c.ok("get_self_voice_state", app.get(&self_voice, &bob.token).await);
+        c.ok("get_voice_state", app.get(&format!("/guilds/{gid}/voice-states/{}", bob.id), &alice.token).await);
+    }
     c.ok("list_my_guilds", app.get("/users/@me/guilds?with_counts=true", &bob.token).await);
     c.ok("list_my_guilds", app.get("/users/@me/guilds", &alice.token).await);
 
