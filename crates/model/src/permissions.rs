@@ -48,13 +48,17 @@ pub const CREATE_GUILD_EXPRESSIONS: u64 = 1 << 43;
 pub const CREATE_EVENTS: u64 = 1 << 44;
 pub const USE_EXTERNAL_SOUNDS: u64 = 1 << 45;
 pub const SEND_VOICE_MESSAGES: u64 = 1 << 46;
+/// Setting a voice channel's status (the change log documents it with the
+/// voice channel status route).
+pub const SET_VOICE_CHANNEL_STATUS: u64 = 1 << 48;
 pub const SEND_POLLS: u64 = 1 << 49;
 pub const USE_EXTERNAL_APPS: u64 = 1 << 50;
 pub const PIN_MESSAGES: u64 = 1 << 51;
 pub const BYPASS_SLOWMODE: u64 = 1 << 52;
 
 /// Every bit Discord defines.
-pub const ALL: u64 = ((1 << 47) - 1) | SEND_POLLS | USE_EXTERNAL_APPS | PIN_MESSAGES | BYPASS_SLOWMODE;
+pub const ALL: u64 =
+    ((1 << 47) - 1) | SET_VOICE_CHANNEL_STATUS | SEND_POLLS | USE_EXTERNAL_APPS | PIN_MESSAGES | BYPASS_SLOWMODE;
 
 /// What @everyone may do in a new guild: talk, read, react, invite, join voice.
 pub const DEFAULT_EVERYONE: u64 = CREATE_INSTANT_INVITE

@@ -58,7 +58,7 @@ async fn a_discord_js_bot_rides_through_rate_limits() {
 
 /// `node bot.mjs`, with its stdout read line by line and its stderr (the
 /// discord.js debug log) kept for failure messages.
-struct JsBot {
+pub(crate) struct JsBot {
     child: Child,
     stdout: Lines<BufReader<ChildStdout>>,
     stderr: Arc<Mutex<String>>,
@@ -69,15 +69,22 @@ struct JsBot {
 
 impl JsBot {
     fn start(scene: &Scene) -> Self {
+        Self::start_script(scene, "bot.mjs", scene.bot_token(), &[])
+    }
+
+    /// `node <script>` as the bot whose token (without `Bot `) is `token`,
+    /// with `env` added to its environment.
+    pub(crate) fn start_script(scene: &Scene, script: &str, token: String, env: &[(&str, String)]) -> Self {
         assert!(
             Path::new(BOT_DIR).join("node_modules/discord.js").is_dir(),
             "discord.js is not installed in {BOT_DIR}: run scripts/bot-libs.sh first"
         );
         let mut child = Command::new("node")
-            .arg("bot.mjs")
+            .arg(script)
             .current_dir(BOT_DIR)
             .env("FC_API", format!("{}/api", scene.http_base()))
-            .env("FC_TOKEN", scene.bot_token())
+            .env("FC_TOKEN", token)
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -104,14 +111,14 @@ impl JsBot {
         self.stderr.lock().unwrap().clone()
     }
 
-    fn fail(&mut self, what: String) -> ! {
+    pub(crate) fn fail(&mut self, what: String) -> ! {
         self.reported = true;
         panic!("{what}; the bot's stderr:\n{}", self.stderr());
     }
 
     /// Reads stdout until a line `wanted` accepts; panics with the bot's
     /// stderr if it exits or stays silent past `timeout`.
-    async fn line(&mut self, wanted: impl Fn(&str) -> bool, timeout: Duration) -> String {
+    pub(crate) async fn line(&mut self, wanted: impl Fn(&str) -> bool, timeout: Duration) -> String {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             match tokio::time::timeout_at(deadline, self.stdout.next_line()).await {

@@ -1,4 +1,4 @@
-//! discord.py 2.6 (PyPI), unmodified.
+//! discord.py 2.7 (PyPI), unmodified.
 
 use std::time::Duration;
 
