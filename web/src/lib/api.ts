@@ -313,6 +313,11 @@ export class Api {
   unban(guildId: string, userId: string) {
     return this.delete<void>(`/guilds/${guildId}/bans/${userId}`);
   }
+  /** A moderator's voice actions on a member: server mute, deafen, move (a
+   * channel id) or disconnect (`channel_id: null`). */
+  moderateVoice(guildId: string, userId: string, body: { mute?: boolean; deaf?: boolean; channel_id?: string | null }) {
+    return this.patch<Member>(`/guilds/${guildId}/members/${userId}`, body);
+  }
   timeout(guildId: string, userId: string, until: string | null) {
     return this.patch<Member>(`/guilds/${guildId}/members/${userId}`, { communication_disabled_until: until });
   }

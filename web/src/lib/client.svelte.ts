@@ -146,6 +146,30 @@ class Client {
     this.gateway = null;
   }
 
+  /** Joins (or moves to) a voice channel through the gateway (op 4); the
+   * server answers with VOICE_STATE_UPDATE, or nothing when it refuses. */
+  joinVoice(guildId: string, channelId: string) {
+    const mine = this.state.myVoice();
+    const flags = { self_mute: mine?.self_mute ?? false, self_deaf: mine?.self_deaf ?? false };
+    // One voice channel at a time: leaving another guild's first.
+    if (mine && mine.guild_id !== guildId) this.gateway?.send(4, { guild_id: mine.guild_id, channel_id: null, ...flags });
+    this.gateway?.send(4, { guild_id: guildId, channel_id: channelId, ...flags });
+  }
+
+  leaveVoice() {
+    const mine = this.state.myVoice();
+    if (mine) this.gateway?.send(4, { guild_id: mine.guild_id, channel_id: null, self_mute: false, self_deaf: false });
+  }
+
+  /** Mutes or deafens myself where I am connected (deafening also mutes). */
+  setVoiceFlags(flags: { self_mute?: boolean; self_deaf?: boolean }) {
+    const mine = this.state.myVoice();
+    if (!mine) return;
+    const self_deaf = flags.self_deaf ?? mine.self_deaf;
+    const self_mute = self_deaf || (flags.self_mute ?? mine.self_mute);
+    this.gateway?.send(4, { guild_id: mine.guild_id, channel_id: mine.channel_id, self_mute, self_deaf });
+  }
+
   /** Loads the latest messages of a channel, or older ones before the oldest loaded. */
   async loadMessages(channelId: string, older = false) {
     const s = this.state;

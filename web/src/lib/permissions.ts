@@ -22,6 +22,9 @@ export const P = {
   MENTION_EVERYONE: 1n << 17n,
   CONNECT: 1n << 20n,
   SPEAK: 1n << 21n,
+  MUTE_MEMBERS: 1n << 22n,
+  DEAFEN_MEMBERS: 1n << 23n,
+  MOVE_MEMBERS: 1n << 24n,
   MANAGE_ROLES: 1n << 28n,
   MODERATE_MEMBERS: 1n << 40n,
 } as const;
@@ -35,6 +38,9 @@ export const ROLE_PERMISSIONS: { bit: bigint; name: string }[] = [
   { bit: P.KICK_MEMBERS, name: "Kick Members" },
   { bit: P.BAN_MEMBERS, name: "Ban Members" },
   { bit: P.MODERATE_MEMBERS, name: "Timeout Members" },
+  { bit: P.MUTE_MEMBERS, name: "Mute Members" },
+  { bit: P.DEAFEN_MEMBERS, name: "Deafen Members" },
+  { bit: P.MOVE_MEMBERS, name: "Move Members" },
   { bit: P.VIEW_AUDIT_LOG, name: "View Audit Log" },
   { bit: P.CREATE_INSTANT_INVITE, name: "Create Invite" },
   { bit: P.VIEW_CHANNEL, name: "View Channels" },
@@ -52,6 +58,8 @@ export const CHANNEL_PERMISSIONS: { bit: bigint; name: string }[] = [
   { bit: P.ADD_REACTIONS, name: "Add Reactions" },
   { bit: P.MANAGE_MESSAGES, name: "Manage Messages" },
   { bit: P.CREATE_INSTANT_INVITE, name: "Create Invite" },
+  { bit: P.CONNECT, name: "Connect (voice)" },
+  { bit: P.SPEAK, name: "Speak (voice)" },
 ];
 
 const ALL = (1n << 53n) - 1n;

@@ -4,6 +4,8 @@
 // manipulation (no I/O), so tests feed it events directly.
 
 import type {
+  VoiceServer,
+  VoiceState,
   Channel,
   Guild,
   Member,
@@ -70,6 +72,10 @@ export class ChatState {
   settings = $state<UserSettings | null>(null);
   /** user id → custom status text, from presences. */
   customStatus = $state<Record<string, string>>({});
+  /** guild id → user id → voice state: who is in which voice channel. */
+  voiceStates = $state<Record<string, Record<string, VoiceState>>>({});
+  /** Where my voice connection goes (the latest VOICE_SERVER_UPDATE). */
+  voiceServer = $state<VoiceServer | null>(null);
 
   constructor(private readonly now: () => number = Date.now) {}
 
@@ -153,6 +159,27 @@ export class ChatState {
     const me = this.me;
     if (!g || !me) return 0n;
     return guildPermissions(g, this.roles[guildId], me.id, this.members[guildId]?.[me.id]?.roles ?? []);
+  }
+
+  /** Who is in a voice channel, by name. */
+  voiceMembers(channelId: string): VoiceState[] {
+    const c = this.channels[channelId];
+    const states = c?.guild_id ? this.voiceStates[c.guild_id] : undefined;
+    if (!states) return [];
+    return Object.values(states)
+      .filter((v) => v.channel_id === channelId)
+      .sort((a, b) => this.displayName(a.user_id, c.guild_id).localeCompare(this.displayName(b.user_id, c.guild_id)));
+  }
+
+  /** My own voice state, in whichever guild I am connected. */
+  myVoice(): VoiceState | null {
+    const me = this.me?.id;
+    if (!me) return null;
+    for (const [guildId, states] of Object.entries(this.voiceStates)) {
+      const v = states[me];
+      if (v?.channel_id) return { ...v, guild_id: guildId };
+    }
+    return null;
   }
 
   // ---- dispatches ----------------------------------------------------
@@ -253,7 +280,21 @@ export class ChatState {
       case "RELATIONSHIP_REMOVE":
         delete this.relationships[d.id];
         return;
+      case "VOICE_STATE_UPDATE":
+        return this.voiceStateUpdate(d as VoiceState);
+      case "VOICE_SERVER_UPDATE":
+        this.voiceServer = d as VoiceServer;
+        return;
     }
+  }
+
+  private voiceStateUpdate(v: VoiceState) {
+    const guildId = v.guild_id;
+    if (!guildId) return;
+    if (v.member?.user) this.memberUpsert(guildId, v.member);
+    const states = ensure(this.voiceStates, guildId, () => ({}));
+    if (v.channel_id) states[v.user_id] = v;
+    else delete states[v.user_id];
   }
 
   /** A user's profile changed: every copy of it (members, friends, DM recipients) follows. */
@@ -282,6 +323,8 @@ export class ChatState {
     this.channels = {};
     this.members = {};
     this.roles = {};
+    this.voiceStates = {};
+    this.voiceServer = null;
     // A new session may have missed anything: history is fetched again.
     this.messages = {};
     this.typing = {};
@@ -323,6 +366,9 @@ export class ChatState {
     this.members[g.id] ??= {};
     for (const m of g.members ?? []) this.memberUpsert(g.id, m);
     for (const p of g.presences ?? []) this.presences[p.user.id] = p.status;
+    this.voiceStates[g.id] = Object.fromEntries(
+      (g.voice_states ?? []).filter((v) => v.channel_id).map((v) => [v.user_id, { ...v, guild_id: g.id }]),
+    );
   }
 
   private guildDelete(id: string) {
@@ -336,6 +382,7 @@ export class ChatState {
     }
     delete this.members[id];
     delete this.roles[id];
+    delete this.voiceStates[id];
   }
 
   private setRoles(guildId: string, roles: Role[]) {

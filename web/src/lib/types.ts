@@ -67,8 +67,31 @@ export interface Guild {
   channels?: Channel[];
   members?: Member[];
   presences?: Presence[];
+  voice_states?: VoiceState[];
   member_count?: number;
   unavailable?: boolean;
+}
+
+/** Who is in a voice channel, muted or deafened by themselves or a moderator. */
+export interface VoiceState {
+  guild_id?: string;
+  channel_id: string | null;
+  user_id: string;
+  member?: Member;
+  session_id: string;
+  deaf: boolean;
+  mute: boolean;
+  self_deaf: boolean;
+  self_mute: boolean;
+  self_video: boolean;
+  self_stream?: boolean;
+}
+
+/** Where to open the voice connection for a guild (VOICE_SERVER_UPDATE). */
+export interface VoiceServer {
+  guild_id: string;
+  token: string;
+  endpoint: string | null;
 }
 
 export interface Presence {

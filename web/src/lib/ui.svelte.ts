@@ -1,6 +1,6 @@
 // Which dialog or popover is open: one at a time, closed with Escape.
 
-export type DialogName = "user-settings" | "guild-settings" | "create-guild" | "invite" | "create-channel" | null;
+export type DialogName = "user-settings" | "guild-settings" | "create-guild" | "invite" | "create-channel" | "voice-error" | null;
 
 class Ui {
   dialog = $state<DialogName>(null);
