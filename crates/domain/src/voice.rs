@@ -10,7 +10,7 @@
 //! on Discord, so one music bot serves many guilds.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard};
 
 use events::{Audience, Dispatch, Event, Kind};
 use model::channel::ChannelType;
@@ -307,40 +307,33 @@ fn announce_left(state: &Domain, p: &Participant, member: Option<&store::MemberR
 }
 
 /// Ends the voice connections that events end: a member who left or was
-/// banned, a deleted channel or guild, a gateway session gone for good.
+/// banned, a deleted channel or guild, a gateway session gone for good, and
+/// a member who lost CONNECT (a role, overwrite or member change); keeps
+/// what the voice server forwards (SPEAK, STREAM, server mute) current.
 /// The task holds the domain weakly, so a server that stops lets it go.
 pub fn listen(state: &Domain) {
     let mut sub = state.bus.subscribe();
-    let voice = Arc::downgrade(&state.voice);
     let weak = state.downgrade();
     tokio::spawn(async move {
         while let Some(event) = sub.recv().await {
-            if voice.strong_count() == 0 {
-                break;
-            }
-            let gone = {
-                let Some(voice) = voice.upgrade() else { break };
-                // GUILD_DELETE also tells a member who left; the guild is
-                // gone only when the membership change says so.
-                if let Some(events::Membership::GuildDeleted(g)) = event.membership() {
-                    voice.remove_where(|p| p.guild_id == g)
-                } else {
-                    match event.kind() {
-                        Kind::Dispatch(Dispatch::MemberRemove(u)) | Kind::Dispatch(Dispatch::BanAdd(u)) => {
-                            voice.remove_where(|p| p.guild_id == u.guild_id && p.user_id == u.user.id)
-                        }
-                        Kind::Dispatch(Dispatch::ChannelDelete(c)) => voice.remove_where(|p| p.channel_id == c.id),
-                        Kind::SessionEnded(s) => {
-                            voice.remove_where(|p| p.user_id == s.user && p.session_id == s.session_id)
-                        }
-                        _ => Vec::new(),
+            let Some(state) = weak.upgrade() else { break };
+            let voice = &state.voice;
+            // GUILD_DELETE also tells a member who left; the guild is
+            // gone only when the membership change says so.
+            let gone = if let Some(events::Membership::GuildDeleted(g)) = event.membership() {
+                voice.remove_where(|p| p.guild_id == g)
+            } else {
+                match event.kind() {
+                    Kind::Dispatch(Dispatch::MemberRemove(u)) | Kind::Dispatch(Dispatch::BanAdd(u)) => {
+                        voice.remove_where(|p| p.guild_id == u.guild_id && p.user_id == u.user.id)
                     }
+                    Kind::Dispatch(Dispatch::ChannelDelete(c)) => voice.remove_where(|p| p.channel_id == c.id),
+                    Kind::SessionEnded(s) => {
+                        voice.remove_where(|p| p.user_id == s.user && p.session_id == s.session_id)
+                    }
+                    _ => Vec::new(),
                 }
             };
-            if gone.is_empty() {
-                continue;
-            }
-            let Some(state) = weak.upgrade() else { break };
             for p in gone {
                 let user = match state.store.user(p.user_id).await {
                     Ok(Some(u)) => u,
@@ -349,6 +342,69 @@ pub fn listen(state: &Domain) {
                 let member = state.store.member(p.guild_id, p.user_id).await.ok().flatten();
                 announce_left(&state, &p, member.as_ref(), &user);
             }
+            if let Some((guild, user)) = permission_change(&event) {
+                if voice.in_guild(guild).iter().any(|p| user.is_none_or(|u| u == p.user_id)) {
+                    // What the cache holds may predate this event: the
+                    // cache's own listener may not have seen it yet.
+                    state.cache.forget(&event);
+                    recheck(&state, guild, user).await;
+                }
+            }
         }
     });
+}
+
+/// The guild (and member, when one alone is concerned) whose permissions an
+/// event may have changed.
+fn permission_change(event: &Event) -> Option<(GuildId, Option<UserId>)> {
+    match event.dispatch()? {
+        Dispatch::RoleUpdate(r) => Some((r.guild_id, None)),
+        Dispatch::RoleDelete(r) => Some((r.guild_id, None)),
+        Dispatch::ChannelUpdate(c) => c.guild_id.map(|g| (g, None)),
+        Dispatch::GuildUpdate(g) => Some((g.id, None)),
+        Dispatch::MemberUpdate(m) => Some((m.guild_id, m.member.user.as_ref().map(|u| u.id))),
+        _ => None,
+    }
+}
+
+/// Disconnects participants who may no longer connect where they are, and
+/// updates what may be forwarded for the rest.
+async fn recheck(state: &Domain, guild: GuildId, only: Option<UserId>) {
+    for p in state.voice.in_guild(guild) {
+        if only.is_some_and(|u| u != p.user_id) {
+            continue;
+        }
+        let Ok(Some(user)) = state.store.user(p.user_id).await else { continue };
+        let place = access::channel(state, &user, p.channel_id).await;
+        let Some(place) = place.ok().filter(|c| c.has(bits::CONNECT)) else {
+            let gone = state
+                .voice
+                .remove_where(|x| x.guild_id == guild && x.user_id == p.user_id && x.session_id == p.session_id);
+            for g in gone {
+                let member = place_member(state, guild, p.user_id).await;
+                announce_left(state, &g, member.as_ref(), &user);
+            }
+            continue;
+        };
+        let Some(member) = place.guild.as_ref().map(|g| g.member.clone()) else { continue };
+        let changed = {
+            let mut map = state.voice.lock();
+            let Some(slot) = map.get_mut(&(guild, p.user_id)).filter(|x| x.session_id == p.session_id) else {
+                continue;
+            };
+            let before = slot.clone();
+            slot.mute = member.mute;
+            slot.deaf = member.deaf;
+            slot.may_speak = place.has(bits::SPEAK) && !member.mute;
+            slot.may_stream = place.has(bits::STREAM) && !member.mute;
+            (before.mute != slot.mute || before.deaf != slot.deaf).then(|| slot.clone())
+        };
+        if let Some(updated) = changed {
+            announce(state, &updated, render::member(&member, Some(&user)));
+        }
+    }
+}
+
+async fn place_member(state: &Domain, guild: GuildId, user: UserId) -> Option<store::MemberRow> {
+    state.store.member(guild, user).await.ok().flatten()
 }

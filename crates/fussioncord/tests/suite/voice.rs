@@ -381,3 +381,38 @@ async fn voice_regions_are_listed() {
     let (status, _) = app.get("/voice/regions", "nobody").await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn losing_connect_disconnects_and_a_server_mute_by_role_change_is_announced() {
+    let app = TestApp::spawn().await;
+    let s = setup(&app).await;
+    let mut bob = connect(&app, &s.bob, ALL_INTENTS).await;
+    let mut alice = connect(&app, &s.alice, ALL_INTENTS).await;
+    op4(&mut bob, json!(s.guild), json!(s.voice)).await;
+    drain(&mut bob, Duration::from_millis(300)).await;
+    drain(&mut alice, Duration::from_millis(100)).await;
+    // An overwrite that only denies SPEAK keeps him connected.
+    let overwrite = format!("/channels/{}/permissions/{}", s.voice, s.bob.id);
+    let put = |deny: u64| {
+        app.call(
+            reqwest::Method::PUT,
+            &overwrite,
+            Some(&s.alice.token),
+            Some(json!({"type": 1, "allow": "0", "deny": deny.to_string()})),
+        )
+    };
+    assert_eq!(put(1 << 21).await.0, StatusCode::NO_CONTENT);
+    let got = drain(&mut alice, Duration::from_millis(400)).await;
+    assert!(voice_events(&got).iter().all(|e| !e["d"]["channel_id"].is_null()), "{got:?}");
+    let (status, _) = app.get(&format!("/guilds/{}/voice-states/{}", s.guild, s.bob.id), &s.alice.token).await;
+    assert_eq!(status, StatusCode::OK);
+    // Denying CONNECT disconnects him at once.
+    assert_eq!(put(CONNECT).await.0, StatusCode::NO_CONTENT);
+    let got = drain(&mut alice, Duration::from_millis(400)).await;
+    let left: Vec<_> = voice_events(&got).into_iter().filter(|e| e["d"]["channel_id"].is_null()).collect();
+    assert_eq!(left.len(), 1, "{got:?}");
+    assert_eq!(left[0]["d"]["user_id"], s.bob.id.as_str());
+    let got = drain(&mut bob, Duration::from_millis(100)).await;
+    assert!(voice_events(&got).iter().any(|e| e["d"]["channel_id"].is_null()), "Bob is told too: {got:?}");
+    assert_error(&app.get(&format!("/guilds/{}/voice-states/@me", s.guild), &s.bob.token).await, 404, 10065);
+}
