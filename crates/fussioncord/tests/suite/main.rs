@@ -34,6 +34,7 @@ mod permissions;
 mod ratelimit;
 mod resources;
 mod schema;
+mod voice_media;
 mod webclient;
 
 /// The suite's own shape.
