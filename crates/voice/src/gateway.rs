@@ -165,7 +165,7 @@ impl Conn {
         let Some(session) = self.session.take() else { return };
         let generation = {
             let mut st = session.state();
-            if !st.conn.as_ref().is_some_and(|(id, _)| *id == self.id) {
+            if st.conn.as_ref().is_none_or(|(id, _)| *id != self.id) {
                 return;
             }
             st.conn = None;

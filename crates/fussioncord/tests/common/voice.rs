@@ -186,15 +186,15 @@ impl VoiceWs {
 }
 
 enum Key {
-    XChaCha(chacha20poly1305::XChaCha20Poly1305),
-    Aes(aes_gcm::Aes256Gcm),
+    XChaCha(Box<chacha20poly1305::XChaCha20Poly1305>),
+    Aes(Box<aes_gcm::Aes256Gcm>),
 }
 
 impl Key {
     fn new(mode: &str, key: &[u8]) -> Self {
         match mode {
-            XCHACHA => Self::XChaCha(chacha20poly1305::XChaCha20Poly1305::new_from_slice(key).unwrap()),
-            AES_GCM => Self::Aes(aes_gcm::Aes256Gcm::new_from_slice(key).unwrap()),
+            XCHACHA => Self::XChaCha(Box::new(chacha20poly1305::XChaCha20Poly1305::new_from_slice(key).unwrap())),
+            AES_GCM => Self::Aes(Box::new(aes_gcm::Aes256Gcm::new_from_slice(key).unwrap())),
             other => panic!("unknown mode {other}"),
         }
     }
