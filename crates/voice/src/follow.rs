@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use events::{Dispatch, Kind, Subscription};
+use events::{Audience, Dispatch, Kind, Subscription};
 use model::Id;
 
 use crate::Shared;
@@ -43,7 +43,9 @@ pub(crate) async fn follow(shared: Arc<Shared>, mut sub: Subscription) {
                 let id = c.id;
                 end(&shared, registry.matching(|_, channel| channel == id));
             }
-            Kind::Dispatch(Dispatch::GuildDelete(g)) => {
+            // A GUILD_DELETE to one user is them leaving the guild (their
+            // VOICE_STATE_UPDATE follows); to the guild, the guild is gone.
+            Kind::Dispatch(Dispatch::GuildDelete(g)) if matches!(event.audience(), Audience::Guild(_)) => {
                 let id: Id<_> = g.id;
                 end(&shared, registry.matching(|s, _| s.guild == id));
             }

@@ -161,7 +161,12 @@ impl VoiceWs {
 
     /// A payload matching `pred`, anywhere in what was received so far or next.
     pub async fn find(&mut self, pred: impl Fn(&Value) -> bool) -> Value {
-        if let Some(v) = self.log.iter().find(|v| pred(v)) {
+        self.find_from(0, pred).await
+    }
+
+    /// A payload matching `pred` among those received from the `from`th on.
+    pub async fn find_from(&mut self, from: usize, pred: impl Fn(&Value) -> bool) -> Value {
+        if let Some(v) = self.log.iter().skip(from).find(|v| pred(v)) {
             return v.clone();
         }
         loop {
@@ -221,6 +226,8 @@ impl Key {
 /// One RTP packet received and decrypted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rtp {
+    /// The header in clear: 12 bytes, plus the extension preamble.
+    pub header: Vec<u8>,
     pub ssrc: u32,
     pub sequence: u16,
     pub timestamp: u32,
@@ -309,11 +316,25 @@ impl VoiceClient {
 
     /// The next RTP packet, encrypted with this client's key.
     pub fn packet(&mut self, opus: &[u8]) -> Vec<u8> {
-        let mut header = vec![0x80, 0x78];
+        self.packet_with_extension(None, opus)
+    }
+
+    /// The next RTP packet; with `extension`, Discord-style: the X bit and
+    /// the `BE DE length` preamble in clear, the extension body (whole
+    /// 32-bit words) encrypted in front of the payload.
+    pub fn packet_with_extension(&mut self, extension: Option<&[u8]>, opus: &[u8]) -> Vec<u8> {
+        let mut header = vec![if extension.is_some() { 0x90 } else { 0x80 }, 0x78];
         header.extend_from_slice(&self.sequence.to_be_bytes());
         header.extend_from_slice(&self.timestamp.to_be_bytes());
         header.extend_from_slice(&self.ssrc.to_be_bytes());
-        let mut body = opus.to_vec();
+        let mut body = Vec::new();
+        if let Some(ext) = extension {
+            assert_eq!(ext.len() % 4, 0);
+            header.extend_from_slice(&[0xBE, 0xDE]);
+            header.extend_from_slice(&((ext.len() / 4) as u16).to_be_bytes());
+            body.extend_from_slice(ext);
+        }
+        body.extend_from_slice(opus);
         self.key.seal(self.nonce, &header, &mut body);
         header.extend_from_slice(&body);
         header.extend_from_slice(&self.nonce.to_be_bytes());
@@ -347,6 +368,7 @@ impl VoiceClient {
         let mut body = p[header..n - 4].to_vec();
         assert!(self.key.open(counter, &p[..header], &mut body), "decrypts with the listener's own key");
         Some(Rtp {
+            header: p[..header].to_vec(),
             ssrc: u32::from_be_bytes(p[8..12].try_into().unwrap()),
             sequence: u16::from_be_bytes([p[2], p[3]]),
             timestamp: u32::from_be_bytes(p[4..8].try_into().unwrap()),

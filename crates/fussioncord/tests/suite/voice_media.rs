@@ -80,6 +80,13 @@ async fn two_participants_in_different_modes_hear_each_other_and_leaving_closes_
         assert_eq!(p.timestamp, 960 * u32::from(i));
         assert_eq!(p.payload, opus(i), "packet {i}: the same Opus bytes");
     }
+    // A header extension arrives as sent: preamble in clear, body encrypted.
+    let ext = [0x10, 0xAA, 0xBB, 0x00, 0x21, 0x01, 0x02, 0x00];
+    let packet = a.packet_with_extension(Some(&ext), &opus(77));
+    a.send_udp(&packet).await;
+    let p = b.receive(Duration::from_secs(5)).await.expect("the packet with an extension");
+    assert_eq!(p.header, packet[..16].to_vec());
+    assert_eq!(p.payload, [&ext[..], &opus(77)].concat());
     // Nobody hears themselves.
     assert!(a.receive(QUIET).await.is_none());
     // And the other way round, AES-GCM to XChaCha.
@@ -287,4 +294,84 @@ async fn a_member_who_may_not_speak_is_not_forwarded() {
     a.speaking(true).await;
     a.send_audio(&opus(9)).await;
     assert_eq!(b.receive(Duration::from_secs(5)).await.expect("Bob hears Alice").payload, opus(9));
+}
+
+/// Sends op 4 on `joined`'s main gateway.
+async fn op4(joined: &mut Joined, channel: Option<&str>, self_deaf: bool) {
+    let d = json!({ "guild_id": joined.guild, "channel_id": channel, "self_mute": false, "self_deaf": self_deaf });
+    joined.gateway.send(json!({ "op": 4, "d": d })).await;
+}
+
+#[tokio::test]
+async fn deafened_listeners_hear_nothing_moves_change_rooms_and_deleting_the_channel_ends_the_call() {
+    let app = TestApp::spawn().await;
+    let r = room(&app).await;
+    let (status, other) =
+        app.post(&format!("/guilds/{}/channels", r.guild), &r.alice.token, json!({ "name": "Other", "type": 2 })).await;
+    assert!(status.is_success(), "{other}");
+    let other = other["id"].as_str().unwrap().to_owned();
+    let mut a_main = join(&app, &r.alice, &r.guild, &r.voice).await;
+    let mut a = VoiceClient::connect(&app, &a_main, XCHACHA).await;
+    let mut b_main = join(&app, &r.bob, &r.guild, &r.voice).await;
+    let mut b = VoiceClient::connect(&app, &b_main, AES_GCM).await;
+    a.speaking(true).await;
+
+    // Bob deafens himself: Alice's packets stop reaching him (the voice
+    // server follows the same VOICE_STATE_UPDATE his client sees, so allow
+    // it a moment), and start again when he undeafens.
+    op4(&mut b_main, Some(&r.voice), true).await;
+    let mut deafened = false;
+    for i in 0..20 {
+        a.send_audio(&opus(i)).await;
+        if b.receive(QUIET).await.is_none() {
+            deafened = true;
+            break;
+        }
+    }
+    assert!(deafened, "a deafened listener still receives");
+    op4(&mut b_main, Some(&r.voice), false).await;
+    let mut heard = false;
+    for i in 0..20 {
+        a.send_audio(&opus(i)).await;
+        if b.receive(QUIET).await.is_some() {
+            heard = true;
+            break;
+        }
+    }
+    assert!(heard, "an undeafened listener hears again");
+    while b.receive(QUIET).await.is_some() {}
+
+    // Bob moves to the other channel: Alice is told he left, and his voice
+    // connection stays open in his new room, where Alice is not heard.
+    op4(&mut b_main, Some(&other), false).await;
+    let gone = a.ws.find(|v| v["op"] == 13).await;
+    assert_eq!(gone["d"]["user_id"], r.bob.id.as_str(), "{gone}");
+    a.send_audio(&opus(50)).await;
+    assert!(b.receive(QUIET).await.is_none(), "rooms are separate");
+    // Alice follows him: he is told, and hears her.
+    let mark = b.ws.log.len();
+    op4(&mut a_main, Some(&other), false).await;
+    let told = b.ws.find_from(mark, |v| v["op"] == 11).await;
+    assert_eq!(told["d"]["user_ids"], json!([r.alice.id]));
+    a.send_audio(&opus(51)).await;
+    assert_eq!(b.receive(Duration::from_secs(5)).await.expect("same room again").payload, opus(51));
+
+    // The channel is deleted: both calls end with 4022.
+    let (status, body) = app.delete(&format!("/channels/{other}"), &r.alice.token).await;
+    assert!(status.is_success(), "{body}");
+    assert_eq!(a.ws.closed().await, Some(4022));
+    assert_eq!(b.ws.closed().await, Some(4022));
+    assert_eq!(metric(&app, "fussioncord_voice_participants").await, 0.0);
+}
+
+#[tokio::test]
+async fn a_voice_connection_without_heartbeats_is_closed_with_4009() {
+    let app = TestApp::spawn_with(|c| c.voice.heartbeat_interval_ms = 50).await;
+    let r = room(&app).await;
+    let j = join(&app, &r.alice, &r.guild, &r.voice).await;
+    let mut ws = VoiceWs::connect(&j.endpoint, &app.voice_ca).await;
+    identify(&mut ws, &j, &j.token).await;
+    let hello = ws.op(8).await;
+    assert_eq!(hello["d"]["heartbeat_interval"], 50);
+    assert_eq!(ws.closed().await, Some(4009));
 }
