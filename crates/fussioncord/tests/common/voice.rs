@@ -19,7 +19,8 @@ use super::ws::{Gateway, Received, ALL_INTENTS};
 use super::{TestApp, TestUser};
 
 /// Writes a test CA and a certificate it signed for 127.0.0.1 and
-/// localhost into `dir`; returns (cert path, key path, CA PEM).
+/// localhost into `dir/voice-tls/` (`ca.pem` too, for a bot library's
+/// `NODE_EXTRA_CA_CERTS`, say); returns (cert path, key path, CA PEM).
 pub fn tls_files(dir: &Path) -> (PathBuf, PathBuf, String) {
     use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, KeyUsagePurpose};
     let ca_key = KeyPair::generate().unwrap();
@@ -36,6 +37,7 @@ pub fn tls_files(dir: &Path) -> (PathBuf, PathBuf, String) {
     let (cert_path, key_path) = (tls.join("cert.pem"), tls.join("key.pem"));
     std::fs::write(&cert_path, cert.pem()).unwrap();
     std::fs::write(&key_path, key.serialize_pem()).unwrap();
+    std::fs::write(tls.join("ca.pem"), ca.pem()).unwrap();
     (cert_path, key_path, ca.pem())
 }
 
