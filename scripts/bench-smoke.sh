@@ -38,6 +38,7 @@ bench rest rest "${SPAWN[@]}" --authors 16 --duration 3 --automod
 DATA="$OUT/data"
 FUSSIONCORD__AUTH__ARGON2_MEMORY_KIB=1024 FUSSIONCORD__AUTH__ARGON2_ITERATIONS=1 RUST_LOG=warn \
   FUSSIONCORD__RATELIMIT__ENABLED=false \
+  FUSSIONCORD__VOICE__LISTEN=127.0.0.1:0 FUSSIONCORD__VOICE__UDP_PORT=0 \
   "$SERVER" serve --listen 127.0.0.1:0 --data-dir "$DATA" > "$OUT/server.out" 2> "$OUT/server.log" &
 SERVER_PID=$!
 for _ in $(seq 1 100); do

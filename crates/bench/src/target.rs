@@ -398,6 +398,9 @@ fn spawn(common: &Common) -> Result<(String, Spawned)> {
         .env("FUSSIONCORD__GATEWAY__MAX_SESSIONS_PER_USER", "1000000")
         .env("FUSSIONCORD__GATEWAY__SESSION_START_TOTAL", "1000000000")
         .env("FUSSIONCORD__HTTP__MAX_CONNECTIONS", "1000000")
+        // The voice server's default ports are fixed; any free ones here.
+        .env("FUSSIONCORD__VOICE__LISTEN", "127.0.0.1:0")
+        .env("FUSSIONCORD__VOICE__UDP_PORT", "0")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::from(log));

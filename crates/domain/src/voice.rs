@@ -181,6 +181,15 @@ pub async fn update(state: &Domain, user: &UserRow, session_id: &str, req: Reque
         }
     }
     let new_connection = current.as_ref().is_none_or(|p| p.session_id != session_id);
+    // The same request again is a client rejoining after its voice
+    // connection dropped (discord.js does so on most close codes): it waits
+    // for a VOICE_SERVER_UPDATE. A changed mute or deafen is not one.
+    let rejoin = current.as_ref().is_some_and(|p| {
+        p.session_id == session_id
+            && p.channel_id == channel_id
+            && (p.self_mute, p.self_deaf, p.self_video, p.self_stream)
+                == (req.self_mute, req.self_deaf, req.self_video, req.self_stream)
+    });
     let token = match &current {
         Some(p) if !new_connection => p.token.clone(),
         _ => auth::random_hex(16),
@@ -205,7 +214,7 @@ pub async fn update(state: &Domain, user: &UserRow, session_id: &str, req: Reque
     };
     state.voice.lock().insert((req.guild_id, user.id), participant.clone());
     announce(state, &participant, render::member(member, Some(user)));
-    if new_connection {
+    if new_connection || rejoin {
         let server =
             VoiceServerUpdate { token, guild_id: req.guild_id, endpoint: state.voice.endpoint().map(str::to_owned) };
         state.bus.publish(Event::new(Dispatch::VoiceServerUpdate(server), Audience::Users(vec![user.id])));

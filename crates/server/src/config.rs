@@ -30,6 +30,10 @@ pub struct Config {
     pub avatars: AvatarsConfig,
     /// AutoMod and the message classifier, as the API crate defines them.
     pub moderation: domain::automod::ModerationConfig,
+    /// The voice server (TLS voice gateway and UDP media), as the voice
+    /// crate defines it.
+    #[serde(default)]
+    pub voice: voice::VoiceConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -157,6 +161,7 @@ impl Default for Config {
             metrics: MetricsConfig { enabled: true },
             avatars: AvatarsConfig { dir: None, max_bytes: 8 * 1024 * 1024 },
             moderation: domain::automod::ModerationConfig::default(),
+            voice: voice::VoiceConfig::default(),
         }
     }
 }

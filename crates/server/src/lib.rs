@@ -19,6 +19,7 @@ use model::snowflake::SnowflakeGenerator;
 use store::SqlStore;
 
 pub use config::{AvatarsConfig, Config, DatabaseConfig, LogConfig, LogFormat, MetricsConfig};
+pub use voice::Addresses as VoiceAddresses;
 
 /// Opens the store the configuration names: PostgreSQL when
 /// `database.url` is set, otherwise SQLite in the data directory.
@@ -47,6 +48,8 @@ const DRAIN: std::time::Duration = std::time::Duration::from_secs(30);
 /// A server that is listening.
 pub struct Running {
     pub addr: SocketAddr,
+    /// Where the voice server listens, when `voice.enabled`.
+    pub voice: Option<voice::Addresses>,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<anyhow::Result<()>>,
 }
@@ -123,6 +126,14 @@ pub async fn start_with_classifier(
     hub.spawn();
     let automod = Arc::new(domain::automod::AutoMod::new(config.moderation.clone(), classifier, metrics.clone()));
     automod.listen(bus.as_ref());
+    // Voice binds before the domain exists: VOICE_SERVER_UPDATE names its
+    // real endpoint (port 0 included).
+    let voice_listeners = if config.voice.enabled {
+        Some(voice::Listeners::bind(&config.voice, &config.data_dir).await.context("starting the voice server")?)
+    } else {
+        None
+    };
+    let voice_addrs = voice_listeners.as_ref().map(|l| l.addresses().clone());
     let cache = Arc::new(domain::cache::Cache::default());
     cache.listen(bus.as_ref());
     let domain = domain::Domain {
@@ -133,10 +144,11 @@ pub async fn start_with_classifier(
         automod,
         presences: hub.clone(),
         cache,
-        voice: Arc::new(domain::voice::VoiceStates::new(None)),
+        voice: Arc::new(domain::voice::VoiceStates::new(voice_addrs.as_ref().map(|a| a.endpoint.clone()))),
     };
     hub.set_domain(&domain);
     domain::voice::listen(&domain);
+    let voice_server = voice_listeners.map(|l| l.start(&domain));
     let state = api::ApiState {
         domain,
         passwords: Arc::new(passwords),
@@ -181,12 +193,15 @@ pub async fn start_with_classifier(
         )
         .await;
         hub.shutdown(grace).await;
+        if let Some(v) = voice_server {
+            v.shutdown().await;
+        }
         store.close().await;
         tracing::info!("stopped");
         Ok(())
     });
     tracing::info!(%addr, "listening");
-    Ok(Running { addr, stop: Some(stop), task })
+    Ok(Running { addr, voice: voice_addrs, stop: Some(stop), task })
 }
 
 /// Completes on SIGINT or SIGTERM. The handlers are installed when this is

@@ -48,6 +48,22 @@ pub const MODERATION_ACTIONS: [&str; 3] = ["block_message", "send_alert_message"
 const CLASSIFIER_BUCKETS: [f64; 10] =
     [0.000_002, 0.000_005, 0.000_01, 0.000_02, 0.000_05, 0.000_1, 0.000_25, 0.001, 0.002_5, 0.01];
 
+/// Why the voice server dropped a media packet.
+pub const VOICE_DROP_REASONS: [&str; 8] = [
+    "malformed",
+    "unknown_ssrc",
+    "no_session_description",
+    "replay",
+    "decrypt_failed",
+    "not_allowed",
+    "rate_limited",
+    "send_failed",
+];
+
+/// Seconds: forwarding one packet to a channel is microseconds.
+const VOICE_BUCKETS: [f64; 10] =
+    [0.000_005, 0.000_01, 0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.005, 0.025];
+
 /// Store call kinds: the SQL statement's verb, or a whole transaction.
 pub const STORE_OPS: [&str; 6] = ["select", "insert", "update", "delete", "transaction", "other"];
 
@@ -88,6 +104,11 @@ struct ScoreLabels {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ActionLabels {
     action: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabels {
+    reason: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -143,6 +164,14 @@ pub struct Metrics {
     moderation_flagged: Family<ScoreLabels, Counter>,
     moderation_actions: Family<ActionLabels, Counter>,
     moderation_classifier_duration: Histogram,
+    voice_participants: Gauge,
+    voice_packets_in: Counter,
+    voice_packets_out: Counter,
+    voice_bytes_in: Counter,
+    voice_bytes_out: Counter,
+    voice_decrypt_failures: Counter,
+    voice_dropped: Family<ReasonLabels, Counter>,
+    voice_forwarding: Histogram,
 }
 
 impl fmt::Debug for Metrics {
@@ -182,6 +211,14 @@ impl Metrics {
             moderation_flagged: Family::default(),
             moderation_actions: Family::default(),
             moderation_classifier_duration: Histogram::new(CLASSIFIER_BUCKETS),
+            voice_participants: Gauge::default(),
+            voice_packets_in: Counter::default(),
+            voice_packets_out: Counter::default(),
+            voice_bytes_in: Counter::default(),
+            voice_bytes_out: Counter::default(),
+            voice_decrypt_failures: Counter::default(),
+            voice_dropped: Family::default(),
+            voice_forwarding: Histogram::new(VOICE_BUCKETS),
             registry: Registry::default(),
         };
         // Series that exist from the start read as 0 rather than as absent,
@@ -194,6 +231,9 @@ impl Metrics {
         }
         for action in MODERATION_ACTIONS {
             drop(m.moderation_actions.get_or_create(&ActionLabels { action }));
+        }
+        for reason in VOICE_DROP_REASONS {
+            drop(m.voice_dropped.get_or_create(&ReasonLabels { reason }));
         }
         for score in MODERATION_SCORES {
             drop(m.moderation_flagged.get_or_create(&ScoreLabels { score }));
@@ -293,6 +333,41 @@ impl Metrics {
             "Classifier latency, sampled: one call in 64 is observed",
             Unit::Seconds,
             m.moderation_classifier_duration.clone(),
+        );
+        registry.register(
+            "voice_participants",
+            "Voice gateway sessions (connected or resumable)",
+            m.voice_participants.clone(),
+        );
+        registry.register("voice_packets_in", "UDP datagrams the voice server received", m.voice_packets_in.clone());
+        registry.register("voice_packets_out", "UDP datagrams the voice server sent", m.voice_packets_out.clone());
+        registry.register_with_unit(
+            "voice_in",
+            "UDP payload the voice server received",
+            Unit::Bytes,
+            m.voice_bytes_in.clone(),
+        );
+        registry.register_with_unit(
+            "voice_out",
+            "UDP payload the voice server sent",
+            Unit::Bytes,
+            m.voice_bytes_out.clone(),
+        );
+        registry.register(
+            "voice_decrypt_failures",
+            "RTP packets whose authentication failed with their sender's key",
+            m.voice_decrypt_failures.clone(),
+        );
+        registry.register(
+            "voice_dropped",
+            "Media packets dropped, by reason (malformed, unknown_ssrc, replay, decrypt_failed, not_allowed, ...)",
+            m.voice_dropped.clone(),
+        );
+        registry.register_with_unit(
+            "voice_forwarding_duration",
+            "Time from receiving an RTP packet to having sent it to every listener",
+            Unit::Seconds,
+            m.voice_forwarding.clone(),
         );
         Self { registry, ..m }
     }
@@ -410,6 +485,39 @@ impl Metrics {
         if let Some(action) = MODERATION_ACTIONS.into_iter().find(|a| *a == action) {
             self.moderation_actions.get_or_create(&ActionLabels { action }).inc();
         }
+    }
+
+    /// How many voice sessions there are now.
+    pub fn voice_participants(&self, n: usize) {
+        self.voice_participants.set(i64::try_from(n).unwrap_or(i64::MAX));
+    }
+
+    /// A datagram of `bytes` received on the media socket.
+    pub fn voice_packet_in(&self, bytes: usize) {
+        self.voice_packets_in.inc();
+        self.voice_bytes_in.inc_by(bytes as u64);
+    }
+
+    /// A datagram of `bytes` sent from the media socket.
+    pub fn voice_packet_out(&self, bytes: usize) {
+        self.voice_packets_out.inc();
+        self.voice_bytes_out.inc_by(bytes as u64);
+    }
+
+    pub fn voice_decrypt_failed(&self) {
+        self.voice_decrypt_failures.inc();
+    }
+
+    /// A media packet dropped (see [`VOICE_DROP_REASONS`]; anything else
+    /// counts as `malformed`).
+    pub fn voice_dropped(&self, reason: &str) {
+        let reason = VOICE_DROP_REASONS.into_iter().find(|r| *r == reason).unwrap_or("malformed");
+        self.voice_dropped.get_or_create(&ReasonLabels { reason }).inc();
+    }
+
+    /// One RTP packet forwarded to its channel in `seconds`.
+    pub fn voice_forwarding(&self, seconds: f64) {
+        self.voice_forwarding.observe(seconds);
     }
 
     /// Everything, in the OpenMetrics text format ([`CONTENT_TYPE`]),

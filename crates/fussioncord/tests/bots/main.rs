@@ -19,3 +19,4 @@ mod proxy;
 mod scenario;
 mod tour;
 mod twilight;
+mod voice;

@@ -32,7 +32,8 @@ async fn a_discord_py_bot_plays_and_a_discord_js_bot_hears_the_same_opus_frames(
     let listener = app.bot(&scene.person, "Listener", false).await;
     app.add_bot(&scene.person, &listener, &scene.guild).await;
     let (_, channels) = app.get(&format!("/guilds/{}/channels", scene.guild), &scene.person.token).await;
-    let voice = channels.as_array().unwrap().iter().find(|c| c["type"] == 2).unwrap()["id"].as_str().unwrap().to_owned();
+    let voice =
+        channels.as_array().unwrap().iter().find(|c| c["type"] == 2).unwrap()["id"].as_str().unwrap().to_owned();
 
     let mut js = JsBot::start_script(
         &scene,

@@ -4,6 +4,7 @@
 //! HTTP client that checks every answer is Discord-shaped JSON.
 
 pub mod etf;
+pub mod voice;
 pub mod ws;
 
 use std::collections::BTreeSet;
@@ -15,6 +16,8 @@ use sqlx::Connection;
 
 pub struct TestApp {
     pub client: reqwest::Client,
+    /// PEM of the CA that signed the voice gateway's certificate.
+    pub voice_ca: String,
     pub base: String,
     pub config: server::Config,
     running: Option<server::Running>,
@@ -56,7 +59,10 @@ pub fn binary(database_url: &Option<String>) -> std::process::Command {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_fussioncord"));
     cmd.env("FUSSIONCORD__AUTH__ARGON2_MEMORY_KIB", "1024")
         .env("FUSSIONCORD__AUTH__ARGON2_ITERATIONS", "1")
-        .env("RUST_LOG", "warn");
+        .env("RUST_LOG", "warn")
+        // Any free ports: tests run side by side.
+        .env("FUSSIONCORD__VOICE__LISTEN", "127.0.0.1:0")
+        .env("FUSSIONCORD__VOICE__UDP_PORT", "0");
     if let Some(url) = database_url {
         cmd.env("FUSSIONCORD__DATABASE__URL", url);
     }
@@ -83,6 +89,8 @@ pub fn test_config(dir: PathBuf, database_url: Option<String>) -> server::Config
     // Likewise the gateway's session start limits (tests/suite/gateway_limits.rs).
     config.gateway.session_start_total = 1_000_000;
     config.gateway.identify_interval_ms = 1;
+    config.voice.listen = "127.0.0.1:0".parse().unwrap();
+    config.voice.udp_port = 0;
     config
 }
 
@@ -97,6 +105,11 @@ impl TestApp {
         let mut config = test_config(dir.path().join("data"), fresh_database().await);
         tune(&mut config);
         Self::with_config(config, dir).await
+    }
+
+    /// The voice server of this app: where it listens.
+    pub fn voice(&self) -> &server::VoiceAddresses {
+        self.running.as_ref().expect("running").voice.as_ref().expect("voice enabled")
     }
 
     /// `host:port` of the gateway (the same port as the API).
@@ -154,20 +167,39 @@ impl TestApp {
         dir: tempfile::TempDir,
         classifier: Option<std::sync::Arc<dyn moderation::Classifier>>,
     ) -> Self {
+        let mut config = config;
+        // The voice gateway's certificate, signed by a CA the test's voice
+        // clients trust.
+        let voice_ca = if config.voice.tls_cert.is_none() {
+            let (cert, key, ca) = voice::tls_files(dir.path());
+            config.voice.tls_cert = Some(cert);
+            config.voice.tls_key = Some(key);
+            ca
+        } else {
+            String::new()
+        };
         let running = server::start_with_classifier(config.clone(), classifier).await.expect("server starts");
         let base = format!("http://{}/api/v10", running.addr);
-        Self { client: reqwest::Client::new(), base, config, running: Some(running), _dir: dir }
+        Self { client: reqwest::Client::new(), voice_ca, base, config, running: Some(running), _dir: dir }
     }
 
     /// A client for a server that runs elsewhere (e.g. the binary).
     pub fn attach(addr: &str) -> Self {
         Self {
             client: reqwest::Client::new(),
+            voice_ca: String::new(),
             base: format!("http://{addr}/api/v10"),
             config: server::Config::default(),
             running: None,
             _dir: tempfile::tempdir().unwrap(),
         }
+    }
+
+    /// The test CA the voice gateway's certificate chains to, as a file
+    /// (`SSL_CERT_FILE` for Python, `NODE_EXTRA_CA_CERTS` for Node).
+    pub fn voice_ca_file(&self) -> Option<PathBuf> {
+        let path = self._dir.path().join("voice-tls/ca.pem");
+        (!self.voice_ca.is_empty() && path.exists()).then_some(path)
     }
 
     pub fn addr(&self) -> std::net::SocketAddr {

@@ -35,13 +35,19 @@ fn transports_sit_on_the_domain_and_never_on_each_other() {
     assert!(!api.contains("gateway"), "api depends on gateway: {api:?}");
     assert!(!gateway.contains("api"), "gateway depends on api: {gateway:?}");
     assert!(api.contains("domain") && gateway.contains("domain"));
+    let voice = dependencies("voice");
+    assert!(voice.contains("domain"), "voice sits on the domain: {voice:?}");
+    for other in ["api", "gateway", "server", "webclient"] {
+        assert!(!voice.contains(other), "voice depends on the transport {other}");
+        assert!(!dependencies(other).contains("voice") || other == "server", "{other} depends on voice");
+    }
     let domain = dependencies("domain");
-    for transport in ["api", "gateway", "server", "webclient"] {
+    for transport in ["api", "gateway", "server", "webclient", "voice"] {
         assert!(!domain.contains(transport), "domain depends on the transport {transport}");
     }
     for below in ["model", "store", "events", "permissions", "moderation", "ratelimit", "telemetry", "auth"] {
         let deps = dependencies(below);
-        for above in ["domain", "api", "gateway", "server"] {
+        for above in ["domain", "api", "gateway", "server", "voice"] {
             assert!(!deps.contains(above), "{below} depends on {above}, which sits above it");
         }
     }

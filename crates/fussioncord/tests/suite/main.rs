@@ -35,6 +35,7 @@ mod ratelimit;
 mod resources;
 mod schema;
 mod voice;
+mod voice_media;
 mod webclient;
 
 /// The suite's own shape.

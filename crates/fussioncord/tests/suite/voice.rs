@@ -119,6 +119,24 @@ async fn joining_announces_the_state_then_the_server_and_leaving_announces_null(
     assert_eq!(states[0]["user_id"], s.alice.id.as_str());
     assert_eq!(states[0]["channel_id"], s.voice.as_str());
 
+    // A mute is no new connection; the same request again is a client
+    // rejoining after its voice connection dropped: it gets the server again.
+    alice
+        .send(json!({"op": 4, "d": {"guild_id": s.guild, "channel_id": s.voice, "self_mute": true, "self_deaf": true}}))
+        .await;
+    let got = drain(&mut alice, Duration::from_millis(300)).await;
+    let names: Vec<_> = voice_events(&got).iter().map(|e| e["t"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(names, ["VOICE_STATE_UPDATE"], "{got:?}");
+    alice
+        .send(json!({"op": 4, "d": {"guild_id": s.guild, "channel_id": s.voice, "self_mute": true, "self_deaf": true}}))
+        .await;
+    let got = drain(&mut alice, Duration::from_millis(300)).await;
+    let again = voice_events(&got);
+    let names: Vec<_> = again.iter().map(|e| e["t"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(names, ["VOICE_STATE_UPDATE", "VOICE_SERVER_UPDATE"], "{got:?}");
+    assert_eq!(again[1]["d"]["token"], server["token"], "the same session keeps its token");
+    drain(&mut bob, Duration::from_millis(100)).await;
+
     // Leaving: channel_id null, to Alice (discord.py waits for it) and Bob.
     op4(&mut alice, json!(s.guild), Value::Null).await;
     for gw in [&mut alice, &mut bob] {
