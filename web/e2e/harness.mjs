@@ -61,6 +61,9 @@ export async function startServer() {
       FUSSIONCORD__AUTH__ARGON2_ITERATIONS: "1",
       FUSSIONCORD__RATELIMIT__ENABLED: "false",
       FUSSIONCORD__GATEWAY__RESUME_WINDOW_MS: "120000",
+      // Test files run in parallel, each with its own server: voice on free ports.
+      FUSSIONCORD__VOICE__LISTEN: "127.0.0.1:0",
+      FUSSIONCORD__VOICE__UDP_PORT: "0",
     },
     stdio: ["ignore", "inherit", "inherit"],
   });
