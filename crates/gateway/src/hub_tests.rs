@@ -66,6 +66,8 @@ struct Fixture {
     hub: Arc<Hub>,
     /// What the hub publishes itself (presence announcements).
     bus: Subscription,
+    /// Sessions whose end for good the hub announced.
+    ended: Vec<String>,
     _db: TempDb,
 }
 
@@ -88,13 +90,22 @@ async fn fixture(config: GatewayConfig) -> Fixture {
         Arc::new(ratelimit::LocalLimiter::new()),
         Vec::new(),
     );
-    Fixture { hub, bus: sub, _db: db }
+    Fixture { hub, bus: sub, ended: Vec::new(), _db: db }
 }
 
 impl Fixture {
     /// Everything the hub published since the last call.
+    /// The dispatches the hub published since last asked; the sessions
+    /// that ended for good are kept in `ended`.
     fn published(&mut self) -> Vec<Arc<Event>> {
-        std::iter::from_fn(|| self.bus.recv().now_or_never().flatten()).collect()
+        let all: Vec<Arc<Event>> = std::iter::from_fn(|| self.bus.recv().now_or_never().flatten()).collect();
+        let (ended, dispatches): (Vec<_>, Vec<_>) =
+            all.into_iter().partition(|e| matches!(e.kind(), events::Kind::SessionEnded(_)));
+        self.ended.extend(ended.iter().map(|e| match e.kind() {
+            events::Kind::SessionEnded(s) => s.session_id.clone(),
+            _ => unreachable!(),
+        }));
+        dispatches
     }
 
     /// An identified session, attached to a queue of `capacity`, as IDENTIFY
@@ -686,6 +697,7 @@ async fn detached_sessions_are_forgotten_after_the_resume_window() {
     assert!(f.hub.session("a1").is_none(), "detached past the window");
     assert!(f.hub.session("a2").is_some() && f.hub.session("b").is_some(), "attached sessions stay");
     assert!(f.published().is_empty(), "Alice is still online in another session");
+    assert_eq!(f.ended, ["a1"], "the session's end is announced (voice states hang on it)");
     assert!(f.hub.presence_of(alice).is_some());
 
     b.detach();

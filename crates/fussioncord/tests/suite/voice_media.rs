@@ -296,6 +296,34 @@ async fn a_member_who_may_not_speak_is_not_forwarded() {
     assert_eq!(b.receive(Duration::from_secs(5)).await.expect("Bob hears Alice").payload, opus(9));
 }
 
+#[tokio::test]
+async fn a_server_muted_member_is_not_forwarded_until_unmuted() {
+    let app = TestApp::spawn().await;
+    let r = room(&app).await;
+    let a_main = join(&app, &r.alice, &r.guild, &r.voice).await;
+    let a = VoiceClient::connect(&app, &a_main, XCHACHA).await;
+    let b_main = join(&app, &r.bob, &r.guild, &r.voice).await;
+    let mut b = VoiceClient::connect(&app, &b_main, AES_GCM).await;
+    b.speaking(true).await;
+    b.send_audio(&opus(1)).await;
+    assert_eq!(a.receive(Duration::from_secs(5)).await.expect("Alice hears Bob").payload, opus(1));
+    // Alice, the owner, server-mutes Bob through the member route.
+    let member = format!("/guilds/{}/members/{}", r.guild, r.bob.id);
+    let (status, body) = app.patch(&member, &r.alice.token, json!({ "mute": true })).await;
+    assert!(status.is_success(), "{body}");
+    // The voice server learns it from the bus; give it the moment.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    for i in 2..7 {
+        b.send_audio(&opus(i)).await;
+    }
+    assert!(a.receive(QUIET).await.is_none(), "a server-muted member is not forwarded");
+    let (status, body) = app.patch(&member, &r.alice.token, json!({ "mute": false })).await;
+    assert!(status.is_success(), "{body}");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    b.send_audio(&opus(8)).await;
+    assert_eq!(a.receive(Duration::from_secs(5)).await.expect("unmuted, heard again").payload, opus(8));
+}
+
 /// Sends op 4 on `joined`'s main gateway.
 async fn op4(joined: &mut Joined, channel: Option<&str>, self_deaf: bool) {
     let d = json!({ "guild_id": joined.guild, "channel_id": channel, "self_mute": false, "self_deaf": self_deaf });
