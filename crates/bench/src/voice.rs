@@ -10,7 +10,7 @@
 //! Senders join self-deafened, so the server forwards to listeners only:
 //! N × M × 50 packets a second.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -429,6 +429,7 @@ fn big_receive_buffer(udp: &UdpSocket) {
 /// socket, SELECT_PROTOCOL and SESSION_DESCRIPTION; a sender then says
 /// SPEAKING. The connection stays with a task that heartbeats until `stop`.
 async fn connect_voice(
+    index: usize,
     tls: Arc<rustls::ClientConfig>,
     guild: &str,
     joined: Joined,
@@ -471,16 +472,28 @@ async fn connect_voice(
     let ip = d["ip"].as_str().context("READY without ip")?;
     let server_udp: SocketAddr = format!("{ip}:{}", d["port"]).parse().context("READY's ip and port")?;
 
-    let udp = UdpSocket::bind(if server_udp.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" }).await?;
+    // The server answers IP discovery at most a few times a second per
+    // source address (it must not be a reflector), so towards a loopback
+    // server each participant gets an address of its own, as distinct
+    // clients would have.
+    let local: SocketAddr = match server_udp.ip() {
+        IpAddr::V4(ip) if ip.is_loopback() && index < 64_000 => {
+            SocketAddr::from(([127, 1, (index / 250) as u8, (1 + index % 250) as u8], 0))
+        }
+        IpAddr::V4(_) => SocketAddr::from(([0, 0, 0, 0], 0)),
+        IpAddr::V6(_) => SocketAddr::from((std::net::Ipv6Addr::UNSPECIFIED, 0)),
+    };
+    let udp = UdpSocket::bind(local).await.with_context(|| format!("binding {local}"))?;
     big_receive_buffer(&udp);
     let mut discovery = [0u8; 74];
     discovery[..4].copy_from_slice(&[0, 1, 0, 70]);
     discovery[4..8].copy_from_slice(&ssrc.to_be_bytes());
     let mut buf = [0u8; 128];
     let mut answer = None;
-    for _ in 0..5 {
+    for attempt in 0..10u32 {
         udp.send_to(&discovery, server_udp).await?;
-        if let Ok(r) = tokio::time::timeout(Duration::from_secs(1), udp.recv_from(&mut buf)).await {
+        let wait = Duration::from_millis(500) * (attempt + 1).min(4);
+        if let Ok(r) = tokio::time::timeout(wait, udp.recv_from(&mut buf)).await {
             let (n, _) = r?;
             if n == 74 && buf[..4] == [0, 2, 0, 70] {
                 answer = Some(());
@@ -784,7 +797,7 @@ pub async fn run(args: VoiceArgs) -> Result<Report> {
         .map(|(i, j)| {
             let (tls, guild, stop_rx, c) = (tls.clone(), &guild, stop_rx.clone(), &connected_count);
             async move {
-                let p = connect_voice(tls, guild, j, args.mode, i < n, stop_rx).await;
+                let p = connect_voice(i, tls, guild, j, args.mode, i < n, stop_rx).await;
                 c.fetch_add(1, Ordering::Relaxed);
                 p.with_context(|| format!("participant {i} connecting to voice"))
             }
