@@ -932,12 +932,22 @@ pub async fn run(args: VoiceArgs) -> Result<Report> {
     if let (Value::Object(b), Value::Object(a)) = (&metrics_before, &metrics_after) {
         let delta: serde_json::Map<String, Value> = a
             .iter()
-            .filter(|(k, _)| !k.contains("participants") && !k.ends_with("_sum"))
+            .filter(|(k, _)| !k.contains("participants"))
             .map(|(k, v)| {
                 let before = b.get(k).and_then(Value::as_f64).unwrap_or(0.0);
                 (k.trim_start_matches("fussioncord_voice_").to_owned(), json!(v.as_f64().unwrap_or(0.0) - before))
             })
             .collect();
+        let (sum, count) =
+            (delta.get("forwarding_duration_seconds_sum"), delta.get("forwarding_duration_seconds_count"));
+        if let (Some(sum), Some(count)) = (sum.and_then(Value::as_f64), count.and_then(Value::as_f64)) {
+            // The server's own clock: one incoming packet, decrypted and
+            // sent to every listener.
+            report.result(
+                "server_forwarding_mean_us_per_incoming",
+                if count > 0.0 { round3(sum * 1e6 / count) } else { 0.0 },
+            );
+        }
         report.result("server_metrics_delta", Value::Object(delta));
     }
 
