@@ -981,3 +981,24 @@ pub async fn run(args: VoiceArgs) -> Result<Report> {
     target.finish(&report);
     Ok(report)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_modes_open_what_they_sealed_and_nothing_else() {
+        for mode in [Mode::Aes256Gcm, Mode::Xchacha20Poly1305] {
+            let key = [7u8; 32];
+            let (a, b) = (Cipher::new(mode, &key).unwrap(), Cipher::new(mode, &key).unwrap());
+            let header = [0x80, 0x78, 0, 1, 0, 0, 3, 192, 0, 0, 0, 42];
+            let mut body = b"opus frame".to_vec();
+            let tag = a.seal(5, &header, &mut body);
+            assert_ne!(&body[..], b"opus frame");
+            let mut wrong = body.clone();
+            assert!(!b.open(6, &header, &mut wrong, &tag), "{mode:?}: another counter");
+            assert!(b.open(5, &header, &mut body, &tag), "{mode:?}");
+            assert_eq!(&body[..], b"opus frame");
+        }
+    }
+}
