@@ -32,6 +32,9 @@ bench idle idle "${SPAWN[@]}" --sessions 200 --users 50 --hold 3 \
   --server-env FUSSIONCORD__GATEWAY__HEARTBEAT_INTERVAL_MS=1000
 bench history history "${SPAWN[@]}" --messages 300 --duration 3
 bench rest rest "${SPAWN[@]}" --authors 16 --duration 3 --automod
+# Voice: main gateway op 4, the voice gateway over TLS (trusting the spawned
+# server's self-signed certificate), IP discovery, encrypted RTP both ways.
+bench voice voice "${SPAWN[@]}" --senders 2 --listeners 2 --duration 2 --max-loss 5
 
 # Against a server that is already running, given by URL (as for any other
 # Discord-compatible server).
@@ -51,4 +54,4 @@ bench rest-by-url rest --base-url "$URL" --server-pid "$SERVER_PID" --authors 8 
 bench fanout-by-url fanout --base-url "$URL" --gateway-url "${URL/http:/ws:}" --server-pid "$SERVER_PID" \
   --sessions 10 --senders 2 --rate 50 --duration 2
 
-echo "== bench smoke: every scenario ran without losing or duplicating an event or failing a request"
+echo "== bench smoke: every scenario ran without losing or duplicating an event, failing a request or a decryption"

@@ -1,8 +1,8 @@
 //! fussioncord-bench: a load generator that drives a Discord-compatible
-//! server over its public protocols only (HTTP API v10 and Gateway v10), so
+//! server over its public protocols only (HTTP API v10, Gateway v10 and voice), so
 //! it measures what a client feels and works against any such server.
 //!
-//! Scenarios: `fanout`, `idle`, `history`, `rest`; see `--help` of each and
+//! Scenarios: `fanout`, `idle`, `history`, `rest`, `voice`; see `--help` of each and
 //! docs/PERFORMANCE.md.
 
 mod fanout;
@@ -14,6 +14,7 @@ mod report;
 mod rest;
 mod stats;
 mod target;
+mod voice;
 
 use clap::{Parser, Subcommand};
 
@@ -21,7 +22,7 @@ use clap::{Parser, Subcommand};
 #[command(
     name = "fussioncord-bench",
     version,
-    about = "Load generator for Discord-compatible servers (REST + gateway)"
+    about = "Load generator for Discord-compatible servers (REST, gateway, voice)"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -39,6 +40,10 @@ enum Scenario {
     History(history::HistoryArgs),
     /// Message-create throughput and latency with many concurrent authors.
     Rest(rest::RestArgs),
+    /// N senders and M listeners in one voice channel (main gateway, voice
+    /// gateway over TLS, UDP with real AEAD): forwarded packets per second,
+    /// loss, latency the server adds, its CPU and memory per participant.
+    Voice(voice::VoiceArgs),
 }
 
 /// Raises the open-file limit as far as allowed (a spawned server inherits
@@ -80,6 +85,7 @@ fn main() -> std::process::ExitCode {
             Scenario::Idle(a) => (a.common.json.clone(), idle::run(a).await),
             Scenario::History(a) => (a.common.json.clone(), history::run(a).await),
             Scenario::Rest(a) => (a.common.json.clone(), rest::run(a).await),
+            Scenario::Voice(a) => (a.common.json.clone(), voice::run(a).await),
         }
     });
     // Sessions still closing must not hold the exit up.

@@ -144,6 +144,11 @@ impl Target {
         self.pid.and_then(proc_sample)
     }
 
+    /// The spawned server's data directory, when it is ours.
+    pub fn spawned_data_dir(&self) -> Option<PathBuf> {
+        self.spawned.as_ref().map(|s| s.dir.path().join("data"))
+    }
+
     /// The spawned server's last log lines, when it is ours and the run went wrong.
     pub fn server_log_tail(&self) -> Option<String> {
         self.spawned.as_ref().map(Spawned::log_tail)

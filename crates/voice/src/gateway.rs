@@ -76,7 +76,13 @@ fn http_status_not_found() -> tokio_tungstenite::tungstenite::http::StatusCode {
 async fn connection(shared: Arc<Shared>, tls: TlsAcceptor, stream: TcpStream, id: u64) {
     let _ = stream.set_nodelay(true);
     let Ok(Ok(stream)) = tokio::time::timeout(HANDSHAKE, tls.accept(stream)).await else { return };
-    let ws_config = WebSocketConfig::default().max_message_size(Some(64 * 1024)).max_frame_size(Some(64 * 1024));
+    // A 4 KiB read buffer, as the main gateway has: tungstenite's default
+    // (128 KiB, zero-filled before reads) costs each voice connection about
+    // that much resident memory (`fussioncord-bench voice`, docs/PERFORMANCE.md).
+    let ws_config = WebSocketConfig::default()
+        .read_buffer_size(4096)
+        .max_message_size(Some(64 * 1024))
+        .max_frame_size(Some(64 * 1024));
     let upgrade = tokio_tungstenite::accept_hdr_async_with_config(stream, check_path, Some(ws_config));
     let Ok(Ok(ws)) = tokio::time::timeout(HANDSHAKE, upgrade).await else { return };
     let (tx, rx) = mpsc::channel(CONTROL_QUEUE);
