@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use bytes::Bytes;
+use futures::SinkExt;
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
@@ -24,6 +25,8 @@ use crate::session::{Frame, ResumeError, Session};
 /// Client events allowed per window, and the window.
 const RATE_LIMIT: usize = 120;
 const RATE_WINDOW: Duration = Duration::from_secs(60);
+/// Frames written with one flush at most.
+const WRITE_BATCH: usize = 64;
 /// Largest payload a client may send.
 const MAX_PAYLOAD: usize = 4096;
 /// Application flags that allow the privileged intents (the full flag or
@@ -178,7 +181,7 @@ impl Conn {
                 }
                 () = revoked => Flow::Close(close::AUTHENTICATION_FAILED, "Authentication failed."),
                 frame = next_frame(&mut self.queue) => match frame {
-                    Some(frame) => self.send_frame(frame).await,
+                    Some(frame) => self.send_frames(frame).await,
                     // The session cut us loose: we were too slow, or a
                     // resume elsewhere took the session over.
                     None => Flow::Close(close::UNKNOWN_ERROR, "Session moved or connection too slow; resume"),
@@ -238,30 +241,60 @@ impl Conn {
     }
 
     async fn send_parts(&mut self, parts: &[&[u8]]) -> Flow {
+        let Some(message) = self.encode(parts) else { return Flow::Drop };
+        let timeout = Duration::from_millis(self.hub.config.send_timeout_ms);
+        match tokio::time::timeout(timeout, self.ws.send(message)).await {
+            Ok(Ok(())) => Flow::Continue,
+            _ => Flow::Drop,
+        }
+    }
+
+    /// Writes `first` and the frames queued behind it (up to
+    /// `WRITE_BATCH`) with one flush: a burst costs one write and one timer,
+    /// not one per frame.
+    async fn send_frames(&mut self, first: Frame) -> Flow {
+        let deadline = Instant::now() + Duration::from_millis(self.hub.config.send_timeout_ms);
+        let mut frame = first;
+        for written in 1.. {
+            let [head, data, tail] = frame.parts();
+            let Some(message) = self.encode(&[&head, &data, &tail]) else { return Flow::Drop };
+            if !matches!(tokio::time::timeout_at(deadline, self.ws.feed(message)).await, Ok(Ok(()))) {
+                return Flow::Drop;
+            }
+            let next = match self.queue.as_mut() {
+                Some(q) if written < WRITE_BATCH => q.try_recv().ok(),
+                _ => None,
+            };
+            match next {
+                Some(f) => frame = f,
+                None => break,
+            }
+        }
+        match tokio::time::timeout_at(deadline, self.ws.flush()).await {
+            Ok(Ok(())) => Flow::Continue,
+            _ => Flow::Drop,
+        }
+    }
+
+    /// One payload as the client asked for it: JSON or ETF, compressed or
+    /// not; `None` if it cannot be.
+    fn encode(&mut self, parts: &[&[u8]]) -> Option<Message> {
         let etf;
         let parts = match self.encoding {
             Encoding::Json => parts,
             Encoding::Etf => {
                 // Payloads are JSON (shared by every session); an ETF
                 // client gets its own translation of each.
-                let Ok(value) = serde_json::from_slice::<Value>(&parts.concat()) else { return Flow::Drop };
+                let value = serde_json::from_slice::<Value>(&parts.concat()).ok()?;
                 etf = crate::etf::encode(&value);
                 &[&etf[..]][..]
             }
         };
-        let message = match self.compressor.compress(parts) {
-            Ok(None) if self.encoding == Encoding::Etf => Message::Binary(Bytes::from(parts.concat())),
-            Ok(None) => match Utf8Bytes::try_from(parts.concat()) {
-                Ok(text) => Message::Text(text),
-                Err(_) => return Flow::Drop,
-            },
-            Ok(Some(compressed)) => Message::Binary(Bytes::from(compressed)),
-            Err(_) => return Flow::Drop,
-        };
-        let timeout = Duration::from_millis(self.hub.config.send_timeout_ms);
-        match tokio::time::timeout(timeout, self.ws.send(message)).await {
-            Ok(Ok(())) => Flow::Continue,
-            _ => Flow::Drop,
+        match self.compressor.compress(parts) {
+            Ok(None) if self.encoding == Encoding::Etf => Some(Message::Binary(Bytes::from(parts.concat()))),
+            Ok(None) => Utf8Bytes::try_from(parts.concat()).ok().map(Message::Text),
+            Ok(Some(compressed)) => Some(Message::Binary(Bytes::from(compressed))),
+            Err(_) => None,
         }
     }
 

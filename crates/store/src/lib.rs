@@ -9,6 +9,7 @@ mod audit;
 mod auth;
 mod automod;
 mod channels;
+mod group_commit;
 mod guilds;
 mod invites;
 mod members;

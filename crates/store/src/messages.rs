@@ -269,64 +269,75 @@ pub(crate) async fn count_message_mentions(
     Ok(())
 }
 
+/// Writes one new message (its nonce, the row, the channel's last message
+/// and the mention counts) on `conn`, inside the caller's transaction; with
+/// a nonce already used, returns the earlier message and `false`.
+pub(crate) async fn insert_message(conn: &mut sqlx::AnyConnection, new: &NewMessage) -> Result<(MessageRow, bool)> {
+    let m = &new.row;
+    if let (true, Some(nonce)) = (new.enforce_nonce, &m.nonce) {
+        let earlier = sqlx::query(&format!(
+            "SELECT {} FROM message_nonces n JOIN messages m ON m.channel_id = n.channel_id AND m.id = n.message_id
+                 WHERE n.channel_id = $1 AND n.author_id = $2 AND n.nonce = $3 AND n.message_id > $4",
+            COLUMNS.split(", ").map(|c| format!("m.{c}")).collect::<Vec<_>>().join(", ")
+        ))
+        .bind(to_db(m.channel_id))
+        .bind(to_db(m.author_id))
+        .bind(nonce)
+        .bind(to_db(new.nonce_since))
+        .fetch_optional(&mut *conn)
+        .await?;
+        if let Some(earlier) = earlier {
+            return Ok((message_row(&earlier)?, false));
+        }
+        sqlx::query(
+            "INSERT INTO message_nonces (channel_id, author_id, nonce, message_id) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (channel_id, author_id, nonce) DO UPDATE SET message_id = excluded.message_id",
+        )
+        .bind(to_db(m.channel_id))
+        .bind(to_db(m.author_id))
+        .bind(nonce)
+        .bind(to_db(m.id))
+        .execute(&mut *conn)
+        .await?;
+    }
+    sqlx::query(&format!(
+        "INSERT INTO messages ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+    ))
+    .bind(to_db(m.channel_id))
+    .bind(to_db(m.id))
+    .bind(to_db(m.author_id))
+    .bind(&m.content)
+    .bind(i64::from(m.kind))
+    .bind(m.flags as i64)
+    .bind(i64::from(m.tts))
+    .bind(i64::from(m.mention_everyone))
+    .bind(ids_to_json(&m.mentions))
+    .bind(ids_to_json(&m.mention_roles))
+    .bind(&m.nonce)
+    .bind(m.edited_at)
+    .bind(m.pinned_at)
+    .bind(m.ref_message_id.map(to_db))
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query("UPDATE channels SET last_message_id = $2 WHERE id = $1")
+        .bind(to_db(m.channel_id))
+        .bind(to_db(m.id))
+        .execute(&mut *conn)
+        .await?;
+    count_message_mentions(&mut *conn, m, new.guild_mentions.as_ref()).await?;
+    Ok((m.clone(), true))
+}
+
 #[async_trait]
 impl MessageStore for SqlStore {
     async fn create_message(&self, new: &NewMessage) -> Result<(MessageRow, bool)> {
-        let m = &new.row;
-        let mut tx = self.writer.begin().await?;
-        if let (true, Some(nonce)) = (new.enforce_nonce, &m.nonce) {
-            let earlier = sqlx::query(&format!(
-                "SELECT {} FROM message_nonces n JOIN messages m ON m.channel_id = n.channel_id AND m.id = n.message_id
-                 WHERE n.channel_id = $1 AND n.author_id = $2 AND n.nonce = $3 AND n.message_id > $4",
-                COLUMNS.split(", ").map(|c| format!("m.{c}")).collect::<Vec<_>>().join(", ")
-            ))
-            .bind(to_db(m.channel_id))
-            .bind(to_db(m.author_id))
-            .bind(nonce)
-            .bind(to_db(new.nonce_since))
-            .fetch_optional(&mut *tx)
-            .await?;
-            if let Some(earlier) = earlier {
-                return Ok((message_row(&earlier)?, false));
-            }
-            sqlx::query(
-                "INSERT INTO message_nonces (channel_id, author_id, nonce, message_id) VALUES ($1, $2, $3, $4)
-                 ON CONFLICT (channel_id, author_id, nonce) DO UPDATE SET message_id = excluded.message_id",
-            )
-            .bind(to_db(m.channel_id))
-            .bind(to_db(m.author_id))
-            .bind(nonce)
-            .bind(to_db(m.id))
-            .execute(&mut *tx)
-            .await?;
+        if let Some(group) = &self.group_commit {
+            return group.create(new.clone()).await;
         }
-        sqlx::query(&format!(
-            "INSERT INTO messages ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
-        ))
-        .bind(to_db(m.channel_id))
-        .bind(to_db(m.id))
-        .bind(to_db(m.author_id))
-        .bind(&m.content)
-        .bind(i64::from(m.kind))
-        .bind(m.flags as i64)
-        .bind(i64::from(m.tts))
-        .bind(i64::from(m.mention_everyone))
-        .bind(ids_to_json(&m.mentions))
-        .bind(ids_to_json(&m.mention_roles))
-        .bind(&m.nonce)
-        .bind(m.edited_at)
-        .bind(m.pinned_at)
-        .bind(m.ref_message_id.map(to_db))
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query("UPDATE channels SET last_message_id = $2 WHERE id = $1")
-            .bind(to_db(m.channel_id))
-            .bind(to_db(m.id))
-            .execute(&mut *tx)
-            .await?;
-        count_message_mentions(&mut tx, m, new.guild_mentions.as_ref()).await?;
+        let mut tx = self.writer.begin().await?;
+        let created = insert_message(&mut tx, new).await?;
         tx.commit().await?;
-        Ok((m.clone(), true))
+        Ok(created)
     }
 
     async fn message(&self, channel: ChannelId, id: MessageId) -> Result<Option<MessageRow>> {

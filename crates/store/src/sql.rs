@@ -32,6 +32,8 @@ pub enum Backend {
 pub struct SqlStore {
     pub(crate) writer: Pool,
     pub(crate) reader: Pool,
+    /// SQLite's message creates, committed in groups (one fsync for many).
+    pub(crate) group_commit: Option<crate::group_commit::GroupCommit>,
     /// Searches' own lane (see [`crate::search_lane`]).
     pub(crate) search: Searcher,
     backend: Backend,
@@ -69,7 +71,14 @@ impl SqlStore {
         sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
         let reader = pool(8).connect_with(options).await?;
         let search = Searcher::new(SearchLimits::default(), Some(SqliteConnectOptions::from_str(&url)?));
-        Ok(Self { writer: Pool::new(writer), reader: Pool::new(reader), search, backend: Backend::Sqlite })
+        Ok(Self {
+            writer: Pool::new(writer),
+            reader: Pool::new(reader),
+            group_commit: None,
+            search,
+            backend: Backend::Sqlite,
+        }
+        .with_group_commit())
     }
 
     /// Connects to PostgreSQL at `url` and applies migrations.
@@ -82,13 +91,29 @@ impl SqlStore {
             .await?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
         let search = Searcher::new(SearchLimits::default(), None);
-        Ok(Self { writer: Pool::new(pool.clone()), reader: Pool::new(pool), search, backend: Backend::Postgres })
+        Ok(Self {
+            writer: Pool::new(pool.clone()),
+            reader: Pool::new(pool),
+            group_commit: None,
+            search,
+            backend: Backend::Postgres,
+        })
     }
 
     /// Records the latency of every statement and transaction in `metrics`.
     pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
         self.writer.metrics = Some(metrics.clone());
         self.reader.metrics = Some(metrics);
+        // The group writer times its transactions with the same metrics.
+        self.with_group_commit()
+    }
+
+    /// Starts (again, if it ran) the group writer of message creates, on
+    /// SQLite, with the writer as it is now.
+    fn with_group_commit(mut self) -> Self {
+        if self.backend == Backend::Sqlite {
+            self.group_commit = Some(crate::group_commit::GroupCommit::start(self.writer.clone()));
+        }
         self
     }
 

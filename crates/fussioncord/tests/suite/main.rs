@@ -23,6 +23,7 @@ mod api;
 mod automod;
 mod bad_input;
 mod cost;
+mod durability;
 mod edge;
 mod gateway;
 mod gateway_limits;
