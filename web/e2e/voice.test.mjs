@@ -116,6 +116,27 @@ test("voice channels: join, see who is there, mute, and a moderator's actions", 
     await inChannel(b.page, "General").waitFor({ state: "detached" });
   });
 
+  await step("voice settings: devices, a clear word when no microphone opens, push to talk kept", async () => {
+    await b.page.getByRole("button", { name: "User settings" }).click();
+    const dlg = b.page.getByRole("dialog", { name: "User settings" });
+    await dlg.getByRole("tab", { name: "Voice & Video" }).click();
+    for (const name of ["Input device", "Output device", "Camera"]) await dlg.getByLabel(name).waitFor();
+    // This browser has no microphone to give (no fake devices here).
+    await dlg.getByRole("button", { name: "Test microphone" }).click();
+    const alert = dlg.getByRole("alert");
+    await alert.waitFor();
+    assert.match(await alert.innerText(), /Microphone blocked|No microphone/);
+    await dlg.getByRole("radio", { name: "Push to talk" }).check();
+    await dlg.getByRole("button", { name: "Change key" }).click();
+    await b.page.keyboard.press("KeyV");
+    await dlg.getByText("V", { exact: true }).waitFor();
+    await b.page.reload();
+    await b.page.getByRole("button", { name: "User settings" }).click();
+    await b.page.getByRole("dialog", { name: "User settings" }).getByRole("tab", { name: "Voice & Video" }).click();
+    assert.equal(await b.page.getByRole("radio", { name: "Push to talk" }).isChecked(), true, "the mode is kept");
+    await b.page.getByRole("button", { name: "Close settings" }).click();
+  });
+
   await step("no page errors", async () => {
     assert.deepEqual(pageErrors, []);
   });
