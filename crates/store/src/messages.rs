@@ -6,7 +6,8 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use crate::audit::{record, AuditEntry};
-use crate::sql::{placeholders, SqlStore};
+use crate::group_commit::{Created, GroupCommit, Job, MAX_BATCH};
+use crate::sql::{placeholders, Pool, SqlStore};
 use crate::{from_db, opt_from_db, to_db, ChannelId, GuildId, MessageId, Result, RoleId, StoreError, UserId};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -269,6 +270,42 @@ pub(crate) async fn count_message_mentions(
     Ok(())
 }
 
+/// The writer of grouped message creates (see `group_commit`): every create
+/// queued meanwhile in one transaction; a failed batch one by one.
+async fn write_groups(writer: Pool, mut queue: tokio::sync::mpsc::Receiver<Job>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        if batch.len() > 1 {
+            if let Ok(created) = write_all(&writer, &batch).await {
+                for (job, row) in batch.drain(..).zip(created) {
+                    let _ = job.reply.send(Ok(row));
+                }
+                continue;
+            }
+        }
+        for job in batch.drain(..) {
+            let _ = job.reply.send(write_one(&writer, &job.new).await);
+        }
+    }
+}
+
+async fn write_all(writer: &Pool, batch: &[Job]) -> Result<Vec<(MessageRow, bool)>> {
+    let mut tx = writer.begin().await?;
+    let mut created = Vec::with_capacity(batch.len());
+    for job in batch {
+        created.push(insert_message(&mut tx, &job.new).await?);
+    }
+    tx.commit().await?;
+    Ok(created)
+}
+
+async fn write_one(writer: &Pool, new: &NewMessage) -> Created {
+    let mut tx = writer.begin().await?;
+    let created = insert_message(&mut tx, new).await?;
+    tx.commit().await?;
+    Ok(created)
+}
+
 /// Writes one new message (its nonce, the row, the channel's last message
 /// and the mention counts) on `conn`, inside the caller's transaction; with
 /// a nonce already used, returns the earlier message and `false`.
@@ -331,7 +368,12 @@ pub(crate) async fn insert_message(conn: &mut sqlx::AnyConnection, new: &NewMess
 #[async_trait]
 impl MessageStore for SqlStore {
     async fn create_message(&self, new: &NewMessage) -> Result<(MessageRow, bool)> {
-        if let Some(group) = &self.group_commit {
+        if self.backend() == crate::sql::Backend::Sqlite {
+            let group = self.group_commit.get_or_init(|| {
+                let (group, queue) = GroupCommit::new();
+                tokio::spawn(write_groups(self.writer.clone(), queue));
+                group
+            });
             return group.create(new.clone()).await;
         }
         let mut tx = self.writer.begin().await?;

@@ -32,8 +32,10 @@ pub enum Backend {
 pub struct SqlStore {
     pub(crate) writer: Pool,
     pub(crate) reader: Pool,
-    /// SQLite's message creates, committed in groups (one fsync for many).
-    pub(crate) group_commit: Option<crate::group_commit::GroupCommit>,
+    /// SQLite's message creates, committed in groups (one fsync for many):
+    /// the queue to their writer, started by the first create and shared by
+    /// every clone of the store.
+    pub(crate) group_commit: Arc<std::sync::OnceLock<crate::group_commit::GroupCommit>>,
     /// Searches' own lane (see [`crate::search_lane`]).
     pub(crate) search: Searcher,
     backend: Backend,
@@ -74,11 +76,10 @@ impl SqlStore {
         Ok(Self {
             writer: Pool::new(writer),
             reader: Pool::new(reader),
-            group_commit: None,
+            group_commit: Arc::default(),
             search,
             backend: Backend::Sqlite,
-        }
-        .with_group_commit())
+        })
     }
 
     /// Connects to PostgreSQL at `url` and applies migrations.
@@ -94,7 +95,7 @@ impl SqlStore {
         Ok(Self {
             writer: Pool::new(pool.clone()),
             reader: Pool::new(pool),
-            group_commit: None,
+            group_commit: Arc::default(),
             search,
             backend: Backend::Postgres,
         })
@@ -104,16 +105,6 @@ impl SqlStore {
     pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
         self.writer.metrics = Some(metrics.clone());
         self.reader.metrics = Some(metrics);
-        // The group writer times its transactions with the same metrics.
-        self.with_group_commit()
-    }
-
-    /// Starts (again, if it ran) the group writer of message creates, on
-    /// SQLite, with the writer as it is now.
-    fn with_group_commit(mut self) -> Self {
-        if self.backend == Backend::Sqlite {
-            self.group_commit = Some(crate::group_commit::GroupCommit::start(self.writer.clone()));
-        }
         self
     }
 
