@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::crypto::{NONCE_SUFFIX, TAG};
+use crate::state::Session;
 use crate::Shared;
 
 const DISCOVERY_LEN: usize = 74;
@@ -132,7 +133,43 @@ fn forward(shared: &Shared, packet: &mut [u8], from: SocketAddr, out: &mut Vec<u
         }
         st.channel
     };
-    let Some(room) = sessions.rooms.get(&channel) else { return Ok(()) };
+    if audio {
+        // A browser hears a bot through its WebRTC task: the Opus frame
+        // without the (decrypted) header extension body.
+        let skip = if extension { 4 * usize::from(u16::from_be_bytes([aad[header - 2], aad[header - 1]])) } else { 0 };
+        let to_browsers = sessions.rooms.get(&channel).is_some_and(|room| {
+            room.iter().any(|p| {
+                p.ssrc != ssrc && {
+                    let st = p.state();
+                    st.media.webrtc && !st.deaf
+                }
+            })
+        });
+        if to_browsers && skip <= payload.len() {
+            let timestamp = be32(&aad[4..8]);
+            let opus = payload[skip..].to_vec();
+            if shared.webrtc.try_send(crate::webrtc::Command::BotAudio { ssrc, timestamp, opus }).is_err() {
+                shared.metrics.voice_dropped("webrtc_busy");
+            }
+        }
+    }
+    seal_to_room(shared, &sessions, ssrc, channel, aad, payload, out);
+    Ok(())
+}
+
+/// Encrypts a plain RTP packet (`aad` the header, `payload` the rest) for
+/// each Discord-protocol listener in `channel` but `ssrc`, and sends it.
+fn seal_to_room(
+    shared: &Shared,
+    sessions: &crate::state::Sessions,
+    ssrc: u32,
+    channel: crate::state::ChannelId,
+    aad: &[u8],
+    payload: &[u8],
+    out: &mut Vec<u8>,
+) {
+    let header = aad.len();
+    let Some(room) = sessions.rooms.get(&channel) else { return };
     for listener in room {
         if listener.ssrc == ssrc {
             continue;
@@ -162,5 +199,12 @@ fn forward(shared: &Shared, packet: &mut [u8], from: SocketAddr, out: &mut Vec<u
             Err(_) => shared.metrics.voice_dropped("send_failed"),
         }
     }
-    Ok(())
+}
+
+/// A WebRTC sender's audio, as Discord RTP, to the Discord-protocol
+/// listeners of its room.
+pub(crate) fn seal_for_room(shared: &Shared, sender: &Session, header: &[u8; 12], opus: &[u8], out: &mut Vec<u8>) {
+    let channel = sender.state().channel;
+    let sessions = shared.registry.read();
+    seal_to_room(shared, &sessions, sender.ssrc, channel, header, opus, out);
 }
