@@ -18,6 +18,7 @@ mod config;
 mod crypto;
 mod follow;
 mod gateway;
+mod relay;
 mod state;
 mod tls;
 mod udp;

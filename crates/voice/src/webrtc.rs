@@ -328,7 +328,7 @@ impl Sfu {
         header[2..4].copy_from_slice(&peer.rtp_seq.to_be_bytes());
         header[4..8].copy_from_slice(&ts.to_be_bytes());
         header[8..12].copy_from_slice(&session.ssrc.to_be_bytes());
-        crate::udp::seal_for_room(&self.shared, &session, &header, &data.data, &mut self.sealed);
+        crate::relay::seal_for_room(&self.shared, &session, &header, &data.data, &mut self.sealed);
     }
 
     /// A receiver asks for a keyframe of a track it gets: ask its sender.

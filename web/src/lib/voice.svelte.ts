@@ -162,11 +162,17 @@ export class VoiceConnection {
       this.chain = this.chain.then(() => this.handle(ws, msg.op, msg.d)).catch((err) => console.warn("voice:", err));
     };
     ws.onclose = () => {
-      if (this.ws !== ws || this.closed) return;
-      this.teardown();
-      this.status = "reconnecting";
-      this.retry = setTimeout(() => this.connect(), 1000);
+      if (this.ws === ws) this.restart();
     };
+  }
+
+  /** Lost the socket or the media path: a new voice session, a new peer connection. */
+  private restart() {
+    if (this.closed) return;
+    this.teardown();
+    this.status = "reconnecting";
+    if (this.retry) clearTimeout(this.retry);
+    this.retry = setTimeout(() => this.connect(), 1000);
   }
 
   private send(ws: WebSocket, op: number, d: unknown) {
@@ -209,7 +215,8 @@ export class VoiceConnection {
     pc.onconnectionstatechange = () => {
       if (this.pc !== pc) return;
       if (pc.connectionState === "connected") this.status = "connected";
-      else if (pc.connectionState === "disconnected" || pc.connectionState === "failed") this.status = "reconnecting";
+      else if (pc.connectionState === "disconnected") this.status = "reconnecting";
+      else if (pc.connectionState === "failed") this.restart();
     };
     pc.addTransceiver(this.mic ?? "audio", { direction: "sendonly" });
     pc.addTransceiver(this.camera?.getVideoTracks()[0] ?? "video", { direction: "sendonly" });

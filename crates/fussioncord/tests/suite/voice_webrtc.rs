@@ -174,7 +174,7 @@ impl Browser {
     }
 
     fn send_opus(&mut self, n: u64, frame: &[u8]) {
-        let mut w = self.rtc.writer(self.mic).expect("the mic is negotiated");
+        let w = self.rtc.writer(self.mic).expect("the mic is negotiated");
         let pt = w.payload_params().find(|p| p.spec().codec == Codec::Opus).unwrap().pt();
         w.write(pt, Instant::now(), MediaTime::new(960 * n, Frequency::FORTY_EIGHT_KHZ), frame.to_vec()).unwrap();
         self.drive();
