@@ -124,7 +124,7 @@ struct BotClock {
 /// Work produced while draining one `Rtc`, done once the drain is over
 /// (it touches other `Rtc`s).
 enum Work {
-    Media { from: u32, data: MediaData },
+    Media { from: u32, data: Box<MediaData> },
     Keyframe { at: u32, request: KeyframeRequest },
 }
 
@@ -251,7 +251,9 @@ impl Sfu {
                 };
                 peer.ins.push((m.mid, source));
             }
-            Event::MediaData(data) => self.work.push_back(Work::Media { from: peer.session.ssrc, data }),
+            Event::MediaData(data) => {
+                self.work.push_back(Work::Media { from: peer.session.ssrc, data: Box::new(data) })
+            }
             Event::KeyframeRequest(request) => self.work.push_back(Work::Keyframe { at: peer.session.ssrc, request }),
             _ => {}
         }
@@ -260,7 +262,7 @@ impl Sfu {
     fn run_work(&mut self) {
         while let Some(w) = self.work.pop_front() {
             match w {
-                Work::Media { from, data } => self.media(from, data),
+                Work::Media { from, data } => self.media(from, *data),
                 Work::Keyframe { at, request } => self.keyframe(at, request),
             }
         }
@@ -286,7 +288,7 @@ impl Sfu {
             self.reconcile();
         }
         if source == Source::Mic {
-            self.to_discord(i, &data);
+            self.bridge_to_discord(i, &data);
         }
         for j in 0..self.peers.len() {
             if j == i || !listens(&self.peers[j].session, channel) {
@@ -309,7 +311,7 @@ impl Sfu {
 
     /// A browser's Opus frame as Discord RTP to the room's UDP listeners;
     /// SPEAKING first, so discord.js can map the SSRC to the user.
-    fn to_discord(&mut self, i: usize, data: &MediaData) {
+    fn bridge_to_discord(&mut self, i: usize, data: &MediaData) {
         let peer = &mut self.peers[i];
         let session = peer.session.clone();
         if !peer.speaking {

@@ -166,6 +166,14 @@ class Client {
       s.voiceServer = null;
       return;
     }
+    // Joined from another session (another tab, a bot library): that one
+    // holds the voice connection; this page only shows the state.
+    const here = !this.gateway?.sessionId || mine.session_id === this.gateway.sessionId;
+    if (!here) {
+      this.voice?.close();
+      this.voice = null;
+      return;
+    }
     const server = s.voiceServer;
     const ready = server && server.guild_id === mine.guild_id && server.endpoint !== null;
     if (ready && (!this.voice || this.voice.token !== server.token || this.voice.join.guildId !== mine.guild_id)) {
