@@ -110,6 +110,9 @@ struct Peer {
     rtp_seq: u16,
     rtp_ts_offset: u32,
     speaking: bool,
+    /// When its microphone last carried voice (the voice-activity flag of
+    /// the audio level extension; a frame without it counts as voice).
+    voiced: Instant,
 }
 
 /// A Discord-protocol sender's timestamps, made to follow wall time across
@@ -314,12 +317,11 @@ impl Sfu {
     fn bridge_to_discord(&mut self, i: usize, data: &MediaData) {
         let peer = &mut self.peers[i];
         let session = peer.session.clone();
-        if !peer.speaking {
-            peer.speaking = true;
-            session.state().speaking = 1;
-            let relay = json!({ "user_id": session.user.to_string(), "ssrc": session.ssrc, "speaking": 1 });
-            for p in self.shared.registry.others(&session) {
-                p.send(5, &relay);
+        if data.ext_vals.voice_activity.unwrap_or(true) {
+            peer.voiced = Instant::now();
+            if !peer.speaking {
+                peer.speaking = true;
+                speaking(&self.shared, &session, true);
             }
         }
         peer.rtp_seq = peer.rtp_seq.wrapping_add(1);
@@ -431,6 +433,7 @@ impl Sfu {
             rtp_seq: rand::random(),
             rtp_ts_offset: rand::random(),
             speaking: false,
+            voiced: Instant::now(),
         });
         let i = self.peers.len() - 1;
         self.drive(i);
@@ -486,6 +489,13 @@ impl Sfu {
         };
         let mut keep = current.into_iter();
         self.peers.retain(|_| keep.next().unwrap_or(false));
+        // Quiet for a while: SPEAKING 0, as bot libraries send it.
+        for p in &mut self.peers {
+            if p.speaking && p.voiced.elapsed() > SILENCE {
+                p.speaking = false;
+                speaking(&self.shared, &p.session, false);
+            }
+        }
         let live: std::collections::HashSet<u32> = self.shared.registry.read().by_ssrc.keys().copied().collect();
         self.bots.retain(|ssrc, _| live.contains(ssrc));
         for i in 0..self.peers.len() {
@@ -551,6 +561,20 @@ impl Sfu {
             }
         }
         wanted
+    }
+}
+
+/// How long without voice before a browser's SPEAKING goes back to 0.
+const SILENCE: Duration = Duration::from_millis(500);
+
+/// Relays a browser's SPEAKING (op 5) to the others in its room: bots map
+/// its SSRC to the user with it, so it goes before the first audio.
+fn speaking(shared: &Shared, session: &Session, on: bool) {
+    let flags = u32::from(on);
+    session.state().speaking = flags;
+    let relay = json!({ "user_id": session.user.to_string(), "ssrc": session.ssrc, "speaking": flags });
+    for p in shared.registry.others(session) {
+        p.send(5, &relay);
     }
 }
 

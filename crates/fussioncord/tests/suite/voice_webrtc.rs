@@ -246,6 +246,10 @@ async fn a_webrtc_participant_and_a_discord_protocol_client_hear_each_other() {
         heard.push(p.payload);
     }
     assert!(heard.len() >= 20, "Alice hears most of Bob's frames: {}", heard.len());
+    // Bob went quiet: SPEAKING 0 follows.
+    b.pump(Duration::from_millis(800)).await;
+    let quiet = a.ws.find(|v| v["op"] == 5 && v["d"]["user_id"] == bob.id.as_str() && v["d"]["speaking"] == 0).await;
+    assert_eq!(quiet["d"]["ssrc"], b.ssrc, "{quiet}");
     let sent: Vec<Vec<u8>> = (0..25u8).map(|i| opus(100 + i)).collect();
     for f in &heard {
         assert!(sent.contains(f), "a frame Bob sent, byte for byte: {f:?}");
