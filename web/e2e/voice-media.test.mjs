@@ -14,29 +14,32 @@ import {
   eventually,
   launchBrowser,
   shot,
+  startProxy,
   startServer,
   rest as harnessRest,
   register as harnessRegister,
 } from "./harness.mjs";
 
-let server;
+let server, proxy;
 const browsers = [];
 const pageErrors = [];
 
 before(async () => {
   server = await startServer();
+  proxy = await startProxy(server.port);
 });
 
 after(async () => {
   for (const b of browsers) await b.close();
+  await proxy?.stop();
   await server?.stop();
 });
 
 // Two browser instances: each gets its own fake devices.
-async function person(name) {
+async function person(name, baseURL = server.url) {
   const browser = await launchBrowser(MEDIA_ARGS);
   browsers.push(browser);
-  const context = await browser.newContext({ baseURL: server.url, viewport: { width: 1280, height: 800 } });
+  const context = await browser.newContext({ baseURL, viewport: { width: 1280, height: 800 } });
   context.setDefaultTimeout(TIMEOUT);
   const page = await context.newPage();
   page.on("pageerror", (e) => pageErrors.push(`${name}: ${e.message}`));
@@ -101,7 +104,8 @@ async function framesRising(page, userId, source, what) {
 
 test("voice and video over WebRTC between two browsers", async (tt) => {
   const a = await person("alice");
-  const b = await person("bob");
+  // Bob's network is the proxy's, which a step cuts.
+  const b = await person("bob", proxy.url);
   const step = (name, fn) =>
     tt.test(name, async () => {
       try {
@@ -165,6 +169,25 @@ test("voice and video over WebRTC between two browsers", async (tt) => {
     assert.ok((await loudness(b.page, a.id, 2000)) < 0.002, "Alice stays silent while muted");
     await panel(a.page).getByRole("button", { name: "Unmute" }).click();
     await eventually(async () => (await loudness(b.page, a.id)) > 0.01, "Alice audible again", 20_000);
+  });
+
+  await step("Bob deafens himself: Alice's audio stops reaching him; undeafened, it is back", async () => {
+    await panel(b.page).getByRole("button", { name: "Deafen" }).click();
+    await panel(b.page).getByRole("button", { name: "Undeafen" }).waitFor();
+    await eventually(async () => (await loudness(b.page, a.id, 2500)) < 0.002, "nothing reaches deafened Bob");
+    await panel(b.page).getByRole("button", { name: "Undeafen" }).click();
+    await panel(b.page).getByRole("button", { name: "Unmute" }).click();
+    await eventually(async () => (await loudness(b.page, a.id)) > 0.01, "Bob hears Alice again", 20_000);
+  });
+
+  await step("Bob's network drops: Reconnecting…, then connected and hearing Alice again", async () => {
+    proxy.cut();
+    await panel(b.page).getByRole("status").filter({ hasText: "Reconnecting…" }).waitFor();
+    await shot(b.page, "voice-media-reconnecting");
+    proxy.restore();
+    await panel(b.page).getByRole("status").filter({ hasText: "Voice connected" }).waitFor({ timeout: 30_000 });
+    await eventually(async () => (await loudness(b.page, a.id)) > 0.01, "Bob hears Alice after reconnecting", 20_000);
+    await eventually(async () => (await loudness(a.page, b.id)) > 0.01, "Alice hears Bob after he reconnected", 20_000);
   });
 
   await step("Alice leaves: her audio leaves Bob's page", async () => {
