@@ -19,7 +19,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use crate::common::voice::{join, Joined, VoiceClient, XCHACHA};
-use crate::common::TestApp;
+use crate::common::{TestApp, TestUser};
 
 /// A WebRTC participant as the web client is one: the voice gateway on the
 /// main port, one offer with a send-only microphone, then answers to the
@@ -188,9 +188,8 @@ fn opus(i: u8) -> Vec<u8> {
     f
 }
 
-#[tokio::test]
-async fn a_webrtc_participant_and_a_discord_protocol_client_hear_each_other() {
-    let app = TestApp::spawn().await;
+/// Alice's guild with a voice channel, and Bob a member.
+async fn room(app: &TestApp) -> (TestUser, TestUser, String, String) {
     let alice = app.register("alice").await;
     let bob = app.register("bob").await;
     let (guild, text) = app.guild(&alice, "Bridge").await;
@@ -199,7 +198,13 @@ async fn a_webrtc_participant_and_a_discord_protocol_client_hear_each_other() {
     let (status, channel) =
         app.post(&format!("/guilds/{guild}/channels"), &alice.token, json!({ "name": "Lounge", "type": 2 })).await;
     assert!(status.is_success(), "{channel}");
-    let voice = channel["id"].as_str().unwrap().to_owned();
+    (alice, bob, guild, channel["id"].as_str().unwrap().to_owned())
+}
+
+#[tokio::test]
+async fn a_webrtc_participant_and_a_discord_protocol_client_hear_each_other() {
+    let app = TestApp::spawn().await;
+    let (alice, bob, guild, voice) = room(&app).await;
 
     // Alice is a bot library's connection; Bob is a browser.
     let a_main = join(&app, &alice, &guild, &voice).await;
@@ -254,4 +259,59 @@ async fn a_webrtc_participant_and_a_discord_protocol_client_hear_each_other() {
     for f in &heard {
         assert!(sent.contains(f), "a frame Bob sent, byte for byte: {f:?}");
     }
+}
+
+#[tokio::test]
+async fn a_browser_without_speak_is_not_forwarded_and_a_deafened_one_receives_nothing() {
+    let app = TestApp::spawn().await;
+    let (alice, bob, guild, voice) = room(&app).await;
+    // Bob loses SPEAK in the channel.
+    const SPEAK: u64 = 1 << 21;
+    let (status, body) = app
+        .call(
+            reqwest::Method::PUT,
+            &format!("/channels/{voice}/permissions/{}", bob.id),
+            Some(&alice.token),
+            Some(json!({ "type": 1, "allow": "0", "deny": SPEAK.to_string() })),
+        )
+        .await;
+    assert!(status.is_success(), "{body}");
+    let a_main = join(&app, &alice, &guild, &voice).await;
+    let mut a = VoiceClient::connect(&app, &a_main, XCHACHA).await;
+    let mut b_main = join(&app, &bob, &guild, &voice).await;
+    let mut b = Browser::connect(&app, &b_main).await;
+    b.pump_until("a connection and Alice's track", |b| b.connected && !b.tracks.is_empty()).await;
+
+    for i in 0..10u8 {
+        b.send_opus(u64::from(i), &opus(i));
+        b.pump(Duration::from_millis(20)).await;
+    }
+    assert!(a.receive(Duration::from_millis(300)).await.is_none(), "Bob may not speak here");
+
+    // He still hears Alice...
+    a.speaking(true).await;
+    for i in 0..10u8 {
+        a.send_audio(&opus(i)).await;
+        b.pump(Duration::from_millis(20)).await;
+    }
+    b.pump_until("Alice's frames", |b| !b.frames.is_empty()).await;
+
+    // ...until he deafens himself: then nothing reaches him.
+    let d = json!({ "guild_id": guild, "channel_id": voice, "self_mute": true, "self_deaf": true });
+    b_main.gateway.send(json!({ "op": 4, "d": d })).await;
+    loop {
+        let s = b_main.gateway.dispatch("VOICE_STATE_UPDATE").await;
+        if s["d"]["user_id"] == bob.id.as_str() && s["d"]["self_deaf"] == true {
+            break;
+        }
+    }
+    // The voice server follows the same event on its own bus subscription.
+    b.pump(Duration::from_millis(300)).await;
+    let before = b.frames.len();
+    for i in 0..25u8 {
+        a.send_audio(&opus(i)).await;
+        b.pump(Duration::from_millis(20)).await;
+    }
+    b.pump(Duration::from_millis(300)).await;
+    assert_eq!(b.frames.len(), before, "a deafened browser receives nothing");
 }
