@@ -141,6 +141,8 @@ struct Sfu {
     work: VecDeque<Work>,
     /// Buffer for RTP sealed for Discord-protocol listeners.
     sealed: Vec<u8>,
+    /// A browser started sending a video source: others need a track.
+    renegotiate: bool,
 }
 
 pub(crate) async fn serve(shared: Arc<Shared>, socket: Arc<UdpSocket>, mut commands: mpsc::Receiver<Command>) {
@@ -155,6 +157,7 @@ pub(crate) async fn serve(shared: Arc<Shared>, socket: Arc<UdpSocket>, mut comma
         bots: HashMap::new(),
         work: VecDeque::new(),
         sealed: Vec::with_capacity(2048),
+        renegotiate: false,
     };
     let mut stopped = shared.stopped.clone();
     let mut buf = vec![0u8; 2048];
@@ -178,6 +181,10 @@ pub(crate) async fn serve(shared: Arc<Shared>, socket: Arc<UdpSocket>, mut comma
             _ = stopped.changed() => break,
         }
         sfu.run_work();
+        if std::mem::take(&mut sfu.renegotiate) {
+            sfu.reconcile();
+            sfu.run_work();
+        }
     }
 }
 
@@ -287,8 +294,9 @@ impl Sfu {
             return;
         }
         if source != Source::Mic && !self.peers[i].active.contains(&source) {
+            // Not now: reconciling may drop peers, and `i` is an index.
             self.peers[i].active.push(source);
-            self.reconcile();
+            self.renegotiate = true;
         }
         if source == Source::Mic {
             self.bridge_to_discord(i, &data);
