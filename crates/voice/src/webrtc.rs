@@ -134,7 +134,6 @@ enum Work {
 struct Sfu {
     shared: Arc<Shared>,
     socket: Arc<UdpSocket>,
-    local: SocketAddr,
     candidate: SocketAddr,
     peers: Vec<Peer>,
     bots: HashMap<u32, BotClock>,
@@ -151,7 +150,6 @@ pub(crate) async fn serve(shared: Arc<Shared>, socket: Arc<UdpSocket>, mut comma
     let mut sfu = Sfu {
         shared: shared.clone(),
         socket: socket.clone(),
-        local,
         candidate,
         peers: Vec::new(),
         bots: HashMap::new(),
@@ -194,7 +192,9 @@ impl Sfu {
     }
 
     fn receive(&mut self, packet: &[u8], from: SocketAddr) {
-        let Ok(receive) = Receive::new(Protocol::Udp, from, self.local, packet) else {
+        // Addressed to the candidate we announced (the socket may be bound
+        // to 0.0.0.0, or sit behind 1:1 NAT): str0m matches it to its pair.
+        let Ok(receive) = Receive::new(Protocol::Udp, from, self.candidate, packet) else {
             self.shared.metrics.voice_dropped("malformed");
             return;
         };

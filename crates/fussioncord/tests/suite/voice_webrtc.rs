@@ -315,3 +315,18 @@ async fn a_browser_without_speak_is_not_forwarded_and_a_deafened_one_receives_no
     b.pump(Duration::from_millis(300)).await;
     assert_eq!(b.frames.len(), before, "a deafened browser receives nothing");
 }
+
+#[tokio::test]
+async fn media_sockets_bound_to_every_interface_announce_the_public_ip() {
+    let app = TestApp::spawn_with(|c| {
+        c.voice.listen = "0.0.0.0:0".parse().unwrap();
+        c.voice.public_ip = Some(std::net::Ipv4Addr::LOCALHOST);
+    })
+    .await;
+    assert!(app.voice().webrtc.ip().is_unspecified(), "{:?}", app.voice());
+    let (alice, bob, guild, voice) = room(&app).await;
+    let _a_main = join(&app, &alice, &guild, &voice).await;
+    let b_main = join(&app, &bob, &guild, &voice).await;
+    let mut b = Browser::connect(&app, &b_main).await;
+    b.pump_until("ICE and DTLS with the announced address", |b| b.connected).await;
+}
