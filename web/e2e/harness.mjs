@@ -74,6 +74,8 @@ export async function startServer({ env = {} } = {}) {
   return {
     url,
     port,
+    /** The data directory (the voice server's self-signed certificate is in `voice/`). */
+    dir,
     async stop() {
       proc.kill("SIGTERM");
       await new Promise((r) => (proc.exitCode !== null ? r() : proc.once("exit", r)));
