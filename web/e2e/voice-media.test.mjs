@@ -171,6 +171,26 @@ test("voice and video over WebRTC between two browsers", async (tt) => {
     await eventually(async () => (await loudness(b.page, a.id)) > 0.01, "Alice audible again", 20_000);
   });
 
+  await step("Alice switches to push to talk: silent until she holds the key", async () => {
+    await a.page.getByRole("button", { name: "User settings" }).click();
+    const dlg = a.page.getByRole("dialog", { name: "User settings" });
+    await dlg.getByRole("tab", { name: "Voice & Video" }).click();
+    await dlg.getByRole("radio", { name: "Push to talk" }).check();
+    await a.page.getByRole("button", { name: "Close settings" }).click();
+    await panel(a.page).getByText("Push to talk: hold").waitFor();
+    await eventually(async () => (await loudness(b.page, a.id, 2500)) < 0.002, "silent without the key");
+    await panel(a.page).getByText("Push to talk: hold").click(); // focus off any text field
+    await a.page.keyboard.down("Backquote");
+    await eventually(async () => (await loudness(b.page, a.id)) > 0.01, "audible while the key is held", 20_000);
+    await a.page.keyboard.up("Backquote");
+    await eventually(async () => (await loudness(b.page, a.id, 2500)) < 0.002, "silent again when released");
+    await a.page.getByRole("button", { name: "User settings" }).click();
+    await a.page.getByRole("dialog", { name: "User settings" }).getByRole("tab", { name: "Voice & Video" }).click();
+    await a.page.getByRole("radio", { name: "Voice activity" }).check();
+    await a.page.getByRole("button", { name: "Close settings" }).click();
+    await eventually(async () => (await loudness(b.page, a.id)) > 0.01, "voice activity again", 20_000);
+  });
+
   await step("Bob deafens himself: Alice's audio stops reaching him; undeafened, it is back", async () => {
     await panel(b.page).getByRole("button", { name: "Deafen" }).click();
     await panel(b.page).getByRole("button", { name: "Undeafen" }).waitFor();

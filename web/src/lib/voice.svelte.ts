@@ -11,6 +11,8 @@
 // Cameras and screens start and stop with replaceTrack, which needs no
 // renegotiation.
 
+import { voicePrefs } from "./voicePrefs.svelte";
+
 export type VoiceStatus = "connecting" | "connected" | "reconnecting" | "closed";
 
 export interface RemoteTrack {
@@ -61,6 +63,7 @@ export class VoiceConnection {
   private pc: RTCPeerConnection | null = null;
   private mic: MediaStreamTrack | null = null;
   private muted = false;
+  private pttHeld = false;
   private heartbeat: ReturnType<typeof setInterval> | null = null;
   private seqAck = -1;
   private closed = false;
@@ -101,7 +104,18 @@ export class VoiceConnection {
 
   setMuted(muted: boolean) {
     this.muted = muted;
-    if (this.mic) this.mic.enabled = !muted;
+    this.applyMic();
+  }
+
+  /** Push to talk: the microphone sends only while the key is held. */
+  setTalking(held: boolean) {
+    this.pttHeld = held;
+    this.applyMic();
+  }
+
+  private applyMic() {
+    const ptt = voicePrefs.mode === "ptt";
+    if (this.mic) this.mic.enabled = !this.muted && (!ptt || this.pttHeld);
   }
 
   setDeaf(deaf: boolean) {
@@ -116,7 +130,7 @@ export class VoiceConnection {
       await this.sender(1)?.replaceTrack(null);
       return false;
     }
-    const stream = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 360 } });
+    const stream = await navigator.mediaDevices.getUserMedia({ video: voicePrefs.video() });
     this.camera = stream;
     await this.sender(1)?.replaceTrack(stream.getVideoTracks()[0]);
     return true;
@@ -229,11 +243,11 @@ export class VoiceConnection {
   /** The microphone comes when the browser grants it; without it we still hear. */
   private async openMic(pc: RTCPeerConnection) {
     try {
-      const stream = await navigator.mediaDevices.getUserMedia({ audio: true });
+      const stream = await navigator.mediaDevices.getUserMedia({ audio: voicePrefs.audio() });
       const track = stream.getAudioTracks()[0];
       if (this.closed) return track.stop();
       this.mic = track;
-      track.enabled = !this.muted;
+      this.applyMic();
       this.micError = null;
       if (this.pc === pc) await pc.getTransceivers()[0].sender.replaceTrack(track);
       this.meter("me", stream);
