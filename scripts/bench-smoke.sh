@@ -41,7 +41,7 @@ bench voice voice "${SPAWN[@]}" --senders 2 --listeners 2 --duration 2 --max-los
 DATA="$OUT/data"
 FUSSIONCORD__AUTH__ARGON2_MEMORY_KIB=1024 FUSSIONCORD__AUTH__ARGON2_ITERATIONS=1 RUST_LOG=warn \
   FUSSIONCORD__RATELIMIT__ENABLED=false \
-  FUSSIONCORD__VOICE__LISTEN=127.0.0.1:0 FUSSIONCORD__VOICE__UDP_PORT=0 \
+  FUSSIONCORD__VOICE__LISTEN=127.0.0.1:0 FUSSIONCORD__VOICE__UDP_PORT=0 FUSSIONCORD__VOICE__WEBRTC_UDP_PORT=0 \
   "$SERVER" serve --listen 127.0.0.1:0 --data-dir "$DATA" > "$OUT/server.out" 2> "$OUT/server.log" &
 SERVER_PID=$!
 for _ in $(seq 1 100); do

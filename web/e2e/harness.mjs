@@ -46,8 +46,8 @@ async function waitForHttp(url, ms = 20_000) {
   }
 }
 
-/** Starts the server; returns {url, port, stop()}. */
-export async function startServer() {
+/** Starts the server; returns {url, port, stop()}. `env` adds or overrides settings. */
+export async function startServer({ env = {} } = {}) {
   const bin = binaryPath();
   if (!existsSync(bin)) throw new Error(`no server binary at ${bin} (cargo build -p fussioncord, or set FUSSIONCORD_BIN)`);
   const dir = mkdtempSync(join(tmpdir(), "fc-e2e-"));
@@ -61,9 +61,11 @@ export async function startServer() {
       FUSSIONCORD__AUTH__ARGON2_ITERATIONS: "1",
       FUSSIONCORD__RATELIMIT__ENABLED: "false",
       FUSSIONCORD__GATEWAY__RESUME_WINDOW_MS: "120000",
-      // Test files run in parallel, each with its own server: voice on free ports.
+      // Voice on free ports: tests (and worktrees) run side by side.
       FUSSIONCORD__VOICE__LISTEN: "127.0.0.1:0",
       FUSSIONCORD__VOICE__UDP_PORT: "0",
+      FUSSIONCORD__VOICE__WEBRTC_UDP_PORT: "0",
+      ...env,
     },
     stdio: ["ignore", "inherit", "inherit"],
   });
@@ -72,6 +74,8 @@ export async function startServer() {
   return {
     url,
     port,
+    /** The data directory (the voice server's self-signed certificate is in `voice/`). */
+    dir,
     async stop() {
       proc.kill("SIGTERM");
       await new Promise((r) => (proc.exitCode !== null ? r() : proc.once("exit", r)));
@@ -191,14 +195,28 @@ export const CHROMIUM_ARGS = [
   "--disable-component-update",
   "--disable-sync",
   "--disable-dev-shm-usage",
+  // The voice server's WebRTC candidate is 127.0.0.1, which Chromium
+  // leaves out of its ICE checks without this.
+  "--allow-loopback-in-peer-connection",
 ];
 
-export async function launchBrowser() {
+/** For browsers that take part in calls: fake microphone (a beep), camera
+ * (a test pattern) and screen, granted without asking, and audio that plays
+ * without a click. */
+export const MEDIA_ARGS = [
+  "--use-fake-device-for-media-stream",
+  "--use-fake-ui-for-media-stream",
+  "--auto-select-desktop-capture-source=Entire screen",
+  "--autoplay-policy=no-user-gesture-required",
+  "--disable-features=WebRtcHideLocalIpsWithMdns",
+];
+
+export async function launchBrowser(extraArgs = []) {
   mkdirSync(screenshots, { recursive: true });
   return chromium.launch({
     executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
     headless: true,
-    args: CHROMIUM_ARGS,
+    args: [...CHROMIUM_ARGS, ...extraArgs],
   });
 }
 

@@ -406,6 +406,7 @@ fn spawn(common: &Common) -> Result<(String, Spawned)> {
         // The voice server's default ports are fixed; any free ones here.
         .env("FUSSIONCORD__VOICE__LISTEN", "127.0.0.1:0")
         .env("FUSSIONCORD__VOICE__UDP_PORT", "0")
+        .env("FUSSIONCORD__VOICE__WEBRTC_UDP_PORT", "0")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::from(log));

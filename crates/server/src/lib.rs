@@ -5,6 +5,7 @@
 mod config;
 mod linger;
 mod serve;
+mod voice_ws;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -173,7 +174,11 @@ pub async fn start_with_classifier(
     // `/` is the gateway for WebSocket upgrades and the web client's page
     // for a plain GET; the client's other pages and files sit beside the API.
     let gateway = gateway::router(hub.clone()).route_layer(axum::middleware::from_fn(webclient::page_at_root));
-    let app = api::router(state).merge(gateway).merge(webclient::router());
+    let mut app = api::router(state).merge(gateway).merge(webclient::router());
+    if let Some(v) = &voice_server {
+        let voice_gateway = v.gateway();
+        app = app.route("/voice", axum::routing::get(move |req| voice_ws::upgrade(voice_gateway.clone(), req)));
+    }
     let app = api::ops::observe(api::edge_layers(app, &config.http), metrics);
     let http = config.http.clone();
     let grace = std::time::Duration::from_millis(gw.shutdown_grace_ms);

@@ -49,7 +49,7 @@ const CLASSIFIER_BUCKETS: [f64; 10] =
     [0.000_002, 0.000_005, 0.000_01, 0.000_02, 0.000_05, 0.000_1, 0.000_25, 0.001, 0.002_5, 0.01];
 
 /// Why the voice server dropped a media packet.
-pub const VOICE_DROP_REASONS: [&str; 8] = [
+pub const VOICE_DROP_REASONS: [&str; 10] = [
     "malformed",
     "unknown_ssrc",
     "no_session_description",
@@ -58,6 +58,10 @@ pub const VOICE_DROP_REASONS: [&str; 8] = [
     "not_allowed",
     "rate_limited",
     "send_failed",
+    // WebRTC: a datagram no browser's connection accepts; a bot's audio the
+    // WebRTC task had no room for.
+    "unknown_peer",
+    "webrtc_busy",
 ];
 
 /// Seconds: forwarding one packet to a channel is microseconds.

@@ -15,6 +15,10 @@ pub struct VoiceConfig {
     pub listen: SocketAddr,
     /// UDP port for media, on `listen`'s IP; 0 picks one.
     pub udp_port: u16,
+    /// UDP port for the web client's WebRTC media, on `listen`'s IP (a
+    /// socket of its own: SRTP and Discord's RTP cannot be told apart by
+    /// their bytes); 0 picks one. Its host candidate is `public_ip`.
+    pub webrtc_udp_port: u16,
     /// IPv4 address READY announces for media, for a host behind 1:1 NAT;
     /// unset: the media socket's own IP (127.0.0.1 when bound to 0.0.0.0).
     pub public_ip: Option<Ipv4Addr>,
@@ -41,6 +45,7 @@ impl Default for VoiceConfig {
             enabled: true,
             listen: SocketAddr::from(([127, 0, 0, 1], 8443)),
             udp_port: 50000,
+            webrtc_udp_port: 50001,
             public_ip: None,
             endpoint: None,
             tls_cert: None,

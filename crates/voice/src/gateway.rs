@@ -1,21 +1,23 @@
-//! The voice gateway: one task per TLS WebSocket connection, speaking
-//! voice gateway v8 in JSON.
+//! The voice gateway: one task per WebSocket connection (over TLS for
+//! bots, or upgraded on the main HTTP port for the web client), speaking
+//! voice gateway v8 in JSON, plus ops 40/41 for WebRTC renegotiation.
 
 use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
 use rand::RngCore;
 use serde_json::{json, Value};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, Semaphore};
+use tokio::sync::{mpsc, oneshot, Semaphore};
 use tokio::time::Instant;
-use tokio_rustls::server::TlsStream;
 use tokio_rustls::TlsAcceptor;
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
@@ -33,7 +35,6 @@ const MAX_CONNECTIONS: usize = 10_000;
 pub(crate) async fn accept(shared: Arc<Shared>, tcp: TcpListener, tls: TlsAcceptor) {
     let mut stopped = shared.stopped.clone();
     let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
-    let mut next_id = 0u64;
     loop {
         let (stream, _peer) = tokio::select! {
             r = tcp.accept() => match r {
@@ -48,10 +49,9 @@ pub(crate) async fn accept(shared: Arc<Shared>, tcp: TcpListener, tls: TlsAccept
             _ = stopped.changed() => break,
         };
         let Ok(permit) = permits.clone().try_acquire_owned() else { continue };
-        next_id += 1;
-        let (shared, tls, id) = (shared.clone(), tls.clone(), next_id);
+        let (shared, tls) = (shared.clone(), tls.clone());
         tokio::spawn(async move {
-            connection(shared, tls, stream, id).await;
+            connection(shared, tls, stream).await;
             drop(permit);
         });
     }
@@ -73,33 +73,46 @@ fn http_status_not_found() -> tokio_tungstenite::tungstenite::http::StatusCode {
     tokio_tungstenite::tungstenite::http::StatusCode::NOT_FOUND
 }
 
-async fn connection(shared: Arc<Shared>, tls: TlsAcceptor, stream: TcpStream, id: u64) {
-    let _ = stream.set_nodelay(true);
-    let Ok(Ok(stream)) = tokio::time::timeout(HANDSHAKE, tls.accept(stream)).await else { return };
-    // A 4 KiB read buffer, as the main gateway has: tungstenite's default
-    // (128 KiB, zero-filled before reads) costs each voice connection about
-    // that much resident memory (`fussioncord-bench voice`, docs/PERFORMANCE.md).
-    let ws_config = WebSocketConfig::default()
+fn ws_config() -> WebSocketConfig {
+    // WebRTC offers and answers (ops 1 and 41) are a few kilobytes. A 4 KiB
+    // read buffer, as the main gateway has: tungstenite's default (128 KiB,
+    // zero-filled before reads) costs each voice connection about that much
+    // resident memory (`fussioncord-bench voice`, docs/PERFORMANCE.md).
+    WebSocketConfig::default()
         .read_buffer_size(4096)
         .max_message_size(Some(64 * 1024))
-        .max_frame_size(Some(64 * 1024));
-    let upgrade = tokio_tungstenite::accept_hdr_async_with_config(stream, check_path, Some(ws_config));
+        .max_frame_size(Some(64 * 1024))
+}
+
+async fn connection(shared: Arc<Shared>, tls: TlsAcceptor, stream: TcpStream) {
+    let _ = stream.set_nodelay(true);
+    let Ok(Ok(stream)) = tokio::time::timeout(HANDSHAKE, tls.accept(stream)).await else { return };
+    let upgrade = tokio_tungstenite::accept_hdr_async_with_config(stream, check_path, Some(ws_config()));
     let Ok(Ok(ws)) = tokio::time::timeout(HANDSHAKE, upgrade).await else { return };
+    run(shared, ws).await;
+}
+
+/// A connection whose WebSocket handshake another listener answered.
+pub(crate) async fn serve_upgraded<S: AsyncRead + AsyncWrite + Unpin + Send>(shared: Arc<Shared>, io: S) {
+    let ws = WebSocketStream::from_raw_socket(io, Role::Server, Some(ws_config())).await;
+    run(shared, ws).await;
+}
+
+async fn run<S: AsyncRead + AsyncWrite + Unpin + Send>(shared: Arc<Shared>, ws: WebSocketStream<S>) {
+    let id = shared.connections.fetch_add(1, Ordering::Relaxed) + 1;
     let (tx, rx) = mpsc::channel(CONTROL_QUEUE);
     let mut conn = Conn { shared, id, tx, seq: 0, session: None, ws };
     conn.run(rx).await;
 }
 
-type Ws = WebSocketStream<TlsStream<TcpStream>>;
-
-struct Conn {
+struct Conn<S> {
     shared: Arc<Shared>,
     id: u64,
     tx: mpsc::Sender<Control>,
     /// `seq` of the last frame sent (frames are numbered from 1).
     seq: u64,
     session: Option<Arc<Session>>,
-    ws: Ws,
+    ws: WebSocketStream<S>,
 }
 
 /// How a connection ends.
@@ -112,7 +125,7 @@ enum End {
 
 type Refusal = (u16, &'static str);
 
-impl Conn {
+impl<S: AsyncRead + AsyncWrite + Unpin + Send> Conn<S> {
     async fn run(&mut self, mut rx: mpsc::Receiver<Control>) {
         let interval = self.shared.config.heartbeat_interval_ms.max(1);
         let silence = Duration::from_millis(interval * 3);
@@ -206,15 +219,18 @@ impl Conn {
 
     /// One client payload; `Ok(true)` for a heartbeat.
     async fn handle(&mut self, text: &[u8]) -> Result<bool, Refusal> {
-        if text.len() > MAX_PAYLOAD {
+        // A WebRTC offer or answer (ops 1, 41) is bigger than anything a
+        // bot sends.
+        let limit = if text.len() > MAX_PAYLOAD && is_sdp_op(text) { MAX_SDP } else { MAX_PAYLOAD };
+        if text.len() > limit {
             return Err((4002, "Payload too large"));
         }
         let payload: Value = serde_json::from_slice(text).map_err(|_| (4002, "Failed to decode payload"))?;
         let op = payload.get("op").and_then(Value::as_u64).ok_or((4002, "Failed to decode payload"))?;
         let d = payload.get("d").unwrap_or(&Value::Null);
         // 0 IDENTIFY, 1 SELECT_PROTOCOL, 3 HEARTBEAT, 5 SPEAKING, 7 RESUME,
-        // 12 video sources (undocumented), 21–31 DAVE.
-        let known = matches!(op, 0 | 1 | 3 | 5 | 7 | 12 | 21..=31);
+        // 12 video sources (undocumented), 21–31 DAVE, 41 WebRTC answer.
+        let known = matches!(op, 0 | 1 | 3 | 5 | 7 | 12 | 21..=31 | 41);
         if !known {
             return Err((4001, "Unknown opcode"));
         }
@@ -234,6 +250,13 @@ impl Conn {
         match op {
             0 | 7 => Err((4005, "Already authenticated")),
             1 => self.select_protocol(&session, d).await.map(|_| false),
+            41 => {
+                let sdp = d["sdp"].as_str().ok_or((4020, "Bad request"))?.to_owned();
+                let revision = d["revision"].as_u64().ok_or((4020, "Bad request"))?;
+                let answer = crate::webrtc::Command::Answer { ssrc: session.ssrc, revision, sdp };
+                self.shared.webrtc.send(answer).await.map_err(|_| (4000, "voice server stopping"))?;
+                Ok(false)
+            }
             5 => {
                 let flags = match d.get("speaking") {
                     Some(Value::Bool(b)) => u32::from(*b),
@@ -312,9 +335,12 @@ impl Conn {
         self.frame(9, Value::Null).await.map_err(|_| (4000, "write failed"))
     }
 
-    async fn select_protocol(&mut self, session: &Session, d: &Value) -> Result<(), Refusal> {
+    async fn select_protocol(&mut self, session: &Arc<Session>, d: &Value) -> Result<(), Refusal> {
         const BAD: Refusal = (4020, "Bad request");
         let protocol = d["protocol"].as_str().ok_or(BAD)?;
+        if protocol == "webrtc" {
+            return self.select_webrtc(session, d).await;
+        }
         if protocol != "udp" {
             return Err((4012, "Unknown protocol"));
         }
@@ -340,6 +366,44 @@ impl Conn {
         let description = json!({ "mode": mode.name(), "secret_key": key.to_vec(), "dave_protocol_version": 0 });
         self.frame(4, description).await.map_err(|_| (4000, "write failed"))
     }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin + Send> Conn<S> {
+    /// The web client's offer (`sdp`, or `data` as Discord's own client
+    /// sends it): answered by the WebRTC task, which then re-offers (op 40)
+    /// the tracks of the others in the room.
+    async fn select_webrtc(&mut self, session: &Arc<Session>, d: &Value) -> Result<(), Refusal> {
+        let sdp = d["sdp"].as_str().or_else(|| d["data"].as_str()).ok_or((4020, "Bad request"))?.to_owned();
+        {
+            let mut st = session.state();
+            st.media.webrtc = true;
+            st.media.cipher = None;
+        }
+        let (reply, answer) = oneshot::channel();
+        let offer = crate::webrtc::Command::Offer { session: session.clone(), sdp, reply };
+        self.shared.webrtc.send(offer).await.map_err(|_| (4000, "voice server stopping"))?;
+        let sdp = answer.await.map_err(|_| (4000, "voice server stopping"))?.map_err(|reason| (4020, reason))?;
+        let description = json!({
+            "mode": "webrtc",
+            "sdp": sdp,
+            "audio_codec": "opus",
+            "video_codec": "VP8",
+            "media_session_id": format!("{:x}", session.ssrc),
+            "dave_protocol_version": 0,
+        });
+        self.frame(4, description).await.map_err(|_| (4000, "write failed"))
+    }
+}
+
+/// Largest op 1 / op 41 payload (an SDP).
+const MAX_SDP: usize = 60 * 1024;
+
+fn is_sdp_op(text: &[u8]) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Op {
+        op: u64,
+    }
+    serde_json::from_slice::<Op>(text).is_ok_and(|o| o.op == 1 || o.op == 41)
 }
 
 /// A snowflake as a string (discord.js) or a number (discord.py may send

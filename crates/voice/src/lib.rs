@@ -6,6 +6,11 @@
 //! (who may join, speak, hear) are the domain's `VoiceStates`; this crate
 //! follows `VOICE_STATE_UPDATE` on the bus to apply them to connections.
 //!
+//! The web client speaks the same voice gateway (also served on the main
+//! HTTP port at `/voice`, see [`VoiceGateway`]) and sends its media over
+//! WebRTC on a UDP socket of its own (`webrtc`), bridged with the Discord
+//! protocol participants of the same channel.
+//!
 //! End-to-end encryption (DAVE) is not spoken: SESSION_DESCRIPTION says
 //! `dave_protocol_version: 0` and the DAVE opcodes (21–31) are ignored.
 
@@ -13,17 +18,21 @@ mod config;
 mod crypto;
 mod follow;
 mod gateway;
+mod relay;
 mod state;
 mod tls;
 mod udp;
+mod webrtc;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::Path;
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, UdpSocket};
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
@@ -47,6 +56,8 @@ pub struct Addresses {
     pub gateway: SocketAddr,
     /// The media socket.
     pub udp: SocketAddr,
+    /// The web client's WebRTC media socket.
+    pub webrtc: SocketAddr,
     /// What VOICE_SERVER_UPDATE names (`host:port`).
     pub endpoint: String,
     /// What READY names as the media IP.
@@ -59,6 +70,7 @@ pub struct Listeners {
     config: VoiceConfig,
     tcp: TcpListener,
     udp: UdpSocket,
+    webrtc: UdpSocket,
     tls: TlsAcceptor,
     addresses: Addresses,
 }
@@ -70,6 +82,9 @@ impl Listeners {
         let udp_at = SocketAddr::new(config.listen.ip(), config.udp_port);
         let udp = UdpSocket::bind(udp_at).await.map_err(|e| Error::Bind(udp_at, e))?;
         let udp_addr = udp.local_addr().map_err(|e| Error::Bind(udp_at, e))?;
+        let webrtc_at = SocketAddr::new(config.listen.ip(), config.webrtc_udp_port);
+        let webrtc = UdpSocket::bind(webrtc_at).await.map_err(|e| Error::Bind(webrtc_at, e))?;
+        let webrtc_addr = webrtc.local_addr().map_err(|e| Error::Bind(webrtc_at, e))?;
         let public_ip = match (config.public_ip, udp_addr.ip()) {
             (Some(ip), _) => ip,
             (None, IpAddr::V4(ip)) if ip.is_unspecified() => Ipv4Addr::LOCALHOST,
@@ -82,8 +97,8 @@ impl Listeners {
         });
         let host = endpoint_host(&endpoint);
         let tls = tls::acceptor(config, data_dir, host)?;
-        let addresses = Addresses { gateway, udp: udp_addr, endpoint, public_ip };
-        Ok(Self { config: config.clone(), tcp, udp, tls, addresses })
+        let addresses = Addresses { gateway, udp: udp_addr, webrtc: webrtc_addr, endpoint, public_ip };
+        Ok(Self { config: config.clone(), tcp, udp, webrtc, tls, addresses })
     }
 
     pub fn addresses(&self) -> &Addresses {
@@ -95,6 +110,7 @@ impl Listeners {
     pub fn start(self, domain: &domain::Domain) -> VoiceServer {
         let (stop, stopped) = watch::channel(false);
         let udp = Arc::new(self.udp);
+        let (webrtc, commands) = mpsc::channel(webrtc::COMMAND_QUEUE);
         let shared = Arc::new(Shared {
             config: self.config,
             addresses: self.addresses.clone(),
@@ -102,11 +118,14 @@ impl Listeners {
             metrics: domain.metrics.clone(),
             registry: state::Registry::default(),
             udp: udp.clone(),
+            webrtc,
+            connections: AtomicU64::new(0),
             stopped: stopped.clone(),
         });
         let tasks = vec![
             tokio::spawn(gateway::accept(shared.clone(), self.tcp, self.tls)),
             tokio::spawn(udp::serve(shared.clone())),
+            tokio::spawn(webrtc::serve(shared.clone(), Arc::new(self.webrtc), commands)),
             tokio::spawn(follow::follow(shared.clone(), domain.bus.subscribe())),
         ];
         tracing::info!(gateway = %self.addresses.gateway, udp = %self.addresses.udp, endpoint = %self.addresses.endpoint, "voice listening");
@@ -133,6 +152,11 @@ impl VoiceServer {
         &self.addresses
     }
 
+    /// The voice gateway, for connections accepted elsewhere.
+    pub fn gateway(&self) -> VoiceGateway {
+        VoiceGateway { shared: self.shared.clone() }
+    }
+
     /// Stops accepting, closes every voice connection (4015, "voice server
     /// crashed": clients try to resume, elsewhere or once we are back) and
     /// the media socket.
@@ -148,6 +172,29 @@ impl VoiceServer {
     }
 }
 
+/// The voice gateway for WebSocket connections another listener upgraded:
+/// the web client reaches it on the main HTTP port (`/voice`, same origin)
+/// without trusting the voice TLS certificate.
+#[derive(Clone)]
+pub struct VoiceGateway {
+    shared: Arc<Shared>,
+}
+
+impl VoiceGateway {
+    /// Serves one connection whose HTTP upgrade to WebSocket was answered.
+    pub async fn serve<S>(&self, io: S)
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        gateway::serve_upgraded(self.shared.clone(), io).await;
+    }
+
+    /// `Sec-WebSocket-Accept` for a `Sec-WebSocket-Key`.
+    pub fn accept_key(key: &[u8]) -> String {
+        tokio_tungstenite::tungstenite::handshake::derive_accept_key(key)
+    }
+}
+
 /// What every task of the voice server shares.
 pub(crate) struct Shared {
     config: VoiceConfig,
@@ -156,6 +203,9 @@ pub(crate) struct Shared {
     metrics: Arc<telemetry::Metrics>,
     registry: state::Registry,
     udp: Arc<UdpSocket>,
+    webrtc: mpsc::Sender<webrtc::Command>,
+    /// Numbers voice gateway connections.
+    connections: AtomicU64,
     stopped: watch::Receiver<bool>,
 }
 

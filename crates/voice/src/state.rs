@@ -67,6 +67,8 @@ pub(crate) struct Media {
     pub replay: ReplayWindow,
     /// Nonce counter of what we send them.
     pub send_nonce: u32,
+    /// Their media is WebRTC (the web client), through the WebRTC task.
+    pub webrtc: bool,
 }
 
 impl Session {

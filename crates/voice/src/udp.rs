@@ -132,35 +132,26 @@ fn forward(shared: &Shared, packet: &mut [u8], from: SocketAddr, out: &mut Vec<u
         }
         st.channel
     };
-    let Some(room) = sessions.rooms.get(&channel) else { return Ok(()) };
-    for listener in room {
-        if listener.ssrc == ssrc {
-            continue;
-        }
-        let addr = {
-            let mut st = listener.state();
-            let st = &mut *st;
-            let (Some(cipher), Some(addr)) = (&st.media.cipher, st.media.addr) else { continue };
-            if st.deaf {
-                continue;
+    if audio {
+        // A browser hears a bot through its WebRTC task: the Opus frame
+        // without the (decrypted) header extension body.
+        let skip = if extension { 4 * usize::from(u16::from_be_bytes([aad[header - 2], aad[header - 1]])) } else { 0 };
+        let to_browsers = sessions.rooms.get(&channel).is_some_and(|room| {
+            room.iter().any(|p| {
+                p.ssrc != ssrc && {
+                    let st = p.state();
+                    st.media.webrtc && !st.deaf
+                }
+            })
+        });
+        if to_browsers && skip <= payload.len() {
+            let timestamp = be32(&aad[4..8]);
+            let opus = payload[skip..].to_vec();
+            if shared.webrtc.try_send(crate::webrtc::Command::BotAudio { ssrc, timestamp, opus }).is_err() {
+                shared.metrics.voice_dropped("webrtc_busy");
             }
-            let nonce = st.media.send_nonce;
-            st.media.send_nonce = nonce.wrapping_add(1);
-            out.clear();
-            out.extend_from_slice(aad);
-            out.extend_from_slice(payload);
-            let (head, body) = out.split_at_mut(header);
-            let tag = cipher.seal(nonce, head, body);
-            out.extend_from_slice(&tag);
-            out.extend_from_slice(&nonce.to_be_bytes());
-            addr
-        };
-        // A listener whose path is full loses its own packets; the socket
-        // never waits for one.
-        match shared.udp.try_send_to(out, addr) {
-            Ok(len) => shared.metrics.voice_packet_out(len),
-            Err(_) => shared.metrics.voice_dropped("send_failed"),
         }
     }
+    crate::relay::seal_to_room(shared, &sessions, ssrc, channel, aad, payload, out);
     Ok(())
 }

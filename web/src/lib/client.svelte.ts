@@ -4,6 +4,7 @@
 import { Api } from "./api";
 import { GatewayClient } from "./gateway";
 import { ChatState, cmpId } from "./state.svelte";
+import { VoiceConnection } from "./voice.svelte";
 
 const TOKEN_KEY = "fussioncord.token";
 
@@ -16,6 +17,8 @@ class Client {
   /** Set when the server refused our token. */
   loggedOutReason = $state<string | null>(null);
   private ackTimers = new Map<string, ReturnType<typeof setTimeout>>();
+  /** My voice and video connection, while I am in a voice channel. */
+  voice = $state<VoiceConnection | null>(null);
 
   constructor() {
     if (typeof localStorage !== "undefined") this.setToken(localStorage.getItem(TOKEN_KEY));
@@ -105,6 +108,7 @@ class Client {
       token: this.token,
       onDispatch: (t, d) => {
         state.dispatch(t, d);
+        if (t === "VOICE_STATE_UPDATE" || t === "VOICE_SERVER_UPDATE" || t === "READY") this.syncVoice();
         if (t === "MESSAGE_CREATE") {
           const m = d as { channel_id: string; guild_id?: string; author: { id: string } };
           // The first message of a DM we have never opened: fetch the channel so it shows in the list.
@@ -144,6 +148,60 @@ class Client {
   stop() {
     this.gateway?.close();
     this.gateway = null;
+    this.voice?.close();
+    this.voice = null;
+  }
+
+  /**
+   * Opens, keeps or closes the voice connection to match my voice state:
+   * VOICE_STATE_UPDATE comes first, then VOICE_SERVER_UPDATE with the token.
+   */
+  private syncVoice() {
+    const s = this.state;
+    const mine = s.myVoice();
+    if (!mine) {
+      this.voice?.close();
+      this.voice = null;
+      // A later join gets a new token; never connect with this one.
+      s.voiceServer = null;
+      return;
+    }
+    // Joined from another session (another tab, a bot library): that one
+    // holds the voice connection; this page only shows the state.
+    const here = !this.gateway?.sessionId || mine.session_id === this.gateway.sessionId;
+    if (!here) {
+      this.voice?.close();
+      this.voice = null;
+      return;
+    }
+    const server = s.voiceServer;
+    const ready = server && server.guild_id === mine.guild_id && server.endpoint !== null;
+    if (ready && (!this.voice || this.voice.token !== server.token || this.voice.join.guildId !== mine.guild_id)) {
+      this.voice?.close();
+      this.voice = new VoiceConnection({
+        guildId: mine.guild_id!,
+        userId: mine.user_id,
+        sessionId: mine.session_id,
+        token: server.token,
+      });
+      this.voice.start();
+    }
+    this.voice?.setMuted(mine.self_mute || mine.self_deaf || mine.mute);
+    this.voice?.setDeaf(mine.self_deaf || mine.deaf);
+  }
+
+  /** Turns my camera on or off, and tells the others (self_video). */
+  async setCamera(on: boolean) {
+    if (!this.voice) return;
+    const now = await this.voice.setCamera(on);
+    this.setVoiceFlags({ self_video: now });
+  }
+
+  /** Shares my screen or stops (self_stream). */
+  async setScreen(on: boolean) {
+    if (!this.voice) return;
+    const now = await this.voice.setScreen(on, () => this.setVoiceFlags({ self_stream: false }));
+    this.setVoiceFlags({ self_stream: now });
   }
 
   /** Joins (or moves to) a voice channel through the gateway (op 4); the
@@ -161,13 +219,16 @@ class Client {
     if (mine) this.gateway?.send(4, { guild_id: mine.guild_id, channel_id: null, self_mute: false, self_deaf: false });
   }
 
-  /** Mutes or deafens myself where I am connected (deafening also mutes). */
-  setVoiceFlags(flags: { self_mute?: boolean; self_deaf?: boolean }) {
+  /** Mutes or deafens myself where I am connected (deafening also mutes),
+   * or says my camera / screen share is on. */
+  setVoiceFlags(flags: { self_mute?: boolean; self_deaf?: boolean; self_video?: boolean; self_stream?: boolean }) {
     const mine = this.state.myVoice();
     if (!mine) return;
     const self_deaf = flags.self_deaf ?? mine.self_deaf;
     const self_mute = self_deaf || (flags.self_mute ?? mine.self_mute);
-    this.gateway?.send(4, { guild_id: mine.guild_id, channel_id: mine.channel_id, self_mute, self_deaf });
+    const self_video = flags.self_video ?? mine.self_video ?? false;
+    const self_stream = flags.self_stream ?? mine.self_stream ?? false;
+    this.gateway?.send(4, { guild_id: mine.guild_id, channel_id: mine.channel_id, self_mute, self_deaf, self_video, self_stream });
   }
 
   /** Loads the latest messages of a channel, or older ones before the oldest loaded. */

@@ -62,7 +62,8 @@ pub fn binary(database_url: &Option<String>) -> std::process::Command {
         .env("RUST_LOG", "warn")
         // Any free ports: tests run side by side.
         .env("FUSSIONCORD__VOICE__LISTEN", "127.0.0.1:0")
-        .env("FUSSIONCORD__VOICE__UDP_PORT", "0");
+        .env("FUSSIONCORD__VOICE__UDP_PORT", "0")
+        .env("FUSSIONCORD__VOICE__WEBRTC_UDP_PORT", "0");
     if let Some(url) = database_url {
         cmd.env("FUSSIONCORD__DATABASE__URL", url);
     }
@@ -91,6 +92,7 @@ pub fn test_config(dir: PathBuf, database_url: Option<String>) -> server::Config
     config.gateway.identify_interval_ms = 1;
     config.voice.listen = "127.0.0.1:0".parse().unwrap();
     config.voice.udp_port = 0;
+    config.voice.webrtc_udp_port = 0;
     config
 }
 

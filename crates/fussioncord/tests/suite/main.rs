@@ -37,6 +37,7 @@ mod resources;
 mod schema;
 mod voice;
 mod voice_media;
+mod voice_webrtc;
 mod webclient;
 
 /// The suite's own shape.

@@ -170,8 +170,15 @@ async fn the_voice_gateway_refuses_what_discord_refuses() {
     let mut ws = VoiceWs::connect(&endpoint, &app.voice_ca).await;
     identify(&mut ws, &j, &j.token).await;
     ws.op(2).await;
-    ws.send(json!({ "op": 1, "d": { "protocol": "webrtc", "data": "v=0" } })).await;
+    ws.send(json!({ "op": 1, "d": { "protocol": "quic", "data": "v=0" } })).await;
     assert_eq!(ws.closed().await, Some(4012), "unknown protocol");
+
+    // WebRTC (the web client's) needs a real SDP offer.
+    let mut ws = VoiceWs::connect(&endpoint, &app.voice_ca).await;
+    identify(&mut ws, &j, &j.token).await;
+    ws.op(2).await;
+    ws.send(json!({ "op": 1, "d": { "protocol": "webrtc", "data": "v=0" } })).await;
+    assert_eq!(ws.closed().await, Some(4020), "an offer that is no SDP");
 
     // A connection that dropped may be resumed with its session.
     let mut client = VoiceClient::connect(&app, &j, XCHACHA).await;
@@ -355,6 +362,9 @@ async fn deafened_listeners_hear_nothing_moves_change_rooms_and_deleting_the_cha
             deafened = true;
             break;
         }
+        // Packets come back faster than the bus delivers the change: give
+        // it the moment the comment above promises.
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(deafened, "a deafened listener still receives");
     op4(&mut b_main, Some(&r.voice), false).await;
