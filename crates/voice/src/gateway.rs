@@ -78,10 +78,7 @@ fn ws_config() -> WebSocketConfig {
     // read buffer, as the main gateway has: tungstenite's default (128 KiB,
     // zero-filled before reads) costs each voice connection about that much
     // resident memory (`fussioncord-bench voice`, docs/PERFORMANCE.md).
-    WebSocketConfig::default()
-        .read_buffer_size(4096)
-        .max_message_size(Some(64 * 1024))
-        .max_frame_size(Some(64 * 1024))
+    WebSocketConfig::default().read_buffer_size(4096).max_message_size(Some(64 * 1024)).max_frame_size(Some(64 * 1024))
 }
 
 async fn connection(shared: Arc<Shared>, tls: TlsAcceptor, stream: TcpStream) {

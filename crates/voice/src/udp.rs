@@ -2,7 +2,7 @@
 //! decrypted with the sender's key and encrypted again for each listener.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -10,11 +10,14 @@ use crate::crypto::{NONCE_SUFFIX, TAG};
 use crate::Shared;
 
 const DISCOVERY_LEN: usize = 74;
-/// Discovery replies per source address and second: a stranger cannot
-/// make this socket a reflector.
+/// Discovery replies per participant (SSRC) and second. Only identified
+/// participants get any, and a reply is no bigger than its request, so the
+/// socket cannot be made a reflector; counting per SSRC rather than per
+/// address lets many clients behind one address (a bot host joining many
+/// guilds at once, people behind one NAT) connect together.
 const DISCOVERY_PER_SECOND: u32 = 5;
-/// Sources remembered for that limit before the table starts afresh.
-const DISCOVERY_SOURCES: usize = 4096;
+/// Participants remembered for that limit before the table starts afresh.
+const DISCOVERY_SOURCES: usize = 16_384;
 /// RTP payload type of Opus audio, as Discord's clients send it.
 const OPUS: u8 = 120;
 
@@ -22,7 +25,7 @@ pub(crate) async fn serve(shared: Arc<Shared>) {
     let mut stopped = shared.stopped.clone();
     let mut buf = vec![0u8; 2048];
     let mut out = Vec::with_capacity(2048);
-    let mut discovery: HashMap<IpAddr, (Instant, u32)> = HashMap::new();
+    let mut discovery: HashMap<u32, (Instant, u32)> = HashMap::new();
     loop {
         let (n, from) = tokio::select! {
             r = shared.udp.recv_from(&mut buf) => match r {
@@ -51,7 +54,7 @@ fn be32(b: &[u8]) -> u32 {
     u32::from_be_bytes([b[0], b[1], b[2], b[3]])
 }
 
-fn discover(shared: &Shared, packet: &[u8], from: SocketAddr, seen: &mut HashMap<IpAddr, (Instant, u32)>) {
+fn discover(shared: &Shared, packet: &[u8], from: SocketAddr, seen: &mut HashMap<u32, (Instant, u32)>) {
     let ssrc = be32(&packet[4..8]);
     let Some(session) = shared.registry.read().by_ssrc.get(&ssrc).cloned() else {
         shared.metrics.voice_dropped("unknown_ssrc");
@@ -61,7 +64,7 @@ fn discover(shared: &Shared, packet: &[u8], from: SocketAddr, seen: &mut HashMap
     if seen.len() >= DISCOVERY_SOURCES {
         seen.clear();
     }
-    let (since, count) = seen.entry(from.ip()).or_insert((now, 0));
+    let (since, count) = seen.entry(ssrc).or_insert((now, 0));
     if now.duration_since(*since) > Duration::from_secs(1) {
         (*since, *count) = (now, 0);
     }
