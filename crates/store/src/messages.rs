@@ -376,10 +376,7 @@ impl MessageStore for SqlStore {
             });
             return group.create(new.clone()).await;
         }
-        let mut tx = self.writer.begin().await?;
-        let created = insert_message(&mut tx, new).await?;
-        tx.commit().await?;
-        Ok(created)
+        write_one(&self.writer, new).await
     }
 
     async fn message(&self, channel: ChannelId, id: MessageId) -> Result<Option<MessageRow>> {

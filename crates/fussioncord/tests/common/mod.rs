@@ -70,6 +70,23 @@ pub fn binary(database_url: &Option<String>) -> std::process::Command {
     cmd
 }
 
+/// Runs `serve` with `cmd` (see [`binary`]) on a free port and `data_dir`;
+/// returns the process and the address it printed.
+pub fn serve(mut cmd: std::process::Command, data_dir: &Path) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let mut child = cmd
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .expect("serve starts");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
+    let addr = line.trim().rsplit("http://").next().unwrap().to_owned();
+    (child, addr)
+}
+
 pub fn test_config(dir: PathBuf, database_url: Option<String>) -> server::Config {
     let mut config = server::Config::default();
     config.listen = "127.0.0.1:0".parse().unwrap();

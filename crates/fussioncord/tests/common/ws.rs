@@ -162,6 +162,17 @@ impl Gateway {
         }
     }
 
+    /// The dispatches that come until `quiet` passes without one.
+    pub async fn dispatches(&mut self, quiet: Duration) -> Vec<Value> {
+        let mut out = Vec::new();
+        while let Some(Received::Payload(p)) = self.next_within(quiet).await {
+            if p["op"] == 0 {
+                out.push(p);
+            }
+        }
+        out
+    }
+
     pub async fn next(&mut self) -> Value {
         match self.next_within(Duration::from_secs(10)).await {
             Some(Received::Payload(v)) => v,

@@ -15,7 +15,7 @@ use model::permissions::{self as p, DEFAULT_EVERYONE};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use common::ws::{Gateway, Received, ALL_INTENTS};
+use common::ws::{Gateway, ALL_INTENTS};
 use common::{assert_error, TestApp, TestUser};
 
 const QUIET: Duration = Duration::from_millis(400);
@@ -71,13 +71,7 @@ async fn session(app: &TestApp, user: &TestUser, intents: u64) -> Gateway {
 
 /// Collects dispatches until `QUIET` passes without one.
 async fn drain(gw: &mut Gateway) -> Vec<Value> {
-    let mut out = Vec::new();
-    while let Some(Received::Payload(p)) = gw.next_within(QUIET).await {
-        if p["op"] == 0 {
-            out.push(p);
-        }
-    }
-    out
+    gw.dispatches(QUIET).await
 }
 
 /// The `d` of the dispatch `name` about message `message`.

@@ -4,8 +4,7 @@
 //! with every message it acknowledged; and a burst of concurrent creates
 //! shares its commits.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Stdio};
+use std::process::Child;
 use std::sync::Arc;
 
 use reqwest::StatusCode;
@@ -13,20 +12,12 @@ use serde_json::{json, Value};
 
 use crate::common::{self, TestApp};
 
-/// `serve` on the data directory, and the address it printed.
+/// `serve` on the data directory (rate limits off: one address sends the
+/// burst), and the address it printed.
 fn serve(database_url: &Option<String>, data_dir: &std::path::Path) -> (Child, String) {
-    let mut child = common::binary(database_url)
-        .env("FUSSIONCORD__RATELIMIT__ENABLED", "false")
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(data_dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("serve starts");
-    let mut line = String::new();
-    BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
-    let addr = line.trim().rsplit("http://").next().unwrap().to_owned();
-    (child, addr)
+    let mut cmd = common::binary(database_url);
+    cmd.env("FUSSIONCORD__RATELIMIT__ENABLED", "false");
+    common::serve(cmd, data_dir)
 }
 
 #[tokio::test]

@@ -25,13 +25,7 @@ const MESSAGE_CONTENT: u64 = 1 << 15;
 
 /// Collects dispatches until `quiet` passes without one.
 async fn drain(gw: &mut Gateway, quiet: Duration) -> Vec<Value> {
-    let mut out = Vec::new();
-    while let Some(Received::Payload(p)) = gw.next_within(quiet).await {
-        if p["op"] == 0 {
-            out.push(p);
-        }
-    }
-    out
+    gw.dispatches(quiet).await
 }
 
 fn names(events: &[Value]) -> Vec<&str> {

@@ -13,7 +13,7 @@ use model::Timestamp;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use common::ws::{Gateway, Received, ALL_INTENTS};
+use common::ws::{Gateway, ALL_INTENTS};
 use common::{assert_error, TestApp, TestUser};
 
 const QUIET: Duration = Duration::from_millis(300);
@@ -199,13 +199,7 @@ fn timestamp_in(ms: i64) -> String {
 
 /// Collects dispatches until `QUIET` passes without one.
 async fn drain(gw: &mut Gateway) -> Vec<Value> {
-    let mut out = Vec::new();
-    while let Some(Received::Payload(p)) = gw.next_within(QUIET).await {
-        if p["op"] == 0 {
-            out.push(p);
-        }
-    }
-    out
+    gw.dispatches(QUIET).await
 }
 
 fn names(events: &[Value]) -> Vec<&str> {

@@ -10,7 +10,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use common::ws::{Gateway, Received, ALL_INTENTS};
+use common::ws::{Gateway, ALL_INTENTS};
 use common::{assert_error, TestApp, TestUser};
 
 const GUILDS: u64 = 1 << 0;
@@ -18,13 +18,7 @@ const CONNECT: u64 = 1 << 20;
 
 /// Dispatches until `quiet` passes without one.
 async fn drain(gw: &mut Gateway, quiet: Duration) -> Vec<Value> {
-    let mut out = Vec::new();
-    while let Some(Received::Payload(p)) = gw.next_within(quiet).await {
-        if p["op"] == 0 {
-            out.push(p);
-        }
-    }
-    out
+    gw.dispatches(quiet).await
 }
 
 fn voice_events(events: &[Value]) -> Vec<&Value> {

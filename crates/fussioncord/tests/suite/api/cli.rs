@@ -1,9 +1,8 @@
 //! The binary itself: help, configuration layers, bot commands, and a
 //! graceful shutdown on SIGTERM that keeps what was acknowledged.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::Duration;
 
 use reqwest::StatusCode;
@@ -30,17 +29,8 @@ fn field<'a>(out: &'a str, name: &str) -> &'a str {
 
 /// Starts `serve` and returns the child and the address it printed.
 fn serve(database_url: &Option<String>, data_dir: &Path) -> (Child, String) {
-    let mut child = command(database_url)
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(data_dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("serve starts");
-    let mut line = String::new();
-    BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
-    let addr = line.trim().rsplit("http://").next().unwrap().to_owned();
-    assert!(addr.starts_with("127.0.0.1:"), "unexpected banner {line:?}");
+    let (child, addr) = crate::common::serve(command(database_url), data_dir);
+    assert!(addr.starts_with("127.0.0.1:"), "unexpected address {addr:?}");
     (child, addr)
 }
 
