@@ -3,7 +3,7 @@
 use voice::{Listeners, VoiceConfig};
 
 fn config() -> VoiceConfig {
-    VoiceConfig { listen: "127.0.0.1:0".parse().unwrap(), udp_port: 0, ..VoiceConfig::default() }
+    VoiceConfig { listen: "127.0.0.1:0".parse().unwrap(), udp_port: 0, webrtc_udp_port: 0, ..VoiceConfig::default() }
 }
 
 #[tokio::test]
