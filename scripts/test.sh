@@ -40,6 +40,8 @@ drop_test_databases
 # unifies features differently and rebuilds the dependencies); every
 # integration test binary: the suite, the bots, the store's contract.
 TEST_STORE=postgres cargo test --locked --workspace --test '*'
+# The voice browser tests too: calls between browsers and bots on PostgreSQL.
+TEST_STORE=postgres node --test web/e2e/voice*.test.mjs
 drop_test_databases
 
 echo "== benchmark smoke run (every scenario for seconds; fails only on lost/duplicated events or failed requests)"

@@ -3,7 +3,7 @@
 // it that the test can cut (to drop one person's network), and Debian's
 // Chromium driven by playwright-core.
 
-import { spawn } from "node:child_process";
+import { spawn, execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, mkdirSync, existsSync } from "node:fs";
 import net from "node:net";
 import { tmpdir, homedir } from "node:os";
@@ -46,12 +46,25 @@ async function waitForHttp(url, ms = 20_000) {
   }
 }
 
+/** A new PostgreSQL database's URL when TEST_STORE=postgres, else null. */
+function freshDatabase() {
+  if ((process.env.TEST_STORE ?? "sqlite") !== "postgres") return null;
+  const admin = process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
+  const name = `fc_test_e2e_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`;
+  execFileSync("psql", ["-q", "-d", admin, "-c", `CREATE DATABASE ${name}`]);
+  return `${admin.slice(0, admin.lastIndexOf("/"))}/${name}`;
+}
+
 /** Starts the server; returns {url, port, stop()}. `env` adds or overrides settings. */
 export async function startServer({ env = {} } = {}) {
   const bin = binaryPath();
   if (!existsSync(bin)) throw new Error(`no server binary at ${bin} (cargo build -p fussioncord, or set FUSSIONCORD_BIN)`);
   const dir = mkdtempSync(join(tmpdir(), "fc-e2e-"));
   const port = await freePort();
+  // TEST_STORE=postgres: a fresh database of its own (scripts/test.sh drops
+  // the fc_test_* ones afterwards), as the Rust suites do.
+  const database = freshDatabase();
+  if (database) env = { FUSSIONCORD__DATABASE__URL: database, ...env };
   const proc = spawn(bin, ["serve", "--listen", `127.0.0.1:${port}`, "--data-dir", dir], {
     env: {
       ...process.env,
