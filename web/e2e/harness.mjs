@@ -234,6 +234,38 @@ export async function launchBrowser(extraArgs = []) {
 }
 
 /** How long a step may wait for the page (Playwright's default timeout too). */
+/**
+ * The loudest RMS of `userId`'s audio in this page over `ms`: an
+ * AnalyserNode on the stream its <audio> element plays. The fake
+ * microphone beeps about once a second, so windows are over a second.
+ */
+export function loudness(page, userId, ms = 1500) {
+  return page.evaluate(
+    async ({ userId, ms }) => {
+      const el = document.querySelector(`audio[data-user="${userId}"]`);
+      if (!el || !el.srcObject) return -1;
+      const ctx = new AudioContext();
+      await ctx.resume();
+      const analyser = ctx.createAnalyser();
+      analyser.fftSize = 2048;
+      ctx.createMediaStreamSource(el.srcObject).connect(analyser);
+      const buf = new Float32Array(analyser.fftSize);
+      let max = 0;
+      const until = performance.now() + ms;
+      while (performance.now() < until) {
+        await new Promise((r) => setTimeout(r, 20));
+        analyser.getFloatTimeDomainData(buf);
+        let sum = 0;
+        for (const v of buf) sum += v * v;
+        max = Math.max(max, Math.sqrt(sum / buf.length));
+      }
+      await ctx.close();
+      return max;
+    },
+    { userId, ms },
+  );
+}
+
 export const TIMEOUT = 15_000;
 
 /** Saves a screenshot of `page` as screenshots/`file`.png. */

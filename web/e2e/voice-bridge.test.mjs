@@ -8,7 +8,7 @@
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { MEDIA_ARGS, TIMEOUT, eventually, launchBrowser, shot, startServer, rest as harnessRest, register } from "./harness.mjs";
+import { MEDIA_ARGS, TIMEOUT, eventually, launchBrowser, loudness, shot, startServer, rest as harnessRest, register } from "./harness.mjs";
 import { connectDiscordVoice } from "./discord-voice.mjs";
 
 let server, browser, carolVoice;
@@ -29,33 +29,6 @@ async function person(name) {
   context.setDefaultTimeout(TIMEOUT);
   const page = await context.newPage();
   return { name, context, page };
-}
-
-/** The loudest RMS of `userId`'s <audio> in the page over `ms`. */
-function loudness(page, userId, ms = 1500) {
-  return page.evaluate(
-    async ({ userId, ms }) => {
-      const el = document.querySelector(`audio[data-user="${userId}"]`);
-      if (!el || !el.srcObject) return -1;
-      const ctx = new AudioContext();
-      await ctx.resume();
-      const analyser = ctx.createAnalyser();
-      ctx.createMediaStreamSource(el.srcObject).connect(analyser);
-      const buf = new Float32Array(analyser.fftSize);
-      let max = 0;
-      const until = performance.now() + ms;
-      while (performance.now() < until) {
-        await new Promise((r) => setTimeout(r, 20));
-        analyser.getFloatTimeDomainData(buf);
-        let sum = 0;
-        for (const v of buf) sum += v * v;
-        max = Math.max(max, Math.sqrt(sum / buf.length));
-      }
-      await ctx.close();
-      return max;
-    },
-    { userId, ms },
-  );
 }
 
 test("a browser and a Discord-protocol client hear each other", async () => {

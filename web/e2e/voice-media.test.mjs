@@ -13,6 +13,7 @@ import {
   TIMEOUT,
   eventually,
   launchBrowser,
+  loudness,
   shot,
   startProxy,
   startServer,
@@ -50,38 +51,6 @@ const rest = (token, method, path, body) => harnessRest(server.url, token, metho
 const channels = (page) => page.getByRole("navigation", { name: "Channels" });
 const voiceButton = (page, name) => channels(page).getByRole("button", { name: new RegExp(`^${name} \\(voice channel`) });
 const panel = (page) => page.getByRole("region", { name: "Voice" });
-
-/**
- * The loudest RMS of `userId`'s audio in this page over `ms`: an
- * AnalyserNode on the stream its <audio> element plays. The fake
- * microphone beeps about once a second, so windows are over a second.
- */
-function loudness(page, userId, ms = 1500) {
-  return page.evaluate(
-    async ({ userId, ms }) => {
-      const el = document.querySelector(`audio[data-user="${userId}"]`);
-      if (!el || !el.srcObject) return -1;
-      const ctx = new AudioContext();
-      await ctx.resume();
-      const analyser = ctx.createAnalyser();
-      analyser.fftSize = 2048;
-      ctx.createMediaStreamSource(el.srcObject).connect(analyser);
-      const buf = new Float32Array(analyser.fftSize);
-      let max = 0;
-      const until = performance.now() + ms;
-      while (performance.now() < until) {
-        await new Promise((r) => setTimeout(r, 20));
-        analyser.getFloatTimeDomainData(buf);
-        let sum = 0;
-        for (const v of buf) sum += v * v;
-        max = Math.max(max, Math.sqrt(sum / buf.length));
-      }
-      await ctx.close();
-      return max;
-    },
-    { userId, ms },
-  );
-}
 
 /** Frames decoded by the <video> showing `userId`'s `source`, or -1. */
 function framesOf(page, userId, source) {
