@@ -457,7 +457,7 @@ pub async fn caller(headers: &HeaderMap, state: &ApiState) -> Result<Option<Sess
         return Ok(None);
     };
     let token_hash = auth::hash_token(token);
-    let Some((user, last_used)) = state.store.session_by_token(&token_hash).await? else {
+    let Some((user, last_used)) = state.cache.session(state.store.as_ref(), &token_hash).await? else {
         return Ok(None);
     };
     if user.bot != raw.starts_with("Bot ") {
@@ -466,6 +466,7 @@ pub async fn caller(headers: &HeaderMap, state: &ApiState) -> Result<Option<Sess
     let now = model::Timestamp::now().unix_ms();
     if now - last_used >= TOUCH_EVERY_MS {
         state.store.touch_session(&token_hash, now).await?;
+        state.cache.session_used(&token_hash, now);
     }
     Ok(Some(Session { user, token_hash }))
 }

@@ -199,7 +199,7 @@ pub async fn guild(state: &Domain, user: &UserRow, id: GuildId) -> Result<GuildA
 /// The channel, if `user` can see it: 10003 when it does not exist, 50001
 /// when they may not view it.
 pub async fn channel(state: &Domain, user: &UserRow, id: ChannelId) -> Result<ChannelAccess> {
-    let channel = state.store.channel(id).await?.ok_or_else(Error::unknown_channel)?;
+    let channel = state.cache.channel(state.store.as_ref(), id).await?.ok_or_else(Error::unknown_channel)?;
     let access = match channel.guild_id {
         Some(guild_id) => {
             let guild = guild(state, user, guild_id).await?;

@@ -1,9 +1,13 @@
-//! What a permission check reads, kept between requests: each guild's row
-//! and roles, each channel's overwrites and each member's row. A message
-//! create then reads nothing of these from the store on a warm cache.
+//! What a request and its permission check read, kept between requests: the
+//! user behind each token, each guild's row and roles, each channel's row
+//! and overwrites and each member's row. A message create then reads
+//! nothing from the store on a warm cache.
 //!
-//! Entries are dropped, never patched, by the events that change what they
-//! hold (`forget`): the domain calls it for every event it publishes,
+//! Entries are dropped by the events that change what they hold (`forget`),
+//! with one exception: a channel's `last_message_id` moves with every
+//! message, so MESSAGE_CREATE raises it (to the newest id seen, kept apart
+//! from the rows, so a row read before a message was stored still answers
+//! with that message). The domain calls `forget` for every event it publishes,
 //! before the event leaves, so the next request on this node reads the
 //! change; and `listen` applies every node's events from the bus, so other
 //! nodes catch up as soon as the event reaches them. A member who is not
@@ -16,9 +20,12 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use events::{Dispatch, Event, Kind, Membership};
-use store::{ChannelId, GuildId, GuildRow, MemberRow, OverwriteRow, RoleRow, Store, UserId};
+use store::{
+    ChannelId, ChannelRow, GuildId, GuildRow, MemberRow, MessageId, OverwriteRow, RoleRow, Store, UserId, UserRow,
+};
 
 use crate::Result;
 
@@ -26,13 +33,34 @@ use crate::Result;
 /// memory, not a working-set size (a cold read costs one statement).
 const MAX_ENTRIES: usize = 200_000;
 
+/// A token's session is read from the store again after this long, so a
+/// change made without an event (another process on the same database)
+/// is seen within it; it is also how often a session's last use is written.
+pub const SESSION_TTL: Duration = Duration::from_secs(60);
+
 #[derive(Default)]
 pub struct Cache {
+    /// By token hash: the session's user and its last use.
+    sessions: Mutex<HashMap<String, CachedSession>>,
     guilds: Mutex<HashMap<GuildId, Arc<CachedGuild>>>,
     members: Mutex<HashMap<(GuildId, UserId), MemberRow>>,
+    channels: Mutex<Channels>,
     overwrites: Mutex<HashMap<ChannelId, Arc<Vec<OverwriteRow>>>>,
     /// Bumped by every drop.
     epoch: AtomicU64,
+}
+
+struct CachedSession {
+    user: UserRow,
+    last_used: i64,
+    read_at: Instant,
+}
+
+/// Channel rows, and the newest message seen in each channel since.
+#[derive(Default)]
+struct Channels {
+    rows: HashMap<ChannelId, ChannelRow>,
+    newest: HashMap<ChannelId, MessageId>,
 }
 
 /// A guild's row and its roles.
@@ -65,6 +93,30 @@ impl Cache {
     }
 }
 
+impl Channels {
+    fn row(&self, id: ChannelId) -> Option<ChannelRow> {
+        self.rows.get(&id).map(|row| self.newest_in(row.clone()))
+    }
+
+    /// `row` with the newest message this node has seen in its channel.
+    fn newest_in(&self, mut row: ChannelRow) -> ChannelRow {
+        if let Some(newest) = self.newest.get(&row.id) {
+            row.last_message_id = row.last_message_id.max(Some(*newest));
+        }
+        row
+    }
+
+    fn message(&mut self, channel: ChannelId, id: MessageId) {
+        if self.newest.len() >= MAX_ENTRIES {
+            // Rows may be older than what is forgotten here.
+            self.newest.clear();
+            self.rows.clear();
+        }
+        let newest = self.newest.entry(channel).or_insert(id);
+        *newest = (*newest).max(id);
+    }
+}
+
 fn insert<K: std::hash::Hash + Eq, V>(map: &mut HashMap<K, V>, key: K, value: V) {
     if map.len() >= MAX_ENTRIES {
         map.clear();
@@ -73,6 +125,44 @@ fn insert<K: std::hash::Hash + Eq, V>(map: &mut HashMap<K, V>, key: K, value: V)
 }
 
 impl Cache {
+    /// The user behind a token's hash and when the session was last used,
+    /// as `AuthStore::session_by_token` answers; `None` for no session.
+    pub async fn session(&self, store: &dyn Store, token_hash: &str) -> Result<Option<(UserRow, i64)>> {
+        if let Some(s) = lock(&self.sessions).get(token_hash).filter(|s| s.read_at.elapsed() < SESSION_TTL) {
+            return Ok(Some((s.user.clone(), s.last_used)));
+        }
+        let epoch = self.epoch();
+        let Some((user, last_used)) = store.session_by_token(token_hash).await? else { return Ok(None) };
+        let cached = CachedSession { user: user.clone(), last_used, read_at: Instant::now() };
+        self.keep(&self.sessions, epoch, token_hash.to_owned(), cached);
+        Ok(Some((user, last_used)))
+    }
+
+    /// Notes that the session was used (and its use written) at `now`.
+    pub fn session_used(&self, token_hash: &str, now: i64) {
+        if let Some(s) = lock(&self.sessions).get_mut(token_hash) {
+            s.last_used = s.last_used.max(now);
+        }
+    }
+
+    /// A channel's row (its `last_message_id` the newest this node has
+    /// seen); `None` when it does not exist.
+    pub async fn channel(&self, store: &dyn Store, id: ChannelId) -> Result<Option<ChannelRow>> {
+        if let Some(row) = lock(&self.channels).row(id) {
+            return Ok(Some(row));
+        }
+        let epoch = self.epoch();
+        let Some(row) = store.channel(id).await? else { return Ok(None) };
+        let mut channels = lock(&self.channels);
+        if self.epoch() == epoch {
+            if channels.rows.len() >= MAX_ENTRIES {
+                channels.rows.clear();
+            }
+            channels.rows.insert(id, row.clone());
+        }
+        Ok(Some(channels.newest_in(row)))
+    }
+
     /// The guild and its roles; `None` when it does not exist.
     pub async fn guild(&self, store: &dyn Store, id: GuildId) -> Result<Option<Arc<CachedGuild>>> {
         if let Some(g) = lock(&self.guilds).get(&id) {
@@ -108,8 +198,12 @@ impl Cache {
         Ok(rows)
     }
 
-    /// Drops what `event` may have changed.
+    /// Drops what `event` may have changed (and raises a channel's last
+    /// message with a new one).
     pub fn forget(&self, event: &Event) {
+        if let Kind::TokensRevoked(r) = event.kind() {
+            self.forget_sessions(r.user);
+        }
         match event.membership() {
             Some(Membership::Joined { user, guild } | Membership::Left { user, guild }) => {
                 self.forget_member(guild, user);
@@ -129,7 +223,10 @@ impl Cache {
             }
             RoleCreate(r) | RoleUpdate(r) => self.forget_guild(r.guild_id),
             RoleDelete(r) => self.forget_guild(r.guild_id),
+            MessageCreate(m) => lock(&self.channels).message(m.channel_id, m.id),
+            UserUpdate(u) => self.forget_sessions(u.user.id),
             ChannelCreate(c) | ChannelUpdate(c) => self.forget_channel(c.id),
+            ChannelPinsUpdate(p) => self.forget_channel(p.channel_id),
             ChannelDelete(c) => {
                 self.forget_channel(c.id);
                 // Deleting a guild's system or AFK channel clears it from
@@ -148,16 +245,27 @@ impl Cache {
         }
     }
 
-    /// Drops a guild's row and roles, and its members' rows.
+    /// Drops a guild's row and roles, its members' rows and its channels'
+    /// rows (deleting a category changes its channels without an event of
+    /// theirs).
     pub fn forget_guild(&self, guild: GuildId) {
         self.dropped();
         lock(&self.guilds).remove(&guild);
         lock(&self.members).retain(|(g, _), _| *g != guild);
+        lock(&self.channels).rows.retain(|_, c| c.guild_id != Some(guild));
     }
 
     pub fn forget_channel(&self, channel: ChannelId) {
         self.dropped();
+        lock(&self.channels).rows.remove(&channel);
         lock(&self.overwrites).remove(&channel);
+    }
+
+    /// Drops every session of `user`'s: their tokens were revoked, or their
+    /// row (name, password, two-factor) changed.
+    pub fn forget_sessions(&self, user: UserId) {
+        self.dropped();
+        lock(&self.sessions).retain(|_, s| s.user.id != user);
     }
 
     pub fn forget_member(&self, guild: GuildId, user: UserId) {
@@ -279,5 +387,99 @@ mod tests {
         assert!(cached_members(&cache).is_empty(), "a row read before the change would be stale");
         cache.keep(&cache.members, cache.epoch(), (id(1), id(10)), member(1, 10));
         assert_eq!(cached_members(&cache), [(1, 10)]);
+    }
+
+    fn user_row(n: u64) -> UserRow {
+        UserRow {
+            id: id(n),
+            username: format!("user{n}"),
+            email: None,
+            password_hash: None,
+            global_name: None,
+            avatar: None,
+            bot: false,
+            flags: 0,
+            locale: "en-US".into(),
+            created_at: 0,
+            mfa_enabled: false,
+        }
+    }
+
+    fn session(cache: &Cache, token: &str, user: u64) {
+        let cached = CachedSession { user: user_row(user), last_used: 0, read_at: Instant::now() };
+        cache.keep(&cache.sessions, cache.epoch(), token.to_owned(), cached);
+    }
+
+    fn cached_tokens(cache: &Cache) -> Vec<String> {
+        let mut t: Vec<_> = lock(&cache.sessions).keys().cloned().collect();
+        t.sort();
+        t
+    }
+
+    #[test]
+    fn revoked_tokens_and_a_changed_profile_drop_every_session_of_that_user() {
+        let cache = Cache::default();
+        for (token, user) in [("a1", 10), ("a2", 10), ("b", 11)] {
+            session(&cache, token, user);
+        }
+        // Even the session a revocation spares is read again: the user's
+        // row (password, two-factor) changed with it.
+        let revoked = Event::tokens_revoked(id(10), events::RevokedTokens::AllBut("a1".into()));
+        cache.forget(&revoked);
+        assert_eq!(cached_tokens(&cache), ["b"]);
+        let profile = crate::render::current_user(&user_row(11));
+        cache.forget(&Event::new(Dispatch::UserUpdate(Box::new(profile)), Audience::Users(vec![id(11)])));
+        assert!(cached_tokens(&cache).is_empty());
+    }
+
+    fn channel_row(n: u64, last: Option<u64>) -> ChannelRow {
+        ChannelRow {
+            id: id(n),
+            kind: 0,
+            guild_id: Some(id(1)),
+            name: Some("general".into()),
+            position: 0,
+            parent_id: None,
+            topic: None,
+            nsfw: false,
+            rate_limit_per_user: 0,
+            bitrate: 0,
+            user_limit: 0,
+            last_message_id: last.map(id),
+            last_pin_at: None,
+        }
+    }
+
+    fn message_created(channel: u64, message: u64) -> Event {
+        let m: model::message::Message = serde_json::from_value(serde_json::json!({
+            "id": message.to_string(), "channel_id": channel.to_string(), "guild_id": "1",
+            "author": serde_json::to_value(user(10)).unwrap(), "content": "hi",
+            "timestamp": "2026-01-01T00:00:00.000000+00:00", "edited_timestamp": null, "tts": false,
+            "mention_everyone": false, "mentions": [], "mention_roles": [], "attachments": [], "embeds": [], "components": [],
+            "pinned": false, "type": 0, "flags": 0
+        }))
+        .unwrap();
+        Event::new(Dispatch::MessageCreate(Box::new(m)), Audience::channel(id(1), id(channel)))
+    }
+
+    #[test]
+    fn a_new_message_moves_the_last_message_of_a_cached_channel_even_one_read_before_it() {
+        let cache = Cache::default();
+        lock(&cache.channels).rows.insert(id(100), channel_row(100, Some(400)));
+        cache.forget(&message_created(100, 500));
+        assert_eq!(lock(&cache.channels).row(id(100)).unwrap().last_message_id, Some(id(500)));
+        // A read that started before the message was stored puts back the
+        // older row: it still answers with the newer message.
+        lock(&cache.channels).rows.insert(id(100), channel_row(100, Some(400)));
+        assert_eq!(lock(&cache.channels).row(id(100)).unwrap().last_message_id, Some(id(500)));
+        // Never backwards.
+        cache.forget(&message_created(100, 450));
+        assert_eq!(lock(&cache.channels).row(id(100)).unwrap().last_message_id, Some(id(500)));
+        // A channel change drops the row; its guild's deletion drops them all.
+        lock(&cache.channels).rows.insert(id(101), channel_row(101, None));
+        cache.forget_channel(id(100));
+        assert!(lock(&cache.channels).row(id(100)).is_none());
+        cache.forget_guild(id(1));
+        assert!(lock(&cache.channels).rows.is_empty());
     }
 }

@@ -1,9 +1,11 @@
-//! Group commit of message creates on SQLite. SQLite has one writer and
-//! `synchronous = FULL` fsyncs the WAL on every commit, so one create per
-//! transaction spends most of its time waiting for the disk. Instead one
+//! Group commit of message creates. SQLite has one writer and
+//! `synchronous = FULL` fsyncs the WAL on every commit, and PostgreSQL
+//! flushes its WAL on every commit too, so one create per transaction spends
+//! most of its time waiting for the disk and on round trips. Instead one
 //! task owns the message creates (`messages.rs` runs it): it takes every
 //! create queued while the previous batch was committing and writes them in
-//! one transaction, so one fsync serves them all. Each request is answered
+//! one transaction (their rows in a few multi-row INSERTs), so one fsync
+//! serves them all. Each request is answered
 //! only after the commit that holds it, so an acknowledged message is on
 //! disk as before. A batch that fails is rolled back and its creates are
 //! written again one by one, so one bad create fails alone.

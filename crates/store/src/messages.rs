@@ -6,7 +6,7 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use crate::audit::{record, AuditEntry};
-use crate::group_commit::{Created, GroupCommit, Job, MAX_BATCH};
+use crate::group_commit::{GroupCommit, Job, MAX_BATCH};
 use crate::sql::{placeholders, Pool, SqlStore};
 use crate::{from_db, opt_from_db, to_db, ChannelId, GuildId, MessageId, Result, RoleId, StoreError, UserId};
 
@@ -275,8 +275,9 @@ pub(crate) async fn count_message_mentions(
 async fn write_groups(writer: Pool, mut queue: tokio::sync::mpsc::Receiver<Job>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let news: Vec<&NewMessage> = batch.iter().map(|j| &j.new).collect();
         if batch.len() > 1 {
-            if let Ok(created) = write_all(&writer, &batch).await {
+            if let Ok(created) = write_batch(&writer, &news).await {
                 for (job, row) in batch.drain(..).zip(created) {
                     let _ = job.reply.send(Ok(row));
                 }
@@ -284,99 +285,133 @@ async fn write_groups(writer: Pool, mut queue: tokio::sync::mpsc::Receiver<Job>)
             }
         }
         for job in batch.drain(..) {
-            let _ = job.reply.send(write_one(&writer, &job.new).await);
+            let one = write_batch(&writer, &[&job.new]).await.map(|mut c| c.remove(0));
+            let _ = job.reply.send(one);
         }
     }
 }
 
-async fn write_all(writer: &Pool, batch: &[Job]) -> Result<Vec<(MessageRow, bool)>> {
+/// Writes `batch` in one transaction and answers each create in order.
+/// Plain creates go in multi-row INSERTs (a few statements for the whole
+/// batch, not two per message); a create with an enforced nonce is written
+/// alone, in its turn, so a second create with the same nonce in the same
+/// batch finds the first. Each channel's `last_message_id` moves once, to
+/// the newest id, and never back.
+async fn write_batch(writer: &Pool, batch: &[&NewMessage]) -> Result<Vec<(MessageRow, bool)>> {
     let mut tx = writer.begin().await?;
+    let plain: Vec<&MessageRow> = batch.iter().filter(|n| !claims_nonce(n)).map(|n| &n.row).collect();
+    insert_rows(&mut tx, &plain).await?;
     let mut created = Vec::with_capacity(batch.len());
-    for job in batch {
-        created.push(insert_message(&mut tx, &job.new).await?);
-    }
-    tx.commit().await?;
-    Ok(created)
-}
-
-async fn write_one(writer: &Pool, new: &NewMessage) -> Created {
-    let mut tx = writer.begin().await?;
-    let created = insert_message(&mut tx, new).await?;
-    tx.commit().await?;
-    Ok(created)
-}
-
-/// Writes one new message (its nonce, the row, the channel's last message
-/// and the mention counts) on `conn`, inside the caller's transaction; with
-/// a nonce already used, returns the earlier message and `false`.
-pub(crate) async fn insert_message(conn: &mut sqlx::AnyConnection, new: &NewMessage) -> Result<(MessageRow, bool)> {
-    let m = &new.row;
-    if let (true, Some(nonce)) = (new.enforce_nonce, &m.nonce) {
-        let earlier = sqlx::query(&format!(
-            "SELECT {} FROM message_nonces n JOIN messages m ON m.channel_id = n.channel_id AND m.id = n.message_id
-                 WHERE n.channel_id = $1 AND n.author_id = $2 AND n.nonce = $3 AND n.message_id > $4",
-            COLUMNS.split(", ").map(|c| format!("m.{c}")).collect::<Vec<_>>().join(", ")
-        ))
-        .bind(to_db(m.channel_id))
-        .bind(to_db(m.author_id))
-        .bind(nonce)
-        .bind(to_db(new.nonce_since))
-        .fetch_optional(&mut *conn)
-        .await?;
-        if let Some(earlier) = earlier {
-            return Ok((message_row(&earlier)?, false));
+    let mut newest: Vec<(ChannelId, MessageId)> = Vec::new();
+    for new in batch {
+        let (row, fresh) =
+            if claims_nonce(new) { insert_with_nonce(&mut tx, new).await? } else { (new.row.clone(), true) };
+        if fresh {
+            count_message_mentions(&mut tx, &row, new.guild_mentions.as_ref()).await?;
+            match newest.iter_mut().find(|(c, _)| *c == row.channel_id) {
+                Some((_, id)) => *id = (*id).max(row.id),
+                None => newest.push((row.channel_id, row.id)),
+            }
         }
+        created.push((row, fresh));
+    }
+    for (channel, id) in newest {
         sqlx::query(
-            "INSERT INTO message_nonces (channel_id, author_id, nonce, message_id) VALUES ($1, $2, $3, $4)
-                 ON CONFLICT (channel_id, author_id, nonce) DO UPDATE SET message_id = excluded.message_id",
+            "UPDATE channels SET last_message_id = $2 WHERE id = $1 AND (last_message_id IS NULL OR last_message_id < $2)",
         )
-        .bind(to_db(m.channel_id))
-        .bind(to_db(m.author_id))
-        .bind(nonce)
-        .bind(to_db(m.id))
-        .execute(&mut *conn)
+        .bind(to_db(channel))
+        .bind(to_db(id))
+        .execute(&mut *tx)
         .await?;
     }
-    sqlx::query(&format!(
-        "INSERT INTO messages ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+    tx.commit().await?;
+    Ok(created)
+}
+
+fn claims_nonce(new: &NewMessage) -> bool {
+    new.enforce_nonce && new.row.nonce.is_some()
+}
+
+/// Rows per INSERT statement at most: 14 values each, well under SQLite's
+/// 32,766 and PostgreSQL's 65,535 bound parameters.
+const ROWS_PER_INSERT: usize = 256;
+
+/// Inserts `rows` with as few statements as can be cached: a batch of n
+/// rows is cut into chunks whose sizes are the powers of two that sum to n
+/// (100 = 64 + 32 + 4), so at most nine statement shapes ever exist.
+pub(crate) async fn insert_rows(conn: &mut sqlx::AnyConnection, rows: &[&MessageRow]) -> Result<()> {
+    let mut rest = rows;
+    while !rest.is_empty() {
+        let n = if rest.len() >= ROWS_PER_INSERT { ROWS_PER_INSERT } else { 1 << rest.len().ilog2() };
+        let (chunk, tail) = rest.split_at(n);
+        let values = (0..n).map(|i| format!("({})", placeholders(1 + i * 14, 14))).collect::<Vec<_>>().join(", ");
+        let sql = format!("INSERT INTO messages ({COLUMNS}) VALUES {values}");
+        let mut q = sqlx::query(&sql);
+        for m in chunk {
+            q = q
+                .bind(to_db(m.channel_id))
+                .bind(to_db(m.id))
+                .bind(to_db(m.author_id))
+                .bind(&m.content)
+                .bind(i64::from(m.kind))
+                .bind(m.flags as i64)
+                .bind(i64::from(m.tts))
+                .bind(i64::from(m.mention_everyone))
+                .bind(ids_to_json(&m.mentions))
+                .bind(ids_to_json(&m.mention_roles))
+                .bind(&m.nonce)
+                .bind(m.edited_at)
+                .bind(m.pinned_at)
+                .bind(m.ref_message_id.map(to_db));
+        }
+        q.execute(&mut *conn).await?;
+        rest = tail;
+    }
+    Ok(())
+}
+
+/// Writes one new message with an enforced nonce on `conn`, inside the
+/// caller's transaction; with the nonce already used by the same author in
+/// the window, returns the earlier message and `false` and writes nothing.
+async fn insert_with_nonce(conn: &mut sqlx::AnyConnection, new: &NewMessage) -> Result<(MessageRow, bool)> {
+    let m = &new.row;
+    let earlier = sqlx::query(&format!(
+        "SELECT {} FROM message_nonces n JOIN messages m ON m.channel_id = n.channel_id AND m.id = n.message_id
+             WHERE n.channel_id = $1 AND n.author_id = $2 AND n.nonce = $3 AND n.message_id > $4",
+        COLUMNS.split(", ").map(|c| format!("m.{c}")).collect::<Vec<_>>().join(", ")
     ))
     .bind(to_db(m.channel_id))
-    .bind(to_db(m.id))
     .bind(to_db(m.author_id))
-    .bind(&m.content)
-    .bind(i64::from(m.kind))
-    .bind(m.flags as i64)
-    .bind(i64::from(m.tts))
-    .bind(i64::from(m.mention_everyone))
-    .bind(ids_to_json(&m.mentions))
-    .bind(ids_to_json(&m.mention_roles))
     .bind(&m.nonce)
-    .bind(m.edited_at)
-    .bind(m.pinned_at)
-    .bind(m.ref_message_id.map(to_db))
+    .bind(to_db(new.nonce_since))
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let Some(earlier) = earlier {
+        return Ok((message_row(&earlier)?, false));
+    }
+    sqlx::query(
+        "INSERT INTO message_nonces (channel_id, author_id, nonce, message_id) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (channel_id, author_id, nonce) DO UPDATE SET message_id = excluded.message_id",
+    )
+    .bind(to_db(m.channel_id))
+    .bind(to_db(m.author_id))
+    .bind(&m.nonce)
+    .bind(to_db(m.id))
     .execute(&mut *conn)
     .await?;
-    sqlx::query("UPDATE channels SET last_message_id = $2 WHERE id = $1")
-        .bind(to_db(m.channel_id))
-        .bind(to_db(m.id))
-        .execute(&mut *conn)
-        .await?;
-    count_message_mentions(&mut *conn, m, new.guild_mentions.as_ref()).await?;
+    insert_rows(conn, &[m]).await?;
     Ok((m.clone(), true))
 }
 
 #[async_trait]
 impl MessageStore for SqlStore {
     async fn create_message(&self, new: &NewMessage) -> Result<(MessageRow, bool)> {
-        if self.backend() == crate::sql::Backend::Sqlite {
-            let group = self.group_commit.get_or_init(|| {
-                let (group, queue) = GroupCommit::new();
-                tokio::spawn(write_groups(self.writer.clone(), queue));
-                group
-            });
-            return group.create(new.clone()).await;
-        }
-        write_one(&self.writer, new).await
+        let group = self.group_commit.get_or_init(|| {
+            let (group, queue) = GroupCommit::new();
+            tokio::spawn(write_groups(self.writer.clone(), queue));
+            group
+        });
+        group.create(new.clone()).await
     }
 
     async fn message(&self, channel: ChannelId, id: MessageId) -> Result<Option<MessageRow>> {

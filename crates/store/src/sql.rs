@@ -32,9 +32,9 @@ pub enum Backend {
 pub struct SqlStore {
     pub(crate) writer: Pool,
     pub(crate) reader: Pool,
-    /// SQLite's message creates, committed in groups (one fsync for many):
-    /// the queue to their writer, started by the first create and shared by
-    /// every clone of the store.
+    /// Message creates, committed in groups (one transaction and one fsync
+    /// for many): the queue to their writer, started by the first create and
+    /// shared by every clone of the store.
     pub(crate) group_commit: Arc<std::sync::OnceLock<crate::group_commit::GroupCommit>>,
     /// Searches' own lane (see [`crate::search_lane`]).
     pub(crate) search: Searcher,
