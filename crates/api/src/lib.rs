@@ -71,9 +71,28 @@ impl Default for ApiConfig {
 }
 
 /// What every handler can reach: the domain (store, bus, AutoMod, …) and
-/// what only HTTP needs. Cloned per request: everything is shared.
+/// what only HTTP needs. Cloned several times per request (by the router,
+/// each middleware and the `State` extractors), so it is one shared
+/// pointer: a clone is one counter, not one per part.
 #[derive(Clone)]
-pub struct ApiState {
+pub struct ApiState(Arc<ApiParts>);
+
+impl ApiState {
+    pub fn new(parts: ApiParts) -> Self {
+        Self(Arc::new(parts))
+    }
+}
+
+impl std::ops::Deref for ApiState {
+    type Target = ApiParts;
+
+    fn deref(&self) -> &ApiParts {
+        &self.0
+    }
+}
+
+/// The parts of [`ApiState`].
+pub struct ApiParts {
     pub domain: Domain,
     pub passwords: Arc<auth::PasswordHasherConfig>,
     pub config: Arc<ApiConfig>,
@@ -85,7 +104,7 @@ pub struct ApiState {
 
 /// Handlers reach the domain's parts and operations through the state
 /// (`state.store`, `state.message_created(…)`, `access::channel(&state, …)`).
-impl std::ops::Deref for ApiState {
+impl std::ops::Deref for ApiParts {
     type Target = Domain;
 
     fn deref(&self) -> &Domain {

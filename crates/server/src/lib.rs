@@ -150,7 +150,7 @@ pub async fn start_with_classifier(
     hub.set_domain(&domain);
     domain::voice::listen(&domain);
     let voice_server = voice_listeners.map(|l| l.start(&domain));
-    let state = api::ApiState {
+    let state = api::ApiState::new(api::ApiParts {
         domain,
         passwords: Arc::new(passwords),
         config: Arc::new(api::ApiConfig {
@@ -170,7 +170,7 @@ pub async fn start_with_classifier(
             trusted_proxies: config.http.trusted_proxies.clone(),
         }),
         avatars: api::avatars::DiskBlobs::new(config.avatars.dir(&config.data_dir)),
-    };
+    });
     // `/` is the gateway for WebSocket upgrades and the web client's page
     // for a plain GET; the client's other pages and files sit beside the API.
     let gateway = gateway::router(hub.clone()).route_layer(axum::middleware::from_fn(webclient::page_at_root));
