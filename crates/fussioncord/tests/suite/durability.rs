@@ -103,10 +103,6 @@ async fn transactions(app: &TestApp) -> f64 {
 
 #[tokio::test]
 async fn concurrent_creates_share_their_commits_and_each_is_answered_once_stored() {
-    if common::backend() != "sqlite" {
-        // PostgreSQL writes concurrently on its pool; nothing is grouped.
-        return;
-    }
     let app = TestApp::spawn().await;
     let alice = app.register("alice").await;
     let (_, channel) = app.guild(&alice, "Grouped").await;
@@ -149,4 +145,46 @@ async fn concurrent_creates_share_their_commits_and_each_is_answered_once_stored
     stored_sorted.sort_by_key(|id| std::cmp::Reverse(id.parse::<u64>().unwrap()));
     assert_eq!(stored, stored_sorted, "history comes newest first");
     assert_eq!(stored, answered, "exactly the answered messages are stored");
+}
+
+/// Retries with an enforced nonce in the same burst as plain creates: the
+/// grouped writer writes them in their turn, so the nonce names one message
+/// however many of its retries share a transaction, and every plain create
+/// is stored once.
+#[tokio::test]
+async fn retries_with_one_nonce_in_a_burst_make_one_message() {
+    let app = TestApp::spawn().await;
+    let alice = app.register("alice").await;
+    let (_, channel) = app.guild(&alice, "Retries").await;
+    let sends = (0..120).map(|i| {
+        let (app, alice, channel) = (&app, &alice, &channel);
+        let body = if i % 3 == 0 {
+            json!({ "content": "retried", "nonce": "same-nonce", "enforce_nonce": true })
+        } else {
+            json!({ "content": format!("plain {i}") })
+        };
+        async move { app.post(&format!("/channels/{channel}/messages"), &alice.token, body).await }
+    });
+    let answers = futures::future::join_all(sends).await;
+    assert!(answers.iter().all(|(s, _)| *s == StatusCode::OK), "{answers:?}");
+    let retried: std::collections::HashSet<&str> =
+        answers.iter().filter(|(_, b)| b["content"] == "retried").map(|(_, b)| b["id"].as_str().unwrap()).collect();
+    assert_eq!(retried.len(), 1, "40 retries with one nonce answered {} different messages", retried.len());
+    let (_, page) = app.get(&format!("/channels/{channel}/messages?limit=100"), &alice.token).await;
+    let (_, older) = app
+        .get(
+            &format!(
+                "/channels/{channel}/messages?limit=100&before={}",
+                page.as_array().unwrap().last().unwrap()["id"].as_str().unwrap()
+            ),
+            &alice.token,
+        )
+        .await;
+    let stored: Vec<&Value> = page.as_array().unwrap().iter().chain(older.as_array().unwrap()).collect();
+    assert_eq!(stored.iter().filter(|m| m["content"] == "retried").count(), 1);
+    assert_eq!(stored.iter().filter(|m| m["content"].as_str().unwrap().starts_with("plain ")).count(), 80);
+    // The channel's last message is the newest stored, whatever order the
+    // burst was written in.
+    let (_, ch) = app.get(&format!("/channels/{channel}"), &alice.token).await;
+    assert_eq!(ch["last_message_id"], page[0]["id"]);
 }
