@@ -7,7 +7,7 @@ use sqlx::Row;
 
 use crate::audit::{record, AuditEntry};
 use crate::group_commit::{GroupCommit, Job, MAX_BATCH};
-use crate::sql::{placeholders, Pool, SqlStore};
+use crate::sql::{placeholders, Backend, Pool, SqlStore};
 use crate::{from_db, opt_from_db, to_db, ChannelId, GuildId, MessageId, Result, RoleId, StoreError, UserId};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -272,10 +272,19 @@ pub(crate) async fn count_message_mentions(
 
 /// The writer of grouped message creates (see `group_commit`): every create
 /// queued meanwhile in one transaction; a failed batch one by one.
-async fn write_groups(writer: Pool, mut queue: tokio::sync::mpsc::Receiver<Job>) {
+async fn write_groups(writer: Pool, backend: Backend, mut queue: tokio::sync::mpsc::Receiver<Job>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let news: Vec<&NewMessage> = batch.iter().map(|j| &j.new).collect();
+        if backend == Backend::Postgres && news.iter().all(|n| !claims_nonce(n) && counts_no_mentions(&n.row)) {
+            let rows: Vec<&MessageRow> = news.iter().map(|n| &n.row).collect();
+            if write_plain_postgres(&writer, &rows).await.is_ok() {
+                for job in batch.drain(..) {
+                    let _ = job.reply.send(Ok((job.new.row, true)));
+                }
+                continue;
+            }
+        }
         if batch.len() > 1 {
             if let Ok(created) = write_batch(&writer, &news).await {
                 for (job, row) in batch.drain(..).zip(created) {
@@ -330,6 +339,45 @@ async fn write_batch(writer: &Pool, batch: &[&NewMessage]) -> Result<Vec<(Messag
 
 fn claims_nonce(new: &NewMessage) -> bool {
     new.enforce_nonce && new.row.nonce.is_some()
+}
+
+fn counts_no_mentions(m: &MessageRow) -> bool {
+    m.mentions.is_empty() && m.mention_roles.is_empty() && !m.mention_everyone
+}
+
+/// PostgreSQL: a batch of plain creates that raise no mention counts is one
+/// statement, so one round trip and its own transaction: the rows, passed
+/// as one JSON array (one statement shape for any batch), and each
+/// channel's last message, moved to the newest and never back.
+const POSTGRES_BATCH: &str = "WITH new AS (
+    INSERT INTO messages (channel_id, id, author_id, content, kind, flags, tts, mention_everyone, mentions,
+                          mention_roles, nonce, edited_at, pinned_at, ref_message_id)
+    SELECT channel_id, id, author_id, content, kind, flags, tts, mention_everyone, mentions,
+           mention_roles, nonce, edited_at, pinned_at, ref_message_id
+    FROM json_to_recordset($1::json) AS r(channel_id BIGINT, id BIGINT, author_id BIGINT, content TEXT, kind BIGINT,
+        flags BIGINT, tts BIGINT, mention_everyone BIGINT, mentions TEXT, mention_roles TEXT, nonce TEXT,
+        edited_at BIGINT, pinned_at BIGINT, ref_message_id BIGINT)
+    RETURNING channel_id, id
+)
+UPDATE channels c SET last_message_id = n.id
+FROM (SELECT channel_id, max(id) AS id FROM new GROUP BY channel_id) n
+WHERE c.id = n.channel_id AND (c.last_message_id IS NULL OR c.last_message_id < n.id)";
+
+async fn write_plain_postgres(writer: &Pool, rows: &[&MessageRow]) -> Result<()> {
+    let rows: Vec<serde_json::Value> = rows
+        .iter()
+        .map(|m| {
+            serde_json::json!({
+                "channel_id": to_db(m.channel_id), "id": to_db(m.id), "author_id": to_db(m.author_id),
+                "content": m.content, "kind": m.kind, "flags": m.flags as i64, "tts": i64::from(m.tts),
+                "mention_everyone": i64::from(m.mention_everyone), "mentions": ids_to_json(&m.mentions),
+                "mention_roles": ids_to_json(&m.mention_roles), "nonce": m.nonce, "edited_at": m.edited_at,
+                "pinned_at": m.pinned_at, "ref_message_id": m.ref_message_id.map(to_db),
+            })
+        })
+        .collect();
+    sqlx::query(POSTGRES_BATCH).bind(serde_json::Value::Array(rows).to_string()).execute(writer).await?;
+    Ok(())
 }
 
 /// Rows per INSERT statement at most: 14 values each, well under SQLite's
@@ -408,7 +456,7 @@ impl MessageStore for SqlStore {
     async fn create_message(&self, new: &NewMessage) -> Result<(MessageRow, bool)> {
         let group = self.group_commit.get_or_init(|| {
             let (group, queue) = GroupCommit::new();
-            tokio::spawn(write_groups(self.writer.clone(), queue));
+            tokio::spawn(write_groups(self.writer.clone(), self.backend(), queue));
             group
         });
         group.create(new.clone()).await
