@@ -45,6 +45,10 @@ pub struct Common {
     /// The `fussioncord` binary for --spawn [default: next to this binary].
     #[arg(long, value_name = "PATH")]
     pub server_bin: Option<PathBuf>,
+    /// With --spawn: serve this data directory (kept afterwards) instead of
+    /// a fresh one, e.g. one filled by `fussioncord messages fill`.
+    #[arg(long, value_name = "DIR", requires = "spawn")]
+    pub server_data_dir: Option<PathBuf>,
     /// Extra environment for the --spawn'ed server, e.g.
     /// FUSSIONCORD__GATEWAY__HEARTBEAT_INTERVAL_MS=5000 (repeatable).
     #[arg(long = "server-env", value_name = "KEY=VALUE")]
@@ -63,7 +67,9 @@ pub struct Common {
 /// A server we started, stopped (SIGTERM, then SIGKILL) when dropped.
 struct Spawned {
     child: Child,
+    /// Its log, and its data unless given.
     dir: tempfile::TempDir,
+    data: PathBuf,
 }
 
 impl Spawned {
@@ -146,7 +152,7 @@ impl Target {
 
     /// The spawned server's data directory, when it is ours.
     pub fn spawned_data_dir(&self) -> Option<PathBuf> {
-        self.spawned.as_ref().map(|s| s.dir.path().join("data"))
+        self.spawned.as_ref().map(|s| s.data.clone())
     }
 
     /// The spawned server's last log lines, when it is ours and the run went wrong.
@@ -379,19 +385,21 @@ fn server_bin(common: &Common) -> Result<PathBuf> {
     )
 }
 
-/// Starts `fussioncord serve` on a free port with a fresh data directory and
+/// Starts `fussioncord serve` on a free port with a fresh data directory (or
+/// the one given) and
 /// cheap password hashing (registering thousands of accounts would otherwise
 /// take minutes); answers its base URL.
 fn spawn(common: &Common) -> Result<(String, Spawned)> {
     let bin = server_bin(common)?;
     let dir = tempfile::Builder::new().prefix("fussioncord-bench-").tempdir()?;
     let log = std::fs::File::create(dir.path().join("server.log"))?;
+    let data = common.server_data_dir.clone().unwrap_or_else(|| dir.path().join("data"));
     let mut cmd = Command::new(&bin);
     cmd.arg("serve")
         .arg("--listen")
         .arg("127.0.0.1:0")
         .arg("--data-dir")
-        .arg(dir.path().join("data"))
+        .arg(&data)
         .env("FUSSIONCORD__AUTH__ARGON2_MEMORY_KIB", "1024")
         .env("FUSSIONCORD__AUTH__ARGON2_ITERATIONS", "1")
         // The scenarios measure throughput; rate limits would measure themselves.
@@ -419,7 +427,7 @@ fn spawn(common: &Common) -> Result<(String, Spawned)> {
     }
     let mut child = cmd.spawn().with_context(|| format!("starting {}", bin.display()))?;
     let stdout = child.stdout.take().expect("piped");
-    let spawned = Spawned { child, dir };
+    let spawned = Spawned { child, dir, data };
     let mut reader = BufReader::new(stdout);
     let mut line = String::new();
     reader.read_line(&mut line)?;

@@ -10,6 +10,7 @@ pub mod automod;
 pub mod cache;
 pub mod channels;
 pub mod error;
+pub mod fill;
 pub mod guilds;
 pub mod invites;
 pub mod members;

@@ -382,19 +382,27 @@ async fn messages_in_full(state: &Domain, viewer: UserId, rows: &[MessageRow]) -
         return Ok(Vec::new());
     };
     let channel = first.channel_id;
-    let ref_ids: Vec<_> = rows.iter().filter_map(|m| m.ref_message_id).collect();
-    let referenced = state.store.messages_by_id(channel, &ref_ids).await?;
-    let mut user_ids: Vec<UserId> = rows
-        .iter()
-        .chain(referenced.iter())
-        .flat_map(|m| std::iter::once(m.author_id).chain(m.mentions.iter().copied()))
-        .collect();
-    user_ids.sort();
-    user_ids.dedup();
-    let users: HashMap<UserId, User> = state.store.users(&user_ids).await?.iter().map(|u| (u.id, user(u))).collect();
+    // The users (after the replied-to messages, whose authors they include)
+    // and the reaction counts are read at the same time, on two reader
+    // connections: a history page waits for two round trips, not three.
+    let people = async {
+        let ref_ids: Vec<_> = rows.iter().filter_map(|m| m.ref_message_id).collect();
+        let referenced = state.store.messages_by_id(channel, &ref_ids).await?;
+        let mut user_ids: Vec<UserId> = rows
+            .iter()
+            .chain(referenced.iter())
+            .flat_map(|m| std::iter::once(m.author_id).chain(m.mentions.iter().copied()))
+            .collect();
+        user_ids.sort();
+        user_ids.dedup();
+        let users = state.store.users(&user_ids).await?;
+        Ok::<_, store::StoreError>((referenced, users))
+    };
     let ids: Vec<_> = rows.iter().map(|m| m.id).collect();
+    let ((referenced, users), counts) = tokio::try_join!(people, state.store.reaction_counts(channel, &ids, viewer))?;
+    let users: HashMap<UserId, User> = users.iter().map(|u| (u.id, user(u))).collect();
     let mut reactions: HashMap<_, Vec<Reaction>> = HashMap::new();
-    for r in state.store.reaction_counts(channel, &ids, viewer).await? {
+    for r in counts {
         reactions.entry(r.message_id).or_default().push(Reaction {
             emoji: reaction_emoji(&r.emoji),
             count: r.count,

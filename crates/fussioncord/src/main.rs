@@ -65,6 +65,9 @@ enum Command {
     /// Manage bots without a web client.
     #[command(subcommand)]
     Bot(BotCommand),
+    /// Write messages straight into the store (for measurements).
+    #[command(subcommand)]
+    Messages(MessagesCommand),
     /// Message classifiers: train the model, score messages, measure the cost.
     #[command(subcommand)]
     Moderation(ModerationCommand),
@@ -165,6 +168,26 @@ enum BotCommand {
     },
 }
 
+#[derive(Subcommand)]
+enum MessagesCommand {
+    /// Fill a channel with COUNT messages by one author ("history filler
+    /// 0", "history filler 1", …), thousands per transaction, as the server
+    /// would store them; shows progress on stderr. Run it with the server
+    /// stopped: nothing is announced, and the server would mint the same ids.
+    Fill {
+        #[arg(long, value_name = "ID")]
+        channel: u64,
+        /// A member of the channel's guild (or a recipient of the DM).
+        #[arg(long, value_name = "USER_ID")]
+        author: u64,
+        #[arg(long, value_name = "N")]
+        count: u64,
+        /// Directory of the embedded database [default: as for serve].
+        #[arg(long, value_name = "DIR")]
+        data_dir: Option<PathBuf>,
+    },
+}
+
 fn id<M>(n: u64, what: &str) -> anyhow::Result<Id<M>> {
     Id::new_checked(n).with_context(|| format!("{what} must be a non-zero id"))
 }
@@ -223,6 +246,24 @@ async fn main() -> anyhow::Result<()> {
             let result = bot(&store, &config, cmd).await;
             store.close().await;
             result
+        }
+        Command::Messages(MessagesCommand::Fill { channel, author, count, data_dir }) => {
+            if let Some(dir) = data_dir {
+                config.data_dir = dir;
+            }
+            let store = server::open_store(&config).await?;
+            let ids = server::id_generator(&config);
+            let (channel, author) = (id(channel, "--channel")?, id(author, "--author")?);
+            let result = domain::fill::fill_messages(&store, &ids, channel, author, count, true).await;
+            store.close().await;
+            let filled = result?;
+            let ids = filled.first.zip(filled.last).map(|(a, b)| format!(", ids {a}..={b}")).unwrap_or_default();
+            println!(
+                "filled channel {channel} with {} messages in {:.1} s{ids}",
+                filled.count,
+                filled.elapsed.as_secs_f64()
+            );
+            Ok(())
         }
     }
 }

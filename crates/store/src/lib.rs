@@ -11,6 +11,7 @@ mod automod;
 mod channels;
 mod group_commit;
 mod guilds;
+mod import;
 mod invites;
 mod members;
 mod messages;
@@ -31,6 +32,7 @@ pub use auth::{AuthStore, BackupCodeRow, EnableMfa, MfaRow, NewSession, SessionR
 pub use automod::{AutoModRuleRow, AutoModStore};
 pub use channels::{ChannelPatch, ChannelRow, ChannelStore, OverwriteRow};
 pub use guilds::{GuildPatch, GuildRow, GuildStore, MemberRow, NewGuild};
+pub use import::MessageImport;
 pub use invites::{InviteRow, InviteStore, JoinOutcome};
 pub use members::{BanRow, MemberPatch, MemberStore};
 pub use messages::{GuildMentions, HistoryQuery, MessageRow, MessageStore, NewMessage, ReactionCount};
@@ -70,6 +72,7 @@ pub trait Store:
     + MemberStore
     + ChannelStore
     + MessageStore
+    + MessageImport
     + InviteStore
     + AuditStore
     + AutoModStore
@@ -89,6 +92,7 @@ impl<T> Store for T where
         + MemberStore
         + ChannelStore
         + MessageStore
+        + MessageImport
         + InviteStore
         + AuditStore
         + AutoModStore

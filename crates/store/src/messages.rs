@@ -139,7 +139,7 @@ pub trait MessageStore: Send + Sync {
 pub(crate) const COLUMNS: &str = "channel_id, id, author_id, content, kind, flags, tts, mention_everyone, mentions, \
     mention_roles, nonce, edited_at, pinned_at, ref_message_id";
 
-fn ids_to_json<M>(ids: &[model::Id<M>]) -> String {
+pub(crate) fn ids_to_json<M>(ids: &[model::Id<M>]) -> String {
     serde_json::to_string(&ids.iter().map(|id| id.get()).collect::<Vec<_>>()).unwrap_or_else(|_| "[]".into())
 }
 

@@ -16,8 +16,8 @@ use sqlx::Connection;
 use store::{
     relationship_kind as kind, AuditEntry, AuditQuery, ChannelId, ChannelPatch, ChannelRow, FriendOutcome, GuildId,
     GuildMentions, GuildPatch, GuildRow, HistoryQuery, InviteRow, JoinOutcome, MemberPatch, MemberRow, MessageRow,
-    NewGuild, NewMessage, NewUser, OverwriteRow, RelationshipChange, RelationshipRow, RolePatch, RoleRow, Store,
-    StoreError, UserId, UserPatch,
+    NewGuild, NewMessage, NewUser, OverwriteRow, RelationshipChange, RelationshipRow, RolePatch, RoleRow, SearchQuery,
+    Store, StoreError, UserId, UserPatch,
 };
 
 type Test = for<'a> fn(&'a dyn Store) -> Pin<Box<dyn Future<Output = ()> + 'a>>;
@@ -81,6 +81,7 @@ contract!(
     deleting_a_channel_orphans_children_and_clears_guild_settings,
     a_dm_channel_is_one_per_pair,
     history_pages_are_newest_first_and_bounded,
+    imported_messages_read_back_like_sent_ones,
     a_retried_nonce_returns_the_first_message,
     edits_and_deletes_touch_only_their_messages,
     reactions_count_in_order_of_first_use,
@@ -833,6 +834,45 @@ mod cases {
         assert!(s.messages_by_id(text, &[]).await.unwrap().is_empty());
         assert_eq!(s.latest_by_author(text, owner, id(1000)).await.unwrap(), Some(id(1100)));
         assert_eq!(s.latest_by_author(text, owner, id(1100)).await.unwrap(), None);
+    }
+
+    pub async fn imported_messages_read_back_like_sent_ones(s: &dyn Store) {
+        let [owner] = users(s, 1, 1).await[..] else { unreachable!() };
+        let (g, text) = guild(s, 100, owner).await;
+        let (_, other) = guild(s, 200, owner).await;
+        send(s, text, Some(g), 1000, owner).await;
+        // More rows than one INSERT holds, and not a multiple of it; one
+        // row of another channel among them.
+        let mut rows: Vec<MessageRow> =
+            (0..1203).map(|i| message(text, 2000 + i, owner, &format!("imported {i}"))).collect();
+        rows.push(message(other, 9000, owner, "elsewhere"));
+        s.import_messages(&rows).await.unwrap();
+        assert_eq!(s.channel(text).await.unwrap().unwrap().last_message_id, Some(id(3202)));
+        assert_eq!(s.channel(other).await.unwrap().unwrap().last_message_id, Some(id(9000)));
+        assert_eq!(message_ids(&s.history(text, HistoryQuery::Latest, 3).await.unwrap()), [3202, 3201, 3200]);
+        assert_eq!(
+            message_ids(&s.history(text, HistoryQuery::Before(id(2002)), 5).await.unwrap()),
+            [2001, 2000, 1000],
+            "the imported rows come after the one sent before"
+        );
+        let stored = s.message(text, id(2600)).await.unwrap().unwrap();
+        assert_eq!(stored, rows[600], "stored as given");
+        // Older rows leave the channel's last message where it is.
+        s.import_messages(&[message(text, 1500, owner, "older")]).await.unwrap();
+        assert_eq!(s.channel(text).await.unwrap().unwrap().last_message_id, Some(id(3202)));
+        assert_eq!(message_ids(&s.history(text, HistoryQuery::Before(id(2000)), 5).await.unwrap()), [1500, 1000]);
+        // An id taken already fails the whole call.
+        let clash = [message(text, 1600, owner, "new"), message(text, 2001, owner, "taken")];
+        assert!(s.import_messages(&clash).await.is_err());
+        assert!(s.message(text, id(1600)).await.unwrap().is_none(), "nothing of a failed import is stored");
+        // The search index has them, as it has sent messages.
+        let query = SearchQuery {
+            channels: vec![text],
+            words: vec!["imported".into(), "1202".into()],
+            limit: 10,
+            ..SearchQuery::default()
+        };
+        assert_eq!(message_ids(&s.search_messages(&query).await.unwrap().messages), [3202]);
     }
 
     pub async fn a_retried_nonce_returns_the_first_message(s: &dyn Store) {
