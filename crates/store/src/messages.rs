@@ -317,12 +317,27 @@ async fn write_batch(writer: &Pool, batch: &[&NewMessage]) -> Result<Vec<(Messag
             if claims_nonce(new) { insert_with_nonce(&mut tx, new).await? } else { (new.row.clone(), true) };
         if fresh {
             count_message_mentions(&mut tx, &row, new.guild_mentions.as_ref()).await?;
-            match newest.iter_mut().find(|(c, _)| *c == row.channel_id) {
-                Some((_, id)) => *id = (*id).max(row.id),
-                None => newest.push((row.channel_id, row.id)),
-            }
+            newest.push((row.channel_id, row.id));
         }
         created.push((row, fresh));
+    }
+    raise_last_messages(&mut tx, newest).await?;
+    tx.commit().await?;
+    Ok(created)
+}
+
+/// Moves each channel's `last_message_id` to the newest of the given ids,
+/// never back.
+pub(crate) async fn raise_last_messages(
+    conn: &mut sqlx::AnyConnection,
+    ids: impl IntoIterator<Item = (ChannelId, MessageId)>,
+) -> Result<()> {
+    let mut newest: Vec<(ChannelId, MessageId)> = Vec::new();
+    for (channel, id) in ids {
+        match newest.iter_mut().find(|(c, _)| *c == channel) {
+            Some((_, n)) => *n = (*n).max(id),
+            None => newest.push((channel, id)),
+        }
     }
     for (channel, id) in newest {
         sqlx::query(
@@ -330,11 +345,10 @@ async fn write_batch(writer: &Pool, batch: &[&NewMessage]) -> Result<Vec<(Messag
         )
         .bind(to_db(channel))
         .bind(to_db(id))
-        .execute(&mut *tx)
+        .execute(&mut *conn)
         .await?;
     }
-    tx.commit().await?;
-    Ok(created)
+    Ok(())
 }
 
 fn claims_nonce(new: &NewMessage) -> bool {
@@ -384,11 +398,11 @@ async fn write_plain_postgres(writer: &Pool, rows: &[&MessageRow]) -> Result<()>
 /// parameter by looking its name up among all of the statement's, so a
 /// statement's binding costs the square of its parameters (14 a row): at
 /// 500 rows binding was 95% of a bulk fill's time, at 50 it was gone.
-const ROWS_PER_INSERT: usize = 16;
+const ROWS_PER_INSERT: usize = 32;
 
 /// Inserts `rows` with few statements, of few shapes to cache: chunks of
 /// `ROWS_PER_INSERT`, then the powers of two that sum to the rest
-/// (13 = 8 + 4 + 1), so at most five statement shapes ever exist.
+/// (13 = 8 + 4 + 1), so at most six statement shapes ever exist.
 pub(crate) async fn insert_rows(conn: &mut sqlx::AnyConnection, rows: &[&MessageRow]) -> Result<()> {
     let mut rest = rows;
     while !rest.is_empty() {
