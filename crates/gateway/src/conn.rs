@@ -92,6 +92,9 @@ struct Conn {
     recent: VecDeque<Instant>,
     /// A connection that has neither identified nor resumed by then is closed.
     identify_by: Instant,
+    /// Where each dispatch's head (`{"op":0,"s":…,"t":"…","d":`) is
+    /// written: one buffer for all of them, not one allocation per frame.
+    head: Vec<u8>,
 }
 
 /// Serves one upgraded socket. `_admission` holds its place under the
@@ -118,6 +121,7 @@ pub async fn run<S: Send + 'static>(
         requested_beat: false,
         recent: VecDeque::new(),
         identify_by: Instant::now() + Duration::from_millis(hub.config.identify_timeout_ms),
+        head: Vec::with_capacity(64),
     };
     let flow = if !params.version_ok {
         Flow::Close(close::INVALID_API_VERSION, "Invalid API version")
@@ -151,6 +155,39 @@ impl Conn {
         Duration::from_millis(self.hub.config.heartbeat_interval_ms)
     }
 
+    /// When the timer must next wake the connection: to ask for a beat
+    /// once the interval has passed, to give up on the client at one and a
+    /// half intervals, or to close an unidentified socket.
+    fn next_deadline(&self) -> Instant {
+        let beat = self.heartbeat();
+        let mut next = self.last_beat + beat + beat / 2;
+        if !self.requested_beat {
+            next = next.min(self.last_beat + beat + beat / 10);
+        }
+        if self.session.is_none() {
+            next = next.min(self.identify_by);
+        }
+        next
+    }
+
+    /// What the timer's deadline means, now that it has passed.
+    async fn on_timer(&mut self) -> Flow {
+        let now = Instant::now();
+        let beat = self.heartbeat();
+        if !self.requested_beat && now >= self.last_beat + beat + beat / 10 {
+            self.requested_beat = true;
+            return self.send_json(&json!({ "op": op::HEARTBEAT, "d": null })).await;
+        }
+        if now >= self.last_beat + beat + beat / 2 {
+            return Flow::Close(close::SESSION_TIMED_OUT, "Heartbeat timed out");
+        }
+        // Heartbeats alone do not keep an unidentified socket.
+        if self.session.is_none() && now >= self.identify_by {
+            return Flow::Close(close::NOT_AUTHENTICATED, "Not authenticated: no IDENTIFY or RESUME in time.");
+        }
+        Flow::Continue
+    }
+
     async fn serve(&mut self) -> Flow {
         let hello = json!({ "op": op::HELLO, "d": { "heartbeat_interval": self.hub.config.heartbeat_interval_ms } });
         if let f @ (Flow::Close(..) | Flow::Drop) = self.send_json(&hello).await {
@@ -160,26 +197,37 @@ impl Conn {
         if *closing.borrow_and_update() {
             return self.reconnect().await;
         }
-        loop {
-            let beat = self.heartbeat();
-            // Ask for a beat once the interval has passed; give up on the
-            // client at one and a half intervals.
-            let request_at = self.last_beat + beat + beat / 10;
-            let deadline = self.last_beat + beat + beat / 2;
-            let session = self.session.clone();
-            let revoked = async {
-                match &session {
-                    Some(s) => s.revoked().await,
-                    None => std::future::pending().await,
+        // What the loop waits on besides the queue and the socket lives
+        // across its turns: one timer, moved only when its deadline moves
+        // (a heartbeat, IDENTIFY), and the shutdown and revocation signals,
+        // registered once, not re-created and re-registered for each frame.
+        let shutdown = async move {
+            while closing.changed().await.is_ok() {
+                if *closing.borrow() {
+                    return;
                 }
-            };
+            }
+        };
+        tokio::pin!(shutdown);
+        let timer = tokio::time::sleep_until(self.next_deadline());
+        tokio::pin!(timer);
+        let mut revoked: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> =
+            Box::pin(std::future::pending());
+        let mut watching_revocation = false;
+        loop {
+            if let (false, Some(session)) = (watching_revocation, &self.session) {
+                let session = session.clone();
+                revoked = Box::pin(async move { session.revoked().await });
+                watching_revocation = true;
+            }
+            let next = self.next_deadline();
+            if timer.deadline() != next {
+                timer.as_mut().reset(next);
+            }
             let flow = tokio::select! {
                 biased;
-                changed = closing.changed() => {
-                    if changed.is_err() || *closing.borrow() { return self.reconnect().await }
-                    Flow::Continue
-                }
-                () = revoked => Flow::Close(close::AUTHENTICATION_FAILED, "Authentication failed."),
+                () = &mut shutdown => return self.reconnect().await,
+                () = &mut revoked => Flow::Close(close::AUTHENTICATION_FAILED, "Authentication failed."),
                 frame = next_frame(&mut self.queue) => match frame {
                     Some(frame) => self.send_frames(frame).await,
                     // The session cut us loose: we were too slow, or a
@@ -194,15 +242,7 @@ impl Conn {
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => Flow::Continue,
                     Some(Ok(Message::Close(_))) | None | Some(Err(_)) => Flow::Drop,
                 },
-                _ = tokio::time::sleep_until(request_at), if !self.requested_beat => {
-                    self.requested_beat = true;
-                    self.send_json(&json!({ "op": op::HEARTBEAT, "d": null })).await
-                }
-                _ = tokio::time::sleep_until(deadline) => Flow::Close(close::SESSION_TIMED_OUT, "Heartbeat timed out"),
-                // Heartbeats alone do not keep an unidentified socket.
-                _ = tokio::time::sleep_until(self.identify_by), if self.session.is_none() => {
-                    Flow::Close(close::NOT_AUTHENTICATED, "Not authenticated: no IDENTIFY or RESUME in time.")
-                }
+                () = &mut timer => self.on_timer().await,
             };
             match flow {
                 Flow::Continue => {}
@@ -236,8 +276,22 @@ impl Conn {
     }
 
     async fn send_frame(&mut self, frame: Frame) -> Flow {
-        let [head, data, tail] = frame.parts();
-        self.send_parts(&[&head, &data, &tail]).await
+        let Some(message) = self.encode_frame(&frame) else { return Flow::Drop };
+        let timeout = Duration::from_millis(self.hub.config.send_timeout_ms);
+        match tokio::time::timeout(timeout, self.ws.send(message)).await {
+            Ok(Ok(())) => Flow::Continue,
+            _ => Flow::Drop,
+        }
+    }
+
+    /// One dispatch as a WebSocket message: its head written into the
+    /// connection's head buffer, then the shared payload, then the tail.
+    fn encode_frame(&mut self, frame: &Frame) -> Option<Message> {
+        let mut head = std::mem::take(&mut self.head);
+        frame.write_head(&mut head);
+        let message = self.encode(&[&head, &frame.data, Frame::TAIL]);
+        self.head = head;
+        message
     }
 
     async fn send_parts(&mut self, parts: &[&[u8]]) -> Flow {
@@ -256,8 +310,7 @@ impl Conn {
         let deadline = Instant::now() + Duration::from_millis(self.hub.config.send_timeout_ms);
         let mut frame = first;
         for written in 1.. {
-            let [head, data, tail] = frame.parts();
-            let Some(message) = self.encode(&[&head, &data, &tail]) else { return Flow::Drop };
+            let Some(message) = self.encode_frame(&frame) else { return Flow::Drop };
             if !matches!(tokio::time::timeout_at(deadline, self.ws.feed(message)).await, Ok(Ok(()))) {
                 return Flow::Drop;
             }
@@ -322,18 +375,25 @@ impl Conn {
         let Some(msg) = decoded else {
             return Flow::Close(close::DECODE_ERROR, "Error while decoding payload.");
         };
+        // The larger handlers are boxed: a task is as large as the largest
+        // state it may await in, and an idle connection should not carry
+        // IDENTIFY's for its whole life.
         match msg.op {
             op::HEARTBEAT => {
                 self.last_beat = Instant::now();
                 self.requested_beat = false;
+                // `d` is the last sequence number the client received.
+                if let (Some(session), Some(seq)) = (&self.session, msg.d.as_u64()) {
+                    session.acknowledge(seq);
+                }
                 self.send_json(&json!({ "op": op::HEARTBEAT_ACK, "d": null })).await
             }
             op::IDENTIFY => match parse::<Identify>(msg.d) {
-                Some(identify) => self.identify(identify).await,
+                Some(identify) => Box::pin(self.identify(identify)).await,
                 None => Flow::Close(close::DECODE_ERROR, "Invalid IDENTIFY payload."),
             },
             op::RESUME => match parse::<Resume>(msg.d) {
-                Some(resume) => self.resume(resume).await,
+                Some(resume) => Box::pin(self.resume(resume)).await,
                 None => Flow::Close(close::DECODE_ERROR, "Invalid RESUME payload."),
             },
             op::PRESENCE_UPDATE | op::REQUEST_GUILD_MEMBERS | op::VOICE_STATE_UPDATE if self.session.is_none() => {
@@ -344,11 +404,11 @@ impl Conn {
                 None => Flow::Close(close::DECODE_ERROR, "Invalid PRESENCE_UPDATE payload."),
             },
             op::REQUEST_GUILD_MEMBERS => match parse::<RequestGuildMembers>(msg.d) {
-                Some(r) => self.request_members(r).await,
+                Some(r) => Box::pin(self.request_members(r)).await,
                 None => Flow::Close(close::DECODE_ERROR, "Invalid REQUEST_GUILD_MEMBERS payload."),
             },
             op::VOICE_STATE_UPDATE => match parse::<VoiceStateRequest>(msg.d) {
-                Some(v) => self.voice_state(v).await,
+                Some(v) => Box::pin(self.voice_state(v)).await,
                 None => Flow::Close(close::DECODE_ERROR, "Invalid VOICE_STATE_UPDATE payload."),
             },
             _ => Flow::Close(close::UNKNOWN_OPCODE, "Unknown opcode."),
@@ -526,7 +586,7 @@ impl Conn {
         .unwrap_or(UserPresence { status: "online".into(), activities: Vec::new() });
         self.hub.set_friends(user.id, friends.iter().copied());
         self.hub.set_presence(user.id, presence, &session.guilds());
-        self.hub.deliver(&session, "READY", Bytes::from(serde_json::to_vec(&ready).expect("READY serialises")));
+        self.hub.deliver(&session, "READY", exact(serde_json::to_vec(&ready).expect("READY serialises")));
         if intents & intents::GUILDS != 0 {
             for g in &mine {
                 let mut snapshot =
@@ -544,7 +604,7 @@ impl Conn {
                 self.hub.deliver(
                     &session,
                     "GUILD_CREATE",
-                    Bytes::from(serde_json::to_vec(&snapshot).expect("GUILD_CREATE serialises")),
+                    exact(serde_json::to_vec(&snapshot).expect("GUILD_CREATE serialises")),
                 );
             }
         }
@@ -786,11 +846,17 @@ impl Conn {
             self.hub.deliver(
                 &session,
                 "GUILD_MEMBERS_CHUNK",
-                Bytes::from(serde_json::to_vec(&payload).expect("chunk serialises")),
+                exact(serde_json::to_vec(&payload).expect("chunk serialises")),
             );
         }
         Flow::Continue
     }
+}
+
+/// A payload only this session gets, without the spare capacity its
+/// serialisation grew: it stays in the resume buffer for the session's life.
+pub(crate) fn exact(payload: Vec<u8>) -> Bytes {
+    Bytes::from(payload.into_boxed_slice())
 }
 
 fn parse<T: DeserializeOwned>(d: Value) -> Option<T> {

@@ -133,6 +133,9 @@ pub fn router(hub: Arc<Hub>) -> Router {
 /// Largest WebSocket message read (a larger one drops the connection).
 const MAX_MESSAGE: usize = 16 * 1024;
 
+/// The WebSocket read buffer a connection starts with (see `upgrade`).
+const READ_BUFFER: usize = 512;
+
 /// What the accept loop (`server::serve`) hands every request of a
 /// connection: its place under `http.max_connections`. An upgraded socket
 /// keeps it, so WebSockets count against that cap for as long as they live.
@@ -196,10 +199,13 @@ async fn upgrade(
     // default) before every read attempt, and the connection polls for a read
     // whenever its queue runs empty, so the default cost a 128 KiB memset per
     // dispatch and 128 KiB of touched memory per idle session
-    // (docs/PERFORMANCE.md). Clients send at most 4096 bytes per payload.
+    // (docs/PERFORMANCE.md). Clients send at most 4096 bytes per payload,
+    // and nearly all of them are heartbeats of a few dozen bytes: the buffer
+    // starts at READ_BUFFER and grows for a frame whose header announces
+    // more, so an idle session keeps 512 bytes, not 4 KiB.
     ws.max_message_size(MAX_MESSAGE)
         .max_frame_size(MAX_MESSAGE)
-        .read_buffer_size(4096)
+        .read_buffer_size(READ_BUFFER)
         .on_upgrade(move |socket| conn::run(hub, socket, params, admission, http_slot))
 }
 

@@ -29,11 +29,31 @@ impl Frame {
         self.data.len() + std::mem::size_of::<Self>()
     }
 
-    /// The three parts of `{"op":0,"s":…,"t":"…","d":…}`.
-    pub fn parts(&self) -> [Bytes; 3] {
-        let head = format!("{{\"op\":0,\"s\":{},\"t\":\"{}\",\"d\":", self.seq, self.name);
-        [Bytes::from(head), self.data.clone(), Bytes::from_static(b"}")]
+    /// Writes the part before the payload, `{"op":0,"s":…,"t":"…","d":`,
+    /// into `out` (cleared first, so one buffer serves every frame of a
+    /// connection); the frame is that, `data`, then [`Frame::TAIL`].
+    pub fn write_head(&self, out: &mut Vec<u8>) {
+        out.clear();
+        out.extend_from_slice(b"{\"op\":0,\"s\":");
+        let mut digits = [0u8; 20];
+        let mut at = digits.len();
+        let mut n = self.seq;
+        loop {
+            at -= 1;
+            digits[at] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        out.extend_from_slice(&digits[at..]);
+        out.extend_from_slice(b",\"t\":\"");
+        out.extend_from_slice(self.name.as_bytes());
+        out.extend_from_slice(b"\",\"d\":");
     }
+
+    /// What closes a frame after its payload.
+    pub const TAIL: &'static [u8] = b"}";
 }
 
 pub struct Session {
@@ -218,6 +238,24 @@ impl Session {
         inner.sink = None;
         inner.detached_at = Some(Instant::now());
         delivery
+    }
+
+    /// Lets go of the frames up to `seq`, which a heartbeat says the
+    /// client has received: a client resumes from the last sequence it
+    /// received, never from before one it has reported, so no resume can
+    /// ask for them again. What stays is what a dropped connection may have
+    /// lost; an idle session keeps no READY or GUILD_CREATE for its life.
+    pub fn acknowledge(&self, seq: u64) {
+        let mut inner = self.lock();
+        let seq = seq.min(inner.seq);
+        while inner.buffer.front().is_some_and(|f| f.seq <= seq) {
+            if let Some(old) = inner.buffer.pop_front() {
+                inner.buffer_bytes -= old.cost();
+            }
+        }
+        if inner.buffer.is_empty() {
+            inner.buffer = VecDeque::new();
+        }
     }
 
     /// Attaches a resuming connection: returns the frames after `seq`, to be

@@ -78,10 +78,16 @@ fn sequence_numbers_start_at_one_and_grow_by_one_per_dispatch() {
 
 #[test]
 fn a_frame_is_a_dispatch_with_its_sequence_and_name() {
-    let frame = Frame { seq: 42, name: "MESSAGE_CREATE", data: Bytes::from_static(b"{\"id\":\"1\"}") };
-    let bytes: Vec<u8> = frame.parts().iter().flat_map(|p| p.iter().copied()).collect();
-    let v: serde_json::Value = serde_json::from_slice(&bytes).expect("a frame is JSON");
-    assert_eq!(v, serde_json::json!({ "op": 0, "s": 42, "t": "MESSAGE_CREATE", "d": { "id": "1" } }));
+    // One head buffer serves frames one after the other: each head must
+    // replace the last one whole, whatever the number of digits.
+    let mut head = Vec::new();
+    for (seq, name) in [(u64::MAX, "GUILD_CREATE"), (42, "MESSAGE_CREATE"), (0, "READY"), (7, "RESUMED")] {
+        let frame = Frame { seq, name, data: Bytes::from_static(b"{\"id\":\"1\"}") };
+        frame.write_head(&mut head);
+        let bytes = [&head[..], &frame.data, Frame::TAIL].concat();
+        let v: serde_json::Value = serde_json::from_slice(&bytes).expect("a frame is JSON");
+        assert_eq!(v, serde_json::json!({ "op": 0, "s": seq, "t": name, "d": { "id": "1" } }));
+    }
 }
 
 #[test]
@@ -118,6 +124,35 @@ fn resume_refuses_a_sequence_the_buffer_no_longer_reaches_or_never_had() {
     // The oldest sequence the buffer still follows on from resumes.
     assert_eq!(seqs(&s.resume(Some(2), tx).unwrap()), vec![3, 4, 5]);
     assert!(s.detached_since().is_none());
+}
+
+#[test]
+fn a_heartbeat_s_sequence_lets_go_of_what_the_client_has_received() {
+    let s = person(16);
+    let (tx, _rx) = attach(&s, 16);
+    let payloads: Vec<Bytes> = (1..=5).map(data).collect();
+    for p in &payloads {
+        s.dispatch("E", p.clone());
+    }
+    s.acknowledge(2);
+    s.detach(&tx);
+    assert_eq!(s.detached_buffer().unwrap().1, cost(&payloads[2..]), "frames 1 and 2 are let go");
+    let (tx, _rx) = mpsc::channel(16);
+    assert!(matches!(s.resume(Some(1), tx.clone()), Err(ResumeError::TooOld)), "1 was acknowledged as received");
+    let replay = s.resume(Some(2), tx.clone()).unwrap();
+    assert_eq!(seqs(&replay), vec![3, 4, 5]);
+    // The very payloads dispatched (shared with every other session), not
+    // copies of them.
+    let at = |d: &[Bytes]| d.iter().map(|d| d.as_ptr()).collect::<Vec<_>>();
+    assert_eq!(at(&replay.iter().map(|f| f.data.clone()).collect::<Vec<_>>()), at(&payloads[2..]));
+    // A sequence beyond what was sent lets go of everything sent, no more:
+    // the next dispatch is still kept.
+    s.acknowledge(99);
+    s.dispatch("E", data(6));
+    s.detach(&tx);
+    assert_eq!(s.detached_buffer().unwrap().1, cost(&[data(6)]));
+    let (tx, _rx) = mpsc::channel(16);
+    assert_eq!(seqs(&s.resume(Some(5), tx).unwrap()), vec![6]);
 }
 
 #[test]
