@@ -198,7 +198,12 @@ fn id<M>(n: u64, what: &str) -> anyhow::Result<Id<M>> {
 /// neither format can leak a token.
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn".into());
-    let no_payloads = tracing_subscriber::filter::filter_fn(carries_no_payload);
+    // The hint keeps the most verbose level that can be logged known to
+    // tracing and to the `log` crate's bridge; without it a filter function
+    // makes every TRACE line of every library (tungstenite logs each frame)
+    // get built, then dropped.
+    let no_payloads = tracing_subscriber::filter::filter_fn(carries_no_payload)
+        .with_max_level_hint(filter.max_level_hint().unwrap_or(tracing::level_filters::LevelFilter::TRACE));
     let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
     let layer = match format {
         LogFormat::Text => fmt.with_filter(filter).with_filter(no_payloads).boxed(),
