@@ -90,22 +90,8 @@ pub async fn fill_messages(
         batch.clear();
         let n = (count - filled.count).min(ROWS_PER_TRANSACTION as u64);
         for i in filled.count..filled.count + n {
-            batch.push(MessageRow {
-                channel_id: channel,
-                id: ids.next(),
-                author_id: author,
-                content: format!("history filler {i}"),
-                kind: model::message::kind::DEFAULT,
-                flags: 0,
-                tts: false,
-                mention_everyone: false,
-                mentions: Vec::new(),
-                mention_roles: Vec::new(),
-                nonce: None,
-                edited_at: None,
-                pinned_at: None,
-                ref_message_id: None,
-            });
+            let content = format!("history filler {i}");
+            batch.push(MessageRow::plain(channel, ids.next(), author, content, model::message::kind::DEFAULT));
         }
         store.import_messages(&batch).await?;
         filled.first = filled.first.or(batch.first().map(|m| m.id));

@@ -252,22 +252,7 @@ async fn send_alert(
         return Err(Error::unknown_channel());
     };
     let overwrites = ctx.cache.overwrites(ctx.store.as_ref(), channel.id).await?;
-    let row = MessageRow {
-        channel_id: channel.id,
-        id: ctx.ids.next(),
-        author_id: flagged.id,
-        content: draft.content,
-        kind: AUTO_MODERATION_ACTION,
-        flags: 0,
-        tts: false,
-        mention_everyone: false,
-        mentions: Vec::new(),
-        mention_roles: Vec::new(),
-        nonce: None,
-        edited_at: None,
-        pinned_at: None,
-        ref_message_id: None,
-    };
+    let row = MessageRow::plain(channel.id, ctx.ids.next(), flagged.id, draft.content, AUTO_MODERATION_ACTION);
     let viewers = access::mention_viewers(ctx, guild, &overwrites, &row).await?;
     let place = Place::Guild { guild: guild.guild.id, channel: channel.id };
     let new = new_message(ctx, row, &place, viewers, false, Timestamp::now().unix_ms(), false);

@@ -29,6 +29,29 @@ pub struct MessageRow {
     pub ref_message_id: Option<MessageId>,
 }
 
+impl MessageRow {
+    /// A new message of `kind` that says `content` and nothing more: no
+    /// flags, mentions, nonce, reply, edit or pin.
+    pub fn plain(channel_id: ChannelId, id: MessageId, author_id: UserId, content: String, kind: u8) -> Self {
+        Self {
+            channel_id,
+            id,
+            author_id,
+            content,
+            kind,
+            flags: 0,
+            tts: false,
+            mention_everyone: false,
+            mentions: Vec::new(),
+            mention_roles: Vec::new(),
+            nonce: None,
+            edited_at: None,
+            pinned_at: None,
+            ref_message_id: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct NewMessage {
     pub row: MessageRow,

@@ -119,23 +119,8 @@ async fn concurrent_creates_share_their_commits_and_each_is_answered_once_stored
     let used = transactions(&app).await - before;
     assert!(used < 200.0, "200 concurrent creates took {used} transactions: none were grouped");
     // Every answered message is there, once, in id order.
-    let (_, page) = app.get(&format!("/channels/{channel}/messages?limit=100"), &alice.token).await;
-    let (_, older) = app
-        .get(
-            &format!(
-                "/channels/{channel}/messages?limit=100&before={}",
-                page.as_array().unwrap().last().unwrap()["id"].as_str().unwrap()
-            ),
-            &alice.token,
-        )
-        .await;
-    let ids: Vec<String> = page
-        .as_array()
-        .unwrap()
-        .iter()
-        .chain(older.as_array().unwrap())
-        .map(|m| m["id"].as_str().unwrap().to_owned())
-        .collect();
+    let ids: Vec<String> =
+        newest_200(&app, &alice.token, &channel).await.iter().map(|m| m["id"].as_str().unwrap().to_owned()).collect();
     let mut answered: Vec<String> = answers.iter().map(|(_, b)| b["id"].as_str().unwrap().to_owned()).collect();
     answered.sort_by_key(|id| std::cmp::Reverse(id.parse::<u64>().unwrap()));
     let mut stored = ids.clone();
@@ -170,21 +155,22 @@ async fn retries_with_one_nonce_in_a_burst_make_one_message() {
     let retried: std::collections::HashSet<&str> =
         answers.iter().filter(|(_, b)| b["content"] == "retried").map(|(_, b)| b["id"].as_str().unwrap()).collect();
     assert_eq!(retried.len(), 1, "40 retries with one nonce answered {} different messages", retried.len());
-    let (_, page) = app.get(&format!("/channels/{channel}/messages?limit=100"), &alice.token).await;
-    let (_, older) = app
-        .get(
-            &format!(
-                "/channels/{channel}/messages?limit=100&before={}",
-                page.as_array().unwrap().last().unwrap()["id"].as_str().unwrap()
-            ),
-            &alice.token,
-        )
-        .await;
-    let stored: Vec<&Value> = page.as_array().unwrap().iter().chain(older.as_array().unwrap()).collect();
+    let stored = newest_200(&app, &alice.token, &channel).await;
     assert_eq!(stored.iter().filter(|m| m["content"] == "retried").count(), 1);
     assert_eq!(stored.iter().filter(|m| m["content"].as_str().unwrap().starts_with("plain ")).count(), 80);
     // The channel's last message is the newest stored, whatever order the
     // burst was written in.
     let (_, ch) = app.get(&format!("/channels/{channel}"), &alice.token).await;
-    assert_eq!(ch["last_message_id"], page[0]["id"]);
+    assert_eq!(ch["last_message_id"], stored[0]["id"]);
+}
+
+/// The channel's newest 200 messages (or fewer), newest first: two pages.
+async fn newest_200(app: &TestApp, token: &str, channel: &str) -> Vec<Value> {
+    let (_, page) = app.get(&format!("/channels/{channel}/messages?limit=100"), token).await;
+    let mut out = page.as_array().unwrap().clone();
+    if let Some(last) = out.last().map(|m| m["id"].as_str().unwrap().to_owned()) {
+        let (_, older) = app.get(&format!("/channels/{channel}/messages?limit=100&before={last}"), token).await;
+        out.extend(older.as_array().unwrap().iter().cloned());
+    }
+    out
 }
