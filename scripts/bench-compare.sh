@@ -48,6 +48,10 @@ server_bin() {
     local src="$CACHE/src-$sha"
     rm -rf "$src" && mkdir -p "$src" "$CACHE/bin"
     git archive "$sha" | tar -x -C "$src"
+    # `git archive` dates every file at its commit: an older revision's
+    # sources would look older than the artifacts the shared target
+    # directory holds of a newer one, and cargo would not rebuild them.
+    find "$src" -exec touch {} +
     # The web client's packages from this checkout, when it has them and
     # the lockfiles agree (otherwise the build installs its own).
     if [ -d web/node_modules ] && cmp -s web/package-lock.json "$src/web/package-lock.json"; then
