@@ -203,22 +203,7 @@ mod rows {
     }
 
     pub fn message(channel: ChannelId, n: u64, author: UserId, content: &str) -> MessageRow {
-        MessageRow {
-            channel_id: channel,
-            id: id(n),
-            author_id: author,
-            content: content.to_owned(),
-            kind: 0,
-            flags: 0,
-            tts: false,
-            mention_everyone: false,
-            mentions: Vec::new(),
-            mention_roles: Vec::new(),
-            nonce: None,
-            edited_at: None,
-            pinned_at: None,
-            ref_message_id: None,
-        }
+        MessageRow::plain(channel, id(n), author, content.to_owned(), 0)
     }
 
     pub fn new_message(row: MessageRow, guild: Option<GuildId>) -> NewMessage {
