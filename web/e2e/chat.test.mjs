@@ -5,7 +5,7 @@
 import { test, before, after } from "node:test";
 import { randomBytes } from "node:crypto";
 import assert from "node:assert/strict";
-import { TIMEOUT, base32, eventually, launchBrowser, shot, startProxy, startServer, totp } from "./harness.mjs";
+import { TIMEOUT, base32, eventually, launchBrowser, shot, startProxy, startServer, totp, openPerson } from "./harness.mjs";
 
 // A display name that would run script if it were ever put in the page as HTML.
 const ALICE = "Alice<svg onload=alert(1)>";
@@ -27,19 +27,17 @@ after(async () => {
 });
 
 async function person(name, baseURL) {
-  const context = await browser.newContext({ baseURL, viewport: { width: 1280, height: 800 } });
-  context.setDefaultTimeout(TIMEOUT);
-  const page = await context.newPage();
+  const p = await openPerson(browser, baseURL, name, pageErrors);
+  const { page } = p;
   page.on("console", (m) => {
     if (/Content Security Policy/i.test(m.text())) cspViolations.push(`${name}: ${m.text()}`);
   });
-  page.on("pageerror", (e) => pageErrors.push(`${name}: ${e.message}`));
   // alert() is what the hostile names and messages would call.
   page.on("dialog", (d) => {
     pageErrors.push(`${name}: a dialog opened (XSS?): ${d.message()}`);
     d.dismiss().catch(() => {});
   });
-  return { name, context, page };
+  return p;
 }
 
 

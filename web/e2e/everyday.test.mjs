@@ -8,7 +8,7 @@
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { TIMEOUT, eventually, launchBrowser, shot, startServer , rest as harnessRest, register as harnessRegister } from "./harness.mjs";
+import { TIMEOUT, eventually, launchBrowser, shot, startServer , rest as harnessRest, register as harnessRegister, openPerson } from "./harness.mjs";
 
 let server, browser;
 const pageErrors = [];
@@ -23,13 +23,7 @@ after(async () => {
   await server?.stop();
 });
 
-async function person(name) {
-  const context = await browser.newContext({ baseURL: server.url, viewport: { width: 1280, height: 800 } });
-  context.setDefaultTimeout(TIMEOUT);
-  const page = await context.newPage();
-  page.on("pageerror", (e) => pageErrors.push(`${name}: ${e.message}`));
-  return { name, context, page };
-}
+const person = (name) => openPerson(browser, server.url, name, pageErrors);
 
 const rest = (token, method, path, body) => harnessRest(server.url, token, method, path, body);
 

@@ -269,6 +269,17 @@ export function loudness(page, userId, ms = 1500) {
 export const TIMEOUT = 15_000;
 
 /** Saves a screenshot of `page` as screenshots/`file`.png. */
+/** One person in a fresh context of `browser` at `baseURL`, with the
+ *  tests' timeout; their page's uncaught errors go to `pageErrors` when
+ *  given. */
+export async function openPerson(browser, baseURL, name, pageErrors) {
+  const context = await browser.newContext({ baseURL, viewport: { width: 1280, height: 800 } });
+  context.setDefaultTimeout(TIMEOUT);
+  const page = await context.newPage();
+  if (pageErrors) page.on("pageerror", (e) => pageErrors.push(`${name}: ${e.message}`));
+  return { name, context, page };
+}
+
 export const shot = (page, file) => page.screenshot({ path: join(screenshots, `${file}.png`) });
 
 /** Polls `fn` until it returns truthy, or fails after `ms`. */

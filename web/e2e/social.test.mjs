@@ -6,7 +6,7 @@
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { TIMEOUT, eventually, launchBrowser, shot, startServer, totp , rest as harnessRest, register as harnessRegister } from "./harness.mjs";
+import { TIMEOUT, eventually, launchBrowser, shot, startServer, totp , rest as harnessRest, register as harnessRegister, openPerson } from "./harness.mjs";
 
 let server, browser;
 const pageErrors = [];
@@ -29,15 +29,12 @@ const PNG = Buffer.from(
 );
 
 async function person(name) {
-  const context = await browser.newContext({ baseURL: server.url, viewport: { width: 1280, height: 800 } });
-  context.setDefaultTimeout(TIMEOUT);
-  const page = await context.newPage();
-  page.on("console", (m) => {
+  const p = await openPerson(browser, server.url, name, pageErrors);
+  p.page.on("console", (m) => {
     if (/Content Security Policy/i.test(m.text())) cspViolations.push(`${name}: ${m.text()}`);
   });
-  page.on("pageerror", (e) => pageErrors.push(`${name}: ${e.message}`));
-  if (process.env.E2E_DEBUG) page.on("response", (r) => r.request().method() !== "GET" && console.log(name, r.request().method(), r.url(), r.status()));
-  return { name, context, page };
+  if (process.env.E2E_DEBUG) p.page.on("response", (r) => r.request().method() !== "GET" && console.log(name, r.request().method(), r.url(), r.status()));
+  return p;
 }
 
 

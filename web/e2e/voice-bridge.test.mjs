@@ -8,7 +8,7 @@
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { MEDIA_ARGS, TIMEOUT, eventually, launchBrowser, loudness, shot, startServer, rest as harnessRest, register } from "./harness.mjs";
+import { MEDIA_ARGS, TIMEOUT, eventually, launchBrowser, loudness, shot, startServer, rest as harnessRest, register, openPerson } from "./harness.mjs";
 import { connectDiscordVoice } from "./discord-voice.mjs";
 
 let server, browser, carolVoice;
@@ -24,12 +24,7 @@ after(async () => {
   await server?.stop();
 });
 
-async function person(name) {
-  const context = await browser.newContext({ baseURL: server.url, viewport: { width: 1280, height: 800 } });
-  context.setDefaultTimeout(TIMEOUT);
-  const page = await context.newPage();
-  return { name, context, page };
-}
+const person = (name) => openPerson(browser, server.url, name);
 
 test("a browser and a Discord-protocol client hear each other", async () => {
   const a = await person("alice");

@@ -12,7 +12,7 @@ import { spawn } from "node:child_process";
 import { existsSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { MEDIA_ARGS, TIMEOUT, eventually, launchBrowser, loudness, shot, startServer, rest as harnessRest, register } from "./harness.mjs";
+import { MEDIA_ARGS, TIMEOUT, eventually, launchBrowser, loudness, shot, startServer, rest as harnessRest, register, openPerson } from "./harness.mjs";
 import { connectDiscordVoice } from "./discord-voice.mjs";
 
 const PYTHON = process.env.FUSSIONCORD_PYTHON ?? join(homedir(), ".cache/fussioncord/venv/bin/python");
@@ -32,12 +32,7 @@ after(async () => {
   await server?.stop();
 });
 
-async function person(name) {
-  const context = await browser.newContext({ baseURL: server.url, viewport: { width: 1280, height: 800 } });
-  context.setDefaultTimeout(TIMEOUT);
-  const page = await context.newPage();
-  return { name, context, page };
-}
+const person = (name) => openPerson(browser, server.url, name);
 
 test("a discord.py bot plays Opus and a browser hears it", async () => {
   assert.ok(existsSync(PYTHON), `no Python with discord.py at ${PYTHON}: run scripts/bot-libs.sh`);

@@ -19,6 +19,7 @@ import {
   startServer,
   rest as harnessRest,
   register as harnessRegister,
+  openPerson,
 } from "./harness.mjs";
 
 let server, proxy;
@@ -40,11 +41,7 @@ after(async () => {
 async function person(name, baseURL = server.url) {
   const browser = await launchBrowser(MEDIA_ARGS);
   browsers.push(browser);
-  const context = await browser.newContext({ baseURL, viewport: { width: 1280, height: 800 } });
-  context.setDefaultTimeout(TIMEOUT);
-  const page = await context.newPage();
-  page.on("pageerror", (e) => pageErrors.push(`${name}: ${e.message}`));
-  return { name, context, page };
+  return openPerson(browser, baseURL, name, pageErrors);
 }
 
 const rest = (token, method, path, body) => harnessRest(server.url, token, method, path, body);
