@@ -5,13 +5,14 @@ use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use bytes::Bytes;
-use futures::SinkExt;
+use futures::{SinkExt, StreamExt};
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
-use tokio::sync::mpsc;
+use tokio::io::AsyncWriteExt;
 use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::protocol::frame::CloseFrame;
+use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
 use events::intents;
 use model::gateway::{GuildMembersChunk, Ready, ReadyApplication, UnavailableGuild};
@@ -20,13 +21,19 @@ use store::{GuildId, UserRow};
 use crate::compress::{Compressor, Transport};
 use crate::hub::{custom_status_activity, presence_payload, Admission, Hub, Room, Starting, UserPresence};
 use crate::protocol::{close, op, Identify, Incoming, PresenceUpdate, RequestGuildMembers, Resume, VoiceStateRequest};
-use crate::session::{Frame, ResumeError, Session};
+use crate::session::{Detached, Frame, Outlet, ResumeError, Session};
+use crate::Socket;
 
 /// Client events allowed per window, and the window.
 const RATE_LIMIT: usize = 120;
 const RATE_WINDOW: Duration = Duration::from_secs(60);
 /// Frames written with one flush at most.
 const WRITE_BATCH: usize = 64;
+/// The write buffer's capacity kept between writes: enough for a typical
+/// dispatch, so a connection at a steady rate does not allocate per frame,
+/// and not the size of the largest frame it was ever sent (READY, a
+/// GUILD_CREATE), which an idle connection would otherwise hold for life.
+const OUT_KEEP: usize = 1024;
 /// Largest payload a client may send.
 const MAX_PAYLOAD: usize = 4096;
 /// Application flags that allow the privileged intents (the full flag or
@@ -44,6 +51,31 @@ struct PersonalState {
     private_channels: Vec<model::channel::Channel>,
     /// Whose presences READY lists: friends, who may share no guild.
     friends: Vec<store::UserId>,
+}
+
+const OPCODE_TEXT: u8 = 0x1;
+const OPCODE_BINARY: u8 = 0x2;
+
+/// Appends one unfragmented, unmasked WebSocket frame (RFC 6455 §5.2, as
+/// a server sends them) carrying `parts` one after the other.
+fn ws_frame(out: &mut Vec<u8>, opcode: u8, parts: &[&[u8]]) {
+    let len: usize = parts.iter().map(|p| p.len()).sum();
+    out.reserve(len + 10);
+    out.push(0x80 | opcode);
+    match len {
+        0..=125 => out.push(len as u8),
+        126..=0xFFFF => {
+            out.push(126);
+            out.extend_from_slice(&(len as u16).to_be_bytes());
+        }
+        _ => {
+            out.push(127);
+            out.extend_from_slice(&(len as u64).to_be_bytes());
+        }
+    }
+    for part in parts {
+        out.extend_from_slice(part);
+    }
 }
 
 /// What the connection URL asked for.
@@ -76,17 +108,18 @@ enum Flow {
 
 struct Conn {
     hub: Arc<Hub>,
-    ws: WebSocket,
+    ws: Socket,
     compressor: Compressor,
     encoding: Encoding,
     public_url: String,
     session: Option<Arc<Session>>,
-    /// Frames the session queues for us; `None` before identify/resume.
-    queue: Option<mpsc::Receiver<Frame>>,
-    /// Our end's handle of that queue, to detach on exit. Weak: the session
-    /// holds the only sender, so the queue closes, and we close with 4000,
-    /// when the session cuts us loose (too slow, or resumed elsewhere).
-    queue_tx: Option<mpsc::WeakSender<Frame>>,
+    /// Our end of the session, from which we take its frames; `None`
+    /// before identify/resume. When the session cuts us loose (too slow,
+    /// or resumed elsewhere), taking fails and we close with 4000.
+    outlet: Option<Outlet>,
+    /// Frames may be waiting without a wake-up: after an attach, or a
+    /// batch that stopped at `WRITE_BATCH`.
+    more: bool,
     last_beat: Instant,
     requested_beat: bool,
     recent: VecDeque<Instant>,
@@ -95,6 +128,9 @@ struct Conn {
     /// Where each dispatch's head (`{"op":0,"s":…,"t":"…","d":`) is
     /// written: one buffer for all of them, not one allocation per frame.
     head: Vec<u8>,
+    /// Where frames are written before they go to the socket in one write
+    /// (see [`ws_frame`]).
+    out: Vec<u8>,
 }
 
 /// Serves one upgraded socket. `_admission` holds its place under the
@@ -102,7 +138,7 @@ struct Conn {
 /// `http.max_connections`, until it ends.
 pub async fn run<S: Send + 'static>(
     hub: Arc<Hub>,
-    ws: WebSocket,
+    ws: Socket,
     params: ConnParams,
     _admission: Admission,
     _http_slot: S,
@@ -115,13 +151,14 @@ pub async fn run<S: Send + 'static>(
         encoding: params.encoding.unwrap_or(Encoding::Json),
         public_url: params.public_url.clone(),
         session: None,
-        queue: None,
-        queue_tx: None,
+        outlet: None,
+        more: false,
         last_beat: Instant::now(),
         requested_beat: false,
         recent: VecDeque::new(),
         identify_by: Instant::now() + Duration::from_millis(hub.config.identify_timeout_ms),
         head: Vec::with_capacity(64),
+        out: Vec::new(),
     };
     let flow = if !params.version_ok {
         Flow::Close(close::INVALID_API_VERSION, "Invalid API version")
@@ -133,19 +170,22 @@ pub async fn run<S: Send + 'static>(
     if let Flow::Close(code, reason) = flow {
         let _ = tokio::time::timeout(
             Duration::from_secs(1),
-            conn.ws.send(Message::Close(Some(CloseFrame { code, reason: Utf8Bytes::from(reason) }))),
+            conn.ws
+                .send(Message::Close(Some(CloseFrame { code: code.into(), reason: Utf8Bytes::from_static(reason) }))),
         )
         .await;
     }
-    if let (Some(session), Some(tx)) = (&conn.session, conn.queue_tx.as_ref().and_then(mpsc::WeakSender::upgrade)) {
-        session.detach(&tx);
+    if let (Some(session), Some(outlet)) = (&conn.session, &conn.outlet) {
+        session.detach(outlet);
     }
     hub.connection_closed();
 }
 
-async fn next_frame(queue: &mut Option<mpsc::Receiver<Frame>>) -> Option<Frame> {
-    match queue {
-        Some(q) => q.recv().await,
+/// Completes when frames may be waiting for the connection.
+async fn frames_ready(outlet: &Option<Outlet>, more: bool) {
+    match outlet {
+        Some(_) if more => {}
+        Some(outlet) => outlet.ready().await,
         None => std::future::pending().await,
     }
 }
@@ -228,18 +268,13 @@ impl Conn {
                 biased;
                 () = &mut shutdown => return self.reconnect().await,
                 () = &mut revoked => Flow::Close(close::AUTHENTICATION_FAILED, "Authentication failed."),
-                frame = next_frame(&mut self.queue) => match frame {
-                    Some(frame) => self.send_frames(frame).await,
-                    // The session cut us loose: we were too slow, or a
-                    // resume elsewhere took the session over.
-                    None => Flow::Close(close::UNKNOWN_ERROR, "Session moved or connection too slow; resume"),
-                },
-                msg = self.ws.recv() => match msg {
+                () = frames_ready(&self.outlet, self.more) => self.send_frames().await,
+                msg = self.ws.next() => match msg {
                     // Discord takes JSON in text and binary frames alike.
                     Some(Ok(Message::Text(text))) if self.encoding == Encoding::Json => self.receive(text.as_bytes()).await,
                     Some(Ok(Message::Text(_))) => Flow::Close(close::DECODE_ERROR, "ETF payloads come in binary frames"),
                     Some(Ok(Message::Binary(bytes))) => self.receive(&bytes).await,
-                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => Flow::Continue,
+                    Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => Flow::Continue,
                     Some(Ok(Message::Close(_))) | None | Some(Err(_)) => Flow::Drop,
                 },
                 () = &mut timer => self.on_timer().await,
@@ -258,7 +293,7 @@ impl Conn {
         }
         let wait = async {
             loop {
-                match self.ws.recv().await {
+                match self.ws.next().await {
                     Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
                     _ => {}
                 }
@@ -275,80 +310,103 @@ impl Conn {
         self.send_parts(&[&bytes]).await
     }
 
-    async fn send_frame(&mut self, frame: Frame) -> Flow {
-        let Some(message) = self.encode_frame(&frame) else { return Flow::Drop };
-        let timeout = Duration::from_millis(self.hub.config.send_timeout_ms);
-        match tokio::time::timeout(timeout, self.ws.send(message)).await {
-            Ok(Ok(())) => Flow::Continue,
-            _ => Flow::Drop,
-        }
-    }
-
-    /// One dispatch as a WebSocket message: its head written into the
+    /// Appends one dispatch to `out`: its head written into the
     /// connection's head buffer, then the shared payload, then the tail.
-    fn encode_frame(&mut self, frame: &Frame) -> Option<Message> {
+    fn encode_frame(&mut self, frame: &Frame, out: &mut Vec<u8>) -> bool {
         let mut head = std::mem::take(&mut self.head);
         frame.write_head(&mut head);
-        let message = self.encode(&[&head, &frame.data, Frame::TAIL]);
+        let encoded = self.encode(&[&head, &frame.data, Frame::TAIL], out);
         self.head = head;
-        message
+        encoded
     }
 
     async fn send_parts(&mut self, parts: &[&[u8]]) -> Flow {
-        let Some(message) = self.encode(parts) else { return Flow::Drop };
-        let timeout = Duration::from_millis(self.hub.config.send_timeout_ms);
-        match tokio::time::timeout(timeout, self.ws.send(message)).await {
-            Ok(Ok(())) => Flow::Continue,
-            _ => Flow::Drop,
+        let mut out = std::mem::take(&mut self.out);
+        if !self.encode(parts, &mut out) {
+            return Flow::Drop;
         }
+        let deadline = Instant::now() + Duration::from_millis(self.hub.config.send_timeout_ms);
+        self.write_out(out, deadline).await
     }
 
-    /// Writes `first` and the frames queued behind it (up to
-    /// `WRITE_BATCH`) with one flush: a burst costs one write and one timer,
-    /// not one per frame.
-    async fn send_frames(&mut self, first: Frame) -> Flow {
+    /// Writes the frames waiting for us (up to `WRITE_BATCH`) in one write:
+    /// a burst costs one system call and one timer, not one per frame.
+    async fn send_frames(&mut self) -> Flow {
         let deadline = Instant::now() + Duration::from_millis(self.hub.config.send_timeout_ms);
-        let mut frame = first;
-        for written in 1.. {
-            let Some(message) = self.encode_frame(&frame) else { return Flow::Drop };
-            if !matches!(tokio::time::timeout_at(deadline, self.ws.feed(message)).await, Ok(Ok(()))) {
+        self.more = false;
+        let mut out = std::mem::take(&mut self.out);
+        let mut written = 0;
+        while written < WRITE_BATCH {
+            let next = match (&self.session, &self.outlet) {
+                (Some(session), Some(outlet)) => session.take(outlet),
+                _ => Ok(None),
+            };
+            let frame = match next {
+                Ok(Some(frame)) => frame,
+                Ok(None) => break,
+                // The session cut us loose: we were too slow, or a resume
+                // elsewhere took the session over.
+                Err(Detached) => {
+                    return Flow::Close(close::UNKNOWN_ERROR, "Session moved or connection too slow; resume")
+                }
+            };
+            if !self.encode_frame(&frame, &mut out) {
                 return Flow::Drop;
             }
-            let next = match self.queue.as_mut() {
-                Some(q) if written < WRITE_BATCH => q.try_recv().ok(),
-                _ => None,
-            };
-            match next {
-                Some(f) => frame = f,
-                None => break,
-            }
+            written += 1;
         }
-        match tokio::time::timeout_at(deadline, self.ws.flush()).await {
+        if written == 0 {
+            self.out = out;
+            return Flow::Continue;
+        }
+        self.more = written == WRITE_BATCH;
+        self.write_out(out, deadline).await
+    }
+
+    /// Writes `out`, whole WebSocket frames, to the socket: after whatever
+    /// tungstenite has queued itself (a pong, a close reply), so frames
+    /// never interleave. Keeps the buffer only while it is small or more
+    /// frames are waiting.
+    async fn write_out(&mut self, mut out: Vec<u8>, deadline: Instant) -> Flow {
+        let written = tokio::time::timeout_at(deadline, async {
+            self.ws.flush().await.map_err(std::io::Error::other)?;
+            self.ws.get_mut().write_all(&out).await
+        })
+        .await;
+        if out.capacity() > OUT_KEEP && !self.more {
+            out = Vec::new();
+        }
+        out.clear();
+        self.out = out;
+        match written {
             Ok(Ok(())) => Flow::Continue,
             _ => Flow::Drop,
         }
     }
 
-    /// One payload as the client asked for it: JSON or ETF, compressed or
-    /// not; `None` if it cannot be.
-    fn encode(&mut self, parts: &[&[u8]]) -> Option<Message> {
+    /// Appends one payload to `out` as the client asked for it: JSON or
+    /// ETF, compressed or not, in one WebSocket frame; false if it cannot
+    /// be encoded. JSON goes in a text frame: payloads are serde_json's
+    /// output and heads are ASCII, so they are UTF-8 without checking.
+    fn encode(&mut self, parts: &[&[u8]], out: &mut Vec<u8>) -> bool {
         let etf;
         let parts = match self.encoding {
             Encoding::Json => parts,
             Encoding::Etf => {
                 // Payloads are JSON (shared by every session); an ETF
                 // client gets its own translation of each.
-                let value = serde_json::from_slice::<Value>(&parts.concat()).ok()?;
+                let Ok(value) = serde_json::from_slice::<Value>(&parts.concat()) else { return false };
                 etf = crate::etf::encode(&value);
                 &[&etf[..]][..]
             }
         };
         match self.compressor.compress(parts) {
-            Ok(None) if self.encoding == Encoding::Etf => Some(Message::Binary(Bytes::from(parts.concat()))),
-            Ok(None) => Utf8Bytes::try_from(parts.concat()).ok().map(Message::Text),
-            Ok(Some(compressed)) => Some(Message::Binary(Bytes::from(compressed))),
-            Err(_) => None,
+            Ok(None) if self.encoding == Encoding::Etf => ws_frame(out, OPCODE_BINARY, parts),
+            Ok(None) => ws_frame(out, OPCODE_TEXT, parts),
+            Ok(Some(compressed)) => ws_frame(out, OPCODE_BINARY, &[&compressed]),
+            Err(_) => return false,
         }
+        true
     }
 
     /// Counts a client event against the rate limit.
@@ -659,25 +717,21 @@ impl Conn {
         }
     }
 
-    /// Connects this socket to a session's queue, sending `replay` first.
+    /// Connects this socket to a session: it is sent the frames after
+    /// `resume_from`'s sequence (all of them for a new session) first.
     async fn attach(&mut self, session: Arc<Session>, resume_from: Option<Option<u64>>) -> Flow {
-        let (tx, rx) = mpsc::channel(self.hub.config.max_queue);
-        let replay = match resume_from {
-            None => session.resume(Some(0), tx.clone()).unwrap_or_default(),
-            Some(seq) => match session.resume(seq, tx.clone()) {
-                Ok(frames) => frames,
+        let max_queue = self.hub.config.max_queue;
+        let outlet = match resume_from {
+            None => session.attach(Some(0), max_queue).expect("a new session attaches from 0"),
+            Some(seq) => match session.attach(seq, max_queue) {
+                Ok(outlet) => outlet,
                 Err(ResumeError::TooOld) => return self.invalid_session().await,
                 Err(ResumeError::Future) => return Flow::Close(close::INVALID_SEQ, "Invalid sequence."),
             },
         };
         self.session = Some(session);
-        self.queue = Some(rx);
-        self.queue_tx = Some(tx.downgrade());
-        for frame in replay {
-            if let f @ (Flow::Close(..) | Flow::Drop) = self.send_frame(frame).await {
-                return f;
-            }
-        }
+        self.outlet = Some(outlet);
+        self.more = true;
         Flow::Continue
     }
 
@@ -868,4 +922,36 @@ fn user_presence(update: &PresenceUpdate) -> Option<UserPresence> {
         status: if update.status == "offline" { "invisible".into() } else { update.status.clone() },
         activities: update.activities.clone().unwrap_or_default(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Cursor;
+
+    use tokio_tungstenite::tungstenite::protocol::{Role, WebSocket};
+
+    use super::*;
+
+    /// Frames of every length encoding (7-bit, 16-bit, 64-bit), read back by
+    /// tungstenite as a client: each is one whole message with the parts
+    /// in order.
+    #[test]
+    fn frames_are_read_back_by_a_websocket_client() {
+        let mut out = Vec::new();
+        let lengths = [0usize, 1, 125, 126, 127, 65_535, 65_536, 200_000];
+        for &n in &lengths {
+            let body = "x".repeat(n);
+            let (a, b) = body.as_bytes().split_at(n / 2);
+            ws_frame(&mut out, OPCODE_TEXT, &[a, b]);
+        }
+        ws_frame(&mut out, OPCODE_BINARY, &[&[1, 2, 3], &[4]]);
+        let mut client = WebSocket::from_raw_socket(Cursor::new(out), Role::Client, None);
+        for &n in &lengths {
+            match client.read().expect("a message") {
+                Message::Text(text) => assert_eq!(text.as_str(), "x".repeat(n)),
+                other => panic!("a text message of {n} bytes, got {other:?}"),
+            }
+        }
+        assert_eq!(client.read().expect("a message"), Message::Binary(Bytes::from_static(&[1, 2, 3, 4])));
+    }
 }

@@ -159,6 +159,8 @@ pub struct Hub {
     /// The domain, for the client requests it answers (voice state). Held
     /// weakly: the domain holds the hub (as its presences).
     domain: std::sync::OnceLock<domain::WeakDomain>,
+    /// Where connections and the dispatcher run (see [`crate::SessionRuntime`]).
+    pub(crate) runtime: tokio::runtime::Handle,
 }
 
 impl Hub {
@@ -169,6 +171,7 @@ impl Hub {
         metrics: Arc<Metrics>,
         limiter: Arc<dyn RateLimiter>,
         trusted_proxies: Vec<IpAddr>,
+        runtime: tokio::runtime::Handle,
     ) -> Arc<Self> {
         let (closing, _) = watch::channel(false);
         Arc::new(Self {
@@ -183,6 +186,7 @@ impl Hub {
             limiter,
             trusted_proxies,
             domain: std::sync::OnceLock::new(),
+            runtime,
         })
     }
 
@@ -260,17 +264,18 @@ impl Hub {
         self.registry.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Starts the dispatcher and the reaper of expired sessions.
+    /// Starts the dispatcher and the reaper of expired sessions, on the
+    /// sessions' runtime.
     pub fn spawn(self: &Arc<Self>) {
         let mut sub = self.bus.subscribe();
         let hub = self.clone();
-        tokio::spawn(async move {
+        self.runtime.spawn(async move {
             while let Some(event) = sub.recv().await {
                 hub.route(&event);
             }
         });
         let hub = Arc::downgrade(self);
-        tokio::spawn(async move {
+        self.runtime.spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_millis(250));
             loop {
                 tick.tick().await;

@@ -11,6 +11,7 @@ mod conn;
 pub mod etf;
 mod hub;
 mod protocol;
+mod replay;
 mod session;
 #[cfg(test)]
 mod test_events;
@@ -19,13 +20,16 @@ mod visibility;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::ws::rejection::WebSocketUpgradeRejection;
-use axum::extract::{ConnectInfo, Extension, Query, State, WebSocketUpgrade};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::extract::{ConnectInfo, Extension, Query, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use hyper_util::rt::TokioIo;
 use serde::Deserialize;
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
+use tokio_tungstenite::WebSocketStream;
 
 pub use compress::Transport;
 pub use hub::{Admission, Hub, Refusal};
@@ -41,7 +45,13 @@ pub struct GatewayConfig {
     pub resume_window_ms: u64,
     /// Dispatches kept per session for resuming.
     pub resume_buffer: usize,
-    /// Dispatches queued per connection before it is cut loose as too slow.
+    /// Worker threads of the runtime that runs the gateway's connections
+    /// and dispatcher, apart from the one answering HTTP requests; 0: one
+    /// per core.
+    pub worker_threads: usize,
+    /// Dispatches a connection may fall behind by before it is cut loose as
+    /// too slow (at most `resume_buffer`: what it has yet to write is kept
+    /// there).
     pub max_queue: usize,
     /// How long a socket write may take before the peer is dropped.
     pub send_timeout_ms: u64,
@@ -101,6 +111,7 @@ impl Default for GatewayConfig {
             resume_window_ms: 120_000,
             resume_buffer: 4096,
             max_queue: 2048,
+            worker_threads: 0,
             send_timeout_ms: 10_000,
             large_threshold: 250,
             public_url: None,
@@ -147,10 +158,10 @@ async fn upgrade(
     headers: HeaderMap,
     peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     http_slot: Option<Extension<HttpSlot>>,
-    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+    mut req: Request,
 ) -> Response {
     // A plain GET of `/` is not a gateway connection.
-    let Ok(ws) = ws else {
+    let Some((accept, on_upgrade)) = websocket_handshake(&mut req) else {
         return (
             StatusCode::NOT_FOUND,
             [(header::CONTENT_TYPE, "application/json")],
@@ -203,10 +214,89 @@ async fn upgrade(
     // and nearly all of them are heartbeats of a few dozen bytes: the buffer
     // starts at READ_BUFFER and grows for a frame whose header announces
     // more, so an idle session keeps 512 bytes, not 4 KiB.
-    ws.max_message_size(MAX_MESSAGE)
-        .max_frame_size(MAX_MESSAGE)
-        .read_buffer_size(READ_BUFFER)
-        .on_upgrade(move |socket| conn::run(hub, socket, params, admission, http_slot))
+    let config = WebSocketConfig::default()
+        .max_message_size(Some(MAX_MESSAGE))
+        .max_frame_size(Some(MAX_MESSAGE))
+        .read_buffer_size(READ_BUFFER);
+    // The connection runs on the sessions' runtime, not the one answering
+    // requests.
+    hub.runtime.clone().spawn(async move {
+        let Ok(upgraded) = on_upgrade.await else { return };
+        let ws = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config)).await;
+        conn::run(hub, ws, params, admission, http_slot).await
+    });
+    let mut response = StatusCode::SWITCHING_PROTOCOLS.into_response();
+    let h = response.headers_mut();
+    h.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+    h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+    h.insert(header::SEC_WEBSOCKET_ACCEPT, accept);
+    response
+}
+
+/// The socket a connection reads and writes: the upgraded HTTP connection,
+/// owned by the gateway (not behind axum's `WebSocket`), so that dispatches
+/// are framed and written by `conn` itself.
+pub(crate) type Socket = WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>;
+
+/// Checks an HTTP request is a WebSocket opening handshake (RFC 6455
+/// §4.2.1): a GET asking to upgrade to `websocket`, version 13, with a key.
+/// Answers the `Sec-WebSocket-Accept` for it and the upgrade to wait for.
+fn websocket_handshake(req: &mut Request) -> Option<(HeaderValue, hyper::upgrade::OnUpgrade)> {
+    let h = req.headers();
+    let has_token = |name: header::HeaderName, token: &str| {
+        h.get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .any(|t| t.trim().eq_ignore_ascii_case(token))
+    };
+    let upgrade = req.method() == Method::GET
+        && has_token(header::CONNECTION, "upgrade")
+        && has_token(header::UPGRADE, "websocket")
+        && h.get(header::SEC_WEBSOCKET_VERSION).is_some_and(|v| v == "13");
+    let key = h.get(header::SEC_WEBSOCKET_KEY).filter(|k| !k.is_empty())?;
+    if !upgrade {
+        return None;
+    }
+    let accept = HeaderValue::from_str(&derive_accept_key(key.as_bytes())).ok()?;
+    let on_upgrade = req.extensions_mut().remove::<hyper::upgrade::OnUpgrade>()?;
+    Some((accept, on_upgrade))
+}
+
+/// The runtime the gateway's connections and its dispatcher run on, apart
+/// from the one that answers HTTP requests. A message to a guild wakes one
+/// task per connection of its members; on a runtime of their own, those
+/// thousands of wake-ups queue behind each other and not in front of the
+/// requests (message creates among them) and of the store's writer, which
+/// the operating system's scheduler then serves in turn with them.
+pub struct SessionRuntime {
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl SessionRuntime {
+    /// A multi-threaded runtime of `threads` workers (0: one per core).
+    pub fn new(threads: usize) -> std::io::Result<Self> {
+        let mut builder = tokio::runtime::Builder::new_multi_thread();
+        if threads > 0 {
+            builder.worker_threads(threads);
+        }
+        let runtime = builder.thread_name("gateway").enable_all().build()?;
+        Ok(Self { runtime: Some(runtime) })
+    }
+
+    pub fn handle(&self) -> tokio::runtime::Handle {
+        self.runtime.as_ref().expect("until dropped").handle().clone()
+    }
+}
+
+impl Drop for SessionRuntime {
+    /// Without waiting for its tasks: dropping a runtime from async code
+    /// must not block, and whatever still runs there is past its shutdown.
+    fn drop(&mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
 }
 
 /// The answer to a socket over a cap, in Discord's error shape.

@@ -2,12 +2,14 @@
 //! been sent, kept so that a resume can replay them. Its state sits behind
 //! a std mutex that is never held across an await.
 
-use std::collections::{HashSet, VecDeque};
-use std::sync::Mutex;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use bytes::Bytes;
-use tokio::sync::mpsc;
+use tokio::sync::Notify;
+
+use crate::replay::Replay;
 
 use events::{intents, Event};
 use store::{GuildId, UserId};
@@ -16,7 +18,7 @@ use store::{GuildId, UserId};
 /// serialised once and shared (reference-counted) by every session that
 /// receives it; only the few bytes around it differ per session, and they
 /// are written when the frame goes out.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Frame {
     pub seq: u64,
     pub name: &'static str,
@@ -72,14 +74,21 @@ pub struct Session {
 
 struct Inner {
     seq: u64,
-    /// Frames sent, oldest first, for resuming.
-    buffer: VecDeque<Frame>,
+    /// Frames dispatched, oldest first: for resuming, and, after `sent`,
+    /// the attached connection's queue. One buffer serves both, so a frame
+    /// waiting to be written costs nothing beyond its place for resuming.
+    buffer: Replay,
     buffer_limit: usize,
     /// What the buffer holds, counting each payload in full (shared ones
     /// too, so the figure is an upper bound of what dropping it frees).
     buffer_bytes: usize,
-    /// The attached connection's dispatch queue.
-    sink: Option<mpsc::Sender<Frame>>,
+    /// The last frame handed to a connection (or, after a resume, the last
+    /// one the client said it received).
+    sent: u64,
+    /// The attached connection, if any.
+    attached: Option<Attached>,
+    /// Attachments made so far: each gets the next number.
+    attachments: u64,
     /// When the last connection went away; `None` while attached.
     detached_at: Option<Instant>,
     guilds: HashSet<GuildId>,
@@ -88,10 +97,39 @@ struct Inner {
     token_hash: String,
 }
 
+/// The attached connection, as the session sees it.
+struct Attached {
+    id: u64,
+    wake: Arc<Notify>,
+    /// Frames it may fall behind by before it is cut loose as too slow.
+    max_queue: usize,
+}
+
+/// A connection's end of its session: which attachment it is, and what
+/// wakes it when a frame is dispatched while it had caught up.
+#[derive(Debug)]
+pub struct Outlet {
+    id: u64,
+    wake: Arc<Notify>,
+}
+
+impl Outlet {
+    /// Completes when a frame was dispatched since the connection last
+    /// found nothing to take (or it was detached).
+    pub async fn ready(&self) {
+        self.wake.notified().await
+    }
+}
+
+/// The connection is no longer the session's: cut loose as too slow, or
+/// replaced by a resume elsewhere.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Detached;
+
 /// What became of a dispatch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Delivery {
-    /// In the attached connection's queue, which now holds `depth` frames.
+    /// Waiting for the attached connection, which is `depth` frames behind.
     Queued { depth: usize },
     /// Kept for a resume only: no connection is attached.
     Buffered,
@@ -128,10 +166,12 @@ impl Session {
             shard,
             inner: Mutex::new(Inner {
                 seq: 0,
-                buffer: VecDeque::new(),
+                buffer: Replay::default(),
                 buffer_limit: buffer_limit.max(1),
                 buffer_bytes: 0,
-                sink: None,
+                sent: 0,
+                attached: None,
+                attachments: 0,
                 detached_at: Some(Instant::now()),
                 guilds,
                 token_hash,
@@ -214,30 +254,56 @@ impl Session {
         event.payload_for(self.user, all_content, history)
     }
 
-    /// Sends a dispatch: into the resume buffer, and to the attached
-    /// connection's queue if there is one.
+    /// Sends a dispatch: into the resume buffer, from which the attached
+    /// connection, if any, takes it. A connection is woken only when it had
+    /// caught up; one that falls more than its `max_queue` behind is cut
+    /// loose, and the session stays resumable.
     pub fn dispatch(&self, name: &'static str, data: Bytes) -> Delivery {
         let mut inner = self.lock();
         inner.seq += 1;
         let frame = Frame { seq: inner.seq, name, data };
         inner.buffer_bytes += frame.cost();
-        inner.buffer.push_back(frame.clone());
-        while inner.buffer.len() > inner.buffer_limit {
-            if let Some(old) = inner.buffer.pop_front() {
-                inner.buffer_bytes -= old.cost();
-            }
-        }
-        let Some(sink) = &inner.sink else { return Delivery::Buffered };
-        let delivery = match sink.try_send(frame) {
-            Ok(()) => return Delivery::Queued { depth: sink.max_capacity() - sink.capacity() },
-            Err(mpsc::error::TrySendError::Full(_)) => Delivery::CutLoose,
-            Err(mpsc::error::TrySendError::Closed(_)) => Delivery::Buffered,
+        inner.buffer.push_back(frame);
+        let Some(attached) = &inner.attached else {
+            inner.trim();
+            return Delivery::Buffered;
         };
-        // Full (too slow) or closed (already gone): detach. The connection
-        // notices its queue closed and ends.
-        inner.sink = None;
-        inner.detached_at = Some(Instant::now());
-        delivery
+        let depth = (inner.seq - inner.sent) as usize;
+        if depth > attached.max_queue {
+            let attached = inner.attached.take().expect("checked above");
+            inner.detached_at = Some(Instant::now());
+            inner.trim();
+            attached.wake.notify_one();
+            return Delivery::CutLoose;
+        }
+        if depth == 1 {
+            attached.wake.notify_one();
+        }
+        inner.trim();
+        Delivery::Queued { depth }
+    }
+
+    /// The next frame for `outlet`'s connection, if one is waiting.
+    pub fn take(&self, outlet: &Outlet) -> Result<Option<Frame>, Detached> {
+        let mut inner = self.lock();
+        if inner.attached.as_ref().is_none_or(|a| a.id != outlet.id) {
+            return Err(Detached);
+        }
+        if inner.sent == inner.seq {
+            return Ok(None);
+        }
+        let oldest = inner.buffer.front().map_or(inner.seq + 1, |f| f.seq);
+        // Frames leave the buffer only when acknowledged, which stops at
+        // `sent`, or past `buffer_limit`, which is never below a
+        // connection's `max_queue`; this is a guard, not a path.
+        let Some(frame) = (inner.sent + 1).checked_sub(oldest).and_then(|i| inner.buffer.get(i as usize)).cloned()
+        else {
+            inner.attached = None;
+            inner.detached_at = Some(Instant::now());
+            return Err(Detached);
+        };
+        inner.sent = frame.seq;
+        Ok(Some(frame))
     }
 
     /// Lets go of the frames up to `seq`, which a heartbeat says the
@@ -245,23 +311,23 @@ impl Session {
     /// received, never from before one it has reported, so no resume can
     /// ask for them again. What stays is what a dropped connection may have
     /// lost; an idle session keeps no READY or GUILD_CREATE for its life.
+    /// A client cannot have received what was never handed to its
+    /// connection, so nothing after `sent` goes.
     pub fn acknowledge(&self, seq: u64) {
         let mut inner = self.lock();
-        let seq = seq.min(inner.seq);
+        let seq = seq.min(inner.sent);
         while inner.buffer.front().is_some_and(|f| f.seq <= seq) {
             if let Some(old) = inner.buffer.pop_front() {
                 inner.buffer_bytes -= old.cost();
             }
         }
-        if inner.buffer.is_empty() {
-            inner.buffer = VecDeque::new();
-        }
     }
 
-    /// Attaches a resuming connection: returns the frames after `seq`, to be
-    /// sent before anything from the queue. Replacing a still-attached
-    /// connection detaches it.
-    pub fn resume(&self, seq: Option<u64>, sink: mpsc::Sender<Frame>) -> Result<Vec<Frame>, ResumeError> {
+    /// Attaches a connection that has received everything up to `seq`
+    /// (`None`: nothing): it takes the frames after it, then new ones, from
+    /// its [`Outlet`], falling at most `max_queue` frames behind. Replacing
+    /// a still-attached connection detaches it.
+    pub fn attach(&self, seq: Option<u64>, max_queue: usize) -> Result<Outlet, ResumeError> {
         let mut inner = self.lock();
         let seq = seq.unwrap_or(0);
         if seq > inner.seq {
@@ -271,17 +337,25 @@ impl Session {
         if seq + 1 < oldest {
             return Err(ResumeError::TooOld);
         }
-        let replay = inner.buffer.iter().filter(|f| f.seq > seq).cloned().collect();
-        inner.sink = Some(sink);
+        if let Some(old) = inner.attached.take() {
+            old.wake.notify_one();
+        }
+        inner.attachments += 1;
+        let outlet = Outlet { id: inner.attachments, wake: Arc::new(Notify::new()) };
+        // Never below what is still waiting: the buffer must keep every
+        // frame the connection has yet to take.
+        let max_queue = max_queue.clamp(1, inner.buffer_limit).max((inner.seq - seq) as usize);
+        inner.attached = Some(Attached { id: outlet.id, wake: outlet.wake.clone(), max_queue });
+        inner.sent = seq;
         inner.detached_at = None;
-        Ok(replay)
+        Ok(outlet)
     }
 
-    /// Detaches `sink`'s connection if it is still the attached one.
-    pub fn detach(&self, sink: &mpsc::Sender<Frame>) {
+    /// Detaches `outlet`'s connection if it is still the attached one.
+    pub fn detach(&self, outlet: &Outlet) {
         let mut inner = self.lock();
-        if inner.sink.as_ref().is_some_and(|s| s.same_channel(sink)) {
-            inner.sink = None;
+        if inner.attached.as_ref().is_some_and(|a| a.id == outlet.id) {
+            inner.attached = None;
             inner.detached_at = Some(Instant::now());
         }
     }
@@ -294,6 +368,17 @@ impl Session {
     pub fn detached_buffer(&self) -> Option<(Instant, usize)> {
         let inner = self.lock();
         inner.detached_at.map(|t| (t, inner.buffer_bytes))
+    }
+}
+
+impl Inner {
+    /// Keeps the buffer within its limit, oldest frames out first.
+    fn trim(&mut self) {
+        while self.buffer.len() > self.buffer_limit {
+            if let Some(old) = self.buffer.pop_front() {
+                self.buffer_bytes -= old.cost();
+            }
+        }
     }
 }
 

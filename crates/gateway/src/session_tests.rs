@@ -7,7 +7,6 @@ use std::collections::HashSet;
 use bytes::Bytes;
 use events::{intents, RevokedTokens};
 use futures::FutureExt;
-use tokio::sync::mpsc;
 
 use super::*;
 use crate::test_events::{ack, channel, channel_message, dm_message, guild_update, reply_message};
@@ -30,12 +29,20 @@ fn bot(intents: u64, shard: (u64, u64)) -> Session {
     Session::new("b".into(), user(2), true, intents, shard, HashSet::new(), 16, "hash".into())
 }
 
-/// Attaches a fresh connection queue of `capacity`, as IDENTIFY does.
-fn attach(s: &Session, capacity: usize) -> (mpsc::Sender<Frame>, mpsc::Receiver<Frame>) {
-    let (tx, rx) = mpsc::channel(capacity);
-    let replay = s.resume(Some(0), tx.clone()).expect("a new session attaches from 0");
-    assert!(replay.is_empty(), "a new session has nothing to replay");
-    (tx, rx)
+/// Attaches a fresh connection allowed `max_queue` frames behind, as
+/// IDENTIFY does.
+fn attach(s: &Session, max_queue: usize) -> Outlet {
+    let outlet = s.attach(Some(0), max_queue).expect("a new session attaches from 0");
+    assert!(received(s, &outlet).is_empty(), "a new session has nothing to replay");
+    outlet
+}
+
+/// Attaches a connection that received up to `seq`, as RESUME does, and
+/// what it is then sent.
+fn resume(s: &Session, seq: Option<u64>) -> Result<(Outlet, Vec<Frame>), ResumeError> {
+    let outlet = s.attach(seq, 16)?;
+    let replay = received(s, &outlet);
+    Ok((outlet, replay))
 }
 
 fn data(n: usize) -> Bytes {
@@ -46,8 +53,9 @@ fn seqs(frames: &[Frame]) -> Vec<u64> {
     frames.iter().map(|f| f.seq).collect()
 }
 
-fn received(rx: &mut mpsc::Receiver<Frame>) -> Vec<Frame> {
-    std::iter::from_fn(|| rx.try_recv().ok()).collect()
+/// What the connection takes until it has caught up.
+fn received(s: &Session, outlet: &Outlet) -> Vec<Frame> {
+    std::iter::from_fn(|| s.take(outlet).ok().flatten()).collect()
 }
 
 /// What the buffer should account for these payloads.
@@ -58,11 +66,11 @@ fn cost(payloads: &[Bytes]) -> usize {
 #[test]
 fn sequence_numbers_start_at_one_and_grow_by_one_per_dispatch() {
     let s = person(16);
-    let (_tx, mut rx) = attach(&s, 16);
+    let o = attach(&s, 16);
     for n in 1..=5 {
         assert_eq!(s.dispatch("MESSAGE_CREATE", data(n)), Delivery::Queued { depth: n });
     }
-    let frames = received(&mut rx);
+    let frames = received(&s, &o);
     assert_eq!(seqs(&frames), vec![1, 2, 3, 4, 5]);
     assert_eq!(frames[2].data, data(3), "each frame carries its own payload");
     // A detached session keeps counting: the resume replays what it missed
@@ -70,8 +78,7 @@ fn sequence_numbers_start_at_one_and_grow_by_one_per_dispatch() {
     let s = person(16);
     assert_eq!(s.dispatch("A", data(1)), Delivery::Buffered);
     assert_eq!(s.dispatch("B", data(2)), Delivery::Buffered);
-    let (tx, _rx) = mpsc::channel(4);
-    let replay = s.resume(Some(0), tx).unwrap();
+    let (_, replay) = resume(&s, Some(0)).unwrap();
     assert_eq!(seqs(&replay), vec![1, 2]);
     assert_eq!(replay.iter().map(|f| f.name).collect::<Vec<_>>(), vec!["A", "B"]);
 }
@@ -93,19 +100,18 @@ fn a_frame_is_a_dispatch_with_its_sequence_and_name() {
 #[test]
 fn resume_replays_exactly_the_dispatches_after_the_given_sequence() {
     let s = person(16);
-    let (tx, _rx) = attach(&s, 16);
+    let o = attach(&s, 16);
     for n in 1..=6 {
         s.dispatch("MESSAGE_CREATE", data(n));
     }
-    s.detach(&tx);
-    let (tx, _rx) = mpsc::channel(16);
-    let replay = s.resume(Some(4), tx.clone()).unwrap();
+    s.detach(&o);
+    let (_, replay) = resume(&s, Some(4)).unwrap();
     assert_eq!(seqs(&replay), vec![5, 6]);
     assert_eq!(replay[0].data, data(5));
     // Resuming at the latest sequence replays nothing, and a resume with no
     // sequence (`null`, nothing received) replays everything.
-    assert!(s.resume(Some(6), tx.clone()).unwrap().is_empty());
-    assert_eq!(seqs(&s.resume(None, tx).unwrap()), vec![1, 2, 3, 4, 5, 6]);
+    assert!(resume(&s, Some(6)).unwrap().1.is_empty());
+    assert_eq!(seqs(&resume(&s, None).unwrap().1), vec![1, 2, 3, 4, 5, 6]);
 }
 
 #[test]
@@ -115,31 +121,30 @@ fn resume_refuses_a_sequence_the_buffer_no_longer_reaches_or_never_had() {
     for n in 1..=5 {
         s.dispatch("MESSAGE_CREATE", data(n));
     }
-    let (tx, _rx) = mpsc::channel(16);
-    assert_eq!(s.resume(Some(1), tx.clone()).unwrap_err(), ResumeError::TooOld, "frame 2 is gone");
-    assert_eq!(s.resume(Some(0), tx.clone()).unwrap_err(), ResumeError::TooOld, "frames 1 and 2 are gone");
-    assert_eq!(s.resume(Some(6), tx.clone()).unwrap_err(), ResumeError::Future, "6 was never sent");
-    assert_eq!(s.resume(Some(u64::MAX), tx.clone()).unwrap_err(), ResumeError::Future);
+    assert_eq!(resume(&s, Some(1)).unwrap_err(), ResumeError::TooOld, "frame 2 is gone");
+    assert_eq!(resume(&s, Some(0)).unwrap_err(), ResumeError::TooOld, "frames 1 and 2 are gone");
+    assert_eq!(resume(&s, Some(6)).unwrap_err(), ResumeError::Future, "6 was never sent");
+    assert_eq!(resume(&s, Some(u64::MAX)).unwrap_err(), ResumeError::Future);
     assert!(s.detached_since().is_some(), "a refused resume attaches nothing");
     // The oldest sequence the buffer still follows on from resumes.
-    assert_eq!(seqs(&s.resume(Some(2), tx).unwrap()), vec![3, 4, 5]);
+    assert_eq!(seqs(&resume(&s, Some(2)).unwrap().1), vec![3, 4, 5]);
     assert!(s.detached_since().is_none());
 }
 
 #[test]
 fn a_heartbeat_s_sequence_lets_go_of_what_the_client_has_received() {
     let s = person(16);
-    let (tx, _rx) = attach(&s, 16);
+    let o = attach(&s, 16);
     let payloads: Vec<Bytes> = (1..=5).map(data).collect();
     for p in &payloads {
         s.dispatch("E", p.clone());
     }
+    assert_eq!(received(&s, &o).len(), 5, "the connection wrote all five");
     s.acknowledge(2);
-    s.detach(&tx);
+    s.detach(&o);
     assert_eq!(s.detached_buffer().unwrap().1, cost(&payloads[2..]), "frames 1 and 2 are let go");
-    let (tx, _rx) = mpsc::channel(16);
-    assert!(matches!(s.resume(Some(1), tx.clone()), Err(ResumeError::TooOld)), "1 was acknowledged as received");
-    let replay = s.resume(Some(2), tx.clone()).unwrap();
+    assert!(matches!(resume(&s, Some(1)), Err(ResumeError::TooOld)), "1 was acknowledged as received");
+    let (o, replay) = resume(&s, Some(2)).unwrap();
     assert_eq!(seqs(&replay), vec![3, 4, 5]);
     // The very payloads dispatched (shared with every other session), not
     // copies of them.
@@ -149,18 +154,30 @@ fn a_heartbeat_s_sequence_lets_go_of_what_the_client_has_received() {
     // the next dispatch is still kept.
     s.acknowledge(99);
     s.dispatch("E", data(6));
-    s.detach(&tx);
+    s.detach(&o);
     assert_eq!(s.detached_buffer().unwrap().1, cost(&[data(6)]));
-    let (tx, _rx) = mpsc::channel(16);
-    assert_eq!(seqs(&s.resume(Some(5), tx).unwrap()), vec![6]);
+    assert_eq!(seqs(&resume(&s, Some(5)).unwrap().1), vec![6]);
+}
+
+#[test]
+fn a_heartbeat_cannot_let_go_of_what_the_connection_has_not_written() {
+    let s = person(16);
+    let o = attach(&s, 16);
+    for n in 1..=4 {
+        s.dispatch("E", data(n));
+    }
+    assert_eq!(s.take(&o).unwrap().map(|f| f.seq), Some(1));
+    // A client claiming 4 has received only 1: 2 to 4 are still to be
+    // written, and are, in order.
+    s.acknowledge(4);
+    assert_eq!(seqs(&received(&s, &o)), vec![2, 3, 4]);
 }
 
 #[test]
 fn a_session_that_never_dispatched_resumes_only_from_zero() {
     let s = person(4);
-    let (tx, _rx) = mpsc::channel(4);
-    assert_eq!(s.resume(Some(1), tx.clone()).unwrap_err(), ResumeError::Future);
-    assert!(s.resume(Some(0), tx).unwrap().is_empty());
+    assert_eq!(resume(&s, Some(1)).unwrap_err(), ResumeError::Future);
+    assert!(resume(&s, Some(0)).unwrap().1.is_empty());
 }
 
 #[test]
@@ -178,54 +195,59 @@ fn the_buffer_accounts_for_the_bytes_of_the_frames_it_keeps() {
     // 300 + 400 + 500 payload bytes, plus three frame records.
     assert_eq!(s.detached_buffer().unwrap().1, 1200 + 3 * std::mem::size_of::<Frame>());
     // Attached, the buffer is not counted against the detached budget.
-    let (tx, _rx) = mpsc::channel(4);
-    s.resume(Some(5), tx.clone()).unwrap();
+    let o = s.attach(Some(5), 4).unwrap();
     assert!(s.detached_buffer().is_none());
-    s.detach(&tx);
+    s.detach(&o);
     assert_eq!(s.detached_buffer().unwrap().1, 1200 + 3 * std::mem::size_of::<Frame>(), "detaching frees nothing");
 }
 
 #[test]
-fn a_full_queue_cuts_the_connection_loose_and_keeps_the_session_resumable() {
+fn a_connection_too_far_behind_is_cut_loose_and_the_session_stays_resumable() {
     let s = person(16);
-    let (tx, mut rx) = attach(&s, 2);
-    drop(tx);
+    let o = attach(&s, 2);
     assert_eq!(s.dispatch("A", data(1)), Delivery::Queued { depth: 1 });
     assert_eq!(s.dispatch("B", data(2)), Delivery::Queued { depth: 2 });
     assert_eq!(s.dispatch("C", data(3)), Delivery::CutLoose, "the client read nothing: too slow");
     assert!(s.detached_since().is_some(), "cut loose means detached");
-    // Nothing more goes to the old connection, even once it has room.
-    assert_eq!(seqs(&received(&mut rx)), vec![1, 2]);
+    // The connection is woken to find it is no longer the session's.
+    assert!(o.ready().now_or_never().is_some());
+    assert_eq!(s.take(&o), Err(Detached));
     assert_eq!(s.dispatch("D", data(4)), Delivery::Buffered);
-    // The session let go of the queue: the connection sees it closed and ends.
-    assert_eq!(rx.try_recv().unwrap_err(), mpsc::error::TryRecvError::Disconnected);
     // The client resumes from what it had and gets the rest in order.
-    let (tx2, _rx2) = mpsc::channel(2);
-    assert_eq!(seqs(&s.resume(Some(2), tx2).unwrap()), vec![3, 4]);
+    let o2 = s.attach(Some(2), 2).unwrap();
+    assert_eq!(seqs(&received(&s, &o2)), vec![3, 4]);
     assert_eq!(s.dispatch("E", data(5)), Delivery::Queued { depth: 1 });
+    assert_eq!(s.take(&o), Err(Detached), "the old connection stays cut loose");
 }
 
 #[test]
-fn a_connection_that_went_away_detaches_the_session_on_the_next_dispatch() {
+fn a_connection_is_woken_when_a_dispatch_finds_it_caught_up() {
     let s = person(16);
-    let (_tx, rx) = attach(&s, 4);
-    drop(rx);
-    assert!(s.detached_since().is_none());
-    assert_eq!(s.dispatch("A", data(1)), Delivery::Buffered);
-    assert!(s.detached_since().is_some());
-    assert_eq!(s.dispatch("B", data(2)), Delivery::Buffered);
+    let o = attach(&s, 16);
+    assert!(o.ready().now_or_never().is_none(), "nothing dispatched");
+    s.dispatch("A", data(1));
+    assert!(o.ready().now_or_never().is_some(), "the first frame wakes it");
+    // Behind already: the next frame does not wake it again; the
+    // connection takes until it has caught up before it waits.
+    s.dispatch("B", data(2));
+    assert!(o.ready().now_or_never().is_none());
+    assert_eq!(seqs(&received(&s, &o)), vec![1, 2]);
+    s.dispatch("C", data(3));
+    assert!(o.ready().now_or_never().is_some());
+    assert_eq!(seqs(&received(&s, &o)), vec![3]);
 }
 
 #[test]
 fn detach_only_lets_go_of_the_connection_that_is_still_attached() {
     let s = person(16);
-    let (old, mut old_rx) = attach(&s, 4);
-    // A resume from another socket replaces the first connection.
-    let (new, mut new_rx) = mpsc::channel(4);
-    s.resume(Some(0), new.clone()).unwrap();
+    let old = attach(&s, 4);
+    // A resume from another socket replaces the first connection, which
+    // is woken to close.
+    let new = s.attach(Some(0), 4).unwrap();
+    assert!(old.ready().now_or_never().is_some());
     s.dispatch("A", data(1));
-    assert!(received(&mut old_rx).is_empty(), "the replaced connection gets nothing more");
-    assert_eq!(seqs(&received(&mut new_rx)), vec![1]);
+    assert_eq!(s.take(&old), Err(Detached), "the replaced connection gets nothing more");
+    assert_eq!(seqs(&received(&s, &new)), vec![1]);
     // The old connection ending does not detach the new one.
     s.detach(&old);
     assert!(s.detached_since().is_none());
@@ -234,6 +256,28 @@ fn detach_only_lets_go_of_the_connection_that_is_still_attached() {
     let since = s.detached_since().expect("detached");
     assert_eq!(s.dispatch("C", data(3)), Delivery::Buffered);
     assert_eq!(s.detached_since(), Some(since), "a dispatch does not move the detach time");
+}
+
+#[test]
+fn the_buffer_keeps_what_a_connection_has_yet_to_write_past_its_chunks() {
+    // Far more frames than one chunk of the buffer, taken in batches while
+    // more arrive: every one arrives once, in order.
+    let s = person(4096);
+    let o = attach(&s, 2048);
+    let mut got = Vec::new();
+    for n in 1..=1000 {
+        s.dispatch("E", data(n));
+        if n % 37 == 0 {
+            got.extend(seqs(&received(&s, &o)));
+            s.acknowledge(*got.last().unwrap() - 5);
+        }
+    }
+    got.extend(seqs(&received(&s, &o)));
+    assert_eq!(got, (1..=1000).collect::<Vec<u64>>());
+    // The last heartbeat (after 999) acknowledged up to 994.
+    assert_eq!(resume(&s, Some(993)).unwrap_err(), ResumeError::TooOld);
+    let (_, replay) = resume(&s, Some(995)).unwrap();
+    assert_eq!(seqs(&replay), (996..=1000).collect::<Vec<u64>>());
 }
 
 #[test]

@@ -116,6 +116,7 @@ pub async fn start_with_classifier(
     let shared: Arc<dyn store::Store> = Arc::new(store.clone());
     let bus: Arc<dyn events::EventBus> = Arc::new(events::LocalBus::new());
     let gw = &config.gateway;
+    let sessions = gateway::SessionRuntime::new(gw.worker_threads).context("starting the gateway's runtime")?;
     let hub = gateway::Hub::new(
         gw.clone(),
         shared.clone(),
@@ -123,6 +124,7 @@ pub async fn start_with_classifier(
         metrics.clone(),
         limiter.clone(),
         config.http.trusted_proxies.clone(),
+        sessions.handle(),
     );
     hub.spawn();
     let automod = Arc::new(domain::automod::AutoMod::new(config.moderation.clone(), classifier, metrics.clone()));
@@ -202,6 +204,7 @@ pub async fn start_with_classifier(
             v.shutdown().await;
         }
         store.close().await;
+        drop(sessions);
         tracing::info!("stopped");
         Ok(())
     });
