@@ -207,7 +207,9 @@ pub async fn update(ctx: &Domain, user: &UserRow, guild: GuildId, body: UpdateGu
     );
     let entry = ctx.audit_entry(guild_id, user.id, action::GUILD_UPDATE, Some(guild_id.get()), changes, None, reason);
     let updated = ctx.store.update_guild(guild_id, &patch, Some(&entry)).await?;
-    let guild = render::guild(&updated, &access.roles);
+    let mut guild = render::guild(&updated, &access.roles);
+    // Clients replace their emoji and sticker caches from GUILD_UPDATE.
+    (guild.emojis, guild.stickers) = crate::expressions::guild_expressions(ctx, guild_id).await?;
     ctx.guild_updated(&guild);
     ctx.announce_audit(&access, &entry).await?;
     Ok(guild)
