@@ -9,7 +9,6 @@ use serde::Deserialize;
 use serde_json::json;
 
 use model::expression::{Emoji, Sticker};
-use model::message::ReactionEmoji;
 use model::{nullable, permissions};
 use store::{EmojiId, EmojiRow, GuildId, RoleId, StickerId, StickerRow, UserId, UserRow};
 
@@ -321,7 +320,8 @@ pub enum ReactionTarget {
 
 impl ReactionTarget {
     pub fn parse(raw: &str) -> Result<Self> {
-        let raw = raw.strip_prefix("a:").unwrap_or(raw);
+        // `a:name:id`, but not the `a:id` of an emoji named `a`.
+        let raw = raw.strip_prefix("a:").filter(|rest| rest.contains(':')).unwrap_or(raw);
         if let Some((name, id)) = raw.rsplit_once(':') {
             let id = id.parse::<EmojiId>().map_err(|_| Error::unknown_emoji())?;
             return Ok(Self::Custom { id, name: name.to_owned() });
@@ -359,31 +359,6 @@ pub async fn usable_emoji(ctx: &Domain, user: &UserRow, id: EmojiId) -> Result<E
         }
     }
     Ok(row)
-}
-
-/// Reaction keys as Discord's emoji objects: custom ones (stored by id)
-/// with their current name, or `null` once deleted.
-pub async fn reaction_emojis(ctx: &Domain, keys: &[&str]) -> Result<HashMap<String, ReactionEmoji>> {
-    let ids: Vec<EmojiId> = keys.iter().filter_map(|k| custom_id(k)).collect();
-    let rows: HashMap<EmojiId, EmojiRow> = ctx.store.emojis_by_id(&ids).await?.into_iter().map(|e| (e.id, e)).collect();
-    Ok(keys.iter().map(|k| (k.to_string(), reaction_emoji(k, custom_id(k).and_then(|id| rows.get(&id))))).collect())
-}
-
-/// The id of a custom emoji's reaction key (all digits).
-pub fn custom_id(key: &str) -> Option<EmojiId> {
-    key.bytes().all(|b| b.is_ascii_digit()).then(|| key.parse().ok()).flatten()
-}
-
-/// One reaction key as Discord's emoji object.
-pub fn reaction_emoji(key: &str, custom: Option<&EmojiRow>) -> ReactionEmoji {
-    match (custom_id(key), custom) {
-        (Some(id), row) => ReactionEmoji {
-            id: Some(id.cast()),
-            name: row.map(|e| e.name.clone()),
-            animated: Some(row.is_some_and(|e| e.animated)),
-        },
-        (None, _) => ReactionEmoji { id: None, name: Some(key.to_owned()), animated: None },
-    }
 }
 
 // -------------------------------------------------------------- stickers

@@ -13,7 +13,7 @@ use crate::access::ChannelAccess;
 use crate::audit::{action, Reason};
 use crate::expressions::{self, ReactionTarget};
 use crate::messages::{find, text_channel};
-use crate::{Domain, Error, Result};
+use crate::{render, Domain, Error, Result};
 
 const MAX_PINS: usize = 50;
 const MAX_REACTION_EMOJI: usize = 20;
@@ -29,8 +29,8 @@ pub fn emoji_key(raw: &str) -> Result<String> {
 /// events; a custom emoji that no longer exists keeps its id.
 async fn resolve(ctx: &Domain, raw: &str) -> Result<(String, ReactionEmoji)> {
     let key = emoji_key(raw)?;
-    let emoji = expressions::reaction_emojis(ctx, &[&key]).await?.remove(&key);
-    let emoji = emoji.unwrap_or_else(|| expressions::reaction_emoji(&key, None));
+    let emoji = render::reaction_emojis(ctx, &[&key]).await?.remove(&key);
+    let emoji = emoji.unwrap_or_else(|| render::reaction_emoji(&key, None));
     Ok((key, emoji))
 }
 
@@ -49,10 +49,10 @@ pub async fn add(ctx: &Domain, user: &UserRow, channel: ChannelId, message: Mess
     let row = find(ctx, &access, user, message).await?;
     // A custom emoji must exist (10014) and be one the user may use.
     let (key, emoji) = match ReactionTarget::parse(emoji)? {
-        target @ ReactionTarget::Unicode(_) => (target.key(), expressions::reaction_emoji(&target.key(), None)),
+        target @ ReactionTarget::Unicode(_) => (target.key(), render::reaction_emoji(&target.key(), None)),
         target @ ReactionTarget::Custom { id, .. } => {
             let custom = expressions::usable_emoji(ctx, user, id).await?;
-            (target.key(), expressions::reaction_emoji(&target.key(), Some(&custom)))
+            (target.key(), render::reaction_emoji(&target.key(), Some(&custom)))
         }
     };
     let existing = ctx.store.reaction_counts(access.channel.id, &[row.id], user.id).await?;

@@ -8,12 +8,12 @@ use model::channel::{Channel, ChannelType, PermissionOverwrite};
 use model::expression::{Emoji, Sticker, StickerItem};
 use model::guild::{Guild, Member, Role, RoleColors, UserGuild};
 use model::invite::{Invite, InviteChannel, InviteGuild, InviteMetadata};
-use model::message::{Message, MessageReference, Reaction, ReactionCountDetails};
+use model::message::{Message, MessageReference, Reaction, ReactionCountDetails, ReactionEmoji};
 use model::user::{CurrentUser, CustomStatus, Relationship, User, UserSettings};
-use model::{Id, Timestamp};
+use model::Timestamp;
 use store::{
-    ApplicationRow, ChannelRow, EmojiRow, GuildRow, InviteRow, MemberRow, MessageRow, OverwriteRow, ReadStateRow,
-    RelationshipRow, RoleRow, StickerRow, UserId, UserRow,
+    ApplicationRow, ChannelRow, EmojiId, EmojiRow, GuildRow, InviteRow, MemberRow, MessageRow, OverwriteRow,
+    ReadStateRow, RelationshipRow, RoleRow, StickerRow, UserId, UserRow,
 };
 
 use crate::error::Result;
@@ -338,6 +338,31 @@ pub fn sticker(s: &StickerRow, creator: Option<&UserRow>) -> Sticker {
     }
 }
 
+/// Reaction keys as Discord's emoji objects: custom ones (stored by id)
+/// with their current name, or `null` once deleted.
+pub async fn reaction_emojis(ctx: &Domain, keys: &[&str]) -> Result<HashMap<String, ReactionEmoji>> {
+    let ids: Vec<EmojiId> = keys.iter().filter_map(|k| custom_id(k)).collect();
+    let rows: HashMap<EmojiId, EmojiRow> = ctx.store.emojis_by_id(&ids).await?.into_iter().map(|e| (e.id, e)).collect();
+    Ok(keys.iter().map(|k| (k.to_string(), reaction_emoji(k, custom_id(k).and_then(|id| rows.get(&id))))).collect())
+}
+
+/// The id of a custom emoji's reaction key (all digits).
+pub fn custom_id(key: &str) -> Option<EmojiId> {
+    key.bytes().all(|b| b.is_ascii_digit()).then(|| key.parse().ok()).flatten()
+}
+
+/// One reaction key as Discord's emoji object.
+pub fn reaction_emoji(key: &str, custom: Option<&EmojiRow>) -> ReactionEmoji {
+    match (custom_id(key), custom) {
+        (Some(id), row) => ReactionEmoji {
+            id: Some(id.cast()),
+            name: row.map(|e| e.name.clone()),
+            animated: Some(row.is_some_and(|e| e.animated)),
+        },
+        (None, _) => ReactionEmoji { id: None, name: Some(key.to_owned()), animated: None },
+    }
+}
+
 /// Who messages are rendered for, and what of them they may read.
 #[derive(Debug, Clone, Copy)]
 pub struct Viewer {
@@ -427,12 +452,12 @@ async fn messages_in_full(state: &Domain, viewer: UserId, rows: &[MessageRow]) -
     let mut keys: Vec<&str> = counts.iter().map(|r| r.emoji.as_str()).collect();
     keys.sort_unstable();
     keys.dedup();
-    let emojis = crate::expressions::reaction_emojis(state, &keys).await?;
+    let emojis = reaction_emojis(state, &keys).await?;
     let mut reactions: HashMap<_, Vec<Reaction>> = HashMap::new();
     for r in &counts {
         let emoji = emojis.get(&r.emoji).cloned();
         reactions.entry(r.message_id).or_default().push(Reaction {
-            emoji: emoji.unwrap_or_else(|| crate::expressions::reaction_emoji(&r.emoji, None)),
+            emoji: emoji.unwrap_or_else(|| reaction_emoji(&r.emoji, None)),
             count: r.count,
             count_details: ReactionCountDetails { burst: 0, normal: r.count },
             burst_colors: Vec::new(),

@@ -124,18 +124,16 @@ pub(crate) fn sticker_items_to_json(items: &[StickerItemRow]) -> String {
 }
 
 pub(crate) fn sticker_items_from_json(raw: &str) -> Result<Vec<StickerItemRow>> {
-    #[derive(serde::Deserialize)]
-    struct Item {
-        id: u64,
-        name: String,
-        format_type: u8,
-    }
-    let items: Vec<Item> = serde_json::from_str(raw).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let corrupt = || StoreError::Corrupt(format!("sticker items {raw}"));
+    let items: Vec<serde_json::Value> = serde_json::from_str(raw).map_err(|_| corrupt())?;
     items
-        .into_iter()
+        .iter()
         .map(|i| {
-            let id = StickerId::new_checked(i.id).ok_or_else(|| StoreError::Corrupt("zero id".into()))?;
-            Ok(StickerItemRow { id, name: i.name, format_type: i.format_type })
+            Ok(StickerItemRow {
+                id: i["id"].as_u64().and_then(StickerId::new_checked).ok_or_else(corrupt)?,
+                name: i["name"].as_str().ok_or_else(corrupt)?.to_owned(),
+                format_type: i["format_type"].as_u64().and_then(|f| u8::try_from(f).ok()).ok_or_else(corrupt)?,
+            })
         })
         .collect()
 }
