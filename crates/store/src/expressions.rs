@@ -7,7 +7,6 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use crate::audit::{record, AuditEntry};
-use crate::messages::ids_to_json;
 use crate::sql::{placeholders, Backend, SqlStore};
 use crate::{from_db, opt_from_db, to_db, EmojiId, GuildId, Result, RoleId, StickerId, StoreError, UserId};
 
@@ -79,6 +78,11 @@ pub trait ExpressionStore: Send + Sync {
 
 const EMOJI_COLUMNS: &str = "id, guild_id, name, user_id, roles, require_colons, managed, animated, available, format";
 const STICKER_COLUMNS: &str = "id, guild_id, name, description, tags, format_type, available, user_id";
+
+/// A role whitelist as a JSON array of ids (as numbers).
+fn roles_to_json(roles: &[RoleId]) -> String {
+    serde_json::Value::from(roles.iter().map(|r| r.get()).collect::<Vec<_>>()).to_string()
+}
 
 fn emoji_row(r: &AnyRow) -> Result<EmojiRow> {
     let roles: Vec<u64> =
@@ -201,7 +205,7 @@ impl ExpressionStore for SqlStore {
             .bind(to_db(e.guild_id))
             .bind(&e.name)
             .bind(e.user_id.map(to_db))
-            .bind(ids_to_json(&e.roles))
+            .bind(roles_to_json(&e.roles))
             .bind(i64::from(e.require_colons))
             .bind(i64::from(e.managed))
             .bind(i64::from(e.animated))
@@ -219,7 +223,7 @@ impl ExpressionStore for SqlStore {
             .bind(to_db(e.guild_id))
             .bind(to_db(e.id))
             .bind(&e.name)
-            .bind(ids_to_json(&e.roles));
+            .bind(roles_to_json(&e.roles));
         self.audited_change(query, audit).await
     }
 
