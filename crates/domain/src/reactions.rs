@@ -18,19 +18,20 @@ use crate::{render, Domain, Error, Result};
 const MAX_PINS: usize = 50;
 const MAX_REACTION_EMOJI: usize = 20;
 
-/// The stored key of an emoji path segment: a Unicode emoji as itself, a
-/// custom one (`name:id`) by its id. Anything that is neither a Unicode
-/// emoji nor `name:id` is unknown.
-pub fn emoji_key(raw: &str) -> Result<String> {
-    Ok(ReactionTarget::parse(raw)?.key())
-}
-
-/// The key and Discord's emoji object of an emoji path segment, for
-/// events; a custom emoji that no longer exists keeps its id.
-async fn resolve(ctx: &Domain, raw: &str) -> Result<(String, ReactionEmoji)> {
-    let key = emoji_key(raw)?;
-    let emoji = render::reaction_emojis(ctx, &[&key]).await?.remove(&key);
-    let emoji = emoji.unwrap_or_else(|| render::reaction_emoji(&key, None));
+/// The stored key of an emoji path segment and Discord's emoji object for
+/// it: a Unicode emoji as itself, a custom one (`name:id`) by its id, with
+/// its current name. Anything else, and a custom emoji that does not exist
+/// (any more), is unknown (10014), as on Discord.
+pub async fn emoji_key(ctx: &Domain, raw: &str) -> Result<(String, ReactionEmoji)> {
+    let target = ReactionTarget::parse(raw)?;
+    let key = target.key();
+    let emoji = match target {
+        ReactionTarget::Unicode(_) => render::reaction_emoji(&key, None),
+        ReactionTarget::Custom { id, .. } => {
+            let row = ctx.store.emojis_by_id(&[id]).await?.pop().ok_or_else(Error::unknown_emoji)?;
+            render::reaction_emoji(&key, Some(&row))
+        }
+    };
     Ok((key, emoji))
 }
 
@@ -93,7 +94,7 @@ pub async fn remove(
 ) -> Result<()> {
     let access = text_channel(ctx, user, channel).await?;
     let row = find(ctx, &access, user, message).await?;
-    let (key, emoji) = resolve(ctx, emoji).await?;
+    let (key, emoji) = emoji_key(ctx, emoji).await?;
     let target = match target {
         None => user.id,
         Some(id) if id == user.id => id,
@@ -129,7 +130,7 @@ pub async fn clear(
     access.require(permissions::MANAGE_MESSAGES)?;
     let row = find(ctx, &access, user, message).await?;
     let target = match emoji {
-        Some(raw) => Some(resolve(ctx, raw).await?),
+        Some(raw) => Some(emoji_key(ctx, raw).await?),
         None => None,
     };
     if ctx.store.clear_reactions(access.channel.id, row.id, target.as_ref().map(|(key, _)| key.as_str())).await? > 0 {

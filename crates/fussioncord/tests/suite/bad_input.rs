@@ -831,7 +831,7 @@ async fn bad_emoji_and_reactor_segments_are_refused() {
     let before = w.snapshot().await;
     let mut fails = Failures::default();
     // Not an emoji Discord knows: 400/10014 Unknown Emoji on every reaction
-    // route. (Custom emoji `name:id` do not exist here.)
+    // route; so is a custom emoji `name:id` whose id no emoji has.
     let bad_emoji = [
         "abc",
         "1",

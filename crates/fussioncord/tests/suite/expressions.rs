@@ -414,7 +414,17 @@ async fn reactions_with_custom_emojis_render_and_unknown_ids_are_10014() {
     g.app.delete(&format!("{}/{id}", g.emojis()), &g.owner.token).await;
     let (_, seen) = g.app.get(&format!("/channels/{}/messages/{mid}", g.channel), &g.owner.token).await;
     assert_eq!(seen["reactions"][0]["emoji"], json!({ "id": id, "name": null, "animated": false }), "{seen}");
-    assert_error(&g.app.put(&format!("{reactions}/blob:{id}/@me"), &g.member.token).await, 400, 10014);
+    for (method, path) in [
+        (reqwest::Method::PUT, format!("{reactions}/blob:{id}/@me")),
+        (reqwest::Method::DELETE, format!("{reactions}/blob:{id}/@me")),
+        (reqwest::Method::GET, format!("{reactions}/blob:{id}")),
+        (reqwest::Method::DELETE, format!("{reactions}/blob:{id}")),
+    ] {
+        assert_error(&g.app.call(method, &path, Some(&g.owner.token), None).await, 400, 10014);
+    }
+    // The message's reactions can still all be cleared.
+    let (status, _) = g.app.delete(&reactions, &g.owner.token).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
 
     // A role whitelist limits who may react with it.
     let (_, role) = g.app.post(&format!("/guilds/{}/roles", g.guild), &g.owner.token, json!({ "name": "vip" })).await;
