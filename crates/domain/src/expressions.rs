@@ -304,6 +304,16 @@ async fn emojis_changed(ctx: &Domain, guild: GuildId) -> Result<()> {
     Ok(())
 }
 
+/// Removes the files of expressions whose rows are gone (with their guild).
+pub async fn forget_files(blobs: &dyn BlobStore, emojis: &[EmojiRow], stickers: &[StickerRow]) {
+    for e in emojis {
+        forget_blob(blobs, &emoji_key(e.id, &e.format)).await;
+    }
+    for s in stickers {
+        forget_blob(blobs, &sticker_key(s.id, sticker_ext(s.format_type))).await;
+    }
+}
+
 /// Failing to remove a file only wastes space: logged, not fatal.
 async fn forget_blob(blobs: &dyn BlobStore, key: &str) {
     if let Err(e) = blobs.delete(key).await {

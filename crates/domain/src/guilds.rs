@@ -216,13 +216,16 @@ pub async fn update(ctx: &Domain, user: &UserRow, guild: GuildId, body: UpdateGu
 }
 
 /// Deletes a guild: its owner only.
-pub async fn delete(ctx: &Domain, user: &UserRow, guild: GuildId) -> Result<()> {
+/// Its emojis' and stickers' files go after its rows.
+pub async fn delete(ctx: &Domain, blobs: &dyn crate::blobs::BlobStore, user: &UserRow, guild: GuildId) -> Result<()> {
     let access = access::guild(ctx, user, guild).await?;
     if !access.is_owner() {
         return Err(Error::missing_permissions());
     }
+    let (emojis, stickers) = tokio::try_join!(ctx.store.emojis(guild), ctx.store.stickers(guild))?;
     if ctx.store.delete_guild(access.guild.id).await? {
         ctx.guild_deleted(access.guild.id);
+        crate::expressions::forget_files(blobs, &emojis, &stickers).await;
     }
     Ok(())
 }

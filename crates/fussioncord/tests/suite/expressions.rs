@@ -541,6 +541,14 @@ async fn stickers_crud_events_cdn_and_sticker_ids_on_messages() {
     for action in [90, 91, 92] {
         assert!(actions.contains(&(action, id.clone())), "audit action {action}: {actions:?}");
     }
+
+    // Deleting the guild takes the files of its expressions with it.
+    let (_, emoji) = g.create_emoji(&g.owner, "last", data_uri("image/png", &png(100))).await;
+    let files = |dir: &str| std::fs::read_dir(g.app.config.data_dir.join("avatars").join(dir)).unwrap().count();
+    assert_eq!((files("emojis"), files("stickers")), (1, 3));
+    assert_eq!(g.app.delete(&format!("/guilds/{}", g.guild), &g.owner.token).await.0, StatusCode::NO_CONTENT);
+    assert_eq!((files("emojis"), files("stickers")), (0, 0));
+    assert_eq!(cdn(&g.app, &format!("/emojis/{}.png", emoji["id"].as_str().unwrap())).await.status(), 404);
 }
 
 #[tokio::test]
