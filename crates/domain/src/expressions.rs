@@ -12,7 +12,7 @@ use model::expression::{Emoji, Sticker};
 use model::{nullable, permissions};
 use store::{EmojiId, EmojiRow, GuildId, RoleId, StickerId, StickerRow, UserId, UserRow};
 
-use crate::access::{self, GuildAccess};
+use crate::access::{self, ChannelAccess, GuildAccess};
 use crate::audit::{self, action, Reason};
 use crate::blobs::BlobStore;
 use crate::{render, Domain, Error, FormErrors, Result};
@@ -356,17 +356,26 @@ impl ReactionTarget {
     }
 }
 
-/// The custom emoji `id` as a reaction may use it: it exists (10014
-/// otherwise) and, with a role whitelist, the user is in its guild with
-/// one of those roles.
-pub async fn usable_emoji(ctx: &Domain, user: &UserRow, id: EmojiId) -> Result<EmojiRow> {
+/// The custom emoji `id` as a reaction in `access`'s channel may use it: it
+/// exists (10014 otherwise); one of another guild (or in a DM) needs
+/// USE_EXTERNAL_EMOJIS there and membership of its guild; with a role
+/// whitelist, the user holds one of those roles (roles deleted since are
+/// left out; the owner may always).
+pub async fn usable_emoji(ctx: &Domain, access: &ChannelAccess, user: &UserRow, id: EmojiId) -> Result<EmojiRow> {
     let row = ctx.store.emojis_by_id(&[id]).await?.pop().ok_or_else(Error::unknown_emoji)?;
-    if !row.roles.is_empty() {
-        let member = ctx.store.member(row.guild_id, user.id).await?;
-        let owner = ctx.store.guild(row.guild_id).await?.is_some_and(|g| g.owner_id == user.id);
-        if !owner && !member.is_some_and(|m| m.roles.iter().any(|r| row.roles.contains(r))) {
-            return Err(Error::missing_permissions());
-        }
+    let home = access.guild_id() == Some(row.guild_id);
+    if !home {
+        access.require(permissions::USE_EXTERNAL_EMOJIS)?;
+    }
+    if row.roles.is_empty() && home {
+        return Ok(row);
+    }
+    let member = ctx.store.member(row.guild_id, user.id).await?.ok_or_else(Error::missing_permissions)?;
+    let existing = ctx.store.roles(row.guild_id).await?;
+    let whitelist: Vec<RoleId> = row.roles.iter().copied().filter(|r| existing.iter().any(|e| e.id == *r)).collect();
+    let owner = ctx.store.guild(row.guild_id).await?.is_some_and(|g| g.owner_id == user.id);
+    if !whitelist.is_empty() && !owner && !member.roles.iter().any(|r| whitelist.contains(r)) {
+        return Err(Error::missing_permissions());
     }
     Ok(row)
 }

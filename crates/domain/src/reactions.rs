@@ -52,7 +52,7 @@ pub async fn add(ctx: &Domain, user: &UserRow, channel: ChannelId, message: Mess
     let (key, emoji) = match ReactionTarget::parse(emoji)? {
         target @ ReactionTarget::Unicode(_) => (target.key(), render::reaction_emoji(&target.key(), None)),
         target @ ReactionTarget::Custom { id, .. } => {
-            let custom = expressions::usable_emoji(ctx, user, id).await?;
+            let custom = expressions::usable_emoji(ctx, &access, user, id).await?;
             (target.key(), render::reaction_emoji(&target.key(), Some(&custom)))
         }
     };

@@ -437,6 +437,16 @@ async fn reactions_with_custom_emojis_render_and_unknown_ids_are_10014() {
     let path = format!("/guilds/{}/members/{}/roles/{}", g.guild, g.member.id, role["id"].as_str().unwrap());
     g.app.put(&path, &g.owner.token).await;
     assert_eq!(g.app.put(&format!("{reactions}/vip_only:{vip}/@me"), &g.member.token).await.0, StatusCode::NO_CONTENT);
+
+    // Another guild's emoji needs USE_EXTERNAL_EMOJIS here and membership
+    // there: the owner of both may, a member of this one only may not.
+    let (other, _) = g.app.guild(&g.owner, "Elsewhere").await;
+    let body = json!({ "name": "abroad", "image": data_uri("image/png", &png(100)) });
+    let (_, abroad) =
+        g.app.post(&format!("/guilds/{}/emojis", other["id"].as_str().unwrap()), &g.owner.token, body).await;
+    let abroad = abroad["id"].as_str().unwrap();
+    assert_error(&g.app.put(&format!("{reactions}/abroad:{abroad}/@me"), &g.member.token).await, 403, 50013);
+    assert_eq!(g.app.put(&format!("{reactions}/abroad:{abroad}/@me"), &g.owner.token).await.0, StatusCode::NO_CONTENT);
 }
 
 #[tokio::test]
