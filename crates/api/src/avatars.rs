@@ -6,6 +6,11 @@
 //! bytes live in a [`BlobStore`] under `{user_id}/{hash}.{ext}`. The hash is
 //! of the image's bytes, so a hash names one image forever and its file
 //! may be cached as immutable.
+//!
+//! The same checks and store serve custom emojis and stickers
+//! (`routes/expressions.rs`), whose files are served here too, at
+//! `/emojis/{id}.{ext}` and `/stickers/{id}.{ext}`: an emoji's or sticker's
+//! file never changes under its id either.
 
 use std::io;
 use std::path::PathBuf;
