@@ -522,6 +522,15 @@ fn authed_routes() -> Vec<Route> {
         route(M::POST, "/guilds/{guild}/bulk-ban", Some(r#"{"user_ids":["{user}"]}"#)),
         route(M::GET, "/guilds/{guild}/audit-logs", None),
         route(M::GET, "/guilds/{guild}/auto-moderation/rules", None),
+        route(M::GET, "/guilds/{guild}/emojis", None),
+        route(
+            M::POST,
+            "/guilds/{guild}/emojis",
+            Some(
+                r#"{"name":"fine_name","image":"data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="}"#,
+            ),
+        ),
+        route(M::GET, "/guilds/{guild}/stickers", None),
         route(
             M::POST,
             "/guilds/{guild}/auto-moderation/rules",

@@ -223,6 +223,10 @@ async fn emoji_create_list_edit_delete_with_events_audit_and_cdn() {
     assert_eq!(update["d"]["emojis"][0]["name"], "blob_party");
     let (_, guild) = g.app.get(&format!("/guilds/{}", g.guild), &g.owner.token).await;
     assert_eq!(guild["emojis"][0]["name"], "blob_party");
+    // GUILD_UPDATE carries the list too (libraries replace their cache from it).
+    g.app.patch(&format!("/guilds/{}", g.guild), &g.owner.token, json!({ "name": "Renamed" })).await;
+    let update = watcher.dispatch("GUILD_UPDATE").await;
+    assert_eq!(update["d"]["emojis"][0]["name"], "blob_party", "{update}");
 
     // Deleted: the event lists none, the image is gone, the id is unknown.
     let (status, _) = g.app.delete(&format!("{}/{id}", g.emojis()), &g.owner.token).await;
