@@ -106,8 +106,8 @@ fn may_change(guild: &GuildAccess, creator: Option<UserId>) -> Result<()> {
     }
 }
 
-/// Whether the caller sees who uploaded an expression (Discord shows
-/// `user` to those with MANAGE_GUILD_EXPRESSIONS).
+/// Whether the caller sees who uploaded an expression: Discord includes
+/// `user` for callers with CREATE_ or MANAGE_GUILD_EXPRESSIONS.
 fn sees_creators(guild: &GuildAccess) -> bool {
     guild.permissions & (permissions::MANAGE_GUILD_EXPRESSIONS | permissions::CREATE_GUILD_EXPRESSIONS) != 0
 }
