@@ -6,6 +6,11 @@
 //! bytes live in a [`BlobStore`] under `{user_id}/{hash}.{ext}`. The hash is
 //! of the image's bytes, so a hash names one image forever and its file
 //! may be cached as immutable.
+//!
+//! The same checks and store serve custom emojis and stickers
+//! (`routes/expressions.rs`), whose files are served here too, at
+//! `/emojis/{id}.{ext}` and `/stickers/{id}.{ext}`: an emoji's or sticker's
+//! file never changes under its id either.
 
 use std::io;
 use std::path::PathBuf;
@@ -25,18 +30,7 @@ use store::UserId;
 use crate::ApiError;
 use crate::ApiState;
 
-/// Where uploaded files live: a directory by default; an object store could
-/// take its place behind the same three calls. Keys are relative paths the
-/// server builds itself (`{user_id}/{hash}.{ext}`), never client input.
-#[async_trait]
-pub trait BlobStore: Send + Sync {
-    /// Stores `bytes` under `key` whole or not at all.
-    async fn put(&self, key: &str, bytes: &[u8]) -> io::Result<()>;
-    /// The bytes under `key`, `None` if there are none.
-    async fn get(&self, key: &str) -> io::Result<Option<Vec<u8>>>;
-    /// Forgets `key`; forgetting what is not there is not an error.
-    async fn delete(&self, key: &str) -> io::Result<()>;
-}
+pub use domain::blobs::BlobStore;
 
 /// Blobs as files under one directory, written to a temporary file that is
 /// then renamed over its key, so a reader never sees half an image.
@@ -123,7 +117,7 @@ pub enum ImageFormat {
 impl ImageFormat {
     const ALL: [ImageFormat; 4] = [Self::Png, Self::Jpeg, Self::Gif, Self::Webp];
 
-    fn sniff(bytes: &[u8]) -> Option<Self> {
+    pub fn sniff(bytes: &[u8]) -> Option<Self> {
         if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
             Some(Self::Png)
         } else if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
@@ -146,7 +140,7 @@ impl ImageFormat {
         }
     }
 
-    fn content_type(self) -> &'static str {
+    pub fn content_type(self) -> &'static str {
         match self {
             Self::Png => "image/png",
             Self::Jpeg => "image/jpeg",
@@ -155,7 +149,7 @@ impl ImageFormat {
         }
     }
 
-    fn from_extension(ext: &str) -> Option<Self> {
+    pub fn from_extension(ext: &str) -> Option<Self> {
         match ext {
             "jpeg" => Some(Self::Jpeg),
             _ => Self::ALL.into_iter().find(|f| f.extension() == ext),
@@ -185,6 +179,18 @@ pub type Refusal = (&'static str, String);
 /// `max_bytes`. A GIF's hash starts with `a_`, as Discord marks animated
 /// avatars.
 pub fn parse_data_uri(uri: &str, max_bytes: usize) -> Result<Avatar, Refusal> {
+    let bytes = decode_data_uri(uri, max_bytes)?;
+    let format = check_image(&bytes)?;
+    let digest = Sha256::digest(&bytes);
+    let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+    let hash = if format == ImageFormat::Gif { format!("a_{hex}") } else { hex };
+    Ok(Avatar { hash, format, bytes })
+}
+
+/// The bytes of a `data:image/…;base64,…` URI of at most `max_bytes`. The
+/// declared type must name an image format we take, but only the bytes
+/// decide which it is.
+pub fn decode_data_uri(uri: &str, max_bytes: usize) -> Result<Vec<u8>, Refusal> {
     let invalid = || ("IMAGE_INVALID", "Invalid image data: send a data:image/png;base64,… URI.".to_owned());
     let rest = uri.strip_prefix("data:").ok_or_else(invalid)?;
     let (meta, data) = rest.split_once(',').ok_or_else(invalid)?;
@@ -205,11 +211,17 @@ pub fn parse_data_uri(uri: &str, max_bytes: usize) -> Result<Avatar, Refusal> {
     if bytes.len() > max_bytes {
         return Err(too_large(max_bytes));
     }
-    let format = ImageFormat::sniff(&bytes)
+    Ok(bytes)
+}
+
+/// The format of an image by its signature, once its header gives a sane
+/// size: refused when it is not a PNG, JPEG, GIF or WebP.
+pub fn check_image(bytes: &[u8]) -> Result<ImageFormat, Refusal> {
+    let format = ImageFormat::sniff(bytes)
         .ok_or(("IMAGE_INVALID", "The data is not a PNG, JPEG, GIF or WebP image.".to_owned()))?;
     // The header's dimensions, so an image that would decode to gigabytes
     // of pixels is refused however few bytes it takes.
-    let (width, height) = dimensions(format, &bytes)
+    let (width, height) = dimensions(format, bytes)
         .filter(|(w, h)| *w > 0 && *h > 0)
         .ok_or(("IMAGE_INVALID", "The image's header gives no valid size.".to_owned()))?;
     if width > MAX_SIDE || height > MAX_SIDE {
@@ -218,10 +230,57 @@ pub fn parse_data_uri(uri: &str, max_bytes: usize) -> Result<Avatar, Refusal> {
             format!("The image must be at most {MAX_SIDE}×{MAX_SIDE} pixels; it is {width}×{height}."),
         ));
     }
-    let digest = Sha256::digest(&bytes);
-    let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
-    let hash = if format == ImageFormat::Gif { format!("a_{hex}") } else { hex };
-    Ok(Avatar { hash, format, bytes })
+    Ok(format)
+}
+
+/// Whether an image moves: a GIF with more than one frame, a WebP whose
+/// VP8X header sets the animation flag. Read from the bytes, whatever the
+/// upload claimed.
+pub fn is_animated(format: ImageFormat, b: &[u8]) -> bool {
+    match format {
+        ImageFormat::Gif => gif_frames(b) > 1,
+        // VP8X: flags byte at 20, animation is bit 1.
+        ImageFormat::Webp => b.get(12..16) == Some(b"VP8X") && b.get(20).is_some_and(|f| f & 0x02 != 0),
+        ImageFormat::Png | ImageFormat::Jpeg => false,
+    }
+}
+
+/// Frames of a GIF, counted up to two, by walking its blocks (extension
+/// and image data sub-blocks are skipped by their lengths, nothing is
+/// decompressed). A cut-short file counts the frames it has.
+fn gif_frames(b: &[u8]) -> usize {
+    fn skip_sub_blocks(b: &[u8], mut i: usize) -> Option<usize> {
+        loop {
+            let n = *b.get(i)? as usize;
+            i += 1 + n;
+            if n == 0 {
+                return Some(i);
+            }
+        }
+    }
+    let table = |flags: u8| if flags & 0x80 != 0 { 3usize << ((flags & 7) + 1) } else { 0 };
+    let mut frames = 0;
+    let Some(&screen) = b.get(10) else { return 0 };
+    let mut i = 13 + table(screen);
+    while frames < 2 {
+        match b.get(i) {
+            Some(0x21) => match skip_sub_blocks(b, i + 2) {
+                Some(next) => i = next,
+                None => break,
+            },
+            Some(0x2C) => {
+                frames += 1;
+                let Some(&flags) = b.get(i + 9) else { break };
+                // Descriptor, local colour table, LZW minimum code size.
+                match skip_sub_blocks(b, i + 10 + table(flags) + 1) {
+                    Some(next) => i = next,
+                    None => break,
+                }
+            }
+            _ => break,
+        }
+    }
+    frames
 }
 
 /// The largest width or height an avatar may have, in pixels.
@@ -291,8 +350,64 @@ pub async fn forget(blobs: &dyn BlobStore, user: UserId, hash: &str) {
 }
 
 /// `GET /avatars/{user_id}/{hash}.{ext}` beside the API (Discord's CDN path).
+/// and `/emojis/{id}.{ext}`, `/stickers/{id}.{ext}`.
 pub(crate) fn router() -> Router<ApiState> {
-    Router::new().route("/avatars/{user_id}/{file}", get(serve))
+    Router::new()
+        .route("/avatars/{user_id}/{file}", get(serve))
+        .route("/emojis/{file}", get(serve_emoji))
+        .route("/stickers/{file}", get(serve_sticker))
+}
+
+/// Answers a stored expression's file: immutable (an id names one file
+/// forever), under its own Content-Type, never sniffed.
+fn expression_file(bytes: Vec<u8>, content_type: &'static str) -> Response {
+    let headers = [
+        (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=31536000, immutable")),
+        (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
+        (header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
+    ];
+    (StatusCode::OK, headers, bytes).into_response()
+}
+
+/// `GET /emojis/{id}.{ext}` (png, jpg/jpeg, gif, webp; `?size=` ignored).
+/// Nothing is converted, so the stored image answers whichever of these
+/// extensions was asked, under its own type (bot libraries ask `.png` for
+/// still emojis and `.gif` for animated ones).
+async fn serve_emoji(State(state): State<ApiState>, Path(file): Path<String>) -> Response {
+    let parsed = file.rsplit_once('.').and_then(|(id, ext)| {
+        let id: store::EmojiId = id.parse().ok()?;
+        Some((id, ImageFormat::from_extension(ext)?))
+    });
+    let Some((id, asked)) = parsed else { return ApiError::not_found().into_response() };
+    for format in std::iter::once(asked).chain(ImageFormat::ALL.into_iter().filter(|f| *f != asked)) {
+        match state.blobs.get(&domain::expressions::emoji_key(id, format.extension())).await {
+            Ok(Some(bytes)) => return expression_file(bytes, format.content_type()),
+            Ok(None) => {}
+            Err(e) => return ApiError::internal(e).into_response(),
+        }
+    }
+    ApiError::not_found().into_response()
+}
+
+/// `GET /stickers/{id}.{ext}`: PNG and APNG as `.png`, GIF as `.gif`,
+/// Lottie as `.json`; a sticker answers only its own extension.
+async fn serve_sticker(State(state): State<ApiState>, Path(file): Path<String>) -> Response {
+    let parsed = file.rsplit_once('.').and_then(|(id, ext)| {
+        let id: store::StickerId = id.parse().ok()?;
+        let content_type = match ext {
+            "png" => "image/png",
+            "gif" => "image/gif",
+            "json" => "application/json",
+            _ => return None,
+        };
+        Some((id, ext, content_type))
+    });
+    let Some((id, ext, content_type)) = parsed else { return ApiError::not_found().into_response() };
+    match state.blobs.get(&domain::expressions::sticker_key(id, ext)).await {
+        Ok(Some(bytes)) => expression_file(bytes, content_type),
+        Ok(None) => ApiError::not_found().into_response(),
+        Err(e) => ApiError::internal(e).into_response(),
+    }
 }
 
 /// Serves a stored avatar under its own format's extension (`jpeg` and
@@ -318,7 +433,7 @@ async fn serve(
     // the stored image answers any of them, under its own Content-Type.
     let mut found = None;
     for format in std::iter::once(format).chain(ImageFormat::ALL.into_iter().filter(|f| *f != format)) {
-        match state.avatars.get(&format!("{user}/{hash}.{}", format.extension())).await {
+        match state.blobs.get(&format!("{user}/{hash}.{}", format.extension())).await {
             Ok(Some(bytes)) => {
                 found = Some((format, bytes));
                 break;

@@ -98,8 +98,8 @@ pub struct ApiParts {
     pub config: Arc<ApiConfig>,
     /// Rate limits and the counters behind them.
     pub limits: Arc<Limits>,
-    /// Where avatar images are kept.
-    pub avatars: Arc<dyn avatars::BlobStore>,
+    /// Uploaded files: avatars, emoji and sticker images.
+    pub blobs: Arc<dyn avatars::BlobStore>,
 }
 
 /// Handlers reach the domain's parts and operations through the state

@@ -62,6 +62,8 @@ const TAGS: &[(&str, &str)] = &[
     ("Bans", "Guild bans"),
     ("Audit log", "What moderators did, and why"),
     ("Auto moderation", "AutoMod rules checked against every message (MANAGE_GUILD)"),
+    ("Emojis", "A guild's custom emojis (images at /emojis/{id}.{ext})"),
+    ("Stickers", "A guild's stickers (files at /stickers/{id}.{ext})"),
     ("Voice", "Voice regions and voice states (joining is the gateway's op 4)"),
     ("Channels", "Channels and permission overwrites"),
     ("Invites", "Invites"),
@@ -118,6 +120,9 @@ component_types!(
     CreatedApplication,
     CurrentUser,
     DmCreate,
+    Emoji,
+    EmojiCreate,
+    EmojiUpdate,
     FriendRequest,
     Gateway,
     GatewayBot,
@@ -148,6 +153,9 @@ component_types!(
     SearchResults,
     Session,
     SessionsLogout,
+    Sticker,
+    StickerCreate,
+    StickerUpdate,
     Token,
     TotpDisable,
     TotpEnable,
@@ -806,8 +814,8 @@ fn schemas() -> Vec<(&'static str, S)> {
                 ("premium_progress_bar_enabled", boolean()),
                 ("nsfw", boolean()),
                 ("nsfw_level", integer()),
-                ("emojis", array(any())),
-                ("stickers", array(any())),
+                ("emojis", array(refer("Emoji"))),
+                ("stickers", array(refer("Sticker"))),
                 ("incidents_data", any()),
             ]),
         ),
@@ -933,14 +941,78 @@ fn schemas() -> Vec<(&'static str, S)> {
                         ),
                     ),
                     ("referenced_message", nullable(refer("Message"))),
+                    (
+                        "sticker_items",
+                        array(object([("id", snowflake()), ("name", string()), ("format_type", integer())], [])),
+                    ),
                 ],
             ),
         ),
         (
+            "Emoji",
+            object(
+                [
+                    ("id", snowflake()),
+                    ("name", string()),
+                    ("roles", array(snowflake())),
+                    ("require_colons", boolean()),
+                    ("managed", boolean()),
+                    ("animated", boolean()),
+                    ("available", boolean()),
+                ],
+                [("user", described("Who uploaded it, to those who manage expressions", refer("User")))],
+            ),
+        ),
+        (
+            "EmojiCreate",
+            object(
+                [
+                    ("name", described("2 to 32 letters, digits and underscores", string())),
+                    ("image", described("data:image/(png|jpeg|gif|webp);base64,… of at most 256 KiB", string())),
+                ],
+                [("roles", nullable(array(snowflake())))],
+            ),
+        ),
+        ("EmojiUpdate", object([], [("name", string()), ("roles", nullable(array(snowflake())))])),
+        (
+            "Sticker",
+            object(
+                [
+                    ("id", snowflake()),
+                    ("name", string()),
+                    ("description", nullable(string())),
+                    ("tags", string()),
+                    ("type", described("2: guild sticker", integer())),
+                    ("format_type", described("1 PNG, 2 APNG, 3 Lottie, 4 GIF", integer())),
+                    ("available", boolean()),
+                    ("guild_id", snowflake()),
+                ],
+                [("user", described("Who uploaded it, to those who manage expressions", refer("User")))],
+            ),
+        ),
+        (
+            "StickerCreate",
+            object(
+                [
+                    ("name", string()),
+                    ("tags", string()),
+                    ("file", described("PNG, APNG, GIF or Lottie JSON of at most 512 KiB", string())),
+                ],
+                [("description", nullable(string()))],
+            ),
+        ),
+        ("StickerUpdate", object([], [("name", string()), ("description", nullable(string())), ("tags", string())])),
+        (
             "Reaction",
             object(
                 [
-                    ("emoji", object([("id", nullable(snowflake())), ("name", nullable(string()))], [])),
+                    (
+                        "emoji",
+                        object(
+                            [("id", nullable(snowflake())), ("name", nullable(string()))],
+                            [("animated", boolean())],
+                        ),
+                    ),
                     ("count", integer()),
                     ("count_details", object([("burst", integer()), ("normal", integer())], [])),
                     ("burst_colors", array(string())),
@@ -1358,6 +1430,7 @@ fn schemas() -> Vec<(&'static str, S)> {
                         ),
                     ),
                     ("enforce_nonce", boolean()),
+                    ("sticker_ids", array(snowflake())),
                     ("tts", boolean()),
                     ("flags", integer()),
                     (

@@ -29,10 +29,16 @@ pub mod action {
     pub const ROLE_DELETE: u16 = 32;
     pub const INVITE_CREATE: u16 = 40;
     pub const INVITE_DELETE: u16 = 42;
+    pub const EMOJI_CREATE: u16 = 60;
+    pub const EMOJI_UPDATE: u16 = 61;
+    pub const EMOJI_DELETE: u16 = 62;
     pub const MESSAGE_DELETE: u16 = 72;
     pub const MESSAGE_BULK_DELETE: u16 = 73;
     pub const MESSAGE_PIN: u16 = 74;
     pub const MESSAGE_UNPIN: u16 = 75;
+    pub const STICKER_CREATE: u16 = 90;
+    pub const STICKER_UPDATE: u16 = 91;
+    pub const STICKER_DELETE: u16 = 92;
     pub const AUTO_MODERATION_RULE_CREATE: u16 = 140;
     pub const AUTO_MODERATION_RULE_UPDATE: u16 = 141;
     pub const AUTO_MODERATION_RULE_DELETE: u16 = 142;

@@ -47,6 +47,11 @@ errors! {
     unknown_message => NOT_FOUND, 10008, "Unknown Message";
     unknown_user => NOT_FOUND, 10013, "Unknown User";
     unknown_emoji => BAD_REQUEST, 10014, "Unknown Emoji";
+    no_such_emoji => NOT_FOUND, 10014, "Unknown Emoji";
+    unknown_sticker => NOT_FOUND, 10060, "Unknown Sticker";
+    max_emojis => BAD_REQUEST, 30008, "Maximum number of emojis reached";
+    max_animated_emojis => BAD_REQUEST, 30018, "Maximum number of animated emojis reached";
+    max_stickers => BAD_REQUEST, 30039, "Maximum number of stickers reached";
     bots_forbidden => FORBIDDEN, 20001, "Bots cannot use this endpoint";
     banned => FORBIDDEN, 40007, "The user is banned from this guild.";
     unknown_role => NOT_FOUND, 10011, "Unknown Role";

@@ -207,20 +207,25 @@ pub async fn update(ctx: &Domain, user: &UserRow, guild: GuildId, body: UpdateGu
     );
     let entry = ctx.audit_entry(guild_id, user.id, action::GUILD_UPDATE, Some(guild_id.get()), changes, None, reason);
     let updated = ctx.store.update_guild(guild_id, &patch, Some(&entry)).await?;
-    let guild = render::guild(&updated, &access.roles);
+    let mut guild = render::guild(&updated, &access.roles);
+    // Clients replace their emoji and sticker caches from GUILD_UPDATE.
+    (guild.emojis, guild.stickers) = crate::expressions::guild_expressions(ctx, guild_id).await?;
     ctx.guild_updated(&guild);
     ctx.announce_audit(&access, &entry).await?;
     Ok(guild)
 }
 
 /// Deletes a guild: its owner only.
-pub async fn delete(ctx: &Domain, user: &UserRow, guild: GuildId) -> Result<()> {
+/// Its emojis' and stickers' files go after its rows.
+pub async fn delete(ctx: &Domain, blobs: &dyn crate::blobs::BlobStore, user: &UserRow, guild: GuildId) -> Result<()> {
     let access = access::guild(ctx, user, guild).await?;
     if !access.is_owner() {
         return Err(Error::missing_permissions());
     }
+    let (emojis, stickers) = tokio::try_join!(ctx.store.emojis(guild), ctx.store.stickers(guild))?;
     if ctx.store.delete_guild(access.guild.id).await? {
         ctx.guild_deleted(access.guild.id);
+        crate::expressions::forget_files(blobs, &emojis, &stickers).await;
     }
     Ok(())
 }

@@ -7,9 +7,11 @@
 pub mod access;
 pub mod audit;
 pub mod automod;
+pub mod blobs;
 pub mod cache;
 pub mod channels;
 pub mod error;
+pub mod expressions;
 pub mod fill;
 pub mod guilds;
 pub mod invites;

@@ -51,6 +51,9 @@ pub struct Draft {
     pub flags: Option<u64>,
     pub message_reference: Option<Reference>,
     pub allowed_mentions: Option<AllowedMentions>,
+    /// Up to 3 stickers sent with the message.
+    #[serde(default)]
+    pub sticker_ids: Option<Vec<store::StickerId>>,
 }
 
 /// What an edit changes.
@@ -59,6 +62,37 @@ pub struct Edit {
     pub content: Option<String>,
     pub flags: Option<u64>,
     pub allowed_mentions: Option<AllowedMentions>,
+}
+
+/// Most stickers one message may carry.
+const MAX_STICKERS: usize = 3;
+
+/// The stickers of `ids`, as the message will keep them: each must exist
+/// and be available (10060 otherwise); one of another guild needs
+/// USE_EXTERNAL_STICKERS in the channel and membership of its guild.
+async fn stickers(
+    ctx: &Domain,
+    access: &ChannelAccess,
+    user: &UserRow,
+    ids: &[store::StickerId],
+) -> Result<Vec<store::StickerItemRow>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let unknown = || Error::new(crate::error::StatusCode::BAD_REQUEST, 10060, "Unknown Sticker");
+    let found = ctx.store.stickers_by_id(ids).await?;
+    let mut items = Vec::with_capacity(ids.len());
+    for id in ids {
+        let sticker = found.iter().find(|s| s.id == *id && s.available).ok_or_else(unknown)?;
+        if access.guild_id() != Some(sticker.guild_id) {
+            access.require(permissions::USE_EXTERNAL_STICKERS)?;
+            ctx.store.member(sticker.guild_id, user.id).await?.ok_or_else(unknown)?;
+        }
+        if !items.iter().any(|i: &store::StickerItemRow| i.id == *id) {
+            items.push(store::StickerItemRow { id: *id, name: sticker.name.clone(), format_type: sticker.format_type });
+        }
+    }
+    Ok(items)
 }
 
 /// A channel `user` can see that holds messages.
@@ -147,8 +181,13 @@ async fn send_as_user(ctx: &Domain, user: &UserRow, channel: ChannelId, draft: D
             errors.add("message_reference.message_id", "BASE_TYPE_REQUIRED", "This field is required");
         }
     }
+    let sticker_ids = draft.sticker_ids.clone().unwrap_or_default();
+    if sticker_ids.len() > MAX_STICKERS {
+        errors.add("sticker_ids", "BASE_TYPE_MAX_LENGTH", format!("Must be {MAX_STICKERS} or fewer in length."));
+    }
     errors.finish()?;
-    if draft.content.trim().is_empty() {
+    let sticker_items = stickers(ctx, &access, user, &sticker_ids).await?;
+    if draft.content.trim().is_empty() && sticker_items.is_empty() {
         return Err(Error::empty_message());
     }
     let now = Timestamp::now().unix_ms();
@@ -187,6 +226,7 @@ async fn send_as_user(ctx: &Domain, user: &UserRow, channel: ChannelId, draft: D
         edited_at: None,
         pinned_at: None,
         ref_message_id: reply_to.as_ref().map(|m| m.id),
+        sticker_items,
     };
     let place = access.place();
     // Before storing: whose mention counts the message may raise, counted

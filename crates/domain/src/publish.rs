@@ -239,6 +239,18 @@ impl Domain {
         self.emit(kind(GuildRole { guild_id: guild, role }), Audience::Guild(guild));
     }
 
+    /// GUILD_EMOJIS_UPDATE: the guild's whole list, to its members.
+    pub fn emojis_updated(&self, guild: GuildId, emojis: Vec<model::expression::Emoji>) {
+        let data = events::dispatch::GuildEmojis { guild_id: guild, emojis };
+        self.emit(Dispatch::EmojisUpdate(data), Audience::Guild(guild));
+    }
+
+    /// GUILD_STICKERS_UPDATE: the guild's whole list, to its members.
+    pub fn stickers_updated(&self, guild: GuildId, stickers: Vec<model::expression::Sticker>) {
+        let data = events::dispatch::GuildStickers { guild_id: guild, stickers };
+        self.emit(Dispatch::StickersUpdate(data), Audience::Guild(guild));
+    }
+
     pub fn role_deleted(&self, guild: GuildId, role: store::RoleId) {
         self.emit(Dispatch::RoleDelete(GuildRoleDelete { guild_id: guild, role_id: role }), Audience::Guild(guild));
     }

@@ -5,29 +5,34 @@ use serde_json::json;
 
 use events::dispatch::{ReactionAdd, ReactionRemove, ReactionRemoveAll, ReactionRemoveEmoji};
 use events::Dispatch;
+use model::message::ReactionEmoji;
 use model::{permissions, Timestamp};
 use store::{AuditEntry, ChannelId, MessageId, MessageRow, UserId, UserRow};
 
 use crate::access::ChannelAccess;
 use crate::audit::{action, Reason};
+use crate::expressions::{self, ReactionTarget};
 use crate::messages::{find, text_channel};
 use crate::{render, Domain, Error, Result};
 
 const MAX_PINS: usize = 50;
 const MAX_REACTION_EMOJI: usize = 20;
 
-/// The stored key of an emoji path segment: a Unicode emoji as itself.
-/// Custom emoji (`name:id`) do not exist yet, so they are unknown; so is
-/// anything that is not an emoji in Unicode's list.
-pub fn emoji_key(raw: &str) -> Result<String> {
-    match emojis::get(raw) {
-        Some(emoji) => Ok(emoji.as_str().to_owned()),
-        // Clients may send an emoji without its variation selector, or with
-        // one the list does not carry.
-        None => {
-            emojis::get(&raw.replace('\u{fe0f}', "")).map(|e| e.as_str().to_owned()).ok_or_else(Error::unknown_emoji)
+/// The stored key of an emoji path segment and Discord's emoji object for
+/// it: a Unicode emoji as itself, a custom one (`name:id`) by its id, with
+/// its current name. Anything else, and a custom emoji that does not exist
+/// (any more), is unknown (10014), as on Discord.
+pub async fn emoji_key(ctx: &Domain, raw: &str) -> Result<(String, ReactionEmoji)> {
+    let target = ReactionTarget::parse(raw)?;
+    let key = target.key();
+    let emoji = match target {
+        ReactionTarget::Unicode(_) => render::reaction_emoji(&key, None),
+        ReactionTarget::Custom { id, .. } => {
+            let row = ctx.store.emojis_by_id(&[id]).await?.pop().ok_or_else(Error::unknown_emoji)?;
+            render::reaction_emoji(&key, Some(&row))
         }
-    }
+    };
+    Ok((key, emoji))
 }
 
 /// `user` reacts to a message with `emoji`.
@@ -43,7 +48,14 @@ pub async fn add(ctx: &Domain, user: &UserRow, channel: ChannelId, message: Mess
         return Err(Error::missing_permissions());
     }
     let row = find(ctx, &access, user, message).await?;
-    let key = emoji_key(emoji)?;
+    // A custom emoji must exist (10014) and be one the user may use.
+    let (key, emoji) = match ReactionTarget::parse(emoji)? {
+        target @ ReactionTarget::Unicode(_) => (target.key(), render::reaction_emoji(&target.key(), None)),
+        target @ ReactionTarget::Custom { id, .. } => {
+            let custom = expressions::usable_emoji(ctx, &access, user, id).await?;
+            (target.key(), render::reaction_emoji(&target.key(), Some(&custom)))
+        }
+    };
     let existing = ctx.store.reaction_counts(access.channel.id, &[row.id], user.id).await?;
     if !existing.iter().any(|r| r.emoji == key) {
         // A new emoji on the message needs ADD_REACTIONS; joining one does not.
@@ -59,7 +71,7 @@ pub async fn add(ctx: &Domain, user: &UserRow, channel: ChannelId, message: Mess
             message_id: row.id,
             guild_id: None,
             message_author_id: Some(row.author_id),
-            emoji: render::reaction_emoji(&key),
+            emoji,
             member: access.member_with_user(user),
             burst: false,
             burst_colors: Vec::new(),
@@ -82,7 +94,7 @@ pub async fn remove(
 ) -> Result<()> {
     let access = text_channel(ctx, user, channel).await?;
     let row = find(ctx, &access, user, message).await?;
-    let key = emoji_key(emoji)?;
+    let (key, emoji) = emoji_key(ctx, emoji).await?;
     let target = match target {
         None => user.id,
         Some(id) if id == user.id => id,
@@ -97,7 +109,7 @@ pub async fn remove(
             channel_id: access.channel.id,
             message_id: row.id,
             guild_id: None,
-            emoji: render::reaction_emoji(&key),
+            emoji,
             burst: false,
             kind: 0,
         };
@@ -117,14 +129,17 @@ pub async fn clear(
     let access = text_channel(ctx, user, channel).await?;
     access.require(permissions::MANAGE_MESSAGES)?;
     let row = find(ctx, &access, user, message).await?;
-    let key = emoji.map(emoji_key).transpose()?;
-    if ctx.store.clear_reactions(access.channel.id, row.id, key.as_deref()).await? > 0 {
-        let dispatch = match key {
-            Some(key) => Dispatch::ReactionRemoveEmoji(ReactionRemoveEmoji {
+    let target = match emoji {
+        Some(raw) => Some(emoji_key(ctx, raw).await?),
+        None => None,
+    };
+    if ctx.store.clear_reactions(access.channel.id, row.id, target.as_ref().map(|(key, _)| key.as_str())).await? > 0 {
+        let dispatch = match target {
+            Some((_, emoji)) => Dispatch::ReactionRemoveEmoji(ReactionRemoveEmoji {
                 channel_id: access.channel.id,
                 message_id: row.id,
                 guild_id: None,
-                emoji: render::reaction_emoji(&key),
+                emoji,
             }),
             None => Dispatch::ReactionRemoveAll(ReactionRemoveAll {
                 channel_id: access.channel.id,

@@ -5,14 +5,15 @@ use std::collections::HashMap;
 use model::application::Application;
 use model::audit::AuditLogEntry;
 use model::channel::{Channel, ChannelType, PermissionOverwrite};
+use model::expression::{Emoji, Sticker, StickerItem};
 use model::guild::{Guild, Member, Role, RoleColors, UserGuild};
 use model::invite::{Invite, InviteChannel, InviteGuild, InviteMetadata};
 use model::message::{Message, MessageReference, Reaction, ReactionCountDetails, ReactionEmoji};
 use model::user::{CurrentUser, CustomStatus, Relationship, User, UserSettings};
-use model::{Id, Timestamp};
+use model::Timestamp;
 use store::{
-    ApplicationRow, ChannelRow, GuildRow, InviteRow, MemberRow, MessageRow, OverwriteRow, ReadStateRow,
-    RelationshipRow, RoleRow, UserId, UserRow,
+    ApplicationRow, ChannelRow, EmojiId, EmojiRow, GuildRow, InviteRow, MemberRow, MessageRow, OverwriteRow,
+    ReadStateRow, RelationshipRow, RoleRow, StickerRow, UserId, UserRow,
 };
 
 use crate::error::Result;
@@ -308,12 +309,57 @@ pub fn invite(
     }
 }
 
-/// Splits a stored reaction key into Discord's emoji object: a Unicode
-/// emoji is its own name; a custom one is stored as `name:id`.
-pub fn reaction_emoji(key: &str) -> ReactionEmoji {
-    match key.rsplit_once(':') {
-        Some((name, id)) => ReactionEmoji { id: id.parse::<Id<_>>().ok(), name: Some(name.to_owned()) },
-        None => ReactionEmoji { id: None, name: Some(key.to_owned()) },
+/// A custom emoji; `creator` when the viewer may see who uploaded it.
+pub fn emoji(e: &EmojiRow, creator: Option<&UserRow>) -> Emoji {
+    Emoji {
+        id: e.id,
+        name: e.name.clone(),
+        roles: e.roles.clone(),
+        user: creator.map(user),
+        require_colons: e.require_colons,
+        managed: e.managed,
+        animated: e.animated,
+        available: e.available,
+    }
+}
+
+/// A guild sticker; `creator` when the viewer may see who uploaded it.
+pub fn sticker(s: &StickerRow, creator: Option<&UserRow>) -> Sticker {
+    Sticker {
+        id: s.id,
+        name: s.name.clone(),
+        description: s.description.clone(),
+        tags: s.tags.clone(),
+        kind: 2,
+        format_type: s.format_type,
+        available: s.available,
+        guild_id: s.guild_id,
+        user: creator.map(user),
+    }
+}
+
+/// Reaction keys as Discord's emoji objects: custom ones (stored by id)
+/// with their current name, or `null` once deleted.
+pub async fn reaction_emojis(ctx: &Domain, keys: &[&str]) -> Result<HashMap<String, ReactionEmoji>> {
+    let ids: Vec<EmojiId> = keys.iter().filter_map(|k| custom_id(k)).collect();
+    let rows: HashMap<EmojiId, EmojiRow> = ctx.store.emojis_by_id(&ids).await?.into_iter().map(|e| (e.id, e)).collect();
+    Ok(keys.iter().map(|k| (k.to_string(), reaction_emoji(k, custom_id(k).and_then(|id| rows.get(&id))))).collect())
+}
+
+/// The id of a custom emoji's reaction key (all digits).
+pub fn custom_id(key: &str) -> Option<EmojiId> {
+    key.bytes().all(|b| b.is_ascii_digit()).then(|| key.parse().ok()).flatten()
+}
+
+/// One reaction key as Discord's emoji object.
+pub fn reaction_emoji(key: &str, custom: Option<&EmojiRow>) -> ReactionEmoji {
+    match (custom_id(key), custom) {
+        (Some(id), row) => ReactionEmoji {
+            id: Some(id.cast()),
+            name: row.map(|e| e.name.clone()),
+            animated: Some(row.is_some_and(|e| e.animated)),
+        },
+        (None, _) => ReactionEmoji { id: None, name: Some(key.to_owned()), animated: None },
     }
 }
 
@@ -401,10 +447,17 @@ async fn messages_in_full(state: &Domain, viewer: UserId, rows: &[MessageRow]) -
     let ids: Vec<_> = rows.iter().map(|m| m.id).collect();
     let ((referenced, users), counts) = tokio::try_join!(people, state.store.reaction_counts(channel, &ids, viewer))?;
     let users: HashMap<UserId, User> = users.iter().map(|u| (u.id, user(u))).collect();
+    // Custom emojis are stored by id: their names are read (one query, none
+    // without custom reactions).
+    let mut keys: Vec<&str> = counts.iter().map(|r| r.emoji.as_str()).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    let emojis = reaction_emojis(state, &keys).await?;
     let mut reactions: HashMap<_, Vec<Reaction>> = HashMap::new();
-    for r in counts {
+    for r in &counts {
+        let emoji = emojis.get(&r.emoji).cloned();
         reactions.entry(r.message_id).or_default().push(Reaction {
-            emoji: reaction_emoji(&r.emoji),
+            emoji: emoji.unwrap_or_else(|| reaction_emoji(&r.emoji, None)),
             count: r.count,
             count_details: ReactionCountDetails { burst: 0, normal: r.count },
             burst_colors: Vec::new(),
@@ -487,6 +540,11 @@ fn message(
             guild_id: None,
         }),
         referenced_message: referenced,
+        sticker_items: m
+            .sticker_items
+            .iter()
+            .map(|s| StickerItem { id: s.id, name: s.name.clone(), format_type: s.format_type })
+            .collect(),
     }
 }
 
@@ -565,8 +623,12 @@ pub async fn guild_snapshot(
         }
         None => false,
     };
+    let mut full = self::guild(guild, &roles);
+    let (emojis, stickers) = tokio::try_join!(store.emojis(guild.id), store.stickers(guild.id))?;
+    full.emojis = emojis.iter().map(|e| emoji(e, None)).collect();
+    full.stickers = stickers.iter().map(|s| sticker(s, None)).collect();
     Ok(model::gateway::GuildCreate {
-        guild: self::guild(guild, &roles),
+        guild: full,
         joined_at: Timestamp::from_unix_ms(joined_at),
         large,
         unavailable: false,

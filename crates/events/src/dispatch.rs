@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use model::audit::{AuditLogEntry, AutoModAction, AutoModRule};
 use model::channel::Channel;
+use model::expression::{Emoji, Sticker};
 use model::gateway::{GuildCreate, Presence};
 use model::guild::{Guild, Member, Role};
 use model::id::{MessageMarker, RoleMarker};
@@ -71,6 +72,10 @@ dispatches! {
     RoleCreate(GuildRole) = "GUILD_ROLE_CREATE",
     RoleUpdate(GuildRole) = "GUILD_ROLE_UPDATE",
     RoleDelete(GuildRoleDelete) = "GUILD_ROLE_DELETE",
+    /// A guild's whole list of custom emojis, after any of them changed.
+    EmojisUpdate(GuildEmojis) = "GUILD_EMOJIS_UPDATE",
+    /// A guild's whole list of stickers, after any of them changed.
+    StickersUpdate(GuildStickers) = "GUILD_STICKERS_UPDATE",
     InviteCreate(InviteCreate) = "INVITE_CREATE",
     InviteDelete(InviteDelete) = "INVITE_DELETE",
     AuditLogEntryCreate(AuditLogEntryCreate) = "GUILD_AUDIT_LOG_ENTRY_CREATE",
@@ -113,6 +118,8 @@ impl Dispatch {
             MemberRemove(u) | BanAdd(u) | BanRemove(u) => Some(u.guild_id),
             RoleCreate(r) | RoleUpdate(r) => Some(r.guild_id),
             RoleDelete(r) => Some(r.guild_id),
+            EmojisUpdate(e) => Some(e.guild_id),
+            StickersUpdate(s) => Some(s.guild_id),
             InviteCreate(i) => Some(i.guild_id),
             InviteDelete(i) => Some(i.guild_id),
             AuditLogEntryCreate(a) => Some(a.guild_id),
@@ -164,6 +171,7 @@ impl Dispatch {
             }
             GuildCreate(_) | GuildUpdate(_) | GuildDelete(_) => intents::GUILDS,
             RoleCreate(_) | RoleUpdate(_) | RoleDelete(_) => intents::GUILDS,
+            EmojisUpdate(_) | StickersUpdate(_) => intents::GUILD_EXPRESSIONS,
             MemberAdd(_) | MemberUpdate(_) | MemberRemove(_) => intents::GUILD_MEMBERS,
             BanAdd(_) | BanRemove(_) | AuditLogEntryCreate(_) => intents::GUILD_MODERATION,
             InviteCreate(_) | InviteDelete(_) => intents::GUILD_INVITES,
@@ -204,6 +212,18 @@ pub struct GuildDelete {
 pub struct GuildRole {
     pub guild_id: GuildId,
     pub role: Role,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GuildEmojis {
+    pub guild_id: GuildId,
+    pub emojis: Vec<Emoji>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GuildStickers {
+    pub guild_id: GuildId,
+    pub stickers: Vec<Sticker>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

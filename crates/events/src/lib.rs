@@ -403,6 +403,8 @@ fn dispatch_data(d: &Dispatch) -> Bytes {
         MemberRemove(x) | BanAdd(x) | BanRemove(x) => bytes(x),
         RoleCreate(x) | RoleUpdate(x) => bytes(x),
         RoleDelete(x) => bytes(x),
+        EmojisUpdate(x) => bytes(x),
+        StickersUpdate(x) => bytes(x),
         InviteCreate(x) => bytes(x),
         InviteDelete(x) => bytes(x),
         AuditLogEntryCreate(x) => bytes(x),

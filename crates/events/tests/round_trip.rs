@@ -316,6 +316,20 @@ fn samples() -> Vec<Sample> {
         sample("GUILD_ROLE_UPDATE", json!({ "guild_id": GUILD, "role": renamed_role })),
         sample("GUILD_ROLE_DELETE", json!({ "guild_id": GUILD, "role_id": ROLE })),
         sample(
+            "GUILD_EMOJIS_UPDATE",
+            json!({ "guild_id": GUILD, "emojis": [{
+                "id": "41771983429993937", "name": "blob_wave", "roles": [ROLE], "require_colons": true,
+                "managed": false, "animated": true, "available": true,
+            }] }),
+        ),
+        sample(
+            "GUILD_STICKERS_UPDATE",
+            json!({ "guild_id": GUILD, "stickers": [{
+                "id": "41771983429993938", "name": "wave", "description": null, "tags": "wave,hello",
+                "type": 2, "format_type": 1, "available": true, "guild_id": GUILD,
+            }] }),
+        ),
+        sample(
             "INVITE_CREATE",
             json!({
                 "type": 0, "code": "looms", "guild_id": GUILD, "channel_id": TEXT, "inviter": user(ADA, "ada"),
@@ -593,6 +607,7 @@ fn guild_intent(name: &str) -> u64 {
             intents::AUTO_MODERATION_CONFIGURATION
         }
         "AUTO_MODERATION_ACTION_EXECUTION" => intents::AUTO_MODERATION_EXECUTION,
+        "GUILD_EMOJIS_UPDATE" | "GUILD_STICKERS_UPDATE" => intents::GUILD_EXPRESSIONS,
         "PRESENCE_UPDATE" => intents::GUILD_PRESENCES,
         "VOICE_STATE_UPDATE" => intents::GUILD_VOICE_STATES,
         "VOICE_SERVER_UPDATE" => 0,

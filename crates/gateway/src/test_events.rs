@@ -159,6 +159,7 @@ pub fn message(g: Option<GuildId>, c: ChannelId, author: UserId, mentioned: &[Us
         flags: 0,
         message_reference: None,
         referenced_message: None,
+        sticker_items: Vec::new(),
     }
 }
 

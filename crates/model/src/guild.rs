@@ -46,8 +46,8 @@ pub struct Guild {
     pub premium_progress_bar_enabled: bool,
     pub nsfw: bool,
     pub nsfw_level: u8,
-    pub emojis: Vec<serde_json::Value>,
-    pub stickers: Vec<serde_json::Value>,
+    pub emojis: Vec<crate::expression::Emoji>,
+    pub stickers: Vec<crate::expression::Sticker>,
     pub incidents_data: Option<serde_json::Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approximate_member_count: Option<u64>,

@@ -28,6 +28,8 @@ markers!(
     RoleMarker,
     ApplicationMarker,
     AutoModRuleMarker,
+    EmojiMarker,
+    StickerMarker,
     GenericMarker,
 );
 

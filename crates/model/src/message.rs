@@ -21,7 +21,11 @@ pub struct MessageReference {
 pub struct ReactionEmoji {
     /// Custom emoji id; `None` for Unicode emoji.
     pub id: Option<Id<crate::id::GenericMarker>>,
+    /// `null` for a custom emoji that no longer exists.
     pub name: Option<String>,
+    /// Custom emoji only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub animated: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -86,6 +90,9 @@ pub struct Message {
     /// Present (possibly `null` when deleted) on replies only.
     #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::nullable")]
     pub referenced_message: Option<Option<Box<Message>>>,
+    /// The stickers sent with the message (`sticker_ids` on create).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sticker_items: Vec<crate::expression::StickerItem>,
 }
 
 /// Message types FussionCord creates.

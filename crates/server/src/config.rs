@@ -39,7 +39,8 @@ pub struct Config {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AvatarsConfig {
-    /// Where avatar images are kept; unset: `avatars` in the data directory
+    /// Where uploaded images (avatars, custom emojis, stickers) are kept;
+    /// unset: `avatars` in the data directory
     /// (also with PostgreSQL, which keeps the rows but not the images).
     pub dir: Option<PathBuf>,
     /// Largest avatar accepted, in bytes once decoded.

@@ -171,7 +171,7 @@ pub async fn start_with_classifier(
             config: config.ratelimit.clone(),
             trusted_proxies: config.http.trusted_proxies.clone(),
         }),
-        avatars: api::avatars::DiskBlobs::new(config.avatars.dir(&config.data_dir)),
+        blobs: api::avatars::DiskBlobs::new(config.avatars.dir(&config.data_dir)),
     });
     // `/` is the gateway for WebSocket upgrades and the web client's page
     // for a plain GET; the client's other pages and files sit beside the API.

@@ -9,6 +9,7 @@ mod audit;
 mod auth;
 mod automod;
 mod channels;
+mod expressions;
 mod group_commit;
 mod guilds;
 mod import;
@@ -24,13 +25,17 @@ mod settings;
 mod sql;
 mod users;
 
-use model::id::{AutoModRuleMarker, ChannelMarker, GuildMarker, Id, MessageMarker, RoleMarker, UserMarker};
+use model::id::{
+    AutoModRuleMarker, ChannelMarker, EmojiMarker, GuildMarker, Id, MessageMarker, RoleMarker, StickerMarker,
+    UserMarker,
+};
 
 pub use applications::{ApplicationRow, ApplicationStore};
 pub use audit::{AuditEntry, AuditQuery, AuditStore};
 pub use auth::{AuthStore, BackupCodeRow, EnableMfa, MfaRow, NewSession, SessionRow, ThrottleRow};
 pub use automod::{AutoModRuleRow, AutoModStore};
 pub use channels::{ChannelPatch, ChannelRow, ChannelStore, OverwriteRow};
+pub use expressions::{EmojiRow, ExpressionStore, StickerItemRow, StickerRow};
 pub use guilds::{GuildPatch, GuildRow, GuildStore, MemberRow, NewGuild};
 pub use import::MessageImport;
 pub use invites::{InviteRow, InviteStore, JoinOutcome};
@@ -76,6 +81,7 @@ pub trait Store:
     + InviteStore
     + AuditStore
     + AutoModStore
+    + ExpressionStore
     + RelationshipStore
     + ReadStateStore
     + SettingsStore
@@ -96,6 +102,7 @@ impl<T> Store for T where
         + InviteStore
         + AuditStore
         + AutoModStore
+        + ExpressionStore
         + RelationshipStore
         + ReadStateStore
         + SettingsStore
@@ -143,3 +150,5 @@ pub type ChannelId = Id<ChannelMarker>;
 pub type MessageId = Id<MessageMarker>;
 pub type RoleId = Id<RoleMarker>;
 pub type AutoModRuleId = Id<AutoModRuleMarker>;
+pub type EmojiId = Id<EmojiMarker>;
+pub type StickerId = Id<StickerMarker>;

@@ -14,10 +14,10 @@ use model::id::{MessageMarker, RoleMarker};
 use model::Id;
 use sqlx::Connection;
 use store::{
-    relationship_kind as kind, AuditEntry, AuditQuery, ChannelId, ChannelPatch, ChannelRow, FriendOutcome, GuildId,
-    GuildMentions, GuildPatch, GuildRow, HistoryQuery, InviteRow, JoinOutcome, MemberPatch, MemberRow, MessageRow,
-    NewGuild, NewMessage, NewUser, OverwriteRow, RelationshipChange, RelationshipRow, RolePatch, RoleRow, SearchQuery,
-    Store, StoreError, UserId, UserPatch,
+    relationship_kind as kind, AuditEntry, AuditQuery, ChannelId, ChannelPatch, ChannelRow, EmojiRow, FriendOutcome,
+    GuildId, GuildMentions, GuildPatch, GuildRow, HistoryQuery, InviteRow, JoinOutcome, MemberPatch, MemberRow,
+    MessageRow, NewGuild, NewMessage, NewUser, OverwriteRow, RelationshipChange, RelationshipRow, RolePatch, RoleRow,
+    SearchQuery, StickerItemRow, StickerRow, Store, StoreError, UserId, UserPatch,
 };
 
 type Test = for<'a> fn(&'a dyn Store) -> Pin<Box<dyn Future<Output = ()> + 'a>>;
@@ -92,6 +92,7 @@ contract!(
     an_invite_with_one_use_is_used_once_under_concurrency,
     the_audit_log_filters_and_pages,
     relationships_follow_requests_and_blocks,
+    emojis_and_stickers_round_trip_within_their_slots,
 );
 
 /// Ids, times and rows with every other field at its default.
@@ -1269,5 +1270,90 @@ mod cases {
         );
         assert!(s.remove_relationship(a, c).await.unwrap().is_empty());
         assert!(listed(a).await.is_empty() && listed(c).await.is_empty());
+    }
+
+    pub async fn emojis_and_stickers_round_trip_within_their_slots(s: &dyn Store) {
+        let [owner] = users(s, 1, 1).await[..] else { unreachable!() };
+        let (g, text) = guild(s, 100, owner).await;
+        let (other, _) = guild(s, 200, owner).await;
+        s.create_role(&role(101, g, 1), None).await.unwrap();
+        let emoji = |n: u64, guild: GuildId, animated: bool| EmojiRow {
+            id: id(n),
+            guild_id: guild,
+            name: format!("e{n}"),
+            user_id: Some(owner),
+            roles: Vec::new(),
+            require_colons: true,
+            managed: false,
+            animated,
+            available: true,
+            format: if animated { "gif".into() } else { "png".into() },
+        };
+        let mut first = emoji(1000, g, false);
+        first.roles = ids(&[101]);
+        assert!(s.create_emoji(&first, 2, &audit(1, g, owner, 60, 1000)).await.unwrap());
+        assert!(s.create_emoji(&emoji(1001, g, false), 2, &audit(2, g, owner, 60, 1001)).await.unwrap());
+        // Full of still ones: refused and not written, audit entry neither;
+        // animated ones count apart; another guild's slots are its own.
+        assert!(!s.create_emoji(&emoji(1002, g, false), 2, &audit(3, g, owner, 60, 1002)).await.unwrap());
+        assert!(s.create_emoji(&emoji(1003, g, true), 2, &audit(4, g, owner, 60, 1003)).await.unwrap());
+        assert!(s.create_emoji(&emoji(1004, other, false), 2, &audit(5, other, owner, 60, 1004)).await.unwrap());
+        let listed = s.emojis(g).await.unwrap();
+        assert_eq!(listed.iter().map(|e| e.id.get()).collect::<Vec<_>>(), [1000, 1001, 1003]);
+        assert_eq!(listed[0], first, "every field round-trips");
+        let found = s.emojis_by_id(&ids(&[1004, 1002, 1000])).await.unwrap();
+        let mut found: Vec<u64> = found.iter().map(|e| e.id.get()).collect();
+        found.sort();
+        assert_eq!(found, [1000, 1004], "by id, in any guild");
+
+        let mut renamed = first.clone();
+        renamed.name = "renamed".into();
+        renamed.roles = Vec::new();
+        assert!(s.update_emoji(&renamed, &audit(6, g, owner, 61, 1000)).await.unwrap());
+        assert_eq!(s.emojis(g).await.unwrap()[0], renamed);
+        let mut elsewhere = renamed.clone();
+        elsewhere.guild_id = other;
+        assert!(!s.update_emoji(&elsewhere, &audit(7, other, owner, 61, 1000)).await.unwrap(), "not that guild's");
+        assert!(s.delete_emoji(g, id(1000), &audit(8, g, owner, 62, 1000)).await.unwrap());
+        assert!(!s.delete_emoji(g, id(1000), &audit(9, g, owner, 62, 1000)).await.unwrap());
+        let log = s.audit_log(g, AuditQuery { limit: 50, ..AuditQuery::default() }).await.unwrap();
+        assert_eq!(log.iter().map(|e| e.id).collect::<Vec<_>>(), [8, 6, 4, 2, 1], "one entry per change made");
+
+        let sticker = |n: u64, format_type: u8| StickerRow {
+            id: id(n),
+            guild_id: g,
+            name: format!("s{n}"),
+            description: Some("a sticker".into()),
+            tags: "wave".into(),
+            format_type,
+            available: true,
+            user_id: Some(owner),
+        };
+        assert!(s.create_sticker(&sticker(2000, 1), 2, &audit(10, g, owner, 90, 2000)).await.unwrap());
+        assert!(s.create_sticker(&sticker(2001, 3), 2, &audit(11, g, owner, 90, 2001)).await.unwrap());
+        assert!(!s.create_sticker(&sticker(2002, 1), 2, &audit(12, g, owner, 90, 2002)).await.unwrap());
+        assert_eq!(s.stickers(g).await.unwrap(), vec![sticker(2000, 1), sticker(2001, 3)]);
+        let mut edited = sticker(2000, 1);
+        edited.description = None;
+        edited.tags = "ocean".into();
+        assert!(s.update_sticker(&edited, &audit(13, g, owner, 91, 2000)).await.unwrap());
+        assert_eq!(s.stickers_by_id(&ids(&[2000])).await.unwrap(), vec![edited.clone()]);
+
+        // A message keeps the stickers it was sent with, also once deleted.
+        let mut row = message(text, 3000, owner, "");
+        row.sticker_items = vec![
+            StickerItemRow { id: id(2000), name: "s2000".into(), format_type: 1 },
+            StickerItemRow { id: id(2001), name: "s2001".into(), format_type: 3 },
+        ];
+        s.create_message(&new_message(row.clone(), Some(g))).await.unwrap();
+        assert!(s.delete_sticker(g, id(2000), &audit(14, g, owner, 92, 2000)).await.unwrap());
+        assert_eq!(s.message(text, id(3000)).await.unwrap(), Some(row));
+        assert_eq!(s.stickers(g).await.unwrap().len(), 1);
+
+        // Deleting the guild takes its expressions with it.
+        s.delete_guild(g).await.unwrap();
+        assert!(s.emojis(g).await.unwrap().is_empty());
+        assert!(s.stickers(g).await.unwrap().is_empty());
+        assert_eq!(s.emojis(other).await.unwrap().len(), 1);
     }
 }

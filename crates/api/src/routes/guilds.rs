@@ -55,6 +55,7 @@ pub async fn get(
     let access = access::guild(&state, &user, path_id("guild_id", &raw)?).await?;
     let roles = state.store.roles(access.guild.id).await?;
     let mut guild = render::guild(&access.guild, &roles);
+    (guild.emojis, guild.stickers) = domain::expressions::guild_expressions(&state, access.guild.id).await?;
     if q.with_counts {
         guild.approximate_member_count = Some(state.store.member_count(access.guild.id).await?);
         guild.approximate_presence_count = Some(state.presences.online_count(access.guild.id));
@@ -92,7 +93,7 @@ pub async fn delete(
     Authed(user): Authed,
     Path(raw): Path<String>,
 ) -> ApiResult<StatusCode> {
-    domain::guilds::delete(&state, &user, path_id("guild_id", &raw)?).await?;
+    domain::guilds::delete(&state, state.blobs.as_ref(), &user, path_id("guild_id", &raw)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

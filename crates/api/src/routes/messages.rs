@@ -241,7 +241,7 @@ pub async fn reactors(
     let access = text_channel(&state, &user, &channel).await?;
     access.require(permissions::READ_MESSAGE_HISTORY)?;
     let row = find(&state, &access, &user, &message).await?;
-    let key = reactions::emoji_key(&emoji)?;
+    let (key, _) = reactions::emoji_key(&state, &emoji).await?;
     let limit = crate::extract::page_limit(q.limit, 25, 100)?;
     let ids = state.store.reactors(access.channel.id, row.id, &key, q.after.and_then(Cursor::id), limit).await?;
     let mut users = state.store.users(&ids).await?;

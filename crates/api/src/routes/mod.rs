@@ -5,6 +5,7 @@ mod audit_log;
 mod auth;
 mod automod;
 mod channels;
+mod expressions;
 mod gateway;
 mod guilds;
 mod invites;
@@ -86,6 +87,17 @@ pub fn router(config: &ApiConfig) -> Router<ApiState> {
             "/guilds/{guild_id}/auto-moderation/rules/{rule_id}",
             get(automod::get).patch(automod::update).delete(automod::delete),
         )
+        .route("/guilds/{guild_id}/emojis", get(expressions::list_emojis).post(expressions::create_emoji))
+        .route(
+            "/guilds/{guild_id}/emojis/{emoji_id}",
+            get(expressions::get_emoji).patch(expressions::update_emoji).delete(expressions::delete_emoji),
+        )
+        .route("/guilds/{guild_id}/stickers", get(expressions::list_stickers).post(expressions::create_sticker))
+        .route(
+            "/guilds/{guild_id}/stickers/{sticker_id}",
+            get(expressions::get_guild_sticker).patch(expressions::update_sticker).delete(expressions::delete_sticker),
+        )
+        .route("/stickers/{sticker_id}", get(expressions::get_sticker))
         .route("/guilds/{guild_id}/messages/search", get(search::guild))
         .route("/guilds/{guild_id}/invites", get(invites::guild_invites))
         // channels
@@ -146,6 +158,11 @@ pub fn router(config: &ApiConfig) -> Router<ApiState> {
         roles::delete, members::bans, members::ban, members::put_ban, members::remove_ban, members::bulk_ban,
         audit_log::list, automod::list, automod::create, automod::get, automod::update, automod::delete, search::guild,
         invites::guild_invites,
+        // emojis and stickers
+        expressions::list_emojis, expressions::create_emoji, expressions::get_emoji, expressions::update_emoji,
+        expressions::delete_emoji, expressions::list_stickers, expressions::create_sticker,
+        expressions::get_guild_sticker, expressions::update_sticker, expressions::delete_sticker,
+        expressions::get_sticker,
         // voice
         voice::regions, voice::guild_regions, voice::state,
         // channels

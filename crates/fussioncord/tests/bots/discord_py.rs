@@ -36,6 +36,23 @@ impl Bot {
 }
 
 impl Bot {
+    /// Reads until a line starting with each of `prefixes` was said, in
+    /// whatever order (an HTTP answer and a gateway event race in the
+    /// bot); returns those lines in the order of `prefixes`.
+    async fn say_all(&mut self, prefixes: &[&str]) -> Vec<String> {
+        let mut seen: Vec<Option<String>> = vec![None; prefixes.len()];
+        while seen.iter().any(Option::is_none) {
+            let line = self.says("").await;
+            if line.contains("FAILED") {
+                panic!("the bot failed: {line}");
+            }
+            if let Some(i) = prefixes.iter().position(|p| line.starts_with(p)) {
+                seen[i].get_or_insert(line);
+            }
+        }
+        seen.into_iter().flatten().collect()
+    }
+
     /// Reads until the burst is over; returns how it ended and how many
     /// 429s discord.py waited out on the way.
     async fn burst_outcome(&mut self) -> (String, usize) {
@@ -196,4 +213,61 @@ async fn a_discord_py_bot_without_message_content_reads_no_content_in_replies() 
             "{content}: {seen}"
         );
     }
+}
+
+/// An unmodified discord.py bot uploads a custom emoji
+/// (`guild.create_custom_emoji`), reacts with it (`message.add_reaction`,
+/// which sends `name:id`), hears `on_guild_emojis_update` for its upload
+/// and its deletion, and deletes it; a person sees the reaction on the
+/// gateway and on the message, and the image on the CDN path.
+#[tokio::test]
+async fn a_discord_py_bot_creates_reacts_with_and_deletes_a_custom_emoji() {
+    use serde_json::{json, Value};
+    let mut scene = Scene::new().await;
+    let app = &scene.app;
+    // MANAGE_GUILD_EXPRESSIONS and CREATE_GUILD_EXPRESSIONS.
+    let perms = (1u64 << 30) | (1u64 << 43);
+    let (_, role) = app
+        .post(
+            &format!("/guilds/{}/roles", scene.guild),
+            &scene.person.token,
+            json!({ "name": "artists", "permissions": perms.to_string() }),
+        )
+        .await;
+    let path = format!("/guilds/{}/members/{}/roles/{}", scene.guild, scene.bot.id, role["id"].as_str().unwrap());
+    assert_eq!(app.put(&path, &scene.person.token).await.0, reqwest::StatusCode::NO_CONTENT);
+
+    let mut bot = Bot::start(&scene);
+    bot.says("READY").await;
+    let asked = scene.post("emoji party_blob").await;
+    let said = bot.say_all(&["EMOJI_CREATED", "EMOJIS_UPDATE", "REACTED"]).await;
+    let parts: Vec<&str> = said[0].split(' ').collect();
+    assert_eq!((parts.get(2).copied(), parts.get(3).copied()), (Some("party_blob"), Some("False")), "{said:?}");
+    let emoji_id = parts[1].to_owned();
+    assert_eq!(said[1], "EMOJIS_UPDATE 0 1 party_blob");
+
+    // The person's session sees the reaction with the custom emoji.
+    let add = loop {
+        let event = scene.watcher.dispatch("MESSAGE_REACTION_ADD").await;
+        if event["d"]["message_id"] == asked["id"] {
+            break event;
+        }
+    };
+    assert_eq!(add["d"]["user_id"], json!(scene.bot.id));
+    assert_eq!(add["d"]["emoji"], json!({ "id": emoji_id, "name": "party_blob", "animated": false }));
+    let (_, message) = app
+        .get(&format!("/channels/{}/messages/{}", scene.channel, asked["id"].as_str().unwrap()), &scene.person.token)
+        .await;
+    assert_eq!(message["reactions"][0]["emoji"]["id"], json!(emoji_id), "{message}");
+    assert_eq!(message["reactions"][0]["emoji"]["name"], "party_blob");
+    assert_eq!(message["reactions"][0]["count"], 1);
+    let image = app.client.get(format!("http://{}/emojis/{emoji_id}.png", app.addr())).send().await.unwrap();
+    assert_eq!(image.status(), 200);
+    assert!(image.bytes().await.unwrap().starts_with(b"\x89PNG"), "the PNG discord.py uploaded");
+
+    scene.post("unemoji").await;
+    let said = bot.say_all(&["EMOJI_DELETED", "EMOJIS_UPDATE"]).await;
+    assert_eq!(said[1], "EMOJIS_UPDATE 1 0 ");
+    let (_, list) = app.get(&format!("/guilds/{}/emojis", scene.guild), &scene.person.token).await;
+    assert_eq!(list, Value::Array(Vec::new()));
 }

@@ -522,6 +522,15 @@ fn authed_routes() -> Vec<Route> {
         route(M::POST, "/guilds/{guild}/bulk-ban", Some(r#"{"user_ids":["{user}"]}"#)),
         route(M::GET, "/guilds/{guild}/audit-logs", None),
         route(M::GET, "/guilds/{guild}/auto-moderation/rules", None),
+        route(M::GET, "/guilds/{guild}/emojis", None),
+        route(
+            M::POST,
+            "/guilds/{guild}/emojis",
+            Some(
+                r#"{"name":"fine_name","image":"data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="}"#,
+            ),
+        ),
+        route(M::GET, "/guilds/{guild}/stickers", None),
         route(
             M::POST,
             "/guilds/{guild}/auto-moderation/rules",
@@ -831,7 +840,7 @@ async fn bad_emoji_and_reactor_segments_are_refused() {
     let before = w.snapshot().await;
     let mut fails = Failures::default();
     // Not an emoji Discord knows: 400/10014 Unknown Emoji on every reaction
-    // route. (Custom emoji `name:id` do not exist here.)
+    // route; so is a custom emoji `name:id` whose id no emoji has.
     let bad_emoji = [
         "abc",
         "1",

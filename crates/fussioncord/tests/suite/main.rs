@@ -25,6 +25,7 @@ mod bad_input;
 mod cost;
 mod durability;
 mod edge;
+mod expressions;
 mod fill;
 mod gateway;
 mod gateway_limits;

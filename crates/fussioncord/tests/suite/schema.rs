@@ -98,6 +98,17 @@ const ROUTES: &[(&str, &str, &[&str])] = &[
     ("GET", "/guilds/{guild_id}/auto-moderation/rules/{rule_id}", &["get_auto_moderation_rule"]),
     ("PATCH", "/guilds/{guild_id}/auto-moderation/rules/{rule_id}", &["update_auto_moderation_rule"]),
     ("DELETE", "/guilds/{guild_id}/auto-moderation/rules/{rule_id}", &["delete_auto_moderation_rule"]),
+    ("GET", "/guilds/{guild_id}/emojis", &["list_guild_emojis"]),
+    ("POST", "/guilds/{guild_id}/emojis", &["create_guild_emoji"]),
+    ("GET", "/guilds/{guild_id}/emojis/{emoji_id}", &["get_guild_emoji"]),
+    ("PATCH", "/guilds/{guild_id}/emojis/{emoji_id}", &["update_guild_emoji"]),
+    ("DELETE", "/guilds/{guild_id}/emojis/{emoji_id}", &["delete_guild_emoji"]),
+    ("GET", "/guilds/{guild_id}/stickers", &["list_guild_stickers"]),
+    ("POST", "/guilds/{guild_id}/stickers", &["create_guild_sticker"]),
+    ("GET", "/guilds/{guild_id}/stickers/{sticker_id}", &["get_guild_sticker"]),
+    ("PATCH", "/guilds/{guild_id}/stickers/{sticker_id}", &["update_guild_sticker"]),
+    ("DELETE", "/guilds/{guild_id}/stickers/{sticker_id}", &["delete_guild_sticker"]),
+    ("GET", "/stickers/{sticker_id}", &["get_sticker"]),
     ("GET", "/guilds/{guild_id}/messages/search", &["guild_search"]),
     ("GET", "/guilds/{guild_id}/invites", &["list_guild_invites"]),
     ("GET", "/channels/{channel_id}", &["get_channel"]),
@@ -144,8 +155,8 @@ const ROUTES: &[(&str, &str, &[&str])] = &[
 /// How many of the operations above answer with a JSON body (checked
 /// against a schema) and how many with an empty 204 (checked to be a status
 /// the spec documents). The scenario must reach every one of them.
-const EXPECTED_JSON_OPERATIONS: usize = 53;
-const EXPECTED_EMPTY_OPERATIONS: usize = 23;
+const EXPECTED_JSON_OPERATIONS: usize = 62;
+const EXPECTED_EMPTY_OPERATIONS: usize = 25;
 
 /// The one place where our payloads knowingly depart from the spec:
 /// (schema path, property, why). The path is a component schema, optionally
@@ -456,6 +467,36 @@ fn describe(label: &str, validator: &Validator, body: &Value) -> String {
     }
     lines.push(clip(format!("  body: {body}")));
     lines.join("\n")
+}
+
+/// `POST /guilds/{id}/stickers` as Discord takes it: a multipart form with
+/// a 1×1 PNG as its file.
+async fn sticker_form(app: &TestApp, path: &str, token: &str) -> (StatusCode, Value) {
+    use base64::Engine;
+    let pixel = base64::engine::general_purpose::STANDARD
+        .decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==")
+        .unwrap();
+    let b = "schema-boundary";
+    let mut body = Vec::new();
+    for (name, value) in [("name", "wave"), ("tags", "hello"), ("description", "Waving")] {
+        body.extend(format!("--{b}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").bytes());
+    }
+    body.extend(
+        format!("--{b}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"w.png\"\r\nContent-Type: image/png\r\n\r\n")
+            .bytes(),
+    );
+    body.extend(pixel);
+    body.extend(format!("\r\n--{b}--\r\n").bytes());
+    let res = app
+        .client
+        .post(format!("{}{path}", app.base))
+        .header("Authorization", token)
+        .header("Content-Type", format!("multipart/form-data; boundary={b}"))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    (res.status(), res.json().await.unwrap())
 }
 
 /// Percent-encodes a path segment (emoji in reaction routes).
@@ -1132,6 +1173,42 @@ async fn responses_match_discords_openapi_spec() {
     c.ok("delete_auto_moderation_rule", app.delete(&preset_path, &alice.token).await);
     c.err("get_auto_moderation_rule", app.get(&preset_path, &alice.token).await, 404, 10066);
 
+    // --- custom emojis and stickers, and a message carrying a sticker
+    let emojis = format!("/guilds/{gid}/emojis");
+    let emoji =
+        c.ok("create_guild_emoji", app.post(&emojis, &alice.token, json!({ "name": "blob", "image": png })).await);
+    c.err(
+        "create_guild_emoji",
+        app.post(&emojis, &alice.token, json!({ "name": "b", "image": png })).await,
+        400,
+        50035,
+    );
+    c.err(
+        "create_guild_emoji",
+        app.post(&emojis, &bob.token, json!({ "name": "blob", "image": png })).await,
+        403,
+        50013,
+    );
+    c.ok("list_guild_emojis", app.get(&emojis, &alice.token).await);
+    let emoji_path = format!("{emojis}/{}", id(&emoji));
+    c.ok("get_guild_emoji", app.get(&emoji_path, &bob.token).await);
+    c.ok("update_guild_emoji", app.patch(&emoji_path, &alice.token, json!({ "name": "blob_two", "roles": [] })).await);
+    let stickers = format!("/guilds/{gid}/stickers");
+    let sticker = c.ok("create_guild_sticker", sticker_form(&app, &stickers, &alice.token).await);
+    c.ok("list_guild_stickers", app.get(&stickers, &bob.token).await);
+    let sticker_path = format!("{stickers}/{}", id(&sticker));
+    c.ok("get_guild_sticker", app.get(&sticker_path, &alice.token).await);
+    c.ok("get_sticker", app.get(&format!("/stickers/{}", id(&sticker)), &bob.token).await);
+    c.ok("update_guild_sticker", app.patch(&sticker_path, &alice.token, json!({ "tags": "wave" })).await);
+    c.ok(
+        "create_message",
+        app.post(&format!("/channels/{chat}/messages"), &alice.token, json!({ "sticker_ids": [id(&sticker)] })).await,
+    );
+    c.ok("delete_guild_sticker", app.delete(&sticker_path, &alice.token).await);
+    c.err("get_guild_sticker", app.get(&sticker_path, &alice.token).await, 404, 10060);
+    c.ok("delete_guild_emoji", app.delete(&emoji_path, &alice.token).await);
+    c.err("get_guild_emoji", app.get(&emoji_path, &alice.token).await, 404, 10014);
+
     // --- the audit log of all of the above
     let log = c.ok(
         "list_guild_audit_log_entries",
@@ -1139,7 +1216,7 @@ async fn responses_match_discords_openapi_spec() {
     );
     let kinds: BTreeSet<u64> =
         log["audit_log_entries"].as_array().unwrap().iter().filter_map(|e| e["action_type"].as_u64()).collect();
-    for kind in [13, 15, 20, 22, 23, 24, 25, 30, 31, 140, 141, 142, 143, 145] {
+    for kind in [13, 15, 20, 22, 23, 24, 25, 30, 31, 60, 61, 62, 90, 91, 92, 140, 141, 142, 143, 145] {
         assert!(kinds.contains(&kind), "no audit log entry of type {kind}: {kinds:?}");
     }
     let reasons: Vec<&Value> = log["audit_log_entries"].as_array().unwrap().iter().map(|e| &e["reason"]).collect();

@@ -6,10 +6,16 @@ Prints READY <id> when ready, REPLIED after each reply, CONNECTED on every
 sends N messages at once and prints BURST_DONE (or BURST_FAILED <error>);
 SAW_429 whenever discord.py reports a 429 it is waiting out. Prints
 AUTOMOD_RULE <event> <name> for each AutoMod rule event and
-AUTOMOD_ACTION <json> for each on_automod_action it receives.
+AUTOMOD_ACTION <json> for each on_automod_action it receives. On
+"emoji NAME" it uploads a custom emoji (guild.create_custom_emoji), prints
+EMOJI_CREATED <id> <name> <animated>, reacts to that message with it and
+prints REACTED; on "unemoji" it deletes the emoji it made and prints
+EMOJI_DELETED; EMOJIS_UPDATE <before> <after> <names> for each
+on_guild_emojis_update.
 """
 
 import asyncio
+import base64
 import json
 import logging
 import os
@@ -58,6 +64,7 @@ async def on_ready():
 async def on_message(message):
     if message.author.id == client.user.id:
         return
+    await emoji_commands(message)
     if message.content == "ping":
         await message.channel.send("pong from discord.py")
         say("REPLIED")
@@ -68,6 +75,38 @@ async def on_message(message):
             say("BURST_DONE")
         except Exception as e:  # the test fails on any error the library raised
             say(f"BURST_FAILED {e!r}")
+
+
+# A 1×1 PNG.
+PIXEL = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+)
+made = []
+
+
+async def emoji_commands(message):
+    if message.content.startswith("emoji "):
+        try:
+            emoji = await message.guild.create_custom_emoji(
+                name=message.content.split()[1], image=PIXEL, reason="bot test"
+            )
+            made.append(emoji)
+            say(f"EMOJI_CREATED {emoji.id} {emoji.name} {emoji.animated}")
+            await message.add_reaction(emoji)
+            say("REACTED")
+        except Exception as e:
+            say(f"EMOJI_FAILED {e!r}")
+    elif message.content == "unemoji":
+        try:
+            await made.pop().delete(reason="bot test")
+            say("EMOJI_DELETED")
+        except Exception as e:
+            say(f"EMOJI_FAILED {e!r}")
+
+
+@client.event
+async def on_guild_emojis_update(guild, before, after):
+    say(f"EMOJIS_UPDATE {len(before)} {len(after)} {','.join(e.name for e in after)}")
 
 
 @client.event
