@@ -96,6 +96,8 @@ component_types!(
     AckResult,
     Application,
     ApplicationCreate,
+    AttachmentsCreate,
+    AttachmentsCreated,
     ApplicationUpdate,
     AuditLog,
     AuthSessions,
@@ -141,6 +143,8 @@ component_types!(
     PinsPage,
     Register,
     Relationship,
+    RefreshUrls,
+    RefreshedUrls,
     RelationshipUpdate,
     Role,
     RoleFields,
@@ -1329,6 +1333,25 @@ fn schemas() -> Vec<(&'static str, S)> {
         ("BanCreate", object([], [("delete_message_seconds", integer()), ("delete_message_days", integer())])),
         ("BulkBan", object([("user_ids", array(snowflake()))], [("delete_message_seconds", integer())])),
         ("BulkDelete", object([("messages", array(snowflake()))], [])),
+        (
+            "AttachmentsCreate",
+            object([("files", array(object([("filename", string())], [("file_size", integer()), ("id", any())])))], []),
+        ),
+        (
+            "AttachmentsCreated",
+            object(
+                [(
+                    "attachments",
+                    array(object([("id", any()), ("upload_url", string()), ("upload_filename", string())], [])),
+                )],
+                [],
+            ),
+        ),
+        ("RefreshUrls", object([("attachment_urls", array(string()))], [])),
+        (
+            "RefreshedUrls",
+            object([("refreshed_urls", array(object([("original", string()), ("refreshed", string())], [])))], []),
+        ),
         (
             "InviteCreate",
             object(

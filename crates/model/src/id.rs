@@ -28,6 +28,7 @@ markers!(
     RoleMarker,
     ApplicationMarker,
     AutoModRuleMarker,
+    AttachmentMarker,
     GenericMarker,
 );
 

@@ -22,9 +22,12 @@ mod search;
 mod search_lane;
 mod settings;
 mod sql;
+mod uploads;
 mod users;
 
-use model::id::{AutoModRuleMarker, ChannelMarker, GuildMarker, Id, MessageMarker, RoleMarker, UserMarker};
+use model::id::{
+    AttachmentMarker, AutoModRuleMarker, ChannelMarker, GuildMarker, Id, MessageMarker, RoleMarker, UserMarker,
+};
 
 pub use applications::{ApplicationRow, ApplicationStore};
 pub use audit::{AuditEntry, AuditQuery, AuditStore};
@@ -35,7 +38,7 @@ pub use guilds::{GuildPatch, GuildRow, GuildStore, MemberRow, NewGuild};
 pub use import::MessageImport;
 pub use invites::{InviteRow, InviteStore, JoinOutcome};
 pub use members::{BanRow, MemberPatch, MemberStore};
-pub use messages::{GuildMentions, HistoryQuery, MessageRow, MessageStore, NewMessage, ReactionCount};
+pub use messages::{AttachmentRow, GuildMentions, HistoryQuery, MessageRow, MessageStore, NewMessage, ReactionCount};
 pub use read_states::{ReadStateRow, ReadStateStore};
 pub use relationships::{
     kind as relationship_kind, FriendOutcome, RelationshipChange, RelationshipRow, RelationshipStore,
@@ -45,6 +48,7 @@ pub use search::{words as search_words, SearchIndex, SearchPage, SearchQuery};
 pub use search_lane::SearchLimits;
 pub use settings::{CustomStatus, SettingsPatch, SettingsRow, SettingsStore};
 pub use sql::{Backend, SqlStore};
+pub use uploads::{UploadRow, UploadStore};
 pub use users::{NewUser, UserPatch, UserRow, UserStore};
 
 /// Whether the store can be reached, for readiness probes.
@@ -80,6 +84,7 @@ pub trait Store:
     + ReadStateStore
     + SettingsStore
     + SearchIndex
+    + UploadStore
 {
 }
 impl<T> Store for T where
@@ -100,6 +105,7 @@ impl<T> Store for T where
         + ReadStateStore
         + SettingsStore
         + SearchIndex
+        + UploadStore
 {
 }
 
@@ -143,3 +149,4 @@ pub type ChannelId = Id<ChannelMarker>;
 pub type MessageId = Id<MessageMarker>;
 pub type RoleId = Id<RoleMarker>;
 pub type AutoModRuleId = Id<AutoModRuleMarker>;
+pub type AttachmentId = Id<AttachmentMarker>;
