@@ -1396,15 +1396,41 @@ fn schemas() -> Vec<(&'static str, S)> {
                         ),
                     ),
                     ("allowed_mentions", refer("AllowedMentions")),
+                    (
+                        "attachments",
+                        described(
+                            "the files' `files[n]` parts by `id: n` (multipart/form-data bodies), or pre-uploads",
+                            attachment_refs(),
+                        ),
+                    ),
                 ],
             ),
         ),
         ("AllowedMentions", allowed_mentions),
         (
             "MessageUpdate",
-            object([], [("content", string()), ("flags", integer()), ("allowed_mentions", refer("AllowedMentions"))]),
+            object(
+                [],
+                [
+                    ("content", string()),
+                    ("flags", integer()),
+                    ("allowed_mentions", refer("AllowedMentions")),
+                    (
+                        "attachments",
+                        described("every attachment kept (by id) and added (by part index)", attachment_refs()),
+                    ),
+                ],
+            ),
         ),
     ]
+}
+
+/// A message body's `attachments` entries.
+fn attachment_refs() -> S {
+    array(object(
+        [],
+        [("id", any()), ("filename", string()), ("description", string()), ("uploaded_filename", string())],
+    ))
 }
 
 static SPEC: LazyLock<String> = LazyLock::new(|| document().to_json().expect("the OpenAPI document serialises"));

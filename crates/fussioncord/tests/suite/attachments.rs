@@ -120,7 +120,6 @@ async fn several_files_with_descriptions_arrive_everywhere_and_download_byte_for
     let (owner, channel) = setup(&app).await;
     let mut gw = app.gateway("").await;
     gw.identify(&owner.token, ALL_INTENTS).await;
-    gw.wait_for("READY").await;
     let image = png(70_000);
     let text = "a plain note\n".repeat(100).into_bytes();
     let binary: Vec<u8> = (0..5000u32).map(|i| (i * 31 % 256) as u8).collect();
@@ -179,7 +178,7 @@ async fn several_files_with_descriptions_arrive_everywhere_and_download_byte_for
     assert!(res.headers()["content-disposition"].to_str().unwrap().starts_with("attachment"));
 
     // The gateway, the message and history carry the same attachments.
-    let event = gw.wait_for("MESSAGE_CREATE").await;
+    let event = gw.dispatch("MESSAGE_CREATE").await;
     let ids = |list: &Value| -> Vec<Value> { list.as_array().unwrap().iter().map(|a| a["id"].clone()).collect() };
     assert_eq!(ids(&event["d"]["attachments"]), ids(&msg["attachments"]));
     assert_eq!(event["d"]["attachments"][0]["description"], "a tiny picture");
