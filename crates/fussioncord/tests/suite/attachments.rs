@@ -575,3 +575,24 @@ async fn pre_uploaded_files_are_claimed_by_a_message_or_expire() {
     let res = download(&app, a["url"].as_str().unwrap(), &[]).await;
     assert_eq!(res.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn a_bulk_delete_deletes_the_messages_files() {
+    let app = TestApp::spawn().await;
+    let (owner, channel) = setup(&app).await;
+    let path = format!("/channels/{channel}/messages");
+    let mut ids = Vec::new();
+    for name in ["one.txt", "two.txt"] {
+        let form = [payload(json!({"content": name})), file("files[0]", name, "text/plain", name.as_bytes().to_vec())];
+        let (status, msg) = send_form(&app, Method::POST, &path, &owner.token, &form).await;
+        assert_eq!(status, StatusCode::OK, "{msg}");
+        ids.push(msg["id"].clone());
+    }
+    let kept = app.send(&owner, &channel, "no files").await;
+    assert_eq!(stored_files(&app).len(), 2);
+    let (status, body) = app.post(&format!("{path}/bulk-delete"), &owner.token, json!({"messages": ids})).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    assert!(stored_files(&app).is_empty(), "{:?}", stored_files(&app));
+    let (_, history) = app.get(&path, &owner.token).await;
+    assert_eq!(history.as_array().unwrap().iter().map(|m| m["id"].clone()).collect::<Vec<_>>(), [kept["id"].clone()]);
+}
