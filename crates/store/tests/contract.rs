@@ -948,10 +948,8 @@ mod cases {
         let mut more = message(text, 1002, owner, "with one");
         more.attachments = vec![file(5003, "c.png")];
         let plain = message(text, 1003, owner, "plain");
-        let (x, y) = tokio::join!(
-            s.create_message(&new_message(more.clone(), Some(g))),
-            s.create_message(&new_message(plain.clone(), Some(g)))
-        );
+        let (new_more, new_plain) = (new_message(more.clone(), Some(g)), new_message(plain.clone(), Some(g)));
+        let (x, y) = tokio::join!(s.create_message(&new_more), s.create_message(&new_plain));
         assert!(x.unwrap().1 && y.unwrap().1);
         let history = s.history(text, HistoryQuery::Latest, 10).await.unwrap();
         assert_eq!(history, [plain, more, m.clone()]);
