@@ -342,3 +342,16 @@ pub fn sweep_uploads(ctx: &Domain) {
         }
     });
 }
+
+/// Deletes, in the background, the files of channels that no longer exist
+/// (a deleted channel or guild): no row names them any more.
+pub fn forget_channels(ctx: &Domain, channels: Vec<ChannelId>) {
+    let media = ctx.media.clone();
+    tokio::spawn(async move {
+        for channel in channels {
+            if let Err(e) = media.delete_channel(channel).await {
+                tracing::warn!(error = %e, "could not delete a deleted channel's files");
+            }
+        }
+    });
+}

@@ -219,7 +219,9 @@ pub async fn delete(ctx: &Domain, user: &UserRow, guild: GuildId) -> Result<()> 
     if !access.is_owner() {
         return Err(Error::missing_permissions());
     }
+    let channels: Vec<_> = ctx.store.guild_channels(access.guild.id).await?.iter().map(|c| c.id).collect();
     if ctx.store.delete_guild(access.guild.id).await? {
+        crate::files::forget_channels(ctx, channels);
         ctx.guild_deleted(access.guild.id);
     }
     Ok(())

@@ -176,6 +176,19 @@ impl Media {
         }
     }
 
+    /// Deletes every attachment of a channel (after the channel went).
+    pub async fn delete_channel(&self, channel: model::Id<model::id::ChannelMarker>) -> Result<()> {
+        let prefix = object_store::path::Path::from(format!("attachments/{channel}"));
+        let metas: Vec<_> = self.store.list(Some(&prefix)).collect().await;
+        for meta in metas {
+            match self.store.delete(&meta?.location).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
+    }
+
     /// Deletes each key, logging (not returning) failures: a leftover
     /// object wastes space but names nothing.
     pub async fn delete_all(&self, keys: impl IntoIterator<Item = Key>) {

@@ -596,3 +596,37 @@ async fn a_bulk_delete_deletes_the_messages_files() {
     let (_, history) = app.get(&path, &owner.token).await;
     assert_eq!(history.as_array().unwrap().iter().map(|m| m["id"].clone()).collect::<Vec<_>>(), [kept["id"].clone()]);
 }
+
+#[tokio::test]
+async fn deleting_a_channel_or_a_guild_deletes_its_files() {
+    let app = TestApp::spawn().await;
+    let (owner, channel) = setup(&app).await;
+    let (_, c) = app.get(&format!("/channels/{channel}"), &owner.token).await;
+    let guild = c["guild_id"].as_str().unwrap().to_owned();
+    let (status, other) = app.post(&format!("/guilds/{guild}/channels"), &owner.token, json!({"name": "more"})).await;
+    assert_eq!(status.as_u16(), 201, "{other}");
+    let other = other["id"].as_str().unwrap().to_owned();
+    for ch in [&channel, &other] {
+        let form = [payload(json!({"content": "f"})), file("files[0]", "f.txt", "text/plain", b"f".to_vec())];
+        let (status, msg) =
+            send_form(&app, Method::POST, &format!("/channels/{ch}/messages"), &owner.token, &form).await;
+        assert_eq!(status, StatusCode::OK, "{msg}");
+    }
+    assert_eq!(stored_files(&app).len(), 2);
+    let gone = |n: usize| {
+        let app = &app;
+        async move {
+            for _ in 0..50 {
+                if stored_files(app).len() == n {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            panic!("{:?} left, not {n}", stored_files(app));
+        }
+    };
+    assert_eq!(app.delete(&format!("/channels/{other}"), &owner.token).await.0, StatusCode::OK);
+    gone(1).await;
+    assert_eq!(app.delete(&format!("/guilds/{guild}"), &owner.token).await.0, StatusCode::NO_CONTENT);
+    gone(0).await;
+}
