@@ -111,11 +111,6 @@ pub fn too_many_files() -> Error {
     Error::field("attachments", "BASE_TYPE_MAX_LENGTH", format!("Must be {MAX_FILES} or fewer in length."))
 }
 
-/// A file over `max` bytes.
-pub fn file_too_large() -> Error {
-    Error::too_large()
-}
-
 /// The attachments of a new message: the request's files in the order the
 /// body's `attachments` lists them (then any it does not list), and files
 /// uploaded ahead that it names, with their descriptions. Pre-uploads are
