@@ -267,6 +267,8 @@ async fn signatures_expire_and_refuse_tampering_and_refresh() {
 async fn an_edit_keeps_the_listed_attachments_and_deletes_the_others() {
     let app = TestApp::spawn().await;
     let (owner, channel) = setup(&app).await;
+    let mut gw = app.gateway("").await;
+    gw.identify(&owner.token, ALL_INTENTS).await;
     let (status, msg) = send_form(
         &app,
         Method::POST,
@@ -290,6 +292,22 @@ async fn an_edit_keeps_the_listed_attachments_and_deletes_the_others() {
     assert_eq!(edited["attachments"][0]["id"], keep["id"]);
     assert_eq!(edited["attachments"][0]["description"], "kept");
     assert_eq!(edited["content"], "two");
+    let update = gw.dispatch("MESSAGE_UPDATE").await;
+    assert_eq!(
+        update["d"]["attachments"],
+        edited["attachments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| {
+                let mut a = a.clone();
+                a["url"] = update["d"]["attachments"][0]["url"].clone();
+                a["proxy_url"] = a["url"].clone();
+                a
+            })
+            .collect::<Value>(),
+        "MESSAGE_UPDATE carries the attachments kept"
+    );
     assert_eq!(download(&app, drop["url"].as_str().unwrap(), &[]).await.status(), StatusCode::NOT_FOUND);
     assert_eq!(download(&app, keep["url"].as_str().unwrap(), &[]).await.status(), StatusCode::OK);
     assert_eq!(stored_files(&app).len(), 1);
