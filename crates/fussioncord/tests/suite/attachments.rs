@@ -648,3 +648,44 @@ async fn deleting_a_channel_or_a_guild_deletes_its_files() {
     assert_eq!(app.delete(&format!("/guilds/{guild}"), &owner.token).await.0, StatusCode::NO_CONTENT);
     gone(0).await;
 }
+
+/// Writes a request head and the first `body` bytes, then reads the answer
+/// without sending the rest: the server must answer from what it has.
+fn answer_before_the_rest(app: &TestApp, token: &str, channel: &str, declared: usize, body: &[u8]) -> String {
+    let head = format!(
+        "POST /api/v10/channels/{channel}/messages HTTP/1.1\r\nHost: {}\r\nAuthorization: {token}\r\n\
+         Content-Type: multipart/form-data; boundary={BOUNDARY}\r\nContent-Length: {declared}\r\n\r\n",
+        app.addr()
+    );
+    let mut socket = std::net::TcpStream::connect(app.addr()).unwrap();
+    socket.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    socket.write_all(head.as_bytes()).unwrap();
+    socket.write_all(body).unwrap();
+    let mut answer = vec![0; 4096];
+    let n = std::io::Read::read(&mut socket, &mut answer).expect("an answer before the body is complete");
+    String::from_utf8_lossy(&answer[..n]).into_owned()
+}
+
+// Several threads: the test blocks on its socket while the server answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn too_large_is_answered_before_the_body_is_read_past_the_limit() {
+    let app = TestApp::spawn_with(|c| c.media.max_file_size = 4096).await;
+    let (owner, channel) = setup(&app).await;
+    let (token, ch, addr_app) = (owner.token.clone(), channel.clone(), &app);
+    // A declared length no ten files could fill: refused from the head.
+    let answer = tokio::task::block_in_place(|| answer_before_the_rest(addr_app, &token, &ch, 1 << 40, b""));
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(answer.contains("40005"), "{answer}");
+    // A file that passes the limit: refused once its bytes do, with a
+    // megabyte of it never sent.
+    let mut body = Vec::new();
+    write!(body, "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"files[0]\"; filename=\"big.bin\"\r\n\r\n")
+        .unwrap();
+    body.extend(vec![1u8; 8192]);
+    let answer =
+        tokio::task::block_in_place(|| answer_before_the_rest(addr_app, &token, &ch, body.len() + 1_000_000, &body));
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(answer.contains("40005"), "{answer}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(stored_files(&app).is_empty(), "{:?}", stored_files(&app));
+}
