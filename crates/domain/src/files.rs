@@ -33,6 +33,8 @@ pub struct StoredFile {
     pub id: AttachmentId,
     /// The part's filename, sanitised.
     pub filename: String,
+    /// The part's filename as sent, when sanitising changed it.
+    pub title: Option<String>,
     pub size: u64,
     pub content_type: Option<String>,
     pub width: Option<u32>,
@@ -47,6 +49,7 @@ impl StoredFile {
             index,
             id,
             filename: sanitize_filename(filename),
+            title: title(filename),
             size,
             content_type: sniffed.content_type,
             width: sniffed.width,
@@ -97,6 +100,15 @@ pub fn sanitize_filename(raw: &str) -> String {
     } else {
         name
     }
+}
+
+/// The name a client gave, shown as Discord's `title` when the stored
+/// filename differs from it: its last path segment, if it has no control
+/// characters and at most 1024 characters.
+fn title(raw: &str) -> Option<String> {
+    let last = raw.rsplit(['/', '\\']).next().unwrap_or("");
+    let shown = !last.is_empty() && last.chars().count() <= 1024 && !last.chars().any(char::is_control);
+    (shown && sanitize_filename(raw) != last).then(|| last.to_owned())
 }
 
 /// Whether `access` allows files in its channel: ATTACH_FILES (which
@@ -221,6 +233,10 @@ fn row(f: &StoredFile, r: &AttachmentRef) -> AttachmentRow {
     AttachmentRow {
         id: f.id,
         filename: r.filename.as_deref().map(sanitize_filename).unwrap_or_else(|| f.filename.clone()),
+        title: match r.filename.as_deref() {
+            Some(name) => title(name),
+            None => f.title.clone(),
+        },
         description: r.description.clone().filter(|d| !d.is_empty()),
         content_type: f.content_type.clone(),
         size: f.size,

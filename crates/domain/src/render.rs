@@ -506,7 +506,7 @@ fn attachments(media: &media::Media, m: &MessageRow) -> Vec<Attachment> {
             Attachment {
                 id: a.id,
                 filename: a.filename.clone(),
-                title: None,
+                title: a.title.clone(),
                 description: a.description.clone(),
                 content_type: a.content_type.clone(),
                 size: a.size,

@@ -41,6 +41,9 @@ pub struct AttachmentRow {
     pub id: AttachmentId,
     /// Sanitised by the server: the URL's last segment.
     pub filename: String,
+    /// The name as the client gave it, when sanitising changed it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// Read from the bytes, never from the client.

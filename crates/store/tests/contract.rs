@@ -932,6 +932,7 @@ mod cases {
         let file = |n: u64, name: &str| store::AttachmentRow {
             id: id(n),
             filename: name.into(),
+            title: Some(format!("{name} ✓")),
             description: Some(format!("about {name}")),
             content_type: Some("image/png".into()),
             size: 70_000,

@@ -487,6 +487,9 @@ async fn hostile_filenames_are_sanitised() {
     let got: Vec<&str> =
         msg["attachments"].as_array().unwrap().iter().map(|a| a["filename"].as_str().unwrap()).collect();
     assert_eq!(got, ["passwd", "boot.ini", "unknown", "a_b_c.txt", "h_llo_w_rld.txt", "unknown"]);
+    // A name changed by sanitising is kept as Discord's `title`, when it is printable.
+    let titles: Vec<Value> = msg["attachments"].as_array().unwrap().iter().map(|a| a["title"].clone()).collect();
+    assert_eq!(titles, [Value::Null, Value::Null, json!("...."), Value::Null, json!("héllo wörld.txt"), Value::Null]);
     // Each file is where the server put it, by ids, and nowhere else.
     let stored = stored_files(&app);
     assert_eq!(stored.len(), names.len(), "{stored:?}");
