@@ -1,109 +1,33 @@
-//! Avatars: checking an uploaded image, keeping its bytes in a blob store,
+//! Avatars: checking an uploaded image, keeping its bytes in the media store,
 //! and serving them at Discord's CDN path, `/avatars/{user_id}/{hash}.{ext}`,
 //! on the server's own port.
 //!
 //! The user row keeps only the hash, as Discord's user object does; the
-//! bytes live in a [`BlobStore`] under `{user_id}/{hash}.{ext}`. The hash is
-//! of the image's bytes, so a hash names one image forever and its file
-//! may be cached as immutable.
+//! bytes live in the media store under `avatars/{user_id}/{hash}.{ext}`
+//! (`media::Key::avatar`). The hash is of the image's bytes, so a hash
+//! names one image forever and its file may be cached as immutable.
 //!
-//! The same checks and store serve custom emojis and stickers
-//! (`routes/expressions.rs`), whose files are served here too, at
+//! The same checks serve custom emojis and stickers
+//! (`routes/expressions.rs`), whose files the media store keeps under
+//! `emojis/{id}.{ext}` and `stickers/{id}.{ext}` (`media::Key::emoji`,
+//! `media::Key::sticker`) and which are served here too, at
 //! `/emojis/{id}.{ext}` and `/stickers/{id}.{ext}`: an emoji's or sticker's
 //! file never changes under its id either.
 
-use std::io;
-use std::path::PathBuf;
-use std::sync::Arc;
-
-use async_trait::async_trait;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use base64::Engine;
+use bytes::Bytes;
 use sha2::{Digest, Sha256};
 
+use media::{Key, Media};
 use store::UserId;
 
 use crate::ApiError;
 use crate::ApiState;
-
-pub use domain::blobs::BlobStore;
-
-/// Blobs as files under one directory, written to a temporary file that is
-/// then renamed over its key, so a reader never sees half an image.
-pub struct DiskBlobs {
-    root: PathBuf,
-}
-
-impl DiskBlobs {
-    pub fn new(root: impl Into<PathBuf>) -> Arc<Self> {
-        Arc::new(Self { root: root.into() })
-    }
-
-    fn path(&self, key: &str) -> io::Result<PathBuf> {
-        let safe = !key.is_empty()
-            && key.split('/').all(|part| {
-                !part.is_empty()
-                    && !part.starts_with('.')
-                    && part.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.')
-            });
-        if !safe {
-            return Err(io::Error::new(io::ErrorKind::InvalidInput, "unsafe blob key"));
-        }
-        Ok(self.root.join(key))
-    }
-}
-
-#[async_trait]
-impl BlobStore for DiskBlobs {
-    async fn put(&self, key: &str, bytes: &[u8]) -> io::Result<()> {
-        let path = self.path(key)?;
-        let bytes = bytes.to_vec();
-        tokio::task::spawn_blocking(move || {
-            use std::io::Write;
-            let dir = path.parent().expect("keys have a parent");
-            std::fs::create_dir_all(dir)?;
-            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("blob");
-            let tmp = dir.join(format!(".{name}.{:016x}.tmp", rand::random::<u64>()));
-            let written = (|| {
-                let mut file = std::fs::File::create(&tmp)?;
-                file.write_all(&bytes)?;
-                file.sync_all()?;
-                std::fs::rename(&tmp, &path)
-            })();
-            if written.is_err() {
-                let _ = std::fs::remove_file(&tmp);
-            }
-            written
-        })
-        .await
-        .map_err(io::Error::other)?
-    }
-
-    async fn get(&self, key: &str) -> io::Result<Option<Vec<u8>>> {
-        let path = self.path(key)?;
-        tokio::task::spawn_blocking(move || match std::fs::read(&path) {
-            Ok(bytes) => Ok(Some(bytes)),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e),
-        })
-        .await
-        .map_err(io::Error::other)?
-    }
-
-    async fn delete(&self, key: &str) -> io::Result<()> {
-        let path = self.path(key)?;
-        tokio::task::spawn_blocking(move || match std::fs::remove_file(&path) {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
-            _ => Ok(()),
-        })
-        .await
-        .map_err(io::Error::other)?
-    }
-}
 
 /// The image formats accepted, by what their bytes start with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -165,8 +89,8 @@ pub struct Avatar {
 }
 
 impl Avatar {
-    pub fn key(&self, user: UserId) -> String {
-        format!("{user}/{}.{}", self.hash, self.format.extension())
+    pub fn key(&self, user: UserId) -> Key {
+        Key::avatar(user, &self.hash, self.format.extension()).expect("a checked avatar's hash is hex")
     }
 }
 
@@ -341,12 +265,8 @@ fn too_large(max_bytes: usize) -> Refusal {
 /// Removes every file a hash may have been stored as (its format is not in
 /// the user row). Failing to remove an old avatar is logged, not fatal: it
 /// only wastes space.
-pub async fn forget(blobs: &dyn BlobStore, user: UserId, hash: &str) {
-    for format in ImageFormat::ALL {
-        if let Err(e) = blobs.delete(&format!("{user}/{hash}.{}", format.extension())).await {
-            tracing::warn!(error = %e, "could not remove a replaced avatar");
-        }
-    }
+pub async fn forget(media: &Media, user: UserId, hash: &str) {
+    media.delete_all(ImageFormat::ALL.into_iter().filter_map(|f| Key::avatar(user, hash, f.extension()))).await;
 }
 
 /// `GET /avatars/{user_id}/{hash}.{ext}` beside the API (Discord's CDN path).
@@ -360,7 +280,7 @@ pub(crate) fn router() -> Router<ApiState> {
 
 /// Answers a stored expression's file: immutable (an id names one file
 /// forever), under its own Content-Type, never sniffed.
-fn expression_file(bytes: Vec<u8>, content_type: &'static str) -> Response {
+fn expression_file(bytes: Bytes, content_type: &'static str) -> Response {
     let headers = [
         (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=31536000, immutable")),
         (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
@@ -380,7 +300,8 @@ async fn serve_emoji(State(state): State<ApiState>, Path(file): Path<String>) ->
     });
     let Some((id, asked)) = parsed else { return ApiError::not_found().into_response() };
     for format in std::iter::once(asked).chain(ImageFormat::ALL.into_iter().filter(|f| *f != asked)) {
-        match state.blobs.get(&domain::expressions::emoji_key(id, format.extension())).await {
+        let Some(key) = Key::emoji(id, format.extension()) else { continue };
+        match state.media.get_bytes(&key).await {
             Ok(Some(bytes)) => return expression_file(bytes, format.content_type()),
             Ok(None) => {}
             Err(e) => return ApiError::internal(e).into_response(),
@@ -403,7 +324,8 @@ async fn serve_sticker(State(state): State<ApiState>, Path(file): Path<String>) 
         Some((id, ext, content_type))
     });
     let Some((id, ext, content_type)) = parsed else { return ApiError::not_found().into_response() };
-    match state.blobs.get(&domain::expressions::sticker_key(id, ext)).await {
+    let Some(key) = Key::sticker(id, ext) else { return ApiError::not_found().into_response() };
+    match state.media.get_bytes(&key).await {
         Ok(Some(bytes)) => expression_file(bytes, content_type),
         Ok(None) => ApiError::not_found().into_response(),
         Err(e) => ApiError::internal(e).into_response(),
@@ -433,7 +355,8 @@ async fn serve(
     // the stored image answers any of them, under its own Content-Type.
     let mut found = None;
     for format in std::iter::once(format).chain(ImageFormat::ALL.into_iter().filter(|f| *f != format)) {
-        match state.blobs.get(&format!("{user}/{hash}.{}", format.extension())).await {
+        let Some(key) = Key::avatar(user, &hash, format.extension()) else { break };
+        match state.media.get_bytes(&key).await {
             Ok(Some(bytes)) => {
                 found = Some((format, bytes));
                 break;

@@ -5,6 +5,7 @@ pub mod avatars;
 mod credentials;
 mod edge;
 mod extract;
+mod files;
 pub mod limits;
 mod openapi;
 pub mod ops;
@@ -98,8 +99,6 @@ pub struct ApiParts {
     pub config: Arc<ApiConfig>,
     /// Rate limits and the counters behind them.
     pub limits: Arc<Limits>,
-    /// Uploaded files: avatars, emoji and sticker images.
-    pub blobs: Arc<dyn avatars::BlobStore>,
 }
 
 /// Handlers reach the domain's parts and operations through the state
@@ -127,6 +126,7 @@ pub fn router(state: ApiState) -> Router {
         .nest("/api", api)
         .merge(ops::router(state.config.metrics_enabled))
         .merge(avatars::router())
+        .merge(files::router())
         .fallback(|| async { ApiError::not_found() })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .layer(DefaultBodyLimit::max(limit))

@@ -98,6 +98,8 @@ component_types!(
     AckResult,
     Application,
     ApplicationCreate,
+    AttachmentsCreate,
+    AttachmentsCreated,
     ApplicationUpdate,
     AuditLog,
     AuthSessions,
@@ -146,6 +148,8 @@ component_types!(
     PinsPage,
     Register,
     Relationship,
+    RefreshUrls,
+    RefreshedUrls,
     RelationshipUpdate,
     Role,
     RoleFields,
@@ -1402,6 +1406,25 @@ fn schemas() -> Vec<(&'static str, S)> {
         ("BulkBan", object([("user_ids", array(snowflake()))], [("delete_message_seconds", integer())])),
         ("BulkDelete", object([("messages", array(snowflake()))], [])),
         (
+            "AttachmentsCreate",
+            object([("files", array(object([("filename", string())], [("file_size", integer()), ("id", any())])))], []),
+        ),
+        (
+            "AttachmentsCreated",
+            object(
+                [(
+                    "attachments",
+                    array(object([("id", any()), ("upload_url", string()), ("upload_filename", string())], [])),
+                )],
+                [],
+            ),
+        ),
+        ("RefreshUrls", object([("attachment_urls", array(string()))], [])),
+        (
+            "RefreshedUrls",
+            object([("refreshed_urls", array(object([("original", string()), ("refreshed", string())], [])))], []),
+        ),
+        (
             "InviteCreate",
             object(
                 [],
@@ -1446,15 +1469,41 @@ fn schemas() -> Vec<(&'static str, S)> {
                         ),
                     ),
                     ("allowed_mentions", refer("AllowedMentions")),
+                    (
+                        "attachments",
+                        described(
+                            "the files' `files[n]` parts by `id: n` (multipart/form-data bodies), or pre-uploads",
+                            attachment_refs(),
+                        ),
+                    ),
                 ],
             ),
         ),
         ("AllowedMentions", allowed_mentions),
         (
             "MessageUpdate",
-            object([], [("content", string()), ("flags", integer()), ("allowed_mentions", refer("AllowedMentions"))]),
+            object(
+                [],
+                [
+                    ("content", string()),
+                    ("flags", integer()),
+                    ("allowed_mentions", refer("AllowedMentions")),
+                    (
+                        "attachments",
+                        described("every attachment kept (by id) and added (by part index)", attachment_refs()),
+                    ),
+                ],
+            ),
         ),
     ]
+}
+
+/// A message body's `attachments` entries.
+fn attachment_refs() -> S {
+    array(object(
+        [],
+        [("id", any()), ("filename", string()), ("description", string()), ("uploaded_filename", string())],
+    ))
 }
 
 static SPEC: LazyLock<String> = LazyLock::new(|| document().to_json().expect("the OpenAPI document serialises"));

@@ -262,6 +262,7 @@ pub async fn delete(ctx: &Domain, user: &UserRow, channel: ChannelId, reason: &R
             reason,
         );
         if ctx.store.delete_channel(access.channel.id, Some(&entry)).await? {
+            crate::files::forget_channels(ctx, vec![access.channel.id]);
             ctx.channel_event(Dispatch::ChannelDelete, &rendered);
             ctx.announce_audit(guild, &entry).await?;
         }

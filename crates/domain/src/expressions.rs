@@ -1,20 +1,21 @@
 //! A guild's expressions: custom emojis and stickers. Who may create, edit
-//! and delete them, their names and slots, the images written to the blob
-//! store before the row names them, their audit entries and the
-//! GUILD_EMOJIS_UPDATE / GUILD_STICKERS_UPDATE events.
+//! and delete them, their names and slots, the images written to the media
+//! store (`media::Key::emoji`, `media::Key::sticker`) before the row names
+//! them, their audit entries and the GUILD_EMOJIS_UPDATE /
+//! GUILD_STICKERS_UPDATE events.
 
 use std::collections::HashMap;
 
 use serde::Deserialize;
 use serde_json::json;
 
+use media::{Key, Media};
 use model::expression::{Emoji, Sticker};
 use model::{nullable, permissions};
 use store::{EmojiId, EmojiRow, GuildId, RoleId, StickerId, StickerRow, UserId, UserRow};
 
 use crate::access::{self, ChannelAccess, GuildAccess};
 use crate::audit::{self, action, Reason};
-use crate::blobs::BlobStore;
 use crate::{render, Domain, Error, FormErrors, Result};
 
 /// The largest emoji image, in bytes (Discord: 256 KiB).
@@ -47,16 +48,6 @@ pub struct StickerFile {
     pub ext: &'static str,
     /// `model::expression::sticker_format`.
     pub format_type: u8,
-}
-
-/// Where an emoji's image is kept in the blob store.
-pub fn emoji_key(id: EmojiId, ext: &str) -> String {
-    format!("emojis/{id}.{ext}")
-}
-
-/// Where a sticker's file is kept in the blob store.
-pub fn sticker_key(id: StickerId, ext: &str) -> String {
-    format!("stickers/{id}.{ext}")
 }
 
 /// The extension a sticker's file is kept under, by its format.
@@ -170,7 +161,6 @@ pub struct NewEmoji {
 /// GUILD_EMOJIS_UPDATE announced.
 pub async fn create_emoji(
     ctx: &Domain,
-    blobs: &dyn BlobStore,
     user: &UserRow,
     guild: GuildId,
     body: NewEmoji,
@@ -216,11 +206,11 @@ pub async fn create_emoji(
     let entry =
         ctx.audit_entry(guild.guild.id, user.id, action::EMOJI_CREATE, Some(row.id.get()), changes, None, reason);
     // The image first: a row never names a missing file.
-    let key = emoji_key(row.id, image.ext);
-    blobs.put(&key, &image.bytes).await.map_err(Error::internal)?;
+    let key = Key::emoji(row.id, image.ext).ok_or_else(|| Error::internal("a checked image has a known extension"))?;
+    ctx.media.put(&key, image.bytes.into()).await.map_err(Error::internal)?;
     let created = ctx.store.create_emoji(&row, EMOJI_SLOTS, &entry).await;
     if !matches!(created, Ok(true)) {
-        forget_blob(blobs, &key).await;
+        ctx.media.delete_all([key]).await;
     }
     if !created? {
         return Err(if row.animated { Error::max_animated_emojis() } else { Error::max_emojis() });
@@ -276,21 +266,14 @@ pub async fn update_emoji(
 
 /// `user` deletes an emoji: MANAGE_GUILD_EXPRESSIONS, or
 /// CREATE_GUILD_EXPRESSIONS for their own. The image goes after the row.
-pub async fn delete_emoji(
-    ctx: &Domain,
-    blobs: &dyn BlobStore,
-    user: &UserRow,
-    guild: GuildId,
-    id: EmojiId,
-    reason: &Reason,
-) -> Result<()> {
+pub async fn delete_emoji(ctx: &Domain, user: &UserRow, guild: GuildId, id: EmojiId, reason: &Reason) -> Result<()> {
     let guild = access::guild(ctx, user, guild).await?;
     let row = find_emoji(ctx, &guild, id).await?;
     may_change(&guild, row.user_id)?;
     let changes = audit::diff(&json!({ "name": row.name }), &json!({}));
     let entry = ctx.audit_entry(guild.guild.id, user.id, action::EMOJI_DELETE, Some(id.get()), changes, None, reason);
     if ctx.store.delete_emoji(guild.guild.id, id, &entry).await? {
-        forget_blob(blobs, &emoji_key(id, &row.format)).await;
+        ctx.media.delete_all(Key::emoji(id, &row.format)).await;
         emojis_changed(ctx, guild.guild.id).await?;
         ctx.announce_audit(&guild, &entry).await?;
     }
@@ -304,21 +287,15 @@ async fn emojis_changed(ctx: &Domain, guild: GuildId) -> Result<()> {
     Ok(())
 }
 
-/// Removes the files of expressions whose rows are gone (with their guild).
-pub async fn forget_files(blobs: &dyn BlobStore, emojis: &[EmojiRow], stickers: &[StickerRow]) {
-    for e in emojis {
-        forget_blob(blobs, &emoji_key(e.id, &e.format)).await;
-    }
-    for s in stickers {
-        forget_blob(blobs, &sticker_key(s.id, sticker_ext(s.format_type))).await;
-    }
-}
-
-/// Failing to remove a file only wastes space: logged, not fatal.
-async fn forget_blob(blobs: &dyn BlobStore, key: &str) {
-    if let Err(e) = blobs.delete(key).await {
-        tracing::warn!(error = %e, "could not remove an expression's file");
-    }
+/// Removes the files of expressions whose rows are gone (with their
+/// guild). Failing to remove one only wastes space: logged, not fatal.
+pub async fn forget_files(media: &Media, emojis: &[EmojiRow], stickers: &[StickerRow]) {
+    // Collected first: a borrowing iterator held across the await
+    // trips the compiler's `Send` check of the caller's future.
+    let emojis = emojis.iter().filter_map(|e| Key::emoji(e.id, &e.format));
+    let keys: Vec<Key> =
+        emojis.chain(stickers.iter().filter_map(|s| Key::sticker(s.id, sticker_ext(s.format_type)))).collect();
+    media.delete_all(keys).await;
 }
 
 /// A reaction's emoji as the route names it: a Unicode emoji, or a custom
@@ -469,7 +446,6 @@ fn description(d: Option<Option<String>>) -> Option<Option<String>> {
 /// GUILD_STICKERS_UPDATE announced.
 pub async fn create_sticker(
     ctx: &Domain,
-    blobs: &dyn BlobStore,
     user: &UserRow,
     guild: GuildId,
     fields: StickerFields,
@@ -508,11 +484,11 @@ pub async fn create_sticker(
     let changes = audit::diff(&json!({}), &audited_sticker(&row));
     let entry =
         ctx.audit_entry(guild.guild.id, user.id, action::STICKER_CREATE, Some(row.id.get()), changes, None, reason);
-    let key = sticker_key(row.id, file.ext);
-    blobs.put(&key, &file.bytes).await.map_err(Error::internal)?;
+    let key = Key::sticker(row.id, file.ext).ok_or_else(|| Error::internal("a checked file has a known extension"))?;
+    ctx.media.put(&key, file.bytes.into()).await.map_err(Error::internal)?;
     let created = ctx.store.create_sticker(&row, STICKER_SLOTS, &entry).await;
     if !matches!(created, Ok(true)) {
-        forget_blob(blobs, &key).await;
+        ctx.media.delete_all([key]).await;
     }
     if !created? {
         return Err(Error::max_stickers());
@@ -567,7 +543,6 @@ pub async fn update_sticker(
 /// their `sticker_items`; the file goes after the row.
 pub async fn delete_sticker(
     ctx: &Domain,
-    blobs: &dyn BlobStore,
     user: &UserRow,
     guild: GuildId,
     id: StickerId,
@@ -579,7 +554,7 @@ pub async fn delete_sticker(
     let changes = audit::diff(&audited_sticker(&row), &json!({}));
     let entry = ctx.audit_entry(guild.guild.id, user.id, action::STICKER_DELETE, Some(id.get()), changes, None, reason);
     if ctx.store.delete_sticker(guild.guild.id, id, &entry).await? {
-        forget_blob(blobs, &sticker_key(id, sticker_ext(row.format_type))).await;
+        ctx.media.delete_all(Key::sticker(id, sticker_ext(row.format_type))).await;
         stickers_changed(ctx, guild.guild.id).await?;
         ctx.announce_audit(&guild, &entry).await?;
     }

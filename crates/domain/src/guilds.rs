@@ -215,17 +215,20 @@ pub async fn update(ctx: &Domain, user: &UserRow, guild: GuildId, body: UpdateGu
     Ok(guild)
 }
 
-/// Deletes a guild: its owner only.
-/// Its emojis' and stickers' files go after its rows.
-pub async fn delete(ctx: &Domain, blobs: &dyn crate::blobs::BlobStore, user: &UserRow, guild: GuildId) -> Result<()> {
+/// Deletes a guild: its owner only. Its emojis' and stickers' files go
+/// after its rows; its channels' attachments in the background.
+pub async fn delete(ctx: &Domain, user: &UserRow, guild: GuildId) -> Result<()> {
     let access = access::guild(ctx, user, guild).await?;
     if !access.is_owner() {
         return Err(Error::missing_permissions());
     }
-    let (emojis, stickers) = tokio::try_join!(ctx.store.emojis(guild), ctx.store.stickers(guild))?;
+    let (emojis, stickers, channels) =
+        tokio::try_join!(ctx.store.emojis(guild), ctx.store.stickers(guild), ctx.store.guild_channels(guild))?;
+    let channels: Vec<_> = channels.iter().map(|c| c.id).collect();
     if ctx.store.delete_guild(access.guild.id).await? {
+        crate::files::forget_channels(ctx, channels);
         ctx.guild_deleted(access.guild.id);
-        crate::expressions::forget_files(blobs, &emojis, &stickers).await;
+        crate::expressions::forget_files(&ctx.media, &emojis, &stickers).await;
     }
     Ok(())
 }

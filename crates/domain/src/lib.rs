@@ -7,11 +7,11 @@
 pub mod access;
 pub mod audit;
 pub mod automod;
-pub mod blobs;
 pub mod cache;
 pub mod channels;
 pub mod error;
 pub mod expressions;
+pub mod files;
 pub mod fill;
 pub mod guilds;
 pub mod invites;
@@ -53,6 +53,8 @@ pub struct Domain {
     pub cache: Arc<cache::Cache>,
     /// Who is in which voice channel.
     pub voice: Arc<voice::VoiceStates>,
+    /// Where uploaded files live, and the signer of their URLs.
+    pub media: Arc<media::Media>,
 }
 
 /// A `Domain` held without keeping it alive: for tasks that follow the bus,
@@ -67,6 +69,7 @@ pub struct WeakDomain {
     presences: Weak<dyn events::Presences>,
     cache: Weak<cache::Cache>,
     voice: Weak<voice::VoiceStates>,
+    media: Weak<media::Media>,
 }
 
 impl Domain {
@@ -80,6 +83,7 @@ impl Domain {
             presences: Arc::downgrade(&self.presences),
             cache: Arc::downgrade(&self.cache),
             voice: Arc::downgrade(&self.voice),
+            media: Arc::downgrade(&self.media),
         }
     }
 }
@@ -96,6 +100,7 @@ impl WeakDomain {
             presences: self.presences.upgrade()?,
             cache: self.cache.upgrade()?,
             voice: self.voice.upgrade()?,
+            media: self.media.upgrade()?,
         })
     }
 }

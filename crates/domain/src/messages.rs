@@ -16,6 +16,7 @@ use store::{ChannelId, GuildMentions, MessageId, MessageRow, NewMessage, RoleId,
 use crate::access::{self, ChannelAccess, GuildAccess};
 use crate::audit::{action, Reason};
 use crate::automod;
+use crate::files::{self, AttachmentRef, StoredFile};
 use crate::publish::Place;
 use crate::render::{self, Viewer};
 use crate::{Domain, Error, FormErrors, Result};
@@ -54,6 +55,12 @@ pub struct Draft {
     /// Up to 3 stickers sent with the message.
     #[serde(default)]
     pub sticker_ids: Option<Vec<store::StickerId>>,
+    /// The files' ids (part indexes), filenames and descriptions, and
+    /// files uploaded ahead.
+    pub attachments: Option<Vec<AttachmentRef>>,
+    /// This request's files, already stored by the transport.
+    #[serde(skip)]
+    pub files: Vec<StoredFile>,
 }
 
 /// What an edit changes.
@@ -62,6 +69,12 @@ pub struct Edit {
     pub content: Option<String>,
     pub flags: Option<u64>,
     pub allowed_mentions: Option<AllowedMentions>,
+    /// Every attachment the message keeps (by id) and gets (by part index);
+    /// those it had and this does not list are deleted.
+    pub attachments: Option<Vec<AttachmentRef>>,
+    /// This request's files, already stored by the transport.
+    #[serde(skip)]
+    pub files: Vec<StoredFile>,
 }
 
 /// Most stickers one message may carry.
@@ -133,8 +146,15 @@ pub async fn send(ctx: &Domain, author: Author<'_>, channel: ChannelId, draft: D
 async fn send_as_user(ctx: &Domain, user: &UserRow, channel: ChannelId, draft: Draft) -> Result<Message> {
     let access = text_channel(ctx, user, channel).await?;
     access.require(permissions::SEND_MESSAGES)?;
+    let claims = draft.attachments.iter().flatten().any(|a| a.uploaded_filename.is_some());
+    if !draft.files.is_empty() || claims {
+        files::require_attach(&access)?;
+    }
     let mut errors = FormErrors::default();
     check_content(&mut errors, &draft.content);
+    let attachments =
+        files::attachments_for_send(ctx, &access, user.id, draft.attachments.as_deref(), &draft.files, &mut errors)
+            .await?;
     let nonce = match &draft.nonce {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) if s.chars().count() <= 25 => Some(Value::String(s.clone())),
@@ -187,7 +207,7 @@ async fn send_as_user(ctx: &Domain, user: &UserRow, channel: ChannelId, draft: D
     }
     errors.finish()?;
     let sticker_items = stickers(ctx, &access, user, &sticker_ids).await?;
-    if draft.content.trim().is_empty() && sticker_items.is_empty() {
+    if draft.content.trim().is_empty() && sticker_items.is_empty() && attachments.is_empty() {
         return Err(Error::empty_message());
     }
     let now = Timestamp::now().unix_ms();
@@ -227,6 +247,7 @@ async fn send_as_user(ctx: &Domain, user: &UserRow, channel: ChannelId, draft: D
         pinned_at: None,
         ref_message_id: reply_to.as_ref().map(|m| m.id),
         sticker_items,
+        attachments,
     };
     let place = access.place();
     // Before storing: whose mention counts the message may raise, counted
@@ -235,6 +256,10 @@ async fn send_as_user(ctx: &Domain, user: &UserRow, channel: ChannelId, draft: D
     let here = mention_everyone == Everyone::Here;
     let new = new_message(ctx, row, &place, viewers, draft.enforce_nonce, now, here);
     let (stored, created) = ctx.store.create_message(&new).await?;
+    if created && claims {
+        let ids: Vec<_> = stored.attachments.iter().map(|a| a.id).collect();
+        ctx.store.delete_uploads(&ids).await?;
+    }
     let (id, content) = (stored.id, stored.content.clone());
     let mut message = if created {
         render::fresh_message(ctx, &stored, user, reply_to.as_ref()).await?
@@ -320,12 +345,21 @@ pub async fn edit(ctx: &Domain, user: &UserRow, channel: ChannelId, id: MessageI
     if let Some(a) = &edit.allowed_mentions {
         a.check(&mut errors);
     }
+    if !edit.files.is_empty() {
+        files::require_attach(&access)?;
+    }
+    let attachments =
+        files::attachments_for_edit(&row.attachments, edit.attachments.as_deref(), &edit.files, &mut errors)?;
     errors.finish()?;
+    let content_after = edit.content.as_deref().unwrap_or(&row.content);
+    if content_after.trim().is_empty() && attachments.is_empty() {
+        return Err(Error::empty_message());
+    }
+    let dropped: Vec<_> =
+        row.attachments.iter().filter(|a| !attachments.iter().any(|k| k.id == a.id)).cloned().collect();
+    row.attachments = attachments;
     let mut verdict = None;
     if let Some(content) = edit.content {
-        if content.trim().is_empty() {
-            return Err(Error::empty_message());
-        }
         // Discord checks edits too: a blocked edit leaves the message as it was.
         let (users, roles, _) = parse_mentions(&content);
         verdict = automod::check(ctx, &access, user, &content, users.len() + roles.len(), true).await?;
@@ -345,6 +379,8 @@ pub async fn edit(ctx: &Domain, user: &UserRow, channel: ChannelId, id: MessageI
     }
     row.edited_at = Some(Timestamp::now().unix_ms());
     ctx.store.edit_message(&row).await?;
+    // Only once no row names them.
+    files::forget(ctx, access.channel.id, &dropped).await;
     let (id, content) = (row.id, row.content.clone());
     let mut message = render_one(ctx, &Viewer::everything(user.id), row).await?;
     ctx.message_updated(&access.place(), message.clone(), access.member());
@@ -387,7 +423,17 @@ pub async fn bulk_delete(
         Some(json!({"count": ids.len().to_string()})),
         reason,
     );
+    let with_files: Vec<MessageRow> = ctx
+        .store
+        .messages_by_id(access.channel.id, ids)
+        .await?
+        .into_iter()
+        .filter(|m| !m.attachments.is_empty())
+        .collect();
     let deleted = ctx.store.delete_messages(access.channel.id, ids, Some(&entry)).await?;
+    for m in with_files.iter().filter(|m| deleted.contains(&m.id)) {
+        files::forget(ctx, access.channel.id, &m.attachments).await;
+    }
     if !deleted.is_empty() {
         ctx.messages_bulk_deleted(&access.place(), &deleted);
         ctx.announce_audit(guild, &entry).await?;
@@ -416,6 +462,7 @@ pub async fn delete(ctx: &Domain, user: &UserRow, channel: ChannelId, id: Messag
         _ => None,
     };
     if ctx.store.delete_message(access.channel.id, row.id, entry.as_ref()).await? {
+        files::forget(ctx, access.channel.id, &row.attachments).await;
         ctx.message_deleted(&access.place(), row.id);
         if let (Some(g), Some(e)) = (&access.guild, &entry) {
             ctx.announce_audit(g, e).await?;

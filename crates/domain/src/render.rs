@@ -8,12 +8,12 @@ use model::channel::{Channel, ChannelType, PermissionOverwrite};
 use model::expression::{Emoji, Sticker, StickerItem};
 use model::guild::{Guild, Member, Role, RoleColors, UserGuild};
 use model::invite::{Invite, InviteChannel, InviteGuild, InviteMetadata};
-use model::message::{Message, MessageReference, Reaction, ReactionCountDetails, ReactionEmoji};
+use model::message::{Attachment, Message, MessageReference, Reaction, ReactionCountDetails, ReactionEmoji};
 use model::user::{CurrentUser, CustomStatus, Relationship, User, UserSettings};
 use model::Timestamp;
 use store::{
-    ApplicationRow, ChannelRow, EmojiId, EmojiRow, GuildRow, InviteRow, MemberRow, MessageRow, OverwriteRow,
-    ReadStateRow, RelationshipRow, RoleRow, StickerRow, UserId, UserRow,
+    ApplicationRow, AttachmentRow, ChannelId, ChannelRow, EmojiId, EmojiRow, GuildRow, InviteRow, MemberRow,
+    MessageRow, OverwriteRow, ReadStateRow, RelationshipRow, RoleRow, StickerRow, UserId, UserRow,
 };
 
 use crate::error::Result;
@@ -466,12 +466,12 @@ async fn messages_in_full(state: &Domain, viewer: UserId, rows: &[MessageRow]) -
         });
     }
     let referenced: HashMap<_, Message> =
-        referenced.iter().map(|m| (m.id, message(m, &users, Vec::new(), None))).collect();
+        referenced.iter().map(|m| (m.id, message(&state.media, m, &users, Vec::new(), None))).collect();
     Ok(rows
         .iter()
         .map(|m| {
             let reply = m.ref_message_id.map(|id| referenced.get(&id).cloned().map(Box::new));
-            message(m, &users, reactions.remove(&m.id).unwrap_or_default(), reply)
+            message(&state.media, m, &users, reactions.remove(&m.id).unwrap_or_default(), reply)
         })
         .collect())
 }
@@ -501,11 +501,13 @@ pub async fn fresh_message(
         users.extend(state.store.users(&ids).await?.iter().map(|u| (u.id, user(u))));
     }
     users.insert(author.id, user(author));
-    let replied = row.ref_message_id.map(|_| reply.map(|r| Box::new(message(r, &users, Vec::new(), None))));
-    Ok(message(row, &users, Vec::new(), replied))
+    let replied =
+        row.ref_message_id.map(|_| reply.map(|r| Box::new(message(&state.media, r, &users, Vec::new(), None))));
+    Ok(message(&state.media, row, &users, Vec::new(), replied))
 }
 
 fn message(
+    media: &media::Media,
     m: &MessageRow,
     users: &HashMap<UserId, User>,
     reactions: Vec<Reaction>,
@@ -525,7 +527,7 @@ fn message(
         mention_everyone: m.mention_everyone,
         mentions: m.mentions.iter().filter_map(|id| users.get(id).cloned()).collect(),
         mention_roles: m.mention_roles.clone(),
-        attachments: Vec::new(),
+        attachments: attachments(media, m),
         embeds: Vec::new(),
         components: Vec::new(),
         reactions,
@@ -546,6 +548,42 @@ fn message(
             .map(|s| StickerItem { id: s.id, name: s.name.clone(), format_type: s.format_type })
             .collect(),
     }
+}
+
+/// A message's files as Discord's attachment objects, each with a URL
+/// signed now.
+fn attachments(media: &media::Media, m: &MessageRow) -> Vec<Attachment> {
+    if m.attachments.is_empty() {
+        return Vec::new();
+    }
+    let now = (Timestamp::now().unix_ms() / 1000) as u64;
+    m.attachments
+        .iter()
+        .map(|a| {
+            let url = media.signed_url(&attachment_path(m.channel_id, a), now);
+            Attachment {
+                id: a.id,
+                filename: a.filename.clone(),
+                title: a.title.clone(),
+                description: a.description.clone(),
+                content_type: a.content_type.clone(),
+                size: a.size,
+                proxy_url: url.clone(),
+                url,
+                height: a.height,
+                width: a.width,
+                ephemeral: false,
+                duration_secs: None,
+                waveform: None,
+                flags: None,
+            }
+        })
+        .collect()
+}
+
+/// Where an attachment is served: Discord's CDN path.
+pub fn attachment_path(channel: ChannelId, a: &AttachmentRow) -> String {
+    format!("/attachments/{channel}/{}/{}", a.id, a.filename)
 }
 
 /// Stands in for an author whose account no longer exists.

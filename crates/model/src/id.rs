@@ -30,6 +30,7 @@ markers!(
     AutoModRuleMarker,
     EmojiMarker,
     StickerMarker,
+    AttachmentMarker,
     GenericMarker,
 );
 

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::id::{ChannelMarker, GuildMarker, Id, MessageMarker, RoleMarker};
+use crate::id::{AttachmentMarker, ChannelMarker, GuildMarker, Id, MessageMarker, RoleMarker};
 use crate::timestamp::Timestamp;
 use crate::user::User;
 
@@ -15,6 +15,38 @@ pub struct MessageReference {
     pub channel_id: Id<ChannelMarker>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guild_id: Option<Id<GuildMarker>>,
+}
+
+/// A file attached to a message, as Discord's attachment object; the
+/// optional fields that do not apply are left out, as Discord does.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attachment {
+    pub id: Id<AttachmentMarker>,
+    pub filename: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
+    pub size: u64,
+    /// Signed and expiring, as Discord's CDN URLs.
+    pub url: String,
+    pub proxy_url: String,
+    /// Images only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub height: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub width: Option<u32>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ephemeral: bool,
+    /// Voice messages only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_secs: Option<serde_json::Number>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waveform: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flags: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -74,7 +106,7 @@ pub struct Message {
     pub mention_everyone: bool,
     pub mentions: Vec<User>,
     pub mention_roles: Vec<Id<RoleMarker>>,
-    pub attachments: Vec<serde_json::Value>,
+    pub attachments: Vec<Attachment>,
     pub embeds: Vec<serde_json::Value>,
     pub components: Vec<serde_json::Value>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

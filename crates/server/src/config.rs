@@ -28,6 +28,11 @@ pub struct Config {
     pub log: LogConfig,
     pub metrics: MetricsConfig,
     pub avatars: AvatarsConfig,
+    /// Uploaded files (attachments, avatars, emoji and sticker images):
+    /// where they are kept, how large they may be, how their URLs are
+    /// signed; as the media crate defines them.
+    #[serde(default)]
+    pub media: media::MediaConfig,
     /// AutoMod and the message classifier, as the API crate defines them.
     pub moderation: domain::automod::ModerationConfig,
     /// The voice server (TLS voice gateway and UDP media), as the voice
@@ -39,18 +44,8 @@ pub struct Config {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AvatarsConfig {
-    /// Where uploaded images (avatars, custom emojis, stickers) are kept;
-    /// unset: `avatars` in the data directory
-    /// (also with PostgreSQL, which keeps the rows but not the images).
-    pub dir: Option<PathBuf>,
     /// Largest avatar accepted, in bytes once decoded.
     pub max_bytes: usize,
-}
-
-impl AvatarsConfig {
-    pub fn dir(&self, data_dir: &Path) -> PathBuf {
-        self.dir.clone().unwrap_or_else(|| data_dir.join("avatars"))
-    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -160,7 +155,8 @@ impl Default for Config {
             ratelimit: ratelimit::RateLimitConfig::default(),
             log: LogConfig { format: LogFormat::Text },
             metrics: MetricsConfig { enabled: true },
-            avatars: AvatarsConfig { dir: None, max_bytes: 8 * 1024 * 1024 },
+            avatars: AvatarsConfig { max_bytes: 8 * 1024 * 1024 },
+            media: media::MediaConfig::default(),
             moderation: domain::automod::ModerationConfig::default(),
             voice: voice::VoiceConfig::default(),
         }

@@ -139,6 +139,7 @@ pub async fn start_with_classifier(
     let voice_addrs = voice_listeners.as_ref().map(|l| l.addresses().clone());
     let cache = Arc::new(domain::cache::Cache::default());
     cache.listen(bus.as_ref());
+    let media = Arc::new(open_media(&config, addr)?);
     let domain = domain::Domain {
         store: shared,
         ids: Arc::new(id_generator(&config)),
@@ -148,7 +149,9 @@ pub async fn start_with_classifier(
         presences: hub.clone(),
         cache,
         voice: Arc::new(domain::voice::VoiceStates::new(voice_addrs.as_ref().map(|a| a.endpoint.clone()))),
+        media,
     };
+    domain::files::sweep_uploads(&domain);
     hub.set_domain(&domain);
     domain::voice::listen(&domain);
     let voice_server = voice_listeners.map(|l| l.start(&domain));
@@ -171,7 +174,6 @@ pub async fn start_with_classifier(
             config: config.ratelimit.clone(),
             trusted_proxies: config.http.trusted_proxies.clone(),
         }),
-        blobs: api::avatars::DiskBlobs::new(config.avatars.dir(&config.data_dir)),
     });
     // `/` is the gateway for WebSocket upgrades and the web client's page
     // for a plain GET; the client's other pages and files sit beside the API.
@@ -210,6 +212,22 @@ pub async fn start_with_classifier(
     });
     tracing::info!(%addr, "listening");
     Ok(Running { addr, voice: voice_addrs, stop: Some(stop), task })
+}
+
+/// The media store `[media]` names, its URLs starting with the address the
+/// server listens on unless `media.public_url` says otherwise. Avatars
+/// kept by earlier versions in `<data_dir>/avatars` move into it.
+fn open_media(config: &Config, addr: SocketAddr) -> anyhow::Result<media::Media> {
+    let media = media::Media::open(&config.media, &config.data_dir, &format!("http://{addr}"))
+        .context("opening the media store ([media])")?;
+    if config.media.s3.is_none() {
+        let (old, new) = (config.data_dir.join("avatars"), config.media.dir(&config.data_dir).join("avatars"));
+        if old.is_dir() && !new.exists() {
+            std::fs::rename(&old, &new)
+                .with_context(|| format!("moving avatars from {} to {}", old.display(), new.display()))?;
+        }
+    }
+    Ok(media)
 }
 
 /// Completes on SIGINT or SIGTERM. The handlers are installed when this is

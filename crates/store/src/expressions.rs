@@ -1,6 +1,6 @@
 //! A guild's expressions: custom emojis and stickers. Their images are not
-//! here but in the API's blob store, under keys built from the row's id and
-//! `format`.
+//! here but in the media store (`media::Key::emoji`, `media::Key::sticker`),
+//! under keys built from the row's id and format.
 
 use async_trait::async_trait;
 use sqlx::any::AnyRow;

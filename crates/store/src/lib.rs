@@ -23,11 +23,12 @@ mod search;
 mod search_lane;
 mod settings;
 mod sql;
+mod uploads;
 mod users;
 
 use model::id::{
-    AutoModRuleMarker, ChannelMarker, EmojiMarker, GuildMarker, Id, MessageMarker, RoleMarker, StickerMarker,
-    UserMarker,
+    AttachmentMarker, AutoModRuleMarker, ChannelMarker, EmojiMarker, GuildMarker, Id, MessageMarker, RoleMarker,
+    StickerMarker, UserMarker,
 };
 
 pub use applications::{ApplicationRow, ApplicationStore};
@@ -40,7 +41,7 @@ pub use guilds::{GuildPatch, GuildRow, GuildStore, MemberRow, NewGuild};
 pub use import::MessageImport;
 pub use invites::{InviteRow, InviteStore, JoinOutcome};
 pub use members::{BanRow, MemberPatch, MemberStore};
-pub use messages::{GuildMentions, HistoryQuery, MessageRow, MessageStore, NewMessage, ReactionCount};
+pub use messages::{AttachmentRow, GuildMentions, HistoryQuery, MessageRow, MessageStore, NewMessage, ReactionCount};
 pub use read_states::{ReadStateRow, ReadStateStore};
 pub use relationships::{
     kind as relationship_kind, FriendOutcome, RelationshipChange, RelationshipRow, RelationshipStore,
@@ -50,6 +51,7 @@ pub use search::{words as search_words, SearchIndex, SearchPage, SearchQuery};
 pub use search_lane::SearchLimits;
 pub use settings::{CustomStatus, SettingsPatch, SettingsRow, SettingsStore};
 pub use sql::{Backend, SqlStore};
+pub use uploads::{UploadRow, UploadStore};
 pub use users::{NewUser, UserPatch, UserRow, UserStore};
 
 /// Whether the store can be reached, for readiness probes.
@@ -86,6 +88,7 @@ pub trait Store:
     + ReadStateStore
     + SettingsStore
     + SearchIndex
+    + UploadStore
 {
 }
 impl<T> Store for T where
@@ -107,6 +110,7 @@ impl<T> Store for T where
         + ReadStateStore
         + SettingsStore
         + SearchIndex
+        + UploadStore
 {
 }
 
@@ -152,3 +156,4 @@ pub type RoleId = Id<RoleMarker>;
 pub type AutoModRuleId = Id<AutoModRuleMarker>;
 pub type EmojiId = Id<EmojiMarker>;
 pub type StickerId = Id<StickerMarker>;
+pub type AttachmentId = Id<AttachmentMarker>;

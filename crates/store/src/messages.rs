@@ -9,7 +9,9 @@ use crate::audit::{record, AuditEntry};
 use crate::expressions::{sticker_items_from_json, sticker_items_to_json, StickerItemRow};
 use crate::group_commit::{GroupCommit, Job, MAX_BATCH};
 use crate::sql::{placeholders, Backend, Pool, SqlStore};
-use crate::{from_db, opt_from_db, to_db, ChannelId, GuildId, MessageId, Result, RoleId, StoreError, UserId};
+use crate::{
+    from_db, opt_from_db, to_db, AttachmentId, ChannelId, GuildId, MessageId, Result, RoleId, StoreError, UserId,
+};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MessageRow {
@@ -30,6 +32,39 @@ pub struct MessageRow {
     pub ref_message_id: Option<MessageId>,
     /// The stickers sent with it, as they were then.
     pub sticker_items: Vec<StickerItemRow>,
+    /// Its files, in order; their bytes are in the media store.
+    pub attachments: Vec<AttachmentRow>,
+}
+
+/// A file attached to a message, as stored (a JSON array in the message's
+/// row, with these short field names). The wire object is
+/// `model::message::Attachment`, built by `domain::render`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct AttachmentRow {
+    pub id: AttachmentId,
+    /// Sanitised by the server: the URL's last segment.
+    pub filename: String,
+    /// The name as the client gave it, when sanitising changed it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Read from the bytes, never from the client.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
+    pub size: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub width: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub height: Option<u32>,
+}
+
+pub(crate) fn attachments_to_json(rows: &[AttachmentRow]) -> String {
+    serde_json::to_string(rows).unwrap_or_else(|_| "[]".into())
+}
+
+fn attachments_from_json(s: &str) -> Result<Vec<AttachmentRow>> {
+    serde_json::from_str(s).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
 impl MessageRow {
@@ -52,6 +87,7 @@ impl MessageRow {
             pinned_at: None,
             ref_message_id: None,
             sticker_items: Vec::new(),
+            attachments: Vec::new(),
         }
     }
 }
@@ -164,7 +200,7 @@ pub trait MessageStore: Send + Sync {
 }
 
 pub(crate) const COLUMNS: &str = "channel_id, id, author_id, content, kind, flags, tts, mention_everyone, mentions, \
-    mention_roles, nonce, edited_at, pinned_at, ref_message_id, sticker_items";
+    mention_roles, nonce, edited_at, pinned_at, ref_message_id, sticker_items, attachments";
 
 pub(crate) fn ids_to_json<M>(ids: &[model::Id<M>]) -> String {
     serde_json::to_string(&ids.iter().map(|id| id.get()).collect::<Vec<_>>()).unwrap_or_else(|_| "[]".into())
@@ -192,6 +228,7 @@ pub(crate) fn message_row(r: &AnyRow) -> Result<MessageRow> {
         pinned_at: r.try_get("pinned_at")?,
         ref_message_id: opt_from_db(r.try_get("ref_message_id")?)?,
         sticker_items: sticker_items_from_json(&r.try_get::<String, _>("sticker_items")?)?,
+        attachments: attachments_from_json(&r.try_get::<String, _>("attachments")?)?,
     })
 }
 
@@ -393,12 +430,12 @@ fn counts_no_mentions(m: &MessageRow) -> bool {
 /// channel's last message, moved to the newest and never back.
 const POSTGRES_BATCH: &str = "WITH new AS (
     INSERT INTO messages (channel_id, id, author_id, content, kind, flags, tts, mention_everyone, mentions,
-                          mention_roles, nonce, edited_at, pinned_at, ref_message_id, sticker_items)
+                          mention_roles, nonce, edited_at, pinned_at, ref_message_id, sticker_items, attachments)
     SELECT channel_id, id, author_id, content, kind, flags, tts, mention_everyone, mentions,
-           mention_roles, nonce, edited_at, pinned_at, ref_message_id, sticker_items
+           mention_roles, nonce, edited_at, pinned_at, ref_message_id, sticker_items, attachments
     FROM json_to_recordset($1::json) AS r(channel_id BIGINT, id BIGINT, author_id BIGINT, content TEXT, kind BIGINT,
         flags BIGINT, tts BIGINT, mention_everyone BIGINT, mentions TEXT, mention_roles TEXT, nonce TEXT,
-        edited_at BIGINT, pinned_at BIGINT, ref_message_id BIGINT, sticker_items TEXT)
+        edited_at BIGINT, pinned_at BIGINT, ref_message_id BIGINT, sticker_items TEXT, attachments TEXT)
     RETURNING channel_id, id
 )
 UPDATE channels c SET last_message_id = n.id
@@ -416,6 +453,7 @@ async fn write_plain_postgres(writer: &Pool, rows: &[&MessageRow]) -> Result<()>
                 "mention_roles": ids_to_json(&m.mention_roles), "nonce": m.nonce, "edited_at": m.edited_at,
                 "pinned_at": m.pinned_at, "ref_message_id": m.ref_message_id.map(to_db),
                 "sticker_items": sticker_items_to_json(&m.sticker_items),
+                "attachments": attachments_to_json(&m.attachments),
             })
         })
         .collect();
@@ -433,7 +471,7 @@ const ROWS_PER_INSERT: usize = 64;
 /// On SQLite the parameters are anonymous (`?`): sqlx's SQLite driver asks
 /// SQLite the name of every parameter it binds, and SQLite finds a name by
 /// walking the list of all of the statement's names, so numbered ones make
-/// binding cost the square of the parameters (15 a row): at 500 rows per
+/// binding cost the square of the parameters (16 a row): at 500 rows per
 /// INSERT that was 95% of a bulk fill's time.
 pub(crate) async fn insert_rows(conn: &mut sqlx::AnyConnection, rows: &[&MessageRow]) -> Result<()> {
     let anonymous = conn.backend_name().eq_ignore_ascii_case("sqlite");
@@ -441,7 +479,7 @@ pub(crate) async fn insert_rows(conn: &mut sqlx::AnyConnection, rows: &[&Message
     while !rest.is_empty() {
         let n = if rest.len() >= ROWS_PER_INSERT { ROWS_PER_INSERT } else { 1 << rest.len().ilog2() };
         let (chunk, tail) = rest.split_at(n);
-        let row = |i: usize| if anonymous { "?, ".repeat(14) + "?" } else { placeholders(1 + i * 15, 15) };
+        let row = |i: usize| if anonymous { "?, ".repeat(15) + "?" } else { placeholders(1 + i * 16, 16) };
         let values = (0..n).map(|i| format!("({})", row(i))).collect::<Vec<_>>().join(", ");
         let sql = format!("INSERT INTO messages ({COLUMNS}) VALUES {values}");
         let mut q = sqlx::query(&sql);
@@ -461,7 +499,8 @@ pub(crate) async fn insert_rows(conn: &mut sqlx::AnyConnection, rows: &[&Message
                 .bind(m.edited_at)
                 .bind(m.pinned_at)
                 .bind(m.ref_message_id.map(to_db))
-                .bind(sticker_items_to_json(&m.sticker_items));
+                .bind(sticker_items_to_json(&m.sticker_items))
+                .bind(attachments_to_json(&m.attachments));
         }
         q.execute(&mut *conn).await?;
         rest = tail;
@@ -574,7 +613,7 @@ impl MessageStore for SqlStore {
     async fn edit_message(&self, m: &MessageRow) -> Result<()> {
         let done = sqlx::query(
             "UPDATE messages SET content = $3, mentions = $4, mention_roles = $5, mention_everyone = $6,
-                edited_at = $7, flags = $8 WHERE channel_id = $1 AND id = $2",
+                edited_at = $7, flags = $8, attachments = $9 WHERE channel_id = $1 AND id = $2",
         )
         .bind(to_db(m.channel_id))
         .bind(to_db(m.id))
@@ -584,6 +623,7 @@ impl MessageStore for SqlStore {
         .bind(i64::from(m.mention_everyone))
         .bind(m.edited_at)
         .bind(m.flags as i64)
+        .bind(attachments_to_json(&m.attachments))
         .execute(&self.writer)
         .await?;
         if done.rows_affected() == 0 {

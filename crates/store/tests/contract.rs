@@ -93,6 +93,7 @@ contract!(
     the_audit_log_filters_and_pages,
     relationships_follow_requests_and_blocks,
     emojis_and_stickers_round_trip_within_their_slots,
+    attachments_ride_in_their_message_and_uploads_wait_for_one,
 );
 
 /// Ids, times and rows with every other field at its default.
@@ -924,6 +925,58 @@ mod cases {
         assert_eq!(message_ids(&s.history(text, HistoryQuery::Latest, 10).await.unwrap()), [1005, 1002, 1001]);
         let log = s.audit_log(g, AuditQuery { limit: 10, ..AuditQuery::default() }).await.unwrap();
         assert_eq!(log.iter().map(|e| e.id).collect::<Vec<_>>(), [1], "a bulk delete of nothing is not audited");
+    }
+
+    pub async fn attachments_ride_in_their_message_and_uploads_wait_for_one(s: &dyn Store) {
+        let [owner] = users(s, 1, 1).await[..] else { unreachable!() };
+        let (g, text) = guild(s, 100, owner).await;
+        let file = |n: u64, name: &str| store::AttachmentRow {
+            id: id(n),
+            filename: name.into(),
+            title: Some(format!("{name} ✓")),
+            description: Some(format!("about {name}")),
+            content_type: Some("image/png".into()),
+            size: 70_000,
+            width: Some(3),
+            height: Some(2),
+        };
+        let mut m = message(text, 1001, owner, "");
+        m.attachments =
+            vec![file(5001, "a.png"), store::AttachmentRow { description: None, width: None, ..file(5002, "b") }];
+        let created = s.create_message(&new_message(m.clone(), Some(g))).await.unwrap();
+        assert_eq!(created, (m.clone(), true));
+        assert_eq!(s.message(text, m.id).await.unwrap(), Some(m.clone()), "attachments round-trip in order");
+        // In batches too, beside plain messages.
+        let mut more = message(text, 1002, owner, "with one");
+        more.attachments = vec![file(5003, "c.png")];
+        let plain = message(text, 1003, owner, "plain");
+        let (new_more, new_plain) = (new_message(more.clone(), Some(g)), new_message(plain.clone(), Some(g)));
+        let (x, y) = tokio::join!(s.create_message(&new_more), s.create_message(&new_plain));
+        assert!(x.unwrap().1 && y.unwrap().1);
+        let history = s.history(text, HistoryQuery::Latest, 10).await.unwrap();
+        assert_eq!(history, [plain, more, m.clone()]);
+        let mut edited = m.clone();
+        edited.attachments.truncate(1);
+        s.edit_message(&edited).await.unwrap();
+        assert_eq!(s.message(text, m.id).await.unwrap().unwrap().attachments, edited.attachments);
+
+        let up = |n: u64, at: i64| store::UploadRow {
+            id: id(n),
+            channel_id: text,
+            user_id: owner,
+            filename: "up.bin".into(),
+            created_at: at,
+        };
+        s.create_upload(&up(6001, 1_000)).await.unwrap();
+        s.create_upload(&up(6002, 5_000)).await.unwrap();
+        assert_eq!(s.uploads(text, Some(owner), &ids(&[6001, 6002, 7000]), 0).await.unwrap().len(), 2);
+        assert_eq!(s.uploads(text, Some(owner), &ids(&[6001, 6002]), 2_000).await.unwrap(), [up(6002, 5_000)]);
+        assert_eq!(s.uploads(text, None, &ids(&[6002]), 0).await.unwrap(), [up(6002, 5_000)]);
+        assert!(s.uploads(text, Some(id(9)), &ids(&[6002]), 0).await.unwrap().is_empty(), "someone else's");
+        assert_eq!(s.expired_uploads(2_000, 10).await.unwrap(), [up(6001, 1_000)]);
+        s.delete_uploads(&ids(&[6001])).await.unwrap();
+        assert!(s.expired_uploads(2_000, 10).await.unwrap().is_empty());
+        assert_eq!(s.expired_uploads(9_000, 10).await.unwrap(), [up(6002, 5_000)]);
     }
 
     pub async fn reactions_count_in_order_of_first_use(s: &dyn Store) {

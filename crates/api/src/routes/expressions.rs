@@ -1,5 +1,5 @@
 //! A guild's custom emojis and stickers. Images are checked here (by their
-//! bytes) and handed to the domain, which stores them in the blob store
+//! bytes) and handed to the domain, which stores them in the media store
 //! before the row that names them.
 
 use axum::extract::multipart::MultipartRejection;
@@ -72,7 +72,7 @@ pub async fn create_emoji(
 ) -> ApiResult<(StatusCode, Json<Emoji>)> {
     let guild = path_id("guild_id", &g)?;
     let image = body.image.as_deref().map(emoji_image);
-    let emoji = expressions::create_emoji(&state, state.blobs.as_ref(), &user, guild, body, image, &reason).await?;
+    let emoji = expressions::create_emoji(&state, &user, guild, body, image, &reason).await?;
     Ok((StatusCode::CREATED, Json(emoji)))
 }
 
@@ -109,7 +109,7 @@ pub async fn delete_emoji(
     reason: Reason,
 ) -> ApiResult<StatusCode> {
     let (guild, emoji) = (path_id("guild_id", &g)?, path_id("emoji_id", &e)?);
-    expressions::delete_emoji(&state, state.blobs.as_ref(), &user, guild, emoji, &reason).await?;
+    expressions::delete_emoji(&state, &user, guild, emoji, &reason).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -235,8 +235,7 @@ pub async fn create_sticker(
         form.map_err(|_| ApiError::field("file", "BASE_TYPE_BAD_TYPE", "Send multipart/form-data with a file part."))?;
     let (fields, file) = sticker_form(form).await?;
     let file = file.map(sticker_file);
-    let sticker =
-        expressions::create_sticker(&state, state.blobs.as_ref(), &user, guild, fields, file, &reason).await?;
+    let sticker = expressions::create_sticker(&state, &user, guild, fields, file, &reason).await?;
     Ok((StatusCode::CREATED, Json(sticker)))
 }
 
@@ -273,6 +272,6 @@ pub async fn delete_sticker(
     reason: Reason,
 ) -> ApiResult<StatusCode> {
     let (guild, sticker) = (path_id("guild_id", &g)?, path_id("sticker_id", &s)?);
-    expressions::delete_sticker(&state, state.blobs.as_ref(), &user, guild, sticker, &reason).await?;
+    expressions::delete_sticker(&state, &user, guild, sticker, &reason).await?;
     Ok(StatusCode::NO_CONTENT)
 }

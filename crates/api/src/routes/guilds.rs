@@ -93,7 +93,7 @@ pub async fn delete(
     Authed(user): Authed,
     Path(raw): Path<String>,
 ) -> ApiResult<StatusCode> {
-    domain::guilds::delete(&state, state.blobs.as_ref(), &user, path_id("guild_id", &raw)?).await?;
+    domain::guilds::delete(&state, &user, path_id("guild_id", &raw)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

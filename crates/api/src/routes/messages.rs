@@ -1,6 +1,6 @@
 //! Messages, replies, mentions, reactions and pins.
 
-use axum::extract::State;
+use axum::extract::{FromRequest, Request, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
@@ -12,10 +12,11 @@ use model::{permissions, Timestamp};
 use store::{HistoryQuery, MessageId, MessageRow, UserId, UserRow};
 
 use crate::extract::{path_id, Authed, Body, Cursor, Path, Query};
-use crate::ApiState;
+use crate::{files, ApiState};
 use crate::{ApiError, ApiResult};
 use domain::access::ChannelAccess;
 use domain::audit::Reason;
+use domain::files::Cleanup;
 use domain::messages::{self, render_one, Author, Draft, Edit};
 use domain::reactions;
 use domain::render;
@@ -40,10 +41,35 @@ pub async fn create(
     State(state): State<ApiState>,
     Authed(user): Authed,
     Path(raw): Path<String>,
-    Body(draft): Body<Draft>,
+    req: Request,
 ) -> ApiResult<Json<Message>> {
     let channel = path_id("channel_id", &raw)?;
-    Ok(Json(messages::send(&state, Author::User(&user), channel, draft).await?))
+    let Some(boundary) = files::multipart_boundary(req.headers()) else {
+        let Body(draft) = Body::<Draft>::from_request(req, &state).await?;
+        return Ok(Json(messages::send(&state, Author::User(&user), channel, draft).await?));
+    };
+    // Who may send here is known before a byte of a file is read.
+    let access = messages::text_channel(&state, &user, channel).await?;
+    access.require(permissions::SEND_MESSAGES)?;
+    let form = files::read_form::<Draft>(&state, &access, boundary, req).await?;
+    let (mut draft, cleanup) = (form.payload, form.cleanup);
+    draft.files = form.files;
+    // Its own task from here: a client that goes away now cannot cut the
+    // send between the store write and keeping the files.
+    let task = tokio::spawn(async move {
+        let sent = messages::send(&state, Author::User(&user), channel, draft).await;
+        keep_named(cleanup, sent.as_ref().ok());
+        sent
+    });
+    Ok(Json(task.await.map_err(ApiError::internal)??))
+}
+
+/// Keeps the stored files the message names (a retried nonce answers an
+/// earlier message, which names none of them); the rest are deleted.
+fn keep_named(mut cleanup: Cleanup, message: Option<&Message>) {
+    if let Some(m) = message {
+        cleanup.keep(|key| m.attachments.iter().any(|a| *key == media::Key::attachment(m.channel_id, a.id)));
+    }
 }
 
 #[derive(Deserialize)]
@@ -117,10 +143,23 @@ pub async fn update(
     State(state): State<ApiState>,
     Authed(user): Authed,
     Path((channel, message)): Path<(String, String)>,
-    Body(edit): Body<Edit>,
+    req: Request,
 ) -> ApiResult<Json<Message>> {
     let (channel, message) = (path_id("channel_id", &channel)?, path_id("message_id", &message)?);
-    Ok(Json(messages::edit(&state, &user, channel, message, edit).await?))
+    let Some(boundary) = files::multipart_boundary(req.headers()) else {
+        let Body(edit) = Body::<Edit>::from_request(req, &state).await?;
+        return Ok(Json(messages::edit(&state, &user, channel, message, edit).await?));
+    };
+    let access = messages::text_channel(&state, &user, channel).await?;
+    let form = files::read_form::<Edit>(&state, &access, boundary, req).await?;
+    let (mut edit, cleanup) = (form.payload, form.cleanup);
+    edit.files = form.files;
+    let task = tokio::spawn(async move {
+        let edited = messages::edit(&state, &user, channel, message, edit).await;
+        keep_named(cleanup, edited.as_ref().ok());
+        edited
+    });
+    Ok(Json(task.await.map_err(ApiError::internal)??))
 }
 
 #[utoipa::path(

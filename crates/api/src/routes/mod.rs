@@ -1,6 +1,7 @@
 //! One module per resource; this file is the map of every route.
 
 mod applications;
+mod attachments;
 mod audit_log;
 mod auth;
 mod automod;
@@ -112,6 +113,8 @@ pub fn router(config: &ApiConfig) -> Router<ApiState> {
         .route("/invites/{code}", get(invites::get).post(invites::join).delete(invites::delete))
         // messages
         .route("/channels/{channel_id}/messages", get(messages::list).post(messages::create))
+        .route("/channels/{channel_id}/attachments", post(attachments::create))
+        .route("/attachments/refresh-urls", post(attachments::refresh_urls))
         .route("/channels/{channel_id}/messages/bulk-delete", post(messages::bulk_delete))
         .route("/channels/{channel_id}/messages/pins", get(messages::pins_paged))
         .route("/channels/{channel_id}/messages/search", get(search::channel))
@@ -171,7 +174,7 @@ pub fn router(config: &ApiConfig) -> Router<ApiState> {
         // invites
         invites::get, invites::join, invites::delete,
         // messages
-        messages::list, messages::create, messages::bulk_delete, messages::pins_paged, search::channel, messages::pin,
+        messages::list, messages::create, attachments::create, attachments::refresh_urls, messages::bulk_delete, messages::pins_paged, search::channel, messages::pin,
         messages::unpin, messages::get, messages::update, messages::delete, read_states::ack, messages::clear_reactions,
         messages::reactors, messages::clear_emoji, messages::react, messages::unreact, messages::pins,
 ))]

@@ -98,7 +98,7 @@ pub async fn update_me(
     // The image is stored before the row names it, so a user object never
     // names a missing file; a refused change removes it again.
     if let Some(Some(image)) = &avatar {
-        state.blobs.put(&image.key(user.id), &image.bytes).await.map_err(ApiError::internal)?;
+        state.media.put(&image.key(user.id), image.bytes.clone().into()).await.map_err(ApiError::internal)?;
     }
     let new_hash = avatar.as_ref().map(|a| a.as_ref().map(|i| i.hash.clone()));
     let patch = UserPatch { username, global_name, avatar: new_hash.clone(), locale: body.locale };
@@ -111,7 +111,7 @@ pub async fn update_me(
         _ => None,
     };
     if let Some(hash) = replaced {
-        avatars::forget(state.blobs.as_ref(), user.id, hash).await;
+        avatars::forget(&state.media, user.id, hash).await;
     }
     match result {
         Ok(updated) => {

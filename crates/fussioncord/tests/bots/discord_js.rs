@@ -158,3 +158,39 @@ impl Drop for JsBot {
         }
     }
 }
+
+/// A discord.js bot sends a message with two files and their descriptions
+/// (discord.js puts `payload_json` after the files), fetches each back
+/// from its URL, and edits the message to keep only the first.
+#[tokio::test]
+async fn a_discord_js_bot_sends_files_and_edits_one_away() {
+    use serde_json::{json, Value};
+    let scene = Scene::new().await;
+    let mut bot = JsBot::start_script(&scene, "files.mjs", scene.bot_token(), &[("FC_CHANNEL", scene.channel.clone())]);
+    let done = |l: &str| l.starts_with("SENT ") || l.starts_with("FAILED ");
+    let line = bot.line(done, Duration::from_secs(60)).await;
+    let Some(sent) = line.strip_prefix("SENT ") else { bot.fail(line.clone()) };
+    let sent: Value = serde_json::from_str(sent).unwrap();
+    let attachments = sent["attachments"].as_array().unwrap();
+    assert_eq!(attachments.len(), 2, "{sent}");
+    assert_eq!(sent["same"], json!([true, true]), "discord.js fetched other bytes: {sent}");
+    assert_eq!(attachments[0]["filename"], "picture.png");
+    assert_eq!(attachments[0]["description"], "a picture");
+    assert_eq!(attachments[0]["content_type"], "image/png");
+    assert_eq!((attachments[0]["width"].clone(), attachments[0]["height"].clone()), (json!(7), json!(6)));
+    assert_eq!(attachments[1]["description"], "some notes");
+    let line = bot.line(|l| l.starts_with("EDITED ") || l.starts_with("FAILED "), Duration::from_secs(30)).await;
+    let Some(edited) = line.strip_prefix("EDITED ") else { bot.fail(line.clone()) };
+    let edited: Value = serde_json::from_str(edited).unwrap();
+    assert_eq!(edited["attachments"].as_array().unwrap().len(), 1, "{edited}");
+    assert_eq!(edited["attachments"][0]["id"], attachments[0]["id"]);
+    let id = sent["id"].as_str().unwrap();
+    let (_, stored) = scene.app.get(&format!("/channels/{}/messages/{id}", scene.channel), &scene.person.token).await;
+    assert_eq!(stored["attachments"].as_array().unwrap().len(), 1, "{stored}");
+    let gone = scene.app.client.get(attachments[1]["url"].as_str().unwrap()).send().await.unwrap();
+    assert_eq!(gone.status(), reqwest::StatusCode::NOT_FOUND, "the dropped file is deleted");
+    let status = bot.terminate().await;
+    if !status.success() {
+        bot.fail(format!("the bot did not exit cleanly on SIGTERM ({status})"));
+    }
+}

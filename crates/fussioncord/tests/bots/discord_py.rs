@@ -271,3 +271,37 @@ async fn a_discord_py_bot_creates_reacts_with_and_deletes_a_custom_emoji() {
     let (_, list) = app.get(&format!("/guilds/{}/emojis", scene.guild), &scene.person.token).await;
     assert_eq!(list, Value::Array(Vec::new()));
 }
+
+/// A discord.py bot sends a message with two files and their descriptions
+/// (discord.py's multipart body), reads each back from its URL, and edits
+/// the message to keep only the first; the server agrees on every step,
+/// and the dropped file is gone.
+#[tokio::test]
+async fn a_discord_py_bot_sends_files_and_edits_one_away() {
+    use serde_json::{json, Value};
+    let scene = Scene::new().await;
+    let (child, lines) =
+        super::scenario::python_bot_with(&scene, "files.py", &[("FC_CHANNEL", scene.channel.as_str())]);
+    let mut bot = Bot { child, lines };
+    let sent: Value = serde_json::from_str(bot.says("SENT ").await.trim_start_matches("SENT ")).unwrap();
+    let attachments = sent["attachments"].as_array().unwrap();
+    assert_eq!(attachments.len(), 2, "{sent}");
+    assert_eq!(sent["same"], json!([true, true]), "discord.py read back other bytes: {sent}");
+    assert_eq!(attachments[0]["filename"], "picture.png");
+    assert_eq!(attachments[0]["description"], "a picture");
+    assert_eq!(attachments[0]["content_type"], "image/png");
+    assert_eq!((attachments[0]["width"].clone(), attachments[0]["height"].clone()), (json!(5), json!(4)));
+    assert_eq!(attachments[1]["description"], "some notes");
+    assert_eq!(attachments[1]["size"], json!(22 * 50));
+    let edited: Value = serde_json::from_str(bot.says("EDITED ").await.trim_start_matches("EDITED ")).unwrap();
+    assert_eq!(edited["attachments"].as_array().unwrap().len(), 1, "{edited}");
+    assert_eq!(edited["attachments"][0]["id"], attachments[0]["id"]);
+    let id = sent["id"].as_str().unwrap();
+    let (_, stored) = scene.app.get(&format!("/channels/{}/messages/{id}", scene.channel), &scene.person.token).await;
+    assert_eq!(stored["attachments"].as_array().unwrap().len(), 1, "{stored}");
+    assert_eq!(stored["attachments"][0]["description"], "a picture");
+    let gone = scene.app.client.get(attachments[1]["url"].as_str().unwrap()).send().await.unwrap();
+    assert_eq!(gone.status(), reqwest::StatusCode::NOT_FOUND, "the dropped file is deleted");
+    let kept = scene.app.client.get(stored["attachments"][0]["url"].as_str().unwrap()).send().await.unwrap();
+    assert_eq!(kept.status(), reqwest::StatusCode::OK);
+}

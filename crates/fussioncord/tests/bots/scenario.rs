@@ -117,10 +117,16 @@ pub fn python() -> String {
 /// Runs `tests/bots/py/<script>` as the scene's bot; returns the process and
 /// its stdout, line by line.
 pub fn python_bot(scene: &Scene, script: &str) -> (Child, Lines<BufReader<ChildStdout>>) {
+    python_bot_with(scene, script, &[])
+}
+
+/// [`python_bot`] with `env` added to the bot's environment.
+pub fn python_bot_with(scene: &Scene, script: &str, env: &[(&str, &str)]) -> (Child, Lines<BufReader<ChildStdout>>) {
     let mut child = Command::new(python())
         .arg(format!("{}/tests/bots/py/{script}", env!("CARGO_MANIFEST_DIR")))
         .env("FC_HTTP", scene.http_base())
         .env("FC_TOKEN", scene.bot_token())
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .kill_on_drop(true)

@@ -20,6 +20,7 @@ mod common;
 
 mod access;
 mod api;
+mod attachments;
 mod automod;
 mod bad_input;
 mod cost;

@@ -124,6 +124,9 @@ const ROUTES: &[(&str, &str, &[&str])] = &[
     ("DELETE", "/invites/{code}", &["invite_revoke"]),
     ("GET", "/channels/{channel_id}/messages", &["list_messages"]),
     ("POST", "/channels/{channel_id}/messages", &["create_message"]),
+    // Pre-uploads and URL refreshes: Discord's, but not in its bot-API spec.
+    ("POST", "/channels/{channel_id}/attachments", &[]),
+    ("POST", "/attachments/refresh-urls", &[]),
     ("POST", "/channels/{channel_id}/messages/bulk-delete", &["bulk_delete_messages"]),
     ("GET", "/channels/{channel_id}/messages/pins", &["list_pins"]),
     // Discord's bot API has guild search only; people search a DM here.
@@ -558,6 +561,8 @@ fn every_route_is_classified_and_the_spec_lists_the_bot_routes() {
             ("PUT", "/users/@me/relationships/{user_id}"),
             ("DELETE", "/users/@me/relationships/{user_id}"),
             ("POST", "/channels/{channel_id}/messages/{message_id}/ack"),
+            ("POST", "/channels/{channel_id}/attachments"),
+            ("POST", "/attachments/refresh-urls"),
             ("GET", "/channels/{channel_id}/messages/search"),
             ("POST", "/applications"),
             ("POST", "/applications/{application_id}/bot/reset"),

@@ -1,5 +1,5 @@
 -- Custom emojis and stickers (a guild's expressions), and the stickers a
--- message was sent with. Images live in the blob store under keys the
+-- message was sent with. Images live in the media store under keys the
 -- server builds from the id (`emojis/{id}.{format}`,
 -- `stickers/{id}.{format}`), written before the row names them.
 CREATE TABLE emojis (

@@ -58,7 +58,7 @@ fn vp8x(width: u32, height: u32) -> Vec<u8> {
 }
 
 fn avatar_dir(app: &TestApp, user: &str) -> std::path::PathBuf {
-    app.config.data_dir.join("avatars").join(user)
+    app.config.data_dir.join("media").join("avatars").join(user)
 }
 
 /// Files stored for `user`, by name.

@@ -130,7 +130,7 @@ async fn readme_walkthrough_works_as_written() {
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "walkthrough failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    for expected in ["\"Rustaceans\"", "\"alice\"", "hello, world", "\"👍\"", "psst"] {
+    for expected in ["\"Rustaceans\"", "\"alice\"", "hello, world", "\"👍\"", "crabs are decapods", "psst"] {
         assert!(stdout.contains(expected), "walkthrough output lacks {expected}:\n{stdout}");
     }
 }
