@@ -9,77 +9,69 @@
 
 use std::collections::VecDeque;
 
-use bytes::Bytes;
-
-use crate::session::Frame;
-
-/// Frames per chunk. Every chunk but the last holds exactly this many, so
-/// a frame's place is found by division.
+/// Entries per chunk. Every chunk but the first and the last holds exactly
+/// this many, so an entry's place is found by division.
 const CHUNK: usize = 64;
 
-#[derive(Default)]
-pub(crate) struct Replay {
-    chunks: VecDeque<Vec<Frame>>,
-    /// Frames at the front of the first chunk that were popped: their
-    /// payloads are released at once, their records with the chunk.
-    head: usize,
+/// A queue, oldest first, that grows by chunks and never moves what it
+/// holds.
+pub(crate) struct Replay<T> {
+    chunks: VecDeque<VecDeque<T>>,
     len: usize,
 }
 
-impl Replay {
+impl<T> Default for Replay<T> {
+    fn default() -> Self {
+        Self { chunks: VecDeque::new(), len: 0 }
+    }
+}
+
+impl<T> Replay<T> {
     pub fn len(&self) -> usize {
         self.len
     }
 
-    pub fn push_back(&mut self, frame: Frame) {
+    pub fn push_back(&mut self, entry: T) {
         match self.chunks.back_mut() {
             // The first chunk grows as a vector does, so a session that
             // gets a few frames keeps a few slots, not a whole chunk.
-            Some(last) if last.len() < CHUNK => last.push(frame),
+            Some(last) if last.len() < CHUNK => last.push_back(entry),
             _ => {
-                let mut chunk = Vec::with_capacity(if self.chunks.is_empty() { 4 } else { CHUNK });
-                chunk.push(frame);
+                let mut chunk = VecDeque::with_capacity(if self.chunks.is_empty() { 4 } else { CHUNK });
+                chunk.push_back(entry);
                 self.chunks.push_back(chunk);
             }
         }
         self.len += 1;
     }
 
-    pub fn front(&self) -> Option<&Frame> {
-        self.get(0)
+    pub fn front(&self) -> Option<&T> {
+        self.chunks.front()?.front()
     }
 
-    /// The `i`th frame from the front.
-    pub fn get(&self, i: usize) -> Option<&Frame> {
-        if i >= self.len {
-            return None;
+    /// The `i`th entry from the front.
+    pub fn get(&self, i: usize) -> Option<&T> {
+        let first = self.chunks.front()?;
+        if i < first.len() {
+            return first.get(i);
         }
-        let at = self.head + i;
-        self.chunks.get(at / CHUNK)?.get(at % CHUNK)
+        let rest = i - first.len();
+        self.chunks.get(1 + rest / CHUNK)?.get(rest % CHUNK)
     }
 
-    /// Removes the oldest frame, answering its payload's size.
-    pub fn pop_front(&mut self) -> Option<Frame> {
-        if self.len == 0 {
-            return None;
-        }
+    pub fn pop_front(&mut self) -> Option<T> {
         let first = self.chunks.front_mut()?;
-        let frame = first.get_mut(self.head)?;
-        let popped = Frame { seq: frame.seq, name: frame.name, data: std::mem::replace(&mut frame.data, Bytes::new()) };
-        self.head += 1;
-        self.len -= 1;
-        if self.len == 0 {
-            *self = Self::default();
-        } else if self.head == CHUNK {
+        let entry = first.pop_front()?;
+        if first.is_empty() {
             self.chunks.pop_front();
-            self.head = 0;
         }
-        Some(popped)
+        self.len -= 1;
+        Some(entry)
     }
 
     #[cfg(test)]
-    pub fn iter(&self) -> impl Iterator<Item = &Frame> {
-        self.chunks.iter().flatten().skip(self.head)
+    pub fn iter(&self) -> impl Iterator<Item = &T> {
+        self.chunks.iter().flatten()
     }
 }
 
@@ -87,8 +79,9 @@ impl Replay {
 mod tests {
     use super::*;
 
-    fn frame(seq: u64) -> Frame {
-        Frame { seq, name: "X", data: Bytes::from(seq.to_string()) }
+    /// A frame's sequence number and payload.
+    fn frame(seq: u64) -> (u64, String) {
+        (seq, seq.to_string())
     }
 
     #[test]
@@ -98,22 +91,22 @@ mod tests {
             r.push_back(frame(seq));
         }
         for seq in 1..=70 {
-            assert_eq!(r.pop_front().map(|f| f.seq), Some(seq));
+            assert_eq!(r.pop_front().map(|f| f.0), Some(seq));
         }
         assert_eq!(r.len(), 130);
-        assert_eq!(r.front().map(|f| f.seq), Some(71));
+        assert_eq!(r.front().map(|f| f.0), Some(71));
         for i in 0..130 {
             let f = r.get(i).expect("in range");
-            assert_eq!(f.seq, 71 + i as u64);
-            assert_eq!(f.data, Bytes::from((71 + i).to_string()));
+            assert_eq!(f.0, 71 + i as u64);
+            assert_eq!(f.1, (71 + i).to_string());
         }
         assert!(r.get(130).is_none());
-        let seqs: Vec<u64> = r.iter().map(|f| f.seq).collect();
+        let seqs: Vec<u64> = r.iter().map(|f| f.0).collect();
         assert_eq!(seqs, (71..=200).collect::<Vec<_>>());
         for seq in 201..=300 {
             r.push_back(frame(seq));
         }
-        assert_eq!(r.iter().map(|f| f.seq).collect::<Vec<_>>(), (71..=300).collect::<Vec<_>>());
+        assert_eq!(r.iter().map(|f| f.0).collect::<Vec<_>>(), (71..=300).collect::<Vec<_>>());
     }
 
     #[test]
@@ -124,9 +117,9 @@ mod tests {
         }
         while r.pop_front().is_some() {}
         assert_eq!(r.len(), 0);
-        assert!(r.chunks.is_empty() && r.head == 0);
+        assert!(r.chunks.is_empty());
         r.push_back(frame(101));
-        assert_eq!(r.front().map(|f| f.seq), Some(101));
+        assert_eq!(r.front().map(|f| f.0), Some(101));
         assert_eq!(r.chunks[0].capacity(), 4);
     }
 }

@@ -77,7 +77,7 @@ struct Inner {
     /// Frames dispatched, oldest first: for resuming, and, after `sent`,
     /// the attached connection's queue. One buffer serves both, so a frame
     /// waiting to be written costs nothing beyond its place for resuming.
-    buffer: Replay,
+    buffer: Replay<Frame>,
     buffer_limit: usize,
     /// What the buffer holds, counting each payload in full (shared ones
     /// too, so the figure is an upper bound of what dropping it frees).
