@@ -595,6 +595,5 @@ async fn bad_stickers_and_the_sticker_slots() {
         assert_eq!(status, StatusCode::CREATED, "{i}: {body}");
     }
     assert_error(&g.create_sticker(&g.owner, "sixth", ("a.png", "image/png", png(100))).await, 400, 30039);
-    let stored = std::fs::read_dir(g.app.config.data_dir.join("avatars/stickers")).unwrap().count();
-    assert_eq!(stored, 5, "no file of a refused upload is kept");
+    assert_eq!(stored(&g.app, "stickers"), 5, "no file of a refused upload is kept");
 }
