@@ -527,6 +527,47 @@ async fn stickers_crud_events_cdn_and_sticker_ids_on_messages() {
     assert_eq!(created["d"]["sticker_items"][0]["id"], json!(id));
     let (_, history) = g.app.get(&format!("{path}?limit=1"), &g.owner.token).await;
     assert_eq!(history[0]["sticker_items"], message["sticker_items"]);
+    // A sticker and a file on one message (Discord's multipart body): the
+    // row keeps both, and both come back from the store.
+    let boundary = "fussioncord-boundary-5e2a";
+    let payload = json!({ "sticker_ids": [id], "attachments": [{ "id": 0, "description": "with a sticker" }] });
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"payload_json\"\r\n\
+         Content-Type: application/json\r\n\r\n{payload}\r\n\
+         --{boundary}\r\nContent-Disposition: form-data; name=\"files[0]\"; filename=\"note.png\"\r\n\
+         Content-Type: image/png\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend(&image);
+    body.extend(format!("\r\n--{boundary}--\r\n").bytes());
+    let res = g
+        .app
+        .client
+        .post(format!("{}{path}", g.app.base))
+        .header("Authorization", &g.member.token)
+        .header("Content-Type", format!("multipart/form-data; boundary={boundary}"))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = res.status();
+    let both: Value = serde_json::from_str(&res.text().await.unwrap()).unwrap();
+    assert_eq!(status, StatusCode::OK, "{both}");
+    assert_eq!(both["sticker_items"], json!([{ "id": id, "name": "wave", "format_type": 1 }]), "{both}");
+    assert_eq!(both["attachments"].as_array().unwrap().len(), 1, "{both}");
+    assert_eq!(
+        (&both["attachments"][0]["description"], &both["attachments"][0]["size"]),
+        (&json!("with a sticker"), &json!(image.len()))
+    );
+    let created = watcher.dispatch("MESSAGE_CREATE").await;
+    assert_eq!(created["d"]["sticker_items"], both["sticker_items"]);
+    assert_eq!(created["d"]["attachments"][0]["id"], both["attachments"][0]["id"]);
+    let (_, history) = g.app.get(&format!("{path}?limit=1"), &g.owner.token).await;
+    assert_eq!(history[0]["id"], both["id"]);
+    assert_eq!(history[0]["sticker_items"], both["sticker_items"]);
+    assert_eq!(history[0]["attachments"][0]["id"], both["attachments"][0]["id"]);
+    let file = g.app.client.get(history[0]["attachments"][0]["url"].as_str().unwrap()).send().await.unwrap();
+    assert_eq!(file.bytes().await.unwrap().to_vec(), image, "the file, from the media store");
     assert_error(&g.app.post(&path, &g.member.token, json!({ "sticker_ids": ["1234567"] })).await, 400, 10060);
     let four = json!({ "content": "x", "sticker_ids": [id, id, id, id] });
     assert_error(&g.app.post(&path, &g.member.token, four).await, 400, 50035);
