@@ -352,7 +352,8 @@ pub async fn edit(ctx: &Domain, user: &UserRow, channel: ChannelId, id: MessageI
         files::attachments_for_edit(&row.attachments, edit.attachments.as_deref(), &edit.files, &mut errors)?;
     errors.finish()?;
     let content_after = edit.content.as_deref().unwrap_or(&row.content);
-    if content_after.trim().is_empty() && attachments.is_empty() {
+    // Stickers cannot be edited, but they keep a message without words or files.
+    if content_after.trim().is_empty() && attachments.is_empty() && row.sticker_items.is_empty() {
         return Err(Error::empty_message());
     }
     let dropped: Vec<_> =

@@ -571,6 +571,13 @@ async fn stickers_crud_events_cdn_and_sticker_ids_on_messages() {
     assert_error(&g.app.post(&path, &g.member.token, json!({ "sticker_ids": ["1234567"] })).await, 400, 10060);
     let four = json!({ "content": "x", "sticker_ids": [id, id, id, id] });
     assert_error(&g.app.post(&path, &g.member.token, four).await, 400, 50035);
+    // Edited to words and back to none: its stickers keep it from being empty.
+    let sent = format!("{path}/{}", message["id"].as_str().unwrap());
+    let (status, worded) = g.app.patch(&sent, &g.member.token, json!({ "content": "waves" })).await;
+    assert_eq!((status, &worded["content"]), (StatusCode::OK, &json!("waves")), "{worded}");
+    let (status, wordless) = g.app.patch(&sent, &g.member.token, json!({ "content": "" })).await;
+    assert_eq!(status, StatusCode::OK, "{wordless}");
+    assert_eq!((&wordless["content"], &wordless["sticker_items"]), (&json!(""), &message["sticker_items"]));
 
     // Edited and deleted, with their events and audit entries.
     let (status, edited) = g
