@@ -269,8 +269,8 @@ pub async fn forget(media: &Media, user: UserId, hash: &str) {
     media.delete_all(ImageFormat::ALL.into_iter().filter_map(|f| Key::avatar(user, hash, f.extension()))).await;
 }
 
-/// `GET /avatars/{user_id}/{hash}.{ext}` beside the API (Discord's CDN path).
-/// and `/emojis/{id}.{ext}`, `/stickers/{id}.{ext}`.
+/// `GET /avatars/{user_id}/{hash}.{ext}`, `/emojis/{id}.{ext}` and
+/// `/stickers/{id}.{ext}` beside the API (Discord's CDN paths).
 pub(crate) fn router() -> Router<ApiState> {
     Router::new()
         .route("/avatars/{user_id}/{file}", get(serve))
