@@ -9,6 +9,7 @@ pub mod audit;
 pub mod automod;
 pub mod cache;
 pub mod channels;
+pub mod embeds;
 pub mod error;
 pub mod expressions;
 pub mod files;

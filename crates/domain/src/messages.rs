@@ -16,6 +16,7 @@ use store::{ChannelId, GuildMentions, MessageId, MessageRow, NewMessage, RoleId,
 use crate::access::{self, ChannelAccess, GuildAccess};
 use crate::audit::{action, Reason};
 use crate::automod;
+use crate::embeds::{self, EmbedInput};
 use crate::files::{self, AttachmentRef, StoredFile};
 use crate::publish::Place;
 use crate::render::{self, Viewer};
@@ -58,6 +59,10 @@ pub struct Draft {
     /// The files' ids (part indexes), filenames and descriptions, and
     /// files uploaded ahead.
     pub attachments: Option<Vec<AttachmentRef>>,
+    /// Up to 10 rich embeds.
+    pub embeds: Option<Vec<EmbedInput>>,
+    /// Deprecated: one embed, when `embeds` is absent.
+    pub embed: Option<EmbedInput>,
     /// This request's files, already stored by the transport.
     #[serde(skip)]
     pub files: Vec<StoredFile>,
@@ -72,6 +77,10 @@ pub struct Edit {
     /// Every attachment the message keeps (by id) and gets (by part index);
     /// those it had and this does not list are deleted.
     pub attachments: Option<Vec<AttachmentRef>>,
+    /// Every embed the message has after the edit (`[]` removes them all).
+    pub embeds: Option<Vec<EmbedInput>>,
+    /// Deprecated: one embed, when `embeds` is absent.
+    pub embed: Option<EmbedInput>,
     /// This request's files, already stored by the transport.
     #[serde(skip)]
     pub files: Vec<StoredFile>,
@@ -152,6 +161,8 @@ async fn send_as_user(ctx: &Domain, user: &UserRow, channel: ChannelId, draft: D
     }
     let mut errors = FormErrors::default();
     check_content(&mut errors, &draft.content);
+    let embeds =
+        embeds::from_body(draft.embeds, draft.embed).map(|e| embeds::check(&mut errors, e)).unwrap_or_default();
     let attachments =
         files::attachments_for_send(ctx, &access, user.id, draft.attachments.as_deref(), &draft.files, &mut errors)
             .await?;
@@ -207,7 +218,7 @@ async fn send_as_user(ctx: &Domain, user: &UserRow, channel: ChannelId, draft: D
     }
     errors.finish()?;
     let sticker_items = stickers(ctx, &access, user, &sticker_ids).await?;
-    if draft.content.trim().is_empty() && sticker_items.is_empty() && attachments.is_empty() {
+    if draft.content.trim().is_empty() && sticker_items.is_empty() && attachments.is_empty() && embeds.is_empty() {
         return Err(Error::empty_message());
     }
     let now = Timestamp::now().unix_ms();
@@ -248,6 +259,7 @@ async fn send_as_user(ctx: &Domain, user: &UserRow, channel: ChannelId, draft: D
         ref_message_id: reply_to.as_ref().map(|m| m.id),
         sticker_items,
         attachments,
+        embeds,
     };
     let place = access.place();
     // Before storing: whose mention counts the message may raise, counted
@@ -339,6 +351,7 @@ pub async fn edit(ctx: &Domain, user: &UserRow, channel: ChannelId, id: MessageI
     if let Some(content) = &edit.content {
         check_content(&mut errors, content);
     }
+    let embeds = embeds::from_body(edit.embeds, edit.embed).map(|e| embeds::check(&mut errors, e));
     if edit.flags.is_some_and(|f| f & !SETTABLE_FLAGS != 0) {
         errors.add("flags", "MESSAGE_FLAGS_INVALID", "Only SUPPRESS_EMBEDS and SUPPRESS_NOTIFICATIONS can be set.");
     }
@@ -352,9 +365,17 @@ pub async fn edit(ctx: &Domain, user: &UserRow, channel: ChannelId, id: MessageI
         files::attachments_for_edit(&row.attachments, edit.attachments.as_deref(), &edit.files, &mut errors)?;
     errors.finish()?;
     let content_after = edit.content.as_deref().unwrap_or(&row.content);
+    let embeds_after = embeds.as_ref().unwrap_or(&row.embeds);
     // Stickers cannot be edited, but they keep a message without words or files.
-    if content_after.trim().is_empty() && attachments.is_empty() && row.sticker_items.is_empty() {
+    if content_after.trim().is_empty()
+        && attachments.is_empty()
+        && row.sticker_items.is_empty()
+        && embeds_after.is_empty()
+    {
         return Err(Error::empty_message());
+    }
+    if let Some(embeds) = embeds {
+        row.embeds = embeds;
     }
     let dropped: Vec<_> =
         row.attachments.iter().filter(|a| !attachments.iter().any(|k| k.id == a.id)).cloned().collect();

@@ -8,11 +8,14 @@ use model::channel::{Channel, ChannelType, PermissionOverwrite};
 use model::expression::{Emoji, Sticker, StickerItem};
 use model::guild::{Guild, Member, Role, RoleColors, UserGuild};
 use model::invite::{Invite, InviteChannel, InviteGuild, InviteMetadata};
-use model::message::{Attachment, Message, MessageReference, Reaction, ReactionCountDetails, ReactionEmoji};
+use model::message::{
+    Attachment, Embed, EmbedAuthor, EmbedField, EmbedFooter, EmbedMedia, Message, MessageReference, Reaction,
+    ReactionCountDetails, ReactionEmoji,
+};
 use model::user::{CurrentUser, CustomStatus, Relationship, User, UserSettings};
 use model::Timestamp;
 use store::{
-    ApplicationRow, AttachmentRow, ChannelId, ChannelRow, EmojiId, EmojiRow, GuildRow, InviteRow, MemberRow,
+    ApplicationRow, AttachmentRow, ChannelId, ChannelRow, EmbedRow, EmojiId, EmojiRow, GuildRow, InviteRow, MemberRow,
     MessageRow, OverwriteRow, ReadStateRow, RelationshipRow, RoleRow, StickerRow, UserId, UserRow,
 };
 
@@ -514,6 +517,8 @@ fn message(
     referenced: Option<Option<Box<Message>>>,
 ) -> Message {
     let author = users.get(&m.author_id).cloned().unwrap_or_else(|| deleted_user(m.author_id));
+    let attachments = attachments(media, m);
+    let embeds = m.embeds.iter().map(|e| embed(e, &attachments)).collect();
     Message {
         id: m.id,
         channel_id: m.channel_id,
@@ -527,8 +532,8 @@ fn message(
         mention_everyone: m.mention_everyone,
         mentions: m.mentions.iter().filter_map(|id| users.get(id).cloned()).collect(),
         mention_roles: m.mention_roles.clone(),
-        attachments: attachments(media, m),
-        embeds: Vec::new(),
+        attachments,
+        embeds,
         components: Vec::new(),
         reactions,
         nonce: m.nonce.as_deref().and_then(|n| serde_json::from_str(n).ok()),
@@ -579,6 +584,50 @@ fn attachments(media: &media::Media, m: &MessageRow) -> Vec<Attachment> {
             }
         })
         .collect()
+}
+
+/// A stored embed as Discord's embed object: what was sent, `type: rich`,
+/// and for an `attachment://filename` URL naming one of the message's
+/// files, that file's signed URL (and, for images, its size).
+fn embed(e: &EmbedRow, files: &[Attachment]) -> Embed {
+    let file = |url: &str| url.strip_prefix("attachment://").and_then(|name| files.iter().find(|a| a.filename == name));
+    let media = |url: &String| match file(url) {
+        Some(a) => {
+            EmbedMedia { url: a.url.clone(), proxy_url: Some(a.proxy_url.clone()), height: a.height, width: a.width }
+        }
+        None => EmbedMedia { url: url.clone(), proxy_url: None, height: None, width: None },
+    };
+    // An icon's URL and its proxy URL.
+    let icon = |url: &Option<String>| match url.as_deref().map(|u| (u, file(u))) {
+        Some((_, Some(a))) => (Some(a.url.clone()), Some(a.proxy_url.clone())),
+        Some((u, None)) => (Some(u.to_owned()), None),
+        None => (None, None),
+    };
+    Embed {
+        title: e.title.clone(),
+        kind: "rich".into(),
+        description: e.description.clone(),
+        url: e.url.clone(),
+        timestamp: e.timestamp.map(Timestamp::from_unix_ms),
+        color: e.color,
+        footer: e.footer_text.as_ref().map(|text| {
+            let (icon_url, proxy_icon_url) = icon(&e.footer_icon_url);
+            EmbedFooter { text: text.clone(), icon_url, proxy_icon_url }
+        }),
+        image: e.image_url.as_ref().map(media),
+        thumbnail: e.thumbnail_url.as_ref().map(media),
+        video: None,
+        provider: None,
+        author: e.author_name.as_ref().map(|name| {
+            let (icon_url, proxy_icon_url) = icon(&e.author_icon_url);
+            EmbedAuthor { name: name.clone(), url: e.author_url.clone(), icon_url, proxy_icon_url }
+        }),
+        fields: e
+            .fields
+            .iter()
+            .map(|f| EmbedField { name: f.name.clone(), value: f.value.clone(), inline: f.inline })
+            .collect(),
+    }
 }
 
 /// Where an attachment is served: Discord's CDN path.

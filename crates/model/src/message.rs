@@ -17,6 +17,91 @@ pub struct MessageReference {
     pub guild_id: Option<Id<GuildMarker>>,
 }
 
+/// A rich embed, as Discord's embed object: only the fields it was sent
+/// with, plus `type`. Images carry `proxy_url`, `width` and `height` when
+/// they name one of the message's own files (`attachment://`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Embed {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(rename = "type", default = "rich")]
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timestamp: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub color: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub footer: Option<EmbedFooter>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<EmbedMedia>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thumbnail: Option<EmbedMedia>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub video: Option<EmbedMedia>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<EmbedProvider>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author: Option<EmbedAuthor>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<EmbedField>,
+}
+
+fn rich() -> String {
+    "rich".into()
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmbedFooter {
+    pub text: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub icon_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy_icon_url: Option<String>,
+}
+
+/// An embed's image, thumbnail or video.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmbedMedia {
+    pub url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub height: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub width: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmbedProvider {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmbedAuthor {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub icon_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy_icon_url: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmbedField {
+    pub name: String,
+    pub value: String,
+    #[serde(default)]
+    pub inline: bool,
+}
+
 /// A file attached to a message, as Discord's attachment object; the
 /// optional fields that do not apply are left out, as Discord does.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -107,7 +192,7 @@ pub struct Message {
     pub mentions: Vec<User>,
     pub mention_roles: Vec<Id<RoleMarker>>,
     pub attachments: Vec<Attachment>,
-    pub embeds: Vec<serde_json::Value>,
+    pub embeds: Vec<Embed>,
     pub components: Vec<serde_json::Value>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reactions: Vec<Reaction>,

@@ -41,7 +41,10 @@ pub use guilds::{GuildPatch, GuildRow, GuildStore, MemberRow, NewGuild};
 pub use import::MessageImport;
 pub use invites::{InviteRow, InviteStore, JoinOutcome};
 pub use members::{BanRow, MemberPatch, MemberStore};
-pub use messages::{AttachmentRow, GuildMentions, HistoryQuery, MessageRow, MessageStore, NewMessage, ReactionCount};
+pub use messages::{
+    AttachmentRow, EmbedFieldRow, EmbedRow, GuildMentions, HistoryQuery, MessageRow, MessageStore, NewMessage,
+    ReactionCount,
+};
 pub use read_states::{ReadStateRow, ReadStateStore};
 pub use relationships::{
     kind as relationship_kind, FriendOutcome, RelationshipChange, RelationshipRow, RelationshipStore,
