@@ -608,7 +608,7 @@ fn embed(e: &EmbedRow, files: &[Attachment]) -> Embed {
         kind: "rich".into(),
         description: e.description.clone(),
         url: e.url.clone(),
-        timestamp: e.timestamp.map(Timestamp::from_unix_ms),
+        timestamp: e.timestamp.map(|ms| Timestamp::from_unix_ms(ms).to_string().replace(".000000+", "+")),
         color: e.color,
         footer: e.footer_text.as_ref().map(|text| {
             let (icon_url, proxy_icon_url) = icon(&e.footer_icon_url);

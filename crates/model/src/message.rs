@@ -30,8 +30,9 @@ pub struct Embed {
     pub description: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
+    /// ISO 8601, as Discord writes it: no fraction when it has none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub timestamp: Option<Timestamp>,
+    pub timestamp: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub color: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -18,21 +18,21 @@ use crate::common::{assert_error, TestApp, TestUser};
 
 /// A 3×2 PNG header (the server reads sizes from headers, it decodes no
 /// pixels), padded to `len` bytes.
-fn png(len: usize) -> Vec<u8> {
+pub(crate) fn png(len: usize) -> Vec<u8> {
     let mut bytes = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x03\0\0\0\x02\x08\x06\0\0\0".to_vec();
     bytes.extend((0..len.saturating_sub(bytes.len())).map(|i| (i * 7 % 251) as u8));
     bytes
 }
 
 /// One part of a multipart body.
-struct Part<'a> {
+pub(crate) struct Part<'a> {
     name: &'a str,
     filename: Option<&'a str>,
     content_type: &'a str,
     bytes: Vec<u8>,
 }
 
-fn payload(json: Value) -> Part<'static> {
+pub(crate) fn payload(json: Value) -> Part<'static> {
     Part {
         name: "payload_json",
         filename: None,
@@ -41,7 +41,7 @@ fn payload(json: Value) -> Part<'static> {
     }
 }
 
-fn file<'a>(name: &'a str, filename: &'a str, content_type: &'a str, bytes: Vec<u8>) -> Part<'a> {
+pub(crate) fn file<'a>(name: &'a str, filename: &'a str, content_type: &'a str, bytes: Vec<u8>) -> Part<'a> {
     Part { name, filename: Some(filename), content_type, bytes }
 }
 
@@ -64,7 +64,13 @@ fn multipart(parts: &[Part]) -> Vec<u8> {
 }
 
 /// Sends a multipart body; answers the status and JSON.
-async fn send_form(app: &TestApp, method: Method, path: &str, token: &str, parts: &[Part<'_>]) -> (StatusCode, Value) {
+pub(crate) async fn send_form(
+    app: &TestApp,
+    method: Method,
+    path: &str,
+    token: &str,
+    parts: &[Part<'_>],
+) -> (StatusCode, Value) {
     let res = app
         .client
         .request(method, format!("{}{path}", app.base))

@@ -26,6 +26,7 @@ mod bad_input;
 mod cost;
 mod durability;
 mod edge;
+mod embeds;
 mod expressions;
 mod fill;
 mod gateway;
