@@ -43,7 +43,8 @@ pub enum Author<'a> {
 /// What a message says, as Discord's create-message body carries it.
 #[derive(Debug, Default, Deserialize)]
 pub struct Draft {
-    #[serde(default)]
+    /// discord.py sends `null` for a message without words.
+    #[serde(default, deserialize_with = "null_as_empty")]
     pub content: String,
     pub nonce: Option<Value>,
     #[serde(default)]
@@ -66,6 +67,10 @@ pub struct Draft {
     /// This request's files, already stored by the transport.
     #[serde(skip)]
     pub files: Vec<StoredFile>,
+}
+
+fn null_as_empty<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<String, D::Error> {
+    Ok(Option::<String>::deserialize(d)?.unwrap_or_default())
 }
 
 /// What an edit changes.

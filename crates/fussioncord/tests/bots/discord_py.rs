@@ -305,3 +305,44 @@ async fn a_discord_py_bot_sends_files_and_edits_one_away() {
     let kept = scene.app.client.get(stored["attachments"][0]["url"].as_str().unwrap()).send().await.unwrap();
     assert_eq!(kept.status(), reqwest::StatusCode::OK);
 }
+
+/// A discord.py bot sends a `discord.Embed` with fields, footer, author,
+/// colour and timestamp, its image a file of the same message named by
+/// `attachment://`; discord.py parses the embed back as sent, downloads
+/// the image from the embed's URL, and the server stored the same.
+#[tokio::test]
+async fn a_discord_py_bot_sends_an_embed_with_an_attached_image() {
+    use serde_json::{json, Value};
+    let scene = Scene::new().await;
+    let (child, lines) =
+        super::scenario::python_bot_with(&scene, "embed.py", &[("FC_CHANNEL", scene.channel.as_str())]);
+    let mut bot = Bot { child, lines };
+    let line = bot.say_all(&["SENT "]).await.remove(0);
+    let sent: Value = serde_json::from_str(line.trim_start_matches("SENT ")).unwrap();
+    let e = &sent["embed"];
+    assert_eq!(sent["same"], json!(true), "discord.py read other bytes from the embed's image: {sent}");
+    assert_eq!(sent["content"], "");
+    assert_eq!(e["type"], "rich");
+    assert_eq!(e["title"], "Build report");
+    assert_eq!(e["description"], "All green");
+    assert_eq!(e["url"], "https://example.com/build/1");
+    assert_eq!(e["color"], json!(0x2ECC71));
+    assert_eq!(e["timestamp"], "2024-05-06T07:08:09+00:00");
+    assert_eq!(
+        e["fields"],
+        json!([{"name": "passed", "value": "412", "inline": true}, {"name": "failed", "value": "0", "inline": false}])
+    );
+    assert_eq!(e["footer"], json!({"text": "ci bot", "icon_url": "https://example.com/ci.png"}));
+    assert_eq!(e["author"]["name"], "FussionCord CI");
+    assert_eq!(e["author"]["url"], "https://example.com");
+    assert_eq!(e["author"]["icon_url"], sent["attachment_url"]);
+    assert_eq!(e["image"]["url"], sent["attachment_url"]);
+    assert_eq!(sent["image_size"], json!([7, 6]));
+    let id = sent["id"].as_str().unwrap();
+    let (_, stored) = scene.app.get(&format!("/channels/{}/messages/{id}", scene.channel), &scene.person.token).await;
+    let s = &stored["embeds"][0];
+    assert_eq!(s["title"], "Build report");
+    assert_eq!(s["fields"], e["fields"]);
+    assert_eq!(s["image"]["width"], json!(7));
+    assert!(s["image"]["url"].as_str().unwrap().contains("/chart.png?ex="), "{stored}");
+}
