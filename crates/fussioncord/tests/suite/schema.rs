@@ -732,6 +732,21 @@ async fn responses_match_discords_openapi_spec() {
     assert!(reply["referenced_message"].is_object(), "{reply}");
     let reply = id(&reply);
     c.ok("create_message", app.post(&messages, &bob.token, json!({"content": "numbered", "nonce": 1234567})).await);
+    // A rich embed with every field a bot sends, checked against Discord's
+    // MessageEmbedResponse.
+    let embed = json!({"embeds": [{
+        "title": "t", "description": "d", "url": "https://example.com", "timestamp": "2024-01-02T03:04:05Z",
+        "color": 255, "footer": {"text": "f", "icon_url": "https://example.com/f.png"},
+        "image": {"url": "https://example.com/i.png"}, "thumbnail": {"url": "https://example.com/t.png"},
+        "author": {"name": "a", "url": "https://example.com/a", "icon_url": "https://example.com/a.png"},
+        "fields": [{"name": "n", "value": "v", "inline": true}],
+    }]});
+    let embedded = c.ok("create_message", app.post(&messages, &bob.token, embed).await);
+    assert_eq!(embedded["embeds"][0]["fields"][0]["inline"], true, "{embedded}");
+    let embedded = format!("{messages}/{}", id(&embedded));
+    c.ok("get_message", app.get(&embedded, &alice.token).await);
+    // Gone again: the history and search counts below are of the others.
+    assert_eq!(app.delete(&embedded, &bob.token).await.0, StatusCode::NO_CONTENT);
     c.ok("get_message", app.get(&format!("{messages}/{reply}"), &alice.token).await);
     let edit = json!({"content": format!("hello again <@{}>", bob.id)});
     c.ok("update_message", app.patch(&format!("{messages}/{first}"), &alice.token, edit).await);
