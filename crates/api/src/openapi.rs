@@ -912,6 +912,34 @@ fn schemas() -> Vec<(&'static str, S)> {
             ),
         ),
         (
+            "Embed",
+            object(
+                [("type", described("always rich for sent embeds", string()))],
+                [
+                    ("title", string()),
+                    ("description", string()),
+                    ("url", string()),
+                    ("timestamp", string()),
+                    ("color", integer()),
+                    ("footer", object([("text", string())], [("icon_url", string()), ("proxy_icon_url", string())])),
+                    ("image", refer("EmbedMedia")),
+                    ("thumbnail", refer("EmbedMedia")),
+                    (
+                        "author",
+                        object(
+                            [("name", string())],
+                            [("url", string()), ("icon_url", string()), ("proxy_icon_url", string())],
+                        ),
+                    ),
+                    ("fields", array(object([("name", string()), ("value", string()), ("inline", boolean())], []))),
+                ],
+            ),
+        ),
+        (
+            "EmbedMedia",
+            object([("url", string())], [("proxy_url", string()), ("width", integer()), ("height", integer())]),
+        ),
+        (
             "Message",
             object(
                 [
@@ -926,7 +954,7 @@ fn schemas() -> Vec<(&'static str, S)> {
                     ("mentions", array(refer("User"))),
                     ("mention_roles", array(snowflake())),
                     ("attachments", array(any())),
-                    ("embeds", array(any())),
+                    ("embeds", array(refer("Embed"))),
                     ("components", array(any())),
                     ("pinned", boolean()),
                     ("type", described("0 default, 19 reply", integer())),
