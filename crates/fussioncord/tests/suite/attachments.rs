@@ -87,7 +87,7 @@ pub(crate) async fn send_form(
 
 /// Every file in the media store's attachments, as paths relative to it:
 /// objects and anything half-written beside them.
-fn stored_files(app: &TestApp) -> Vec<PathBuf> {
+pub(crate) fn stored_files(app: &TestApp) -> Vec<PathBuf> {
     fn walk(dir: &Path, root: &Path, out: &mut Vec<PathBuf>) {
         let Ok(entries) = std::fs::read_dir(dir) else { return };
         for e in entries {

@@ -8,7 +8,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::attachments::{file, payload, png, send_form};
+use crate::attachments::{file, payload, png, send_form, stored_files};
 use crate::common::ws::ALL_INTENTS;
 use crate::common::{assert_error, TestApp, TestUser};
 
@@ -245,4 +245,25 @@ async fn attachment_urls_resolve_to_the_messages_own_files() {
     let (_, history) = app.get(&format!("/channels/{channel}/messages"), &owner.token).await;
     assert_eq!(history[0]["embeds"][0]["image"]["height"], json!(2));
     assert!(history[0]["embeds"][0]["image"]["url"].as_str().unwrap().contains("/chart.png?ex="));
+}
+
+#[tokio::test]
+async fn a_refused_embed_keeps_no_file_of_its_multipart_body() {
+    let app = TestApp::spawn().await;
+    let (owner, channel) = setup(&app).await;
+    let result = send_form(
+        &app,
+        Method::POST,
+        &format!("/channels/{channel}/messages"),
+        &owner.token,
+        &[
+            payload(json!({"embeds": [{"title": "x".repeat(257), "image": {"url": "attachment://a.png"}}]})),
+            file("files[0]", "a.png", "image/png", png(300)),
+        ],
+    )
+    .await;
+    assert_form_error(&result, "embeds.0.title", "BASE_TYPE_MAX_LENGTH");
+    assert!(stored_files(&app).is_empty(), "{:?}", stored_files(&app));
+    let (_, history) = app.get(&format!("/channels/{channel}/messages"), &owner.token).await;
+    assert_eq!(history, json!([]));
 }
