@@ -8,7 +8,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::attachments::{file, payload, png, send_form, stored_files};
+use crate::attachments::{file, payload, png, send_form, until_no_files};
 use crate::common::ws::ALL_INTENTS;
 use crate::common::{assert_error, TestApp, TestUser};
 
@@ -263,7 +263,7 @@ async fn a_refused_embed_keeps_no_file_of_its_multipart_body() {
     )
     .await;
     assert_form_error(&result, "embeds.0.title", "BASE_TYPE_MAX_LENGTH");
-    assert!(stored_files(&app).is_empty(), "{:?}", stored_files(&app));
+    until_no_files(&app).await;
     let (_, history) = app.get(&format!("/channels/{channel}/messages"), &owner.token).await;
     assert_eq!(history, json!([]));
 }
