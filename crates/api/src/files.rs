@@ -23,7 +23,7 @@ use domain::files::{self, Cleanup, StoredFile, MAX_FILES};
 use media::sniff;
 use media::{Key, UrlError, Writer};
 use model::Timestamp;
-use store::{AttachmentId, ChannelId};
+use store::{AttachmentId, ChannelId, UserId};
 
 use crate::extract::parse_json;
 use crate::{ApiError, ApiResult, ApiState};
@@ -59,6 +59,7 @@ fn now_secs() -> u64 {
 /// arrives, without reading further.
 pub(crate) async fn read_form<T: DeserializeOwned + Default>(
     state: &ApiState,
+    user: UserId,
     access: &ChannelAccess,
     boundary: String,
     req: Request,
@@ -100,6 +101,7 @@ pub(crate) async fn read_form<T: DeserializeOwned + Default>(
             return Err(files::too_many_files());
         }
         files::require_attach(access)?;
+        crate::limits::spend_uploads(state, user, 1).await?;
         let filename = field.file_name().unwrap_or(&name).to_owned();
         let id: AttachmentId = state.ids.next();
         let key = Key::attachment(access.channel.id, id);
@@ -119,6 +121,7 @@ pub(crate) async fn read_form<T: DeserializeOwned + Default>(
                 return Err(e);
             }
         };
+        state.metrics.media_uploaded(written.size);
         form.files.push(StoredFile::new(index, id, &filename, written.size, &written.head));
     }
     Ok(Form { payload: form.payload.unwrap_or_default(), files: form.files, cleanup: form.cleanup })
@@ -274,8 +277,10 @@ fn parse_range(header: &str, size: u64) -> Option<std::ops::Range<u64>> {
 
 /// `PUT /uploads/{channel_id}/{attachment_id}/{filename}?ex=&is=&hm=`: the
 /// bytes of a pre-upload (`POST /channels/{id}/attachments` gave the
-/// URL), streamed into the store, at most `media.max_file_size`; a second
-/// PUT replaces the first. Nothing is visible until the whole body arrived.
+/// URL), streamed into the store under the upload's own key, at most
+/// `media.max_file_size`; a second PUT replaces the first. Nothing is
+/// visible until the whole body arrived; once a message has claimed the
+/// file (moved it to its attachment key), a PUT changes nothing of it.
 async fn upload(State(state): State<ApiState>, Path(parts): Path<(String, String, String)>, req: Request) -> Response {
     let (path, query) = (req.uri().path().to_owned(), req.uri().query().unwrap_or("").to_owned());
     let Ok((channel, id)) = signed(&state, &path, &query, &parts) else {
@@ -292,7 +297,7 @@ async fn upload(State(state): State<ApiState>, Path(parts): Path<(String, String
     if declared.is_some_and(|n| n > max) {
         return ApiError::too_large().into_response();
     }
-    let key = Key::attachment(channel, id);
+    let key = Key::upload(channel, id);
     let mut writer = match state.media.writer(&key).await {
         Ok(w) => w,
         Err(e) => return ApiError::internal(e).into_response(),
@@ -310,8 +315,18 @@ async fn upload(State(state): State<ApiState>, Path(parts): Path<(String, String
         }
     }
     match writer.finish().await {
-        Ok(_) => StatusCode::OK.into_response(),
-        Err(e) => ApiError::internal(e).into_response(),
+        Ok(written) => state.metrics.media_uploaded(written.size),
+        Err(e) => return ApiError::internal(e).into_response(),
+    }
+    // A message claimed the upload while this body streamed: it took the
+    // bytes there were then, and these name nothing.
+    match state.store.uploads(channel, None, &[id], since).await {
+        Ok(rows) if !rows.is_empty() => StatusCode::OK.into_response(),
+        Ok(_) => {
+            state.media.delete_all([key]).await;
+            ApiError::not_found().into_response()
+        }
+        Err(e) => ApiError::from(e).into_response(),
     }
 }
 

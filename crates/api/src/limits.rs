@@ -119,6 +119,26 @@ fn canonical_id(raw: &str) -> String {
 /// A counter that cannot be reached lets the request through: a chat that
 /// stops answering because Redis hiccupped is worse than one unlimited
 /// for a moment.
+/// Counts `files` uploads against `user`'s upload quota (`ratelimit.uploads`);
+/// a 429 when it is spent, before a byte of them is stored.
+pub(crate) async fn spend_uploads(state: &ApiState, user: store::UserId, files: usize) -> Result<(), ApiError> {
+    let limits = &state.limits;
+    if !limits.config.enabled {
+        return Ok(());
+    }
+    for _ in 0..files {
+        if let Some(d) = hit(limits, &format!("uploads:{user}"), limits.config.uploads).await.filter(|d| !d.allowed) {
+            state.metrics.rate_limited("user");
+            return Err(ApiError::rate_limited(Limited {
+                retry_after: secs(d.reset_after),
+                global: false,
+                scope: "user",
+            }));
+        }
+    }
+    Ok(())
+}
+
 async fn hit(limits: &Limits, key: &str, quota: Quota) -> Option<Decision> {
     match limits.limiter.hit(key, quota).await {
         Ok(d) => Some(d),

@@ -86,6 +86,12 @@ fn may_create(guild: &GuildAccess) -> Result<()> {
     }
 }
 
+/// Whether `user` may create emojis and stickers in `guild`: what a
+/// transport checks before it reads an upload's bytes.
+pub async fn require_create(ctx: &Domain, user: &UserRow, guild: GuildId) -> Result<()> {
+    may_create(&access::guild(ctx, user, guild).await?)
+}
+
 /// Changing or deleting needs MANAGE_GUILD_EXPRESSIONS, or
 /// CREATE_GUILD_EXPRESSIONS for one's own.
 fn may_change(guild: &GuildAccess, creator: Option<UserId>) -> Result<()> {

@@ -12,7 +12,7 @@ use serde_json::Value;
 use media::{Key, Media};
 use model::permissions;
 use model::Timestamp;
-use store::{AttachmentId, AttachmentRow, ChannelId, UploadRow, UserId};
+use store::{AttachmentId, AttachmentRow, ChannelId, UserId};
 
 use crate::access::ChannelAccess;
 use crate::{Domain, Error, FormErrors, Result};
@@ -123,18 +123,26 @@ pub fn too_many_files() -> Error {
     Error::field("attachments", "BASE_TYPE_MAX_LENGTH", format!("Must be {MAX_FILES} or fewer in length."))
 }
 
+/// A file uploaded ahead (`uploaded_filename`) that a new message names:
+/// checked with the rest of the body, taken only once the message is
+/// about to be stored ([`take_claims`]).
+#[derive(Debug)]
+pub(crate) struct Claim {
+    /// Its entry in the body's `attachments`.
+    index: usize,
+    id: AttachmentId,
+    filename: Option<String>,
+    description: Option<String>,
+}
+
 /// The attachments of a new message: the request's files in the order the
-/// body's `attachments` lists them (then any it does not list), and files
-/// uploaded ahead that it names, with their descriptions. Pre-uploads are
-/// claimed here: their rows are gone once this answers.
-pub(crate) async fn attachments_for_send(
-    ctx: &Domain,
-    access: &ChannelAccess,
-    user: UserId,
+/// body's `attachments` lists them (then any it does not list), and the
+/// files uploaded ahead that it names, still to be claimed.
+pub(crate) fn attachments_for_send(
     refs: Option<&[AttachmentRef]>,
     files: &[StoredFile],
     errors: &mut FormErrors,
-) -> Result<Vec<AttachmentRow>> {
+) -> Result<(Vec<AttachmentRow>, Vec<Claim>)> {
     let refs = refs.unwrap_or_default();
     let mut rows = Vec::new();
     let mut used = vec![false; files.len()];
@@ -143,10 +151,13 @@ pub(crate) async fn attachments_for_send(
         check_ref(errors, i, r);
         if let Some(uploaded) = &r.uploaded_filename {
             match uploaded.split_once('/').and_then(|(id, _)| id.parse::<AttachmentId>().ok()) {
-                Some(id) => claims.push((i, id, r)),
-                None => {
-                    errors.add(&format!("attachments.{i}.uploaded_filename"), "ATTACHMENT_NOT_FOUND", "Unknown upload.")
-                }
+                Some(id) if !claims.iter().any(|c: &Claim| c.id == id) => claims.push(Claim {
+                    index: i,
+                    id,
+                    filename: r.filename.clone(),
+                    description: r.description.clone(),
+                }),
+                _ => unknown_upload(errors, i, "Unknown upload."),
             }
             continue;
         }
@@ -164,13 +175,14 @@ pub(crate) async fn attachments_for_send(
             rows.push(row(f, &AttachmentRef::default()));
         }
     }
-    if !claims.is_empty() {
-        rows.extend(claim(ctx, access.channel.id, user, &claims, errors).await?);
-    }
-    if rows.len() > MAX_FILES {
+    if rows.len() + claims.len() > MAX_FILES {
         return Err(too_many_files());
     }
-    Ok(rows)
+    Ok((rows, claims))
+}
+
+fn unknown_upload(errors: &mut FormErrors, i: usize, message: &str) {
+    errors.add(&format!("attachments.{i}.uploaded_filename"), "ATTACHMENT_NOT_FOUND", message);
 }
 
 /// The attachments after an edit: with `refs`, those it lists by id that
@@ -245,37 +257,55 @@ fn row(f: &StoredFile, r: &AttachmentRef) -> AttachmentRow {
     }
 }
 
-/// Takes the named pre-uploads of `user` in `channel` that have not
-/// expired and whose bytes arrived, reading what they are from the store.
-async fn claim(
+/// Claims the pre-uploads of `user` in `channel` that `claims` name: all
+/// of them or none (a field error for each that is unknown, expired, taken
+/// by another message or never uploaded). A claimed file moves to its
+/// attachment key, where no later `PUT` can change it, and is read there;
+/// its key joins `cleanup`, so it goes again if the message is not stored.
+pub(crate) async fn take_claims(
     ctx: &Domain,
     channel: ChannelId,
     user: UserId,
-    claims: &[(usize, AttachmentId, &AttachmentRef)],
-    errors: &mut FormErrors,
+    claims: &[Claim],
+    cleanup: &mut Cleanup,
 ) -> Result<Vec<AttachmentRow>> {
     let since = Timestamp::now().unix_ms() - (ctx.media.config().upload_expiry_secs as i64) * 1000;
-    let ids: Vec<AttachmentId> = claims.iter().map(|(_, id, _)| *id).collect();
-    let found: Vec<UploadRow> = ctx.store.uploads(channel, Some(user), &ids, since).await?;
+    let mut errors = FormErrors::default();
+    for c in claims {
+        if ctx.media.size(&Key::upload(channel, c.id)).await.map_err(Error::internal)?.is_none() {
+            unknown_upload(&mut errors, c.index, "The file was not uploaded.");
+        }
+    }
+    errors.finish()?;
+    let ids: Vec<AttachmentId> = claims.iter().map(|c| c.id).collect();
+    let taken = ctx.store.take_uploads(channel, user, &ids, since).await?;
+    if taken.len() < claims.len() {
+        // Someone else's, expired or claimed meanwhile: give back what was
+        // taken, so a refused message changes nothing.
+        for up in &taken {
+            ctx.store.create_upload(up).await?;
+        }
+        let mut errors = FormErrors::default();
+        for c in claims.iter().filter(|c| !taken.iter().any(|u| u.id == c.id)) {
+            unknown_upload(&mut errors, c.index, "Unknown upload.");
+        }
+        errors.finish()?;
+    }
     let mut rows = Vec::new();
-    for (i, id, r) in claims {
-        let Some(up) = found.iter().find(|u| u.id == *id) else {
-            errors.add(&format!("attachments.{i}.uploaded_filename"), "ATTACHMENT_NOT_FOUND", "Unknown upload.");
-            continue;
-        };
+    for c in claims {
+        let up = taken.iter().find(|u| u.id == c.id).ok_or_else(|| Error::internal("a claimed upload went missing"))?;
         let key = Key::attachment(channel, up.id);
+        let moved = ctx.media.rename(&Key::upload(channel, up.id), &key).await.map_err(Error::internal)?;
+        cleanup.push(key.clone());
         let size = ctx.media.size(&key).await.map_err(Error::internal)?;
         let head = ctx.media.head_bytes(&key, media::HEAD_BYTES as u64).await.map_err(Error::internal)?;
-        let (Some(size), Some(head)) = (size, head) else {
-            errors.add(
-                &format!("attachments.{i}.uploaded_filename"),
-                "ATTACHMENT_NOT_FOUND",
-                "The file was not uploaded.",
-            );
-            continue;
+        let (true, Some(size), Some(head)) = (moved, size, head) else {
+            return Err(Error::internal("a claimed upload's file went missing"));
         };
         let stored = StoredFile::new(0, up.id, &up.filename, size, &head);
-        rows.push(row(&stored, r));
+        let r =
+            AttachmentRef { filename: c.filename.clone(), description: c.description.clone(), ..Default::default() };
+        rows.push(row(&stored, &r));
     }
     Ok(rows)
 }
@@ -283,6 +313,8 @@ async fn claim(
 /// Deletes the request's stored files unless disarmed: held by whoever
 /// wrote them until the message naming them is stored. Dropped armed (a
 /// failed send, an aborted request), it deletes them in the background.
+/// The domain disarms it as soon as the store has the message, so nothing
+/// that fails after that can delete a file a stored message names.
 pub struct Cleanup {
     media: Arc<Media>,
     keys: Vec<Key>,
@@ -304,6 +336,12 @@ impl Cleanup {
     }
 }
 
+impl std::fmt::Debug for Cleanup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cleanup").field("keys", &self.keys).finish()
+    }
+}
+
 impl Drop for Cleanup {
     fn drop(&mut self) {
         if self.keys.is_empty() {
@@ -317,52 +355,138 @@ impl Drop for Cleanup {
     }
 }
 
-/// Deletes the objects of attachments no message names any more.
-pub async fn forget(ctx: &Domain, channel: ChannelId, gone: &[AttachmentRow]) {
-    let keys: Vec<Key> = gone.iter().map(|a| Key::attachment(channel, a.id)).collect();
-    ctx.media.delete_all(keys).await;
+/// Files whose message or channel is gone, as the deletion queue names
+/// them (`store::UploadStore::queue_deletions`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Gone {
+    Attachment(ChannelId, AttachmentId),
+    Channel(ChannelId),
 }
 
-/// Deletes the pre-uploads no message claimed within
-/// `media.upload_expiry_secs` (and five seconds' grace, so a claim that
-/// read a row just in time is not undercut): their objects, then their
-/// rows. Runs every minute (or every expiry, when shorter); ends with the
-/// server.
-pub fn sweep_uploads(ctx: &Domain) {
-    let weak = ctx.downgrade();
-    let expiry = ctx.media.config().upload_expiry_secs;
+impl Gone {
+    fn target(self) -> String {
+        match self {
+            Gone::Attachment(c, a) => format!("attachments/{c}/{a}"),
+            Gone::Channel(c) => format!("channel/{c}"),
+        }
+    }
+
+    fn parse(target: &str) -> Option<Self> {
+        match target.split('/').collect::<Vec<_>>()[..] {
+            ["attachments", c, a] => Some(Gone::Attachment(c.parse().ok()?, a.parse().ok()?)),
+            ["channel", c] => Some(Gone::Channel(c.parse().ok()?)),
+            _ => None,
+        }
+    }
+
+    async fn delete(self, media: &Media) {
+        match self {
+            Gone::Attachment(c, a) => media.delete_all([Key::attachment(c, a)]).await,
+            Gone::Channel(c) => {
+                if let Err(e) = media.delete_channel(c).await {
+                    tracing::warn!(error = %e, "could not delete a deleted channel's files");
+                }
+            }
+        }
+    }
+}
+
+/// Deletes, in the background, the files of what is gone: at once, or
+/// after `media.delete_after_secs` through the store's deletion queue (if
+/// the queue cannot be written, at once: a file no row names is never
+/// kept). The request that dropped them does not wait.
+fn delete_later(ctx: &Domain, gone: Vec<Gone>) {
+    if gone.is_empty() {
+        return;
+    }
+    let (store, media) = (ctx.store.clone(), ctx.media.clone());
+    let retention = media.config().delete_after_secs;
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(std::time::Duration::from_secs(expiry.clamp(1, 60)));
+        if retention > 0 {
+            let due = Timestamp::now().unix_ms() + (retention as i64) * 1000;
+            let targets: Vec<String> = gone.iter().map(|g| g.target()).collect();
+            match store.queue_deletions(&targets, due).await {
+                Ok(()) => return,
+                Err(e) => tracing::warn!(error = %e, "could not queue files for deletion; deleting them now"),
+            }
+        }
+        for g in gone {
+            g.delete(&media).await;
+        }
+    });
+}
+
+/// Deletes the objects of attachments no message names any more (now or
+/// after the retention).
+pub fn forget(ctx: &Domain, channel: ChannelId, gone: &[AttachmentRow]) {
+    delete_later(ctx, gone.iter().map(|a| Gone::Attachment(channel, a.id)).collect());
+}
+
+/// Deletes the files of channels that no longer exist (a deleted channel
+/// or guild): no row names them any more.
+pub fn forget_channels(ctx: &Domain, channels: Vec<ChannelId>) {
+    delete_later(ctx, channels.into_iter().map(Gone::Channel).collect());
+}
+
+/// The media store's housekeeping, until the server ends: the pre-uploads
+/// no message claimed within `media.upload_expiry_secs` (and five seconds'
+/// grace, so a claim that read a row just in time is not undercut) go with
+/// their objects; queued deletions that are due are carried out; every
+/// `media.usage_interval_secs` the store is counted for the metrics. Runs
+/// every minute, or more often when a setting is shorter.
+pub fn sweep(ctx: &Domain) {
+    let weak = ctx.downgrade();
+    let config = ctx.media.config();
+    let (expiry, retention, usage_every) =
+        (config.upload_expiry_secs, config.delete_after_secs, config.usage_interval_secs);
+    let period = [expiry, retention, usage_every].into_iter().filter(|s| *s > 0).min().unwrap_or(60).clamp(1, 60);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(period));
+        let mut last_count: Option<tokio::time::Instant> = None;
         loop {
             tick.tick().await;
             let Some(ctx) = weak.upgrade() else { return };
-            let expiry_ms = (expiry as i64 + 5) * 1000;
-            let before = Timestamp::now().unix_ms() - expiry_ms;
-            match ctx.store.expired_uploads(before, 500).await {
-                Ok(rows) if !rows.is_empty() => {
-                    let keys: Vec<Key> = rows.iter().map(|u| Key::attachment(u.channel_id, u.id)).collect();
-                    ctx.media.delete_all(keys).await;
-                    let ids: Vec<_> = rows.iter().map(|u| u.id).collect();
-                    if let Err(e) = ctx.store.delete_uploads(&ids).await {
-                        tracing::warn!(error = %e, "could not forget expired uploads");
-                    }
+            sweep_uploads(&ctx, expiry).await;
+            sweep_deletions(&ctx).await;
+            let counting_due = last_count.is_none_or(|at| at.elapsed().as_secs() >= usage_every);
+            if usage_every > 0 && counting_due {
+                last_count = Some(tokio::time::Instant::now());
+                match ctx.media.usage().await {
+                    Ok((objects, bytes)) => ctx.metrics.media_stored(objects, bytes),
+                    Err(e) => tracing::warn!(error = %e, "could not count the media store"),
                 }
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "could not list expired uploads"),
             }
         }
     });
 }
 
-/// Deletes, in the background, the files of channels that no longer exist
-/// (a deleted channel or guild): no row names them any more.
-pub fn forget_channels(ctx: &Domain, channels: Vec<ChannelId>) {
-    let media = ctx.media.clone();
-    tokio::spawn(async move {
-        for channel in channels {
-            if let Err(e) = media.delete_channel(channel).await {
-                tracing::warn!(error = %e, "could not delete a deleted channel's files");
+async fn sweep_uploads(ctx: &Domain, expiry: u64) {
+    let before = Timestamp::now().unix_ms() - (expiry as i64 + 5) * 1000;
+    match ctx.store.expired_uploads(before, 500).await {
+        Ok(rows) if !rows.is_empty() => {
+            let keys: Vec<Key> = rows.iter().map(|u| Key::upload(u.channel_id, u.id)).collect();
+            ctx.media.delete_all(keys).await;
+            let ids: Vec<_> = rows.iter().map(|u| u.id).collect();
+            if let Err(e) = ctx.store.delete_uploads(&ids).await {
+                tracing::warn!(error = %e, "could not forget expired uploads");
             }
         }
-    });
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "could not list expired uploads"),
+    }
+}
+
+async fn sweep_deletions(ctx: &Domain) {
+    match ctx.store.due_deletions(Timestamp::now().unix_ms(), 500).await {
+        Ok(targets) if !targets.is_empty() => {
+            for gone in targets.iter().filter_map(|t| Gone::parse(t)) {
+                gone.delete(&ctx.media).await;
+            }
+            if let Err(e) = ctx.store.forget_deletions(&targets).await {
+                tracing::warn!(error = %e, "could not forget carried-out deletions");
+            }
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "could not list due deletions"),
+    }
 }

@@ -7,6 +7,8 @@
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use media::Key;
+
 use model::channel::ChannelType;
 use model::message::{kind, Message};
 use model::snowflake::SnowflakeGenerator;
@@ -17,7 +19,7 @@ use crate::access::{self, ChannelAccess, GuildAccess};
 use crate::audit::{action, Reason};
 use crate::automod;
 use crate::embeds::{self, EmbedInput};
-use crate::files::{self, AttachmentRef, StoredFile};
+use crate::files::{self, AttachmentRef, Cleanup, StoredFile};
 use crate::publish::Place;
 use crate::render::{self, Viewer};
 use crate::{Domain, Error, FormErrors, Result};
@@ -67,6 +69,10 @@ pub struct Draft {
     /// This request's files, already stored by the transport.
     #[serde(skip)]
     pub files: Vec<StoredFile>,
+    /// Deletes `files` unless the message is stored (and any pre-uploads
+    /// the send claimed).
+    #[serde(skip)]
+    pub cleanup: Option<Cleanup>,
 }
 
 fn null_as_empty<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<String, D::Error> {
@@ -89,6 +95,9 @@ pub struct Edit {
     /// This request's files, already stored by the transport.
     #[serde(skip)]
     pub files: Vec<StoredFile>,
+    /// Deletes `files` unless the edit is stored.
+    #[serde(skip)]
+    pub cleanup: Option<Cleanup>,
 }
 
 /// Most stickers one message may carry.
@@ -143,6 +152,16 @@ pub async fn find(ctx: &Domain, access: &ChannelAccess, user: &UserRow, id: Mess
         .ok_or_else(Error::unknown_message)
 }
 
+/// `user`'s own message `id` (50005 for someone else's): what only its
+/// author may edit. Transports check it before reading an edit's files.
+pub async fn own_message(ctx: &Domain, access: &ChannelAccess, user: &UserRow, id: MessageId) -> Result<MessageRow> {
+    let row = find(ctx, access, user, id).await?;
+    if row.author_id != user.id {
+        return Err(Error::not_author());
+    }
+    Ok(row)
+}
+
 pub async fn render_one(ctx: &Domain, viewer: &Viewer, row: MessageRow) -> Result<Message> {
     let mut out = render::messages(ctx, viewer, &[row]).await?;
     out.pop().ok_or_else(|| Error::internal("rendering lost a message"))
@@ -157,7 +176,8 @@ pub async fn send(ctx: &Domain, author: Author<'_>, channel: ChannelId, draft: D
     }
 }
 
-async fn send_as_user(ctx: &Domain, user: &UserRow, channel: ChannelId, draft: Draft) -> Result<Message> {
+async fn send_as_user(ctx: &Domain, user: &UserRow, channel: ChannelId, mut draft: Draft) -> Result<Message> {
+    let mut cleanup = draft.cleanup.take().unwrap_or_else(|| Cleanup::new(ctx.media.clone()));
     let access = text_channel(ctx, user, channel).await?;
     access.require(permissions::SEND_MESSAGES)?;
     let claims = draft.attachments.iter().flatten().any(|a| a.uploaded_filename.is_some());
@@ -168,9 +188,8 @@ async fn send_as_user(ctx: &Domain, user: &UserRow, channel: ChannelId, draft: D
     check_content(&mut errors, &draft.content);
     let embeds =
         embeds::from_body(draft.embeds, draft.embed).map(|e| embeds::check(&mut errors, e)).unwrap_or_default();
-    let attachments =
-        files::attachments_for_send(ctx, &access, user.id, draft.attachments.as_deref(), &draft.files, &mut errors)
-            .await?;
+    let (mut attachments, claimed) =
+        files::attachments_for_send(draft.attachments.as_deref(), &draft.files, &mut errors)?;
     let nonce = match &draft.nonce {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) if s.chars().count() <= 25 => Some(Value::String(s.clone())),
@@ -223,7 +242,8 @@ async fn send_as_user(ctx: &Domain, user: &UserRow, channel: ChannelId, draft: D
     }
     errors.finish()?;
     let sticker_items = stickers(ctx, &access, user, &sticker_ids).await?;
-    if draft.content.trim().is_empty() && sticker_items.is_empty() && attachments.is_empty() && embeds.is_empty() {
+    let no_files = attachments.is_empty() && claimed.is_empty();
+    if draft.content.trim().is_empty() && sticker_items.is_empty() && no_files && embeds.is_empty() {
         return Err(Error::empty_message());
     }
     let now = Timestamp::now().unix_ms();
@@ -242,6 +262,10 @@ async fn send_as_user(ctx: &Domain, user: &UserRow, channel: ChannelId, draft: D
     if let Some(v) = verdict.as_ref().filter(|v| v.blocks()) {
         automod::execute(ctx, &access, user, &draft.content, v, None).await;
         return Err(Error::automod_blocked());
+    }
+
+    if !claimed.is_empty() {
+        attachments.extend(files::take_claims(ctx, access.channel.id, user.id, &claimed, &mut cleanup).await?);
     }
 
     let replied_author = reply_to.as_ref().map(|m| m.author_id).filter(|a| *a != user.id);
@@ -273,10 +297,10 @@ async fn send_as_user(ctx: &Domain, user: &UserRow, channel: ChannelId, draft: D
     let here = mention_everyone == Everyone::Here;
     let new = new_message(ctx, row, &place, viewers, draft.enforce_nonce, now, here);
     let (stored, created) = ctx.store.create_message(&new).await?;
-    if created && claims {
-        let ids: Vec<_> = stored.attachments.iter().map(|a| a.id).collect();
-        ctx.store.delete_uploads(&ids).await?;
-    }
+    // Stored: the files it names stay whatever fails from here. (A retried
+    // nonce answers an earlier message, which names none of this request's.)
+    cleanup.keep(|key| stored.attachments.iter().any(|a| *key == Key::attachment(stored.channel_id, a.id)));
+    drop(cleanup);
     let (id, content) = (stored.id, stored.content.clone());
     let mut message = if created {
         render::fresh_message(ctx, &stored, user, reply_to.as_ref()).await?
@@ -346,12 +370,10 @@ async fn send_alert(
 
 /// Edits `user`'s own message: its content (checked by AutoMod as a new
 /// message would be) and flags. Answers the message as `user` sees it.
-pub async fn edit(ctx: &Domain, user: &UserRow, channel: ChannelId, id: MessageId, edit: Edit) -> Result<Message> {
+pub async fn edit(ctx: &Domain, user: &UserRow, channel: ChannelId, id: MessageId, mut edit: Edit) -> Result<Message> {
+    let cleanup = edit.cleanup.take();
     let access = text_channel(ctx, user, channel).await?;
-    let mut row = find(ctx, &access, user, id).await?;
-    if row.author_id != user.id {
-        return Err(Error::not_author());
-    }
+    let mut row = own_message(ctx, &access, user, id).await?;
     let mut errors = FormErrors::default();
     if let Some(content) = &edit.content {
         check_content(&mut errors, content);
@@ -406,8 +428,11 @@ pub async fn edit(ctx: &Domain, user: &UserRow, channel: ChannelId, id: MessageI
     }
     row.edited_at = Some(Timestamp::now().unix_ms());
     ctx.store.edit_message(&row).await?;
+    if let Some(mut cleanup) = cleanup {
+        cleanup.keep(|key| row.attachments.iter().any(|a| *key == Key::attachment(row.channel_id, a.id)));
+    }
     // Only once no row names them.
-    files::forget(ctx, access.channel.id, &dropped).await;
+    files::forget(ctx, access.channel.id, &dropped);
     let (id, content) = (row.id, row.content.clone());
     let mut message = render_one(ctx, &Viewer::everything(user.id), row).await?;
     ctx.message_updated(&access.place(), message.clone(), access.member());
@@ -459,7 +484,7 @@ pub async fn bulk_delete(
         .collect();
     let deleted = ctx.store.delete_messages(access.channel.id, ids, Some(&entry)).await?;
     for m in with_files.iter().filter(|m| deleted.contains(&m.id)) {
-        files::forget(ctx, access.channel.id, &m.attachments).await;
+        files::forget(ctx, access.channel.id, &m.attachments);
     }
     if !deleted.is_empty() {
         ctx.messages_bulk_deleted(&access.place(), &deleted);
@@ -489,7 +514,7 @@ pub async fn delete(ctx: &Domain, user: &UserRow, channel: ChannelId, id: Messag
         _ => None,
     };
     if ctx.store.delete_message(access.channel.id, row.id, entry.as_ref()).await? {
-        files::forget(ctx, access.channel.id, &row.attachments).await;
+        files::forget(ctx, access.channel.id, &row.attachments);
         ctx.message_deleted(&access.place(), row.id);
         if let (Some(g), Some(e)) = (&access.guild, &entry) {
             ctx.announce_audit(g, e).await?;

@@ -18,21 +18,30 @@ use crate::{render, Domain, Error, Result};
 const MAX_PINS: usize = 50;
 const MAX_REACTION_EMOJI: usize = 20;
 
+/// An emoji path segment as reactions are stored and shown.
+pub struct EmojiKey {
+    /// The stored key: a Unicode emoji as itself, a custom one by its id.
+    pub key: String,
+    /// Discord's emoji object, with a custom emoji's current name.
+    pub emoji: ReactionEmoji,
+    /// `false` for a custom emoji that does not exist (any more): the
+    /// reactions with it stay on their messages and can still be listed
+    /// and removed, but where there are none it is unknown (10014).
+    pub exists: bool,
+}
+
 /// The stored key of an emoji path segment and Discord's emoji object for
-/// it: a Unicode emoji as itself, a custom one (`name:id`) by its id, with
-/// its current name. Anything else, and a custom emoji that does not exist
-/// (any more), is unknown (10014), as on Discord.
-pub async fn emoji_key(ctx: &Domain, raw: &str) -> Result<(String, ReactionEmoji)> {
+/// it. Anything that is not an emoji is unknown (10014), as on Discord.
+pub async fn emoji_key(ctx: &Domain, raw: &str) -> Result<EmojiKey> {
     let target = ReactionTarget::parse(raw)?;
     let key = target.key();
-    let emoji = match target {
-        ReactionTarget::Unicode(_) => render::reaction_emoji(&key, None),
+    Ok(match target {
+        ReactionTarget::Unicode(_) => EmojiKey { emoji: render::reaction_emoji(&key, None), key, exists: true },
         ReactionTarget::Custom { id, .. } => {
-            let row = ctx.store.emojis_by_id(&[id]).await?.pop().ok_or_else(Error::unknown_emoji)?;
-            render::reaction_emoji(&key, Some(&row))
+            let row = ctx.store.emojis_by_id(&[id]).await?.pop();
+            EmojiKey { emoji: render::reaction_emoji(&key, row.as_ref()), key, exists: row.is_some() }
         }
-    };
-    Ok((key, emoji))
+    })
 }
 
 /// `user` reacts to a message with `emoji`.
@@ -94,7 +103,7 @@ pub async fn remove(
 ) -> Result<()> {
     let access = text_channel(ctx, user, channel).await?;
     let row = find(ctx, &access, user, message).await?;
-    let (key, emoji) = emoji_key(ctx, emoji).await?;
+    let EmojiKey { key, emoji, exists } = emoji_key(ctx, emoji).await?;
     let target = match target {
         None => user.id,
         Some(id) if id == user.id => id,
@@ -103,7 +112,11 @@ pub async fn remove(
             id
         }
     };
-    if ctx.store.remove_reaction(access.channel.id, row.id, &key, target).await? {
+    let removed = ctx.store.remove_reaction(access.channel.id, row.id, &key, target).await?;
+    if !removed && !exists {
+        return Err(Error::unknown_emoji());
+    }
+    if removed {
         let data = ReactionRemove {
             user_id: target,
             channel_id: access.channel.id,
@@ -133,9 +146,13 @@ pub async fn clear(
         Some(raw) => Some(emoji_key(ctx, raw).await?),
         None => None,
     };
-    if ctx.store.clear_reactions(access.channel.id, row.id, target.as_ref().map(|(key, _)| key.as_str())).await? > 0 {
+    let cleared = ctx.store.clear_reactions(access.channel.id, row.id, target.as_ref().map(|t| t.key.as_str())).await?;
+    if cleared == 0 && target.as_ref().is_some_and(|t| !t.exists) {
+        return Err(Error::unknown_emoji());
+    }
+    if cleared > 0 {
         let dispatch = match target {
-            Some((_, emoji)) => Dispatch::ReactionRemoveEmoji(ReactionRemoveEmoji {
+            Some(EmojiKey { emoji, .. }) => Dispatch::ReactionRemoveEmoji(ReactionRemoveEmoji {
                 channel_id: access.channel.id,
                 message_id: row.id,
                 guild_id: None,

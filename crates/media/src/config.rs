@@ -32,6 +32,14 @@ pub struct MediaConfig {
     /// a message to claim it, in seconds, before it is deleted.
     #[serde(default = "default_upload_expiry_secs")]
     pub upload_expiry_secs: u64,
+    /// How long the files of a deleted message or channel are kept before
+    /// they are deleted, in seconds; 0 deletes them at once.
+    #[serde(default)]
+    pub delete_after_secs: u64,
+    /// How often the storage metrics (`media_stored_*`) are counted, in
+    /// seconds, by walking every object; 0 never.
+    #[serde(default = "default_usage_interval_secs")]
+    pub usage_interval_secs: u64,
     /// An S3-compatible bucket instead of the directory.
     #[serde(default)]
     pub s3: Option<S3Config>,
@@ -79,6 +87,10 @@ fn default_upload_expiry_secs() -> u64 {
     3600
 }
 
+fn default_usage_interval_secs() -> u64 {
+    300
+}
+
 fn default_region() -> String {
     "us-east-1".into()
 }
@@ -92,6 +104,8 @@ impl Default for MediaConfig {
             url_expiry_secs: default_url_expiry_secs(),
             public_url: None,
             upload_expiry_secs: default_upload_expiry_secs(),
+            delete_after_secs: 0,
+            usage_interval_secs: default_usage_interval_secs(),
             s3: None,
         }
     }

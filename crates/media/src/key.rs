@@ -14,6 +14,13 @@ impl Key {
         Self(Path::from(format!("attachments/{channel}/{attachment}")))
     }
 
+    /// A file uploaded ahead of its message (`PUT /uploads/…`):
+    /// `uploads/{channel_id}/{attachment_id}`, until a message claims it
+    /// and it moves to its attachment key, where nothing writes again.
+    pub fn upload(channel: Id<ChannelMarker>, attachment: Id<AttachmentMarker>) -> Self {
+        Self(Path::from(format!("uploads/{channel}/{attachment}")))
+    }
+
     /// A user's avatar: `avatars/{user_id}/{hash}.{ext}`. `hash` is hex
     /// (with Discord's `a_` for animated ones) and `ext` a known image
     /// extension; anything else is refused.

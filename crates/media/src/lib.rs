@@ -171,6 +171,16 @@ impl Media {
         }
     }
 
+    /// Moves the object at `from` to `to` (replacing any there); `false`
+    /// when there is nothing at `from`.
+    pub async fn rename(&self, from: &Key, to: &Key) -> Result<bool> {
+        match self.store.rename(from.path(), to.path()).await {
+            Ok(()) => Ok(true),
+            Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// Forgets `key`; forgetting what is not there is not an error.
     pub async fn delete(&self, key: &Key) -> Result<()> {
         match self.store.delete(key.path()).await {
@@ -179,17 +189,33 @@ impl Media {
         }
     }
 
-    /// Deletes every attachment of a channel (after the channel went).
+    /// Deletes every attachment and pre-upload of a channel (after the
+    /// channel went).
     pub async fn delete_channel(&self, channel: model::Id<model::id::ChannelMarker>) -> Result<()> {
-        let prefix = object_store::path::Path::from(format!("attachments/{channel}"));
-        let metas: Vec<_> = self.store.list(Some(&prefix)).collect().await;
-        for meta in metas {
-            match self.store.delete(&meta?.location).await {
-                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
-                Err(e) => return Err(e.into()),
+        for folder in ["attachments", "uploads"] {
+            let prefix = object_store::path::Path::from(format!("{folder}/{channel}"));
+            let metas: Vec<_> = self.store.list(Some(&prefix)).collect().await;
+            for meta in metas {
+                match self.store.delete(&meta?.location).await {
+                    Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                    Err(e) => return Err(e.into()),
+                }
             }
         }
         Ok(())
+    }
+
+    /// How many objects the store holds and their bytes in all: a walk of
+    /// every object, for the storage metric (not for request paths).
+    pub async fn usage(&self) -> Result<(u64, u64)> {
+        let mut listing = self.store.list(None);
+        let (mut objects, mut bytes) = (0u64, 0u64);
+        while let Some(meta) = listing.next().await {
+            let meta = meta?;
+            objects += 1;
+            bytes += meta.size;
+        }
+        Ok((objects, bytes))
     }
 
     /// Deletes each key, logging (not returning) failures: a leftover

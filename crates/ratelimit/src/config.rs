@@ -53,6 +53,9 @@ pub struct RateLimitConfig {
     pub global: Quota,
     /// All requests from one address that carry no valid token together.
     pub per_ip: Quota,
+    /// Files one user may upload (message files and pre-uploads, in any
+    /// channel) per window, on top of the routes' own limits.
+    pub uploads: Quota,
     /// A route without an entry in `routes`.
     pub default_route: RouteLimit,
     /// Per route, keyed `"METHOD /path/{param}"` as the API's route map
@@ -84,6 +87,7 @@ impl Default for RateLimitConfig {
             key_prefix: "fussioncord:rl:".into(),
             global: Quota::new(50, 1_000),
             per_ip: Quota::new(50, 1_000),
+            uploads: Quota::new(100, 60_000),
             default_route: RouteLimit::new(20, 1_000),
             routes: routes.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
         }

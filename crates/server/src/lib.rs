@@ -151,7 +151,7 @@ pub async fn start_with_classifier(
         voice: Arc::new(domain::voice::VoiceStates::new(voice_addrs.as_ref().map(|a| a.endpoint.clone()))),
         media,
     };
-    domain::files::sweep_uploads(&domain);
+    domain::files::sweep(&domain);
     hub.set_domain(&domain);
     domain::voice::listen(&domain);
     let voice_server = voice_listeners.map(|l| l.start(&domain));

@@ -32,10 +32,27 @@ pub trait UploadStore: Send + Sync {
         ids: &[AttachmentId],
         since: i64,
     ) -> Result<Vec<UploadRow>>;
-    /// Forgets the rows of `ids` (claimed by a message, or swept).
+    /// Claims those of `ids` uploaded to `channel` by `user` since `since`:
+    /// their rows are deleted and answered, in one statement, so two
+    /// messages never claim the same file.
+    async fn take_uploads(
+        &self,
+        channel: ChannelId,
+        user: UserId,
+        ids: &[AttachmentId],
+        since: i64,
+    ) -> Result<Vec<UploadRow>>;
+    /// Forgets the rows of `ids` (swept).
     async fn delete_uploads(&self, ids: &[AttachmentId]) -> Result<()>;
     /// Up to `limit` uploads made before `before` (unix ms), oldest first.
     async fn expired_uploads(&self, before: i64, limit: u32) -> Result<Vec<UploadRow>>;
+    /// Files to delete at `due_at` (unix ms), named as `domain::files`
+    /// spells them; one already queued keeps its first time.
+    async fn queue_deletions(&self, targets: &[String], due_at: i64) -> Result<()>;
+    /// Up to `limit` queued deletions due at `now` (unix ms), soonest first.
+    async fn due_deletions(&self, now: i64, limit: u32) -> Result<Vec<String>>;
+    /// Forgets queued deletions that were carried out.
+    async fn forget_deletions(&self, targets: &[String]) -> Result<()>;
 }
 
 fn upload_row(r: &AnyRow) -> Result<UploadRow> {
@@ -84,6 +101,28 @@ impl UploadStore for SqlStore {
         q.fetch_all(&self.writer).await?.iter().map(upload_row).collect()
     }
 
+    async fn take_uploads(
+        &self,
+        channel: ChannelId,
+        user: UserId,
+        ids: &[AttachmentId],
+        since: i64,
+    ) -> Result<Vec<UploadRow>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "DELETE FROM uploads WHERE channel_id = $1 AND user_id = $2 AND created_at >= $3 AND id IN ({})
+             RETURNING id, channel_id, user_id, filename, created_at",
+            placeholders(4, ids.len())
+        );
+        let mut q = sqlx::query(&sql).bind(to_db(channel)).bind(to_db(user)).bind(since);
+        for id in ids {
+            q = q.bind(to_db(*id));
+        }
+        q.fetch_all(&self.writer).await?.iter().map(upload_row).collect()
+    }
+
     async fn delete_uploads(&self, ids: &[AttachmentId]) -> Result<()> {
         if ids.is_empty() {
             return Ok(());
@@ -92,6 +131,45 @@ impl UploadStore for SqlStore {
         let mut q = sqlx::query(&sql);
         for id in ids {
             q = q.bind(to_db(*id));
+        }
+        q.execute(&self.writer).await?;
+        Ok(())
+    }
+
+    async fn queue_deletions(&self, targets: &[String], due_at: i64) -> Result<()> {
+        if targets.is_empty() {
+            return Ok(());
+        }
+        let values: Vec<String> = (0..targets.len()).map(|i| format!("(${}, $1)", i + 2)).collect();
+        let sql = format!(
+            "INSERT INTO media_deletions (target, due_at) VALUES {} ON CONFLICT (target) DO NOTHING",
+            values.join(", ")
+        );
+        let mut q = sqlx::query(&sql).bind(due_at);
+        for t in targets {
+            q = q.bind(t);
+        }
+        q.execute(&self.writer).await?;
+        Ok(())
+    }
+
+    async fn due_deletions(&self, now: i64, limit: u32) -> Result<Vec<String>> {
+        let rows = sqlx::query("SELECT target FROM media_deletions WHERE due_at <= $1 ORDER BY due_at LIMIT $2")
+            .bind(now)
+            .bind(i64::from(limit))
+            .fetch_all(&self.reader)
+            .await?;
+        rows.iter().map(|r| Ok(r.try_get("target")?)).collect()
+    }
+
+    async fn forget_deletions(&self, targets: &[String]) -> Result<()> {
+        if targets.is_empty() {
+            return Ok(());
+        }
+        let sql = format!("DELETE FROM media_deletions WHERE target IN ({})", placeholders(1, targets.len()));
+        let mut q = sqlx::query(&sql);
+        for t in targets {
+            q = q.bind(t);
         }
         q.execute(&self.writer).await?;
         Ok(())

@@ -977,6 +977,28 @@ mod cases {
         s.delete_uploads(&ids(&[6001])).await.unwrap();
         assert!(s.expired_uploads(2_000, 10).await.unwrap().is_empty());
         assert_eq!(s.expired_uploads(9_000, 10).await.unwrap(), [up(6002, 5_000)]);
+        // A claim takes a row once: someone else, a stale one and a second
+        // claim get nothing.
+        s.create_upload(&up(6003, 6_000)).await.unwrap();
+        assert!(s.take_uploads(text, id(9), &ids(&[6002, 6003]), 0).await.unwrap().is_empty(), "someone else's");
+        assert!(s.take_uploads(text, owner, &ids(&[6002]), 5_500).await.unwrap().is_empty(), "too old");
+        let mut taken = s.take_uploads(text, owner, &ids(&[6002, 6003, 7000]), 0).await.unwrap();
+        taken.sort_by_key(|u| u.id);
+        assert_eq!(taken, [up(6002, 5_000), up(6003, 6_000)]);
+        assert!(s.take_uploads(text, owner, &ids(&[6002, 6003]), 0).await.unwrap().is_empty(), "claimed already");
+        assert!(s.uploads(text, None, &ids(&[6002, 6003]), 0).await.unwrap().is_empty());
+
+        // Deletions queued for later: due in order, queued once, forgotten.
+        let t = |s: &str| s.to_owned();
+        s.queue_deletions(&[t("attachments/1/2"), t("channel/3")], 5_000).await.unwrap();
+        s.queue_deletions(&[t("attachments/1/4"), t("channel/3")], 1_000).await.unwrap();
+        assert_eq!(s.due_deletions(999, 10).await.unwrap(), Vec::<String>::new());
+        assert_eq!(s.due_deletions(1_000, 10).await.unwrap(), [t("attachments/1/4")]);
+        assert_eq!(s.due_deletions(9_000, 1).await.unwrap(), [t("attachments/1/4")]);
+        s.forget_deletions(&[t("attachments/1/4"), t("nothing")]).await.unwrap();
+        let mut due = s.due_deletions(9_000, 10).await.unwrap();
+        due.sort();
+        assert_eq!(due, [t("attachments/1/2"), t("channel/3")]);
     }
 
     pub async fn reactions_count_in_order_of_first_use(s: &dyn Store) {

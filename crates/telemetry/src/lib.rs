@@ -176,6 +176,9 @@ pub struct Metrics {
     voice_decrypt_failures: Counter,
     voice_dropped: Family<ReasonLabels, Counter>,
     voice_forwarding: Histogram,
+    media_uploaded_bytes: Counter,
+    media_stored_objects: Gauge,
+    media_stored_bytes: Gauge,
 }
 
 impl fmt::Debug for Metrics {
@@ -223,6 +226,9 @@ impl Metrics {
             voice_decrypt_failures: Counter::default(),
             voice_dropped: Family::default(),
             voice_forwarding: Histogram::new(VOICE_BUCKETS),
+            media_uploaded_bytes: Counter::default(),
+            media_stored_objects: Gauge::default(),
+            media_stored_bytes: Gauge::default(),
             registry: Registry::default(),
         };
         // Series that exist from the start read as 0 rather than as absent,
@@ -252,6 +258,23 @@ impl Metrics {
             "Time to answer an HTTP request, by matched route template and method",
             Unit::Seconds,
             m.http_duration.clone(),
+        );
+        registry.register_with_unit(
+            "media_uploaded",
+            "Bytes of files uploaded (message files and pre-uploads), kept or not",
+            Unit::Bytes,
+            m.media_uploaded_bytes.clone(),
+        );
+        registry.register(
+            "media_stored_objects",
+            "Objects in the media store (attachments, pre-uploads, avatars, emojis, stickers), as last counted",
+            m.media_stored_objects.clone(),
+        );
+        registry.register_with_unit(
+            "media_stored",
+            "Bytes in the media store, as last counted (`media.usage_interval_secs`)",
+            Unit::Bytes,
+            m.media_stored_bytes.clone(),
         );
         registry.register("http_requests_in_flight", "HTTP requests being answered now", m.http_in_flight.clone());
         registry.register(
@@ -492,6 +515,17 @@ impl Metrics {
     }
 
     /// How many voice sessions there are now.
+    /// `bytes` of a file written to the media store by an upload.
+    pub fn media_uploaded(&self, bytes: u64) {
+        self.media_uploaded_bytes.inc_by(bytes);
+    }
+
+    /// What the media store held when last counted.
+    pub fn media_stored(&self, objects: u64, bytes: u64) {
+        self.media_stored_objects.set(i64::try_from(objects).unwrap_or(i64::MAX));
+        self.media_stored_bytes.set(i64::try_from(bytes).unwrap_or(i64::MAX));
+    }
+
     pub fn voice_participants(&self, n: usize) {
         self.voice_participants.set(i64::try_from(n).unwrap_or(i64::MAX));
     }

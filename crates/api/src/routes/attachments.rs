@@ -60,6 +60,7 @@ pub async fn create(
         }
     }
     errors.finish()?;
+    crate::limits::spend_uploads(&state, user.id, body.files.len()).await?;
     let now = Timestamp::now().unix_ms();
     let mut out = Vec::new();
     for (i, f) in body.files.iter().enumerate() {

@@ -231,6 +231,8 @@ pub async fn create_sticker(
     form: Result<Multipart, MultipartRejection>,
 ) -> ApiResult<(StatusCode, Json<Sticker>)> {
     let guild = path_id("guild_id", &g)?;
+    // Who may upload is known before a byte of the file is read.
+    expressions::require_create(&state, &user, guild).await?;
     let form =
         form.map_err(|_| ApiError::field("file", "BASE_TYPE_BAD_TYPE", "Send multipart/form-data with a file part."))?;
     let (fields, file) = sticker_form(form).await?;

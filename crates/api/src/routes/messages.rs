@@ -16,7 +16,6 @@ use crate::{files, ApiState};
 use crate::{ApiError, ApiResult};
 use domain::access::ChannelAccess;
 use domain::audit::Reason;
-use domain::files::Cleanup;
 use domain::messages::{self, render_one, Author, Draft, Edit};
 use domain::reactions;
 use domain::render;
@@ -51,25 +50,13 @@ pub async fn create(
     // Who may send here is known before a byte of a file is read.
     let access = messages::text_channel(&state, &user, channel).await?;
     access.require(permissions::SEND_MESSAGES)?;
-    let form = files::read_form::<Draft>(&state, &access, boundary, req).await?;
-    let (mut draft, cleanup) = (form.payload, form.cleanup);
-    draft.files = form.files;
+    let form = files::read_form::<Draft>(&state, user.id, &access, boundary, req).await?;
+    let mut draft = form.payload;
+    (draft.files, draft.cleanup) = (form.files, Some(form.cleanup));
     // Its own task from here: a client that goes away now cannot cut the
     // send between the store write and keeping the files.
-    let task = tokio::spawn(async move {
-        let sent = messages::send(&state, Author::User(&user), channel, draft).await;
-        keep_named(cleanup, sent.as_ref().ok());
-        sent
-    });
+    let task = tokio::spawn(async move { messages::send(&state, Author::User(&user), channel, draft).await });
     Ok(Json(task.await.map_err(ApiError::internal)??))
-}
-
-/// Keeps the stored files the message names (a retried nonce answers an
-/// earlier message, which names none of them); the rest are deleted.
-fn keep_named(mut cleanup: Cleanup, message: Option<&Message>) {
-    if let Some(m) = message {
-        cleanup.keep(|key| m.attachments.iter().any(|a| *key == media::Key::attachment(m.channel_id, a.id)));
-    }
 }
 
 #[derive(Deserialize)]
@@ -150,15 +137,13 @@ pub async fn update(
         let Body(edit) = Body::<Edit>::from_request(req, &state).await?;
         return Ok(Json(messages::edit(&state, &user, channel, message, edit).await?));
     };
+    // Only its author edits a message: known before a byte of a file is read.
     let access = messages::text_channel(&state, &user, channel).await?;
-    let form = files::read_form::<Edit>(&state, &access, boundary, req).await?;
-    let (mut edit, cleanup) = (form.payload, form.cleanup);
-    edit.files = form.files;
-    let task = tokio::spawn(async move {
-        let edited = messages::edit(&state, &user, channel, message, edit).await;
-        keep_named(cleanup, edited.as_ref().ok());
-        edited
-    });
+    messages::own_message(&state, &access, &user, message).await?;
+    let form = files::read_form::<Edit>(&state, user.id, &access, boundary, req).await?;
+    let mut edit = form.payload;
+    (edit.files, edit.cleanup) = (form.files, Some(form.cleanup));
+    let task = tokio::spawn(async move { messages::edit(&state, &user, channel, message, edit).await });
     Ok(Json(task.await.map_err(ApiError::internal)??))
 }
 
@@ -280,9 +265,13 @@ pub async fn reactors(
     let access = text_channel(&state, &user, &channel).await?;
     access.require(permissions::READ_MESSAGE_HISTORY)?;
     let row = find(&state, &access, &user, &message).await?;
-    let (key, _) = reactions::emoji_key(&state, &emoji).await?;
+    let emoji = reactions::emoji_key(&state, &emoji).await?;
     let limit = crate::extract::page_limit(q.limit, 25, 100)?;
-    let ids = state.store.reactors(access.channel.id, row.id, &key, q.after.and_then(Cursor::id), limit).await?;
+    let after = q.after.and_then(Cursor::id);
+    let ids = state.store.reactors(access.channel.id, row.id, &emoji.key, after, limit).await?;
+    if ids.is_empty() && after.is_none() && !emoji.exists {
+        return Err(ApiError::unknown_emoji());
+    }
     let mut users = state.store.users(&ids).await?;
     users.sort_by_key(|u| u.id);
     Ok(Json(users.iter().map(render::user).collect()))

@@ -102,6 +102,7 @@ pub fn test_config(dir: PathBuf, database_url: Option<String>) -> server::Config
     let ample = ratelimit::Quota::new(1_000_000, 1_000);
     config.ratelimit.global = ample;
     config.ratelimit.per_ip = ample;
+    config.ratelimit.uploads = ample;
     config.ratelimit.default_route = ratelimit::RouteLimit::new(ample.limit, ample.window_ms);
     config.ratelimit.routes.clear();
     // Likewise the gateway's session start limits (tests/suite/gateway_limits.rs).

@@ -115,6 +115,7 @@ pub(crate) fn stored_files(app: &TestApp) -> Vec<PathBuf> {
     let root = app.config.data_dir.join("media");
     let mut out = Vec::new();
     walk(&root.join("attachments"), &root, &mut out);
+    walk(&root.join("uploads"), &root, &mut out);
     out.sort();
     out
 }
@@ -614,6 +615,134 @@ async fn pre_uploaded_files_are_claimed_by_a_message_or_expire() {
     assert_eq!(left.len(), 1, "{left:?}");
     let res = download(&app, a["url"].as_str().unwrap(), &[]).await;
     assert_eq!(res.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_pre_upload_is_claimed_whole_once_and_a_later_put_changes_nothing() {
+    let app = TestApp::spawn().await;
+    let (owner, channel) = setup(&app).await;
+    let (status, body) = app
+        .post(
+            &format!("/channels/{channel}/attachments"),
+            &owner.token,
+            json!({"files": [{"filename": "a.png"}, {"filename": "never.png"}, {"filename": "raced.png"}]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let ups = body["attachments"].as_array().unwrap().clone();
+    let put =
+        |i: usize, data: Vec<u8>| app.client.put(ups[i]["upload_url"].as_str().unwrap().to_owned()).body(data).send();
+    let bytes = png(300);
+    assert_eq!(put(0, bytes.clone()).await.unwrap().status(), StatusCode::OK);
+    assert_eq!(put(2, png(200)).await.unwrap().status(), StatusCode::OK);
+    let claim = |i: usize| json!({"id": i.to_string(), "uploaded_filename": ups[i]["upload_filename"]});
+    let path = format!("/channels/{channel}/messages");
+
+    // One of two never uploaded: the message is refused and the other is
+    // still there to claim.
+    let (status, body) = app.post(&path, &owner.token, json!({"attachments": [claim(0), claim(1)]})).await;
+    assert_eq!(status.as_u16(), 400, "{body}");
+    assert_eq!(body["errors"]["attachments"]["1"]["uploaded_filename"]["_errors"][0]["code"], "ATTACHMENT_NOT_FOUND");
+    let (status, msg) = app.post(&path, &owner.token, json!({"attachments": [claim(0)]})).await;
+    assert_eq!(status, StatusCode::OK, "{msg}");
+    let url = msg["attachments"][0]["url"].as_str().unwrap().to_owned();
+
+    // A PUT after the claim changes nothing of the message's file.
+    assert_eq!(put(0, b"<html>replaced</html>".to_vec()).await.unwrap().status(), StatusCode::NOT_FOUND);
+    let res = download(&app, &url, &[]).await;
+    assert_eq!(res.headers()["content-type"], "image/png");
+    assert_eq!(res.bytes().await.unwrap().to_vec(), bytes);
+
+    // Two messages racing for one upload: exactly one gets it.
+    let body = json!({"attachments": [claim(2)]});
+    let (a, b) = tokio::join!(app.post(&path, &owner.token, body.clone()), app.post(&path, &owner.token, body));
+    let mut statuses = [a.0.as_u16(), b.0.as_u16()];
+    statuses.sort();
+    assert_eq!(statuses, [200, 400], "{} / {}", a.1, b.1);
+    let (_, history) = app.get(&path, &owner.token).await;
+    assert_eq!(history.as_array().unwrap().len(), 2, "{history}");
+    // Left: the two claimed files, and the never-uploaded one has no object.
+    let mut left = stored_files(&app);
+    for _ in 0..100 {
+        if left.len() == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        left = stored_files(&app);
+    }
+    assert_eq!(left.len(), 2, "{left:?}");
+    assert!(left.iter().all(|p| p.starts_with("attachments")), "{left:?}");
+}
+
+#[tokio::test]
+async fn a_deleted_messages_files_stay_for_the_retention_then_go() {
+    let app = TestApp::spawn_with(|c| c.media.delete_after_secs = 1).await;
+    let (owner, channel) = setup(&app).await;
+    let path = format!("/channels/{channel}/messages");
+    let form = [payload(json!({"content": "brief"})), file("files[0]", "brief.txt", "text/plain", b"brief".to_vec())];
+    let (status, msg) = send_form(&app, Method::POST, &path, &owner.token, &form).await;
+    assert_eq!(status, StatusCode::OK, "{msg}");
+    let (status, _) = app.delete(&format!("{path}/{}", msg["id"].as_str().unwrap()), &owner.token).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(stored_files(&app).len(), 1, "kept for the retention");
+    until_no_files(&app).await;
+}
+
+#[tokio::test]
+async fn uploads_past_the_users_quota_get_429_and_store_nothing() {
+    let app = TestApp::spawn_with(|c| c.ratelimit.uploads = ratelimit::Quota::new(2, 60_000)).await;
+    let (owner, channel) = setup(&app).await;
+    let path = format!("/channels/{channel}/messages");
+    let mut form = vec![payload(json!({"content": "three"}))];
+    form.extend(["files[0]", "files[1]", "files[2]"].map(|name| file(name, "f.txt", "text/plain", vec![b'x'; 10])));
+    let (status, body) = send_form(&app, Method::POST, &path, &owner.token, &form).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert!(body["retry_after"].as_f64().unwrap() > 0.0, "{body}");
+    until_no_files(&app).await;
+    let (_, history) = app.get(&path, &owner.token).await;
+    assert_eq!(history.as_array().unwrap().len(), 0, "{history}");
+    // Spent in every channel, and by pre-uploads too; words still go.
+    let (status, body) = app
+        .post(&format!("/channels/{channel}/attachments"), &owner.token, json!({"files": [{"filename": "a.txt"}]}))
+        .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    let (status, _) = app.post(&path, &owner.token, json!({"content": "words"})).await;
+    assert_eq!(status, StatusCode::OK);
+    // Someone else has their own quota.
+    let other = app.register("other").await;
+    let (_, theirs) = app.guild(&other, "theirs").await;
+    let form = [payload(json!({})), file("files[0]", "ok.txt", "text/plain", b"ok".to_vec())];
+    let (status, body) =
+        send_form(&app, Method::POST, &format!("/channels/{theirs}/messages"), &other.token, &form).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+#[tokio::test]
+async fn storage_is_counted_in_the_metrics() {
+    let app = TestApp::spawn_with(|c| c.media.usage_interval_secs = 1).await;
+    let (owner, channel) = setup(&app).await;
+    let form = [payload(json!({})), file("files[0]", "m.bin", "application/octet-stream", vec![1u8; 12_345])];
+    let (status, msg) =
+        send_form(&app, Method::POST, &format!("/channels/{channel}/messages"), &owner.token, &form).await;
+    assert_eq!(status, StatusCode::OK, "{msg}");
+    let metric = |text: &str, name: &str| -> f64 {
+        let line =
+            text.lines().find(|l| l.starts_with(&format!("{name} "))).unwrap_or_else(|| panic!("{name} in {text}"));
+        line.rsplit(' ').next().unwrap().parse().unwrap()
+    };
+    let url = format!("http://{}/metrics", app.addr());
+    let mut text = String::new();
+    for _ in 0..60 {
+        text = app.client.get(&url).send().await.unwrap().text().await.unwrap();
+        if metric(&text, "fussioncord_media_stored_objects") >= 1.0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(metric(&text, "fussioncord_media_uploaded_bytes_total") >= 12_345.0, "{text}");
+    assert_eq!(metric(&text, "fussioncord_media_stored_objects"), 1.0, "{text}");
+    assert_eq!(metric(&text, "fussioncord_media_stored_bytes"), 12_345.0, "{text}");
 }
 
 #[tokio::test]

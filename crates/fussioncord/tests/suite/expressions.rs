@@ -424,11 +424,21 @@ async fn reactions_with_custom_emojis_render_and_unknown_ids_are_10014() {
     g.app.delete(&format!("{}/{id}", g.emojis()), &g.owner.token).await;
     let (_, seen) = g.app.get(&format!("/channels/{}/messages/{mid}", g.channel), &g.owner.token).await;
     assert_eq!(seen["reactions"][0]["emoji"], json!({ "id": id, "name": null, "animated": false }), "{seen}");
+    // It cannot be added any more; the reactions with it can still be
+    // listed and removed, and where there are none it is unknown.
+    assert_error(&g.app.put(&format!("{reactions}/blob:{id}/@me"), &g.owner.token).await, 400, 10014);
+    let (status, users) = g.app.get(&format!("{reactions}/blob:{id}"), &g.owner.token).await;
+    assert_eq!(status, StatusCode::OK, "{users}");
+    assert_eq!(users.as_array().unwrap().iter().map(|u| u["id"].clone()).collect::<Vec<_>>(), [g.owner.id.clone()]);
+    assert_error(&g.app.delete(&format!("{reactions}/blob:{id}/@me"), &g.member.token).await, 400, 10014);
+    let (status, _) = g.app.delete(&format!("{reactions}/blob:{id}/@me"), &g.owner.token).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let remove = watcher.dispatch("MESSAGE_REACTION_REMOVE").await;
+    assert_eq!(remove["d"]["emoji"], json!({ "id": id, "name": null, "animated": false }), "{remove}");
     for (method, path) in [
-        (reqwest::Method::PUT, format!("{reactions}/blob:{id}/@me")),
-        (reqwest::Method::DELETE, format!("{reactions}/blob:{id}/@me")),
         (reqwest::Method::GET, format!("{reactions}/blob:{id}")),
         (reqwest::Method::DELETE, format!("{reactions}/blob:{id}")),
+        (reqwest::Method::DELETE, format!("{reactions}/blob:{id}/@me")),
     ] {
         assert_error(&g.app.call(method, &path, Some(&g.owner.token), None).await, 400, 10014);
     }

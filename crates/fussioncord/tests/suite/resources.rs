@@ -301,3 +301,108 @@ async fn large_json_bodies_cost_about_their_size() {
     // Eight bodies of 10 MB are 80 MB on the wire; before, 464 MB of growth.
     assert!(growth_mb < 320, "eight 10 MB bodies grew the server by {growth_mb} MB");
 }
+
+/// Issue 17: uploads stream into the media store. Ten files of 25 MiB
+/// (`media.max_file_size`, the default) sent at once, each in its own
+/// message, grow the server by far less than the 250 MiB they carry, and
+/// each arrives whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn ten_concurrent_25_mib_uploads_stream_in_bounded_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let database_url = common::fresh_database().await;
+    let (mut child, addr) = spawn_binary(dir.path(), &database_url);
+    let app = TestApp::attach(&addr);
+    let person = app.register("uploader").await;
+    let pid = child.id();
+    let mut channels = Vec::new();
+    for i in 0..10 {
+        channels.push(app.guild(&person, &format!("big {i}")).await.1);
+    }
+    // Warm up: one small file has gone the whole way.
+    let small = multipart_file("warm.bin", &[1u8; 1000]);
+    let (status, body) = post_form(&app.client, &app.base, &channels[0], &person.token, small).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let baseline = status_kb(pid, "VmRSS:");
+
+    const SIZE: usize = 25 * 1024 * 1024;
+    let bytes: Vec<u8> = (0..SIZE).map(|i| (i % 251) as u8).collect();
+    let sends: Vec<_> = channels
+        .iter()
+        .map(|channel| {
+            let (client, base, channel, token, form) = (
+                app.client.clone(),
+                app.base.clone(),
+                channel.clone(),
+                person.token.clone(),
+                multipart_file("big.bin", &bytes),
+            );
+            tokio::spawn(async move { post_form(&client, &base, &channel, &token, form).await })
+        })
+        .collect();
+    for s in sends {
+        let (status, body) = s.await.unwrap();
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["attachments"][0]["size"], SIZE as u64, "{body}");
+    }
+    let hwm = status_kb(pid, "VmHWM:");
+    let growth_mb = hwm.saturating_sub(baseline) / 1024;
+    println!(
+        "10 concurrent 25 MiB uploads ({}): peak RSS {} MB (baseline {} MB, growth {growth_mb} MB)",
+        common::backend(),
+        hwm / 1024,
+        baseline / 1024,
+    );
+    let _ = Command::new("kill").args(["-TERM", &pid.to_string()]).status();
+    let _ = child.wait();
+    let stored: Vec<u64> = walk_sizes(&dir.path().join("data/media/attachments"));
+    assert_eq!(stored.iter().filter(|s| **s == SIZE as u64).count(), 10, "{stored:?}");
+    // 250 MiB went in; held whole it would be at least that.
+    assert!(growth_mb < 100, "ten 25 MiB uploads grew the server by {growth_mb} MB");
+}
+
+fn multipart_file(filename: &str, bytes: &[u8]) -> Vec<u8> {
+    let mut body = Vec::with_capacity(bytes.len() + 512);
+    body.extend_from_slice(
+        format!(
+            "--b0undary\r\nContent-Disposition: form-data; name=\"payload_json\"\r\nContent-Type: application/json\r\n\r\n{{}}\r\n\
+             --b0undary\r\nContent-Disposition: form-data; name=\"files[0]\"; filename=\"{filename}\"\r\n\
+             Content-Type: application/octet-stream\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    body.extend_from_slice(bytes);
+    body.extend_from_slice(b"\r\n--b0undary--\r\n");
+    body
+}
+
+async fn post_form(
+    client: &reqwest::Client,
+    base: &str,
+    channel: &str,
+    token: &str,
+    body: Vec<u8>,
+) -> (StatusCode, Value) {
+    let res = client
+        .post(format!("{base}/channels/{channel}/messages"))
+        .header("Authorization", token)
+        .header("Content-Type", "multipart/form-data; boundary=b0undary")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = res.status();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
+fn walk_sizes(dir: &std::path::Path) -> Vec<u64> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = e.path();
+        if path.is_dir() {
+            out.extend(walk_sizes(&path));
+        } else {
+            out.push(e.metadata().unwrap().len());
+        }
+    }
+    out
+}
