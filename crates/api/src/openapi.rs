@@ -1530,7 +1530,14 @@ fn schemas() -> Vec<(&'static str, S)> {
 fn attachment_refs() -> S {
     array(object(
         [],
-        [("id", any()), ("filename", string()), ("description", string()), ("uploaded_filename", string())],
+        [
+            ("id", any()),
+            ("filename", string()),
+            ("description", string()),
+            ("uploaded_filename", string()),
+            ("duration_secs", number()),
+            ("waveform", string()),
+        ],
     ))
 }
 

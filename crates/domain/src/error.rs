@@ -64,6 +64,9 @@ errors! {
     missing_access => FORBIDDEN, 50001, "Missing Access";
     not_author => FORBIDDEN, 50005, "Cannot edit a message authored by another user";
     empty_message => BAD_REQUEST, 50006, "Cannot send an empty message";
+    voice_message_attachment => BAD_REQUEST, 50159, "Voice messages must have a single audio attachment";
+    voice_message_metadata => BAD_REQUEST, 50160, "Voice messages must have supporting metadata";
+    voice_message_content => BAD_REQUEST, 50161, "Voice messages do not support additional content";
     cannot_dm => BAD_REQUEST, 50007, "Cannot send messages to this user";
     non_text_channel => BAD_REQUEST, 50008, "Cannot send messages in a non-text channel";
     missing_permissions => FORBIDDEN, 50013, "Missing Permissions";

@@ -67,6 +67,10 @@ pub struct AttachmentRef {
     pub filename: Option<String>,
     pub description: Option<String>,
     pub uploaded_filename: Option<String>,
+    /// A voice message's length, in seconds.
+    pub duration_secs: Option<serde_json::Number>,
+    /// A voice message's waveform: base64 of at most 256 one-byte samples.
+    pub waveform: Option<String>,
 }
 
 impl AttachmentRef {
@@ -133,6 +137,8 @@ pub(crate) struct Claim {
     id: AttachmentId,
     filename: Option<String>,
     description: Option<String>,
+    duration_secs: Option<serde_json::Number>,
+    waveform: Option<String>,
 }
 
 /// The attachments of a new message: the request's files in the order the
@@ -156,6 +162,8 @@ pub(crate) fn attachments_for_send(
                     id,
                     filename: r.filename.clone(),
                     description: r.description.clone(),
+                    duration_secs: r.duration_secs.clone(),
+                    waveform: r.waveform.clone(),
                 }),
                 _ => unknown_upload(errors, i, "Unknown upload."),
             }
@@ -231,6 +239,11 @@ pub(crate) fn attachments_for_edit(
     Ok(rows)
 }
 
+/// Longest voice message, in seconds.
+const MAX_DURATION_SECS: f64 = 3600.0;
+/// Most waveform samples (one byte each).
+const MAX_WAVEFORM: usize = 256;
+
 fn check_ref(errors: &mut FormErrors, i: usize, r: &AttachmentRef) {
     if r.description.as_ref().is_some_and(|d| d.chars().count() > MAX_DESCRIPTION) {
         errors.add(
@@ -238,6 +251,44 @@ fn check_ref(errors: &mut FormErrors, i: usize, r: &AttachmentRef) {
             "BASE_TYPE_MAX_LENGTH",
             format!("Must be {MAX_DESCRIPTION} or fewer in length."),
         );
+    }
+    let seconds = r.duration_secs.as_ref().map(|d| d.as_f64().unwrap_or(f64::NAN));
+    if seconds.is_some_and(|d| !(d.is_finite() && d > 0.0 && d <= MAX_DURATION_SECS)) {
+        errors.add(
+            &format!("attachments.{i}.duration_secs"),
+            "NUMBER_TYPE_MAX",
+            format!("Must be a number of seconds above 0 and at most {MAX_DURATION_SECS}."),
+        );
+    }
+    if let Some(w) = &r.waveform {
+        use base64::Engine;
+        let samples = base64::engine::general_purpose::STANDARD.decode(w);
+        if !samples.is_ok_and(|s| !s.is_empty() && s.len() <= MAX_WAVEFORM) {
+            errors.add(
+                &format!("attachments.{i}.waveform"),
+                "BASE_TYPE_BAD_TYPE",
+                format!("Must be base64 of 1 to {MAX_WAVEFORM} bytes."),
+            );
+        }
+    }
+}
+
+/// Whether `rows` (and `claimed` pre-uploads not yet read) make a voice
+/// message as Discord requires: no words (50161), one audio file (50159)
+/// with its duration and waveform (50160).
+pub(crate) fn check_voice_message(rows: &[AttachmentRow], claimed: usize, has_content: bool) -> Result<()> {
+    let audio = |a: &AttachmentRow| a.content_type.as_deref().is_some_and(|t| t.starts_with("audio/"));
+    if has_content {
+        return Err(Error::voice_message_content());
+    }
+    match rows {
+        [one] if claimed == 0 && audio(one) => {
+            if one.duration_secs.is_none() || one.waveform.is_none() {
+                return Err(Error::voice_message_metadata());
+            }
+            Ok(())
+        }
+        _ => Err(Error::voice_message_attachment()),
     }
 }
 
@@ -254,6 +305,8 @@ fn row(f: &StoredFile, r: &AttachmentRef) -> AttachmentRow {
         size: f.size,
         width: f.width,
         height: f.height,
+        duration_secs: r.duration_secs.clone(),
+        waveform: r.waveform.clone(),
     }
 }
 
@@ -303,8 +356,13 @@ pub(crate) async fn take_claims(
             return Err(Error::internal("a claimed upload's file went missing"));
         };
         let stored = StoredFile::new(0, up.id, &up.filename, size, &head);
-        let r =
-            AttachmentRef { filename: c.filename.clone(), description: c.description.clone(), ..Default::default() };
+        let r = AttachmentRef {
+            filename: c.filename.clone(),
+            description: c.description.clone(),
+            duration_secs: c.duration_secs.clone(),
+            waveform: c.waveform.clone(),
+            ..Default::default()
+        };
         rows.push(row(&stored, &r));
     }
     Ok(rows)

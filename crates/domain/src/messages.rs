@@ -29,6 +29,8 @@ const NONCE_WINDOW_MS: u64 = 5 * 60 * 1000;
 const BULK_DELETE_MAX_AGE_MS: u64 = 14 * 24 * 3600 * 1000;
 /// Flags a client may set: SUPPRESS_EMBEDS and SUPPRESS_NOTIFICATIONS.
 pub const SETTABLE_FLAGS: u64 = (1 << 2) | (1 << 12);
+/// IS_VOICE_MESSAGE: settable when a message is sent, not by an edit.
+pub const IS_VOICE_MESSAGE: u64 = 1 << 13;
 /// Discord's AUTO_MODERATION_ACTION message type.
 const AUTO_MODERATION_ACTION: u8 = 24;
 
@@ -204,8 +206,12 @@ async fn send_as_user(ctx: &Domain, user: &UserRow, channel: ChannelId, mut draf
         }
     };
     let flags = draft.flags.unwrap_or(0);
-    if flags & !SETTABLE_FLAGS != 0 {
-        errors.add("flags", "MESSAGE_FLAGS_INVALID", "Only SUPPRESS_EMBEDS and SUPPRESS_NOTIFICATIONS can be set.");
+    if flags & !(SETTABLE_FLAGS | IS_VOICE_MESSAGE) != 0 {
+        errors.add(
+            "flags",
+            "MESSAGE_FLAGS_INVALID",
+            "Only SUPPRESS_EMBEDS, SUPPRESS_NOTIFICATIONS and IS_VOICE_MESSAGE can be set.",
+        );
     }
     if let Some(a) = &draft.allowed_mentions {
         a.check(&mut errors);
@@ -242,6 +248,13 @@ async fn send_as_user(ctx: &Domain, user: &UserRow, channel: ChannelId, mut draf
     }
     errors.finish()?;
     let sticker_items = stickers(ctx, &access, user, &sticker_ids).await?;
+    if flags & IS_VOICE_MESSAGE != 0 {
+        access.require(permissions::SEND_VOICE_MESSAGES)?;
+        let has_content = !draft.content.is_empty() || !sticker_items.is_empty() || !embeds.is_empty();
+        if claimed.is_empty() || has_content || attachments.len() + claimed.len() != 1 {
+            files::check_voice_message(&attachments, claimed.len(), has_content)?;
+        }
+    }
     let no_files = attachments.is_empty() && claimed.is_empty();
     if draft.content.trim().is_empty() && sticker_items.is_empty() && no_files && embeds.is_empty() {
         return Err(Error::empty_message());
@@ -266,6 +279,11 @@ async fn send_as_user(ctx: &Domain, user: &UserRow, channel: ChannelId, mut draf
 
     if !claimed.is_empty() {
         attachments.extend(files::take_claims(ctx, access.channel.id, user.id, &claimed, &mut cleanup).await?);
+        if flags & IS_VOICE_MESSAGE != 0 {
+            // What the claimed file is is known now (the cleanup deletes it
+            // if it is not audio with its metadata).
+            files::check_voice_message(&attachments, 0, false)?;
+        }
     }
 
     let replied_author = reply_to.as_ref().map(|m| m.author_id).filter(|a| *a != user.id);

@@ -109,6 +109,12 @@ pub struct AttachmentRow {
     pub width: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub height: Option<u32>,
+    /// A voice message's length in seconds, as its client measured it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_secs: Option<serde_json::Number>,
+    /// A voice message's sampled waveform, base64 (at most 256 samples).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waveform: Option<String>,
 }
 
 pub(crate) fn attachments_to_json(rows: &[AttachmentRow]) -> String {

@@ -939,10 +939,21 @@ mod cases {
             size: 70_000,
             width: Some(3),
             height: Some(2),
+            duration_secs: None,
+            waveform: None,
         };
         let mut m = message(text, 1001, owner, "");
-        m.attachments =
-            vec![file(5001, "a.png"), store::AttachmentRow { description: None, width: None, ..file(5002, "b") }];
+        let voice = store::AttachmentRow {
+            content_type: Some("audio/ogg".into()),
+            duration_secs: Some(serde_json::Number::from_f64(3.25).unwrap()),
+            waveform: Some("AAoU".into()),
+            ..file(5003, "voice-message.ogg")
+        };
+        m.attachments = vec![
+            file(5001, "a.png"),
+            store::AttachmentRow { description: None, width: None, ..file(5002, "b") },
+            voice,
+        ];
         let created = s.create_message(&new_message(m.clone(), Some(g))).await.unwrap();
         assert_eq!(created, (m.clone(), true));
         assert_eq!(s.message(text, m.id).await.unwrap(), Some(m.clone()), "attachments round-trip in order");

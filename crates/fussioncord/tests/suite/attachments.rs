@@ -745,6 +745,101 @@ async fn storage_is_counted_in_the_metrics() {
     assert_eq!(metric(&text, "fussioncord_media_stored_bytes"), 12_345.0, "{text}");
 }
 
+/// An Ogg Opus file's first page, as voice messages are recorded.
+fn ogg(len: usize) -> Vec<u8> {
+    let mut bytes = b"OggS\0\x02".to_vec();
+    bytes.resize(28, 0);
+    bytes.extend_from_slice(b"OpusHead\x01\x01");
+    bytes.resize(len, 0);
+    bytes
+}
+
+#[tokio::test]
+async fn voice_messages_carry_their_duration_and_waveform() {
+    let app = TestApp::spawn().await;
+    let (owner, channel) = setup(&app).await;
+    let mut watcher = app.gateway("").await;
+    watcher.identify(&owner.token, ALL_INTENTS).await;
+    let path = format!("/channels/{channel}/messages");
+    let waveform = "AAoUHigyPEZQWmRueIKMlqCqtL7I0tzm8Po=";
+    let meta = json!({"id": "0", "filename": "voice-message.ogg", "duration_secs": 3.25, "waveform": waveform});
+    let voice =
+        |body: Value, bytes: Vec<u8>| [payload(body), file("files[0]", "voice-message.ogg", "audio/ogg", bytes)];
+    let form = voice(json!({"flags": 8192, "attachments": [meta]}), ogg(2_000));
+    let (status, msg) = send_form(&app, Method::POST, &path, &owner.token, &form).await;
+    assert_eq!(status, StatusCode::OK, "{msg}");
+    assert_eq!(msg["flags"], 8192);
+    let a = &msg["attachments"][0];
+    assert!(a["content_type"].as_str().unwrap().starts_with("audio/"), "{a}");
+    assert_eq!(a["duration_secs"], 3.25);
+    assert_eq!(a["waveform"], waveform);
+    let created = watcher.dispatch("MESSAGE_CREATE").await;
+    assert_eq!(created["d"]["flags"], 8192);
+    assert_eq!(created["d"]["attachments"][0]["duration_secs"], 3.25);
+    let (_, read) = app.get(&format!("{path}/{}", msg["id"].as_str().unwrap()), &owner.token).await;
+    assert_eq!(read["attachments"][0]["waveform"], waveform);
+
+    // Discord's rules, each refused with nothing stored.
+    let refusals = [
+        (voice(json!({"flags": 8192, "content": "hi", "attachments": [meta]}), ogg(500)), 50161),
+        (voice(json!({"flags": 8192, "attachments": [meta]}), png(500)), 50159),
+        (voice(json!({"flags": 8192, "attachments": [{"id": "0", "duration_secs": 2}]}), ogg(500)), 50160),
+        (voice(json!({"flags": 8192}), ogg(500)), 50160),
+    ];
+    for (form, code) in refusals {
+        let result = send_form(&app, Method::POST, &path, &owner.token, &form).await;
+        assert_error(&result, 400, code);
+    }
+    for bad in [
+        json!({"waveform": "not base64!"}),
+        json!({"waveform": ""}),
+        json!({"duration_secs": -1}),
+        json!({"duration_secs": 1e9}),
+    ] {
+        let mut meta = meta.clone();
+        meta.as_object_mut().unwrap().extend(bad.as_object().unwrap().clone());
+        let form = voice(json!({"flags": 8192, "attachments": [meta]}), ogg(500));
+        let (status, body) = send_form(&app, Method::POST, &path, &owner.token, &form).await;
+        assert_eq!(status.as_u16(), 400, "{bad}: {body}");
+        assert_eq!(body["code"], 50035, "{bad}: {body}");
+    }
+    // An edit cannot make a message a voice message.
+    let plain = app.send(&owner, &channel, "words").await;
+    let (status, body) =
+        app.patch(&format!("{path}/{}", plain["id"].as_str().unwrap()), &owner.token, json!({"flags": 8192})).await;
+    assert_eq!(status.as_u16(), 400, "{body}");
+    // Only the voice message's file is left of all the refused ones.
+    let mut left = stored_files(&app);
+    for _ in 0..100 {
+        if left.len() == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        left = stored_files(&app);
+    }
+    assert_eq!(left.len(), 1, "{left:?}");
+    let (_, history) = app.get(&path, &owner.token).await;
+    assert_eq!(history.as_array().unwrap().len(), 2, "{history}");
+
+    // A pre-uploaded recording, as discord.js sends voice messages.
+    let (_, ups) = app
+        .post(
+            &format!("/channels/{channel}/attachments"),
+            &owner.token,
+            json!({"files": [{"filename": "voice-message.ogg"}]}),
+        )
+        .await;
+    let up = &ups["attachments"][0];
+    let res = app.client.put(up["upload_url"].as_str().unwrap()).body(ogg(1_500)).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let mut meta = meta.clone();
+    meta["uploaded_filename"] = up["upload_filename"].clone();
+    let (status, msg) = app.post(&path, &owner.token, json!({"flags": 8192, "attachments": [meta]})).await;
+    assert_eq!(status, StatusCode::OK, "{msg}");
+    assert_eq!(msg["attachments"][0]["duration_secs"], 3.25);
+    assert_eq!(msg["attachments"][0]["size"], 1_500);
+}
+
 #[tokio::test]
 async fn a_bulk_delete_deletes_the_messages_files() {
     let app = TestApp::spawn().await;
