@@ -205,6 +205,25 @@ async fn a_stream_of_several_parts_is_invisible_until_finished_and_reads_back_in
     }
 }
 
+#[tokio::test]
+async fn an_empty_stream_and_a_small_one_finish_as_files() {
+    for b in Backend::all().await {
+        let (m, name) = (&b.media, b.name());
+        let (empty, small) = (key(3, 1), key(3, 2));
+        let written = m.writer(&empty).await.unwrap().finish().await.unwrap();
+        assert_eq!((written.size, written.head.len()), (0, 0), "{name}");
+        assert_eq!(m.size(&empty).await.unwrap(), Some(0), "{name}");
+        assert_eq!(m.get_bytes(&empty).await.unwrap().unwrap().len(), 0, "{name}");
+        let mut writer = m.writer(&small).await.unwrap();
+        writer.write(Bytes::from_static(b"hello ")).await.unwrap();
+        writer.write(Bytes::from_static(b"world")).await.unwrap();
+        let written = writer.finish().await.unwrap();
+        assert_eq!((written.size, written.head.as_slice()), (11, &b"hello world"[..]), "{name}");
+        assert_eq!(m.get_bytes(&small).await.unwrap().unwrap().as_ref(), b"hello world", "{name}");
+        assert_eq!(b.everything().await, ["attachments/3/1", "attachments/3/2"], "{name}");
+    }
+}
+
 /// A writer with one whole part stored and more bytes buffered.
 async fn half_written(b: &Backend, k: &Key) -> media::Writer {
     let mut writer = b.media.writer(k).await.unwrap();
