@@ -2,7 +2,8 @@
 # The test command: every test, first on embedded SQLite, then on PostgreSQL.
 # Installs the pinned bot libraries the tests drive (scripts/bot-libs.sh) and
 # Debian's Chromium and colour emoji font for the web client's browser tests
-# (scripts/browser.sh).
+# (scripts/browser.sh), and moto's S3-protocol server (scripts/s3-server.sh,
+# PyPI) for the media tests on S3.
 # Needs PostgreSQL on 127.0.0.1:5432 (TEST_DATABASE_URL overrides); starts the
 # local cluster if it is installed but stopped.
 set -euo pipefail
@@ -43,6 +44,22 @@ TEST_STORE=postgres cargo test --locked --workspace --test '*'
 # The voice browser tests too: calls between browsers and bots on PostgreSQL.
 TEST_STORE=postgres node --test web/e2e/voice*.test.mjs
 drop_test_databases
+
+echo "== media on an S3-protocol server (moto): the media store's contract, the suite's and the bots' file tests"
+export TEST_S3_ENDPOINT="${TEST_S3_ENDPOINT:-http://127.0.0.1:5055}"
+bash scripts/s3-server.sh start
+trap 'bash scripts/s3-server.sh stop' EXIT
+# --workspace again, so the build above is reused; each test gets its own bucket.
+TEST_STORE=sqlite TEST_MEDIA=s3 cargo test --locked --workspace --test store
+TEST_STORE=sqlite TEST_MEDIA=s3 cargo test --locked --workspace --test suite -- \
+  attachments:: embeds:: expressions:: api::avatars::
+TEST_STORE=sqlite TEST_MEDIA=s3 cargo test --locked --workspace --test bots -- \
+  discord_py::a_discord_py_bot_creates_reacts_with_and_deletes_a_custom_emoji \
+  discord_py::a_discord_py_bot_sends_files_and_edits_one_away \
+  discord_py::a_discord_py_bot_sends_an_embed_with_an_attached_image \
+  discord_js::a_discord_js_bot_sends_files_and_edits_one_away
+bash scripts/s3-server.sh stop
+trap - EXIT
 
 echo "== benchmark smoke run (every scenario for seconds; fails only on lost/duplicated events or failed requests)"
 bash scripts/bench-smoke.sh

@@ -21,7 +21,8 @@ use std::sync::Arc;
 use bytes::Bytes;
 use futures::stream::BoxStream;
 use futures::StreamExt;
-use object_store::{GetOptions, GetRange, ObjectStore, PutPayload, WriteMultipart};
+use object_store::{GetOptions, GetRange, MultipartUpload, ObjectStore, PutPayload, PutPayloadMut};
+use tokio::task::JoinSet;
 
 pub use config::{MediaConfig, S3Config};
 pub use key::Key;
@@ -107,13 +108,15 @@ impl Media {
     }
 
     /// Starts writing `key` as a stream. Nothing is visible under the key
-    /// until [`Writer::finish`]; a writer dropped or aborted before that
-    /// leaves nothing behind.
+    /// until [`Writer::finish`]; a writer aborted, or dropped before
+    /// `finish`, leaves nothing behind (on S3: its multipart upload is
+    /// aborted, so no parts stay stored).
     pub async fn writer(&self, key: &Key) -> Result<Writer> {
         let upload = self.store.put_multipart(key.path()).await?;
         Ok(Writer {
-            // S3's smallest part; the local store writes each part as it comes.
-            inner: WriteMultipart::new_with_chunk_size(upload, 5 * 1024 * 1024),
+            upload: Some(upload),
+            buffer: PutPayloadMut::new(),
+            parts: JoinSet::new(),
             head: Vec::new(),
             size: 0,
         })
@@ -239,11 +242,29 @@ pub struct Object {
 }
 
 /// A file being written as it streams in; see [`Media::writer`].
+///
+/// Bytes are sent in parts of [`PART_BYTES`] (S3's smallest), at most
+/// [`PARTS_IN_FLIGHT`] at a time. Every way out that is not a successful
+/// [`finish`](Writer::finish) — an error, [`abort`](Writer::abort), or the
+/// writer dropped with its request (a client that went away mid-body) —
+/// aborts the upload.
 pub struct Writer {
-    inner: WriteMultipart,
+    /// `None` once finished or aborted.
+    upload: Option<Box<dyn MultipartUpload>>,
+    /// Bytes not yet sent as a part.
+    buffer: PutPayloadMut,
+    /// Parts being sent.
+    parts: JoinSet<object_store::Result<()>>,
     head: Vec<u8>,
     size: u64,
 }
+
+/// The size of each part but the last: S3's smallest (the local store
+/// writes each part as it comes).
+pub const PART_BYTES: usize = 5 * 1024 * 1024;
+
+/// Parts sent at once; a writer waits for one to finish before sending more.
+pub const PARTS_IN_FLIGHT: usize = 2;
 
 impl Writer {
     /// Bytes written so far.
@@ -251,29 +272,100 @@ impl Writer {
         self.size
     }
 
-    /// Appends `chunk`, waiting while too many parts are in flight.
-    pub async fn write(&mut self, chunk: Bytes) -> Result<()> {
+    /// Appends `chunk`, waiting while too many parts are in flight. After
+    /// an error the writer is to be aborted (or dropped).
+    pub async fn write(&mut self, mut chunk: Bytes) -> Result<()> {
         if self.head.len() < HEAD_BYTES {
             let take = (HEAD_BYTES - self.head.len()).min(chunk.len());
             self.head.extend_from_slice(&chunk[..take]);
         }
         self.size += chunk.len() as u64;
-        self.inner.wait_for_capacity(2).await?;
-        self.inner.put(chunk);
+        while !chunk.is_empty() {
+            let room = PART_BYTES - self.buffer.content_length();
+            if chunk.len() < room {
+                self.buffer.push(chunk);
+                break;
+            }
+            self.buffer.push(chunk.split_to(room));
+            self.wait_until(PARTS_IN_FLIGHT - 1).await?;
+            self.send_part()?;
+        }
+        Ok(())
+    }
+
+    /// Sends the buffered bytes as the next part.
+    fn send_part(&mut self) -> Result<()> {
+        let part: PutPayload = std::mem::take(&mut self.buffer).into();
+        let upload = self.upload.as_mut().ok_or_else(|| MediaError::Config("write after finish".into()))?;
+        self.parts.spawn(upload.put_part(part));
+        Ok(())
+    }
+
+    /// Waits until at most `max` parts are in flight.
+    async fn wait_until(&mut self, max: usize) -> Result<()> {
+        while self.parts.len() > max {
+            match self.parts.join_next().await {
+                Some(sent) => sent.map_err(|e| MediaError::Io(std::io::Error::other(e)))??,
+                None => break,
+            }
+        }
         Ok(())
     }
 
     /// Makes the object visible under its key; answers what was written.
-    pub async fn finish(self) -> Result<Written> {
-        self.inner.finish().await?;
-        Ok(Written { size: self.size, head: self.head })
+    /// On an error the upload is aborted: nothing is visible, nothing kept.
+    pub async fn finish(mut self) -> Result<Written> {
+        match self.complete().await {
+            Ok(()) => Ok(Written { size: self.size, head: std::mem::take(&mut self.head) }),
+            Err(e) => {
+                self.abort_now().await;
+                Err(e)
+            }
+        }
+    }
+
+    async fn complete(&mut self) -> Result<()> {
+        if !self.buffer.is_empty() {
+            self.send_part()?;
+        }
+        self.wait_until(0).await?;
+        let upload = self.upload.as_mut().ok_or_else(|| MediaError::Config("finished twice".into()))?;
+        upload.complete().await?;
+        self.upload = None;
+        Ok(())
     }
 
     /// Drops what was written.
-    pub async fn abort(self) {
-        if let Err(e) = self.inner.abort().await {
-            tracing::warn!(error = %e, "could not abort an upload");
+    pub async fn abort(mut self) {
+        self.abort_now().await;
+    }
+
+    async fn abort_now(&mut self) {
+        if let Some(upload) = self.upload.take() {
+            abort_upload(upload, std::mem::take(&mut self.parts)).await;
         }
+    }
+}
+
+impl Drop for Writer {
+    /// A writer dropped unfinished (its request went away) aborts its
+    /// upload in the background.
+    fn drop(&mut self) {
+        let Some(upload) = self.upload.take() else { return };
+        let parts = std::mem::take(&mut self.parts);
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => drop(runtime.spawn(abort_upload(upload, parts))),
+            Err(_) => tracing::warn!("an unfinished upload was dropped outside the runtime and could not be aborted"),
+        }
+    }
+}
+
+/// Stops the parts in flight, then aborts the upload (on S3: its stored
+/// parts are deleted).
+async fn abort_upload(mut upload: Box<dyn MultipartUpload>, mut parts: JoinSet<object_store::Result<()>>) {
+    parts.shutdown().await;
+    if let Err(e) = upload.abort().await {
+        tracing::warn!(error = %e, "could not abort an upload");
     }
 }
 
@@ -283,9 +375,10 @@ pub struct Written {
     pub head: Vec<u8>,
 }
 
-#[cfg(feature = "s3")]
 fn s3_store(s3: &S3Config) -> Result<Arc<dyn ObjectStore>> {
-    let mut builder = object_store::aws::AmazonS3Builder::new()
+    // `from_env`: credentials and settings the configuration leaves unset
+    // come from `AWS_*` variables, as the settings' documentation says.
+    let mut builder = object_store::aws::AmazonS3Builder::from_env()
         .with_bucket_name(&s3.bucket)
         .with_region(&s3.region)
         .with_allow_http(s3.allow_http);
@@ -296,9 +389,4 @@ fn s3_store(s3: &S3Config) -> Result<Arc<dyn ObjectStore>> {
         builder = builder.with_access_key_id(id).with_secret_access_key(secret);
     }
     Ok(Arc::new(builder.build()?))
-}
-
-#[cfg(not(feature = "s3"))]
-fn s3_store(_: &S3Config) -> Result<Arc<dyn ObjectStore>> {
-    Err(MediaError::Config("media.s3 is set but this build has no S3 support: build with `--features s3`".into()))
 }

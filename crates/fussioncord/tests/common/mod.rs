@@ -1,9 +1,12 @@
 #![allow(dead_code)] // each of the two test binaries uses part of the harness
 //! The test harness: a server started in-process on port 0 with a fresh
-//! database (a temporary SQLite file, or a new PostgreSQL database), and an
-//! HTTP client that checks every answer is Discord-shaped JSON.
+//! database (a temporary SQLite file, or a new PostgreSQL database) and a
+//! fresh media store (a directory in the data directory, or a new bucket
+//! on the S3 server with `TEST_MEDIA=s3`), and an HTTP client that checks
+//! every answer is Discord-shaped JSON.
 
 pub mod etf;
+pub mod s3;
 pub mod voice;
 pub mod ws;
 
@@ -188,6 +191,10 @@ impl TestApp {
         classifier: Option<std::sync::Arc<dyn moderation::Classifier>>,
     ) -> Self {
         let mut config = config;
+        // `TEST_MEDIA=s3`: files in a bucket of their own on the S3 server.
+        if config.media.s3.is_none() && s3::media_backend() == "s3" {
+            config.media.s3 = Some(s3::config(&s3::fresh_bucket().await));
+        }
         // The voice gateway's certificate, signed by a CA the test's voice
         // clients trust.
         let voice_ca = if config.voice.tls_cert.is_none() {
@@ -224,6 +231,45 @@ impl TestApp {
 
     pub fn addr(&self) -> std::net::SocketAddr {
         self.running.as_ref().expect("running").addr
+    }
+
+    /// The keys under `prefix` (`attachments/`, `emojis/`, …) in this
+    /// server's media store, sorted: its files, and anything half-written —
+    /// in the directory, the staging files of uploads in progress; on S3,
+    /// the multipart uploads in progress (their parts are stored).
+    pub async fn media_keys(&self, prefix: &str) -> Vec<String> {
+        if let Some(s3) = &self.config.media.s3 {
+            return s3::keys(&s3.bucket, prefix).await;
+        }
+        fn walk(dir: &Path, root: &Path, out: &mut Vec<String>) {
+            let Ok(entries) = std::fs::read_dir(dir) else { return };
+            for e in entries {
+                let path = e.unwrap().path();
+                if path.is_dir() {
+                    walk(&path, root, out);
+                } else {
+                    let relative = path.strip_prefix(root).unwrap();
+                    out.push(
+                        relative.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/"),
+                    );
+                }
+            }
+        }
+        let root = self.config.media.dir(&self.config.data_dir);
+        let mut out = Vec::new();
+        walk(&root.join(prefix.trim_end_matches('/')), &root, &mut out);
+        out.retain(|k| k.starts_with(prefix));
+        out.sort();
+        out
+    }
+
+    /// The bytes the media store keeps under `key`, read from the
+    /// directory or the bucket itself; `None` when there is no such file.
+    pub async fn media_object(&self, key: &str) -> Option<Vec<u8>> {
+        match &self.config.media.s3 {
+            Some(s3) => s3::object(&s3.bucket, key).await,
+            None => std::fs::read(self.config.media.dir(&self.config.data_dir).join(key)).ok(),
+        }
     }
 
     /// Graceful shutdown, then a new server on the same data and port.

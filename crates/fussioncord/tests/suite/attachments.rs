@@ -14,7 +14,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 use crate::common::ws::ALL_INTENTS;
-use crate::common::{assert_error, TestApp, TestUser};
+use crate::common::{self, assert_error, TestApp, TestUser};
 
 /// A 3×2 PNG header (the server reads sizes from headers, it decodes no
 /// pixels), padded to `len` bytes.
@@ -92,32 +92,21 @@ pub(crate) async fn send_form(
 /// answer has gone.
 pub(crate) async fn until_no_files(app: &TestApp) {
     for _ in 0..100 {
-        if stored_files(app).is_empty() {
+        if stored_files(app).await.is_empty() {
             return;
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    panic!("files left behind: {:?}", stored_files(app));
+    panic!("files left behind: {:?}", stored_files(app).await);
 }
 
-pub(crate) fn stored_files(app: &TestApp) -> Vec<PathBuf> {
-    fn walk(dir: &Path, root: &Path, out: &mut Vec<PathBuf>) {
-        let Ok(entries) = std::fs::read_dir(dir) else { return };
-        for e in entries {
-            let path = e.unwrap().path();
-            if path.is_dir() {
-                walk(&path, root, out);
-            } else {
-                out.push(path.strip_prefix(root).unwrap().to_owned());
-            }
-        }
-    }
-    let root = app.config.data_dir.join("media");
-    let mut out = Vec::new();
-    walk(&root.join("attachments"), &root, &mut out);
-    walk(&root.join("uploads"), &root, &mut out);
-    out.sort();
-    out
+/// The attachments' and pre-uploads' files in the media store (on S3 with
+/// their uploads still in progress), as paths under the store's root.
+pub(crate) async fn stored_files(app: &TestApp) -> Vec<PathBuf> {
+    let mut keys = app.media_keys("attachments/").await;
+    keys.extend(app.media_keys("uploads/").await);
+    keys.sort();
+    keys.into_iter().map(PathBuf::from).collect()
 }
 
 async fn download(app: &TestApp, url: &str, headers: &[(&str, &str)]) -> reqwest::Response {
@@ -208,7 +197,7 @@ async fn several_files_with_descriptions_arrive_everywhere_and_download_byte_for
     let (_, history) = app.get(&format!("/channels/{channel}/messages"), &owner.token).await;
     assert_eq!(ids(&history[0]["attachments"]), ids(&msg["attachments"]));
     assert_eq!(history[0]["attachments"][1]["size"], json!(text.len()));
-    assert_eq!(stored_files(&app).len(), 3, "{:?}", stored_files(&app));
+    assert_eq!(stored_files(&app).await.len(), 3, "{:?}", stored_files(&app).await);
 
     // Ranges, ETags.
     let url = a[2]["url"].as_str().unwrap();
@@ -330,7 +319,7 @@ async fn an_edit_keeps_the_listed_attachments_and_deletes_the_others() {
     );
     assert_eq!(download(&app, drop["url"].as_str().unwrap(), &[]).await.status(), StatusCode::NOT_FOUND);
     assert_eq!(download(&app, keep["url"].as_str().unwrap(), &[]).await.status(), StatusCode::OK);
-    assert_eq!(stored_files(&app).len(), 1);
+    assert_eq!(stored_files(&app).await.len(), 1);
 
     // A multipart edit adds a file beside the one kept.
     let (status, edited) = send_form(
@@ -355,7 +344,7 @@ async fn an_edit_keeps_the_listed_attachments_and_deletes_the_others() {
     let (status, body) = app.patch(&path, &owner.token, json!({"attachments": [{"id": "12345"}]})).await;
     assert_eq!(status.as_u16(), 400, "{body}");
     assert_eq!(body["code"], 50035);
-    assert_eq!(stored_files(&app).len(), 2);
+    assert_eq!(stored_files(&app).await.len(), 2);
     // No content and no files left is an empty message.
     let (status, body) = app.patch(&path, &owner.token, json!({"content": "", "attachments": []})).await;
     assert_error(&(status, body), 400, 50006);
@@ -455,16 +444,16 @@ async fn files_need_attach_files() {
     assert_error(&result, 403, 50013);
 }
 
-#[tokio::test]
-async fn an_aborted_upload_leaves_no_object_and_no_message() {
-    let app = TestApp::spawn().await;
-    let (owner, channel) = setup(&app).await;
+/// Starts a message with a file whose first `sent` bytes are sent (more
+/// declared); answers the open socket. Blocks: from a test on several
+/// threads, within `block_in_place` when `sent` passes the socket buffers.
+fn start_upload(app: &TestApp, owner: &TestUser, channel: &str, sent: usize) -> std::net::TcpStream {
     let head = multipart(&[payload(json!({"content": "never"}))]);
-    // The body up to the middle of a file's bytes, then the connection closes.
+    // The body up to the middle of a file's bytes.
     let mut body = head[..head.len() - format!("--{BOUNDARY}--\r\n").len()].to_vec();
     write!(body, "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"files[0]\"; filename=\"half.bin\"\r\n\r\n")
         .unwrap();
-    body.extend(vec![7u8; 300_000]);
+    body.extend(vec![7u8; sent]);
     let request = format!(
         "POST /api/v10/channels/{channel}/messages HTTP/1.1\r\nHost: {}\r\nAuthorization: {}\r\n\
          Content-Type: multipart/form-data; boundary={BOUNDARY}\r\nContent-Length: {}\r\n\r\n",
@@ -476,18 +465,87 @@ async fn an_aborted_upload_leaves_no_object_and_no_message() {
     socket.write_all(request.as_bytes()).unwrap();
     socket.write_all(&body).unwrap();
     socket.flush().unwrap();
-    // The server has the file's first bytes: it is being written.
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    drop(socket);
-    let mut left = stored_files(&app);
-    for _ in 0..50 {
+    socket
+}
+
+/// Waits until no attachment file, finished or not, is left.
+async fn until_nothing_left(app: &TestApp) {
+    let mut left = stored_files(app).await;
+    for _ in 0..100 {
         if left.is_empty() {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
-        left = stored_files(&app);
+        left = stored_files(app).await;
     }
     assert!(left.is_empty(), "{left:?}");
+}
+
+#[tokio::test]
+async fn an_aborted_upload_leaves_no_object_and_no_message() {
+    let app = TestApp::spawn().await;
+    let (owner, channel) = setup(&app).await;
+    let socket = start_upload(&app, &owner, &channel, 300_000);
+    // The server has the file's first bytes: it is being written.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Then the connection closes.
+    drop(socket);
+    until_nothing_left(&app).await;
+    let (_, history) = app.get(&format!("/channels/{channel}/messages"), &owner.token).await;
+    assert_eq!(history.as_array().unwrap().len(), 0, "{history}");
+}
+
+/// Whole parts of unfinished attachment uploads that the store holds: on
+/// S3, the parts its multipart uploads stored; in the directory, the
+/// staging files' bytes in whole parts.
+async fn parts_in_progress(app: &TestApp) -> usize {
+    match &app.config.media.s3 {
+        Some(s3) => common::s3::stored_parts(&s3.bucket, "attachments/").await,
+        None => {
+            let root = app.config.media.dir(&app.config.data_dir);
+            let keys = app.media_keys("attachments/").await;
+            keys.iter()
+                .filter(|k| k.contains('#'))
+                .map(|k| std::fs::metadata(root.join(k)).map_or(0, |m| m.len() as usize / media::PART_BYTES))
+                .sum()
+        }
+    }
+}
+
+// Several threads: the test blocks on its socket while the server reads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_gone_after_whole_parts_were_stored_leaves_no_part() {
+    let app = TestApp::spawn().await;
+    let (owner, channel) = setup(&app).await;
+    // More than one part: the first is stored (on S3, uploaded) while the
+    // body still streams in.
+    let sent = media::PART_BYTES + 2 * 1024 * 1024;
+    let socket = tokio::task::block_in_place(|| start_upload(&app, &owner, &channel, sent));
+    let mut parts = 0;
+    for _ in 0..100 {
+        parts = parts_in_progress(&app).await;
+        if parts > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(parts, 1, "one whole part stored before the client goes");
+    // Nothing is visible under the attachment's key meanwhile.
+    match &app.config.media.s3 {
+        Some(s3) => assert_eq!(common::s3::objects(&s3.bucket, "").await, Vec::<String>::new()),
+        None => {
+            let files = stored_files(&app).await;
+            assert!(files.iter().all(|f| f.to_string_lossy().contains('#')), "only staging files: {files:?}");
+        }
+    }
+    drop(socket);
+    // The upload is aborted: no object, no upload in progress, no part.
+    until_nothing_left(&app).await;
+    assert_eq!(parts_in_progress(&app).await, 0);
+    if let Some(s3) = &app.config.media.s3 {
+        assert_eq!(common::s3::objects(&s3.bucket, "").await, Vec::<String>::new());
+        assert_eq!(common::s3::uploads(&s3.bucket, "").await, Vec::<String>::new());
+    }
     let (_, history) = app.get(&format!("/channels/{channel}/messages"), &owner.token).await;
     assert_eq!(history.as_array().unwrap().len(), 0, "{history}");
 }
@@ -511,7 +569,7 @@ async fn hostile_filenames_are_sanitised() {
     let titles: Vec<Value> = msg["attachments"].as_array().unwrap().iter().map(|a| a["title"].clone()).collect();
     assert_eq!(titles, [Value::Null, Value::Null, json!("...."), Value::Null, json!("héllo wörld.txt"), Value::Null]);
     // Each file is where the server put it, by ids, and nowhere else.
-    let stored = stored_files(&app);
+    let stored = stored_files(&app).await;
     assert_eq!(stored.len(), names.len(), "{stored:?}");
     for a in msg["attachments"].as_array().unwrap() {
         let expected = Path::new("attachments").join(&channel).join(a["id"].as_str().unwrap());
@@ -604,13 +662,13 @@ async fn pre_uploaded_files_are_claimed_by_a_message_or_expire() {
         .await;
     assert_eq!(status.as_u16(), 400, "{body}");
     // The unclaimed one is swept with its object; the claimed one stays.
-    let mut left = stored_files(&app);
+    let mut left = stored_files(&app).await;
     for _ in 0..100 {
         if left.len() == 1 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
-        left = stored_files(&app);
+        left = stored_files(&app).await;
     }
     assert_eq!(left.len(), 1, "{left:?}");
     let res = download(&app, a["url"].as_str().unwrap(), &[]).await;
@@ -662,13 +720,13 @@ async fn a_pre_upload_is_claimed_whole_once_and_a_later_put_changes_nothing() {
     let (_, history) = app.get(&path, &owner.token).await;
     assert_eq!(history.as_array().unwrap().len(), 2, "{history}");
     // Left: the two claimed files, and the never-uploaded one has no object.
-    let mut left = stored_files(&app);
+    let mut left = stored_files(&app).await;
     for _ in 0..100 {
         if left.len() == 2 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
-        left = stored_files(&app);
+        left = stored_files(&app).await;
     }
     assert_eq!(left.len(), 2, "{left:?}");
     assert!(left.iter().all(|p| p.starts_with("attachments")), "{left:?}");
@@ -685,7 +743,7 @@ async fn a_deleted_messages_files_stay_for_the_retention_then_go() {
     let (status, _) = app.delete(&format!("{path}/{}", msg["id"].as_str().unwrap()), &owner.token).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(stored_files(&app).len(), 1, "kept for the retention");
+    assert_eq!(stored_files(&app).await.len(), 1, "kept for the retention");
     until_no_files(&app).await;
 }
 
@@ -809,13 +867,13 @@ async fn voice_messages_carry_their_duration_and_waveform() {
         app.patch(&format!("{path}/{}", plain["id"].as_str().unwrap()), &owner.token, json!({"flags": 8192})).await;
     assert_eq!(status.as_u16(), 400, "{body}");
     // Only the voice message's file is left of all the refused ones.
-    let mut left = stored_files(&app);
+    let mut left = stored_files(&app).await;
     for _ in 0..100 {
         if left.len() == 1 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
-        left = stored_files(&app);
+        left = stored_files(&app).await;
     }
     assert_eq!(left.len(), 1, "{left:?}");
     let (_, history) = app.get(&path, &owner.token).await;
@@ -853,7 +911,7 @@ async fn a_bulk_delete_deletes_the_messages_files() {
         ids.push(msg["id"].clone());
     }
     let kept = app.send(&owner, &channel, "no files").await;
-    assert_eq!(stored_files(&app).len(), 2);
+    assert_eq!(stored_files(&app).await.len(), 2);
     let (status, body) = app.post(&format!("{path}/bulk-delete"), &owner.token, json!({"messages": ids})).await;
     assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
     until_no_files(&app).await;
@@ -876,17 +934,17 @@ async fn deleting_a_channel_or_a_guild_deletes_its_files() {
             send_form(&app, Method::POST, &format!("/channels/{ch}/messages"), &owner.token, &form).await;
         assert_eq!(status, StatusCode::OK, "{msg}");
     }
-    assert_eq!(stored_files(&app).len(), 2);
+    assert_eq!(stored_files(&app).await.len(), 2);
     let gone = |n: usize| {
         let app = &app;
         async move {
             for _ in 0..50 {
-                if stored_files(app).len() == n {
+                if stored_files(app).await.len() == n {
                     return;
                 }
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
-            panic!("{:?} left, not {n}", stored_files(app));
+            panic!("{:?} left, not {n}", stored_files(app).await);
         }
     };
     assert_eq!(app.delete(&format!("/channels/{other}"), &owner.token).await.0, StatusCode::OK);

@@ -64,10 +64,9 @@ async fn cdn(app: &TestApp, path: &str) -> reqwest::Response {
     app.client.get(format!("http://{}{path}", app.addr())).send().await.unwrap()
 }
 
-/// The files the media store keeps under `dir` (`emojis`, `stickers`); an
-/// emptied directory may be removed by the store, which counts as none.
-fn stored(app: &TestApp, dir: &str) -> usize {
-    std::fs::read_dir(app.config.data_dir.join("media").join(dir)).map_or(0, |entries| entries.count())
+/// The files the media store keeps under `dir` (`emojis`, `stickers`).
+async fn stored(app: &TestApp, dir: &str) -> usize {
+    app.media_keys(&format!("{dir}/")).await.len()
 }
 
 fn header(res: &reqwest::Response, name: &str) -> String {
@@ -219,8 +218,12 @@ async fn emoji_create_list_edit_delete_with_events_audit_and_cdn() {
     assert_eq!(cdn(&g.app, &format!("/emojis/{id}.webp?size=48")).await.status(), 200, "any image extension");
     assert_eq!(cdn(&g.app, &format!("/emojis/{id}.txt")).await.status(), 404);
     assert_eq!(cdn(&g.app, "/emojis/1234.png").await.status(), 404);
-    let file = g.app.config.data_dir.join("media/emojis").join(format!("{id}.png"));
-    assert_eq!(std::fs::read(&file).unwrap(), image, "kept in the media store, under a key the server built");
+    let file = format!("emojis/{id}.png");
+    assert_eq!(
+        g.app.media_object(&file).await,
+        Some(image.clone()),
+        "kept in the media store, under a key the server built"
+    );
 
     // Renamed.
     let (status, renamed) =
@@ -244,7 +247,7 @@ async fn emoji_create_list_edit_delete_with_events_audit_and_cdn() {
     assert_error(&g.app.get(&format!("{}/{id}", g.emojis()), &g.owner.token).await, 404, 10014);
     assert_error(&g.app.delete(&format!("{}/{id}", g.emojis()), &g.owner.token).await, 404, 10014);
     assert_eq!(cdn(&g.app, &format!("/emojis/{id}.png")).await.status(), 404);
-    assert!(!file.exists());
+    assert_eq!(g.app.media_object(&file).await, None);
 
     let actions = g.audit_actions().await;
     for action in [60, 61, 62] {
@@ -311,7 +314,7 @@ async fn bad_emojis_are_refused_with_field_errors_and_change_nothing() {
 
     let (_, list) = g.app.get(&g.emojis(), &g.owner.token).await;
     assert_eq!(list.as_array().unwrap().len(), 1, "only the good one: {list}");
-    assert_eq!(stored(&g.app, "emojis"), 1, "no file of a refused upload is kept");
+    assert_eq!(stored(&g.app, "emojis").await, 1, "no file of a refused upload is kept");
     // A bad rename changes nothing.
     let id = list[0]["id"].as_str().unwrap();
     assert_error(
@@ -336,7 +339,7 @@ async fn emoji_slots_are_fifty_of_each_kind() {
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let (_, list) = g.app.get(&g.emojis(), &g.owner.token).await;
     assert_eq!(list.as_array().unwrap().len(), 51);
-    assert_eq!(stored(&g.app, "emojis"), 51, "the refused upload's file is not kept");
+    assert_eq!(stored(&g.app, "emojis").await, 51, "the refused upload's file is not kept");
 }
 
 #[tokio::test]
@@ -622,9 +625,9 @@ async fn stickers_crud_events_cdn_and_sticker_ids_on_messages() {
 
     // Deleting the guild takes the files of its expressions with it.
     let (_, emoji) = g.create_emoji(&g.owner, "last", data_uri("image/png", &png(100))).await;
-    assert_eq!((stored(&g.app, "emojis"), stored(&g.app, "stickers")), (1, 3));
+    assert_eq!((stored(&g.app, "emojis").await, stored(&g.app, "stickers").await), (1, 3));
     assert_eq!(g.app.delete(&format!("/guilds/{}", g.guild), &g.owner.token).await.0, StatusCode::NO_CONTENT);
-    assert_eq!((stored(&g.app, "emojis"), stored(&g.app, "stickers")), (0, 0));
+    assert_eq!((stored(&g.app, "emojis").await, stored(&g.app, "stickers").await), (0, 0));
     assert_eq!(cdn(&g.app, &format!("/emojis/{}.png", emoji["id"].as_str().unwrap())).await.status(), 404);
 }
 
@@ -653,5 +656,5 @@ async fn bad_stickers_and_the_sticker_slots() {
         assert_eq!(status, StatusCode::CREATED, "{i}: {body}");
     }
     assert_error(&g.create_sticker(&g.owner, "sixth", ("a.png", "image/png", png(100))).await, 400, 30039);
-    assert_eq!(stored(&g.app, "stickers"), 5, "no file of a refused upload is kept");
+    assert_eq!(stored(&g.app, "stickers").await, 5, "no file of a refused upload is kept");
 }

@@ -57,18 +57,10 @@ fn vp8x(width: u32, height: u32) -> Vec<u8> {
     bytes
 }
 
-fn avatar_dir(app: &TestApp, user: &str) -> std::path::PathBuf {
-    app.config.data_dir.join("media").join("avatars").join(user)
-}
-
 /// Files stored for `user`, by name.
-fn stored(app: &TestApp, user: &str) -> Vec<String> {
-    let mut names: Vec<String> = match std::fs::read_dir(avatar_dir(app, user)) {
-        Ok(dir) => dir.map(|e| e.unwrap().file_name().into_string().unwrap()).collect(),
-        Err(_) => Vec::new(),
-    };
-    names.sort();
-    names
+async fn stored(app: &TestApp, user: &str) -> Vec<String> {
+    let prefix = format!("avatars/{user}/");
+    app.media_keys(&prefix).await.into_iter().map(|k| k[prefix.len()..].to_owned()).collect()
 }
 
 async fn fetch(app: &TestApp, path: &str, etag: Option<&str>) -> reqwest::Response {
@@ -94,7 +86,7 @@ async fn avatars_are_stored_served_cached_and_replaced() {
     assert!(hash.len() == 32 && hash.bytes().all(|b| b.is_ascii_hexdigit()), "{hash}");
     assert_eq!(phone.dispatch("USER_UPDATE").await["d"]["avatar"], json!(hash));
     assert_eq!(app.get(&format!("/users/{}", alice.id), &bob.token).await.1["avatar"], json!(hash));
-    assert_eq!(stored(&app, &alice.id), vec![format!("{hash}.png")]);
+    assert_eq!(stored(&app, &alice.id).await, vec![format!("{hash}.png")]);
 
     let url = format!("/avatars/{}/{hash}.png", alice.id);
     let res = fetch(&app, &url, None).await;
@@ -125,7 +117,7 @@ async fn avatars_are_stored_served_cached_and_replaced() {
     let (_, me) = app.patch("/users/@me", &alice.token, json!({ "avatar": data_uri("image/gif", &gif) })).await;
     let animated = me["avatar"].as_str().unwrap().to_owned();
     assert!(animated.starts_with("a_") && animated != hash, "{animated}");
-    assert_eq!(stored(&app, &alice.id), vec![format!("{animated}.gif")]);
+    assert_eq!(stored(&app, &alice.id).await, vec![format!("{animated}.gif")]);
     assert_eq!(fetch(&app, &url, None).await.status(), 404, "the replaced avatar is gone");
     let res = fetch(&app, &format!("/avatars/{}/{animated}.gif", alice.id), None).await;
     assert_eq!(header(&res, "content-type"), "image/gif");
@@ -143,12 +135,12 @@ async fn avatars_are_stored_served_cached_and_replaced() {
     let webp = image(WEBP, 100);
     let (_, me) = app.patch("/users/@me", &alice.token, json!({ "avatar": data_uri("image/webp", &webp) })).await;
     let webp_hash = me["avatar"].as_str().unwrap().to_owned();
-    assert_eq!(stored(&app, &alice.id), vec![format!("{webp_hash}.webp")]);
+    assert_eq!(stored(&app, &alice.id).await, vec![format!("{webp_hash}.webp")]);
 
     // Null removes it.
     let (_, me) = app.patch("/users/@me", &alice.token, json!({ "avatar": null })).await;
     assert_eq!(me["avatar"], Value::Null);
-    assert!(stored(&app, &alice.id).is_empty());
+    assert!(stored(&app, &alice.id).await.is_empty());
     assert_eq!(fetch(&app, &format!("/avatars/{}/{webp_hash}.webp", alice.id), None).await.status(), 404);
 
     // Bots upload theirs as people do.
@@ -166,7 +158,7 @@ async fn bad_images_are_refused_and_change_nothing() {
     let png = image(PNG, 500);
     let (_, me) = app.patch("/users/@me", &alice.token, json!({ "avatar": data_uri("image/png", &png) })).await;
     let kept = me["avatar"].clone();
-    let before = stored(&app, &alice.id);
+    let before = stored(&app, &alice.id).await;
     assert_eq!(before.len(), 1);
 
     let cases = [
@@ -209,5 +201,5 @@ async fn bad_images_are_refused_and_change_nothing() {
 
     let (_, me) = app.get("/users/@me", &alice.token).await;
     assert_eq!((me["avatar"].clone(), me["global_name"].clone()), (kept, Value::Null));
-    assert_eq!(stored(&app, &alice.id), before);
+    assert_eq!(stored(&app, &alice.id).await, before);
 }
