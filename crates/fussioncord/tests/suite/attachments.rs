@@ -618,7 +618,9 @@ async fn html_and_svg_are_only_ever_downloads() {
 
 #[tokio::test]
 async fn pre_uploaded_files_are_claimed_by_a_message_or_expire() {
-    let app = TestApp::spawn_with(|c| c.media.upload_expiry_secs = 1).await;
+    // Short enough to see the sweep, long enough for a loaded machine (and
+    // S3) to upload and claim in time.
+    let app = TestApp::spawn_with(|c| c.media.upload_expiry_secs = 3).await;
     let (owner, channel) = setup(&app).await;
     let (status, body) = app
         .post(
@@ -663,7 +665,7 @@ async fn pre_uploaded_files_are_claimed_by_a_message_or_expire() {
     assert_eq!(status.as_u16(), 400, "{body}");
     // The unclaimed one is swept with its object; the claimed one stays.
     let mut left = stored_files(&app).await;
-    for _ in 0..100 {
+    for _ in 0..200 {
         if left.len() == 1 {
             break;
         }
