@@ -65,6 +65,33 @@ fn upload_row(r: &AnyRow) -> Result<UploadRow> {
     })
 }
 
+impl SqlStore {
+    /// `head` (a SELECT or DELETE) over the rows of `ids` uploaded to
+    /// `channel` since `since`, by `user` when one is given; `tail` after.
+    async fn matching_uploads(
+        &self,
+        head: &str,
+        tail: &str,
+        channel: ChannelId,
+        user: Option<UserId>,
+        ids: &[AttachmentId],
+        since: i64,
+    ) -> Result<Vec<UploadRow>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "{head} WHERE channel_id = $1 AND ($2 = 0 OR user_id = $2) AND created_at >= $3 AND id IN ({}) {tail}",
+            placeholders(4, ids.len())
+        );
+        let mut q = sqlx::query(&sql).bind(to_db(channel)).bind(user.map_or(0, to_db)).bind(since);
+        for id in ids {
+            q = q.bind(to_db(*id));
+        }
+        q.fetch_all(&self.writer).await?.iter().map(upload_row).collect()
+    }
+}
+
 #[async_trait]
 impl UploadStore for SqlStore {
     async fn create_upload(&self, row: &UploadRow) -> Result<()> {
@@ -86,19 +113,8 @@ impl UploadStore for SqlStore {
         ids: &[AttachmentId],
         since: i64,
     ) -> Result<Vec<UploadRow>> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let sql = format!(
-            "SELECT id, channel_id, user_id, filename, created_at FROM uploads
-             WHERE channel_id = $1 AND ($2 = 0 OR user_id = $2) AND created_at >= $3 AND id IN ({})",
-            placeholders(4, ids.len())
-        );
-        let mut q = sqlx::query(&sql).bind(to_db(channel)).bind(user.map_or(0, to_db)).bind(since);
-        for id in ids {
-            q = q.bind(to_db(*id));
-        }
-        q.fetch_all(&self.writer).await?.iter().map(upload_row).collect()
+        let select = "SELECT id, channel_id, user_id, filename, created_at FROM uploads";
+        self.matching_uploads(select, "", channel, user, ids, since).await
     }
 
     async fn take_uploads(
@@ -108,19 +124,8 @@ impl UploadStore for SqlStore {
         ids: &[AttachmentId],
         since: i64,
     ) -> Result<Vec<UploadRow>> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let sql = format!(
-            "DELETE FROM uploads WHERE channel_id = $1 AND user_id = $2 AND created_at >= $3 AND id IN ({})
-             RETURNING id, channel_id, user_id, filename, created_at",
-            placeholders(4, ids.len())
-        );
-        let mut q = sqlx::query(&sql).bind(to_db(channel)).bind(to_db(user)).bind(since);
-        for id in ids {
-            q = q.bind(to_db(*id));
-        }
-        q.fetch_all(&self.writer).await?.iter().map(upload_row).collect()
+        let returning = "RETURNING id, channel_id, user_id, filename, created_at";
+        self.matching_uploads("DELETE FROM uploads", returning, channel, Some(user), ids, since).await
     }
 
     async fn delete_uploads(&self, ids: &[AttachmentId]) -> Result<()> {

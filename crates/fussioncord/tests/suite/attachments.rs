@@ -91,13 +91,21 @@ pub(crate) async fn send_form(
 /// refused or abandoned upload are deleted in the background once the
 /// answer has gone.
 pub(crate) async fn until_no_files(app: &TestApp) {
-    for _ in 0..100 {
-        if stored_files(app).await.is_empty() {
-            return;
+    until_files(app, 0, Duration::from_secs(5)).await;
+}
+
+/// Waits (up to `wait`) until the media store holds `n` files (deletions
+/// and sweeps happen in the background); answers them.
+pub(crate) async fn until_files(app: &TestApp, n: usize, wait: Duration) -> Vec<PathBuf> {
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        let left = stored_files(app).await;
+        if left.len() == n {
+            return left;
         }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        assert!(tokio::time::Instant::now() < deadline, "{left:?} left, not {n}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    panic!("files left behind: {:?}", stored_files(app).await);
 }
 
 /// The attachments' and pre-uploads' files in the media store (on S3 with
@@ -470,15 +478,7 @@ fn start_upload(app: &TestApp, owner: &TestUser, channel: &str, sent: usize) -> 
 
 /// Waits until no attachment file, finished or not, is left.
 async fn until_nothing_left(app: &TestApp) {
-    let mut left = stored_files(app).await;
-    for _ in 0..100 {
-        if left.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        left = stored_files(app).await;
-    }
-    assert!(left.is_empty(), "{left:?}");
+    until_files(app, 0, Duration::from_secs(10)).await;
 }
 
 #[tokio::test]
@@ -664,15 +664,7 @@ async fn pre_uploaded_files_are_claimed_by_a_message_or_expire() {
         .await;
     assert_eq!(status.as_u16(), 400, "{body}");
     // The unclaimed one is swept with its object; the claimed one stays.
-    let mut left = stored_files(&app).await;
-    for _ in 0..200 {
-        if left.len() == 1 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        left = stored_files(&app).await;
-    }
-    assert_eq!(left.len(), 1, "{left:?}");
+    until_files(&app, 1, Duration::from_secs(20)).await;
     let res = download(&app, a["url"].as_str().unwrap(), &[]).await;
     assert_eq!(res.status(), StatusCode::OK);
 }
@@ -722,15 +714,7 @@ async fn a_pre_upload_is_claimed_whole_once_and_a_later_put_changes_nothing() {
     let (_, history) = app.get(&path, &owner.token).await;
     assert_eq!(history.as_array().unwrap().len(), 2, "{history}");
     // Left: the two claimed files, and the never-uploaded one has no object.
-    let mut left = stored_files(&app).await;
-    for _ in 0..100 {
-        if left.len() == 2 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        left = stored_files(&app).await;
-    }
-    assert_eq!(left.len(), 2, "{left:?}");
+    let left = until_files(&app, 2, Duration::from_secs(5)).await;
     assert!(left.iter().all(|p| p.starts_with("attachments")), "{left:?}");
 }
 
@@ -869,15 +853,7 @@ async fn voice_messages_carry_their_duration_and_waveform() {
         app.patch(&format!("{path}/{}", plain["id"].as_str().unwrap()), &owner.token, json!({"flags": 8192})).await;
     assert_eq!(status.as_u16(), 400, "{body}");
     // Only the voice message's file is left of all the refused ones.
-    let mut left = stored_files(&app).await;
-    for _ in 0..100 {
-        if left.len() == 1 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        left = stored_files(&app).await;
-    }
-    assert_eq!(left.len(), 1, "{left:?}");
+    until_files(&app, 1, Duration::from_secs(5)).await;
     let (_, history) = app.get(&path, &owner.token).await;
     assert_eq!(history.as_array().unwrap().len(), 2, "{history}");
 
@@ -937,22 +913,10 @@ async fn deleting_a_channel_or_a_guild_deletes_its_files() {
         assert_eq!(status, StatusCode::OK, "{msg}");
     }
     assert_eq!(stored_files(&app).await.len(), 2);
-    let gone = |n: usize| {
-        let app = &app;
-        async move {
-            for _ in 0..50 {
-                if stored_files(app).await.len() == n {
-                    return;
-                }
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-            panic!("{:?} left, not {n}", stored_files(app).await);
-        }
-    };
     assert_eq!(app.delete(&format!("/channels/{other}"), &owner.token).await.0, StatusCode::OK);
-    gone(1).await;
+    until_files(&app, 1, Duration::from_secs(5)).await;
     assert_eq!(app.delete(&format!("/guilds/{guild}"), &owner.token).await.0, StatusCode::NO_CONTENT);
-    gone(0).await;
+    until_files(&app, 0, Duration::from_secs(5)).await;
 }
 
 /// Writes a request head and the first `body` bytes, then reads the answer
