@@ -449,41 +449,40 @@ impl Gone {
     }
 }
 
-/// Deletes, in the background, the files of what is gone: at once, or
-/// after `media.delete_after_secs` through the store's deletion queue (if
-/// the queue cannot be written, at once: a file no row names is never
-/// kept). The request that dropped them does not wait.
-fn delete_later(ctx: &Domain, gone: Vec<Gone>) {
-    if gone.is_empty() {
-        return;
-    }
-    let (store, media) = (ctx.store.clone(), ctx.media.clone());
+/// Deletes the files of what is gone: at once, or after
+/// `media.delete_after_secs` through the store's deletion queue (if the
+/// queue cannot be written, at once: a file no row names is never kept).
+async fn delete_gone(store: &dyn store::Store, media: &Media, gone: Vec<Gone>) {
     let retention = media.config().delete_after_secs;
-    tokio::spawn(async move {
-        if retention > 0 {
-            let due = Timestamp::now().unix_ms() + (retention as i64) * 1000;
-            let targets: Vec<String> = gone.iter().map(|g| g.target()).collect();
-            match store.queue_deletions(&targets, due).await {
-                Ok(()) => return,
-                Err(e) => tracing::warn!(error = %e, "could not queue files for deletion; deleting them now"),
-            }
+    if retention > 0 {
+        let due = Timestamp::now().unix_ms() + (retention as i64) * 1000;
+        let targets: Vec<String> = gone.iter().map(|g| g.target()).collect();
+        match store.queue_deletions(&targets, due).await {
+            Ok(()) => return,
+            Err(e) => tracing::warn!(error = %e, "could not queue files for deletion; deleting them now"),
         }
-        for g in gone {
-            g.delete(&media).await;
-        }
-    });
+    }
+    for g in gone {
+        g.delete(media).await;
+    }
 }
 
 /// Deletes the objects of attachments no message names any more (now or
-/// after the retention).
-pub fn forget(ctx: &Domain, channel: ChannelId, gone: &[AttachmentRow]) {
-    delete_later(ctx, gone.iter().map(|a| Gone::Attachment(channel, a.id)).collect());
+/// after the retention): once this returns, without a retention, their
+/// URLs answer 404.
+pub async fn forget(ctx: &Domain, channel: ChannelId, gone: &[AttachmentRow]) {
+    if !gone.is_empty() {
+        let gone = gone.iter().map(|a| Gone::Attachment(channel, a.id)).collect();
+        delete_gone(ctx.store.as_ref(), &ctx.media, gone).await;
+    }
 }
 
-/// Deletes the files of channels that no longer exist (a deleted channel
-/// or guild): no row names them any more.
+/// Deletes, in the background, the files of channels that no longer exist
+/// (a deleted channel or guild): no row names them any more.
 pub fn forget_channels(ctx: &Domain, channels: Vec<ChannelId>) {
-    delete_later(ctx, channels.into_iter().map(Gone::Channel).collect());
+    let (store, media) = (ctx.store.clone(), ctx.media.clone());
+    let gone = channels.into_iter().map(Gone::Channel).collect();
+    tokio::spawn(async move { delete_gone(store.as_ref(), &media, gone).await });
 }
 
 /// The media store's housekeeping, until the server ends: the pre-uploads

@@ -450,7 +450,7 @@ pub async fn edit(ctx: &Domain, user: &UserRow, channel: ChannelId, id: MessageI
         cleanup.keep(|key| row.attachments.iter().any(|a| *key == Key::attachment(row.channel_id, a.id)));
     }
     // Only once no row names them.
-    files::forget(ctx, access.channel.id, &dropped);
+    files::forget(ctx, access.channel.id, &dropped).await;
     let (id, content) = (row.id, row.content.clone());
     let mut message = render_one(ctx, &Viewer::everything(user.id), row).await?;
     ctx.message_updated(&access.place(), message.clone(), access.member());
@@ -502,7 +502,7 @@ pub async fn bulk_delete(
         .collect();
     let deleted = ctx.store.delete_messages(access.channel.id, ids, Some(&entry)).await?;
     for m in with_files.iter().filter(|m| deleted.contains(&m.id)) {
-        files::forget(ctx, access.channel.id, &m.attachments);
+        files::forget(ctx, access.channel.id, &m.attachments).await;
     }
     if !deleted.is_empty() {
         ctx.messages_bulk_deleted(&access.place(), &deleted);
@@ -532,7 +532,7 @@ pub async fn delete(ctx: &Domain, user: &UserRow, channel: ChannelId, id: Messag
         _ => None,
     };
     if ctx.store.delete_message(access.channel.id, row.id, entry.as_ref()).await? {
-        files::forget(ctx, access.channel.id, &row.attachments);
+        files::forget(ctx, access.channel.id, &row.attachments).await;
         ctx.message_deleted(&access.place(), row.id);
         if let (Some(g), Some(e)) = (&access.guild, &entry) {
             ctx.announce_audit(g, e).await?;
