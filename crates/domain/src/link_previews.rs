@@ -74,7 +74,7 @@ impl Pending {
             // The server may have stopped meanwhile.
             let Some(ctx) = domain.upgrade() else { return };
             if let Err(e) = job.store(&ctx, previews).await {
-                tracing::warn!(error = %e, "storing link previews failed");
+                tracing::warn!(error = ?e, "storing link previews failed");
             }
         });
     }

@@ -381,11 +381,7 @@ pub async fn edit(ctx: &Domain, user: &UserRow, channel: ChannelId, id: MessageI
         None => row.embeds.iter().any(|e| !link_previews::is_preview(e)),
     };
     // Stickers cannot be edited, but they keep a message without words or files.
-    if content_after.trim().is_empty()
-        && attachments.is_empty()
-        && row.sticker_items.is_empty()
-        && !has_embeds
-    {
+    if content_after.trim().is_empty() && attachments.is_empty() && row.sticker_items.is_empty() && !has_embeds {
         return Err(Error::empty_message());
     }
     // The body's embeds replace the rich ones; link previews stay for now.

@@ -9,8 +9,8 @@ use model::expression::{Emoji, Sticker, StickerItem};
 use model::guild::{Guild, Member, Role, RoleColors, UserGuild};
 use model::invite::{Invite, InviteChannel, InviteGuild, InviteMetadata};
 use model::message::{
-    Attachment, Embed, EmbedAuthor, EmbedField, EmbedFooter, EmbedMedia, EmbedProvider, Message, MessageReference, Reaction,
-    ReactionCountDetails, ReactionEmoji,
+    Attachment, Embed, EmbedAuthor, EmbedField, EmbedFooter, EmbedMedia, EmbedProvider, Message, MessageReference,
+    Reaction, ReactionCountDetails, ReactionEmoji,
 };
 use model::user::{CurrentUser, CustomStatus, Relationship, User, UserSettings};
 use model::Timestamp;

@@ -64,16 +64,16 @@ const V4_SPECIAL: &[(u32, u8)] = &[
 /// IPv6 blocks that are not globally reachable, besides those that embed
 /// an IPv4 address (handled by [`embedded_v4`]).
 const V6_SPECIAL: &[(u128, u8)] = &[
-    (0, 96),                                        // ::/96: unspecified, loopback, IPv4-compatible
-    (0x0064_ff9b_0001 << 80, 48),                   // 64:ff9b:1::/48 local-use NAT64
-    (0x0100 << 112, 64),                            // 100::/64 discard-only
-    (0x2001 << 112, 23),                            // 2001::/23 IETF protocol assignments (Teredo, ORCHID, …)
-    ((0x2001 << 112) | (0x0db8 << 96), 32),         // 2001:db8::/32 documentation
-    (0x3fff << 112, 20),                            // 3fff::/20 documentation
-    (0xfc00 << 112, 7),                             // fc00::/7 unique local
-    (0xfe80 << 112, 10),                            // fe80::/10 link-local
-    (0xfec0 << 112, 10),                            // fec0::/10 site-local (deprecated)
-    (0xff00 << 112, 8),                             // ff00::/8 multicast
+    (0, 96),                                // ::/96: unspecified, loopback, IPv4-compatible
+    (0x0064_ff9b_0001 << 80, 48),           // 64:ff9b:1::/48 local-use NAT64
+    (0x0100 << 112, 64),                    // 100::/64 discard-only
+    (0x2001 << 112, 23),                    // 2001::/23 IETF protocol assignments (Teredo, ORCHID, …)
+    ((0x2001 << 112) | (0x0db8 << 96), 32), // 2001:db8::/32 documentation
+    (0x3fff << 112, 20),                    // 3fff::/20 documentation
+    (0xfc00 << 112, 7),                     // fc00::/7 unique local
+    (0xfe80 << 112, 10),                    // fe80::/10 link-local
+    (0xfec0 << 112, 10),                    // fec0::/10 site-local (deprecated)
+    (0xff00 << 112, 8),                     // ff00::/8 multicast
 ];
 
 /// The IPv4 address an IPv6 address carries and would reach: IPv4-mapped

@@ -217,9 +217,7 @@ impl Fetcher {
             let take = chunk.len().min(max - body.len());
             body.extend_from_slice(&chunk[..take]);
             let done = match read {
-                Read::Head => {
-                    body[searched_from..].windows(7).any(|w| w.eq_ignore_ascii_case(b"</head>"))
-                }
+                Read::Head => body[searched_from..].windows(7).any(|w| w.eq_ignore_ascii_case(b"</head>")),
                 Read::ImageHeader => imagesize::blob_size(&body).is_ok(),
                 Read::Whole => false,
             };

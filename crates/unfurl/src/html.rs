@@ -67,7 +67,10 @@ pub fn parse(html: &str) -> Metadata {
         let closing = rest.get(1) == Some(&b'/');
         let name_start = lt + 1 + usize::from(closing);
         let name_end = name_start
-            + bytes[name_start..].iter().take_while(|b| b.is_ascii_alphanumeric() || **b == b'-' || **b == b':').count();
+            + bytes[name_start..]
+                .iter()
+                .take_while(|b| b.is_ascii_alphanumeric() || **b == b'-' || **b == b':')
+                .count();
         if name_end == name_start {
             p = lt + 1;
             continue;
@@ -85,7 +88,8 @@ pub fn parse(html: &str) -> Metadata {
         match name.as_str() {
             "body" => break,
             "meta" if metas.len() < MAX_METAS => {
-                let key = attr(&attrs, "property").or_else(|| attr(&attrs, "name")).or_else(|| attr(&attrs, "itemprop"));
+                let key =
+                    attr(&attrs, "property").or_else(|| attr(&attrs, "name")).or_else(|| attr(&attrs, "itemprop"));
                 if let (Some(key), Some(content)) = (key, attr(&attrs, "content")) {
                     metas.push((key.trim().to_ascii_lowercase(), content.to_owned()));
                 }
@@ -113,7 +117,9 @@ pub fn parse(html: &str) -> Metadata {
         }
     }
     let get = |keys: &[&str]| {
-        keys.iter().find_map(|k| metas.iter().find(|(key, v)| key.as_str() == *k && !v.trim().is_empty()).map(|(_, v)| v.clone()))
+        keys.iter().find_map(|k| {
+            metas.iter().find(|(key, v)| key.as_str() == *k && !v.trim().is_empty()).map(|(_, v)| v.clone())
+        })
     };
     let number = |keys: &[&str]| get(keys).and_then(|v| v.trim().parse::<u32>().ok()).filter(|n| *n > 0);
     let text = |v: Option<String>, max: usize| v.map(|v| clean(&v, max)).filter(|v| !v.is_empty());
@@ -396,7 +402,8 @@ mod tests {
         let comments = "<!-".repeat(300_000);
         let _ = parse(&comments);
         assert!(start.elapsed() < std::time::Duration::from_secs(5), "took {:?}", start.elapsed());
-        let long = format!("<title>{}</title><meta name=description content=\"{}\">", "t".repeat(10_000), "d ".repeat(5000));
+        let long =
+            format!("<title>{}</title><meta name=description content=\"{}\">", "t".repeat(10_000), "d ".repeat(5000));
         let m = parse(&long);
         assert_eq!(m.title.unwrap().chars().count(), MAX_TITLE);
         assert!(m.description.unwrap().chars().count() <= MAX_DESCRIPTION);

@@ -13,7 +13,6 @@ pub mod links;
 #[cfg(test)]
 mod tests;
 
-
 use serde::Deserialize;
 use tokio::sync::Semaphore;
 
@@ -170,13 +169,14 @@ impl Unfurler {
         }
         .unwrap_or_default();
         let image_url = meta.image.as_deref().and_then(|u| web_url(&page, u));
-        let image = image_url.map(|url| Image { url, width: meta.image_width, height: meta.image_height }).or_else(|| {
-            oembed.thumbnail_url.as_deref().and_then(|u| web_url(&page, u)).map(|url| Image {
-                url,
-                width: dimension(&oembed.thumbnail_width),
-                height: dimension(&oembed.thumbnail_height),
-            })
-        });
+        let image =
+            image_url.map(|url| Image { url, width: meta.image_width, height: meta.image_height }).or_else(|| {
+                oembed.thumbnail_url.as_deref().and_then(|u| web_url(&page, u)).map(|url| Image {
+                    url,
+                    width: dimension(&oembed.thumbnail_width),
+                    height: dimension(&oembed.thumbnail_height),
+                })
+            });
         let text = |v: Option<String>, max| v.map(|v| clip(&v, max)).filter(|v: &String| !v.is_empty());
         let preview = Preview {
             kind: if meta.kind.as_deref() == Some("article") { Kind::Article } else { Kind::Link },
