@@ -914,7 +914,10 @@ fn schemas() -> Vec<(&'static str, S)> {
         (
             "Embed",
             object(
-                [("type", described("always rich for sent embeds", string()))],
+                [(
+                    "type",
+                    described("rich for sent embeds; link, article or image for the server's link previews", string()),
+                )],
                 [
                     ("title", string()),
                     ("description", string()),
@@ -924,6 +927,7 @@ fn schemas() -> Vec<(&'static str, S)> {
                     ("footer", object([("text", string())], [("icon_url", string()), ("proxy_icon_url", string())])),
                     ("image", refer("EmbedMedia")),
                     ("thumbnail", refer("EmbedMedia")),
+                    ("provider", object([], [("name", string()), ("url", string())])),
                     (
                         "author",
                         object(

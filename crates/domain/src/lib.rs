@@ -16,6 +16,7 @@ pub mod files;
 pub mod fill;
 pub mod guilds;
 pub mod invites;
+pub mod link_previews;
 pub mod members;
 pub mod messages;
 pub mod names;
@@ -56,6 +57,8 @@ pub struct Domain {
     pub voice: Arc<voice::VoiceStates>,
     /// Where uploaded files live, and the signer of their URLs.
     pub media: Arc<media::Media>,
+    /// Link previews: which links, and the fetcher that may reach them.
+    pub unfurl: Arc<unfurl::Unfurler>,
 }
 
 /// A `Domain` held without keeping it alive: for tasks that follow the bus,
@@ -71,6 +74,7 @@ pub struct WeakDomain {
     cache: Weak<cache::Cache>,
     voice: Weak<voice::VoiceStates>,
     media: Weak<media::Media>,
+    unfurl: Weak<unfurl::Unfurler>,
 }
 
 impl Domain {
@@ -85,6 +89,7 @@ impl Domain {
             cache: Arc::downgrade(&self.cache),
             voice: Arc::downgrade(&self.voice),
             media: Arc::downgrade(&self.media),
+            unfurl: Arc::downgrade(&self.unfurl),
         }
     }
 }
@@ -102,6 +107,7 @@ impl WeakDomain {
             cache: self.cache.upgrade()?,
             voice: self.voice.upgrade()?,
             media: self.media.upgrade()?,
+            unfurl: self.unfurl.upgrade()?,
         })
     }
 }

@@ -20,6 +20,7 @@ use crate::audit::{action, Reason};
 use crate::automod;
 use crate::embeds::{self, EmbedInput};
 use crate::files::{self, AttachmentRef, Cleanup, StoredFile};
+use crate::link_previews;
 use crate::publish::Place;
 use crate::render::{self, Viewer};
 use crate::{Domain, Error, FormErrors, Result};
@@ -320,6 +321,7 @@ async fn send_as_user(ctx: &Domain, user: &UserRow, channel: ChannelId, mut draf
     cleanup.keep(|key| stored.attachments.iter().any(|a| *key == Key::attachment(stored.channel_id, a.id)));
     drop(cleanup);
     let (id, content) = (stored.id, stored.content.clone());
+    let previews = if created { link_previews::prepare(ctx, &access, user, &stored) } else { None };
     let mut message = if created {
         render::fresh_message(ctx, &stored, user, reply_to.as_ref()).await?
     } else {
@@ -328,6 +330,9 @@ async fn send_as_user(ctx: &Domain, user: &UserRow, channel: ChannelId, mut draf
     };
     if created {
         ctx.message_created(&place, message.clone(), access.member());
+        if let Some(p) = previews {
+            p.start(ctx);
+        }
         if let Some(v) = &verdict {
             automod::execute(ctx, &access, user, &content, v, Some(id)).await;
         }
@@ -410,18 +415,21 @@ pub async fn edit(ctx: &Domain, user: &UserRow, channel: ChannelId, id: MessageI
         files::attachments_for_edit(&row.attachments, edit.attachments.as_deref(), &edit.files, &mut errors)?;
     errors.finish()?;
     let content_after = edit.content.as_deref().unwrap_or(&row.content);
-    let embeds_after = embeds.as_ref().unwrap_or(&row.embeds);
+    // Link previews do not keep a message: they go with its content.
+    let has_embeds = match &embeds {
+        Some(e) => !e.is_empty(),
+        None => row.embeds.iter().any(|e| !link_previews::is_preview(e)),
+    };
     // Stickers cannot be edited, but they keep a message without words or files.
-    if content_after.trim().is_empty()
-        && attachments.is_empty()
-        && row.sticker_items.is_empty()
-        && embeds_after.is_empty()
-    {
+    if content_after.trim().is_empty() && attachments.is_empty() && row.sticker_items.is_empty() && !has_embeds {
         return Err(Error::empty_message());
     }
+    // The body's embeds replace the rich ones; link previews stay for now.
     if let Some(embeds) = embeds {
-        row.embeds = embeds;
+        row.embeds.retain(link_previews::is_preview);
+        row.embeds.splice(0..0, embeds);
     }
+    let content_before = row.content.clone();
     let dropped: Vec<_> =
         row.attachments.iter().filter(|a| !attachments.iter().any(|k| k.id == a.id)).cloned().collect();
     row.attachments = attachments;
@@ -444,16 +452,32 @@ pub async fn edit(ctx: &Domain, user: &UserRow, channel: ChannelId, id: MessageI
     if let Some(flags) = edit.flags {
         row.flags = flags;
     }
+    // Previews belong to the content they were made for, and go when
+    // SUPPRESS_EMBEDS is set.
+    if row.content != content_before || row.flags & link_previews::SUPPRESS_EMBEDS != 0 {
+        row.embeds.retain(|e| !link_previews::is_preview(e));
+    }
     row.edited_at = Some(Timestamp::now().unix_ms());
     ctx.store.edit_message(&row).await?;
     if let Some(mut cleanup) = cleanup {
         cleanup.keep(|key| row.attachments.iter().any(|a| *key == Key::attachment(row.channel_id, a.id)));
     }
+    // A message left without previews (new content, SUPPRESS_EMBEDS
+    // cleared, or previews still on their way) gets them made again, once
+    // the edit is announced.
+    let previews = if row.embeds.iter().any(link_previews::is_preview) {
+        None
+    } else {
+        link_previews::prepare(ctx, &access, user, &row)
+    };
     // Only once no row names them.
     files::forget(ctx, access.channel.id, &dropped).await;
     let (id, content) = (row.id, row.content.clone());
     let mut message = render_one(ctx, &Viewer::everything(user.id), row).await?;
     ctx.message_updated(&access.place(), message.clone(), access.member());
+    if let Some(p) = previews {
+        p.start(ctx);
+    }
     if let Some(v) = &verdict {
         automod::execute(ctx, &access, user, &content, v, Some(id)).await;
     }

@@ -9,8 +9,8 @@ use model::expression::{Emoji, Sticker, StickerItem};
 use model::guild::{Guild, Member, Role, RoleColors, UserGuild};
 use model::invite::{Invite, InviteChannel, InviteGuild, InviteMetadata};
 use model::message::{
-    Attachment, Embed, EmbedAuthor, EmbedField, EmbedFooter, EmbedMedia, Message, MessageReference, Reaction,
-    ReactionCountDetails, ReactionEmoji,
+    Attachment, Embed, EmbedAuthor, EmbedField, EmbedFooter, EmbedMedia, EmbedProvider, Message, MessageReference,
+    Reaction, ReactionCountDetails, ReactionEmoji,
 };
 use model::user::{CurrentUser, CustomStatus, Relationship, User, UserSettings};
 use model::Timestamp;
@@ -586,16 +586,16 @@ fn attachments(media: &media::Media, m: &MessageRow) -> Vec<Attachment> {
         .collect()
 }
 
-/// A stored embed as Discord's embed object: what was sent, `type: rich`,
-/// and for an `attachment://filename` URL naming one of the message's
+/// A stored embed as Discord's embed object: what was sent, `type: rich`
+/// (a link preview: its own type, provider and image sizes), and for an `attachment://filename` URL naming one of the message's
 /// files, that file's signed URL (and, for images, its size).
 fn embed(e: &EmbedRow, files: &[Attachment]) -> Embed {
     let file = |url: &str| url.strip_prefix("attachment://").and_then(|name| files.iter().find(|a| a.filename == name));
-    let media = |url: &String| match file(url) {
+    let media = |url: &String, size: Option<(u32, u32)>| match file(url) {
         Some(a) => {
             EmbedMedia { url: a.url.clone(), proxy_url: Some(a.proxy_url.clone()), height: a.height, width: a.width }
         }
-        None => EmbedMedia { url: url.clone(), proxy_url: None, height: None, width: None },
+        None => EmbedMedia { url: url.clone(), proxy_url: None, height: size.map(|s| s.1), width: size.map(|s| s.0) },
     };
     // An icon's URL and its proxy URL.
     let icon = |url: &Option<String>| match url.as_deref().map(|u| (u, file(u))) {
@@ -605,7 +605,7 @@ fn embed(e: &EmbedRow, files: &[Attachment]) -> Embed {
     };
     Embed {
         title: e.title.clone(),
-        kind: "rich".into(),
+        kind: e.kind.clone().unwrap_or_else(|| "rich".into()),
         description: e.description.clone(),
         url: e.url.clone(),
         timestamp: e.timestamp.map(|ms| Timestamp::from_unix_ms(ms).to_string().replace(".000000+", "+")),
@@ -614,10 +614,11 @@ fn embed(e: &EmbedRow, files: &[Attachment]) -> Embed {
             let (icon_url, proxy_icon_url) = icon(&e.footer_icon_url);
             EmbedFooter { text: text.clone(), icon_url, proxy_icon_url }
         }),
-        image: e.image_url.as_ref().map(media),
-        thumbnail: e.thumbnail_url.as_ref().map(media),
+        image: e.image_url.as_ref().map(|u| media(u, e.image_size)),
+        thumbnail: e.thumbnail_url.as_ref().map(|u| media(u, e.thumbnail_size)),
         video: None,
-        provider: None,
+        provider: (e.provider_name.is_some() || e.provider_url.is_some())
+            .then(|| EmbedProvider { name: e.provider_name.clone(), url: e.provider_url.clone() }),
         author: e.author_name.as_ref().map(|name| {
             let (icon_url, proxy_icon_url) = icon(&e.author_icon_url);
             EmbedAuthor { name: name.clone(), url: e.author_url.clone(), icon_url, proxy_icon_url }

@@ -39,6 +39,10 @@ pub struct Config {
     /// crate defines it.
     #[serde(default)]
     pub voice: voice::VoiceConfig,
+    /// Link previews: whether links in messages are unfurled, and what the
+    /// fetcher may reach; as the unfurl crate defines them.
+    #[serde(default)]
+    pub unfurl: unfurl::UnfurlConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -159,6 +163,7 @@ impl Default for Config {
             media: media::MediaConfig::default(),
             moderation: domain::automod::ModerationConfig::default(),
             voice: voice::VoiceConfig::default(),
+            unfurl: unfurl::UnfurlConfig::default(),
         }
     }
 }

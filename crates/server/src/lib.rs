@@ -150,6 +150,9 @@ pub async fn start_with_classifier(
         cache,
         voice: Arc::new(domain::voice::VoiceStates::new(voice_addrs.as_ref().map(|a| a.endpoint.clone()))),
         media,
+        unfurl: Arc::new(
+            unfurl::Unfurler::new(config.unfurl.clone()).map_err(anyhow::Error::msg).context("reading [unfurl]")?,
+        ),
     };
     domain::files::sweep(&domain);
     hub.set_domain(&domain);

@@ -38,11 +38,16 @@ pub struct MessageRow {
     pub embeds: Vec<EmbedRow>,
 }
 
-/// A rich embed as stored (a JSON array in the message's row): only what
-/// its author sent. The wire object is `model::message::Embed`, built by
-/// `domain::render`, which resolves `attachment://` URLs when it renders.
+/// An embed as stored (a JSON array in the message's row): a rich embed,
+/// only what its author sent (`kind` unset), or a link preview the server
+/// made (`kind` is Discord's `link`, `article` or `image`). The wire object
+/// is `model::message::Embed`, built by `domain::render`, which resolves
+/// `attachment://` URLs when it renders.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct EmbedRow {
+    /// `None` for a rich embed; a link preview's type otherwise.
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -70,6 +75,15 @@ pub struct EmbedRow {
     pub author_icon_url: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fields: Vec<EmbedFieldRow>,
+    /// Link previews only: the site, and the images' sizes (width, height).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_size: Option<(u32, u32)>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thumbnail_size: Option<(u32, u32)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -204,6 +218,17 @@ pub trait MessageStore: Send + Sync {
     async fn messages_by_id(&self, channel: ChannelId, ids: &[MessageId]) -> Result<Vec<MessageRow>>;
     async fn history(&self, channel: ChannelId, query: HistoryQuery, limit: u32) -> Result<Vec<MessageRow>>;
     async fn edit_message(&self, row: &MessageRow) -> Result<()>;
+    /// Replaces the message's embeds (its link previews arriving), only if
+    /// it is still the version last edited at `edited_at` (`None`: never
+    /// edited); leaves `edited_at` alone. `false` when the message changed
+    /// or went meanwhile.
+    async fn set_embeds(
+        &self,
+        channel: ChannelId,
+        id: MessageId,
+        edited_at: Option<i64>,
+        embeds: &[EmbedRow],
+    ) -> Result<bool>;
     /// `audit` when a moderator deletes someone else's message.
     async fn delete_message(&self, channel: ChannelId, id: MessageId, audit: Option<&AuditEntry>) -> Result<bool>;
     /// Deletes those of `ids` that exist; returns the ids deleted.
@@ -693,6 +718,25 @@ impl MessageStore for SqlStore {
             return Err(StoreError::NotFound);
         }
         Ok(())
+    }
+
+    async fn set_embeds(
+        &self,
+        channel: ChannelId,
+        id: MessageId,
+        edited_at: Option<i64>,
+        embeds: &[EmbedRow],
+    ) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE messages SET embeds = $3 WHERE channel_id = $1 AND id = $2 AND COALESCE(edited_at, -1) = $4",
+        )
+        .bind(to_db(channel))
+        .bind(to_db(id))
+        .bind(embeds_to_json(embeds))
+        .bind(edited_at.unwrap_or(-1))
+        .execute(&self.writer)
+        .await?;
+        Ok(done.rows_affected() > 0)
     }
 
     async fn delete_message(&self, channel: ChannelId, id: MessageId, audit: Option<&AuditEntry>) -> Result<bool> {

@@ -916,6 +916,29 @@ mod cases {
         assert_eq!(s.message(text, id(1001)).await.unwrap().unwrap().content, "message 1001", "others unchanged");
         not_found(s.edit_message(&message(text, 9999, a, "none")).await);
 
+        // Link previews arrive for one version of a message: written only
+        // if it was not edited since, and `edited_at` stays as it was.
+        let link = store::EmbedRow {
+            kind: Some("article".into()),
+            title: Some("a page".into()),
+            url: Some("https://example.com/".into()),
+            provider_name: Some("Example".into()),
+            thumbnail_url: Some("https://example.com/t.png".into()),
+            thumbnail_size: Some((640, 480)),
+            ..Default::default()
+        };
+        let plain = s.message(text, id(1001)).await.unwrap().unwrap();
+        assert!(s.set_embeds(text, plain.id, None, std::slice::from_ref(&link)).await.unwrap());
+        let got = s.message(text, plain.id).await.unwrap().unwrap();
+        assert_eq!(got.embeds, [link.clone()], "every field round-trips");
+        assert_eq!(got.edited_at, None, "not an edit");
+        assert!(!s.set_embeds(text, reply.id, None, &[]).await.unwrap(), "edited since: left alone");
+        assert!(!s.set_embeds(text, reply.id, Some(1), &[]).await.unwrap(), "another version");
+        assert_eq!(s.message(text, reply.id).await.unwrap(), Some(edited.clone()));
+        assert!(s.set_embeds(text, reply.id, edited.edited_at, &[link]).await.unwrap());
+        assert_eq!(s.message(text, reply.id).await.unwrap().unwrap().edited_at, edited.edited_at);
+        assert!(!s.set_embeds(text, id(9999), None, &[]).await.unwrap(), "no such message");
+
         assert!(s.delete_message(text, id(1003), None).await.unwrap());
         assert!(!s.delete_message(text, id(1003), None).await.unwrap());
         let deleted = s.delete_messages(text, &ids(&[1006, 1003, 1004, 4242]), Some(&audit(1, g, owner, 73, 0))).await;

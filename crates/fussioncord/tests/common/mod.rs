@@ -114,6 +114,9 @@ pub fn test_config(dir: PathBuf, database_url: Option<String>) -> server::Config
     config.voice.listen = "127.0.0.1:0".parse().unwrap();
     config.voice.udp_port = 0;
     config.voice.webrtc_udp_port = 0;
+    // No test reaches out of the machine: link previews are on only where
+    // tests/suite/link_previews.rs turns them on, with its own pages.
+    config.unfurl.enabled = false;
     config
 }
 

@@ -45,7 +45,9 @@ fn transports_sit_on_the_domain_and_never_on_each_other() {
     for transport in ["api", "gateway", "server", "webclient", "voice"] {
         assert!(!domain.contains(transport), "domain depends on the transport {transport}");
     }
-    for below in ["model", "store", "events", "permissions", "moderation", "ratelimit", "telemetry", "auth", "media"] {
+    for below in
+        ["model", "store", "events", "permissions", "moderation", "ratelimit", "telemetry", "auth", "media", "unfurl"]
+    {
         let deps = dependencies(below);
         for above in ["domain", "api", "gateway", "server", "voice"] {
             assert!(!deps.contains(above), "{below} depends on {above}, which sits above it");
