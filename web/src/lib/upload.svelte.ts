@@ -88,8 +88,9 @@ export class Uploads {
     this.list = this.list.filter((x) => x.key !== u.key);
   }
 
+  /** Forgets every file (after a send, or leaving the channel), stopping the uploads that still run. */
   clear() {
-    for (const u of this.list) if (u.status === "uploading") u.drop();
+    for (const u of this.list) u.drop();
     this.list = [];
   }
 
