@@ -267,7 +267,7 @@ test("files, embeds, custom emojis and stickers", async (tt) => {
     await embed.getByText("CI bot").waitFor();
     assert.equal(await embed.locator("strong", { hasText: "green" }).count(), 1, "the description is Markdown");
     await embed.getByText("build 1").waitFor();
-    assert.equal(await embed.locator("time").getAttribute("datetime"), "2026-01-02T03:04:05.000Z");
+    assert.equal(Date.parse(await embed.locator("time").getAttribute("datetime")), Date.parse("2026-01-02T03:04:05.000Z"));
     assert.equal(await embed.evaluate((el) => getComputedStyle(el).borderLeftColor), "rgb(87, 242, 135)");
     // Inline fields side by side; the other one on a row of its own.
     const passed = await embed.getByText("Passed").boundingBox();
