@@ -275,6 +275,18 @@ test("files, embeds, custom emojis and stickers", async (tt) => {
     const notes = await embed.getByText("Notes").boundingBox();
     assert.ok(Math.abs(passed.y - failed.y) < 2 && failed.x > passed.x + 20, "inline fields in columns");
     assert.ok(notes.y > passed.y + 10, "a field that is not inline starts a row");
+    // An embed's image and thumbnail from the message's own files (`attachment://`).
+    await restFiles(a.token, channelId, {
+      content: "pictures",
+      embeds: [{ title: "With pictures", image: { url: "attachment://big.png" }, thumbnail: { url: "attachment://small.png" } }],
+    }, [
+      { name: "big.png", bytes: png(120, 60, [0, 120, 255]), type: "image/png" },
+      { name: "small.png", bytes: png(20, 20, [255, 0, 255]), type: "image/png" },
+    ]);
+    const pictures = message(page, "pictures").getByRole("article", { name: "Embed: With pictures" });
+    await pictures.waitFor();
+    assert.equal(await eventually(() => naturalWidth(pictures.locator("img.embed-img")), "the embed's image"), 120);
+    assert.equal(await eventually(() => naturalWidth(pictures.locator("img.embed-thumb")), "the embed's thumbnail"), 20);
     await shot(page, "files-embed");
   });
 
