@@ -287,6 +287,7 @@ test("files, embeds, custom emojis and stickers", async (tt) => {
     await pictures.waitFor();
     assert.equal(await eventually(() => naturalWidth(pictures.locator("img.embed-img")), "the embed's image"), 120);
     assert.equal(await eventually(() => naturalWidth(pictures.locator("img.embed-thumb")), "the embed's thumbnail"), 20);
+    assert.equal(await message(page, "pictures").getByRole("button", { name: /^Open image / }).count(), 0, "files the embed shows are not shown again");
     await shot(page, "files-embed");
   });
 
