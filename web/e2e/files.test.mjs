@@ -412,6 +412,29 @@ test("files, embeds, custom emojis and stickers", async (tt) => {
     assert.deepEqual(pwned, [], "no hostile script ran");
   });
 
+  await t.test("with Create Expressions only, Bob changes his own emojis, not Alice's", async () => {
+    const { page } = b;
+    const role = await rest(a.token, "POST", `/guilds/${guildId}/roles`, { name: "Artists", permissions: String(1n << 43n) });
+    await rest(a.token, "PUT", `/guilds/${guildId}/members/${b.id}/roles/${role.id}`);
+    await page.getByRole("button", { name: /^Files Guild/ }).click();
+    await page.getByRole("menuitem", { name: "Server settings" }).click();
+    const settings = page.getByRole("dialog", { name: "Files Guild settings" });
+    await settings.getByRole("tab", { name: "Emoji" }).waitFor();
+    assert.deepEqual(await settings.getByRole("tab").allTextContents(), ["Emoji", "Stickers"], "only the tabs his permissions allow");
+    await settings.getByRole("tab", { name: "Emoji" }).click();
+    const alices = settings.getByRole("listitem", { name: "Emoji :blob:" });
+    await alices.getByText("by Alice").waitFor();
+    assert.equal(await alices.getByRole("button").count(), 0, "no rename or delete on Alice's emoji");
+    await settings.getByLabel("Image").setInputFiles({ name: "bobs.png", mimeType: "image/png", buffer: png(24, 24, [90, 90, 90]) });
+    await settings.getByLabel("Emoji name").fill("bobs");
+    await settings.getByRole("button", { name: "Upload emoji" }).click();
+    const his = settings.getByRole("listitem", { name: "Emoji :bobs:" });
+    await his.getByText("by Bob").waitFor();
+    await his.getByRole("button", { name: "Delete :bobs:" }).click();
+    await his.waitFor({ state: "detached" });
+    await settings.getByRole("button", { name: "Close settings" }).click();
+  });
+
   await t.test("no page errors", async () => {
     assert.deepEqual(pageErrors, []);
   });

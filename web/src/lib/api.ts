@@ -356,7 +356,13 @@ export class Api {
   revokeInvite(code: string) {
     return this.delete<Invite>(`/invites/${encodeURIComponent(code)}`);
   }
-  // Custom emojis and stickers
+  // Custom emojis and stickers (the lists name their uploaders to who may create or manage them)
+  emojis(guildId: string) {
+    return this.get<Emoji[]>(`/guilds/${guildId}/emojis`);
+  }
+  stickers(guildId: string) {
+    return this.get<Sticker[]>(`/guilds/${guildId}/stickers`);
+  }
   createEmoji(guildId: string, name: string, image: string) {
     return this.post<Emoji>(`/guilds/${guildId}/emojis`, { name, image });
   }
