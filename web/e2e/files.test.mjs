@@ -291,6 +291,31 @@ test("files, embeds, custom emojis and stickers", async (tt) => {
     await shot(page, "files-embed");
   });
 
+  await t.test("a voice message plays in its own player, with its duration", async () => {
+    const { page } = b;
+    const levels = Array.from({ length: 64 }, (_, i) => Math.round(127 + 120 * Math.sin(i / 4)));
+    const waveform = Buffer.from(levels).toString("base64");
+    const voice = { id: "0", filename: "voice-message.wav", duration_secs: 3.4, waveform };
+    // Nothing may come with a voice message.
+    await assert.rejects(
+      restFiles(a.token, channelId, { content: "and text", flags: 8192, attachments: [voice] }, [{ name: "voice-message.wav", bytes: wav(), type: "audio/wav" }]),
+      /400/,
+    );
+    const sent = await restFiles(a.token, channelId, { flags: 8192, attachments: [voice] }, [{ name: "voice-message.wav", bytes: wav(), type: "audio/wav" }]);
+    assert.equal(sent.flags & 8192, 8192);
+    assert.equal(sent.attachments[0].duration_secs, 3.4);
+    assert.equal(sent.attachments[0].waveform, waveform);
+    const player = lastMessage(page).getByRole("group", { name: "Voice message, 0:03" });
+    await player.waitFor();
+    assert.equal(await player.locator(".waveform .bar").count(), 48, "the waveform's bars");
+    await player.getByRole("button", { name: "Play voice message" }).click();
+    await player.getByRole("button", { name: "Pause voice message" }).waitFor();
+    // One second of sound ends; the player is ready to play again.
+    await player.getByRole("button", { name: "Play voice message" }).waitFor();
+    assert.equal(await lastMessage(page).getByRole("group", { name: /^File / }).count(), 0, "no file card besides the player");
+    await shot(page, "files-voice-message");
+  });
+
   await t.test("a custom emoji is uploaded in the settings, posted and reacted with", async () => {
     const { page } = a;
     await page.getByRole("button", { name: /^Files Guild/ }).click();

@@ -67,6 +67,11 @@ pub struct AttachmentRef {
     pub filename: Option<String>,
     pub description: Option<String>,
     pub uploaded_filename: Option<String>,
+    /// A voice message's length in seconds (kept only with the message's
+    /// IS_VOICE_MESSAGE flag).
+    pub duration_secs: Option<f64>,
+    /// A voice message's waveform, base64.
+    pub waveform: Option<String>,
 }
 
 impl AttachmentRef {
@@ -219,7 +224,30 @@ pub(crate) fn attachments_for_edit(
     Ok(rows)
 }
 
+/// Longest voice message, in seconds.
+const MAX_VOICE_SECS: f64 = 24.0 * 3600.0;
+/// Longest waveform: base64 of 256 levels is 344 characters.
+const MAX_WAVEFORM: usize = 400;
+
 fn check_ref(errors: &mut FormErrors, i: usize, r: &AttachmentRef) {
+    if r.duration_secs.is_some_and(|d| !d.is_finite() || d < 0.0 || d > MAX_VOICE_SECS) {
+        errors.add(
+            &format!("attachments.{i}.duration_secs"),
+            "NUMBER_TYPE_MAX",
+            format!("Must be between 0 and {MAX_VOICE_SECS}."),
+        );
+    }
+    let base64 = |w: &str| {
+        let body = w.trim_end_matches('=');
+        w.len() - body.len() <= 2 && body.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/')
+    };
+    if r.waveform.as_deref().is_some_and(|w| w.len() > MAX_WAVEFORM || !base64(w)) {
+        errors.add(
+            &format!("attachments.{i}.waveform"),
+            "BASE_TYPE_BAD_TYPE",
+            format!("Must be base64 of at most {MAX_WAVEFORM} characters."),
+        );
+    }
     if r.description.as_ref().is_some_and(|d| d.chars().count() > MAX_DESCRIPTION) {
         errors.add(
             &format!("attachments.{i}.description"),
@@ -242,6 +270,8 @@ fn row(f: &StoredFile, r: &AttachmentRef) -> AttachmentRow {
         size: f.size,
         width: f.width,
         height: f.height,
+        duration_ms: r.duration_secs.filter(|d| d.is_finite() && *d >= 0.0).map(|d| (d * 1000.0).round() as u64),
+        waveform: r.waveform.clone(),
     }
 }
 

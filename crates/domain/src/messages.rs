@@ -27,6 +27,9 @@ const NONCE_WINDOW_MS: u64 = 5 * 60 * 1000;
 const BULK_DELETE_MAX_AGE_MS: u64 = 14 * 24 * 3600 * 1000;
 /// Flags a client may set: SUPPRESS_EMBEDS and SUPPRESS_NOTIFICATIONS.
 pub const SETTABLE_FLAGS: u64 = (1 << 2) | (1 << 12);
+/// IS_VOICE_MESSAGE: settable when a message is sent, as one audio file
+/// with its duration and nothing else; kept through edits.
+pub const IS_VOICE_MESSAGE: u64 = 1 << 13;
 /// Discord's AUTO_MODERATION_ACTION message type.
 const AUTO_MODERATION_ACTION: u8 = 24;
 
@@ -185,8 +188,36 @@ async fn send_as_user(ctx: &Domain, user: &UserRow, channel: ChannelId, draft: D
         }
     };
     let flags = draft.flags.unwrap_or(0);
-    if flags & !SETTABLE_FLAGS != 0 {
-        errors.add("flags", "MESSAGE_FLAGS_INVALID", "Only SUPPRESS_EMBEDS and SUPPRESS_NOTIFICATIONS can be set.");
+    if flags & !(SETTABLE_FLAGS | IS_VOICE_MESSAGE) != 0 {
+        errors.add(
+            "flags",
+            "MESSAGE_FLAGS_INVALID",
+            "Only SUPPRESS_EMBEDS, SUPPRESS_NOTIFICATIONS and IS_VOICE_MESSAGE can be set.",
+        );
+    }
+    let mut attachments = attachments;
+    if flags & IS_VOICE_MESSAGE != 0 {
+        let audio = attachments.len() == 1
+            && attachments[0].content_type.as_deref().is_some_and(|t| t.starts_with("audio/"))
+            && attachments[0].duration_ms.is_some();
+        if !audio {
+            errors.add(
+                "flags",
+                "VOICE_MESSAGE_INVALID",
+                "A voice message has exactly one audio file, with its duration_secs.",
+            );
+        } else if !draft.content.trim().is_empty()
+            || !embeds.is_empty()
+            || draft.sticker_ids.as_ref().is_some_and(|s| !s.is_empty())
+        {
+            errors.add("flags", "VOICE_MESSAGE_INVALID", "A voice message has nothing besides its audio file.");
+        }
+    } else {
+        // A voice message's details mean nothing on other files.
+        for a in &mut attachments {
+            a.duration_ms = None;
+            a.waveform = None;
+        }
     }
     if let Some(a) = &draft.allowed_mentions {
         a.check(&mut errors);
@@ -402,7 +433,7 @@ pub async fn edit(ctx: &Domain, user: &UserRow, channel: ChannelId, id: MessageI
         row.mention_everyone = everyone != Everyone::Nobody;
     }
     if let Some(flags) = edit.flags {
-        row.flags = flags;
+        row.flags = flags | (row.flags & IS_VOICE_MESSAGE);
     }
     row.edited_at = Some(Timestamp::now().unix_ms());
     ctx.store.edit_message(&row).await?;

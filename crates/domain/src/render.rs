@@ -578,8 +578,8 @@ fn attachments(media: &media::Media, m: &MessageRow) -> Vec<Attachment> {
                 height: a.height,
                 width: a.width,
                 ephemeral: false,
-                duration_secs: None,
-                waveform: None,
+                duration_secs: a.duration_ms.and_then(|ms| serde_json::Number::from_f64(ms as f64 / 1000.0)),
+                waveform: a.waveform.clone(),
                 flags: None,
             }
         })

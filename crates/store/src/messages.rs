@@ -109,6 +109,12 @@ pub struct AttachmentRow {
     pub width: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub height: Option<u32>,
+    /// A voice message's length, in milliseconds (Discord's `duration_secs`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<u64>,
+    /// A voice message's waveform: base64 of up to 256 levels, as the client sent it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waveform: Option<String>,
 }
 
 pub(crate) fn attachments_to_json(rows: &[AttachmentRow]) -> String {

@@ -939,6 +939,8 @@ mod cases {
             size: 70_000,
             width: Some(3),
             height: Some(2),
+            duration_ms: Some(1500),
+            waveform: Some("AAEC".into()),
         };
         let mut m = message(text, 1001, owner, "");
         m.attachments =
