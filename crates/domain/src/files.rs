@@ -230,7 +230,7 @@ const MAX_VOICE_SECS: f64 = 24.0 * 3600.0;
 const MAX_WAVEFORM: usize = 400;
 
 fn check_ref(errors: &mut FormErrors, i: usize, r: &AttachmentRef) {
-    if r.duration_secs.is_some_and(|d| !d.is_finite() || d < 0.0 || d > MAX_VOICE_SECS) {
+    if r.duration_secs.is_some_and(|d| !(0.0..=MAX_VOICE_SECS).contains(&d)) {
         errors.add(
             &format!("attachments.{i}.duration_secs"),
             "NUMBER_TYPE_MAX",
