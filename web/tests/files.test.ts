@@ -157,3 +157,22 @@ describe("expression settings", () => {
     expect(guildSettingsTabs(P.SEND_MESSAGES)).toEqual([]);
   });
 });
+
+describe("history and live messages", () => {
+  it("keeps a message that arrived while the first page was loading", () => {
+    const me = { id: "100", username: "me" };
+    const s = new ChatState();
+    s.dispatch("READY", { v: 10, user: me, session_id: "s", resume_gateway_url: "", guilds: [] });
+    const msg = (id: string) => ({ id, channel_id: "c", author: me, content: id, timestamp: new Date().toISOString() });
+    // loadMessages marks the channel loading; a message is sent and arrives first.
+    s.messages["c"] = { list: [], hasMore: true, loading: true };
+    s.insertMessages("c", [msg("30")]);
+    s.loadedHistory("c", [msg("20"), msg("10")], 50, false);
+    expect(s.messages["c"].list.map((m) => m.id)).toEqual(["10", "20", "30"]);
+    // In an empty channel too.
+    s.messages["d"] = { list: [], hasMore: true, loading: true };
+    s.insertMessages("d", [{ ...msg("40"), channel_id: "d" }]);
+    s.loadedHistory("d", [], 50, false);
+    expect(s.messages["d"].list.map((m) => m.id)).toEqual(["40"]);
+  });
+});

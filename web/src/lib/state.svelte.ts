@@ -549,7 +549,12 @@ export class ChatState {
   /** History from REST: newest first as the API returns it. */
   loadedHistory(channelId: string, page: Message[], limit: number, older: boolean) {
     const ch = ensure(this.messages, channelId, () => ({ list: [], hasMore: true, loading: false }));
-    if (!older) ch.list = [];
+    if (!older) {
+      // What arrived live while the page was on its way (a message sent
+      // as the channel opened) is newer than the page: it stays.
+      const newest = page[0]?.id;
+      ch.list = newest ? ch.list.filter((m) => cmpId(m.id, newest) > 0) : ch.list;
+    }
     for (const m of page) this.users[m.author.id] ??= m.author;
     this.insertMessages(channelId, page);
     ch.hasMore = page.length >= limit;
