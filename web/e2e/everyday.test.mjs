@@ -229,7 +229,8 @@ test("everyday use: history, edits and replies, and the small things", async (tt
       range.setEndBefore(el.querySelector("strong"));
       return [range.getBoundingClientRect(), strong];
     });
-    const box = await composer(a.page).boundingBox();
+    // The composer's box: the text field's row (with the attach and emoji buttons).
+    const box = await composer(a.page).locator("..").boundingBox();
     const barBox = await bar.boundingBox();
     await shot(a.page, "reply-bar");
     assert.ok(name.x - (text.x + text.width) < 12, `the name follows "Replying to": ${JSON.stringify({ text, name })}`);

@@ -11,7 +11,7 @@ const ctx: RenderContext = {
 const html = (s: string) => render(s, ctx);
 
 /** Every tag the renderer may produce; anything else means user text got through. */
-const ALLOWED = new Set(["strong", "em", "u", "s", "span", "code", "pre", "blockquote", "a", "br"]);
+const ALLOWED = new Set(["strong", "em", "u", "s", "span", "code", "pre", "blockquote", "a", "br", "img"]);
 function tags(out: string): string[] {
   return [...out.matchAll(/<\/?([a-zA-Z0-9]+)/g)].map((m) => m[1].toLowerCase());
 }
@@ -20,7 +20,9 @@ function assertSafe(out: string) {
   expect(out).not.toMatch(/<[^>]*\son[a-z]+\s*=/i); // no event handler attribute inside a tag
   expect(out).not.toMatch(/href="(?!https?:)/i);
   // Every tag is well formed: known attributes, quoted values without quotes or brackets.
-  const attrs = new Set(["class", "role", "tabindex", "aria-expanded", "aria-label", "href", "target", "rel", "data-lang"]);
+  const attrs = new Set(["class", "role", "tabindex", "aria-expanded", "aria-label", "href", "target", "rel", "data-lang", "src", "alt", "title", "draggable"]);
+  // The only images are custom emojis from this server's emoji path.
+  for (const m of out.matchAll(/<img [^>]*src="([^"]*)"/g)) expect(m[1]).toMatch(/^\/emojis\/\d{1,20}\.(png|gif)\?size=\d+$/);
   for (const m of out.matchAll(/<[^>]*>?/g)) {
     expect(m[0]).toMatch(/^<\/?[a-z0-9]+(\s[a-z-]+="[^"<>]*")*>$/);
     for (const a of m[0].matchAll(/\s([a-z-]+)="/g)) expect(attrs.has(a[1]), a[1]).toBe(true);

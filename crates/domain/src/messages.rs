@@ -30,7 +30,8 @@ const NONCE_WINDOW_MS: u64 = 5 * 60 * 1000;
 const BULK_DELETE_MAX_AGE_MS: u64 = 14 * 24 * 3600 * 1000;
 /// Flags a client may set: SUPPRESS_EMBEDS and SUPPRESS_NOTIFICATIONS.
 pub const SETTABLE_FLAGS: u64 = (1 << 2) | (1 << 12);
-/// IS_VOICE_MESSAGE: settable when a message is sent, not by an edit.
+/// IS_VOICE_MESSAGE: set when a message is sent (one audio file with its
+/// duration and waveform, nothing else); an edit keeps it and cannot set it.
 pub const IS_VOICE_MESSAGE: u64 = 1 << 13;
 /// Discord's AUTO_MODERATION_ACTION message type.
 const AUTO_MODERATION_ACTION: u8 = 24;
@@ -286,6 +287,12 @@ async fn send_as_user(ctx: &Domain, user: &UserRow, channel: ChannelId, mut draf
             files::check_voice_message(&attachments, 0, false)?;
         }
     }
+    if flags & IS_VOICE_MESSAGE == 0 {
+        // A voice message's details mean nothing on other files.
+        for a in &mut attachments {
+            (a.duration_secs, a.waveform) = (None, None);
+        }
+    }
 
     let replied_author = reply_to.as_ref().map(|m| m.author_id).filter(|a| *a != user.id);
     let (mentions, mention_roles, mention_everyone) =
@@ -402,7 +409,7 @@ pub async fn edit(ctx: &Domain, user: &UserRow, channel: ChannelId, id: MessageI
         check_content(&mut errors, content);
     }
     let embeds = embeds::from_body(edit.embeds, edit.embed).map(|e| embeds::check(&mut errors, e));
-    if edit.flags.is_some_and(|f| f & !SETTABLE_FLAGS != 0) {
+    if edit.flags.is_some_and(|f| f & !(SETTABLE_FLAGS | (row.flags & IS_VOICE_MESSAGE)) != 0) {
         errors.add("flags", "MESSAGE_FLAGS_INVALID", "Only SUPPRESS_EMBEDS and SUPPRESS_NOTIFICATIONS can be set.");
     }
     if let Some(a) = &edit.allowed_mentions {
@@ -450,7 +457,7 @@ pub async fn edit(ctx: &Domain, user: &UserRow, channel: ChannelId, id: MessageI
         row.mention_everyone = everyone != Everyone::Nobody;
     }
     if let Some(flags) = edit.flags {
-        row.flags = flags;
+        row.flags = flags | (row.flags & IS_VOICE_MESSAGE);
     }
     // Previews belong to the content they were made for, and go when
     // SUPPRESS_EMBEDS is set.

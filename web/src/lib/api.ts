@@ -6,7 +6,9 @@ import type {
   AuditLog,
   Ban,
   Channel,
+  Emoji,
   Guild,
+  Sticker,
   Invite,
   InviteFull,
   Message,
@@ -60,6 +62,14 @@ export interface LoginResult {
 }
 
 export type Fetch = typeof fetch;
+
+/** An entry of a message's `attachments`: a file uploaded ahead, by its upload name. */
+export interface OutgoingAttachment {
+  id: string;
+  filename: string;
+  uploaded_filename: string;
+  description?: string;
+}
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export class Api {
@@ -179,6 +189,25 @@ export class Api {
     if (replyTo) body.message_reference = { message_id: replyTo, fail_if_not_exists: false };
     if (nonce) body.nonce = nonce;
     return this.post<Message>(`/channels/${channelId}/messages`, body);
+  }
+  /** A message with any of: text, files uploaded ahead, stickers, a reply. */
+  sendMessage(
+    channelId: string,
+    m: { content?: string; replyTo?: string; nonce?: string; attachments?: OutgoingAttachment[]; sticker_ids?: string[] },
+  ) {
+    const body: Record<string, unknown> = { content: m.content ?? "" };
+    if (m.replyTo) body.message_reference = { message_id: m.replyTo, fail_if_not_exists: false };
+    if (m.nonce) body.nonce = m.nonce;
+    if (m.attachments?.length) body.attachments = m.attachments;
+    if (m.sticker_ids?.length) body.sticker_ids = m.sticker_ids;
+    return this.post<Message>(`/channels/${channelId}/messages`, body);
+  }
+  /** Signed URLs to PUT files to before the message that names them. */
+  createUploads(channelId: string, files: { filename: string; file_size: number; id: string }[]) {
+    return this.post<{ attachments: { id: string; upload_url: string; upload_filename: string }[] }>(
+      `/channels/${channelId}/attachments`,
+      { files },
+    );
   }
   edit(channelId: string, messageId: string, content: string) {
     return this.patch<Message>(`/channels/${channelId}/messages/${messageId}`, { content });
@@ -327,6 +356,59 @@ export class Api {
   revokeInvite(code: string) {
     return this.delete<Invite>(`/invites/${encodeURIComponent(code)}`);
   }
+  // Custom emojis and stickers (the lists name their uploaders to who may create or manage them)
+  emojis(guildId: string) {
+    return this.get<Emoji[]>(`/guilds/${guildId}/emojis`);
+  }
+  stickers(guildId: string) {
+    return this.get<Sticker[]>(`/guilds/${guildId}/stickers`);
+  }
+  createEmoji(guildId: string, name: string, image: string) {
+    return this.post<Emoji>(`/guilds/${guildId}/emojis`, { name, image });
+  }
+  updateEmoji(guildId: string, emojiId: string, name: string) {
+    return this.patch<Emoji>(`/guilds/${guildId}/emojis/${emojiId}`, { name });
+  }
+  deleteEmoji(guildId: string, emojiId: string) {
+    return this.delete<void>(`/guilds/${guildId}/emojis/${emojiId}`);
+  }
+  /** A sticker from a file (multipart: name, description, tags, file). */
+  async createSticker(guildId: string, f: { name: string; description: string; tags: string; file: File }) {
+    const form = new FormData();
+    form.set("name", f.name);
+    form.set("description", f.description);
+    form.set("tags", f.tags);
+    form.set("file", f.file, f.file.name);
+    return this.form<Sticker>("POST", `/guilds/${guildId}/stickers`, form);
+  }
+  updateSticker(guildId: string, stickerId: string, body: { name?: string; description?: string; tags?: string }) {
+    return this.patch<Sticker>(`/guilds/${guildId}/stickers/${stickerId}`, body);
+  }
+  deleteSticker(guildId: string, stickerId: string) {
+    return this.delete<void>(`/guilds/${guildId}/stickers/${stickerId}`);
+  }
+
+  /** A multipart request (the browser sets the boundary), with the same errors as `request`. */
+  async form<T>(method: string, path: string, body: FormData): Promise<T> {
+    let res: Response;
+    try {
+      res = await this.fetchImpl(this.base + path, {
+        method,
+        headers: this.token ? { Authorization: this.token } : {},
+        body,
+      });
+    } catch {
+      throw new ApiError(0, 0, "Cannot reach the server. Check your connection.");
+    }
+    const text = await res.text();
+    const data = text ? safeJson(text) : undefined;
+    if (!res.ok) {
+      const d = (data ?? {}) as { code?: number; message?: string; errors?: unknown };
+      throw new ApiError(res.status, d.code ?? 0, d.message ?? `${res.status} ${res.statusText}`, d.errors);
+    }
+    return data as T;
+  }
+
   auditLog(guildId: string) {
     return this.get<AuditLog>(`/guilds/${guildId}/audit-logs?limit=100`);
   }

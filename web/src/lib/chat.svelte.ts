@@ -1,6 +1,6 @@
 // What one open channel's components share: the message being replied to
 // and the one being edited.
-import type { Message } from "./types";
+import type { Attachment, Message } from "./types";
 
 export class ChatUi {
   replyTo = $state<Message | null>(null);
@@ -10,6 +10,8 @@ export class ChatUi {
   draft = $state("");
   /** The message whose deletion waits for confirmation. */
   deleting = $state<Message | null>(null);
+  /** The image open in the lightbox (drawn by the chat view, above the list). */
+  lightbox = $state<Attachment | null>(null);
   /** Bumped to ask the composer to take focus back. */
   focusComposer = $state(0);
 

@@ -14,7 +14,8 @@ export type MdNode =
   | { t: "code"; v: string }
   | { t: "codeblock"; lang: string; v: string }
   | { t: "link"; href: string; c: MdNode[] }
-  | { t: "user" | "role" | "channel"; id: string };
+  | { t: "user" | "role" | "channel"; id: string }
+  | { t: "emoji"; name: string; id: string; animated: boolean };
 
 const MAX_DEPTH = 8;
 const ESCAPABLE = new Set("\\*_~`|<>[]()#:/.-");
@@ -157,6 +158,13 @@ export function inline(s: string, depth: number): MdNode[] {
         i += m[0].length;
         continue;
       }
+      // A custom emoji: <:name:id>, animated <a:name:id>.
+      const e = /^<(a?):([A-Za-z0-9_]{2,32}):(\d{1,20})>/.exec(s.slice(i, i + 60));
+      if (e) {
+        push({ t: "emoji", name: e[2], id: e[3], animated: e[1] === "a" });
+        i += e[0].length;
+        continue;
+      }
       // <https://…> is a link without an embed.
       const end = s.indexOf(">", i);
       if (end > i && end - i < 2100 && /^<https?:\/\/[^\s<>]+>$/.test(s.slice(i, end + 1))) {
@@ -260,6 +268,18 @@ export interface RenderContext {
   channelName(id: string): string;
   meId?: string | null;
   myRoles?: string[];
+  /** Custom emojis shown large (a message of emojis only). */
+  jumbo?: boolean;
+}
+
+/** Whether a message is only custom emojis (at most 30) and spaces: they are shown large. */
+export function onlyEmojis(nodes: MdNode[]): boolean {
+  let n = 0;
+  for (const x of nodes) {
+    if (x.t === "emoji") n++;
+    else if (!(x.t === "text" && !x.v.trim()) && x.t !== "br") return false;
+  }
+  return n > 0 && n <= 30;
 }
 
 const ESC: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
@@ -312,6 +332,11 @@ export function toHtml(nodes: MdNode[], ctx: RenderContext): string {
       case "channel":
         out += `<span class="mention">#${escapeHtml(ctx.channelName(n.id))}</span>`;
         break;
+      case "emoji": {
+        const src = `/emojis/${n.id}.${n.animated ? "gif" : "png"}?size=${ctx.jumbo ? 96 : 48}`;
+        out += `<img class="emoji${ctx.jumbo ? " jumbo" : ""}" src="${escapeHtml(src)}" alt=":${escapeHtml(n.name)}:" title=":${escapeHtml(n.name)}:" draggable="false">`;
+        break;
+      }
     }
   }
   return out;
@@ -319,5 +344,6 @@ export function toHtml(nodes: MdNode[], ctx: RenderContext): string {
 
 /** Markdown source → safe HTML. */
 export function render(src: string, ctx: RenderContext): string {
-  return toHtml(parse(src), ctx);
+  const nodes = parse(src);
+  return toHtml(nodes, onlyEmojis(nodes) ? { ...ctx, jumbo: true } : ctx);
 }

@@ -26,6 +26,8 @@ export const P = {
   DEAFEN_MEMBERS: 1n << 23n,
   MOVE_MEMBERS: 1n << 24n,
   MANAGE_ROLES: 1n << 28n,
+  MANAGE_GUILD_EXPRESSIONS: 1n << 30n,
+  CREATE_GUILD_EXPRESSIONS: 1n << 43n,
   MODERATE_MEMBERS: 1n << 40n,
 } as const;
 
@@ -49,6 +51,9 @@ export const ROLE_PERMISSIONS: { bit: bigint; name: string }[] = [
   { bit: P.MANAGE_MESSAGES, name: "Manage Messages" },
   { bit: P.ADD_REACTIONS, name: "Add Reactions" },
   { bit: P.MENTION_EVERYONE, name: "Mention @everyone" },
+  { bit: P.ATTACH_FILES, name: "Attach Files" },
+  { bit: P.MANAGE_GUILD_EXPRESSIONS, name: "Manage Expressions" },
+  { bit: P.CREATE_GUILD_EXPRESSIONS, name: "Create Expressions" },
 ];
 
 export const CHANNEL_PERMISSIONS: { bit: bigint; name: string }[] = [
@@ -112,7 +117,16 @@ export function channelPermissions(
   return p;
 }
 
-export type GuildSettingsTab = "overview" | "channels" | "roles" | "members" | "bans" | "invites" | "audit-log";
+export type GuildSettingsTab =
+  | "overview"
+  | "channels"
+  | "roles"
+  | "emojis"
+  | "stickers"
+  | "members"
+  | "bans"
+  | "invites"
+  | "audit-log";
 
 /** Which server settings tabs someone with `perms` sees (none: no "Server settings" entry). */
 export function guildSettingsTabs(perms: bigint): GuildSettingsTab[] {
@@ -121,6 +135,7 @@ export function guildSettingsTabs(perms: bigint): GuildSettingsTab[] {
   if (has(P.MANAGE_GUILD)) tabs.push("overview");
   if (has(P.MANAGE_CHANNELS) || has(P.MANAGE_ROLES)) tabs.push("channels");
   if (has(P.MANAGE_ROLES)) tabs.push("roles");
+  if (has(P.MANAGE_GUILD_EXPRESSIONS) || has(P.CREATE_GUILD_EXPRESSIONS)) tabs.push("emojis", "stickers");
   if (has(P.KICK_MEMBERS) || has(P.BAN_MEMBERS) || has(P.MANAGE_ROLES) || has(P.MODERATE_MEMBERS)) tabs.push("members");
   if (has(P.BAN_MEMBERS)) tabs.push("bans");
   if (has(P.MANAGE_GUILD)) tabs.push("invites");

@@ -7,7 +7,9 @@ import type {
   VoiceServer,
   VoiceState,
   Channel,
+  Emoji,
   Guild,
+  Sticker,
   Member,
   Message,
   Reaction,
@@ -18,7 +20,7 @@ import type {
   User,
   UserSettings,
 } from "./types";
-import { guildPermissions } from "./permissions";
+import { channelPermissions, guildPermissions } from "./permissions";
 import type { GatewayStatus } from "./gateway";
 
 /** Typing lasts 10 s after TYPING_START unless the user sends or types again. */
@@ -76,6 +78,10 @@ export class ChatState {
   voiceStates = $state<Record<string, Record<string, VoiceState>>>({});
   /** Where my voice connection goes (the latest VOICE_SERVER_UPDATE). */
   voiceServer = $state<VoiceServer | null>(null);
+  /** guild id → its custom emojis (GUILD_CREATE, GUILD_EMOJIS_UPDATE). */
+  emojis = $state<Record<string, Emoji[]>>({});
+  /** guild id → its stickers (GUILD_CREATE, GUILD_STICKERS_UPDATE). */
+  stickers = $state<Record<string, Sticker[]>>({});
 
   constructor(private readonly now: () => number = Date.now) {}
 
@@ -161,6 +167,23 @@ export class ChatState {
     return guildPermissions(g, this.roles[guildId], me.id, this.members[guildId]?.[me.id]?.roles ?? []);
   }
 
+  /** Custom emojis I can use: my guilds', the given guild's first, each with its guild. */
+  usableEmojis(guildId?: string): { emoji: Emoji; guildId: string }[] {
+    const order = guildId ? [guildId, ...this.guildOrder.filter((g) => g !== guildId)] : this.guildOrder;
+    const out: { emoji: Emoji; guildId: string }[] = [];
+    for (const g of order) for (const emoji of this.emojis[g] ?? []) if (emoji.available !== false) out.push({ emoji, guildId: g });
+    return out;
+  }
+
+  /** My permissions in a guild channel (null for DMs: no permission bits there). */
+  myChannelPermissions(channelId: string): bigint | null {
+    const c = this.channels[channelId];
+    const me = this.me;
+    if (!c?.guild_id || !me) return null;
+    const roles = this.members[c.guild_id]?.[me.id]?.roles ?? [];
+    return channelPermissions(this.myPermissions(c.guild_id), c.guild_id, me.id, roles, c.permission_overwrites);
+  }
+
   /** Who is in a voice channel, by name. */
   voiceMembers(channelId: string): VoiceState[] {
     const c = this.channels[channelId];
@@ -196,6 +219,12 @@ export class ChatState {
         return;
       case "GUILD_DELETE":
         return this.guildDelete(d.id);
+      case "GUILD_EMOJIS_UPDATE":
+        if (this.guilds[d.guild_id]) this.emojis[d.guild_id] = d.emojis ?? [];
+        return;
+      case "GUILD_STICKERS_UPDATE":
+        if (this.guilds[d.guild_id]) this.stickers[d.guild_id] = d.stickers ?? [];
+        return;
       case "CHANNEL_CREATE":
       case "CHANNEL_UPDATE":
         this.channels[d.id] = { ...this.channels[d.id], ...d };
@@ -325,6 +354,8 @@ export class ChatState {
     this.roles = {};
     this.voiceStates = {};
     this.voiceServer = null;
+    this.emojis = {};
+    this.stickers = {};
     // A new session may have missed anything: history is fetched again.
     this.messages = {};
     this.typing = {};
@@ -366,6 +397,8 @@ export class ChatState {
     this.members[g.id] ??= {};
     for (const m of g.members ?? []) this.memberUpsert(g.id, m);
     for (const p of g.presences ?? []) this.presences[p.user.id] = p.status;
+    this.emojis[g.id] = g.emojis ?? [];
+    this.stickers[g.id] = g.stickers ?? [];
     this.voiceStates[g.id] = Object.fromEntries(
       (g.voice_states ?? []).filter((v) => v.channel_id).map((v) => [v.user_id, { ...v, guild_id: g.id }]),
     );
@@ -383,6 +416,8 @@ export class ChatState {
     delete this.members[id];
     delete this.roles[id];
     delete this.voiceStates[id];
+    delete this.emojis[id];
+    delete this.stickers[id];
   }
 
   private setRoles(guildId: string, roles: Role[]) {
@@ -461,7 +496,7 @@ export class ChatState {
   }
 
   private reaction(
-    d: { user_id: string; channel_id: string; message_id: string; emoji: { id: string | null; name: string } },
+    d: { user_id: string; channel_id: string; message_id: string; emoji: { id: string | null; name: string; animated?: boolean } },
     delta: 1 | -1,
   ) {
     const m = this.findMessage(d.channel_id, d.message_id);
@@ -475,7 +510,12 @@ export class ChatState {
         if (mine && r.me) return; // already counted (our own REST answer raced the event)
         r.count++;
         if (mine) r.me = true;
-      } else list.push({ count: 1, me: mine, emoji: { id: d.emoji.id ?? null, name: d.emoji.name } } as Reaction);
+      } else
+        list.push({
+          count: 1,
+          me: mine,
+          emoji: { id: d.emoji.id ?? null, name: d.emoji.name, ...(d.emoji.animated ? { animated: true } : {}) },
+        } as Reaction);
     } else if (r) {
       if (mine && !r.me) return;
       r.count--;
@@ -509,7 +549,12 @@ export class ChatState {
   /** History from REST: newest first as the API returns it. */
   loadedHistory(channelId: string, page: Message[], limit: number, older: boolean) {
     const ch = ensure(this.messages, channelId, () => ({ list: [], hasMore: true, loading: false }));
-    if (!older) ch.list = [];
+    if (!older) {
+      // What arrived live while the page was on its way (a message sent
+      // as the channel opened) is newer than the page: it stays.
+      const newest = page[0]?.id;
+      ch.list = newest ? ch.list.filter((m) => cmpId(m.id, newest) > 0) : ch.list;
+    }
     for (const m of page) this.users[m.author.id] ??= m.author;
     this.insertMessages(channelId, page);
     ch.hasMore = page.length >= limit;

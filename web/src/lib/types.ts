@@ -70,6 +70,37 @@ export interface Guild {
   voice_states?: VoiceState[];
   member_count?: number;
   unavailable?: boolean;
+  emojis?: Emoji[];
+  stickers?: Sticker[];
+}
+
+/** A guild's custom emoji, served at `/emojis/{id}.{png|gif}`. */
+export interface Emoji {
+  id: string;
+  name: string;
+  animated?: boolean;
+  roles?: string[];
+  user?: User;
+  available?: boolean;
+}
+
+/** A guild's sticker, served at `/stickers/{id}.{ext}` by its format. */
+export interface Sticker {
+  id: string;
+  name: string;
+  description?: string | null;
+  tags?: string;
+  /** 1 PNG, 2 APNG, 3 Lottie, 4 GIF. */
+  format_type: number;
+  guild_id?: string;
+  user?: User;
+}
+
+/** A sticker as a message names it. */
+export interface StickerItem {
+  id: string;
+  name: string;
+  format_type: number;
 }
 
 /** Who is in a voice channel, muted or deafened by themselves or a moderator. */
@@ -103,8 +134,28 @@ export interface Presence {
 export interface Reaction {
   count: number;
   me: boolean;
-  emoji: { id: string | null; name: string };
+  emoji: { id: string | null; name: string; animated?: boolean };
 }
+
+/** A file of a message (Discord's attachment object); `url` is signed and expires. */
+export interface Attachment {
+  id: string;
+  filename: string;
+  title?: string;
+  description?: string;
+  content_type?: string;
+  size: number;
+  url: string;
+  proxy_url: string;
+  width?: number | null;
+  height?: number | null;
+  /** Voice messages only. */
+  duration_secs?: number;
+  waveform?: string;
+}
+
+/** Message flag: a voice message (its one attachment is the recording). */
+export const IS_VOICE_MESSAGE = 1 << 13;
 
 export interface Message {
   id: string;
@@ -124,13 +175,34 @@ export interface Message {
   message_reference?: { message_id?: string; channel_id?: string };
   referenced_message?: Message | null;
   embeds?: Embed[];
+  attachments?: Attachment[];
+  sticker_items?: StickerItem[];
+  flags?: number;
   nonce?: string | number | null;
 }
 
+export interface EmbedMedia {
+  url: string;
+  proxy_url?: string | null;
+  width?: number | null;
+  height?: number | null;
+}
+
+/** Discord's embed object: rich ones from bots, link previews (link, article, image, video). */
 export interface Embed {
+  type?: string;
   title?: string;
   description?: string;
   url?: string;
+  timestamp?: string;
+  color?: number | null;
+  footer?: { text: string; icon_url?: string; proxy_icon_url?: string };
+  image?: EmbedMedia;
+  thumbnail?: EmbedMedia;
+  video?: EmbedMedia;
+  provider?: { name?: string; url?: string };
+  author?: { name: string; url?: string; icon_url?: string; proxy_icon_url?: string };
+  fields?: { name: string; value: string; inline?: boolean }[];
 }
 
 export interface Invite {

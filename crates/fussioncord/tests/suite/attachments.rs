@@ -959,3 +959,83 @@ async fn too_large_is_answered_before_the_body_is_read_past_the_limit() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     until_no_files(&app).await;
 }
+
+/// One second of 8 kHz silence as a WAV file.
+fn wav() -> Vec<u8> {
+    let samples = 8000u32;
+    let mut b = Vec::new();
+    b.extend_from_slice(b"RIFF");
+    b.extend_from_slice(&(36 + samples * 2).to_le_bytes());
+    b.extend_from_slice(b"WAVEfmt ");
+    b.extend_from_slice(&16u32.to_le_bytes());
+    b.extend_from_slice(&1u16.to_le_bytes());
+    b.extend_from_slice(&1u16.to_le_bytes());
+    b.extend_from_slice(&8000u32.to_le_bytes());
+    b.extend_from_slice(&16000u32.to_le_bytes());
+    b.extend_from_slice(&2u16.to_le_bytes());
+    b.extend_from_slice(&16u16.to_le_bytes());
+    b.extend_from_slice(b"data");
+    b.extend_from_slice(&(samples * 2).to_le_bytes());
+    b.resize(b.len() + samples as usize * 2, 0);
+    b
+}
+
+#[tokio::test]
+async fn a_voice_message_is_one_audio_file_with_its_duration_and_nothing_else() {
+    let app = TestApp::spawn().await;
+    let (owner, channel) = setup(&app).await;
+    let path = format!("/channels/{channel}/messages");
+    let voice = json!({"id": "0", "duration_secs": 2.5, "waveform": "AAEC/w=="});
+    let send = |body: Value, bytes: Vec<u8>| {
+        let (app, path, token) = (&app, path.clone(), owner.token.clone());
+        async move {
+            let form = [payload(body), file("files[0]", "voice-message.wav", "audio/wav", bytes)];
+            send_form(app, Method::POST, &path, &token, &form).await
+        }
+    };
+    let (status, msg) = send(json!({"flags": 8192, "attachments": [voice.clone()]}), wav()).await;
+    assert_eq!(status, StatusCode::OK, "{msg}");
+    assert_eq!(msg["flags"].as_u64().unwrap() & 8192, 8192);
+    let a = &msg["attachments"][0];
+    assert!(a["content_type"].as_str().unwrap().starts_with("audio/"), "{a}");
+    assert_eq!(a["duration_secs"], json!(2.5));
+    assert_eq!(a["waveform"], "AAEC/w==");
+    // Read back from the store, and kept through an edit of the flags.
+    let id = msg["id"].as_str().unwrap();
+    let (status, edited) = app.patch(&format!("{path}/{id}"), &owner.token, json!({"flags": 4})).await;
+    assert_eq!(status, StatusCode::OK, "{edited}");
+    assert_eq!(edited["flags"].as_u64().unwrap(), 4 | 8192, "{edited}");
+    assert_eq!(edited["attachments"][0]["duration_secs"], json!(2.5));
+
+    // Refused: text beside it, an image, no duration, a bad waveform, no file.
+    for (body, bytes, code) in [
+        (json!({"flags": 8192, "content": "hi", "attachments": [voice.clone()]}), wav(), 50161),
+        (json!({"flags": 8192, "attachments": [voice.clone()]}), png(100), 50159),
+        (json!({"flags": 8192, "attachments": [{"id": "0"}]}), wav(), 50160),
+        (
+            json!({"flags": 8192, "attachments": [{"id": "0", "duration_secs": 1, "waveform": "<script>"}]}),
+            wav(),
+            50035,
+        ),
+        (json!({"flags": 8192, "attachments": [{"id": "0", "duration_secs": -1}]}), wav(), 50035),
+    ] {
+        let (status, err) = send(body.clone(), bytes).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {err}");
+        assert_eq!(err["code"], code, "{body}: {err}");
+    }
+    // Setting it by an edit is refused; keeping it is not.
+    let plain = app.send(&owner, &channel, "words").await;
+    let (status, _) =
+        app.patch(&format!("{path}/{}", plain["id"].as_str().unwrap()), &owner.token, json!({"flags": 8192})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, again) = app.patch(&format!("{path}/{id}"), &owner.token, json!({"flags": 8192})).await;
+    assert_eq!(status, StatusCode::OK, "{again}");
+    assert_eq!(again["flags"].as_u64().unwrap(), 8192, "{again}");
+    let (status, _) = app.post(&path, &owner.token, json!({"flags": 8192, "content": "no file"})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    // Without the flag, a duration means nothing and is not kept.
+    let (status, msg) = send(json!({"content": "a plain file", "attachments": [voice.clone()]}), wav()).await;
+    assert_eq!(status, StatusCode::OK, "{msg}");
+    assert_eq!(msg["attachments"][0].get("duration_secs"), None, "{msg}");
+    assert_eq!(msg["flags"].as_u64().unwrap_or(0) & 8192, 0);
+}
