@@ -23,7 +23,7 @@ use futures::stream::BoxStream;
 use futures::StreamExt;
 use object_store::{GetOptions, GetRange, ObjectStore, PutPayload, WriteMultipart};
 
-pub use config::{MediaConfig, S3Config};
+pub use config::{MediaConfig, ProxyConfig, S3Config};
 pub use key::Key;
 pub use sign::{Signed, Signer, UrlError};
 

@@ -32,6 +32,7 @@ mod fill;
 mod gateway;
 mod gateway_limits;
 mod layering;
+mod media_proxy;
 mod moderation;
 mod openapi;
 mod ops;
