@@ -1,8 +1,8 @@
 //! The media proxy over HTTP: Discord's `media.discordapp.net` parameters
 //! on our CDN paths. An attachment URL with `width`, `height` or `format`
 //! (`webp`, `png`, `jpeg`) answers the image resized and converted
-//! (`imaging::Proxy`); avatars and emojis take Discord's `size` (a power
-//! of two, 16 to 4096). Results are cached by store key and transform;
+//! (`imaging::Proxy`); avatars and emojis take Discord's `size` (16 to
+//! 4096). Results are cached by store key and transform;
 //! an image too large to decode, or not an image at all, gets a
 //! Discord-format error and costs no decoding.
 
@@ -38,11 +38,10 @@ pub(crate) fn attachment_transform(query: &str) -> Result<Option<Transform>, Api
     for (name, value) in form_urlencoded::parse(query.as_bytes()) {
         match name.as_ref() {
             "width" | "height" => {
-                let n = value
-                    .parse::<u64>()
-                    .ok()
-                    .filter(|n| *n > 0)
-                    .ok_or_else(|| ApiError::field(&name, "NUMBER_TYPE_COERCE", "Must be a positive whole number."))?;
+                let n =
+                    value.parse::<u64>().ok().filter(|n| *n > 0).ok_or_else(|| {
+                        ApiError::field(&name, "NUMBER_TYPE_COERCE", "Must be a positive whole number.")
+                    })?;
                 let n = n.min(MAX_ASKED as u64) as u32;
                 if name == "width" {
                     t.width = Some(n);
@@ -63,18 +62,19 @@ pub(crate) fn attachment_transform(query: &str) -> Result<Option<Transform>, Api
     Ok(asked.then_some(t))
 }
 
-/// Discord's `size` on avatar, emoji and sticker URLs: a power of two from
-/// 16 to 4096, `None` when absent.
+/// Discord's `size` on avatar, emoji and sticker URLs, `None` when absent.
+/// Discord documents powers of two from 16 to 4096, but its own clients
+/// ask others (emojis at 48, 44, 96), which its CDN serves; so any whole
+/// number is taken, held to 16–4096. Anything else is 50035 at `size`.
 pub(crate) fn size_param(query: &str) -> Result<Option<u32>, ApiError> {
     let Some(value) = form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == "size").map(|(_, v)| v) else {
         return Ok(None);
     };
     value
-        .parse::<u32>()
+        .parse::<u64>()
         .ok()
-        .filter(|n| n.is_power_of_two() && (16..=4096).contains(n))
-        .map(Some)
-        .ok_or_else(|| ApiError::field("size", "BASE_TYPE_CHOICES", "Must be a power of two from 16 to 4096."))
+        .map(|n| Some(n.clamp(16, 4096) as u32))
+        .ok_or_else(|| ApiError::field("size", "NUMBER_TYPE_COERCE", "Must be a whole number (16 to 4096)."))
 }
 
 /// The proxy's refusals as Discord's errors.
@@ -95,7 +95,12 @@ pub(crate) fn answer(out: Output, etag_base: &str, cache_control: &str, if_none_
     let etag = if out.unchanged {
         format!("\"{etag_base}\"")
     } else {
-        format!("\"{etag_base}-{}x{}-{}\"", out.width, out.height, out.format.content_type().trim_start_matches("image/"))
+        format!(
+            "\"{etag_base}-{}x{}-{}\"",
+            out.width,
+            out.height,
+            out.format.content_type().trim_start_matches("image/")
+        )
     };
     let mut headers = HeaderMap::new();
     cdn_headers(&mut headers);

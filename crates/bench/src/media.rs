@@ -144,8 +144,7 @@ pub async fn run(args: MediaArgs) -> Result<Report> {
     let target = Target::open(&args.common).await?;
     let mut report = Report::new("media");
     target.describe(&mut report);
-    let spec =
-        LoadSpec { rate: 0.0, duration: Duration::from_secs_f64(args.duration), inflight: args.concurrency };
+    let spec = LoadSpec { rate: 0.0, duration: Duration::from_secs_f64(args.duration), inflight: args.concurrency };
     report.param("load", spec.describe());
     let tokens = target.accounts(1).await?;
     let channel = target.channel(&tokens).await?;

@@ -325,7 +325,8 @@ mod tests {
     #[test]
     fn the_cache_keeps_its_budget() {
         let mut cache = Cache { map: LinkedHashMap::new(), bytes: 0, budget: 100 };
-        let out = |n| Output { bytes: Bytes::from(vec![0; n]), format: Format::Png, width: 1, height: 1, unchanged: false };
+        let out =
+            |n| Output { bytes: Bytes::from(vec![0; n]), format: Format::Png, width: 1, height: 1, unchanged: false };
         for i in 0..10 {
             cache.insert(format!("k{i}"), out(20));
             assert!(cache.bytes <= 100);

@@ -101,7 +101,8 @@ async fn proxy_urls_resize_and_convert_images_never_larger_and_still_signed() {
     assert_eq!(res.status(), StatusCode::NOT_MODIFIED);
 
     // A box fits the image in it; formats convert.
-    let (img, _) = image_of(get(&app, &format!("{proxy}width=50&height=50&format=webp"), &[]).await, "image/webp").await;
+    let (img, _) =
+        image_of(get(&app, &format!("{proxy}width=50&height=50&format=webp"), &[]).await, "image/webp").await;
     assert_eq!(img.dimensions(), (50, 25));
     let (img, _) = image_of(get(&app, &format!("{proxy}height=20&format=jpeg"), &[]).await, "image/jpeg").await;
     assert_eq!(img.dimensions(), (40, 20));
@@ -206,7 +207,10 @@ async fn images_too_large_to_decode_are_refused_before_decoding_and_the_server_s
         let (status, body) = error_of(get(&app, &url, &[]).await).await;
         assert_error(&(status, body.clone()), 400, 50035);
         assert_eq!(body["errors"]["image"]["_errors"][0]["code"], code, "{} {body}", att["filename"]);
-        assert!(body["errors"]["image"]["_errors"][0]["message"].as_str().unwrap().contains("pixels") || code == "IMAGE_INVALID");
+        assert!(
+            body["errors"]["image"]["_errors"][0]["message"].as_str().unwrap().contains("pixels")
+                || code == "IMAGE_INVALID"
+        );
     }
     // Many at once change nothing either.
     let url = format!("{}width=10", a[1]["proxy_url"].as_str().unwrap());
@@ -283,7 +287,14 @@ async fn filenames_that_climb_or_hide_are_sanitised_in_the_object_and_the_url() 
     let long = format!("{}.png", "a".repeat(400));
     // The body's `filename` renames a part: it can carry what a part's
     // header cannot (NUL and other control characters).
-    let names = ["../../etc/passwd", "a/b\\c", "evil\u{0}.html\u{0}.png", "\u{7}\u{1b}[31mred.txt", long.as_str(), "%2e%2e%2fx"];
+    let names = [
+        "../../etc/passwd",
+        "a/b\\c",
+        "evil\u{0}.html\u{0}.png",
+        "\u{7}\u{1b}[31mred.txt",
+        long.as_str(),
+        "%2e%2e%2fx",
+    ];
     let parts: Vec<String> = (0..names.len()).map(|i| format!("files[{i}]")).collect();
     let refs: Vec<Value> = names.iter().enumerate().map(|(i, n)| json!({"id": i, "filename": n})).collect();
     let mut form = vec![payload(json!({"attachments": refs}))];
@@ -320,7 +331,7 @@ async fn filenames_that_climb_or_hide_are_sanitised_in_the_object_and_the_url() 
 }
 
 #[tokio::test]
-async fn avatars_take_discords_sizes_through_the_same_resizer() {
+async fn avatars_take_sizes_through_the_same_resizer() {
     let app = TestApp::spawn().await;
     let alice = app.register("sized").await;
     let png = picture(256, 256, ImageFormat::Png);
@@ -337,8 +348,12 @@ async fn avatars_take_discords_sizes_through_the_same_resizer() {
     let etag = header(&res, "etag");
     assert_eq!(res.bytes().await.unwrap().to_vec(), png);
     assert_eq!(get(&app, &format!("{url}.png"), &[("If-None-Match", &etag)]).await.status(), 304);
-    // Discord's sizes only.
-    for bad in ["100", "8", "8192", "big"] {
+    // Sizes Discord's own clients ask (not only powers of two), held to 16–4096.
+    let (img, _) = image_of(get(&app, &format!("{url}.png?size=48"), &[]).await, "image/png").await;
+    assert_eq!(img.dimensions(), (48, 48));
+    let (img, _) = image_of(get(&app, &format!("{url}.png?size=4"), &[]).await, "image/png").await;
+    assert_eq!(img.dimensions(), (16, 16));
+    for bad in ["big", "-1", "1.5", ""] {
         let (status, body) = error_of(get(&app, &format!("{url}.png?size={bad}"), &[]).await).await;
         assert_error(&(status, body.clone()), 400, 50035);
         assert!(body["errors"]["size"].is_object(), "{body}");
