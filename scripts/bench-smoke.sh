@@ -32,6 +32,8 @@ bench idle idle "${SPAWN[@]}" --sessions 200 --users 50 --hold 3 \
   --server-env FUSSIONCORD__GATEWAY__HEARTBEAT_INTERVAL_MS=1000
 bench history history "${SPAWN[@]}" --messages 300 --duration 3
 bench rest rest "${SPAWN[@]}" --authors 16 --duration 3 --automod
+# Files: every upload, download and resize checked byte for byte.
+bench media media "${SPAWN[@]}" --upload-mib 1 --concurrency 2 --duration 1
 # Voice: main gateway op 4, the voice gateway over TLS (trusting the spawned
 # server's self-signed certificate), IP discovery, encrypted RTP both ways.
 bench voice voice "${SPAWN[@]}" --senders 2 --listeners 2 --duration 2 --max-loss 5

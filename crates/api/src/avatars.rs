@@ -14,18 +14,19 @@
 //! `/emojis/{id}.{ext}` and `/stickers/{id}.{ext}`: an emoji's or sticker's
 //! file never changes under its id either.
 
-use axum::extract::{Path, State};
+use axum::body::Body as HttpBody;
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use base64::Engine;
-use bytes::Bytes;
 use sha2::{Digest, Sha256};
 
 use media::{Key, Media};
 use store::UserId;
 
+use crate::proxy;
 use crate::ApiError;
 use crate::ApiState;
 
@@ -41,17 +42,23 @@ pub enum ImageFormat {
 impl ImageFormat {
     const ALL: [ImageFormat; 4] = [Self::Png, Self::Jpeg, Self::Gif, Self::Webp];
 
+    /// What the bytes are, as `media::sniff` reads every uploaded file.
     pub fn sniff(bytes: &[u8]) -> Option<Self> {
-        if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
-            Some(Self::Png)
-        } else if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
-            Some(Self::Jpeg)
-        } else if bytes.starts_with(b"GIF87a") || bytes.starts_with(b"GIF89a") {
-            Some(Self::Gif)
-        } else if bytes.len() >= 12 && &bytes[..4] == b"RIFF" && &bytes[8..12] == b"WEBP" {
-            Some(Self::Webp)
-        } else {
-            None
+        match media::sniff::content_type(bytes, true)?.as_str() {
+            "image/png" => Some(Self::Png),
+            "image/jpeg" => Some(Self::Jpeg),
+            "image/gif" => Some(Self::Gif),
+            "image/webp" => Some(Self::Webp),
+            _ => None,
+        }
+    }
+
+    fn proxy_format(self) -> imaging::Format {
+        match self {
+            Self::Png => imaging::Format::Png,
+            Self::Jpeg => imaging::Format::Jpeg,
+            Self::Gif => imaging::Format::Gif,
+            Self::Webp => imaging::Format::Webp,
         }
     }
 
@@ -145,8 +152,10 @@ pub fn check_image(bytes: &[u8]) -> Result<ImageFormat, Refusal> {
         .ok_or(("IMAGE_INVALID", "The data is not a PNG, JPEG, GIF or WebP image.".to_owned()))?;
     // The header's dimensions, so an image that would decode to gigabytes
     // of pixels is refused however few bytes it takes.
-    let (width, height) = dimensions(format, bytes)
-        .filter(|(w, h)| *w > 0 && *h > 0)
+    let sniffed = media::sniff::sniff(bytes, true);
+    let (width, height) = sniffed
+        .width
+        .zip(sniffed.height)
         .ok_or(("IMAGE_INVALID", "The image's header gives no valid size.".to_owned()))?;
     if width > MAX_SIDE || height > MAX_SIDE {
         return Err((
@@ -210,54 +219,6 @@ fn gif_frames(b: &[u8]) -> usize {
 /// The largest width or height an avatar may have, in pixels.
 pub const MAX_SIDE: u32 = 4096;
 
-/// Width and height as the image's header gives them, without decoding
-/// the pixels. `None` when the header is cut short or malformed.
-fn dimensions(format: ImageFormat, b: &[u8]) -> Option<(u32, u32)> {
-    let be16 = |i: usize| Some(u16::from_be_bytes(b.get(i..i + 2)?.try_into().ok()?) as u32);
-    let le16 = |i: usize| Some(u16::from_le_bytes(b.get(i..i + 2)?.try_into().ok()?) as u32);
-    let le24 = |i: usize| Some(u32::from_le_bytes([*b.get(i)?, *b.get(i + 1)?, *b.get(i + 2)?, 0]));
-    match format {
-        // The first chunk is IHDR: width and height, big-endian.
-        ImageFormat::Png => {
-            if b.get(12..16)? != b"IHDR" {
-                return None;
-            }
-            let be32 = |i: usize| Some(u32::from_be_bytes(b.get(i..i + 4)?.try_into().ok()?));
-            Some((be32(16)?, be32(20)?))
-        }
-        // The logical screen: width and height, little-endian.
-        ImageFormat::Gif => Some((le16(6)?, le16(8)?)),
-        // Walks the markers to the first start of frame (SOF0–SOF15 but
-        // DHT, JPG and DAC): height then width, big-endian.
-        ImageFormat::Jpeg => {
-            let mut i = 2;
-            loop {
-                if *b.get(i)? != 0xFF {
-                    return None;
-                }
-                let marker = *b.get(i + 1)?;
-                match marker {
-                    0xFF => i += 1,
-                    0x01 | 0xD0..=0xD7 => i += 2,
-                    0xC0..=0xCF if !matches!(marker, 0xC4 | 0xC8 | 0xCC) => return Some((be16(i + 7)?, be16(i + 5)?)),
-                    0xD9 | 0xDA => return None,
-                    _ => i += 2 + be16(i + 2)? as usize,
-                }
-            }
-        }
-        // The first chunk: lossy VP8, lossless VP8L, or extended VP8X.
-        ImageFormat::Webp => match b.get(12..16)? {
-            b"VP8 " if b.get(23..26)? == [0x9D, 0x01, 0x2A] => Some((le16(26)? & 0x3FFF, le16(28)? & 0x3FFF)),
-            b"VP8L" if *b.get(20)? == 0x2F => {
-                let bits = u32::from_le_bytes(b.get(21..25)?.try_into().ok()?);
-                Some(((bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1))
-            }
-            b"VP8X" => Some((le24(24)? + 1, le24(27)? + 1)),
-            _ => None,
-        },
-    }
-}
-
 fn too_large(max_bytes: usize) -> Refusal {
     ("BINARY_TYPE_MAX_SIZE", format!("The image must be {max_bytes} bytes or smaller."))
 }
@@ -278,40 +239,112 @@ pub(crate) fn router() -> Router<ApiState> {
         .route("/stickers/{file}", get(serve_sticker))
 }
 
-/// Answers a stored expression's file: immutable (an id names one file
-/// forever), under its own Content-Type, never sniffed.
-fn expression_file(bytes: Bytes, content_type: &'static str) -> Response {
-    let headers = [
-        (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=31536000, immutable")),
-        (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
-        (header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
-    ];
-    (StatusCode::OK, headers, bytes).into_response()
+/// Immutable: a hash or an id names one file forever.
+const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+
+/// The first of `formats` stored under `key_of`'s keys, opened (not yet read).
+async fn open_first(
+    state: &ApiState,
+    formats: impl IntoIterator<Item = ImageFormat>,
+    key_of: impl Fn(ImageFormat) -> Option<Key>,
+) -> Result<Option<(ImageFormat, Key, media::Object)>, ApiError> {
+    for format in formats {
+        let Some(key) = key_of(format) else { continue };
+        if let Some(object) = state.media.get(&key, None).await.map_err(ApiError::internal)? {
+            return Ok(Some((format, key, object)));
+        }
+    }
+    Ok(None)
 }
 
-/// `GET /emojis/{id}.{ext}` (png, jpg/jpeg, gif, webp; `?size=` ignored).
-/// Nothing is converted, so the stored image answers whichever of these
-/// extensions was asked, under its own type (bot libraries ask `.png` for
-/// still emojis and `.gif` for animated ones).
-async fn serve_emoji(State(state): State<ApiState>, Path(file): Path<String>) -> Response {
+/// The formats to look for, the asked one first: clients build the URL
+/// with an extension of their choosing (bot libraries ask `.png` for every
+/// still avatar), so the stored image answers any of them.
+fn asked_first(asked: ImageFormat) -> impl Iterator<Item = ImageFormat> {
+    std::iter::once(asked).chain(ImageFormat::ALL.into_iter().filter(move |f| *f != asked))
+}
+
+/// Answers a stored image (avatar or emoji): as stored, under its own
+/// type, or with Discord's `size` resized by the media proxy to fit
+/// `size`×`size` (never larger) in the asked extension's format (an
+/// animated image keeps its frames and its size). `If-None-Match` is
+/// answered before any byte is read.
+async fn image_answer(
+    state: &ApiState,
+    (stored, key, object): (ImageFormat, Key, media::Object),
+    asked: ImageFormat,
+    size: Option<u32>,
+    etag_base: &str,
+    request: &HeaderMap,
+) -> Response {
+    if let Some(size) = size.filter(|_| stored != ImageFormat::Gif) {
+        let format = (asked != ImageFormat::Gif).then(|| asked.proxy_format());
+        let t = imaging::Transform { width: Some(size), height: Some(size), format };
+        let source = key.to_string();
+        if let Some(out) = state.proxy.cached(&source, &t) {
+            return proxy::answer(out, etag_base, IMMUTABLE, request);
+        }
+        let bytes = match proxy::collect(Vec::new(), object.body, object.size).await {
+            Ok(bytes) => bytes,
+            Err(e) => return e.into_response(),
+        };
+        if !is_animated(stored, &bytes) {
+            match state.proxy.render(&source, bytes.clone(), &t).await {
+                Ok(out) => return proxy::answer(out, etag_base, IMMUTABLE, request),
+                // Only the header was checked at upload: pixels that do
+                // not decode are still the image its owner gave.
+                Err(imaging::Error::Undecodable(_) | imaging::Error::NotAnImage) => {}
+                Err(e) => return proxy::error(e).into_response(),
+            }
+        }
+        return stored_answer(stored, etag_base, request, object.size, HttpBody::from(bytes));
+    }
+    stored_answer(stored, etag_base, request, object.size, HttpBody::from_stream(object.body))
+}
+
+fn stored_answer(format: ImageFormat, etag_base: &str, request: &HeaderMap, size: u64, body: HttpBody) -> Response {
+    let etag = format!("\"{etag_base}\"");
+    let mut headers = HeaderMap::new();
+    proxy::cdn_headers(&mut headers);
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(IMMUTABLE));
+    headers.insert(header::ETAG, HeaderValue::from_str(&etag).expect("ids and hex are valid headers"));
+    if proxy::etag_matches(request, &etag) {
+        return (StatusCode::NOT_MODIFIED, headers).into_response();
+    }
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(format.content_type()));
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(size));
+    (StatusCode::OK, headers, body).into_response()
+}
+
+/// `GET /emojis/{id}.{ext}` (png, jpg/jpeg, gif, webp; `?size=` resizes
+/// a still emoji). The stored image answers whichever of these
+/// extensions was asked (bot libraries ask `.png` for still emojis and
+/// `.gif` for animated ones).
+async fn serve_emoji(
+    State(state): State<ApiState>,
+    Path(file): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
     let parsed = file.rsplit_once('.').and_then(|(id, ext)| {
         let id: store::EmojiId = id.parse().ok()?;
         Some((id, ImageFormat::from_extension(ext)?))
     });
     let Some((id, asked)) = parsed else { return ApiError::not_found().into_response() };
-    for format in std::iter::once(asked).chain(ImageFormat::ALL.into_iter().filter(|f| *f != asked)) {
-        let Some(key) = Key::emoji(id, format.extension()) else { continue };
-        match state.media.get_bytes(&key).await {
-            Ok(Some(bytes)) => return expression_file(bytes, format.content_type()),
-            Ok(None) => {}
-            Err(e) => return ApiError::internal(e).into_response(),
-        }
+    let size = match proxy::size_param(query.as_deref().unwrap_or("")) {
+        Ok(size) => size,
+        Err(e) => return e.into_response(),
+    };
+    match open_first(&state, asked_first(asked), |f| Key::emoji(id, f.extension())).await {
+        Ok(Some(found)) => image_answer(&state, found, asked, size, &id.to_string(), &headers).await,
+        Ok(None) => ApiError::not_found().into_response(),
+        Err(e) => e.into_response(),
     }
-    ApiError::not_found().into_response()
 }
 
 /// `GET /stickers/{id}.{ext}`: PNG and APNG as `.png`, GIF as `.gif`,
-/// Lottie as `.json`; a sticker answers only its own extension.
+/// Lottie as `.json`; a sticker answers only its own extension, as
+/// stored (`?size=` is ignored: an APNG would lose its frames).
 async fn serve_sticker(State(state): State<ApiState>, Path(file): Path<String>) -> Response {
     let parsed = file.rsplit_once('.').and_then(|(id, ext)| {
         let id: store::StickerId = id.parse().ok()?;
@@ -325,19 +358,27 @@ async fn serve_sticker(State(state): State<ApiState>, Path(file): Path<String>) 
     });
     let Some((id, ext, content_type)) = parsed else { return ApiError::not_found().into_response() };
     let Some(key) = Key::sticker(id, ext) else { return ApiError::not_found().into_response() };
-    match state.media.get_bytes(&key).await {
-        Ok(Some(bytes)) => expression_file(bytes, content_type),
+    match state.media.get(&key, None).await {
+        Ok(Some(object)) => {
+            let mut headers = HeaderMap::new();
+            proxy::cdn_headers(&mut headers);
+            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(IMMUTABLE));
+            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+            headers.insert(header::CONTENT_LENGTH, HeaderValue::from(object.size));
+            (StatusCode::OK, headers, HttpBody::from_stream(object.body)).into_response()
+        }
         Ok(None) => ApiError::not_found().into_response(),
         Err(e) => ApiError::internal(e).into_response(),
     }
 }
 
-/// Serves a stored avatar under its own format's extension (`jpeg` and
-/// `jpg` alike); images are not converted, so another extension is 404.
-/// `?size=` is accepted and ignored.
+/// `GET /avatars/{user_id}/{hash}.{ext}` (`jpeg` and `jpg` alike;
+/// `?size=` resizes a still avatar). The hash names the image, so it is
+/// the ETag, and a client that has it is answered without reading the file.
 async fn serve(
     State(state): State<ApiState>,
     Path((user, file)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Response {
     let parsed = (|| {
@@ -348,38 +389,14 @@ async fn serve(
         let format = ImageFormat::from_extension(ext)?;
         well_formed.then(|| (user, hash.to_owned(), format))
     })();
-    let Some((user, hash, format)) = parsed else { return ApiError::not_found().into_response() };
-    let etag = format!("\"{hash}\"");
-    // Nothing is converted, but clients build the URL with an extension of
-    // their choosing (bot libraries ask `.png` for every still avatar), so
-    // the stored image answers any of them, under its own Content-Type.
-    let mut found = None;
-    for format in std::iter::once(format).chain(ImageFormat::ALL.into_iter().filter(|f| *f != format)) {
-        let Some(key) = Key::avatar(user, &hash, format.extension()) else { break };
-        match state.media.get_bytes(&key).await {
-            Ok(Some(bytes)) => {
-                found = Some((format, bytes));
-                break;
-            }
-            Ok(None) => {}
-            Err(e) => return ApiError::internal(e).into_response(),
-        }
+    let Some((user, hash, asked)) = parsed else { return ApiError::not_found().into_response() };
+    let size = match proxy::size_param(query.as_deref().unwrap_or("")) {
+        Ok(size) => size,
+        Err(e) => return e.into_response(),
+    };
+    match open_first(&state, asked_first(asked), |f| Key::avatar(user, &hash, f.extension())).await {
+        Ok(Some(found)) => image_answer(&state, found, asked, size, &hash, &headers).await,
+        Ok(None) => ApiError::not_found().into_response(),
+        Err(e) => e.into_response(),
     }
-    let Some((format, bytes)) = found else { return ApiError::not_found().into_response() };
-    let cache = [
-        (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=31536000, immutable")),
-        (header::ETAG, HeaderValue::from_str(&etag).expect("hex is a valid header")),
-    ];
-    let matches =
-        headers.get_all(header::IF_NONE_MATCH).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).any(
-            |tag| {
-                let tag = tag.trim();
-                tag == "*" || tag.trim_start_matches("W/") == etag
-            },
-        );
-    if matches {
-        return (StatusCode::NOT_MODIFIED, cache).into_response();
-    }
-    (StatusCode::OK, cache, [(header::CONTENT_TYPE, HeaderValue::from_static(format.content_type()))], bytes)
-        .into_response()
 }

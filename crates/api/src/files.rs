@@ -16,6 +16,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use bytes::Bytes;
+use futures::StreamExt;
 use serde::de::DeserializeOwned;
 
 use domain::access::ChannelAccess;
@@ -26,6 +27,7 @@ use model::Timestamp;
 use store::{AttachmentId, ChannelId, UserId};
 
 use crate::extract::parse_json;
+use crate::proxy;
 use crate::{ApiError, ApiResult, ApiState};
 
 /// A `multipart/form-data` body: `payload_json` and the stored files.
@@ -178,22 +180,122 @@ fn signed(
 /// an attachment's bytes while its URL's signature holds (404 otherwise,
 /// as for one that does not exist). Ranges, ETag and 304; images, audio
 /// and video shown inline, everything else (HTML, SVG, text, unknown)
-/// only as a download, and never sniffed by the browser.
-async fn serve(State(state): State<ApiState>, Path(parts): Path<(String, String, String)>, req: Request) -> Response {
-    let (path, query) = (req.uri().path().to_owned(), req.uri().query().unwrap_or("").to_owned());
+/// only as a download, and never sniffed by the browser. With the media
+/// proxy's `width`, `height` or `format` (the attachment's `proxy_url`
+/// is this same URL), an image answers resized and converted
+/// (`crate::proxy`); other files answer as they are.
+///
+/// The content type is read from the first bytes of the one read that
+/// serves the file, as they pass (a range request reads them apart).
+async fn serve(
+    State(state): State<ApiState>,
+    Path(parts): Path<(String, String, String)>,
+    uri: axum::http::Uri,
+    request: HeaderMap,
+) -> Response {
+    let (path, query) = (uri.path().to_owned(), uri.query().unwrap_or("").to_owned());
     let Ok((channel, id)) = signed(&state, &path, &query, &parts) else {
         return ApiError::not_found().into_response();
     };
     let key = Key::attachment(channel, id);
-    let size = match state.media.size(&key).await {
+    let max_age = state.media.signer().verify(&path, &query, now_secs(), false).map_or(0, |s| s.expires - now_secs());
+    let cache_control = format!("private, max-age={max_age}");
+    let transform = match proxy::attachment_transform(&query) {
+        Ok(t) => t,
+        Err(e) => return e.into_response(),
+    };
+    let source = key.to_string();
+    if let Some(out) = transform.as_ref().and_then(|t| state.proxy.cached(&source, t)) {
+        return proxy::answer(out, &id.to_string(), &cache_control, &request);
+    }
+    let etag = format!("\"{id}\"");
+    let mut headers = HeaderMap::new();
+    let value = |s: String| HeaderValue::from_str(&s).expect("built from safe characters");
+    headers.insert(header::ETAG, value(etag.clone()));
+    headers.insert(header::CACHE_CONTROL, value(cache_control.clone()));
+    headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    proxy::cdn_headers(&mut headers);
+    let ranged = request.contains_key(header::RANGE);
+    if transform.is_none() && (ranged || proxy::etag_matches(&request, &etag)) {
+        return serve_range(&state, &key, &parts.2, headers, &request).await;
+    }
+    let object = match state.media.get(&key, None).await {
+        Ok(Some(object)) => object,
+        Ok(None) => return ApiError::not_found().into_response(),
+        Err(e) => return ApiError::internal(e).into_response(),
+    };
+    let size = object.size;
+    let want = if transform.is_some() { media::HEAD_BYTES } else { sniff::TYPE_BYTES };
+    let (first, rest, head) = match peek(object.body, want).await {
+        Ok(peeked) => peeked,
+        Err(e) => return ApiError::internal(e).into_response(),
+    };
+    let content_type =
+        sniff::content_type(&head, size <= head.len() as u64).unwrap_or_else(|| "application/octet-stream".into());
+    if let Some(t) = transform.filter(|_| imaging::Format::sniff(&head).is_some()) {
+        if let Err(e) = state.proxy.check_header(&head) {
+            return proxy::error(e).into_response();
+        }
+        let bytes = match proxy::collect(first, rest, size).await {
+            Ok(bytes) => bytes,
+            Err(e) => return e.into_response(),
+        };
+        return match state.proxy.render(&source, bytes, &t).await {
+            Ok(out) => proxy::answer(out, &id.to_string(), &cache_control, &request),
+            Err(e) => proxy::error(e).into_response(),
+        };
+    }
+    let disposition = if sniff::inline_safe(&content_type) { "inline" } else { "attachment" };
+    headers.insert(header::CONTENT_TYPE, value(content_type));
+    headers.insert(header::CONTENT_DISPOSITION, value(format!("{disposition}; filename=\"{}\"", parts.2)));
+    headers.insert(header::CONTENT_LENGTH, value(size.to_string()));
+    let body = futures::stream::iter(first.into_iter().map(Ok)).chain(rest);
+    (StatusCode::OK, headers, HttpBody::from_stream(body)).into_response()
+}
+
+/// The first chunks of `body` until they hold `want` bytes (or it ends),
+/// the rest of it, and those first bytes (at most `want`).
+async fn peek<S, E>(mut body: S, want: usize) -> Result<(Vec<Bytes>, S, Vec<u8>), E>
+where
+    S: futures::Stream<Item = Result<Bytes, E>> + Unpin,
+{
+    let (mut first, mut head) = (Vec::new(), Vec::new());
+    while head.len() < want {
+        match body.next().await {
+            Some(chunk) => {
+                let chunk = chunk?;
+                head.extend_from_slice(&chunk[..chunk.len().min(want - head.len())]);
+                first.push(chunk);
+            }
+            None => break,
+        }
+    }
+    Ok((first, body, head))
+}
+
+/// A range of an attachment, or 304 for a client that has it: what it
+/// is comes from a separate read of its first bytes.
+async fn serve_range(
+    state: &ApiState,
+    key: &Key,
+    filename: &str,
+    mut headers: HeaderMap,
+    request: &HeaderMap,
+) -> Response {
+    let value = |s: String| HeaderValue::from_str(&s).expect("built from safe characters");
+    let size = match state.media.size(key).await {
         Ok(Some(size)) => size,
         Ok(None) => return ApiError::not_found().into_response(),
         Err(e) => return ApiError::internal(e).into_response(),
     };
+    let etag = headers.get(header::ETAG).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    if proxy::etag_matches(request, &etag) {
+        return (StatusCode::NOT_MODIFIED, headers).into_response();
+    }
     let head = if size == 0 {
         Bytes::new()
     } else {
-        match state.media.head_bytes(&key, sniff::TYPE_BYTES as u64).await {
+        match state.media.head_bytes(key, sniff::TYPE_BYTES as u64).await {
             Ok(Some(head)) => head,
             Ok(None) => return ApiError::not_found().into_response(),
             Err(e) => return ApiError::internal(e).into_response(),
@@ -202,27 +304,9 @@ async fn serve(State(state): State<ApiState>, Path(parts): Path<(String, String,
     let content_type = sniff::content_type(&head, size <= sniff::TYPE_BYTES as u64)
         .unwrap_or_else(|| "application/octet-stream".into());
     let disposition = if sniff::inline_safe(&content_type) { "inline" } else { "attachment" };
-    let etag = format!("\"{id}\"");
-    let max_age = state.media.signer().verify(&path, &query, now_secs(), false).map_or(0, |s| s.expires - now_secs());
-    let mut headers = HeaderMap::new();
-    let value = |s: String| HeaderValue::from_str(&s).expect("built from safe characters");
-    headers.insert(header::ETAG, value(etag.clone()));
-    headers.insert(header::CACHE_CONTROL, value(format!("private, max-age={max_age}")));
-    headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    let not_modified = req
-        .headers()
-        .get_all(header::IF_NONE_MATCH)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|tag| tag.trim() == "*" || tag.trim().trim_start_matches("W/") == etag);
-    if not_modified {
-        return (StatusCode::NOT_MODIFIED, headers).into_response();
-    }
     headers.insert(header::CONTENT_TYPE, value(content_type));
-    headers.insert(header::CONTENT_DISPOSITION, value(format!("{disposition}; filename=\"{}\"", parts.2)));
-    let range = match req.headers().get(header::RANGE).map(|r| parse_range(r.to_str().unwrap_or(""), size)) {
+    headers.insert(header::CONTENT_DISPOSITION, value(format!("{disposition}; filename=\"{filename}\"")));
+    let range = match request.get(header::RANGE).map(|r| parse_range(r.to_str().unwrap_or(""), size)) {
         None => None,
         Some(Some(range)) => Some(range),
         Some(None) => {
@@ -234,7 +318,7 @@ async fn serve(State(state): State<ApiState>, Path(parts): Path<(String, String,
         headers.insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
         return (StatusCode::OK, headers).into_response();
     }
-    let object = match state.media.get(&key, range.clone()).await {
+    let object = match state.media.get(key, range.clone()).await {
         Ok(Some(object)) => object,
         Ok(None) => return ApiError::not_found().into_response(),
         Err(e) => return ApiError::internal(e).into_response(),
@@ -303,7 +387,6 @@ async fn upload(State(state): State<ApiState>, Path(parts): Path<(String, String
         Err(e) => return ApiError::internal(e).into_response(),
     };
     let mut body = req.into_body().into_data_stream();
-    use futures::StreamExt;
     while let Some(chunk) = body.next().await {
         let written = match chunk {
             Ok(chunk) => write_within(&mut writer, chunk, max).await,

@@ -9,6 +9,7 @@ mod files;
 pub mod limits;
 mod openapi;
 pub mod ops;
+mod proxy;
 mod routes;
 mod strict;
 
@@ -99,6 +100,8 @@ pub struct ApiParts {
     pub config: Arc<ApiConfig>,
     /// Rate limits and the counters behind them.
     pub limits: Arc<Limits>,
+    /// The media proxy (resized and converted images) and its cache.
+    pub proxy: Arc<imaging::Proxy>,
 }
 
 /// Handlers reach the domain's parts and operations through the state

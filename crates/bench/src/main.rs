@@ -2,7 +2,7 @@
 //! server over its public protocols only (HTTP API v10, Gateway v10 and voice), so
 //! it measures what a client feels and works against any such server.
 //!
-//! Scenarios: `fanout`, `idle`, `history`, `rest`, `voice`; see `--help` of each and
+//! Scenarios: `fanout`, `idle`, `history`, `rest`, `media`, `voice`; see `--help` of each and
 //! docs/PERFORMANCE.md.
 
 mod fanout;
@@ -10,6 +10,7 @@ mod gw;
 mod history;
 mod idle;
 mod load;
+mod media;
 mod report;
 mod rest;
 mod stats;
@@ -40,6 +41,9 @@ enum Scenario {
     History(history::HistoryArgs),
     /// Message-create throughput and latency with many concurrent authors.
     Rest(rest::RestArgs),
+    /// Files: uploads (MB/s), downloads of a 1 MiB image, and the media
+    /// proxy resizing it cold and from its cache; latency percentiles.
+    Media(media::MediaArgs),
     /// N senders and M listeners in one voice channel (main gateway, voice
     /// gateway over TLS, UDP with real AEAD): forwarded packets per second,
     /// loss, latency the server adds, its CPU and memory per participant.
@@ -85,6 +89,7 @@ fn main() -> std::process::ExitCode {
             Scenario::Idle(a) => (a.common.json.clone(), idle::run(a).await),
             Scenario::History(a) => (a.common.json.clone(), history::run(a).await),
             Scenario::Rest(a) => (a.common.json.clone(), rest::run(a).await),
+            Scenario::Media(a) => (a.common.json.clone(), media::run(a).await),
             Scenario::Voice(a) => (a.common.json.clone(), voice::run(a).await),
         }
     });

@@ -43,6 +43,37 @@ pub struct MediaConfig {
     /// An S3-compatible bucket instead of the directory.
     #[serde(default)]
     pub s3: Option<S3Config>,
+    /// The media proxy: resized and converted images (`[media.proxy]`).
+    #[serde(default)]
+    pub proxy: ProxyConfig,
+}
+
+/// The `[media.proxy]` settings: what the media proxy (`?width=`,
+/// `?height=`, `?format=` on attachment URLs, `?size=` on avatars and
+/// emojis) agrees to decode, how many images it works on at once, and
+/// how much of its results it keeps.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProxyConfig {
+    /// Largest image decoded, in pixels (width × height as its header
+    /// says, checked before decoding): a larger one is refused.
+    #[serde(default = "default_max_pixels")]
+    pub max_pixels: u64,
+    /// Largest width or height decoded, in pixels.
+    #[serde(default = "default_max_side")]
+    pub max_side: u32,
+    /// Bytes of resized images kept in memory (least recently used first
+    /// out); 0 keeps none.
+    #[serde(default = "default_cache_bytes")]
+    pub cache_bytes: u64,
+    /// Images decoded and encoded at once (each on a blocking thread);
+    /// further requests wait their turn within `timeout_ms`.
+    #[serde(default = "default_concurrency")]
+    pub concurrency: usize,
+    /// How long one request may wait for its turn and its image, in
+    /// milliseconds; past it the request is answered 503.
+    #[serde(default = "default_timeout_ms")]
+    pub timeout_ms: u64,
 }
 
 /// An S3-compatible bucket (AWS, MinIO, Garage, …).
@@ -91,6 +122,40 @@ fn default_usage_interval_secs() -> u64 {
     300
 }
 
+fn default_max_pixels() -> u64 {
+    // 32 Mi pixels (8192×4096; a 24-megapixel photo fits) decode to 128 MiB
+    // of RGBA: with `concurrency` 2, the proxy's worst case in memory.
+    32 * 1024 * 1024
+}
+
+fn default_max_side() -> u32 {
+    16_384
+}
+
+fn default_cache_bytes() -> u64 {
+    64 * 1024 * 1024
+}
+
+fn default_concurrency() -> usize {
+    2
+}
+
+fn default_timeout_ms() -> u64 {
+    10_000
+}
+
+impl Default for ProxyConfig {
+    fn default() -> Self {
+        Self {
+            max_pixels: default_max_pixels(),
+            max_side: default_max_side(),
+            cache_bytes: default_cache_bytes(),
+            concurrency: default_concurrency(),
+            timeout_ms: default_timeout_ms(),
+        }
+    }
+}
+
 fn default_region() -> String {
     "us-east-1".into()
 }
@@ -107,6 +172,7 @@ impl Default for MediaConfig {
             delete_after_secs: 0,
             usage_interval_secs: default_usage_interval_secs(),
             s3: None,
+            proxy: ProxyConfig::default(),
         }
     }
 }

@@ -24,7 +24,7 @@ use futures::StreamExt;
 use object_store::{GetOptions, GetRange, MultipartUpload, ObjectStore, PutPayload, PutPayloadMut};
 use tokio::task::JoinSet;
 
-pub use config::{MediaConfig, S3Config};
+pub use config::{MediaConfig, ProxyConfig, S3Config};
 pub use key::Key;
 pub use sign::{Signed, Signer, UrlError};
 

@@ -177,6 +177,7 @@ pub async fn start_with_classifier(
             config: config.ratelimit.clone(),
             trusted_proxies: config.http.trusted_proxies.clone(),
         }),
+        proxy: Arc::new(imaging::Proxy::new(&config.media.proxy)),
     });
     // `/` is the gateway for WebSocket upgrades and the web client's page
     // for a plain GET; the client's other pages and files sit beside the API.

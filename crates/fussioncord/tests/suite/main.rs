@@ -33,6 +33,7 @@ mod gateway;
 mod gateway_limits;
 mod layering;
 mod link_previews;
+mod media_proxy;
 mod moderation;
 mod openapi;
 mod ops;
