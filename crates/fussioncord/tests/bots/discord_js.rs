@@ -161,7 +161,8 @@ impl Drop for JsBot {
 
 /// A discord.js bot sends a message with two files and their descriptions
 /// (discord.js puts `payload_json` after the files), fetches each back
-/// from its URL, and edits the message to keep only the first.
+/// from its URL, shows the first in an embed by `attachment://`, and edits
+/// the message to keep only the first.
 #[tokio::test]
 async fn a_discord_js_bot_sends_files_and_edits_one_away() {
     use serde_json::{json, Value};
@@ -179,6 +180,9 @@ async fn a_discord_js_bot_sends_files_and_edits_one_away() {
     assert_eq!(attachments[0]["content_type"], "image/png");
     assert_eq!((attachments[0]["width"].clone(), attachments[0]["height"].clone()), (json!(7), json!(6)));
     assert_eq!(attachments[1]["description"], "some notes");
+    // The embed's `attachment://picture.png` is the picture's own URL.
+    let path = |url: &Value| url.as_str().unwrap_or_default().split('?').next().unwrap().to_owned();
+    assert_eq!(path(&sent["image"]), path(&attachments[0]["url"]), "{sent}");
     let line = bot.line(|l| l.starts_with("EDITED ") || l.starts_with("FAILED "), Duration::from_secs(30)).await;
     let Some(edited) = line.strip_prefix("EDITED ") else { bot.fail(line.clone()) };
     let edited: Value = serde_json::from_str(edited).unwrap();

@@ -5,12 +5,13 @@
 //   FC_CHANNEL  the channel to send to
 //
 // Once ready it sends one message with two files (each with a
-// description), prints `SENT <json>` with the attachments as discord.js
-// read them and whether each one's bytes, fetched from its URL, are those
-// sent; then edits the message to keep only the first file and prints
+// description) and an embed showing the first by `attachment://`, prints
+// `SENT <json>` with the attachments and the embed's image URL as
+// discord.js read them and whether each one's bytes, fetched from its URL,
+// are those sent; then edits the message to keep only the first file and prints
 // `EDITED <json>`.
 
-import { AttachmentBuilder, Client, Events, GatewayIntentBits } from 'discord.js';
+import { AttachmentBuilder, Client, EmbedBuilder, Events, GatewayIntentBits } from 'discord.js';
 
 const { FC_API: api, FC_TOKEN: token, FC_CHANNEL: channelId } = process.env;
 const client = new Client({ intents: [GatewayIntentBits.Guilds, GatewayIntentBits.GuildMessages], rest: { api } });
@@ -41,6 +42,7 @@ client.once(Events.ClientReady, async () => {
     const channel = await client.channels.fetch(channelId);
     const message = await channel.send({
       content: 'two files from discord.js',
+      embeds: [new EmbedBuilder().setTitle('the picture').setImage('attachment://picture.png')],
       files: [
         new AttachmentBuilder(png, { name: 'picture.png', description: 'a picture' }),
         new AttachmentBuilder(text, { name: 'notes.txt', description: 'some notes' }),
@@ -51,7 +53,8 @@ client.once(Events.ClientReady, async () => {
       const body = Buffer.from(await (await fetch(a.url)).arrayBuffer());
       same.push(body.equals(sent[a.name]));
     }
-    say(`SENT ${JSON.stringify({ id: message.id, attachments: described(message), same })}`);
+    const image = message.embeds[0]?.image?.url ?? null;
+    say(`SENT ${JSON.stringify({ id: message.id, attachments: described(message), same, image })}`);
     const first = message.attachments.first();
     const edited = await message.edit({ attachments: [first] });
     say(`EDITED ${JSON.stringify({ id: edited.id, attachments: described(edited) })}`);
