@@ -30,63 +30,9 @@ use crate::proxy;
 use crate::ApiError;
 use crate::ApiState;
 
-/// The image formats accepted, by what their bytes start with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ImageFormat {
-    Png,
-    Jpeg,
-    Gif,
-    Webp,
-}
-
-impl ImageFormat {
-    const ALL: [ImageFormat; 4] = [Self::Png, Self::Jpeg, Self::Gif, Self::Webp];
-
-    /// What the bytes are, as `media::sniff` reads every uploaded file.
-    pub fn sniff(bytes: &[u8]) -> Option<Self> {
-        match media::sniff::content_type(bytes, true)?.as_str() {
-            "image/png" => Some(Self::Png),
-            "image/jpeg" => Some(Self::Jpeg),
-            "image/gif" => Some(Self::Gif),
-            "image/webp" => Some(Self::Webp),
-            _ => None,
-        }
-    }
-
-    fn proxy_format(self) -> imaging::Format {
-        match self {
-            Self::Png => imaging::Format::Png,
-            Self::Jpeg => imaging::Format::Jpeg,
-            Self::Gif => imaging::Format::Gif,
-            Self::Webp => imaging::Format::Webp,
-        }
-    }
-
-    pub fn extension(self) -> &'static str {
-        match self {
-            Self::Png => "png",
-            Self::Jpeg => "jpg",
-            Self::Gif => "gif",
-            Self::Webp => "webp",
-        }
-    }
-
-    pub fn content_type(self) -> &'static str {
-        match self {
-            Self::Png => "image/png",
-            Self::Jpeg => "image/jpeg",
-            Self::Gif => "image/gif",
-            Self::Webp => "image/webp",
-        }
-    }
-
-    pub fn from_extension(ext: &str) -> Option<Self> {
-        match ext {
-            "jpeg" => Some(Self::Jpeg),
-            _ => Self::ALL.into_iter().find(|f| f.extension() == ext),
-        }
-    }
-}
+/// The image formats accepted (PNG, JPEG, GIF, WebP), by what their bytes
+/// start with.
+pub use imaging::Format as ImageFormat;
 
 /// A checked image, ready to store.
 pub struct Avatar {
@@ -278,7 +224,7 @@ async fn image_answer(
     request: &HeaderMap,
 ) -> Response {
     if let Some(size) = size.filter(|_| stored != ImageFormat::Gif) {
-        let format = (asked != ImageFormat::Gif).then(|| asked.proxy_format());
+        let format = (asked != ImageFormat::Gif).then(|| asked);
         let t = imaging::Transform { width: Some(size), height: Some(size), format };
         let source = key.to_string();
         if let Some(out) = state.proxy.cached(&source, &t) {

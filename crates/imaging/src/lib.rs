@@ -72,6 +72,25 @@ impl Format {
         }
     }
 
+    /// Every format, in the order a CDN path's extension is tried.
+    pub const ALL: [Format; 4] = [Self::Png, Self::Jpeg, Self::Gif, Self::Webp];
+
+    /// The extension of Discord's CDN paths: `png`, `jpg`, `gif`, `webp`.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Self::Jpeg => "jpg",
+            other => other.name(),
+        }
+    }
+
+    /// A CDN path's extension (`jpeg` taken for `jpg`).
+    pub fn from_extension(ext: &str) -> Option<Self> {
+        match ext {
+            "jpeg" => Some(Self::Jpeg),
+            _ => Self::ALL.into_iter().find(|f| f.extension() == ext),
+        }
+    }
+
     fn name(self) -> &'static str {
         match self {
             Self::Png => "png",
