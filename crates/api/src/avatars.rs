@@ -230,6 +230,10 @@ async fn image_answer(
         if let Some(out) = state.proxy.cached(&source, &t) {
             return proxy::answer(out, etag_base, IMMUTABLE, request);
         }
+        let _admitted = match state.proxy.admit().await {
+            Ok(admitted) => admitted,
+            Err(e) => return proxy::error(e).into_response(),
+        };
         let bytes = match proxy::collect(Vec::new(), object.body, object.size).await {
             Ok(bytes) => bytes,
             Err(e) => return e.into_response(),

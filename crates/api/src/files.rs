@@ -236,6 +236,10 @@ async fn serve(
         if let Err(e) = state.proxy.check_header(&head) {
             return proxy::error(e).into_response();
         }
+        let _admitted = match state.proxy.admit().await {
+            Ok(admitted) => admitted,
+            Err(e) => return proxy::error(e).into_response(),
+        };
         let bytes = match proxy::collect(first, rest, size).await {
             Ok(bytes) => bytes,
             Err(e) => return e.into_response(),

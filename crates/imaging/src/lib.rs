@@ -162,6 +162,10 @@ pub enum Error {
 pub struct Proxy {
     config: ProxyConfig,
     permits: Arc<Semaphore>,
+    /// Requests that may hold a source image in memory at once (twice the
+    /// workers): the rest wait before reading theirs, so many resizes of
+    /// large files cannot fill memory with files waiting for a worker.
+    admitted: Arc<Semaphore>,
     /// Work for the proxy's own threads (`concurrency` of them). Images are
     /// decoded there rather than on the runtime's shared blocking pool, whose
     /// many threads (file reads use it too) would each keep the freed
@@ -209,6 +213,7 @@ impl Proxy {
         Self {
             config: config.clone(),
             permits: Arc::new(Semaphore::new(workers)),
+            admitted: Arc::new(Semaphore::new(workers * 2)),
             jobs,
             cache: Mutex::new(Cache { map: LinkedHashMap::new(), bytes: 0, budget: config.cache_bytes }),
         }
@@ -224,6 +229,17 @@ impl Proxy {
         let key = format!("{source}?{}", transform.cache_suffix());
         let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
         cache.map.to_back(&key).cloned()
+    }
+
+    /// A place among the requests that read a source image into memory,
+    /// to take before reading it and hold until [`Proxy::render`] is done;
+    /// `Busy` when none comes free within `timeout_ms`.
+    pub async fn admit(&self) -> Result<Admission, Error> {
+        let wait = Duration::from_millis(self.config.timeout_ms);
+        match tokio::time::timeout(wait, self.admitted.clone().acquire_owned()).await {
+            Ok(Ok(permit)) => Ok(Admission { _permit: permit }),
+            _ => Err(Error::Busy),
+        }
     }
 
     /// Refuses, from a file's first bytes alone, an image whose header
@@ -257,6 +273,12 @@ impl Proxy {
         self.cache.lock().unwrap_or_else(|e| e.into_inner()).insert(key, output.clone());
         Ok(output)
     }
+}
+
+/// See [`Proxy::admit`]; dropped, it lets the next request read its source.
+#[derive(Debug)]
+pub struct Admission {
+    _permit: tokio::sync::OwnedSemaphorePermit,
 }
 
 /// Resized images by source and transform, least recently used first,
