@@ -14,7 +14,7 @@ import {
 } from "../src/lib/files";
 import { parse, render, type RenderContext } from "../src/lib/markdown";
 import { ChatState } from "../src/lib/state.svelte";
-import { P, guildSettingsTabs } from "../src/lib/permissions";
+import { P, expressionRights, guildSettingsTabs, mayChangeExpression } from "../src/lib/permissions";
 
 const ctx: RenderContext = { userName: () => "u", roleName: () => "r", channelName: () => "c" };
 
@@ -174,5 +174,21 @@ describe("history and live messages", () => {
     s.insertMessages("d", [{ ...msg("40"), channel_id: "d" }]);
     s.loadedHistory("d", [], 50, false);
     expect(s.messages["d"].list.map((m) => m.id)).toEqual(["40"]);
+  });
+});
+
+describe("who may change an emoji or sticker", () => {
+  it("follows the server: Manage any, Create one's own, neither none", () => {
+    const manage = expressionRights(P.MANAGE_GUILD_EXPRESSIONS);
+    const create = expressionRights(P.CREATE_GUILD_EXPRESSIONS);
+    const neither = expressionRights(P.SEND_MESSAGES);
+    expect(manage).toEqual({ canManage: true, canCreate: true });
+    expect(create).toEqual({ canManage: false, canCreate: true });
+    expect(neither).toEqual({ canManage: false, canCreate: false });
+    expect(mayChangeExpression(manage, "2", "1")).toBe(true);
+    expect(mayChangeExpression(create, "1", "1")).toBe(true);
+    expect(mayChangeExpression(create, "2", "1")).toBe(false);
+    expect(mayChangeExpression(create, undefined, undefined)).toBe(false);
+    expect(mayChangeExpression(neither, "1", "1")).toBe(false);
   });
 });

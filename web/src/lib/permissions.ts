@@ -144,6 +144,22 @@ export function guildSettingsTabs(perms: bigint): GuildSettingsTab[] {
 }
 
 /** The tri-state of one permission in an overwrite: allowed, denied or inherited. */
+/** Who may change a custom emoji or sticker, as the server decides it:
+ * Manage Expressions any; Create Expressions (or Manage) one's own. */
+export function expressionRights(perms: bigint): { canManage: boolean; canCreate: boolean } {
+  const has = (bit: bigint) => (perms & bit) === bit;
+  const canManage = has(P.MANAGE_GUILD_EXPRESSIONS);
+  return { canManage, canCreate: canManage || has(P.CREATE_GUILD_EXPRESSIONS) };
+}
+
+export function mayChangeExpression(
+  rights: { canManage: boolean; canCreate: boolean },
+  uploaderId: string | undefined,
+  meId: string | undefined,
+): boolean {
+  return rights.canManage || (rights.canCreate && !!meId && uploaderId === meId);
+}
+
 export function overwriteState(o: Overwrite | undefined, bit: bigint): "allow" | "deny" | "inherit" {
   if (!o) return "inherit";
   if (bits(o.allow) & bit) return "allow";
