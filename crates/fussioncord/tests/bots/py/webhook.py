@@ -42,8 +42,10 @@ async def main():
             "webhook_id": str(sent.webhook_id),
             "embed": sent.embeds[0].title,
             "file": sent.attachments[0].filename,
-            "bytes": (await sent.attachments[0].read()).decode(),
         }
+        # A partial webhook's state has no HTTP client: fetch the URL as is.
+        async with session.get(sent.attachments[0].url) as res:
+            out["sent"]["bytes"] = (await res.read()).decode()
         again = await hook.fetch_message(sent.id)
         out["fetched"] = again.content
         edited = await hook.edit_message(sent.id, content="edited by discord.py", embeds=[])
