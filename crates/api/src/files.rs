@@ -129,6 +129,29 @@ pub(crate) async fn read_form<T: DeserializeOwned + Default>(
     Ok(Form { payload: form.payload.unwrap_or_default(), files: form.files, cleanup: form.cleanup })
 }
 
+/// The `payload_json` of a form that may carry no files (a person's
+/// interaction): any file part is refused.
+pub(crate) async fn read_payload_only(state: &ApiState, boundary: String, req: Request) -> ApiResult<Vec<u8>> {
+    let max = state.config.max_body_bytes as u64;
+    let constraints = multer::Constraints::new().size_limit(multer::SizeLimit::new().whole_stream(max + 64 * 1024));
+    let mut multipart = multer::Multipart::with_constraints(req.into_body().into_data_stream(), boundary, constraints);
+    let mut payload = None;
+    while let Some(mut field) = multipart.next_field().await.map_err(multipart_error)? {
+        if field.name() != Some("payload_json") {
+            return Err(invalid_form());
+        }
+        let mut json = Vec::new();
+        while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
+            if (json.len() + chunk.len()) as u64 > max {
+                return Err(ApiError::too_large());
+            }
+            json.extend_from_slice(&chunk);
+        }
+        payload = Some(json);
+    }
+    payload.ok_or_else(invalid_form)
+}
+
 /// Writes `chunk` unless the file would pass `max` bytes (40005).
 async fn write_within(writer: &mut Writer, chunk: Bytes, max: u64) -> ApiResult<()> {
     if writer.size() + chunk.len() as u64 > max {

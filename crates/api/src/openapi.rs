@@ -68,6 +68,7 @@ const TAGS: &[(&str, &str)] = &[
     ("Channels", "Channels and permission overwrites"),
     ("Invites", "Invites"),
     ("Webhooks", "Incoming webhooks: managed with MANAGE_WEBHOOKS, executed with their token"),
+    ("Interactions", "A person using an application's components and modals, and the application's answers"),
     ("Messages", "Messages"),
     ("Reactions", "Reactions on messages"),
     ("Pins", "Pinned messages"),
@@ -170,6 +171,9 @@ component_types!(
     UserUpdate,
     VoiceRegion,
     VoiceState,
+    InteractionCallback,
+    InteractionCallbackResponse,
+    InteractionCreate,
     Webhook,
     WebhookCreate,
     WebhookExecute,
@@ -233,6 +237,8 @@ query_params! {
     /// `GET /channels/{channel_id}/messages`.
     MessagesQuery = [("around", Snowflake), ("before", Snowflake), ("after", Snowflake), ("limit", Integer)];
     /// Executing a webhook: `wait` answers the message; `thread_id` names a thread.
+    /// Answering an interaction: `with_response` answers what the callback made.
+    InteractionCallbackQuery = [("with_response", Boolean)];
     WebhookExecuteQuery = [("wait", Boolean), ("thread_id", Snowflake), ("with_components", Boolean)];
     /// `GET /channels/{channel_id}/messages/pins`: `before` is a pin's timestamp.
     PinsQuery = [("before", Text), ("limit", Integer)];
@@ -1012,6 +1018,53 @@ fn schemas() -> Vec<(&'static str, S)> {
             ),
         ),
         (
+            "InteractionCreate",
+            object(
+                [
+                    ("type", described("3 a component, 5 a modal's submission", integer())),
+                    ("application_id", snowflake()),
+                    ("channel_id", snowflake()),
+                ],
+                [
+                    ("guild_id", snowflake()),
+                    ("message_id", described("the component's message", snowflake())),
+                    ("session_id", string()),
+                    ("nonce", string()),
+                    (
+                        "data",
+                        described("custom_id, component_type and values; or a modal's custom_id and components", any()),
+                    ),
+                ],
+            ),
+        ),
+        (
+            "InteractionCallback",
+            object(
+                [("type", described("4, 5, 6, 7, 8 or 9", integer()))],
+                [("data", described("a message, autocomplete choices or a modal", any()))],
+            ),
+        ),
+        (
+            "InteractionCallbackResponse",
+            object(
+                [
+                    (
+                        "interaction",
+                        object(
+                            [("id", snowflake()), ("type", integer())],
+                            [
+                                ("response_message_id", snowflake()),
+                                ("response_message_loading", boolean()),
+                                ("response_message_ephemeral", boolean()),
+                            ],
+                        ),
+                    ),
+                    ("resource", object([("type", integer())], [("message", refer("Message"))])),
+                ],
+                [],
+            ),
+        ),
+        (
             "WebhookCreate",
             object(
                 [("name", described("1 to 80 characters", string()))],
@@ -1040,6 +1093,7 @@ fn schemas() -> Vec<(&'static str, S)> {
                     ("tts", boolean()),
                     ("flags", integer()),
                     ("allowed_mentions", refer("AllowedMentions")),
+                    ("components", array(any())),
                     ("attachments", attachment_refs()),
                 ],
             ),
@@ -1545,6 +1599,10 @@ fn schemas() -> Vec<(&'static str, S)> {
                         ),
                     ),
                     ("enforce_nonce", boolean()),
+                    (
+                        "components",
+                        described("action rows, or layout components with IS_COMPONENTS_V2 (bots)", array(any())),
+                    ),
                     ("sticker_ids", array(snowflake())),
                     ("tts", boolean()),
                     ("flags", integer()),
@@ -1580,6 +1638,7 @@ fn schemas() -> Vec<(&'static str, S)> {
                     ("content", string()),
                     ("flags", integer()),
                     ("allowed_mentions", refer("AllowedMentions")),
+                    ("components", described("every component the message keeps", array(any()))),
                     (
                         "attachments",
                         described("every attachment kept (by id) and added (by part index)", attachment_refs()),

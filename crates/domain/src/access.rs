@@ -253,15 +253,48 @@ pub async fn channel(state: &Domain, user: &UserRow, id: ChannelId) -> Result<Ch
 /// (an empty stand-in for the permission helpers, which see it as having
 /// no roles), `WEBHOOK_PERMISSIONS`.
 pub async fn webhook_channel(state: &Domain, hook: &store::WebhookRow) -> Result<ChannelAccess> {
-    let channel =
-        state.cache.channel(state.store.as_ref(), hook.channel_id).await?.ok_or_else(Error::unknown_channel)?;
-    let cached = state.cache.guild(state.store.as_ref(), hook.guild_id).await?.ok_or_else(Error::unknown_guild)?;
+    posting_channel(state, hook.channel_id, hook.user_id(), hook.created_at).await
+}
+
+/// The channel an application answers an interaction in, as a webhook
+/// would post there: in a guild with `WEBHOOK_PERMISSIONS`, whatever its
+/// bot's own; in a DM, one the invoker is in.
+pub async fn answer_channel(
+    state: &Domain,
+    bot: &UserRow,
+    channel: ChannelId,
+    invoker: UserId,
+) -> Result<ChannelAccess> {
+    let row = state.cache.channel(state.store.as_ref(), channel).await?.ok_or_else(Error::unknown_channel)?;
+    match row.guild_id {
+        Some(_) => posting_channel(state, channel, bot.id, 0).await,
+        None => {
+            let recipients = state.store.dm_recipients(channel).await?;
+            if !recipients.contains(&invoker) {
+                return Err(Error::missing_access());
+            }
+            Ok(ChannelAccess {
+                channel: row,
+                guild: None,
+                overwrites: Vec::new(),
+                recipients,
+                permissions: WEBHOOK_PERMISSIONS,
+                webhook: true,
+            })
+        }
+    }
+}
+
+async fn posting_channel(state: &Domain, channel: ChannelId, poster: UserId, since: i64) -> Result<ChannelAccess> {
+    let channel = state.cache.channel(state.store.as_ref(), channel).await?.ok_or_else(Error::unknown_channel)?;
+    let guild_id = channel.guild_id.ok_or_else(Error::unknown_channel)?;
+    let cached = state.cache.guild(state.store.as_ref(), guild_id).await?.ok_or_else(Error::unknown_guild)?;
     let member = MemberRow {
-        guild_id: hook.guild_id,
-        user_id: hook.user_id(),
+        guild_id,
+        user_id: poster,
         nick: None,
         roles: Vec::new(),
-        joined_at: hook.created_at,
+        joined_at: since,
         deaf: false,
         mute: false,
         communication_disabled_until: None,

@@ -52,6 +52,8 @@ errors! {
     unknown_webhook => NOT_FOUND, 10015, "Unknown Webhook";
     max_webhooks => BAD_REQUEST, 30007, "Maximum number of webhooks reached (15)";
     invalid_webhook_token => UNAUTHORIZED, 50027, "Invalid Webhook Token";
+    unknown_interaction => NOT_FOUND, 10062, "Unknown interaction";
+    already_acknowledged => BAD_REQUEST, 40060, "Interaction has already been acknowledged.";
     max_emojis => BAD_REQUEST, 30008, "Maximum number of emojis reached";
     max_animated_emojis => BAD_REQUEST, 30018, "Maximum number of animated emojis reached";
     max_stickers => BAD_REQUEST, 30039, "Maximum number of stickers reached";

@@ -9,12 +9,14 @@ pub mod audit;
 pub mod automod;
 pub mod cache;
 pub mod channels;
+pub mod components;
 pub mod embeds;
 pub mod error;
 pub mod expressions;
 pub mod files;
 pub mod fill;
 pub mod guilds;
+pub mod interactions;
 pub mod invites;
 pub mod link_previews;
 pub mod members;
@@ -60,6 +62,9 @@ pub struct Domain {
     pub media: Arc<media::Media>,
     /// Link previews: which links, and the fetcher that may reach them.
     pub unfurl: Arc<unfurl::Unfurler>,
+    /// Interactions awaiting or past their first answer, and ephemeral
+    /// messages, for their tokens' lifetime.
+    pub interactions: Arc<interactions::Interactions>,
 }
 
 /// A `Domain` held without keeping it alive: for tasks that follow the bus,
@@ -76,6 +81,7 @@ pub struct WeakDomain {
     voice: Weak<voice::VoiceStates>,
     media: Weak<media::Media>,
     unfurl: Weak<unfurl::Unfurler>,
+    interactions: Weak<interactions::Interactions>,
 }
 
 impl Domain {
@@ -91,6 +97,7 @@ impl Domain {
             voice: Arc::downgrade(&self.voice),
             media: Arc::downgrade(&self.media),
             unfurl: Arc::downgrade(&self.unfurl),
+            interactions: Arc::downgrade(&self.interactions),
         }
     }
 }
@@ -109,6 +116,7 @@ impl WeakDomain {
             voice: self.voice.upgrade()?,
             media: self.media.upgrade()?,
             unfurl: self.unfurl.upgrade()?,
+            interactions: self.interactions.upgrade()?,
         })
     }
 }

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use media::Key;
 
 use model::channel::ChannelType;
-use model::message::{kind, Message};
+use model::message::{flags as message_flags, kind, Message};
 use model::snowflake::SnowflakeGenerator;
 use model::{permissions, Timestamp};
 use store::{
@@ -20,6 +20,7 @@ use store::{
 use crate::access::{self, ChannelAccess, GuildAccess};
 use crate::audit::{action, Reason};
 use crate::automod;
+use crate::components;
 use crate::embeds::{self, EmbedInput};
 use crate::files::{self, AttachmentRef, Cleanup, StoredFile};
 use crate::link_previews;
@@ -48,6 +49,45 @@ pub enum Author<'a> {
     AutoMod { flagged: &'a UserRow, guild: &'a GuildAccess },
     /// A webhook, in its own channel, under the name and avatar given.
     Webhook(&'a WebhookPost<'a>),
+    /// An application answering an interaction, as its bot.
+    Interaction(&'a InteractionPost<'a>),
+}
+
+/// An application's answer to an interaction: posted by its bot in the
+/// interaction's channel, whatever the bot's own permissions there (an
+/// answer is a webhook's message), with the interaction's metadata. With
+/// EPHEMERAL it is shown to `invoker` alone and never stored.
+pub struct InteractionPost<'a> {
+    pub bot: &'a UserRow,
+    pub channel: ChannelId,
+    /// The message type: 20 for a slash command, 23 for a context menu
+    /// command, 0 for components and modals.
+    pub kind: u8,
+    pub metadata: Value,
+    pub invoker: UserId,
+    /// A deferred answer, "thinking" until it is edited.
+    pub loading: bool,
+}
+
+/// Who posts, as `send_as_user` tells them apart.
+#[derive(Clone, Copy)]
+enum Poster<'a> {
+    Person,
+    Webhook(&'a WebhookPost<'a>),
+    Interaction(&'a InteractionPost<'a>),
+}
+
+impl Poster<'_> {
+    fn is_person(&self) -> bool {
+        matches!(self, Poster::Person)
+    }
+
+    fn hook(&self) -> Option<&WebhookRow> {
+        match self {
+            Poster::Webhook(w) => Some(w.hook),
+            _ => None,
+        }
+    }
 }
 
 /// A webhook posting: the webhook, its user row (the message's author),
@@ -83,6 +123,8 @@ pub struct Draft {
     pub embeds: Option<Vec<EmbedInput>>,
     /// Deprecated: one embed, when `embeds` is absent.
     pub embed: Option<EmbedInput>,
+    /// Buttons, selects and layout components (bots and applications).
+    pub components: Option<Value>,
     /// This request's files, already stored by the transport.
     #[serde(skip)]
     pub files: Vec<StoredFile>,
@@ -109,6 +151,8 @@ pub struct Edit {
     pub embeds: Option<Vec<EmbedInput>>,
     /// Deprecated: one embed, when `embeds` is absent.
     pub embed: Option<EmbedInput>,
+    /// Every component the message has after the edit (`[]` removes them).
+    pub components: Option<Value>,
     /// This request's files, already stored by the transport.
     #[serde(skip)]
     pub files: Vec<StoredFile>,
@@ -188,29 +232,32 @@ pub async fn render_one(ctx: &Domain, viewer: &Viewer, row: MessageRow) -> Resul
 /// its author sees it.
 pub async fn send(ctx: &Domain, author: Author<'_>, channel: ChannelId, draft: Draft) -> Result<Message> {
     match author {
-        Author::User(user) => send_as_user(ctx, user, None, channel, draft).await,
+        Author::User(user) => send_as_user(ctx, user, Poster::Person, channel, draft).await,
         Author::AutoMod { flagged, guild } => send_alert(ctx, flagged, guild, channel, draft).await,
-        Author::Webhook(post) => send_as_user(ctx, post.user, Some(post), post.hook.channel_id, draft).await,
+        Author::Webhook(post) => send_as_user(ctx, post.user, Poster::Webhook(post), post.hook.channel_id, draft).await,
+        Author::Interaction(post) => send_as_user(ctx, post.bot, Poster::Interaction(post), post.channel, draft).await,
     }
 }
 
-/// A person, a bot or a webhook (`webhook`, whose `user` is the webhook's
-/// own row): a webhook has no slowmode, AutoMod, replies or stickers, and
-/// no member object.
+/// A person or a bot, a webhook (whose `user` is the webhook's own row) or
+/// an interaction's answer: webhooks and answers have no slowmode, AutoMod,
+/// replies or stickers, and no member object.
 async fn send_as_user(
     ctx: &Domain,
     user: &UserRow,
-    webhook: Option<&WebhookPost<'_>>,
+    poster: Poster<'_>,
     channel: ChannelId,
     mut draft: Draft,
 ) -> Result<Message> {
     let mut cleanup = draft.cleanup.take().unwrap_or_else(|| Cleanup::new(ctx.media.clone()));
-    let access = match webhook {
-        Some(post) => access::webhook_channel(ctx, post.hook).await?,
-        None => text_channel(ctx, user, channel).await?,
+    let webhook = poster.hook();
+    let access = match poster {
+        Poster::Webhook(post) => access::webhook_channel(ctx, post.hook).await?,
+        Poster::Interaction(post) => access::answer_channel(ctx, post.bot, post.channel, post.invoker).await?,
+        Poster::Person => text_channel(ctx, user, channel).await?,
     };
-    if webhook.is_some() {
-        // Discord's webhooks neither reply nor send stickers.
+    if !poster.is_person() {
+        // Discord's webhooks and answers neither reply nor send stickers.
         (draft.message_reference, draft.sticker_ids) = (None, None);
     }
     access.require(permissions::SEND_MESSAGES)?;
@@ -237,12 +284,22 @@ async fn send_as_user(
             None
         }
     };
-    let flags = draft.flags.unwrap_or(0);
-    if flags & !(SETTABLE_FLAGS | IS_VOICE_MESSAGE) != 0 {
+    let mut flags = draft.flags.unwrap_or(0);
+    let answer_flags = if matches!(poster, Poster::Interaction(_)) { message_flags::EPHEMERAL } else { 0 };
+    if flags & !(SETTABLE_FLAGS | IS_VOICE_MESSAGE | components::IS_COMPONENTS_V2 | answer_flags) != 0 {
         errors.add(
             "flags",
             "MESSAGE_FLAGS_INVALID",
-            "Only SUPPRESS_EMBEDS, SUPPRESS_NOTIFICATIONS and IS_VOICE_MESSAGE can be set.",
+            "Only SUPPRESS_EMBEDS, SUPPRESS_NOTIFICATIONS, IS_VOICE_MESSAGE and IS_COMPONENTS_V2 can be set.",
+        );
+    }
+    let components = check_components(&mut errors, user, webhook, draft.components.as_ref(), flags);
+    let loading = matches!(poster, Poster::Interaction(p) if p.loading);
+    if flags & components::IS_COMPONENTS_V2 != 0 && (!draft.content.is_empty() || !embeds.is_empty()) {
+        errors.add(
+            "content",
+            "MESSAGE_CANNOT_USE_LEGACY_FIELDS_WITH_COMPONENTS_V2",
+            "The 'content' and 'embeds' fields cannot be used when using MessageFlags.IS_COMPONENTS_V2",
         );
     }
     if let Some(a) = &draft.allowed_mentions {
@@ -288,11 +345,19 @@ async fn send_as_user(
         }
     }
     let no_files = attachments.is_empty() && claimed.is_empty();
-    if draft.content.trim().is_empty() && sticker_items.is_empty() && no_files && embeds.is_empty() {
+    let empty = draft.content.trim().is_empty()
+        && sticker_items.is_empty()
+        && no_files
+        && embeds.is_empty()
+        && components.is_empty();
+    if empty && !loading {
         return Err(Error::empty_message());
     }
+    if loading {
+        flags |= message_flags::LOADING;
+    }
     let now = Timestamp::now().unix_ms();
-    if webhook.is_none() {
+    if poster.is_person() {
         enforce_slowmode(ctx, &access, user, now).await?;
     }
     // In a DM, a block either way stops the message, and so does having
@@ -302,9 +367,9 @@ async fn send_as_user(
     }
 
     // AutoMod before anything is stored: a blocked message never exists.
-    let verdict = match webhook {
-        Some(_) => None,
-        None => {
+    let verdict = match poster {
+        Poster::Webhook(_) | Poster::Interaction(_) => None,
+        Poster::Person => {
             let (users, roles, _) = parse_mentions(&draft.content);
             automod::check(ctx, &access, user, &draft.content, users.len() + roles.len(), false).await?
         }
@@ -337,7 +402,11 @@ async fn send_as_user(
         id: ctx.ids.next(),
         author_id: user.id,
         content: draft.content,
-        kind: if reply_to.is_some() { kind::REPLY } else { kind::DEFAULT },
+        kind: match poster {
+            Poster::Interaction(p) => p.kind,
+            _ if reply_to.is_some() => kind::REPLY,
+            _ => kind::DEFAULT,
+        },
         flags,
         tts: draft.tts && access.has(permissions::SEND_TTS_MESSAGES),
         mention_everyone: mention_everyone != Everyone::Nobody,
@@ -350,12 +419,38 @@ async fn send_as_user(
         sticker_items,
         attachments,
         embeds,
-        webhook: webhook.map(|w| WebhookAuthor {
-            id: w.hook.id,
-            name: Some(w.username.clone()),
-            avatar: w.avatar.clone(),
-        }),
+        webhook: match poster {
+            Poster::Webhook(w) => {
+                Some(WebhookAuthor { id: w.hook.id, name: Some(w.username.clone()), avatar: w.avatar.clone() })
+            }
+            Poster::Interaction(p) => {
+                Some(WebhookAuthor { id: store::WebhookId::new(p.bot.id.get()), name: None, avatar: None })
+            }
+            Poster::Person => None,
+        },
+        components,
+        interaction: match poster {
+            Poster::Interaction(p) => Some(p.metadata.clone()),
+            _ => None,
+        },
     };
+    if let Poster::Interaction(p) = poster {
+        if flags & message_flags::EPHEMERAL != 0 {
+            // Shown to the invoker alone and never stored: its files are
+            // not kept either.
+            if !row.attachments.is_empty() {
+                return Err(Error::field(
+                    "attachments",
+                    "EPHEMERAL_ATTACHMENTS",
+                    "Ephemeral answers carry no files here.",
+                ));
+            }
+            drop(cleanup);
+            let message = render::fresh_message(ctx, &row, user, None).await?;
+            ctx.ephemeral_created(access.guild_id(), message.clone(), p.invoker);
+            return Ok(message);
+        }
+    }
     let place = access.place();
     // Before storing: whose mention counts the message may raise, counted
     // in its own transaction.
@@ -384,10 +479,46 @@ async fn send_as_user(
             automod::execute(ctx, &access, user, &content, v, Some(id)).await;
         }
     }
-    if webhook.is_none() {
+    if poster.is_person() {
         access.viewer(ctx, user).await?.restrict(&mut message);
     }
     Ok(message)
+}
+
+/// A message's components, checked: a bot's, or an application's webhook's,
+/// may be interactive; a plain webhook's only links and layout; a person
+/// sends none.
+fn check_components(
+    errors: &mut FormErrors,
+    user: &UserRow,
+    hook: Option<&WebhookRow>,
+    input: Option<&Value>,
+    flags: u64,
+) -> Vec<Value> {
+    let Some(input) = input.filter(|v| !v.is_null()) else { return Vec::new() };
+    let out = components::check(errors, input, flags & components::IS_COMPONENTS_V2 != 0);
+    let interactive = |c: &Value| c.get("custom_id").is_some();
+    let any_interactive = |list: &[Value]| {
+        fn walk(list: &[Value], f: &dyn Fn(&Value) -> bool) -> bool {
+            list.iter().any(|c| {
+                f(c) || c.get("components").and_then(Value::as_array).is_some_and(|l| walk(l, f))
+                    || c.get("accessory").is_some_and(|a| walk(std::slice::from_ref(a), f))
+            })
+        }
+        walk(list, &interactive)
+    };
+    match hook {
+        Some(h) if h.application_id.is_none() && any_interactive(&out) => errors.add(
+            "components",
+            "COMPONENT_INTERACTIVE_NOT_ALLOWED",
+            "Only webhooks owned by an application can send interactive components.",
+        ),
+        None if !user.bot && !out.is_empty() => {
+            errors.add("components", "COMPONENT_NOT_ALLOWED", "Only bots and applications can send components.")
+        }
+        _ => {}
+    }
+    out
 }
 
 /// The store's new message. In a guild, who may view the channel is also
@@ -443,7 +574,32 @@ async fn send_alert(
 /// Edits `user`'s own message: its content (checked by AutoMod as a new
 /// message would be) and flags. Answers the message as `user` sees it.
 pub async fn edit(ctx: &Domain, user: &UserRow, channel: ChannelId, id: MessageId, edit: Edit) -> Result<Message> {
-    edit_as(ctx, user, None, channel, id, edit).await
+    edit_as(ctx, user, Editor::Person, channel, id, edit).await
+}
+
+/// Who edits, as `edit_as` tells them apart.
+#[derive(Clone, Copy)]
+enum Editor<'a> {
+    Person,
+    Webhook(&'a WebhookRow),
+    /// An application through an interaction of `invoker`'s: any message
+    /// its bot posted in the channel; a deferred answer stops "thinking".
+    Application {
+        invoker: UserId,
+    },
+}
+
+/// Edits a message the application's bot posted in `channel`, through an
+/// interaction (`UPDATE_MESSAGE`, `@original` and follow-up edits).
+pub async fn edit_as_application(
+    ctx: &Domain,
+    bot: &UserRow,
+    channel: ChannelId,
+    id: MessageId,
+    invoker: UserId,
+    edit: Edit,
+) -> Result<Message> {
+    edit_as(ctx, bot, Editor::Application { invoker }, channel, id, edit).await
 }
 
 /// Edits a message the webhook posted (`user` is the webhook's own row).
@@ -454,7 +610,7 @@ pub async fn edit_webhook_message(
     id: MessageId,
     edit: Edit,
 ) -> Result<Message> {
-    edit_as(ctx, user, Some(hook), hook.channel_id, id, edit).await
+    edit_as(ctx, user, Editor::Webhook(hook), hook.channel_id, id, edit).await
 }
 
 /// The message `id` in the webhook's channel, if the webhook posted it.
@@ -469,26 +625,44 @@ pub async fn webhook_message(ctx: &Domain, hook: &WebhookRow, id: MessageId) -> 
 async fn edit_as(
     ctx: &Domain,
     user: &UserRow,
-    hook: Option<&WebhookRow>,
+    editor: Editor<'_>,
     channel: ChannelId,
     id: MessageId,
     mut edit: Edit,
 ) -> Result<Message> {
     let cleanup = edit.cleanup.take();
-    let (access, mut row) = match hook {
-        Some(hook) => (access::webhook_channel(ctx, hook).await?, webhook_message(ctx, hook, id).await?),
-        None => {
+    let hook = match editor {
+        Editor::Webhook(h) => Some(h),
+        _ => None,
+    };
+    let (access, mut row) = match editor {
+        Editor::Webhook(hook) => (access::webhook_channel(ctx, hook).await?, webhook_message(ctx, hook, id).await?),
+        Editor::Application { invoker } => {
+            let access = access::answer_channel(ctx, user, channel, invoker).await?;
+            let row = ctx
+                .store
+                .message(access.channel.id, id)
+                .await?
+                .filter(|m| m.author_id == user.id)
+                .ok_or_else(Error::unknown_message)?;
+            (access, row)
+        }
+        Editor::Person => {
             let access = text_channel(ctx, user, channel).await?;
             let row = own_message(ctx, &access, user, id).await?;
             (access, row)
         }
     };
+    if matches!(editor, Editor::Application { .. }) {
+        row.flags &= !message_flags::LOADING;
+    }
     let mut errors = FormErrors::default();
     if let Some(content) = &edit.content {
         check_content(&mut errors, content);
     }
     let embeds = embeds::from_body(edit.embeds, edit.embed).map(|e| embeds::check(&mut errors, e));
-    if edit.flags.is_some_and(|f| f & !(SETTABLE_FLAGS | (row.flags & IS_VOICE_MESSAGE)) != 0) {
+    let kept = row.flags & (IS_VOICE_MESSAGE | components::IS_COMPONENTS_V2);
+    if edit.flags.is_some_and(|f| f & !(SETTABLE_FLAGS | kept) != 0) {
         errors.add("flags", "MESSAGE_FLAGS_INVALID", "Only SUPPRESS_EMBEDS and SUPPRESS_NOTIFICATIONS can be set.");
     }
     if let Some(a) = &edit.allowed_mentions {
@@ -497,6 +671,10 @@ async fn edit_as(
     if !edit.files.is_empty() {
         files::require_attach(&access)?;
     }
+    let new_components = edit
+        .components
+        .as_ref()
+        .map(|c| check_components(&mut errors, user, hook, Some(c), row.flags | edit.flags.unwrap_or(0)));
     let attachments =
         files::attachments_for_edit(&row.attachments, edit.attachments.as_deref(), &edit.files, &mut errors)?;
     errors.finish()?;
@@ -507,7 +685,13 @@ async fn edit_as(
         None => row.embeds.iter().any(|e| !link_previews::is_preview(e)),
     };
     // Stickers cannot be edited, but they keep a message without words or files.
-    if content_after.trim().is_empty() && attachments.is_empty() && row.sticker_items.is_empty() && !has_embeds {
+    let components_after = new_components.as_ref().unwrap_or(&row.components);
+    if content_after.trim().is_empty()
+        && attachments.is_empty()
+        && row.sticker_items.is_empty()
+        && !has_embeds
+        && components_after.is_empty()
+    {
         return Err(Error::empty_message());
     }
     // The body's embeds replace the rich ones; link previews stay for now.
@@ -523,7 +707,7 @@ async fn edit_as(
     if let Some(content) = edit.content {
         // Discord checks edits too: a blocked edit leaves the message as it was.
         let (users, roles, _) = parse_mentions(&content);
-        if hook.is_none() {
+        if matches!(editor, Editor::Person) {
             verdict = automod::check(ctx, &access, user, &content, users.len() + roles.len(), true).await?;
         }
         if let Some(v) = verdict.as_ref().filter(|v| v.blocks()) {
@@ -538,12 +722,15 @@ async fn edit_as(
         row.mention_everyone = everyone != Everyone::Nobody;
     }
     if let Some(flags) = edit.flags {
-        row.flags = flags | (row.flags & IS_VOICE_MESSAGE);
+        row.flags = flags | kept;
     }
     // Previews belong to the content they were made for, and go when
     // SUPPRESS_EMBEDS is set.
     if row.content != content_before || row.flags & link_previews::SUPPRESS_EMBEDS != 0 {
         row.embeds.retain(|e| !link_previews::is_preview(e));
+    }
+    if let Some(c) = new_components {
+        row.components = c;
     }
     row.edited_at = Some(Timestamp::now().unix_ms());
     ctx.store.edit_message(&row).await?;
@@ -569,7 +756,7 @@ async fn edit_as(
     if let Some(v) = &verdict {
         automod::execute(ctx, &access, user, &content, v, Some(id)).await;
     }
-    if hook.is_none() {
+    if matches!(editor, Editor::Person) {
         access.viewer(ctx, user).await?.restrict(&mut message);
     }
     Ok(message)
@@ -621,6 +808,25 @@ pub async fn bulk_delete(
     if !deleted.is_empty() {
         ctx.messages_bulk_deleted(&access.place(), &deleted);
         ctx.announce_audit(guild, &entry).await?;
+    }
+    Ok(())
+}
+
+/// Deletes a message the application's bot posted in `channel`, through an
+/// interaction.
+pub async fn delete_as_application(ctx: &Domain, bot: &UserRow, channel: ChannelId, id: MessageId) -> Result<()> {
+    let row =
+        ctx.store.message(channel, id).await?.filter(|m| m.author_id == bot.id).ok_or_else(Error::unknown_message)?;
+    let place = match ctx.store.channel(channel).await? {
+        Some(c) => match c.guild_id {
+            Some(guild) => Place::Guild { guild, channel },
+            None => Place::Dm { channel, recipients: ctx.store.dm_recipients(channel).await? },
+        },
+        None => return Err(Error::unknown_channel()),
+    };
+    if ctx.store.delete_message(channel, row.id, None).await? {
+        files::forget(ctx, channel, &row.attachments).await;
+        ctx.message_deleted(&place, row.id);
     }
     Ok(())
 }

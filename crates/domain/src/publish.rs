@@ -229,6 +229,23 @@ impl Domain {
         self.emit(Dispatch::InviteCreate(data), place.audience());
     }
 
+    /// An ephemeral message, to the one person who sees it. It is never
+    /// stored, so it changes nothing cached (no channel's last message).
+    pub fn ephemeral_created(&self, guild: Option<GuildId>, mut message: Message, to: UserId) {
+        message.guild_id = guild;
+        self.bus.publish(Event::new(Dispatch::MessageCreate(Box::new(message)), Audience::Users(vec![to])));
+    }
+
+    pub fn ephemeral_updated(&self, guild: Option<GuildId>, mut message: Message, to: UserId) {
+        message.guild_id = guild;
+        self.bus.publish(Event::new(Dispatch::MessageUpdate(Box::new(message)), Audience::Users(vec![to])));
+    }
+
+    pub fn ephemeral_deleted(&self, guild: Option<GuildId>, channel: ChannelId, id: MessageId, to: UserId) {
+        let data = MessageDelete { id, channel_id: channel, guild_id: guild };
+        self.bus.publish(Event::new(Dispatch::MessageDelete(data), Audience::Users(vec![to])));
+    }
+
     /// WEBHOOKS_UPDATE: the channel's webhooks changed, to those who see it.
     pub fn webhooks_updated(&self, guild: GuildId, channel: ChannelId) {
         let data = WebhooksUpdate { guild_id: guild, channel_id: channel };

@@ -537,7 +537,7 @@ fn message(
         mention_roles: m.mention_roles.clone(),
         attachments,
         embeds,
-        components: Vec::new(),
+        components: m.components.clone(),
         reactions,
         nonce: m.nonce.as_deref().and_then(|n| serde_json::from_str(n).ok()),
         pinned: m.pinned_at.is_some(),
@@ -556,6 +556,8 @@ fn message(
             .map(|s| StickerItem { id: s.id, name: s.name.clone(), format_type: s.format_type })
             .collect(),
         webhook_id: m.webhook.as_ref().map(|w| w.id),
+        application_id: m.interaction.as_ref().and(m.webhook.as_ref()).map(|w| model::Id::new(w.id.get())),
+        interaction_metadata: m.interaction.clone(),
     }
 }
 
@@ -623,7 +625,7 @@ fn attachments(media: &media::Media, m: &MessageRow) -> Vec<Attachment> {
 /// A stored embed as Discord's embed object: what was sent, `type: rich`
 /// (a link preview: its own type, provider and image sizes), and for an `attachment://filename` URL naming one of the message's
 /// files, that file's signed URL (and, for images, its size).
-fn embed(e: &EmbedRow, files: &[Attachment]) -> Embed {
+pub fn embed(e: &EmbedRow, files: &[Attachment]) -> Embed {
     let file = |url: &str| url.strip_prefix("attachment://").and_then(|name| files.iter().find(|a| a.filename == name));
     let media = |url: &String, size: Option<(u32, u32)>| match file(url) {
         Some(a) => {

@@ -12,6 +12,7 @@ use model::expression::{Emoji, Sticker};
 use model::gateway::{GuildCreate, Presence};
 use model::guild::{Guild, Member, Role};
 use model::id::{MessageMarker, RoleMarker};
+use model::interaction::{AutocompleteResponse, InteractionEvent, InteractionNotice, ModalCreate};
 use model::message::{Message, ReactionEmoji};
 use model::user::{CurrentUser, Relationship, User};
 use model::voice::{VoiceServerUpdate, VoiceState};
@@ -80,6 +81,16 @@ dispatches! {
     InviteDelete(InviteDelete) = "INVITE_DELETE",
     /// A channel's webhooks changed: fetch them again.
     WebhooksUpdate(WebhooksUpdate) = "WEBHOOKS_UPDATE",
+    /// The interaction, to its application; a notice, to its invoker.
+    InteractionCreate(Box<InteractionEvent>) = "INTERACTION_CREATE",
+    /// The application answered the invoker's interaction.
+    InteractionSuccess(InteractionNotice) = "INTERACTION_SUCCESS",
+    /// The application did not answer in time.
+    InteractionFailure(InteractionNotice) = "INTERACTION_FAILURE",
+    /// The application opened a modal for the invoker.
+    InteractionModalCreate(Box<ModalCreate>) = "INTERACTION_MODAL_CREATE",
+    /// Autocomplete choices for the invoker.
+    AutocompleteResponse(AutocompleteResponse) = "APPLICATION_COMMAND_AUTOCOMPLETE_RESPONSE",
     AuditLogEntryCreate(AuditLogEntryCreate) = "GUILD_AUDIT_LOG_ENTRY_CREATE",
     AutoModRuleCreate(Box<AutoModRule>) = "AUTO_MODERATION_RULE_CREATE",
     AutoModRuleUpdate(Box<AutoModRule>) = "AUTO_MODERATION_RULE_UPDATE",
@@ -125,6 +136,11 @@ impl Dispatch {
             InviteCreate(i) => Some(i.guild_id),
             InviteDelete(i) => Some(i.guild_id),
             WebhooksUpdate(w) => Some(w.guild_id),
+            InteractionCreate(i) => match i.as_ref() {
+                InteractionEvent::Full(i) => i.guild_id.map(|g| GuildId::new(g.get())),
+                InteractionEvent::Notice(_) => None,
+            },
+            InteractionSuccess(_) | InteractionFailure(_) | InteractionModalCreate(_) | AutocompleteResponse(_) => None,
             AuditLogEntryCreate(a) => Some(a.guild_id),
             AutoModRuleCreate(r) | AutoModRuleUpdate(r) | AutoModRuleDelete(r) => Some(r.guild_id),
             AutoModActionExecution(e) => Some(e.guild_id),
@@ -179,6 +195,11 @@ impl Dispatch {
             BanAdd(_) | BanRemove(_) | AuditLogEntryCreate(_) => intents::GUILD_MODERATION,
             InviteCreate(_) | InviteDelete(_) => intents::GUILD_INVITES,
             WebhooksUpdate(_) => intents::GUILD_WEBHOOKS,
+            InteractionCreate(_)
+            | InteractionSuccess(_)
+            | InteractionFailure(_)
+            | InteractionModalCreate(_)
+            | AutocompleteResponse(_) => 0,
             AutoModRuleCreate(_) | AutoModRuleUpdate(_) | AutoModRuleDelete(_) => {
                 intents::AUTO_MODERATION_CONFIGURATION
             }

@@ -161,6 +161,8 @@ pub fn message(g: Option<GuildId>, c: ChannelId, author: UserId, mentioned: &[Us
         referenced_message: None,
         sticker_items: Vec::new(),
         webhook_id: None,
+        application_id: None,
+        interaction_metadata: None,
     }
 }
 

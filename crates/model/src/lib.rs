@@ -11,6 +11,7 @@ pub mod expression;
 pub mod gateway;
 pub mod guild;
 pub mod id;
+pub mod interaction;
 pub mod invite;
 pub mod locale;
 pub mod message;

@@ -212,13 +212,30 @@ pub struct Message {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sticker_items: Vec<crate::expression::StickerItem>,
     /// The webhook that sent it (the author is then the webhook, shown
-    /// with the name and avatar it posted under).
+    /// with the name and avatar it posted under), or for an interaction's
+    /// answer, the application's id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub webhook_id: Option<Id<crate::id::WebhookMarker>>,
+    /// The application whose interaction this message answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub application_id: Option<Id<crate::id::ApplicationMarker>>,
+    /// The interaction this message answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interaction_metadata: Option<serde_json::Value>,
+}
+
+/// Message flags the server sets itself.
+pub mod flags {
+    /// Only the invoker of an interaction sees it; it is never stored.
+    pub const EPHEMERAL: u64 = 1 << 6;
+    /// An interaction's deferred answer, still "thinking".
+    pub const LOADING: u64 = 1 << 7;
 }
 
 /// Message types FussionCord creates.
 pub mod kind {
     pub const DEFAULT: u8 = 0;
     pub const REPLY: u8 = 19;
+    pub const CHAT_INPUT_COMMAND: u8 = 20;
+    pub const CONTEXT_MENU_COMMAND: u8 = 23;
 }

@@ -153,6 +153,7 @@ pub async fn start_with_classifier(
         unfurl: Arc::new(
             unfurl::Unfurler::new(config.unfurl.clone()).map_err(anyhow::Error::msg).context("reading [unfurl]")?,
         ),
+        interactions: Arc::new(domain::interactions::Interactions::default()),
     };
     domain::files::sweep(&domain);
     hub.set_domain(&domain);

@@ -9,6 +9,7 @@ mod channels;
 mod expressions;
 mod gateway;
 mod guilds;
+mod interactions;
 mod invites;
 mod members;
 mod messages;
@@ -111,6 +112,9 @@ pub fn router(config: &ApiConfig) -> Router<ApiState> {
             put(channels::put_overwrite).delete(channels::delete_overwrite),
         )
         .route("/channels/{channel_id}/invites", get(invites::channel_invites).post(invites::create))
+        // interactions
+        .route("/interactions", post(interactions::create))
+        .route("/interactions/{interaction_id}/{interaction_token}/callback", post(interactions::callback))
         // webhooks
         .route("/channels/{channel_id}/webhooks", get(webhooks::channel_webhooks).post(webhooks::create))
         .route("/guilds/{guild_id}/webhooks", get(webhooks::guild_webhooks))
@@ -190,6 +194,8 @@ pub fn router(config: &ApiConfig) -> Router<ApiState> {
         // channels
         channels::get, channels::update, channels::delete, channels::typing, channels::put_overwrite,
         channels::delete_overwrite, invites::channel_invites, invites::create,
+        // interactions
+        interactions::create, interactions::callback,
         // webhooks
         webhooks::create, webhooks::channel_webhooks, webhooks::guild_webhooks, webhooks::get, webhooks::update,
         webhooks::delete, webhooks::get_with_token, webhooks::update_with_token, webhooks::delete_with_token,

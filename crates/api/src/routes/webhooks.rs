@@ -13,12 +13,13 @@ use serde_json::Value;
 
 use model::message::Message;
 use model::webhook::Webhook;
-use store::{MessageId, WebhookId, WebhookRow};
+use store::{MessageId, UserId, WebhookId, WebhookRow};
 
 use super::webhook_formats;
 use crate::extract::{parse_json, path_id, Authed, Body, Path, Query};
 use crate::{avatars, files, ApiError, ApiResult, ApiState, FormErrors};
 use domain::audit::Reason;
+use domain::interactions::{self, InteractionId};
 use domain::messages::{Draft, Edit};
 use domain::webhooks::{self, Caller, Overrides, WebhookBody};
 
@@ -264,6 +265,21 @@ async fn by_token(state: &ApiState, raw: &str, token: &str) -> ApiResult<Webhook
     Ok(webhooks::authorize(state, &Caller::Token(token), webhook_id(raw)?).await?)
 }
 
+/// What a webhook URL names: a webhook, or an interaction of the
+/// application whose id is in the path (its follow-ups and edits).
+enum Target {
+    Hook(Box<WebhookRow>),
+    Interaction(InteractionId),
+}
+
+async fn target(state: &ApiState, raw: &str, token: &str) -> ApiResult<Target> {
+    let id = webhook_id(raw)?;
+    if let Some(i) = state.interactions.by_token(UserId::new(id.get()), token) {
+        return Ok(Target::Interaction(i));
+    }
+    Ok(Target::Hook(Box::new(by_token(state, raw, token).await?)))
+}
+
 #[utoipa::path(
     post, path = "/webhooks/{webhook_id}/{webhook_token}",
     operation_id = "execute_webhook", tag = "Webhooks",
@@ -280,7 +296,10 @@ pub async fn execute(
     req: Request,
 ) -> ApiResult<Response> {
     q.check()?;
-    let hook = by_token(&state, &raw, &token).await?;
+    let hook = match target(&state, &raw, &token).await? {
+        Target::Hook(hook) => *hook,
+        Target::Interaction(id) => return follow_up(state, id, req, q.wait()).await,
+    };
     let Some(boundary) = files::multipart_boundary(req.headers()) else {
         let bytes = Bytes::from_request(req, &state).await.map_err(|_| ApiError::too_large())?;
         let (draft, overrides) = (parse_json::<Draft>(&bytes)?, parse_json::<Overrides>(&bytes)?);
@@ -295,6 +314,20 @@ pub async fn execute(
     // Its own task: a client gone now cannot cut the send in two.
     let task = tokio::spawn(async move { webhooks::execute(&state, &hook, draft, overrides).await });
     Ok(answer(task.await.map_err(ApiError::internal)??, q.wait()))
+}
+
+/// An interaction's follow-up message, JSON or with files.
+async fn follow_up(state: ApiState, id: InteractionId, req: Request, wait: bool) -> ApiResult<Response> {
+    let Some(boundary) = files::multipart_boundary(req.headers()) else {
+        let Body(draft) = Body::<Draft>::from_request(req, &state).await?;
+        return Ok(answer(interactions::follow_up(&state, id, draft).await?, wait));
+    };
+    let target = interactions::follow_up_target(&state, id).await?;
+    let form = files::read_form::<Draft>(&state, target.poster, &target.access, boundary, req).await?;
+    let mut draft = form.payload;
+    (draft.files, draft.cleanup) = (form.files, Some(form.cleanup));
+    let task = tokio::spawn(async move { interactions::follow_up(&state, id, draft).await });
+    Ok(answer(task.await.map_err(ApiError::internal)??, wait))
 }
 
 #[utoipa::path(
@@ -349,6 +382,9 @@ pub async fn slack(
 
 fn message_id(raw: &str) -> ApiResult<MessageId> {
     // `@original` names an interaction's first answer; plain webhooks have none.
+    if raw == "@original" {
+        return Err(domain::Error::unknown_message().into());
+    }
     path_id("message_id", raw)
 }
 
@@ -363,8 +399,10 @@ pub async fn get_message(
     State(state): State<ApiState>,
     Path((raw, token, message)): Path<(String, String, String)>,
 ) -> ApiResult<Json<Message>> {
-    let hook = by_token(&state, &raw, &token).await?;
-    Ok(Json(webhooks::message(&state, &hook, message_id(&message)?).await?))
+    match target(&state, &raw, &token).await? {
+        Target::Interaction(id) => Ok(Json(interactions::get_message(&state, id, &message).await?)),
+        Target::Hook(hook) => Ok(Json(webhooks::message(&state, &hook, message_id(&message)?).await?)),
+    }
 }
 
 #[utoipa::path(
@@ -380,7 +418,21 @@ pub async fn update_message(
     Path((raw, token, message)): Path<(String, String, String)>,
     req: Request,
 ) -> ApiResult<Json<Message>> {
-    let hook = by_token(&state, &raw, &token).await?;
+    let hook = match target(&state, &raw, &token).await? {
+        Target::Hook(hook) => *hook,
+        Target::Interaction(id) => {
+            let Some(boundary) = files::multipart_boundary(req.headers()) else {
+                let Body(edit) = Body::<Edit>::from_request(req, &state).await?;
+                return Ok(Json(interactions::edit_message(&state, id, &message, edit).await?));
+            };
+            let target = interactions::follow_up_target(&state, id).await?;
+            let form = files::read_form::<Edit>(&state, target.poster, &target.access, boundary, req).await?;
+            let mut edit = form.payload;
+            (edit.files, edit.cleanup) = (form.files, Some(form.cleanup));
+            let task = tokio::spawn(async move { interactions::edit_message(&state, id, &message, edit).await });
+            return Ok(Json(task.await.map_err(ApiError::internal)??));
+        }
+    };
     let id = message_id(&message)?;
     let Some(boundary) = files::multipart_boundary(req.headers()) else {
         let Body(edit) = Body::<Edit>::from_request(req, &state).await?;
@@ -406,7 +458,9 @@ pub async fn delete_message(
     State(state): State<ApiState>,
     Path((raw, token, message)): Path<(String, String, String)>,
 ) -> ApiResult<StatusCode> {
-    let hook = by_token(&state, &raw, &token).await?;
-    domain::messages::delete_webhook_message(&state, &hook, message_id(&message)?).await?;
+    match target(&state, &raw, &token).await? {
+        Target::Interaction(id) => interactions::delete_message(&state, id, &message).await?,
+        Target::Hook(hook) => domain::messages::delete_webhook_message(&state, &hook, message_id(&message)?).await?,
+    }
     Ok(StatusCode::NO_CONTENT)
 }
