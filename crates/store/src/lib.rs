@@ -9,6 +9,7 @@ mod audit;
 mod auth;
 mod automod;
 mod channels;
+mod commands;
 mod expressions;
 mod group_commit;
 mod guilds;
@@ -27,8 +28,8 @@ mod uploads;
 mod users;
 
 use model::id::{
-    AttachmentMarker, AutoModRuleMarker, ChannelMarker, EmojiMarker, GuildMarker, Id, MessageMarker, RoleMarker,
-    StickerMarker, UserMarker,
+    AttachmentMarker, AutoModRuleMarker, ChannelMarker, CommandMarker, EmojiMarker, GuildMarker, Id, MessageMarker,
+    RoleMarker, StickerMarker, UserMarker,
 };
 
 pub use applications::{ApplicationRow, ApplicationStore};
@@ -36,6 +37,7 @@ pub use audit::{AuditEntry, AuditQuery, AuditStore};
 pub use auth::{AuthStore, BackupCodeRow, EnableMfa, MfaRow, NewSession, SessionRow, ThrottleRow};
 pub use automod::{AutoModRuleRow, AutoModStore};
 pub use channels::{ChannelPatch, ChannelRow, ChannelStore, OverwriteRow};
+pub use commands::{CommandRow, CommandStore, CommandUpsert};
 pub use expressions::{EmojiRow, ExpressionStore, StickerItemRow, StickerRow};
 pub use guilds::{GuildPatch, GuildRow, GuildStore, MemberRow, NewGuild};
 pub use import::MessageImport;
@@ -77,6 +79,7 @@ pub trait Store:
     + UserStore
     + AuthStore
     + ApplicationStore
+    + CommandStore
     + GuildStore
     + RoleStore
     + MemberStore
@@ -99,6 +102,7 @@ impl<T> Store for T where
         + UserStore
         + AuthStore
         + ApplicationStore
+        + CommandStore
         + GuildStore
         + RoleStore
         + MemberStore
@@ -160,3 +164,4 @@ pub type AutoModRuleId = Id<AutoModRuleMarker>;
 pub type EmojiId = Id<EmojiMarker>;
 pub type StickerId = Id<StickerMarker>;
 pub type AttachmentId = Id<AttachmentMarker>;
+pub type CommandId = Id<CommandMarker>;
