@@ -197,14 +197,9 @@ pub async fn overwrite(
     user: &UserRow,
     application: UserId,
     guild: Option<GuildId>,
-    body: &Value,
+    items: &[Value],
 ) -> Result<Vec<ApplicationCommand>> {
     let scope = scope(ctx, user, application, guild).await?;
-    let items = match body {
-        Value::Array(items) => items.as_slice(),
-        Value::Null => &[],
-        _ => return Err(Error::field("", "BASE_TYPE_ARRAY", "Must be an array.")),
-    };
     let mut errors = FormErrors::default();
     let drafts: Vec<(usize, Draft)> = items
         .iter()

@@ -12,7 +12,7 @@ use serde_json::Value;
 use model::command::{ApplicationCommand, GuildCommandPermissions};
 use store::{CommandId, GuildId, UserId};
 
-use crate::extract::{path_id, Authed, Body, Path, Query};
+use crate::extract::{path_id, Authed, Body, ListBody, Path, Query};
 use crate::ApiState;
 use crate::{ApiError, ApiResult};
 use domain::commands;
@@ -97,9 +97,9 @@ pub async fn overwrite(
     State(state): State<ApiState>,
     Authed(user): Authed,
     Path(a): Path<String>,
-    Body(body): Body<Value>,
+    ListBody(items): ListBody<Value>,
 ) -> ApiResult<Json<Vec<ApplicationCommand>>> {
-    Ok(Json(commands::overwrite(&state, &user, app_id(&a)?, None, &body).await?))
+    Ok(Json(commands::overwrite(&state, &user, app_id(&a)?, None, &items).await?))
 }
 
 #[utoipa::path(
@@ -195,10 +195,10 @@ pub async fn overwrite_guild(
     State(state): State<ApiState>,
     Authed(user): Authed,
     Path((a, g)): Path<(String, String)>,
-    Body(body): Body<Value>,
+    ListBody(items): ListBody<Value>,
 ) -> ApiResult<Json<Vec<ApplicationCommand>>> {
     let (app, guild) = (app_id(&a)?, guild_id(&g)?);
-    Ok(Json(commands::overwrite(&state, &user, app, Some(guild), &body).await?))
+    Ok(Json(commands::overwrite(&state, &user, app, Some(guild), &items).await?))
 }
 
 #[utoipa::path(
