@@ -802,9 +802,9 @@ fn parse_option(item: &Value, p: &str, level: Level, errors: &mut FormErrors) ->
     Some(CommandOption {
         kind,
         name: name.unwrap_or_default(),
-        name_localizations: Some(name_localizations),
+        name_localizations: name_localizations.map(Some),
         description: description.unwrap_or_default(),
-        description_localizations: Some(description_localizations),
+        description_localizations: description_localizations.map(Some),
         required: required.then_some(true),
         choices: choices.filter(|c| !c.is_empty()),
         options: options.filter(|o| !o.is_empty()),
@@ -872,7 +872,7 @@ fn parse_choices(value: Option<&Value>, path: &str, kind: u8, errors: &mut FormE
             },
         };
         if let (Some(name), Some(value)) = (name, value) {
-            out.push(CommandChoice { name, name_localizations: Some(name_localizations), value });
+            out.push(CommandChoice { name, name_localizations: name_localizations.map(Some), value });
         }
     }
     Some(out)
