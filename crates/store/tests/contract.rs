@@ -1563,7 +1563,7 @@ mod cases {
         let z = command(2002, a, Some(g), 1, "z");
         s.replace_commands(a, Some(g), &[x.clone(), y.clone(), z.clone()]).await.unwrap();
         assert_eq!(s.commands(a, Some(g)).await.unwrap(), vec![x.clone(), y.clone(), z.clone()]);
-        s.replace_commands(a, Some(g), &[z.clone()]).await.unwrap();
+        s.replace_commands(a, Some(g), std::slice::from_ref(&z)).await.unwrap();
         assert_eq!(s.commands(a, Some(g)).await.unwrap(), vec![z.clone()]);
         assert_eq!(s.commands(a, None).await.unwrap().len(), 3, "the global commands are untouched");
 
