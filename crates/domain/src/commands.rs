@@ -38,6 +38,9 @@ const MAX_CHOICES: usize = 25;
 const MAX_CHOICE_NAME: usize = 100;
 const MAX_CHOICE_VALUE: usize = 100;
 const MAX_STRING_LENGTH: u64 = 6000;
+/// The characters a command may have in all (Discord's limit): its name and
+/// description, and its options' and their choices', nested ones included.
+const MAX_COMMAND_SIZE: usize = 8000;
 /// Integers Discord takes: within ±2^53, as JavaScript's safe integers.
 const MAX_SAFE_INTEGER: i64 = (1 << 53) - 1;
 /// Permission bits a command may ask for (the spec's bound).
@@ -578,11 +581,21 @@ fn parse_command(body: &Value, prefix: &str, errors: &mut FormErrors) -> Option<
     let integration_types = small_ints(field(obj, "integration_types"), &p("integration_types"), &[0, 1], errors)
         .unwrap_or_else(|| vec![0]);
     let nsfw = boolean(obj, "nsfw", &p("nsfw"), errors).unwrap_or(false);
+    let name = name.unwrap_or_default();
+    let description = description.unwrap_or_default();
+    let size = name.chars().count() + description.chars().count() + options.iter().map(size_of).sum::<usize>();
+    if size > MAX_COMMAND_SIZE {
+        errors.add(
+            prefix,
+            "APPLICATION_COMMAND_TOO_LARGE",
+            format!("Command exceeds maximum size ({MAX_COMMAND_SIZE})"),
+        );
+    }
     Some(Draft {
         kind,
-        name: name.unwrap_or_default(),
+        name,
         name_localizations,
-        description: description.unwrap_or_default(),
+        description,
         description_localizations,
         options,
         default_member_permissions,
@@ -591,6 +604,24 @@ fn parse_command(body: &Value, prefix: &str, errors: &mut FormErrors) -> Option<
         integration_types,
         nsfw,
     })
+}
+
+/// The characters of an option's names, descriptions and choices (names
+/// and values), its own options' included: Discord's measure of a
+/// command's size.
+fn size_of(option: &CommandOption) -> usize {
+    let text = |s: &str| s.chars().count();
+    let choices = option.choices.iter().flatten().map(|c| {
+        text(&c.name)
+            + match &c.value {
+                Value::String(v) => text(v),
+                other => text(&other.to_string()),
+            }
+    });
+    text(&option.name)
+        + text(&option.description)
+        + choices.sum::<usize>()
+        + option.options.iter().flatten().map(size_of).sum::<usize>()
 }
 
 /// Where a list of options is.

@@ -558,6 +558,16 @@ async fn every_rule_is_answered_at_its_field_path() {
             "APPLICATION_COMMAND_INVALID_NAME",
         ),
         (json!([]), "", "DICT_TYPE_CONVERT"),
+        (
+            // 4 × 25 choices of 100 + 100 characters: each within its
+            // limits, 20,000 characters in all.
+            json!({"name": "cmd", "description": "d", "options": (0..4).map(|i| json!({
+                "type": 3, "name": format!("o{i}"), "description": "d",
+                "choices": (0..25).map(|j| json!({"name": format!("{j:0>100}"), "value": format!("{j:0>100}")})).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>()}),
+            "",
+            "APPLICATION_COMMAND_TOO_LARGE",
+        ),
     ];
     let mut failures = Vec::new();
     for (body, at, code) in &cases {
