@@ -719,3 +719,29 @@ async fn malformed_ids_and_bodies_are_discord_errors_that_change_nothing() {
     let (_, list) = app.get(&global(&w), &w.bot.token).await;
     assert_eq!(list.as_array().unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn concurrent_creates_keep_names_unique_and_counts_within_the_limit() {
+    let app = TestApp::spawn().await;
+    let w = world(&app).await;
+    let path = in_guild(&w);
+    // Ten creates of one name at once: one command, made once (one 201).
+    let same =
+        (0..10).map(|i| app.post(&path, &w.bot.token, json!({"name": "race", "description": format!("try {i}")})));
+    let results = futures::future::join_all(same).await;
+    let created = results.iter().filter(|(s, _)| *s == StatusCode::CREATED).count();
+    assert!(results.iter().all(|(s, b)| s.is_success() && b["name"] == "race"), "{results:?}");
+    assert_eq!(created, 1, "{results:?}");
+    let ids: std::collections::BTreeSet<_> = results.iter().map(|(_, b)| b["id"].to_string()).collect();
+    assert_eq!(ids.len(), 1, "every answer names the one command");
+    // Ten different user commands at once: five fit, five are refused.
+    let menus = (0..10).map(|i| app.post(&path, &w.bot.token, json!({"type": 2, "name": format!("Menu {i}")})));
+    let results = futures::future::join_all(menus).await;
+    let made = results.iter().filter(|(s, _)| *s == StatusCode::CREATED).count();
+    let refused = results.iter().filter(|(s, b)| s.as_u16() == 400 && b["code"] == 30032).count();
+    assert_eq!((made, refused), (5, 5), "{results:?}");
+    let (_, list) = app.get(&path, &w.bot.token).await;
+    let kinds: Vec<u64> = list.as_array().unwrap().iter().map(|c| c["type"].as_u64().unwrap()).collect();
+    assert_eq!(kinds.iter().filter(|k| **k == 2).count(), 5);
+    assert_eq!(kinds.iter().filter(|k| **k == 1).count(), 1);
+}
