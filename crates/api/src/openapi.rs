@@ -68,6 +68,7 @@ const TAGS: &[(&str, &str)] = &[
     ("Voice", "Voice regions and voice states (joining is the gateway's op 4)"),
     ("Channels", "Channels and permission overwrites"),
     ("Invites", "Invites"),
+    ("Webhooks", "Incoming webhooks: managed with MANAGE_WEBHOOKS, executed with their token"),
     ("Messages", "Messages"),
     ("Reactions", "Reactions on messages"),
     ("Pins", "Pinned messages"),
@@ -174,6 +175,10 @@ component_types!(
     UserUpdate,
     VoiceRegion,
     VoiceState,
+    Webhook,
+    WebhookCreate,
+    WebhookExecute,
+    WebhookUpdate,
 );
 
 /// The schema [`schemas`] writes for `name`.
@@ -234,6 +239,8 @@ query_params! {
     ];
     /// `GET /channels/{channel_id}/messages`.
     MessagesQuery = [("around", Snowflake), ("before", Snowflake), ("after", Snowflake), ("limit", Integer)];
+    /// Executing a webhook: `wait` answers the message; `thread_id` names a thread.
+    WebhookExecuteQuery = [("wait", Boolean), ("thread_id", Snowflake), ("with_components", Boolean)];
     /// `GET /channels/{channel_id}/messages/pins`: `before` is a pin's timestamp.
     PinsQuery = [("before", Text), ("limit", Integer)];
     /// Discord's message search parameters; `before` and `after` stand for
@@ -992,6 +999,59 @@ fn schemas() -> Vec<(&'static str, S)> {
                         "sticker_items",
                         array(object([("id", snowflake()), ("name", string()), ("format_type", integer())], [])),
                     ),
+                    ("webhook_id", described("the webhook that posted it", snowflake())),
+                ],
+            ),
+        ),
+        (
+            "Webhook",
+            object(
+                [
+                    ("id", snowflake()),
+                    ("type", described("1 incoming, 3 application", integer())),
+                    ("guild_id", nullable(snowflake())),
+                    ("channel_id", nullable(snowflake())),
+                    ("name", nullable(string())),
+                    ("avatar", nullable(string())),
+                    ("application_id", nullable(snowflake())),
+                ],
+                [
+                    ("user", described("who made it, to those who manage webhooks", refer("User"))),
+                    ("token", described("the secret of its URL, to those who manage webhooks", string())),
+                    ("url", string()),
+                ],
+            ),
+        ),
+        (
+            "WebhookCreate",
+            object(
+                [("name", described("1 to 80 characters", string()))],
+                [("avatar", nullable(described("a data:image/…;base64 URI", string())))],
+            ),
+        ),
+        (
+            "WebhookUpdate",
+            object(
+                [],
+                [
+                    ("name", string()),
+                    ("avatar", nullable(described("a data:image/…;base64 URI; null removes it", string()))),
+                    ("channel_id", described("with a user's token only: another channel of the guild", snowflake())),
+                ],
+            ),
+        ),
+        (
+            "WebhookExecute",
+            object(
+                [],
+                [
+                    ("content", string()),
+                    ("username", described("the name to post under, 1 to 80 characters", string())),
+                    ("avatar_url", string()),
+                    ("tts", boolean()),
+                    ("flags", integer()),
+                    ("allowed_mentions", refer("AllowedMentions")),
+                    ("attachments", attachment_refs()),
                 ],
             ),
         ),

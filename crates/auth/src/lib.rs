@@ -123,6 +123,14 @@ pub fn session_id_hash(token_hash: &str) -> String {
     URL_SAFE_NO_PAD.encode(&digest[..18])
 }
 
+/// A secret for a URL (a webhook's token): 68 URL-safe characters of 51
+/// random bytes, Discord's length.
+pub fn url_secret() -> String {
+    let mut secret = [0u8; 51];
+    rand::rngs::OsRng.fill_bytes(&mut secret);
+    URL_SAFE_NO_PAD.encode(secret)
+}
+
 /// Random hex, for verify keys and the like.
 pub fn random_hex(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];

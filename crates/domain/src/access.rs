@@ -103,7 +103,21 @@ pub struct ChannelAccess {
     /// Both recipients of a DM; empty for guild channels.
     pub recipients: Vec<UserId>,
     pub permissions: u64,
+    /// A webhook posting: it is no member, and its permissions are
+    /// `WEBHOOK_PERMISSIONS`, whoever made it.
+    pub webhook: bool,
 }
+
+/// What a webhook may do in its channel, as on Discord: post with embeds,
+/// files and any mention its request allows.
+pub const WEBHOOK_PERMISSIONS: u64 = bits::VIEW_CHANNEL
+    | bits::SEND_MESSAGES
+    | bits::EMBED_LINKS
+    | bits::ATTACH_FILES
+    | bits::MENTION_EVERYONE
+    | bits::USE_EXTERNAL_EMOJIS
+    | bits::READ_MESSAGE_HISTORY
+    | bits::SEND_TTS_MESSAGES;
 
 impl ChannelAccess {
     pub fn guild_id(&self) -> Option<GuildId> {
@@ -163,7 +177,7 @@ impl ChannelAccess {
     /// the shape MESSAGE_CREATE and MESSAGE_UPDATE carry (the author is
     /// beside it).
     pub fn member(&self) -> Option<model::guild::Member> {
-        self.guild.as_ref().map(|g| crate::render::member(&g.member, None))
+        self.guild.as_ref().filter(|_| !self.webhook).map(|g| crate::render::member(&g.member, None))
     }
 
     /// The caller's member object with its `user`, as every other event
@@ -171,7 +185,7 @@ impl ChannelAccess {
     /// user out only beside a message's author, and libraries build their
     /// member from it.
     pub fn member_with_user(&self, user: &UserRow) -> Option<model::guild::Member> {
-        self.guild.as_ref().map(|g| crate::render::member(&g.member, Some(user)))
+        self.guild.as_ref().filter(|_| !self.webhook).map(|g| crate::render::member(&g.member, Some(user)))
     }
 }
 
@@ -205,20 +219,68 @@ pub async fn channel(state: &Domain, user: &UserRow, id: ChannelId) -> Result<Ch
             let guild = guild(state, user, guild_id).await?;
             let overwrites = state.cache.overwrites(state.store.as_ref(), id).await?.to_vec();
             let permissions = guild.in_channel(&overwrites);
-            ChannelAccess { channel, permissions, guild: Some(guild), overwrites, recipients: Vec::new() }
+            ChannelAccess {
+                channel,
+                permissions,
+                guild: Some(guild),
+                overwrites,
+                recipients: Vec::new(),
+                webhook: false,
+            }
         }
         None => {
             let recipients = state.store.dm_recipients(id).await?;
             if !recipients.contains(&user.id) {
                 return Err(Error::missing_access());
             }
-            ChannelAccess { channel, guild: None, overwrites: Vec::new(), recipients, permissions: bits::DM }
+            ChannelAccess {
+                channel,
+                guild: None,
+                overwrites: Vec::new(),
+                recipients,
+                permissions: bits::DM,
+                webhook: false,
+            }
         }
     };
     if !access.has(bits::VIEW_CHANNEL) {
         return Err(Error::missing_access());
     }
     Ok(access)
+}
+
+/// The channel a webhook posts to, as the webhook stands there: no member
+/// (an empty stand-in for the permission helpers, which see it as having
+/// no roles), `WEBHOOK_PERMISSIONS`.
+pub async fn webhook_channel(state: &Domain, hook: &store::WebhookRow) -> Result<ChannelAccess> {
+    let channel =
+        state.cache.channel(state.store.as_ref(), hook.channel_id).await?.ok_or_else(Error::unknown_channel)?;
+    let cached = state.cache.guild(state.store.as_ref(), hook.guild_id).await?.ok_or_else(Error::unknown_guild)?;
+    let member = MemberRow {
+        guild_id: hook.guild_id,
+        user_id: hook.user_id(),
+        nick: None,
+        roles: Vec::new(),
+        joined_at: hook.created_at,
+        deaf: false,
+        mute: false,
+        communication_disabled_until: None,
+    };
+    let guild = GuildAccess {
+        guild: cached.guild.clone(),
+        member,
+        roles: cached.roles.clone(),
+        permissions: WEBHOOK_PERMISSIONS,
+    };
+    let overwrites = state.cache.overwrites(state.store.as_ref(), channel.id).await?.to_vec();
+    Ok(ChannelAccess {
+        channel,
+        guild: Some(guild),
+        overwrites,
+        recipients: Vec::new(),
+        permissions: WEBHOOK_PERMISSIONS,
+        webhook: true,
+    })
 }
 
 /// The read states of `user`'s that name a channel they can see now: a

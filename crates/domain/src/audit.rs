@@ -29,6 +29,9 @@ pub mod action {
     pub const ROLE_DELETE: u16 = 32;
     pub const INVITE_CREATE: u16 = 40;
     pub const INVITE_DELETE: u16 = 42;
+    pub const WEBHOOK_CREATE: u16 = 50;
+    pub const WEBHOOK_UPDATE: u16 = 51;
+    pub const WEBHOOK_DELETE: u16 = 52;
     pub const EMOJI_CREATE: u16 = 60;
     pub const EMOJI_UPDATE: u16 = 61;
     pub const EMOJI_DELETE: u16 = 62;

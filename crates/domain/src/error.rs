@@ -49,6 +49,9 @@ errors! {
     unknown_emoji => BAD_REQUEST, 10014, "Unknown Emoji";
     no_such_emoji => NOT_FOUND, 10014, "Unknown Emoji";
     unknown_sticker => NOT_FOUND, 10060, "Unknown Sticker";
+    unknown_webhook => NOT_FOUND, 10015, "Unknown Webhook";
+    max_webhooks => BAD_REQUEST, 30007, "Maximum number of webhooks reached (15)";
+    invalid_webhook_token => UNAUTHORIZED, 50027, "Invalid Webhook Token";
     max_emojis => BAD_REQUEST, 30008, "Maximum number of emojis reached";
     max_animated_emojis => BAD_REQUEST, 30018, "Maximum number of animated emojis reached";
     max_stickers => BAD_REQUEST, 30039, "Maximum number of stickers reached";

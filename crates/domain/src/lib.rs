@@ -30,6 +30,7 @@ pub mod roles;
 pub mod service;
 pub mod session_start;
 pub mod voice;
+pub mod webhooks;
 
 use std::sync::{Arc, Weak};
 

@@ -13,7 +13,9 @@ use model::channel::ChannelType;
 use model::message::{kind, Message};
 use model::snowflake::SnowflakeGenerator;
 use model::{permissions, Timestamp};
-use store::{ChannelId, GuildMentions, MessageId, MessageRow, NewMessage, RoleId, UserId, UserRow};
+use store::{
+    ChannelId, GuildMentions, MessageId, MessageRow, NewMessage, RoleId, UserId, UserRow, WebhookAuthor, WebhookRow,
+};
 
 use crate::access::{self, ChannelAccess, GuildAccess};
 use crate::audit::{action, Reason};
@@ -44,6 +46,17 @@ pub enum Author<'a> {
     /// AutoMod, posting an alert about a message of `flagged` (who is shown
     /// as the alert's author, as on Discord) in `guild`'s alert channel.
     AutoMod { flagged: &'a UserRow, guild: &'a GuildAccess },
+    /// A webhook, in its own channel, under the name and avatar given.
+    Webhook(&'a WebhookPost<'a>),
+}
+
+/// A webhook posting: the webhook, its user row (the message's author),
+/// and the name and avatar (an avatar hash) it posts under.
+pub struct WebhookPost<'a> {
+    pub hook: &'a WebhookRow,
+    pub user: &'a UserRow,
+    pub username: String,
+    pub avatar: Option<String>,
 }
 
 /// What a message says, as Discord's create-message body carries it.
@@ -175,14 +188,31 @@ pub async fn render_one(ctx: &Domain, viewer: &Viewer, row: MessageRow) -> Resul
 /// its author sees it.
 pub async fn send(ctx: &Domain, author: Author<'_>, channel: ChannelId, draft: Draft) -> Result<Message> {
     match author {
-        Author::User(user) => send_as_user(ctx, user, channel, draft).await,
+        Author::User(user) => send_as_user(ctx, user, None, channel, draft).await,
         Author::AutoMod { flagged, guild } => send_alert(ctx, flagged, guild, channel, draft).await,
+        Author::Webhook(post) => send_as_user(ctx, post.user, Some(post), post.hook.channel_id, draft).await,
     }
 }
 
-async fn send_as_user(ctx: &Domain, user: &UserRow, channel: ChannelId, mut draft: Draft) -> Result<Message> {
+/// A person, a bot or a webhook (`webhook`, whose `user` is the webhook's
+/// own row): a webhook has no slowmode, AutoMod, replies or stickers, and
+/// no member object.
+async fn send_as_user(
+    ctx: &Domain,
+    user: &UserRow,
+    webhook: Option<&WebhookPost<'_>>,
+    channel: ChannelId,
+    mut draft: Draft,
+) -> Result<Message> {
     let mut cleanup = draft.cleanup.take().unwrap_or_else(|| Cleanup::new(ctx.media.clone()));
-    let access = text_channel(ctx, user, channel).await?;
+    let access = match webhook {
+        Some(post) => access::webhook_channel(ctx, post.hook).await?,
+        None => text_channel(ctx, user, channel).await?,
+    };
+    if webhook.is_some() {
+        // Discord's webhooks neither reply nor send stickers.
+        (draft.message_reference, draft.sticker_ids) = (None, None);
+    }
     access.require(permissions::SEND_MESSAGES)?;
     let claims = draft.attachments.iter().flatten().any(|a| a.uploaded_filename.is_some());
     if !draft.files.is_empty() || claims {
@@ -262,7 +292,9 @@ async fn send_as_user(ctx: &Domain, user: &UserRow, channel: ChannelId, mut draf
         return Err(Error::empty_message());
     }
     let now = Timestamp::now().unix_ms();
-    enforce_slowmode(ctx, &access, user, now).await?;
+    if webhook.is_none() {
+        enforce_slowmode(ctx, &access, user, now).await?;
+    }
     // In a DM, a block either way stops the message, and so does having
     // neither a friendship nor a guild in common any more, as on Discord.
     for other in access.recipients.iter().filter(|r| **r != user.id) {
@@ -270,9 +302,12 @@ async fn send_as_user(ctx: &Domain, user: &UserRow, channel: ChannelId, mut draf
     }
 
     // AutoMod before anything is stored: a blocked message never exists.
-    let verdict = {
-        let (users, roles, _) = parse_mentions(&draft.content);
-        automod::check(ctx, &access, user, &draft.content, users.len() + roles.len(), false).await?
+    let verdict = match webhook {
+        Some(_) => None,
+        None => {
+            let (users, roles, _) = parse_mentions(&draft.content);
+            automod::check(ctx, &access, user, &draft.content, users.len() + roles.len(), false).await?
+        }
     };
     if let Some(v) = verdict.as_ref().filter(|v| v.blocks()) {
         automod::execute(ctx, &access, user, &draft.content, v, None).await;
@@ -315,6 +350,11 @@ async fn send_as_user(ctx: &Domain, user: &UserRow, channel: ChannelId, mut draf
         sticker_items,
         attachments,
         embeds,
+        webhook: webhook.map(|w| WebhookAuthor {
+            id: w.hook.id,
+            name: Some(w.username.clone()),
+            avatar: w.avatar.clone(),
+        }),
     };
     let place = access.place();
     // Before storing: whose mention counts the message may raise, counted
@@ -344,7 +384,9 @@ async fn send_as_user(ctx: &Domain, user: &UserRow, channel: ChannelId, mut draf
             automod::execute(ctx, &access, user, &content, v, Some(id)).await;
         }
     }
-    access.viewer(ctx, user).await?.restrict(&mut message);
+    if webhook.is_none() {
+        access.viewer(ctx, user).await?.restrict(&mut message);
+    }
     Ok(message)
 }
 
@@ -400,10 +442,47 @@ async fn send_alert(
 
 /// Edits `user`'s own message: its content (checked by AutoMod as a new
 /// message would be) and flags. Answers the message as `user` sees it.
-pub async fn edit(ctx: &Domain, user: &UserRow, channel: ChannelId, id: MessageId, mut edit: Edit) -> Result<Message> {
+pub async fn edit(ctx: &Domain, user: &UserRow, channel: ChannelId, id: MessageId, edit: Edit) -> Result<Message> {
+    edit_as(ctx, user, None, channel, id, edit).await
+}
+
+/// Edits a message the webhook posted (`user` is the webhook's own row).
+pub async fn edit_webhook_message(
+    ctx: &Domain,
+    hook: &WebhookRow,
+    user: &UserRow,
+    id: MessageId,
+    edit: Edit,
+) -> Result<Message> {
+    edit_as(ctx, user, Some(hook), hook.channel_id, id, edit).await
+}
+
+/// The message `id` in the webhook's channel, if the webhook posted it.
+pub async fn webhook_message(ctx: &Domain, hook: &WebhookRow, id: MessageId) -> Result<MessageRow> {
+    ctx.store
+        .message(hook.channel_id, id)
+        .await?
+        .filter(|m| m.webhook.as_ref().is_some_and(|w| w.id == hook.id))
+        .ok_or_else(Error::unknown_message)
+}
+
+async fn edit_as(
+    ctx: &Domain,
+    user: &UserRow,
+    hook: Option<&WebhookRow>,
+    channel: ChannelId,
+    id: MessageId,
+    mut edit: Edit,
+) -> Result<Message> {
     let cleanup = edit.cleanup.take();
-    let access = text_channel(ctx, user, channel).await?;
-    let mut row = own_message(ctx, &access, user, id).await?;
+    let (access, mut row) = match hook {
+        Some(hook) => (access::webhook_channel(ctx, hook).await?, webhook_message(ctx, hook, id).await?),
+        None => {
+            let access = text_channel(ctx, user, channel).await?;
+            let row = own_message(ctx, &access, user, id).await?;
+            (access, row)
+        }
+    };
     let mut errors = FormErrors::default();
     if let Some(content) = &edit.content {
         check_content(&mut errors, content);
@@ -444,7 +523,9 @@ pub async fn edit(ctx: &Domain, user: &UserRow, channel: ChannelId, id: MessageI
     if let Some(content) = edit.content {
         // Discord checks edits too: a blocked edit leaves the message as it was.
         let (users, roles, _) = parse_mentions(&content);
-        verdict = automod::check(ctx, &access, user, &content, users.len() + roles.len(), true).await?;
+        if hook.is_none() {
+            verdict = automod::check(ctx, &access, user, &content, users.len() + roles.len(), true).await?;
+        }
         if let Some(v) = verdict.as_ref().filter(|v| v.blocks()) {
             automod::execute(ctx, &access, user, &content, v, None).await;
             return Err(Error::automod_blocked());
@@ -488,7 +569,9 @@ pub async fn edit(ctx: &Domain, user: &UserRow, channel: ChannelId, id: MessageI
     if let Some(v) = &verdict {
         automod::execute(ctx, &access, user, &content, v, Some(id)).await;
     }
-    access.viewer(ctx, user).await?.restrict(&mut message);
+    if hook.is_none() {
+        access.viewer(ctx, user).await?.restrict(&mut message);
+    }
     Ok(message)
 }
 
@@ -538,6 +621,16 @@ pub async fn bulk_delete(
     if !deleted.is_empty() {
         ctx.messages_bulk_deleted(&access.place(), &deleted);
         ctx.announce_audit(guild, &entry).await?;
+    }
+    Ok(())
+}
+
+/// Deletes a message the webhook posted.
+pub async fn delete_webhook_message(ctx: &Domain, hook: &WebhookRow, id: MessageId) -> Result<()> {
+    let row = webhook_message(ctx, hook, id).await?;
+    if ctx.store.delete_message(row.channel_id, row.id, None).await? {
+        files::forget(ctx, row.channel_id, &row.attachments).await;
+        ctx.message_deleted(&Place::Guild { guild: hook.guild_id, channel: row.channel_id }, row.id);
     }
     Ok(())
 }

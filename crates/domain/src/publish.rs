@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use events::dispatch::{
     ChannelPinsUpdate, GuildDelete, GuildMember, GuildRole, GuildRoleDelete, GuildUser, InviteCreate, InviteDelete,
-    MessageAck, MessageDelete, MessageDeleteBulk, RelationshipRemove, TypingStart,
+    MessageAck, MessageDelete, MessageDeleteBulk, RelationshipRemove, TypingStart, WebhooksUpdate,
 };
 use events::{Audience, Dispatch, Event, Membership};
 use model::audit::{AuditLogEntry, AutoModRule};
@@ -227,6 +227,12 @@ impl Domain {
             expires_at: invite.expires_at,
         };
         self.emit(Dispatch::InviteCreate(data), place.audience());
+    }
+
+    /// WEBHOOKS_UPDATE: the channel's webhooks changed, to those who see it.
+    pub fn webhooks_updated(&self, guild: GuildId, channel: ChannelId) {
+        let data = WebhooksUpdate { guild_id: guild, channel_id: channel };
+        self.emit(Dispatch::WebhooksUpdate(data), Audience::channel(guild, channel));
     }
 
     pub fn invite_deleted(&self, place: &InvitePlace, code: &str) {

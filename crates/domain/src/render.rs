@@ -516,7 +516,10 @@ fn message(
     reactions: Vec<Reaction>,
     referenced: Option<Option<Box<Message>>>,
 ) -> Message {
-    let author = users.get(&m.author_id).cloned().unwrap_or_else(|| deleted_user(m.author_id));
+    let mut author = users.get(&m.author_id).cloned().unwrap_or_else(|| deleted_user(m.author_id));
+    if let Some(w) = &m.webhook {
+        webhook_author(&mut author, w);
+    }
     let attachments = attachments(media, m);
     let embeds = m.embeds.iter().map(|e| embed(e, &attachments)).collect();
     Message {
@@ -552,6 +555,37 @@ fn message(
             .iter()
             .map(|s| StickerItem { id: s.id, name: s.name.clone(), format_type: s.format_type })
             .collect(),
+        webhook_id: m.webhook.as_ref().map(|w| w.id),
+    }
+}
+
+/// A webhook's message shows the name and avatar it was posted under, as a
+/// bot with Discord's webhook discriminator.
+fn webhook_author(author: &mut User, w: &store::WebhookAuthor) {
+    if let Some(name) = &w.name {
+        author.username = name.clone();
+    }
+    author.avatar = w.avatar.clone();
+    author.global_name = None;
+    author.discriminator = "0000".into();
+    author.bot = true;
+}
+
+/// Discord's webhook object. The creator and token are shown to those who
+/// manage webhooks (`full`), not to a caller holding only the token.
+pub fn webhook(w: &store::WebhookRow, creator: Option<&UserRow>, full: bool) -> model::webhook::Webhook {
+    model::webhook::Webhook {
+        id: w.id,
+        kind: w.kind,
+        guild_id: Some(w.guild_id),
+        channel_id: Some(w.channel_id),
+        user: creator.filter(|_| full).map(user),
+        name: Some(w.name.clone()),
+        avatar: w.avatar.clone(),
+        token: full.then(|| w.token.clone()),
+        application_id: w.application_id.map(|id| model::Id::new(id.get())),
+        // Discord names it only in the OAuth2 flow's answer.
+        url: None,
     }
 }
 

@@ -78,6 +78,8 @@ dispatches! {
     StickersUpdate(GuildStickers) = "GUILD_STICKERS_UPDATE",
     InviteCreate(InviteCreate) = "INVITE_CREATE",
     InviteDelete(InviteDelete) = "INVITE_DELETE",
+    /// A channel's webhooks changed: fetch them again.
+    WebhooksUpdate(WebhooksUpdate) = "WEBHOOKS_UPDATE",
     AuditLogEntryCreate(AuditLogEntryCreate) = "GUILD_AUDIT_LOG_ENTRY_CREATE",
     AutoModRuleCreate(Box<AutoModRule>) = "AUTO_MODERATION_RULE_CREATE",
     AutoModRuleUpdate(Box<AutoModRule>) = "AUTO_MODERATION_RULE_UPDATE",
@@ -122,6 +124,7 @@ impl Dispatch {
             StickersUpdate(s) => Some(s.guild_id),
             InviteCreate(i) => Some(i.guild_id),
             InviteDelete(i) => Some(i.guild_id),
+            WebhooksUpdate(w) => Some(w.guild_id),
             AuditLogEntryCreate(a) => Some(a.guild_id),
             AutoModRuleCreate(r) | AutoModRuleUpdate(r) | AutoModRuleDelete(r) => Some(r.guild_id),
             AutoModActionExecution(e) => Some(e.guild_id),
@@ -175,6 +178,7 @@ impl Dispatch {
             MemberAdd(_) | MemberUpdate(_) | MemberRemove(_) => intents::GUILD_MEMBERS,
             BanAdd(_) | BanRemove(_) | AuditLogEntryCreate(_) => intents::GUILD_MODERATION,
             InviteCreate(_) | InviteDelete(_) => intents::GUILD_INVITES,
+            WebhooksUpdate(_) => intents::GUILD_WEBHOOKS,
             AutoModRuleCreate(_) | AutoModRuleUpdate(_) | AutoModRuleDelete(_) => {
                 intents::AUTO_MODERATION_CONFIGURATION
             }
@@ -316,6 +320,12 @@ pub struct TypingStart {
     pub timestamp: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub member: Option<Member>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WebhooksUpdate {
+    pub guild_id: GuildId,
+    pub channel_id: ChannelId,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

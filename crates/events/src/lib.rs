@@ -407,6 +407,7 @@ fn dispatch_data(d: &Dispatch) -> Bytes {
         StickersUpdate(x) => bytes(x),
         InviteCreate(x) => bytes(x),
         InviteDelete(x) => bytes(x),
+        WebhooksUpdate(x) => bytes(x),
         AuditLogEntryCreate(x) => bytes(x),
         AutoModRuleCreate(x) | AutoModRuleUpdate(x) | AutoModRuleDelete(x) => bytes(x),
         AutoModActionExecution(x) => bytes(x),

@@ -160,6 +160,7 @@ pub fn message(g: Option<GuildId>, c: ChannelId, author: UserId, mentioned: &[Us
         message_reference: None,
         referenced_message: None,
         sticker_items: Vec::new(),
+        webhook_id: None,
     }
 }
 

@@ -32,6 +32,7 @@ markers!(
     StickerMarker,
     AttachmentMarker,
     CommandMarker,
+    WebhookMarker,
     GenericMarker,
 );
 

@@ -20,6 +20,7 @@ pub mod snowflake;
 pub mod timestamp;
 pub mod user;
 pub mod voice;
+pub mod webhook;
 
 pub use id::Id;
 pub use timestamp::Timestamp;

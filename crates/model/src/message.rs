@@ -211,6 +211,10 @@ pub struct Message {
     /// The stickers sent with the message (`sticker_ids` on create).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sticker_items: Vec<crate::expression::StickerItem>,
+    /// The webhook that sent it (the author is then the webhook, shown
+    /// with the name and avatar it posted under).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_id: Option<Id<crate::id::WebhookMarker>>,
 }
 
 /// Message types FussionCord creates.

@@ -77,6 +77,16 @@ impl Default for RateLimitConfig {
             ("PUT /channels/{channel_id}/messages/{message_id}/reactions/{emoji}/{user}", RouteLimit::new(1, 250)),
             ("DELETE /channels/{channel_id}/messages/{message_id}/reactions/{emoji}/{user}", RouteLimit::new(1, 250)),
             ("POST /channels/{channel_id}/typing", RouteLimit::new(5, 5_000)),
+            // Discord's 5 per 2 s per webhook, whoever holds the token.
+            ("POST /webhooks/{webhook_id}/{webhook_token}", RouteLimit { limit: 5, window_ms: 2_000, shared: true }),
+            (
+                "POST /webhooks/{webhook_id}/{webhook_token}/github",
+                RouteLimit { limit: 5, window_ms: 2_000, shared: true },
+            ),
+            (
+                "POST /webhooks/{webhook_id}/{webhook_token}/slack",
+                RouteLimit { limit: 5, window_ms: 2_000, shared: true },
+            ),
             ("PATCH /guilds/{guild_id}/members/{user_id}", RouteLimit::new(10, 10_000)),
             ("POST /channels/{channel_id}/invites", RouteLimit::new(5, 15_000)),
         ];

@@ -26,10 +26,11 @@ mod settings;
 mod sql;
 mod uploads;
 mod users;
+mod webhooks;
 
 use model::id::{
     AttachmentMarker, AutoModRuleMarker, ChannelMarker, CommandMarker, EmojiMarker, GuildMarker, Id, MessageMarker,
-    RoleMarker, StickerMarker, UserMarker,
+    RoleMarker, StickerMarker, UserMarker, WebhookMarker,
 };
 
 pub use applications::{ApplicationRow, ApplicationStore};
@@ -45,7 +46,7 @@ pub use invites::{InviteRow, InviteStore, JoinOutcome};
 pub use members::{BanRow, MemberPatch, MemberStore};
 pub use messages::{
     AttachmentRow, EmbedFieldRow, EmbedRow, GuildMentions, HistoryQuery, MessageRow, MessageStore, NewMessage,
-    ReactionCount,
+    ReactionCount, WebhookAuthor,
 };
 pub use read_states::{ReadStateRow, ReadStateStore};
 pub use relationships::{
@@ -58,6 +59,7 @@ pub use settings::{CustomStatus, SettingsPatch, SettingsRow, SettingsStore};
 pub use sql::{Backend, SqlStore};
 pub use uploads::{UploadRow, UploadStore};
 pub use users::{NewUser, UserPatch, UserRow, UserStore};
+pub use webhooks::{WebhookPatch, WebhookRow, WebhookStore};
 
 /// Whether the store can be reached, for readiness probes.
 #[async_trait::async_trait]
@@ -95,6 +97,7 @@ pub trait Store:
     + SettingsStore
     + SearchIndex
     + UploadStore
+    + WebhookStore
 {
 }
 impl<T> Store for T where
@@ -118,6 +121,7 @@ impl<T> Store for T where
         + SettingsStore
         + SearchIndex
         + UploadStore
+        + WebhookStore
 {
 }
 
@@ -165,3 +169,4 @@ pub type EmojiId = Id<EmojiMarker>;
 pub type StickerId = Id<StickerMarker>;
 pub type AttachmentId = Id<AttachmentMarker>;
 pub type CommandId = Id<CommandMarker>;
+pub type WebhookId = Id<WebhookMarker>;

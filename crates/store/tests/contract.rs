@@ -18,6 +18,7 @@ use store::{
     CommandUpsert, EmojiRow, FriendOutcome, GuildId, GuildMentions, GuildPatch, GuildRow, HistoryQuery, InviteRow,
     JoinOutcome, MemberPatch, MemberRow, MessageRow, NewGuild, NewMessage, NewUser, OverwriteRow, RelationshipChange,
     RelationshipRow, RolePatch, RoleRow, SearchQuery, StickerItemRow, StickerRow, Store, StoreError, UserId, UserPatch,
+    WebhookAuthor, WebhookPatch, WebhookRow,
 };
 
 type Test = for<'a> fn(&'a dyn Store) -> Pin<Box<dyn Future<Output = ()> + 'a>>;
@@ -95,6 +96,7 @@ contract!(
     emojis_and_stickers_round_trip_within_their_slots,
     attachments_ride_in_their_message_and_uploads_wait_for_one,
     application_commands_are_unique_by_name_per_scope_within_their_limits,
+    webhooks_round_trip_and_their_messages_keep_their_author,
 );
 
 /// Ids, times and rows with every other field at its default.
@@ -1574,5 +1576,76 @@ mod cases {
         s.delete_guild(g).await.unwrap();
         assert!(s.commands(a, Some(g)).await.unwrap().is_empty());
         assert_eq!(s.commands(a, None).await.unwrap().len(), 2);
+    }
+
+    pub async fn webhooks_round_trip_and_their_messages_keep_their_author(s: &dyn Store) {
+        let owner = users(s, 1, 1).await[0];
+        let (g, text) = guild(s, 100, owner).await;
+        let second = rows::channel(102, Some(g), 1);
+        s.create_channel(&second, &[], None).await.unwrap();
+        let hook = |n: u64, channel: ChannelId, name: &str| WebhookRow {
+            id: id(n),
+            kind: 1,
+            guild_id: g,
+            channel_id: channel,
+            creator_id: Some(owner),
+            application_id: None,
+            name: name.into(),
+            avatar: None,
+            token: format!("secret-{n}"),
+            created_at: 1_700_000_000_000,
+        };
+        let account = |n: u64, name: &str| NewUser {
+            bot: true,
+            password_hash: None,
+            email: None,
+            global_name: Some(name.into()),
+            ..user(n, &format!("webhook~{n}"))
+        };
+        let a = hook(500, text, "Builds");
+        s.create_webhook(&a, &account(500, "Builds"), Some(&audit(1, g, owner, 50, 500))).await.unwrap();
+        s.create_webhook(&hook(501, second.id, "Alerts"), &account(501, "Alerts"), None).await.unwrap();
+        assert_eq!(s.webhook(id(500)).await.unwrap(), Some(a.clone()));
+        assert_eq!(s.webhook(id(999)).await.unwrap(), None);
+        let names = |rows: Vec<WebhookRow>| rows.into_iter().map(|w| w.name).collect::<Vec<_>>();
+        assert_eq!(names(s.channel_webhooks(text).await.unwrap()), ["Builds"]);
+        assert_eq!(names(s.guild_webhooks(g).await.unwrap()), ["Builds", "Alerts"]);
+        let bot = s.user(id(500)).await.unwrap().expect("its user row");
+        assert!(bot.bot && bot.password_hash.is_none(), "{bot:?}");
+
+        // A message it posted carries the name and avatar it posted under.
+        let mut row = message(text, 600, id(500), "deployed");
+        row.webhook = Some(WebhookAuthor { id: id(500), name: Some("Override".into()), avatar: Some("abc".into()) });
+        s.create_message(&new_message(row.clone(), Some(g))).await.unwrap();
+        assert_eq!(s.message(text, id(600)).await.unwrap(), Some(row.clone()));
+
+        // Changes: only what the patch names; the avatar cleared with Some(None).
+        let patch =
+            WebhookPatch { name: Some("CI".into()), avatar: Some(Some("f00d".into())), channel_id: Some(second.id) };
+        let changed = s.update_webhook(id(500), &patch, None).await.unwrap();
+        assert_eq!(
+            (changed.name.as_str(), changed.avatar.as_deref(), changed.channel_id),
+            ("CI", Some("f00d"), second.id)
+        );
+        assert_eq!(changed.token, a.token, "a change keeps the token");
+        let cleared =
+            s.update_webhook(id(500), &WebhookPatch { avatar: Some(None), ..Default::default() }, None).await.unwrap();
+        assert_eq!((cleared.name.as_str(), cleared.avatar), ("CI", None));
+        assert!(matches!(s.update_webhook(id(999), &patch, None).await, Err(StoreError::NotFound)));
+
+        // Deleted: gone, with its audit entry; its message and user row stay.
+        assert!(s.delete_webhook(id(500), Some(&audit(2, g, owner, 52, 500))).await.unwrap());
+        assert!(!s.delete_webhook(id(500), None).await.unwrap());
+        assert_eq!(s.webhook(id(500)).await.unwrap(), None);
+        assert_eq!(s.message(text, id(600)).await.unwrap(), Some(row));
+        assert!(s.user(id(500)).await.unwrap().is_some());
+        let q =
+            AuditQuery { user_id: None, target_id: Some(500), action_type: None, before: None, after: None, limit: 50 };
+        let log = s.audit_log(g, q).await.unwrap();
+        assert_eq!(log.iter().map(|e| e.action_type).collect::<Vec<_>>(), [52, 50]);
+
+        // The guild's deletion takes its webhooks.
+        s.delete_guild(g).await.unwrap();
+        assert_eq!(s.webhook(id(501)).await.unwrap(), None);
     }
 }

@@ -22,6 +22,8 @@ mod sessions;
 mod settings;
 mod users;
 mod voice;
+mod webhook_formats;
+mod webhooks;
 
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{delete, get, patch, post, put};
@@ -135,6 +137,23 @@ pub fn router(config: &ApiConfig) -> Router<ApiState> {
             put(channels::put_overwrite).delete(channels::delete_overwrite),
         )
         .route("/channels/{channel_id}/invites", get(invites::channel_invites).post(invites::create))
+        // webhooks
+        .route("/channels/{channel_id}/webhooks", get(webhooks::channel_webhooks).post(webhooks::create))
+        .route("/guilds/{guild_id}/webhooks", get(webhooks::guild_webhooks))
+        .route("/webhooks/{webhook_id}", get(webhooks::get).patch(webhooks::update).delete(webhooks::delete))
+        .route(
+            "/webhooks/{webhook_id}/{webhook_token}",
+            get(webhooks::get_with_token)
+                .patch(webhooks::update_with_token)
+                .delete(webhooks::delete_with_token)
+                .post(webhooks::execute),
+        )
+        .route("/webhooks/{webhook_id}/{webhook_token}/github", post(webhooks::github))
+        .route("/webhooks/{webhook_id}/{webhook_token}/slack", post(webhooks::slack))
+        .route(
+            "/webhooks/{webhook_id}/{webhook_token}/messages/{message_id}",
+            get(webhooks::get_message).patch(webhooks::update_message).delete(webhooks::delete_message),
+        )
         // invites
         .route("/invites/{code}", get(invites::get).post(invites::join).delete(invites::delete))
         // messages
@@ -201,6 +220,11 @@ pub fn router(config: &ApiConfig) -> Router<ApiState> {
         // channels
         channels::get, channels::update, channels::delete, channels::typing, channels::put_overwrite,
         channels::delete_overwrite, invites::channel_invites, invites::create,
+        // webhooks
+        webhooks::create, webhooks::channel_webhooks, webhooks::guild_webhooks, webhooks::get, webhooks::update,
+        webhooks::delete, webhooks::get_with_token, webhooks::update_with_token, webhooks::delete_with_token,
+        webhooks::execute, webhooks::github, webhooks::slack, webhooks::get_message, webhooks::update_message,
+        webhooks::delete_message,
         // invites
         invites::get, invites::join, invites::delete,
         // messages

@@ -410,3 +410,44 @@ async fn a_discord_py_bot_syncs_its_app_commands_to_a_guild() {
         assert_eq!(c["options"].as_array().unwrap().len(), s["options"].as_array().unwrap().len());
     }
 }
+
+/// discord.py's `Webhook` (issue 18): fetched with its token, a message
+/// sent with `wait=True` under another name with an embed and a file,
+/// fetched, edited and deleted; sent without waiting; renamed; deleted,
+/// after which its token answers 404.
+#[tokio::test]
+async fn discord_py_webhooks_send_edit_and_delete() {
+    use serde_json::{json, Value};
+    let mut scene = Scene::new().await;
+    let (status, hook) = scene
+        .app
+        .post(&format!("/channels/{}/webhooks", scene.channel), &scene.person.token, json!({"name": "Py Feed"}))
+        .await;
+    assert_eq!(status.as_u16(), 200, "{hook}");
+    let (id, token) = (hook["id"].as_str().unwrap(), hook["token"].as_str().unwrap());
+    let (child, lines) =
+        super::scenario::python_bot_with(&scene, "webhook.py", &[("FC_WEBHOOK_ID", id), ("FC_WEBHOOK_TOKEN", token)]);
+    let mut bot = Bot { child, lines };
+    let line = bot.say_all(&["DONE "]).await.remove(0);
+    let out: Value = serde_json::from_str(line.trim_start_matches("DONE ")).unwrap();
+    assert_eq!(out["name"], "Py Feed");
+    assert_eq!(out["channel_id"].as_str(), Some(scene.channel.as_str()));
+    let sent = &out["sent"];
+    assert_eq!(sent["author"], "Py Hook");
+    assert_eq!(sent["bot"], true);
+    assert_eq!(sent["webhook_id"].as_str(), Some(id));
+    assert_eq!(sent["embed"], "Nightly");
+    assert_eq!((sent["file"].as_str(), sent["bytes"].as_str()), (Some("build.log"), Some("log line\n")));
+    assert_eq!(out["fetched"], "hello from discord.py");
+    assert_eq!(out["edited"], json!({"content": "edited by discord.py", "embeds": 0}));
+    assert_eq!(out["unwaited"], Value::Null);
+    assert_eq!(out["renamed"], "Renamed Hook");
+    assert_eq!(out["after_delete"], "NotFound 10015");
+    // The person saw the messages arrive as the webhook's, and the deleted
+    // one is gone from history.
+    let created = scene.watcher.dispatch("MESSAGE_CREATE").await;
+    assert_eq!(created["d"]["webhook_id"].as_str(), Some(id));
+    let (_, history) = scene.app.get(&format!("/channels/{}/messages", scene.channel), &scene.person.token).await;
+    let contents: Vec<&str> = history.as_array().unwrap().iter().map(|m| m["content"].as_str().unwrap()).collect();
+    assert_eq!(contents, ["fire and forget"]);
+}

@@ -45,10 +45,10 @@ pub(crate) fn file<'a>(name: &'a str, filename: &'a str, content_type: &'a str, 
     Part { name, filename: Some(filename), content_type, bytes }
 }
 
-const BOUNDARY: &str = "fussioncord-test-boundary-7d9c";
+pub(crate) const BOUNDARY: &str = "fussioncord-test-boundary-7d9c";
 
 /// A `multipart/form-data` body as Discord's libraries send it.
-fn multipart(parts: &[Part]) -> Vec<u8> {
+pub(crate) fn multipart(parts: &[Part]) -> Vec<u8> {
     let mut body = Vec::new();
     for p in parts {
         write!(body, "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{}\"", p.name).unwrap();

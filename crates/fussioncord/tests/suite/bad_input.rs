@@ -229,6 +229,9 @@ struct World {
     banned: String,
     /// A disabled AutoMod keyword rule of guild A.
     rule: String,
+    /// An incoming webhook in guild A's channel, and its token.
+    webhook: String,
+    webhook_token: String,
 }
 
 /// 👍 as a path segment.
@@ -303,6 +306,9 @@ impl World {
         let (status, rule) = app.post(&format!("/guilds/{guild}/auto-moderation/rules"), &owner.token, rule).await;
         assert_eq!(status, StatusCode::OK, "{rule}");
         let rule = rule["id"].as_str().unwrap().to_owned();
+        let (status, webhook) =
+            app.post(&format!("/channels/{channel}/webhooks"), &owner.token, json!({ "name": "Hook" })).await;
+        assert_eq!(status, StatusCode::OK, "{webhook}");
         let banned = app.register("banned").await;
         let (status, body) = app.put(&format!("/guilds/{guild}/bans/{}", banned.id), &owner.token).await;
         assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
@@ -326,6 +332,8 @@ impl World {
             role,
             banned: banned.id,
             rule,
+            webhook: webhook["id"].as_str().unwrap().to_owned(),
+            webhook_token: webhook["token"].as_str().unwrap().to_owned(),
             app,
         }
     }
@@ -346,6 +354,8 @@ impl World {
             ("overwrite", self.role.clone()),
             ("banned", self.banned.clone()),
             ("rule", self.rule.clone()),
+            ("webhook", self.webhook.clone()),
+            ("token", self.webhook_token.clone()),
         ])
     }
 
@@ -383,6 +393,7 @@ impl World {
             ("owner", &self.owner.token, format!("/channels/{c}/pins")),
             ("owner", &self.owner.token, format!("/channels/{c}/messages/pins")),
             ("owner", &self.owner.token, format!("/channels/{c}/invites")),
+            ("owner", &self.owner.token, format!("/channels/{c}/webhooks")),
             ("owner", &self.owner.token, format!("/channels/{c}/messages/{m}/reactions/{EMOJI}")),
             ("owner", &self.owner.token, format!("/channels/{dm}")),
             ("owner", &self.owner.token, format!("/channels/{dm}/messages?limit=100")),
@@ -551,6 +562,12 @@ fn authed_routes() -> Vec<Route> {
         route(M::POST, "/channels/{channel}/invites", Some(r#"{"unique":true}"#)),
         route(M::POST, "/invites/{code}", None),
         route(M::DELETE, "/invites/{code}", None),
+        route(M::GET, "/channels/{channel}/webhooks", None),
+        route(M::POST, "/channels/{channel}/webhooks", Some(r#"{"name":"Another"}"#)),
+        route(M::GET, "/guilds/{guild}/webhooks", None),
+        route(M::GET, "/webhooks/{webhook}", None),
+        route(M::PATCH, "/webhooks/{webhook}", Some(r#"{"name":"Hook"}"#)),
+        route(M::DELETE, "/webhooks/{webhook}", None),
         route(M::GET, "/channels/{channel}/messages", None),
         route(M::POST, "/channels/{channel}/messages", Some(r#"{"content":"hello"}"#)),
         route(M::POST, "/channels/{channel}/messages/bulk-delete", Some(r#"{"messages":["{message}","{message2}"]}"#)),
@@ -575,7 +592,7 @@ fn authed_routes() -> Vec<Route> {
 }
 
 /// Snowflake placeholders and the parameter name Discord's error uses.
-const SNOWFLAKES: [(&str, &str); 9] = [
+const SNOWFLAKES: [(&str, &str); 10] = [
     ("guild", "guild_id"),
     ("channel", "channel_id"),
     ("message", "message_id"),
@@ -585,6 +602,7 @@ const SNOWFLAKES: [(&str, &str); 9] = [
     ("overwrite", "overwrite_id"),
     ("banned", "user_id"),
     ("rule", "rule_id"),
+    ("webhook", "webhook_id"),
 ];
 
 /// Path segments that are not snowflakes. Each is percent-encoded as it
@@ -771,6 +789,7 @@ async fn unknown_but_valid_ids_are_the_right_unknown_entity() {
                 "role" => &[10011],
                 "banned" => &[10026],
                 "rule" => &[10066],
+                "webhook" => &[10015],
                 // Setting an overwrite creates it; only removing one needs
                 // it to exist (see `out_of_range_values_are_form_errors`).
                 "overwrite" if route.method == Method::DELETE => &[10009],
@@ -952,6 +971,13 @@ fn body_routes() -> Vec<BodyRoute> {
         r(M::POST, "/guilds/{guild}/auto-moderation/rules", "name", r#""fine""#, true),
         r(M::PATCH, "/guilds/{guild}/auto-moderation/rules/{rule}", "name", r#""quiet""#, true),
         r(M::PUT, "/channels/{channel}/permissions/{overwrite}", "type", "0", true),
+        r(M::POST, "/channels/{channel}/webhooks", "name", r#""Another""#, true),
+        r(M::PATCH, "/webhooks/{webhook}", "name", r#""Hook""#, true),
+        // With the webhook's token in the path and no Authorization.
+        r(M::PATCH, "/webhooks/{webhook}/{token}", "name", r#""Hook""#, false),
+        r(M::POST, "/webhooks/{webhook}/{token}", "content", r#""fine""#, false),
+        r(M::POST, "/webhooks/{webhook}/{token}/slack", "text", r#""fine""#, false),
+        r(M::POST, "/webhooks/{webhook}/{token}/github", "zen", r#""fine""#, false),
     ]
 }
 

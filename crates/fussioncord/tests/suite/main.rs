@@ -46,6 +46,7 @@ mod voice;
 mod voice_media;
 mod voice_webrtc;
 mod webclient;
+mod webhooks;
 
 /// The suite's own shape.
 mod layout {

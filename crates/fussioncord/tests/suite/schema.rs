@@ -156,6 +156,21 @@ const ROUTES: &[(&str, &str, &[&str])] = &[
     ("GET", "/invites/{code}", &["invite_resolve"]),
     ("POST", "/invites/{code}", &[]),
     ("DELETE", "/invites/{code}", &["invite_revoke"]),
+    ("GET", "/channels/{channel_id}/webhooks", &["list_channel_webhooks"]),
+    ("POST", "/channels/{channel_id}/webhooks", &["create_webhook"]),
+    ("GET", "/guilds/{guild_id}/webhooks", &["get_guild_webhooks"]),
+    ("GET", "/webhooks/{webhook_id}", &["get_webhook"]),
+    ("PATCH", "/webhooks/{webhook_id}", &["update_webhook"]),
+    ("DELETE", "/webhooks/{webhook_id}", &["delete_webhook"]),
+    ("GET", "/webhooks/{webhook_id}/{webhook_token}", &["get_webhook_by_token"]),
+    ("PATCH", "/webhooks/{webhook_id}/{webhook_token}", &["update_webhook_by_token"]),
+    ("DELETE", "/webhooks/{webhook_id}/{webhook_token}", &["delete_webhook_by_token"]),
+    ("POST", "/webhooks/{webhook_id}/{webhook_token}", &["execute_webhook"]),
+    ("POST", "/webhooks/{webhook_id}/{webhook_token}/github", &["execute_github_compatible_webhook"]),
+    ("POST", "/webhooks/{webhook_id}/{webhook_token}/slack", &["execute_slack_compatible_webhook"]),
+    ("GET", "/webhooks/{webhook_id}/{webhook_token}/messages/{message_id}", &["get_webhook_message"]),
+    ("PATCH", "/webhooks/{webhook_id}/{webhook_token}/messages/{message_id}", &["update_webhook_message"]),
+    ("DELETE", "/webhooks/{webhook_id}/{webhook_token}/messages/{message_id}", &["delete_webhook_message"]),
     ("GET", "/channels/{channel_id}/messages", &["list_messages"]),
     ("POST", "/channels/{channel_id}/messages", &["create_message"]),
     // Pre-uploads and URL refreshes: Discord's, but not in its bot-API spec.
@@ -192,8 +207,8 @@ const ROUTES: &[(&str, &str, &[&str])] = &[
 /// How many of the operations above answer with a JSON body (checked
 /// against a schema) and how many with an empty 204 (checked to be a status
 /// the spec documents). The scenario must reach every one of them.
-const EXPECTED_JSON_OPERATIONS: usize = 74;
-const EXPECTED_EMPTY_OPERATIONS: usize = 27;
+const EXPECTED_JSON_OPERATIONS: usize = 85;
+const EXPECTED_EMPTY_OPERATIONS: usize = 31;
 
 /// The one place where our payloads knowingly depart from the spec:
 /// (schema path, property, why). The path is a component schema, optionally
@@ -734,6 +749,46 @@ async fn responses_match_discords_openapi_spec() {
     c.ok("list_guild_invites", app.get(&format!("/guilds/{gid}/invites"), &alice.token).await);
     c.ok("invite_revoke", app.delete(&format!("/invites/{}", spare["code"].as_str().unwrap()), &alice.token).await);
     c.err("list_guild_invites", app.get(&format!("/guilds/{gid}/invites"), &bob.token).await, 403, 50013);
+
+    // --- webhooks: managed by Alice, executed with their token
+    let hooks = format!("/channels/{general}/webhooks");
+    let hook = c.ok("create_webhook", app.post(&hooks, &alice.token, json!({"name": "Feed"})).await);
+    let hook_id = id(&hook);
+    let with_token = format!("/webhooks/{hook_id}/{}", hook["token"].as_str().unwrap());
+    c.ok("list_channel_webhooks", app.get(&hooks, &alice.token).await);
+    c.ok("get_guild_webhooks", app.get(&format!("/guilds/{gid}/webhooks"), &alice.token).await);
+    c.ok("get_webhook", app.get(&format!("/webhooks/{hook_id}"), &alice.token).await);
+    c.ok("update_webhook", app.patch(&format!("/webhooks/{hook_id}"), &alice.token, json!({"name": "Feeds"})).await);
+    c.err("get_webhook", app.get(&format!("/webhooks/{hook_id}"), &bob.token).await, 403, 50013);
+    c.ok("get_webhook_by_token", app.call(Method::GET, &with_token, None, None).await);
+    c.ok("update_webhook_by_token", app.call(Method::PATCH, &with_token, None, Some(json!({"name": "Feed"}))).await);
+    let posted = c.ok(
+        "execute_webhook",
+        app.call(Method::POST, &format!("{with_token}?wait=true"), None, Some(json!({"content": "from a hook"}))).await,
+    );
+    let (status, _) = app.call(Method::POST, &with_token, None, Some(json!({"content": "no wait"}))).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    c.err("execute_webhook", app.call(Method::POST, &with_token, None, Some(json!({"content": ""}))).await, 400, 50006);
+    let hook_message = format!("{with_token}/messages/{}", id(&posted));
+    c.ok("get_webhook_message", app.call(Method::GET, &hook_message, None, None).await);
+    c.ok(
+        "update_webhook_message",
+        app.call(Method::PATCH, &hook_message, None, Some(json!({"content": "edited"}))).await,
+    );
+    c.ok("delete_webhook_message", app.call(Method::DELETE, &hook_message, None, None).await);
+    c.err("get_webhook_message", app.call(Method::GET, &hook_message, None, None).await, 404, 10008);
+    c.ok(
+        "execute_slack_compatible_webhook",
+        app.call(Method::POST, &format!("{with_token}/slack"), None, Some(json!({"text": "from slack"}))).await,
+    );
+    c.ok(
+        "execute_github_compatible_webhook",
+        app.call(Method::POST, &format!("{with_token}/github"), None, Some(json!({"zen": "ping"}))).await,
+    );
+    c.ok("delete_webhook_by_token", app.call(Method::DELETE, &with_token, None, None).await);
+    c.err("get_webhook_by_token", app.call(Method::GET, &with_token, None, None).await, 404, 10015);
+    let spare_hook = c.ok("create_webhook", app.post(&hooks, &alice.token, json!({"name": "Spare"})).await);
+    c.ok("delete_webhook", app.delete(&format!("/webhooks/{}", id(&spare_hook)), &alice.token).await);
 
     c.ok("list_guild_members", app.get(&format!("/guilds/{gid}/members?limit=10"), &alice.token).await);
     c.ok("get_guild_member", app.get(&format!("/guilds/{gid}/members/{}", bob.id), &alice.token).await);
