@@ -56,6 +56,7 @@ const TAGS: &[(&str, &str)] = &[
     ("Gateway", "Where to connect the WebSocket gateway"),
     ("Users", "The current user, other users, DMs"),
     ("Applications", "Applications, their bots and adding bots to guilds"),
+    ("Commands", "An application's slash and context-menu commands, global or per guild (its bot only)"),
     ("Guilds", "Guilds and their channel lists"),
     ("Members", "Guild members"),
     ("Roles", "Guild roles and members' roles"),
@@ -99,6 +100,9 @@ component_types!(
     Ack,
     AckResult,
     Application,
+    ApplicationCommand,
+    ApplicationCommandCreate,
+    ApplicationCommandUpdate,
     ApplicationCreate,
     AttachmentsCreate,
     AttachmentsCreated,
@@ -119,6 +123,7 @@ component_types!(
     BulkBanResult,
     BulkDelete,
     Channel,
+    CommandPermissions,
     ChannelFields,
     ChannelPosition,
     CreatedApplication,
@@ -219,6 +224,8 @@ query_params! {
     /// A page of a list after an id.
     AfterLimit = [("after", Snowflake), ("limit", Integer)];
     WithCounts = [("with_counts", Boolean)];
+    /// A list of application commands: their localization maps too.
+    WithLocalizations = [("with_localizations", Boolean)];
     /// `GET /users/@me/guilds`.
     MyGuildsQuery = [("before", Snowflake), ("after", Snowflake), ("limit", Integer), ("with_counts", Boolean)];
     /// `GET /guilds/{guild_id}/members/search`.
@@ -507,6 +514,10 @@ fn timestamp() -> S {
 }
 fn permissions() -> S {
     refer("Permissions")
+}
+/// A locale → text map (`name_localizations`, `description_localizations`).
+fn localizations() -> S {
+    ObjectBuilder::new().schema_type(Type::Object).additional_properties(Some(string())).into()
 }
 fn array(items: S) -> S {
     ArrayBuilder::new().items(items).into()
@@ -1546,6 +1557,125 @@ fn schemas() -> Vec<(&'static str, S)> {
                     ("exempt_roles", nullable(array(snowflake()))),
                     ("exempt_channels", nullable(array(snowflake()))),
                 ],
+            ),
+        ),
+        (
+            "ApplicationCommand",
+            object(
+                [
+                    ("id", snowflake()),
+                    ("type", described("1 CHAT_INPUT (slash), 2 USER, 3 MESSAGE", integer())),
+                    ("application_id", snowflake()),
+                    ("name", string()),
+                    ("description", described("empty for USER and MESSAGE commands", string())),
+                    ("options", array(refer("ApplicationCommandOption"))),
+                    ("default_member_permissions", nullable(permissions())),
+                    ("contexts", nullable(array(integer()))),
+                    ("integration_types", array(integer())),
+                    ("nsfw", boolean()),
+                    ("version", described("a snowflake, new whenever the command changes", snowflake())),
+                ],
+                [
+                    ("guild_id", described("guild commands only", snowflake())),
+                    (
+                        "name_localizations",
+                        described("left out of lists without `with_localizations`", nullable(localizations())),
+                    ),
+                    (
+                        "description_localizations",
+                        described("left out of lists without `with_localizations`", nullable(localizations())),
+                    ),
+                    ("dm_permission", described("global commands only", boolean())),
+                ],
+            ),
+        ),
+        (
+            "ApplicationCommandOption",
+            object(
+                [
+                    (
+                        "type",
+                        described(
+                            "1 SUB_COMMAND, 2 SUB_COMMAND_GROUP, 3 STRING, 4 INTEGER, 5 BOOLEAN, 6 USER, 7 CHANNEL, \
+                             8 ROLE, 9 MENTIONABLE, 10 NUMBER, 11 ATTACHMENT",
+                            integer(),
+                        ),
+                    ),
+                    ("name", string()),
+                    ("description", string()),
+                ],
+                [
+                    ("name_localizations", nullable(localizations())),
+                    ("description_localizations", nullable(localizations())),
+                    ("required", boolean()),
+                    ("choices", array(refer("ApplicationCommandChoice"))),
+                    ("options", array(refer("ApplicationCommandOption"))),
+                    ("channel_types", array(integer())),
+                    ("min_value", number()),
+                    ("max_value", number()),
+                    ("min_length", integer()),
+                    ("max_length", integer()),
+                    ("autocomplete", boolean()),
+                ],
+            ),
+        ),
+        (
+            "ApplicationCommandChoice",
+            object(
+                [("name", string()), ("value", described("a string, integer or number, as the option's type", any()))],
+                [("name_localizations", nullable(localizations()))],
+            ),
+        ),
+        (
+            "ApplicationCommandCreate",
+            object(
+                [("name", string())],
+                [
+                    ("id", described("bulk overwrite: the command this one replaces", nullable(snowflake()))),
+                    ("type", nullable(integer())),
+                    ("name_localizations", nullable(localizations())),
+                    ("description", nullable(string())),
+                    ("description_localizations", nullable(localizations())),
+                    ("options", nullable(array(refer("ApplicationCommandOption")))),
+                    ("default_member_permissions", nullable(permissions_in.clone())),
+                    ("dm_permission", nullable(boolean())),
+                    ("contexts", nullable(array(integer()))),
+                    ("integration_types", nullable(array(integer()))),
+                    ("nsfw", nullable(boolean())),
+                ],
+            ),
+        ),
+        (
+            "ApplicationCommandUpdate",
+            object(
+                [],
+                [
+                    ("name", string()),
+                    ("name_localizations", nullable(localizations())),
+                    ("description", nullable(string())),
+                    ("description_localizations", nullable(localizations())),
+                    ("options", nullable(array(refer("ApplicationCommandOption")))),
+                    ("default_member_permissions", nullable(permissions_in.clone())),
+                    ("dm_permission", nullable(boolean())),
+                    ("contexts", nullable(array(integer()))),
+                    ("integration_types", nullable(array(integer()))),
+                    ("nsfw", nullable(boolean())),
+                ],
+            ),
+        ),
+        (
+            "CommandPermissions",
+            object(
+                [
+                    ("id", described("the command's id, or the application's for all its commands", snowflake())),
+                    ("application_id", snowflake()),
+                    ("guild_id", snowflake()),
+                    (
+                        "permissions",
+                        array(object([("id", snowflake()), ("type", integer()), ("permission", boolean())], [])),
+                    ),
+                ],
+                [],
             ),
         ),
         ("BanCreate", object([], [("delete_message_seconds", integer()), ("delete_message_days", integer())])),

@@ -31,6 +31,7 @@ markers!(
     EmojiMarker,
     StickerMarker,
     AttachmentMarker,
+    CommandMarker,
     WebhookMarker,
     InteractionMarker,
     GenericMarker,

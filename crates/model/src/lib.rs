@@ -7,6 +7,7 @@
 pub mod application;
 pub mod audit;
 pub mod channel;
+pub mod command;
 pub mod expression;
 pub mod gateway;
 pub mod guild;

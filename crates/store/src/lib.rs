@@ -9,6 +9,7 @@ mod audit;
 mod auth;
 mod automod;
 mod channels;
+mod commands;
 mod expressions;
 mod group_commit;
 mod guilds;
@@ -28,8 +29,8 @@ mod users;
 mod webhooks;
 
 use model::id::{
-    AttachmentMarker, AutoModRuleMarker, ChannelMarker, EmojiMarker, GuildMarker, Id, MessageMarker, RoleMarker,
-    StickerMarker, UserMarker, WebhookMarker,
+    AttachmentMarker, AutoModRuleMarker, ChannelMarker, CommandMarker, EmojiMarker, GuildMarker, Id, MessageMarker,
+    RoleMarker, StickerMarker, UserMarker, WebhookMarker,
 };
 
 pub use applications::{ApplicationRow, ApplicationStore};
@@ -37,6 +38,7 @@ pub use audit::{AuditEntry, AuditQuery, AuditStore};
 pub use auth::{AuthStore, BackupCodeRow, EnableMfa, MfaRow, NewSession, SessionRow, ThrottleRow};
 pub use automod::{AutoModRuleRow, AutoModStore};
 pub use channels::{ChannelPatch, ChannelRow, ChannelStore, OverwriteRow};
+pub use commands::{CommandRow, CommandStore, CommandUpsert};
 pub use expressions::{EmojiRow, ExpressionStore, StickerItemRow, StickerRow};
 pub use guilds::{GuildPatch, GuildRow, GuildStore, MemberRow, NewGuild};
 pub use import::MessageImport;
@@ -79,6 +81,7 @@ pub trait Store:
     + UserStore
     + AuthStore
     + ApplicationStore
+    + CommandStore
     + GuildStore
     + RoleStore
     + MemberStore
@@ -102,6 +105,7 @@ impl<T> Store for T where
         + UserStore
         + AuthStore
         + ApplicationStore
+        + CommandStore
         + GuildStore
         + RoleStore
         + MemberStore
@@ -164,4 +168,5 @@ pub type AutoModRuleId = Id<AutoModRuleMarker>;
 pub type EmojiId = Id<EmojiMarker>;
 pub type StickerId = Id<StickerMarker>;
 pub type AttachmentId = Id<AttachmentMarker>;
+pub type CommandId = Id<CommandMarker>;
 pub type WebhookId = Id<WebhookMarker>;

@@ -14,11 +14,11 @@ use model::id::{MessageMarker, RoleMarker};
 use model::Id;
 use sqlx::Connection;
 use store::{
-    relationship_kind as kind, AuditEntry, AuditQuery, ChannelId, ChannelPatch, ChannelRow, EmojiRow, FriendOutcome,
-    GuildId, GuildMentions, GuildPatch, GuildRow, HistoryQuery, InviteRow, JoinOutcome, MemberPatch, MemberRow,
-    MessageRow, NewGuild, NewMessage, NewUser, OverwriteRow, RelationshipChange, RelationshipRow, RolePatch, RoleRow,
-    SearchQuery, StickerItemRow, StickerRow, Store, StoreError, UserId, UserPatch, WebhookAuthor, WebhookPatch,
-    WebhookRow,
+    relationship_kind as kind, ApplicationRow, AuditEntry, AuditQuery, ChannelId, ChannelPatch, ChannelRow, CommandRow,
+    CommandUpsert, EmojiRow, FriendOutcome, GuildId, GuildMentions, GuildPatch, GuildRow, HistoryQuery, InviteRow,
+    JoinOutcome, MemberPatch, MemberRow, MessageRow, NewGuild, NewMessage, NewUser, OverwriteRow, RelationshipChange,
+    RelationshipRow, RolePatch, RoleRow, SearchQuery, StickerItemRow, StickerRow, Store, StoreError, UserId, UserPatch,
+    WebhookAuthor, WebhookPatch, WebhookRow,
 };
 
 type Test = for<'a> fn(&'a dyn Store) -> Pin<Box<dyn Future<Output = ()> + 'a>>;
@@ -95,6 +95,7 @@ contract!(
     relationships_follow_requests_and_blocks,
     emojis_and_stickers_round_trip_within_their_slots,
     attachments_ride_in_their_message_and_uploads_wait_for_one,
+    application_commands_are_unique_by_name_per_scope_within_their_limits,
     webhooks_round_trip_and_their_messages_keep_their_author,
 );
 
@@ -1466,6 +1467,115 @@ mod cases {
         assert!(s.emojis(g).await.unwrap().is_empty());
         assert!(s.stickers(g).await.unwrap().is_empty());
         assert_eq!(s.emojis(other).await.unwrap().len(), 1);
+    }
+
+    pub async fn application_commands_are_unique_by_name_per_scope_within_their_limits(s: &dyn Store) {
+        let owner = users(s, 1, 1).await[0];
+        let app = |n: u64| ApplicationRow {
+            id: id(n),
+            name: format!("app {n}"),
+            description: String::new(),
+            owner_id: owner,
+            bot_public: true,
+            flags: 0,
+            verify_key: "key".into(),
+        };
+        for n in [10, 11] {
+            let mut bot = user(n, &format!("bot{n}"));
+            bot.bot = true;
+            (bot.email, bot.password_hash) = (None, None);
+            s.create_application(&app(n), &bot, &format!("token {n}")).await.unwrap();
+        }
+        let (g, _) = guild(s, 100, owner).await;
+        let (a, b): (UserId, UserId) = (id(10), id(11));
+        let command = |n: u64, app: UserId, guild: Option<GuildId>, kind: u8, name: &str| CommandRow {
+            id: id(n),
+            application_id: app,
+            guild_id: guild,
+            kind,
+            name: name.to_owned(),
+            name_localizations: Some(r#"{"fr":"bonjour"}"#.into()),
+            description: format!("command {n}"),
+            description_localizations: None,
+            options: r#"[{"type":3,"name":"text","description":"Text"}]"#.into(),
+            default_member_permissions: Some(8),
+            dm_permission: guild.is_none(),
+            contexts: None,
+            integration_types: "[0]".into(),
+            nsfw: false,
+            version: n * 10,
+        };
+
+        // A new name is a new command; the same type and name in the same
+        // scope replaces it under its first id.
+        let first = command(1000, a, None, 1, "hello");
+        assert_eq!(s.upsert_command(&first, 100).await.unwrap(), CommandUpsert::Created(first.clone()));
+        let mut again = command(1001, a, None, 1, "hello");
+        again.description = "replaced".into();
+        let replaced = CommandRow { id: first.id, ..again.clone() };
+        assert_eq!(s.upsert_command(&again, 100).await.unwrap(), CommandUpsert::Replaced(replaced.clone()));
+        assert_eq!(s.commands(a, None).await.unwrap(), vec![replaced.clone()]);
+        assert_eq!(s.command(a, None, first.id).await.unwrap(), Some(replaced.clone()));
+        assert_eq!(s.command(a, None, id(1001)).await.unwrap(), None);
+
+        // Other scopes, types and applications are apart.
+        let in_guild = command(1002, a, Some(g), 1, "hello");
+        let user_kind = command(1003, a, None, 2, "hello");
+        let other_app = command(1004, b, None, 1, "hello");
+        for row in [&in_guild, &user_kind, &other_app] {
+            assert_eq!(s.upsert_command(row, 100).await.unwrap(), CommandUpsert::Created(row.clone()));
+        }
+        assert_eq!(s.commands(a, Some(g)).await.unwrap(), vec![in_guild.clone()]);
+        assert_eq!(s.command(a, None, in_guild.id).await.unwrap(), None, "a guild command is not global");
+        assert_eq!(s.command(a, Some(g), first.id).await.unwrap(), None, "a global command is not the guild's");
+        assert_eq!(s.commands(a, None).await.unwrap(), vec![replaced.clone(), user_kind.clone()]);
+        assert_eq!(s.commands(b, None).await.unwrap(), vec![other_app.clone()]);
+
+        // The limit counts one type in one scope; a replacement is never refused.
+        assert_eq!(
+            s.upsert_command(&command(1005, a, None, 2, "second"), 2).await.unwrap(),
+            CommandUpsert::Created(command(1005, a, None, 2, "second"))
+        );
+        assert_eq!(s.upsert_command(&command(1006, a, None, 2, "third"), 2).await.unwrap(), CommandUpsert::Full);
+        assert!(matches!(
+            s.upsert_command(&command(1007, a, None, 2, "second"), 2).await.unwrap(),
+            CommandUpsert::Replaced(_)
+        ));
+        assert_eq!(s.command(a, None, id(1006)).await.unwrap(), None);
+
+        // Updates keep the type and scope; a taken name is a conflict.
+        let mut renamed = user_kind.clone();
+        renamed.name = "second".into();
+        assert!(matches!(s.update_command(&renamed).await, Err(StoreError::Conflict(_))));
+        renamed.name = "Get Info".into();
+        renamed.version = 99;
+        assert!(s.update_command(&renamed).await.unwrap());
+        assert_eq!(s.command(a, None, renamed.id).await.unwrap(), Some(renamed.clone()));
+        let mut elsewhere = renamed.clone();
+        elsewhere.guild_id = Some(g);
+        assert!(!s.update_command(&elsewhere).await.unwrap(), "the command is not in that scope");
+
+        // An overwrite keeps the listed ids, deletes the rest, adds the new,
+        // and may swap names between kept commands.
+        let mut x = command(2000, a, Some(g), 1, "x");
+        let mut y = command(2001, a, Some(g), 1, "y");
+        s.replace_commands(a, Some(g), &[x.clone(), y.clone()]).await.unwrap();
+        assert_eq!(s.commands(a, Some(g)).await.unwrap(), vec![x.clone(), y.clone()], "hello was dropped");
+        (x.name, y.name) = ("y".into(), "x".into());
+        let z = command(2002, a, Some(g), 1, "z");
+        s.replace_commands(a, Some(g), &[x.clone(), y.clone(), z.clone()]).await.unwrap();
+        assert_eq!(s.commands(a, Some(g)).await.unwrap(), vec![x.clone(), y.clone(), z.clone()]);
+        s.replace_commands(a, Some(g), std::slice::from_ref(&z)).await.unwrap();
+        assert_eq!(s.commands(a, Some(g)).await.unwrap(), vec![z.clone()]);
+        assert_eq!(s.commands(a, None).await.unwrap().len(), 3, "the global commands are untouched");
+
+        // Deletes, and the guild's commands go with it.
+        assert!(s.delete_command(a, None, renamed.id).await.unwrap());
+        assert!(!s.delete_command(a, None, renamed.id).await.unwrap());
+        assert!(!s.delete_command(a, None, z.id).await.unwrap(), "a guild command is not deleted as global");
+        s.delete_guild(g).await.unwrap();
+        assert!(s.commands(a, Some(g)).await.unwrap().is_empty());
+        assert_eq!(s.commands(a, None).await.unwrap().len(), 2);
     }
 
     pub async fn webhooks_round_trip_and_their_messages_keep_their_author(s: &dyn Store) {

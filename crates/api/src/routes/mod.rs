@@ -6,6 +6,7 @@ mod audit_log;
 mod auth;
 mod automod;
 mod channels;
+mod commands;
 mod expressions;
 mod gateway;
 mod guilds;
@@ -63,6 +64,31 @@ pub fn router(config: &ApiConfig) -> Router<ApiState> {
         .route("/applications/@me", get(applications::me).patch(applications::update_me))
         .route("/applications/{application_id}", patch(applications::update))
         .route("/applications/{application_id}/bot/reset", post(applications::reset_token))
+        // application commands
+        .route(
+            "/applications/{application_id}/commands",
+            get(commands::list).post(commands::create).put(commands::overwrite),
+        )
+        .route(
+            "/applications/{application_id}/commands/{command_id}",
+            get(commands::get).patch(commands::update).delete(commands::delete),
+        )
+        .route(
+            "/applications/{application_id}/guilds/{guild_id}/commands",
+            get(commands::list_guild).post(commands::create_guild).put(commands::overwrite_guild),
+        )
+        .route(
+            "/applications/{application_id}/guilds/{guild_id}/commands/permissions",
+            get(commands::guild_permissions),
+        )
+        .route(
+            "/applications/{application_id}/guilds/{guild_id}/commands/{command_id}",
+            get(commands::get_guild).patch(commands::update_guild).delete(commands::delete_guild),
+        )
+        .route(
+            "/applications/{application_id}/guilds/{guild_id}/commands/{command_id}/permissions",
+            get(commands::command_permissions),
+        )
         .route("/oauth2/applications/@me", get(applications::me))
         .route("/oauth2/authorize", post(applications::authorize))
         // guilds
@@ -177,6 +203,10 @@ pub fn router(config: &ApiConfig) -> Router<ApiState> {
         // applications and bots
         applications::create, applications::me, applications::update_me, applications::update,
         applications::reset_token, applications::authorize,
+        // application commands
+        commands::list, commands::create, commands::overwrite, commands::get, commands::update, commands::delete,
+        commands::list_guild, commands::create_guild, commands::overwrite_guild, commands::get_guild,
+        commands::update_guild, commands::delete_guild, commands::guild_permissions, commands::command_permissions,
         // guilds
         guilds::create, guilds::get, guilds::update, guilds::delete, guilds::channels, guilds::create_channel,
         guilds::reorder_channels, guilds::members, members::search, members::update_me, guilds::member, members::update,

@@ -198,3 +198,65 @@ async fn a_discord_js_bot_sends_files_and_edits_one_away() {
         bot.fail(format!("the bot did not exit cleanly on SIGTERM ({status})"));
     }
 }
+
+/// discord.js's builders (`SlashCommandBuilder`, `ContextMenuCommandBuilder`)
+/// and its REST client register guild commands with
+/// `rest.put(Routes.applicationGuildCommands(...))`, read them back, create
+/// and edit a global one; an invalid name comes back as a `DiscordAPIError`
+/// with the field error. The server stored what they sent.
+#[tokio::test]
+async fn discord_js_registers_application_commands_with_its_builders() {
+    use serde_json::{json, Value};
+    let scene = Scene::new().await;
+    let env = [("FC_APP", scene.bot.id.clone()), ("FC_GUILD", scene.guild.clone())];
+    let mut bot = JsBot::start_script(&scene, "commands.mjs", scene.bot_token(), &env);
+    let mut said = Vec::new();
+    for prefix in ["PUT ", "GOT ", "GLOBAL ", "REFUSED "] {
+        let line = bot.line(|l| l.starts_with(prefix) || l.starts_with("FAILED "), Duration::from_secs(60)).await;
+        let Some(json) = line.strip_prefix(prefix) else { bot.fail(line.clone()) };
+        said.push(serde_json::from_str::<Value>(json).unwrap());
+    }
+    let (put, got, global, refused) = (&said[0], &said[1], &said[2], &said[3]);
+    assert_eq!(put.as_array().unwrap().len(), 3, "{put}");
+    let path = format!("/applications/{}/guilds/{}/commands?with_localizations=true", scene.bot.id, scene.guild);
+    let (_, stored) = scene.app.get(&path, &scene.bot.token).await;
+    assert_eq!(&stored, put, "the server stored what it answered");
+    assert_eq!(got.as_array().unwrap().len(), 3);
+    let find = |name: &str| stored.as_array().unwrap().iter().find(|c| c["name"] == name).cloned().unwrap();
+    let echo = find("echo");
+    assert_eq!(echo["name_localizations"], json!({"fr": "écho"}));
+    assert_eq!(echo["description_localizations"], json!({"fr": "Répète le texte"}));
+    assert_eq!(echo["default_member_permissions"], (1u64 << 13).to_string());
+    let o = echo["options"].as_array().unwrap();
+    assert_eq!(
+        o.iter().map(|o| o["name"].clone()).collect::<Vec<_>>(),
+        [json!("text"), json!("style"), json!("times"), json!("where")]
+    );
+    assert_eq!((o[0]["required"].clone(), o[0]["max_length"].clone()), (json!(true), json!(100)));
+    assert_eq!(o[1]["choices"], json!([{"name": "Loud", "value": "loud"}, {"name": "Quiet", "value": "quiet"}]));
+    assert_eq!(
+        (o[2]["type"].clone(), o[2]["min_value"].clone(), o[2]["max_value"].clone()),
+        (json!(4), json!(1), json!(5))
+    );
+    assert_eq!(o[3]["channel_types"], json!([0]));
+    let tag = find("tag");
+    assert_eq!(tag["options"][0]["type"], 1);
+    assert_eq!(tag["options"][0]["options"][0]["required"], true);
+    assert_eq!(tag["options"][1]["type"], 2);
+    assert_eq!(tag["options"][1]["options"][0]["name"], "purge");
+    assert_eq!(tag["options"][1]["options"][0]["options"][0]["type"], 5);
+    let report = find("Report Message");
+    assert_eq!((report["type"].clone(), report["description"].clone()), (json!(3), json!("")));
+
+    assert_eq!(global["created"]["name"], "hello");
+    assert_eq!(global["patched"]["id"], global["created"]["id"]);
+    assert_eq!(global["patched"]["description"], "Says hi");
+    assert_ne!(global["patched"]["version"], global["created"]["version"]);
+    let (_, globals) = scene.app.get(&format!("/applications/{}/commands", scene.bot.id), &scene.bot.token).await;
+    assert_eq!(globals.as_array().unwrap().len(), 1);
+    assert_eq!(globals[0]["description"], "Says hi");
+
+    assert_eq!((refused["status"].clone(), refused["code"].clone()), (json!(400), json!(50035)), "{refused}");
+    assert_eq!(refused["errors"]["name"]["_errors"][0]["code"], "APPLICATION_COMMAND_INVALID_NAME", "{refused}");
+    assert!(refused["message"].as_str().unwrap().contains("name"), "discord.js names the field: {refused}");
+}

@@ -347,6 +347,70 @@ async fn a_discord_py_bot_sends_an_embed_with_an_attached_image() {
     assert!(s["image"]["url"].as_str().unwrap().contains("/chart.png?ex="), "{stored}");
 }
 
+/// A discord.py bot declares slash commands (choices, a range, optional
+/// options, a group of subcommands) and user and message context menus
+/// with `app_commands`, syncs them to a guild with `tree.sync(guild=...)`
+/// and reads them back with `tree.fetch_commands(guild=...)`: discord.py
+/// parses what it synced, the server stored exactly that, and a second
+/// sync keeps every command's id.
+#[tokio::test]
+async fn a_discord_py_bot_syncs_its_app_commands_to_a_guild() {
+    use serde_json::{json, Value};
+    let scene = Scene::new().await;
+    let (child, lines) = super::scenario::python_bot_with(&scene, "commands.py", &[("FC_GUILD", scene.guild.as_str())]);
+    let mut bot = Bot { child, lines };
+    let said = bot.say_all(&["SYNCED ", "FETCHED ", "RESYNCED "]).await;
+    let parse = |line: &str, prefix: &str| -> Value { serde_json::from_str(line.trim_start_matches(prefix)).unwrap() };
+    let (synced, fetched, resynced) =
+        (parse(&said[0], "SYNCED "), parse(&said[1], "FETCHED "), parse(&said[2], "RESYNCED "));
+    let names: Vec<&str> = synced.as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["Get Info", "Quote Message", "config", "roll"], "{synced}");
+    assert_eq!(fetched, synced, "fetch_commands reads back what sync answered");
+    let ids = |v: &Value| v.as_array().unwrap().iter().map(|c| c["id"].clone()).collect::<Vec<_>>();
+    assert_eq!(ids(&resynced), ids(&synced), "a second sync keeps the commands");
+
+    // What the server stored, read over the API.
+    let path = format!("/applications/{}/guilds/{}/commands?with_localizations=true", scene.bot.id, scene.guild);
+    let (status, stored) = scene.app.get(&path, &scene.bot.token).await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{stored}");
+    let stored = stored.as_array().unwrap();
+    assert_eq!(stored.len(), 4);
+    let find = |name: &str| stored.iter().find(|c| c["name"] == name).unwrap_or_else(|| panic!("no {name}"));
+    let roll = find("roll");
+    assert_eq!(roll["type"], 1);
+    assert_eq!(roll["guild_id"], json!(scene.guild));
+    assert_eq!(roll["description"], "Rolls some dice");
+    assert_eq!(roll["default_member_permissions"], (1u64 << 13).to_string(), "manage_messages");
+    let options = roll["options"].as_array().unwrap();
+    let option_names: Vec<&str> = options.iter().map(|o| o["name"].as_str().unwrap()).collect();
+    assert_eq!(option_names, ["sides", "count", "mode", "target"]);
+    assert_eq!(options[0]["type"], 4);
+    assert_eq!(options[0]["required"], true);
+    assert_eq!(options[0]["description"], "Sides of each die");
+    assert_eq!(options[0]["choices"], json!([{"name": "six", "value": 6}, {"name": "twenty", "value": 20}]));
+    assert_eq!((options[1]["min_value"].clone(), options[1]["max_value"].clone()), (json!(1), json!(10)));
+    assert_eq!(options[2]["type"], 3);
+    assert!(options[2].get("required").is_none(), "{}", options[2]);
+    assert_eq!(options[2]["choices"], json!([{"name": "sum", "value": "sum"}, {"name": "each", "value": "each"}]));
+    assert_eq!(options[3]["type"], 6);
+    let config = find("config");
+    let subs = config["options"].as_array().unwrap();
+    assert_eq!(subs.iter().map(|s| s["type"].clone()).collect::<Vec<_>>(), [json!(1), json!(1)]);
+    assert_eq!(subs[0]["name"], "set");
+    assert_eq!(subs[0]["options"][1]["max_length"], 50);
+    assert_eq!(subs[1]["name"], "show");
+    assert_eq!((find("Get Info")["type"].clone(), find("Get Info")["description"].clone()), (json!(2), json!("")));
+    assert_eq!(find("Quote Message")["type"], 3);
+    // discord.py's parse of each matches the server's.
+    for c in synced.as_array().unwrap() {
+        let s = find(c["name"].as_str().unwrap());
+        assert_eq!(c["id"], s["id"]);
+        assert_eq!(c["type"], s["type"]);
+        assert_eq!(c["default_member_permissions"], s["default_member_permissions"]);
+        assert_eq!(c["options"].as_array().unwrap().len(), s["options"].as_array().unwrap().len());
+    }
+}
+
 /// discord.py's `Webhook` (issue 18): fetched with its token, a message
 /// sent with `wait=True` under another name with an embed and a file,
 /// fetched, edited and deleted; sent without waiting; renamed; deleted,

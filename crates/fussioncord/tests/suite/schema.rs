@@ -60,6 +60,40 @@ const ROUTES: &[(&str, &str, &[&str])] = &[
     ("PATCH", "/applications/@me", &["update_my_application"]),
     ("PATCH", "/applications/{application_id}", &["update_application"]),
     ("POST", "/applications/{application_id}/bot/reset", &[]),
+    ("GET", "/applications/{application_id}/commands", &["list_application_commands"]),
+    ("POST", "/applications/{application_id}/commands", &["create_application_command"]),
+    ("PUT", "/applications/{application_id}/commands", &["bulk_set_application_commands"]),
+    ("GET", "/applications/{application_id}/commands/{command_id}", &["get_application_command"]),
+    ("PATCH", "/applications/{application_id}/commands/{command_id}", &["update_application_command"]),
+    ("DELETE", "/applications/{application_id}/commands/{command_id}", &["delete_application_command"]),
+    ("GET", "/applications/{application_id}/guilds/{guild_id}/commands", &["list_guild_application_commands"]),
+    ("POST", "/applications/{application_id}/guilds/{guild_id}/commands", &["create_guild_application_command"]),
+    ("PUT", "/applications/{application_id}/guilds/{guild_id}/commands", &["bulk_set_guild_application_commands"]),
+    (
+        "GET",
+        "/applications/{application_id}/guilds/{guild_id}/commands/permissions",
+        &["list_guild_application_command_permissions"],
+    ),
+    (
+        "GET",
+        "/applications/{application_id}/guilds/{guild_id}/commands/{command_id}",
+        &["get_guild_application_command"],
+    ),
+    (
+        "PATCH",
+        "/applications/{application_id}/guilds/{guild_id}/commands/{command_id}",
+        &["update_guild_application_command"],
+    ),
+    (
+        "DELETE",
+        "/applications/{application_id}/guilds/{guild_id}/commands/{command_id}",
+        &["delete_guild_application_command"],
+    ),
+    (
+        "GET",
+        "/applications/{application_id}/guilds/{guild_id}/commands/{command_id}/permissions",
+        &["get_guild_application_command_permissions"],
+    ),
     ("GET", "/oauth2/applications/@me", &["get_my_oauth2_application"]),
     ("POST", "/oauth2/authorize", &[]),
     ("POST", "/guilds", &[]),
@@ -173,8 +207,8 @@ const ROUTES: &[(&str, &str, &[&str])] = &[
 /// How many of the operations above answer with a JSON body (checked
 /// against a schema) and how many with an empty 204 (checked to be a status
 /// the spec documents). The scenario must reach every one of them.
-const EXPECTED_JSON_OPERATIONS: usize = 73;
-const EXPECTED_EMPTY_OPERATIONS: usize = 29;
+const EXPECTED_JSON_OPERATIONS: usize = 85;
+const EXPECTED_EMPTY_OPERATIONS: usize = 31;
 
 /// The one place where our payloads knowingly depart from the spec:
 /// (schema path, property, why). The path is a component schema, optionally
@@ -957,6 +991,80 @@ async fn responses_match_discords_openapi_spec() {
     assert_eq!(beep["author"]["bot"], true, "{beep}");
     c.ok("get_guild_member", app.get(&format!("/guilds/{gid}/members/{app_id}"), &bot.token).await);
     c.err("get_guild", app.get("/guilds/1", &bot.token).await, 404, 10004);
+
+    // --- the bot's application commands, global and in the guild
+    let slash = json!({
+        "name": "roll",
+        "description": "Rolls dice",
+        "name_localizations": {"fr": "lancer"},
+        "options": [
+            {"type": 2, "name": "dice", "description": "Dice", "options": [
+                {"type": 1, "name": "d6", "description": "Six sides", "options": [
+                    {"type": 4, "name": "count", "description": "How many", "required": true, "min_value": 1, "max_value": 10,
+                     "choices": [{"name": "one", "value": 1}, {"name": "two", "value": 2}]},
+                    {"type": 10, "name": "bonus", "description": "Bonus", "choices": [{"name": "half", "value": 0.5}]},
+                    {"type": 3, "name": "note", "description": "Note", "min_length": 1, "max_length": 50, "autocomplete": true},
+                    {"type": 3, "name": "mode", "description": "Mode", "choices": [{"name": "Loud", "value": "loud", "name_localizations": {"de": "Laut"}}]},
+                    {"type": 5, "name": "secret", "description": "Secret"},
+                    {"type": 6, "name": "for", "description": "For whom"},
+                    {"type": 7, "name": "in", "description": "Where", "channel_types": [0]},
+                    {"type": 8, "name": "role", "description": "Role"},
+                    {"type": 9, "name": "who", "description": "Mentionable"},
+                    {"type": 11, "name": "file", "description": "File"}
+                ]}
+            ]}
+        ],
+        "default_member_permissions": "2048",
+        "contexts": [0, 1],
+        "nsfw": false
+    });
+    let commands = format!("/applications/{app_id}/commands");
+    let roll = id(&c.ok("create_application_command", app.post(&commands, &bot_token, slash.clone()).await));
+    c.ok("create_application_command", app.post(&commands, &bot_token, slash.clone()).await);
+    c.ok("list_application_commands", app.get(&format!("{commands}?with_localizations=true"), &bot_token).await);
+    c.ok("list_application_commands", app.get(&commands, &bot_token).await);
+    c.ok("get_application_command", app.get(&format!("{commands}/{roll}"), &bot_token).await);
+    c.ok(
+        "update_application_command",
+        app.patch(&format!("{commands}/{roll}"), &bot_token, json!({"description": "Rolls"})).await,
+    );
+    let menu = json!([slash.clone(), {"type": 2, "name": "Wave at"}, {"type": 3, "name": "Quote this"}]);
+    c.ok(
+        "bulk_set_application_commands",
+        app.call(reqwest::Method::PUT, &commands, Some(&bot_token), Some(menu.clone())).await,
+    );
+    c.ok("delete_application_command", app.delete(&format!("{commands}/{roll}"), &bot_token).await);
+    c.err("get_application_command", app.get(&format!("{commands}/{roll}"), &bot_token).await, 404, 10063);
+    c.err("list_application_commands", app.get(&commands, &alice.token).await, 403, 50001);
+    c.err(
+        "create_application_command",
+        app.post(&commands, &bot_token, json!({"name": "Bad Name", "description": "d"})).await,
+        400,
+        50035,
+    );
+    let guild_commands = format!("/applications/{app_id}/guilds/{gid}/commands");
+    let local = id(&c.ok("create_guild_application_command", app.post(&guild_commands, &bot_token, slash).await));
+    c.ok("list_guild_application_commands", app.get(&guild_commands, &bot_token).await);
+    c.ok("get_guild_application_command", app.get(&format!("{guild_commands}/{local}"), &bot_token).await);
+    c.ok(
+        "update_guild_application_command",
+        app.patch(&format!("{guild_commands}/{local}"), &bot_token, json!({"nsfw": true})).await,
+    );
+    c.ok(
+        "bulk_set_guild_application_commands",
+        app.call(reqwest::Method::PUT, &guild_commands, Some(&bot_token), Some(menu)).await,
+    );
+    let local = id(&app.get(&guild_commands, &bot_token).await.1[0]);
+    c.ok(
+        "list_guild_application_command_permissions",
+        app.get(&format!("{guild_commands}/permissions"), &bot_token).await,
+    );
+    c.ok(
+        "get_guild_application_command_permissions",
+        app.get(&format!("{guild_commands}/{local}/permissions"), &bot_token).await,
+    );
+    c.ok("delete_guild_application_command", app.delete(&format!("{guild_commands}/{local}"), &bot_token).await);
+    c.err("get_guild_application_command", app.get(&format!("{guild_commands}/{local}"), &bot_token).await, 404, 10063);
 
     // --- roles: created, read, edited, reordered; given and taken
     let roles = format!("/guilds/{gid}/roles");
