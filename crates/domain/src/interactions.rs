@@ -558,16 +558,22 @@ fn modal_data(
     data: &Value,
 ) -> Result<(Value, Option<(MessageId, bool)>)> {
     let custom_id = data.get("custom_id").and_then(Value::as_str).unwrap_or_default().to_owned();
-    let modal = ctx.interactions.lock().modals.remove(&(user.id, bot, custom_id.clone()));
-    let Some(modal) = modal.filter(|m| m.channel == channel) else {
+    let key = (user.id, bot, custom_id.clone());
+    let modal = {
+        let r = ctx.interactions.lock();
+        r.modals.get(&key).filter(|m| m.channel == channel).map(|m| (m.components.clone(), m.source))
+    };
+    let Some((components, source)) = modal else {
         return Err(Error::field("data.custom_id", "MODAL_NOT_FOUND", "No such modal is open."));
     };
     let mut answers: HashMap<String, Value> = HashMap::new();
     collect_answers(data.get("components").unwrap_or(&Value::Null), &mut answers);
     let mut errors = FormErrors::default();
-    let rows: Vec<Value> = modal.components.iter().map(|c| answer_component(c, &answers, &mut errors)).collect();
+    let rows: Vec<Value> = components.iter().map(|c| answer_component(c, &answers, &mut errors)).collect();
+    // A refused submission leaves the modal open to be corrected.
     errors.finish()?;
-    let source = modal.source.map(|m| (m.id, m.ephemeral));
+    ctx.interactions.lock().modals.remove(&key);
+    let source = source.map(|m| (m.id, m.ephemeral));
     Ok((json!({"custom_id": custom_id, "components": rows}), source))
 }
 
@@ -697,8 +703,10 @@ pub async fn respond(
         }
         Err(_) => {
             // A refused answer may be corrected within the deadline.
-            if let Some(e) = ctx.interactions.lock().by_id.get_mut(&id) {
-                if h.created_within_deadline(ctx) {
+            let deadline = ctx.interactions.deadline;
+            let mut r = ctx.interactions.lock();
+            if let Some(e) = r.by_id.get_mut(&id) {
+                if e.created.elapsed() < deadline && e.stage == Stage::Answered {
                     e.stage = Stage::Pending;
                 }
             }
@@ -719,12 +727,6 @@ pub async fn respond(
         resource["message"] = serde_json::to_value(m).map_err(Error::internal)?;
     }
     Ok(Some(json!({"interaction": interaction, "resource": resource})))
-}
-
-impl Handle {
-    fn created_within_deadline(&self, ctx: &Domain) -> bool {
-        ctx.interactions.lock().by_id.get(&self.id).is_some_and(|e| e.created.elapsed() < ctx.interactions.deadline)
-    }
 }
 
 fn parse<T: serde::de::DeserializeOwned + Default>(data: Option<Value>) -> Result<T> {

@@ -32,6 +32,7 @@ mod expressions;
 mod fill;
 mod gateway;
 mod gateway_limits;
+mod interactions;
 mod layering;
 mod link_previews;
 mod media_proxy;

@@ -163,7 +163,8 @@ async fn every_operation_is_described_and_its_parameters_match_its_path() {
         ("POST", "/auth/mfa/totp"),
         ("GET", "/gateway"),
         ("GET", "/invites/{code}"),
-        // A webhook's token is in its path.
+        // A webhook's or an interaction's token is in its path.
+        ("POST", "/interactions/{interaction_id}/{interaction_token}/callback"),
         ("GET", "/webhooks/{webhook_id}/{webhook_token}"),
         ("PATCH", "/webhooks/{webhook_id}/{webhook_token}"),
         ("DELETE", "/webhooks/{webhook_id}/{webhook_token}"),
