@@ -176,6 +176,7 @@ component_types!(
     UserUpdate,
     VoiceRegion,
     VoiceState,
+    CommandIndex,
     InteractionCallback,
     InteractionCallbackResponse,
     InteractionCreate,
@@ -1047,6 +1048,10 @@ fn schemas() -> Vec<(&'static str, S)> {
                     ),
                 ],
             ),
+        ),
+        (
+            "CommandIndex",
+            object([("applications", array(any())), ("application_commands", array(any())), ("version", string())], []),
         ),
         (
             "InteractionCallback",

@@ -75,7 +75,7 @@ async fn scope(ctx: &Domain, user: &UserRow, application: UserId, guild: Option<
     Ok(Scope { application, guild })
 }
 
-fn unknown_command() -> Error {
+pub(crate) fn unknown_command() -> Error {
     Error::new(StatusCode::NOT_FOUND, 10063, "Unknown application command")
 }
 

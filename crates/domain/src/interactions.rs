@@ -1,5 +1,5 @@
-//! Interactions: a person using an application's component or modal (and,
-//! with `commands`, its commands), delivered to the application as
+//! Interactions: a person using an application's command, component or
+//! modal (`command_use` checks a command's use), delivered to the application as
 //! INTERACTION_CREATE, and the application's answers: the first through
 //! `POST /interactions/{id}/{token}/callback` within the deadline, then
 //! follow-ups and edits through `/webhooks/{application_id}/{token}` for
@@ -256,13 +256,18 @@ pub async fn invoke(ctx: &Domain, user: &UserRow, body: Invocation) -> Result<()
             let (data, source) = modal_data(ctx, user, bot.id, access.channel.id, &body.data)?;
             (data, None, source, None, message_kind::DEFAULT)
         }
-        _ => {
-            return Err(Error::field(
-                "type",
-                "BASE_TYPE_CHOICES",
-                "Value must be one of (3, 5): commands are invoked through their own interactions.",
-            ))
+        kind::APPLICATION_COMMAND | kind::AUTOCOMPLETE => {
+            let autocomplete = body.kind == kind::AUTOCOMPLETE;
+            let (data, name, command_kind) =
+                crate::command_use::command_data(ctx, user, &access, bot.id, &body.data, autocomplete).await?;
+            let answer_kind = if command_kind == model::command::kind::CHAT_INPUT {
+                message_kind::CHAT_INPUT_COMMAND
+            } else {
+                message_kind::CONTEXT_MENU_COMMAND
+            };
+            (data, None, None, Some(name), answer_kind)
         }
+        _ => return Err(Error::field("type", "BASE_TYPE_CHOICES", "Value must be one of (2, 3, 4, 5).")),
     };
     start(
         ctx,
@@ -502,7 +507,12 @@ async fn component_data(
 
 /// The users, members, roles and channels an auto-populated select names,
 /// as Discord's `resolved`: each must exist where the person is.
-async fn resolve(ctx: &Domain, access: &access::ChannelAccess, ctype: u64, values: &[String]) -> Result<Value> {
+pub(crate) async fn resolve(
+    ctx: &Domain,
+    access: &access::ChannelAccess,
+    ctype: u64,
+    values: &[String],
+) -> Result<Value> {
     let bad = || Error::field("data.values", "SELECT_COMPONENT_INVALID_VALUE", "A value names nothing here.");
     let mut users = serde_json::Map::new();
     let mut members = serde_json::Map::new();

@@ -9,6 +9,7 @@ pub mod audit;
 pub mod automod;
 pub mod cache;
 pub mod channels;
+pub mod command_use;
 pub mod commands;
 pub mod components;
 pub mod embeds;

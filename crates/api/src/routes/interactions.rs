@@ -85,3 +85,18 @@ pub async fn callback(
         None => StatusCode::NO_CONTENT.into_response(),
     })
 }
+
+#[utoipa::path(
+    get, path = "/channels/{channel_id}/application-command-index",
+    operation_id = "get_channel_application_command_index", tag = "Interactions",
+    summary = "The commands the caller may use in a channel, with their applications (a person's client)",
+    responses((status = 200, body = crate::openapi::CommandIndex)),
+)]
+pub async fn index(
+    State(state): State<ApiState>,
+    Authed(user): Authed,
+    Path(raw): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let access = domain::access::channel(&state, &user, path_id("channel_id", &raw)?).await?;
+    Ok(Json(domain::command_use::index(&state, &user, &access).await?))
+}

@@ -140,6 +140,7 @@ pub fn router(config: &ApiConfig) -> Router<ApiState> {
         .route("/channels/{channel_id}/invites", get(invites::channel_invites).post(invites::create))
         // interactions
         .route("/interactions", post(interactions::create))
+        .route("/channels/{channel_id}/application-command-index", get(interactions::index))
         .route("/interactions/{interaction_id}/{interaction_token}/callback", post(interactions::callback))
         // webhooks
         .route("/channels/{channel_id}/webhooks", get(webhooks::channel_webhooks).post(webhooks::create))
@@ -225,7 +226,7 @@ pub fn router(config: &ApiConfig) -> Router<ApiState> {
         channels::get, channels::update, channels::delete, channels::typing, channels::put_overwrite,
         channels::delete_overwrite, invites::channel_invites, invites::create,
         // interactions
-        interactions::create, interactions::callback,
+        interactions::create, interactions::callback, interactions::index,
         // webhooks
         webhooks::create, webhooks::channel_webhooks, webhooks::guild_webhooks, webhooks::get, webhooks::update,
         webhooks::delete, webhooks::get_with_token, webhooks::update_with_token, webhooks::delete_with_token,

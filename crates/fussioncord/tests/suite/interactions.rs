@@ -105,6 +105,13 @@ impl World {
         self.app.call(Method::POST, &path, None, Some(body)).await
     }
 
+    /// The person (or `who`) uses a command.
+    async fn invoke(&self, who: &TestUser, kind: u8, data: Value) -> (StatusCode, Value) {
+        let body = json!({"type": kind, "application_id": self.bot.id, "guild_id": self.guild,
+                          "channel_id": self.channel, "nonce": "c-1", "data": data});
+        self.app.post("/interactions", &who.token, body).await
+    }
+
     fn hook(&self, i: &Value) -> String {
         format!("/webhooks/{}/{}", self.bot.id, i["token"].as_str().unwrap())
     }
@@ -409,4 +416,111 @@ async fn a_modal_opens_for_the_invoker_and_its_submission_reaches_the_bot() {
     // Submitted, the modal is closed.
     let (status, _) = w.app.post("/interactions", &w.person.token, submit("Again")).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn slash_commands_are_listed_checked_and_delivered_with_autocomplete() {
+    let mut w = world().await;
+    let commands = json!([
+        {"name": "roll", "description": "Roll dice", "options": [
+            {"type": 4, "name": "sides", "description": "Sides", "required": true, "min_value": 2, "max_value": 100},
+            {"type": 3, "name": "colour", "description": "Colour", "choices": [{"name": "Red", "value": "red"}, {"name": "Blue", "value": "blue"}]},
+            {"type": 3, "name": "city", "description": "City", "autocomplete": true},
+            {"type": 6, "name": "for", "description": "For whom"}
+        ]},
+        {"name": "admin", "description": "Admins only", "default_member_permissions": "8"},
+        {"name": "Wave at", "type": 2}
+    ]);
+    let path = format!("/applications/{}/guilds/{}/commands", w.bot.id, w.guild);
+    let (status, made) = w.app.call(Method::PUT, &path, Some(&w.bot.token), Some(commands)).await;
+    assert_eq!(status, StatusCode::OK, "{made}");
+    let id = |name: &str| made.as_array().unwrap().iter().find(|c| c["name"] == name).unwrap()["id"].clone();
+
+    // The picker's index: the owner sees all three, a plain member not the
+    // admin command.
+    let index = format!("/channels/{}/application-command-index", w.channel);
+    let (status, all) = w.app.get(&index, &w.person.token).await;
+    assert_eq!(status, StatusCode::OK, "{all}");
+    assert_eq!(all["applications"][0]["id"].as_str(), Some(w.bot.id.as_str()));
+    assert_eq!(all["application_commands"].as_array().unwrap().len(), 3);
+    let (_, theirs) = w.app.get(&index, &w.other.token).await;
+    let names: Vec<&str> =
+        theirs["application_commands"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+    assert!(!names.contains(&"admin") && names.contains(&"roll"), "{names:?}");
+
+    let (status, body) = w.invoke(
+        &w.person,
+        2,
+        json!({"id": id("roll"), "name": "roll", "type": 1, "options": [
+            {"name": "sides", "type": 4, "value": 20}, {"name": "colour", "type": 3, "value": "blue"},
+            {"name": "for", "type": 6, "value": w.other.id}
+        ]}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    let i = w.received().await;
+    assert_eq!(i["type"], 2);
+    assert_eq!(i["data"]["name"], "roll");
+    assert_eq!(i["data"]["options"][0], json!({"name": "sides", "type": 4, "value": 20}));
+    assert_eq!(i["data"]["resolved"]["users"][&w.other.id]["username"], "onlooker");
+    let (status, _) = w.callback(&i, json!({"type": 4, "data": {"content": "You rolled 17"}}), "").await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let answer = saying(&mut w.other_gw, "MESSAGE_CREATE", "You rolled 17").await;
+    assert_eq!(answer["d"]["type"], 20);
+    assert_eq!(answer["d"]["interaction_metadata"]["name"], "roll");
+    assert_eq!(answer["d"]["application_id"].as_str(), Some(w.bot.id.as_str()));
+
+    // Bad uses are refused before the bot hears of them.
+    for (options, why) in [
+        (json!([{"name": "sides", "type": 4, "value": 1}]), "below min_value"),
+        (
+            json!([{"name": "sides", "type": 4, "value": 6}, {"name": "colour", "type": 3, "value": "green"}]),
+            "not a choice",
+        ),
+        (json!([{"name": "colour", "type": 3, "value": "red"}]), "required option missing"),
+        (json!([{"name": "sides", "type": 3, "value": "6"}]), "wrong type"),
+        (
+            json!([{"name": "sides", "type": 4, "value": 6}, {"name": "nope", "type": 3, "value": "x"}]),
+            "unknown option",
+        ),
+    ] {
+        let (status, body) =
+            w.invoke(&w.person, 2, json!({"id": id("roll"), "name": "roll", "type": 1, "options": options})).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{why}: {body}");
+    }
+    assert_error(&w.invoke(&w.other, 2, json!({"id": id("admin"), "name": "admin", "type": 1})).await, 403, 50013);
+    assert_error(&w.invoke(&w.person, 2, json!({"id": "12345", "name": "gone", "type": 1})).await, 404, 10063);
+
+    // Autocomplete: a partial value, focused; the choices reach the person.
+    let (status, body) = w.invoke(
+        &w.person,
+        4,
+        json!({"id": id("roll"), "name": "roll", "type": 1, "options": [
+            {"name": "city", "type": 3, "value": "Par", "focused": true}
+        ]}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    let a = w.received().await;
+    assert_eq!(a["type"], 4);
+    assert_eq!(a["data"]["options"][0]["focused"], true);
+    assert_error(&w.callback(&a, json!({"type": 4, "data": {"content": "no"}}), "").await, 400, 50035);
+    let choices = json!({"type": 8, "data": {"choices": [{"name": "Paris", "value": "paris"}, {"name": "Parma", "value": "parma"}]}});
+    let (status, _) = w.callback(&a, choices, "").await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let shown = w.person_gw.dispatch("APPLICATION_COMMAND_AUTOCOMPLETE_RESPONSE").await;
+    assert_eq!(shown["d"]["choices"][1]["name"], "Parma");
+    assert_eq!(shown["d"]["nonce"], "c-1");
+
+    // A user context menu names its target.
+    let (status, _) = w
+        .invoke(&w.person, 2, json!({"id": id("Wave at"), "name": "Wave at", "type": 2, "target_id": w.other.id}))
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let c = w.received().await;
+    assert_eq!(c["data"]["target_id"].as_str(), Some(w.other.id.as_str()));
+    assert!(c["data"]["resolved"]["members"][&w.other.id].is_object(), "{c}");
+    w.callback(&c, json!({"type": 4, "data": {"content": "👋"}}), "").await;
+    let wave = saying(&mut w.other_gw, "MESSAGE_CREATE", "👋").await;
+    assert_eq!(wave["d"]["type"], 23);
 }
