@@ -726,17 +726,21 @@ pub async fn respond(
     if !with_response {
         return Ok(None);
     }
-    let mut interaction = json!({"id": id, "type": h.kind});
+    let mut interaction = json!({"id": id, "type": h.kind, "channel_id": h.channel});
+    if let Some(g) = h.guild {
+        interaction["guild_id"] = json!(g);
+    }
     if let Some(m) = &message {
         interaction["response_message_id"] = json!(m.id);
         interaction["response_message_loading"] = json!(m.flags as u64 & message_flags::LOADING != 0);
         interaction["response_message_ephemeral"] = json!(m.flags as u64 & message_flags::EPHEMERAL != 0);
     }
-    let mut resource = json!({"type": kind});
-    if let Some(m) = message.filter(|_| kind != callback::DEFERRED_UPDATE_MESSAGE) {
-        resource["message"] = serde_json::to_value(m).map_err(Error::internal)?;
+    // A resource only where the answer made or changed a message.
+    let mut body = json!({"interaction": interaction});
+    if let Some(m) = message {
+        body["resource"] = json!({"type": kind, "message": m});
     }
-    Ok(Some(json!({"interaction": interaction, "resource": resource})))
+    Ok(Some(body))
 }
 
 fn parse<T: serde::de::DeserializeOwned + Default>(data: Option<Value>) -> Result<T> {
@@ -944,7 +948,10 @@ fn answered(ctx: &Domain, id: InteractionId) -> Result<Handle> {
 
 /// A follow-up message, after the first answer.
 pub async fn follow_up(ctx: &Domain, id: InteractionId, draft: Draft) -> Result<Message> {
-    let h = answered(ctx, id)?;
+    let mut h = answered(ctx, id)?;
+    if let Some(original) = h.original {
+        h.metadata["original_response_message_id"] = json!(original.id);
+    }
     let bot = ctx.store.user(h.application).await?.ok_or_else(Error::unknown_application)?;
     let message = post(ctx, &h, &bot, draft, false).await?;
     let made = Made { id: message.id, ephemeral: message.flags as u64 & message_flags::EPHEMERAL != 0 };

@@ -448,15 +448,16 @@ async fn slash_commands_are_listed_checked_and_delivered_with_autocomplete() {
         theirs["application_commands"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
     assert!(!names.contains(&"admin") && names.contains(&"roll"), "{names:?}");
 
-    let (status, body) = w.invoke(
-        &w.person,
-        2,
-        json!({"id": id("roll"), "name": "roll", "type": 1, "options": [
-            {"name": "sides", "type": 4, "value": 20}, {"name": "colour", "type": 3, "value": "blue"},
-            {"name": "for", "type": 6, "value": w.other.id}
-        ]}),
-    )
-    .await;
+    let (status, body) = w
+        .invoke(
+            &w.person,
+            2,
+            json!({"id": id("roll"), "name": "roll", "type": 1, "options": [
+                {"name": "sides", "type": 4, "value": 20}, {"name": "colour", "type": 3, "value": "blue"},
+                {"name": "for", "type": 6, "value": w.other.id}
+            ]}),
+        )
+        .await;
     assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
     let i = w.received().await;
     assert_eq!(i["type"], 2);
@@ -492,14 +493,15 @@ async fn slash_commands_are_listed_checked_and_delivered_with_autocomplete() {
     assert_error(&w.invoke(&w.person, 2, json!({"id": "12345", "name": "gone", "type": 1})).await, 404, 10063);
 
     // Autocomplete: a partial value, focused; the choices reach the person.
-    let (status, body) = w.invoke(
-        &w.person,
-        4,
-        json!({"id": id("roll"), "name": "roll", "type": 1, "options": [
-            {"name": "city", "type": 3, "value": "Par", "focused": true}
-        ]}),
-    )
-    .await;
+    let (status, body) = w
+        .invoke(
+            &w.person,
+            4,
+            json!({"id": id("roll"), "name": "roll", "type": 1, "options": [
+                {"name": "city", "type": 3, "value": "Par", "focused": true}
+            ]}),
+        )
+        .await;
     assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
     let a = w.received().await;
     assert_eq!(a["type"], 4);

@@ -168,9 +168,26 @@ const ROUTES: &[(&str, &str, &[&str])] = &[
     ("POST", "/webhooks/{webhook_id}/{webhook_token}", &["execute_webhook"]),
     ("POST", "/webhooks/{webhook_id}/{webhook_token}/github", &["execute_github_compatible_webhook"]),
     ("POST", "/webhooks/{webhook_id}/{webhook_token}/slack", &["execute_slack_compatible_webhook"]),
-    ("GET", "/webhooks/{webhook_id}/{webhook_token}/messages/{message_id}", &["get_webhook_message"]),
-    ("PATCH", "/webhooks/{webhook_id}/{webhook_token}/messages/{message_id}", &["update_webhook_message"]),
-    ("DELETE", "/webhooks/{webhook_id}/{webhook_token}/messages/{message_id}", &["delete_webhook_message"]),
+    // `@original` (an interaction's first answer) is one of the message ids.
+    (
+        "GET",
+        "/webhooks/{webhook_id}/{webhook_token}/messages/{message_id}",
+        &["get_webhook_message", "get_original_webhook_message"],
+    ),
+    (
+        "PATCH",
+        "/webhooks/{webhook_id}/{webhook_token}/messages/{message_id}",
+        &["update_webhook_message", "update_original_webhook_message"],
+    ),
+    (
+        "DELETE",
+        "/webhooks/{webhook_id}/{webhook_token}/messages/{message_id}",
+        &["delete_webhook_message", "delete_original_webhook_message"],
+    ),
+    // A person's client uses commands and components; the application answers.
+    ("POST", "/interactions", &[]),
+    ("GET", "/channels/{channel_id}/application-command-index", &[]),
+    ("POST", "/interactions/{interaction_id}/{interaction_token}/callback", &["create_interaction_response"]),
     ("GET", "/channels/{channel_id}/messages", &["list_messages"]),
     ("POST", "/channels/{channel_id}/messages", &["create_message"]),
     // Pre-uploads and URL refreshes: Discord's, but not in its bot-API spec.
@@ -207,8 +224,8 @@ const ROUTES: &[(&str, &str, &[&str])] = &[
 /// How many of the operations above answer with a JSON body (checked
 /// against a schema) and how many with an empty 204 (checked to be a status
 /// the spec documents). The scenario must reach every one of them.
-const EXPECTED_JSON_OPERATIONS: usize = 85;
-const EXPECTED_EMPTY_OPERATIONS: usize = 31;
+const EXPECTED_JSON_OPERATIONS: usize = 88;
+const EXPECTED_EMPTY_OPERATIONS: usize = 32;
 
 /// The one place where our payloads knowingly depart from the spec:
 /// (schema path, property, why). The path is a component schema, optionally
@@ -270,7 +287,9 @@ fn operations(spec: &Value) -> BTreeMap<String, Operation> {
 fn template_matches(ours: &str, spec: &str) -> bool {
     let param = |s: &str| s.starts_with('{') && s.ends_with('}');
     let (a, b): (Vec<_>, Vec<_>) = (ours.split('/').collect(), spec.split('/').collect());
-    a.len() == b.len() && a.iter().zip(&b).all(|(x, y)| x == y || (param(x) && (param(y) || *y == "@me")))
+    // `@me` is a user id, `@original` an interaction's first answer's id.
+    let named = |y: &str| y == "@me" || y == "@original";
+    a.len() == b.len() && a.iter().zip(&b).all(|(x, y)| x == y || (param(x) && (param(y) || named(y))))
 }
 
 /// The spec's components with the allow-list applied, all of it or all but
@@ -619,6 +638,8 @@ fn every_route_is_classified_and_the_spec_lists_the_bot_routes() {
             ("POST", "/guilds"),
             ("DELETE", "/guilds/{guild_id}"),
             ("POST", "/invites/{code}"),
+            ("POST", "/interactions"),
+            ("GET", "/channels/{channel_id}/application-command-index"),
         ]),
         "the user-only routes"
     );
@@ -1065,6 +1086,34 @@ async fn responses_match_discords_openapi_spec() {
     );
     c.ok("delete_guild_application_command", app.delete(&format!("{guild_commands}/{local}"), &bot_token).await);
     c.err("get_guild_application_command", app.get(&format!("{guild_commands}/{local}"), &bot_token).await, 404, 10063);
+
+    // --- an interaction: Alice clicks the bot's button, the bot answers
+    let mut bot_gw = app.gateway("").await;
+    // GUILDS only: interactions need no intent.
+    bot_gw.identify(&bot_token, 1).await;
+    let button = json!([{"type": 1, "components": [{"type": 2, "style": 1, "label": "Go", "custom_id": "go"}]}]);
+    let with_button = c
+        .ok("create_message", app.post(&messages, &bot.token, json!({"content": "press", "components": button})).await);
+    let click = json!({"type": 3, "application_id": app_id, "guild_id": gid, "channel_id": with_button["channel_id"],
+        "message_id": with_button["id"], "data": {"component_type": 2, "custom_id": "go"}});
+    let (status, body) = app.post("/interactions", &alice.token, click).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    let i = bot_gw.dispatch("INTERACTION_CREATE").await["d"].clone();
+    let (iid, itoken) = (id(&i), i["token"].as_str().unwrap().to_owned());
+    let answer = json!({"type": 4, "data": {"content": "went", "components": button}});
+    let callback = format!("/interactions/{iid}/{itoken}/callback?with_response=true");
+    let answered =
+        c.ok("create_interaction_response", app.call(Method::POST, &callback, None, Some(answer.clone())).await);
+    assert_eq!(answered["resource"]["message"]["interaction_metadata"]["interacted_message_id"], with_button["id"]);
+    c.err("create_interaction_response", app.call(Method::POST, &callback, None, Some(answer)).await, 400, 40060);
+    let original = format!("/webhooks/{app_id}/{itoken}/messages/@original");
+    c.ok("get_original_webhook_message", app.call(Method::GET, &original, None, None).await);
+    c.ok(
+        "update_original_webhook_message",
+        app.call(Method::PATCH, &original, None, Some(json!({"content": "gone"}))).await,
+    );
+    c.ok("delete_original_webhook_message", app.call(Method::DELETE, &original, None, None).await);
+    c.err("get_original_webhook_message", app.call(Method::GET, &original, None, None).await, 404, 10008);
 
     // --- roles: created, read, edited, reordered; given and taken
     let roles = format!("/guilds/{gid}/roles");
