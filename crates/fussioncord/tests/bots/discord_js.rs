@@ -260,3 +260,126 @@ async fn discord_js_registers_application_commands_with_its_builders() {
     assert_eq!(refused["errors"]["name"]["_errors"][0]["code"], "APPLICATION_COMMAND_INVALID_NAME", "{refused}");
     assert!(refused["message"].as_str().unwrap().contains("name"), "discord.js names the field: {refused}");
 }
+
+/// discord.js built on interactions (issue 18): its commands deployed with
+/// `SlashCommandBuilder` through REST, then used by a person's client over
+/// HTTP and the gateway as Discord's own client does: autocomplete, a slash
+/// command answered with a button and a select, the button's `update`, the
+/// select's `showModal`, the modal's ephemeral answer, `deferReply` +
+/// `editReply` + `followUp`, and a user context menu.
+#[tokio::test]
+async fn discord_js_answers_commands_components_and_modals() {
+    use serde_json::{json, Value};
+    let mut scene = Scene::new().await;
+    let env = [("FC_GUILD", scene.guild.clone())];
+    let mut bot = JsBot::start_script(&scene, "interactions.mjs", scene.bot_token(), &env);
+    let ready = bot.line(|l| l == "READY" || l.starts_with("FAILED"), Duration::from_secs(60)).await;
+    if ready != "READY" {
+        bot.fail(ready);
+    }
+    let (status, index) =
+        scene.app.get(&format!("/channels/{}/application-command-index", scene.channel), &scene.person.token).await;
+    assert_eq!(status.as_u16(), 200, "{index}");
+    let id = |name: &str| {
+        index["application_commands"].as_array().unwrap().iter().find(|c| c["name"] == name).unwrap()["id"].clone()
+    };
+    let invoke = |kind: u8, data: Value, message: Option<Value>| {
+        let mut body = json!({"type": kind, "application_id": scene.bot.id, "guild_id": scene.guild,
+                              "channel_id": scene.channel, "nonce": "js", "data": data});
+        if let Some(m) = message {
+            body["message_id"] = m;
+        }
+        body
+    };
+    let post = |body: Value| {
+        let (app, token) = (&scene.app, scene.person.token.clone());
+        async move {
+            let (status, answer) = app.post("/interactions", &token, body).await;
+            assert_eq!(status.as_u16(), 204, "{answer}");
+        }
+    };
+    async fn next(
+        bot: &mut JsBot,
+        watcher: &mut crate::common::ws::Gateway,
+        name: &str,
+        pred: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let wait = async {
+            loop {
+                let e = watcher.dispatch(name).await;
+                if pred(&e["d"]) {
+                    return e["d"].clone();
+                }
+            }
+        };
+        match tokio::time::timeout(Duration::from_secs(20), wait).await {
+            Ok(v) => v,
+            Err(_) => bot.fail(format!("no {name} came")),
+        }
+    }
+
+    // Autocomplete: the bot's choices reach the person.
+    post(invoke(
+        4,
+        json!({"id": id("order"), "name": "order", "type": 1, "options": [
+        {"name": "size", "type": 3, "value": "small"}, {"name": "drink", "type": 3, "value": "le", "focused": true}]}),
+        None,
+    ))
+    .await;
+    let choices = next(&mut bot, &mut scene.watcher, "APPLICATION_COMMAND_AUTOCOMPLETE_RESPONSE", |_| true).await;
+    assert_eq!(choices["choices"], json!([{"name": "Lemonade", "value": "lemonade"}]));
+
+    // The slash command, answered with a button and a select.
+    let order = json!({"id": id("order"), "name": "order", "type": 1, "options": [
+        {"name": "size", "type": 3, "value": "large"}, {"name": "drink", "type": 3, "value": "lemonade"}]});
+    post(invoke(2, order.clone(), None)).await;
+    let reply =
+        next(&mut bot, &mut scene.watcher, "MESSAGE_CREATE", |d| d["content"] == "A large lemonade for person").await;
+    assert_eq!(reply["type"], 20);
+    assert_eq!(reply["interaction_metadata"]["name"], "order");
+    assert_eq!(reply["components"][0]["components"][0]["custom_id"], "confirm");
+    assert_eq!(reply["components"][0]["components"][1]["url"], "https://example.com/menu");
+
+    // The button: discord.js's `update` edits the message for everyone.
+    post(invoke(3, json!({"component_type": 2, "custom_id": "confirm"}), Some(reply["id"].clone()))).await;
+    let updated = next(&mut bot, &mut scene.watcher, "MESSAGE_UPDATE", |d| d["content"] == "Confirmed").await;
+    assert_eq!(updated["components"], json!([]));
+
+    // The select opens a modal; its submission is answered ephemerally.
+    post(invoke(2, order, None)).await;
+    let second =
+        next(&mut bot, &mut scene.watcher, "MESSAGE_CREATE", |d| d["content"] == "A large lemonade for person").await;
+    post(invoke(
+        3,
+        json!({"component_type": 3, "custom_id": "topping", "values": ["foam"]}),
+        Some(second["id"].clone()),
+    ))
+    .await;
+    let modal = next(&mut bot, &mut scene.watcher, "INTERACTION_MODAL_CREATE", |_| true).await;
+    assert_eq!((modal["custom_id"].as_str(), modal["title"].as_str()), (Some("note"), Some("Note on foam")));
+    let input = &modal["components"][0]["components"][0];
+    assert_eq!((input["custom_id"].as_str(), input["style"].as_u64()), (Some("text"), Some(2)));
+    post(invoke(5, json!({"custom_id": "note", "components": [{"type": 1, "components": [{"type": 4, "custom_id": "text", "value": "extra hot"}]}]}), None)).await;
+    let noted = next(&mut bot, &mut scene.watcher, "MESSAGE_CREATE", |d| d["content"] == "Noted: extra hot").await;
+    assert_eq!(noted["flags"], 64);
+
+    // deferReply (ephemeral), editReply, then a public followUp.
+    post(invoke(2, json!({"id": id("later"), "name": "later", "type": 1}), None)).await;
+    let thinking = next(&mut bot, &mut scene.watcher, "MESSAGE_CREATE", |d| d["flags"] == 64 + 128).await;
+    let done = next(&mut bot, &mut scene.watcher, "MESSAGE_UPDATE", |d| d["content"] == "Done, later").await;
+    assert_eq!((done["id"].clone(), done["flags"].clone()), (thinking["id"].clone(), json!(64)));
+    let follow = next(&mut bot, &mut scene.watcher, "MESSAGE_CREATE", |d| d["content"] == "A follow-up for all").await;
+    assert_eq!(follow["interaction_metadata"]["original_response_message_id"], thinking["id"]);
+
+    // A user context menu names its target.
+    post(invoke(2, json!({"id": id("High five"), "name": "High five", "type": 2, "target_id": scene.person.id}), None))
+        .await;
+    let five = next(&mut bot, &mut scene.watcher, "MESSAGE_CREATE", |d| d["content"] == "High five, person!").await;
+    assert_eq!(five["type"], 23);
+
+    // History: the public messages, never the ephemeral ones.
+    let (_, history) = scene.app.get(&format!("/channels/{}/messages", scene.channel), &scene.person.token).await;
+    let contents: Vec<&str> = history.as_array().unwrap().iter().map(|m| m["content"].as_str().unwrap()).collect();
+    assert!(contents.contains(&"A follow-up for all") && contents.contains(&"Confirmed"), "{contents:?}");
+    assert!(!contents.iter().any(|c| c.starts_with("Noted") || c.starts_with("Done")), "{contents:?}");
+}
