@@ -953,12 +953,29 @@ pub async fn follow_up(ctx: &Domain, id: InteractionId, draft: Draft) -> Result<
         h.metadata["original_response_message_id"] = json!(original.id);
     }
     let bot = ctx.store.user(h.application).await?.ok_or_else(Error::unknown_application)?;
+    // After a deferred answer, the first follow-up is the answer: it fills
+    // the "thinking" message, as on Discord.
+    if let Some(original) = h.original {
+        if still_loading(ctx, &h, original).await? {
+            return edit_made(ctx, &h, &bot, original, draft.into_edit()).await;
+        }
+    }
     let message = post(ctx, &h, &bot, draft, false).await?;
     let made = Made { id: message.id, ephemeral: message.flags as u64 & message_flags::EPHEMERAL != 0 };
     if let Some(e) = ctx.interactions.lock().by_id.get_mut(&id) {
         e.followups.push(made);
     }
     Ok(message)
+}
+
+/// Whether the interaction's first answer is a deferred one not yet filled.
+async fn still_loading(ctx: &Domain, h: &Handle, made: Made) -> Result<bool> {
+    let flags = if made.ephemeral {
+        ctx.interactions.lock().ephemeral.get(&made.id).map(|e| e.message.flags as u64)
+    } else {
+        ctx.store.message(h.channel, made.id).await?.map(|m| m.flags)
+    };
+    Ok(flags.is_some_and(|f| f & message_flags::LOADING != 0))
 }
 
 /// `GET /webhooks/{application_id}/{token}/messages/{@original|id}`.

@@ -161,6 +161,24 @@ pub struct Edit {
     pub cleanup: Option<Cleanup>,
 }
 
+impl Draft {
+    /// The same words, embeds, components and files as an edit (the first
+    /// follow-up of a deferred interaction fills its "thinking" message).
+    pub fn into_edit(self) -> Edit {
+        Edit {
+            content: Some(self.content),
+            flags: None,
+            allowed_mentions: self.allowed_mentions,
+            attachments: self.attachments,
+            embeds: self.embeds,
+            embed: self.embed,
+            components: self.components,
+            files: self.files,
+            cleanup: self.cleanup,
+        }
+    }
+}
+
 /// Most stickers one message may carry.
 const MAX_STICKERS: usize = 3;
 

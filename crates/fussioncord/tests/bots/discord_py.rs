@@ -451,3 +451,95 @@ async fn discord_py_webhooks_send_edit_and_delete() {
     let contents: Vec<&str> = history.as_array().unwrap().iter().map(|m| m["content"].as_str().unwrap()).collect();
     assert_eq!(contents, ["fire and forget"]);
 }
+
+/// discord.py built on `app_commands` and views (issue 18): its tree synced
+/// to the guild, then used by a person's client over HTTP and the gateway
+/// as Discord's own client does: autocomplete, a slash command with a
+/// choice answered with a View, the button's `edit_message`, the select's
+/// Modal and its ephemeral answer, `defer(thinking=True)` with a follow-up,
+/// and a user context menu.
+#[tokio::test]
+async fn discord_py_answers_app_commands_views_and_modals() {
+    use serde_json::{json, Value};
+    let mut scene = Scene::new().await;
+    let (child, lines) =
+        super::scenario::python_bot_with(&scene, "interactions.py", &[("FC_GUILD", scene.guild.as_str())]);
+    let mut bot = Bot { child, lines };
+    bot.say_all(&["READY"]).await;
+    let (status, index) =
+        scene.app.get(&format!("/channels/{}/application-command-index", scene.channel), &scene.person.token).await;
+    assert_eq!(status.as_u16(), 200, "{index}");
+    let commands = index["application_commands"].as_array().unwrap().clone();
+    let id =
+        |name: &str| commands.iter().find(|c| c["name"] == name).unwrap_or_else(|| panic!("no {name}"))["id"].clone();
+    let greet = commands.iter().find(|c| c["name"] == "greet").unwrap();
+    assert_eq!(greet["options"][0]["autocomplete"], true, "{greet}");
+    assert_eq!(greet["options"][1]["choices"][0]["value"], "warm");
+    let body = |kind: u8, data: Value, message: Option<&Value>| {
+        let mut b = json!({"type": kind, "application_id": scene.bot.id, "guild_id": scene.guild,
+                           "channel_id": scene.channel, "nonce": "py", "data": data});
+        if let Some(m) = message {
+            b["message_id"] = m["id"].clone();
+        }
+        b
+    };
+    macro_rules! use_it {
+        ($body:expr) => {{
+            let (status, answer) = scene.app.post("/interactions", &scene.person.token, $body).await;
+            assert_eq!(status.as_u16(), 204, "{answer}");
+        }};
+    }
+    async fn seen(w: &mut crate::common::ws::Gateway, name: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        let wait = async {
+            loop {
+                let e = w.dispatch(name).await;
+                if pred(&e["d"]) {
+                    return e["d"].clone();
+                }
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(30), wait).await.unwrap_or_else(|_| panic!("no {name}"))
+    }
+
+    use_it!(body(
+        4,
+        json!({"id": id("greet"), "name": "greet", "type": 1, "options": [
+        {"name": "name", "type": 3, "value": "a", "focused": true}]}),
+        None
+    ));
+    let choices = seen(&mut scene.watcher, "APPLICATION_COMMAND_AUTOCOMPLETE_RESPONSE", |_| true).await;
+    assert_eq!(choices["choices"], json!([{"name": "Ada", "value": "Ada"}, {"name": "Alan", "value": "Alan"}]));
+
+    let greeting = json!({"id": id("greet"), "name": "greet", "type": 1, "options": [
+        {"name": "name", "type": 3, "value": "Ada"}, {"name": "style", "type": 3, "value": "warm"}]});
+    use_it!(body(2, greeting.clone(), None));
+    let hello = seen(&mut scene.watcher, "MESSAGE_CREATE", |d| d["content"] == "A warm hello to Ada").await;
+    assert_eq!(hello["components"][0]["components"][0]["custom_id"], "wave");
+    assert_eq!(hello["components"][1]["components"][0]["custom_id"], "mood");
+    use_it!(body(3, json!({"component_type": 2, "custom_id": "wave"}), Some(&hello)));
+    let waved = seen(&mut scene.watcher, "MESSAGE_UPDATE", |d| d["content"] == "person waved back").await;
+    assert_eq!(waved["components"], json!([]));
+
+    use_it!(body(2, greeting, None));
+    let again = seen(&mut scene.watcher, "MESSAGE_CREATE", |d| d["content"] == "A warm hello to Ada").await;
+    use_it!(body(3, json!({"component_type": 3, "custom_id": "mood", "values": ["sleepy"]}), Some(&again)));
+    let modal = seen(&mut scene.watcher, "INTERACTION_MODAL_CREATE", |_| true).await;
+    assert_eq!(modal["title"], "Leave a note");
+    let input = modal["components"][0]["components"][0].clone();
+    let submit = json!({"custom_id": modal["custom_id"], "components": [{"type": 1, "components": [
+        {"type": 4, "custom_id": input["custom_id"], "value": "zzz"}]}]});
+    use_it!(body(5, submit, None));
+    let noted = seen(&mut scene.watcher, "MESSAGE_CREATE", |d| d["content"] == "Noted: zzz").await;
+    assert_eq!(noted["flags"], 64);
+
+    use_it!(body(2, json!({"id": id("slow"), "name": "slow", "type": 1}), None));
+    let thinking = seen(&mut scene.watcher, "MESSAGE_CREATE", |d| d["flags"] == 128).await;
+    let done = seen(&mut scene.watcher, "MESSAGE_UPDATE", |d| d["content"] == "Finally done").await;
+    assert_eq!(done["id"], thinking["id"], "discord.py's first follow-up after a defer edits the thinking message");
+
+    use_it!(body(2, json!({"id": id("Poke"), "name": "Poke", "type": 2, "target_id": scene.person.id}), None));
+    let poked = seen(&mut scene.watcher, "MESSAGE_CREATE", |d| d["content"] == "Poked person").await;
+    assert_eq!(poked["type"], 23);
+    let said = bot.say_all(&["HANDLED poke", "HANDLED slow", "HANDLED note zzz", "HANDLED wave"]).await;
+    assert_eq!(said[0], format!("HANDLED poke {}", scene.person.id));
+}
