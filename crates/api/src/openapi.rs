@@ -1354,7 +1354,20 @@ fn schemas() -> Vec<(&'static str, S)> {
         ("UserSettings", object(user_settings_fields(), [])),
         ("UserSettingsUpdate", object([], user_settings_fields())),
         ("ApplicationCreate", object([("name", string())], [("description", string())])),
-        ("ApplicationUpdate", object([], [("description", string()), ("flags", integer())])),
+        (
+            "ApplicationUpdate",
+            object(
+                [],
+                [
+                    ("description", string()),
+                    ("flags", integer()),
+                    (
+                        "interactions_endpoint_url",
+                        nullable(described("verified with a signed PING before it is kept", string())),
+                    ),
+                ],
+            ),
+        ),
         (
             "Authorize",
             object([], [("guild_id", snowflake()), ("permissions", permissions()), ("authorize", boolean())]),

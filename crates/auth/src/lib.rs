@@ -14,6 +14,7 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 
 pub mod mfa;
+pub mod signing;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {

@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use events::dispatch::Dispatch;
@@ -111,21 +111,56 @@ impl Registry {
     }
 }
 
-/// The interactions of this process.
+/// The `[interactions]` settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct InteractionsConfig {
+    /// How long an application has for its first answer, in milliseconds
+    /// (Discord's three seconds).
+    pub deadline_ms: u64,
+    /// Addresses an interactions endpoint may be at although they are not
+    /// public (loopback, private, …), as `[unfurl].allow` spells them;
+    /// every other non-public address is refused.
+    pub endpoint_allow: Vec<String>,
+    /// How long one delivery to an endpoint may take, in milliseconds.
+    pub endpoint_timeout_ms: u64,
+}
+
+impl Default for InteractionsConfig {
+    fn default() -> Self {
+        Self { deadline_ms: DEADLINE.as_millis() as u64, endpoint_allow: Vec::new(), endpoint_timeout_ms: 3000 }
+    }
+}
+
+/// The interactions of this process, and the client that delivers them to
+/// applications' HTTP endpoints.
 pub struct Interactions {
     registry: Mutex<Registry>,
     deadline: Duration,
+    outbound: unfurl::Fetcher,
 }
 
 impl Default for Interactions {
     fn default() -> Self {
-        Self::new(DEADLINE)
+        Self::new(&InteractionsConfig::default()).expect("the default settings are valid")
     }
 }
 
 impl Interactions {
-    pub fn new(deadline: Duration) -> Self {
-        Self { registry: Mutex::new(Registry::default()), deadline }
+    pub fn new(config: &InteractionsConfig) -> std::result::Result<Self, String> {
+        let policy = unfurl::Policy::new(&config.endpoint_allow)?;
+        let fetch = unfurl::UnfurlConfig {
+            timeout_ms: config.endpoint_timeout_ms,
+            max_bytes: 1024 * 1024,
+            max_redirects: 0,
+            user_agent: "FussionCord-Interactions/1.0".into(),
+            ..unfurl::UnfurlConfig::default()
+        };
+        Ok(Self {
+            registry: Mutex::new(Registry::default()),
+            deadline: Duration::from_millis(config.deadline_ms.max(1)),
+            outbound: unfurl::Fetcher::new(policy, fetch),
+        })
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Registry> {
@@ -393,10 +428,18 @@ pub(crate) async fn start(ctx: &Domain, s: Start<'_>) -> Result<()> {
         Dispatch::InteractionCreate(Box::new(InteractionEvent::Notice(notice.clone()))),
         Audience::Users(vec![user.id]),
     ));
-    ctx.bus.publish(Event::new(
-        Dispatch::InteractionCreate(Box::new(InteractionEvent::Full(Box::new(interaction)))),
-        Audience::Users(vec![bot.id]),
-    ));
+    match ctx.store.application(bot.id).await?.and_then(|a| a.interactions_endpoint_url.clone().map(|u| (a, u))) {
+        // An application with an endpoint gets it over HTTP; its answer is
+        // the response.
+        Some((app, url)) => {
+            let ctx = ctx.clone();
+            tokio::spawn(async move { deliver(&ctx, &app, &url, interaction).await });
+        }
+        None => ctx.bus.publish(Event::new(
+            Dispatch::InteractionCreate(Box::new(InteractionEvent::Full(Box::new(interaction)))),
+            Audience::Users(vec![bot.id]),
+        )),
+    }
     // Unanswered in time: the invoker is told, and the interaction takes
     // no late answer.
     let weak = ctx.downgrade();
@@ -1050,4 +1093,108 @@ async fn upload_target_of(ctx: &Domain, h: &Handle) -> Result<UploadTarget> {
     let bot = ctx.store.user(h.application).await?.ok_or_else(Error::unknown_application)?;
     let access = access::answer_channel(ctx, &bot, h.channel, h.invoker).await?;
     Ok(UploadTarget { poster: bot.id, access })
+}
+
+/// The application's signing key, made now for an application made before
+/// there were keys.
+async fn signing_seed(ctx: &Domain, app: &store::ApplicationRow) -> Result<String> {
+    if let Some(seed) = &app.signing_seed {
+        return Ok(seed.clone());
+    }
+    let seed = auth::signing::new_seed();
+    let public = auth::signing::public_key(&seed).ok_or_else(|| Error::internal("a fresh seed has no key"))?;
+    let row = ctx.store.set_signing_key(app.id, &seed, &public).await?;
+    row.signing_seed.ok_or_else(|| Error::internal("the key was not stored"))
+}
+
+/// POSTs `body` to the endpoint signed as Discord signs: Ed25519 over the
+/// timestamp and the body, hex, in `X-Signature-Ed25519` and
+/// `X-Signature-Timestamp`. With `tamper`, the signature is of other bytes.
+async fn post_signed(
+    ctx: &Domain,
+    seed: &str,
+    url: &unfurl::Url,
+    body: &[u8],
+    tamper: bool,
+) -> std::result::Result<(u16, Vec<u8>), unfurl::Failure> {
+    let timestamp = (Timestamp::now().unix_ms() / 1000).to_string();
+    let mut signed = timestamp.clone().into_bytes();
+    signed.extend_from_slice(body);
+    if tamper {
+        signed.push(b' ');
+    }
+    let signature = auth::signing::sign(seed, &signed).unwrap_or_default();
+    let headers = [
+        ("content-type", "application/json".to_owned()),
+        ("x-signature-ed25519", signature),
+        ("x-signature-timestamp", timestamp),
+    ];
+    ctx.interactions.outbound.post(url, &headers, body.to_vec()).await
+}
+
+/// Delivers an interaction to the application's endpoint and takes the
+/// response as its first answer.
+async fn deliver(ctx: &Domain, app: &store::ApplicationRow, url: &str, interaction: Interaction) {
+    let (id, token) = (interaction.id, interaction.token.clone());
+    let outcome = async {
+        let seed = signing_seed(ctx, app).await.map_err(|e| e.message.to_string())?;
+        let url = unfurl::Url::parse(url).map_err(|e| e.to_string())?;
+        let body = serde_json::to_vec(&interaction).map_err(|e| e.to_string())?;
+        let (status, answer) = post_signed(ctx, &seed, &url, &body, false).await.map_err(|e| e.to_string())?;
+        if !(200..300).contains(&status) {
+            return Err(format!("the endpoint answered {status}"));
+        }
+        let callback: Callback = serde_json::from_slice(&answer).map_err(|e| format!("the endpoint's answer: {e}"))?;
+        respond(ctx, id, &token, callback, None, false).await.map_err(|e| e.message.to_string())?;
+        Ok::<(), String>(())
+    };
+    if let Err(why) = outcome.await {
+        // The deadline tells the invoker; the operator sees why.
+        tracing::info!(application = %app.id, interaction = %id, "interaction delivery failed: {why}");
+    }
+}
+
+/// Sets where the application receives interactions, once the endpoint
+/// proved it checks signatures: a signed PING answered with PONG, and the
+/// same PING with a bad signature refused. `None` clears it.
+pub async fn set_endpoint(
+    ctx: &Domain,
+    app: &store::ApplicationRow,
+    url: Option<&str>,
+) -> Result<store::ApplicationRow> {
+    let Some(raw) = url.filter(|u| !u.is_empty()) else {
+        return Ok(ctx.store.set_interactions_endpoint(app.id, None).await?);
+    };
+    let invalid = |why: &str| {
+        Error::field(
+            "interactions_endpoint_url",
+            "APPLICATION_INTERACTIONS_ENDPOINT_URL_INVALID",
+            format!("The specified interactions endpoint url could not be verified: {why}"),
+        )
+    };
+    let url = unfurl::Url::parse(raw).map_err(|_| invalid("not a URL"))?;
+    if !matches!(url.scheme(), "http" | "https") || raw.len() > 2048 {
+        return Err(invalid("not an http(s) URL"));
+    }
+    let seed = signing_seed(ctx, app).await?;
+    let ping =
+        serde_json::to_vec(&json!({"id": ctx.ids.next::<model::id::InteractionMarker>(), "application_id": app.id,
+        "type": kind::PING, "token": "ping", "version": 1}))
+        .map_err(Error::internal)?;
+    match post_signed(ctx, &seed, &url, &ping, false).await {
+        Ok((200..=299, body)) => {
+            let pong: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+            if pong["type"] != json!(callback::PONG) {
+                return Err(invalid("the PING was not answered with a PONG"));
+            }
+        }
+        Ok((status, _)) => return Err(invalid(&format!("the PING was answered {status}"))),
+        Err(e) => return Err(invalid(&e.to_string())),
+    }
+    match post_signed(ctx, &seed, &url, &ping, true).await {
+        Ok((200..=299, _)) => return Err(invalid("a PING with a bad signature was accepted")),
+        Ok(_) => {}
+        Err(e) => return Err(invalid(&e.to_string())),
+    }
+    Ok(ctx.store.set_interactions_endpoint(app.id, Some(raw)).await?)
 }

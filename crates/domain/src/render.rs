@@ -259,7 +259,7 @@ pub fn application(a: &ApplicationRow, bot: &UserRow, owner: &UserRow) -> Applic
         flags_new: a.flags.to_string(),
         redirect_uris: Vec::new(),
         rpc_origins: Vec::new(),
-        interactions_endpoint_url: None,
+        interactions_endpoint_url: a.interactions_endpoint_url.clone(),
         role_connections_verification_url: None,
         approximate_guild_count: 0,
         approximate_user_install_count: 0,

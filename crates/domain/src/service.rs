@@ -72,8 +72,13 @@ pub async fn create_application(
             owner_id: owner.unwrap_or(id),
             bot_public: true,
             flags: 0,
-            verify_key: auth::random_hex(32),
+            verify_key: String::new(),
+            interactions_endpoint_url: None,
+            signing_seed: Some(auth::signing::new_seed()),
         };
+        let mut application = application;
+        application.verify_key =
+            application.signing_seed.as_deref().and_then(auth::signing::public_key).unwrap_or_default();
         match store.create_application(&application, &bot, &token.hash).await {
             Ok(()) => return Ok(NewApplication { application, token: token.token }),
             Err(StoreError::Conflict(_)) => continue,

@@ -43,6 +43,11 @@ pub struct Config {
     /// fetcher may reach; as the unfurl crate defines them.
     #[serde(default)]
     pub unfurl: unfurl::UnfurlConfig,
+    /// Interactions: the first answer's deadline, and which non-public
+    /// addresses applications' HTTP interactions endpoints may be at; as
+    /// the domain crate defines them.
+    #[serde(default)]
+    pub interactions: domain::interactions::InteractionsConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -164,6 +169,7 @@ impl Default for Config {
             moderation: domain::automod::ModerationConfig::default(),
             voice: voice::VoiceConfig::default(),
             unfurl: unfurl::UnfurlConfig::default(),
+            interactions: domain::interactions::InteractionsConfig::default(),
         }
     }
 }

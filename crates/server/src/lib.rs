@@ -153,7 +153,11 @@ pub async fn start_with_classifier(
         unfurl: Arc::new(
             unfurl::Unfurler::new(config.unfurl.clone()).map_err(anyhow::Error::msg).context("reading [unfurl]")?,
         ),
-        interactions: Arc::new(domain::interactions::Interactions::default()),
+        interactions: Arc::new(
+            domain::interactions::Interactions::new(&config.interactions)
+                .map_err(anyhow::Error::msg)
+                .context("reading [interactions]")?,
+        ),
     };
     domain::files::sweep(&domain);
     hub.set_domain(&domain);

@@ -1479,6 +1479,8 @@ mod cases {
             bot_public: true,
             flags: 0,
             verify_key: "key".into(),
+            interactions_endpoint_url: None,
+            signing_seed: None,
         };
         for n in [10, 11] {
             let mut bot = user(n, &format!("bot{n}"));

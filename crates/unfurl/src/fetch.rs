@@ -166,6 +166,23 @@ impl Fetcher {
         }
     }
 
+    /// POSTs `body` to `url` with `headers` under the same address rules
+    /// (no redirect is followed: a POST is not repeated elsewhere); answers
+    /// the status and the body, read whole up to the cap. HTTP interactions
+    /// go out through this.
+    pub async fn post(&self, url: &Url, headers: &[(&str, String)], body: Vec<u8>) -> Result<(u16, Vec<u8>), Failure> {
+        let port = self.check(url)?;
+        let client = self.client(port)?;
+        let mut request = client.post(url.clone()).body(body);
+        for (name, value) in headers {
+            request = request.header(*name, value.as_str());
+        }
+        let mut response = request.send().await.map_err(|e| classify(url, e))?;
+        let status = response.status().as_u16();
+        let body = self.read(&mut response, Read::Whole).await?;
+        Ok((status, body))
+    }
+
     /// The port to connect to, once the URL may be fetched at all: http or
     /// https, a host, and a host written as an address permitted.
     fn check(&self, url: &Url) -> Result<u16, Failure> {

@@ -86,6 +86,9 @@ async fn owned_app(state: &ApiState, user: &UserRow, raw: &str) -> ApiResult<App
 pub struct Update {
     description: Option<String>,
     flags: Option<u64>,
+    /// Where it receives interactions over HTTP (`null` or `""` clears it).
+    #[serde(default, deserialize_with = "model::nullable")]
+    interactions_endpoint_url: Option<Option<String>>,
 }
 
 /// Flags an application may set on itself: the "limited" privileged
@@ -104,6 +107,10 @@ async fn apply_update(state: &ApiState, app: &ApplicationRow, body: Update) -> A
         }
     }
     errors.finish()?;
+    if let Some(url) = &body.interactions_endpoint_url {
+        // Verified with a signed PING before anything is kept.
+        domain::interactions::set_endpoint(state, app, url.as_deref()).await?;
+    }
     let updated = state.store.update_application(app.id, body.description.as_deref(), body.flags).await?;
     Ok(Json(render_app(state, &updated).await?))
 }

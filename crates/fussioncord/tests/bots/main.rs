@@ -13,6 +13,7 @@ mod discord_py;
 mod disnake;
 mod eris;
 mod hikari;
+mod http_interactions;
 mod oceanic;
 mod permissions_py;
 mod proxy;
