@@ -541,64 +541,11 @@ async fn component_data(
                 ));
             }
         } else {
-            data["resolved"] = resolve(ctx, access, ctype, &values).await?;
+            data["resolved"] = crate::command_use::resolve(ctx, access, ctype, &values).await?;
         }
         data["values"] = json!(values);
     }
     Ok((data, message, (message_id, is_ephemeral)))
-}
-
-/// The users, members, roles and channels an auto-populated select names,
-/// as Discord's `resolved`: each must exist where the person is.
-pub(crate) async fn resolve(
-    ctx: &Domain,
-    access: &access::ChannelAccess,
-    ctype: u64,
-    values: &[String],
-) -> Result<Value> {
-    let bad = || Error::field("data.values", "SELECT_COMPONENT_INVALID_VALUE", "A value names nothing here.");
-    let mut users = serde_json::Map::new();
-    let mut members = serde_json::Map::new();
-    let mut roles = serde_json::Map::new();
-    let mut channels = serde_json::Map::new();
-    for v in values {
-        let n: u64 = v.parse().map_err(|_| bad())?;
-        let id = Id::new_checked(n).ok_or_else(bad)?;
-        let guild = access.guild.as_ref();
-        let as_role = guild.and_then(|g| g.roles.iter().find(|r| r.id.get() == n));
-        match ctype {
-            component::ROLE_SELECT | component::MENTIONABLE_SELECT if as_role.is_some() => {
-                roles
-                    .insert(v.clone(), serde_json::to_value(render::role(as_role.expect("found"))).unwrap_or_default());
-            }
-            component::USER_SELECT | component::MENTIONABLE_SELECT => {
-                let user = ctx.store.user(id).await?.ok_or_else(bad)?;
-                if let Some(g) = guild {
-                    let m = ctx.store.member(g.guild.id, user.id).await?.ok_or_else(bad)?;
-                    members.insert(v.clone(), serde_json::to_value(render::member(&m, None)).unwrap_or_default());
-                } else if !access.recipients.contains(&user.id) {
-                    return Err(bad());
-                }
-                users.insert(v.clone(), serde_json::to_value(render::user(&user)).unwrap_or_default());
-            }
-            component::CHANNEL_SELECT => {
-                let c =
-                    ctx.store.channel(Id::new(n)).await?.filter(|c| c.guild_id == access.guild_id()).ok_or_else(bad)?;
-                channels.insert(
-                    v.clone(),
-                    json!({"id": c.id, "type": c.kind, "name": c.name, "parent_id": c.parent_id, "permissions": "0"}),
-                );
-            }
-            _ => return Err(bad()),
-        }
-    }
-    let mut out = serde_json::Map::new();
-    for (k, m) in [("users", users), ("members", members), ("roles", roles), ("channels", channels)] {
-        if !m.is_empty() {
-            out.insert(k.into(), Value::Object(m));
-        }
-    }
-    Ok(Value::Object(out))
 }
 
 /// A modal's submission, checked against the modal the application opened
