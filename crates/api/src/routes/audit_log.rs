@@ -69,11 +69,20 @@ pub async fn list(
             rules.push(domain::automod::rules::Rule::from_row(row).map_err(crate::ApiError::internal)?.render());
         }
     }
+    // Likewise the webhooks they are about, without their tokens.
+    let hook_ids: Vec<u64> =
+        entries.iter().filter(|e| (50..=52).contains(&e.action_type)).filter_map(|e| e.target_id).collect();
+    let mut webhooks = Vec::new();
+    if !hook_ids.is_empty() {
+        for row in state.store.guild_webhooks(guild.guild.id).await?.iter().filter(|w| hook_ids.contains(&w.id.get())) {
+            webhooks.push(render::webhook(row, None, false));
+        }
+    }
     Ok(Json(json!({
         "audit_log_entries": entries.iter().map(render::audit_entry).collect::<Vec<_>>(),
         "users": users.iter().map(render::user).collect::<Vec<_>>(),
         "integrations": [],
-        "webhooks": [],
+        "webhooks": webhooks,
         "guild_scheduled_events": [],
         "threads": [],
         "application_commands": [],

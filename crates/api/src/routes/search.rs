@@ -136,7 +136,7 @@ fn parse(raw: Option<&str>) -> ApiResult<Params> {
     }
     errors.finish()?;
 
-    // Authors are people or bots; we have no webhooks.
+    // Authors are people or bots; a webhook's messages count as a bot's.
     let kind_allowed = |k: &str| (kinds_wanted.is_empty() || kinds_wanted.contains(&k)) && !kinds_refused.contains(&k);
     p.query.author_is_bot = match (kind_allowed("user"), kind_allowed("bot")) {
         (true, true) => None,

@@ -154,6 +154,11 @@ async fn webhooks_are_managed_with_manage_webhooks_audited_and_announced() {
         .map(|e| e["action_type"].as_u64().unwrap())
         .collect();
     assert_eq!(actions, [52, 51, 51, 50], "{log}");
+    // The log names the webhooks its entries are about while they exist.
+    let (_, log) = app.get(&format!("/guilds/{}/audit-logs?action_type=50", w.guild), &w.owner.token).await;
+    let listed: Vec<&str> = log["webhooks"].as_array().unwrap().iter().map(|h| h["name"].as_str().unwrap()).collect();
+    assert_eq!(listed, ["Second"], "the deleted one is gone, the living one listed: {log}");
+    assert!(log["webhooks"][0].get("token").is_none());
 }
 
 #[tokio::test]
