@@ -148,7 +148,8 @@ test("a discord.py bot's commands, components and modals, used in the browser", 
     await messages(page, "Done thinking slowly").waitFor();
 
     // A user command from the member list, a message command from a message's actions.
-    await page.getByRole("complementary", { name: "Members" }).getByRole("button", { name: "More for Interactor" }).click();
+    const members = page.getByRole("complementary", { name: "Members" });
+    await members.getByRole("listitem", { name: /^Interactor,/ }).click({ button: "right" });
     await page.getByRole("menu", { name: "Apps" }).getByRole("menuitem", { name: "Wave at" }).click();
     await messages(page, "Alice waves at Interactor").waitFor();
     assert.match(said, new RegExp(`WAVE ${app.id}`));
