@@ -102,8 +102,10 @@ test("a discord.py bot's commands, components and modals, used in the browser", 
     await rolled.getByRole("button", { name: "Dismiss message" }).click();
     await eventually(async () => (await rolled.count()) === 0, "the ephemeral answer dismissed");
 
-    // A button: the bot updates its message.
-    await pickCommand(page, "menu", "menu").then((f) => f.getByRole("button", { name: "Send /menu" }).click());
+    // A button: the bot updates its message. (Picked with the keyboard: Enter takes the highlighted one.)
+    await composer(page).pressSequentially("/men");
+    await composer(page).press("Enter");
+    await page.getByRole("form", { name: "Command /menu" }).getByRole("button", { name: "Send /menu" }).click();
     const menu = messages(page, "Choose something");
     await menu.getByRole("button", { name: "Press me" }).click();
     await messages(page, "Pressed by Alice").waitFor();
@@ -165,6 +167,7 @@ test("a discord.py bot's commands, components and modals, used in the browser", 
     await pickCommand(page, "ign", "ignore").then((f) => f.getByRole("button", { name: "Send /ignore" }).click());
     await page.getByRole("status").filter({ hasText: "The application did not respond" }).waitFor({ timeout: 10_000 });
     assert.match(said, /IGNORED/);
+    assert.doesNotMatch(said, /ERROR/);
     await shot(page, "interactions");
     assert.deepEqual(pageErrors, []);
   } catch (e) {
@@ -232,6 +235,67 @@ test("webhooks: made in the integrations tab, posted to, shown with their name a
     await shot(page, "fail-webhooks").catch(() => {});
     throw e;
   } finally {
+    await a.context.close();
+  }
+});
+
+test("a discord.js bot's autocomplete, ephemeral button, modal and deferred reply, used in the browser", async () => {
+  const botsJs = new URL("../../crates/fussioncord/tests/bots/js/", import.meta.url).pathname;
+  assert.ok(existsSync(join(botsJs, "node_modules/discord.js")), "bot libraries missing: run scripts/bot-libs.sh");
+  const a = await openPerson(browser, server.url, "carol", pageErrors);
+  const { page } = a;
+  let jsBot;
+  try {
+    await register(server.url, a, "carol", "Carol");
+    const guild = await rest(server.url, a.token, "POST", "/guilds", { name: "JS Guild" });
+    const general = guild.system_channel_id;
+    const app = await rest(server.url, a.token, "POST", "/applications", { name: "Greeter" });
+    await rest(server.url, a.token, "POST", `/oauth2/authorize?client_id=${app.id}&scope=bot&permissions=0&guild_id=${guild.id}`, {});
+    let said = "";
+    jsBot = spawn(process.execPath, [join(botsJs, "interactions.mjs")], {
+      env: { ...process.env, FC_API: `${server.url}/api`, FC_TOKEN: app.token, FC_GUILD: guild.id },
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    jsBot.stdout.on("data", (d) => (said += d));
+    await eventually(() => said.includes("SET 3"), `discord.js set its 3 commands (said: ${JSON.stringify(said)})`, 60_000);
+
+    await page.goto(`/channels/${guild.id}/${general}`);
+    await composer(page).waitFor();
+
+    // Autocomplete, then an ephemeral reply whose button updates it.
+    const form = await pickCommand(page, "gr", "greet");
+    await form.getByLabel(/^who/).pressSequentially("gr");
+    await form.getByRole("listbox", { name: "Suggestions for who" }).getByRole("button", { name: "Grace" }).click();
+    await form.getByRole("button", { name: "Send /greet" }).click();
+    const hello = messages(page, "Hello, Grace!");
+    await hello.waitFor();
+    assert.match(await hello.textContent(), /Only you can see this/);
+    await hello.getByRole("button", { name: "Wave back" }).click();
+    const waved = messages(page, "You waved back");
+    await waved.waitFor();
+    assert.equal(await waved.getByRole("button").filter({ hasText: "Wave back" }).count(), 0, "the update removed the button");
+    assert.match(await waved.textContent(), /Only you can see this/, "still ephemeral after the update");
+
+    // A modal from ModalBuilder, submitted.
+    await pickCommand(page, "ask", "ask").then((f) => f.getByRole("button", { name: "Send /ask" }).click());
+    const dialog = page.getByRole("dialog", { name: "A question" });
+    await dialog.getByLabel(/Favourite colour/).fill("teal");
+    await dialog.getByRole("button", { name: "Submit" }).click();
+    await messages(page, "So it is teal").waitFor();
+
+    // deferReply → thinking; editReply → the same message answers.
+    await pickCommand(page, "lat", "later").then((f) => f.getByRole("button", { name: "Send /later" }).click());
+    await feed(page).getByText("Greeter is thinking…").waitFor();
+    await messages(page, "Here it is, later").waitFor();
+    await eventually(async () => (await feed(page).getByText("Greeter is thinking…").count()) === 0, "the thinking message became the answer");
+    assert.doesNotMatch(said, /ERROR/);
+    assert.deepEqual(pageErrors, []);
+    await shot(page, "interactions-discordjs");
+  } catch (e) {
+    await shot(page, "fail-interactions-discordjs").catch(() => {});
+    throw e;
+  } finally {
+    jsBot?.kill("SIGKILL");
     await a.context.close();
   }
 });
