@@ -185,6 +185,7 @@ test("webhooks: made in the integrations tab, posted to, shown with their name a
     await register(server.url, a, "hooker", "Hooker");
     const guild = await rest(server.url, a.token, "POST", "/guilds", { name: "Hook Guild" });
     const general = guild.system_channel_id;
+    const releases = await rest(server.url, a.token, "POST", `/guilds/${guild.id}/channels`, { name: "releases", type: 0 });
     await page.goto(`/channels/${guild.id}/${general}`);
     await composer(page).waitFor();
 
@@ -192,6 +193,11 @@ test("webhooks: made in the integrations tab, posted to, shown with their name a
     await page.getByRole("menuitem", { name: "Server settings" }).click();
     const dlg = page.getByRole("dialog", { name: "Hook Guild settings" });
     await dlg.getByRole("tab", { name: "Integrations" }).click();
+    await dlg.getByText("No webhooks yet.").waitFor();
+    // Made elsewhere (REST): the open tab follows WEBHOOKS_UPDATE.
+    const other = await rest(server.url, a.token, "POST", `/channels/${general}/webhooks`, { name: "From Elsewhere" });
+    await dlg.getByRole("listitem", { name: "Webhook From Elsewhere" }).waitFor();
+    await rest(server.url, a.token, "DELETE", `/webhooks/${other.id}`);
     await dlg.getByText("No webhooks yet.").waitFor();
     await dlg.getByLabel("Name", { exact: true }).fill("Deploys");
     await dlg.getByRole("button", { name: "New webhook" }).click();
@@ -203,6 +209,12 @@ test("webhooks: made in the integrations tab, posted to, shown with their name a
     await row.getByRole("button", { name: "Save name of webhook Deploys" }).click();
     const renamed = dlg.getByRole("listitem", { name: "Webhook Releases" });
     await renamed.waitFor();
+    // Moved to #releases: its messages go there from now on.
+    await renamed.getByLabel("Channel of webhook Releases").selectOption({ label: "#releases" });
+    await eventually(async () => {
+      const hooks = await rest(server.url, a.token, "GET", `/guilds/${guild.id}/webhooks`);
+      return hooks.length === 1 && hooks[0].channel_id === releases.id;
+    }, "the webhook moved to #releases");
 
     // The URL as copied, then posted to with an override name.
     await a.context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: server.url });
@@ -218,6 +230,7 @@ test("webhooks: made in the integrations tab, posted to, shown with their name a
     });
     assert.equal(res.status, 204);
     await dlg.getByRole("button", { name: "Close settings" }).click();
+    await page.goto(`/channels/${guild.id}/${releases.id}`);
     const posted = messages(page, "Version 1.2 is out");
     await posted.waitFor();
     assert.match(await posted.textContent(), /Release Bot\s*APP/);
