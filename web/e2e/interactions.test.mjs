@@ -152,6 +152,9 @@ test("a discord.py bot's commands, components and modals, used in the browser", 
     // A user command from the member list, a message command from a message's actions.
     const members = page.getByRole("complementary", { name: "Members" });
     await members.getByRole("listitem", { name: /^Interactor,/ }).click({ button: "right" });
+    await page.keyboard.press("Escape");
+    assert.equal(await page.getByRole("menu", { name: "Apps" }).count(), 0, "Escape closes the menu (focus moved into it)");
+    await members.getByRole("listitem", { name: /^Interactor,/ }).click({ button: "right" });
     await page.getByRole("menu", { name: "Apps" }).getByRole("menuitem", { name: "Wave at" }).click();
     await messages(page, "Alice waves at Interactor").waitFor();
     assert.match(said, new RegExp(`WAVE ${app.id}`));
