@@ -117,6 +117,10 @@ test("a discord.py bot's commands, components and modals, used in the browser", 
     await messages(page, "Pressed by Alice").getByRole("combobox", { name: "Pick a flavour" }).selectOption("mint");
     await messages(page, "You chose mint").waitFor();
     assert.match(said, /SELECTED \['mint'\]/);
+    // A user select, its options the guild's members.
+    await messages(page, "Pressed by Alice").getByRole("combobox", { name: "Pick someone" }).selectOption({ label: "Alice" });
+    await messages(page, "You picked Alice").waitFor();
+    assert.match(said, new RegExp(`PICKED ${a.id}`));
 
     // A components-v2 card: layout rendered, its link safe, its button used.
     await pickCommand(page, "card", "card").then((f) => f.getByRole("button", { name: "Send /card" }).click());

@@ -5,7 +5,7 @@ Environment: FC_HTTP (http://127.0.0.1:PORT), FC_TOKEN (bot token),
 FC_GUILD (the guild its commands are synced to).
 With discord.app_commands it syncs to the guild (`tree.sync(guild=...)`):
   /roll sides:<choice 6|20> city:<autocomplete> [note]  → an ephemeral answer
-  /menu   → a message with a discord.ui.View: a button and a select
+  /menu   → a message with a discord.ui.View: a button, a string select and a user select
   /feedback → a discord.ui.Modal with a TextInput; the submission is answered
   /card   → a components-v2 message (discord.ui.LayoutView) with a button
   /slow   → defer(), then followup.send
@@ -52,6 +52,12 @@ class Menu(discord.ui.View):
     async def flavour(self, interaction: discord.Interaction, select: discord.ui.Select):
         say(f"SELECTED {select.values}")
         await interaction.response.send_message(f"You chose {select.values[0]}")
+
+
+    @discord.ui.select(cls=discord.ui.UserSelect, custom_id="who", placeholder="Pick someone")
+    async def who(self, interaction: discord.Interaction, select: discord.ui.UserSelect):
+        say(f"PICKED {select.values[0].id}")
+        await interaction.response.send_message(f"You picked {select.values[0].display_name}")
 
 
 class Feedback(discord.ui.Modal, title="Tell us"):
