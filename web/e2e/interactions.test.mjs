@@ -63,7 +63,7 @@ test("a discord.py bot's commands, components and modals, used in the browser", 
       stdio: ["ignore", "pipe", "inherit"],
     });
     bot.stdout.on("data", (d) => (said += d));
-    await eventually(() => said.includes("SYNCED 8"), `the bot synced its 8 commands (said: ${JSON.stringify(said)})`, 60_000);
+    await eventually(() => said.includes("SYNCED 9"), `the bot synced its 9 commands (said: ${JSON.stringify(said)})`, 60_000);
 
     await page.goto(`/channels/${guild.id}/${general}`);
     await composer(page).waitFor();
@@ -72,7 +72,7 @@ test("a discord.py bot's commands, components and modals, used in the browser", 
     await composer(page).pressSequentially("/");
     const picker = page.getByRole("listbox", { name: "Commands" });
     await picker.getByRole("option").filter({ hasText: "/menu" }).waitFor();
-    assert.equal(await picker.getByRole("option").count(), 6, "the six slash commands, not the context-menu ones");
+    assert.equal(await picker.getByRole("option").count(), 8, "the slash commands and subcommands, not the context-menu ones");
     const roll = picker.getByRole("option").filter({ hasText: "/roll" });
     assert.match(await roll.textContent(), /Rolls a die for a city.*Interactor/s);
     await composer(page).pressSequentially("ro");
@@ -152,6 +152,17 @@ test("a discord.py bot's commands, components and modals, used in the browser", 
     await pickCommand(page, "slow", "slow").then((f) => f.getByRole("button", { name: "Send /slow" }).click());
     await feed(page).getByText("Interactor is thinking…").waitFor();
     await messages(page, "Done thinking slowly").waitFor();
+
+    // A subcommand: its integer range enforced here, then sent nested.
+    const set = await pickCommand(page, "config s", "config set");
+    await set.getByLabel(/^key/).fill("volume");
+    await set.getByLabel(/^value/).fill("11");
+    await set.getByRole("button", { name: "Send /config set" }).click();
+    await set.getByRole("alert").filter({ hasText: "value: At most 10." }).waitFor();
+    await set.getByLabel(/^value/).fill("7");
+    await set.getByRole("button", { name: "Send /config set" }).click();
+    await messages(page, "Set volume to 7").waitFor();
+    assert.match(said, /CONFIG volume=7/);
 
     // A user command from the member list, a message command from a message's actions.
     const members = page.getByRole("complementary", { name: "Members" });

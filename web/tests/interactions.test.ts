@@ -61,10 +61,12 @@ const quote: AppCommand = { id: "4", application_id: "900", name: "Quote", type:
 const all = [roll, config, wave, quote];
 
 describe("the command picker", () => {
-  it("opens on a leading slash, up to the first space", () => {
+  it("opens on a leading slash, subcommands typed after a space", () => {
     expect(commandQuery("/")).toBe("");
     expect(commandQuery("/Ro")).toBe("ro");
-    expect(commandQuery("/roll 6")).toBeNull();
+    expect(commandQuery("/config s")).toBe("config s");
+    expect(commandQuery("/ nope")).toBeNull();
+    expect(commandQuery("/a\nb")).toBeNull();
     expect(commandQuery("hi /roll")).toBeNull();
     expect(commandQuery("")).toBeNull();
   });
@@ -76,6 +78,8 @@ describe("the command picker", () => {
     expect(filterCommands(all, "s").map((l) => l.label)).toEqual(["config key set", "config show"]);
     expect(filterCommands(all, "RO").map((l) => l.label)).toEqual(["roll"]);
     expect(filterCommands(all, "wave")).toEqual([]);
+    expect(filterCommands(all, "config s").map((l) => l.label)).toEqual(["config show"]);
+    expect(filterCommands(all, "roll 6")).toEqual([]);
   });
 
   it("separates user and message context-menu commands", () => {
@@ -111,6 +115,10 @@ describe("building an invocation", () => {
 
   it("refuses a missing required option, bounds, non-choices, fractions and bad ids", () => {
     expect(buildInvocation(leaf, {}).errors).toEqual({ sides: "Required." });
+    // What a bound number input holds: a number, or null once emptied.
+    expect(buildInvocation(leaf, { sides: null }).errors).toEqual({ sides: "Required." });
+    expect(buildInvocation(leaf, { sides: 101 }).errors.sides).toBe("At most 100.");
+    expect(buildInvocation(leaf, { sides: 6 }).data.options).toEqual([{ name: "sides", type: 4, value: 6 }]);
     expect(buildInvocation(leaf, { sides: "1" }).errors.sides).toBe("At least 2.");
     expect(buildInvocation(leaf, { sides: "101" }).errors.sides).toBe("At most 100.");
     expect(buildInvocation(leaf, { sides: "2.5" }).errors.sides).toBe("Enter a whole number.");

@@ -9,6 +9,7 @@ With discord.app_commands it syncs to the guild (`tree.sync(guild=...)`):
   /feedback → a discord.ui.Modal with a TextInput; the submission is answered
   /card   → a components-v2 message (discord.ui.LayoutView) with a button
   /slow   → defer(), then followup.send
+  /config set key value (a subcommand of a group; value 1..10), /config show
   /ignore → no answer at all (the person must see that the application did not respond)
   "Wave at" (user context menu), "Echo" (message context menu)
 Prints SYNCED once the commands are in place, and one line per interaction.
@@ -148,6 +149,24 @@ async def slow(interaction: discord.Interaction):
 @tree.command(name="ignore", description="Never answers", guild=guild)
 async def ignore(interaction: discord.Interaction):
     say("IGNORED")
+
+
+config = app_commands.Group(name="config", description="Settings", guild_ids=[guild.id])
+
+
+@config.command(name="set", description="Sets a value")
+@app_commands.describe(key="Which setting", value="The new value")
+async def config_set(interaction: discord.Interaction, key: str, value: app_commands.Range[int, 1, 10]):
+    say(f"CONFIG {key}={value}")
+    await interaction.response.send_message(f"Set {key} to {value}", ephemeral=True)
+
+
+@config.command(name="show", description="Shows the settings")
+async def config_show(interaction: discord.Interaction):
+    await interaction.response.send_message("Nothing set", ephemeral=True)
+
+
+tree.add_command(config)
 
 
 @tree.context_menu(name="Wave at", guild=guild)

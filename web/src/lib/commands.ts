@@ -77,10 +77,10 @@ export interface CommandLeaf {
   options: CommandOption[];
 }
 
-/** The query after a leading `/` (up to the first space), or null when the text is not a command. */
+/** The query after a leading `/` (spaces included, for `config set`), or null when the text is not a command. */
 export function commandQuery(text: string): string | null {
-  const m = /^\/(\S*)$/.exec(text);
-  return m ? m[1].toLowerCase() : null;
+  const m = /^\/([^\n]*)$/.exec(text);
+  return m && !m[1].startsWith(" ") ? m[1].toLowerCase() : null;
 }
 
 /** A command's invocable leaves: the command itself, or each (group's) subcommand. */
@@ -139,8 +139,11 @@ export interface CommandData {
   target_id?: string;
 }
 
-/** The form's values: text for most options, "true"/"false" for booleans; "" is unset. */
-export type FormValues = Record<string, string>;
+/** The form's values: text for most options, "true"/"false" for booleans; "" is unset.
+ * (A number input bound with Svelte gives a number, or null when empty.) */
+export type FormValues = Record<string, string | number | null | undefined>;
+
+const text = (v: string | number | null | undefined) => (v === null || v === undefined ? "" : String(v));
 
 export interface Built {
   data: CommandData;
@@ -194,7 +197,7 @@ export function buildInvocation(leaf: CommandLeaf, values: FormValues): Built {
   const errors: Record<string, string> = {};
   const options: SentOption[] = [];
   for (const o of leaf.options) {
-    const raw = values[o.name] ?? "";
+    const raw = text(values[o.name]);
     if (raw.trim() === "") {
       if (o.required) errors[o.name] = "Required.";
       continue;
@@ -214,7 +217,7 @@ export function buildInvocation(leaf: CommandLeaf, values: FormValues): Built {
 export function buildAutocomplete(leaf: CommandLeaf, values: FormValues, focused: string): CommandData {
   const options: SentOption[] = [];
   for (const o of leaf.options) {
-    const raw = values[o.name] ?? "";
+    const raw = text(values[o.name]);
     if (o.name === focused) {
       const partial = o.type === Opt.Integer || o.type === Opt.Number ? raw.trim() : raw;
       options.push({ name: o.name, type: o.type, value: partial, focused: true });
