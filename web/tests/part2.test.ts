@@ -127,7 +127,7 @@ describe("permissions", () => {
     expect(guildSettingsTabs(guildPermissions(g, roles, "100", ["9"]))).toEqual(["members", "bans"]);
     expect(guildSettingsTabs(P.VIEW_AUDIT_LOG)).toEqual(["audit-log"]);
     expect(guildSettingsTabs(P.MANAGE_CHANNELS)).toEqual(["channels"]);
-    const all = ["overview", "channels", "roles", "emojis", "stickers", "members", "bans", "invites", "audit-log"];
+    const all = ["overview", "channels", "roles", "emojis", "stickers", "members", "bans", "invites", "integrations", "audit-log"];
     expect(guildSettingsTabs(guildPermissions(g, roles, "100", ["8"]))).toEqual(all);
     expect(guildSettingsTabs(guildPermissions(g, roles, "999", []))).toEqual(all);
   });

@@ -16,10 +16,12 @@ import type {
   Overwrite,
   Relationship,
   Role,
+  Webhook,
   SearchResults,
   User,
   UserSettings,
 } from "./types";
+import type { CommandIndex } from "./commands";
 
 /** Discord's error body: `{code, message, errors}` with nested `_errors`. */
 export class ApiError extends Error {
@@ -407,6 +409,27 @@ export class Api {
       throw new ApiError(res.status, d.code ?? 0, d.message ?? `${res.status} ${res.statusText}`, d.errors);
     }
     return data as T;
+  }
+
+  /** The commands usable in a channel, with their applications. */
+  commandIndex(channelId: string) {
+    return this.get<CommandIndex>(`/channels/${channelId}/application-command-index`);
+  }
+  /** Uses a command or a component, or submits a modal: 204, the outcome comes over the gateway. */
+  interact(body: Record<string, unknown>) {
+    return this.request<void>("POST", "/interactions", body);
+  }
+  guildWebhooks(guildId: string) {
+    return this.get<Webhook[]>(`/guilds/${guildId}/webhooks`);
+  }
+  createWebhook(channelId: string, name: string) {
+    return this.request<Webhook>("POST", `/channels/${channelId}/webhooks`, { name });
+  }
+  updateWebhook(webhookId: string, body: { name?: string; channel_id?: string }) {
+    return this.request<Webhook>("PATCH", `/webhooks/${webhookId}`, body);
+  }
+  deleteWebhook(webhookId: string) {
+    return this.request<void>("DELETE", `/webhooks/${webhookId}`);
   }
 
   auditLog(guildId: string) {

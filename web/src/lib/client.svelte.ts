@@ -5,6 +5,7 @@ import { Api } from "./api";
 import { GatewayClient } from "./gateway";
 import { ChatState, cmpId } from "./state.svelte";
 import { VoiceConnection } from "./voice.svelte";
+import { newNonce, type CommandIndex } from "./commands";
 
 const TOKEN_KEY = "fussioncord.token";
 
@@ -88,6 +89,48 @@ class Client {
     const ch = await this.api.openDm(userId);
     this.state.dispatch("CHANNEL_CREATE", ch);
     return ch.id;
+  }
+
+  /** channel id → its command index, as last fetched. */
+  commands = $state<Record<string, CommandIndex>>({});
+
+  /** Fetches the commands usable in a channel (again each time: bots sync theirs at any time). */
+  async loadCommands(channelId: string): Promise<CommandIndex> {
+    const index = await this.api.commandIndex(channelId);
+    this.commands[channelId] = index;
+    return index;
+  }
+
+  /**
+   * Sends an interaction (2 command, 3 component, 4 autocomplete, 5 modal
+   * submit) from this page's gateway session; its outcome comes over the
+   * gateway by the returned nonce. Autocomplete requests are not tracked.
+   */
+  async interact(
+    type: 2 | 3 | 4 | 5,
+    at: { channelId: string; guildId?: string; applicationId: string; messageId?: string },
+    data: object,
+    label: string,
+    nonce = newNonce(),
+  ): Promise<string> {
+    const body = {
+      type,
+      application_id: at.applicationId,
+      ...(at.guildId ? { guild_id: at.guildId } : {}),
+      channel_id: at.channelId,
+      ...(at.messageId ? { message_id: at.messageId } : {}),
+      session_id: this.gateway?.sessionId ?? undefined,
+      nonce,
+      data,
+    };
+    if (type !== 4) this.state.interactionSent(nonce, at.channelId, label);
+    try {
+      await this.api.interact(body);
+    } catch (e) {
+      delete this.state.interactions[nonce];
+      throw e;
+    }
+    return nonce;
   }
 
   /** Opens the gateway (once READY arrives the stores are filled). */

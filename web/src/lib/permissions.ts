@@ -26,6 +26,7 @@ export const P = {
   DEAFEN_MEMBERS: 1n << 23n,
   MOVE_MEMBERS: 1n << 24n,
   MANAGE_ROLES: 1n << 28n,
+  MANAGE_WEBHOOKS: 1n << 29n,
   MANAGE_GUILD_EXPRESSIONS: 1n << 30n,
   CREATE_GUILD_EXPRESSIONS: 1n << 43n,
   MODERATE_MEMBERS: 1n << 40n,
@@ -126,6 +127,7 @@ export type GuildSettingsTab =
   | "members"
   | "bans"
   | "invites"
+  | "integrations"
   | "audit-log";
 
 /** Which server settings tabs someone with `perms` sees (none: no "Server settings" entry). */
@@ -139,6 +141,7 @@ export function guildSettingsTabs(perms: bigint): GuildSettingsTab[] {
   if (has(P.KICK_MEMBERS) || has(P.BAN_MEMBERS) || has(P.MANAGE_ROLES) || has(P.MODERATE_MEMBERS)) tabs.push("members");
   if (has(P.BAN_MEMBERS)) tabs.push("bans");
   if (has(P.MANAGE_GUILD)) tabs.push("invites");
+  if (has(P.MANAGE_WEBHOOKS)) tabs.push("integrations");
   if (has(P.VIEW_AUDIT_LOG)) tabs.push("audit-log");
   return tabs;
 }

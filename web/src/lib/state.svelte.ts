@@ -21,6 +21,8 @@ import type {
   UserSettings,
 } from "./types";
 import { channelPermissions, guildPermissions } from "./permissions";
+import type { CommandChoice } from "./commands";
+import type { Component } from "./components";
 import type { GatewayStatus } from "./gateway";
 
 /** Typing lasts 10 s after TYPING_START unless the user sends or types again. */
@@ -45,6 +47,29 @@ export interface GuildInfo {
 export function cmpId(a: string, b: string): number {
   if (a.length !== b.length) return a.length - b.length;
   return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** A command or component I used, until its application answers (or does not). */
+export interface PendingInteraction {
+  nonce: string;
+  /** Set by INTERACTION_CREATE. */
+  id?: string;
+  channelId: string;
+  /** `/roll`, `Wave at`, or the button's label, for the notice. */
+  label: string;
+  status: "sent" | "failed";
+}
+
+/** INTERACTION_MODAL_CREATE: a modal an application opened for me. */
+export interface ModalRequest {
+  id: string;
+  nonce?: string;
+  channel_id: string;
+  guild_id?: string;
+  application_id: string;
+  custom_id: string;
+  title: string;
+  components: Component[];
 }
 
 export class ChatState {
@@ -82,6 +107,15 @@ export class ChatState {
   emojis = $state<Record<string, Emoji[]>>({});
   /** guild id → its stickers (GUILD_CREATE, GUILD_STICKERS_UPDATE). */
   stickers = $state<Record<string, Sticker[]>>({});
+
+  /** nonce → my interactions in flight or failed (shown in their channel until dismissed). */
+  interactions = $state<Record<string, PendingInteraction>>({});
+  /** The choices an application suggested for the autocomplete request with this nonce. */
+  autocomplete = $state<{ nonce: string; choices: CommandChoice[] } | null>(null);
+  /** The modal on screen, if an application opened one. */
+  modal = $state<ModalRequest | null>(null);
+  /** guild id → bumped on WEBHOOKS_UPDATE, so the integrations tab reloads. */
+  webhooksVersion = $state<Record<string, number>>({});
 
   constructor(private readonly now: () => number = Date.now) {}
 
@@ -314,7 +348,53 @@ export class ChatState {
       case "VOICE_SERVER_UPDATE":
         this.voiceServer = d as VoiceServer;
         return;
+      case "INTERACTION_CREATE": {
+        const p = this.interactions[d.nonce];
+        if (p) p.id = d.id;
+        return;
+      }
+      case "INTERACTION_SUCCESS":
+        if (this.interactionBy(d)) delete this.interactions[this.interactionBy(d)!.nonce];
+        return;
+      case "INTERACTION_FAILURE": {
+        const p = this.interactionBy(d);
+        if (p) p.status = "failed";
+        return;
+      }
+      case "APPLICATION_COMMAND_AUTOCOMPLETE_RESPONSE":
+        if (this.autocomplete?.nonce === d.nonce) this.autocomplete = { nonce: d.nonce, choices: d.choices ?? [] };
+        return;
+      case "INTERACTION_MODAL_CREATE": {
+        const p = this.interactionBy(d);
+        if (p) delete this.interactions[p.nonce];
+        this.modal = d as ModalRequest;
+        return;
+      }
+      case "WEBHOOKS_UPDATE":
+        this.webhooksVersion[d.guild_id] = (this.webhooksVersion[d.guild_id] ?? 0) + 1;
+        return;
     }
+  }
+
+  /** Records an interaction I am about to send, so its outcome can be shown. */
+  interactionSent(nonce: string, channelId: string, label: string) {
+    this.interactions[nonce] = { nonce, channelId, label, status: "sent" };
+  }
+
+  /** My interactions in a channel still waiting or failed, oldest first. */
+  channelInteractions(channelId: string): PendingInteraction[] {
+    return Object.values(this.interactions)
+      .filter((p) => p.channelId === channelId)
+      .sort((a, b) => cmpId(a.nonce, b.nonce));
+  }
+
+  private interactionBy(d: { id?: string; nonce?: string }): PendingInteraction | undefined {
+    return (d.nonce ? this.interactions[d.nonce] : undefined) ?? Object.values(this.interactions).find((p) => d.id && p.id === d.id);
+  }
+
+  /** Removes a message from this page only (an ephemeral answer dismissed). */
+  dismiss(channelId: string, id: string) {
+    this.removeMessages(channelId, [id]);
   }
 
   private voiceStateUpdate(v: VoiceState) {
@@ -356,6 +436,9 @@ export class ChatState {
     this.voiceServer = null;
     this.emojis = {};
     this.stickers = {};
+    this.interactions = {};
+    this.autocomplete = null;
+    this.modal = null;
     // A new session may have missed anything: history is fetched again.
     this.messages = {};
     this.typing = {};
@@ -439,7 +522,9 @@ export class ChatState {
     this.users[m.author.id] ??= m.author;
     if (m.guild_id && m.member) this.memberUpsert(m.guild_id, { ...m.member, user: m.author });
     const c = this.channels[m.channel_id];
-    if (c && (!c.last_message_id || cmpId(m.id, c.last_message_id) > 0)) c.last_message_id = m.id;
+    // An ephemeral answer is not in the channel's history: nothing to read or ack.
+    const ephemeral = ((m.flags ?? 0) & 64) !== 0;
+    if (c && !ephemeral && (!c.last_message_id || cmpId(m.id, c.last_message_id) > 0)) c.last_message_id = m.id;
     const typing = this.typing[m.channel_id];
     if (typing) delete typing[m.author.id];
     this.insertMessages(m.channel_id, [m]);

@@ -1,6 +1,8 @@
 // Wire shapes as the server sends them (Discord's v10 JSON), only the fields
 // the client reads. Ids are snowflake strings.
 
+import type { Component } from "./components";
+
 export interface User {
   id: string;
   username: string;
@@ -179,6 +181,13 @@ export interface Message {
   sticker_items?: StickerItem[];
   flags?: number;
   nonce?: string | number | null;
+  /** Buttons, selects and (with IS_COMPONENTS_V2) layout components. */
+  components?: Component[];
+  /** Set on webhooks' messages and on interaction answers. */
+  webhook_id?: string;
+  application_id?: string;
+  /** On an interaction's answer: who used which command. */
+  interaction_metadata?: { id: string; type: number; name?: string; user: User; target_user?: User };
 }
 
 export interface EmbedMedia {
@@ -288,4 +297,17 @@ export interface AuditLogEntry {
 export interface AuditLog {
   audit_log_entries: AuditLogEntry[];
   users?: User[];
+}
+
+/** A guild's webhook (`GET /guilds/{id}/webhooks`); `token` only for incoming ones. */
+export interface Webhook {
+  id: string;
+  type: number;
+  guild_id?: string | null;
+  channel_id: string | null;
+  name: string | null;
+  avatar?: string | null;
+  token?: string;
+  user?: User;
+  application_id?: string | null;
 }
