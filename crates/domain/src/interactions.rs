@@ -58,6 +58,9 @@ struct Made {
     ephemeral: bool,
 }
 
+/// An interaction, as kept here; requests work on a copy taken out of the
+/// lock.
+#[derive(Clone)]
 struct Entry {
     id: InteractionId,
     token: String,
@@ -168,14 +171,14 @@ impl Interactions {
     }
 
     /// The interaction `id` if `token` is its token and it still answers.
-    fn check(&self, id: InteractionId, token: &str) -> Result<Handle> {
+    fn check(&self, id: InteractionId, token: &str) -> Result<Entry> {
         let mut r = self.lock();
         r.sweep(Instant::now());
         let e = r.by_id.get(&id).ok_or_else(Error::unknown_interaction)?;
         if !auth::constant_time_eq(e.token.as_bytes(), token.as_bytes()) {
             return Err(Error::unknown_interaction());
         }
-        Ok(Handle::of(e))
+        Ok(e.clone())
     }
 
     /// The interaction behind a webhook URL of `application` with `token`.
@@ -189,43 +192,7 @@ impl Interactions {
     }
 }
 
-/// What a request needs of an entry, copied out of the lock.
-#[derive(Clone)]
-struct Handle {
-    id: InteractionId,
-    application: UserId,
-    kind: u8,
-    invoker: UserId,
-    channel: ChannelId,
-    guild: Option<GuildId>,
-    nonce: Option<String>,
-    stage: Stage,
-    source: Option<Made>,
-    original: Option<Made>,
-    followups: Vec<Made>,
-    metadata: Value,
-    answer_kind: u8,
-}
-
-impl Handle {
-    fn of(e: &Entry) -> Self {
-        Self {
-            id: e.id,
-            application: e.application,
-            kind: e.kind,
-            invoker: e.invoker,
-            channel: e.channel,
-            guild: e.guild,
-            nonce: e.nonce.clone(),
-            stage: e.stage,
-            source: e.source,
-            original: e.original,
-            followups: e.followups.clone(),
-            metadata: e.metadata.clone(),
-            answer_kind: e.answer_kind,
-        }
-    }
-
+impl Entry {
     fn notice(&self) -> InteractionNotice {
         InteractionNotice { id: self.id, nonce: self.nonce.clone() }
     }
@@ -744,7 +711,7 @@ fn parse<T: serde::de::DeserializeOwned + Default>(data: Option<Value>) -> Resul
 
 async fn answer(
     ctx: &Domain,
-    h: &Handle,
+    h: &Entry,
     body: Callback,
     files: Option<(Vec<crate::files::StoredFile>, crate::files::Cleanup)>,
 ) -> Result<(u8, Option<Message>)> {
@@ -845,7 +812,7 @@ async fn answer(
 
 /// An answer posted as the application's bot: stored, or with EPHEMERAL
 /// shown to the invoker alone and kept here.
-async fn post(ctx: &Domain, h: &Handle, bot: &UserRow, draft: Draft, loading: bool) -> Result<Message> {
+async fn post(ctx: &Domain, h: &Entry, bot: &UserRow, draft: Draft, loading: bool) -> Result<Message> {
     let post = InteractionPost {
         bot,
         channel: h.channel,
@@ -870,7 +837,7 @@ async fn post(ctx: &Domain, h: &Handle, bot: &UserRow, draft: Draft, loading: bo
 }
 
 /// Edits one of the interaction's messages (or its component's message).
-async fn edit_made(ctx: &Domain, h: &Handle, bot: &UserRow, made: Made, edit: Edit) -> Result<Message> {
+async fn edit_made(ctx: &Domain, h: &Entry, bot: &UserRow, made: Made, edit: Edit) -> Result<Message> {
     if !made.ephemeral {
         return messages::edit_as_application(ctx, bot, h.channel, made.id, h.invoker, edit).await;
     }
@@ -911,7 +878,7 @@ async fn edit_made(ctx: &Domain, h: &Handle, bot: &UserRow, made: Made, edit: Ed
 
 /// Which of the interaction's messages a webhook path names: `@original`
 /// or one it made.
-fn named(h: &Handle, raw: &str) -> Result<Made> {
+fn named(h: &Entry, raw: &str) -> Result<Made> {
     if raw == "@original" {
         return h.original.ok_or_else(Error::unknown_message);
     }
@@ -925,11 +892,11 @@ fn named(h: &Handle, raw: &str) -> Result<Made> {
         .ok_or_else(Error::unknown_message)
 }
 
-fn answered(ctx: &Domain, id: InteractionId) -> Result<Handle> {
+fn answered(ctx: &Domain, id: InteractionId) -> Result<Entry> {
     let r = ctx.interactions.lock();
     let e = r.by_id.get(&id).ok_or_else(Error::unknown_webhook)?;
     match e.stage {
-        Stage::Answered => Ok(Handle::of(e)),
+        Stage::Answered => Ok(e.clone()),
         // Discord: a follow-up before the first answer names no webhook yet.
         Stage::Pending => Err(Error::unknown_webhook()),
         Stage::Failed => Err(Error::unknown_webhook()),
@@ -959,7 +926,7 @@ pub async fn follow_up(ctx: &Domain, id: InteractionId, draft: Draft) -> Result<
 }
 
 /// Whether the interaction's first answer is a deferred one not yet filled.
-async fn still_loading(ctx: &Domain, h: &Handle, made: Made) -> Result<bool> {
+async fn still_loading(ctx: &Domain, h: &Entry, made: Made) -> Result<bool> {
     let flags = if made.ephemeral {
         ctx.interactions.lock().ephemeral.get(&made.id).map(|e| e.message.flags as u64)
     } else {
@@ -1036,7 +1003,7 @@ pub async fn follow_up_target(ctx: &Domain, id: InteractionId) -> Result<UploadT
     upload_target_of(ctx, &h).await
 }
 
-async fn upload_target_of(ctx: &Domain, h: &Handle) -> Result<UploadTarget> {
+async fn upload_target_of(ctx: &Domain, h: &Entry) -> Result<UploadTarget> {
     let bot = ctx.store.user(h.application).await?.ok_or_else(Error::unknown_application)?;
     let access = access::answer_channel(ctx, &bot, h.channel, h.invoker).await?;
     Ok(UploadTarget { poster: bot.id, access })

@@ -568,6 +568,14 @@ fn authed_routes() -> Vec<Route> {
         route(M::GET, "/webhooks/{webhook}", None),
         route(M::PATCH, "/webhooks/{webhook}", Some(r#"{"name":"Hook"}"#)),
         route(M::DELETE, "/webhooks/{webhook}", None),
+        route(M::GET, "/channels/{channel}/application-command-index", None),
+        route(
+            M::POST,
+            "/interactions",
+            Some(
+                r#"{"type":3,"application_id":"{app}","channel_id":"{channel}","message_id":"{message}","data":{"component_type":2,"custom_id":"x"}}"#,
+            ),
+        ),
         route(M::GET, "/channels/{channel}/messages", None),
         route(M::POST, "/channels/{channel}/messages", Some(r#"{"content":"hello"}"#)),
         route(M::POST, "/channels/{channel}/messages/bulk-delete", Some(r#"{"messages":["{message}","{message2}"]}"#)),
@@ -978,6 +986,7 @@ fn body_routes() -> Vec<BodyRoute> {
         r(M::POST, "/webhooks/{webhook}/{token}", "content", r#""fine""#, false),
         r(M::POST, "/webhooks/{webhook}/{token}/slack", "text", r#""fine""#, false),
         r(M::POST, "/webhooks/{webhook}/{token}/github", "zen", r#""fine""#, false),
+        r(M::POST, "/interactions", "type", "3", true),
     ]
 }
 
