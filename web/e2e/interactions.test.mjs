@@ -288,7 +288,7 @@ test("a discord.js bot's autocomplete, ephemeral button, modal and deferred repl
       stdio: ["ignore", "pipe", "inherit"],
     });
     jsBot.stdout.on("data", (d) => (said += d));
-    await eventually(() => said.includes("SET 3"), `discord.js set its 3 commands (said: ${JSON.stringify(said)})`, 60_000);
+    await eventually(() => said.includes("SET 4"), `discord.js set its 4 commands (said: ${JSON.stringify(said)})`, 60_000);
 
     await page.goto(`/channels/${guild.id}/${general}`);
     await composer(page).waitFor();
@@ -313,6 +313,13 @@ test("a discord.js bot's autocomplete, ephemeral button, modal and deferred repl
     await dialog.getByLabel(/Favourite colour/).fill("teal");
     await dialog.getByRole("button", { name: "Submit" }).click();
     await messages(page, "So it is teal").waitFor();
+
+    // An attachment option: the file is uploaded ahead, and the bot reads it.
+    const scan = await pickCommand(page, "sc", "scan");
+    await scan.getByLabel(/^file/).setInputFiles({ name: "notes.txt", mimeType: "text/plain", buffer: Buffer.from("hello there\n") });
+    await scan.getByText("Uploaded").waitFor();
+    await scan.getByRole("button", { name: "Send /scan" }).click();
+    await messages(page, "notes.txt: 12 bytes, says hello there").waitFor();
 
     // deferReply → thinking; editReply → the same message answers.
     await pickCommand(page, "lat", "later").then((f) => f.getByRole("button", { name: "Send /later" }).click());

@@ -22,6 +22,10 @@ use crate::commands::unknown_command;
 use crate::components::kind as component;
 use crate::{render, Domain, Error, FormErrors, Result};
 
+/// How long an interaction's token answers (Discord's 15 minutes), and so
+/// how long the files of its attachment options are kept.
+pub const TOKEN_LIFETIME: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
 /// The context a channel is for commands: 0 a guild, 1 the bot's DM, 2 any
 /// other private channel.
 fn context_of(access: &ChannelAccess, bot: UserId) -> u8 {
@@ -116,11 +120,86 @@ pub(crate) async fn command_data(
         _ => return Err(unknown_command()),
     }
     errors.finish()?;
-    let resolved = refs.resolve(ctx, user, access).await?;
+    let mut resolved = refs.resolve(ctx, user, access).await?;
+    if !refs.attachments.is_empty() {
+        let files = attachment_options(ctx, user, access, data, &refs.attachments, &mut out).await?;
+        resolved["attachments"] = files;
+    }
     if resolved.as_object().is_some_and(|o| !o.is_empty()) {
         out["resolved"] = resolved;
     }
     Ok((out, row.name, row.kind))
+}
+
+/// The files of attachment options: uploaded ahead by the person (as a
+/// message's files are), claimed now into the channel's attachments, kept
+/// for the interaction's token lifetime. The options' values become the
+/// files' ids, as `resolved.attachments` names them.
+async fn attachment_options(
+    ctx: &Domain,
+    user: &UserRow,
+    access: &ChannelAccess,
+    data: &Value,
+    named: &[String],
+    out: &mut Value,
+) -> Result<Value> {
+    let refs: Vec<crate::files::AttachmentRef> = match data.get("attachments") {
+        Some(v) => serde_json::from_value(v.clone())
+            .map_err(|_| Error::field("data.attachments", "BASE_TYPE_BAD_TYPE", "Must be a list of attachments."))?,
+        None => Vec::new(),
+    };
+    let ref_id = |r: &crate::files::AttachmentRef| match &r.id {
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(Value::Number(n)) => Some(n.to_string()),
+        _ => None,
+    };
+    // Only the files an option names, each once.
+    let wanted: Vec<crate::files::AttachmentRef> =
+        refs.into_iter().filter(|r| ref_id(r).is_some_and(|id| named.contains(&id))).collect();
+    if wanted.len() != named.len() {
+        return Err(Error::field(
+            "data.attachments",
+            "APPLICATION_COMMAND_OPTION_ATTACHMENT_MISSING",
+            "An attachment option names no uploaded file.",
+        ));
+    }
+    let mut errors = FormErrors::default();
+    let (_, claims) = crate::files::attachments_for_send(Some(&wanted), &[], &mut errors)?;
+    errors.finish()?;
+    if claims.len() != wanted.len() {
+        return Err(Error::field(
+            "data.attachments",
+            "APPLICATION_COMMAND_OPTION_ATTACHMENT_MISSING",
+            "Attachments are uploaded ahead.",
+        ));
+    }
+    crate::files::require_attach(access)?;
+    let mut cleanup = crate::files::Cleanup::new(ctx.media.clone());
+    let rows = crate::files::take_claims(ctx, access.channel.id, user.id, &claims, &mut cleanup).await?;
+    let due = model::Timestamp::now().unix_ms() + TOKEN_LIFETIME.as_millis() as i64;
+    crate::files::forget_at(ctx, access.channel.id, &rows, due).await?;
+    cleanup.keep(|_| true);
+    // Each option's value becomes its file's id.
+    let by_ref: Vec<(String, String)> =
+        wanted.iter().zip(&rows).filter_map(|(r, row)| Some((ref_id(r)?, row.id.to_string()))).collect();
+    rename_values(out.get_mut("options"), &by_ref);
+    let mut files = Map::new();
+    for a in render::loose_attachments(&ctx.media, access.channel.id, rows) {
+        files.insert(a.id.to_string(), serde_json::to_value(a).map_err(Error::internal)?);
+    }
+    Ok(Value::Object(files))
+}
+
+/// Replaces attachment options' values (the body's ids) with the files' ids.
+fn rename_values(options: Option<&mut Value>, by_ref: &[(String, String)]) {
+    for o in options.and_then(Value::as_array_mut).into_iter().flatten() {
+        if o["type"] == json!(option_kind::ATTACHMENT) {
+            if let Some((_, id)) = by_ref.iter().find(|(r, _)| o["value"].as_str() == Some(r.as_str())) {
+                o["value"] = json!(id);
+            }
+        }
+        rename_values(o.get_mut("options"), by_ref);
+    }
 }
 
 /// The ids a use names, by what they name.
@@ -131,6 +210,8 @@ struct Refs {
     mentionables: Vec<String>,
     channels: Vec<String>,
     messages: Vec<String>,
+    /// Attachment options' values: ids of the body's `attachments`.
+    attachments: Vec<String>,
 }
 
 impl Refs {
@@ -347,7 +428,18 @@ fn check_value(
             }
             Some(value.clone())
         }
-        _ => bad(errors, "APPLICATION_COMMAND_OPTION_TYPE_UNSUPPORTED", "Attachments cannot be given here yet."),
+        option_kind::ATTACHMENT => {
+            // The id of one of the body's `attachments`, uploaded ahead.
+            let id = value.as_str().map(str::to_owned).or_else(|| value.as_u64().map(|n| n.to_string()));
+            match id {
+                Some(id) => {
+                    refs.attachments.push(id.clone());
+                    Some(json!(id))
+                }
+                None => bad(errors, "BASE_TYPE_BAD_TYPE", "Must name one of the attachments."),
+            }
+        }
+        _ => bad(errors, "APPLICATION_COMMAND_OPTION_TYPE_UNSUPPORTED", "Unknown option type."),
     }
 }
 

@@ -477,6 +477,17 @@ pub async fn forget(ctx: &Domain, channel: ChannelId, gone: &[AttachmentRow]) {
     }
 }
 
+/// Files an interaction carried (its attachment options): no message names
+/// them, so they are queued for deletion when the interaction's token
+/// ends, like Discord's ephemeral attachments.
+pub async fn forget_at(ctx: &Domain, channel: ChannelId, files: &[AttachmentRow], due_at: i64) -> Result<()> {
+    let targets: Vec<String> = files.iter().map(|a| Gone::Attachment(channel, a.id).target()).collect();
+    if !targets.is_empty() {
+        ctx.store.queue_deletions(&targets, due_at).await?;
+    }
+    Ok(())
+}
+
 /// Deletes, in the background, the files of channels that no longer exist
 /// (a deleted channel or guild): no row names them any more.
 pub fn forget_channels(ctx: &Domain, channels: Vec<ChannelId>) {

@@ -36,7 +36,7 @@ use crate::{access, render, Domain, Error, FormErrors, Result};
 pub type InteractionId = Id<InteractionMarker>;
 
 /// How long a token answers (Discord's 15 minutes).
-pub const TOKEN_LIFETIME: Duration = Duration::from_secs(15 * 60);
+pub use crate::command_use::TOKEN_LIFETIME;
 /// How long an application has for its first answer.
 pub const DEADLINE: Duration = Duration::from_secs(3);
 

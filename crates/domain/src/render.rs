@@ -591,6 +591,14 @@ pub fn webhook(w: &store::WebhookRow, creator: Option<&UserRow>, full: bool) -> 
     }
 }
 
+/// Files of `channel` that no message names (an interaction's attachment
+/// options) as Discord's attachment objects.
+pub fn loose_attachments(media: &media::Media, channel: ChannelId, files: Vec<AttachmentRow>) -> Vec<Attachment> {
+    let mut row = MessageRow::plain(channel, store::MessageId::new(1), UserId::new(1), String::new(), 0);
+    row.attachments = files;
+    attachments(media, &row)
+}
+
 /// A message's files as Discord's attachment objects, each with a URL
 /// signed now.
 fn attachments(media: &media::Media, m: &MessageRow) -> Vec<Attachment> {

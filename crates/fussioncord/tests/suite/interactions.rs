@@ -526,3 +526,44 @@ async fn slash_commands_are_listed_checked_and_delivered_with_autocomplete() {
     let wave = saying(&mut w.other_gw, "MESSAGE_CREATE", "👋").await;
     assert_eq!(wave["d"]["type"], 23);
 }
+
+#[tokio::test]
+async fn attachment_options_carry_files_uploaded_ahead() {
+    let mut w = world().await;
+    let path = format!("/applications/{}/guilds/{}/commands", w.bot.id, w.guild);
+    let scan = json!({"name": "scan", "description": "Scans a file", "options": [
+        {"type": 11, "name": "file", "description": "The file", "required": true}]});
+    let (status, made) = w.app.post(&path, &w.bot.token, scan).await;
+    assert!(status.is_success(), "{made}");
+    let (status, body) = w
+        .app
+        .post(
+            &format!("/channels/{}/attachments", w.channel),
+            &w.person.token,
+            json!({"files": [{"id": "0", "filename": "report.txt", "file_size": 12}]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let up = body["attachments"][0].clone();
+    let res = w.app.client.put(up["upload_url"].as_str().unwrap()).body("hello, bot!\n").send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let data = |uploaded: &Value| {
+        json!({"id": made["id"], "name": "scan", "type": 1, "options": [{"name": "file", "type": 11, "value": "0"}],
+               "attachments": [{"id": "0", "filename": "report.txt", "uploaded_filename": uploaded}]})
+    };
+    // A file never uploaded is refused; the uploaded one reaches the bot.
+    let (status, body) = w.invoke(&w.person, 2, data(&json!("123/nothing.txt"))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (status, body) = w.invoke(&w.person, 2, data(&up["upload_filename"])).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    let i = w.received().await;
+    let id = i["data"]["options"][0]["value"].as_str().unwrap().to_owned();
+    let file = &i["data"]["resolved"]["attachments"][&id];
+    assert_eq!(file["filename"], "report.txt", "{i}");
+    assert_eq!(file["size"], 12);
+    let bytes = w.app.client.get(file["url"].as_str().unwrap()).send().await.unwrap().text().await.unwrap();
+    assert_eq!(bytes, "hello, bot!\n");
+    // Claimed once: the same upload cannot be used again.
+    let (status, _) = w.invoke(&w.person, 2, data(&up["upload_filename"])).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}

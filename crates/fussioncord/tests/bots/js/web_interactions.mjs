@@ -8,6 +8,7 @@
 //   /greet who:<autocomplete>  → an ephemeral reply with a button; the click updates it
 //   /ask                       → a modal (ModalBuilder, TextInputBuilder); the submission is answered
 //   /later                     → deferReply(), then editReply()
+//   /scan file:<attachment>    → reads the file from its URL and answers with its size and text
 // Prints SET <n> once they are in place, and one line per interaction.
 
 import {
@@ -40,6 +41,11 @@ client.once(Events.ClientReady, async () => {
       },
       { name: 'ask', description: 'Asks a question' },
       { name: 'later', description: 'Answers later' },
+      {
+        name: 'scan',
+        description: 'Reads a file',
+        options: [{ type: ApplicationCommandOptionType.Attachment, name: 'file', description: 'The file', required: true }],
+      },
     ],
     guildId,
   );
@@ -72,6 +78,11 @@ client.on(Events.InteractionCreate, async (interaction) => {
       const colour = interaction.fields.getTextInputValue('colour');
       say(`ANSWERED ${colour}`);
       await interaction.reply({ content: `So it is ${colour}` });
+    } else if (interaction.isChatInputCommand() && interaction.commandName === 'scan') {
+      const file = interaction.options.getAttachment('file');
+      const text = await (await fetch(file.url)).text();
+      say(`SCANNED ${file.name}`);
+      await interaction.reply({ content: `${file.name}: ${file.size} bytes, says ${text.trim()}` });
     } else if (interaction.isChatInputCommand() && interaction.commandName === 'later') {
       await interaction.deferReply();
       await new Promise((r) => setTimeout(r, 1500));
