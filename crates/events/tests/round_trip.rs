@@ -366,7 +366,37 @@ fn samples() -> Vec<Sample> {
             }),
         ),
         sample("VOICE_SERVER_UPDATE", json!({ "token": "f00d", "guild_id": GUILD, "endpoint": "127.0.0.1:8443" })),
+        sample("WEBHOOKS_UPDATE", json!({ "guild_id": GUILD, "channel_id": TEXT })),
+        sample("INTERACTION_CREATE", interaction()),
+        sample("INTERACTION_SUCCESS", json!({ "id": MSG, "nonce": "n-1" })),
+        sample("INTERACTION_FAILURE", json!({ "id": MSG, "nonce": null })),
+        sample(
+            "INTERACTION_MODAL_CREATE",
+            json!({
+                "id": MSG, "nonce": "n-2", "channel_id": TEXT, "application_id": BEA, "custom_id": "feedback",
+                "title": "Tell us", "components": [{"type": 1, "id": 1, "components": [
+                    {"type": 4, "id": 2, "custom_id": "what", "style": 2, "label": "What", "required": true}]}],
+            }),
+        ),
+        sample(
+            "APPLICATION_COMMAND_AUTOCOMPLETE_RESPONSE",
+            json!({ "nonce": "n-3", "choices": [{"name": "Paris", "value": "paris"}] }),
+        ),
     ]
+}
+
+/// A person's click on a bot's button, as the bot receives it.
+fn interaction() -> Value {
+    let mut member = member(Some(user(ADA, "ada")));
+    member["permissions"] = json!("2147483647");
+    json!({
+        "id": MSG, "application_id": BEA, "type": 3,
+        "data": {"custom_id": "yes", "component_type": 2, "id": 2},
+        "guild_id": GUILD, "guild": {"id": GUILD, "locale": "en-US", "features": []},
+        "channel_id": TEXT, "channel": text_channel(), "member": member, "token": "aW50ZXJhY3Rpb24", "version": 1,
+        "app_permissions": "3072", "locale": "en-US", "guild_locale": "en-US", "entitlements": [],
+        "authorizing_integration_owners": {"0": GUILD}, "context": 0, "attachment_size_limit": 26214400,
+    })
 }
 
 /// The same events where they happen outside a guild: in a DM, or between
@@ -611,6 +641,13 @@ fn guild_intent(name: &str) -> u64 {
         "PRESENCE_UPDATE" => intents::GUILD_PRESENCES,
         "VOICE_STATE_UPDATE" => intents::GUILD_VOICE_STATES,
         "VOICE_SERVER_UPDATE" => 0,
+        "WEBHOOKS_UPDATE" => intents::GUILD_WEBHOOKS,
+        // Interactions need no intent, nor do the invoker's notices.
+        "INTERACTION_CREATE"
+        | "INTERACTION_SUCCESS"
+        | "INTERACTION_FAILURE"
+        | "INTERACTION_MODAL_CREATE"
+        | "APPLICATION_COMMAND_AUTOCOMPLETE_RESPONSE" => 0,
         // A user's own events reach every session.
         "RELATIONSHIP_ADD" | "RELATIONSHIP_REMOVE" | "MESSAGE_ACK" | "USER_SETTINGS_UPDATE" | "USER_UPDATE" => 0,
         other => panic!("no expected intent for {other}"),
