@@ -539,6 +539,11 @@ pub struct Subscription {
 }
 
 impl Subscription {
+    /// A subscription fed by another bus (a cluster's) through `rx`.
+    pub fn new(rx: mpsc::UnboundedReceiver<Arc<Event>>) -> Self {
+        Self { rx }
+    }
+
     pub async fn recv(&mut self) -> Option<Arc<Event>> {
         self.rx.recv().await
     }

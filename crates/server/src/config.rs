@@ -48,6 +48,10 @@ pub struct Config {
     /// the domain crate defines them.
     #[serde(default)]
     pub interactions: domain::interactions::InteractionsConfig,
+    /// Several nodes: the NATS JetStream event bus, as the cluster crate
+    /// defines it. Unset, one node's events stay in its process.
+    #[serde(default)]
+    pub cluster: cluster::ClusterConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -170,6 +174,7 @@ impl Default for Config {
             voice: voice::VoiceConfig::default(),
             unfurl: unfurl::UnfurlConfig::default(),
             interactions: domain::interactions::InteractionsConfig::default(),
+            cluster: cluster::ClusterConfig::default(),
         }
     }
 }

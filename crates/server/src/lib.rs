@@ -114,7 +114,11 @@ pub async fn start_with_classifier(
     })?;
     let limiter = config.ratelimit.open().await.context("opening the rate limiter")?;
     let shared: Arc<dyn store::Store> = Arc::new(store.clone());
-    let bus: Arc<dyn events::EventBus> = Arc::new(events::LocalBus::new());
+    let bus: Arc<dyn events::EventBus> = if config.cluster.enabled() {
+        Arc::new(cluster::NatsBus::connect(&config.cluster).await.map_err(anyhow::Error::msg).context("[cluster]")?)
+    } else {
+        Arc::new(events::LocalBus::new())
+    };
     let gw = &config.gateway;
     let sessions = gateway::SessionRuntime::new(gw.worker_threads).context("starting the gateway's runtime")?;
     let hub = gateway::Hub::new(

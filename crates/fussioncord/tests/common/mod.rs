@@ -42,17 +42,21 @@ pub fn backend() -> String {
 pub async fn fresh_database() -> Option<String> {
     match backend().as_str() {
         "sqlite" => None,
-        "postgres" => {
-            let admin = std::env::var("TEST_DATABASE_URL")
-                .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-            let name = format!("fc_test_{:016x}", rand::random::<u64>());
-            let mut conn = sqlx::PgConnection::connect(&admin).await.expect("connect to PostgreSQL (is it running?)");
-            sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.expect("create test database");
-            let (prefix, _) = admin.rsplit_once('/').expect("database URL has a path");
-            Some(format!("{prefix}/{name}"))
-        }
+        "postgres" => Some(fresh_postgres().await),
         other => panic!("TEST_STORE must be sqlite or postgres, not {other:?}"),
     }
+}
+
+/// A new, empty PostgreSQL database (for tests that need one whatever
+/// `TEST_STORE` says: several nodes share it).
+pub async fn fresh_postgres() -> String {
+    let admin =
+        std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let name = format!("fc_test_{:016x}", rand::random::<u64>());
+    let mut conn = sqlx::PgConnection::connect(&admin).await.expect("connect to PostgreSQL (is it running?)");
+    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.expect("create test database");
+    let (prefix, _) = admin.rsplit_once('/').expect("database URL has a path");
+    format!("{prefix}/{name}")
 }
 
 /// The `fussioncord` binary itself, with cheap password hashing, warnings

@@ -23,6 +23,7 @@ mod api;
 mod attachments;
 mod automod;
 mod bad_input;
+mod cluster;
 mod commands;
 mod cost;
 mod durability;

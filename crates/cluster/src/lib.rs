@@ -1,0 +1,180 @@
+//! What lets several nodes run one deployment. Today: `NatsBus`, the event
+//! bus on NATS JetStream. Every node publishes its events to one stream,
+//! on a subject per guild (`<prefix>.g.<guild>`) or for events outside a
+//! guild (`<prefix>.u`), and reads the whole stream back through an
+//! ordered consumer from the moment it started: every node sees every
+//! event in the stream's one order (so per guild too), its own included,
+//! and a node whose connection drops resumes from the last event it read
+//! instead of losing what came meanwhile.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_nats::jetstream::{self, consumer, stream};
+use futures::StreamExt;
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
+
+use events::{BusUnavailable, Event, EventBus, Subscription};
+
+/// The `[cluster]` settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClusterConfig {
+    /// NATS with JetStream, e.g. `nats://127.0.0.1:4222`. Empty: one node,
+    /// events stay in this process.
+    pub nats_url: String,
+    /// The JetStream stream every node's events go through.
+    pub stream: String,
+    /// The subjects' prefix (`<prefix>.g.<guild>`, `<prefix>.u`).
+    pub subject_prefix: String,
+    /// How long the stream keeps events, in seconds: how long a node may be
+    /// cut off and still catch up.
+    pub max_age_secs: u64,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        Self {
+            nats_url: String::new(),
+            stream: "FUSSIONCORD_EVENTS".into(),
+            subject_prefix: "fussioncord.events".into(),
+            max_age_secs: 3600,
+        }
+    }
+}
+
+impl ClusterConfig {
+    pub fn enabled(&self) -> bool {
+        !self.nats_url.is_empty()
+    }
+}
+
+type Subscribers = Arc<Mutex<Vec<mpsc::UnboundedSender<Arc<Event>>>>>;
+
+/// The event bus of a cluster. `publish` never blocks: events wait in this
+/// node's outbox and go out in order on one connection.
+pub struct NatsBus {
+    outbox: mpsc::UnboundedSender<(String, Vec<u8>)>,
+    subscribers: Subscribers,
+    reading: Arc<AtomicBool>,
+    client: async_nats::Client,
+    prefix: String,
+}
+
+impl NatsBus {
+    /// Connects, makes sure the stream exists, and starts reading it from
+    /// now on and publishing this node's events.
+    pub async fn connect(config: &ClusterConfig) -> Result<Self, String> {
+        let client = async_nats::ConnectOptions::new()
+            .retry_on_initial_connect()
+            .connect(config.nats_url.as_str())
+            .await
+            .map_err(|e| format!("connecting to NATS at {}: {e}", config.nats_url))?;
+        let js = jetstream::new(client.clone());
+        let stream = js
+            .get_or_create_stream(stream::Config {
+                name: config.stream.clone(),
+                subjects: vec![format!("{}.>", config.subject_prefix)],
+                max_age: Duration::from_secs(config.max_age_secs.max(1)),
+                storage: stream::StorageType::File,
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| format!("the JetStream stream {}: {e}", config.stream))?;
+        // Ordered: one consumer of this node's own, from the stream's next
+        // event on, recreated where it left off after a lost connection.
+        let consumer = stream
+            .create_consumer(consumer::pull::OrderedConfig {
+                deliver_policy: consumer::DeliverPolicy::New,
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| format!("a consumer of {}: {e}", config.stream))?;
+        let messages = consumer.messages().await.map_err(|e| format!("reading {}: {e}", config.stream))?;
+
+        let subscribers: Subscribers = Arc::default();
+        let reading = Arc::new(AtomicBool::new(true));
+        tokio::spawn(read(messages, subscribers.clone(), reading.clone()));
+        let (outbox, rx) = mpsc::unbounded_channel();
+        tokio::spawn(write(js, rx));
+        Ok(Self { outbox, subscribers, reading, client, prefix: config.subject_prefix.clone() })
+    }
+
+    fn subject(&self, event: &Event) -> String {
+        match event.guild() {
+            Some(g) => format!("{}.g.{g}", self.prefix),
+            None => format!("{}.u", self.prefix),
+        }
+    }
+}
+
+/// Publishes the outbox in order; an event JetStream did not take is
+/// logged (its publisher's request has been answered already).
+async fn write(js: jetstream::Context, mut rx: mpsc::UnboundedReceiver<(String, Vec<u8>)>) {
+    let (acks, mut pending) = mpsc::unbounded_channel::<jetstream::context::PublishAckFuture>();
+    tokio::spawn(async move {
+        while let Some(ack) = pending.recv().await {
+            if let Err(e) = ack.await {
+                tracing::warn!(error = %e, "JetStream did not store an event");
+            }
+        }
+    });
+    while let Some((subject, payload)) = rx.recv().await {
+        match js.publish(subject, payload.into()).await {
+            Ok(ack) => {
+                let _ = acks.send(ack);
+            }
+            Err(e) => tracing::warn!(error = %e, "publishing an event to NATS failed"),
+        }
+    }
+}
+
+/// Hands every event of the stream to this node's subscribers, in order.
+async fn read(mut messages: consumer::pull::Ordered, subscribers: Subscribers, reading: Arc<AtomicBool>) {
+    while let Some(next) = messages.next().await {
+        let message = match next {
+            Ok(m) => m,
+            Err(e) => {
+                // The ordered consumer recreates itself where it left off;
+                // meanwhile, do not spin.
+                tracing::warn!(error = %e, "reading the event stream");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                continue;
+            }
+        };
+        match Event::decode(&message.payload) {
+            Ok(event) => {
+                let event = Arc::new(event);
+                let mut subs = subscribers.lock().unwrap_or_else(|e| e.into_inner());
+                subs.retain(|tx| tx.send(event.clone()).is_ok());
+            }
+            Err(e) => tracing::warn!(error = %e, "an event on the stream does not decode"),
+        }
+    }
+    reading.store(false, Ordering::Relaxed);
+}
+
+impl EventBus for NatsBus {
+    fn publish(&self, event: Event) {
+        let subject = self.subject(&event);
+        let _ = self.outbox.send((subject, event.encode()));
+    }
+
+    fn subscribe(&self) -> Subscription {
+        let (tx, rx) = mpsc::unbounded_channel();
+        self.subscribers.lock().unwrap_or_else(|e| e.into_inner()).push(tx);
+        Subscription::new(rx)
+    }
+
+    fn ready(&self) -> Result<(), BusUnavailable> {
+        if self.client.connection_state() != async_nats::connection::State::Connected {
+            return Err(BusUnavailable("not connected to NATS".into()));
+        }
+        if !self.reading.load(Ordering::Relaxed) {
+            return Err(BusUnavailable("the event stream is no longer read".into()));
+        }
+        Ok(())
+    }
+}
