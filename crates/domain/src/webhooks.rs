@@ -176,6 +176,23 @@ pub async fn list_guild(ctx: &Domain, user: &UserRow, guild: GuildId) -> Result<
     Ok(out)
 }
 
+/// What a webhook URL (`/webhooks/{id}/{token}`) names: a webhook, or an
+/// interaction of the application whose id is in the path (its follow-ups
+/// and edits, for its token's lifetime).
+pub enum Target {
+    Hook(Box<WebhookRow>),
+    Interaction(crate::interactions::InteractionId),
+}
+
+/// The target of a webhook URL: an interaction's token first (kept in
+/// memory), else the webhook's (10015 unknown, 50027 wrong token).
+pub async fn target(ctx: &Domain, id: WebhookId, token: &str) -> Result<Target> {
+    if let Some(i) = ctx.interactions.by_token(store::UserId::new(id.get()), token) {
+        return Ok(Target::Interaction(i));
+    }
+    Ok(Target::Hook(Box::new(authorize(ctx, &Caller::Token(token), id).await?)))
+}
+
 /// The webhook, if the caller may act on it: with MANAGE_WEBHOOKS in its
 /// channel, or with its token (compared in constant time). A wrong token
 /// answers 50027; an unknown id 10015 either way.

@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use model::message::Message;
 use model::webhook::Webhook;
-use store::{MessageId, UserId, WebhookId, WebhookRow};
+use store::{MessageId, WebhookId, WebhookRow};
 
 use super::webhook_formats;
 use crate::extract::{parse_json, path_id, Authed, Body, Path, Query};
@@ -21,7 +21,7 @@ use crate::{avatars, files, ApiError, ApiResult, ApiState, FormErrors};
 use domain::audit::Reason;
 use domain::interactions::{self, InteractionId};
 use domain::messages::{Draft, Edit};
-use domain::webhooks::{self, Caller, Overrides, WebhookBody};
+use domain::webhooks::{self, Caller, Overrides, Target, WebhookBody};
 
 /// A create or change body: the name and channel, and the avatar as a data
 /// URI (`null` removes it).
@@ -265,19 +265,9 @@ async fn by_token(state: &ApiState, raw: &str, token: &str) -> ApiResult<Webhook
     Ok(webhooks::authorize(state, &Caller::Token(token), webhook_id(raw)?).await?)
 }
 
-/// What a webhook URL names: a webhook, or an interaction of the
-/// application whose id is in the path (its follow-ups and edits).
-enum Target {
-    Hook(Box<WebhookRow>),
-    Interaction(InteractionId),
-}
-
+/// What the URL's id and token name (`domain::webhooks::target`).
 async fn target(state: &ApiState, raw: &str, token: &str) -> ApiResult<Target> {
-    let id = webhook_id(raw)?;
-    if let Some(i) = state.interactions.by_token(UserId::new(id.get()), token) {
-        return Ok(Target::Interaction(i));
-    }
-    Ok(Target::Hook(Box::new(by_token(state, raw, token).await?)))
+    Ok(webhooks::target(state, webhook_id(raw)?, token).await?)
 }
 
 #[utoipa::path(
