@@ -5,7 +5,8 @@
 //! ordered consumer from the moment it started: every node sees every
 //! event in the stream's one order (so per guild too), its own included,
 //! and a node whose connection drops resumes from the last event it read
-//! instead of losing what came meanwhile.
+//! instead of losing what came meanwhile. And `RedisSessions`, where the
+//! gateway keeps resume state that any node can carry on (`sessions.rs`).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -17,6 +18,9 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
 use events::{BusUnavailable, Event, EventBus, Subscription};
+
+mod sessions;
+pub use sessions::RedisSessions;
 
 /// The `[cluster]` settings.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -32,6 +36,15 @@ pub struct ClusterConfig {
     /// How long the stream keeps events, in seconds: how long a node may be
     /// cut off and still catch up.
     pub max_age_secs: u64,
+    /// Redis, e.g. `redis://127.0.0.1:6379`, for the gateway's resume state:
+    /// with it, a client resumes on any node, its own included after that
+    /// node died. Empty: a session resumes only on the node that holds it.
+    pub redis_url: String,
+    /// The prefix of this deployment's keys in that Redis.
+    pub redis_prefix: String,
+    /// This node's name among the cluster's; empty: a random one at each
+    /// start (a restarted node is a new node).
+    pub node: String,
 }
 
 impl Default for ClusterConfig {
@@ -41,6 +54,9 @@ impl Default for ClusterConfig {
             stream: "FUSSIONCORD_EVENTS".into(),
             subject_prefix: "fussioncord.events".into(),
             max_age_secs: 3600,
+            redis_url: String::new(),
+            redis_prefix: "fussioncord".into(),
+            node: String::new(),
         }
     }
 }
@@ -48,6 +64,20 @@ impl Default for ClusterConfig {
 impl ClusterConfig {
     pub fn enabled(&self) -> bool {
         !self.nats_url.is_empty()
+    }
+
+    /// Whether gateway sessions are shared (a bus and Redis).
+    pub fn shares_sessions(&self) -> bool {
+        self.enabled() && !self.redis_url.is_empty()
+    }
+
+    /// This node's name: the configured one, or a fresh random one.
+    pub fn node_name(&self) -> String {
+        if self.node.is_empty() {
+            format!("{:016x}", rand::random::<u64>())
+        } else {
+            self.node.clone()
+        }
     }
 }
 
@@ -60,6 +90,7 @@ pub struct NatsBus {
     subscribers: Subscribers,
     reading: Arc<AtomicBool>,
     client: async_nats::Client,
+    stream: stream::Stream,
     prefix: String,
 }
 
@@ -93,13 +124,14 @@ impl NatsBus {
             .await
             .map_err(|e| format!("a consumer of {}: {e}", config.stream))?;
         let messages = consumer.messages().await.map_err(|e| format!("reading {}: {e}", config.stream))?;
+        let stream = stream.clone();
 
         let subscribers: Subscribers = Arc::default();
         let reading = Arc::new(AtomicBool::new(true));
         tokio::spawn(read(messages, subscribers.clone(), reading.clone()));
         let (outbox, rx) = mpsc::unbounded_channel();
         tokio::spawn(write(js, rx));
-        Ok(Self { outbox, subscribers, reading, client, prefix: config.subject_prefix.clone() })
+        Ok(Self { outbox, subscribers, reading, client, stream, prefix: config.subject_prefix.clone() })
     }
 
     fn subject(&self, event: &Event) -> String {
@@ -110,23 +142,33 @@ impl NatsBus {
     }
 }
 
-/// Publishes the outbox in order; an event JetStream did not take is
-/// logged (its publisher's request has been answered already).
+/// Publishes the outbox in order, one event at a time until JetStream has
+/// stored it: an event it did not take (NATS restarting, say) is sent
+/// again, under the same message id, so JetStream stores it once however
+/// often it is sent, and nothing published after it overtakes it.
 async fn write(js: jetstream::Context, mut rx: mpsc::UnboundedReceiver<(String, Vec<u8>)>) {
-    let (acks, mut pending) = mpsc::unbounded_channel::<jetstream::context::PublishAckFuture>();
-    tokio::spawn(async move {
-        while let Some(ack) = pending.recv().await {
-            if let Err(e) = ack.await {
-                tracing::warn!(error = %e, "JetStream did not store an event");
-            }
-        }
-    });
+    let node: u64 = rand::random();
+    let mut count: u64 = 0;
     while let Some((subject, payload)) = rx.recv().await {
-        match js.publish(subject, payload.into()).await {
-            Ok(ack) => {
-                let _ = acks.send(ack);
+        count += 1;
+        let id = format!("{node:016x}-{count}");
+        let payload = bytes::Bytes::from(payload);
+        let mut backoff = Duration::from_millis(50);
+        loop {
+            let mut headers = async_nats::HeaderMap::new();
+            headers.insert(async_nats::header::NATS_MESSAGE_ID, id.as_str());
+            let stored = match js.publish_with_headers(subject.clone(), headers, payload.clone()).await {
+                Ok(ack) => ack.await.map(|_| ()).map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+            match stored {
+                Ok(()) => break,
+                Err(e) => {
+                    tracing::warn!(error = %e, "JetStream did not store an event; sending it again");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(2));
+                }
             }
-            Err(e) => tracing::warn!(error = %e, "publishing an event to NATS failed"),
         }
     }
 }
@@ -144,9 +186,10 @@ async fn read(mut messages: consumer::pull::Ordered, subscribers: Subscribers, r
                 continue;
             }
         };
+        let position = message.info().map(|i| i.stream_sequence).unwrap_or(0);
         match Event::decode(&message.payload) {
             Ok(event) => {
-                let event = Arc::new(event);
+                let event = Arc::new(event.at(position));
                 let mut subs = subscribers.lock().unwrap_or_else(|e| e.into_inner());
                 subs.retain(|tx| tx.send(event.clone()).is_ok());
             }
@@ -166,6 +209,46 @@ impl EventBus for NatsBus {
         let (tx, rx) = mpsc::unbounded_channel();
         self.subscribers.lock().unwrap_or_else(|e| e.into_inner()).push(tx);
         Subscription::new(rx)
+    }
+
+    fn replay(&self, after: u64, through: u64) -> events::BoxFuture<'_, Result<Vec<Event>, BusUnavailable>> {
+        Box::pin(async move {
+            let mut out = Vec::new();
+            if through <= after {
+                return Ok(out);
+            }
+            let unavailable = |e: String| BusUnavailable(format!("replaying the event stream: {e}"));
+            let consumer = self
+                .stream
+                .create_consumer(consumer::pull::OrderedConfig {
+                    deliver_policy: consumer::DeliverPolicy::ByStartSequence { start_sequence: after + 1 },
+                    ..Default::default()
+                })
+                .await
+                .map_err(|e| unavailable(e.to_string()))?;
+            let mut messages = consumer.messages().await.map_err(|e| unavailable(e.to_string()))?;
+            let read = async {
+                while let Some(next) = messages.next().await {
+                    let message = next.map_err(|e| unavailable(e.to_string()))?;
+                    let position = message.info().map_err(|e| unavailable(e.to_string()))?.stream_sequence;
+                    if position > through {
+                        break;
+                    }
+                    match Event::decode(&message.payload) {
+                        Ok(event) => out.push(event.at(position)),
+                        Err(e) => tracing::warn!(error = %e, "an event on the stream does not decode"),
+                    }
+                    if position == through {
+                        break;
+                    }
+                }
+                Ok::<_, BusUnavailable>(())
+            };
+            tokio::time::timeout(Duration::from_secs(10), read)
+                .await
+                .map_err(|_| unavailable("timed out".into()))??;
+            Ok(out)
+        })
     }
 
     fn ready(&self) -> Result<(), BusUnavailable> {

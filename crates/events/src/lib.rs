@@ -175,6 +175,16 @@ pub enum Kind {
     /// A gateway session ended for good (it can no longer be resumed):
     /// what hung on it, such as a voice connection, ends too.
     SessionEnded(SessionEnd),
+    /// A node of a cluster takes over a session a client resumed there:
+    /// the node that held it lets it go at this point of the stream.
+    SessionClaimed(SessionClaim),
+}
+
+/// Which session a node takes over, and which node (see [`Kind::SessionClaimed`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionClaim {
+    pub session_id: String,
+    pub node: String,
 }
 
 /// Which session ended, and whose.
@@ -200,6 +210,9 @@ pub struct Event {
     /// channel's history (the reply without `referenced_message`),
     /// serialised once, when the first of them needs it.
     unreferenced: OnceLock<Unreferenced>,
+    /// Where the event sits in a durable stream (a cluster's), counted
+    /// from 1; 0 for an event that went through no such stream.
+    position: u64,
 }
 
 /// A guild reply without the message it answers: in full, and with its
@@ -233,7 +246,7 @@ impl Event {
             Kind::Dispatch(d) => (dispatch_data(d), content_gate(d)),
             _ => (Bytes::new(), None),
         };
-        Self { kind, audience, membership, data, content_gate, unreferenced: OnceLock::new() }
+        Self { kind, audience, membership, data, content_gate, unreferenced: OnceLock::new(), position: 0 }
     }
 
     /// Tokens that stopped working; never dispatched to anyone.
@@ -250,6 +263,22 @@ impl Event {
     /// A gateway session that ended for good; never dispatched.
     pub fn session_ended(user: UserId, session_id: String) -> Self {
         Self::build(Kind::SessionEnded(SessionEnd { user, session_id }), Audience::Users(Vec::new()), None)
+    }
+
+    /// A node taking over a session; never dispatched.
+    pub fn session_claimed(session_id: String, node: String) -> Self {
+        Self::build(Kind::SessionClaimed(SessionClaim { session_id, node }), Audience::Users(Vec::new()), None)
+    }
+
+    /// The event as read from a durable stream at `position`.
+    pub fn at(mut self, position: u64) -> Self {
+        self.position = position;
+        self
+    }
+
+    /// Where the event sits in its durable stream; 0 if it went through none.
+    pub fn position(&self) -> u64 {
+        self.position
     }
 
     pub fn with_membership(mut self, m: Membership) -> Self {
@@ -288,6 +317,7 @@ impl Event {
             Kind::TokensRevoked(_) => "TOKENS_REVOKED",
             Kind::PresenceChanged(_) => "PRESENCE_CHANGE",
             Kind::SessionEnded(_) => "SESSION_ENDED",
+            Kind::SessionClaimed(_) => "SESSION_CLAIMED",
         }
     }
 
@@ -526,7 +556,18 @@ pub trait EventBus: Send + Sync {
     /// Whether a published event would reach anyone now, for readiness
     /// probes. Never blocks.
     fn ready(&self) -> Result<(), BusUnavailable>;
+    /// The events of a durable stream after `after` up to `through`
+    /// (positions), in order, each with its position: what a node that
+    /// takes over a session reads of what the session's old node may not
+    /// have handled. A bus without a durable stream has none.
+    fn replay(&self, after: u64, through: u64) -> BoxFuture<'_, Result<Vec<Event>, BusUnavailable>> {
+        let _ = (after, through);
+        Box::pin(async { Err(BusUnavailable("this event bus keeps no stream to replay".into())) })
+    }
 }
+
+/// A boxed future, as [`EventBus::replay`] returns.
+pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
 
 /// Why the bus cannot carry events.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

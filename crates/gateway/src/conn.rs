@@ -583,6 +583,7 @@ impl Conn {
             self.hub.config.resume_buffer,
             token_hash,
         ));
+        self.hub.track(&session, self.hub.position());
         let probe = |g: GuildId| session.on_shard(Some(g));
         let mine: Vec<_> = guild_rows.iter().filter(|g| probe(g.id)).collect();
 
@@ -780,8 +781,14 @@ impl Conn {
         let Some((user, token_hash)) = Self::authenticate(&self.hub.clone(), &resume.token).await else {
             return Flow::Close(close::AUTHENTICATION_FAILED, "Authentication failed.");
         };
-        let Some(session) = self.hub.session(&resume.session_id).filter(|s| s.user == user.id) else {
-            return self.invalid_session().await;
+        let session = match self.hub.session(&resume.session_id) {
+            Some(s) if s.user == user.id => s,
+            Some(_) => return self.invalid_session().await,
+            // Held by another node of the cluster, which may have died.
+            None => match self.hub.adopt(&resume.session_id, user.id, token_hash.clone()).await {
+                Some(s) => s,
+                None => return self.invalid_session().await,
+            },
         };
         if self.compressor.start(false).is_err() {
             return Flow::Drop;

@@ -161,6 +161,13 @@ pub struct Hub {
     domain: std::sync::OnceLock<domain::WeakDomain>,
     /// Where connections and the dispatcher run (see [`crate::SessionRuntime`]).
     pub(crate) runtime: tokio::runtime::Handle,
+    /// In a cluster with shared resume state: the journal and what carries
+    /// sessions over from other nodes (`adopt.rs`).
+    cluster: std::sync::OnceLock<adopt::Cluster>,
+    /// The dispatcher's end of the adoptions it finishes, taken by `spawn`.
+    adoptions: Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<adopt::Adopt>>>,
+    /// The stream position of the last event the dispatcher handled.
+    position: std::sync::atomic::AtomicU64,
 }
 
 impl Hub {
@@ -187,6 +194,9 @@ impl Hub {
             trusted_proxies,
             domain: std::sync::OnceLock::new(),
             runtime,
+            cluster: std::sync::OnceLock::new(),
+            adoptions: Mutex::new(None),
+            position: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -269,9 +279,22 @@ impl Hub {
     pub fn spawn(self: &Arc<Self>) {
         let mut sub = self.bus.subscribe();
         let hub = self.clone();
+        let mut adoptions = self.adoptions.lock().unwrap_or_else(|e| e.into_inner()).take();
         self.runtime.spawn(async move {
-            while let Some(event) = sub.recv().await {
-                hub.route(&event);
+            loop {
+                let adoption = async {
+                    match adoptions.as_mut() {
+                        Some(rx) => rx.recv().await,
+                        None => std::future::pending().await,
+                    }
+                };
+                tokio::select! {
+                    event = sub.recv() => {
+                        let Some(event) = event else { break };
+                        hub.handle(event);
+                    }
+                    Some(adopt) = adoption => hub.finish_adoption(adopt),
+                }
             }
         });
         let hub = Arc::downgrade(self);
@@ -283,6 +306,15 @@ impl Hub {
                 hub.reap();
             }
         });
+    }
+
+    /// Handles one event from the bus: routes it, keeps it for the
+    /// sessions being taken over from other nodes, and tells the journal
+    /// the dispatcher is past it.
+    fn handle(self: &Arc<Self>, event: Arc<Event>) {
+        self.queue_for_adoptions(&event);
+        self.route(&event);
+        self.routed(event.position());
     }
 
     /// Delivers one event. Runs on the dispatcher task; never awaits.
@@ -301,6 +333,10 @@ impl Hub {
             }
             // For the domain (voice): nothing for the sessions here.
             Kind::SessionEnded(_) => return,
+            Kind::SessionClaimed(claim) => {
+                self.claimed(claim, event.position());
+                return;
+            }
             Kind::Dispatch(d) => d,
         };
         // A joiner's GUILD_CREATE is built by the domain, which knows nothing
@@ -319,7 +355,7 @@ impl Hub {
         // fan-out, and the queue-depth histogram takes a lock per sample.
         let (delivered, mut deepest) = (deliveries.len(), None);
         for d in deliveries {
-            deepest = deepest.max(self.enqueue(&d.session, d.name, d.data));
+            deepest = deepest.max(self.enqueue_routed(&d.session, d.name, d.data));
         }
         self.metrics.events_dispatched(delivered as u64);
         if let Some(depth) = deepest {
@@ -443,7 +479,16 @@ impl Hub {
 
     /// Queues one dispatch; the queue's depth after it, if it was queued.
     fn enqueue(&self, session: &Session, name: &'static str, data: Bytes) -> Option<usize> {
-        match session.dispatch(name, data) {
+        self.counted(session, session.dispatch(name, data))
+    }
+
+    /// [`Hub::enqueue`] of a frame that came of an event from the stream.
+    fn enqueue_routed(&self, session: &Session, name: &'static str, data: Bytes) -> Option<usize> {
+        self.counted(session, session.dispatch_routed(name, data))
+    }
+
+    fn counted(&self, session: &Session, delivery: Delivery) -> Option<usize> {
+        match delivery {
             Delivery::Queued { depth } => Some(depth),
             Delivery::Buffered => None,
             Delivery::CutLoose => {
@@ -459,6 +504,7 @@ impl Hub {
         let sessions: Vec<_> = reg.by_user.get(&user).map(|m| m.values().cloned().collect()).unwrap_or_default();
         for s in sessions {
             s.join(guild);
+            self.journal_guilds(&s);
             reg.by_guild.entry(guild).or_default().insert(s.id.clone(), s);
         }
     }
@@ -469,6 +515,7 @@ impl Hub {
             members.retain(|_, s| {
                 if s.user == user {
                     s.leave(guild);
+                    self.journal_guilds(s);
                     false
                 } else {
                     true
@@ -483,6 +530,7 @@ impl Hub {
         if let Some(members) = reg.by_guild.remove(&guild) {
             for s in members.values() {
                 s.leave(guild);
+                self.journal_guilds(s);
             }
         }
         reg.views.remove(&guild);
@@ -599,10 +647,19 @@ impl Hub {
     /// Forgets a session; if it was its user's last here, the user's friends
     /// (to tell them the user went offline).
     fn remove(&self, session: &Session) -> Option<HashSet<UserId>> {
+        self.unregister(session, true)
+    }
+
+    /// [`Hub::remove`]; `ended` when the session ends for good (not when it
+    /// went to another node).
+    fn unregister(&self, session: &Session, ended: bool) -> Option<HashSet<UserId>> {
         let mut reg = self.registry();
         if reg.sessions.remove(&session.id).is_some() {
             self.metrics.gateway_session_closed();
-            self.bus.publish(Event::session_ended(session.user, session.id.clone()));
+            if ended {
+                self.bus.publish(Event::session_ended(session.user, session.id.clone()));
+                self.journal_forget(&session.id);
+            }
         }
         for g in session.guilds() {
             if let Some(m) = reg.by_guild.get_mut(&g) {
@@ -922,6 +979,9 @@ impl events::Presences for Hub {
         self.online_in(guild)
     }
 }
+
+#[path = "adopt.rs"]
+mod adopt;
 
 #[cfg(test)]
 #[path = "hub_tests.rs"]

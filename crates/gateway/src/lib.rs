@@ -10,6 +10,7 @@ mod compress;
 mod conn;
 pub mod etf;
 mod hub;
+pub mod journal;
 mod protocol;
 mod replay;
 mod session;

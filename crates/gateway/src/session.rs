@@ -70,6 +70,9 @@ pub struct Session {
     /// token (IDENTIFY or RESUME) sets it back, so a revocation aimed at an
     /// old token never closes a connection made with a new one.
     revoked: tokio::sync::watch::Sender<bool>,
+    /// In a cluster: where every frame is written before a connection may
+    /// take it (see `journal.rs`).
+    journal: std::sync::OnceLock<crate::journal::Sender>,
 }
 
 struct Inner {
@@ -85,6 +88,9 @@ struct Inner {
     /// The last frame handed to a connection (or, after a resume, the last
     /// one the client said it received).
     sent: u64,
+    /// With a journal: the last frame written to it, and so the last a
+    /// connection may take. `None`: no journal, every frame may go.
+    durable: Option<u64>,
     /// The attached connection, if any.
     attached: Option<Attached>,
     /// Attachments made so far: each gets the next number.
@@ -170,6 +176,7 @@ impl Session {
                 buffer_limit: buffer_limit.max(1),
                 buffer_bytes: 0,
                 sent: 0,
+                durable: None,
                 attached: None,
                 attachments: 0,
                 detached_at: Some(Instant::now()),
@@ -177,6 +184,46 @@ impl Session {
                 token_hash,
             }),
             revoked: tokio::sync::watch::channel(false).0,
+            journal: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// A session carried on from another node, which sent it up to `seq`;
+    /// `frames` are the last of those, oldest first, all written already.
+    pub(crate) fn restore(self, seq: u64, frames: impl IntoIterator<Item = Frame>) -> Self {
+        {
+            let mut inner = self.lock();
+            inner.seq = seq;
+            inner.sent = seq;
+            inner.durable = Some(seq);
+            for frame in frames {
+                inner.buffer_bytes += frame.cost();
+                inner.buffer.push_back(frame);
+            }
+            inner.trim();
+        }
+        self
+    }
+
+    /// From now on, every frame goes to `journal` and waits there until
+    /// [`Session::journaled`] says it was written.
+    pub(crate) fn set_journal(&self, journal: crate::journal::Sender) {
+        let mut inner = self.lock();
+        if self.journal.set(journal).is_ok() && inner.durable.is_none() {
+            inner.durable = Some(inner.seq);
+        }
+    }
+
+    /// The journal has written the frames up to `seq`: a connection may
+    /// take them.
+    pub(crate) fn journaled(&self, seq: u64) {
+        let mut inner = self.lock();
+        if inner.durable.is_some_and(|d| d >= seq) {
+            return;
+        }
+        inner.durable = Some(seq);
+        if let Some(attached) = &inner.attached {
+            attached.wake.notify_one();
         }
     }
 
@@ -259,9 +306,25 @@ impl Session {
     /// caught up; one that falls more than its `max_queue` behind is cut
     /// loose, and the session stays resumable.
     pub fn dispatch(&self, name: &'static str, data: Bytes) -> Delivery {
+        self.push(name, data, false)
+    }
+
+    /// [`Session::dispatch`] of a frame that came of an event from the
+    /// stream, as the journal needs to know.
+    pub(crate) fn dispatch_routed(&self, name: &'static str, data: Bytes) -> Delivery {
+        self.push(name, data, true)
+    }
+
+    fn push(&self, name: &'static str, data: Bytes, routed: bool) -> Delivery {
         let mut inner = self.lock();
         inner.seq += 1;
         let frame = Frame { seq: inner.seq, name, data };
+        if let Some(journal) = self.journal.get() {
+            // Under the lock, so the journal gets a session's frames in
+            // sequence order whoever dispatches them.
+            let _ =
+                journal.send(crate::journal::Entry::Frame { session: self.id.clone(), frame: frame.clone(), routed });
+        }
         inner.buffer_bytes += frame.cost();
         inner.buffer.push_back(frame);
         let Some(attached) = &inner.attached else {
@@ -289,7 +352,7 @@ impl Session {
         if inner.attached.as_ref().is_none_or(|a| a.id != outlet.id) {
             return Err(Detached);
         }
-        if inner.sent == inner.seq {
+        if inner.sent >= inner.durable.unwrap_or(inner.seq) {
             return Ok(None);
         }
         let oldest = inner.buffer.front().map_or(inner.seq + 1, |f| f.seq);
@@ -349,6 +412,16 @@ impl Session {
         inner.sent = seq;
         inner.detached_at = None;
         Ok(outlet)
+    }
+
+    /// Lets the attached connection go, if any: the session went to
+    /// another node.
+    pub(crate) fn release(&self) {
+        let mut inner = self.lock();
+        if let Some(attached) = inner.attached.take() {
+            attached.wake.notify_one();
+        }
+        inner.detached_at = Some(Instant::now());
     }
 
     /// Detaches `outlet`'s connection if it is still the attached one.

@@ -130,6 +130,13 @@ pub async fn start_with_classifier(
         config.http.trusted_proxies.clone(),
         sessions.handle(),
     );
+    if config.cluster.shares_sessions() {
+        let sessions = cluster::RedisSessions::connect(&config.cluster.redis_url, &config.cluster.redis_prefix)
+            .await
+            .map_err(anyhow::Error::msg)
+            .context("[cluster] redis_url")?;
+        hub.share_sessions(Arc::new(sessions), config.cluster.node_name());
+    }
     hub.spawn();
     let automod = Arc::new(domain::automod::AutoMod::new(config.moderation.clone(), classifier, metrics.clone()));
     automod.listen(bus.as_ref());

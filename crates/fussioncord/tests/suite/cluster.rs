@@ -1,19 +1,26 @@
-//! Cluster mode (issue 19), its first part: nodes on one PostgreSQL
-//! database share their events through NATS JetStream (127.0.0.1:4222, or
-//! `TEST_NATS_URL`). A person connected to one node hears what is done on
+//! Cluster mode (issue 19): nodes on one PostgreSQL database share their
+//! events through NATS JetStream (127.0.0.1:4222, or `TEST_NATS_URL`) and
+//! their gateway sessions' resume state through Redis (127.0.0.1:6379, or
+//! `TEST_REDIS_URL`). A person connected to one node hears what is done on
 //! another, in order, once; a node's own events still reach its own
-//! sessions; `/readyz` reflects the bus.
+//! sessions; `/readyz` reflects the bus. A client resumes on any node —
+//! after its own node was killed, or drained with op 7 — and gets every
+//! event it missed, in order, once.
 
 use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::common::ws::ALL_INTENTS;
+use crate::common::ws::{self, ALL_INTENTS};
 use crate::common::{fresh_postgres, TestApp};
 
 fn nats_url() -> String {
     std::env::var("TEST_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into())
+}
+
+fn redis_url() -> String {
+    std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
 }
 
 /// Nodes of one cluster: one database, one stream (this test's own, so
@@ -33,6 +40,8 @@ async fn cluster(n: u8) -> (Vec<TestApp>, String) {
                 c.cluster.stream = format!("FC_TEST_{tag}");
                 c.cluster.subject_prefix = format!("fctest.{tag}");
                 c.cluster.max_age_secs = 300;
+                c.cluster.redis_url = redis_url();
+                c.cluster.redis_prefix = format!("fctest:{tag}");
             })
             .await,
         );
@@ -103,4 +112,214 @@ async fn a_message_posted_on_one_node_reaches_sessions_on_every_node_in_order_on
     }
     drop(nodes);
     drop_stream(&stream).await;
+}
+
+/// Sends op 6 on a fresh connection to `addr` for `gw`'s session.
+async fn resume_on(addr: &str, token: &str, session_id: &str, seq: Option<u64>) -> ws::Gateway {
+    let mut gw = ws::Gateway::connect(addr, "").await;
+    gw.hello().await;
+    gw.send(json!({ "op": 6, "d": { "token": token, "session_id": session_id, "seq": seq } })).await;
+    gw.seq = seq;
+    gw.session_id = Some(session_id.to_owned());
+    gw
+}
+
+/// The contents of the MESSAGE_CREATEs `gw` receives until it has `want`
+/// of them in all (with `seen`), failing on an invalid session.
+async fn read_messages(gw: &mut ws::Gateway, seen: &mut Vec<String>, want: usize) {
+    while seen.len() < want {
+        match gw.next_within(Duration::from_secs(15)).await {
+            Some(ws::Received::Payload(p)) if p["op"] == 0 && p["t"] == "MESSAGE_CREATE" => {
+                seen.push(p["d"]["content"].as_str().unwrap().to_owned());
+            }
+            Some(ws::Received::Payload(p)) => {
+                assert_ne!(p["op"], 9, "the session could not be resumed: {p}");
+            }
+            other => panic!("the connection ended after {} messages: {other:?}", seen.len()),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_session_resumes_on_another_node_with_what_it_missed_once_in_order() {
+    let (nodes, stream) = cluster(2).await;
+    let (a, b) = (&nodes[0], &nodes[1]);
+    let ada = a.register("ada").await;
+    let bea = a.register("bea").await;
+    let (_, channel) = a.guild(&ada, "Moving").await;
+    a.join(&ada, &channel, &bea).await;
+    let mut gw = a.gateway("").await;
+    gw.identify(&bea.token, ALL_INTENTS).await;
+    let post = |node: &'static str, i: usize| {
+        let via = if node == "a" { a } else { b };
+        let (channel, token) = (channel.clone(), ada.token.clone());
+        async move {
+            let (status, body) =
+                via.post(&format!("/channels/{channel}/messages"), &token, json!({"content": format!("m{i}")})).await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+        }
+    };
+    post("a", 0).await;
+    let mut seen = Vec::new();
+    read_messages(&mut gw, &mut seen, 1).await;
+    let (session, seq) = (gw.session_id.clone().unwrap(), gw.seq);
+    gw.cut();
+    // While Bea is away her session stays on node A, which keeps it.
+    for i in 1..6 {
+        post(if i % 2 == 0 { "a" } else { "b" }, i).await;
+    }
+    // She comes back through node B: it takes the session over.
+    let mut gw = resume_on(&b.gateway_addr(), &bea.token, &session, seq).await;
+    read_messages(&mut gw, &mut seen, 6).await;
+    let resumed = gw.dispatch("RESUMED").await;
+    assert_eq!(resumed["op"], 0);
+    for i in 6..9 {
+        post(if i % 2 == 0 { "a" } else { "b" }, i).await;
+    }
+    read_messages(&mut gw, &mut seen, 9).await;
+    let expected: Vec<String> = (0..9).map(|i| format!("m{i}")).collect();
+    assert_eq!(seen, expected, "every message once, in order");
+    let more = gw.dispatches(Duration::from_millis(500)).await;
+    assert!(!more.iter().any(|e| e["t"] == "MESSAGE_CREATE"), "a message came twice: {more:?}");
+
+    // And back to node A, which let it go: it takes it over in turn.
+    let (session, seq) = (gw.session_id.clone().unwrap(), gw.seq);
+    gw.cut();
+    post("b", 9).await;
+    let mut gw = resume_on(&a.gateway_addr(), &bea.token, &session, seq).await;
+    read_messages(&mut gw, &mut seen, 10).await;
+    assert_eq!(seen.last().map(String::as_str), Some("m9"));
+    let more = gw.dispatches(Duration::from_millis(500)).await;
+    assert!(!more.iter().any(|e| e["t"] == "MESSAGE_CREATE"), "a message came twice: {more:?}");
+
+    // Someone else's session is not theirs to take.
+    let mut other = resume_on(&b.gateway_addr(), &ada.token, &session, seq).await;
+    let answer = other.next().await;
+    assert_eq!(answer["op"], 9, "{answer}");
+    drop(nodes);
+    drop_stream(&stream).await;
+}
+
+/// A node of the cluster as its own process.
+struct Node {
+    child: std::process::Child,
+    app: TestApp,
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn node_process(db: &str, tag: &str, worker: u8, dir: &std::path::Path) -> Node {
+    let mut cmd = crate::common::binary(&Some(db.to_owned()));
+    cmd.env("FUSSIONCORD__RATELIMIT__ENABLED", "false")
+        .env("FUSSIONCORD__SNOWFLAKE__WORKER", worker.to_string())
+        .env("FUSSIONCORD__CLUSTER__NATS_URL", nats_url())
+        .env("FUSSIONCORD__CLUSTER__STREAM", format!("FC_TEST_{tag}"))
+        .env("FUSSIONCORD__CLUSTER__SUBJECT_PREFIX", format!("fctest.{tag}"))
+        .env("FUSSIONCORD__CLUSTER__MAX_AGE_SECS", "300")
+        .env("FUSSIONCORD__CLUSTER__REDIS_URL", redis_url())
+        .env("FUSSIONCORD__CLUSTER__REDIS_PREFIX", format!("fctest:{tag}"))
+        // Drained within a second, so the test does not wait on it.
+        .env("FUSSIONCORD__GATEWAY__SHUTDOWN_GRACE_MS", "1000")
+        .env("RUST_LOG", "warn,gateway=info");
+    let (child, addr) = crate::common::serve(cmd, &dir.join(format!("node{worker}")));
+    Node { child, app: TestApp::attach(&addr) }
+}
+
+#[tokio::test]
+async fn clients_of_a_killed_node_and_of_a_drained_node_resume_elsewhere_missing_nothing() {
+    let db = fresh_postgres().await;
+    let tag = format!("{:012x}", rand::random::<u64>() & 0xffff_ffff_ffff);
+    let dir = tempfile::tempdir().unwrap();
+    let mut a = node_process(&db, &tag, 1, dir.path());
+    let b = node_process(&db, &tag, 2, dir.path());
+    let mut c = node_process(&db, &tag, 3, dir.path());
+    let ada = b.app.register("ada").await;
+    let bea = b.app.register("bea").await;
+    let cat = b.app.register("cat").await;
+    let (_, channel) = b.app.guild(&ada, "Chaos").await;
+    b.app.join(&ada, &channel, &bea).await;
+    b.app.join(&ada, &channel, &cat).await;
+    // Bea on node A, which will be killed; Cat on node C, which will be
+    // drained; Ada on node B throughout.
+    let mut bea_gw = a.app.gateway("").await;
+    bea_gw.identify(&bea.token, ALL_INTENTS).await;
+    let mut cat_gw = c.app.gateway("").await;
+    cat_gw.identify(&cat.token, ALL_INTENTS).await;
+    let mut ada_gw = b.app.gateway("").await;
+    ada_gw.identify(&ada.token, ALL_INTENTS).await;
+
+    const N: usize = 120;
+    let sender = {
+        let (base, channel, token) = (b.app.gateway_addr(), channel.clone(), ada.token.clone());
+        tokio::spawn(async move {
+            let b = TestApp::attach(&base);
+            for i in 0..N {
+                let (status, body) =
+                    b.post(&format!("/channels/{channel}/messages"), &token, json!({"content": format!("m{i}")})).await;
+                assert_eq!(status, StatusCode::OK, "message {i} was not acknowledged: {body}");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+    };
+
+    // Node A dies with SIGKILL a third of the way through.
+    let mut bea_seen = Vec::new();
+    read_messages(&mut bea_gw, &mut bea_seen, N / 3).await;
+    a.child.kill().expect("SIGKILL node A");
+    a.child.wait().unwrap();
+    while let Some(ws::Received::Payload(p)) = bea_gw.next_within(Duration::from_secs(10)).await {
+        if p["t"] == "MESSAGE_CREATE" {
+            bea_seen.push(p["d"]["content"].as_str().unwrap().to_owned());
+        }
+    }
+    // A client's back-off: messages flow meanwhile, which node A never
+    // handled, so node B has them replayed from the stream.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut bea_gw =
+        resume_on(&b.app.gateway_addr(), &bea.token, bea_gw.session_id.as_deref().unwrap(), bea_gw.seq).await;
+
+    // Node C is drained (SIGTERM): its clients are told to reconnect.
+    let mut cat_seen = Vec::new();
+    read_messages(&mut cat_gw, &mut cat_seen, 2 * N / 3).await;
+    let term = std::process::Command::new("kill").args(["-TERM", &c.child.id().to_string()]).status().unwrap();
+    assert!(term.success());
+    let mut told_to_reconnect = false;
+    while let Some(received) = cat_gw.next_within(Duration::from_secs(10)).await {
+        match received {
+            ws::Received::Payload(p) if p["op"] == 7 => told_to_reconnect = true,
+            ws::Received::Payload(p) if p["t"] == "MESSAGE_CREATE" => {
+                cat_seen.push(p["d"]["content"].as_str().unwrap().to_owned())
+            }
+            ws::Received::Payload(_) => {}
+            ws::Received::Closed(_) => break,
+        }
+    }
+    assert!(told_to_reconnect, "a drained node sends op 7");
+    let mut cat_gw =
+        resume_on(&b.app.gateway_addr(), &cat.token, cat_gw.session_id.as_deref().unwrap(), cat_gw.seq).await;
+
+    read_messages(&mut bea_gw, &mut bea_seen, N).await;
+    read_messages(&mut cat_gw, &mut cat_seen, N).await;
+    let mut ada_seen = Vec::new();
+    read_messages(&mut ada_gw, &mut ada_seen, N).await;
+    sender.await.expect("every message was acknowledged");
+    let expected: Vec<String> = (0..N).map(|i| format!("m{i}")).collect();
+    for (who, seen, gw) in
+        [("bea", &bea_seen, &mut bea_gw), ("cat", &cat_seen, &mut cat_gw), ("ada", &ada_seen, &mut ada_gw)]
+    {
+        let lost = expected.iter().filter(|m| !seen.contains(m)).count();
+        let extra = seen.len() as isize - (N - lost) as isize;
+        assert_eq!((lost, extra), (0, 0), "{who}: lost, duplicated");
+        assert_eq!(seen, &expected, "{who} got every message once, in order");
+        let more = gw.dispatches(Duration::from_millis(300)).await;
+        assert!(!more.iter().any(|e| e["t"] == "MESSAGE_CREATE"), "{who}: a message came twice");
+    }
+    let _ = c.child.wait();
+    drop(b);
+    drop_stream(&format!("FC_TEST_{tag}")).await;
 }

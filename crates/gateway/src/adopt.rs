@@ -1,0 +1,346 @@
+//! Sessions that outlive their node. With a [`SessionStore`], the hub
+//! writes every session's frames and identity there (`journal.rs`), and a
+//! client that resumes on a node that does not hold its session has it
+//! taken over:
+//!
+//! 1. the node publishes SESSION_CLAIMED on the bus; where the stream puts
+//!    it (position `m`) is the cut: the old node, if alive, lets the
+//!    session go there, and this node keeps every later event for it;
+//! 2. it waits until the old node has written everything before `m`, or
+//!    is dead (its heartbeat gone);
+//! 3. it reads the session's frames, and has the stream replay what the
+//!    old node had not handled before `m` (from the position it wrote);
+//! 4. the dispatcher sends the session those events and the ones it kept,
+//!    as it would have, and registers it: it is live here, in order, with
+//!    nothing sent twice.
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::{mpsc, oneshot};
+
+use events::{Audience, Event, Kind, Membership, SessionClaim};
+use model::permissions::READ_MESSAGE_HISTORY;
+use store::UserId;
+
+use super::{Hub, UserPresence};
+use crate::journal::{self, Entry, SessionMeta, SessionStore};
+use crate::session::{Frame, Session};
+
+/// How long a node waits for its claim to come back from the stream.
+const CLAIM_WAIT: Duration = Duration::from_secs(5);
+
+pub(super) struct Cluster {
+    store: Arc<dyn SessionStore>,
+    node: String,
+    journal: journal::Sender,
+    adoptions: Mutex<Adoptions>,
+    finish: mpsc::UnboundedSender<Adopt>,
+    /// Dispatch names read back from the store, each kept once.
+    names: Mutex<HashMap<String, &'static str>>,
+}
+
+#[derive(Default)]
+struct Adoptions {
+    /// Claims published, waiting for their place in the stream.
+    waiting: HashMap<String, oneshot::Sender<u64>>,
+    /// Events after a claim, kept for the session being taken over.
+    queued: HashMap<String, Vec<Arc<Event>>>,
+}
+
+/// A session ready to go live here, with the events its old node missed.
+pub(super) struct Adopt {
+    session: Arc<Session>,
+    missed: Vec<Event>,
+    done: oneshot::Sender<()>,
+}
+
+impl Cluster {
+    fn adoptions(&self) -> std::sync::MutexGuard<'_, Adoptions> {
+        self.adoptions.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn intern(&self, name: &str) -> &'static str {
+        let mut names = self.names.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = names.get(name) {
+            return n;
+        }
+        // Bounded by the dispatch names there are.
+        let leaked: &'static str = Box::leak(name.to_owned().into_boxed_str());
+        names.insert(name.to_owned(), leaked);
+        leaked
+    }
+}
+
+impl Hub {
+    /// Shares this node's sessions through `store`, as node `node`: their
+    /// frames are written there before they are sent, and sessions of
+    /// other nodes can be taken over. Called before [`Hub::spawn`].
+    pub fn share_sessions(self: &Arc<Self>, store: Arc<dyn SessionStore>, node: String) {
+        let (journal, rx) = mpsc::unbounded_channel();
+        let (finish, adoptions) = mpsc::unbounded_channel();
+        let ttl = Duration::from_millis(self.config.resume_window_ms);
+        self.runtime.spawn(journal::writer(store.clone(), node.clone(), ttl, self.config.resume_buffer, rx));
+        self.runtime.spawn(journal::heartbeat(store.clone(), node.clone()));
+        *self.adoptions.lock().unwrap_or_else(|e| e.into_inner()) = Some(adoptions);
+        let cluster = Cluster { store, node, journal, adoptions: Mutex::default(), finish, names: Mutex::default() };
+        if self.cluster.set(cluster).is_err() {
+            tracing::warn!("gateway: sessions were already shared");
+        }
+    }
+
+    /// Has a new session's frames written from now on; events from the
+    /// stream after `since` may reach it.
+    pub(crate) fn track(&self, session: &Arc<Session>, since: u64) {
+        let Some(c) = self.cluster.get() else { return };
+        session.set_journal(c.journal.clone());
+        let _ = c.journal.send(Entry::Open(session.clone(), self.meta(c, session, since)));
+    }
+
+    /// Where the dispatcher is in the stream.
+    pub(crate) fn position(&self) -> u64 {
+        self.position.load(Ordering::Relaxed)
+    }
+
+    fn meta(&self, c: &Cluster, session: &Session, since: u64) -> SessionMeta {
+        SessionMeta {
+            id: session.id.clone(),
+            user: session.user,
+            bot: session.bot,
+            intents: session.intents,
+            shard: session.shard,
+            guilds: session.guilds(),
+            node: c.node.clone(),
+            since,
+        }
+    }
+
+    /// Writes a session's guilds again after they changed.
+    pub(super) fn journal_guilds(&self, session: &Arc<Session>) {
+        let Some(c) = self.cluster.get() else { return };
+        let _ = c.journal.send(Entry::Open(session.clone(), self.meta(c, session, self.position())));
+    }
+
+    pub(super) fn journal_forget(&self, id: &str) {
+        if let Some(c) = self.cluster.get() {
+            let _ = c.journal.send(Entry::Forget(id.to_owned()));
+        }
+    }
+
+    /// The dispatcher is past `position`: every frame of the events up to
+    /// it has gone to the journal.
+    pub(super) fn routed(&self, position: u64) {
+        let Some(c) = self.cluster.get() else { return };
+        if position == 0 {
+            return;
+        }
+        self.position.store(position, Ordering::Relaxed);
+        let _ = c.journal.send(Entry::Routed(position));
+    }
+
+    pub(super) fn queue_for_adoptions(&self, event: &Arc<Event>) {
+        let Some(c) = self.cluster.get() else { return };
+        let mut a = c.adoptions();
+        for queue in a.queued.values_mut() {
+            queue.push(event.clone());
+        }
+    }
+
+    /// A node claimed a session at `position`: this one, if it asked, now
+    /// knows where its take-over starts; one that holds the session lets
+    /// it go.
+    pub(super) fn claimed(&self, claim: &SessionClaim, position: u64) {
+        let Some(c) = self.cluster.get() else { return };
+        if claim.node == c.node {
+            let mut a = c.adoptions();
+            if let Some(waiter) = a.waiting.remove(&claim.session_id) {
+                a.queued.insert(claim.session_id.clone(), Vec::new());
+                let _ = waiter.send(position);
+            }
+            return;
+        }
+        let Some(session) = self.session(&claim.session_id) else { return };
+        tracing::info!(session = %session.id, to = %claim.node, "gateway: session taken over by another node");
+        session.release();
+        let _ = c.journal.send(Entry::Released(session.id.clone()));
+        // Gone from here, not ended: no SESSION_ENDED, no offline
+        // announcement (the user is online on the other node).
+        self.unregister(&session, false);
+    }
+
+    /// Carries on, here, a session another node held: `None` when there is
+    /// no such session of `user`, or it cannot be taken over now (the
+    /// client then identifies anew).
+    pub(crate) async fn adopt(self: &Arc<Self>, id: &str, user: UserId, token_hash: String) -> Option<Arc<Session>> {
+        let c = self.cluster.get()?;
+        let first = match c.store.load(id).await {
+            Ok(s) => s?,
+            Err(e) => {
+                tracing::warn!(error = %e, "gateway: could not read a session's resume state");
+                return None;
+            }
+        };
+        if first.meta.user != user {
+            return None;
+        }
+        if let Err(e) = self.load_views(user, &first.meta.guilds).await {
+            tracing::warn!(error = %e, "gateway: could not read the permissions of a session's guilds");
+            return None;
+        }
+        let (tx, rx) = oneshot::channel();
+        c.adoptions().waiting.insert(id.to_owned(), tx);
+        self.bus.publish(Event::session_claimed(id.to_owned(), c.node.clone()));
+        let at = match tokio::time::timeout(CLAIM_WAIT, rx).await {
+            Ok(Ok(at)) => Some(at),
+            _ => None,
+        };
+        let adopted = match at {
+            Some(at) => self.take_over(c, id, token_hash, &first.meta.node, at).await,
+            None => None,
+        };
+        if adopted.is_none() {
+            let mut a = c.adoptions();
+            a.waiting.remove(id);
+            a.queued.remove(id);
+        }
+        adopted
+    }
+
+    async fn take_over(
+        self: &Arc<Self>,
+        c: &Cluster,
+        id: &str,
+        token_hash: String,
+        old: &str,
+        at: u64,
+    ) -> Option<Arc<Session>> {
+        // Everything before the claim written by the old node, or what it
+        // wrote before it died.
+        let deadline = Instant::now() + journal::NODE_TTL * 2;
+        let handled = loop {
+            let state = match c.store.node_state(old).await {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::warn!(error = %e, "gateway: could not read a node's state");
+                    return None;
+                }
+            };
+            if state.position + 1 >= at {
+                break at - 1;
+            }
+            if !state.alive {
+                break state.position;
+            }
+            if Instant::now() >= deadline {
+                tracing::warn!(node = %old, "gateway: a live node did not let a session go in time");
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        let saved = c.store.load(id).await.ok()??;
+        let from = handled.max(saved.meta.since);
+        let missed = if from + 1 < at {
+            match self.bus.replay(from, at - 1).await {
+                Ok(events) => events,
+                Err(e) => {
+                    tracing::warn!(error = %e, "gateway: could not replay what a session missed");
+                    return None;
+                }
+            }
+        } else {
+            Vec::new()
+        };
+        let meta = saved.meta;
+        let seq = saved.frames.last().map_or(0, |f| f.seq);
+        tracing::info!(
+            session = %id, from = %old, frames = saved.frames.len(), replayed = missed.len(), at,
+            "gateway: taking a session over"
+        );
+        let frames: Vec<Frame> =
+            saved.frames.into_iter().map(|f| Frame { seq: f.seq, name: c.intern(&f.name), data: f.data }).collect();
+        let session = Arc::new(
+            Session::new(
+                id.to_owned(),
+                meta.user,
+                meta.bot,
+                meta.intents,
+                meta.shard,
+                meta.guilds.into_iter().collect(),
+                self.config.resume_buffer,
+                token_hash,
+            )
+            .restore(seq, frames),
+        );
+        self.track(&session, at);
+        let (done, finished) = oneshot::channel();
+        c.finish.send(Adopt { session: session.clone(), missed, done }).ok()?;
+        finished.await.ok()?;
+        if self.presence_of(session.user).is_none() {
+            let online = UserPresence { status: "online".into(), activities: Vec::new() };
+            self.set_presence(session.user, online, &session.guilds());
+        }
+        Some(session)
+    }
+
+    /// On the dispatcher: the events the session missed, then those kept
+    /// since the claim, then live.
+    pub(super) fn finish_adoption(self: &Arc<Self>, adopt: Adopt) {
+        let kept = self.cluster.get().and_then(|c| c.adoptions().queued.remove(&adopt.session.id)).unwrap_or_default();
+        for event in &adopt.missed {
+            self.replay_into(&adopt.session, event);
+        }
+        for event in &kept {
+            self.replay_into(&adopt.session, event);
+        }
+        self.register(adopt.session.clone());
+        // The frames just dispatched came of events up to here.
+        if let Some(c) = self.cluster.get() {
+            let _ = c.journal.send(Entry::Routed(self.position()));
+        }
+        let _ = adopt.done.send(());
+    }
+
+    /// One event for one session, as routing would have sent it (from the
+    /// guild views as they are now).
+    fn replay_into(&self, session: &Arc<Session>, event: &Event) {
+        if !matches!(event.kind(), Kind::Dispatch(_)) {
+            return;
+        }
+        if let Some(Membership::Joined { user, guild }) = event.membership() {
+            if user == session.user {
+                session.join(guild);
+            }
+        }
+        let guild = event.guild();
+        let history = if !(session.wants(event) && session.on_shard(guild)) {
+            None
+        } else {
+            let now = model::Timestamp::now().unix_ms();
+            match event.audience() {
+                Audience::Guild(g) => session.has_guild(*g).then_some(true),
+                Audience::GuildUsers { guild, users } => {
+                    (session.has_guild(*guild) && users.contains(&session.user)).then_some(true)
+                }
+                Audience::Users(users) => users.contains(&session.user).then_some(true),
+                Audience::Permitted { guild, channel, permissions } => {
+                    let reg = self.registry();
+                    reg.views.get(guild).filter(|_| session.has_guild(*guild)).and_then(|view| {
+                        let perms = view.permissions(session.user, *channel, now);
+                        (perms & permissions == *permissions).then_some(perms & READ_MESSAGE_HISTORY != 0)
+                    })
+                }
+            }
+        };
+        if let Some(history) = history {
+            let data = session.payload(event, history);
+            self.enqueue_routed(session, event.name(), data);
+        }
+        match event.membership() {
+            Some(Membership::Left { user, guild }) if user == session.user => session.leave(guild),
+            Some(Membership::GuildDeleted(guild)) => session.leave(guild),
+            _ => {}
+        }
+    }
+}
