@@ -7,7 +7,8 @@
 #     schemas, so nothing is fetched while validating), then against the
 #     rules of scripts/deploy-check/rules.py (probes, drain time, selectors,
 #     non-root, resources); and the broken fixtures in scripts/deploy-check/
-#     must fail, so a validator that passes everything is caught;
+#     must fail, so a validator that passes everything is caught; and the
+#     built server must accept every setting of the ConfigMap and Secret;
 #   - deploy/systemd/fussioncord.service with `systemd-analyze verify`, where
 #     systemd is installed, its ExecStart pointed at the built binary
 #     ($FUSSIONCORD_BIN, default $CARGO_TARGET_DIR/debug/fussioncord); any
@@ -78,6 +79,31 @@ else
   echo "ok   the rules refuse a terminationGracePeriodSeconds shorter than the drain"
 fi
 
+bin="${FUSSIONCORD_BIN:-${CARGO_TARGET_DIR:-$HOME/.cache/fussioncord/target}/debug/fussioncord}"
+[ -x "$bin" ] || { echo "FAIL $bin is not built (set FUSSIONCORD_BIN, or build first: cargo build -p fussioncord)"; exit 1; }
+
+# The server reads every FUSSIONCORD__* key of the ConfigMap and Secret
+# (an unknown or mistyped key stops start-up). `moderation score` loads the
+# configuration first and, given no input, stops there; the misspelt key
+# added second proves the configuration was read.
+mapfile -d '' settings < <("$venv/bin/python" - deploy/kubernetes/config.yaml <<'PY'
+import sys, yaml
+for d in yaml.safe_load_all(open(sys.argv[1])):
+    for k, v in {**(d or {}).get("data", {}), **(d or {}).get("stringData", {})}.items():
+        sys.stdout.write(f"{k}={v}\0")
+PY
+)
+if out=$(env -i "${settings[@]}" "$bin" moderation score </dev/null 2>&1); then
+  echo "ok   the server takes the ${#settings[@]} settings of deploy/kubernetes/config.yaml"
+else
+  echo "FAIL the server refuses the settings of deploy/kubernetes/config.yaml: $out"
+  status=1
+fi
+if env -i "${settings[@]}" FUSSIONCORD__CLUSTER__NATS_ULR=x "$bin" moderation score </dev/null >/dev/null 2>&1; then
+  echo "FAIL a misspelt setting (FUSSIONCORD__CLUSTER__NATS_ULR) was not refused: the check above checks nothing"
+  status=1
+fi
+
 echo "== systemd unit"
 # systemd's stop timeout must outlast the drain (HTTP, then 3 s for the gateway).
 stop=$(sed -n 's/^TimeoutStopSec=\([0-9]*\)$/\1/p' deploy/systemd/fussioncord.service)
@@ -88,29 +114,23 @@ else
   status=1
 fi
 if command -v systemd-analyze >/dev/null 2>&1; then
-  bin="${FUSSIONCORD_BIN:-${CARGO_TARGET_DIR:-$HOME/.cache/fussioncord/target}/debug/fussioncord}"
-  if ! [ -x "$bin" ]; then
-    echo "FAIL $bin is not built (set FUSSIONCORD_BIN, or build first: cargo build -p fussioncord)"
+  verify() {
+    local out
+    sed "s#/usr/local/bin/fussioncord#$bin#g; s#@BINARY@#$bin#g" "$1" >"$broken/$(basename "$1")"
+    out=$(systemd-analyze verify "$broken/$(basename "$1")" 2>&1) && [ -z "$out" ] || { echo "$out"; return 1; }
+  }
+  if out=$(verify deploy/systemd/fussioncord.service); then
+    echo "ok   deploy/systemd/fussioncord.service ($(systemd-analyze --version | head -n1))"
+  else
+    echo "FAIL deploy/systemd/fussioncord.service:"
+    sed 's/^/     /' <<<"$out"
+    status=1
+  fi
+  if verify scripts/deploy-check/broken.service >/dev/null; then
+    echo "FAIL scripts/deploy-check/broken.service passed systemd-analyze verify; it must not"
     status=1
   else
-    verify() {
-      local out
-      sed "s#/usr/local/bin/fussioncord#$bin#g; s#@BINARY@#$bin#g" "$1" >"$broken/$(basename "$1")"
-      out=$(systemd-analyze verify "$broken/$(basename "$1")" 2>&1) && [ -z "$out" ] || { echo "$out"; return 1; }
-    }
-    if out=$(verify deploy/systemd/fussioncord.service); then
-      echo "ok   deploy/systemd/fussioncord.service ($(systemd-analyze --version | head -n1))"
-    else
-      echo "FAIL deploy/systemd/fussioncord.service:"
-      sed 's/^/     /' <<<"$out"
-      status=1
-    fi
-    if verify scripts/deploy-check/broken.service >/dev/null; then
-      echo "FAIL scripts/deploy-check/broken.service passed systemd-analyze verify; it must not"
-      status=1
-    else
-      echo "ok   scripts/deploy-check/broken.service is refused, as it should be"
-    fi
+    echo "ok   scripts/deploy-check/broken.service is refused, as it should be"
   fi
 else
   echo "systemd-analyze is not installed: the unit is NOT verified"

@@ -40,7 +40,7 @@ for key in list(config) + sorted(secret_keys):
     check(key.startswith("FUSSIONCORD__") or key.startswith("AWS_"), f"{key}: not a FussionCord setting")
 check("FUSSIONCORD__DATABASE__URL" in secret_keys, "the database URL belongs in the Secret")
 check("FUSSIONCORD__DATABASE__URL" not in config, "the database URL must not be in the ConfigMap")
-for endpoint in ["FUSSIONCORD__CLUSTER__NATS_URL", "FUSSIONCORD__CLUSTER__REDIS_URL"]:
+for endpoint in ["FUSSIONCORD__CLUSTER__NATS_URL", "FUSSIONCORD__RATELIMIT__REDIS_URL"]:
     check(endpoint in config, f"{endpoint}: missing from the ConfigMap")
 grace_ms = int(config.get("FUSSIONCORD__GATEWAY__SHUTDOWN_GRACE_MS", "3000"))
 
