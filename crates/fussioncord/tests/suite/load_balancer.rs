@@ -301,7 +301,7 @@ async fn nginx_spreads_requests_and_gateway_sockets_over_two_nodes_over_tls() {
     // node answers to whoever scrapes it directly.
     let metrics = lb.client.get(format!("https://{}/metrics", nginx.https)).send().await.unwrap();
     assert_eq!(metrics.status(), StatusCode::FORBIDDEN);
-    gateway_sockets(&nodes[0]).await;
+    assert_eq!(gateway_sockets(&nodes[0]).await, 0.0);
 
     let ada = lb.register("ada").await;
     let bea = lb.register("bea").await;
@@ -364,8 +364,8 @@ async fn nginx_spreads_requests_and_gateway_sockets_over_two_nodes_over_tls() {
     for node in &nodes {
         assert_eq!(gateway_sockets(node).await, 2.0);
     }
-    // …and no more, even claiming another address: nginx replaces the
-    // client's X-Forwarded-For with the address it sees.
+    // …and no more, even claiming another address in X-Forwarded-For
+    // (nginx names the client it sees).
     let third = nginx.gateway(loopback(4), &[("x-forwarded-for", "203.0.113.9")]).await;
     assert_eq!(third.err(), Some(429), "a third socket from 127.0.0.4 is over the per-address cap on either node");
     // Another client address is counted apart.
