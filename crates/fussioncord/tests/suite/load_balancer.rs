@@ -221,8 +221,19 @@ impl Nginx {
 }
 
 impl Drop for Nginx {
+    /// Stops the nginx this test started: SIGTERM to its master, which
+    /// stops its worker and waits for it (SIGKILL would orphan the worker,
+    /// still listening), then SIGKILL if it has not gone within 5 s.
     fn drop(&mut self) {
-        // Only the nginx this test started (its master; the worker follows).
+        let pid = self.child.id() as libc::pid_t;
+        // SAFETY: kill(2) on the pid of our own child, not yet reaped.
+        unsafe { libc::kill(pid, libc::SIGTERM) };
+        for _ in 0..100 {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
