@@ -21,7 +21,7 @@ use tokio_tungstenite::tungstenite;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 use crate::attachments::{file, payload, send_form};
-use crate::common::ws::{Gateway, ALL_INTENTS};
+use crate::common::ws::{Gateway, Received, ALL_INTENTS};
 use crate::common::{fresh_postgres, voice, TestApp};
 
 fn nats_url() -> String {
@@ -384,6 +384,70 @@ async fn nginx_spreads_requests_and_gateway_sockets_over_two_nodes_over_tls() {
     other.hello().await;
 
     drop((ada_gw, bea_gw, first, second, other));
+    drop(nginx);
+    drop(nodes);
+    drop_stream(&stream).await;
+}
+
+/// A node stopping (SIGTERM's graceful shutdown) is passed over: its
+/// gateway clients, told to reconnect (op 7), reconnect through nginx and
+/// land on the other node, and requests, POSTs included, go on being
+/// answered, by the other node, none lost to the stopped one.
+#[tokio::test]
+async fn a_stopping_node_is_passed_over_and_its_gateway_clients_reconnect_through_nginx() {
+    let (mut nodes, stream) = two_nodes().await;
+    let addrs: Vec<SocketAddr> = nodes.iter().map(|n| n.addr()).collect();
+    let nginx = Nginx::start(&addrs).await;
+    let lb = nginx.api(loopback(2));
+    let ada = lb.register("ada").await;
+    let (_, channel) = lb.guild(&ada, "Failover").await;
+    // Two sessions of Ada's, one on each node.
+    let mut sessions = Vec::new();
+    for from in [loopback(2), loopback(3)] {
+        let mut gw = nginx.gateway(from, &[]).await.expect("a socket through nginx");
+        gw.identify(&ada.token, ALL_INTENTS).await;
+        sessions.push((from, gw));
+    }
+    for node in &nodes {
+        assert_eq!(gateway_sockets(node).await, 1.0, "each node holds one session");
+    }
+
+    // Node 1 (worker 1) stops; the session it held is told to reconnect.
+    let stopping = nodes[0].stop();
+    let mut told = None;
+    'wait: for _ in 0..100 {
+        for (i, (_, gw)) in sessions.iter_mut().enumerate() {
+            if let Some(Received::Payload(p)) = gw.next_within(Duration::from_millis(50)).await {
+                if p["op"] == 7 {
+                    told = Some(i);
+                    break 'wait;
+                }
+            }
+        }
+    }
+    let told = told.expect("the stopping node's session gets op 7 RECONNECT");
+    let (from, mut gw) = sessions.remove(told);
+    gw.close().await;
+    stopping.await.unwrap().expect("the node stops cleanly");
+
+    // Reconnecting through nginx reaches the node still up.
+    let mut again = nginx.gateway(from, &[]).await.expect("the reconnect is accepted");
+    again.identify(&ada.token, ALL_INTENTS).await;
+    assert_eq!(gateway_sockets(&nodes[1]).await, 2.0, "both sessions are on the node still up");
+
+    // Every request through nginx is answered, by node 2.
+    for i in 0..4 {
+        let msg = lb.send(&ada, &channel, &format!("after {i}")).await;
+        assert_eq!(worker_of(&msg["id"]), 2, "made by the node still up");
+    }
+    for gw in [&mut again, &mut sessions[0].1] {
+        for i in 0..4 {
+            let created = gw.dispatch("MESSAGE_CREATE").await;
+            assert_eq!(created["d"]["content"], format!("after {i}"));
+        }
+    }
+
+    drop((again, sessions));
     drop(nginx);
     drop(nodes);
     drop_stream(&stream).await;
