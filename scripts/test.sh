@@ -2,8 +2,10 @@
 # The test command: every test, first on embedded SQLite, then on PostgreSQL.
 # Installs the pinned bot libraries the tests drive (scripts/bot-libs.sh) and
 # Debian's Chromium and colour emoji font for the web client's browser tests
-# (scripts/browser.sh), and moto's S3-protocol server (scripts/s3-server.sh,
-# PyPI) for the media tests on S3.
+# (scripts/browser.sh), moto's S3-protocol server (scripts/s3-server.sh,
+# PyPI) for the media tests on S3, and Debian's nginx (scripts/nginx.sh) for
+# the load-balancer test; checks the deployment files (scripts/deploy-check.sh:
+# Kubernetes manifests with kubernetes-validate from PyPI, the systemd unit).
 # Needs PostgreSQL on 127.0.0.1:5432 (TEST_DATABASE_URL overrides); starts the
 # local cluster if it is installed but stopped.
 set -euo pipefail
@@ -26,8 +28,14 @@ drop_test_databases() {
 echo "== bot libraries (pinned discord.py, disnake, hikari, discord.js, Oceanic.js, Eris)"
 bash scripts/bot-libs.sh
 
+echo "== nginx (Debian's) for the load-balancer test"
+bash scripts/nginx.sh
+
 echo "== build (includes the web client: crates/webclient runs npm)"
 cargo build --workspace --all-targets --locked
+
+echo "== deployment files: Kubernetes manifests, systemd unit (against the binary just built)"
+bash scripts/deploy-check.sh
 
 echo "== web client: type check, unit tests, browser tests"
 bash scripts/web-test.sh

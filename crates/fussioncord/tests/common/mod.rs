@@ -279,6 +279,14 @@ impl TestApp {
         }
     }
 
+    /// Starts a graceful shutdown, as SIGTERM does (requests in flight
+    /// finish, gateway clients get op 7 RECONNECT), and returns at once: the
+    /// handle completes when the server has stopped.
+    pub fn stop(&mut self) -> tokio::task::JoinHandle<anyhow::Result<()>> {
+        let running = self.running.take().expect("running");
+        tokio::spawn(running.shutdown())
+    }
+
     /// Graceful shutdown, then a new server on the same data and port.
     pub async fn restart(&mut self) {
         let running = self.running.take().expect("running");

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
 use serde_json::{json, Value};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::Message;
@@ -25,8 +26,10 @@ pub enum Received {
     Closed(Option<u16>),
 }
 
-pub struct Gateway {
-    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+/// A gateway connection over any stream: plain TCP by default, or TLS
+/// (`wss://` through a load balancer, tests/suite/load_balancer.rs).
+pub struct Gateway<S = MaybeTlsStream<TcpStream>> {
+    ws: WebSocketStream<S>,
     inflate: Inflate,
     /// Last `s` seen.
     pub seq: Option<u64>,
@@ -61,8 +64,10 @@ impl Gateway {
         let etf = query.contains("encoding=etf");
         Self { ws, inflate, seq: None, session_id: None, wire_bytes: 0, etf, binary: false }
     }
+}
 
-    pub fn from_stream(ws: WebSocketStream<MaybeTlsStream<TcpStream>>) -> Self {
+impl<S: AsyncRead + AsyncWrite + Unpin> Gateway<S> {
+    pub fn from_stream(ws: WebSocketStream<S>) -> Self {
         Self { ws, inflate: Inflate::Plain, seq: None, session_id: None, wire_bytes: 0, etf: false, binary: false }
     }
 

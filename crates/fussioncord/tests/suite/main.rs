@@ -36,6 +36,7 @@ mod gateway_limits;
 mod interactions;
 mod layering;
 mod link_previews;
+mod load_balancer;
 mod media_proxy;
 mod moderation;
 mod openapi;
