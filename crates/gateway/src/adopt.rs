@@ -95,7 +95,10 @@ impl Hub {
     /// stream after `since` may reach it.
     pub(crate) fn track(&self, session: &Arc<Session>, since: u64) {
         let Some(c) = self.cluster.get() else { return };
-        session.set_journal(c.journal.clone());
+        let (journal, id) = (c.journal.clone(), session.id.clone());
+        session.set_journal(Box::new(move |frame: &Frame, routed| {
+            let _ = journal.send(Entry::Frame { session: id.clone(), frame: frame.clone(), routed });
+        }));
         let _ = c.journal.send(Entry::Open(session.clone(), self.meta(c, session, since)));
     }
 

@@ -14,6 +14,9 @@ use crate::replay::Replay;
 use events::{intents, Event};
 use store::{GuildId, UserId};
 
+/// What a session hands each frame to, in sequence order.
+pub(crate) type FrameSink = Box<dyn Fn(&Frame, bool) + Send + Sync>;
+
 /// A dispatch on its way to a connection. `data` is the event's payload,
 /// serialised once and shared (reference-counted) by every session that
 /// receives it; only the few bytes around it differ per session, and they
@@ -70,9 +73,10 @@ pub struct Session {
     /// token (IDENTIFY or RESUME) sets it back, so a revocation aimed at an
     /// old token never closes a connection made with a new one.
     revoked: tokio::sync::watch::Sender<bool>,
-    /// In a cluster: where every frame is written before a connection may
-    /// take it (see `journal.rs`).
-    journal: std::sync::OnceLock<crate::journal::Sender>,
+    /// In a cluster: where every frame goes to be written before a
+    /// connection may take it (see `journal.rs`), with whether it came of
+    /// an event from the stream.
+    journal: std::sync::OnceLock<FrameSink>,
 }
 
 struct Inner {
@@ -207,7 +211,7 @@ impl Session {
 
     /// From now on, every frame goes to `journal` and waits there until
     /// [`Session::journaled`] says it was written.
-    pub(crate) fn set_journal(&self, journal: crate::journal::Sender) {
+    pub(crate) fn set_journal(&self, journal: FrameSink) {
         let mut inner = self.lock();
         if self.journal.set(journal).is_ok() && inner.durable.is_none() {
             inner.durable = Some(inner.seq);
@@ -322,8 +326,7 @@ impl Session {
         if let Some(journal) = self.journal.get() {
             // Under the lock, so the journal gets a session's frames in
             // sequence order whoever dispatches them.
-            let _ =
-                journal.send(crate::journal::Entry::Frame { session: self.id.clone(), frame: frame.clone(), routed });
+            journal(&frame, routed);
         }
         inner.buffer_bytes += frame.cost();
         inner.buffer.push_back(frame);
