@@ -178,6 +178,26 @@ pub enum Kind {
     /// A node of a cluster takes over a session a client resumed there:
     /// the node that held it lets it go at this point of the stream.
     SessionClaimed(SessionClaim),
+    /// A user's presence on one node of a cluster, for the others' view of
+    /// who is online.
+    NodePresence(NodePresence),
+    /// A node of a cluster is alive (sent every second); one not heard of
+    /// for a few seconds is dead, and its users go offline.
+    NodeAlive(String),
+}
+
+/// A user's presence on `node`: `status` `None` when they have no session
+/// there any more.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NodePresence {
+    pub node: String,
+    pub user: UserId,
+    pub status: Option<String>,
+    #[serde(default)]
+    pub activities: Vec<serde_json::Value>,
+    /// The guilds of their sessions there.
+    #[serde(default)]
+    pub guilds: Vec<GuildId>,
 }
 
 /// Which session a node takes over, and which node (see [`Kind::SessionClaimed`]).
@@ -270,6 +290,16 @@ impl Event {
         Self::build(Kind::SessionClaimed(SessionClaim { session_id, node }), Audience::Users(Vec::new()), None)
     }
 
+    /// A user's presence on one node; never dispatched as it is.
+    pub fn node_presence(presence: NodePresence) -> Self {
+        Self::build(Kind::NodePresence(presence), Audience::Users(Vec::new()), None)
+    }
+
+    /// A node's heartbeat; never dispatched.
+    pub fn node_alive(node: String) -> Self {
+        Self::build(Kind::NodeAlive(node), Audience::Users(Vec::new()), None)
+    }
+
     /// The event as read from a durable stream at `position`.
     pub fn at(mut self, position: u64) -> Self {
         self.position = position;
@@ -318,6 +348,8 @@ impl Event {
             Kind::PresenceChanged(_) => "PRESENCE_CHANGE",
             Kind::SessionEnded(_) => "SESSION_ENDED",
             Kind::SessionClaimed(_) => "SESSION_CLAIMED",
+            Kind::NodePresence(_) => "NODE_PRESENCE",
+            Kind::NodeAlive(_) => "NODE_ALIVE",
         }
     }
 

@@ -280,9 +280,12 @@ impl Hub {
         let (done, finished) = oneshot::channel();
         c.finish.send(Adopt { session: session.clone(), missed, done }).ok()?;
         finished.await.ok()?;
-        if self.presence_of(session.user).is_none() {
-            let online = UserPresence { status: "online".into(), activities: Vec::new() };
-            self.set_presence(session.user, online, &session.guilds());
+        if self.local_presence(session.user).is_none() {
+            // As the old node showed them, if it told; else online.
+            let presence = self
+                .presence_of(session.user)
+                .unwrap_or(UserPresence { status: "online".into(), activities: Vec::new() });
+            self.set_presence(session.user, presence, &session.guilds());
         }
         Some(session)
     }

@@ -39,6 +39,10 @@ struct Registry {
     views: HashMap<GuildId, GuildView>,
     /// Guilds whose view is being read from the store.
     loading: HashMap<GuildId, Loading>,
+    /// In a cluster: the users with sessions on other nodes, per node.
+    remote: HashMap<UserId, HashMap<String, nodes::RemotePresence>>,
+    /// In a cluster: the other nodes, and when each was last heard of.
+    nodes: HashMap<String, Instant>,
 }
 
 /// Loads of one guild's view under way, and how many events changed the
@@ -168,6 +172,8 @@ pub struct Hub {
     adoptions: Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<adopt::Adopt>>>,
     /// The stream position of the last event the dispatcher handled.
     position: std::sync::atomic::AtomicU64,
+    /// This node's name, in a cluster.
+    node: std::sync::OnceLock<String>,
 }
 
 impl Hub {
@@ -197,6 +203,7 @@ impl Hub {
             cluster: std::sync::OnceLock::new(),
             adoptions: Mutex::new(None),
             position: std::sync::atomic::AtomicU64::new(0),
+            node: std::sync::OnceLock::new(),
         })
     }
 
@@ -335,6 +342,14 @@ impl Hub {
             Kind::SessionEnded(_) => return,
             Kind::SessionClaimed(claim) => {
                 self.claimed(claim, event.position());
+                return;
+            }
+            Kind::NodePresence(p) => {
+                self.remote_presence(p);
+                return;
+            }
+            Kind::NodeAlive(node) => {
+                self.node_alive(node);
                 return;
             }
             Kind::Dispatch(d) => d,
@@ -507,6 +522,8 @@ impl Hub {
             self.journal_guilds(&s);
             reg.by_guild.entry(guild).or_default().insert(s.id.clone(), s);
         }
+        drop(reg);
+        self.publish_node_presence(user);
     }
 
     fn leave(&self, user: UserId, guild: GuildId) {
@@ -523,6 +540,8 @@ impl Hub {
             });
         }
         forget_if_gone(&mut reg, user, guild);
+        drop(reg);
+        self.publish_node_presence(user);
     }
 
     fn drop_guild(&self, guild: GuildId) {
@@ -634,9 +653,12 @@ impl Hub {
             reg.by_guild.entry(g).or_default().insert(session.id.clone(), session.clone());
         }
         reg.by_user.entry(session.user).or_default().insert(session.id.clone(), session.clone());
+        let user = session.user;
         if reg.sessions.insert(session.id.clone(), session).is_none() {
             self.metrics.gateway_session_opened();
         }
+        drop(reg);
+        self.publish_node_presence(user);
         first
     }
 
@@ -677,7 +699,9 @@ impl Hub {
         if last {
             reg.by_user.remove(&session.user);
             reg.presences.remove(&session.user);
-            return Some(reg.friends.remove(&session.user).unwrap_or_default());
+            drop(reg);
+            self.publish_node_presence(session.user);
+            return Some(self.registry().friends.remove(&session.user).unwrap_or_default());
         }
         None
     }
@@ -687,6 +711,7 @@ impl Hub {
     /// `resume_budget_bytes` in all, the longest-detached ones; users left
     /// with no session go offline.
     fn reap(&self) {
+        self.expire_nodes();
         let window = Duration::from_millis(self.config.resume_window_ms);
         let mut detached: Vec<(Instant, usize, Arc<Session>)> = self
             .registry()
@@ -717,6 +742,9 @@ impl Hub {
         }
         for s in expired {
             if let Some(friends) = self.remove(&s) {
+                if self.online_elsewhere(s.user) {
+                    continue;
+                }
                 self.announce_presence(
                     s.user,
                     &UserPresence { status: "offline".into(), activities: Vec::new() },
@@ -727,7 +755,13 @@ impl Hub {
         }
     }
 
+    /// A user's presence: as set here, or on another node of the cluster.
     pub(crate) fn presence_of(&self, user: UserId) -> Option<UserPresence> {
+        nodes::presence_in(&self.registry(), user)
+    }
+
+    /// A user's presence as set on this node.
+    pub(crate) fn local_presence(&self, user: UserId) -> Option<UserPresence> {
         self.registry().presences.get(&user).cloned()
     }
 
@@ -740,6 +774,9 @@ impl Hub {
                 .is_none_or(|o| o.visible_status() != presence.visible_status() || o.activities != presence.activities);
             changed.then(|| reg.friends.get(&user).cloned().unwrap_or_default())
         };
+        if friends.is_some() {
+            self.publish_node_presence(user);
+        }
         if let Some(friends) = friends {
             self.announce_presence(user, &presence, guilds, friends);
         }
@@ -825,9 +862,9 @@ impl Hub {
     pub(crate) fn presences(&self, users: impl Iterator<Item = UserId>, guild: Option<GuildId>) -> Vec<Presence> {
         let reg = self.registry();
         users
-            .filter_map(|u| reg.presences.get(&u).map(|p| (u, p)))
+            .filter_map(|u| nodes::presence_in(&reg, u).map(|p| (u, p)))
             .filter(|(_, p)| p.visible_status() != "offline")
-            .map(|(u, p)| presence_payload(u, guild, p))
+            .map(|(u, p)| presence_payload(u, guild, &p))
             .collect()
     }
 
@@ -835,10 +872,13 @@ impl Hub {
     /// offline.
     fn online_in(&self, guild: GuildId) -> u64 {
         let reg = self.registry();
-        let users: HashSet<UserId> =
+        let mut users: HashSet<UserId> =
             reg.by_guild.get(&guild).map(|m| m.values().map(|s| s.user).collect()).unwrap_or_default();
-        users.into_iter().filter(|u| reg.presences.get(u).is_some_and(|p| p.visible_status() != "offline")).count()
-            as u64
+        users.extend(nodes::remote_in(&reg, guild));
+        users
+            .into_iter()
+            .filter(|u| nodes::presence_in(&reg, *u).is_some_and(|p| p.visible_status() != "offline"))
+            .count() as u64
     }
 
     pub(crate) fn connection_opened(&self) {
@@ -964,12 +1004,14 @@ pub(crate) fn presence_payload(user: UserId, guild: Option<GuildId>, p: &UserPre
     }
 }
 
-/// Who `@here` reaches: the members connected to this node's gateway.
+/// Who `@here` reaches: the members connected to this node's gateway, and
+/// in a cluster to the others'.
 impl events::Presences for Hub {
     fn online_members(&self, guild: GuildId) -> Vec<UserId> {
         let reg = self.registry();
         let mut users: Vec<UserId> =
             reg.by_guild.get(&guild).map(|s| s.values().map(|s| s.user).collect()).unwrap_or_default();
+        users.extend(nodes::remote_in(&reg, guild));
         users.sort();
         users.dedup();
         users
@@ -982,6 +1024,8 @@ impl events::Presences for Hub {
 
 #[path = "adopt.rs"]
 mod adopt;
+#[path = "nodes.rs"]
+mod nodes;
 
 #[cfg(test)]
 #[path = "hub_tests.rs"]

@@ -130,12 +130,17 @@ pub async fn start_with_classifier(
         config.http.trusted_proxies.clone(),
         sessions.handle(),
     );
-    if config.cluster.shares_sessions() {
-        let sessions = cluster::RedisSessions::connect(&config.cluster.redis_url, &config.cluster.redis_prefix)
-            .await
-            .map_err(anyhow::Error::msg)
-            .context("[cluster] redis_url")?;
-        hub.share_sessions(Arc::new(sessions), config.cluster.node_name());
+    if config.cluster.enabled() {
+        let node = config.cluster.node_name();
+        tracing::info!(node = %node, "cluster node");
+        hub.join_cluster(node.clone());
+        if config.cluster.shares_sessions() {
+            let sessions = cluster::RedisSessions::connect(&config.cluster.redis_url, &config.cluster.redis_prefix)
+                .await
+                .map_err(anyhow::Error::msg)
+                .context("[cluster] redis_url")?;
+            hub.share_sessions(Arc::new(sessions), node);
+        }
     }
     hub.spawn();
     let automod = Arc::new(domain::automod::AutoMod::new(config.moderation.clone(), classifier, metrics.clone()));

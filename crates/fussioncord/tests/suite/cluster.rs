@@ -13,7 +13,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::common::ws::{self, ALL_INTENTS};
-use crate::common::{fresh_postgres, TestApp};
+use crate::common::{fresh_postgres, TestApp, TestUser};
 
 fn nats_url() -> String {
     std::env::var("TEST_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into())
@@ -27,13 +27,18 @@ fn redis_url() -> String {
 /// tests running side by side do not hear each other; `drop_stream` removes
 /// it), each node its own snowflake worker.
 async fn cluster(n: u8) -> (Vec<TestApp>, String) {
+    cluster_with(n, |_| {}).await
+}
+
+async fn cluster_with(n: u8, tune: impl Fn(&mut server::Config) + Clone + Send + 'static) -> (Vec<TestApp>, String) {
     let db = fresh_postgres().await;
     let tag = format!("{:012x}", rand::random::<u64>() & 0xffff_ffff_ffff);
     let mut nodes = Vec::new();
     for worker in 1..=n {
-        let (db, tag) = (db.clone(), tag.clone());
+        let (db, tag, tune) = (db.clone(), tag.clone(), tune.clone());
         nodes.push(
             TestApp::spawn_with(move |c| {
+                tune(c);
                 c.database.url = Some(db);
                 c.snowflake.worker = worker;
                 c.cluster.nats_url = nats_url();
@@ -127,6 +132,11 @@ async fn resume_on(addr: &str, token: &str, session_id: &str, seq: Option<u64>) 
 /// The contents of the MESSAGE_CREATEs `gw` receives until it has `want`
 /// of them in all (with `seen`), failing on an invalid session.
 async fn read_messages(gw: &mut ws::Gateway, seen: &mut Vec<String>, want: usize) {
+    read_messages_noting(gw, seen, want, &mut Vec::new()).await
+}
+
+/// [`read_messages`], keeping the other payloads in `noted`.
+async fn read_messages_noting(gw: &mut ws::Gateway, seen: &mut Vec<String>, want: usize, noted: &mut Vec<Value>) {
     while seen.len() < want {
         match gw.next_within(Duration::from_secs(15)).await {
             Some(ws::Received::Payload(p)) if p["op"] == 0 && p["t"] == "MESSAGE_CREATE" => {
@@ -134,6 +144,7 @@ async fn read_messages(gw: &mut ws::Gateway, seen: &mut Vec<String>, want: usize
             }
             Some(ws::Received::Payload(p)) => {
                 assert_ne!(p["op"], 9, "the session could not be resumed: {p}");
+                noted.push(p);
             }
             other => panic!("the connection ended after {} messages: {other:?}", seen.len()),
         }
@@ -252,6 +263,11 @@ async fn clients_of_a_killed_node_and_of_a_drained_node_resume_elsewhere_missing
     cat_gw.identify(&cat.token, ALL_INTENTS).await;
     let mut ada_gw = b.app.gateway("").await;
     ada_gw.identify(&ada.token, ALL_INTENTS).await;
+    // Dan is on node A too, and never comes back.
+    let dan = b.app.register("dan").await;
+    b.app.join(&ada, &channel, &dan).await;
+    let mut dan_gw = a.app.gateway("").await;
+    dan_gw.identify(&dan.token, ALL_INTENTS).await;
 
     const N: usize = 120;
     let sender = {
@@ -306,7 +322,8 @@ async fn clients_of_a_killed_node_and_of_a_drained_node_resume_elsewhere_missing
     read_messages(&mut bea_gw, &mut bea_seen, N).await;
     read_messages(&mut cat_gw, &mut cat_seen, N).await;
     let mut ada_seen = Vec::new();
-    read_messages(&mut ada_gw, &mut ada_seen, N).await;
+    let mut ada_noted = Vec::new();
+    read_messages_noting(&mut ada_gw, &mut ada_seen, N, &mut ada_noted).await;
     sender.await.expect("every message was acknowledged");
     let expected: Vec<String> = (0..N).map(|i| format!("m{i}")).collect();
     for (who, seen, gw) in
@@ -319,7 +336,75 @@ async fn clients_of_a_killed_node_and_of_a_drained_node_resume_elsewhere_missing
         let more = gw.dispatches(Duration::from_millis(300)).await;
         assert!(!more.iter().any(|e| e["t"] == "MESSAGE_CREATE"), "{who}: a message came twice");
     }
+    // Dan went offline with node A, in bounded time; Bea and Cat, who
+    // resumed, never did.
+    let offline = |p: &Value, who: &TestUser| {
+        p["t"] == "PRESENCE_UPDATE" && p["d"]["user"]["id"] == who.id.as_str() && p["d"]["status"] == "offline"
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while !ada_noted.iter().any(|p| offline(p, &dan)) {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        match ada_gw.next_within(left).await {
+            Some(ws::Received::Payload(p)) => ada_noted.push(p),
+            other => panic!("Dan was never shown offline after his node died: {other:?}"),
+        }
+    }
+    for who in [&bea, &cat] {
+        assert!(!ada_noted.iter().any(|p| offline(p, who)), "{} was shown offline though resumed", who.username);
+    }
+    drop(dan_gw);
     let _ = c.child.wait();
     drop(b);
     drop_stream(&format!("FC_TEST_{tag}")).await;
+}
+
+#[tokio::test]
+async fn presence_is_the_clusters_and_one_node_letting_go_leaves_a_user_online() {
+    let (nodes, stream) = cluster_with(2, |c| c.gateway.resume_window_ms = 500).await;
+    let (a, b) = (&nodes[0], &nodes[1]);
+    let ada = a.register("ada").await;
+    let bea = a.register("bea").await;
+    let (guild, channel) = a.guild(&ada, "Everywhere").await;
+    let guild = guild["id"].as_str().unwrap().to_owned();
+    a.join(&ada, &channel, &bea).await;
+    let mut ada_on_a = a.gateway("").await;
+    ada_on_a.identify(&ada.token, ALL_INTENTS).await;
+    // Bea, on node B, sees Ada online in her snapshot, from node A.
+    let mut bea_gw = b.gateway("").await;
+    bea_gw.identify(&bea.token, ALL_INTENTS).await;
+    let snapshot = bea_gw.dispatch("GUILD_CREATE").await;
+    let shown: Vec<&Value> = snapshot["d"]["presences"].as_array().unwrap().iter().collect();
+    assert!(
+        shown.iter().any(|p| p["user"]["id"] == ada.id.as_str() && p["status"] == "online"),
+        "Ada, on node A, is online in Bea's snapshot on node B: {shown:?}"
+    );
+    // Either node counts both as online.
+    for node in [a, b] {
+        let (_, g) = node.get(&format!("/guilds/{guild}?with_counts=true"), &ada.token).await;
+        assert_eq!(g["approximate_presence_count"], 2, "{g}");
+    }
+    // Ada also connects on node B, then leaves node A for good: she is
+    // still online, so nobody is told otherwise.
+    let mut ada_on_b = b.gateway("").await;
+    ada_on_b.identify(&ada.token, ALL_INTENTS).await;
+    ada_on_a.close().await;
+    let seen = bea_gw.dispatches(Duration::from_millis(2000)).await;
+    assert!(
+        !seen.iter().any(|p| p["t"] == "PRESENCE_UPDATE"
+            && p["d"]["user"]["id"] == ada.id.as_str()
+            && p["d"]["status"] == "offline"),
+        "Ada was shown offline while connected to node B: {seen:?}"
+    );
+    // When her last session, on node B, goes, she is offline.
+    ada_on_b.close().await;
+    loop {
+        let p = bea_gw.dispatch("PRESENCE_UPDATE").await;
+        if p["d"]["user"]["id"] == ada.id.as_str() && p["d"]["status"] == "offline" {
+            break;
+        }
+    }
+    let (_, g) = a.get(&format!("/guilds/{guild}?with_counts=true"), &bea.token).await;
+    assert_eq!(g["approximate_presence_count"], 1, "{g}");
+    drop(nodes);
+    drop_stream(&stream).await;
 }
