@@ -408,3 +408,174 @@ async fn presence_is_the_clusters_and_one_node_letting_go_leaves_a_user_online()
     drop(nodes);
     drop_stream(&stream).await;
 }
+
+/// A NATS server of the test's own (with JetStream, its store in `dir`),
+/// so it can be stopped and started again without disturbing other tests.
+struct OwnNats {
+    child: std::process::Child,
+    port: u16,
+    dir: std::path::PathBuf,
+}
+
+impl OwnNats {
+    fn start(port: u16, dir: &std::path::Path) -> Self {
+        let child = std::process::Command::new("nats-server")
+            .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
+            .arg(dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("nats-server runs (Debian's nats-server package)");
+        Self { child, port, dir: dir.to_owned() }
+    }
+
+    fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    async fn wait_up(&self) {
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await.is_ok() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("nats-server did not start");
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for OwnNats {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+#[tokio::test]
+async fn nats_restarted_mid_stream_loses_no_acknowledged_message() {
+    let store = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut nats = OwnNats::start(port, store.path());
+    nats.wait_up().await;
+    let url = nats.url();
+    let (nodes, _) = cluster_with(2, move |c| c.cluster.nats_url = url.clone()).await;
+    let (a, b) = (&nodes[0], &nodes[1]);
+    let ada = a.register("ada").await;
+    let bea = a.register("bea").await;
+    let (_, channel) = a.guild(&ada, "Weather").await;
+    a.join(&ada, &channel, &bea).await;
+    let mut bea_gw = b.gateway("").await;
+    bea_gw.identify(&bea.token, ALL_INTENTS).await;
+    let mut ada_gw = a.gateway("").await;
+    ada_gw.identify(&ada.token, ALL_INTENTS).await;
+
+    const N: usize = 60;
+    let mut acknowledged = 0;
+    for i in 0..N {
+        if i == N / 3 {
+            // NATS dies; messages are still posted and acknowledged (they
+            // are in the database), and their events wait for NATS.
+            nats.kill();
+        }
+        if i == 2 * N / 3 {
+            nats = OwnNats::start(port, &nats.dir.clone());
+            nats.wait_up().await;
+        }
+        let via = if i % 2 == 0 { a } else { b };
+        let (status, body) =
+            via.post(&format!("/channels/{channel}/messages"), &ada.token, json!({"content": format!("m{i}")})).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        acknowledged += 1;
+        if (N / 3..2 * N / 3).contains(&i) {
+            // Down for longer than JetStream waits for an acknowledgement,
+            // so publishes fail and are sent again.
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+    assert_eq!(acknowledged, N);
+    for gw in [&mut bea_gw, &mut ada_gw] {
+        let mut seen = Vec::new();
+        while seen.len() < N {
+            match gw.next_within(Duration::from_secs(30)).await {
+                Some(ws::Received::Payload(p)) if p["t"] == "MESSAGE_CREATE" => {
+                    seen.push(p["d"]["content"].as_str().unwrap().to_owned())
+                }
+                Some(ws::Received::Payload(_)) => {}
+                other => panic!("{} of {N} messages arrived, then {other:?}: {seen:?}", seen.len()),
+            }
+        }
+        // Per node, in the order it published; every message once.
+        let mut sorted = seen.clone();
+        sorted.sort_by_key(|m| m[1..].parse::<usize>().unwrap());
+        sorted.dedup();
+        assert_eq!(sorted.len(), N, "each message once: {seen:?}");
+        for parity in [0, 1] {
+            let mine: Vec<usize> =
+                seen.iter().map(|m| m[1..].parse::<usize>().unwrap()).filter(|i| i % 2 == parity).collect();
+            assert!(mine.windows(2).all(|w| w[0] < w[1]), "one node's messages out of order: {seen:?}");
+        }
+        let more = gw.dispatches(Duration::from_millis(500)).await;
+        assert!(!more.iter().any(|e| e["t"] == "MESSAGE_CREATE"), "a message came twice: {more:?}");
+    }
+    drop(nodes);
+}
+
+#[tokio::test]
+async fn an_api_node_killed_mid_request_loses_no_acknowledged_write() {
+    let db = fresh_postgres().await;
+    let tag = format!("{:012x}", rand::random::<u64>() & 0xffff_ffff_ffff);
+    let dir = tempfile::tempdir().unwrap();
+    let mut a = node_process(&db, &tag, 1, dir.path());
+    let b = node_process(&db, &tag, 2, dir.path());
+    let ada = b.app.register("ada").await;
+    let (_, channel) = b.app.guild(&ada, "Writes").await;
+    // Eight writers post through node A as fast as it answers; A is killed
+    // while they do.
+    let mut writers = Vec::new();
+    for w in 0..8 {
+        let (addr, channel, token) = (a.app.gateway_addr(), channel.clone(), ada.token.clone());
+        writers.push(tokio::spawn(async move {
+            let node = TestApp::attach(&addr);
+            let mut acknowledged = Vec::new();
+            for i in 0.. {
+                let body = json!({"content": format!("w{w}-{i}")});
+                let res = node
+                    .client
+                    .post(format!("http://{addr}/api/v10/channels/{channel}/messages"))
+                    .header("Authorization", &token)
+                    .json(&body)
+                    .send()
+                    .await;
+                match res {
+                    Ok(r) if r.status() == StatusCode::OK => {
+                        let m: Value = r.json().await.expect("an acknowledged message");
+                        acknowledged.push(m["id"].as_str().unwrap().to_owned());
+                    }
+                    // Cut off mid-request: not acknowledged, may or may not
+                    // have been written.
+                    _ => break,
+                }
+            }
+            acknowledged
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    a.child.kill().expect("SIGKILL node A");
+    a.child.wait().unwrap();
+    let mut acknowledged = Vec::new();
+    for w in writers {
+        acknowledged.extend(w.await.unwrap());
+    }
+    assert!(acknowledged.len() >= 8, "writes were acknowledged before the kill: {}", acknowledged.len());
+    // Every acknowledged message is there, read through node B.
+    for id in &acknowledged {
+        let (status, m) = b.app.get(&format!("/channels/{channel}/messages/{id}"), &ada.token).await;
+        assert_eq!(status, StatusCode::OK, "acknowledged message {id} was lost: {m}");
+    }
+    drop(b);
+    drop_stream(&format!("FC_TEST_{tag}")).await;
+}
