@@ -1,8 +1,9 @@
 //! `RedisSessions`: the gateway's resume state in Redis, for every node of
 //! a cluster to read. Per session, a hash (`<prefix>:s:<id>`: who it is)
-//! and a list of its last frames (`<prefix>:s:<id>:f`, each
-//! `seq\nname\n` then the payload), both expiring after the resume window
-//! unless their node keeps them; per node, the stream position it has
+//! and a sorted set of its last frames by sequence (`<prefix>:s:<id>:f`,
+//! each `seq\nname\n` then the payload; those its client acknowledged in
+//! a heartbeat removed), both expiring after the resume window unless
+//! their node keeps them; per node, the stream position it has
 //! written everything up to (`<prefix>:n:<node>:pos`) and a heartbeat key
 //! that expires when the node stops (`<prefix>:n:<node>:alive`).
 
@@ -87,11 +88,18 @@ impl SessionStore for RedisSessions {
             }
             for (id, frames) in &batch.frames {
                 let key = self.frames_key(id);
-                let encoded: Vec<Vec<u8>> = frames.iter().map(encode).collect();
-                pipe.rpush(&key, encoded).ignore();
-                pipe.ltrim(&key, -(batch.max_frames.max(1) as isize), -1).ignore();
+                let scored: Vec<(u64, Vec<u8>)> = frames.iter().map(|f| (f.seq, encode(f))).collect();
+                pipe.zadd_multiple(&key, &scored).ignore();
+                if let Some(last) = frames.last() {
+                    pipe.hset(self.session_key(id), "seq", last.seq).ignore();
+                }
+                // The newest `max_frames` stay.
+                pipe.zremrangebyrank(&key, 0, -(batch.max_frames.max(1) as isize) - 1).ignore();
                 pipe.pexpire(&key, ttl as i64).ignore();
                 pipe.pexpire(self.session_key(id), ttl as i64).ignore();
+            }
+            for (id, seq) in &batch.acknowledged {
+                pipe.zrembyscore(self.frames_key(id), "-inf", *seq).ignore();
             }
             for id in &batch.keep {
                 pipe.pexpire(self.session_key(id), ttl as i64).ignore();
@@ -111,15 +119,16 @@ impl SessionStore for RedisSessions {
     fn load<'a>(&'a self, session: &'a str) -> BoxFuture<'a, Result<Option<Saved>, String>> {
         Box::pin(async move {
             let mut pipe = redis::pipe();
-            pipe.hget(self.session_key(session), "meta").lrange(self.frames_key(session), 0, -1);
-            let (meta, frames): (Option<String>, Vec<Vec<u8>>) = self.run(&pipe).await?;
+            pipe.cmd("HMGET").arg(self.session_key(session)).arg("meta").arg("seq");
+            pipe.zrange(self.frames_key(session), 0, -1);
+            let ((meta, seq), frames): ((Option<String>, Option<u64>), Vec<Vec<u8>>) = self.run(&pipe).await?;
             let Some(meta) = meta else { return Ok(None) };
             let meta: SessionMeta = serde_json::from_str(&meta).map_err(|e| format!("a session's state: {e}"))?;
             let frames = frames
                 .iter()
                 .map(|f| decode(f).ok_or_else(|| "a session's frame does not decode".to_owned()))
                 .collect::<Result<Vec<_>, _>>()?;
-            Ok(Some(Saved { meta, frames }))
+            Ok(Some(Saved { meta, seq: seq.unwrap_or(0), frames }))
         })
     }
 

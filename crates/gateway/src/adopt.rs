@@ -27,7 +27,7 @@ use store::UserId;
 
 use super::{Hub, UserPresence};
 use crate::journal::{self, Entry, SessionMeta, SessionStore};
-use crate::session::{Frame, Session};
+use crate::session::{Frame, Session, Written};
 
 /// How long a node waits for its claim to come back from the stream.
 const CLAIM_WAIT: Duration = Duration::from_secs(5);
@@ -96,8 +96,12 @@ impl Hub {
     pub(crate) fn track(&self, session: &Arc<Session>, since: u64) {
         let Some(c) = self.cluster.get() else { return };
         let (journal, id) = (c.journal.clone(), session.id.clone());
-        session.set_journal(Box::new(move |frame: &Frame, routed| {
-            let _ = journal.send(Entry::Frame { session: id.clone(), frame: frame.clone(), routed });
+        session.set_journal(Box::new(move |written: Written<'_>| {
+            let entry = match written {
+                Written::Frame(frame, routed) => Entry::Frame { session: id.clone(), frame: frame.clone(), routed },
+                Written::Acknowledged(seq) => Entry::Acknowledged(id.clone(), seq),
+            };
+            let _ = journal.send(entry);
         }));
         let _ = c.journal.send(Entry::Open(session.clone(), self.meta(c, session, since)));
     }
@@ -256,7 +260,7 @@ impl Hub {
             Vec::new()
         };
         let meta = saved.meta;
-        let seq = saved.frames.last().map_or(0, |f| f.seq);
+        let seq = saved.seq.max(saved.frames.last().map_or(0, |f| f.seq));
         tracing::info!(
             session = %id, from = %old, frames = saved.frames.len(), replayed = missed.len(), at,
             "gateway: taking a session over"

@@ -43,6 +43,9 @@ struct Registry {
     remote: HashMap<UserId, HashMap<String, nodes::RemotePresence>>,
     /// In a cluster: the other nodes, and when each was last heard of.
     nodes: HashMap<String, Instant>,
+    /// In a cluster: users of dead nodes not yet announced offline, with
+    /// their guilds there.
+    orphans: HashMap<UserId, Vec<GuildId>>,
 }
 
 /// Loads of one guild's view under way, and how many events changed the
@@ -354,6 +357,11 @@ impl Hub {
             }
             Kind::Dispatch(d) => d,
         };
+        if let Dispatch::PresenceUpdate(p) = dispatch {
+            if p.status == "offline" && p.guild_id.is_some() {
+                self.announced_offline(p.user.id);
+            }
+        }
         // A joiner's GUILD_CREATE is built by the domain, which knows nothing
         // of presences; the hub does, and adds them as a connect-time one has.
         let mut with_presences = None;

@@ -61,10 +61,12 @@ pub struct SavedFrame {
     pub data: Bytes,
 }
 
-/// A session as read back: who it is and its last frames, oldest first.
+/// A session as read back: who it is, the last frame it was sent, and its
+/// last frames its client has not acknowledged, oldest first.
 #[derive(Debug, Clone)]
 pub struct Saved {
     pub meta: SessionMeta,
+    pub seq: u64,
     pub frames: Vec<SavedFrame>,
 }
 
@@ -76,11 +78,13 @@ pub struct NodeState {
     pub alive: bool,
 }
 
-/// One write.
+/// One write: the frames first, then what the acknowledgements let go.
 #[derive(Debug, Default)]
 pub struct Batch {
     pub opened: Vec<SessionMeta>,
     pub frames: Vec<(String, Vec<SavedFrame>)>,
+    /// Frames up to these sequences go.
+    pub acknowledged: Vec<(String, u64)>,
     pub keep: Vec<String>,
     pub forget: Vec<String>,
     pub position: Option<u64>,
@@ -99,6 +103,9 @@ pub(crate) enum Entry {
     Frame { session: String, frame: Frame, routed: bool },
     /// The dispatcher has handled the stream up to here.
     Routed(u64),
+    /// The session's client has everything up to this frame: no resume
+    /// asks for it again.
+    Acknowledged(String, u64),
     /// The session went to another node: stop writing it.
     Released(String),
     /// The session ended for good: its state goes.
@@ -165,6 +172,8 @@ pub(crate) async fn writer(
                     }
                 }
                 Entry::Routed(p) => batch.position = Some(p),
+                Entry::Acknowledged(session, _) if released.contains(&session) => {}
+                Entry::Acknowledged(session, seq) => batch.acknowledged.push((session, seq)),
                 Entry::Released(id) => {
                     sessions.remove(&id);
                     released.insert(id);
@@ -182,6 +191,7 @@ pub(crate) async fn writer(
         }
         if batch.opened.is_empty()
             && batch.frames.is_empty()
+            && batch.acknowledged.is_empty()
             && batch.keep.is_empty()
             && batch.forget.is_empty()
             && batch.position.is_none()

@@ -94,6 +94,7 @@ impl Hub {
             let is_new = reg.nodes.insert(p.node.clone(), Instant::now()).is_none();
             match &p.status {
                 Some(status) => {
+                    reg.orphans.remove(&p.user);
                     let presence = UserPresence { status: status.clone(), activities: p.activities.clone() };
                     reg.remote
                         .entry(p.user)
@@ -141,17 +142,15 @@ impl Hub {
     }
 
     /// Forgets the nodes not heard of for `NODE_TIMEOUT`; their users with
-    /// no session elsewhere go offline (announced by one node).
+    /// no session elsewhere go offline. One node announces it: the live
+    /// one with the smallest name; the others keep those users until they
+    /// hear it done, and if that node dies first, the next one does it.
     pub(super) fn expire_nodes(&self) {
         let Some(me) = self.node.get() else { return };
-        let (gone, announcer) = {
+        let orphans = {
             let mut reg = self.registry();
             let dead: Vec<String> =
                 reg.nodes.iter().filter(|(_, t)| t.elapsed() >= NODE_TIMEOUT).map(|(n, _)| n.clone()).collect();
-            if dead.is_empty() {
-                return;
-            }
-            let mut gone: Vec<(UserId, UserPresence, Vec<GuildId>)> = Vec::new();
             for node in &dead {
                 tracing::info!(node = %node, "gateway: a node of the cluster went silent; its users go offline");
                 reg.nodes.remove(node);
@@ -161,23 +160,28 @@ impl Hub {
                     let Some(r) = nodes.remove(node) else { continue };
                     if nodes.is_empty() {
                         reg.remote.remove(&user);
-                        if !reg.presences.contains_key(&user) {
-                            gone.push((user, r.presence, r.guilds));
+                        if !reg.presences.contains_key(&user) && r.presence.visible_status() != "offline" {
+                            reg.orphans.insert(user, r.guilds);
                         }
                     }
                 }
             }
-            (gone, reg.nodes.keys().all(|n| n.as_str() > me.as_str()))
-        };
-        if !announcer {
-            return;
-        }
-        for (user, was, guilds) in gone {
-            if was.visible_status() == "offline" {
-                continue;
+            let announcer = reg.nodes.keys().all(|n| n.as_str() > me.as_str());
+            if reg.orphans.is_empty() || !announcer {
+                return;
             }
+            std::mem::take(&mut reg.orphans)
+        };
+        for (user, guilds) in orphans {
             let offline = UserPresence { status: "offline".into(), activities: Vec::new() };
             self.announce_presence(user, &offline, &guilds, HashSet::new());
+        }
+    }
+
+    /// Some node announced `user` offline.
+    pub(super) fn announced_offline(&self, user: UserId) {
+        if self.node.get().is_some() {
+            self.registry().orphans.remove(&user);
         }
     }
 }

@@ -14,8 +14,16 @@ use crate::replay::Replay;
 use events::{intents, Event};
 use store::{GuildId, UserId};
 
-/// What a session hands each frame to, in sequence order.
-pub(crate) type FrameSink = Box<dyn Fn(&Frame, bool) + Send + Sync>;
+/// What a session tells its journal, in order.
+pub(crate) enum Written<'a> {
+    /// A frame dispatched; `true` if it came of an event from the stream.
+    Frame(&'a Frame, bool),
+    /// The client has received everything up to here.
+    Acknowledged(u64),
+}
+
+/// What a session hands its frames and acknowledgements to.
+pub(crate) type FrameSink = Box<dyn Fn(Written<'_>) + Send + Sync>;
 
 /// A dispatch on its way to a connection. `data` is the event's payload,
 /// serialised once and shared (reference-counted) by every session that
@@ -326,7 +334,7 @@ impl Session {
         if let Some(journal) = self.journal.get() {
             // Under the lock, so the journal gets a session's frames in
             // sequence order whoever dispatches them.
-            journal(&frame, routed);
+            journal(Written::Frame(&frame, routed));
         }
         inner.buffer_bytes += frame.cost();
         inner.buffer.push_back(frame);
@@ -386,6 +394,9 @@ impl Session {
             if let Some(old) = inner.buffer.pop_front() {
                 inner.buffer_bytes -= old.cost();
             }
+        }
+        if let Some(journal) = self.journal.get() {
+            journal(Written::Acknowledged(seq));
         }
     }
 
