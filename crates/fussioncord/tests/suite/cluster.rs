@@ -28,7 +28,7 @@ async fn cluster(n: u8) -> (Vec<TestApp>, String) {
         nodes.push(
             TestApp::spawn_with(move |c| {
                 c.database.url = Some(db);
-                c.snowflake.worker = worker;
+                c.snowflake.worker = Some(worker);
                 c.cluster.nats_url = nats_url();
                 c.cluster.stream = format!("FC_TEST_{tag}");
                 c.cluster.subject_prefix = format!("fctest.{tag}");
