@@ -105,7 +105,7 @@ pub(crate) async fn read_form<T: DeserializeOwned + Default>(
         files::require_attach(access)?;
         crate::limits::spend_uploads(state, user, 1).await?;
         let filename = field.file_name().unwrap_or(&name).to_owned();
-        let id: AttachmentId = state.ids.next();
+        let id: AttachmentId = state.ids.next()?;
         let key = Key::attachment(access.channel.id, id);
         form.cleanup.push(key.clone());
         let mut writer = state.media.writer(&key).await.map_err(ApiError::internal)?;

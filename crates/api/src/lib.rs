@@ -114,6 +114,16 @@ impl std::ops::Deref for ApiParts {
     }
 }
 
+/// The operations endpoints alone (`/healthz`, `/readyz`, `/metrics`), for
+/// a node that serves no REST API (a gateway node); anything else is
+/// Discord's 404.
+pub fn ops_router(state: ApiState) -> Router {
+    ops::router(state.config.metrics_enabled)
+        .fallback(|| async { ApiError::not_found() })
+        .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
+        .with_state(state)
+}
+
 /// The whole HTTP API, mounted under `/api/v10` (and `/api`, which
 /// discord.js and older clients use for the default version), with its
 /// OpenAPI document and Swagger UI (`openapi::router`) and the operations

@@ -37,7 +37,9 @@ async fn healthz() -> Response {
     Json(json!({ "status": "ok" })).into_response()
 }
 
-/// Ready: the store answers a round trip and the bus has a listener.
+/// Ready: the store answers a round trip, the bus is connected, and the
+/// rate limiter's counters answer (Redis, when it keeps them), and the node
+/// holds a snowflake worker id.
 /// Failures are logged in full but answered only as `unavailable`, so the
 /// probe leaks no connection details.
 async fn readyz(State(state): State<ApiState>) -> Response {
@@ -59,22 +61,33 @@ async fn readyz(State(state): State<ApiState>) -> Response {
             false
         }
     };
-    // Reported, but not a reason to take the node out of rotation: without
-    // its counters a node serves unlimited rather than not at all.
+    // A node whose shared counters (Redis) are gone still serves, counting
+    // nothing (see `limits`), but it is not ready: a load balancer should
+    // prefer nodes that enforce the limits, and the operator should hear.
+    // In-process counters always answer.
     let limiter = match tokio::time::timeout(PING_TIMEOUT, state.limits.limiter.ping()).await {
         Ok(Ok(())) => true,
         Ok(Err(e)) => {
             tracing::warn!(error = %e, "readiness: rate limiter unavailable; requests go uncounted");
             false
         }
-        Err(_) => false,
+        Err(_) => {
+            tracing::warn!("readiness: rate limiter did not answer in time; requests go uncounted");
+            false
+        }
     };
+    // Without a snowflake worker id (a lease lost or not yet had) nothing
+    // can be created here.
+    let ids = state.ids.worker().is_some();
+    if !ids {
+        tracing::warn!("readiness: this node holds no snowflake worker id");
+    }
     let word = |ok: bool| if ok { "ok" } else { "unavailable" };
     let body = json!({
-        "status": word(store && bus),
-        "checks": { "store": word(store), "bus": word(bus), "ratelimit": word(limiter) },
+        "status": word(store && bus && limiter && ids),
+        "checks": { "store": word(store), "bus": word(bus), "ratelimit": word(limiter), "ids": word(ids) },
     });
-    let status = if store && bus { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if store && bus && limiter && ids { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (status, Json(body)).into_response()
 }
 

@@ -126,9 +126,9 @@ impl Domain {
         changes: Vec<Value>,
         options: Option<Value>,
         reason: &Reason,
-    ) -> AuditEntry {
-        let id: store::MessageId = self.ids.next();
-        AuditEntry {
+    ) -> crate::Result<AuditEntry> {
+        let id: store::MessageId = self.ids.next()?;
+        Ok(AuditEntry {
             id: id.get(),
             guild_id: guild,
             user_id: Some(actor),
@@ -137,6 +137,6 @@ impl Domain {
             changes: (!changes.is_empty()).then(|| Value::Array(changes).to_string()),
             options: options.map(|o| o.to_string()),
             reason: reason.0.clone(),
-        }
+        })
     }
 }

@@ -209,7 +209,7 @@ pub async fn update(
         ),
         None,
         reason,
-    );
+    )?;
     let row = ctx.store.update_channel(access.channel.id, &patch, Some(&entry)).await?;
     let updated = render::channel(&row, &access.overwrites, None);
     ctx.channel_event(Dispatch::ChannelUpdate, &updated);
@@ -228,7 +228,7 @@ pub async fn update(
                     reason,
                 )
             })
-            .collect();
+            .collect::<Result<_>>()?;
         ctx.store.replace_overwrites(access.channel.id, &list, &entries).await?;
         announce_overwrites(ctx, &row, &list);
         for entry in &entries {
@@ -260,7 +260,7 @@ pub async fn delete(ctx: &Domain, user: &UserRow, channel: ChannelId, reason: &R
             audit::diff(&serde_json::to_value(&rendered).unwrap_or_default(), &json!({})),
             None,
             reason,
-        );
+        )?;
         if ctx.store.delete_channel(access.channel.id, Some(&entry)).await? {
             crate::files::forget_channels(ctx, vec![access.channel.id]);
             ctx.channel_event(Dispatch::ChannelDelete, &rendered);
@@ -378,7 +378,7 @@ pub async fn put_overwrite(
         audit::diff(&before_value, &after_value),
         Some(options),
         reason,
-    );
+    )?;
     ctx.store.put_overwrite(access.channel.id, &row, Some(&entry)).await?;
     let mut after: Vec<_> = access.overwrites.iter().filter(|x| x.target_id != row.target_id).cloned().collect();
     after.push(row);
@@ -412,7 +412,7 @@ pub async fn delete_overwrite(
         audit::diff(&before, &json!({})),
         Some(options),
         reason,
-    );
+    )?;
     if ctx.store.delete_overwrite(access.channel.id, target.get(), Some(&entry)).await? {
         let after: Vec<_> = access.overwrites.iter().filter(|x| x.target_id != target.get()).cloned().collect();
         announce_overwrites(ctx, &access.channel, &after);

@@ -130,7 +130,7 @@ pub async fn create(
     let draft = parse_command(body, "", &mut errors);
     errors.finish()?;
     let draft = draft.ok_or_else(|| Error::field("", "MODEL_TYPE_CONVERT", "Only dictionaries may be used."))?;
-    let row = draft.into_row(ctx.ids.next(), scope, version(ctx));
+    let row = draft.into_row(ctx.ids.next()?, scope, version(ctx)?);
     match ctx.store.upsert_command(&row, max_of_type(row.kind)).await? {
         CommandUpsert::Created(row) => Ok((render(&row, true)?, true)),
         CommandUpsert::Replaced(row) => Ok((render(&row, true)?, false)),
@@ -168,7 +168,7 @@ pub async fn update(
     let draft = parse_command(&Value::Object(merged), "", &mut errors);
     errors.finish()?;
     let Some(draft) = draft else { return Err(Error::internal("a merged command is an object")) };
-    let row = draft.into_row(before.id, scope, version(ctx));
+    let row = draft.into_row(before.id, scope, version(ctx)?);
     match ctx.store.update_command(&row).await {
         Ok(true) => render(&row, true),
         Ok(false) => Err(unknown_command()),
@@ -241,10 +241,10 @@ pub async fn overwrite(
                 if same == *old {
                     same
                 } else {
-                    draft.into_row(old.id, scope, version(ctx))
+                    draft.into_row(old.id, scope, version(ctx)?)
                 }
             }
-            None => draft.into_row(ctx.ids.next(), scope, version(ctx)),
+            None => draft.into_row(ctx.ids.next()?, scope, version(ctx)?),
         };
         rows.push(row);
     }
@@ -287,8 +287,8 @@ pub async fn command_permissions(
     })
 }
 
-fn version(ctx: &Domain) -> u64 {
-    ctx.ids.next::<GenericMarker>().get()
+fn version(ctx: &Domain) -> Result<u64> {
+    Ok(ctx.ids.next::<GenericMarker>()?.get())
 }
 
 /// A command as checked, before it has an id.

@@ -128,6 +128,16 @@ impl Error {
     }
 }
 
+/// A node that holds no snowflake worker id (its lease ran out or was
+/// taken, `[snowflake]`) cannot create anything until it holds one again:
+/// the client may retry, here or on another node.
+impl From<model::snowflake::NoWorker> for Error {
+    fn from(e: model::snowflake::NoWorker) -> Self {
+        tracing::warn!(error = %e, "refusing a request that needs a new id");
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, 0, "503: Service Unavailable (no id can be minted here now; retry)")
+    }
+}
+
 impl From<store::StoreError> for Error {
     fn from(e: store::StoreError) -> Self {
         Self::internal(e)

@@ -196,7 +196,7 @@ pub async fn create_emoji(
     errors.finish()?;
     let (Some(name), Some(image)) = (body.name, image) else { return Err(Error::internal("checked above")) };
     let row = EmojiRow {
-        id: ctx.ids.next(),
+        id: ctx.ids.next()?,
         guild_id: guild.guild.id,
         name,
         user_id: Some(user.id),
@@ -210,7 +210,7 @@ pub async fn create_emoji(
     let rendered = render::emoji(&row, None);
     let changes = audit::diff(&json!({}), &json!({ "name": rendered.name }));
     let entry =
-        ctx.audit_entry(guild.guild.id, user.id, action::EMOJI_CREATE, Some(row.id.get()), changes, None, reason);
+        ctx.audit_entry(guild.guild.id, user.id, action::EMOJI_CREATE, Some(row.id.get()), changes, None, reason)?;
     // The image first: a row never names a missing file.
     let key = Key::emoji(row.id, image.ext).ok_or_else(|| Error::internal("a checked image has a known extension"))?;
     ctx.media.put(&key, image.bytes.into()).await.map_err(Error::internal)?;
@@ -261,7 +261,8 @@ pub async fn update_emoji(
     after.roles = roles.unwrap_or(after.roles);
     let audited = |e: &EmojiRow| json!({ "name": e.name, "roles": e.roles });
     let changes = audit::diff(&audited(&before), &audited(&after));
-    let entry = ctx.audit_entry(guild.guild.id, user.id, action::EMOJI_UPDATE, Some(id.get()), changes, None, reason);
+    let entry =
+        ctx.audit_entry(guild.guild.id, user.id, action::EMOJI_UPDATE, Some(id.get()), changes, None, reason)?;
     if !ctx.store.update_emoji(&after, &entry).await? {
         return Err(Error::no_such_emoji());
     }
@@ -277,7 +278,8 @@ pub async fn delete_emoji(ctx: &Domain, user: &UserRow, guild: GuildId, id: Emoj
     let row = find_emoji(ctx, &guild, id).await?;
     may_change(&guild, row.user_id)?;
     let changes = audit::diff(&json!({ "name": row.name }), &json!({}));
-    let entry = ctx.audit_entry(guild.guild.id, user.id, action::EMOJI_DELETE, Some(id.get()), changes, None, reason);
+    let entry =
+        ctx.audit_entry(guild.guild.id, user.id, action::EMOJI_DELETE, Some(id.get()), changes, None, reason)?;
     if ctx.store.delete_emoji(guild.guild.id, id, &entry).await? {
         ctx.media.delete_all(Key::emoji(id, &row.format)).await;
         emojis_changed(ctx, guild.guild.id).await?;
@@ -478,7 +480,7 @@ pub async fn create_sticker(
         return Err(Error::internal("checked above"));
     };
     let row = StickerRow {
-        id: ctx.ids.next(),
+        id: ctx.ids.next()?,
         guild_id: guild.guild.id,
         name: name.trim().to_owned(),
         description: description(fields.description).flatten(),
@@ -489,7 +491,7 @@ pub async fn create_sticker(
     };
     let changes = audit::diff(&json!({}), &audited_sticker(&row));
     let entry =
-        ctx.audit_entry(guild.guild.id, user.id, action::STICKER_CREATE, Some(row.id.get()), changes, None, reason);
+        ctx.audit_entry(guild.guild.id, user.id, action::STICKER_CREATE, Some(row.id.get()), changes, None, reason)?;
     let key = Key::sticker(row.id, file.ext).ok_or_else(|| Error::internal("a checked file has a known extension"))?;
     ctx.media.put(&key, file.bytes.into()).await.map_err(Error::internal)?;
     let created = ctx.store.create_sticker(&row, STICKER_SLOTS, &entry).await;
@@ -535,7 +537,8 @@ pub async fn update_sticker(
         after.tags = t.trim().to_owned();
     }
     let changes = audit::diff(&audited_sticker(&before), &audited_sticker(&after));
-    let entry = ctx.audit_entry(guild.guild.id, user.id, action::STICKER_UPDATE, Some(id.get()), changes, None, reason);
+    let entry =
+        ctx.audit_entry(guild.guild.id, user.id, action::STICKER_UPDATE, Some(id.get()), changes, None, reason)?;
     if !ctx.store.update_sticker(&after, &entry).await? {
         return Err(Error::unknown_sticker());
     }
@@ -558,7 +561,8 @@ pub async fn delete_sticker(
     let row = find_sticker(ctx, &guild, id).await?;
     may_change(&guild, row.user_id)?;
     let changes = audit::diff(&audited_sticker(&row), &json!({}));
-    let entry = ctx.audit_entry(guild.guild.id, user.id, action::STICKER_DELETE, Some(id.get()), changes, None, reason);
+    let entry =
+        ctx.audit_entry(guild.guild.id, user.id, action::STICKER_DELETE, Some(id.get()), changes, None, reason)?;
     if ctx.store.delete_sticker(guild.guild.id, id, &entry).await? {
         ctx.media.delete_all(Key::sticker(id, sticker_ext(row.format_type))).await;
         stickers_changed(ctx, guild.guild.id).await?;

@@ -35,6 +35,8 @@ pub enum FillError {
     /// or not a recipient of the DM.
     NotInChannel(UserId, ChannelId),
     Store(StoreError),
+    /// No snowflake worker id could be had (`[snowflake]`).
+    NoWorker,
 }
 
 impl fmt::Display for FillError {
@@ -45,6 +47,7 @@ impl fmt::Display for FillError {
             Self::UnknownAuthor(u) => write!(f, "no user {u}"),
             Self::NotInChannel(u, c) => write!(f, "user {u} is not a member of channel {c}'s guild or DM"),
             Self::Store(e) => write!(f, "store: {e}"),
+            Self::NoWorker => write!(f, "no snowflake worker id is free"),
         }
     }
 }
@@ -91,7 +94,13 @@ pub async fn fill_messages(
         let n = (count - filled.count).min(ROWS_PER_TRANSACTION as u64);
         for i in filled.count..filled.count + n {
             let content = format!("history filler {i}");
-            batch.push(MessageRow::plain(channel, ids.next(), author, content, model::message::kind::DEFAULT));
+            batch.push(MessageRow::plain(
+                channel,
+                ids.next().map_err(|_| FillError::NoWorker)?,
+                author,
+                content,
+                model::message::kind::DEFAULT,
+            ));
         }
         store.import_messages(&batch).await?;
         filled.first = filled.first.or(batch.first().map(|m| m.id));

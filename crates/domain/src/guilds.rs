@@ -45,9 +45,9 @@ pub async fn create(ctx: &Domain, user: &UserRow, body: CreateGuild, large_thres
     }
     errors.finish()?;
     let now = Timestamp::now().unix_ms();
-    let id: GuildId = ctx.ids.next();
-    let text: ChannelId = ctx.ids.next();
-    let voice: ChannelId = ctx.ids.next();
+    let id: GuildId = ctx.ids.next()?;
+    let text: ChannelId = ctx.ids.next()?;
+    let voice: ChannelId = ctx.ids.next()?;
     let channel = |channel_id, kind: ChannelType, name: &str| ChannelRow {
         id: channel_id,
         kind: kind.code(),
@@ -205,7 +205,8 @@ pub async fn update(ctx: &Domain, user: &UserRow, guild: GuildId, body: UpdateGu
         &serde_json::to_value(render::guild(&access.guild, &access.roles)).unwrap_or_default(),
         &serde_json::to_value(render::guild(&after, &access.roles)).unwrap_or_default(),
     );
-    let entry = ctx.audit_entry(guild_id, user.id, action::GUILD_UPDATE, Some(guild_id.get()), changes, None, reason);
+    let entry =
+        ctx.audit_entry(guild_id, user.id, action::GUILD_UPDATE, Some(guild_id.get()), changes, None, reason)?;
     let updated = ctx.store.update_guild(guild_id, &patch, Some(&entry)).await?;
     let mut guild = render::guild(&updated, &access.roles);
     // Clients replace their emoji and sticker caches from GUILD_UPDATE.
@@ -273,7 +274,7 @@ pub async fn create_channel(
         siblings.iter().filter(|c| c.kind == kind.code()).map(|c| c.position + 1).max().unwrap_or(0)
     });
     let row = ChannelRow {
-        id: ctx.ids.next(),
+        id: ctx.ids.next()?,
         kind: kind.code(),
         guild_id: Some(access.guild.id),
         name: body.name.map(|n| n.trim().to_owned()),
@@ -305,7 +306,7 @@ pub async fn create_channel(
         audit::diff(&serde_json::json!({}), &serde_json::to_value(&channel).unwrap_or_default()),
         None,
         reason,
-    );
+    )?;
     ctx.store.create_channel(&row, &overwrites, Some(&entry)).await?;
     ctx.channel_event(Dispatch::ChannelCreate, &channel);
     ctx.announce_audit(&access, &entry).await?;
@@ -369,7 +370,7 @@ pub async fn reorder_channels(
             &serde_json::to_value(render::channel(&after, &own, None)).unwrap_or_default(),
         );
         let entry =
-            ctx.audit_entry(access.guild.id, user.id, action::CHANNEL_UPDATE, Some(p.id.get()), changes, None, reason);
+            ctx.audit_entry(access.guild.id, user.id, action::CHANNEL_UPDATE, Some(p.id.get()), changes, None, reason)?;
         let updated = ctx.store.update_channel(p.id, &patch, Some(&entry)).await?;
         ctx.channel_event(Dispatch::ChannelUpdate, &render::channel(&updated, &own, None));
         ctx.announce_audit(&access, &entry).await?;

@@ -307,7 +307,7 @@ pub(crate) struct Start<'a> {
 /// Creates the interaction, delivers it, and starts its deadline.
 pub(crate) async fn start(ctx: &Domain, s: Start<'_>) -> Result<()> {
     let Start { user, bot, access, kind, data, message, source, nonce, metadata_name, answer_kind } = s;
-    let id: InteractionId = ctx.ids.next();
+    let id: InteractionId = ctx.ids.next()?;
     let token = format!("aW50ZXJhY3Rpb246{}", auth::url_secret());
     let guild = access.guild_id();
     let owners: BTreeMap<String, String> = match guild {
@@ -1092,7 +1092,7 @@ pub async fn set_endpoint(
     }
     let seed = signing_seed(ctx, app).await?;
     let ping =
-        serde_json::to_vec(&json!({"id": ctx.ids.next::<model::id::InteractionMarker>(), "application_id": app.id,
+        serde_json::to_vec(&json!({"id": ctx.ids.next::<model::id::InteractionMarker>()?, "application_id": app.id,
         "type": kind::PING, "token": "ping", "version": 1}))
         .map_err(Error::internal)?;
     match post_signed(ctx, &seed, &url, &ping, false).await {

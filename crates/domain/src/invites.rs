@@ -106,7 +106,7 @@ pub async fn create(
             audit::diff(&json!({}), &json!({"code": row.code, "channel_id": row.channel_id, "max_age": row.max_age, "max_uses": row.max_uses, "temporary": row.temporary})),
             None,
             reason,
-        );
+        )?;
         match ctx.store.create_invite(&row, Some(&entry)).await {
             Ok(()) => {
                 let invite = render_invite(ctx, &row, true, false).await?;
@@ -207,7 +207,7 @@ pub async fn delete(ctx: &Domain, user: &UserRow, code: &str, reason: &Reason) -
         audit::diff(&json!({"code": invite.code, "channel_id": invite.channel_id, "max_age": invite.max_age, "max_uses": invite.max_uses}), &json!({})),
         None,
         reason,
-    );
+    )?;
     if ctx.store.delete_invite(code, Some(&entry)).await? {
         if let Some(place) = channel.invite_place() {
             ctx.invite_deleted(&place, code);

@@ -34,6 +34,7 @@ pub mod service;
 pub mod session_start;
 pub mod voice;
 pub mod webhooks;
+pub mod worker_lease;
 
 use std::sync::{Arc, Weak};
 

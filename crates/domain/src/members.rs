@@ -165,7 +165,7 @@ pub async fn update(
                 role_changes,
                 None,
                 reason,
-            ));
+            )?);
         }
     }
     for (flag, value, perm) in
@@ -239,7 +239,7 @@ pub async fn update(
             }
             None => (action::MEMBER_DISCONNECT, json!({"count": "1"})),
         };
-        voice_entry = Some(ctx.audit_entry(guild.guild.id, user.id, kind, None, Vec::new(), Some(options), reason));
+        voice_entry = Some(ctx.audit_entry(guild.guild.id, user.id, kind, None, Vec::new(), Some(options), reason)?);
     }
     errors.finish()?;
     let mut entries = Vec::new();
@@ -259,7 +259,7 @@ pub async fn update(
                 changes,
                 None,
                 reason,
-            ));
+            )?);
         }
     }
     entries.extend(role_entry);
@@ -301,7 +301,7 @@ pub async fn kick(ctx: &Domain, user: &UserRow, guild: GuildId, target: UserId, 
     let member = ctx.store.member(guild.guild.id, target).await?.ok_or_else(Error::unknown_member)?;
     guild.require_above(&member)?;
     let entry =
-        ctx.audit_entry(guild.guild.id, user.id, action::MEMBER_KICK, Some(target.get()), Vec::new(), None, reason);
+        ctx.audit_entry(guild.guild.id, user.id, action::MEMBER_KICK, Some(target.get()), Vec::new(), None, reason)?;
     if ctx.store.kick(guild.guild.id, target, Some(&entry)).await? {
         if let Some(u) = ctx.store.user(target).await? {
             ctx.member_left(guild.guild.id, &render::user(&u));
@@ -362,7 +362,7 @@ async fn ban_one(
     let row = BanRow { guild_id: guild.guild.id, user_id: target, reason: reason.0.clone(), created_at: now };
     let delete_after = (seconds > 0).then(|| SnowflakeGenerator::lower_bound(((now - seconds * 1000).max(0)) as u64));
     let entry =
-        ctx.audit_entry(guild.guild.id, user.id, action::MEMBER_BAN_ADD, Some(target.get()), Vec::new(), None, reason);
+        ctx.audit_entry(guild.guild.id, user.id, action::MEMBER_BAN_ADD, Some(target.get()), Vec::new(), None, reason)?;
     let was_member = ctx.store.member(guild.guild.id, target).await?;
     let deleted = ctx.store.ban(&row, delete_after, Some(&entry)).await?;
     let banned = render::user(&banned);
@@ -414,7 +414,7 @@ pub async fn unban(ctx: &Domain, user: &UserRow, guild: GuildId, target: UserId,
         Vec::new(),
         None,
         reason,
-    );
+    )?;
     if !ctx.store.unban(guild.guild.id, target, Some(&entry)).await? {
         return Err(Error::unknown_ban());
     }

@@ -417,7 +417,7 @@ async fn send_as_user(
         resolve_mentions(ctx, &access, &draft.content, draft.allowed_mentions.as_ref(), replied_author).await?;
     let row = MessageRow {
         channel_id: access.channel.id,
-        id: ctx.ids.next(),
+        id: ctx.ids.next()?,
         author_id: user.id,
         content: draft.content,
         kind: match poster {
@@ -579,7 +579,7 @@ async fn send_alert(
         return Err(Error::unknown_channel());
     };
     let overwrites = ctx.cache.overwrites(ctx.store.as_ref(), channel.id).await?;
-    let row = MessageRow::plain(channel.id, ctx.ids.next(), flagged.id, draft.content, AUTO_MODERATION_ACTION);
+    let row = MessageRow::plain(channel.id, ctx.ids.next()?, flagged.id, draft.content, AUTO_MODERATION_ACTION);
     let viewers = access::mention_viewers(ctx, guild, &overwrites, &row).await?;
     let place = Place::Guild { guild: guild.guild.id, channel: channel.id };
     let new = new_message(ctx, row, &place, viewers, false, Timestamp::now().unix_ms(), false);
@@ -811,7 +811,7 @@ pub async fn bulk_delete(
         Vec::new(),
         Some(json!({"count": ids.len().to_string()})),
         reason,
-    );
+    )?;
     let with_files: Vec<MessageRow> = ctx
         .store
         .messages_by_id(access.channel.id, ids)
@@ -876,7 +876,7 @@ pub async fn delete(ctx: &Domain, user: &UserRow, channel: ChannelId, id: Messag
             Vec::new(),
             Some(json!({"channel_id": access.channel.id, "count": "1"})),
             reason,
-        )),
+        )?),
         _ => None,
     };
     if ctx.store.delete_message(access.channel.id, row.id, entry.as_ref()).await? {

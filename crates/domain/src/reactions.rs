@@ -195,7 +195,7 @@ pub async fn set_pinned(
         return Err(Error::max_pins());
     }
     let kind = if pinned { action::MESSAGE_PIN } else { action::MESSAGE_UNPIN };
-    let entry = pin_entry(ctx, &access, &row, user, kind, reason);
+    let entry = pin_entry(ctx, &access, &row, user, kind, reason)?;
     let at = pinned.then(|| Timestamp::now().unix_ms());
     if ctx.store.set_pinned(access.channel.id, row.id, at, entry.as_ref()).await? {
         let last_pin = ctx.store.channel(access.channel.id).await?.and_then(|c| c.last_pin_at);
@@ -215,16 +215,20 @@ fn pin_entry(
     user: &UserRow,
     action: u16,
     reason: &Reason,
-) -> Option<AuditEntry> {
-    access.guild.as_ref().map(|g| {
-        ctx.audit_entry(
-            g.guild.id,
-            user.id,
-            action,
-            Some(row.author_id.get()),
-            Vec::new(),
-            Some(json!({"channel_id": access.channel.id, "message_id": row.id})),
-            reason,
-        )
-    })
+) -> Result<Option<AuditEntry>> {
+    access
+        .guild
+        .as_ref()
+        .map(|g| {
+            ctx.audit_entry(
+                g.guild.id,
+                user.id,
+                action,
+                Some(row.author_id.get()),
+                Vec::new(),
+                Some(json!({"channel_id": access.channel.id, "message_id": row.id})),
+                reason,
+            )
+        })
+        .transpose()
 }

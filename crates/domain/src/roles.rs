@@ -104,7 +104,7 @@ pub async fn create(ctx: &Domain, user: &UserRow, guild: GuildId, body: Fields, 
         return Err(Error::new(StatusCode::BAD_REQUEST, 30005, "Maximum number of guild roles reached (250)"));
     }
     let row = RoleRow {
-        id: ctx.ids.next(),
+        id: ctx.ids.next()?,
         guild_id: guild.guild.id,
         name: body.name.map(|n| n.trim().to_owned()).unwrap_or_else(|| "new role".into()),
         permissions: perms,
@@ -118,7 +118,7 @@ pub async fn create(ctx: &Domain, user: &UserRow, guild: GuildId, body: Fields, 
     let role = render::role(&row);
     let changes = audit::diff(&json!({}), &serde_json::to_value(&role).unwrap_or_default());
     let entry =
-        ctx.audit_entry(guild.guild.id, user.id, action::ROLE_CREATE, Some(row.id.get()), changes, None, reason);
+        ctx.audit_entry(guild.guild.id, user.id, action::ROLE_CREATE, Some(row.id.get()), changes, None, reason)?;
     ctx.store.create_role(&row, Some(&entry)).await?;
     ctx.role_event(Dispatch::RoleCreate, guild.guild.id, role.clone());
     ctx.announce_audit(&guild, &entry).await?;
@@ -172,7 +172,7 @@ pub async fn update(
         &serde_json::to_value(render::role(&after)).unwrap_or_default(),
     );
     let entry =
-        ctx.audit_entry(guild.guild.id, user.id, action::ROLE_UPDATE, Some(role.id.get()), changes, None, reason);
+        ctx.audit_entry(guild.guild.id, user.id, action::ROLE_UPDATE, Some(role.id.get()), changes, None, reason)?;
     // Whose sight of which channels a change of permissions moves, the
     // gateway works out from GUILD_ROLE_UPDATE.
     let stored = ctx.store.update_role(guild.guild.id, role.id, &patch, Some(&entry)).await?;
@@ -203,7 +203,7 @@ pub async fn delete(ctx: &Domain, user: &UserRow, guild: GuildId, role: RoleId, 
     let role = actionable(&guild, role)?;
     let changes = audit::diff(&serde_json::to_value(render::role(&role)).unwrap_or_default(), &json!({}));
     let entry =
-        ctx.audit_entry(guild.guild.id, user.id, action::ROLE_DELETE, Some(role.id.get()), changes, None, reason);
+        ctx.audit_entry(guild.guild.id, user.id, action::ROLE_DELETE, Some(role.id.get()), changes, None, reason)?;
     let overwrites = ctx.store.guild_overwrites(guild.guild.id).await?;
     if ctx.store.delete_role(guild.guild.id, role.id, Some(&entry)).await? {
         ctx.role_deleted(guild.guild.id, role.id);
@@ -262,7 +262,7 @@ pub async fn reorder(
             change.as_array().cloned().unwrap_or_default(),
             None,
             reason,
-        ));
+        )?);
     }
     ctx.store.set_role_positions(guild.guild.id, &moves, &entries).await?;
     let roles = ctx.store.roles(guild.guild.id).await?;
@@ -293,8 +293,15 @@ pub async fn set_member_role(
     let member = ctx.store.member(guild.guild.id, target).await?.ok_or_else(Error::unknown_member)?;
     let key = if add { "$add" } else { "$remove" };
     let changes = vec![json!({ "key": key, "new_value": [{ "id": role.id, "name": role.name }] })];
-    let entry =
-        ctx.audit_entry(guild.guild.id, user.id, action::MEMBER_ROLE_UPDATE, Some(target.get()), changes, None, reason);
+    let entry = ctx.audit_entry(
+        guild.guild.id,
+        user.id,
+        action::MEMBER_ROLE_UPDATE,
+        Some(target.get()),
+        changes,
+        None,
+        reason,
+    )?;
     let changed = if add {
         ctx.store.add_member_role(guild.guild.id, target, role.id, Some(&entry)).await?
     } else {

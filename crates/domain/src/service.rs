@@ -3,8 +3,6 @@
 use model::Timestamp;
 use store::{ApplicationRow, GuildId, MemberRow, NewUser, Store, StoreError, UserId};
 
-use model::snowflake::SnowflakeGenerator;
-
 /// Application flags that let a bot use the privileged intents (the
 /// "limited" variants, which an application may set on itself).
 pub const PRIVILEGED_INTENT_FLAGS: u64 = (1 << 13) | (1 << 15) | (1 << 19);
@@ -42,14 +40,15 @@ async fn bot_username(store: &dyn Store, name: &str) -> Result<String, StoreErro
     unreachable!("the loop returns once a name is free")
 }
 
+/// Creates an application and its bot user under `id` (freshly minted by
+/// the caller).
 pub async fn create_application(
     store: &dyn Store,
-    ids: &SnowflakeGenerator,
+    id: UserId,
     owner: Option<UserId>,
     name: &str,
     description: &str,
 ) -> Result<NewApplication, StoreError> {
-    let id: UserId = ids.next();
     let now = Timestamp::now().unix_ms();
     let token = auth::new_token(id.get());
     // Two creates racing for the same name: the loser retries with the

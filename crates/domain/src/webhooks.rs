@@ -105,7 +105,7 @@ pub async fn create(
     if ctx.store.channel_webhooks(access.channel.id).await?.len() >= MAX_PER_CHANNEL {
         return Err(Error::max_webhooks());
     }
-    let id: WebhookId = ctx.ids.next();
+    let id: WebhookId = ctx.ids.next()?;
     let now = Timestamp::now().unix_ms();
     let row = WebhookRow {
         id,
@@ -144,7 +144,7 @@ pub async fn create(
         ),
         None,
         reason,
-    );
+    )?;
     ctx.store.create_webhook(&row, &account, Some(&entry)).await?;
     ctx.webhooks_updated(row.guild_id, row.channel_id);
     ctx.announce_audit(guild, &entry).await?;
@@ -274,7 +274,15 @@ pub async fn modify(
                 after["avatar_hash"] = json!(a);
             }
             let changes = audit::diff(&before, &after);
-            Some(ctx.audit_entry(hook.guild_id, user.id, action::WEBHOOK_UPDATE, Some(id.get()), changes, None, reason))
+            Some(ctx.audit_entry(
+                hook.guild_id,
+                user.id,
+                action::WEBHOOK_UPDATE,
+                Some(id.get()),
+                changes,
+                None,
+                reason,
+            )?)
         }
         Caller::Token(_) => None,
     };
@@ -310,7 +318,7 @@ pub async fn delete(ctx: &Domain, caller: &Caller<'_>, id: WebhookId, reason: &R
             audit::diff(&json!({"name": hook.name, "channel_id": hook.channel_id, "type": hook.kind}), &json!({})),
             None,
             reason,
-        )),
+        )?),
         Caller::Token(_) => None,
     };
     if ctx.store.delete_webhook(id, entry.as_ref()).await? {

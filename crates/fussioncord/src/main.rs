@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use model::Id;
-use server::{Config, LogFormat};
+use server::{Config, LogFormat, Role};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::Layer;
@@ -61,6 +61,12 @@ enum Command {
         /// Directory of the embedded database [default: ./data, or `data_dir` in the config].
         #[arg(long, value_name = "DIR")]
         data_dir: Option<PathBuf>,
+        /// What this node serves: `all` (HTTP API, web client, gateway and
+        /// voice), `api` (the HTTP API and web client) or `gateway` (the
+        /// WebSocket gateway and voice), each with /healthz, /readyz and
+        /// /metrics [default: all, or `role` in the config].
+        #[arg(long, value_name = "all|api|gateway")]
+        role: Option<Role>,
     },
     /// Manage bots without a web client.
     #[command(subcommand)]
@@ -226,7 +232,10 @@ async fn main() -> anyhow::Result<()> {
     }
     init_logging(config.log.format);
     match cli.command {
-        Command::Serve { listen, data_dir } => {
+        Command::Serve { listen, data_dir, role } => {
+            if let Some(role) = role {
+                config.role = role;
+            }
             if let Some(listen) = listen {
                 config.listen = listen;
             }
@@ -257,9 +266,12 @@ async fn main() -> anyhow::Result<()> {
                 config.data_dir = dir;
             }
             let store = server::open_store(&config).await?;
-            let ids = server::id_generator(&config);
+            let (ids, lease) = server::worker_ids(&config, std::sync::Arc::new(store.clone())).await;
             let (channel, author) = (id(channel, "--channel")?, id(author, "--author")?);
             let result = domain::fill::fill_messages(&store, &ids, channel, author, count, true).await;
+            if let Some(lease) = lease {
+                lease.release().await;
+            }
             store.close().await;
             let filled = result?;
             let ids = filled.first.zip(filled.last).map(|(a, b)| format!(", ids {a}..={b}")).unwrap_or_default();
@@ -338,8 +350,12 @@ async fn bot(store: &store::SqlStore, config: &Config, cmd: BotCommand) -> anyho
                 }
                 None => None,
             };
-            let ids = server::id_generator(config);
-            let created = domain::service::create_application(store, &ids, owner, name, "").await?;
+            let (ids, lease) = server::worker_ids(config, std::sync::Arc::new(store.clone())).await;
+            let id = ids.next();
+            if let Some(lease) = lease {
+                lease.release().await;
+            }
+            let created = domain::service::create_application(store, id?, owner, name, "").await?;
             if privileged_intents {
                 use store::ApplicationStore;
                 store

@@ -12,6 +12,10 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
+    /// What this node serves: `all` (the default), `api` or `gateway`
+    /// (`serve --role` wins over it).
+    #[serde(default)]
+    pub role: Role,
     /// Address the HTTP API listens on.
     pub listen: SocketAddr,
     /// Where the embedded SQLite database lives.
@@ -52,6 +56,55 @@ pub struct Config {
     /// defines it. Unset, one node's events stay in its process.
     #[serde(default)]
     pub cluster: cluster::ClusterConfig,
+}
+
+/// What one node of a deployment serves. Every role opens the store and the
+/// event bus, and answers `/healthz`, `/readyz` and `/metrics`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Everything in one process: the HTTP API, the web client, the
+    /// WebSocket gateway and the voice server.
+    #[default]
+    All,
+    /// The HTTP API and the web client; no gateway sessions and no voice
+    /// server, so nothing here outlives a request.
+    Api,
+    /// The WebSocket gateway and the voice server (whose joins come through
+    /// the gateway's op 4); no REST API and no web client.
+    Gateway,
+}
+
+impl Role {
+    pub fn serves_api(self) -> bool {
+        matches!(self, Self::All | Self::Api)
+    }
+
+    pub fn serves_gateway(self) -> bool {
+        matches!(self, Self::All | Self::Gateway)
+    }
+}
+
+impl std::str::FromStr for Role {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "all" => Ok(Self::All),
+            "api" => Ok(Self::Api),
+            "gateway" => Ok(Self::Gateway),
+            other => Err(format!("role must be all, api or gateway, not {other:?}")),
+        }
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::All => "all",
+            Self::Api => "api",
+            Self::Gateway => "gateway",
+        })
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -127,10 +180,79 @@ impl DatabaseConfig {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SnowflakeConfig {
-    /// Worker and process bits of every id this node mints (0–31 each);
-    /// give each node of a cluster its own pair.
-    pub worker: u8,
+    /// The worker bits (0–31) of every id this node mints, fixed. Unset,
+    /// the node leases a free worker id in the database when `lease` says
+    /// so, and uses 0 otherwise.
+    #[serde(default)]
+    pub worker: Option<u8>,
+    /// The process bits (0–31).
     pub process: u8,
+    /// Lease the lowest free worker id in the database, renewed while the
+    /// node runs (no two nodes on one database mint with the same one).
+    /// Unset: on when `cluster.nats_url` is set and `worker` is not. An
+    /// explicit `worker` and `lease = true` together are refused.
+    #[serde(default)]
+    pub lease: Option<bool>,
+    /// How long a lease lasts without renewal, in seconds; a node that
+    /// cannot renew stops minting ids when it runs out.
+    #[serde(default = "default_lease_ttl_secs")]
+    pub lease_ttl_secs: u64,
+    /// How often the lease is renewed, in seconds (well below the TTL).
+    #[serde(default = "default_lease_renew_secs")]
+    pub lease_renew_secs: u64,
+}
+
+fn default_lease_ttl_secs() -> u64 {
+    30
+}
+
+fn default_lease_renew_secs() -> u64 {
+    10
+}
+
+/// Where a node's snowflake worker id comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WorkerId {
+    Fixed(u8),
+    Leased { ttl: std::time::Duration, renew_every: std::time::Duration },
+}
+
+impl Config {
+    /// The worker id setting as it applies to this configuration.
+    pub fn worker_id(&self) -> WorkerId {
+        let s = &self.snowflake;
+        match (s.worker, s.lease) {
+            (Some(worker), _) => WorkerId::Fixed(worker),
+            (None, Some(true)) => self.leased(),
+            (None, None) if self.cluster.enabled() => self.leased(),
+            (None, _) => WorkerId::Fixed(0),
+        }
+    }
+
+    fn leased(&self) -> WorkerId {
+        WorkerId::Leased {
+            ttl: std::time::Duration::from_secs(self.snowflake.lease_ttl_secs),
+            renew_every: std::time::Duration::from_secs(self.snowflake.lease_renew_secs),
+        }
+    }
+
+    /// The checks a loaded configuration must pass.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        let s = &self.snowflake;
+        anyhow::ensure!(
+            s.worker.is_none_or(|w| w < 32) && s.process < 32,
+            "snowflake.worker and snowflake.process must be below 32"
+        );
+        anyhow::ensure!(
+            !(s.worker.is_some() && s.lease == Some(true)),
+            "snowflake.worker and snowflake.lease = true are both set: a node either has a fixed worker id or leases one"
+        );
+        anyhow::ensure!(
+            s.lease_renew_secs >= 1 && s.lease_ttl_secs >= 2 * s.lease_renew_secs,
+            "snowflake.lease_ttl_secs must be at least twice snowflake.lease_renew_secs (at least 1)"
+        );
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -148,6 +270,7 @@ pub struct AuthConfig {
 impl Default for Config {
     fn default() -> Self {
         Self {
+            role: Role::All,
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             data_dir: PathBuf::from("./data"),
             database: DatabaseConfig {
@@ -156,7 +279,13 @@ impl Default for Config {
                 search_concurrency: 0,
                 search_budget_ms: default_search_budget_ms(),
             },
-            snowflake: SnowflakeConfig { worker: 0, process: 0 },
+            snowflake: SnowflakeConfig {
+                worker: None,
+                process: 0,
+                lease: None,
+                lease_ttl_secs: default_lease_ttl_secs(),
+                lease_renew_secs: default_lease_renew_secs(),
+            },
             http: api::HttpConfig::default(),
             auth: AuthConfig {
                 argon2_memory_kib: 19 * 1024,
@@ -192,10 +321,7 @@ impl Config {
             None => figment = figment.merge(Toml::file("fussioncord.toml")),
         }
         let config: Config = figment.merge(Env::prefixed("FUSSIONCORD__").split("__")).extract()?;
-        anyhow::ensure!(
-            config.snowflake.worker < 32 && config.snowflake.process < 32,
-            "snowflake.worker and snowflake.process must be below 32"
-        );
+        config.validate()?;
         Ok(config)
     }
 }

@@ -19,7 +19,7 @@ use tokio::task::JoinHandle;
 use model::snowflake::SnowflakeGenerator;
 use store::SqlStore;
 
-pub use config::{AvatarsConfig, Config, DatabaseConfig, LogConfig, LogFormat, MetricsConfig};
+pub use config::{AvatarsConfig, Config, DatabaseConfig, LogConfig, LogFormat, MetricsConfig, Role, WorkerId};
 pub use voice::Addresses as VoiceAddresses;
 
 /// Opens the store the configuration names: PostgreSQL when
@@ -39,8 +39,33 @@ pub async fn open_store(config: &Config) -> anyhow::Result<SqlStore> {
     }
 }
 
-pub fn id_generator(config: &Config) -> SnowflakeGenerator {
-    SnowflakeGenerator::new(config.snowflake.worker, config.snowflake.process)
+/// The node's snowflake generator: with the configured worker id, or with
+/// one leased in `store`'s database and renewed until the lease is released
+/// (`snowflake.lease`; see `domain::worker_lease`).
+pub async fn worker_ids(
+    config: &Config,
+    store: Arc<dyn store::Store>,
+) -> (Arc<SnowflakeGenerator>, Option<domain::worker_lease::WorkerLease>) {
+    let process = config.snowflake.process;
+    match config.worker_id() {
+        WorkerId::Fixed(worker) => (Arc::new(SnowflakeGenerator::new(worker, process)), None),
+        WorkerId::Leased { ttl, renew_every } => {
+            let ids = Arc::new(SnowflakeGenerator::leased(process));
+            let holder = format!("{}-{}", hostname(), auth::random_hex(6));
+            let times = domain::worker_lease::LeaseTimes { ttl, renew_every };
+            let lease = domain::worker_lease::WorkerLease::start(store, ids.clone(), holder, times).await;
+            (ids, Some(lease))
+        }
+    }
+}
+
+/// This machine's name, to tell lease holders apart in the table.
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '.').take(64).collect())
+        .filter(|h: &String| !h.is_empty())
+        .unwrap_or_else(|| "node".into())
 }
 
 /// How long shutdown waits for requests in flight.
@@ -94,6 +119,7 @@ pub async fn start_with_classifier(
     config: Config,
     classifier: Option<Arc<dyn moderation::Classifier>>,
 ) -> anyhow::Result<Running> {
+    config.validate()?;
     let classifier = match classifier {
         Some(c) => c,
         None => self::classifier(&config)?,
@@ -114,40 +140,55 @@ pub async fn start_with_classifier(
     })?;
     let limiter = config.ratelimit.open().await.context("opening the rate limiter")?;
     let shared: Arc<dyn store::Store> = Arc::new(store.clone());
+    let (ids, lease) = worker_ids(&config, shared.clone()).await;
     let bus: Arc<dyn events::EventBus> = if config.cluster.enabled() {
         Arc::new(cluster::NatsBus::connect(&config.cluster).await.map_err(anyhow::Error::msg).context("[cluster]")?)
     } else {
         Arc::new(events::LocalBus::new())
     };
     let gw = &config.gateway;
-    let sessions = gateway::SessionRuntime::new(gw.worker_threads).context("starting the gateway's runtime")?;
-    let hub = gateway::Hub::new(
-        gw.clone(),
-        shared.clone(),
-        bus.clone(),
-        metrics.clone(),
-        limiter.clone(),
-        config.http.trusted_proxies.clone(),
-        sessions.handle(),
-    );
-    if config.cluster.enabled() {
-        let node = config.cluster.node_name();
-        tracing::info!(node = %node, "cluster node");
-        hub.join_cluster(node.clone());
-        if config.cluster.shares_sessions() {
-            let sessions = cluster::RedisSessions::connect(&config.cluster.redis_url, &config.cluster.redis_prefix)
-                .await
-                .map_err(anyhow::Error::msg)
-                .context("[cluster] redis_url")?;
-            hub.share_sessions(Arc::new(sessions), node);
+    let role = config.role;
+    // A node that serves the gateway holds sessions, and with them the
+    // threads they run on and the hub that routes events to them. In a
+    // cluster an API node has a hub too, without sessions: it hears the
+    // other nodes' presences, for `@here` and online counts.
+    let (sessions, hub) = if role.serves_gateway() || config.cluster.enabled() {
+        let sessions = gateway::SessionRuntime::new(gw.worker_threads).context("starting the gateway's runtime")?;
+        let hub = gateway::Hub::new(
+            gw.clone(),
+            shared.clone(),
+            bus.clone(),
+            metrics.clone(),
+            limiter.clone(),
+            config.http.trusted_proxies.clone(),
+            sessions.handle(),
+        );
+        if config.cluster.enabled() {
+            let node = config.cluster.node_name();
+            tracing::info!(node = %node, "cluster node");
+            hub.join_cluster(node.clone());
+            if role.serves_gateway() && config.cluster.shares_sessions() {
+                let store = cluster::RedisSessions::connect(&config.cluster.redis_url, &config.cluster.redis_prefix)
+                    .await
+                    .map_err(anyhow::Error::msg)
+                    .context("[cluster] redis_url")?;
+                hub.share_sessions(Arc::new(store), node);
+            }
         }
-    }
-    hub.spawn();
+        hub.spawn();
+        (Some(sessions), Some(hub))
+    } else {
+        (None, None)
+    };
+    let presences: Arc<dyn events::Presences> = match &hub {
+        Some(hub) => hub.clone(),
+        None => Arc::new(NoSessions),
+    };
     let automod = Arc::new(domain::automod::AutoMod::new(config.moderation.clone(), classifier, metrics.clone()));
     automod.listen(bus.as_ref());
     // Voice binds before the domain exists: VOICE_SERVER_UPDATE names its
     // real endpoint (port 0 included).
-    let voice_listeners = if config.voice.enabled {
+    let voice_listeners = if config.voice.enabled && role.serves_gateway() {
         Some(voice::Listeners::bind(&config.voice, &config.data_dir).await.context("starting the voice server")?)
     } else {
         None
@@ -158,11 +199,11 @@ pub async fn start_with_classifier(
     let media = Arc::new(open_media(&config, addr)?);
     let domain = domain::Domain {
         store: shared,
-        ids: Arc::new(id_generator(&config)),
+        ids,
         bus,
         metrics: metrics.clone(),
         automod,
-        presences: hub.clone(),
+        presences,
         cache,
         voice: Arc::new(domain::voice::VoiceStates::new(voice_addrs.as_ref().map(|a| a.endpoint.clone()))),
         media,
@@ -175,8 +216,12 @@ pub async fn start_with_classifier(
                 .context("reading [interactions]")?,
         ),
     };
-    domain::files::sweep(&domain);
-    hub.set_domain(&domain);
+    if role.serves_api() {
+        domain::files::sweep(&domain);
+    }
+    if let Some(hub) = &hub {
+        hub.set_domain(&domain);
+    }
     domain::voice::listen(&domain);
     let voice_server = voice_listeners.map(|l| l.start(&domain));
     let state = api::ApiState::new(api::ApiParts {
@@ -202,8 +247,15 @@ pub async fn start_with_classifier(
     });
     // `/` is the gateway for WebSocket upgrades and the web client's page
     // for a plain GET; the client's other pages and files sit beside the API.
-    let gateway = gateway::router(hub.clone()).route_layer(axum::middleware::from_fn(webclient::page_at_root));
-    let mut app = api::router(state).merge(gateway).merge(webclient::router());
+    let mut app = match hub.as_ref().filter(|_| role.serves_gateway()) {
+        Some(hub) if role.serves_api() => api::router(state)
+            .merge(gateway::router(hub.clone()).route_layer(axum::middleware::from_fn(webclient::page_at_root)))
+            .merge(webclient::router()),
+        Some(hub) => api::ops_router(state).merge(gateway::router(hub.clone())),
+        None => api::router(state)
+            .route("/", axum::routing::any(no_gateway).layer(axum::middleware::from_fn(webclient::page_at_root)))
+            .merge(webclient::router()),
+    };
     if let Some(v) = &voice_server {
         let voice_gateway = v.gateway();
         app = app.route("/voice", axum::routing::get(move |req| voice_ws::upgrade(voice_gateway.clone(), req)));
@@ -226,17 +278,45 @@ pub async fn start_with_classifier(
             DRAIN,
         )
         .await;
-        hub.shutdown(grace).await;
+        if let Some(hub) = hub {
+            hub.shutdown(grace).await;
+        }
         if let Some(v) = voice_server {
             v.shutdown().await;
+        }
+        if let Some(lease) = lease {
+            lease.release().await;
         }
         store.close().await;
         drop(sessions);
         tracing::info!("stopped");
         Ok(())
     });
-    tracing::info!(%addr, "listening");
+    tracing::info!(%addr, %role, "listening");
     Ok(Running { addr, voice: voice_addrs, stop: Some(stop), task })
+}
+
+/// Who is connected, on a node without a gateway: nobody.
+struct NoSessions;
+
+impl events::Presences for NoSessions {
+    fn online_members(&self, _: events::GuildId) -> Vec<events::UserId> {
+        Vec::new()
+    }
+
+    fn online_count(&self, _: events::GuildId) -> u64 {
+        0
+    }
+}
+
+/// `/` on a node that serves no gateway: a WebSocket upgrade (or anything
+/// but a plain GET, which gets the web client's page) is told where it is.
+async fn no_gateway() -> api::ApiError {
+    api::ApiError::new(
+        axum::http::StatusCode::NOT_FOUND,
+        0,
+        "404: Not Found (this node serves the HTTP API only; connect to a gateway node)",
+    )
 }
 
 /// The media store `[media]` names, its URLs starting with the address the

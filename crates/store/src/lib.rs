@@ -15,6 +15,7 @@ mod group_commit;
 mod guilds;
 mod import;
 mod invites;
+mod leases;
 mod members;
 mod messages;
 mod read_states;
@@ -43,6 +44,7 @@ pub use expressions::{EmojiRow, ExpressionStore, StickerItemRow, StickerRow};
 pub use guilds::{GuildPatch, GuildRow, GuildStore, MemberRow, NewGuild};
 pub use import::MessageImport;
 pub use invites::{InviteRow, InviteStore, JoinOutcome};
+pub use leases::{Lease, LeaseStore};
 pub use members::{BanRow, MemberPatch, MemberStore};
 pub use messages::{
     AttachmentRow, EmbedFieldRow, EmbedRow, GuildMentions, HistoryQuery, MessageRow, MessageStore, NewMessage,
@@ -98,6 +100,7 @@ pub trait Store:
     + SearchIndex
     + UploadStore
     + WebhookStore
+    + LeaseStore
 {
 }
 impl<T> Store for T where
@@ -122,6 +125,7 @@ impl<T> Store for T where
         + SearchIndex
         + UploadStore
         + WebhookStore
+        + LeaseStore
 {
 }
 

@@ -55,7 +55,8 @@ pub async fn create(
     }
     errors.finish()?;
     let created =
-        service::create_application(state.store.as_ref(), &state.ids, Some(user.id), name, &body.description).await?;
+        service::create_application(state.store.as_ref(), state.ids.next()?, Some(user.id), name, &body.description)
+            .await?;
     let application = render_app(&state, &created.application).await?;
     Ok(Json(CreatedApplication { application, token: created.token }))
 }
@@ -246,7 +247,7 @@ pub async fn authorize(
         Vec::new(),
         None,
         &reason,
-    );
+    )?;
     if body.authorize && service::add_member(state.store.as_ref(), guild_id, app.id, Some(&entry)).await? {
         let role =
             if perms != 0 { Some(managed_role(&state, &guild, &user, &app, perms, &reason).await?) } else { None };
@@ -273,7 +274,7 @@ async fn managed_role(
     reason: &Reason,
 ) -> ApiResult<(store::RoleRow, store::AuditEntry)> {
     let role = store::RoleRow {
-        id: state.ids.next(),
+        id: state.ids.next()?,
         guild_id: guild.guild.id,
         name: app.name.clone(),
         permissions: perms,
@@ -292,7 +293,7 @@ async fn managed_role(
         changes,
         None,
         reason,
-    );
+    )?;
     state.store.create_role(&role, Some(&entry)).await?;
     state.store.add_member_role(guild.guild.id, app.id, role.id, None).await?;
     Ok((role, entry))

@@ -64,7 +64,7 @@ pub async fn create(
     let now = Timestamp::now().unix_ms();
     let mut out = Vec::new();
     for (i, f) in body.files.iter().enumerate() {
-        let id: AttachmentId = state.ids.next();
+        let id: AttachmentId = state.ids.next()?;
         let filename = files::sanitize_filename(&f.filename);
         let row = UploadRow {
             id,

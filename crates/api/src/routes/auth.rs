@@ -63,7 +63,7 @@ pub async fn register(
     errors.finish()?;
 
     let password_hash = credentials::hash_password(&state, body.password).await?;
-    let id: UserId = state.ids.next();
+    let id: UserId = state.ids.next()?;
     let now = Timestamp::now().unix_ms();
     let user = NewUser {
         id,

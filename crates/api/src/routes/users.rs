@@ -269,9 +269,9 @@ pub async fn open_dm(
     }
     let peer = state.store.user(body.recipient_id).await?.ok_or_else(ApiError::unknown_user)?;
     access::may_dm(&state, user.id, peer.id).await?;
-    let channel = match state.store.open_dm(user.id, peer.id, state.ids.next()).await {
+    let channel = match state.store.open_dm(user.id, peer.id, state.ids.next()?).await {
         // Lost a race with the same pair's first DM: the other one won.
-        Err(StoreError::Conflict(_)) => state.store.open_dm(user.id, peer.id, state.ids.next()).await?,
+        Err(StoreError::Conflict(_)) => state.store.open_dm(user.id, peer.id, state.ids.next()?).await?,
         other => other?,
     };
     let channel = render::channel(&channel, &[], Some(vec![render::user(&peer)]));

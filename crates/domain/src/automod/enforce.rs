@@ -106,14 +106,14 @@ async fn run(
         for action in &rule.actions {
             let mut alert_id = None;
             match action {
-                Action::Block { .. } => to_log.push(entry(audit_action::AUTO_MODERATION_BLOCK_MESSAGE, Vec::new())),
+                Action::Block { .. } => to_log.push(entry(audit_action::AUTO_MODERATION_BLOCK_MESSAGE, Vec::new())?),
                 Action::Alert { channel_id } => {
                     let Some(id) = alert(ctx, guild, *channel_id, user, access.channel.id, rule, hit, content).await?
                     else {
                         continue;
                     };
                     alert_id = Some(id);
-                    to_log.push(entry(audit_action::AUTO_MODERATION_FLAG_TO_CHANNEL, Vec::new()));
+                    to_log.push(entry(audit_action::AUTO_MODERATION_FLAG_TO_CHANNEL, Vec::new())?);
                 }
                 Action::Timeout { duration_seconds } => {
                     let Some(before) = ctx.store.member(guild.guild.id, user.id).await? else { continue };
@@ -122,7 +122,7 @@ async fn run(
                         "key": "communication_disabled_until",
                         "new_value": Timestamp::from_unix_ms(until),
                     });
-                    let entry = entry(audit_action::AUTO_MODERATION_USER_COMMUNICATION_DISABLED, vec![change]);
+                    let entry = entry(audit_action::AUTO_MODERATION_USER_COMMUNICATION_DISABLED, vec![change])?;
                     let patch =
                         MemberPatch { communication_disabled_until: Some(Some(until)), ..MemberPatch::default() };
                     ctx.store.update_member(guild.guild.id, user.id, &patch, std::slice::from_ref(&entry)).await?;

@@ -159,7 +159,7 @@ pub async fn create(
     rules::check_exempt(&exempt_roles, &exempt_channels, &mut errors);
     let Some(trigger) = trigger else { return Err(errors.into_error()) };
     let rule = Rule {
-        id: ctx.ids.next(),
+        id: ctx.ids.next()?,
         guild_id: guild.guild.id,
         creator_id: user.id,
         name: body.name.unwrap_or_default().trim().to_owned(),
@@ -180,7 +180,7 @@ pub async fn create(
         audit::diff(&json!({}), &audited(&rule)),
         None,
         reason,
-    );
+    )?;
     if !ctx.store.create_automod_rule(&rule.to_row(), rules::max_of_type(trigger_type), &entry).await? {
         return Err(Error::field(
             "trigger_type",
@@ -248,7 +248,7 @@ pub async fn update(
         audit::diff(&audited(&before), &audited(&rule)),
         None,
         reason,
-    );
+    )?;
     if !ctx.store.update_automod_rule(&rule.to_row(), &entry).await? {
         return Err(Error::unknown_automod_rule());
     }
@@ -268,7 +268,7 @@ pub async fn delete(ctx: &Domain, user: &UserRow, guild: GuildId, rule: AutoModR
         audit::diff(&audited(&rule), &json!({})),
         None,
         reason,
-    );
+    )?;
     if !ctx.store.delete_automod_rule(guild.guild.id, rule.id, &entry).await? {
         return Err(Error::unknown_automod_rule());
     }

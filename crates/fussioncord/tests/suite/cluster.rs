@@ -40,7 +40,7 @@ async fn cluster_with(n: u8, tune: impl Fn(&mut server::Config) + Clone + Send +
             TestApp::spawn_with(move |c| {
                 tune(c);
                 c.database.url = Some(db);
-                c.snowflake.worker = worker;
+                c.snowflake.worker = Some(worker);
                 c.cluster.nats_url = nats_url();
                 c.cluster.stream = format!("FC_TEST_{tag}");
                 c.cluster.subject_prefix = format!("fctest.{tag}");

@@ -255,7 +255,7 @@ async fn two_nodes() -> (Vec<TestApp>, String) {
         nodes.push(
             TestApp::spawn_with(move |c| {
                 c.database.url = Some(db);
-                c.snowflake.worker = worker;
+                c.snowflake.worker = Some(worker);
                 c.cluster.nats_url = nats_url();
                 c.cluster.stream = format!("FC_TEST_LB_{tag}");
                 c.cluster.subject_prefix = format!("fctest.lb.{tag}");
