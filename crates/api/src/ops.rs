@@ -38,8 +38,9 @@ async fn healthz() -> Response {
 }
 
 /// Ready: the store answers a round trip, the bus is connected, and the
-/// rate limiter's counters answer (Redis, when it keeps them), and the node
-/// holds a snowflake worker id.
+/// rate limiter's counters answer (Redis, when it keeps them), the node
+/// holds a snowflake worker id, and (in a cluster) its gateway sessions'
+/// shared resume state is being written.
 /// Failures are logged in full but answered only as `unavailable`, so the
 /// probe leaks no connection details.
 async fn readyz(State(state): State<ApiState>) -> Response {
@@ -82,12 +83,25 @@ async fn readyz(State(state): State<ApiState>) -> Response {
     if !ids {
         tracing::warn!("readiness: this node holds no snowflake worker id");
     }
+    // In a cluster, gateway frames wait until the shared resume state
+    // (Redis) has them: without it, sessions stall.
+    let sessions = match state.presences.ready() {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness: gateway sessions cannot be served");
+            false
+        }
+    };
     let word = |ok: bool| if ok { "ok" } else { "unavailable" };
+    let all = store && bus && limiter && ids && sessions;
     let body = json!({
-        "status": word(store && bus && limiter && ids),
-        "checks": { "store": word(store), "bus": word(bus), "ratelimit": word(limiter), "ids": word(ids) },
+        "status": word(all),
+        "checks": {
+            "store": word(store), "bus": word(bus), "ratelimit": word(limiter), "ids": word(ids),
+            "sessions": word(sessions),
+        },
     });
-    let status = if store && bus && limiter && ids { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if all { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (status, Json(body)).into_response()
 }
 

@@ -114,21 +114,21 @@ impl NatsBus {
             })
             .await
             .map_err(|e| format!("the JetStream stream {}: {e}", config.stream))?;
-        // Ordered: one consumer of this node's own, from the stream's next
-        // event on, recreated where it left off after a lost connection.
-        let consumer = stream
-            .create_consumer(consumer::pull::OrderedConfig {
-                deliver_policy: consumer::DeliverPolicy::New,
-                ..Default::default()
-            })
+        // Read from the stream's next event on: the first position this
+        // node hears of is the one after the stream's last now.
+        let mut stream = stream;
+        let last = stream
+            .info()
             .await
-            .map_err(|e| format!("a consumer of {}: {e}", config.stream))?;
-        let messages = consumer.messages().await.map_err(|e| format!("reading {}: {e}", config.stream))?;
+            .map_err(|e| format!("the JetStream stream {}: {e}", config.stream))?
+            .state
+            .last_sequence;
         let stream = stream.clone();
+        let messages = open(&stream, last).await.map_err(|e| format!("reading {}: {e}", config.stream))?;
 
         let subscribers: Subscribers = Arc::default();
         let reading = Arc::new(AtomicBool::new(true));
-        tokio::spawn(read(messages, subscribers.clone(), reading.clone()));
+        tokio::spawn(read(stream.clone(), messages, last, subscribers.clone(), reading.clone()));
         let (outbox, rx) = mpsc::unbounded_channel();
         tokio::spawn(write(js, rx));
         Ok(Self { outbox, subscribers, reading, client, stream, prefix: config.subject_prefix.clone() })
@@ -173,30 +173,65 @@ async fn write(js: jetstream::Context, mut rx: mpsc::UnboundedReceiver<(String, 
     }
 }
 
-/// Hands every event of the stream to this node's subscribers, in order.
-async fn read(mut messages: consumer::pull::Ordered, subscribers: Subscribers, reading: Arc<AtomicBool>) {
-    while let Some(next) = messages.next().await {
-        let message = match next {
-            Ok(m) => m,
-            Err(e) => {
-                // The ordered consumer recreates itself where it left off;
-                // meanwhile, do not spin.
-                tracing::warn!(error = %e, "reading the event stream");
-                tokio::time::sleep(Duration::from_millis(200)).await;
+/// An ordered consumer of this node's own, from the event after `last`.
+async fn open(stream: &stream::Stream, last: u64) -> Result<consumer::pull::Ordered, String> {
+    let consumer = stream
+        .create_consumer(consumer::pull::OrderedConfig {
+            deliver_policy: consumer::DeliverPolicy::ByStartSequence { start_sequence: last + 1 },
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+    consumer.messages().await.map_err(|e| e.to_string())
+}
+
+/// Hands every event of the stream to this node's subscribers, in order,
+/// once. The consumer recreates itself after a lost connection; when it
+/// cannot (NATS restarted and forgot it, say), a new one is opened after
+/// the last event handed on, so nothing is skipped or repeated.
+async fn read(
+    stream: stream::Stream,
+    mut messages: consumer::pull::Ordered,
+    mut last: u64,
+    subscribers: Subscribers,
+    reading: Arc<AtomicBool>,
+) {
+    loop {
+        while let Some(next) = messages.next().await {
+            let message = match next {
+                Ok(m) => m,
+                Err(e) => {
+                    tracing::warn!(error = %e, "reading the event stream; opening it again");
+                    break;
+                }
+            };
+            let position = message.info().map(|i| i.stream_sequence).unwrap_or(0);
+            if position != 0 && position <= last {
                 continue;
             }
-        };
-        let position = message.info().map(|i| i.stream_sequence).unwrap_or(0);
-        match Event::decode(&message.payload) {
-            Ok(event) => {
-                let event = Arc::new(event.at(position));
-                let mut subs = subscribers.lock().unwrap_or_else(|e| e.into_inner());
-                subs.retain(|tx| tx.send(event.clone()).is_ok());
+            last = position.max(last);
+            match Event::decode(&message.payload) {
+                Ok(event) => {
+                    let event = Arc::new(event.at(position));
+                    let mut subs = subscribers.lock().unwrap_or_else(|e| e.into_inner());
+                    subs.retain(|tx| tx.send(event.clone()).is_ok());
+                }
+                Err(e) => tracing::warn!(error = %e, "an event on the stream does not decode"),
             }
-            Err(e) => tracing::warn!(error = %e, "an event on the stream does not decode"),
+        }
+        reading.store(false, Ordering::Relaxed);
+        loop {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            match open(&stream, last).await {
+                Ok(m) => {
+                    messages = m;
+                    reading.store(true, Ordering::Relaxed);
+                    break;
+                }
+                Err(e) => tracing::warn!(error = %e, "opening the event stream again"),
+            }
         }
     }
-    reading.store(false, Ordering::Relaxed);
 }
 
 impl EventBus for NatsBus {

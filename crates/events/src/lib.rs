@@ -115,6 +115,13 @@ pub trait Presences: Send + Sync {
     /// do-not-disturb; invisible counts as offline): the
     /// `approximate_presence_count` of invites and guilds (`with_counts=true`).
     fn online_count(&self, guild: GuildId) -> u64;
+
+    /// Whether sessions can be served now: in a cluster, whether their
+    /// shared resume state is being written. For readiness probes; never
+    /// blocks.
+    fn ready(&self) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 /// Tokens of one user that stopped working (logout, password change, MFA

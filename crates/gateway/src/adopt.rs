@@ -15,7 +15,7 @@
 //!    nothing sent twice.
 
 use std::collections::HashMap;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -35,6 +35,8 @@ const CLAIM_WAIT: Duration = Duration::from_secs(5);
 pub(super) struct Cluster {
     store: Arc<dyn SessionStore>,
     node: String,
+    /// Whether the store took the last write or heartbeat.
+    healthy: Arc<AtomicBool>,
     journal: journal::Sender,
     adoptions: Mutex<Adoptions>,
     finish: mpsc::UnboundedSender<Adopt>,
@@ -82,10 +84,13 @@ impl Hub {
         let (journal, rx) = mpsc::unbounded_channel();
         let (finish, adoptions) = mpsc::unbounded_channel();
         let ttl = Duration::from_millis(self.config.resume_window_ms);
-        self.runtime.spawn(journal::writer(store.clone(), node.clone(), ttl, self.config.resume_buffer, rx));
-        self.runtime.spawn(journal::heartbeat(store.clone(), node.clone()));
+        let healthy = Arc::new(AtomicBool::new(true));
+        let max_frames = self.config.resume_buffer;
+        self.runtime.spawn(journal::writer(store.clone(), node.clone(), ttl, max_frames, healthy.clone(), rx));
+        self.runtime.spawn(journal::heartbeat(store.clone(), node.clone(), healthy.clone()));
         *self.adoptions.lock().unwrap_or_else(|e| e.into_inner()) = Some(adoptions);
-        let cluster = Cluster { store, node, journal, adoptions: Mutex::default(), finish, names: Mutex::default() };
+        let cluster =
+            Cluster { store, node, healthy, journal, adoptions: Mutex::default(), finish, names: Mutex::default() };
         if self.cluster.set(cluster).is_err() {
             tracing::warn!("gateway: sessions were already shared");
         }
@@ -104,6 +109,15 @@ impl Hub {
             let _ = journal.send(entry);
         }));
         let _ = c.journal.send(Entry::Open(session.clone(), self.meta(c, session, since)));
+    }
+
+    /// Whether the shared resume state is being written (always, without
+    /// one): frames wait for it, so sessions are not served without it.
+    pub(crate) fn sessions_ready(&self) -> Result<(), String> {
+        match self.cluster.get() {
+            Some(c) if !c.healthy.load(Ordering::Relaxed) => Err("the shared resume state is not written".into()),
+            _ => Ok(()),
+        }
     }
 
     /// Where the dispatcher is in the stream.

@@ -1028,6 +1028,10 @@ impl events::Presences for Hub {
     fn online_count(&self, guild: GuildId) -> u64 {
         self.online_in(guild)
     }
+
+    fn ready(&self) -> Result<(), String> {
+        self.sessions_ready()
+    }
 }
 
 #[path = "adopt.rs"]

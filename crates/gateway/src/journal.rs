@@ -12,6 +12,7 @@
 //! the session may not have been sent yet.
 
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
@@ -126,6 +127,7 @@ pub(crate) async fn writer(
     node: String,
     ttl: Duration,
     max_frames: usize,
+    healthy: Arc<AtomicBool>,
     mut rx: mpsc::UnboundedReceiver<Entry>,
 ) {
     let mut pending: VecDeque<Entry> = VecDeque::new();
@@ -200,10 +202,12 @@ pub(crate) async fn writer(
         }
         let mut backoff = Duration::from_millis(50);
         while let Err(e) = store.write(&node, &batch).await {
+            healthy.store(false, Ordering::Relaxed);
             tracing::warn!(error = %e, "gateway: resume state not written; trying again");
             tokio::time::sleep(backoff).await;
             backoff = (backoff * 2).min(Duration::from_secs(2));
         }
+        healthy.store(true, Ordering::Relaxed);
         for (id, seq) in written {
             if let Some(session) = sessions.get(&id).and_then(Weak::upgrade) {
                 session.journaled(seq);
@@ -212,13 +216,18 @@ pub(crate) async fn writer(
     }
 }
 
-/// Tells the cluster this node is alive while it runs.
-pub(crate) async fn heartbeat(store: Arc<dyn SessionStore>, node: String) {
+/// Tells the cluster this node is alive while it runs, and `healthy`
+/// whether the store answers.
+pub(crate) async fn heartbeat(store: Arc<dyn SessionStore>, node: String, healthy: Arc<AtomicBool>) {
     let mut tick = tokio::time::interval(HEARTBEAT_EVERY);
     loop {
         tick.tick().await;
-        if let Err(e) = store.heartbeat(&node, NODE_TTL).await {
-            tracing::warn!(error = %e, "gateway: node heartbeat not written");
+        match store.heartbeat(&node, NODE_TTL).await {
+            Ok(()) => healthy.store(true, Ordering::Relaxed),
+            Err(e) => {
+                healthy.store(false, Ordering::Relaxed);
+                tracing::warn!(error = %e, "gateway: node heartbeat not written");
+            }
         }
     }
 }

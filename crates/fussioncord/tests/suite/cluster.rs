@@ -38,7 +38,6 @@ async fn cluster_with(n: u8, tune: impl Fn(&mut server::Config) + Clone + Send +
         let (db, tag, tune) = (db.clone(), tag.clone(), tune.clone());
         nodes.push(
             TestApp::spawn_with(move |c| {
-                tune(c);
                 c.database.url = Some(db);
                 c.snowflake.worker = Some(worker);
                 c.cluster.nats_url = nats_url();
@@ -47,6 +46,8 @@ async fn cluster_with(n: u8, tune: impl Fn(&mut server::Config) + Clone + Send +
                 c.cluster.max_age_secs = 300;
                 c.cluster.redis_url = redis_url();
                 c.cluster.redis_prefix = format!("fctest:{tag}");
+                // The test's own settings last: they may replace the above.
+                tune(c);
             })
             .await,
         );
@@ -587,4 +588,84 @@ async fn an_api_node_killed_mid_request_loses_no_acknowledged_write() {
     }
     drop(b);
     drop_stream(&format!("FC_TEST_{tag}")).await;
+}
+
+/// A Redis server of the test's own, so it can be stopped and started.
+struct OwnRedis {
+    child: std::process::Child,
+}
+
+impl OwnRedis {
+    async fn start(port: u16) -> Self {
+        let child = std::process::Command::new("redis-server")
+            .args(["--bind", "127.0.0.1", "--port", &port.to_string(), "--save", "", "--appendonly", "no"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server runs (Debian's redis-server package)");
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+                return Self { child };
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("redis-server did not start on {port}");
+    }
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn readiness(node: &TestApp) -> (StatusCode, Value) {
+    let res = node.client.get(format!("http://{}/readyz", node.addr())).send().await.unwrap();
+    (res.status(), res.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn a_node_whose_shared_resume_state_is_gone_is_not_ready_and_recovers() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let redis = OwnRedis::start(port).await;
+    let (nodes, stream) = cluster_with(1, move |c| c.cluster.redis_url = format!("redis://127.0.0.1:{port}")).await;
+    let node = &nodes[0];
+    let ada = node.register("ada").await;
+    let (_, channel) = node.guild(&ada, "Fragile").await;
+    let mut gw = node.gateway("").await;
+    gw.identify(&ada.token, ALL_INTENTS).await;
+    let (status, body) = readiness(node).await;
+    assert_eq!((status, &body["checks"]["sessions"]), (StatusCode::OK, &json!("ok")), "{body}");
+
+    drop(redis);
+    let mut ready = true;
+    for _ in 0..50 {
+        let (status, body) = readiness(node).await;
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            assert_eq!(body["checks"]["sessions"], "unavailable", "{body}");
+            ready = false;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(!ready, "the node stayed ready without its shared resume state");
+    // A message posted meanwhile is acknowledged; its frame waits for Redis.
+    let (status, _) = node.post(&format!("/channels/{channel}/messages"), &ada.token, json!({"content": "held"})).await;
+    assert_eq!(status, StatusCode::OK);
+
+    let _redis = OwnRedis::start(port).await;
+    let created = gw.dispatch("MESSAGE_CREATE").await;
+    assert_eq!(created["d"]["content"], "held", "the frame went out once Redis was back");
+    let mut back = false;
+    for _ in 0..50 {
+        if readiness(node).await.0 == StatusCode::OK {
+            back = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(back, "the node is ready again with Redis back");
+    drop(nodes);
+    drop_stream(&stream).await;
 }
