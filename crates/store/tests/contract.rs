@@ -16,9 +16,9 @@ use sqlx::Connection;
 use store::{
     relationship_kind as kind, ApplicationRow, AuditEntry, AuditQuery, ChannelId, ChannelPatch, ChannelRow, CommandRow,
     CommandUpsert, EmojiRow, FriendOutcome, GuildId, GuildMentions, GuildPatch, GuildRow, HistoryQuery, InviteRow,
-    JoinOutcome, LeaseStore, MemberPatch, MemberRow, MessageRow, NewGuild, NewMessage, NewUser, OverwriteRow,
-    RelationshipChange, RelationshipRow, RolePatch, RoleRow, SearchQuery, StickerItemRow, StickerRow, Store,
-    StoreError, UserId, UserPatch, WebhookAuthor, WebhookPatch, WebhookRow,
+    JoinOutcome, MemberPatch, MemberRow, MessageRow, NewGuild, NewMessage, NewUser, OverwriteRow, RelationshipChange,
+    RelationshipRow, RolePatch, RoleRow, SearchQuery, StickerItemRow, StickerRow, Store, StoreError, UserId, UserPatch,
+    WebhookAuthor, WebhookPatch, WebhookRow,
 };
 
 type Test = for<'a> fn(&'a dyn Store) -> Pin<Box<dyn Future<Output = ()> + 'a>>;
