@@ -150,6 +150,14 @@ pub async fn start_with_classifier(
     };
     let gw = &config.gateway;
     let role = config.role;
+    if role == Role::Api && gw.public_url.is_none() {
+        // Behind a load balancer that sends `/` upgrades to gateway nodes
+        // the Host is right; reached directly, it names this node.
+        tracing::warn!(
+            "role = api without gateway.public_url: GET /gateway names the host the client asked, which must route \
+             WebSocket upgrades to a gateway node"
+        );
+    }
     // Only a node that serves the gateway holds sessions, and with them
     // the threads they run on and the hub that routes events to them.
     let (sessions, hub) = if role.serves_gateway() {
