@@ -83,13 +83,24 @@ impl Keeper {
     }
 
     /// The lowest free worker id, or `None` (logged) when there is none or
-    /// the store cannot be reached.
+    /// the store cannot be reached. Nothing is minted with it before the
+    /// row's floor covers every id this node could mint until the lease
+    /// ends: the claim is followed by a renewal that records it.
     async fn claim(&self) -> Option<u8> {
         let started = Instant::now();
         let ttl_ms = self.times.ttl.as_millis() as u64;
-        match self.store.claim_worker(&self.holder, WORKERS, ttl_ms, self.bound_ms()).await {
+        match self.store.claim_worker(&self.holder, WORKERS, ttl_ms).await {
             Ok(Some(Lease { worker, floor_ms })) => {
-                self.ids.lease(worker, started + self.times.ttl, floor_ms);
+                self.ids.raise_floor(floor_ms);
+                match self.store.renew_worker(worker, &self.holder, ttl_ms, self.bound_ms()).await {
+                    Ok(true) => {}
+                    Ok(false) => return None,
+                    Err(e) => {
+                        tracing::error!(error = %e, worker, "could not record the snowflake worker id's floor");
+                        return None;
+                    }
+                }
+                self.ids.lease(worker, started + self.times.ttl);
                 tracing::info!(worker, holder = %self.holder, "holding snowflake worker id");
                 Some(worker)
             }
@@ -115,7 +126,7 @@ impl Keeper {
         let ttl_ms = self.times.ttl.as_millis() as u64;
         match self.store.renew_worker(worker, &self.holder, ttl_ms, self.bound_ms()).await {
             Ok(true) => {
-                self.ids.lease(worker, started + self.times.ttl, 0);
+                self.ids.lease(worker, started + self.times.ttl);
                 true
             }
             Ok(false) => {

@@ -57,19 +57,26 @@ impl SnowflakeGenerator {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Uses `worker` until `until`. `floor_ms` is the highest millisecond
-    /// (since Discord's epoch) the worker id's previous holder could have
-    /// used: ids minted from now on are above it, so a worker id changing
-    /// hands never mints an id twice, even between clocks that disagree.
-    /// Ids stay above every id this generator made before, whichever
-    /// worker minted them.
-    pub fn lease(&self, worker: u8, until: Instant, floor_ms: u64) {
+    /// Mints nothing at or below `floor_ms` (since Discord's epoch) from
+    /// now on: the highest millisecond a worker id's previous holder could
+    /// have used, so a worker id changing hands never mints an id twice,
+    /// even between clocks that disagree.
+    pub fn raise_floor(&self, floor_ms: u64) {
+        let mut state = self.state();
+        if floor_ms >= state.last {
+            state.last = floor_ms + 1;
+            state.seq = 0;
+        }
+    }
+
+    /// Uses `worker` until `until`. Ids stay above every id this generator
+    /// made before, whichever worker minted them.
+    pub fn lease(&self, worker: u8, until: Instant) {
         let mut state = self.state();
         let worker = u64::from(worker & 0x1f);
-        if state.worker != Some(worker) || floor_ms > state.last {
-            // A new worker (or a floor above us): start on a millisecond no
-            // id of ours, nor of the previous holder, used.
-            state.last = state.last.max(floor_ms) + 1;
+        if state.worker != Some(worker) {
+            // A new worker id: start on a millisecond no id of ours used.
+            state.last += 1;
             state.seq = 0;
         }
         state.worker = Some(worker);
@@ -163,16 +170,18 @@ mod tests {
         assert_eq!(g.next::<MessageMarker>(), Err(NoWorker), "nothing before a lease");
         let hour = std::time::Duration::from_secs(3600);
         let floor = epoch_ms() + 60_000;
-        g.lease(5, Instant::now() + hour, floor);
+        g.raise_floor(floor);
+        assert_eq!(g.next::<MessageMarker>(), Err(NoWorker), "a floor is not a lease");
+        g.lease(5, Instant::now() + hour);
         let id: Id<MessageMarker> = g.next().unwrap();
         assert_eq!((id.get() >> 17) & 0x1f, 5);
         assert!(id.get() >> 22 > floor, "above the previous holder's ids");
         // Expired: nothing more.
-        g.lease(5, Instant::now() - std::time::Duration::from_millis(1), 0);
+        g.lease(5, Instant::now() - std::time::Duration::from_millis(1));
         assert_eq!(g.next::<MessageMarker>(), Err(NoWorker));
         assert_eq!(g.worker(), None);
         // Another worker id: still increasing.
-        g.lease(2, Instant::now() + hour, 0);
+        g.lease(2, Instant::now() + hour);
         let later: Id<MessageMarker> = g.next().unwrap();
         assert!(later > id);
         assert_eq!((later.get() >> 17) & 0x1f, 2);

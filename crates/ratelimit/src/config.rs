@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{LimiterError, LocalLimiter, Quota, RateLimiter, RedisLimiter};
+use crate::{LimiterError, LocalLimiter, Quota, RateLimiter, RecentLog, RedisLimiter};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -108,9 +108,20 @@ impl RateLimitConfig {
     /// The limiter this configuration names; a Redis that cannot be
     /// reached at start-up is an error, not a silent fallback.
     pub async fn open(&self) -> Result<Arc<dyn RateLimiter>, LimiterError> {
+        Ok(self.open_shared().await?.0)
+    }
+
+    /// The limiter, and with `backend = "redis"` short histories shared on
+    /// the same Redis (keys under `key_prefix` + `recent:`), for what must
+    /// judge recent behaviour across nodes (AutoMod's spam windows).
+    pub async fn open_shared(&self) -> Result<(Arc<dyn RateLimiter>, Option<Arc<dyn RecentLog>>), LimiterError> {
         Ok(match self.backend {
-            Backend::Memory => Arc::new(LocalLimiter::new()),
-            Backend::Redis => Arc::new(RedisLimiter::connect(&self.redis_url, &self.key_prefix).await?),
+            Backend::Memory => (Arc::new(LocalLimiter::new()), None),
+            Backend::Redis => {
+                let limiter = RedisLimiter::connect(&self.redis_url, &self.key_prefix).await?;
+                let recent: Arc<dyn RecentLog> = Arc::new(limiter.recent_log("recent:"));
+                (Arc::new(limiter), Some(recent))
+            }
         })
     }
 

@@ -9,6 +9,7 @@
 mod address;
 mod config;
 mod local;
+mod recent;
 mod redis_backend;
 
 use std::time::Duration;
@@ -16,6 +17,7 @@ use std::time::Duration;
 pub use address::{address_key, client_ip};
 pub use config::{Backend, RateLimitConfig, RouteLimit};
 pub use local::LocalLimiter;
+pub use recent::{RecentLog, RedisRecentLog};
 pub use redis_backend::RedisLimiter;
 
 /// How many hits a window allows, and how long a window lasts.

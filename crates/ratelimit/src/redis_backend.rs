@@ -37,7 +37,7 @@ return {tonumber(n), redis.call('PTTL', KEYS[1])}
 
 /// How long one counter round trip may take before the request goes on
 /// without it.
-const TIMEOUT: Duration = Duration::from_millis(500);
+pub(crate) const TIMEOUT: Duration = Duration::from_millis(500);
 
 pub struct RedisLimiter {
     conn: ConnectionManager,
@@ -59,9 +59,15 @@ impl RedisLimiter {
             .map_err(backend)?;
         Ok(Self { conn, prefix: prefix.to_owned(), script: Script::new(HIT), peek: Script::new(PEEK) })
     }
+
+    /// Short histories on the same connection, their keys under the
+    /// limiter's prefix plus `prefix`.
+    pub fn recent_log(&self, prefix: &str) -> crate::RedisRecentLog {
+        crate::RedisRecentLog::new(self.conn.clone(), format!("{}{prefix}", self.prefix))
+    }
 }
 
-fn backend(e: redis::RedisError) -> LimiterError {
+pub(crate) fn backend(e: redis::RedisError) -> LimiterError {
     LimiterError::Backend(e.to_string())
 }
 

@@ -138,7 +138,9 @@ pub async fn start_with_classifier(
         memory_kib: config.auth.argon2_memory_kib,
         iterations: config.auth.argon2_iterations,
     })?;
-    let limiter = config.ratelimit.open().await.context("opening the rate limiter")?;
+    // One Redis (`ratelimit.redis_url`) for the counters and for AutoMod's
+    // spam windows, when the counters are shared.
+    let (limiter, recent) = config.ratelimit.open_shared().await.context("opening the rate limiter")?;
     let shared: Arc<dyn store::Store> = Arc::new(store.clone());
     let (ids, lease) = worker_ids(&config, shared.clone()).await;
     let bus: Arc<dyn events::EventBus> = if config.cluster.enabled() {
@@ -148,6 +150,14 @@ pub async fn start_with_classifier(
     };
     let gw = &config.gateway;
     let role = config.role;
+    if role == Role::Api && gw.public_url.is_none() {
+        // Behind a load balancer that sends `/` upgrades to gateway nodes
+        // the Host is right; reached directly, it names this node.
+        tracing::warn!(
+            "role = api without gateway.public_url: GET /gateway names the host the client asked, which must route \
+             WebSocket upgrades to a gateway node"
+        );
+    }
     // A node that serves the gateway holds sessions, and with them the
     // threads they run on and the hub that routes events to them. In a
     // cluster an API node has a hub too, without sessions: it hears the
@@ -184,7 +194,8 @@ pub async fn start_with_classifier(
         Some(hub) => hub.clone(),
         None => Arc::new(NoSessions),
     };
-    let automod = Arc::new(domain::automod::AutoMod::new(config.moderation.clone(), classifier, metrics.clone()));
+    let automod =
+        Arc::new(domain::automod::AutoMod::new(config.moderation.clone(), classifier, metrics.clone(), recent));
     automod.listen(bus.as_ref());
     // Voice binds before the domain exists: VOICE_SERVER_UPDATE names its
     // real endpoint (port 0 included).

@@ -19,14 +19,14 @@ pub struct Lease {
 #[async_trait]
 pub trait LeaseStore: Send + Sync {
     /// Takes the lowest worker id below `workers` that nobody else holds
-    /// (never held, expired, or `holder`'s own) for `ttl_ms`. `bound_ms` is
-    /// the highest millisecond `holder` could mint at before the lease runs
-    /// out; the row's floor becomes the greater of it and the floor the
-    /// previous holder left, plus `ttl_ms`. `None` when every one is held.
-    async fn claim_worker(&self, holder: &str, workers: u8, ttl_ms: u64, bound_ms: u64) -> Result<Option<Lease>>;
-    /// Extends `holder`'s lease on `worker` by `ttl_ms` from now, raising
-    /// its floor as a claim does; `false` when the row is no longer
-    /// `holder`'s (taken over, or deleted).
+    /// (never held, expired, or `holder`'s own) for `ttl_ms`, with the
+    /// floor the previous holders left (0 for one never held). `None` when
+    /// every one is held.
+    async fn claim_worker(&self, holder: &str, workers: u8, ttl_ms: u64) -> Result<Option<Lease>>;
+    /// Extends `holder`'s lease on `worker` to `ttl_ms` from now and raises
+    /// its floor to `bound_ms` (the highest millisecond `holder` could mint
+    /// at before then); `false` when the row is no longer `holder`'s (taken
+    /// over, or deleted).
     async fn renew_worker(&self, worker: u8, holder: &str, ttl_ms: u64, bound_ms: u64) -> Result<bool>;
     /// Gives `worker` up at once (the row, and its floor, stay).
     async fn release_worker(&self, worker: u8, holder: &str) -> Result<()>;
@@ -42,13 +42,12 @@ impl SqlStore {
     }
 }
 
-/// The new floor: above the old one and the holder's bound, by the lease's
-/// length.
-const FLOOR: &str = "(CASE WHEN node_leases.floor_ms > $4 THEN node_leases.floor_ms ELSE $4 END) + $3";
+/// The new floor: the old one or the holder's bound, whichever is higher.
+const FLOOR: &str = "CASE WHEN node_leases.floor_ms > $4 THEN node_leases.floor_ms ELSE $4 END";
 
 #[async_trait]
 impl LeaseStore for SqlStore {
-    async fn claim_worker(&self, holder: &str, workers: u8, ttl_ms: u64, bound_ms: u64) -> Result<Option<Lease>> {
+    async fn claim_worker(&self, holder: &str, workers: u8, ttl_ms: u64) -> Result<Option<Lease>> {
         let now = self.db_now_ms();
         let held: Vec<i64> =
             sqlx::query(&format!("SELECT worker FROM node_leases WHERE expires_at > {now} AND holder <> $1"))
@@ -59,9 +58,8 @@ impl LeaseStore for SqlStore {
                 .map(|r| r.try_get("worker"))
                 .collect::<std::result::Result<_, _>>()?;
         let claim = format!(
-            "INSERT INTO node_leases (worker, holder, expires_at, floor_ms) VALUES ($1, $2, {now} + $3, $4 + $3) \
-             ON CONFLICT (worker) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at, \
-             floor_ms = {FLOOR} \
+            "INSERT INTO node_leases (worker, holder, expires_at, floor_ms) VALUES ($1, $2, {now} + $3, 0) \
+             ON CONFLICT (worker) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at \
              WHERE node_leases.expires_at <= {now} OR node_leases.holder = excluded.holder \
              RETURNING floor_ms"
         );
@@ -73,12 +71,11 @@ impl LeaseStore for SqlStore {
                 .bind(i64::from(worker))
                 .bind(holder)
                 .bind(ttl_ms as i64)
-                .bind(bound_ms as i64)
                 .fetch_optional(&self.writer)
                 .await?;
             if let Some(row) = row {
                 let floor: i64 = row.try_get("floor_ms")?;
-                return Ok(Some(Lease { worker, floor_ms: (floor as u64).saturating_sub(ttl_ms) }));
+                return Ok(Some(Lease { worker, floor_ms: floor.max(0) as u64 }));
             }
         }
         Ok(None)

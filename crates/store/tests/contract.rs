@@ -97,6 +97,7 @@ contract!(
     attachments_ride_in_their_message_and_uploads_wait_for_one,
     application_commands_are_unique_by_name_per_scope_within_their_limits,
     webhooks_round_trip_and_their_messages_keep_their_author,
+    worker_ids_are_leased_to_one_holder_at_a_time_with_a_rising_floor,
 );
 
 /// Ids, times and rows with every other field at its default.
@@ -1649,5 +1650,34 @@ mod cases {
         // The guild's deletion takes its webhooks.
         s.delete_guild(g).await.unwrap();
         assert_eq!(s.webhook(id(501)).await.unwrap(), None);
+    }
+
+    pub async fn worker_ids_are_leased_to_one_holder_at_a_time_with_a_rising_floor(s: &dyn Store) {
+        let hour = 3_600_000;
+        // The lowest free worker ids, one per holder; a holder claiming
+        // again keeps its own.
+        let a = s.claim_worker("a", 32, hour).await.unwrap().unwrap();
+        assert_eq!((a.worker, a.floor_ms), (0, 0), "never held: no floor");
+        let b = s.claim_worker("b", 32, hour).await.unwrap().unwrap();
+        assert_eq!(b.worker, 1);
+        assert_eq!(s.claim_worker("a", 32, hour).await.unwrap().unwrap().worker, 0);
+        // Only two worker ids, both held: nothing for a third holder.
+        assert_eq!(s.claim_worker("c", 2, hour).await.unwrap(), None);
+        // Renewals by the holder only; the floor only rises.
+        assert!(s.renew_worker(0, "a", hour, 5_000).await.unwrap());
+        assert!(s.renew_worker(0, "a", hour, 4_000).await.unwrap());
+        assert!(!s.renew_worker(0, "b", hour, 9_000).await.unwrap());
+        assert!(!s.renew_worker(7, "a", hour, 0).await.unwrap(), "a worker id never held");
+        // Given back by its holder only; the next holder gets the floor.
+        s.release_worker(0, "b").await.unwrap();
+        assert_eq!(s.claim_worker("c", 2, hour).await.unwrap(), None, "only its holder gives it back");
+        s.release_worker(0, "a").await.unwrap();
+        let c = s.claim_worker("c", 2, hour).await.unwrap().unwrap();
+        assert_eq!((c.worker, c.floor_ms), (0, 5_000));
+        assert!(!s.renew_worker(0, "a", hour, 0).await.unwrap(), "a's lease is over");
+        // An expired lease is free to take, as if given back.
+        assert!(s.renew_worker(1, "b", 0, 700).await.unwrap());
+        let d = s.claim_worker("d", 2, hour).await.unwrap().unwrap();
+        assert_eq!((d.worker, d.floor_ms), (1, 700));
     }
 }

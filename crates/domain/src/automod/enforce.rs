@@ -51,7 +51,7 @@ pub async fn check(
         is_edit,
         now_ms: Timestamp::now().unix_ms() as u64,
     };
-    let hits = ctx.automod.evaluate(&rules, &subject);
+    let hits = ctx.automod.evaluate(&rules, &subject).await;
     Ok((!hits.is_empty()).then_some(Verdict { rules, hits }))
 }
 

@@ -31,7 +31,7 @@ use store::{ChannelId, GuildId, RoleId, Store, StoreError, UserId};
 
 use matching::{Haystack, Keyword};
 use rules::{Rule, Trigger};
-use spam::{Observation, SpamConfig, SpamTracker};
+use spam::{Observation, SharedSpam, SpamConfig, SpamTracker};
 
 /// The `[moderation]` settings.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -149,12 +149,22 @@ pub struct AutoMod {
     /// a change does not cache what it read.
     generation: AtomicU64,
     tracker: SpamTracker,
+    /// The windows every node shares, when Redis is configured.
+    shared: Option<SharedSpam>,
     calls: AtomicU64,
 }
 
 impl AutoMod {
-    pub fn new(config: ModerationConfig, classifier: Arc<dyn Classifier>, metrics: Arc<telemetry::Metrics>) -> Self {
+    /// `shared`: where the spam windows of every node live (Redis), if
+    /// anywhere; without it each node keeps its own.
+    pub fn new(
+        config: ModerationConfig,
+        classifier: Arc<dyn Classifier>,
+        metrics: Arc<telemetry::Metrics>,
+        shared: Option<Arc<dyn ratelimit::RecentLog>>,
+    ) -> Self {
         let tracker = SpamTracker::new(config.spam.clone());
+        let shared = shared.map(|log| SharedSpam::new(config.spam.clone(), log));
         Self {
             config,
             classifier,
@@ -162,6 +172,7 @@ impl AutoMod {
             cache: RwLock::new(HashMap::new()),
             generation: AtomicU64::new(0),
             tracker,
+            shared,
             calls: AtomicU64::new(0),
         }
     }
@@ -260,8 +271,28 @@ impl AutoMod {
         Some(scores)
     }
 
+    /// Records a message in its author's spam window (shared, or else this
+    /// node's) and judges it with the ones before it.
+    async fn observe(&self, s: &Subject<'_>) -> spam::Signals {
+        let o = Observation {
+            guild: s.guild.get(),
+            user: s.user.get(),
+            now_ms: s.now_ms,
+            account_created_ms: s.account_created_ms,
+            content: s.content,
+            mentions: s.mentions,
+        };
+        if let Some(shared) = &self.shared {
+            match shared.observe(&o).await {
+                Ok(signals) => return signals,
+                Err(e) => tracing::warn!(error = %e, "shared spam windows unavailable; judging with this node's own"),
+            }
+        }
+        self.tracker.observe(&o)
+    }
+
     /// The rules that match a message.
-    pub fn evaluate(&self, rules: &Arc<GuildRules>, s: &Subject<'_>) -> Vec<Hit> {
+    pub async fn evaluate(&self, rules: &Arc<GuildRules>, s: &Subject<'_>) -> Vec<Hit> {
         let applicable: Vec<usize> = rules
             .rules
             .iter()
@@ -277,16 +308,11 @@ impl AutoMod {
             return Vec::new();
         }
         self.metrics.moderation_checked();
-        let signals = (!s.is_edit && applicable.iter().any(|i| rules.rules[*i].needs_tracker())).then(|| {
-            self.tracker.observe(&Observation {
-                guild: s.guild.get(),
-                user: s.user.get(),
-                now_ms: s.now_ms,
-                account_created_ms: s.account_created_ms,
-                content: s.content,
-                mentions: s.mentions,
-            })
-        });
+        let signals = if !s.is_edit && applicable.iter().any(|i| rules.rules[*i].needs_tracker()) {
+            Some(self.observe(s).await)
+        } else {
+            None
+        };
         let scores = s.scores;
         let hay = Haystack::new(s.content);
         let mut hits = Vec::new();

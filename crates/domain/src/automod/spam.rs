@@ -3,6 +3,12 @@
 //! text repeated (across channels), floods, links from new accounts, and
 //! mention raids spread over several messages.
 //!
+//! With several nodes the windows must be shared, or a flood spread over
+//! them goes unseen: with Redis configured (`ratelimit.backend = "redis"`)
+//! they live there ([`SharedSpam`]: one list per guild and user, one
+//! round trip per message), judged by the same rules. A Redis that fails
+//! a message falls back to this node's own window for it.
+//!
 //! Memory: a user's window is at most `WINDOW_CAP` entries of 24 bytes plus
 //! the map's entry, about 0.6 KiB for a user who has filled it. Users idle
 //! for longer than the longest window are evicted as the map is swept, and
@@ -11,8 +17,7 @@
 //! `max_tracked_users × 0.6 KiB` (60 MiB at the default 100,000).
 
 use std::collections::{HashMap, VecDeque};
-use std::hash::{Hash, Hasher};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 
@@ -112,8 +117,7 @@ impl SpamTracker {
     /// Records the message and judges it with the ones before it.
     pub fn observe(&self, o: &Observation<'_>) -> Signals {
         let c = &self.config;
-        let entry =
-            Entry { at_ms: o.now_ms, text: text_hash(o.content), links: count_links(o.content), mentions: o.mentions };
+        let entry = Entry::of(o);
         let key = (o.guild, o.user);
         let shard = &self.shards[((o.user ^ o.guild) as usize / 7) % SHARDS];
         let mut shard = shard.lock().unwrap_or_else(|e| e.into_inner());
@@ -138,35 +142,91 @@ impl SpamTracker {
         }
         window.entries.push_back(entry);
 
-        let recent = |ms: u64| window.entries.iter().filter(move |e| o.now_ms.saturating_sub(e.at_ms) <= ms);
-        let span = c.window_secs * 1000;
-        // Repeats count in whichever of the guild's channels they were
-        // posted: the same text in three channels is the classic raid pattern.
-        let duplicates = recent(span).filter(|e| e.text == entry.text).count();
-        let flood = recent(c.flood_window_secs * 1000).count();
-        let new_account = o.now_ms.saturating_sub(o.account_created_ms) < c.new_account_secs * 1000;
-        let linking = recent(span).filter(|e| e.links > 0).count();
-        let spam = if duplicates >= c.duplicate_messages as usize {
-            Some("duplicate")
-        } else if flood >= c.flood_messages as usize {
-            Some("flood")
-        } else if new_account && entry.links > 0 && linking >= c.link_messages as usize {
-            Some("links")
-        } else {
-            None
-        };
-        let mentions_in_window = recent(span).map(|e| u32::from(e.mentions)).sum();
-        Signals { spam, mentions_in_window }
+        judge(c, window.entries.iter().copied(), &entry, o)
     }
 }
 
-/// Repeats are the same text give or take case and spacing.
-fn text_hash(content: &str) -> u64 {
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    for word in content.split_whitespace() {
-        word.to_lowercase().hash(&mut h);
+/// What `window` (the author's recent messages, `new` among them) shows.
+fn judge(c: &SpamConfig, window: impl Iterator<Item = Entry> + Clone, new: &Entry, o: &Observation<'_>) -> Signals {
+    let recent = |ms: u64| window.clone().filter(move |e| o.now_ms.saturating_sub(e.at_ms) <= ms);
+    let span = c.window_secs * 1000;
+    // Repeats count in whichever of the guild's channels they were
+    // posted: the same text in three channels is the classic raid pattern.
+    let duplicates = recent(span).filter(|e| e.text == new.text).count();
+    let flood = recent(c.flood_window_secs * 1000).count();
+    let new_account = o.now_ms.saturating_sub(o.account_created_ms) < c.new_account_secs * 1000;
+    let linking = recent(span).filter(|e| e.links > 0).count();
+    let spam = if duplicates >= c.duplicate_messages as usize {
+        Some("duplicate")
+    } else if flood >= c.flood_messages as usize {
+        Some("flood")
+    } else if new_account && new.links > 0 && linking >= c.link_messages as usize {
+        Some("links")
+    } else {
+        None
+    };
+    let mentions_in_window = recent(span).map(|e| u32::from(e.mentions)).sum();
+    Signals { spam, mentions_in_window }
+}
+
+impl Entry {
+    fn of(o: &Observation<'_>) -> Self {
+        Entry { at_ms: o.now_ms, text: text_hash(o.content), links: count_links(o.content), mentions: o.mentions }
     }
-    h.finish()
+
+    /// `at_ms:text:links:mentions`, time first (the shared log trims by it).
+    fn encode(&self) -> String {
+        format!("{}:{:x}:{}:{}", self.at_ms, self.text, self.links, self.mentions)
+    }
+
+    fn decode(s: &str) -> Option<Self> {
+        let mut parts = s.split(':');
+        let entry = Entry {
+            at_ms: parts.next()?.parse().ok()?,
+            text: u64::from_str_radix(parts.next()?, 16).ok()?,
+            links: parts.next()?.parse().ok()?,
+            mentions: parts.next()?.parse().ok()?,
+        };
+        parts.next().is_none().then_some(entry)
+    }
+}
+
+/// The spam windows shared by every node through Redis.
+pub struct SharedSpam {
+    config: SpamConfig,
+    log: Arc<dyn ratelimit::RecentLog>,
+}
+
+impl SharedSpam {
+    pub fn new(config: SpamConfig, log: Arc<dyn ratelimit::RecentLog>) -> Self {
+        Self { config, log }
+    }
+
+    /// Records the message in the author's shared window and judges it
+    /// with the ones before it, from whichever node they came.
+    pub async fn observe(&self, o: &Observation<'_>) -> Result<Signals, ratelimit::LimiterError> {
+        let c = &self.config;
+        let entry = Entry::of(o);
+        let key = format!("spam:{}:{}", o.guild, o.user);
+        let longest = c.window_secs.max(c.flood_window_secs) * 1000;
+        let window = self.log.push(&key, o.now_ms, &entry.encode(), longest, WINDOW_CAP).await?;
+        let entries: Vec<Entry> = window.iter().filter_map(|e| Entry::decode(e)).collect();
+        Ok(judge(c, entries.iter().copied(), &entry, o))
+    }
+}
+
+/// Repeats are the same text give or take case and spacing. FNV-1a, our
+/// own: every node (and every version) must hash a text alike, since the
+/// shared windows compare hashes made on different nodes.
+fn text_hash(content: &str) -> u64 {
+    const PRIME: u64 = 0x0000_0100_0000_01b3;
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for word in content.split_whitespace() {
+        for b in word.to_lowercase().bytes().chain([0xff]) {
+            h = (h ^ u64::from(b)).wrapping_mul(PRIME);
+        }
+    }
+    h
 }
 
 fn count_links(content: &str) -> u16 {
@@ -211,6 +271,24 @@ mod tests {
             assert_eq!(t.observe(&obs(2, 10, 3_000_000 + i * 100, &format!("m{i}"))).spam, None);
         }
         assert_eq!(t.observe(&obs(2, 10, 3_001_000, "m10")).spam, Some("flood"));
+    }
+
+    #[test]
+    fn shared_entries_round_trip_and_garbage_is_ignored() {
+        let o = Observation {
+            guild: 1,
+            user: 2,
+            now_ms: 1_700_000,
+            account_created_ms: 0,
+            content: "hi http://x",
+            mentions: 3,
+        };
+        let e = Entry::of(&o);
+        let back = Entry::decode(&e.encode()).expect("decodes");
+        assert_eq!((back.at_ms, back.text, back.links, back.mentions), (e.at_ms, e.text, e.links, e.mentions));
+        for bad in ["", "1:2:3", "1:zz:0:0", "1:2:3:4:5", "x:1:1:1"] {
+            assert!(Entry::decode(bad).is_none(), "{bad:?}");
+        }
     }
 
     #[test]

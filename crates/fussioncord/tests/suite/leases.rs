@@ -127,3 +127,39 @@ async fn a_node_whose_lease_is_taken_stops_minting_until_it_holds_one_again() {
         (first["id"].as_str().unwrap().parse().unwrap(), after["id"].as_str().unwrap().parse().unwrap());
     assert!(after > first);
 }
+
+#[tokio::test]
+async fn a_node_that_cannot_renew_its_lease_stops_minting_when_it_runs_out() {
+    let db = fresh_postgres().await;
+    let app = {
+        let db = db.clone();
+        TestApp::spawn_with(move |c| {
+            c.database.url = Some(db);
+            c.snowflake.lease = Some(true);
+            c.snowflake.lease_ttl_secs = 2;
+            c.snowflake.lease_renew_secs = 1;
+        })
+        .await
+    };
+    let ids = || async {
+        let res = app.client.get(format!("http://{}/readyz", app.addr())).send().await.unwrap();
+        res.json::<Value>().await.unwrap()["checks"]["ids"].as_str().unwrap().to_owned()
+    };
+    assert_eq!(ids().await, "ok");
+    // The database goes away: renewals fail, nobody takes the row, and
+    // the lease runs out on this node's own clock (2 s after the last
+    // renewal at most).
+    let admin =
+        std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let name = db.rsplit('/').next().unwrap();
+    let out = std::process::Command::new("psql")
+        .args(["-q", "-d", &admin, "-c", &format!("DROP DATABASE {name} WITH (FORCE)")])
+        .output()
+        .expect("psql runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let dropped = Instant::now();
+    while ids().await == "ok" {
+        assert!(dropped.elapsed() < Duration::from_secs(5), "still holding a lease 5 s after renewals stopped");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

@@ -47,6 +47,7 @@ mod ratelimit;
 mod resources;
 mod roles;
 mod schema;
+mod shared_state;
 mod voice;
 mod voice_media;
 mod voice_webrtc;
