@@ -5,6 +5,7 @@
 mod config;
 mod linger;
 mod serve;
+mod traced;
 mod voice_ws;
 
 use std::future::Future;
@@ -19,7 +20,7 @@ use tokio::task::JoinHandle;
 use model::snowflake::SnowflakeGenerator;
 use store::SqlStore;
 
-pub use config::{AvatarsConfig, Config, DatabaseConfig, LogConfig, LogFormat, MetricsConfig};
+pub use config::{AvatarsConfig, Config, DatabaseConfig, LogConfig, LogFormat, MetricsConfig, TelemetryConfig};
 pub use voice::Addresses as VoiceAddresses;
 
 /// Opens the store the configuration names: PostgreSQL when
@@ -119,6 +120,8 @@ pub async fn start_with_classifier(
     } else {
         Arc::new(events::LocalBus::new())
     };
+    let bus: Arc<dyn events::EventBus> =
+        if config.telemetry.exports() { Arc::new(traced::TracedBus(bus)) } else { bus };
     let gw = &config.gateway;
     let sessions = gateway::SessionRuntime::new(gw.worker_threads).context("starting the gateway's runtime")?;
     let hub = gateway::Hub::new(

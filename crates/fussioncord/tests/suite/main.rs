@@ -45,6 +45,7 @@ mod permissions;
 mod ratelimit;
 mod resources;
 mod schema;
+mod tracing_otlp;
 mod voice;
 mod voice_media;
 mod voice_webrtc;
