@@ -168,16 +168,18 @@ fn node(
     Node { child, addr }
 }
 
-/// Posts a message through `node` under a request id of the test's choosing.
-async fn post_message(node: &Node, token: &str, channel: &str, request_id: &str, content: &str) {
-    let res = reqwest::Client::new()
+/// Posts a message through `node` under a request id of the test's
+/// choosing, as part of the caller's trace if it names one.
+async fn post_message(node: &Node, token: &str, channel: &str, request_id: &str, content: &str, parent: Option<&str>) {
+    let mut req = reqwest::Client::new()
         .post(format!("http://{}/api/v10/channels/{channel}/messages", node.addr))
         .header("Authorization", token)
         .header("X-Request-Id", request_id)
-        .json(&json!({ "content": content }))
-        .send()
-        .await
-        .unwrap();
+        .json(&json!({ "content": content }));
+    if let Some(traceparent) = parent {
+        req = req.header("traceparent", traceparent);
+    }
+    let res = req.send().await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
 }
 
@@ -198,18 +200,28 @@ async fn a_request_on_one_node_and_its_dispatch_on_another_are_one_trace() {
     // Bea listens on node B; Ada posts through node A, then through node C.
     let mut bea_gw = TestApp::attach(&b.addr).gateway("").await;
     bea_gw.identify(&bea.token, ALL_INTENTS).await;
-    let (traced, untraced) = (format!("traced-{tag}"), format!("untraced-{tag}"));
-    post_message(&a, &ada.token, &channel, &traced, "via A").await;
+    let (traced, untraced, continued) = (format!("traced-{tag}"), format!("untraced-{tag}"), format!("cont-{tag}"));
+    post_message(&a, &ada.token, &channel, &traced, "via A", None).await;
     assert_eq!(bea_gw.dispatch("MESSAGE_CREATE").await["d"]["content"], "via A");
-    post_message(&c, &ada.token, &channel, &untraced, "via C").await;
+    post_message(&c, &ada.token, &channel, &untraced, "via C", None).await;
     assert_eq!(bea_gw.dispatch("MESSAGE_CREATE").await["d"]["content"], "via C");
+    // A caller that traces its requests: node A continues its trace.
+    let (caller_trace, caller_span) = (format!("{:032x}", rand::random::<u128>() | 1), "00f067aa0ba902b7");
+    let caller = format!("00-{caller_trace}-{caller_span}-01");
+    post_message(&a, &ada.token, &channel, &continued, "traced by its caller", Some(&caller)).await;
+    assert_eq!(bea_gw.dispatch("MESSAGE_CREATE").await["d"]["content"], "traced by its caller");
 
     // Node A's request span, and node B's dispatch in the same trace.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let request_span = |all: &[Span], id: &str| {
+        all.iter()
+            .find(|s| s.name == "request" && s.attributes.get("request_id").map(String::as_str) == Some(id))
+            .cloned()
+    };
     let (request, dispatch, all) = loop {
         let all = spans(&inbox);
-        let request = all.iter().find(|s| s.name == "request" && s.attributes.get("request_id") == Some(&traced));
-        let dispatch = request.and_then(|r| {
+        let request = request_span(&all, &traced);
+        let dispatch = request.as_ref().and_then(|r| {
             all.iter().find(|s| {
                 s.name == "dispatch"
                     && s.node == "trace-b"
@@ -217,7 +229,7 @@ async fn a_request_on_one_node_and_its_dispatch_on_another_are_one_trace() {
                     && s.attributes.get("event").map(String::as_str) == Some("MESSAGE_CREATE")
             })
         });
-        if let (Some(r), Some(d)) = (request, dispatch) {
+        if let (Some(r), Some(d), Some(_)) = (&request, dispatch, request_span(&all, &continued)) {
             break (r.clone(), d.clone(), all);
         }
         assert!(
@@ -249,6 +261,12 @@ async fn a_request_on_one_node_and_its_dispatch_on_another_are_one_trace() {
     assert_eq!(chain[1].attributes.get("event").map(String::as_str), Some("MESSAGE_CREATE"));
     assert_eq!(chain.last().unwrap().span_id, request.span_id, "the chain ends at A's request: {path:?}");
 
+    // The caller's trace is continued: its span is the request's parent.
+    let continued = request_span(&all, &continued).unwrap();
+    let hex = |bytes: &[u8]| bytes.iter().map(|b| format!("{b:02x}")).collect::<String>();
+    assert_eq!((hex(&continued.trace_id), hex(&continued.parent_span_id)), (caller_trace, caller_span.to_owned()));
+    assert_eq!(continued.node, "trace-a");
+
     // Node C exports nothing: a few batch intervals later, no span names
     // it, none comes from its request, and the receiver refused nothing.
     tokio::time::sleep(Duration::from_millis(800)).await;
@@ -265,7 +283,7 @@ async fn a_request_on_one_node_and_its_dispatch_on_another_are_one_trace() {
         .filter(|s| s.node == "trace-b" && s.name == "dispatch")
         .filter(|s| s.attributes.get("event").map(String::as_str) == Some("MESSAGE_CREATE"))
         .count();
-    assert_eq!(b_messages, 1);
+    assert_eq!(b_messages, 2, "A's two messages");
     let refused = inbox.lock().unwrap().refused.clone();
     assert!(refused.is_empty(), "the receiver refused: {refused:?}");
 
