@@ -197,9 +197,10 @@ fn id<M>(n: u64, what: &str) -> anyhow::Result<Id<M>> {
 /// Installs the process's log subscriber. Headers are never logged, and
 /// the libraries that log whole WebSocket messages at TRACE (IDENTIFY and
 /// RESUME carry tokens) are silenced there whatever `RUST_LOG` asks for, so
-/// neither format can leak a token.
-/// Log lines on stderr, filtered by RUST_LOG; with `traces`, spans at INFO
-/// and above exported too, whatever RUST_LOG lets through to the log.
+/// neither format can leak a token. With `traces`, spans at INFO and above
+/// (and the events logged inside them, as span events) are exported too,
+/// whatever `RUST_LOG` lets through to stderr: what the default log shows,
+/// never a TRACE payload.
 fn init_logging(format: LogFormat, traces: Option<&opentelemetry_sdk::trace::SdkTracerProvider>) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn".into());
     // The hint keeps the most verbose level that can be logged known to

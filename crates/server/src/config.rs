@@ -79,7 +79,7 @@ impl TelemetryConfig {
     /// Whether spans are exported (an empty endpoint counts as unset, as
     /// an environment variable set to nothing does).
     pub fn exports(&self) -> bool {
-        self.otlp_endpoint.as_deref().is_some_and(|e| !e.trim().is_empty())
+        self.traces_url().is_some()
     }
 
     /// Where the spans are sent: the endpoint's OTLP traces path.
