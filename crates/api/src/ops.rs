@@ -157,6 +157,11 @@ async fn track(State(metrics): State<Arc<Metrics>>, mut req: Request, next: Next
         method = %method,
         route = %route,
     );
+    // A caller (a proxy, another service) that traces its own requests
+    // has this one continue its trace.
+    if let Some(parent) = req.headers().get("traceparent").and_then(|v| v.to_str().ok()) {
+        telemetry::trace::continue_from(&span, parent);
+    }
     let mut res = next.run(req).instrument(span.clone()).await;
     let elapsed = start.elapsed();
     let status = res.status().as_u16();

@@ -240,6 +240,10 @@ pub struct Event {
     /// Where the event sits in a durable stream (a cluster's), counted
     /// from 1; 0 for an event that went through no such stream.
     position: u64,
+    /// The W3C `traceparent` of the span that published the event, when
+    /// spans are exported: the gateway's dispatch continues that trace,
+    /// on whichever node it runs.
+    traceparent: Option<String>,
 }
 
 /// A guild reply without the message it answers: in full, and with its
@@ -256,6 +260,9 @@ struct Envelope {
     kind: Kind,
     audience: Audience,
     membership: Option<Membership>,
+    /// Absent when untraced: nodes of an older version read the rest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    traceparent: Option<String>,
 }
 
 fn bytes<T: Serialize>(value: &T) -> Bytes {
@@ -273,7 +280,16 @@ impl Event {
             Kind::Dispatch(d) => (dispatch_data(d), content_gate(d)),
             _ => (Bytes::new(), None),
         };
-        Self { kind, audience, membership, data, content_gate, unreferenced: OnceLock::new(), position: 0 }
+        Self {
+            kind,
+            audience,
+            membership,
+            data,
+            content_gate,
+            unreferenced: OnceLock::new(),
+            position: 0,
+            traceparent: None,
+        }
     }
 
     /// Tokens that stopped working; never dispatched to anyone.
@@ -318,6 +334,18 @@ impl Event {
         self.position
     }
 
+    /// The event as published from within the span `traceparent` names.
+    pub fn traced(mut self, traceparent: Option<String>) -> Self {
+        self.traceparent = traceparent;
+        self
+    }
+
+    /// The W3C `traceparent` of the span that published the event, if
+    /// that span was exported.
+    pub fn traceparent(&self) -> Option<&str> {
+        self.traceparent.as_deref()
+    }
+
     pub fn with_membership(mut self, m: Membership) -> Self {
         self.membership = Some(m);
         self
@@ -325,15 +353,19 @@ impl Event {
 
     /// The event as bytes, for a bus between processes.
     pub fn encode(&self) -> Vec<u8> {
-        let envelope =
-            Envelope { kind: self.kind.clone(), audience: self.audience.clone(), membership: self.membership };
+        let envelope = Envelope {
+            kind: self.kind.clone(),
+            audience: self.audience.clone(),
+            membership: self.membership,
+            traceparent: self.traceparent.clone(),
+        };
         serde_json::to_vec(&envelope).expect("events always serialise")
     }
 
     /// An event from `encode`'s bytes, its payload serialised anew.
     pub fn decode(raw: &[u8]) -> Result<Self, serde_json::Error> {
         let e: Envelope = serde_json::from_slice(raw)?;
-        Ok(Self::build(e.kind, e.audience, e.membership))
+        Ok(Self::build(e.kind, e.audience, e.membership).traced(e.traceparent))
     }
 
     pub fn kind(&self) -> &Kind {
@@ -692,6 +724,17 @@ mod tests {
         bus.publish(numbered(3));
         assert_eq!(b.recv().await.unwrap().data().as_ref(), br#"{"n":3}"#);
         assert_eq!(bus.subscribers.lock().unwrap().len(), 1, "a dropped subscriber is forgotten");
+    }
+
+    #[test]
+    fn the_trace_context_crosses_a_process_boundary_only_when_there_is_one() {
+        let plain = numbered(1).encode();
+        assert!(!String::from_utf8_lossy(&plain).contains("traceparent"), "untraced events carry no field");
+        assert_eq!(Event::decode(&plain).unwrap().traceparent(), None);
+        let tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        let traced = Event::decode(&numbered(2).traced(Some(tp.into())).encode()).unwrap();
+        assert_eq!(traced.traceparent(), Some(tp));
+        assert_eq!(traced.data().as_ref(), br#"{"n":2}"#);
     }
 
     #[test]

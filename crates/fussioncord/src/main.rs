@@ -1,5 +1,7 @@
 //! `fussioncord`: the server and its command line. Only wiring lives here.
 
+mod otlp;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -201,21 +203,34 @@ fn id<M>(n: u64, what: &str) -> anyhow::Result<Id<M>> {
 /// Installs the process's log subscriber. Headers are never logged, and
 /// the libraries that log whole WebSocket messages at TRACE (IDENTIFY and
 /// RESUME carry tokens) are silenced there whatever `RUST_LOG` asks for, so
-/// neither format can leak a token.
-fn init_logging(format: LogFormat) {
+/// neither format can leak a token. With `traces`, spans at INFO and above
+/// (and the events logged inside them, as span events) are exported too,
+/// whatever `RUST_LOG` lets through to stderr: what the default log shows,
+/// never a TRACE payload.
+fn init_logging(format: LogFormat, traces: Option<&opentelemetry_sdk::trace::SdkTracerProvider>) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn".into());
     // The hint keeps the most verbose level that can be logged known to
     // tracing and to the `log` crate's bridge; without it a filter function
     // makes every TRACE line of every library (tungstenite logs each frame)
     // get built, then dropped.
-    let no_payloads = tracing_subscriber::filter::filter_fn(carries_no_payload)
-        .with_max_level_hint(filter.max_level_hint().unwrap_or(tracing::level_filters::LevelFilter::TRACE));
+    // The function keeps to its hint: another layer (spans exported at
+    // INFO) may ask about levels the log leaves out.
+    let max = filter.max_level_hint().unwrap_or(tracing::level_filters::LevelFilter::TRACE);
+    let no_payloads =
+        tracing_subscriber::filter::filter_fn(move |meta| max >= *meta.level() && carries_no_payload(meta))
+            .with_max_level_hint(max);
     let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
     let layer = match format {
         LogFormat::Text => fmt.with_filter(filter).with_filter(no_payloads).boxed(),
         LogFormat::Json => fmt.json().with_filter(filter).with_filter(no_payloads).boxed(),
     };
-    tracing_subscriber::registry().with(layer).init();
+    let spans = traces.map(|provider| {
+        use opentelemetry::trace::TracerProvider;
+        tracing_opentelemetry::layer()
+            .with_tracer(provider.tracer("fussioncord"))
+            .with_filter(tracing::level_filters::LevelFilter::INFO)
+    });
+    tracing_subscriber::registry().with(layer).with(spans).init();
 }
 
 fn carries_no_payload(meta: &tracing::Metadata<'_>) -> bool {
@@ -230,8 +245,28 @@ async fn main() -> anyhow::Result<()> {
     if let Some(format) = cli.log_format {
         config.log.format = format;
     }
-    init_logging(config.log.format);
-    match cli.command {
+    // A served node exports spans when configured, under its node name,
+    // fixed here (random unless configured) so its spans and its cluster
+    // role name it alike.
+    let serving = matches!(cli.command, Command::Serve { .. });
+    if serving && config.cluster.node.is_empty() {
+        config.cluster.node = config.cluster.node_name();
+    }
+    let traces = if serving {
+        otlp::provider(&config.telemetry, &config.cluster.node).context("[telemetry] otlp_endpoint")?
+    } else {
+        None
+    };
+    init_logging(config.log.format, traces.as_ref());
+    let result = run(cli.command, config).await;
+    if let Some(provider) = traces {
+        otlp::shutdown(provider).await;
+    }
+    result
+}
+
+async fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
+    match command {
         Command::Serve { listen, data_dir, role } => {
             if let Some(role) = role {
                 config.role = role;

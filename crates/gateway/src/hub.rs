@@ -322,6 +322,14 @@ impl Hub {
     /// sessions being taken over from other nodes, and tells the journal
     /// the dispatcher is past it.
     fn handle(self: &Arc<Self>, event: Arc<Event>) {
+        // A traced event (published inside an exported span, on any node)
+        // is routed inside a span that continues its trace.
+        let _dispatch = event.traceparent().map(|traceparent| {
+            let span =
+                tracing::info_span!(target: "gateway", "dispatch", event = event.name(), "otel.kind" = "consumer");
+            telemetry::trace::continue_from(&span, traceparent);
+            span.entered()
+        });
         self.queue_for_adoptions(&event);
         self.route(&event);
         self.routed(event.position());

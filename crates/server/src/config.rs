@@ -56,6 +56,45 @@ pub struct Config {
     /// defines it. Unset, one node's events stay in its process.
     #[serde(default)]
     pub cluster: cluster::ClusterConfig,
+    /// Traces: where spans are exported over OTLP, if anywhere.
+    #[serde(default)]
+    pub telemetry: TelemetryConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TelemetryConfig {
+    /// An OpenTelemetry collector's OTLP/HTTP base URL, e.g.
+    /// `http://127.0.0.1:4318`: spans go to `<url>/v1/traces` as protobuf.
+    /// Unset: no span is exported (logs are unchanged).
+    pub otlp_endpoint: Option<String>,
+    /// The `service.name` of the exported spans; `service.instance.id` is
+    /// the node's name (`cluster.node`).
+    pub service_name: String,
+}
+
+impl Default for TelemetryConfig {
+    fn default() -> Self {
+        Self { otlp_endpoint: None, service_name: "fussioncord".into() }
+    }
+}
+
+impl TelemetryConfig {
+    /// Whether spans are exported (an empty endpoint counts as unset, as
+    /// an environment variable set to nothing does).
+    pub fn exports(&self) -> bool {
+        self.traces_url().is_some()
+    }
+
+    /// Where the spans are sent: the endpoint's OTLP traces path.
+    pub fn traces_url(&self) -> Option<String> {
+        let base = self.otlp_endpoint.as_deref().map(str::trim).filter(|e| !e.is_empty())?;
+        Some(if base.ends_with("/v1/traces") {
+            base.to_owned()
+        } else {
+            format!("{}/v1/traces", base.trim_end_matches('/'))
+        })
+    }
 }
 
 /// What one node of a deployment serves. Every role opens the store and the
@@ -304,6 +343,7 @@ impl Default for Config {
             unfurl: unfurl::UnfurlConfig::default(),
             interactions: domain::interactions::InteractionsConfig::default(),
             cluster: cluster::ClusterConfig::default(),
+            telemetry: TelemetryConfig::default(),
         }
     }
 }

@@ -5,6 +5,7 @@
 mod config;
 mod linger;
 mod serve;
+mod traced;
 mod voice_ws;
 
 use std::future::Future;
@@ -19,7 +20,9 @@ use tokio::task::JoinHandle;
 use model::snowflake::SnowflakeGenerator;
 use store::SqlStore;
 
-pub use config::{AvatarsConfig, Config, DatabaseConfig, LogConfig, LogFormat, MetricsConfig, Role, WorkerId};
+pub use config::{
+    AvatarsConfig, Config, DatabaseConfig, LogConfig, LogFormat, MetricsConfig, Role, TelemetryConfig, WorkerId,
+};
 pub use voice::Addresses as VoiceAddresses;
 
 /// Opens the store the configuration names: PostgreSQL when
@@ -148,6 +151,8 @@ pub async fn start_with_classifier(
     } else {
         Arc::new(events::LocalBus::new())
     };
+    let bus: Arc<dyn events::EventBus> =
+        if config.telemetry.exports() { Arc::new(traced::TracedBus(bus)) } else { bus };
     let gw = &config.gateway;
     let role = config.role;
     if role == Role::Api && gw.public_url.is_none() {

@@ -4,8 +4,12 @@
 //!
 //! No global recorder: several servers in one process (the test suite runs
 //! many) each count only their own traffic.
+//!
+//! [`trace`] carries a request's trace context from node to node.
 
 use std::fmt;
+
+pub mod trace;
 
 use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue};
 use prometheus_client::metrics::counter::Counter;

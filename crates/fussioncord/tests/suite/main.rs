@@ -48,6 +48,7 @@ mod resources;
 mod roles;
 mod schema;
 mod shared_state;
+mod tracing_otlp;
 mod voice;
 mod voice_media;
 mod voice_webrtc;

@@ -243,7 +243,7 @@ async fn health_readiness_and_metrics_switch() {
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(
         res.json::<Value>().await.unwrap(),
-        json!({ "status": "ok", "checks": { "store": "ok", "bus": "ok", "ratelimit": "ok", "ids": "ok" } })
+        json!({ "status": "ok", "checks": { "store": "ok", "bus": "ok", "ratelimit": "ok", "ids": "ok", "sessions": "ok" } })
     );
 
     if backend() == "postgres" {
@@ -264,7 +264,7 @@ async fn health_readiness_and_metrics_switch() {
         let body = res.json::<Value>().await.unwrap();
         assert_eq!(
             body,
-            json!({ "status": "unavailable", "checks": { "store": "unavailable", "bus": "ok", "ratelimit": "ok", "ids": "ok" } })
+            json!({ "status": "unavailable", "checks": { "store": "unavailable", "bus": "ok", "ratelimit": "ok", "ids": "ok", "sessions": "ok" } })
         );
         assert_eq!(get("/healthz").await.unwrap().status(), StatusCode::OK);
     }

@@ -323,7 +323,7 @@ async fn readyz_reflects_redis_when_the_rate_limiter_uses_it() {
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert_eq!(
         body,
-        json!({ "status": "unavailable", "checks": { "store": "ok", "bus": "ok", "ratelimit": "unavailable", "ids": "ok" } })
+        json!({ "status": "unavailable", "checks": { "store": "ok", "bus": "ok", "ratelimit": "unavailable", "ids": "ok", "sessions": "ok" } })
     );
     // Still alive, and requests still go through, uncounted.
     let res = app.client.get(format!("{}/healthz", root(&app))).send().await.unwrap();
