@@ -56,4 +56,11 @@ bench rest-by-url rest --base-url "$URL" --server-pid "$SERVER_PID" --authors 8 
 bench fanout-by-url fanout --base-url "$URL" --gateway-url "${URL/http:/ws:}" --server-pid "$SERVER_PID" \
   --sessions 10 --senders 2 --rate 50 --duration 2
 
+# Across the nodes of a cluster: two nodes on a fresh PostgreSQL database
+# sharing events through NATS (as the cluster tests need), posted to one,
+# heard on the other.
+echo "== bench smoke: fanout-cross-node"
+BIN="$BIN" bash scripts/bench-cluster.sh cross --sessions 10 --senders 2 --rate 50 --duration 2 \
+  --json "$OUT/fanout-cross-node.json"
+
 echo "== bench smoke: every scenario ran without losing or duplicating an event, failing a request or a decryption"

@@ -159,6 +159,7 @@ pub async fn run(args: FanoutArgs) -> Result<Report> {
     let next_seq = Arc::new(AtomicU64::new(0));
     let load_stats = Arc::new(LoadStats::default());
     let server_before = target.server_sample();
+    let peers_before = target.peer_samples();
     let me_before = proc_sample(std::process::id());
     let t0 = Instant::now();
     let t0_ns = shared.log.now_ns();
@@ -216,6 +217,7 @@ pub async fn run(args: FanoutArgs) -> Result<Report> {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let server_after = target.server_sample();
+    let peers_after = target.peer_samples();
     let me_after = proc_sample(std::process::id());
     let wall = t0.elapsed().as_secs_f64();
     drop(progress);
@@ -253,7 +255,22 @@ pub async fn run(args: FanoutArgs) -> Result<Report> {
     report.result("duplicated", dups);
     report.result("send_to_receive", stats::summary(&latency));
     report.result("rest_latency", stats::summary(&load_stats.latency.lock().unwrap()));
+    // CPU per delivery of each process of the server: for a cluster, what
+    // each node spends (the senders' node stores and publishes, the
+    // receivers' node routes and writes frames).
+    let per_delivery = |b: &Option<crate::stats::ProcSample>, a: &Option<crate::stats::ProcSample>| match (b, a) {
+        (Some(b), Some(a)) if delivered > 0 => serde_json::json!(round3((a.cpu_s - b.cpu_s) * 1e6 / delivered as f64)),
+        _ => serde_json::Value::Null,
+    };
+    if server_before.is_some() {
+        report.result("server_cpu_us_per_delivery", per_delivery(&server_before, &server_after));
+    }
+    if !args.common.peer_pids.is_empty() {
+        let peers: Vec<_> = peers_before.iter().zip(&peers_after).map(|(b, a)| per_delivery(b, a)).collect();
+        report.result("peers_cpu_us_per_delivery", peers);
+    }
     report.resources((server_before, server_after), (me_before, me_after), wall);
+    report.peer_resources(&args.common.peer_pids, peers_before, peers_after, wall);
     if lost > 0 {
         report.fail(format!("{lost} deliveries lost"));
     }

@@ -48,6 +48,33 @@ impl Report {
         }
     }
 
+    /// `server_peers`: the other processes of the server (`--peer-pid`),
+    /// each sampled before and after like the server.
+    pub fn peer_resources(
+        &mut self,
+        pids: &[u32],
+        before: Vec<Option<crate::stats::ProcSample>>,
+        after: Vec<Option<crate::stats::ProcSample>>,
+        wall_s: f64,
+    ) {
+        if pids.is_empty() {
+            return;
+        }
+        let peers: Vec<Value> = pids
+            .iter()
+            .zip(before.into_iter().zip(after))
+            .map(|(pid, sample)| match sample {
+                (Some(b), Some(a)) => {
+                    let mut v = crate::stats::proc_delta(b, a, wall_s);
+                    v["pid"] = json!(pid);
+                    v
+                }
+                _ => json!({ "pid": pid, "error": "no such process" }),
+            })
+            .collect();
+        self.result("server_peers", peers);
+    }
+
     pub fn result(&mut self, key: &str, value: impl Into<Value>) {
         self.results.push((key.into(), value.into()));
     }

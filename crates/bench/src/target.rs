@@ -25,6 +25,8 @@ pub struct Common {
     #[arg(long, value_name = "URL", required_unless_present = "spawn")]
     pub base_url: Option<String>,
     /// The gateway, e.g. ws://127.0.0.1:8080/ [default: from --base-url].
+    /// Another node of a cluster than --base-url's measures delivery across
+    /// nodes: messages are posted to one, sessions hear them on the other.
     #[arg(long, value_name = "URL")]
     pub gateway_url: Option<String>,
     /// Use these accounts instead of registering new ones (repeatable; a
@@ -56,6 +58,11 @@ pub struct Common {
     /// The server's process id, to report its memory and CPU (known already with --spawn).
     #[arg(long, value_name = "PID")]
     pub server_pid: Option<u32>,
+    /// More processes of the server under test, e.g. the other nodes of a
+    /// cluster (repeatable): their memory and CPU are reported as
+    /// `server_peers`, in this order.
+    #[arg(long = "peer-pid", value_name = "PID")]
+    pub peer_pids: Vec<u32>,
     /// Write the report as JSON to FILE.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
@@ -150,6 +157,11 @@ impl Target {
         self.pid.and_then(proc_sample)
     }
 
+    /// One sample per `--peer-pid`, in order.
+    pub fn peer_samples(&self) -> Vec<Option<ProcSample>> {
+        self.common.peer_pids.iter().map(|p| proc_sample(*p)).collect()
+    }
+
     /// The spawned server's data directory, when it is ours.
     pub fn spawned_data_dir(&self) -> Option<PathBuf> {
         self.spawned.as_ref().map(|s| s.data.clone())
@@ -174,6 +186,9 @@ impl Target {
         report.param("gateway", self.gateway.clone());
         report.param("spawned", self.spawned.is_some());
         report.param("server_pid", self.pid);
+        if !self.common.peer_pids.is_empty() {
+            report.param("peer_pids", self.common.peer_pids.clone());
+        }
     }
 
     /// One JSON request for setting things up; retries 429s as told and

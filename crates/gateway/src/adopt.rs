@@ -23,7 +23,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use events::{Audience, Event, Kind, Membership, SessionClaim};
 use model::permissions::READ_MESSAGE_HISTORY;
-use store::UserId;
+use store::{GuildId, UserId};
 
 use super::{Hub, UserPresence};
 use crate::journal::{self, Entry, SessionMeta, SessionStore};
@@ -206,6 +206,10 @@ impl Hub {
         if first.meta.user != user {
             return None;
         }
+        // The reaper drops the views of guilds no session here is in; a
+        // take-over may wait seconds for a dead node, and its replayed
+        // and kept events are routed by these views.
+        let _keep = KeepViews::new(self, &first.meta.guilds);
         if let Err(e) = self.load_views(user, &first.meta.guilds).await {
             tracing::warn!(error = %e, "gateway: could not read the permissions of a session's guilds");
             return None;
@@ -365,6 +369,39 @@ impl Hub {
             Some(Membership::Left { user, guild }) if user == session.user => session.leave(guild),
             Some(Membership::GuildDeleted(guild)) => session.leave(guild),
             _ => {}
+        }
+    }
+}
+
+/// The views of a session's guilds kept while it is taken over (see
+/// `Registry::adopting`); let go when dropped, by then the session is
+/// registered in those guilds or the take-over failed.
+struct KeepViews {
+    hub: std::sync::Weak<Hub>,
+    guilds: Vec<GuildId>,
+}
+
+impl KeepViews {
+    fn new(hub: &Arc<Hub>, guilds: &[GuildId]) -> Self {
+        let mut reg = hub.registry();
+        for g in guilds {
+            *reg.adopting.entry(*g).or_default() += 1;
+        }
+        Self { hub: Arc::downgrade(hub), guilds: guilds.to_vec() }
+    }
+}
+
+impl Drop for KeepViews {
+    fn drop(&mut self) {
+        let Some(hub) = self.hub.upgrade() else { return };
+        let mut reg = hub.registry();
+        for g in &self.guilds {
+            if let Some(n) = reg.adopting.get_mut(g) {
+                *n -= 1;
+                if *n == 0 {
+                    reg.adopting.remove(g);
+                }
+            }
         }
     }
 }

@@ -46,6 +46,10 @@ struct Registry {
     /// In a cluster: users of dead nodes not yet announced offline, with
     /// their guilds there.
     orphans: HashMap<UserId, Vec<GuildId>>,
+    /// Guilds of sessions being taken over from another node, per
+    /// take-over under way: their views are kept until the session is
+    /// registered, however long the old node takes to let it go.
+    adopting: HashMap<GuildId, usize>,
 }
 
 /// Loads of one guild's view under way, and how many events changed the
@@ -753,8 +757,10 @@ impl Hub {
             // Views read for an IDENTIFY that then failed: no session here
             // is in the guild, and nobody is loading it or identifying.
             let reg = &mut *self.registry();
-            let Registry { views, by_guild, loading, starting, .. } = reg;
-            views.retain(|g, v| by_guild.contains_key(g) || loading.contains_key(g) || v.has_any(starting));
+            let Registry { views, by_guild, loading, starting, adopting, .. } = reg;
+            views.retain(|g, v| {
+                by_guild.contains_key(g) || loading.contains_key(g) || adopting.contains_key(g) || v.has_any(starting)
+            });
         }
         for s in expired {
             if let Some(friends) = self.remove(&s) {
@@ -935,7 +941,7 @@ fn forget_if_gone(reg: &mut Registry, user: UserId, guild: GuildId) {
     if sessions.is_some_and(|m| m.is_empty()) {
         reg.by_guild.remove(&guild);
     }
-    if !reg.by_guild.contains_key(&guild) && !reg.loading.contains_key(&guild) {
+    if !reg.by_guild.contains_key(&guild) && !reg.loading.contains_key(&guild) && !reg.adopting.contains_key(&guild) {
         reg.views.remove(&guild);
     }
 }

@@ -8,6 +8,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod cluster;
 mod discord_js;
 mod discord_py;
 mod disnake;

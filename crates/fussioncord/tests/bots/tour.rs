@@ -47,10 +47,13 @@ impl LineBot {
     /// Starts `command` with the scene's bot token and guild and `base` as
     /// the server's address (`FC_HTTP`, `FC_TOKEN`, `FC_GUILD`).
     pub fn spawn(library: &'static str, mut command: Command, scene: &Scene, base: &str) -> Self {
+        command.env("FC_HTTP", base).env("FC_TOKEN", scene.bot_token()).env("FC_GUILD", &scene.guild);
+        Self::run(library, command)
+    }
+
+    /// Starts `command` as it is (its environment set by the caller).
+    pub fn run(library: &'static str, mut command: Command) -> Self {
         let mut child = command
-            .env("FC_HTTP", base)
-            .env("FC_TOKEN", scene.bot_token())
-            .env("FC_GUILD", &scene.guild)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -73,7 +76,7 @@ impl LineBot {
         Self { library, child, stdout, stderr, seen: Vec::new(), reported: false }
     }
 
-    fn fail(&mut self, what: String) -> ! {
+    pub fn fail(&mut self, what: String) -> ! {
         self.reported = true;
         let stderr = self.stderr.lock().unwrap().clone();
         panic!("{}: {what}\nits lines: {:#?}\nits stderr:\n{stderr}", self.library, self.seen);
@@ -105,6 +108,22 @@ impl LineBot {
                 Err(_) => self.fail(format!("said none of {prefixes:?} within 60 s")),
             }
         }
+    }
+
+    /// Every line said within `wait`, after those already read.
+    pub async fn lines_within(&mut self, wait: Duration) -> Vec<String> {
+        let deadline = tokio::time::Instant::now() + wait;
+        let mut out = Vec::new();
+        while let Ok(Ok(Some(line))) = tokio::time::timeout_at(deadline, self.stdout.next_line()).await {
+            self.seen.push(line.clone());
+            out.push(line);
+        }
+        out
+    }
+
+    /// Every line read so far, in order.
+    pub fn seen(&self) -> &[String] {
+        &self.seen
     }
 
     /// Reads until a `KIND <json>` line; returns the JSON.

@@ -5,7 +5,9 @@
 //! on the S3 server with `TEST_MEDIA=s3`), and an HTTP client that checks
 //! every answer is Discord-shaped JSON.
 
+pub mod cluster;
 pub mod etf;
+pub mod nginx;
 pub mod s3;
 pub mod voice;
 pub mod ws;

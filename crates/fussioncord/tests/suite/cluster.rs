@@ -12,16 +12,9 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
+use crate::common::cluster::{drop_stream, nats_url, node_process, redis_url};
 use crate::common::ws::{self, ALL_INTENTS};
 use crate::common::{fresh_postgres, TestApp, TestUser};
-
-fn nats_url() -> String {
-    std::env::var("TEST_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into())
-}
-
-fn redis_url() -> String {
-    std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
-}
 
 /// Nodes of one cluster: one database, one stream (this test's own, so
 /// tests running side by side do not hear each other; `drop_stream` removes
@@ -53,12 +46,6 @@ async fn cluster_with(n: u8, tune: impl Fn(&mut server::Config) + Clone + Send +
         );
     }
     (nodes, format!("FC_TEST_{tag}"))
-}
-
-/// Removes a test's stream from NATS once its nodes are gone.
-async fn drop_stream(name: &str) {
-    let client = async_nats::connect(nats_url()).await.expect("NATS");
-    async_nats::jetstream::new(client).delete_stream(name).await.expect("the test's stream goes");
 }
 
 #[tokio::test]
@@ -218,44 +205,14 @@ async fn a_session_resumes_on_another_node_with_what_it_missed_once_in_order() {
     drop_stream(&stream).await;
 }
 
-/// A node of the cluster as its own process.
-struct Node {
-    child: std::process::Child,
-    app: TestApp,
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn node_process(db: &str, tag: &str, worker: u8, dir: &std::path::Path) -> Node {
-    let mut cmd = crate::common::binary(&Some(db.to_owned()));
-    cmd.env("FUSSIONCORD__RATELIMIT__ENABLED", "false")
-        .env("FUSSIONCORD__SNOWFLAKE__WORKER", worker.to_string())
-        .env("FUSSIONCORD__CLUSTER__NATS_URL", nats_url())
-        .env("FUSSIONCORD__CLUSTER__STREAM", format!("FC_TEST_{tag}"))
-        .env("FUSSIONCORD__CLUSTER__SUBJECT_PREFIX", format!("fctest.{tag}"))
-        .env("FUSSIONCORD__CLUSTER__MAX_AGE_SECS", "300")
-        .env("FUSSIONCORD__CLUSTER__REDIS_URL", redis_url())
-        .env("FUSSIONCORD__CLUSTER__REDIS_PREFIX", format!("fctest:{tag}"))
-        // Drained within a second, so the test does not wait on it.
-        .env("FUSSIONCORD__GATEWAY__SHUTDOWN_GRACE_MS", "1000")
-        .env("RUST_LOG", "warn,gateway=info");
-    let (child, addr) = crate::common::serve(cmd, &dir.join(format!("node{worker}")));
-    Node { child, app: TestApp::attach(&addr) }
-}
-
 #[tokio::test]
 async fn clients_of_a_killed_node_and_of_a_drained_node_resume_elsewhere_missing_nothing() {
     let db = fresh_postgres().await;
-    let tag = format!("{:012x}", rand::random::<u64>() & 0xffff_ffff_ffff);
+    let tag = crate::common::cluster::tag();
     let dir = tempfile::tempdir().unwrap();
-    let mut a = node_process(&db, &tag, 1, dir.path());
-    let b = node_process(&db, &tag, 2, dir.path());
-    let mut c = node_process(&db, &tag, 3, dir.path());
+    let mut a = node_process(&db, &tag, 1, dir.path(), &[]);
+    let b = node_process(&db, &tag, 2, dir.path(), &[]);
+    let mut c = node_process(&db, &tag, 3, dir.path(), &[]);
     let ada = b.app.register("ada").await;
     let bea = b.app.register("bea").await;
     let cat = b.app.register("cat").await;
@@ -539,8 +496,8 @@ async fn an_api_node_killed_mid_request_loses_no_acknowledged_write() {
     let db = fresh_postgres().await;
     let tag = format!("{:012x}", rand::random::<u64>() & 0xffff_ffff_ffff);
     let dir = tempfile::tempdir().unwrap();
-    let mut a = node_process(&db, &tag, 1, dir.path());
-    let b = node_process(&db, &tag, 2, dir.path());
+    let mut a = node_process(&db, &tag, 1, dir.path(), &[]);
+    let b = node_process(&db, &tag, 2, dir.path(), &[]);
     let ada = b.app.register("ada").await;
     let (_, channel) = b.app.guild(&ada, "Writes").await;
     // Eight writers post through node A as fast as it answers; A is killed
@@ -668,4 +625,57 @@ async fn a_node_whose_shared_resume_state_is_gone_is_not_ready_and_recovers() {
     assert!(back, "the node is ready again with Redis back");
     drop(nodes);
     drop_stream(&stream).await;
+}
+
+/// A session taken over from a killed node by a node where nobody else is
+/// in its guild: the take-over waits for the dead node's heartbeat to
+/// lapse (seconds), and the guild's view, which routes the events it
+/// missed, must outlast that wait (the reaper drops views of guilds no
+/// session is in: once, every missed and later message was lost).
+#[tokio::test]
+async fn a_session_of_a_killed_node_is_taken_over_where_nobody_shares_its_guild() {
+    let db = fresh_postgres().await;
+    let tag = crate::common::cluster::tag();
+    let dir = tempfile::tempdir().unwrap();
+    let mut a = node_process(&db, &tag, 1, dir.path(), &[]);
+    let b = node_process(&db, &tag, 2, dir.path(), &[]);
+    let ada = b.app.register("ada").await;
+    let bea = b.app.register("bea").await;
+    let (_, channel) = b.app.guild(&ada, "Alone").await;
+    b.app.join(&ada, &channel, &bea).await;
+    // Bea alone on node A; nobody on node B's gateway.
+    let mut gw = a.app.gateway("").await;
+    gw.identify(&bea.token, ALL_INTENTS).await;
+    let post = |i: usize| {
+        let (channel, token) = (channel.clone(), ada.token.clone());
+        let b = &b;
+        async move {
+            let (status, body) =
+                b.app.post(&format!("/channels/{channel}/messages"), &token, json!({"content": format!("m{i}")})).await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+        }
+    };
+    post(0).await;
+    let mut seen = Vec::new();
+    read_messages(&mut gw, &mut seen, 1).await;
+    let (session, seq) = (gw.session_id.clone().unwrap(), gw.seq);
+    a.child.kill().expect("SIGKILL node A");
+    a.child.wait().unwrap();
+    gw.cut();
+    // Posted after node A died: it never handled them, so node B has them
+    // replayed from the stream, after waiting for A's heartbeat to lapse.
+    for i in 1..4 {
+        post(i).await;
+    }
+    let mut gw = resume_on(&b.app.gateway_addr(), &bea.token, &session, seq).await;
+    read_messages(&mut gw, &mut seen, 4).await;
+    gw.dispatch("RESUMED").await;
+    for i in 4..6 {
+        post(i).await;
+    }
+    read_messages(&mut gw, &mut seen, 6).await;
+    let expected: Vec<String> = (0..6).map(|i| format!("m{i}")).collect();
+    assert_eq!(seen, expected, "every message once, in order");
+    drop(b);
+    drop_stream(&format!("FC_TEST_{tag}")).await;
 }

@@ -19,12 +19,9 @@ use opentelemetry_proto::tonic::common::v1::{any_value, KeyValue};
 use prost::Message;
 use serde_json::json;
 
+use crate::common::cluster::{drop_stream, node_process, Node};
 use crate::common::ws::ALL_INTENTS;
 use crate::common::{fresh_postgres, TestApp};
-
-fn nats_url() -> String {
-    std::env::var("TEST_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into())
-}
 
 /// What the receiver was sent: the decoded export requests, and any
 /// request it could not take (another path, another content type, bytes
@@ -122,19 +119,8 @@ fn spans(inbox: &Inbox) -> Vec<Span> {
     out
 }
 
-/// A cluster node as its own process, exporting to `otlp` if given.
-struct Node {
-    child: std::process::Child,
-    addr: String,
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
+/// A cluster node as its own process named `name`, exporting to `otlp`
+/// if given.
 fn node(
     db: &str,
     tag: &str,
@@ -144,28 +130,20 @@ fn node(
     receiver: &str,
     dir: &std::path::Path,
 ) -> Node {
-    let mut cmd = crate::common::binary(&Some(db.to_owned()));
-    cmd.env("FUSSIONCORD__RATELIMIT__ENABLED", "false")
-        .env("FUSSIONCORD__SNOWFLAKE__WORKER", worker.to_string())
-        .env("FUSSIONCORD__CLUSTER__NATS_URL", nats_url())
-        .env("FUSSIONCORD__CLUSTER__STREAM", format!("FC_TEST_{tag}"))
-        .env("FUSSIONCORD__CLUSTER__SUBJECT_PREFIX", format!("fctest.{tag}"))
-        .env("FUSSIONCORD__CLUSTER__MAX_AGE_SECS", "300")
-        .env("FUSSIONCORD__CLUSTER__NODE", name)
+    let mut env = vec![
+        ("FUSSIONCORD__CLUSTER__NODE", name.to_owned()),
         // Batches leave every 100 ms rather than every 5 s.
-        .env("OTEL_BSP_SCHEDULE_DELAY", "100")
+        ("OTEL_BSP_SCHEDULE_DELAY", "100".to_owned()),
         // OpenTelemetry's own variables name the receiver too: only the
         // configuration decides whether anything is exported.
-        .env("OTEL_EXPORTER_OTLP_ENDPOINT", receiver)
-        .env("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", format!("{receiver}/v1/traces"));
-    // The binary logs warnings only (RUST_LOG=warn): spans are exported
-    // whatever the log shows.
-    cmd.env_remove("FUSSIONCORD__TELEMETRY__OTLP_ENDPOINT");
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.to_owned()),
+        ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", format!("{receiver}/v1/traces")),
+    ];
+    // Spans are exported whatever the log shows.
     if let Some(url) = otlp {
-        cmd.env("FUSSIONCORD__TELEMETRY__OTLP_ENDPOINT", url);
+        env.push(("FUSSIONCORD__TELEMETRY__OTLP_ENDPOINT", url.to_owned()));
     }
-    let (child, addr) = crate::common::serve(cmd, &dir.join(name));
-    Node { child, addr }
+    node_process(db, tag, worker, dir, &env)
 }
 
 /// Posts a message through `node` under a request id of the test's
@@ -288,6 +266,5 @@ async fn a_request_on_one_node_and_its_dispatch_on_another_are_one_trace() {
     assert!(refused.is_empty(), "the receiver refused: {refused:?}");
 
     drop((a, b, c));
-    let client = async_nats::connect(nats_url()).await.expect("NATS");
-    async_nats::jetstream::new(client).delete_stream(format!("FC_TEST_{tag}")).await.expect("the test's stream goes");
+    drop_stream(&format!("FC_TEST_{tag}")).await;
 }
