@@ -53,11 +53,17 @@ trap cleanup EXIT
 psql -q "$ADMIN_URL" -c "CREATE DATABASE $DB" >/dev/null
 DB_URL="${ADMIN_URL%/*}/$DB"
 
-# node WORKER [extra env…]: starts a node, prints its URL once it listens.
+# node WORKER [extra env…]: starts a node, sets URL once it listens. The
+# settings are those `fussioncord-bench --spawn` gives its server: cheap
+# password hashing, no rate limits, no caps on sockets and sessions.
 node() {
   local worker=$1; shift
   env FUSSIONCORD__DATABASE__URL="$DB_URL" FUSSIONCORD__SNOWFLAKE__WORKER="$worker" \
+    FUSSIONCORD__AUTH__ARGON2_MEMORY_KIB=1024 FUSSIONCORD__AUTH__ARGON2_ITERATIONS=1 \
     FUSSIONCORD__RATELIMIT__ENABLED=false RUST_LOG=warn \
+    FUSSIONCORD__GATEWAY__MAX_CONNECTIONS=1000000 FUSSIONCORD__GATEWAY__MAX_CONNECTIONS_PER_ADDRESS=1000000 \
+    FUSSIONCORD__GATEWAY__MAX_SESSIONS_PER_USER=1000000 FUSSIONCORD__GATEWAY__SESSION_START_TOTAL=1000000000 \
+    FUSSIONCORD__HTTP__MAX_CONNECTIONS=1000000 \
     FUSSIONCORD__VOICE__LISTEN=127.0.0.1:0 FUSSIONCORD__VOICE__UDP_PORT=0 FUSSIONCORD__VOICE__WEBRTC_UDP_PORT=0 \
     "$@" "$BIN/fussioncord" serve --listen 127.0.0.1:0 --data-dir "$OUT/node$worker" \
     > "$OUT/node$worker.out" 2> "$OUT/node$worker.log" &
