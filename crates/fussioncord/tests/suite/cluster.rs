@@ -4,8 +4,8 @@
 //! `TEST_REDIS_URL`). A person connected to one node hears what is done on
 //! another, in order, once; a node's own events still reach its own
 //! sessions; `/readyz` reflects the bus. A client resumes on any node —
-//! after its own node was killed, or drained with op 7 — and gets every
-//! event it missed, in order, once.
+//! after its own node was killed (through nginx), or drained with op 7 —
+//! and gets every event it missed, in order, once.
 
 use std::time::Duration;
 
@@ -13,6 +13,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::common::cluster::{drop_stream, nats_url, node_process, redis_url};
+use crate::common::nginx::Nginx;
 use crate::common::ws::{self, ALL_INTENTS};
 use crate::common::{fresh_postgres, TestApp, TestUser};
 
@@ -107,24 +108,50 @@ async fn a_message_posted_on_one_node_reaches_sessions_on_every_node_in_order_on
     drop_stream(&stream).await;
 }
 
-/// Sends op 6 on a fresh connection to `addr` for `gw`'s session.
-async fn resume_on(addr: &str, token: &str, session_id: &str, seq: Option<u64>) -> ws::Gateway {
-    let mut gw = ws::Gateway::connect(addr, "").await;
+/// What a test gateway client runs over: TCP, or TLS to nginx.
+trait Stream: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin {}
+impl<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin> Stream for S {}
+
+/// Sends op 6 on `gw` for a session.
+async fn send_resume<S: Stream>(gw: &mut ws::Gateway<S>, token: &str, session_id: &str, seq: Option<u64>) {
     gw.hello().await;
     gw.send(json!({ "op": 6, "d": { "token": token, "session_id": session_id, "seq": seq } })).await;
     gw.seq = seq;
     gw.session_id = Some(session_id.to_owned());
+}
+
+/// Every message once, in order, and nothing more.
+async fn check_all<S: Stream>(who: &str, seen: &[String], gw: &mut ws::Gateway<S>, n: usize) -> Vec<Value> {
+    let expected: Vec<String> = (0..n).map(|i| format!("m{i}")).collect();
+    let lost = expected.iter().filter(|m| !seen.contains(m)).count();
+    let extra = seen.len() as isize - (n - lost) as isize;
+    assert_eq!((lost, extra), (0, 0), "{who}: lost, duplicated");
+    assert_eq!(seen, &expected[..], "{who} got every message once, in order");
+    let more = gw.dispatches(Duration::from_millis(300)).await;
+    assert!(!more.iter().any(|e| e["t"] == "MESSAGE_CREATE"), "{who}: a message came twice");
+    more
+}
+
+/// Sends op 6 on a fresh connection to `addr` for `gw`'s session.
+async fn resume_on(addr: &str, token: &str, session_id: &str, seq: Option<u64>) -> ws::Gateway {
+    let mut gw = ws::Gateway::connect(addr, "").await;
+    send_resume(&mut gw, token, session_id, seq).await;
     gw
 }
 
 /// The contents of the MESSAGE_CREATEs `gw` receives until it has `want`
 /// of them in all (with `seen`), failing on an invalid session.
-async fn read_messages(gw: &mut ws::Gateway, seen: &mut Vec<String>, want: usize) {
+async fn read_messages<S: Stream>(gw: &mut ws::Gateway<S>, seen: &mut Vec<String>, want: usize) {
     read_messages_noting(gw, seen, want, &mut Vec::new()).await
 }
 
 /// [`read_messages`], keeping the other payloads in `noted`.
-async fn read_messages_noting(gw: &mut ws::Gateway, seen: &mut Vec<String>, want: usize, noted: &mut Vec<Value>) {
+async fn read_messages_noting<S: Stream>(
+    gw: &mut ws::Gateway<S>,
+    seen: &mut Vec<String>,
+    want: usize,
+    noted: &mut Vec<Value>,
+) {
     while seen.len() < want {
         match gw.next_within(Duration::from_secs(15)).await {
             Some(ws::Received::Payload(p)) if p["op"] == 0 && p["t"] == "MESSAGE_CREATE" => {
@@ -213,6 +240,9 @@ async fn clients_of_a_killed_node_and_of_a_drained_node_resume_elsewhere_missing
     let mut a = node_process(&db, &tag, 1, dir.path(), &[]);
     let b = node_process(&db, &tag, 2, dir.path(), &[]);
     let mut c = node_process(&db, &tag, 3, dir.path(), &[]);
+    // nginx, as deployed, in front of nodes A and B.
+    let nodes: Vec<std::net::SocketAddr> = [&a, &b].iter().map(|n| n.addr.parse().unwrap()).collect();
+    let nginx = Nginx::start(&nodes).await;
     let ada = b.app.register("ada").await;
     let bea = b.app.register("bea").await;
     let cat = b.app.register("cat").await;
@@ -260,8 +290,10 @@ async fn clients_of_a_killed_node_and_of_a_drained_node_resume_elsewhere_missing
     // A client's back-off: messages flow meanwhile, which node A never
     // handled, so node B has them replayed from the stream.
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let mut bea_gw =
-        resume_on(&b.app.gateway_addr(), &bea.token, bea_gw.session_id.as_deref().unwrap(), bea_gw.seq).await;
+    // She comes back through nginx, which finds node A gone.
+    let (session, seq) = (bea_gw.session_id.clone().unwrap(), bea_gw.seq);
+    let mut bea_gw = nginx.gateway("127.0.0.1".parse().unwrap(), &[]).await.expect("nginx upgrades the socket");
+    send_resume(&mut bea_gw, &bea.token, &session, seq).await;
 
     // Node C is drained (SIGTERM): its clients are told to reconnect.
     let mut cat_seen = Vec::new();
@@ -289,20 +321,9 @@ async fn clients_of_a_killed_node_and_of_a_drained_node_resume_elsewhere_missing
     let mut ada_noted = Vec::new();
     read_messages_noting(&mut ada_gw, &mut ada_seen, N, &mut ada_noted).await;
     sender.await.expect("every message was acknowledged");
-    let expected: Vec<String> = (0..N).map(|i| format!("m{i}")).collect();
-    for (who, seen, gw) in
-        [("bea", &bea_seen, &mut bea_gw), ("cat", &cat_seen, &mut cat_gw), ("ada", &ada_seen, &mut ada_gw)]
-    {
-        let lost = expected.iter().filter(|m| !seen.contains(m)).count();
-        let extra = seen.len() as isize - (N - lost) as isize;
-        assert_eq!((lost, extra), (0, 0), "{who}: lost, duplicated");
-        assert_eq!(seen, &expected, "{who} got every message once, in order");
-        let more = gw.dispatches(Duration::from_millis(300)).await;
-        assert!(!more.iter().any(|e| e["t"] == "MESSAGE_CREATE"), "{who}: a message came twice");
-        if who == "ada" {
-            ada_noted.extend(more);
-        }
-    }
+    check_all("bea", &bea_seen, &mut bea_gw, N).await;
+    check_all("cat", &cat_seen, &mut cat_gw, N).await;
+    ada_noted.extend(check_all("ada", &ada_seen, &mut ada_gw, N).await);
     // Dan went offline with node A, in bounded time; Bea and Cat, who
     // resumed, never did.
     let offline = |p: &Value, who: &TestUser| {
