@@ -10,6 +10,7 @@ pub mod limits;
 mod openapi;
 pub mod ops;
 mod proxy;
+mod relay;
 mod routes;
 mod strict;
 
@@ -130,8 +131,10 @@ pub fn ops_router(state: ApiState) -> Router {
 /// endpoints `/healthz`, `/readyz` and `/metrics` beside it.
 pub fn router(state: ApiState) -> Router {
     // A route layer, so the limiter sees which route matched.
-    let api =
-        routes::router(&state.config).route_layer(axum::middleware::from_fn_with_state(state.clone(), limits::limit));
+    let api = routes::router(&state.config)
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), limits::limit))
+        // In a cluster: an interaction held by another node is answered there.
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), relay::to_holder));
     let limit = state.config.max_body_bytes;
     Router::new()
         .merge(openapi::router())

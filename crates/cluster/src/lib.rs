@@ -19,7 +19,9 @@ use tokio::sync::mpsc;
 
 use events::{BusUnavailable, Event, EventBus, Subscription};
 
+mod locator;
 mod sessions;
+pub use locator::RedisLocator;
 pub use sessions::RedisSessions;
 
 /// The `[cluster]` settings.
@@ -45,6 +47,10 @@ pub struct ClusterConfig {
     /// This node's name among the cluster's; empty: a random one at each
     /// start (a restarted node is a new node).
     pub node: String,
+    /// How the other nodes reach this one over HTTP (`http://10.0.0.11:8080`),
+    /// to hand it the requests for interactions it holds; empty: `http://`
+    /// and the address it listens on, unless that is every address.
+    pub advertise_url: String,
 }
 
 impl Default for ClusterConfig {
@@ -57,6 +63,7 @@ impl Default for ClusterConfig {
             redis_url: String::new(),
             redis_prefix: "fussioncord".into(),
             node: String::new(),
+            advertise_url: String::new(),
         }
     }
 }

@@ -141,6 +141,43 @@ pub struct Interactions {
     registry: Mutex<Registry>,
     deadline: Duration,
     outbound: unfurl::Fetcher,
+    /// In a cluster: where the node holding an interaction is found.
+    locator: std::sync::OnceLock<std::sync::Arc<dyn Locator>>,
+}
+
+/// What names an interaction in a request: its id (the callback) or its
+/// token (its webhook: follow-ups and `@original`).
+#[derive(Debug, Clone, Copy)]
+pub enum Held<'a> {
+    Id(InteractionId),
+    Token(&'a str),
+}
+
+/// A request as it is handed on to another node, and its answer.
+#[derive(Debug, Clone)]
+pub struct Relayed {
+    /// The method, and the path with its query (requests only).
+    pub method: String,
+    pub path: String,
+    /// The status (answers only).
+    pub status: u16,
+    pub headers: Vec<(String, Vec<u8>)>,
+    pub body: bytes::Bytes,
+}
+
+/// In a cluster, interactions stay on the node that took the person's
+/// request (their deadline, their one first answer, their ephemeral
+/// messages). Each node tells a `Locator` the interactions it takes; a
+/// node asked about one it does not hold (the application's callback or
+/// follow-up came to another node) hands the request on to their node.
+pub trait Locator: Send + Sync {
+    /// This node holds interaction `id` with `token` from now on (said
+    /// before the application hears of it).
+    fn announce<'a>(&'a self, id: InteractionId, token: &'a str) -> events::BoxFuture<'a, ()>;
+    /// The node that holds it (its base URL), if another one does.
+    fn owner_of(&self, held: Held<'_>) -> events::BoxFuture<'_, Option<String>>;
+    /// Sends `request` to the node at `owner`; its answer.
+    fn relay(&self, owner: String, request: Relayed) -> events::BoxFuture<'_, std::result::Result<Relayed, String>>;
 }
 
 impl Default for Interactions {
@@ -163,7 +200,30 @@ impl Interactions {
             registry: Mutex::new(Registry::default()),
             deadline: Duration::from_millis(config.deadline_ms.max(1)),
             outbound: unfurl::Fetcher::new(policy, fetch),
+            locator: std::sync::OnceLock::new(),
         })
+    }
+
+    /// In a cluster: where interactions held by other nodes are found.
+    pub fn set_locator(&self, locator: std::sync::Arc<dyn Locator>) {
+        let _ = self.locator.set(locator);
+    }
+
+    pub fn locator(&self) -> Option<&std::sync::Arc<dyn Locator>> {
+        self.locator.get()
+    }
+
+    /// Whether this node holds the interaction `held` names (answering or
+    /// not).
+    pub fn holds(&self, held: Held<'_>) -> bool {
+        let mut r = self.lock();
+        r.sweep(Instant::now());
+        match held {
+            Held::Id(id) => r.by_id.contains_key(&id),
+            Held::Token(token) => {
+                r.by_id.values().any(|e| auth::constant_time_eq(e.token.as_bytes(), token.as_bytes()))
+            }
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Registry> {
@@ -385,6 +445,9 @@ pub(crate) async fn start(ctx: &Domain, s: Start<'_>) -> Result<()> {
         metadata,
         answer_kind,
     };
+    if let Some(locator) = ctx.interactions.locator() {
+        locator.announce(id, &entry.token).await;
+    }
     {
         let mut r = ctx.interactions.lock();
         r.sweep(Instant::now());

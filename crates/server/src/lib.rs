@@ -232,6 +232,28 @@ pub async fn start_with_classifier(
                 .context("reading [interactions]")?,
         ),
     };
+    if config.cluster.shares_sessions() {
+        // Interactions stay where they were taken; a callback reaching
+        // another node is handed on to this one at this address.
+        let me = if !config.cluster.advertise_url.is_empty() {
+            Some(config.cluster.advertise_url.clone())
+        } else if addr.ip().is_unspecified() {
+            tracing::warn!(
+                "cluster.advertise_url is not set and this node listens on every address: interactions it \
+                 takes cannot be answered through other nodes"
+            );
+            None
+        } else {
+            Some(format!("http://{addr}"))
+        };
+        if let Some(me) = me {
+            let locator = cluster::RedisLocator::connect(&config.cluster.redis_url, &config.cluster.redis_prefix, &me)
+                .await
+                .map_err(anyhow::Error::msg)
+                .context("[cluster] redis_url")?;
+            domain.interactions.set_locator(Arc::new(locator));
+        }
+    }
     if role.serves_api() {
         domain::files::sweep(&domain);
     }

@@ -700,3 +700,70 @@ async fn a_session_of_a_killed_node_is_taken_over_where_nobody_shares_its_guild(
     drop(b);
     drop_stream(&format!("FC_TEST_{tag}")).await;
 }
+
+/// An interaction stays on the node that took the person's request; the
+/// application's answers, sent to another node, are handed on to it.
+#[tokio::test]
+async fn an_application_answers_an_interaction_through_another_node() {
+    let (nodes, stream) = cluster(2).await;
+    let (a, b) = (&nodes[0], &nodes[1]);
+    let person = a.register("clicker").await;
+    let (guild, channel) = a.guild(&person, "Buttons").await;
+    let guild = guild["id"].as_str().unwrap().to_owned();
+    let bot = a.bot(&person, "Button Bot", true).await;
+    a.add_bot(&person, &bot, &guild).await;
+    let mut person_gw = a.gateway("").await;
+    person_gw.identify(&person.token, ALL_INTENTS).await;
+    // The bot's session and its answers are on node B.
+    let mut bot_gw = b.gateway("").await;
+    bot_gw.identify(&bot.token, ALL_INTENTS).await;
+    let buttons = json!([{"type": 1, "components": [{"type": 2, "style": 1, "label": "Yes", "custom_id": "yes"}]}]);
+    let (status, msg) = b
+        .post(&format!("/channels/{channel}/messages"), &bot.token, json!({"content": "choose", "components": buttons}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{msg}");
+
+    // The person clicks through node A, which holds the interaction.
+    let click = json!({"type": 3, "application_id": bot.id, "guild_id": guild, "channel_id": channel,
+                       "message_id": msg["id"], "session_id": "s", "nonce": "n-1",
+                       "data": {"component_type": 2, "custom_id": "yes"}});
+    let (status, body) = a.post("/interactions", &person.token, click).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    let i = bot_gw.dispatch("INTERACTION_CREATE").await["d"].clone();
+    let (id, token) = (i["id"].as_str().unwrap(), i["token"].as_str().unwrap());
+
+    // A forged token is refused by the holder, through node B.
+    let forged = format!("/interactions/{id}/{token}x/callback");
+    let (status, body) = b.call(reqwest::Method::POST, &forged, None, Some(json!({"type": 6}))).await;
+    assert_eq!((status, body["code"].as_u64()), (StatusCode::NOT_FOUND, Some(10062)), "{body}");
+    // The answer, sent to node B, is taken by node A: once.
+    let callback = format!("/interactions/{id}/{token}/callback");
+    let answer = json!({"type": 4, "data": {"content": "answered"}});
+    let (status, body) = b.call(reqwest::Method::POST, &callback, None, Some(answer.clone())).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    let success = person_gw.dispatch("INTERACTION_SUCCESS").await;
+    assert_eq!(success["d"]["id"].as_str(), Some(id));
+    let (status, body) = b.call(reqwest::Method::POST, &callback, None, Some(answer)).await;
+    assert_eq!((status, body["code"].as_u64()), (StatusCode::BAD_REQUEST, Some(40060)), "{body}");
+    // Follow-ups and the original, through its webhook on node B.
+    let hook = format!("/webhooks/{}/{token}", bot.id);
+    let (status, original) = b.call(reqwest::Method::GET, &format!("{hook}/messages/@original"), None, None).await;
+    assert_eq!((status, original["content"].as_str()), (StatusCode::OK, Some("answered")), "{original}");
+    let (status, more) =
+        b.call(reqwest::Method::POST, &format!("{hook}?wait=true"), None, Some(json!({"content": "more"}))).await;
+    assert_eq!((status, more["content"].as_str()), (StatusCode::OK, Some("more")), "{more}");
+    let seen = saying(&mut person_gw, "more").await;
+    assert_eq!(seen["d"]["id"], more["id"]);
+    drop(nodes);
+    drop_stream(&stream).await;
+}
+
+/// Skips MESSAGE_CREATEs until one saying `content`.
+async fn saying(gw: &mut ws::Gateway, content: &str) -> Value {
+    loop {
+        let e = gw.dispatch("MESSAGE_CREATE").await;
+        if e["d"]["content"] == content {
+            return e;
+        }
+    }
+}
