@@ -157,6 +157,7 @@ pub(crate) async fn writer(
         }
         let mut batch = Batch { ttl, max_frames, ..Default::default() };
         let mut written: HashMap<String, u64> = HashMap::new();
+        let mut slots: HashMap<String, usize> = HashMap::new();
         for entry in pending.drain(..cut) {
             match entry {
                 Entry::Open(session, meta) => {
@@ -168,9 +169,14 @@ pub(crate) async fn writer(
                 Entry::Frame { session, frame, .. } => {
                     written.insert(session.clone(), frame.seq);
                     let saved = SavedFrame { seq: frame.seq, name: frame.name.to_owned(), data: frame.data };
-                    match batch.frames.iter_mut().find(|(s, _)| *s == session) {
-                        Some((_, frames)) => frames.push(saved),
-                        None => batch.frames.push((session, vec![saved])),
+                    // One entry per session in the batch, found by its index:
+                    // a guild's event gives one frame to each of its sessions.
+                    match slots.get(&session) {
+                        Some(&i) => batch.frames[i].1.push(saved),
+                        None => {
+                            slots.insert(session.clone(), batch.frames.len());
+                            batch.frames.push((session, vec![saved]));
+                        }
                     }
                 }
                 Entry::Routed(p) => batch.position = Some(p),
