@@ -1,18 +1,33 @@
 //! Voice state: who is in which voice channel, muted or deafened by
-//! themselves or by a moderator, and the token their voice connection
-//! presents. The gateway's op 4 and the member routes change it here; the
-//! voice server (`voice` crate) reads it to admit connections and decide
-//! whose packets it forwards, and follows `VOICE_STATE_UPDATE` for changes.
+//! themselves or by a moderator, the token their voice connection presents
+//! and the voice server they were sent to. The gateway's op 4 and the
+//! member routes change it here; the voice server (`voice` crate) reads it
+//! to admit connections and follows its changes (`VOICE_PARTICIPANT`
+//! events) to decide whose packets it forwards.
 //!
-//! The states live in memory: a voice connection does not outlive the
-//! process that holds it. A person is in one voice channel on the whole
-//! server (joining elsewhere moves them); a bot may be in one per guild, as
-//! on Discord, so one music bot serves many guilds.
+//! The states live in memory. Every change is published on the bus, and
+//! every node of a cluster applies every change in the bus's order, so each
+//! holds the whole cluster's voice states: GUILD_CREATE, the voice-state
+//! route, user limits and moderation see everyone, wherever their gateway
+//! session is. A call lives on one voice server: the first to join a
+//! channel is sent to their own node's voice server (or, on a node without
+//! one, to one chosen by the channel from the live voice nodes), and those
+//! who join later to the same one. When a node dies (no `NODE_ALIVE` for
+//! `events::NODE_TIMEOUT`), the participants whose gateway session was
+//! there and was not resumed elsewhere leave voice (announced once, by the
+//! live node with the smallest name), and those whose call was on its voice
+//! server are sent to another by VOICE_SERVER_UPDATE, as Discord does when
+//! a voice server changes.
+//!
+//! A person is in one voice channel on the whole server (joining elsewhere
+//! moves them); a bot may be in one per guild, as on Discord, so one music
+//! bot serves many guilds.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
-use events::{Audience, Dispatch, Event, Kind};
+use events::{Audience, Dispatch, Event, Kind, NodeAlive, VoiceChange, NODE_TIMEOUT};
 use model::channel::ChannelType;
 use model::permissions as bits;
 use model::voice::{VoiceRegion, VoiceServerUpdate, VoiceState};
@@ -22,62 +37,63 @@ use crate::error::{Error, Result};
 use crate::{access, render, Domain};
 
 /// One member's voice connection, as this server keeps it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Participant {
-    pub guild_id: GuildId,
-    pub channel_id: ChannelId,
-    pub user_id: UserId,
-    pub bot: bool,
-    /// The gateway session that joined.
-    pub session_id: String,
-    /// What the voice connection presents in its IDENTIFY.
-    pub token: String,
-    pub self_mute: bool,
-    pub self_deaf: bool,
-    pub self_video: bool,
-    pub self_stream: bool,
-    /// Muted or deafened by a moderator (kept on the member).
-    pub mute: bool,
-    pub deaf: bool,
-    /// Whether their audio is forwarded: SPEAK in the channel, not muted
-    /// by a moderator. (Self-mute is the client's business: it stops sending.)
-    pub may_speak: bool,
-    /// Whether their video and screen share are forwarded (STREAM).
-    pub may_stream: bool,
-}
+pub use events::VoiceParticipant as Participant;
 
-impl Participant {
-    fn wire(&self, member: Option<model::guild::Member>) -> VoiceState {
-        VoiceState {
-            guild_id: Some(self.guild_id),
-            channel_id: Some(self.channel_id),
-            user_id: self.user_id,
-            member,
-            session_id: self.session_id.clone(),
-            deaf: self.deaf,
-            mute: self.mute,
-            self_deaf: self.self_deaf,
-            self_mute: self.self_mute,
-            self_stream: self.self_stream,
-            self_video: self.self_video,
-            suppress: false,
-            request_to_speak_timestamp: None,
-        }
+/// How long a voice connection's IDENTIFY waits, on a node of a cluster,
+/// for the change that admits it: the client heard VOICE_SERVER_UPDATE from
+/// one node and may reach the voice server's node before the bus does.
+pub const ADMIT_WAIT: Duration = Duration::from_secs(2);
+
+fn wire(p: &Participant, member: Option<model::guild::Member>) -> VoiceState {
+    VoiceState {
+        guild_id: Some(p.guild_id),
+        channel_id: Some(p.channel_id),
+        user_id: p.user_id,
+        member,
+        session_id: p.session_id.clone(),
+        deaf: p.deaf,
+        mute: p.mute,
+        self_deaf: p.self_deaf,
+        self_mute: p.self_mute,
+        self_stream: p.self_stream,
+        self_video: p.self_video,
+        suppress: false,
+        request_to_speak_timestamp: None,
     }
 }
 
-/// The voice states of this server, and where its voice server listens.
+/// Another node of the cluster, as last heard.
+#[derive(Debug)]
+struct NodeSeen {
+    voice_endpoint: Option<String>,
+    at: Instant,
+}
+
+impl NodeSeen {
+    fn live(&self) -> bool {
+        self.at.elapsed() < NODE_TIMEOUT
+    }
+}
+
+/// The voice states of the server (the whole cluster's), and where this
+/// node's voice server listens.
 #[derive(Debug, Default)]
 pub struct VoiceStates {
-    /// `host:port` of the voice gateway, as VOICE_SERVER_UPDATE names it;
-    /// `None` when this server runs no voice server.
+    /// `host:port` of this node's voice gateway, as VOICE_SERVER_UPDATE
+    /// names it; `None` when this node runs no voice server.
     endpoint: Option<String>,
+    /// This node's name in a cluster; `None` on a server of one node.
+    node: Option<String>,
     by_member: Mutex<HashMap<(GuildId, UserId), Participant>>,
+    /// The cluster's other nodes, from their heartbeats.
+    nodes: Mutex<HashMap<String, NodeSeen>>,
+    /// Woken by every change, for connections waiting to be admitted.
+    changed: tokio::sync::Notify,
 }
 
 impl VoiceStates {
-    pub fn new(endpoint: Option<String>) -> Self {
-        Self { endpoint, by_member: Mutex::default() }
+    pub fn new(endpoint: Option<String>, node: Option<String>) -> Self {
+        Self { endpoint, node, ..Self::default() }
     }
 
     pub fn endpoint(&self) -> Option<&str> {
@@ -86,6 +102,10 @@ impl VoiceStates {
 
     fn lock(&self) -> MutexGuard<'_, HashMap<(GuildId, UserId), Participant>> {
         self.by_member.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn nodes(&self) -> MutexGuard<'_, HashMap<String, NodeSeen>> {
+        self.nodes.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The participant a voice connection's IDENTIFY names, if its session
@@ -97,22 +117,36 @@ impl VoiceStates {
         same.then(|| p.clone())
     }
 
+    /// [`VoiceStates::authorize`], waiting up to [`ADMIT_WAIT`] on a node of
+    /// a cluster for the change that admits the connection to arrive.
+    pub async fn admit(&self, guild: GuildId, user: UserId, session_id: &str, token: &str) -> Option<Participant> {
+        if self.node.is_none() {
+            return self.authorize(guild, user, session_id, token);
+        }
+        let deadline = tokio::time::Instant::now() + ADMIT_WAIT;
+        loop {
+            let changed = self.changed.notified();
+            if let Some(p) = self.authorize(guild, user, session_id, token) {
+                return Some(p);
+            }
+            if tokio::time::timeout_at(deadline, changed).await.is_err() {
+                return self.authorize(guild, user, session_id, token);
+            }
+        }
+    }
+
     pub fn get(&self, guild: GuildId, user: UserId) -> Option<Participant> {
         self.lock().get(&(guild, user)).cloned()
     }
 
     /// Everyone in a guild's voice channels.
     pub fn in_guild(&self, guild: GuildId) -> Vec<Participant> {
-        let mut all: Vec<_> = self.lock().values().filter(|p| p.guild_id == guild).cloned().collect();
-        all.sort_by_key(|p| p.user_id);
-        all
+        self.matching(|p| p.guild_id == guild)
     }
 
     /// Everyone in one voice channel.
     pub fn in_channel(&self, channel: ChannelId) -> Vec<Participant> {
-        let mut all: Vec<_> = self.lock().values().filter(|p| p.channel_id == channel).cloned().collect();
-        all.sort_by_key(|p| p.user_id);
-        all
+        self.matching(|p| p.channel_id == channel)
     }
 
     /// How many participants there are, for metrics and tests.
@@ -124,11 +158,153 @@ impl VoiceStates {
         self.len() == 0
     }
 
-    fn remove_where(&self, pred: impl Fn(&Participant) -> bool) -> Vec<Participant> {
-        let mut map = self.lock();
-        let gone: Vec<_> = map.iter().filter(|(_, p)| pred(p)).map(|(k, _)| *k).collect();
-        gone.into_iter().filter_map(|k| map.remove(&k)).collect()
+    fn matching(&self, pred: impl Fn(&Participant) -> bool) -> Vec<Participant> {
+        let mut all: Vec<_> = self.lock().values().filter(|p| pred(p)).cloned().collect();
+        all.sort_by_key(|p| p.user_id);
+        all
     }
+
+    /// Whether this node answers for `p`: it holds their gateway session
+    /// (every participant, on a server of one node).
+    fn mine(&self, p: &Participant) -> bool {
+        p.node == self.node
+    }
+
+    /// Applies a change published by any node (this one included).
+    fn apply(&self, change: &VoiceChange) {
+        if let Some(p) = &change.now {
+            self.learn(p);
+        }
+        {
+            let mut map = self.lock();
+            match &change.now {
+                Some(p) => {
+                    map.insert((change.guild_id, change.user_id), (**p).clone());
+                }
+                None => {
+                    map.remove(&(change.guild_id, change.user_id));
+                }
+            }
+        }
+        self.changed.notify_waiters();
+    }
+
+    /// A node took over gateway session `session_id`: its participants are
+    /// that node's now.
+    fn claimed(&self, session_id: &str, node: &str) {
+        for p in self.lock().values_mut().filter(|p| p.session_id == session_id) {
+            p.node = Some(node.to_owned());
+        }
+    }
+
+    fn heard(&self, alive: &NodeAlive) {
+        if self.node.as_deref().is_none_or(|me| me == alive.node) {
+            return;
+        }
+        let seen = NodeSeen { voice_endpoint: alive.voice_endpoint.clone(), at: Instant::now() };
+        self.nodes().insert(alive.node.clone(), seen);
+    }
+
+    /// Nodes a change names count as heard of now, if they were not: a
+    /// node that started a moment ago may know of a call before it hears
+    /// the heartbeat of the node carrying it. One that is dead is missed
+    /// within `NODE_TIMEOUT` all the same.
+    fn learn(&self, p: &Participant) {
+        let mut nodes = self.nodes();
+        for (name, voice_endpoint) in [(&p.node, None), (&p.voice_node, p.endpoint.clone())] {
+            let Some(name) = name.as_ref().filter(|n| Some(*n) != self.node.as_ref()) else { continue };
+            let seen = nodes.entry(name.clone()).or_insert(NodeSeen { voice_endpoint: None, at: Instant::now() });
+            if seen.voice_endpoint.is_none() {
+                seen.voice_endpoint = voice_endpoint;
+            }
+        }
+    }
+
+    /// Forgets the nodes not heard of for `NODE_TIMEOUT`, and names them.
+    fn expire(&self) -> Vec<String> {
+        let mut nodes = self.nodes();
+        let dead: Vec<String> = nodes.iter().filter(|(_, n)| !n.live()).map(|(name, _)| name.clone()).collect();
+        for name in &dead {
+            nodes.remove(name);
+        }
+        dead
+    }
+
+    /// Whether this node is the one that announces what dead nodes leave
+    /// behind: the live node with the smallest name.
+    fn announces(&self) -> bool {
+        let Some(me) = &self.node else { return true };
+        self.nodes().iter().filter(|(_, n)| n.live()).all(|(name, _)| name > me)
+    }
+
+    /// Whether the voice server `p` was sent to is running.
+    fn serves(&self, p: &Participant) -> bool {
+        match (&self.node, &p.voice_node) {
+            (None, _) => p.endpoint.is_some(),
+            (Some(me), Some(v)) if v == me => true,
+            (Some(_), Some(v)) => self.nodes().get(v).is_some_and(|n| n.live() && n.voice_endpoint.is_some()),
+            (Some(_), None) => false,
+        }
+    }
+
+    /// The voice server for a call in `channel`, as (endpoint, node): the
+    /// one already carrying it; else this node's own (`prefer_own`, for a
+    /// call someone starts here); else the one the channel falls to among
+    /// the live voice servers (every node picks the same).
+    fn place(&self, channel: ChannelId, prefer_own: bool) -> (Option<String>, Option<String>) {
+        if let Some(p) = self.in_channel(channel).into_iter().find(|p| self.serves(p)) {
+            return (p.endpoint, p.voice_node);
+        }
+        if prefer_own && self.endpoint.is_some() || self.node.is_none() {
+            return (self.endpoint.clone(), self.node.clone());
+        }
+        let mut candidates: Vec<(String, String)> = self
+            .nodes()
+            .iter()
+            .filter(|(_, n)| n.live())
+            .filter_map(|(name, n)| Some((name.clone(), n.voice_endpoint.clone()?)))
+            .collect();
+        if let (Some(me), Some(endpoint)) = (&self.node, &self.endpoint) {
+            candidates.push((me.clone(), endpoint.clone()));
+        }
+        match candidates.into_iter().max_by_key(|(name, _)| rendezvous(name, channel)) {
+            Some((name, endpoint)) => (Some(endpoint), Some(name)),
+            None => (None, None),
+        }
+    }
+}
+
+/// Rendezvous hashing: the weight of voice node `node` for `channel`
+/// (FNV-1a), the same on every node.
+fn rendezvous(node: &str, channel: ChannelId) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in node.bytes().chain(channel.get().to_le_bytes()) {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+/// Records `p` here and publishes it, for every node's copy and the voice
+/// servers.
+fn set(state: &Domain, p: Participant) {
+    let change = VoiceChange { guild_id: p.guild_id, user_id: p.user_id, now: Some(Box::new(p)) };
+    state.voice.apply(&change);
+    state.bus.publish(Event::voice_participant(change));
+}
+
+/// Removes `p` here and publishes that, for every node's copy and the
+/// voice servers.
+fn unset(state: &Domain, p: &Participant) {
+    let change = VoiceChange { guild_id: p.guild_id, user_id: p.user_id, now: None };
+    state.voice.apply(&change);
+    state.bus.publish(Event::voice_participant(change));
+}
+
+/// Sends `p`'s user where their voice connection goes.
+fn send_server(state: &Domain, p: &Participant) {
+    let server = VoiceServerUpdate { token: p.token.clone(), guild_id: p.guild_id, endpoint: p.endpoint.clone() };
+    state.bus.publish(Event::new(Dispatch::VoiceServerUpdate(server), Audience::Users(vec![p.user_id])));
 }
 
 /// What op 4 asks: join, move within, or leave (`channel_id: None`) a
@@ -156,8 +332,8 @@ pub fn regions() -> Vec<VoiceRegion> {
 pub async fn update(state: &Domain, user: &UserRow, session_id: &str, req: Request) -> Result<()> {
     let guild = access::guild(state, user, req.guild_id).await?;
     let Some(channel_id) = req.channel_id else {
-        if let Some(gone) = state.voice.remove_where(|p| p.guild_id == req.guild_id && p.user_id == user.id).pop() {
-            announce_left(state, &gone, Some(&guild.member), user);
+        if let Some(gone) = state.voice.get(req.guild_id, user.id) {
+            leave(state, &gone, Some(&guild.member), user);
         }
         return Ok(());
     };
@@ -176,8 +352,8 @@ pub async fn update(state: &Domain, user: &UserRow, session_id: &str, req: Reque
     }
     // A person is in one voice channel on the whole server.
     if !user.bot {
-        for gone in state.voice.remove_where(|p| p.user_id == user.id && p.guild_id != req.guild_id) {
-            announce_left(state, &gone, None, user);
+        for gone in state.voice.matching(|p| p.user_id == user.id && p.guild_id != req.guild_id) {
+            leave(state, &gone, None, user);
         }
     }
     let new_connection = current.as_ref().is_none_or(|p| p.session_id != session_id);
@@ -194,6 +370,12 @@ pub async fn update(state: &Domain, user: &UserRow, session_id: &str, req: Reque
         Some(p) if !new_connection => p.token.clone(),
         _ => auth::random_hex(16),
     };
+    // The call's voice server: where it is, if it is on a running one.
+    let (endpoint, voice_node) = match &current {
+        Some(p) if p.channel_id == channel_id && state.voice.serves(p) => (p.endpoint.clone(), p.voice_node.clone()),
+        _ => state.voice.place(channel_id, true),
+    };
+    let other_server = current.as_ref().is_some_and(|p| p.endpoint != endpoint);
     let perms = channel.permissions;
     let member = &guild.member;
     let participant = Participant {
@@ -211,13 +393,14 @@ pub async fn update(state: &Domain, user: &UserRow, session_id: &str, req: Reque
         deaf: member.deaf,
         may_speak: perms & bits::SPEAK != 0 && !member.mute,
         may_stream: perms & bits::STREAM != 0 && !member.mute,
+        node: state.voice.node.clone(),
+        endpoint,
+        voice_node,
     };
-    state.voice.lock().insert((req.guild_id, user.id), participant.clone());
+    set(state, participant.clone());
     announce(state, &participant, render::member(member, Some(user)));
-    if new_connection || rejoin {
-        let server =
-            VoiceServerUpdate { token, guild_id: req.guild_id, endpoint: state.voice.endpoint().map(str::to_owned) };
-        state.bus.publish(Event::new(Dispatch::VoiceServerUpdate(server), Audience::Users(vec![user.id])));
+    if new_connection || rejoin || other_server {
+        send_server(state, &participant);
     }
     Ok(())
 }
@@ -242,8 +425,8 @@ pub async fn moderate(
     let member = state.store.member(guild_id, target.id).await?.ok_or_else(Error::unknown_member)?;
     let channel_id = match channel {
         Some(None) => {
-            if let Some(gone) = state.voice.remove_where(|p| p.guild_id == guild_id && p.user_id == target.id).pop() {
-                announce_left(state, &gone, Some(&member), target);
+            if let Some(gone) = state.voice.get(guild_id, target.id) {
+                leave(state, &gone, Some(&member), target);
             }
             return Ok(());
         }
@@ -264,16 +447,19 @@ pub async fn moderate(
     updated.deaf = member.deaf;
     updated.may_speak = place.has(bits::SPEAK) && !member.mute;
     updated.may_stream = place.has(bits::STREAM) && !member.mute;
-    {
-        let mut map = state.voice.lock();
-        // Gone meanwhile: nothing to change.
-        let Some(slot) = map.get_mut(&(guild_id, target.id)).filter(|p| p.session_id == current.session_id) else {
-            return Ok(());
-        };
-        *slot = updated.clone();
+    if channel_id != current.channel_id {
+        (updated.endpoint, updated.voice_node) = state.voice.place(channel_id, false);
+    }
+    // Gone meanwhile: nothing to change.
+    if state.voice.get(guild_id, target.id).is_none_or(|p| p.session_id != current.session_id) {
+        return Ok(());
     }
     if updated != current {
+        set(state, updated.clone());
         announce(state, &updated, render::member(&member, Some(target)));
+        if updated.endpoint != current.endpoint {
+            send_server(state, &updated);
+        }
     }
     Ok(())
 }
@@ -286,7 +472,7 @@ pub fn guild_states(state: &Domain, guild: GuildId) -> Vec<VoiceState> {
         .in_guild(guild)
         .iter()
         .map(|p| {
-            let mut v = p.wire(None);
+            let mut v = wire(p, None);
             v.guild_id = None;
             v
         })
@@ -299,27 +485,37 @@ pub async fn member_state(state: &Domain, guild: GuildId, user: UserId) -> Resul
     let Some(p) = state.voice.get(guild, user) else { return Ok(None) };
     let member = state.store.member(guild, user).await?;
     let row = state.store.user(user).await?;
-    Ok(Some(p.wire(member.map(|m| render::member(&m, row.as_ref())))))
+    Ok(Some(wire(&p, member.map(|m| render::member(&m, row.as_ref())))))
 }
 
 fn announce(state: &Domain, p: &Participant, member: model::guild::Member) {
-    let wire = p.wire(Some(member));
+    let wire = wire(p, Some(member));
     state.bus.publish(Event::new(Dispatch::VoiceStateUpdate(Box::new(wire)), Audience::Guild(p.guild_id)));
 }
 
+/// `p` leaves voice: removed everywhere, and announced to the guild.
+fn leave(state: &Domain, p: &Participant, member: Option<&store::MemberRow>, user: &UserRow) {
+    unset(state, p);
+    announce_left(state, p, member, user);
+}
+
 fn announce_left(state: &Domain, p: &Participant, member: Option<&store::MemberRow>, user: &UserRow) {
-    let mut wire = p.wire(member.map(|m| render::member(m, Some(user))));
+    let mut wire = wire(p, member.map(|m| render::member(m, Some(user))));
     wire.channel_id = None;
     wire.self_video = false;
     wire.self_stream = false;
     state.bus.publish(Event::new(Dispatch::VoiceStateUpdate(Box::new(wire)), Audience::Guild(p.guild_id)));
 }
 
-/// Ends the voice connections that events end: a member who left or was
-/// banned, a deleted channel or guild, a gateway session gone for good, and
-/// a member who lost CONNECT (a role, overwrite or member change); keeps
-/// what the voice server forwards (SPEAK, STREAM, server mute) current.
-/// The task holds the domain weakly, so a server that stops lets it go.
+/// Keeps this node's copy of the voice states (every node's changes, the
+/// cluster's nodes) and ends the voice connections that events end: a
+/// member who left or was banned, a deleted channel or guild, a gateway
+/// session gone for good, and a member who lost CONNECT (a role, overwrite
+/// or member change); keeps what the voice server forwards (SPEAK, STREAM,
+/// server mute) current. In a cluster each node does so for the
+/// participants whose gateway session it holds, and once a second looks for
+/// dead nodes. The tasks hold the domain weakly, so a server that stops
+/// lets them go.
 pub fn listen(state: &Domain) {
     let mut sub = state.bus.subscribe();
     let weak = state.downgrade();
@@ -327,32 +523,42 @@ pub fn listen(state: &Domain) {
         while let Some(event) = sub.recv().await {
             let Some(state) = weak.upgrade() else { break };
             let voice = &state.voice;
+            match event.kind() {
+                Kind::VoiceParticipant(change) => {
+                    voice.apply(change);
+                    continue;
+                }
+                Kind::NodeAlive(alive) => {
+                    voice.heard(alive);
+                    continue;
+                }
+                Kind::SessionClaimed(claim) => {
+                    voice.claimed(&claim.session_id, &claim.node);
+                    continue;
+                }
+                _ => {}
+            }
             // GUILD_DELETE also tells a member who left; the guild is
             // gone only when the membership change says so.
             let gone = if let Some(events::Membership::GuildDeleted(g)) = event.membership() {
-                voice.remove_where(|p| p.guild_id == g)
+                voice.matching(|p| voice.mine(p) && p.guild_id == g)
             } else {
                 match event.kind() {
                     Kind::Dispatch(Dispatch::MemberRemove(u)) | Kind::Dispatch(Dispatch::BanAdd(u)) => {
-                        voice.remove_where(|p| p.guild_id == u.guild_id && p.user_id == u.user.id)
+                        voice.matching(|p| voice.mine(p) && p.guild_id == u.guild_id && p.user_id == u.user.id)
                     }
-                    Kind::Dispatch(Dispatch::ChannelDelete(c)) => voice.remove_where(|p| p.channel_id == c.id),
+                    Kind::Dispatch(Dispatch::ChannelDelete(c)) => {
+                        voice.matching(|p| voice.mine(p) && p.channel_id == c.id)
+                    }
                     Kind::SessionEnded(s) => {
-                        voice.remove_where(|p| p.user_id == s.user && p.session_id == s.session_id)
+                        voice.matching(|p| voice.mine(p) && p.user_id == s.user && p.session_id == s.session_id)
                     }
                     _ => Vec::new(),
                 }
             };
-            for p in gone {
-                let user = match state.store.user(p.user_id).await {
-                    Ok(Some(u)) => u,
-                    _ => continue,
-                };
-                let member = state.store.member(p.guild_id, p.user_id).await.ok().flatten();
-                announce_left(&state, &p, member.as_ref(), &user);
-            }
+            ended(&state, gone).await;
             if let Some((guild, user)) = permission_change(&event) {
-                if voice.in_guild(guild).iter().any(|p| user.is_none_or(|u| u == p.user_id)) {
+                if voice.in_guild(guild).iter().any(|p| voice.mine(p) && user.is_none_or(|u| u == p.user_id)) {
                     // What the cache holds may predate this event: the
                     // cache's own listener may not have seen it yet.
                     state.cache.forget(&event);
@@ -361,6 +567,57 @@ pub fn listen(state: &Domain) {
             }
         }
     });
+    if state.voice.node.is_none() {
+        return;
+    }
+    let weak = state.downgrade();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tick.tick().await;
+            let Some(state) = weak.upgrade() else { break };
+            nodes_gone(&state).await;
+        }
+    });
+}
+
+/// Removes participants whose voice connection events ended, and tells
+/// their guilds.
+async fn ended(state: &Domain, gone: Vec<Participant>) {
+    for p in &gone {
+        unset(state, p);
+    }
+    for p in gone {
+        let user = match state.store.user(p.user_id).await {
+            Ok(Some(u)) => u,
+            _ => continue,
+        };
+        let member = state.store.member(p.guild_id, p.user_id).await.ok().flatten();
+        announce_left(state, &p, member.as_ref(), &user);
+    }
+}
+
+/// What nodes that went silent leave behind: their participants whose
+/// gateway session no node took over leave voice (said by the live node
+/// with the smallest name), and calls on their voice servers move to a
+/// live one (each node sends its own participants there).
+async fn nodes_gone(state: &Domain) {
+    let voice = &state.voice;
+    let dead = voice.expire();
+    if dead.is_empty() {
+        return;
+    }
+    tracing::info!(nodes = ?dead, "voice: nodes of the cluster went silent; their participants leave or move");
+    let is_dead = |node: &Option<String>| node.as_ref().is_some_and(|n| dead.contains(n));
+    if voice.announces() {
+        ended(state, voice.matching(|p| is_dead(&p.node))).await;
+    }
+    for p in voice.matching(|p| voice.mine(p) && is_dead(&p.voice_node)) {
+        let mut moved = p.clone();
+        (moved.endpoint, moved.voice_node) = voice.place(p.channel_id, false);
+        set(state, moved.clone());
+        send_server(state, &moved);
+    }
 }
 
 /// The guild (and member, when one alone is concerned) whose permissions an
@@ -377,39 +634,37 @@ fn permission_change(event: &Event) -> Option<(GuildId, Option<UserId>)> {
 }
 
 /// Disconnects participants who may no longer connect where they are, and
-/// updates what may be forwarded for the rest.
+/// updates what may be forwarded for the rest (those whose gateway session
+/// is on this node).
 async fn recheck(state: &Domain, guild: GuildId, only: Option<UserId>) {
     for p in state.voice.in_guild(guild) {
-        if only.is_some_and(|u| u != p.user_id) {
+        if only.is_some_and(|u| u != p.user_id) || !state.voice.mine(&p) {
             continue;
         }
         let Ok(Some(user)) = state.store.user(p.user_id).await else { continue };
         let place = access::channel(state, &user, p.channel_id).await;
         let Some(place) = place.ok().filter(|c| c.has(bits::CONNECT)) else {
-            let gone = state
-                .voice
-                .remove_where(|x| x.guild_id == guild && x.user_id == p.user_id && x.session_id == p.session_id);
-            for g in gone {
+            if state.voice.get(guild, p.user_id).is_some_and(|x| x.session_id == p.session_id) {
+                unset(state, &p);
                 let member = place_member(state, guild, p.user_id).await;
-                announce_left(state, &g, member.as_ref(), &user);
+                announce_left(state, &p, member.as_ref(), &user);
             }
             continue;
         };
         let Some(member) = place.guild.as_ref().map(|g| g.member.clone()) else { continue };
-        let changed = {
-            let mut map = state.voice.lock();
-            let Some(slot) = map.get_mut(&(guild, p.user_id)).filter(|x| x.session_id == p.session_id) else {
-                continue;
-            };
-            let before = slot.clone();
-            slot.mute = member.mute;
-            slot.deaf = member.deaf;
-            slot.may_speak = place.has(bits::SPEAK) && !member.mute;
-            slot.may_stream = place.has(bits::STREAM) && !member.mute;
-            (before.mute != slot.mute || before.deaf != slot.deaf).then(|| slot.clone())
+        let Some(before) = state.voice.get(guild, p.user_id).filter(|x| x.session_id == p.session_id) else {
+            continue;
         };
-        if let Some(updated) = changed {
-            announce(state, &updated, render::member(&member, Some(&user)));
+        let mut slot = before.clone();
+        slot.mute = member.mute;
+        slot.deaf = member.deaf;
+        slot.may_speak = place.has(bits::SPEAK) && !member.mute;
+        slot.may_stream = place.has(bits::STREAM) && !member.mute;
+        if slot != before {
+            set(state, slot.clone());
+        }
+        if before.mute != slot.mute || before.deaf != slot.deaf {
+            announce(state, &slot, render::member(&member, Some(&user)));
         }
     }
 }

@@ -189,8 +189,69 @@ pub enum Kind {
     /// who is online.
     NodePresence(NodePresence),
     /// A node of a cluster is alive (sent every second); one not heard of
-    /// for a few seconds is dead, and its users go offline.
-    NodeAlive(String),
+    /// for `NODE_TIMEOUT` is dead, and its users go offline.
+    NodeAlive(NodeAlive),
+    /// A member's voice connection as it now is (or gone), for every node's
+    /// copy of who is in which voice channel and for the voice servers.
+    VoiceParticipant(VoiceChange),
+}
+
+/// How long a node of a cluster may go unheard (no `NodeAlive`) before the
+/// others take it for dead.
+pub const NODE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// A node's heartbeat: its name, and where its voice server is, if it runs
+/// one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeAlive {
+    pub node: String,
+    #[serde(default)]
+    pub voice_endpoint: Option<String>,
+}
+
+/// A member's voice connection changed: `now` is what it is, `None` when
+/// they left voice in that guild.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VoiceChange {
+    pub guild_id: GuildId,
+    pub user_id: UserId,
+    pub now: Option<Box<VoiceParticipant>>,
+}
+
+/// One member's voice connection, as the server keeps it (the wire
+/// `VoiceState` is made from it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VoiceParticipant {
+    pub guild_id: GuildId,
+    pub channel_id: ChannelId,
+    pub user_id: UserId,
+    pub bot: bool,
+    /// The gateway session that joined.
+    pub session_id: String,
+    /// What the voice connection presents in its IDENTIFY.
+    pub token: String,
+    pub self_mute: bool,
+    pub self_deaf: bool,
+    pub self_video: bool,
+    pub self_stream: bool,
+    /// Muted or deafened by a moderator (kept on the member).
+    pub mute: bool,
+    pub deaf: bool,
+    /// Whether their audio is forwarded: SPEAK in the channel, not muted
+    /// by a moderator. (Self-mute is the client's business: it stops sending.)
+    pub may_speak: bool,
+    /// Whether their video and screen share are forwarded (STREAM).
+    pub may_stream: bool,
+    /// The cluster node holding their gateway session (`None` on a server
+    /// of one node).
+    #[serde(default)]
+    pub node: Option<String>,
+    /// The voice server they were sent to (VOICE_SERVER_UPDATE's
+    /// endpoint), and the node it runs on.
+    #[serde(default)]
+    pub endpoint: Option<String>,
+    #[serde(default)]
+    pub voice_node: Option<String>,
 }
 
 /// A user's presence on `node`: `status` `None` when they have no session
@@ -319,8 +380,14 @@ impl Event {
     }
 
     /// A node's heartbeat; never dispatched.
-    pub fn node_alive(node: String) -> Self {
-        Self::build(Kind::NodeAlive(node), Audience::Users(Vec::new()), None)
+    pub fn node_alive(node: String, voice_endpoint: Option<String>) -> Self {
+        Self::build(Kind::NodeAlive(NodeAlive { node, voice_endpoint }), Audience::Users(Vec::new()), None)
+    }
+
+    /// A member's voice connection as it now is; never dispatched (its
+    /// VOICE_STATE_UPDATE is an event of its own).
+    pub fn voice_participant(change: VoiceChange) -> Self {
+        Self::build(Kind::VoiceParticipant(change), Audience::Users(Vec::new()), None)
     }
 
     /// The event as read from a durable stream at `position`.
@@ -389,6 +456,7 @@ impl Event {
             Kind::SessionClaimed(_) => "SESSION_CLAIMED",
             Kind::NodePresence(_) => "NODE_PRESENCE",
             Kind::NodeAlive(_) => "NODE_ALIVE",
+            Kind::VoiceParticipant(_) => "VOICE_PARTICIPANT",
         }
     }
 

@@ -13,8 +13,17 @@
 //! 4. the dispatcher sends the session those events and the ones it kept,
 //!    as it would have, and registers it: it is live here, in order, with
 //!    nothing sent twice.
+//!
+//! Claims of one session are served in the stream's order. A node that
+//! reads another node's claim of a session before its own claim came back
+//! has lost it (its client is told the session is gone); one that reads it
+//! while it waits for the old node gives up too, before writing anything of
+//! the session, and the later claim takes the session from the old node. A
+//! claim read in the instant between that check and the session going live
+//! here has the session finished up to the claim's place and let go there,
+//! as a node holding it would.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -50,13 +59,43 @@ struct Adoptions {
     waiting: HashMap<String, oneshot::Sender<u64>>,
     /// Events after a claim, kept for the session being taken over.
     queued: HashMap<String, Vec<Arc<Event>>>,
+    /// Sessions being taken over that another node claimed since, at this
+    /// position: they are let go there once taken over.
+    superseded: HashMap<String, u64>,
+    /// Other nodes' recent claims (when read, session, node, position): a
+    /// node that lets a session go at one claim holds it no longer at a
+    /// later claim.
+    recent: VecDeque<(Instant, String, String, u64)>,
+}
+
+/// How long claims are remembered: longer than any take-over lasts.
+const CLAIMS_KEPT: Duration = Duration::from_secs(30);
+
+impl Adoptions {
+    fn note(&mut self, claim: &SessionClaim, position: u64) {
+        while self.recent.front().is_some_and(|(at, ..)| at.elapsed() > CLAIMS_KEPT) {
+            self.recent.pop_front();
+        }
+        self.recent.push_back((Instant::now(), claim.session_id.clone(), claim.node.clone(), position));
+    }
+
+    /// The first claim of `session` by a node other than `holder` between
+    /// `after` and `before`: where `holder` let it go.
+    fn let_go(&self, session: &str, holder: &str, after: u64, before: u64) -> Option<u64> {
+        self.recent
+            .iter()
+            .filter(|(_, s, node, at)| s == session && node != holder && *at > after && *at < before)
+            .map(|(.., at)| *at)
+            .min()
+    }
 }
 
 /// A session ready to go live here, with the events its old node missed.
 pub(super) struct Adopt {
     session: Arc<Session>,
     missed: Vec<Event>,
-    done: oneshot::Sender<()>,
+    /// Told whether the session is live here (not claimed meanwhile).
+    done: oneshot::Sender<bool>,
 }
 
 impl Cluster {
@@ -174,14 +213,25 @@ impl Hub {
     /// it go.
     pub(super) fn claimed(&self, claim: &SessionClaim, position: u64) {
         let Some(c) = self.cluster.get() else { return };
+        let mut a = c.adoptions();
         if claim.node == c.node {
-            let mut a = c.adoptions();
             if let Some(waiter) = a.waiting.remove(&claim.session_id) {
                 a.queued.insert(claim.session_id.clone(), Vec::new());
                 let _ = waiter.send(position);
             }
             return;
         }
+        a.note(claim, position);
+        // Another node claimed it first: this node's claim has lost.
+        if a.waiting.remove(&claim.session_id).is_some() {
+            tracing::info!(session = %claim.session_id, by = %claim.node, "gateway: a session was claimed by another node first");
+            return;
+        }
+        if a.queued.contains_key(&claim.session_id) {
+            a.superseded.entry(claim.session_id.clone()).or_insert(position);
+            return;
+        }
+        drop(a);
         let Some(session) = self.session(&claim.session_id) else { return };
         tracing::info!(session = %session.id, to = %claim.node, "gateway: session taken over by another node");
         session.release();
@@ -229,6 +279,7 @@ impl Hub {
             let mut a = c.adoptions();
             a.waiting.remove(id);
             a.queued.remove(id);
+            a.superseded.remove(id);
         }
         adopted
     }
@@ -242,29 +293,25 @@ impl Hub {
         at: u64,
     ) -> Option<Arc<Session>> {
         // Everything before the claim written by the old node, or what it
-        // wrote before it died.
-        let deadline = Instant::now() + journal::NODE_TTL * 2;
-        let handled = loop {
-            let state = match c.store.node_state(old).await {
-                Ok(s) => s,
-                Err(e) => {
-                    tracing::warn!(error = %e, "gateway: could not read a node's state");
-                    return None;
-                }
-            };
-            if state.position + 1 >= at {
-                break at - 1;
+        // wrote before it died. The node that wrote the session last is the
+        // old one: another node may have taken it over since it was read.
+        let mut old = old.to_owned();
+        let mut hops = 0;
+        let (handled, saved) = loop {
+            let handled = self.written_by(c, &old, at).await?;
+            let saved = c.store.load(id).await.ok()??;
+            if saved.meta.node == old || saved.meta.node == c.node || hops == 2 {
+                break (handled, saved);
             }
-            if !state.alive {
-                break state.position;
-            }
-            if Instant::now() >= deadline {
-                tracing::warn!(node = %old, "gateway: a live node did not let a session go in time");
-                return None;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            old = saved.meta.node.clone();
+            hops += 1;
         };
-        let saved = c.store.load(id).await.ok()??;
+        // Still its old node's, unless another node claimed it first (and
+        // gave up): the old node let it go there.
+        let handled = match c.adoptions().let_go(id, &saved.meta.node, saved.meta.since, at) {
+            Some(cut) => handled.min(cut - 1),
+            _ => handled,
+        };
         let from = handled.max(saved.meta.since);
         let missed = if from + 1 < at {
             match self.bus.replay(from, at - 1).await {
@@ -298,10 +345,18 @@ impl Hub {
             )
             .restore(seq, frames),
         );
+        // Claimed by another node while this one waited: that node takes
+        // it over from the old one, and this one writes nothing of it.
+        if c.adoptions().superseded.contains_key(id) {
+            tracing::info!(session = %id, "gateway: a session being taken over was claimed by another node");
+            return None;
+        }
         self.track(&session, at);
         let (done, finished) = oneshot::channel();
         c.finish.send(Adopt { session: session.clone(), missed, done }).ok()?;
-        finished.await.ok()?;
+        if !finished.await.ok()? {
+            return None;
+        }
         if self.local_presence(session.user).is_none() {
             // As the old node showed them, if it told; else online.
             let presence = self
@@ -312,22 +367,58 @@ impl Hub {
         Some(session)
     }
 
+    /// How far node `old` wrote its sessions for a claim at `at`: up to the
+    /// claim once it got there, else as far as it got before it died;
+    /// `None` if it is alive and does not get there in time.
+    async fn written_by(&self, c: &Cluster, old: &str, at: u64) -> Option<u64> {
+        let deadline = Instant::now() + journal::NODE_TTL * 2;
+        loop {
+            let state = match c.store.node_state(old).await {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::warn!(error = %e, "gateway: could not read a node's state");
+                    return None;
+                }
+            };
+            if state.position + 1 >= at {
+                return Some(at - 1);
+            }
+            if !state.alive {
+                return Some(state.position);
+            }
+            if Instant::now() >= deadline {
+                tracing::warn!(node = %old, "gateway: a live node did not let a session go in time");
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// On the dispatcher: the events the session missed, then those kept
     /// since the claim, then live.
     pub(super) fn finish_adoption(self: &Arc<Self>, adopt: Adopt) {
-        let kept = self.cluster.get().and_then(|c| c.adoptions().queued.remove(&adopt.session.id)).unwrap_or_default();
+        let Some(c) = self.cluster.get() else { return };
+        let (kept, cut) = {
+            let mut a = c.adoptions();
+            (a.queued.remove(&adopt.session.id).unwrap_or_default(), a.superseded.remove(&adopt.session.id))
+        };
         for event in &adopt.missed {
             self.replay_into(&adopt.session, event);
         }
-        for event in &kept {
+        for event in kept.iter().filter(|e| cut.is_none_or(|at| e.position() < at)) {
             self.replay_into(&adopt.session, event);
         }
         self.register(adopt.session.clone());
-        // The frames just dispatched came of events up to here.
-        if let Some(c) = self.cluster.get() {
-            let _ = c.journal.send(Entry::Routed(self.position()));
+        if let Some(at) = cut {
+            // Claimed meanwhile by another node, which carries on from `at`.
+            tracing::info!(session = %adopt.session.id, at, "gateway: a session taken over was claimed again");
+            adopt.session.release();
+            let _ = c.journal.send(Entry::Released(adopt.session.id.clone()));
+            self.unregister(&adopt.session, false);
         }
-        let _ = adopt.done.send(());
+        // The frames just dispatched came of events up to here.
+        let _ = c.journal.send(Entry::Routed(self.position()));
+        let _ = adopt.done.send(cut.is_none());
     }
 
     /// One event for one session, as routing would have sent it (from the

@@ -363,10 +363,12 @@ impl Hub {
                 self.remote_presence(p);
                 return;
             }
-            Kind::NodeAlive(node) => {
-                self.node_alive(node);
+            Kind::NodeAlive(alive) => {
+                self.node_alive(&alive.node);
                 return;
             }
+            // For the domain and the voice servers.
+            Kind::VoiceParticipant(_) => return,
             Kind::Dispatch(d) => d,
         };
         if let Dispatch::PresenceUpdate(p) = dispatch {

@@ -11,15 +11,13 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use events::{Event, NodePresence};
+use events::{Event, NodePresence, NODE_TIMEOUT};
 use store::{GuildId, UserId};
 
 use super::{Hub, Registry, UserPresence};
 
 /// How often a node says it is alive.
 const ALIVE_EVERY: Duration = Duration::from_secs(1);
-/// How long a node may go unheard before it counts as dead.
-const NODE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A user's presence on another node.
 #[derive(Debug, Clone)]
@@ -47,8 +45,9 @@ pub(super) fn remote_in(reg: &Registry, guild: GuildId) -> impl Iterator<Item = 
 
 impl Hub {
     /// Makes this hub node `node` of a cluster: it tells the others that it
-    /// is alive and what its users' presences are, and hears theirs.
-    pub fn join_cluster(self: &Arc<Self>, node: String) {
+    /// is alive (and where its voice server is, if it runs one) and what
+    /// its users' presences are, and hears theirs.
+    pub fn join_cluster(self: &Arc<Self>, node: String, voice_endpoint: Option<String>) {
         if self.node.set(node.clone()).is_err() {
             return;
         }
@@ -57,7 +56,7 @@ impl Hub {
             let mut tick = tokio::time::interval(ALIVE_EVERY);
             loop {
                 tick.tick().await;
-                bus.publish(Event::node_alive(node.clone()));
+                bus.publish(Event::node_alive(node.clone(), voice_endpoint.clone()));
             }
         });
     }

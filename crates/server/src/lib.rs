@@ -163,6 +163,17 @@ pub async fn start_with_classifier(
              WebSocket upgrades to a gateway node"
         );
     }
+    // Voice binds before the domain and the hub exist: VOICE_SERVER_UPDATE
+    // and the node's heartbeat name its real endpoint (port 0 included).
+    let voice_listeners = if config.voice.enabled && role.serves_gateway() {
+        Some(voice::Listeners::bind(&config.voice, &config.data_dir).await.context("starting the voice server")?)
+    } else {
+        None
+    };
+    let voice_addrs = voice_listeners.as_ref().map(|l| l.addresses().clone());
+    let voice_endpoint = voice_addrs.as_ref().map(|a| a.endpoint.clone());
+    // Named once: a node without a configured name gets a random one.
+    let node = config.cluster.enabled().then(|| config.cluster.node_name());
     // A node that serves the gateway holds sessions, and with them the
     // threads they run on and the hub that routes events to them. In a
     // cluster an API node has a hub too, without sessions: it hears the
@@ -178,10 +189,9 @@ pub async fn start_with_classifier(
             config.http.trusted_proxies.clone(),
             sessions.handle(),
         );
-        if config.cluster.enabled() {
-            let node = config.cluster.node_name();
+        if let Some(node) = node.clone() {
             tracing::info!(node = %node, "cluster node");
-            hub.join_cluster(node.clone());
+            hub.join_cluster(node.clone(), voice_endpoint.clone());
             if role.serves_gateway() && config.cluster.shares_sessions() {
                 let store = cluster::RedisSessions::connect(&config.cluster.redis_url, &config.cluster.redis_prefix)
                     .await
@@ -202,14 +212,6 @@ pub async fn start_with_classifier(
     let automod =
         Arc::new(domain::automod::AutoMod::new(config.moderation.clone(), classifier, metrics.clone(), recent));
     automod.listen(bus.as_ref());
-    // Voice binds before the domain exists: VOICE_SERVER_UPDATE names its
-    // real endpoint (port 0 included).
-    let voice_listeners = if config.voice.enabled && role.serves_gateway() {
-        Some(voice::Listeners::bind(&config.voice, &config.data_dir).await.context("starting the voice server")?)
-    } else {
-        None
-    };
-    let voice_addrs = voice_listeners.as_ref().map(|l| l.addresses().clone());
     let cache = Arc::new(domain::cache::Cache::default());
     cache.listen(bus.as_ref());
     let media = Arc::new(open_media(&config, addr)?);
@@ -221,7 +223,7 @@ pub async fn start_with_classifier(
         automod,
         presences,
         cache,
-        voice: Arc::new(domain::voice::VoiceStates::new(voice_addrs.as_ref().map(|a| a.endpoint.clone()))),
+        voice: Arc::new(domain::voice::VoiceStates::new(voice_endpoint, node)),
         media,
         unfurl: Arc::new(
             unfurl::Unfurler::new(config.unfurl.clone()).map_err(anyhow::Error::msg).context("reading [unfurl]")?,

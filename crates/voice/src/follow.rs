@@ -1,5 +1,6 @@
-//! Applies voice state changes to connections: a member who left, was
-//! disconnected or joined from another session is closed (4014), one moved
+//! Applies voice state changes (`VOICE_PARTICIPANT`, from any node) to
+//! connections: a member who left, was disconnected, joined from another
+//! session or was sent to another voice server is closed (4014), one moved
 //! changes room, a deleted channel or guild ends its calls (4022), and
 //! mute/deafen/permission changes take effect on the media path.
 
@@ -19,12 +20,15 @@ pub(crate) async fn follow(shared: Arc<Shared>, mut sub: Subscription) {
         };
         let registry = &shared.registry;
         match event.kind() {
-            Kind::Dispatch(Dispatch::VoiceStateUpdate(v)) => {
-                let Some(guild) = v.guild_id else { continue };
-                let Some(session) = registry.get(guild, v.user_id) else { continue };
-                let current = shared.voice.get(guild, v.user_id);
-                match current {
-                    Some(p) if p.session_id == session.session_id && p.token == session.token => {
+            Kind::VoiceParticipant(change) => {
+                let Some(session) = registry.get(change.guild_id, change.user_id) else { continue };
+                let here = shared.addresses.endpoint.as_str();
+                match change.now.as_deref() {
+                    Some(p)
+                        if p.session_id == session.session_id
+                            && p.token == session.token
+                            && p.endpoint.as_deref() == Some(here) =>
+                    {
                         {
                             let mut st = session.state();
                             st.may_speak = p.may_speak;
@@ -33,6 +37,8 @@ pub(crate) async fn follow(shared: Arc<Shared>, mut sub: Subscription) {
                         }
                         registry.move_to(&session, p.channel_id);
                     }
+                    // Left, joined from another session, or sent to
+                    // another voice server.
                     _ => {
                         registry.remove(&session, Some((4014, "Disconnected")));
                         shared.participants_changed();

@@ -282,7 +282,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Conn<S> {
         let p = self
             .shared
             .voice
-            .authorize(model::Id::new(guild), model::Id::new(user), session_id, token)
+            .admit(model::Id::new(guild), model::Id::new(user), session_id, token)
+            .await
             .ok_or((4004, "Authentication failed"))?;
         let admit = Admit {
             guild: p.guild_id,

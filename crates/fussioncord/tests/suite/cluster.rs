@@ -232,6 +232,92 @@ async fn a_session_resumes_on_another_node_with_what_it_missed_once_in_order() {
     drop_stream(&stream).await;
 }
 
+/// How a resume on a connection ended: the messages it was sent, and
+/// whether it resumed (RESUMED) or was told the session is gone (op 9).
+async fn resume_outcome(gw: &mut ws::Gateway) -> (Vec<String>, bool) {
+    let mut seen = Vec::new();
+    loop {
+        match gw.next_within(Duration::from_secs(20)).await {
+            Some(ws::Received::Payload(p)) if p["t"] == "MESSAGE_CREATE" => {
+                seen.push(p["d"]["content"].as_str().unwrap().to_owned());
+            }
+            Some(ws::Received::Payload(p)) if p["t"] == "RESUMED" => return (seen, true),
+            Some(ws::Received::Payload(p)) if p["op"] == 9 => return (seen, false),
+            Some(_) => {}
+            None => panic!("no answer to a resume"),
+        }
+    }
+}
+
+/// A client that retries its resume on two nodes at once, after its node
+/// died, has its session taken over by one of them; the other says the
+/// session is gone. (Both wait for the dead node's heartbeat to lapse, so
+/// each hears the other's claim while taking over.) The session is then
+/// held once: every message reaches it once, and it moves on to the other
+/// node later as any session does.
+#[tokio::test]
+async fn a_session_claimed_on_two_nodes_at_once_is_taken_over_by_one() {
+    let db = fresh_postgres().await;
+    let tag = crate::common::cluster::tag();
+    let dir = tempfile::tempdir().unwrap();
+    let mut a = node_process(&db, &tag, 1, dir.path(), &[]);
+    let b = node_process(&db, &tag, 2, dir.path(), &[]);
+    let c = node_process(&db, &tag, 3, dir.path(), &[]);
+    let ada = b.app.register("ada").await;
+    let bea = b.app.register("bea").await;
+    let (_, channel) = b.app.guild(&ada, "Twice").await;
+    b.app.join(&ada, &channel, &bea).await;
+    let post = |i: usize| {
+        let (channel, token, b) = (channel.clone(), ada.token.clone(), &b);
+        async move {
+            let (status, body) =
+                b.app.post(&format!("/channels/{channel}/messages"), &token, json!({"content": format!("m{i}")})).await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+        }
+    };
+    let mut gw = a.app.gateway("").await;
+    gw.identify(&bea.token, ALL_INTENTS).await;
+    post(0).await;
+    let mut seen = Vec::new();
+    read_messages(&mut gw, &mut seen, 1).await;
+    let (session, seq) = (gw.session_id.clone().unwrap(), gw.seq);
+    a.child.kill().expect("SIGKILL node A");
+    a.child.wait().unwrap();
+    gw.cut();
+    for i in 1..4 {
+        post(i).await;
+    }
+    let (to_b, to_c) = (b.app.gateway_addr(), c.app.gateway_addr());
+    let (mut on_b, mut on_c) =
+        tokio::join!(resume_on(&to_b, &bea.token, &session, seq), resume_on(&to_c, &bea.token, &session, seq),);
+    let ((from_b, b_won), (from_c, c_won)) = tokio::join!(resume_outcome(&mut on_b), resume_outcome(&mut on_c));
+    assert!(b_won != c_won, "exactly one node takes the session over (B: {b_won}, C: {c_won})");
+    let (mut winner, loser_addr, missed) = if b_won { (on_b, to_c, from_b) } else { (on_c, to_b, from_c) };
+    seen.extend(missed);
+    for i in 4..7 {
+        post(i).await;
+    }
+    read_messages(&mut winner, &mut seen, 7).await;
+    let expected: Vec<String> = (0..7).map(|i| format!("m{i}")).collect();
+    assert_eq!(seen, expected, "every message once, in order, from the node that won");
+    // The session moves on to the node that lost, with nothing twice.
+    let (session, seq) = (winner.session_id.clone().unwrap(), winner.seq);
+    winner.cut();
+    post(7).await;
+    let mut gw = resume_on(&loser_addr, &bea.token, &session, seq).await;
+    let (missed, resumed) = resume_outcome(&mut gw).await;
+    assert!(resumed, "the session moves on");
+    seen.extend(missed);
+    post(8).await;
+    read_messages(&mut gw, &mut seen, 9).await;
+    let expected: Vec<String> = (0..9).map(|i| format!("m{i}")).collect();
+    assert_eq!(seen, expected, "every message once, in order");
+    let more = gw.dispatches(Duration::from_millis(500)).await;
+    assert!(!more.iter().any(|e| e["t"] == "MESSAGE_CREATE"), "a message came twice: {more:?}");
+    drop((b, c));
+    drop_stream(&format!("FC_TEST_{tag}")).await;
+}
+
 #[tokio::test]
 async fn clients_of_a_killed_node_and_of_a_drained_node_resume_elsewhere_missing_nothing() {
     let db = fresh_postgres().await;
@@ -766,4 +852,151 @@ async fn saying(gw: &mut ws::Gateway, content: &str) -> Value {
             return e;
         }
     }
+}
+
+/// Voice is the cluster's: a call lives on one node's voice server, which
+/// members whose gateway sessions are on other nodes join; every node sees
+/// every voice state. When that node dies, the members whose sessions
+/// resumed elsewhere, or were elsewhere, are sent to a live voice server
+/// (VOICE_SERVER_UPDATE) and hear each other there; a member whose session
+/// died with it leaves voice.
+#[tokio::test]
+async fn a_call_spans_nodes_and_moves_to_a_live_voice_server_when_its_node_dies() {
+    use crate::common::voice::{join, tls_files, Joined, VoiceClient, AES_GCM};
+    let db = fresh_postgres().await;
+    let tag = crate::common::cluster::tag();
+    let dir = tempfile::tempdir().unwrap();
+    // One CA for both nodes' voice certificates, which the clients trust.
+    let (cert, key, ca) = tls_files(dir.path());
+    let voice_env = |node: &str| {
+        vec![
+            ("FUSSIONCORD__CLUSTER__NODE", node.to_owned()),
+            ("FUSSIONCORD__VOICE__TLS_CERT", cert.display().to_string()),
+            ("FUSSIONCORD__VOICE__TLS_KEY", key.display().to_string()),
+        ]
+    };
+    let mut a = node_process(&db, &tag, 1, dir.path(), &voice_env("node-a"));
+    let mut b = node_process(&db, &tag, 2, dir.path(), &voice_env("node-b"));
+    a.app.voice_ca = ca.clone();
+    b.app.voice_ca = ca.clone();
+    let ada = b.app.register("ada").await;
+    let bea = b.app.register("bea").await;
+    let cat = b.app.register("cat").await;
+    let (guild, text) = b.app.guild(&ada, "Calls").await;
+    let guild = guild["id"].as_str().unwrap().to_owned();
+    b.app.join(&ada, &text, &bea).await;
+    b.app.join(&ada, &text, &cat).await;
+    let (status, vc) =
+        b.app.post(&format!("/guilds/{guild}/channels"), &ada.token, json!({ "name": "Lounge", "type": 2 })).await;
+    assert!(status.is_success(), "{vc}");
+    let vc = vc["id"].as_str().unwrap().to_owned();
+
+    // Ada, on node A, starts the call: on node A's voice server. Node B
+    // knows of it.
+    let ada_joined = join(&a.app, &ada, &guild, &vc).await;
+    let on_a = ada_joined.endpoint.clone();
+    let mut seen_on_b = None;
+    for _ in 0..100 {
+        let (status, state) = voice_state(&b.app, &guild, &ada, &ada.token).await;
+        if status == StatusCode::OK {
+            seen_on_b = Some(state);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let seen_on_b = seen_on_b.expect("node B answers Ada's voice state, held on node A");
+    assert_eq!(seen_on_b["channel_id"], vc.as_str(), "{seen_on_b}");
+    assert_eq!(seen_on_b["session_id"], ada_joined.session_id.as_str(), "{seen_on_b}");
+    // A snapshot made on node B lists her in voice.
+    let mut snapshot = b.app.gateway("").await;
+    snapshot.identify(&bea.token, ALL_INTENTS).await;
+    let created = snapshot.dispatch("GUILD_CREATE").await;
+    let states = created["d"]["voice_states"].as_array().unwrap();
+    assert!(
+        states.iter().any(|s| s["user_id"] == ada.id.as_str() && s["channel_id"] == vc.as_str()),
+        "node B's GUILD_CREATE has Ada's voice state: {states:?}"
+    );
+    drop(snapshot);
+
+    // Bea, on node B, joins the same call: she is sent to node A's voice
+    // server, which admits her and forwards Ada's voice to her.
+    let mut bea_joined = join(&b.app, &bea, &guild, &vc).await;
+    assert_eq!(bea_joined.endpoint, on_a, "Bea joins the call where it is");
+    let cat_joined = join(&a.app, &cat, &guild, &vc).await;
+    assert_eq!(cat_joined.endpoint, on_a);
+    let mut ada_voice = VoiceClient::connect(&a.app, &ada_joined, AES_GCM).await;
+    let bea_voice = VoiceClient::connect(&a.app, &bea_joined, AES_GCM).await;
+    ada_voice.speaking(true).await;
+    ada_voice.send_audio(b"first").await;
+    let heard = bea_voice.receive(Duration::from_secs(5)).await.expect("Ada's voice reaches Bea across nodes");
+    assert_eq!(heard.payload, b"first");
+    assert_eq!(heard.ssrc, ada_voice.ssrc);
+
+    // Node A dies. Ada resumes on node B; Cat, also on node A, never
+    // comes back.
+    let (ada_session, ada_seq) = (ada_joined.gateway.session_id.clone().unwrap(), ada_joined.gateway.seq);
+    drop(ada_voice);
+    drop(bea_voice);
+    a.child.kill().expect("SIGKILL node A");
+    a.child.wait().unwrap();
+    drop(cat_joined);
+    let mut ada_gw = resume_on(&b.app.gateway_addr(), &ada.token, &ada_session, ada_seq).await;
+
+    // Node B sends both to its own voice server, and Cat leaves voice.
+    let mut cat_left = false;
+    let mut moved = None;
+    while moved.is_none() || !cat_left {
+        let Some(ws::Received::Payload(p)) = bea_joined.gateway.next_within(Duration::from_secs(15)).await else {
+            panic!("Bea's session ended; moved {moved:?}, Cat left {cat_left}");
+        };
+        if p["t"] == "VOICE_SERVER_UPDATE" {
+            moved = Some(p["d"].clone());
+        }
+        // (Cat joining, before, is among what Bea had not read yet.)
+        if p["t"] == "VOICE_STATE_UPDATE" && p["d"]["user_id"] == cat.id.as_str() && p["d"]["channel_id"].is_null() {
+            cat_left = true;
+        }
+    }
+    let moved = moved.unwrap();
+    let on_b = moved["endpoint"].as_str().unwrap().to_owned();
+    assert_ne!(on_b, on_a, "a live voice server: {moved}");
+    assert_eq!(moved["guild_id"], guild.as_str());
+    let ada_moved = loop {
+        match ada_gw.next_within(Duration::from_secs(15)).await {
+            Some(ws::Received::Payload(p)) if p["t"] == "VOICE_SERVER_UPDATE" => break p["d"].clone(),
+            Some(ws::Received::Payload(p)) => assert_ne!(p["op"], 9, "Ada's session resumes: {p}"),
+            other => panic!("Ada's resumed session ended: {other:?}"),
+        }
+    };
+    assert_eq!(ada_moved["endpoint"], on_b.as_str(), "Ada goes where Bea goes: {ada_moved}");
+    let (status, gone) = voice_state(&b.app, &guild, &cat, &ada.token).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "Cat is out of voice: {gone}");
+    assert_eq!(gone["code"], 10065, "{gone}");
+    let (status, kept) = voice_state(&b.app, &guild, &ada, &ada.token).await;
+    assert_eq!(status, StatusCode::OK, "Ada, resumed, is still in voice: {kept}");
+    assert_eq!(kept["channel_id"], vc.as_str());
+
+    // On node B's voice server, they hear each other again.
+    bea_joined.endpoint = on_b.clone();
+    bea_joined.token = moved["token"].as_str().unwrap().to_owned();
+    let ada_joined = Joined {
+        gateway: ada_gw,
+        user: ada.clone(),
+        guild: guild.clone(),
+        session_id: ada_session,
+        token: ada_moved["token"].as_str().unwrap().to_owned(),
+        endpoint: on_b,
+    };
+    let mut ada_voice = VoiceClient::connect(&b.app, &ada_joined, AES_GCM).await;
+    let bea_voice = VoiceClient::connect(&b.app, &bea_joined, AES_GCM).await;
+    ada_voice.speaking(true).await;
+    ada_voice.send_audio(b"again").await;
+    let heard = bea_voice.receive(Duration::from_secs(5)).await.expect("Ada's voice reaches Bea on node B");
+    assert_eq!(heard.payload, b"again");
+    drop(b);
+    drop_stream(&format!("FC_TEST_{tag}")).await;
+}
+
+async fn voice_state(app: &TestApp, guild: &str, user: &TestUser, token: &str) -> (StatusCode, Value) {
+    app.get(&format!("/guilds/{guild}/voice-states/{}", user.id), token).await
 }
