@@ -43,7 +43,9 @@ const FOLDS: usize = 5;
 /// steadier and, in cross-validation, a little better on both spam sets.
 const SPAM_FITS: u64 = 5;
 /// EDOS's negatives are "not sexist", not "not toxic": some are insults of
-/// other kinds. They count for this share of an example of their set.
+/// other kinds. They count for this share of an example of their set, and
+/// each is weighed further by how clean the other sets find it
+/// (`weigh_edos_negatives`).
 pub const EDOS_NEGATIVE_WEIGHT: f64 = 0.5;
 /// Thresholds whose precision and recall the report gives per set, for
 /// AutoMod's `toxicity_threshold`.
@@ -241,6 +243,8 @@ struct Row<'a> {
     weight: f64,
     set: usize,
     fold: usize,
+    /// A negative of EDOS: not sexist, but not necessarily clean.
+    edos_negative: bool,
 }
 
 /// Logistic regression by AdaGrad SGD with L2 applied to the weights an
@@ -285,8 +289,13 @@ fn fit(rows: &[Row], bits: u32, opts: &TrainOptions, head: Task, seed: u64, stag
 }
 
 /// `fit`, averaged over `SPAM_FITS` shufflings for the spam head (a mean
-/// of linear models is one linear model: same file, same scoring cost).
+/// of linear models is one linear model: same file, same scoring cost);
+/// for the toxicity head, after weighing EDOS's negatives.
 fn fit_head(rows: &[Row], bits: u32, opts: &TrainOptions, head: Task, seed: u64, stage: Option<&str>) -> Fit {
+    if head == Task::Toxicity {
+        let rows = weigh_edos_negatives(rows, bits, opts, seed, stage);
+        return fit(&rows, bits, opts, head, seed, stage);
+    }
     let fits = if head == Task::Spam { SPAM_FITS } else { 1 };
     let mut mean = fit(rows, bits, opts, head, seed, stage);
     for j in 1..fits {
@@ -298,6 +307,54 @@ fn fit_head(rows: &[Row], bits: u32, opts: &TrainOptions, head: Task, seed: u64,
     mean.bias /= n;
     mean.weights.iter_mut().for_each(|a| *a /= n);
     mean
+}
+
+/// EDOS labels sexism, so its negatives ("not sexist") include insults of
+/// every other kind ("you are a retarded degenerate", "you are a looser").
+/// Taken as clean, they taught the toxicity head that an insult without
+/// profanity is harmless: "idiot" occurs in 166 of EDOS's negatives, and
+/// "moron" weighed almost nothing. So the other sets judge them: a fit on
+/// the same training rows without EDOS scores each EDOS negative, and its
+/// weight is multiplied by 1 − p (p that fit's probability of toxic). A
+/// post the other sets find clean keeps its weight; an insult that is not
+/// sexist counts for little. The judging fit sees only the rows of the fit
+/// it serves (the same fold, the same sets left out), so no evaluation
+/// sees its own test rows through it.
+fn weigh_edos_negatives<'a>(
+    rows: &[Row<'a>],
+    bits: u32,
+    opts: &TrainOptions,
+    seed: u64,
+    stage: Option<&str>,
+) -> Vec<Row<'a>> {
+    let Some(edos) = rows.iter().find(|r| r.edos_negative).map(|r| r.set) else {
+        return rows.to_vec();
+    };
+    let others: Vec<Row> = rows.iter().filter(|r| r.set != edos).copied().collect();
+    if others.is_empty() {
+        return rows.to_vec();
+    }
+    let judge = fit(&others, bits, opts, Task::Toxicity, seed ^ 0x5EED, None);
+    let (mut before, mut after) = (0f64, 0f64);
+    let out: Vec<Row> = rows
+        .iter()
+        .map(|r| {
+            let mut r = *r;
+            if r.edos_negative {
+                before += r.weight;
+                r.weight *= 1.0 - sigmoid(judge.logit(r.x));
+                after += r.weight;
+            }
+            r
+        })
+        .collect();
+    if let (true, Some(stage)) = (opts.progress, stage) {
+        eprintln!(
+            "  {stage} Toxicity: EDOS negatives weighed by a fit on the other sets: {:.1}% of their weight kept",
+            100.0 * after / before.max(1e-9)
+        );
+    }
+    out
 }
 
 fn head_index(task: Task) -> usize {
@@ -339,7 +396,8 @@ fn rows<'a>(splits: &[&'a Split], features: &[&'a Vec<Entries>], task: Task) -> 
     for (g, (s, f)) in splits.iter().zip(features).enumerate() {
         out.extend(s.train.iter().map(|&(i, fold)| {
             let y = s.data.examples[i].1;
-            Row { x: &f[i], y, weight: if y { weights[g].0 } else { weights[g].1 }, set: g, fold }
+            let edos_negative = !y && s.data.name == "edos";
+            Row { x: &f[i], y, weight: if y { weights[g].0 } else { weights[g].1 }, set: g, fold, edos_negative }
         }));
     }
     out
@@ -530,7 +588,7 @@ pub fn train(opts: &TrainOptions) -> Result<Report, TrainError> {
                 "davidson" => "class 0 (hate speech) or 1 (offensive language); negative: class 2 (neither)",
                 "convabuse" => "abusive 1 (most annotators' votes abusive); negative: 0",
                 "hatexplain" => "hatespeech or offensive; negative: normal",
-                "edos" => "sexist; negative: not sexist (weighted 0.5 in training)",
+                "edos" => "sexist; negative: not sexist (weighted 0.5 × (1 − p) in training, p a fit on the other sets)",
                 "sms" => "label spam; negative: ham",
                 _ => "CLASS 1 (spam); negative: CLASS 0 (ham)",
             },
@@ -573,7 +631,8 @@ pub fn train(opts: &TrainOptions) -> Result<Report, TrainError> {
             split: "per data set: exact duplicate texts removed, then stratified by label: \
                     80% train (5 stratified folds for choosing thresholds), 20% test",
             toxicity_weighting: "each toxicity set weighs the same in total; EDOS negatives (not sexist) \
-                                 count 0.5 of an example of their set",
+                                 count 0.5 of an example of their set, times 1 - p, p the toxicity a fit \
+                                 on the same rows without EDOS gives them",
             row_limit: opts.limit,
         },
         thresholds,

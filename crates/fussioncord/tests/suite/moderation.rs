@@ -332,19 +332,22 @@ fn placeholder_styles_of_every_source_score_alike() {
 /// Per-category accuracy floors: what the shipped model reaches, rounded
 /// down (docs/MODERATION.md has the exact figures). Low floors are honest
 /// ones: threats and insults without swear words are what the training
-/// data lack.
+/// data lack. Friendly profanity and negation were 0.90 before EDOS's
+/// negatives were weighed by the other sets (docs/MODERATION.md: the
+/// trade that change made, 11/12 -> 9/12 and 20/22 -> 19/22, for insults
+/// without profanity 3/30 -> 10/30 and with it 18/24 -> 22/24).
 const FLOORS: [(&str, f64); 14] = [
-    ("insult with profanity", 0.70),
-    ("insult without profanity", 0.10),
+    ("insult with profanity", 0.90),
+    ("insult without profanity", 0.30),
     ("threat", 0.15),
-    ("identity attack", 0.35),
+    ("identity attack", 0.34),
     ("dehumanising comparison", 0.40),
     ("slur", 0.90),
     ("obfuscated insult", 0.80),
-    ("friendly profanity", 0.90),
-    ("negation", 0.90),
+    ("friendly profanity", 0.70),
+    ("negation", 0.85),
     ("counter-speech and quotes", 0.90),
-    ("neutral identity statement", 0.85),
+    ("neutral identity statement", 0.90),
     ("reclaimed term about oneself", 0.85),
     ("harmless leetspeak and typos", 0.95),
     ("ordinary chat", 0.95),
