@@ -588,7 +588,9 @@ pub fn train(opts: &TrainOptions) -> Result<Report, TrainError> {
                 "davidson" => "class 0 (hate speech) or 1 (offensive language); negative: class 2 (neither)",
                 "convabuse" => "abusive 1 (most annotators' votes abusive); negative: 0",
                 "hatexplain" => "hatespeech or offensive; negative: normal",
-                "edos" => "sexist; negative: not sexist (weighted 0.5 × (1 − p) in training, p a fit on the other sets)",
+                "edos" => {
+                    "sexist; negative: not sexist (weighted 0.5 × (1 − p) in training, p a fit on the other sets)"
+                }
                 "sms" => "label spam; negative: ham",
                 _ => "CLASS 1 (spam); negative: CLASS 0 (ham)",
             },

@@ -267,14 +267,7 @@ async fn a_session_claimed_on_two_nodes_at_once_is_taken_over_by_one() {
     let bea = b.app.register("bea").await;
     let (_, channel) = b.app.guild(&ada, "Twice").await;
     b.app.join(&ada, &channel, &bea).await;
-    let post = |i: usize| {
-        let (channel, token, b) = (channel.clone(), ada.token.clone(), &b);
-        async move {
-            let (status, body) =
-                b.app.post(&format!("/channels/{channel}/messages"), &token, json!({"content": format!("m{i}")})).await;
-            assert_eq!(status, StatusCode::OK, "{body}");
-        }
-    };
+    let post = |i: usize| post_numbered(&b.app, &channel, &ada.token, i);
     let mut gw = a.app.gateway("").await;
     gw.identify(&bea.token, ALL_INTENTS).await;
     post(0).await;
@@ -753,15 +746,7 @@ async fn a_session_of_a_killed_node_is_taken_over_where_nobody_shares_its_guild(
     // Bea alone on node A; nobody on node B's gateway.
     let mut gw = a.app.gateway("").await;
     gw.identify(&bea.token, ALL_INTENTS).await;
-    let post = |i: usize| {
-        let (channel, token) = (channel.clone(), ada.token.clone());
-        let b = &b;
-        async move {
-            let (status, body) =
-                b.app.post(&format!("/channels/{channel}/messages"), &token, json!({"content": format!("m{i}")})).await;
-            assert_eq!(status, StatusCode::OK, "{body}");
-        }
-    };
+    let post = |i: usize| post_numbered(&b.app, &channel, &ada.token, i);
     post(0).await;
     let mut seen = Vec::new();
     read_messages(&mut gw, &mut seen, 1).await;
@@ -999,4 +984,12 @@ async fn a_call_spans_nodes_and_moves_to_a_live_voice_server_when_its_node_dies(
 
 async fn voice_state(app: &TestApp, guild: &str, user: &TestUser, token: &str) -> (StatusCode, Value) {
     app.get(&format!("/guilds/{guild}/voice-states/{}", user.id), token).await
+}
+
+/// Posts message `m{i}` in `channel` through `app`, and checks it was
+/// acknowledged.
+async fn post_numbered(app: &TestApp, channel: &str, token: &str, i: usize) {
+    let (status, body) =
+        app.post(&format!("/channels/{channel}/messages"), token, json!({"content": format!("m{i}")})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
 }
