@@ -17,7 +17,8 @@
 //! there and was not resumed elsewhere leave voice (announced once, by the
 //! live node with the smallest name), and those whose call was on its voice
 //! server are sent to another by VOICE_SERVER_UPDATE, as Discord does when
-//! a voice server changes.
+//! a voice server changes. A node that starts asks the others for their
+//! participants (VOICE_SYNC) once it listens.
 //!
 //! A person is in one voice channel on the whole server (joining elsewhere
 //! moves them); a bot may be in one per guild, as on Discord, so one music
@@ -532,6 +533,18 @@ pub fn listen(state: &Domain) {
                     voice.heard(alive);
                     continue;
                 }
+                // A node that just started knows no voice state yet: each
+                // node tells it its own participants.
+                Kind::VoiceSync(node) => {
+                    if voice.node.as_ref().is_some_and(|me| me != node) {
+                        for p in voice.matching(|p| voice.mine(p)) {
+                            let change =
+                                VoiceChange { guild_id: p.guild_id, user_id: p.user_id, now: Some(Box::new(p)) };
+                            state.bus.publish(Event::voice_participant(change));
+                        }
+                    }
+                    continue;
+                }
                 Kind::SessionClaimed(claim) => {
                     voice.claimed(&claim.session_id, &claim.node);
                     continue;
@@ -567,9 +580,9 @@ pub fn listen(state: &Domain) {
             }
         }
     });
-    if state.voice.node.is_none() {
-        return;
-    }
+    let Some(me) = state.voice.node.clone() else { return };
+    // Listening now: the other nodes' participants, please.
+    state.bus.publish(Event::voice_sync(me));
     let weak = state.downgrade();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(1));

@@ -194,6 +194,9 @@ pub enum Kind {
     /// A member's voice connection as it now is (or gone), for every node's
     /// copy of who is in which voice channel and for the voice servers.
     VoiceParticipant(VoiceChange),
+    /// A node that just started asks the others for every participant they
+    /// answer for (as `VoiceParticipant` changes).
+    VoiceSync(String),
 }
 
 /// How long a node of a cluster may go unheard (no `NodeAlive`) before the
@@ -384,6 +387,11 @@ impl Event {
         Self::build(Kind::NodeAlive(NodeAlive { node, voice_endpoint }), Audience::Users(Vec::new()), None)
     }
 
+    /// A node asking for the others' voice participants; never dispatched.
+    pub fn voice_sync(node: String) -> Self {
+        Self::build(Kind::VoiceSync(node), Audience::Users(Vec::new()), None)
+    }
+
     /// A member's voice connection as it now is; never dispatched (its
     /// VOICE_STATE_UPDATE is an event of its own).
     pub fn voice_participant(change: VoiceChange) -> Self {
@@ -457,6 +465,7 @@ impl Event {
             Kind::NodePresence(_) => "NODE_PRESENCE",
             Kind::NodeAlive(_) => "NODE_ALIVE",
             Kind::VoiceParticipant(_) => "VOICE_PARTICIPANT",
+            Kind::VoiceSync(_) => "VOICE_SYNC",
         }
     }
 

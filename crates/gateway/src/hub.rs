@@ -368,7 +368,7 @@ impl Hub {
                 return;
             }
             // For the domain and the voice servers.
-            Kind::VoiceParticipant(_) => return,
+            Kind::VoiceParticipant(_) | Kind::VoiceSync(_) => return,
             Kind::Dispatch(d) => d,
         };
         if let Dispatch::PresenceUpdate(p) = dispatch {

@@ -909,6 +909,18 @@ async fn a_call_spans_nodes_and_moves_to_a_live_voice_server_when_its_node_dies(
     assert_eq!(bea_joined.endpoint, on_a, "Bea joins the call where it is");
     let cat_joined = join(&a.app, &cat, &guild, &vc).await;
     assert_eq!(cat_joined.endpoint, on_a);
+    // A node started now learns the call from the others.
+    let mut c = node_process(&db, &tag, 3, dir.path(), &voice_env("node-c"));
+    c.app.voice_ca = ca.clone();
+    let mut told = StatusCode::NOT_FOUND;
+    for _ in 0..100 {
+        (told, _) = voice_state(&c.app, &guild, &ada, &ada.token).await;
+        if told == StatusCode::OK {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(told, StatusCode::OK, "node C, started after the call, knows Ada's voice state");
     let mut ada_voice = VoiceClient::connect(&a.app, &ada_joined, AES_GCM).await;
     let bea_voice = VoiceClient::connect(&a.app, &bea_joined, AES_GCM).await;
     ada_voice.speaking(true).await;
@@ -927,7 +939,8 @@ async fn a_call_spans_nodes_and_moves_to_a_live_voice_server_when_its_node_dies(
     drop(cat_joined);
     let mut ada_gw = resume_on(&b.app.gateway_addr(), &ada.token, &ada_session, ada_seq).await;
 
-    // Node B sends both to its own voice server, and Cat leaves voice.
+    // Both are sent to a live voice server (node B's or node C's), and Cat
+    // leaves voice.
     let mut cat_left = false;
     let mut moved = None;
     while moved.is_none() || !cat_left {
@@ -943,8 +956,8 @@ async fn a_call_spans_nodes_and_moves_to_a_live_voice_server_when_its_node_dies(
         }
     }
     let moved = moved.unwrap();
-    let on_b = moved["endpoint"].as_str().unwrap().to_owned();
-    assert_ne!(on_b, on_a, "a live voice server: {moved}");
+    let moved_to = moved["endpoint"].as_str().unwrap().to_owned();
+    assert_ne!(moved_to, on_a, "a live voice server: {moved}");
     assert_eq!(moved["guild_id"], guild.as_str());
     let ada_moved = loop {
         match ada_gw.next_within(Duration::from_secs(15)).await {
@@ -953,7 +966,7 @@ async fn a_call_spans_nodes_and_moves_to_a_live_voice_server_when_its_node_dies(
             other => panic!("Ada's resumed session ended: {other:?}"),
         }
     };
-    assert_eq!(ada_moved["endpoint"], on_b.as_str(), "Ada goes where Bea goes: {ada_moved}");
+    assert_eq!(ada_moved["endpoint"], moved_to.as_str(), "Ada goes where Bea goes: {ada_moved}");
     let (status, gone) = voice_state(&b.app, &guild, &cat, &ada.token).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "Cat is out of voice: {gone}");
     assert_eq!(gone["code"], 10065, "{gone}");
@@ -961,8 +974,8 @@ async fn a_call_spans_nodes_and_moves_to_a_live_voice_server_when_its_node_dies(
     assert_eq!(status, StatusCode::OK, "Ada, resumed, is still in voice: {kept}");
     assert_eq!(kept["channel_id"], vc.as_str());
 
-    // On node B's voice server, they hear each other again.
-    bea_joined.endpoint = on_b.clone();
+    // On that voice server, they hear each other again.
+    bea_joined.endpoint = moved_to.clone();
     bea_joined.token = moved["token"].as_str().unwrap().to_owned();
     let ada_joined = Joined {
         gateway: ada_gw,
@@ -970,15 +983,15 @@ async fn a_call_spans_nodes_and_moves_to_a_live_voice_server_when_its_node_dies(
         guild: guild.clone(),
         session_id: ada_session,
         token: ada_moved["token"].as_str().unwrap().to_owned(),
-        endpoint: on_b,
+        endpoint: moved_to,
     };
     let mut ada_voice = VoiceClient::connect(&b.app, &ada_joined, AES_GCM).await;
     let bea_voice = VoiceClient::connect(&b.app, &bea_joined, AES_GCM).await;
     ada_voice.speaking(true).await;
     ada_voice.send_audio(b"again").await;
-    let heard = bea_voice.receive(Duration::from_secs(5)).await.expect("Ada's voice reaches Bea on node B");
+    let heard = bea_voice.receive(Duration::from_secs(5)).await.expect("Ada's voice reaches Bea there");
     assert_eq!(heard.payload, b"again");
-    drop(b);
+    drop((b, c));
     drop_stream(&format!("FC_TEST_{tag}")).await;
 }
 
