@@ -234,16 +234,26 @@ impl VoiceStates {
     /// Whether this node is the one that announces what dead nodes leave
     /// behind: the live node with the smallest name.
     fn announces(&self) -> bool {
-        let Some(me) = &self.node else { return true };
-        self.nodes().iter().filter(|(_, n)| n.live()).all(|(name, _)| name > me)
+        self.announces_without("")
     }
 
-    /// Whether the voice server `p` was sent to is running.
+    /// [`VoiceStates::announces`], leaving node `other` out.
+    fn announces_without(&self, other: &str) -> bool {
+        let Some(me) = &self.node else { return true };
+        self.nodes().iter().filter(|(name, n)| n.live() && name.as_str() != other).all(|(name, _)| name > me)
+    }
+
+    /// Whether the voice server `p` was sent to is running: its node is
+    /// alive and still has that endpoint (a node restarted under its name
+    /// may have another).
     fn serves(&self, p: &Participant) -> bool {
         match (&self.node, &p.voice_node) {
             (None, _) => p.endpoint.is_some(),
-            (Some(me), Some(v)) if v == me => true,
-            (Some(_), Some(v)) => self.nodes().get(v).is_some_and(|n| n.live() && n.voice_endpoint.is_some()),
+            (Some(me), Some(v)) if v == me => p.endpoint.is_some() && p.endpoint == self.endpoint,
+            (Some(_), Some(v)) => self
+                .nodes()
+                .get(v)
+                .is_some_and(|n| n.live() && n.voice_endpoint.is_some() && n.voice_endpoint == p.endpoint),
             (Some(_), None) => false,
         }
     }
@@ -537,6 +547,11 @@ pub fn listen(state: &Domain) {
                 // node tells it its own participants.
                 Kind::VoiceSync(node) => {
                     if voice.node.as_ref().is_some_and(|me| me != node) {
+                        // A node that starts holds no session yet: what a
+                        // process of the same name held before is gone.
+                        if voice.announces_without(node) {
+                            ended(&state, voice.matching(|p| p.node.as_deref() == Some(node.as_str()))).await;
+                        }
                         for p in voice.matching(|p| voice.mine(p)) {
                             let change =
                                 VoiceChange { guild_id: p.guild_id, user_id: p.user_id, now: Some(Box::new(p)) };
@@ -612,20 +627,20 @@ async fn ended(state: &Domain, gone: Vec<Participant>) {
 
 /// What nodes that went silent leave behind: their participants whose
 /// gateway session no node took over leave voice (said by the live node
-/// with the smallest name), and calls on their voice servers move to a
-/// live one (each node sends its own participants there).
+/// with the smallest name). And calls on voice servers that are gone (a
+/// dead node's, or one a node restarted under its name no longer has) move
+/// to a live one: each node sends its own participants there.
 async fn nodes_gone(state: &Domain) {
     let voice = &state.voice;
     let dead = voice.expire();
-    if dead.is_empty() {
-        return;
+    if !dead.is_empty() {
+        tracing::info!(nodes = ?dead, "voice: nodes of the cluster went silent; their participants leave or move");
+        let is_dead = |node: &Option<String>| node.as_ref().is_some_and(|n| dead.contains(n));
+        if voice.announces() {
+            ended(state, voice.matching(|p| is_dead(&p.node))).await;
+        }
     }
-    tracing::info!(nodes = ?dead, "voice: nodes of the cluster went silent; their participants leave or move");
-    let is_dead = |node: &Option<String>| node.as_ref().is_some_and(|n| dead.contains(n));
-    if voice.announces() {
-        ended(state, voice.matching(|p| is_dead(&p.node))).await;
-    }
-    for p in voice.matching(|p| voice.mine(p) && is_dead(&p.voice_node)) {
+    for p in voice.matching(|p| voice.mine(p) && p.endpoint.is_some() && !voice.serves(p)) {
         let mut moved = p.clone();
         (moved.endpoint, moved.voice_node) = voice.place(p.channel_id, false);
         set(state, moved.clone());

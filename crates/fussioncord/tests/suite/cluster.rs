@@ -995,6 +995,62 @@ async fn a_call_spans_nodes_and_moves_to_a_live_voice_server_when_its_node_dies(
     drop_stream(&format!("FC_TEST_{tag}")).await;
 }
 
+/// A node that crashes and comes back at once under its configured name is
+/// not seen to die; its earlier run's voice states go when it starts
+/// (it holds no session yet), and calls on the voice server it had move to
+/// a live one.
+#[tokio::test]
+async fn a_node_restarted_under_its_name_drops_its_old_voice_states() {
+    use crate::common::voice::{join, tls_files};
+    let db = fresh_postgres().await;
+    let tag = crate::common::cluster::tag();
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key, _) = tls_files(dir.path());
+    let voice_env = |node: &str| {
+        vec![
+            ("FUSSIONCORD__CLUSTER__NODE", node.to_owned()),
+            ("FUSSIONCORD__VOICE__TLS_CERT", cert.display().to_string()),
+            ("FUSSIONCORD__VOICE__TLS_KEY", key.display().to_string()),
+        ]
+    };
+    let mut a = node_process(&db, &tag, 1, dir.path(), &voice_env("node-a"));
+    let b = node_process(&db, &tag, 2, dir.path(), &voice_env("node-b"));
+    let ada = b.app.register("ada").await;
+    let bea = b.app.register("bea").await;
+    let (guild, text) = b.app.guild(&ada, "Restarts").await;
+    let guild = guild["id"].as_str().unwrap().to_owned();
+    b.app.join(&ada, &text, &bea).await;
+    let (_, vc) =
+        b.app.post(&format!("/guilds/{guild}/channels"), &ada.token, json!({ "name": "Lounge", "type": 2 })).await;
+    let vc = vc["id"].as_str().unwrap().to_owned();
+    // Ada starts the call on node A; Bea joins it from node B.
+    let ada_joined = join(&a.app, &ada, &guild, &vc).await;
+    let mut bea_joined = join(&b.app, &bea, &guild, &vc).await;
+    assert_eq!(bea_joined.endpoint, ada_joined.endpoint);
+    // Node A crashes and is back at once, under the same name.
+    a.child.kill().expect("SIGKILL node A");
+    a.child.wait().unwrap();
+    drop(ada_joined);
+    let _a = node_process(&db, &tag, 3, dir.path(), &voice_env("node-a"));
+    let (mut ada_left, mut moved) = (false, None);
+    while !ada_left || moved.is_none() {
+        let Some(ws::Received::Payload(p)) = bea_joined.gateway.next_within(Duration::from_secs(15)).await else {
+            panic!("Bea's session ended; Ada left {ada_left}, moved {moved:?}");
+        };
+        if p["t"] == "VOICE_STATE_UPDATE" && p["d"]["user_id"] == ada.id.as_str() && p["d"]["channel_id"].is_null() {
+            ada_left = true;
+        }
+        if p["t"] == "VOICE_SERVER_UPDATE" {
+            moved = Some(p["d"]["endpoint"].clone());
+        }
+    }
+    assert_ne!(moved.unwrap(), bea_joined.endpoint.as_str(), "Bea is sent off the voice server that is gone");
+    let (status, gone) = voice_state(&b.app, &guild, &ada, &ada.token).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{gone}");
+    drop(b);
+    drop_stream(&format!("FC_TEST_{tag}")).await;
+}
+
 async fn voice_state(app: &TestApp, guild: &str, user: &TestUser, token: &str) -> (StatusCode, Value) {
     app.get(&format!("/guilds/{guild}/voice-states/{}", user.id), token).await
 }
