@@ -190,6 +190,43 @@ impl VoiceStates {
         self.changed.notify_waiters();
     }
 
+    /// Removes `p` if it is still there with the same session; whether it
+    /// was.
+    fn take(&self, p: &Participant) -> bool {
+        let taken = {
+            let mut map = self.lock();
+            let key = (p.guild_id, p.user_id);
+            let same = map.get(&key).is_some_and(|x| x.session_id == p.session_id);
+            same && map.remove(&key).is_some()
+        };
+        self.changed.notify_waiters();
+        taken
+    }
+
+    /// Puts `p` in place of its entry if that is still there with the same
+    /// session; whether it was.
+    fn replace(&self, p: &Participant) -> bool {
+        let replaced = {
+            let mut map = self.lock();
+            match map.get_mut(&(p.guild_id, p.user_id)).filter(|x| x.session_id == p.session_id) {
+                Some(slot) => {
+                    *slot = p.clone();
+                    true
+                }
+                None => false,
+            }
+        };
+        self.changed.notify_waiters();
+        replaced
+    }
+
+    /// Whether this node is one of a cluster's: then it applies every
+    /// node's changes as the bus brings them; a server of one node only
+    /// ever has its own, applied as they are made.
+    pub fn in_cluster(&self) -> bool {
+        self.node.is_some()
+    }
+
     /// A node took over gateway session `session_id`: its participants are
     /// that node's now.
     fn claimed(&self, session_id: &str, node: &str) {
@@ -304,12 +341,27 @@ fn set(state: &Domain, p: Participant) {
     state.bus.publish(Event::voice_participant(change));
 }
 
-/// Removes `p` here and publishes that, for every node's copy and the
-/// voice servers.
-fn unset(state: &Domain, p: &Participant) {
-    let change = VoiceChange { guild_id: p.guild_id, user_id: p.user_id, now: None };
-    state.voice.apply(&change);
+/// [`set`], if `p`'s entry is still there with the same session; whether
+/// it was.
+fn reset(state: &Domain, p: Participant) -> bool {
+    if !state.voice.replace(&p) {
+        return false;
+    }
+    let change = VoiceChange { guild_id: p.guild_id, user_id: p.user_id, now: Some(Box::new(p)) };
     state.bus.publish(Event::voice_participant(change));
+    true
+}
+
+/// Removes `p` here, if it is still there with the same session, and
+/// publishes that, for every node's copy and the voice servers; whether it
+/// was there (so each removal is announced once).
+fn unset(state: &Domain, p: &Participant) -> bool {
+    if !state.voice.take(p) {
+        return false;
+    }
+    let change = VoiceChange { guild_id: p.guild_id, user_id: p.user_id, now: None };
+    state.bus.publish(Event::voice_participant(change));
+    true
 }
 
 /// Sends `p`'s user where their voice connection goes.
@@ -462,11 +514,7 @@ pub async fn moderate(
         (updated.endpoint, updated.voice_node) = state.voice.place(channel_id, false);
     }
     // Gone meanwhile: nothing to change.
-    if state.voice.get(guild_id, target.id).is_none_or(|p| p.session_id != current.session_id) {
-        return Ok(());
-    }
-    if updated != current {
-        set(state, updated.clone());
+    if updated != current && reset(state, updated.clone()) {
         announce(state, &updated, render::member(&member, Some(target)));
         if updated.endpoint != current.endpoint {
             send_server(state, &updated);
@@ -506,8 +554,9 @@ fn announce(state: &Domain, p: &Participant, member: model::guild::Member) {
 
 /// `p` leaves voice: removed everywhere, and announced to the guild.
 fn leave(state: &Domain, p: &Participant, member: Option<&store::MemberRow>, user: &UserRow) {
-    unset(state, p);
-    announce_left(state, p, member, user);
+    if unset(state, p) {
+        announce_left(state, p, member, user);
+    }
 }
 
 fn announce_left(state: &Domain, p: &Participant, member: Option<&store::MemberRow>, user: &UserRow) {
@@ -536,7 +585,9 @@ pub fn listen(state: &Domain) {
             let voice = &state.voice;
             match event.kind() {
                 Kind::VoiceParticipant(change) => {
-                    voice.apply(change);
+                    if voice.in_cluster() {
+                        voice.apply(change);
+                    }
                     continue;
                 }
                 Kind::NodeAlive(alive) => {
@@ -612,9 +663,7 @@ pub fn listen(state: &Domain) {
 /// Removes participants whose voice connection events ended, and tells
 /// their guilds.
 async fn ended(state: &Domain, gone: Vec<Participant>) {
-    for p in &gone {
-        unset(state, p);
-    }
+    let gone: Vec<Participant> = gone.into_iter().filter(|p| unset(state, p)).collect();
     for p in gone {
         let user = match state.store.user(p.user_id).await {
             Ok(Some(u)) => u,
@@ -643,8 +692,9 @@ async fn nodes_gone(state: &Domain) {
     for p in voice.matching(|p| voice.mine(p) && p.endpoint.is_some() && !voice.serves(p)) {
         let mut moved = p.clone();
         (moved.endpoint, moved.voice_node) = voice.place(p.channel_id, false);
-        set(state, moved.clone());
-        send_server(state, &moved);
+        if reset(state, moved.clone()) {
+            send_server(state, &moved);
+        }
     }
 }
 
@@ -672,8 +722,7 @@ async fn recheck(state: &Domain, guild: GuildId, only: Option<UserId>) {
         let Ok(Some(user)) = state.store.user(p.user_id).await else { continue };
         let place = access::channel(state, &user, p.channel_id).await;
         let Some(place) = place.ok().filter(|c| c.has(bits::CONNECT)) else {
-            if state.voice.get(guild, p.user_id).is_some_and(|x| x.session_id == p.session_id) {
-                unset(state, &p);
+            if unset(state, &p) {
                 let member = place_member(state, guild, p.user_id).await;
                 announce_left(state, &p, member.as_ref(), &user);
             }
@@ -688,10 +737,7 @@ async fn recheck(state: &Domain, guild: GuildId, only: Option<UserId>) {
         slot.deaf = member.deaf;
         slot.may_speak = place.has(bits::SPEAK) && !member.mute;
         slot.may_stream = place.has(bits::STREAM) && !member.mute;
-        if slot != before {
-            set(state, slot.clone());
-        }
-        if before.mute != slot.mute || before.deaf != slot.deaf {
+        if slot != before && reset(state, slot.clone()) && (before.mute != slot.mute || before.deaf != slot.deaf) {
             announce(state, &slot, render::member(&member, Some(&user)));
         }
     }

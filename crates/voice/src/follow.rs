@@ -23,7 +23,16 @@ pub(crate) async fn follow(shared: Arc<Shared>, mut sub: Subscription) {
             Kind::VoiceParticipant(change) => {
                 let Some(session) = registry.get(change.guild_id, change.user_id) else { continue };
                 let here = shared.addresses.endpoint.as_str();
-                match change.now.as_deref() {
+                // One node's states are all made here, and the map holds
+                // the latest; in a cluster, the change is the state at its
+                // place in the stream, which this node's map may not have
+                // reached yet.
+                let now = if shared.voice.in_cluster() {
+                    change.now.as_deref().cloned()
+                } else {
+                    shared.voice.get(change.guild_id, change.user_id)
+                };
+                match now.as_ref() {
                     Some(p)
                         if p.session_id == session.session_id
                             && p.token == session.token
