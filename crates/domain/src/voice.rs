@@ -28,7 +28,7 @@ use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use events::{Audience, Dispatch, Event, Kind, NodeAlive, VoiceChange, NODE_TIMEOUT};
+use events::{Audience, Dispatch, Event, Kind, NodeAlive, SessionClaim, VoiceChange, NODE_TIMEOUT};
 use model::channel::ChannelType;
 use model::permissions as bits;
 use model::voice::{VoiceRegion, VoiceServerUpdate, VoiceState};
@@ -88,6 +88,9 @@ pub struct VoiceStates {
     by_member: Mutex<HashMap<(GuildId, UserId), Participant>>,
     /// The cluster's other nodes, from their heartbeats.
     nodes: Mutex<HashMap<String, NodeSeen>>,
+    /// Where the latest claim that counted of each participant's gateway
+    /// session is in the stream.
+    claims: Mutex<HashMap<String, u64>>,
     /// Woken by every change, for connections waiting to be admitted.
     changed: tokio::sync::Notify,
 }
@@ -220,6 +223,15 @@ impl VoiceStates {
         replaced
     }
 
+    /// Whether `p`'s gateway session was on another node that is not
+    /// alive.
+    fn orphaned(&self, p: &Participant) -> bool {
+        match (&self.node, &p.node) {
+            (Some(me), Some(n)) if n != me => !self.nodes().get(n).is_some_and(NodeSeen::live),
+            _ => false,
+        }
+    }
+
     /// Whether this node is one of a cluster's: then it applies every
     /// node's changes as the bus brings them; a server of one node only
     /// ever has its own, applied as they are made.
@@ -227,12 +239,21 @@ impl VoiceStates {
         self.node.is_some()
     }
 
-    /// A node took over gateway session `session_id`: its participants are
-    /// that node's now.
-    fn claimed(&self, session_id: &str, node: &str) {
-        for p in self.lock().values_mut().filter(|p| p.session_id == session_id) {
-            p.node = Some(node.to_owned());
+    /// A node claimed gateway session `session_id` at `position`: its
+    /// participants are that node's now, unless the claim loses to an
+    /// earlier one it was made without having read (as the gateway
+    /// decides it).
+    fn claimed(&self, claim: &SessionClaim, position: u64) {
+        let mut claims = self.claims.lock().unwrap_or_else(|e| e.into_inner());
+        if claims.get(&claim.session_id).is_some_and(|last| claim.seen < *last) {
+            return;
         }
+        claims.insert(claim.session_id.clone(), position);
+        let mut map = self.lock();
+        for p in map.values_mut().filter(|p| p.session_id == claim.session_id) {
+            p.node = Some(claim.node.clone());
+        }
+        claims.retain(|session, _| map.values().any(|p| p.session_id == *session));
     }
 
     fn heard(&self, alive: &NodeAlive) {
@@ -612,7 +633,7 @@ pub fn listen(state: &Domain) {
                     continue;
                 }
                 Kind::SessionClaimed(claim) => {
-                    voice.claimed(&claim.session_id, &claim.node);
+                    voice.claimed(claim, event.position());
                     continue;
                 }
                 _ => {}
@@ -684,10 +705,12 @@ async fn nodes_gone(state: &Domain) {
     let dead = voice.expire();
     if !dead.is_empty() {
         tracing::info!(nodes = ?dead, "voice: nodes of the cluster went silent; their participants leave or move");
-        let is_dead = |node: &Option<String>| node.as_ref().is_some_and(|n| dead.contains(n));
-        if voice.announces() {
-            ended(state, voice.matching(|p| is_dead(&p.node))).await;
-        }
+    }
+    // Every participant of a node that is not alive, not only of those
+    // just found dead: an announcer that died before saying it is
+    // replaced by the next.
+    if voice.announces() {
+        ended(state, voice.matching(|p| voice.orphaned(p))).await;
     }
     for p in voice.matching(|p| voice.mine(p) && p.endpoint.is_some() && !voice.serves(p)) {
         let mut moved = p.clone();

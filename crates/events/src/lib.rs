@@ -276,6 +276,11 @@ pub struct NodePresence {
 pub struct SessionClaim {
     pub session_id: String,
     pub node: String,
+    /// Where in the stream the latest claim of the session was that the
+    /// claiming node had read when it claimed (0: none). A claim made
+    /// before an earlier one was read loses to it.
+    #[serde(default)]
+    pub seen: u64,
 }
 
 /// Which session ended, and whose.
@@ -373,8 +378,8 @@ impl Event {
     }
 
     /// A node taking over a session; never dispatched.
-    pub fn session_claimed(session_id: String, node: String) -> Self {
-        Self::build(Kind::SessionClaimed(SessionClaim { session_id, node }), Audience::Users(Vec::new()), None)
+    pub fn session_claimed(session_id: String, node: String, seen: u64) -> Self {
+        Self::build(Kind::SessionClaimed(SessionClaim { session_id, node, seen }), Audience::Users(Vec::new()), None)
     }
 
     /// A user's presence on one node; never dispatched as it is.

@@ -59,6 +59,8 @@ struct Adoptions {
     waiting: HashMap<String, oneshot::Sender<u64>>,
     /// Events after a claim, kept for the session being taken over.
     queued: HashMap<String, Vec<Arc<Event>>>,
+    /// Where this node's claim of each session it is taking over is.
+    mine: HashMap<String, u64>,
     /// Sessions being taken over that another node claimed since, at this
     /// position: they are let go there once taken over.
     superseded: HashMap<String, u64>,
@@ -77,6 +79,11 @@ impl Adoptions {
             self.recent.pop_front();
         }
         self.recent.push_back((Instant::now(), claim.session_id.clone(), claim.node.clone(), position));
+    }
+
+    /// The latest claim of `session` read here (0: none).
+    fn latest(&self, session: &str) -> u64 {
+        self.recent.iter().filter(|(_, s, ..)| s == session).map(|(.., at)| *at).max().unwrap_or(0)
     }
 
     /// The first claim of `session` by a node other than `holder` between
@@ -217,6 +224,7 @@ impl Hub {
         if claim.node == c.node {
             if let Some(waiter) = a.waiting.remove(&claim.session_id) {
                 a.queued.insert(claim.session_id.clone(), Vec::new());
+                a.mine.insert(claim.session_id.clone(), position);
                 let _ = waiter.send(position);
             }
             return;
@@ -227,8 +235,13 @@ impl Hub {
             tracing::info!(session = %claim.session_id, by = %claim.node, "gateway: a session was claimed by another node first");
             return;
         }
-        if a.queued.contains_key(&claim.session_id) {
-            a.superseded.entry(claim.session_id.clone()).or_insert(position);
+        if let Some(&mine) = a.mine.get(&claim.session_id) {
+            // Made before that node read this one's claim, it loses to it
+            // (that node was waiting for it); made after, it is the next
+            // take-over, from this node.
+            if claim.seen >= mine {
+                a.superseded.entry(claim.session_id.clone()).or_insert(position);
+            }
             return;
         }
         drop(a);
@@ -265,8 +278,12 @@ impl Hub {
             return None;
         }
         let (tx, rx) = oneshot::channel();
-        c.adoptions().waiting.insert(id.to_owned(), tx);
-        self.bus.publish(Event::session_claimed(id.to_owned(), c.node.clone()));
+        let seen = {
+            let mut a = c.adoptions();
+            a.waiting.insert(id.to_owned(), tx);
+            a.latest(id)
+        };
+        self.bus.publish(Event::session_claimed(id.to_owned(), c.node.clone(), seen));
         let at = match tokio::time::timeout(CLAIM_WAIT, rx).await {
             Ok(Ok(at)) => Some(at),
             _ => None,
@@ -279,6 +296,7 @@ impl Hub {
             let mut a = c.adoptions();
             a.waiting.remove(id);
             a.queued.remove(id);
+            a.mine.remove(id);
             a.superseded.remove(id);
         }
         adopted
@@ -400,6 +418,7 @@ impl Hub {
         let Some(c) = self.cluster.get() else { return };
         let (kept, cut) = {
             let mut a = c.adoptions();
+            a.mine.remove(&adopt.session.id);
             (a.queued.remove(&adopt.session.id).unwrap_or_default(), a.superseded.remove(&adopt.session.id))
         };
         for event in &adopt.missed {
