@@ -357,7 +357,7 @@ fn rendezvous(node: &str, channel: ChannelId) -> u64 {
 /// Records `p` here and publishes it, for every node's copy and the voice
 /// servers.
 fn set(state: &Domain, p: Participant) {
-    let change = VoiceChange { guild_id: p.guild_id, user_id: p.user_id, now: Some(Box::new(p)) };
+    let change = VoiceChange { guild_id: p.guild_id, user_id: p.user_id, now: Some(Box::new(p)), for_node: None };
     state.voice.apply(&change);
     state.bus.publish(Event::voice_participant(change));
 }
@@ -368,7 +368,7 @@ fn reset(state: &Domain, p: Participant) -> bool {
     if !state.voice.replace(&p) {
         return false;
     }
-    let change = VoiceChange { guild_id: p.guild_id, user_id: p.user_id, now: Some(Box::new(p)) };
+    let change = VoiceChange { guild_id: p.guild_id, user_id: p.user_id, now: Some(Box::new(p)), for_node: None };
     state.bus.publish(Event::voice_participant(change));
     true
 }
@@ -380,7 +380,7 @@ fn unset(state: &Domain, p: &Participant) -> bool {
     if !state.voice.take(p) {
         return false;
     }
-    let change = VoiceChange { guild_id: p.guild_id, user_id: p.user_id, now: None };
+    let change = VoiceChange { guild_id: p.guild_id, user_id: p.user_id, now: None, for_node: None };
     state.bus.publish(Event::voice_participant(change));
     true
 }
@@ -606,7 +606,15 @@ pub fn listen(state: &Domain) {
             let voice = &state.voice;
             match event.kind() {
                 Kind::VoiceParticipant(change) => {
-                    if voice.in_cluster() {
+                    let wanted = match &change.for_node {
+                        // A sync reply: news only to the node that asked,
+                        // and only of what it has heard nothing newer of.
+                        Some(node) => {
+                            voice.node.as_ref() == Some(node) && voice.get(change.guild_id, change.user_id).is_none()
+                        }
+                        None => voice.in_cluster(),
+                    };
+                    if wanted {
                         voice.apply(change);
                     }
                     continue;
@@ -625,8 +633,12 @@ pub fn listen(state: &Domain) {
                             ended(&state, voice.matching(|p| p.node.as_deref() == Some(node.as_str()))).await;
                         }
                         for p in voice.matching(|p| voice.mine(p)) {
-                            let change =
-                                VoiceChange { guild_id: p.guild_id, user_id: p.user_id, now: Some(Box::new(p)) };
+                            let change = VoiceChange {
+                                guild_id: p.guild_id,
+                                user_id: p.user_id,
+                                now: Some(Box::new(p)),
+                                for_node: Some(node.clone()),
+                            };
                             state.bus.publish(Event::voice_participant(change));
                         }
                     }

@@ -219,6 +219,10 @@ pub struct VoiceChange {
     pub guild_id: GuildId,
     pub user_id: UserId,
     pub now: Option<Box<VoiceParticipant>>,
+    /// A reply to a starting node's VOICE_SYNC: for that node alone, which
+    /// takes it only if it has heard nothing newer of the participant.
+    #[serde(default)]
+    pub for_node: Option<String>,
 }
 
 /// One member's voice connection, as the server keeps it (the wire

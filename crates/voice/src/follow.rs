@@ -20,7 +20,8 @@ pub(crate) async fn follow(shared: Arc<Shared>, mut sub: Subscription) {
         };
         let registry = &shared.registry;
         match event.kind() {
-            Kind::VoiceParticipant(change) => {
+            // (A reply to a starting node's VOICE_SYNC changes nothing.)
+            Kind::VoiceParticipant(change) if change.for_node.is_none() => {
                 let Some(session) = registry.get(change.guild_id, change.user_id) else { continue };
                 let here = shared.addresses.endpoint.as_str();
                 // One node's states are all made here, and the map holds
