@@ -731,6 +731,27 @@ async fn nodes_gone(state: &Domain) {
             send_server(state, &moved);
         }
     }
+    // One call, one voice server: a call started on two nodes at once
+    // gathers on the running server the channel falls to.
+    let mut gather: HashMap<ChannelId, (String, String)> = HashMap::new();
+    for p in voice.matching(|p| voice.serves(p)) {
+        let (Some(node), Some(endpoint)) = (p.voice_node, p.endpoint) else { continue };
+        let best = gather.entry(p.channel_id).or_insert_with(|| (node.clone(), endpoint.clone()));
+        if rendezvous(&node, p.channel_id) > rendezvous(&best.0, p.channel_id) {
+            *best = (node, endpoint);
+        }
+    }
+    for p in voice.matching(|p| voice.mine(p) && voice.serves(p)) {
+        let Some((node, endpoint)) = gather.get(&p.channel_id) else { continue };
+        if p.voice_node.as_ref() == Some(node) {
+            continue;
+        }
+        let mut moved = p.clone();
+        (moved.endpoint, moved.voice_node) = (Some(endpoint.clone()), Some(node.clone()));
+        if reset(state, moved.clone()) {
+            send_server(state, &moved);
+        }
+    }
 }
 
 /// The guild (and member, when one alone is concerned) whose permissions an
