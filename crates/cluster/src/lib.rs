@@ -1,23 +1,31 @@
 //! What lets several nodes run one deployment. Today: `NatsBus`, the event
-//! bus on NATS JetStream. Every node publishes its events to one stream,
-//! on a subject per guild (`<prefix>.g.<guild>`) or for events outside a
-//! guild (`<prefix>.u`), and reads the whole stream back through an
-//! ordered consumer from the moment it started: every node sees every
-//! event in the stream's one order (so per guild too), its own included,
-//! and a node whose connection drops resumes from the last event it read
-//! instead of losing what came meanwhile. And `RedisSessions`, where the
-//! gateway keeps resume state that any node can carry on (`sessions.rs`).
+//! bus on NATS JetStream. Every node publishes its events to one stream:
+//! a guild's traffic (messages, reactions, typing, presences, voice
+//! states: [`Event::is_traffic`]) on `<prefix>.g.<guild>`, the guild's
+//! other events on `<prefix>.s.<guild>`, events outside guilds on
+//! `<prefix>.u`. A node reads the stream back through one ordered
+//! consumer from the moment it started: every guild's `s` events and
+//! every `u` event, and the traffic of the guilds its gateway sessions are
+//! in (the consumer is opened again, from the last event read, when that
+//! set grows or shrinks). So every node sees the events it reads in the
+//! stream's one order (per guild too), its own included, and a node whose
+//! connection drops resumes from the last event it read instead of losing
+//! what came meanwhile. A NATS server before 2.10 filters a consumer by
+//! one subject only: there every node reads everything. And
+//! `RedisSessions`, where the gateway keeps resume state that any node
+//! can carry on (`sessions.rs`).
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use async_nats::jetstream::{self, consumer, stream};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
-use events::{BusUnavailable, Event, EventBus, Subscription};
+use events::{BusUnavailable, Event, EventBus, GuildId, Membership, Subscription, UserId};
 
 mod locator;
 mod sessions;
@@ -33,7 +41,8 @@ pub struct ClusterConfig {
     pub nats_url: String,
     /// The JetStream stream every node's events go through.
     pub stream: String,
-    /// The subjects' prefix (`<prefix>.g.<guild>`, `<prefix>.u`).
+    /// The subjects' prefix (`<prefix>.g.<guild>`, `<prefix>.s.<guild>`,
+    /// `<prefix>.u`).
     pub subject_prefix: String,
     /// How long the stream keeps events, in seconds: how long a node may be
     /// cut off and still catch up.
@@ -90,6 +99,10 @@ impl ClusterConfig {
 
 type Subscribers = Arc<Mutex<Vec<mpsc::UnboundedSender<Arc<Event>>>>>;
 
+/// Past this many guilds followed, a node reads every guild's traffic: a
+/// consumer's list of subjects stays short.
+const MAX_FOLLOWED: usize = 1_000;
+
 /// The event bus of a cluster. `publish` never blocks: events wait in this
 /// node's outbox and go out in order on one connection.
 pub struct NatsBus {
@@ -99,6 +112,104 @@ pub struct NatsBus {
     client: async_nats::Client,
     stream: stream::Stream,
     prefix: String,
+    interest: Arc<Interest>,
+    control: mpsc::UnboundedSender<Control>,
+}
+
+/// Which guilds' traffic this node reads: shared by the reader, which
+/// changes it, and whoever asks.
+struct Interest {
+    /// Whether the server filters a consumer by many subjects (NATS 2.10
+    /// and later); if not, the node reads everything.
+    filters: bool,
+    /// Counts follow requests, each followed guild keeping the mark of its
+    /// latest (so an unfollow decided before it leaves it be), and the
+    /// periods of reading a guild's traffic, which start after the
+    /// consumer reads it: a period no later than a mark taken before a
+    /// read from the store began its reading before that read.
+    marks: AtomicU64,
+    state: Mutex<Followed>,
+    /// Whose sessions this node holds (the gateway says).
+    holds: OnceLock<Arc<dyn Fn(UserId) -> bool + Send + Sync>>,
+}
+
+#[derive(Default)]
+struct Followed {
+    guilds: HashMap<GuildId, Follow>,
+    /// Every guild's traffic is read (in this period; 0 until the
+    /// consumer does).
+    everything: Option<u64>,
+}
+
+/// One guild followed: since which follow request (its mark) or which
+/// event (a join of one of this node's users), and in which period (0
+/// until the consumer reads it).
+#[derive(Clone, Copy, Default)]
+struct Follow {
+    mark: u64,
+    position: u64,
+    period: u64,
+}
+
+impl Interest {
+    fn state(&self) -> std::sync::MutexGuard<'_, Followed> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn follows(&self, guild: GuildId) -> Option<u64> {
+        let state = self.state();
+        match state.everything {
+            Some(period) if period != 0 => Some(period),
+            _ => state.guilds.get(&guild).map(|f| f.period).filter(|p| *p != 0),
+        }
+    }
+
+    /// Starts the periods of what the consumer now reads.
+    fn started(&self) {
+        let mut state = self.state();
+        let next = || self.marks.fetch_add(1, Ordering::SeqCst) + 1;
+        if state.everything == Some(0) {
+            state.everything = Some(next());
+        }
+        for f in state.guilds.values_mut().filter(|f| f.period == 0) {
+            f.period = next();
+        }
+    }
+}
+
+impl Followed {
+    /// After a change to the guilds: whether everything is read now. A
+    /// guild whose traffic was read with everything starts a new period
+    /// when it is read alone.
+    fn settle(&mut self, filters: bool) {
+        let everything = !filters || self.guilds.len() > MAX_FOLLOWED;
+        match (everything, self.everything) {
+            (true, None) => self.everything = Some(0),
+            (false, Some(_)) => {
+                self.everything = None;
+                for f in self.guilds.values_mut() {
+                    f.period = 0;
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The subjects this node's consumer reads: none for everything.
+    fn subjects(&self, prefix: &str) -> Vec<String> {
+        if self.everything.is_some() {
+            return Vec::new();
+        }
+        let mut subjects = vec![format!("{prefix}.s.*"), format!("{prefix}.u")];
+        subjects.extend(self.guilds.keys().map(|g| format!("{prefix}.g.{g}")));
+        subjects
+    }
+}
+
+/// What the reader is asked to change.
+enum Control {
+    Follow(Vec<GuildId>, oneshot::Sender<()>),
+    UnfollowExcept { keep: HashSet<GuildId>, mark: u64, routed: u64 },
 }
 
 impl NatsBus {
@@ -131,22 +242,69 @@ impl NatsBus {
             .state
             .last_sequence;
         let stream = stream.clone();
-        let messages = open(&stream, last).await.map_err(|e| format!("reading {}: {e}", config.stream))?;
+        let interest = Arc::new(Interest {
+            filters: filters_many(&client.server_info().version),
+            marks: AtomicU64::new(0),
+            state: Mutex::default(),
+            holds: OnceLock::new(),
+        });
+        let subjects = {
+            let mut state = interest.state();
+            state.settle(interest.filters);
+            state.subjects(&config.subject_prefix)
+        };
+        interest.started();
+        if !interest.filters {
+            tracing::info!(
+                version = %client.server_info().version,
+                "NATS before 2.10 filters a consumer by one subject: this node reads every guild's traffic"
+            );
+        }
+        let messages = open(&stream, last, subjects).await.map_err(|e| format!("reading {}: {e}", config.stream))?;
 
         let subscribers: Subscribers = Arc::default();
         let reading = Arc::new(AtomicBool::new(true));
-        tokio::spawn(read(stream.clone(), messages, last, subscribers.clone(), reading.clone()));
+        let (control, requests) = mpsc::unbounded_channel();
+        let reader = Reader {
+            stream: stream.clone(),
+            messages,
+            last,
+            subscribers: subscribers.clone(),
+            reading: reading.clone(),
+            interest: interest.clone(),
+            prefix: config.subject_prefix.clone(),
+            requests,
+        };
+        tokio::spawn(reader.read());
         let (outbox, rx) = mpsc::unbounded_channel();
         tokio::spawn(write(js, rx));
-        Ok(Self { outbox, subscribers, reading, client, stream, prefix: config.subject_prefix.clone() })
+        Ok(Self {
+            outbox,
+            subscribers,
+            reading,
+            client,
+            stream,
+            prefix: config.subject_prefix.clone(),
+            interest,
+            control,
+        })
     }
 
     fn subject(&self, event: &Event) -> String {
         match event.guild() {
-            Some(g) => format!("{}.g.{g}", self.prefix),
+            Some(g) if event.is_traffic() => format!("{}.g.{g}", self.prefix),
+            Some(g) => format!("{}.s.{g}", self.prefix),
             None => format!("{}.u", self.prefix),
         }
     }
+}
+
+/// Whether a NATS server of `version` filters a consumer by many subjects
+/// (2.10 and later).
+fn filters_many(version: &str) -> bool {
+    let mut parts = version.trim_start_matches('v').split('.').map(|p| p.parse::<u64>().unwrap_or(0));
+    let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    (major, minor) >= (2, 10)
 }
 
 /// Publishes the outbox in order, one event at a time until JetStream has
@@ -180,11 +338,13 @@ async fn write(js: jetstream::Context, mut rx: mpsc::UnboundedReceiver<(String, 
     }
 }
 
-/// An ordered consumer of this node's own, from the event after `last`.
-async fn open(stream: &stream::Stream, last: u64) -> Result<consumer::pull::Ordered, String> {
+/// An ordered consumer of this node's own, from the event after `last`,
+/// of `subjects` (all of them when empty).
+async fn open(stream: &stream::Stream, last: u64, subjects: Vec<String>) -> Result<consumer::pull::Ordered, String> {
     let consumer = stream
         .create_consumer(consumer::pull::OrderedConfig {
             deliver_policy: consumer::DeliverPolicy::ByStartSequence { start_sequence: last + 1 },
+            filter_subjects: subjects,
             ..Default::default()
         })
         .await
@@ -192,48 +352,156 @@ async fn open(stream: &stream::Stream, last: u64) -> Result<consumer::pull::Orde
     consumer.messages().await.map_err(|e| e.to_string())
 }
 
-/// Hands every event of the stream to this node's subscribers, in order,
-/// once. The consumer recreates itself after a lost connection; when it
-/// cannot (NATS restarted and forgot it, say), a new one is opened after
-/// the last event handed on, so nothing is skipped or repeated.
-async fn read(
+/// Hands every event this node reads of the stream to its subscribers, in
+/// order, once. The consumer recreates itself after a lost connection;
+/// when it cannot (NATS restarted and forgot it, say), or when what the
+/// node reads changes, a new one is opened after the last event handed
+/// on, so nothing is skipped or repeated.
+struct Reader {
     stream: stream::Stream,
-    mut messages: consumer::pull::Ordered,
-    mut last: u64,
+    messages: consumer::pull::Ordered,
+    last: u64,
     subscribers: Subscribers,
     reading: Arc<AtomicBool>,
-) {
-    loop {
-        while let Some(next) = messages.next().await {
-            let message = match next {
-                Ok(m) => m,
-                Err(e) => {
-                    tracing::warn!(error = %e, "reading the event stream; opening it again");
-                    break;
-                }
-            };
-            let position = message.info().map(|i| i.stream_sequence).unwrap_or(0);
-            if position != 0 && position <= last {
-                continue;
-            }
-            last = position.max(last);
-            match Event::decode(&message.payload) {
-                Ok(event) => {
-                    let event = Arc::new(event.at(position));
-                    let mut subs = subscribers.lock().unwrap_or_else(|e| e.into_inner());
-                    subs.retain(|tx| tx.send(event.clone()).is_ok());
-                }
-                Err(e) => tracing::warn!(error = %e, "an event on the stream does not decode"),
+    interest: Arc<Interest>,
+    prefix: String,
+    requests: mpsc::UnboundedReceiver<Control>,
+}
+
+impl Reader {
+    async fn read(mut self) {
+        let mut controlled = true;
+        loop {
+            tokio::select! {
+                biased;
+                request = self.requests.recv(), if controlled => match request {
+                    Some(request) => self.control(request).await,
+                    None => controlled = false,
+                },
+                next = self.messages.next() => match next {
+                    Some(Ok(message)) => {
+                        if let Some(joined) = self.deliver(&message) {
+                            let position = self.last;
+                            let follow = |state: &mut Followed| {
+                                state.guilds.insert(joined, Follow { position, ..Follow::default() });
+                            };
+                            self.change(follow, &mut Vec::new()).await;
+                        }
+                    }
+                    Some(Err(e)) => {
+                        tracing::warn!(error = %e, "reading the event stream; opening it again");
+                        self.reopen().await;
+                    }
+                    None => self.reopen().await,
+                },
             }
         }
-        reading.store(false, Ordering::Relaxed);
+    }
+
+    /// Hands one event on; a guild one of this node's users just joined,
+    /// if this node does not follow it yet.
+    fn deliver(&mut self, message: &jetstream::Message) -> Option<GuildId> {
+        let position = message.info().map(|i| i.stream_sequence).unwrap_or(0);
+        if position != 0 && position <= self.last {
+            return None;
+        }
+        self.last = position.max(self.last);
+        match Event::decode(&message.payload) {
+            Ok(event) => {
+                let event = Arc::new(event.at(position));
+                let joined = match event.membership() {
+                    Some(Membership::Joined { user, guild })
+                        if self.interest.follows(guild).is_none()
+                            && self.interest.holds.get().is_some_and(|holds| holds(user)) =>
+                    {
+                        Some(guild)
+                    }
+                    _ => None,
+                };
+                let mut subs = self.subscribers.lock().unwrap_or_else(|e| e.into_inner());
+                subs.retain(|tx| tx.send(event.clone()).is_ok());
+                joined
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "an event on the stream does not decode");
+                None
+            }
+        }
+    }
+
+    /// Takes a request, and every other one waiting, in one change.
+    async fn control(&mut self, first: Control) {
+        let mut requests = vec![first];
+        while let Ok(more) = self.requests.try_recv() {
+            requests.push(more);
+        }
+        let (mut acks, mut follows, mut unfollows) = (Vec::new(), Vec::new(), Vec::new());
+        for request in requests {
+            match request {
+                Control::Follow(guilds, ack) => {
+                    acks.push(ack);
+                    follows.push(guilds);
+                }
+                Control::UnfollowExcept { keep, mark, routed } => unfollows.push((keep, mark, routed)),
+            }
+        }
+        let marks = &self.interest.marks;
+        // A follow's mark is later than that of any unfollow decided before
+        // it was asked for, so the order the two are applied in is moot.
+        let follows: Vec<(u64, Vec<GuildId>)> =
+            follows.into_iter().map(|g| (marks.fetch_add(1, Ordering::SeqCst) + 1, g)).collect();
+        let edit = |state: &mut Followed| {
+            for (mark, guilds) in follows {
+                for g in guilds {
+                    state.guilds.entry(g).or_default().mark = mark;
+                }
+            }
+            // Not a guild followed since the caller looked.
+            for (keep, mark, routed) in unfollows {
+                state.guilds.retain(|g, f| keep.contains(g) || f.mark > mark || f.position > routed);
+            }
+        };
+        self.change(edit, &mut acks).await;
+    }
+
+    /// Changes the guilds followed; if that changes what the consumer
+    /// reads, opens it again after the last event handed on. Then
+    /// answers `acks`.
+    async fn change(&mut self, edit: impl FnOnce(&mut Followed), acks: &mut Vec<oneshot::Sender<()>>) {
+        let (before, after) = {
+            let mut state = self.interest.state();
+            let before = state.subjects(&self.prefix);
+            edit(&mut state);
+            state.settle(self.interest.filters);
+            (before, state.subjects(&self.prefix))
+        };
+        if before != after {
+            match open(&self.stream, self.last, after).await {
+                Ok(messages) => self.messages = messages,
+                Err(e) => {
+                    tracing::warn!(error = %e, "opening the event stream again");
+                    self.reopen().await;
+                }
+            }
+        }
+        self.interest.started();
+        for ack in acks.drain(..) {
+            let _ = ack.send(());
+        }
+    }
+
+    /// Opens the consumer again after the last event handed on, trying
+    /// until it can; not ready meanwhile.
+    async fn reopen(&mut self) {
+        self.reading.store(false, Ordering::Relaxed);
         loop {
             tokio::time::sleep(Duration::from_millis(200)).await;
-            match open(&stream, last).await {
+            let subjects = self.interest.state().subjects(&self.prefix);
+            match open(&self.stream, self.last, subjects).await {
                 Ok(m) => {
-                    messages = m;
-                    reading.store(true, Ordering::Relaxed);
-                    break;
+                    self.messages = m;
+                    self.reading.store(true, Ordering::Relaxed);
+                    return;
                 }
                 Err(e) => tracing::warn!(error = %e, "opening the event stream again"),
             }
@@ -293,6 +561,35 @@ impl EventBus for NatsBus {
         })
     }
 
+    fn follows(&self, guild: GuildId) -> Option<u64> {
+        self.interest.follows(guild)
+    }
+
+    fn follow(&self, guilds: &[GuildId]) -> events::BoxFuture<'_, ()> {
+        let (ack, done) = oneshot::channel();
+        let sent = self.control.send(Control::Follow(guilds.to_vec(), ack)).is_ok();
+        Box::pin(async move {
+            if sent {
+                let _ = done.await;
+            }
+        })
+    }
+
+    fn interest_mark(&self) -> u64 {
+        self.interest.marks.load(Ordering::SeqCst)
+    }
+
+    fn unfollow_except(&self, keep: &HashSet<GuildId>, mark: u64, routed: u64) {
+        if self.interest.state().guilds.keys().all(|g| keep.contains(g)) {
+            return;
+        }
+        let _ = self.control.send(Control::UnfollowExcept { keep: keep.clone(), mark, routed });
+    }
+
+    fn watch_joins(&self, holds: Arc<dyn Fn(UserId) -> bool + Send + Sync>) {
+        let _ = self.interest.holds.set(holds);
+    }
+
     fn ready(&self) -> Result<(), BusUnavailable> {
         if self.client.connection_state() != async_nats::connection::State::Connected {
             return Err(BusUnavailable("not connected to NATS".into()));
@@ -301,5 +598,58 @@ impl EventBus for NatsBus {
             return Err(BusUnavailable("the event stream is no longer read".into()));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nats_filters_by_many_subjects_from_2_10() {
+        assert!(!filters_many("2.9.10"));
+        assert!(filters_many("2.10.0"));
+        assert!(filters_many("v2.15.1"));
+        assert!(filters_many("3.0.0"));
+        assert!(!filters_many(""));
+    }
+
+    fn guild(n: u64) -> GuildId {
+        GuildId::new_checked(n).unwrap()
+    }
+
+    #[test]
+    fn past_the_limit_a_node_reads_everything_and_back_below_it_each_guild_starts_a_new_period() {
+        let interest =
+            Interest { filters: true, marks: AtomicU64::new(0), state: Mutex::default(), holds: OnceLock::new() };
+        {
+            let mut state = interest.state();
+            state.settle(true);
+            state.guilds.insert(guild(1), Follow::default());
+            assert_eq!(state.subjects("p"), ["p.s.*", "p.u", "p.g.1"]);
+        }
+        assert_eq!(interest.follows(guild(1)), None, "not read before the consumer reads it");
+        interest.started();
+        let first = interest.follows(guild(1)).expect("read now");
+        assert_eq!(interest.follows(guild(2)), None);
+        {
+            let mut state = interest.state();
+            for n in 2..=(MAX_FOLLOWED as u64 + 1) {
+                state.guilds.insert(guild(n), Follow::default());
+            }
+            state.settle(true);
+            assert!(state.subjects("p").is_empty(), "everything");
+        }
+        interest.started();
+        let everything = interest.follows(guild(5_000)).expect("every guild is read");
+        assert!(everything > first);
+        {
+            let mut state = interest.state();
+            state.guilds.retain(|g, _| *g == guild(1));
+            state.settle(true);
+        }
+        interest.started();
+        assert!(interest.follows(guild(1)).is_some_and(|p| p > everything), "a new period");
+        assert_eq!(interest.follows(guild(5_000)), None);
     }
 }

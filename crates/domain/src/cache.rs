@@ -16,13 +16,19 @@
 //! A read from the store that raced a change could put back what the
 //! change's event just dropped; so every drop bumps an epoch, and a row
 //! read from the store is kept only if no drop happened while it was read.
+//!
+//! A node of a cluster may read only the traffic of its sessions' guilds
+//! (`EventBus::follows`), MESSAGE_CREATE included: it keeps a guild
+//! channel's row only while it reads the guild's traffic, in the period
+//! of reading it that began before the row was read; other rows are read
+//! from the store each time.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use events::{Dispatch, Event, Kind, Membership};
+use events::{Dispatch, Event, EventBus, Kind, Membership};
 use store::{
     ChannelId, ChannelRow, GuildId, GuildRow, MemberRow, MessageId, OverwriteRow, RoleRow, Store, UserId, UserRow,
 };
@@ -48,6 +54,8 @@ pub struct Cache {
     overwrites: Mutex<HashMap<ChannelId, Arc<Vec<OverwriteRow>>>>,
     /// Bumped by every drop.
     epoch: AtomicU64,
+    /// The bus `listen` follows: which guilds' traffic this node reads.
+    bus: std::sync::OnceLock<Arc<dyn EventBus>>,
 }
 
 struct CachedSession {
@@ -59,7 +67,8 @@ struct CachedSession {
 /// Channel rows, and the newest message seen in each channel since.
 #[derive(Default)]
 struct Channels {
-    rows: HashMap<ChannelId, ChannelRow>,
+    /// Each with the period of its guild's traffic it was read in.
+    rows: HashMap<ChannelId, (ChannelRow, u64)>,
     newest: HashMap<ChannelId, MessageId>,
 }
 
@@ -94,8 +103,10 @@ impl Cache {
 }
 
 impl Channels {
-    fn row(&self, id: ChannelId) -> Option<ChannelRow> {
-        self.rows.get(&id).map(|row| self.newest_in(row.clone()))
+    /// A row, if kept in the period `period` says its guild is in now.
+    fn row(&self, id: ChannelId, period: impl Fn(Option<GuildId>) -> Option<u64>) -> Option<ChannelRow> {
+        let (row, read_in) = self.rows.get(&id)?;
+        (period(row.guild_id) == Some(*read_in)).then(|| self.newest_in(row.clone()))
     }
 
     /// `row` with the newest message this node has seen in its channel.
@@ -148,19 +159,31 @@ impl Cache {
     /// A channel's row (its `last_message_id` the newest this node has
     /// seen); `None` when it does not exist.
     pub async fn channel(&self, store: &dyn Store, id: ChannelId) -> Result<Option<ChannelRow>> {
-        if let Some(row) = lock(&self.channels).row(id) {
+        if let Some(row) = lock(&self.channels).row(id, |g| self.period(g)) {
             return Ok(Some(row));
         }
-        let epoch = self.epoch();
+        let (epoch, mark) = (self.epoch(), self.bus.get().map_or(0, |b| b.interest_mark()));
         let Some(row) = store.channel(id).await? else { return Ok(None) };
+        // Kept if this node read the guild's traffic since before the read.
+        let period = self.period(row.guild_id).filter(|p| *p <= mark);
         let mut channels = lock(&self.channels);
-        if self.epoch() == epoch {
+        if let Some(period) = period.filter(|_| self.epoch() == epoch) {
             if channels.rows.len() >= MAX_ENTRIES {
                 channels.rows.clear();
             }
-            channels.rows.insert(id, row.clone());
+            channels.rows.insert(id, (row.clone(), period));
         }
         Ok(Some(channels.newest_in(row)))
+    }
+
+    /// The period in which this node reads the traffic of a channel's
+    /// guild (0 for a channel outside guilds, whose events every node
+    /// reads); `None` while it does not.
+    fn period(&self, guild: Option<GuildId>) -> Option<u64> {
+        match (guild, self.bus.get()) {
+            (Some(g), Some(bus)) => bus.follows(g),
+            _ => Some(0),
+        }
     }
 
     /// The guild and its roles; `None` when it does not exist.
@@ -252,7 +275,7 @@ impl Cache {
         self.dropped();
         lock(&self.guilds).remove(&guild);
         lock(&self.members).retain(|(g, _), _| *g != guild);
-        lock(&self.channels).rows.retain(|_, c| c.guild_id != Some(guild));
+        lock(&self.channels).rows.retain(|_, (c, _)| c.guild_id != Some(guild));
     }
 
     pub fn forget_channel(&self, channel: ChannelId) {
@@ -274,7 +297,8 @@ impl Cache {
     }
 
     /// Applies every node's events as they arrive from the bus.
-    pub fn listen(self: &Arc<Self>, bus: &dyn events::EventBus) {
+    pub fn listen(self: &Arc<Self>, bus: &Arc<dyn EventBus>) {
+        let _ = self.bus.set(bus.clone());
         let mut sub = bus.subscribe();
         let this = Arc::downgrade(self);
         tokio::spawn(async move {
@@ -465,20 +489,20 @@ mod tests {
     #[test]
     fn a_new_message_moves_the_last_message_of_a_cached_channel_even_one_read_before_it() {
         let cache = Cache::default();
-        lock(&cache.channels).rows.insert(id(100), channel_row(100, Some(400)));
+        lock(&cache.channels).rows.insert(id(100), (channel_row(100, Some(400)), 0));
         cache.forget(&message_created(100, 500));
-        assert_eq!(lock(&cache.channels).row(id(100)).unwrap().last_message_id, Some(id(500)));
+        assert_eq!(lock(&cache.channels).row(id(100), |_| Some(0)).unwrap().last_message_id, Some(id(500)));
         // A read that started before the message was stored puts back the
         // older row: it still answers with the newer message.
-        lock(&cache.channels).rows.insert(id(100), channel_row(100, Some(400)));
-        assert_eq!(lock(&cache.channels).row(id(100)).unwrap().last_message_id, Some(id(500)));
+        lock(&cache.channels).rows.insert(id(100), (channel_row(100, Some(400)), 0));
+        assert_eq!(lock(&cache.channels).row(id(100), |_| Some(0)).unwrap().last_message_id, Some(id(500)));
         // Never backwards.
         cache.forget(&message_created(100, 450));
-        assert_eq!(lock(&cache.channels).row(id(100)).unwrap().last_message_id, Some(id(500)));
+        assert_eq!(lock(&cache.channels).row(id(100), |_| Some(0)).unwrap().last_message_id, Some(id(500)));
         // A channel change drops the row; its guild's deletion drops them all.
-        lock(&cache.channels).rows.insert(id(101), channel_row(101, None));
+        lock(&cache.channels).rows.insert(id(101), (channel_row(101, None), 0));
         cache.forget_channel(id(100));
-        assert!(lock(&cache.channels).row(id(100)).is_none());
+        assert!(lock(&cache.channels).row(id(100), |_| Some(0)).is_none());
         cache.forget_guild(id(1));
         assert!(lock(&cache.channels).rows.is_empty());
     }

@@ -3,6 +3,7 @@
 //! should see it. The `EventBus` trait is the seam between one process
 //! (`LocalBus`) and a cluster (a message broker behind the same trait).
 
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use bytes::Bytes;
@@ -555,6 +556,40 @@ impl Event {
         self.membership
     }
 
+    /// Whether the event is a guild's traffic: frequent, and for the
+    /// guild's sessions alone (messages, reactions, typing, presences other
+    /// than going offline, voice states). A node of a cluster reads a
+    /// guild's traffic only while a session of its is in the guild (see
+    /// [`EventBus::follow`]). Every other event (what changes a guild, its
+    /// channels, roles, members and rules, memberships, voice participants,
+    /// sessions, nodes, and everything outside guilds) every node reads:
+    /// its caches, AutoMod and voice depend on them.
+    pub fn is_traffic(&self) -> bool {
+        use Dispatch::*;
+        if self.membership.is_some() || self.guild().is_none() {
+            return false;
+        }
+        match &self.kind {
+            Kind::Dispatch(d) => match d {
+                MessageCreate(_)
+                | MessageUpdate(_)
+                | MessageDelete(_)
+                | MessageDeleteBulk(_)
+                | ReactionAdd(_)
+                | ReactionRemove(_)
+                | ReactionRemoveEmoji(_)
+                | ReactionRemoveAll(_)
+                | TypingStart(_)
+                | VoiceStateUpdate(_) => true,
+                // Going offline also tells every node the user is gone
+                // from the cluster's view of who is online.
+                PresenceUpdate(p) => p.status != "offline",
+                _ => false,
+            },
+            _ => false,
+        }
+    }
+
     /// The guild the event belongs to, for sharding.
     pub fn guild(&self) -> Option<GuildId> {
         match &self.audience {
@@ -721,6 +756,46 @@ pub trait EventBus: Send + Sync {
         let _ = (after, through);
         Box::pin(async { Err(BusUnavailable("this event bus keeps no stream to replay".into())) })
     }
+
+    /// Whether this node reads `guild`'s traffic ([`Event::is_traffic`]):
+    /// `Some(period)` while it does, a new period each time it starts to
+    /// again (what was learnt of the traffic in an earlier period may have
+    /// gaps), `None` while it does not. A bus that carries every event
+    /// follows every guild, in one period.
+    fn follows(&self, guild: GuildId) -> Option<u64> {
+        let _ = guild;
+        Some(0)
+    }
+
+    /// Has this node read the traffic of `guilds` too. Resolves once it
+    /// does: every event of theirs the stream holds after the last event
+    /// this node had read then reaches the subscribers. (So what was
+    /// stored before that is in the store for whoever reads after.)
+    fn follow(&self, guilds: &[GuildId]) -> BoxFuture<'_, ()> {
+        let _ = guilds;
+        Box::pin(async {})
+    }
+
+    /// A mark for [`EventBus::unfollow_except`], taken before looking at
+    /// which guilds are still wanted.
+    fn interest_mark(&self) -> u64 {
+        0
+    }
+
+    /// Stops reading the traffic of the guilds not in `keep`, save those
+    /// followed again since `mark` was taken, or since the event at
+    /// `routed` (a join: see [`EventBus::watch_joins`]) when the caller's
+    /// `keep` reflects the events up to that one.
+    fn unfollow_except(&self, keep: &HashSet<GuildId>, mark: u64, routed: u64) {
+        let _ = (keep, mark, routed);
+    }
+
+    /// Tells the bus whose sessions this node holds: when one of them
+    /// joins a guild, the bus follows the guild from that event on, before
+    /// it hands on anything after it.
+    fn watch_joins(&self, holds: Arc<dyn Fn(UserId) -> bool + Send + Sync>) {
+        let _ = holds;
+    }
 }
 
 /// A boxed future, as [`EventBus::replay`] returns.
@@ -789,6 +864,29 @@ impl EventBus for LocalBus {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_guilds_messages_and_typing_are_traffic_its_changes_and_memberships_are_not() {
+        let g = Id::new_checked(1).unwrap();
+        let typing = |audience| {
+            let t = dispatch::TypingStart {
+                channel_id: Id::new_checked(2).unwrap(),
+                guild_id: Some(g),
+                user_id: Id::new_checked(3).unwrap(),
+                timestamp: 0,
+                member: None,
+            };
+            Event::new(Dispatch::TypingStart(t), audience)
+        };
+        assert!(typing(Audience::channel(g, Id::new_checked(2).unwrap())).is_traffic());
+        // Outside a guild: every node reads it.
+        assert!(!typing(Audience::Users(vec![Id::new_checked(3).unwrap()])).is_traffic());
+        let joined = Event::new(Dispatch::UserSettingsUpdate(serde_json::json!({})), Audience::Guild(g))
+            .with_membership(Membership::Joined { user: Id::new_checked(3).unwrap(), guild: g });
+        assert!(!joined.is_traffic());
+        let rules = Event::new(Dispatch::UserSettingsUpdate(serde_json::json!({})), Audience::Guild(g));
+        assert!(!rules.is_traffic());
+    }
 
     fn numbered(n: u64) -> Event {
         Event::new(Dispatch::UserSettingsUpdate(serde_json::json!({ "n": n })), Audience::Users(vec![]))

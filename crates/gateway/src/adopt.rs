@@ -199,11 +199,11 @@ impl Hub {
     /// The dispatcher is past `position`: every frame of the events up to
     /// it has gone to the journal.
     pub(super) fn routed(&self, position: u64) {
-        let Some(c) = self.cluster.get() else { return };
         if position == 0 {
             return;
         }
         self.position.store(position, Ordering::Relaxed);
+        let Some(c) = self.cluster.get() else { return };
         let _ = c.journal.send(Entry::Routed(position));
     }
 
@@ -483,19 +483,20 @@ impl Hub {
     }
 }
 
-/// The views of a session's guilds kept while it is taken over (see
-/// `Registry::adopting`); let go when dropped, by then the session is
-/// registered in those guilds or the take-over failed.
-struct KeepViews {
+/// The views of a session's guilds kept while they are read or the
+/// session is taken over (see `Registry::pinned`); let go when dropped, by
+/// then the session is registered in those guilds, or starting, or it
+/// failed.
+pub(crate) struct KeepViews {
     hub: std::sync::Weak<Hub>,
     guilds: Vec<GuildId>,
 }
 
 impl KeepViews {
-    fn new(hub: &Arc<Hub>, guilds: &[GuildId]) -> Self {
+    pub(crate) fn new(hub: &Arc<Hub>, guilds: &[GuildId]) -> Self {
         let mut reg = hub.registry();
         for g in guilds {
-            *reg.adopting.entry(*g).or_default() += 1;
+            *reg.pinned.entry(*g).or_default() += 1;
         }
         Self { hub: Arc::downgrade(hub), guilds: guilds.to_vec() }
     }
@@ -506,10 +507,10 @@ impl Drop for KeepViews {
         let Some(hub) = self.hub.upgrade() else { return };
         let mut reg = hub.registry();
         for g in &self.guilds {
-            if let Some(n) = reg.adopting.get_mut(g) {
+            if let Some(n) = reg.pinned.get_mut(g) {
                 *n -= 1;
                 if *n == 0 {
-                    reg.adopting.remove(g);
+                    reg.pinned.remove(g);
                 }
             }
         }

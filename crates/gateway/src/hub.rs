@@ -22,6 +22,10 @@ use crate::session::{Delivery, Session};
 use crate::visibility::{changes_views, Change, GuildView, MemberView};
 use crate::GatewayConfig;
 
+/// Every how many reaper ticks (250 ms) this node stops reading the
+/// traffic of guilds it no longer has sessions in.
+const UNFOLLOW_EVERY: u64 = 40;
+
 #[derive(Default)]
 struct Registry {
     sessions: HashMap<String, Arc<Session>>,
@@ -46,10 +50,12 @@ struct Registry {
     /// In a cluster: users of dead nodes not yet announced offline, with
     /// their guilds there.
     orphans: HashMap<UserId, Vec<GuildId>>,
-    /// Guilds of sessions being taken over from another node, per
-    /// take-over under way: their views are kept until the session is
-    /// registered, however long the old node takes to let it go.
-    adopting: HashMap<GuildId, usize>,
+    /// Guilds whose views are kept whoever is in them, with how many hold
+    /// them: those being read for a session (and their traffic followed),
+    /// and those of sessions being taken over from another node, until
+    /// the session is registered, however long the old node takes to let
+    /// it go.
+    pinned: HashMap<GuildId, usize>,
 }
 
 /// Loads of one guild's view under way, and how many events changed the
@@ -292,6 +298,8 @@ impl Hub {
     /// sessions' runtime.
     pub fn spawn(self: &Arc<Self>) {
         let mut sub = self.bus.subscribe();
+        let weak = Arc::downgrade(self);
+        self.bus.watch_joins(Arc::new(move |user| weak.upgrade().is_some_and(|hub| hub.holds(user))));
         let hub = self.clone();
         let mut adoptions = self.adoptions.lock().unwrap_or_else(|e| e.into_inner()).take();
         self.runtime.spawn(async move {
@@ -314,12 +322,40 @@ impl Hub {
         let hub = Arc::downgrade(self);
         self.runtime.spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_millis(250));
-            loop {
+            for n in 1u64.. {
                 tick.tick().await;
                 let Some(hub) = hub.upgrade() else { break };
                 hub.reap();
+                if n % UNFOLLOW_EVERY == 0 {
+                    hub.unfollow_unwanted();
+                }
             }
         });
+    }
+
+    /// Whether a session of `user`'s is here, or being started.
+    fn holds(&self, user: UserId) -> bool {
+        let reg = self.registry();
+        reg.by_user.contains_key(&user) || reg.starting.contains_key(&user)
+    }
+
+    /// Stops reading the traffic of guilds no session here is in any more
+    /// (in a cluster whose nodes read only their sessions' guilds).
+    fn unfollow_unwanted(&self) {
+        // Taken before the registry is read: whatever is followed after
+        // these, the registry may not show yet.
+        let (mark, routed) = (self.bus.interest_mark(), self.position());
+        let reg = self.registry();
+        let keep: HashSet<GuildId> = reg
+            .views
+            .keys()
+            .chain(reg.by_guild.keys())
+            .chain(reg.loading.keys())
+            .chain(reg.pinned.keys())
+            .copied()
+            .collect();
+        drop(reg);
+        self.bus.unfollow_except(&keep, mark, routed);
     }
 
     /// Handles one event from the bus: routes it, keeps it for the
@@ -380,8 +416,9 @@ impl Hub {
         // of presences; the hub does, and adds them as a connect-time one has.
         let mut with_presences = None;
         if let Some(Membership::Joined { user, guild }) = event.membership() {
-            self.join(user, guild);
-            if let Dispatch::GuildCreate(snapshot) = dispatch {
+            // The guild's view holds only what this node's sessions need.
+            let here = self.join(user, guild);
+            if let (true, Dispatch::GuildCreate(snapshot)) = (here, dispatch) {
                 self.joined_view(user, guild, snapshot);
                 with_presences = Some(self.add_presences(guild, snapshot));
             }
@@ -536,9 +573,11 @@ impl Hub {
         }
     }
 
-    fn join(&self, user: UserId, guild: GuildId) {
+    /// Adds `guild` to `user`'s sessions here; whether there are any.
+    fn join(&self, user: UserId, guild: GuildId) -> bool {
         let mut reg = self.registry();
         let sessions: Vec<_> = reg.by_user.get(&user).map(|m| m.values().cloned().collect()).unwrap_or_default();
+        let here = !sessions.is_empty();
         for s in sessions {
             s.join(guild);
             self.journal_guilds(&s);
@@ -546,6 +585,7 @@ impl Hub {
         }
         drop(reg);
         self.publish_node_presence(user);
+        here
     }
 
     fn leave(&self, user: UserId, guild: GuildId) {
@@ -614,7 +654,16 @@ impl Hub {
     /// store for a guild it has no view of yet, or just the member for one
     /// it has. A change to the guild while the store was read makes it
     /// read again, so no change slips between the read and the view.
-    pub(crate) async fn load_views(&self, user: UserId, guilds: &[GuildId]) -> Result<(), store::StoreError> {
+    pub(crate) async fn load_views(
+        self: &Arc<Self>,
+        user: UserId,
+        guilds: &[GuildId],
+    ) -> Result<(), store::StoreError> {
+        // In a cluster whose nodes read only the traffic of their sessions'
+        // guilds: from here on, this node reads theirs too, and what came
+        // before is in the store.
+        let _pinned = adopt::KeepViews::new(self, guilds);
+        self.bus.follow(guilds).await;
         for &guild in guilds {
             loop {
                 let (full, seen) = {
@@ -759,9 +808,9 @@ impl Hub {
             // Views read for an IDENTIFY that then failed: no session here
             // is in the guild, and nobody is loading it or identifying.
             let reg = &mut *self.registry();
-            let Registry { views, by_guild, loading, starting, adopting, .. } = reg;
+            let Registry { views, by_guild, loading, starting, pinned, .. } = reg;
             views.retain(|g, v| {
-                by_guild.contains_key(g) || loading.contains_key(g) || adopting.contains_key(g) || v.has_any(starting)
+                by_guild.contains_key(g) || loading.contains_key(g) || pinned.contains_key(g) || v.has_any(starting)
             });
         }
         for s in expired {
@@ -943,7 +992,7 @@ fn forget_if_gone(reg: &mut Registry, user: UserId, guild: GuildId) {
     if sessions.is_some_and(|m| m.is_empty()) {
         reg.by_guild.remove(&guild);
     }
-    if !reg.by_guild.contains_key(&guild) && !reg.loading.contains_key(&guild) && !reg.adopting.contains_key(&guild) {
+    if !reg.by_guild.contains_key(&guild) && !reg.loading.contains_key(&guild) && !reg.pinned.contains_key(&guild) {
         reg.views.remove(&guild);
     }
 }

@@ -213,7 +213,7 @@ pub async fn start_with_classifier(
         Arc::new(domain::automod::AutoMod::new(config.moderation.clone(), classifier, metrics.clone(), recent));
     automod.listen(bus.as_ref());
     let cache = Arc::new(domain::cache::Cache::default());
-    cache.listen(bus.as_ref());
+    cache.listen(&bus);
     let media = Arc::new(open_media(&config, addr)?);
     let domain = domain::Domain {
         store: shared,

@@ -5,9 +5,10 @@
 //! outside any trace (timers, connection upkeep) stay untraced rather than
 //! each starting a trace.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
-use events::{BoxFuture, BusUnavailable, Event, EventBus, Subscription};
+use events::{BoxFuture, BusUnavailable, Event, EventBus, GuildId, Subscription, UserId};
 
 pub struct TracedBus(pub Arc<dyn EventBus>);
 
@@ -32,5 +33,25 @@ impl EventBus for TracedBus {
 
     fn replay(&self, after: u64, through: u64) -> BoxFuture<'_, Result<Vec<Event>, BusUnavailable>> {
         self.0.replay(after, through)
+    }
+
+    fn follows(&self, guild: GuildId) -> Option<u64> {
+        self.0.follows(guild)
+    }
+
+    fn follow(&self, guilds: &[GuildId]) -> BoxFuture<'_, ()> {
+        self.0.follow(guilds)
+    }
+
+    fn interest_mark(&self) -> u64 {
+        self.0.interest_mark()
+    }
+
+    fn unfollow_except(&self, keep: &HashSet<GuildId>, mark: u64, routed: u64) {
+        self.0.unfollow_except(keep, mark, routed)
+    }
+
+    fn watch_joins(&self, holds: Arc<dyn Fn(UserId) -> bool + Send + Sync>) {
+        self.0.watch_joins(holds)
     }
 }

@@ -449,11 +449,17 @@ impl TestApp {
     /// `/metrics` counts them (`fussioncord_store_calls_total`, summed over
     /// verbs and outcomes).
     pub async fn store_calls(&self) -> f64 {
+        self.metric("fussioncord_store_calls_total{").await
+    }
+
+    /// The sum of the `/metrics` samples whose line starts with `series`
+    /// (a name, or a name and some of its labels).
+    pub async fn metric(&self, series: &str) -> f64 {
         let res = self.client.get(format!("http://{}/metrics", self.addr())).send().await.unwrap();
         assert_eq!(res.status(), StatusCode::OK);
         let text = res.text().await.unwrap();
         text.lines()
-            .filter(|l| l.starts_with("fussioncord_store_calls_total{"))
+            .filter(|l| l.starts_with(series))
             .map(|l| l.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()).expect("a sample value"))
             .sum()
     }

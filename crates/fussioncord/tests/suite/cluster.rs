@@ -499,14 +499,19 @@ struct OwnNats {
 }
 
 impl OwnNats {
+    /// Debian's nats-server.
     fn start(port: u16, dir: &std::path::Path) -> Self {
-        let child = std::process::Command::new("nats-server")
+        Self::start_binary("nats-server", port, dir)
+    }
+
+    fn start_binary(binary: &str, port: u16, dir: &std::path::Path) -> Self {
+        let child = std::process::Command::new(binary)
             .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
             .arg(dir)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
-            .expect("nats-server runs (Debian's nats-server package)");
+            .unwrap_or_else(|e| panic!("{binary} runs: {e}"));
         Self { child, port, dir: dir.to_owned() }
     }
 
@@ -1075,4 +1080,129 @@ async fn post_numbered(app: &TestApp, channel: &str, token: &str, i: usize) {
     let (status, body) =
         app.post(&format!("/channels/{channel}/messages"), token, json!({"content": format!("m{i}")})).await;
     assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+/// A NATS server of 2.10 or later, which filters a consumer by many
+/// subjects: `TEST_NATS_SERVER`, or what `scripts/nats-server.sh` installs
+/// (the test command runs it).
+fn newer_nats_server() -> String {
+    let path = std::env::var("TEST_NATS_SERVER").unwrap_or_else(|_| {
+        format!("{}/.cache/fussioncord/nats-venv/bin/nats-server", std::env::var("HOME").unwrap_or_default())
+    });
+    assert!(
+        std::path::Path::new(&path).exists(),
+        "no NATS server of 2.10 or later at {path}: run scripts/nats-server.sh (or set TEST_NATS_SERVER)"
+    );
+    path
+}
+
+/// MESSAGE_CREATEs a node's gateway has routed so far.
+async fn messages_routed(node: &TestApp) -> f64 {
+    node.metric("fussioncord_gateway_events_total{event=\"MESSAGE_CREATE\"}").await
+}
+
+/// The contents of the next `n` MESSAGE_CREATEs a session receives, then
+/// checks that no other comes.
+async fn next_messages(gw: &mut ws::Gateway, n: usize) -> Vec<String> {
+    let mut seen = Vec::new();
+    while seen.len() < n {
+        let e = gw.dispatch("MESSAGE_CREATE").await;
+        seen.push(e["d"]["content"].as_str().unwrap().to_owned());
+    }
+    let more = gw.dispatches(Duration::from_millis(300)).await;
+    assert!(!more.iter().any(|e| e["t"] == "MESSAGE_CREATE"), "a message more than once: {more:?}");
+    seen
+}
+
+#[tokio::test]
+async fn a_node_reads_the_traffic_of_only_the_guilds_its_sessions_are_in() {
+    let store = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let nats = OwnNats::start_binary(&newer_nats_server(), port, store.path());
+    nats.wait_up().await;
+    let url = nats.url();
+    let (nodes, _) = cluster_with(2, move |c| {
+        c.cluster.nats_url = url.clone();
+        // A closed session ends within a second.
+        c.gateway.resume_window_ms = 1_000;
+    })
+    .await;
+    let (a, b) = (&nodes[0], &nodes[1]);
+    let ada = a.register("ada").await;
+    let bea = a.register("bea").await;
+    let (_, ada_channel) = a.guild(&ada, "Ada's").await;
+    let (_, bea_channel) = a.guild(&bea, "Bea's").await;
+    let (_, bea_other) = a.guild(&bea, "Bea's other").await;
+    // Ada on node A, Bea on node B, each alone in a guild.
+    let mut ada_gw = a.gateway("").await;
+    ada_gw.identify(&ada.token, ALL_INTENTS).await;
+    let mut bea_gw = b.gateway("").await;
+    bea_gw.identify(&bea.token, ALL_INTENTS).await;
+    // Node A reads Bea's channel now (its row must not be kept stale).
+    let (status, _) = a.get(&format!("/channels/{bea_channel}"), &bea.token).await;
+    assert_eq!(status, StatusCode::OK);
+
+    // Bea's guild's messages, posted through both nodes, reach her on B
+    // once and in order; node A, where nobody is in her guild, routes none.
+    let (a_before, b_before) = (messages_routed(a).await, messages_routed(b).await);
+    let mut last = String::new();
+    for i in 0..20 {
+        let via = if i % 2 == 0 { a } else { b };
+        last = via.send(&bea, &bea_channel, &format!("b{i}")).await["id"].as_str().unwrap().to_owned();
+    }
+    let seen = next_messages(&mut bea_gw, 20).await;
+    let mut sorted = seen.clone();
+    sorted.sort_by_key(|m| m[1..].parse::<u32>().unwrap());
+    assert_eq!(sorted, (0..20).map(|i| format!("b{i}")).collect::<Vec<_>>(), "every message once: {seen:?}");
+    // Ada's guild's message, posted after them, reaches her on node A: by
+    // then node A has read past Bea's.
+    a.send(&ada, &ada_channel, "a0").await;
+    assert_eq!(next_messages(&mut ada_gw, 1).await, ["a0"]);
+    assert_eq!(messages_routed(a).await - a_before, 1.0, "node A routed only Ada's guild's message");
+    assert_eq!(messages_routed(b).await - b_before, 20.0, "node B routed only Bea's guild's messages");
+    // What node A answers of Bea's channel still names its last message.
+    let (_, channel) = a.get(&format!("/channels/{bea_channel}"), &bea.token).await;
+    assert_eq!(channel["last_message_id"].as_str(), Some(last.as_str()), "{channel}");
+
+    // Ada joins Bea's guild while connected to node A: node A reads its
+    // traffic from her join on, so every message posted after it (through
+    // node A, whose events reach the stream in the order it posts them)
+    // reaches her, once.
+    a.join(&bea, &bea_channel, &ada).await;
+    let contents: Vec<String> = (0..30).map(|i| format!("j{i}")).collect();
+    let posts = contents.iter().map(|c| a.send(&bea, &bea_channel, c));
+    futures::future::join_all(posts).await;
+    let mut seen = next_messages(&mut ada_gw, 30).await;
+    seen.sort_by_key(|m| m[1..].parse::<u32>().unwrap());
+    assert_eq!(seen, contents);
+    assert_eq!(next_messages(&mut bea_gw, 30).await.len(), 30);
+
+    // A session of Bea's identifying on node A gets the traffic of her
+    // other guild there, posted through node B, from the moment it is
+    // ready.
+    let mut bea_on_a = a.gateway("").await;
+    bea_on_a.identify(&bea.token, ALL_INTENTS).await;
+    b.send(&bea, &bea_other, "k0").await;
+    assert_eq!(next_messages(&mut bea_on_a, 1).await, ["k0"]);
+    bea_gw.dispatch("MESSAGE_CREATE").await;
+
+    // When Ada's and Bea's sessions on node A end, node A stops reading
+    // Bea's guild (it looks every 10 s): her messages stop being routed
+    // there.
+    ada_gw.close().await;
+    bea_on_a.close().await;
+    let mut stopped = false;
+    for i in 0..30 {
+        let before = messages_routed(a).await;
+        b.send(&bea, &bea_channel, &format!("s{i}")).await;
+        bea_gw.dispatch("MESSAGE_CREATE").await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        if messages_routed(a).await == before {
+            stopped = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(800)).await;
+    }
+    assert!(stopped, "node A still reads the traffic of a guild nobody there is in");
+    drop(nodes);
 }
