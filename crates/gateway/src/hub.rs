@@ -22,6 +22,10 @@ use crate::session::{Delivery, Session};
 use crate::visibility::{changes_views, Change, GuildView, MemberView};
 use crate::GatewayConfig;
 
+/// How long reading a session's guilds waits for the bus to read their
+/// traffic.
+const FOLLOW_WAIT: Duration = Duration::from_secs(5);
+
 /// Every how many reaper ticks (250 ms) this node stops reading the
 /// traffic of guilds it no longer has sessions in.
 const UNFOLLOW_EVERY: u64 = 40;
@@ -662,8 +666,11 @@ impl Hub {
         // In a cluster whose nodes read only the traffic of their sessions'
         // guilds: from here on, this node reads theirs too, and what came
         // before is in the store.
+        // The bus takes the request even when it cannot answer now (its
+        // connection lost): it then reads these guilds from the event
+        // after the last it read before anything else.
         let _pinned = adopt::KeepViews::new(self, guilds);
-        self.bus.follow(guilds).await;
+        let _ = tokio::time::timeout(FOLLOW_WAIT, self.bus.follow(guilds)).await;
         for &guild in guilds {
             loop {
                 let (full, seen) = {
