@@ -32,6 +32,18 @@ mod sessions;
 pub use locator::RedisLocator;
 pub use sessions::RedisSessions;
 
+/// A connection to the Redis at `url` that reconnects by itself later,
+/// made within `within`.
+async fn connect_redis(url: &str, within: Duration) -> Result<redis::aio::ConnectionManager, String> {
+    let client = redis::Client::open(url).map_err(|e| format!("the Redis URL: {e}"))?;
+    // Host and port only: the URL may carry a password.
+    let addr = client.get_connection_info().addr().to_string();
+    tokio::time::timeout(within, redis::aio::ConnectionManager::new(client))
+        .await
+        .map_err(|_| format!("connecting to Redis at {addr} timed out"))?
+        .map_err(|e| format!("connecting to Redis at {addr}: {e}"))
+}
+
 /// The `[cluster]` settings.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]

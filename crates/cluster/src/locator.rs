@@ -28,12 +28,7 @@ pub struct RedisLocator {
 impl RedisLocator {
     /// Connects to Redis; `me` is this node's base URL (`http://host:port`).
     pub async fn connect(url: &str, prefix: &str, me: &str) -> Result<Self, String> {
-        let client = redis::Client::open(url).map_err(|e| format!("the Redis URL: {e}"))?;
-        let addr = client.get_connection_info().addr().to_string();
-        let conn = tokio::time::timeout(TIMEOUT * 5, ConnectionManager::new(client))
-            .await
-            .map_err(|_| format!("connecting to Redis at {addr} timed out"))?
-            .map_err(|e| format!("connecting to Redis at {addr}: {e}"))?;
+        let conn = crate::connect_redis(url, TIMEOUT * 5).await?;
         let http = reqwest::Client::builder()
             .no_proxy()
             .redirect(reqwest::redirect::Policy::none())

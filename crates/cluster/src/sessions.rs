@@ -26,13 +26,7 @@ pub struct RedisSessions {
 impl RedisSessions {
     /// Connects (reconnecting by itself later); every key is under `prefix`.
     pub async fn connect(url: &str, prefix: &str) -> Result<Self, String> {
-        let client = redis::Client::open(url).map_err(|e| format!("the Redis URL: {e}"))?;
-        // Host and port only: the URL may carry a password.
-        let addr = client.get_connection_info().addr().to_string();
-        let conn = tokio::time::timeout(TIMEOUT * 5, ConnectionManager::new(client))
-            .await
-            .map_err(|_| format!("connecting to Redis at {addr} timed out"))?
-            .map_err(|e| format!("connecting to Redis at {addr}: {e}"))?;
+        let conn = crate::connect_redis(url, TIMEOUT * 5).await?;
         Ok(Self { conn, prefix: prefix.to_owned() })
     }
 

@@ -858,6 +858,50 @@ async fn saying(gw: &mut ws::Gateway, content: &str) -> Value {
     }
 }
 
+/// Node processes with voice servers, on one database and stream, whose
+/// voice certificates come from one CA that the clients trust.
+struct VoiceNodes {
+    db: String,
+    tag: String,
+    dir: tempfile::TempDir,
+    cert: std::path::PathBuf,
+    key: std::path::PathBuf,
+    ca: String,
+}
+
+impl VoiceNodes {
+    async fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let (cert, key, ca) = crate::common::voice::tls_files(dir.path());
+        Self { db: fresh_postgres().await, tag: crate::common::cluster::tag(), dir, cert, key, ca }
+    }
+
+    /// A node named `name` (`cluster.node`) with snowflake worker `worker`.
+    fn start(&self, worker: u8, name: &str) -> crate::common::cluster::Node {
+        let env = [
+            ("FUSSIONCORD__CLUSTER__NODE", name.to_owned()),
+            ("FUSSIONCORD__VOICE__TLS_CERT", self.cert.display().to_string()),
+            ("FUSSIONCORD__VOICE__TLS_KEY", self.key.display().to_string()),
+        ];
+        let mut node = node_process(&self.db, &self.tag, worker, self.dir.path(), &env);
+        node.app.voice_ca = self.ca.clone();
+        node
+    }
+
+    /// A guild of `owner`'s that `members` join, and a voice channel in it.
+    async fn call_place(&self, app: &TestApp, owner: &TestUser, members: &[&TestUser]) -> (String, String) {
+        let (guild, text) = app.guild(owner, "Calls").await;
+        let guild = guild["id"].as_str().unwrap().to_owned();
+        for member in members {
+            app.join(owner, &text, member).await;
+        }
+        let (status, vc) =
+            app.post(&format!("/guilds/{guild}/channels"), &owner.token, json!({ "name": "Lounge", "type": 2 })).await;
+        assert!(status.is_success(), "{vc}");
+        (guild, vc["id"].as_str().unwrap().to_owned())
+    }
+}
+
 /// Voice is the cluster's: a call lives on one node's voice server, which
 /// members whose gateway sessions are on other nodes join; every node sees
 /// every voice state. When that node dies, the members whose sessions
@@ -866,34 +910,14 @@ async fn saying(gw: &mut ws::Gateway, content: &str) -> Value {
 /// died with it leaves voice.
 #[tokio::test]
 async fn a_call_spans_nodes_and_moves_to_a_live_voice_server_when_its_node_dies() {
-    use crate::common::voice::{join, tls_files, Joined, VoiceClient, AES_GCM};
-    let db = fresh_postgres().await;
-    let tag = crate::common::cluster::tag();
-    let dir = tempfile::tempdir().unwrap();
-    // One CA for both nodes' voice certificates, which the clients trust.
-    let (cert, key, ca) = tls_files(dir.path());
-    let voice_env = |node: &str| {
-        vec![
-            ("FUSSIONCORD__CLUSTER__NODE", node.to_owned()),
-            ("FUSSIONCORD__VOICE__TLS_CERT", cert.display().to_string()),
-            ("FUSSIONCORD__VOICE__TLS_KEY", key.display().to_string()),
-        ]
-    };
-    let mut a = node_process(&db, &tag, 1, dir.path(), &voice_env("node-a"));
-    let mut b = node_process(&db, &tag, 2, dir.path(), &voice_env("node-b"));
-    a.app.voice_ca = ca.clone();
-    b.app.voice_ca = ca.clone();
+    use crate::common::voice::{join, Joined, VoiceClient, AES_GCM};
+    let nodes = VoiceNodes::new().await;
+    let mut a = nodes.start(1, "node-a");
+    let b = nodes.start(2, "node-b");
     let ada = b.app.register("ada").await;
     let bea = b.app.register("bea").await;
     let cat = b.app.register("cat").await;
-    let (guild, text) = b.app.guild(&ada, "Calls").await;
-    let guild = guild["id"].as_str().unwrap().to_owned();
-    b.app.join(&ada, &text, &bea).await;
-    b.app.join(&ada, &text, &cat).await;
-    let (status, vc) =
-        b.app.post(&format!("/guilds/{guild}/channels"), &ada.token, json!({ "name": "Lounge", "type": 2 })).await;
-    assert!(status.is_success(), "{vc}");
-    let vc = vc["id"].as_str().unwrap().to_owned();
+    let (guild, vc) = nodes.call_place(&b.app, &ada, &[&bea, &cat]).await;
 
     // Ada, on node A, starts the call: on node A's voice server. Node B
     // knows of it.
@@ -929,8 +953,7 @@ async fn a_call_spans_nodes_and_moves_to_a_live_voice_server_when_its_node_dies(
     let cat_joined = join(&a.app, &cat, &guild, &vc).await;
     assert_eq!(cat_joined.endpoint, on_a);
     // A node started now learns the call from the others.
-    let mut c = node_process(&db, &tag, 3, dir.path(), &voice_env("node-c"));
-    c.app.voice_ca = ca.clone();
+    let c = nodes.start(3, "node-c");
     let mut told = StatusCode::NOT_FOUND;
     for _ in 0..100 {
         (told, _) = voice_state(&c.app, &guild, &ada, &ada.token).await;
@@ -1011,7 +1034,7 @@ async fn a_call_spans_nodes_and_moves_to_a_live_voice_server_when_its_node_dies(
     let heard = bea_voice.receive(Duration::from_secs(5)).await.expect("Ada's voice reaches Bea there");
     assert_eq!(heard.payload, b"again");
     drop((b, c));
-    drop_stream(&format!("FC_TEST_{tag}")).await;
+    drop_stream(&format!("FC_TEST_{}", nodes.tag)).await;
 }
 
 /// A node that crashes and comes back at once under its configured name is
@@ -1020,28 +1043,13 @@ async fn a_call_spans_nodes_and_moves_to_a_live_voice_server_when_its_node_dies(
 /// a live one.
 #[tokio::test]
 async fn a_node_restarted_under_its_name_drops_its_old_voice_states() {
-    use crate::common::voice::{join, tls_files};
-    let db = fresh_postgres().await;
-    let tag = crate::common::cluster::tag();
-    let dir = tempfile::tempdir().unwrap();
-    let (cert, key, _) = tls_files(dir.path());
-    let voice_env = |node: &str| {
-        vec![
-            ("FUSSIONCORD__CLUSTER__NODE", node.to_owned()),
-            ("FUSSIONCORD__VOICE__TLS_CERT", cert.display().to_string()),
-            ("FUSSIONCORD__VOICE__TLS_KEY", key.display().to_string()),
-        ]
-    };
-    let mut a = node_process(&db, &tag, 1, dir.path(), &voice_env("node-a"));
-    let b = node_process(&db, &tag, 2, dir.path(), &voice_env("node-b"));
+    use crate::common::voice::join;
+    let nodes = VoiceNodes::new().await;
+    let mut a = nodes.start(1, "node-a");
+    let b = nodes.start(2, "node-b");
     let ada = b.app.register("ada").await;
     let bea = b.app.register("bea").await;
-    let (guild, text) = b.app.guild(&ada, "Restarts").await;
-    let guild = guild["id"].as_str().unwrap().to_owned();
-    b.app.join(&ada, &text, &bea).await;
-    let (_, vc) =
-        b.app.post(&format!("/guilds/{guild}/channels"), &ada.token, json!({ "name": "Lounge", "type": 2 })).await;
-    let vc = vc["id"].as_str().unwrap().to_owned();
+    let (guild, vc) = nodes.call_place(&b.app, &ada, &[&bea]).await;
     // Ada starts the call on node A; Bea joins it from node B.
     let ada_joined = join(&a.app, &ada, &guild, &vc).await;
     let mut bea_joined = join(&b.app, &bea, &guild, &vc).await;
@@ -1050,7 +1058,7 @@ async fn a_node_restarted_under_its_name_drops_its_old_voice_states() {
     a.child.kill().expect("SIGKILL node A");
     a.child.wait().unwrap();
     drop(ada_joined);
-    let _a = node_process(&db, &tag, 3, dir.path(), &voice_env("node-a"));
+    let _a = nodes.start(3, "node-a");
     let (mut ada_left, mut moved) = (false, None);
     while !ada_left || moved.is_none() {
         let Some(ws::Received::Payload(p)) = bea_joined.gateway.next_within(Duration::from_secs(15)).await else {
@@ -1067,7 +1075,7 @@ async fn a_node_restarted_under_its_name_drops_its_old_voice_states() {
     let (status, gone) = voice_state(&b.app, &guild, &ada, &ada.token).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{gone}");
     drop(b);
-    drop_stream(&format!("FC_TEST_{tag}")).await;
+    drop_stream(&format!("FC_TEST_{}", nodes.tag)).await;
 }
 
 async fn voice_state(app: &TestApp, guild: &str, user: &TestUser, token: &str) -> (StatusCode, Value) {
