@@ -1,13 +1,14 @@
 //! What lets several nodes run one deployment. Today: `NatsBus`, the event
 //! bus on NATS JetStream. Every node publishes its events to one stream:
 //! a guild's traffic (messages, reactions, typing, presences, voice
-//! states: [`Event::is_traffic`]) on `<prefix>.g.<guild>`, the guild's
-//! other events on `<prefix>.s.<guild>`, events outside guilds on
+//! states: [`Event::is_traffic`]) on `<prefix>.t.<guild>`, the guild's
+//! other events on `<prefix>.g.<guild>`, events outside guilds on
 //! `<prefix>.u`. A node reads the stream back through one ordered
-//! consumer from the moment it started: every guild's `s` events and
+//! consumer from the moment it started: every guild's `g` events and
 //! every `u` event, and the traffic of the guilds its gateway sessions are
 //! in (the consumer is opened again, from the last event read, when that
-//! set grows or shrinks). So every node sees the events it reads in the
+//! set grows or shrinks). (A node of an earlier version, which put all of
+//! a guild's events on `g`, is read in full.) So every node sees the events it reads in the
 //! stream's one order (per guild too), its own included, and a node whose
 //! connection drops resumes from the last event it read instead of losing
 //! what came meanwhile. A NATS server before 2.10 filters a consumer by
@@ -18,7 +19,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_nats::jetstream::{self, consumer, stream};
 use futures::StreamExt;
@@ -53,7 +54,7 @@ pub struct ClusterConfig {
     pub nats_url: String,
     /// The JetStream stream every node's events go through.
     pub stream: String,
-    /// The subjects' prefix (`<prefix>.g.<guild>`, `<prefix>.s.<guild>`,
+    /// The subjects' prefix (`<prefix>.g.<guild>`, `<prefix>.t.<guild>`,
     /// `<prefix>.u`).
     pub subject_prefix: String,
     /// How long the stream keeps events, in seconds: how long a node may be
@@ -110,6 +111,10 @@ impl ClusterConfig {
 }
 
 type Subscribers = Arc<Mutex<Vec<mpsc::UnboundedSender<Arc<Event>>>>>;
+
+/// At most one change to what a node reads each this long: each opens a
+/// consumer again.
+const REOPEN_EVERY: Duration = Duration::from_millis(50);
 
 /// Past this many guilds followed, a node reads every guild's traffic: a
 /// consumer's list of subjects stays short.
@@ -212,8 +217,8 @@ impl Followed {
         if self.everything.is_some() {
             return Vec::new();
         }
-        let mut subjects = vec![format!("{prefix}.s.*"), format!("{prefix}.u")];
-        subjects.extend(self.guilds.keys().map(|g| format!("{prefix}.g.{g}")));
+        let mut subjects = vec![format!("{prefix}.g.*"), format!("{prefix}.u")];
+        subjects.extend(self.guilds.keys().map(|g| format!("{prefix}.t.{g}")));
         subjects
     }
 }
@@ -272,7 +277,8 @@ impl NatsBus {
                 "NATS before 2.10 filters a consumer by one subject: this node reads every guild's traffic"
             );
         }
-        let messages = open(&stream, last, subjects).await.map_err(|e| format!("reading {}: {e}", config.stream))?;
+        let messages =
+            open(&stream, last, subjects.clone()).await.map_err(|e| format!("reading {}: {e}", config.stream))?;
 
         let subscribers: Subscribers = Arc::default();
         let reading = Arc::new(AtomicBool::new(true));
@@ -280,6 +286,8 @@ impl NatsBus {
         let reader = Reader {
             stream: stream.clone(),
             messages,
+            reads: subjects,
+            changed: Instant::now(),
             last,
             subscribers: subscribers.clone(),
             reading: reading.clone(),
@@ -304,8 +312,8 @@ impl NatsBus {
 
     fn subject(&self, event: &Event) -> String {
         match event.guild() {
-            Some(g) if event.is_traffic() => format!("{}.g.{g}", self.prefix),
-            Some(g) => format!("{}.s.{g}", self.prefix),
+            Some(g) if event.is_traffic() => format!("{}.t.{g}", self.prefix),
+            Some(g) => format!("{}.g.{g}", self.prefix),
             None => format!("{}.u", self.prefix),
         }
     }
@@ -372,6 +380,10 @@ async fn open(stream: &stream::Stream, last: u64, subjects: Vec<String>) -> Resu
 struct Reader {
     stream: stream::Stream,
     messages: consumer::pull::Ordered,
+    /// The subjects `messages` reads (none: all).
+    reads: Vec<String>,
+    /// When what the consumer reads last changed.
+    changed: Instant,
     last: u64,
     subscribers: Subscribers,
     reading: Arc<AtomicBool>,
@@ -384,8 +396,9 @@ impl Reader {
     async fn read(mut self) {
         let mut controlled = true;
         loop {
+            // Not biased: a stream of requests must not starve the events
+            // (node heartbeats among them).
             tokio::select! {
-                biased;
                 request = self.requests.recv(), if controlled => match request {
                     Some(request) => self.control(request).await,
                     None => controlled = false,
@@ -393,11 +406,7 @@ impl Reader {
                 next = self.messages.next() => match next {
                     Some(Ok(message)) => {
                         if let Some(joined) = self.deliver(&message) {
-                            let position = self.last;
-                            let follow = |state: &mut Followed| {
-                                state.guilds.insert(joined, Follow { position, ..Follow::default() });
-                            };
-                            self.change(follow, &mut Vec::new()).await;
+                            self.joined(joined).await;
                         }
                     }
                     Some(Err(e)) => {
@@ -410,8 +419,7 @@ impl Reader {
         }
     }
 
-    /// Hands one event on; a guild one of this node's users just joined,
-    /// if this node does not follow it yet.
+    /// Hands one event on; a guild one of this node's users just joined.
     fn deliver(&mut self, message: &jetstream::Message) -> Option<GuildId> {
         let position = message.info().map(|i| i.stream_sequence).unwrap_or(0);
         if position != 0 && position <= self.last {
@@ -423,8 +431,7 @@ impl Reader {
                 let event = Arc::new(event.at(position));
                 let joined = match event.membership() {
                     Some(Membership::Joined { user, guild })
-                        if self.interest.follows(guild).is_none()
-                            && self.interest.holds.get().is_some_and(|holds| holds(user)) =>
+                        if self.interest.holds.get().is_some_and(|holds| holds(user)) =>
                     {
                         Some(guild)
                     }
@@ -441,78 +448,104 @@ impl Reader {
         }
     }
 
-    /// Takes a request, and every other one waiting, in one change.
+    /// Follows a guild one of this node's users joined at the last event
+    /// handed on, from the next: before anything after it is handed on.
+    async fn joined(&mut self, guild: GuildId) {
+        let position = self.last;
+        {
+            let mut state = self.interest.state();
+            state.guilds.entry(guild).or_default().position = position;
+            state.settle(self.interest.filters);
+        }
+        self.apply(Vec::new()).await;
+    }
+
+    /// Takes a request, and every other one waiting, in one change: at
+    /// most one each `REOPEN_EVERY` (each opens a consumer, at a round
+    /// trip's cost, and leaves the old one on the server for a while).
     async fn control(&mut self, first: Control) {
-        let mut requests = vec![first];
+        let since = self.changed.elapsed();
+        if since < REOPEN_EVERY {
+            tokio::time::sleep(REOPEN_EVERY - since).await;
+        }
+        let acks = self.take(Some(first));
+        self.apply(acks).await;
+    }
+
+    /// Applies `first` and every request waiting to what is followed;
+    /// the follow requests' answers.
+    fn take(&mut self, first: Option<Control>) -> Vec<oneshot::Sender<()>> {
+        let mut requests: Vec<Control> = first.into_iter().collect();
         while let Ok(more) = self.requests.try_recv() {
             requests.push(more);
         }
-        let (mut acks, mut follows, mut unfollows) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut acks, mut unfollows) = (Vec::new(), Vec::new());
+        let mut state = self.interest.state();
         for request in requests {
             match request {
                 Control::Follow(guilds, ack) => {
                     acks.push(ack);
-                    follows.push(guilds);
+                    let mark = self.interest.marks.fetch_add(1, Ordering::SeqCst) + 1;
+                    for g in guilds {
+                        state.guilds.entry(g).or_default().mark = mark;
+                    }
                 }
                 Control::UnfollowExcept { keep, mark, routed } => unfollows.push((keep, mark, routed)),
             }
         }
-        let marks = &self.interest.marks;
-        // A follow's mark is later than that of any unfollow decided before
-        // it was asked for, so the order the two are applied in is moot.
-        let follows: Vec<(u64, Vec<GuildId>)> =
-            follows.into_iter().map(|g| (marks.fetch_add(1, Ordering::SeqCst) + 1, g)).collect();
-        let edit = |state: &mut Followed| {
-            for (mark, guilds) in follows {
-                for g in guilds {
-                    state.guilds.entry(g).or_default().mark = mark;
-                }
-            }
-            // Not a guild followed since the caller looked.
-            for (keep, mark, routed) in unfollows {
-                state.guilds.retain(|g, f| keep.contains(g) || f.mark > mark || f.position > routed);
-            }
-        };
-        self.change(edit, &mut acks).await;
+        // A follow's mark is later than that of any unfollow decided
+        // before it was asked for, so the order they apply in is moot.
+        // Not a guild followed since the caller looked:
+        for (keep, mark, routed) in unfollows {
+            state.guilds.retain(|g, f| keep.contains(g) || f.mark > mark || f.position > routed);
+        }
+        state.settle(self.interest.filters);
+        acks
     }
 
-    /// Changes the guilds followed; if that changes what the consumer
-    /// reads, opens it again after the last event handed on. Then
-    /// answers `acks`.
-    async fn change(&mut self, edit: impl FnOnce(&mut Followed), acks: &mut Vec<oneshot::Sender<()>>) {
-        let (before, after) = {
-            let mut state = self.interest.state();
-            let before = state.subjects(&self.prefix);
-            edit(&mut state);
-            state.settle(self.interest.filters);
-            (before, state.subjects(&self.prefix))
-        };
-        if before != after {
-            match open(&self.stream, self.last, after).await {
-                Ok(messages) => self.messages = messages,
+    /// If what is followed changed what the consumer should read, opens
+    /// it again after the last event handed on; then answers `acks`.
+    async fn apply(&mut self, acks: Vec<oneshot::Sender<()>>) {
+        let subjects = self.interest.state().subjects(&self.prefix);
+        if subjects != self.reads {
+            match open(&self.stream, self.last, subjects.clone()).await {
+                Ok(messages) => {
+                    self.messages = messages;
+                    self.reads = subjects;
+                    self.changed = Instant::now();
+                    self.interest.started();
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, "opening the event stream again");
                     self.reopen().await;
                 }
             }
         }
-        self.interest.started();
-        for ack in acks.drain(..) {
+        for ack in acks {
             let _ = ack.send(());
         }
     }
 
     /// Opens the consumer again after the last event handed on, trying
-    /// until it can; not ready meanwhile.
+    /// until it can (with what is followed by then); not ready meanwhile.
     async fn reopen(&mut self) {
         self.reading.store(false, Ordering::Relaxed);
+        // Requests taken meanwhile are answered once the consumer reads them.
+        let mut acks = Vec::new();
         loop {
             tokio::time::sleep(Duration::from_millis(200)).await;
+            acks.extend(self.take(None));
             let subjects = self.interest.state().subjects(&self.prefix);
-            match open(&self.stream, self.last, subjects).await {
+            match open(&self.stream, self.last, subjects.clone()).await {
                 Ok(m) => {
                     self.messages = m;
+                    self.reads = subjects;
+                    self.changed = Instant::now();
+                    self.interest.started();
                     self.reading.store(true, Ordering::Relaxed);
+                    for ack in acks {
+                        let _ = ack.send(());
+                    }
                     return;
                 }
                 Err(e) => tracing::warn!(error = %e, "opening the event stream again"),
@@ -638,7 +671,7 @@ mod tests {
             let mut state = interest.state();
             state.settle(true);
             state.guilds.insert(guild(1), Follow::default());
-            assert_eq!(state.subjects("p"), ["p.s.*", "p.u", "p.g.1"]);
+            assert_eq!(state.subjects("p"), ["p.g.*", "p.u", "p.t.1"]);
         }
         assert_eq!(interest.follows(guild(1)), None, "not read before the consumer reads it");
         interest.started();

@@ -272,7 +272,7 @@ impl Hub {
         // The reaper drops the views of guilds no session here is in; a
         // take-over may wait seconds for a dead node, and its replayed
         // and kept events are routed by these views.
-        let _keep = KeepViews::new(self, &first.meta.guilds);
+        let _keep = KeepViews::new(self, user, &first.meta.guilds);
         if let Err(e) = self.load_views(user, &first.meta.guilds).await {
             tracing::warn!(error = %e, "gateway: could not read the permissions of a session's guilds");
             return None;
@@ -343,6 +343,13 @@ impl Hub {
             Vec::new()
         };
         let meta = saved.meta;
+        // A guild the session joined while it was read, which this node
+        // may not have read the traffic of since the claim: the client
+        // identifies anew rather than miss any.
+        if meta.guilds.iter().any(|g| self.bus.follows(*g).is_none()) {
+            tracing::info!(session = %id, "gateway: a session being taken over joined a guild meanwhile");
+            return None;
+        }
         let seq = saved.seq.max(saved.frames.last().map_or(0, |f| f.seq));
         tracing::info!(
             session = %id, from = %old, frames = saved.frames.len(), replayed = missed.len(), at,
@@ -490,15 +497,18 @@ impl Hub {
 pub(crate) struct KeepViews {
     hub: std::sync::Weak<Hub>,
     guilds: Vec<GuildId>,
+    /// Whose session it is (a join of theirs is followed at once).
+    user: UserId,
 }
 
 impl KeepViews {
-    pub(crate) fn new(hub: &Arc<Hub>, guilds: &[GuildId]) -> Self {
+    pub(crate) fn new(hub: &Arc<Hub>, user: UserId, guilds: &[GuildId]) -> Self {
         let mut reg = hub.registry();
         for g in guilds {
             *reg.pinned.entry(*g).or_default() += 1;
         }
-        Self { hub: Arc::downgrade(hub), guilds: guilds.to_vec() }
+        *reg.pinned_users.entry(user).or_default() += 1;
+        Self { hub: Arc::downgrade(hub), guilds: guilds.to_vec(), user }
     }
 }
 
@@ -512,6 +522,12 @@ impl Drop for KeepViews {
                 if *n == 0 {
                     reg.pinned.remove(g);
                 }
+            }
+        }
+        if let Some(n) = reg.pinned_users.get_mut(&self.user) {
+            *n -= 1;
+            if *n == 0 {
+                reg.pinned_users.remove(&self.user);
             }
         }
     }

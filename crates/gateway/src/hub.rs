@@ -60,6 +60,8 @@ struct Registry {
     /// the session is registered, however long the old node takes to let
     /// it go.
     pinned: HashMap<GuildId, usize>,
+    /// The users of the sessions those are read or taken over for.
+    pinned_users: HashMap<UserId, usize>,
 }
 
 /// Loads of one guild's view under way, and how many events changed the
@@ -337,10 +339,11 @@ impl Hub {
         });
     }
 
-    /// Whether a session of `user`'s is here, or being started.
+    /// Whether a session of `user`'s is here, or being started or taken
+    /// over.
     fn holds(&self, user: UserId) -> bool {
         let reg = self.registry();
-        reg.by_user.contains_key(&user) || reg.starting.contains_key(&user)
+        reg.by_user.contains_key(&user) || reg.starting.contains_key(&user) || reg.pinned_users.contains_key(&user)
     }
 
     /// Stops reading the traffic of guilds no session here is in any more
@@ -669,7 +672,7 @@ impl Hub {
         // The bus takes the request even when it cannot answer now (its
         // connection lost): it then reads these guilds from the event
         // after the last it read before anything else.
-        let _pinned = adopt::KeepViews::new(self, guilds);
+        let _pinned = adopt::KeepViews::new(self, user, guilds);
         let _ = tokio::time::timeout(FOLLOW_WAIT, self.bus.follow(guilds)).await;
         for &guild in guilds {
             loop {
