@@ -20,10 +20,11 @@ if ! pg_isready -q -d "$TEST_DATABASE_URL" 2>/dev/null && command -v pg_ctlclust
   pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start || true
 fi
 
-# Each PostgreSQL test makes its own database fc_test_*; drop old ones.
+# Each PostgreSQL test makes its own database fc_test_*; drop old ones (one
+# still in use, by tests run beside these, stays: each test has its own).
 drop_test_databases() {
   psql -q -d "$TEST_DATABASE_URL" -At -c "SELECT datname FROM pg_database WHERE datname LIKE 'fc\_test\_%'" 2>/dev/null |
-    while read -r db; do psql -q -d "$TEST_DATABASE_URL" -c "DROP DATABASE IF EXISTS \"$db\"" >/dev/null; done
+    while read -r db; do psql -q -d "$TEST_DATABASE_URL" -c "DROP DATABASE IF EXISTS \"$db\"" >/dev/null 2>&1 || true; done
 }
 
 echo "== bot libraries (pinned discord.py, disnake, hikari, discord.js, Oceanic.js, Eris)"
