@@ -288,6 +288,8 @@ impl NatsBus {
             messages,
             reads: subjects,
             changed: Instant::now(),
+            pending: Vec::new(),
+            due: false,
             last,
             subscribers: subscribers.clone(),
             reading: reading.clone(),
@@ -384,6 +386,11 @@ struct Reader {
     reads: Vec<String>,
     /// When what the consumer reads last changed.
     changed: Instant,
+    /// Follow requests taken, answered once the consumer reads what they
+    /// asked for.
+    pending: Vec<oneshot::Sender<()>>,
+    /// What is followed changed since the consumer was opened.
+    due: bool,
     last: u64,
     subscribers: Subscribers,
     reading: Arc<AtomicBool>,
@@ -403,6 +410,9 @@ impl Reader {
                     Some(request) => self.control(request).await,
                     None => controlled = false,
                 },
+                _ = tokio::time::sleep_until((self.changed + REOPEN_EVERY).into()), if self.due => {
+                    self.apply(true).await;
+                }
                 next = self.messages.next() => match next {
                     Some(Ok(message)) => {
                         if let Some(joined) = self.deliver(&message) {
@@ -457,19 +467,20 @@ impl Reader {
             state.guilds.entry(guild).or_default().position = position;
             state.settle(self.interest.filters);
         }
-        self.apply(Vec::new()).await;
+        self.apply(true).await;
     }
 
-    /// Takes a request, and every other one waiting, in one change: at
-    /// most one each `REOPEN_EVERY` (each opens a consumer, at a round
-    /// trip's cost, and leaves the old one on the server for a while).
+    /// Takes a request, and every other one waiting. A change to what
+    /// the consumer reads is made at once if the last was at least
+    /// `REOPEN_EVERY` ago, else when that has passed, with whatever came
+    /// meanwhile: each opens a consumer, at a round trip's cost, and leaves
+    /// the old one on the server for a while. Events keep flowing
+    /// meanwhile.
     async fn control(&mut self, first: Control) {
-        let since = self.changed.elapsed();
-        if since < REOPEN_EVERY {
-            tokio::time::sleep(REOPEN_EVERY - since).await;
-        }
         let acks = self.take(Some(first));
-        self.apply(acks).await;
+        self.pending.extend(acks);
+        self.due = true;
+        self.apply(false).await;
     }
 
     /// Applies `first` and every request waiting to what is followed;
@@ -504,10 +515,14 @@ impl Reader {
     }
 
     /// If what is followed changed what the consumer should read, opens
-    /// it again after the last event handed on; then answers `acks`.
-    async fn apply(&mut self, acks: Vec<oneshot::Sender<()>>) {
+    /// it again after the last event handed on (unless the last change was
+    /// too recent and it is not `now`); then answers the requests taken.
+    async fn apply(&mut self, now: bool) {
         let subjects = self.interest.state().subjects(&self.prefix);
         if subjects != self.reads {
+            if !now && self.changed.elapsed() < REOPEN_EVERY {
+                return;
+            }
             match open(&self.stream, self.last, subjects.clone()).await {
                 Ok(messages) => {
                     self.messages = messages;
@@ -517,11 +532,12 @@ impl Reader {
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "opening the event stream again");
-                    self.reopen().await;
+                    return self.reopen().await;
                 }
             }
         }
-        for ack in acks {
+        self.due = false;
+        for ack in self.pending.drain(..) {
             let _ = ack.send(());
         }
     }
@@ -530,11 +546,12 @@ impl Reader {
     /// until it can (with what is followed by then); not ready meanwhile.
     async fn reopen(&mut self) {
         self.reading.store(false, Ordering::Relaxed);
-        // Requests taken meanwhile are answered once the consumer reads them.
-        let mut acks = Vec::new();
         loop {
             tokio::time::sleep(Duration::from_millis(200)).await;
-            acks.extend(self.take(None));
+            // Requests taken meanwhile are answered once the consumer
+            // reads them.
+            let acks = self.take(None);
+            self.pending.extend(acks);
             let subjects = self.interest.state().subjects(&self.prefix);
             match open(&self.stream, self.last, subjects.clone()).await {
                 Ok(m) => {
@@ -543,7 +560,8 @@ impl Reader {
                     self.changed = Instant::now();
                     self.interest.started();
                     self.reading.store(true, Ordering::Relaxed);
-                    for ack in acks {
+                    self.due = false;
+                    for ack in self.pending.drain(..) {
                         let _ = ack.send(());
                     }
                     return;
