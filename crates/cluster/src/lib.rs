@@ -523,19 +523,25 @@ impl Reader {
             if !now && self.changed.elapsed() < REOPEN_EVERY {
                 return;
             }
-            match open(&self.stream, self.last, subjects.clone()).await {
-                Ok(messages) => {
-                    self.messages = messages;
-                    self.reads = subjects;
-                    self.changed = Instant::now();
-                    self.interest.started();
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "opening the event stream again");
-                    return self.reopen().await;
-                }
+            if let Err(e) = self.open(subjects).await {
+                tracing::warn!(error = %e, "opening the event stream again");
+                return self.reopen().await;
             }
         }
+        self.answer();
+    }
+
+    /// Reads `subjects` from the event after the last handed on.
+    async fn open(&mut self, subjects: Vec<String>) -> Result<(), String> {
+        self.messages = open(&self.stream, self.last, subjects.clone()).await?;
+        self.reads = subjects;
+        self.changed = Instant::now();
+        self.interest.started();
+        Ok(())
+    }
+
+    /// Answers the requests taken: the consumer reads what they asked for.
+    fn answer(&mut self) {
         self.due = false;
         for ack in self.pending.drain(..) {
             let _ = ack.send(());
@@ -553,18 +559,10 @@ impl Reader {
             let acks = self.take(None);
             self.pending.extend(acks);
             let subjects = self.interest.state().subjects(&self.prefix);
-            match open(&self.stream, self.last, subjects.clone()).await {
-                Ok(m) => {
-                    self.messages = m;
-                    self.reads = subjects;
-                    self.changed = Instant::now();
-                    self.interest.started();
+            match self.open(subjects).await {
+                Ok(()) => {
                     self.reading.store(true, Ordering::Relaxed);
-                    self.due = false;
-                    for ack in self.pending.drain(..) {
-                        let _ = ack.send(());
-                    }
-                    return;
+                    return self.answer();
                 }
                 Err(e) => tracing::warn!(error = %e, "opening the event stream again"),
             }
