@@ -284,16 +284,7 @@ async fn a_session_claimed_on_two_nodes_at_once_is_taken_over_by_one() {
     let post = |i: usize| post_numbered(&b.app, &channel, &ada.token, i);
     let mut gw = a.app.gateway("").await;
     gw.identify(&bea.token, ALL_INTENTS).await;
-    post(0).await;
-    let mut seen = Vec::new();
-    read_messages(&mut gw, &mut seen, 1).await;
-    let (session, seq) = (gw.session_id.clone().unwrap(), gw.seq);
-    a.child.kill().expect("SIGKILL node A");
-    a.child.wait().unwrap();
-    gw.cut();
-    for i in 1..4 {
-        post(i).await;
-    }
+    let (session, seq, mut seen) = killed_after_one(&mut a, gw, post).await;
     let (to_b, to_c) = (b.app.gateway_addr(), c.app.gateway_addr());
     let (mut on_b, mut on_c) =
         tokio::join!(resume_on(&to_b, &bea.token, &session, seq), resume_on(&to_c, &bea.token, &session, seq),);
@@ -766,18 +757,10 @@ async fn a_session_of_a_killed_node_is_taken_over_where_nobody_shares_its_guild(
     let mut gw = a.app.gateway("").await;
     gw.identify(&bea.token, ALL_INTENTS).await;
     let post = |i: usize| post_numbered(&b.app, &channel, &ada.token, i);
-    post(0).await;
-    let mut seen = Vec::new();
-    read_messages(&mut gw, &mut seen, 1).await;
-    let (session, seq) = (gw.session_id.clone().unwrap(), gw.seq);
-    a.child.kill().expect("SIGKILL node A");
-    a.child.wait().unwrap();
-    gw.cut();
-    // Posted after node A died: it never handled them, so node B has them
-    // replayed from the stream, after waiting for A's heartbeat to lapse.
-    for i in 1..4 {
-        post(i).await;
-    }
+    // Messages 1 to 3 are posted after node A died: it never handled them,
+    // so node B has them replayed from the stream, after waiting for A's
+    // heartbeat to lapse.
+    let (session, seq, mut seen) = killed_after_one(&mut a, gw, post).await;
     let mut gw = resume_on(&b.app.gateway_addr(), &bea.token, &session, seq).await;
     read_messages(&mut gw, &mut seen, 4).await;
     gw.dispatch("RESUMED").await;
@@ -1084,6 +1067,28 @@ async fn voice_state(app: &TestApp, guild: &str, user: &TestUser, token: &str) -
 
 /// Posts message `m{i}` in `channel` through `app`, and checks it was
 /// acknowledged.
+/// A session on `node` reads message 0 (posted with `post`); then the node
+/// is SIGKILLed, the client's socket dropped, and messages 1 to 3 posted,
+/// none of which the node handled. Returns the session's id, its last
+/// sequence and the messages it read, for a resume elsewhere.
+async fn killed_after_one<F: std::future::Future<Output = ()>>(
+    node: &mut crate::common::cluster::Node,
+    mut gw: ws::Gateway,
+    post: impl Fn(usize) -> F,
+) -> (String, Option<u64>, Vec<String>) {
+    post(0).await;
+    let mut seen = Vec::new();
+    read_messages(&mut gw, &mut seen, 1).await;
+    let (session, seq) = (gw.session_id.clone().unwrap(), gw.seq);
+    node.child.kill().expect("SIGKILL the node");
+    node.child.wait().unwrap();
+    gw.cut();
+    for i in 1..4 {
+        post(i).await;
+    }
+    (session, seq, seen)
+}
+
 async fn post_numbered(app: &TestApp, channel: &str, token: &str, i: usize) {
     let (status, body) =
         app.post(&format!("/channels/{channel}/messages"), token, json!({"content": format!("m{i}")})).await;
