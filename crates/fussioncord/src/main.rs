@@ -19,6 +19,7 @@ use tracing_subscriber::Layer;
 /// the RSS at its peak), while mimalloc gives freed pages back, so the
 /// server's memory follows its load (docs/SECURITY.md, Gateway). C libraries
 /// (zstd) still call glibc's malloc: see [`return_large_c_blocks`].
+#[cfg(not(feature = "system-allocator"))]
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -377,6 +377,13 @@ impl Session {
             return Err(Detached);
         };
         inner.sent = frame.seq;
+        // READY carries the session's id, without which no client can
+        // resume: every resume comes from after it, so it is never sent
+        // again once its connection has it, and the session need not keep
+        // it (an idle person's READY until the first heartbeat otherwise).
+        if frame.name == "READY" {
+            self.let_go(&mut inner, frame.seq);
+        }
         Ok(Some(frame))
     }
 
@@ -390,6 +397,11 @@ impl Session {
     pub fn acknowledge(&self, seq: u64) {
         let mut inner = self.lock();
         let seq = seq.min(inner.sent);
+        self.let_go(&mut inner, seq);
+    }
+
+    /// Lets go of the frames up to `seq`, here and in the journal.
+    fn let_go(&self, inner: &mut Inner, seq: u64) {
         while inner.buffer.front().is_some_and(|f| f.seq <= seq) {
             if let Some(old) = inner.buffer.pop_front() {
                 inner.buffer_bytes -= old.cost();

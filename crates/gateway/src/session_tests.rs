@@ -160,6 +160,31 @@ fn a_heartbeat_s_sequence_lets_go_of_what_the_client_has_received() {
 }
 
 #[test]
+fn ready_is_let_go_once_its_connection_has_it() {
+    // READY, then what follows it, dispatched before the connection
+    // attaches, as IDENTIFY does.
+    let s = person(16);
+    let ready = Bytes::from_static(b"{\"session_id\":\"s\"}");
+    s.dispatch("READY", ready.clone());
+    let rest: Vec<Bytes> = (2..=3).map(data).collect();
+    for p in &rest {
+        s.dispatch("GUILD_CREATE", p.clone());
+    }
+    let o = s.attach(Some(0), 16).unwrap();
+    let first = s.take(&o).unwrap().expect("READY");
+    assert_eq!((first.seq, first.name, first.data.clone()), (1, "READY", ready));
+    // Only READY goes: what follows it may still be lost with the
+    // connection, and is replayed.
+    s.detach(&o);
+    assert_eq!(s.detached_buffer().unwrap().1, cost(&rest), "READY is let go, the rest kept");
+    // A client resumes with READY's session id, so from READY on.
+    let (o, replay) = resume(&s, Some(1)).unwrap();
+    assert_eq!(seqs(&replay), vec![2, 3]);
+    s.detach(&o);
+    assert_eq!(resume(&s, Some(0)).unwrap_err(), ResumeError::TooOld, "no one can resume from before READY");
+}
+
+#[test]
 fn a_heartbeat_cannot_let_go_of_what_the_connection_has_not_written() {
     let s = person(16);
     let o = attach(&s, 16);
