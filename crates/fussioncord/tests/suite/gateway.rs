@@ -392,6 +392,45 @@ async fn a_connection_whose_session_is_resumed_elsewhere_is_closed_with_4000() {
     assert_eq!(code, Some(4000));
 }
 
+/// READY carries the session id, so a client resumes from READY or later:
+/// the server lets READY go once sent (it keeps no copy for an idle
+/// session), and still replays what followed it.
+#[tokio::test]
+async fn a_resume_from_ready_replays_what_followed_it_and_none_comes_from_before_it() {
+    let app = TestApp::spawn().await;
+    let (_alice, bob, gid, _ch) = two_members(&app).await;
+    let mut gw = app.gateway("").await;
+    let ready = gw.identify(&bob.token, ALL_INTENTS).await;
+    assert_eq!(gw.seq, Some(1), "READY is the first dispatch");
+    let session = ready["session_id"].as_str().unwrap().to_owned();
+    // Cut before the client read its GUILD_CREATE.
+    gw.cut();
+    let resume = |seq: u64| json!({"op": 6, "d": {"token": bob.token, "session_id": session, "seq": seq}});
+
+    let mut before = app.gateway("").await;
+    before.hello().await;
+    before.send(resume(0)).await;
+    assert_eq!(before.next().await, json!({"op": 9, "d": false}), "nothing can be resumed from before READY");
+
+    let mut after = app.gateway("").await;
+    after.hello().await;
+    after.send(resume(1)).await;
+    let mut replayed = Vec::new();
+    loop {
+        let p = after.next().await;
+        if p["t"] == "RESUMED" {
+            break;
+        }
+        replayed.push(p);
+    }
+    let names: Vec<_> = replayed.iter().map(|p| p["t"].as_str().unwrap_or_default()).collect();
+    let seqs: Vec<_> = replayed.iter().map(|p| p["s"].as_u64().unwrap()).collect();
+    assert_eq!(names.first(), Some(&"GUILD_CREATE"), "replayed: {names:?}");
+    assert_eq!(replayed[0]["d"]["id"], json!(gid));
+    assert!(!names.contains(&"READY"), "READY is not sent again: {names:?}");
+    assert_eq!(seqs, (2..2 + seqs.len() as u64).collect::<Vec<_>>(), "everything after READY, in order");
+}
+
 #[tokio::test]
 async fn a_resume_that_cannot_be_honoured_is_an_invalid_session() {
     let app = TestApp::spawn_with(|c| c.gateway.resume_buffer = 5).await;
