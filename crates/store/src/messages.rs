@@ -474,6 +474,15 @@ async fn write_groups(writer: Pool, backend: Backend, mut queue: tokio::sync::mp
                 continue;
             }
         }
+        if backend == Backend::Sqlite && news.iter().all(|n| !claims_nonce(n) && counts_no_mentions(&n.row)) {
+            let rows: Vec<&MessageRow> = news.iter().map(|n| &n.row).collect();
+            if write_plain_sqlite(&writer, &rows).await.is_ok() {
+                for job in batch.drain(..) {
+                    let _ = job.reply.send(Ok((job.new.row, true)));
+                }
+                continue;
+            }
+        }
         if batch.len() > 1 {
             if let Ok(created) = write_batch(&writer, &news).await {
                 for (job, row) in batch.drain(..).zip(created) {
@@ -609,42 +618,100 @@ const ROWS_PER_INSERT: usize = 64;
 /// INSERT that was 95% of a bulk fill's time.
 pub(crate) async fn insert_rows(conn: &mut sqlx::AnyConnection, rows: &[&MessageRow]) -> Result<()> {
     let anonymous = conn.backend_name().eq_ignore_ascii_case("sqlite");
-    let mut rest = rows;
-    while !rest.is_empty() {
-        let n = if rest.len() >= ROWS_PER_INSERT { ROWS_PER_INSERT } else { 1 << rest.len().ilog2() };
-        let (chunk, tail) = rest.split_at(n);
-        let row = |i: usize| if anonymous { "?, ".repeat(21) + "?" } else { placeholders(1 + i * 22, 22) };
-        let values = (0..n).map(|i| format!("({})", row(i))).collect::<Vec<_>>().join(", ");
-        let sql = format!("INSERT INTO messages ({COLUMNS}) VALUES {values}");
+    for chunk in insert_chunks(rows) {
+        let sql = insert_sql(chunk.len(), anonymous);
         let mut q = sqlx::query(&sql);
         for m in chunk {
-            q = q
-                .bind(to_db(m.channel_id))
-                .bind(to_db(m.id))
-                .bind(to_db(m.author_id))
-                .bind(&m.content)
-                .bind(i64::from(m.kind))
-                .bind(m.flags as i64)
-                .bind(i64::from(m.tts))
-                .bind(i64::from(m.mention_everyone))
-                .bind(ids_to_json(&m.mentions))
-                .bind(ids_to_json(&m.mention_roles))
-                .bind(&m.nonce)
-                .bind(m.edited_at)
-                .bind(m.pinned_at)
-                .bind(m.ref_message_id.map(to_db))
-                .bind(sticker_items_to_json(&m.sticker_items))
-                .bind(attachments_to_json(&m.attachments))
-                .bind(embeds_to_json(&m.embeds))
-                .bind(m.webhook.as_ref().map(|w| to_db(w.id)))
-                .bind(m.webhook.as_ref().and_then(|w| w.name.clone()))
-                .bind(m.webhook.as_ref().and_then(|w| w.avatar.clone()))
-                .bind(components_to_json(&m.components))
-                .bind(m.interaction.as_ref().map(|i| i.to_string()));
+            q = bind_row(q, m);
         }
         q.execute(&mut *conn).await?;
-        rest = tail;
     }
+    Ok(())
+}
+
+/// `rows` cut into the chunks [`insert_rows`] writes with one statement
+/// each: `ROWS_PER_INSERT` rows, then powers of two.
+fn insert_chunks<'r, 'm>(rows: &'r [&'m MessageRow]) -> impl Iterator<Item = &'r [&'m MessageRow]> {
+    let mut rest = rows;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let n = if rest.len() >= ROWS_PER_INSERT { ROWS_PER_INSERT } else { 1 << rest.len().ilog2() };
+        let (chunk, tail) = rest.split_at(n);
+        rest = tail;
+        Some(chunk)
+    })
+}
+
+/// The INSERT of `n` message rows, with anonymous (`?`) or numbered
+/// parameters.
+fn insert_sql(n: usize, anonymous: bool) -> String {
+    let row = |i: usize| if anonymous { "?, ".repeat(21) + "?" } else { placeholders(1 + i * 22, 22) };
+    let values = (0..n).map(|i| format!("({})", row(i))).collect::<Vec<_>>().join(", ");
+    format!("INSERT INTO messages ({COLUMNS}) VALUES {values}")
+}
+
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
+
+/// Binds the 22 columns of `m`, in the order of `COLUMNS`.
+fn bind_row<'q>(q: AnyQuery<'q>, m: &'q MessageRow) -> AnyQuery<'q> {
+    q.bind(to_db(m.channel_id))
+        .bind(to_db(m.id))
+        .bind(to_db(m.author_id))
+        .bind(&m.content)
+        .bind(i64::from(m.kind))
+        .bind(m.flags as i64)
+        .bind(i64::from(m.tts))
+        .bind(i64::from(m.mention_everyone))
+        .bind(ids_to_json(&m.mentions))
+        .bind(ids_to_json(&m.mention_roles))
+        .bind(&m.nonce)
+        .bind(m.edited_at)
+        .bind(m.pinned_at)
+        .bind(m.ref_message_id.map(to_db))
+        .bind(sticker_items_to_json(&m.sticker_items))
+        .bind(attachments_to_json(&m.attachments))
+        .bind(embeds_to_json(&m.embeds))
+        .bind(m.webhook.as_ref().map(|w| to_db(w.id)))
+        .bind(m.webhook.as_ref().and_then(|w| w.name.clone()))
+        .bind(m.webhook.as_ref().and_then(|w| w.avatar.clone()))
+        .bind(components_to_json(&m.components))
+        .bind(m.interaction.as_ref().map(|i| i.to_string()))
+}
+
+/// SQLite: a batch of plain creates that raise no mention counts as one
+/// query of many statements, so one round trip to SQLite's thread for the
+/// whole transaction: `BEGIN`, the multi-row INSERTs, each channel's last
+/// message (moved to the newest, never back) and `COMMIT`. sqlx runs the
+/// statements of one query in turn and gives each its own parameters
+/// (all anonymous); the query's text depends only on the chunks and the
+/// number of channels, so few texts exist and each is prepared once.
+async fn write_plain_sqlite(writer: &Pool, rows: &[&MessageRow]) -> Result<()> {
+    let mut newest: Vec<(ChannelId, MessageId)> = Vec::new();
+    for m in rows {
+        match newest.iter_mut().find(|(c, _)| *c == m.channel_id) {
+            Some((_, n)) => *n = (*n).max(m.id),
+            None => newest.push((m.channel_id, m.id)),
+        }
+    }
+    let mut sql = String::from("BEGIN; ");
+    for chunk in insert_chunks(rows) {
+        sql += &insert_sql(chunk.len(), true);
+        sql += "; ";
+    }
+    for _ in &newest {
+        sql += "UPDATE channels SET last_message_id = ? WHERE id = ? AND (last_message_id IS NULL OR last_message_id < ?); ";
+    }
+    sql += "COMMIT";
+    let mut q = sqlx::query(&sql);
+    for m in rows {
+        q = bind_row(q, m);
+    }
+    for (channel, id) in &newest {
+        q = q.bind(to_db(*id)).bind(to_db(*channel)).bind(to_db(*id));
+    }
+    writer.whole_transaction(q).await?;
     Ok(())
 }
 

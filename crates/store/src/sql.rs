@@ -53,6 +53,10 @@ impl SqlStore {
                 .max_connections(max)
                 .min_connections(1)
                 .acquire_timeout(Duration::from_secs(30))
+                // A local file has no connection to lose: the ping sqlx
+                // sends before every acquire would be one more round trip
+                // to SQLite's thread for each transaction.
+                .test_before_acquire(false)
                 .after_connect(|conn, _| {
                     Box::pin(async move {
                         // Acknowledged means on disk: FULL fsyncs the WAL on
@@ -177,6 +181,37 @@ impl Pool {
             t.set_ok(false);
         }
         Ok(Tx { inner: self.pool.begin().await?, timer })
+    }
+}
+
+impl Pool {
+    /// Runs `query`, a whole transaction from `BEGIN` to `COMMIT` as one
+    /// query of many statements, timed as a transaction. If any of it
+    /// fails, what it began is rolled back, and a connection that cannot
+    /// say it has no transaction open is closed rather than given back.
+    pub(crate) async fn whole_transaction<'q>(
+        &self,
+        query: sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>>,
+    ) -> std::result::Result<(), sqlx::Error> {
+        let mut timer = self.timer("transaction");
+        let mut conn = self.pool.acquire().await?;
+        let result = query.execute(&mut *conn).await.map(drop);
+        if result.is_err() {
+            let rolled_back = match conn.execute("ROLLBACK").await {
+                Ok(_) => true,
+                // Nothing was open: it failed at BEGIN, or SQLite ended
+                // the transaction itself.
+                Err(sqlx::Error::Database(e)) => e.message().contains("no transaction is active"),
+                Err(_) => false,
+            };
+            if !rolled_back {
+                let _ = sqlx::Connection::close(conn.detach()).await;
+            }
+        }
+        if let Some(t) = timer.as_mut() {
+            t.set_ok(result.is_ok());
+        }
+        result
     }
 }
 

@@ -84,6 +84,7 @@ contract!(
     history_pages_are_newest_first_and_bounded,
     imported_messages_read_back_like_sent_ones,
     a_retried_nonce_returns_the_first_message,
+    a_create_that_fails_in_a_batch_fails_alone,
     edits_and_deletes_touch_only_their_messages,
     reactions_count_in_order_of_first_use,
     pins_list_the_latest_first_and_move_the_channel,
@@ -864,6 +865,41 @@ mod cases {
             ..SearchQuery::default()
         };
         assert_eq!(message_ids(&s.search_messages(&query).await.unwrap().messages), [3202]);
+    }
+
+    /// Creates queued together are written in one transaction; one that
+    /// cannot be written (its id is taken) fails alone, the others are
+    /// committed, and the writer is left with no transaction open.
+    pub async fn a_create_that_fails_in_a_batch_fails_alone(s: &dyn Store) {
+        let owner = users(s, 1, 1).await[0];
+        let (g, text) = guild(s, 100, owner).await;
+        let first = send(s, text, Some(g), 1000, owner).await;
+        let (a, taken, b) = (
+            new_message(message(text, 1001, owner, "a"), Some(g)),
+            new_message(message(text, 1000, owner, "the same id again"), Some(g)),
+            new_message(message(text, 1002, owner, "b"), Some(g)),
+        );
+        // Queued before the writer runs: one batch.
+        let (a_done, taken_done, b_done) =
+            tokio::join!(s.create_message(&a), s.create_message(&taken), s.create_message(&b));
+        assert_eq!(a_done.unwrap(), (a.row.clone(), true));
+        assert_eq!(b_done.unwrap(), (b.row.clone(), true));
+        assert!(taken_done.is_err(), "a create whose id is taken fails: {taken_done:?}");
+        let history = s.history(text, HistoryQuery::Latest, 10).await.unwrap();
+        assert_eq!(history, [b.row.clone(), a.row, first.clone()], "the first message is not overwritten");
+        assert_eq!(s.channel(text).await.unwrap().unwrap().last_message_id, Some(b.row.id));
+        // The writer goes on: a batch and a single create after the failure
+        // are committed and read back from another connection.
+        let (c, d) = (
+            new_message(message(text, 1003, owner, "c"), Some(g)),
+            new_message(message(text, 1004, owner, "d"), Some(g)),
+        );
+        let (c_done, d_done) = tokio::join!(s.create_message(&c), s.create_message(&d));
+        assert!(c_done.unwrap().1 && d_done.unwrap().1);
+        let e = send(s, text, Some(g), 1005, owner).await;
+        let history = s.history(text, HistoryQuery::Latest, 10).await.unwrap();
+        assert_eq!(message_ids(&history), [1005, 1004, 1003, 1002, 1001, 1000]);
+        assert_eq!(s.channel(text).await.unwrap().unwrap().last_message_id, Some(e.id));
     }
 
     pub async fn a_retried_nonce_returns_the_first_message(s: &dyn Store) {
