@@ -3,6 +3,7 @@
 //! a std mutex that is never held across an await.
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -80,7 +81,11 @@ pub struct Session {
     /// True once the token of the attached connection is revoked; a new
     /// token (IDENTIFY or RESUME) sets it back, so a revocation aimed at an
     /// old token never closes a connection made with a new one.
-    revoked: tokio::sync::watch::Sender<bool>,
+    revoked: AtomicBool,
+    /// Wakes the connection waiting in [`Session::revoked`]. A flag and a
+    /// `Notify` live inline; a `watch` channel would be a ~340-byte
+    /// allocation (nine `Notify`s) for every session.
+    revocation: Notify,
     /// In a cluster: where every frame goes to be written before a
     /// connection may take it (see `journal.rs`), with whether it came of
     /// an event from the stream.
@@ -195,7 +200,8 @@ impl Session {
                 guilds,
                 token_hash,
             }),
-            revoked: tokio::sync::watch::channel(false).0,
+            revoked: AtomicBool::new(false),
+            revocation: Notify::new(),
             journal: std::sync::OnceLock::new(),
         }
     }
@@ -246,7 +252,7 @@ impl Session {
     pub fn set_token_hash(&self, token_hash: String) {
         let mut inner = self.lock();
         inner.token_hash = token_hash;
-        self.revoked.send_replace(false);
+        self.revoked.store(false, Ordering::SeqCst);
     }
 
     /// Closes the attached connection (4004) if its token is among `tokens`.
@@ -255,15 +261,23 @@ impl Session {
         if tokens.covers(&inner.token_hash) {
             // A state, not a wake-up: the connection sees it even if it is
             // not waiting at this instant.
-            self.revoked.send_replace(true);
+            self.revoked.store(true, Ordering::SeqCst);
+            self.revocation.notify_waiters();
         }
     }
 
     /// Completes once the attached connection's token is revoked.
     pub(crate) async fn revoked(&self) {
-        let mut rx = self.revoked.subscribe();
-        if rx.wait_for(|revoked| *revoked).await.is_err() {
-            std::future::pending::<()>().await;
+        loop {
+            // Registered before the flag is read, so a revocation between
+            // the two still wakes it.
+            let woken = self.revocation.notified();
+            tokio::pin!(woken);
+            woken.as_mut().enable();
+            if self.revoked.load(Ordering::SeqCst) {
+                return;
+            }
+            woken.await;
         }
     }
 
