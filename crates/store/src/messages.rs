@@ -465,18 +465,15 @@ async fn write_groups(writer: Pool, backend: Backend, mut queue: tokio::sync::mp
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let news: Vec<&NewMessage> = batch.iter().map(|j| &j.new).collect();
-        if backend == Backend::Postgres && news.iter().all(|n| !claims_nonce(n) && counts_no_mentions(&n.row)) {
+        // Plain creates (no nonce to claim, no mention to count): one
+        // round trip for the whole batch.
+        if news.iter().all(|n| !claims_nonce(n) && counts_no_mentions(&n.row)) {
             let rows: Vec<&MessageRow> = news.iter().map(|n| &n.row).collect();
-            if write_plain_postgres(&writer, &rows).await.is_ok() {
-                for job in batch.drain(..) {
-                    let _ = job.reply.send(Ok((job.new.row, true)));
-                }
-                continue;
-            }
-        }
-        if backend == Backend::Sqlite && news.iter().all(|n| !claims_nonce(n) && counts_no_mentions(&n.row)) {
-            let rows: Vec<&MessageRow> = news.iter().map(|n| &n.row).collect();
-            if write_plain_sqlite(&writer, &rows).await.is_ok() {
+            let written = match backend {
+                Backend::Postgres => write_plain_postgres(&writer, &rows).await,
+                Backend::Sqlite => write_plain_sqlite(&writer, &rows).await,
+            };
+            if written.is_ok() {
                 for job in batch.drain(..) {
                     let _ = job.reply.send(Ok((job.new.row, true)));
                 }
