@@ -226,11 +226,11 @@ async fn upgrade(
     // ends there rather than carrying them for the connection's life
     // (160 bytes, and the task one allocator size class smaller:
     // docs/PERFORMANCE.md).
-    let runtime = hub.runtime.clone();
     hub.runtime.clone().spawn(async move {
         let Ok(upgraded) = on_upgrade.await else { return };
         let ws = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config)).await;
-        runtime.spawn(conn::run(hub, ws, params, admission, http_slot));
+        // On this same runtime.
+        tokio::spawn(conn::run(hub, ws, params, admission, http_slot));
     });
     let mut response = StatusCode::SWITCHING_PROTOCOLS.into_response();
     let h = response.headers_mut();

@@ -527,14 +527,7 @@ pub(crate) async fn raise_last_messages(
     conn: &mut sqlx::AnyConnection,
     ids: impl IntoIterator<Item = (ChannelId, MessageId)>,
 ) -> Result<()> {
-    let mut newest: Vec<(ChannelId, MessageId)> = Vec::new();
-    for (channel, id) in ids {
-        match newest.iter_mut().find(|(c, _)| *c == channel) {
-            Some((_, n)) => *n = (*n).max(id),
-            None => newest.push((channel, id)),
-        }
-    }
-    for (channel, id) in newest {
+    for (channel, id) in newest_per_channel(ids) {
         sqlx::query(
             "UPDATE channels SET last_message_id = $2 WHERE id = $1 AND (last_message_id IS NULL OR last_message_id < $2)",
         )
@@ -544,6 +537,18 @@ pub(crate) async fn raise_last_messages(
         .await?;
     }
     Ok(())
+}
+
+/// The newest of the given ids in each of their channels.
+fn newest_per_channel(ids: impl IntoIterator<Item = (ChannelId, MessageId)>) -> Vec<(ChannelId, MessageId)> {
+    let mut newest: Vec<(ChannelId, MessageId)> = Vec::new();
+    for (channel, id) in ids {
+        match newest.iter_mut().find(|(c, _)| *c == channel) {
+            Some((_, n)) => *n = (*n).max(id),
+            None => newest.push((channel, id)),
+        }
+    }
+    newest
 }
 
 fn claims_nonce(new: &NewMessage) -> bool {
@@ -685,13 +690,7 @@ fn bind_row<'q>(q: AnyQuery<'q>, m: &'q MessageRow) -> AnyQuery<'q> {
 /// (all anonymous); the query's text depends only on the chunks and the
 /// number of channels, so few texts exist and each is prepared once.
 async fn write_plain_sqlite(writer: &Pool, rows: &[&MessageRow]) -> Result<()> {
-    let mut newest: Vec<(ChannelId, MessageId)> = Vec::new();
-    for m in rows {
-        match newest.iter_mut().find(|(c, _)| *c == m.channel_id) {
-            Some((_, n)) => *n = (*n).max(m.id),
-            None => newest.push((m.channel_id, m.id)),
-        }
-    }
+    let newest = newest_per_channel(rows.iter().map(|m| (m.channel_id, m.id)));
     let mut sql = String::from("BEGIN; ");
     for chunk in insert_chunks(rows) {
         sql += &insert_sql(chunk.len(), true);

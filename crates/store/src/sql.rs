@@ -182,9 +182,7 @@ impl Pool {
         }
         Ok(Tx { inner: self.pool.begin().await?, timer })
     }
-}
 
-impl Pool {
     /// Runs `query`, a whole transaction from `BEGIN` to `COMMIT` as one
     /// query of many statements, timed as a transaction. If any of it
     /// fails, what it began is rolled back, and a connection that cannot
